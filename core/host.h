@@ -1,0 +1,29 @@
+/*
+ * host.h - the core side of rc_ctx: the function table a plugin calls, bound
+ * to one step of one run.
+ */
+#ifndef RC_HOST_H
+#define RC_HOST_H
+
+#include <jansson.h>
+#include "db.h"
+#include "runner.h"
+
+typedef struct step_run {
+    const pipeline_step *ps;
+    db *d;
+    int dry_run;
+    int64_t now;       /* the run's reference time T (database clock) */
+    char now_text[20];
+    json_t *results;   /* what the step reported (owned) */
+    char *error;       /* why it failed (owned), or NULL */
+    int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
+} step_run;
+
+/* Bind ctx to sr. ctx and sr must outlive the plugin's calls. */
+void host_ctx_init(rc_ctx *ctx, step_run *sr);
+
+/* The table itself, for tests that check its layout. */
+extern const rc_api host_api;
+
+#endif

@@ -1,0 +1,59 @@
+/* log.c - see log.h. */
+#include "log.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static rc_log_level g_level = RC_LOG_INFO;
+static log_format g_format = LOG_TEXT;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+void log_setup(rc_log_level level, log_format format)
+{
+    g_level = level;
+    g_format = format;
+}
+
+int log_level_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
+{
+    if (level > g_level)
+        return;
+    char msg[2048], ts[32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    util_iso_time(util_wall_ms(), ts, sizeof ts);
+
+    if (g_format == LOG_JSON) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level], "msg", msg);
+        if (o && step)
+            json_object_set_new(o, "step", json_string(step));
+        char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (line)
+            fprintf(stderr, "%s\n", line);
+        free(line);
+        json_decref(o);
+    } else if (step) {
+        fprintf(stderr, "%s %-5s [%s] %s\n", ts, level_names[level], step, msg);
+    } else {
+        fprintf(stderr, "%s %-5s %s\n", ts, level_names[level], msg);
+    }
+}
+
+void log_msg(rc_log_level level, const char *step, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, step, fmt, ap);
+    va_end(ap);
+}

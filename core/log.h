@@ -1,0 +1,26 @@
+/*
+ * log.h - the core's log: one line per event on stderr, as text
+ * ("2026-11-29T03:00:00.123Z info [leases] 12 leases repaired") or as JSON
+ * ({"ts":...,"level":...,"step":...,"msg":...}) for machines.
+ */
+#ifndef RC_LOG_H
+#define RC_LOG_H
+
+#include <stdarg.h>
+#include "reconciler.h"
+
+typedef enum log_format { LOG_TEXT = 0, LOG_JSON = 1 } log_format;
+
+void log_setup(rc_log_level level, log_format format);
+/* Parse "error", "warn", "info", "debug"; -1 when unknown. */
+int log_level_parse(const char *s);
+
+void log_msg(rc_log_level level, const char *step, const char *fmt, ...) RC_PRINTF(3, 4);
+void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap);
+
+#define log_error(...) log_msg(RC_LOG_ERROR, NULL, __VA_ARGS__)
+#define log_warn(...) log_msg(RC_LOG_WARN, NULL, __VA_ARGS__)
+#define log_info(...) log_msg(RC_LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(...) log_msg(RC_LOG_DEBUG, NULL, __VA_ARGS__)
+
+#endif

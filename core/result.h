@@ -1,0 +1,16 @@
+/* result.h - dotted-key results ("jobs.byStatus.retry") into nested JSON objects. */
+#ifndef RC_RESULT_H
+#define RC_RESULT_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/*
+ * Set key in obj, creating the intermediate objects a dotted key names.
+ * value is stolen (decref'd on failure too). Returns 0, or -1 with err when
+ * the key is empty, has an empty part ("a..b"), or passes through a value
+ * that is not an object.
+ */
+int result_set(json_t *obj, const char *key, json_t *value, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,270 @@
+/* runner.c - see runner.h. */
+#include "runner.h"
+#include "host.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_stop;
+
+void runner_request_stop(void)
+{
+    g_stop = 1;
+}
+
+int runner_stop_requested(void)
+{
+    return g_stop != 0;
+}
+
+int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen)
+{
+    pipeline *p = xcalloc(1, sizeof *p);
+    char why[1024];
+    *out = NULL;
+
+    p->cfg = cfg;
+    registry_init(&p->reg, cfg->plugin_dirs, cfg->n_plugin_dirs);
+    p->steps = xcalloc(cfg->n_steps, sizeof *p->steps);
+    for (size_t i = 0; i < cfg->n_steps; i++) {
+        const cfg_step *cs = &cfg->steps[i];
+        pipeline_step *ps = &p->steps[i];
+        ps->cfg = cs;
+        if (registry_get(&p->reg, cs->plugin, &ps->plugin, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%d:%d: step '%s': %s", cfg->path, cs->line, cs->col,
+                     cs->name, why);
+            goto fail;
+        }
+        /* p->n counts the steps whose opts need freeing. */
+        if (opt_set_build(ps->plugin->desc->options, cs->options, cfg->path, cs->name,
+                          &ps->opts, err, errlen) != 0)
+            goto fail;
+        p->n = i + 1;
+    }
+    *out = p;
+    return 0;
+fail:
+    pipeline_free(p);
+    return -1;
+}
+
+void pipeline_free(pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        opt_set_free(&p->steps[i].opts);
+    free(p->steps);
+    registry_free(&p->reg);
+    free(p);
+}
+
+static const char *const step_status_names[] = { "ok", "failed", "skipped" };
+enum { STEP_OK, STEP_FAILED, STEP_SKIPPED };
+
+/* Run one step; fills sr (results, error) and returns STEP_OK or STEP_FAILED. */
+static int run_step(step_run *sr)
+{
+    const rc_plugin *d = sr->ps->plugin->desc;
+    rc_ctx ctx;
+    void *state = NULL;
+    int rc;
+
+    host_ctx_init(&ctx, sr);
+    if (d->init && d->init(&ctx, &state) != RC_OK) {
+        if (!sr->error)
+            sr->error = xstrdup("init failed");
+        return STEP_FAILED;
+    }
+    rc = d->run(&ctx, state);
+    if (d->fini)
+        d->fini(state);
+    if (rc != RC_OK) {
+        if (!sr->error)
+            sr->error = xstrdup("step failed without saying why");
+        return STEP_FAILED;
+    }
+    /* A step that succeeded after a handled db error is fine: drop the note. */
+    free(sr->error);
+    sr->error = NULL;
+    return STEP_OK;
+}
+
+static json_t *step_json(const pipeline_step *ps, int status, int64_t ms, json_t *results,
+                         const char *error)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", ps->cfg->name,
+                     "plugin", ps->cfg->plugin, "status", step_status_names[status],
+                     "durationMs", (json_int_t)ms, "results", results,
+                     "error", error ? json_string(error) : json_null());
+}
+
+static void add_error(json_t *errors, const char *step, const char *msg)
+{
+    char line[1200];
+    if (step)
+        snprintf(line, sizeof line, "%s: %s", step, msg);
+    else
+        snprintf(line, sizeof line, "%s", msg);
+    json_array_append_new(errors, json_string(line));
+}
+
+const char *runner_log_category(const char *trigger)
+{
+    if (strcmp(trigger, "scheduled") == 0)
+        return "scheduled_reconciliation";
+    if (strcmp(trigger, "manual") == 0)
+        return "manual_reconciliation";
+    return "startup_reconciliation";
+}
+
+/*
+ * One processing_job_logs row: job_id 0 (system), the category of the
+ * trigger, level info or warning, the summary, the full result as details.
+ * A failure is added to the result's errors (and so to the details of no
+ * row, since there is none).
+ */
+static int write_job_log(db *d, json_t *r)
+{
+    json_t *errors = json_object_get(r, "errors");
+    char *summary = runner_summary(r);
+    char *details = util_json_dump(r, 0);
+    int rc = -1;
+
+    rc_value p[] = { rc_text(json_array_size(errors) ? "warning" : "info"),
+                     rc_text(runner_log_category(json_string_value(json_object_get(r, "trigger")))),
+                     rc_text(summary ? summary : "reconciliation run"),
+                     details ? rc_text(details) : rc_null() };
+    if (db_exec(d, "INSERT INTO processing_job_logs (job_id, level, category, message, details) "
+                "VALUES (0, ?, ?, ?, ?)", p, 4, NULL) == 0) {
+        rc = 0;
+    } else {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "cannot write the run's processing_job_logs row: %s",
+                 db_errmsg(d));
+        log_error("%s", msg);
+        add_error(errors, NULL, msg);
+    }
+    free(summary);
+    free(details);
+    return rc;
+}
+
+run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, json_t **result)
+{
+    json_t *steps = json_array(), *results = json_object(), *errors = json_array();
+    int64_t started = util_wall_ms(), mono0 = util_mono_ms();
+    int64_t run_id = 0, now = 0;
+    char now_text[20] = "", ts[32], why[600];
+    size_t n_ok = 0, n_failed = 0;
+    int clock_ok, aborted = 0;
+
+    if (h && history_begin(h, req->trigger, req->dry_run, started, &run_id) != 0) {
+        log_error("%s (the run goes on without a history record)", history_error(h));
+        run_id = 0;
+    }
+    if (req->reference_time) {
+        clock_ok = db_parse_time(req->reference_time, &now) == 0;
+        db_format_time(now, now_text, sizeof now_text);
+    } else {
+        clock_ok = db_now(d, &now, now_text) == 0;
+    }
+    if (!clock_ok) {
+        snprintf(why, sizeof why, "cannot read the database clock: %s", db_errmsg(d));
+        add_error(errors, NULL, why);
+        log_error("%s", why);
+    }
+
+    for (size_t i = 0; i < p->n; i++) {
+        pipeline_step *ps = &p->steps[i];
+        step_run sr = { .ps = ps, .d = d, .dry_run = req->dry_run, .now = now,
+                        .results = json_object() };
+        memcpy(sr.now_text, now_text, sizeof now_text);
+        int status = STEP_SKIPPED;
+        int64_t t0 = util_mono_ms();
+
+        if (!ps->cfg->enabled) {
+            log_debug("step %s: disabled", ps->cfg->name);
+        } else if (!clock_ok || aborted) {
+            sr.error = xstrdup(!clock_ok ? "not run: the database clock could not be read"
+                                         : "not run: an earlier step failed with on_error: abort");
+        } else if (runner_stop_requested()) {
+            sr.error = xstrdup("not run: reconciler is stopping");
+            add_error(errors, ps->cfg->name, sr.error);
+        } else {
+            log_debug("step %s (%s): start", ps->cfg->name, ps->cfg->plugin);
+            status = run_step(&sr);
+        }
+        int64_t ms = util_mono_ms() - t0;
+
+        if (status == STEP_OK) {
+            n_ok++;
+            /* A deep copy: merging shares nested objects, and the next
+             * step's merge must not reach into this step's own results. */
+            json_t *copy = json_deep_copy(sr.results);
+            json_object_update_recursive(results, copy);
+            json_decref(copy);
+            log_info("step %s: ok in %lld ms", ps->cfg->name, (long long)ms);
+        } else if (status == STEP_FAILED) {
+            n_failed++;
+            add_error(errors, ps->cfg->name, sr.error);
+            log_warn("step %s: failed in %lld ms: %s", ps->cfg->name, (long long)ms, sr.error);
+            if (ps->cfg->on_error == CFG_ON_ERROR_ABORT)
+                aborted = 1;
+        }
+        json_array_append_new(steps, step_json(ps, status, ms, sr.results, sr.error));
+        free(sr.error);
+    }
+
+    run_status st = (n_failed == 0 && clock_ok) ? RUN_SUCCESS
+                    : (n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
+    static const char *const names[] = { "success", "partial", "failed" };
+    int64_t duration = util_mono_ms() - mono0;
+    util_iso_time(started, ts, sizeof ts);
+
+    json_t *r = json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:I, s:o, s:o, s:o, s:I}",
+                          "status", names[st], "success", st == RUN_SUCCESS,
+                          "runId", run_id ? json_integer(run_id) : json_null(),
+                          "trigger", req->trigger, "dryRun", req->dry_run,
+                          "timestamp", ts, "referenceTime", now_text,
+                          "durationMs", (json_int_t)duration, "results", results,
+                          "steps", steps, "errors", errors,
+                          "uptime", (json_int_t)util_uptime_s());
+    /* The bot's own log table gets one row per real run; a dry run writes nothing. */
+    if (!req->dry_run && write_job_log(d, r) != 0 && st == RUN_SUCCESS) {
+        st = RUN_PARTIAL;
+        json_object_set_new(r, "status", json_string(names[st]));
+        json_object_set_new(r, "success", json_false());
+    }
+    if (h && run_id && history_finish(h, run_id, util_wall_ms(), r) != 0)
+        log_error("%s", history_error(h));
+    *result = r;
+    return st;
+}
+
+char *runner_summary(const json_t *r)
+{
+    size_t i;
+    json_t *s;
+    int counts[3] = { 0, 0, 0 };
+    char *out = NULL;
+
+    json_array_foreach(json_object_get(r, "steps"), i, s) {
+        const char *st = json_string_value(json_object_get(s, "status"));
+        for (int k = 0; k < 3; k++)
+            if (st && strcmp(st, step_status_names[k]) == 0)
+                counts[k]++;
+    }
+    json_int_t id = json_integer_value(json_object_get(r, "runId"));
+    if (asprintf(&out, "reconciliation run %lld (%s%s): %s in %lld ms; steps: %d ok, %d failed, "
+                 "%d skipped", (long long)id, json_string_value(json_object_get(r, "trigger")),
+                 json_is_true(json_object_get(r, "dryRun")) ? ", dry run" : "",
+                 json_string_value(json_object_get(r, "status")),
+                 (long long)json_integer_value(json_object_get(r, "durationMs")),
+                 counts[0], counts[1], counts[2]) < 0)
+        out = NULL;
+    return out;
+}

@@ -1,0 +1,102 @@
+/*
+ * leases - free the leases of workers that died, and requeue their jobs.
+ *
+ * With T the run's reference time (database clock):
+ *   - a job whose lease expired (locked_until < T) loses it (locked_by and
+ *     locked_until NULL), whatever its status: leasesRepaired;
+ *   - a job in 'processing' whose lease expired or that has none is orphaned:
+ *     'retry' while attempts < max_attempts (jobsRequeued), else 'failed'
+ *     (jobsFailed), with last_error set; attempts is left alone, since the
+ *     worker counts an attempt when it claims the job;
+ *   - a live lease (locked_until >= T) is never touched.
+ * Writes go in keyset chunks of batch_size rows, one short transaction each,
+ * and every UPDATE re-checks its own condition: a worker that renews a lease
+ * or finishes a job between our read and our write is never overwritten.
+ */
+#include <reconciler.h>
+
+static const rc_option options[] = {
+    { "max_attempts", RC_OPT_INT, "3", "an orphaned job with fewer attempts is retried, else failed" },
+    { "batch_size", RC_OPT_INT, "5000", "rows per chunk (one transaction each), >= 1" },
+    { "error_message", RC_OPT_STRING, "Lease expired - worker crashed or timed out",
+      "last_error of a requeued or failed job" },
+    RC_OPTIONS_END
+};
+
+/* The conditions, written once and shared by the counts and the writes. */
+#define EXPIRED "locked_until < ?"
+#define ORPHAN "status = 'processing' AND locked_until IS NULL"
+#define ORPHAN_OR_EXPIRED "status = 'processing' AND (locked_until IS NULL OR locked_until < ?)"
+
+static int check_options(rc_ctx *ctx, int64_t *max_attempts, int64_t *batch)
+{
+    *max_attempts = ctx->api->opt_int(ctx, "max_attempts");
+    *batch = ctx->api->opt_int(ctx, "batch_size");
+    if (*max_attempts < 1 || *batch < 1) {
+        ctx->api->fail(ctx, "option %s must be >= 1, got %lld",
+                       *batch < 1 ? "batch_size" : "max_attempts",
+                       (long long)(*batch < 1 ? *batch : *max_attempts));
+        return RC_ERROR;
+    }
+    return RC_OK;
+}
+
+/* Dry run: the same numbers from COUNT(*)s, nothing written. */
+static int count_only(rc_ctx *ctx, const char *t, int64_t max_attempts)
+{
+    int64_t leases, requeue, fail;
+    rc_value p1[] = { rc_text(t) };
+    rc_value p2[] = { rc_text(t), rc_int(max_attempts) };
+    if (rc_count(ctx, "SELECT COUNT(*) FROM processing_jobs WHERE " EXPIRED, p1, 1, &leases) ||
+        rc_count(ctx, "SELECT COUNT(*) FROM processing_jobs WHERE " ORPHAN_OR_EXPIRED
+                 " AND attempts < ?", p2, 2, &requeue) ||
+        rc_count(ctx, "SELECT COUNT(*) FROM processing_jobs WHERE " ORPHAN_OR_EXPIRED
+                 " AND attempts >= ?", p2, 2, &fail))
+        return RC_ERROR;
+    rc_result_int(ctx, "leasesRepaired", leases);
+    rc_result_int(ctx, "jobsRequeued", requeue);
+    rc_result_int(ctx, "jobsFailed", fail);
+    return RC_OK;
+}
+
+static int run(rc_ctx *ctx, void *state)
+{
+    const rc_api *api = ctx->api;
+    int64_t max_attempts, batch;
+    const char *t = api->now_text(ctx);
+    (void)state;
+
+    if (check_options(ctx, &max_attempts, &batch) != RC_OK)
+        return RC_ERROR;
+    if (api->dry_run(ctx))
+        return count_only(ctx, t, max_attempts);
+
+    const char *msg = api->opt_string(ctx, "error_message");
+    rc_value find[] = { rc_text(t) };
+    rc_value clear[] = { rc_text(t), rc_text(t) };
+    rc_value requeue[] = { rc_text(msg), rc_text(t), rc_int(max_attempts) };
+    /*
+     * In one chunk's transaction: first expired leases go (which turns an
+     * expired 'processing' job into one without a lease), then every
+     * 'processing' job without a lease is requeued or failed.
+     */
+    rc_chunk_stmt stmts[] = {
+        { "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? "
+          "WHERE " EXPIRED " AND id > ? AND id <= ?", clear, 2, 0 },
+        { "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "
+          "updated_at = ? WHERE " ORPHAN " AND attempts < ? AND id > ? AND id <= ?", requeue, 3, 0 },
+        { "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, "
+          "updated_at = ? WHERE " ORPHAN " AND attempts >= ? AND id > ? AND id <= ?", requeue, 3, 0 },
+    };
+    if (api->db_chunked(ctx, "SELECT id FROM processing_jobs WHERE (" EXPIRED " OR " ORPHAN
+                        ") AND id > ? ORDER BY id LIMIT ?", find, 1, rc_int(0), batch,
+                        stmts, 3) != RC_OK)
+        return RC_ERROR;
+    rc_result_int(ctx, "leasesRepaired", stmts[0].affected);
+    rc_result_int(ctx, "jobsRequeued", stmts[1].affected);
+    rc_result_int(ctx, "jobsFailed", stmts[2].affected);
+    return RC_OK;
+}
+
+RC_PLUGIN("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.0.0",
+          options, NULL, run, NULL)

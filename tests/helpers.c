@@ -1,0 +1,315 @@
+/* helpers.c - see helpers.h. */
+#include "helpers.h"
+#include "migrate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *th_build(void)
+{
+    const char *b = getenv("RECONCILER_BUILD");
+    return b && *b ? b : "build";
+}
+
+const char *th_tmpdir(void)
+{
+    static char dir[PATH_MAX];
+    if (dir[0])
+        return dir;
+    char base[PATH_MAX];
+    snprintf(base, sizeof base, "%s/tmp", th_build());
+    mkdir(base, 0755);
+    snprintf(dir, sizeof dir, "%s/tmp/t%ld", th_build(), (long)getpid());
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(mkdir(dir, 0755), 0, "mkdir %s: %s", dir, strerror(errno));
+    return dir;
+}
+
+char *th_path(const char *dir, const char *name)
+{
+    char *p = NULL;
+    cr_assert_neq(asprintf(&p, "%s/%s", dir, name), -1);
+    return p;
+}
+
+void th_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+char *th_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int bytes_contain(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    int found = memmem(buf, len, needle, strlen(needle)) != NULL;
+    free(buf);
+    return found;
+}
+
+int th_file_contains(const char *path, const char *needle)
+{
+    char wal[PATH_MAX];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    int a = bytes_contain(path, needle), b = bytes_contain(wal, needle);
+    if (a < 0 && b < 0)
+        return -1;
+    return a == 1 || b == 1;
+}
+
+static const char *mysql_env(const char *name)
+{
+    const char *v = getenv(name);
+    cr_assert(v && *v, "%s is not set: run the tests through `make test`, "
+              "which starts a MariaDB server for them (tests/with-mariadb)", name);
+    return v;
+}
+
+void th_db_create(db_kind kind, th_db *out)
+{
+    static int seq;
+    char err[512];
+    memset(out, 0, sizeof *out);
+    out->kind = kind;
+    if (kind == DB_SQLITE) {
+        char name[64];
+        snprintf(name, sizeof name, "bot%d.db", ++seq);
+        char *p = th_path(th_tmpdir(), name);
+        unlink(p);
+        cr_assert_neq(asprintf(&out->url, "sqlite:%s", p), -1);
+        free(p);
+    } else {
+        const char *sock = mysql_env("RECONCILER_TEST_MYSQL_SOCKET");
+        const char *user = mysql_env("RECONCILER_TEST_MYSQL_USER");
+        out->password = mysql_env("RECONCILER_TEST_MYSQL_PASSWORD");
+        char dbname[64];
+        snprintf(dbname, sizeof dbname, "rt_%ld_%d", (long)getpid(), ++seq);
+
+        /* Create the database from a connection to the server's own `mysql` db. */
+        char *admin_url = NULL;
+        cr_assert_neq(asprintf(&admin_url, "mysql://%s@/mysql?socket=%s", user, sock), -1);
+        db_url u;
+        cr_assert_eq(db_url_parse(admin_url, NULL, &u, err, sizeof err), 0, "%s", err);
+        db_options o = { .password = out->password };
+        db *admin = NULL;
+        cr_assert_eq(db_open(&u, &o, &admin, err, sizeof err), DB_OK, "%s", err);
+        char sql[160];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS `%s`", dbname);
+        cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
+        snprintf(sql, sizeof sql, "CREATE DATABASE `%s`", dbname);
+        cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
+        db_close(admin);
+        db_url_free(&u);
+        free(admin_url);
+        cr_assert_neq(asprintf(&out->url, "mysql://%s@/%s?socket=%s", user, dbname, sock), -1);
+    }
+    db_url u;
+    cr_assert_eq(db_url_parse(out->url, NULL, &u, err, sizeof err), 0, "%s", err);
+    db_options o = { .password = out->password };
+    cr_assert_eq(db_open(&u, &o, &out->conn, err, sizeof err), DB_OK, "%s", err);
+    db_url_free(&u);
+}
+
+void th_db_migrate(th_db *t)
+{
+    char err[512];
+    cr_assert_geq(migrate_apply(t->conn, err, sizeof err), 0, "%s", err);
+}
+
+void th_db_destroy(th_db *t)
+{
+    /* MySQL test databases are left for inspection; the harness drops the
+     * whole server afterwards. SQLite files live in th_tmpdir(). */
+    db_close(t->conn);
+    free(t->url);
+    memset(t, 0, sizeof *t);
+}
+
+static int count_row(void *user, const rc_value *cols, size_t n)
+{
+    int64_t *out = user;
+    cr_assert_geq(n, 1);
+    if (cols[0].type == RC_INT)
+        *out = cols[0].i;
+    else if (cols[0].type == RC_DOUBLE)
+        *out = (int64_t)cols[0].d;
+    else if (cols[0].type == RC_TEXT)
+        *out = strtoll(cols[0].s, NULL, 10);
+    else
+        *out = 0;
+    return 1;
+}
+
+int64_t th_count(db *d, const char *sql)
+{
+    int64_t v = -1;
+    cr_assert_eq(db_query(d, sql, NULL, 0, count_row, &v), 0, "%s: %s", sql, db_errmsg(d));
+    return v;
+}
+
+static char *slurp_fd(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+        if (cap - len < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+int th_run_cli(const char *const *args, const char *const *env, char **out, char **err)
+{
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/reconciler", th_build());
+    return th_run_prog(bin, args, env, out, err);
+}
+
+int th_run_prog(const char *bin, const char *const *args, const char *const *env, char **out,
+                char **err)
+{
+    char outp[PATH_MAX + 32], errp[PATH_MAX + 32];
+    static int seq;
+    ++seq;
+    snprintf(outp, sizeof outp, "%s/cli%d.out", th_tmpdir(), seq);
+    snprintf(errp, sizeof errp, "%s/cli%d.err", th_tmpdir(), seq);
+
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0)
+            _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        for (const char *const *kv = env; kv && *kv; kv++)
+            putenv((char *)*kv);
+        size_t n = 0;
+        while (args[n])
+            n++;
+        const char **argv = calloc(n + 2, sizeof *argv);
+        argv[0] = (char *)bin;
+        memcpy(argv + 1, args, n * sizeof *argv);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    int fd = open(outp, O_RDONLY);
+    char *o = slurp_fd(fd);
+    close(fd);
+    fd = open(errp, O_RDONLY);
+    char *e = slurp_fd(fd);
+    close(fd);
+    if (out) *out = o; else free(o);
+    if (err) *err = e; else free(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void rig_up(rig *r, db_kind kind, const char *plugdir, const char *steps_yaml)
+{
+    char err[2048], abs[PATH_MAX], *rel = NULL;
+    memset(r, 0, sizeof *r);
+    th_db_create(kind, &r->t);
+    th_db_migrate(&r->t);
+    cr_assert_neq(asprintf(&rel, "%s/%s", th_build(), plugdir), -1);
+    cr_assert_not_null(realpath(rel, abs), "%s", rel);
+    free(rel);
+    char *text = NULL;
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: hist.db\n"
+                           "plugin_dir: %s\nsteps:\n%s", r->t.url, abs, steps_yaml), -1);
+    r->yaml = th_path(th_tmpdir(), "pipeline.yaml");
+    th_write(r->yaml, text);
+    free(text);
+    cr_assert_eq(config_load(r->yaml, &r->cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(pipeline_build(r->cfg, &r->p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(history_open(r->cfg->history_path, 100, &r->h, err, sizeof err), 0, "%s", err);
+}
+
+void rig_down(rig *r)
+{
+    history_close(r->h);
+    pipeline_free(r->p);
+    config_free(r->cfg);
+    th_db_destroy(&r->t);
+    free(r->yaml);
+}
+
+run_status rig_run(rig *r, const char *reference_time, int dry_run, json_t **res)
+{
+    run_request req = { .trigger = "startup", .dry_run = dry_run,
+                        .reference_time = reference_time };
+    return runner_run(r->p, r->t.conn, r->h, &req, res);
+}
+
+/* FNV-1a over every column's text form, row by row. */
+static int checksum_row(void *user, const rc_value *cols, size_t n)
+{
+    uint64_t *h = user;
+    char buf[64];
+    for (size_t i = 0; i < n; i++) {
+        const char *s = buf;
+        switch (cols[i].type) {
+        case RC_NULL: s = "\x01NULL"; break;
+        case RC_INT: snprintf(buf, sizeof buf, "%lld", (long long)cols[i].i); break;
+        case RC_DOUBLE: snprintf(buf, sizeof buf, "%.6f", cols[i].d); break;
+        case RC_TEXT: s = cols[i].s; break;
+        }
+        for (; *s; s++)
+            *h = (*h ^ (unsigned char)*s) * 1099511628211ULL;
+        *h = (*h ^ 0x1f) * 1099511628211ULL;
+    }
+    *h = (*h ^ 0x1e) * 1099511628211ULL;
+    return 0;
+}
+
+uint64_t th_checksum(db *d, const char *table)
+{
+    char sql[128];
+    uint64_t h = 1469598103934665603ULL;
+    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1", table);
+    cr_assert_eq(db_query(d, sql, NULL, 0, checksum_row, &h), 0, "%s", db_errmsg(d));
+    return h;
+}

@@ -1,0 +1,147 @@
+/*
+ * test_race.c - the leases step beside live workers on MariaDB.
+ *
+ * While the pipeline runs in a loop, two worker processes race it: one renews
+ * expired leases, one completes jobs. Afterwards every lease a worker renewed
+ * is still held, and every job a worker completed is still completed with no
+ * error: the step's UPDATEs re-check their conditions, so a write that lost
+ * the race overwrites nothing.
+ */
+#include "helpers.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define JOBS 3000
+#define ROUNDS 4
+
+/* A worker: for each id of its share, in a shuffled order, run sql; record
+ * the ids it won (rows matched = 1) in path. Exits 0, or 1 on any error. */
+static void worker(const th_db *t, const char *sql, int share, const char *path)
+{
+    char err[512];
+    db_url u;
+    db *d = NULL;
+    db_options o = { .password = t->password };
+    if (db_url_parse(t->url, NULL, &u, err, sizeof err) != 0 ||
+        db_open(&u, &o, &d, err, sizeof err) != DB_OK)
+        _exit(1);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        _exit(1);
+    int ids[JOBS], n = 0;
+    for (int id = 1; id <= JOBS; id++)
+        if (id % 4 == share)
+            ids[n++] = id;
+    srand((unsigned)getpid());
+    for (int i = n - 1; i > 0; i--) {
+        int j = rand() % (i + 1), tmp = ids[i];
+        ids[i] = ids[j];
+        ids[j] = tmp;
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t matched = 0;
+        rc_value p[] = { rc_int(ids[i]) };
+        if (db_exec(d, sql, p, 1, &matched) != 0) {
+            fprintf(stderr, "worker: %s\n", db_errmsg(d));
+            _exit(1);
+        }
+        if (matched == 1)
+            fprintf(f, "%d\n", ids[i]);
+    }
+    fclose(f);
+    db_close(d);
+    db_url_free(&u);
+    _exit(0);
+}
+
+static pid_t spawn(const th_db *t, const char *sql, int share, const char *path)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        worker(t, sql, share, path);
+    return pid;
+}
+
+static int64_t count_where(db *d, const char *sql, int64_t id)
+{
+    rc_value p[] = { rc_int(id) };
+    int64_t v = -1;
+    cr_assert_eq(db_query(d, sql, p, 1, rc__count_row, &v), 0, "%s", db_errmsg(d));
+    return v;
+}
+
+Test(race, workers_never_lose_to_the_reconciler, .timeout = 120)
+{
+    rig r;
+    rig_up(&r, DB_MYSQL, "plugins", "  - plugin: leases\n    options: { batch_size: 25 }\n");
+    db *d = r.t.conn;
+    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type) WITH RECURSIVE n(i) AS "
+                         "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+                         "SELECT 'race' FROM n", NULL, 0, NULL),
+                 0, "%s", db_errmsg(d));
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs"), JOBS);
+    char *renewed = th_path(th_tmpdir(), "renewed"), *completed = th_path(th_tmpdir(), "completed");
+    int64_t total_renewed = 0, total_completed = 0, runs = 0;
+
+    for (int round = 0; round < ROUNDS; round++) {
+        /* Every job: processing under a lease that just expired. */
+        cr_assert_eq(db_exec(d, "UPDATE processing_jobs SET status = 'processing', "
+                             "locked_by = 'dead', locked_until = NOW() - INTERVAL 1 SECOND, "
+                             "last_error = NULL", NULL, 0, NULL), 0, "%s", db_errmsg(d));
+        pid_t a = spawn(&r.t, "UPDATE processing_jobs SET locked_until = NOW() + INTERVAL 1 HOUR, "
+                              "locked_by = 'renewer' WHERE id = ? AND status = 'processing'",
+                        1, renewed);
+        pid_t b = spawn(&r.t, "UPDATE processing_jobs SET status = 'completed', locked_by = NULL, "
+                              "locked_until = NULL, finished_at = NOW() WHERE id = ? "
+                              "AND status = 'processing'", 2, completed);
+        int live = 2, st;
+        while (live > 0) {
+            json_t *res;
+            rig_run(&r, NULL, 0, &res);
+            cr_assert_str_eq(json_string_value(json_object_get(res, "status")), "success");
+            json_decref(res);
+            runs++;
+            while (live > 0 && waitpid(-1, &st, WNOHANG) > 0) {
+                cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a worker failed");
+                live--;
+            }
+        }
+
+        FILE *f = fopen(renewed, "r");
+        int id;
+        cr_assert_not_null(f);
+        while (fscanf(f, "%d", &id) == 1) {
+            total_renewed++;
+            cr_assert_eq(count_where(d, "SELECT COUNT(*) FROM processing_jobs WHERE id = ? AND "
+                                     "status = 'processing' AND locked_by = 'renewer' AND "
+                                     "locked_until > NOW()", id), 1,
+                         "round %d: job %d's renewed lease was taken", round, id);
+        }
+        fclose(f);
+        f = fopen(completed, "r");
+        cr_assert_not_null(f);
+        while (fscanf(f, "%d", &id) == 1) {
+            total_completed++;
+            cr_assert_eq(count_where(d, "SELECT COUNT(*) FROM processing_jobs WHERE id = ? AND "
+                                     "status = 'completed' AND last_error IS NULL", id), 1,
+                         "round %d: completed job %d was touched", round, id);
+        }
+        fclose(f);
+        (void)a; (void)b;
+    }
+    /* The race was real: both sides won some rows. */
+    cr_assert_gt(total_renewed, 0);
+    cr_assert_gt(total_completed, 0);
+    cr_assert_gt(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 0);
+    cr_log_info("race: %lld runs, %lld renewals and %lld completions won by workers",
+                (long long)runs, (long long)total_renewed, (long long)total_completed);
+    free(renewed);
+    free(completed);
+    rig_down(&r);
+}

@@ -1,0 +1,378 @@
+/* test_steps.c - the four steps on both drivers, with a fixed reference time
+ * T so that every boundary is hit exactly. */
+#include "helpers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define T "2030-06-15 12:00:00"
+#define T_MINUS_1S "2030-06-15 11:59:59"
+#define T_MINUS_1H "2030-06-15 11:00:00"
+#define T_PLUS_1H "2030-06-15 13:00:00"
+#define STALE_EDGE "2029-06-15 12:00:00" /* T - 365 days (2030 is not a leap year) */
+#define STALE_EDGE_MINUS_1S "2029-06-15 11:59:59"
+
+static const char *const ALL_STEPS =
+    "  - plugin: leases\n"
+    "  - plugin: followups\n"
+    "  - plugin: orders\n"
+    "  - plugin: metrics\n";
+
+static int64_t job(db *d, const char *status, int attempts, const char *locked_by,
+                   const char *locked_until)
+{
+    rc_value p[] = { rc_text(status), rc_int(attempts),
+                     locked_by ? rc_text(locked_by) : rc_null(),
+                     locked_until ? rc_text(locked_until) : rc_null() };
+    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
+                         "locked_until) VALUES ('test', ?, ?, ?, ?)", p, 4, NULL), 0, "%s",
+                 db_errmsg(d));
+    return th_count(d, "SELECT MAX(id) FROM processing_jobs");
+}
+
+typedef struct job_state {
+    char status[16];
+    int64_t attempts;
+    int has_locked_by, has_locked_until;
+    char last_error[128];
+} job_state;
+
+static int job_row(void *user, const rc_value *c, size_t n)
+{
+    job_state *j = user;
+    cr_assert_eq(n, 5);
+    snprintf(j->status, sizeof j->status, "%s", c[0].s);
+    j->attempts = c[1].i;
+    j->has_locked_by = c[2].type != RC_NULL;
+    j->has_locked_until = c[3].type != RC_NULL;
+    snprintf(j->last_error, sizeof j->last_error, "%s", c[4].type == RC_TEXT ? c[4].s : "");
+    return 1;
+}
+
+static job_state get_job(db *d, int64_t id)
+{
+    job_state j = { "" };
+    rc_value p[] = { rc_int(id) };
+    cr_assert_eq(db_query(d, "SELECT status, attempts, locked_by, locked_until, last_error "
+                          "FROM processing_jobs WHERE id = ?", p, 1, job_row, &j), 0);
+    return j;
+}
+
+static int64_t result_int(json_t *res, const char *path)
+{
+    json_t *node = json_object_get(res, "results");
+    char *copy = strdup(path), *save = NULL;
+    for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
+        node = json_object_get(node, part);
+    free(copy);
+    cr_assert(json_is_number(node), "results.%s missing", path);
+    return (int64_t)json_number_value(node);
+}
+
+#define LEASE_MSG "Lease expired - worker crashed or timed out"
+
+static void check_leases(db_kind kind, const char *step_yaml)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", step_yaml);
+    db *d = r.t.conn;
+    int64_t a = job(d, "processing", 0, "w1", T_MINUS_1H);   /* expired: retry */
+    int64_t b = job(d, "processing", 2, "w1", T_MINUS_1S);   /* max-1: retry */
+    int64_t c = job(d, "processing", 3, "w1", T_MINUS_1H);   /* = max: failed */
+    int64_t e = job(d, "processing", 1, "w2", NULL);         /* no lease: orphan, retry */
+    int64_t eq = job(d, "processing", 0, "w3", T);           /* locked_until = T: live */
+    int64_t g = job(d, "pending", 1, "w4", T_MINUS_1S);      /* stale lease on pending */
+    int64_t h = job(d, "completed", 1, "w5", T_MINUS_1H);    /* stale lease on completed */
+    int64_t i = job(d, "completed", 1, NULL, NULL);          /* nothing to do */
+    const char *statuses[] = { "pending", "processing", "retry", "completed", "failed" };
+    int64_t live[5];
+    for (int k = 0; k < 5; k++)
+        live[k] = job(d, statuses[k], 4, "live", T_PLUS_1H);
+
+    json_t *res;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(result_int(res, "leasesRepaired"), 5); /* a b c g h */
+    cr_assert_eq(result_int(res, "jobsRequeued"), 3);   /* a b e */
+    cr_assert_eq(result_int(res, "jobsFailed"), 1);     /* c */
+    json_decref(res);
+
+    job_state s = get_job(d, a);
+    cr_assert_str_eq(s.status, "retry");
+    cr_assert_eq(s.attempts, 0, "attempts are not changed");
+    cr_assert_not(s.has_locked_by || s.has_locked_until);
+    cr_assert_str_eq(s.last_error, LEASE_MSG);
+    s = get_job(d, b);
+    cr_assert_str_eq(s.status, "retry");
+    cr_assert_eq(s.attempts, 2);
+    s = get_job(d, c);
+    cr_assert_str_eq(s.status, "failed");
+    cr_assert_eq(s.attempts, 3);
+    cr_assert_str_eq(s.last_error, LEASE_MSG);
+    cr_assert_not(s.has_locked_by || s.has_locked_until);
+    s = get_job(d, e);
+    cr_assert_str_eq(s.status, "retry");
+    cr_assert_not(s.has_locked_by, "an orphan's locked_by goes too");
+    s = get_job(d, eq);
+    cr_assert_str_eq(s.status, "processing", "a lease ending exactly at T is live");
+    cr_assert(s.has_locked_by && s.has_locked_until);
+    cr_assert_str_eq(s.last_error, "");
+    s = get_job(d, g);
+    cr_assert_str_eq(s.status, "pending");
+    cr_assert_not(s.has_locked_by || s.has_locked_until);
+    cr_assert_str_eq(s.last_error, "", "only the lease is repaired on a pending job");
+    s = get_job(d, h);
+    cr_assert_str_eq(s.status, "completed");
+    cr_assert_not(s.has_locked_until);
+    s = get_job(d, i);
+    cr_assert_str_eq(s.status, "completed");
+    for (int k = 0; k < 5; k++) {
+        s = get_job(d, live[k]);
+        cr_assert_str_eq(s.status, statuses[k], "live lease in status %s untouched", statuses[k]);
+        cr_assert(s.has_locked_by && s.has_locked_until, "live lease in status %s kept", statuses[k]);
+        cr_assert_eq(s.attempts, 4);
+    }
+
+    /* A second run changes nothing and reports zeros. */
+    uint64_t before = th_checksum(d, "processing_jobs");
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(result_int(res, "leasesRepaired"), 0);
+    cr_assert_eq(result_int(res, "jobsRequeued"), 0);
+    cr_assert_eq(result_int(res, "jobsFailed"), 0);
+    cr_assert_eq(th_checksum(d, "processing_jobs"), before);
+    json_decref(res);
+    rig_down(&r);
+}
+
+DB_TEST(leases, rules_and_boundaries)
+{
+    check_leases(kind, "  - plugin: leases\n");
+}
+
+DB_TEST(leases, same_result_with_tiny_chunks)
+{
+    check_leases(kind, "  - plugin: leases\n    options: { batch_size: 1 }\n");
+    check_leases(kind, "  - plugin: leases\n    options: { batch_size: 2 }\n");
+}
+
+DB_TEST(leases, options_change_the_rules)
+{
+    rig r;
+    rig_up(&r, kind, "plugins",
+           "  - plugin: leases\n    options: { max_attempts: 1, error_message: \"gone\" }\n");
+    db *d = r.t.conn;
+    int64_t a = job(d, "processing", 0, "w", T_MINUS_1H);
+    int64_t b = job(d, "processing", 1, "w", T_MINUS_1H);
+    json_t *res;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(result_int(res, "jobsRequeued"), 1);
+    cr_assert_eq(result_int(res, "jobsFailed"), 1);
+    json_decref(res);
+    cr_assert_str_eq(get_job(d, a).status, "retry");
+    cr_assert_str_eq(get_job(d, b).status, "failed");
+    cr_assert_str_eq(get_job(d, b).last_error, "gone");
+    rig_down(&r);
+}
+
+DB_TEST(leases, bad_batch_size_fails_the_step)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n    options: { batch_size: 0 }\n");
+    json_t *res;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_FAILED);
+    const char *e = json_string_value(json_object_get(
+        json_array_get(json_object_get(res, "steps"), 0), "error"));
+    cr_assert(e && strstr(e, "batch_size must be >= 1, got 0"), "%s", e);
+    json_decref(res);
+    rig_down(&r);
+}
+
+static void session(db *d, const char *id, const char *status, int attempts,
+                    const char *cooldown, const char *last_activity)
+{
+    rc_value p[] = { rc_text(id), rc_text(status), rc_int(attempts),
+                     cooldown ? rc_text(cooldown) : rc_null(), rc_text(last_activity) };
+    cr_assert_eq(db_exec(d, "INSERT INTO user_sessions (user_id, contact_status, "
+                         "follow_up_attempts, cooldown_until, last_activity) VALUES (?, ?, ?, ?, ?)",
+                         p, 5, NULL), 0, "%s", db_errmsg(d));
+}
+
+static int64_t session_int(db *d, const char *id, const char *sql)
+{
+    rc_value p[] = { rc_text(id) };
+    int64_t v = -1;
+    cr_assert_eq(db_query(d, sql, p, 1, rc__count_row, &v), 0, "%s", db_errmsg(d));
+    return v;
+}
+
+DB_TEST(followups, rules_and_boundaries)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: followups\n    options: { batch_size: 2 }\n");
+    db *d = r.t.conn;
+    session(d, "s1", "ACTIVE", 3, T_MINUS_1H, T_MINUS_1H);   /* cooldown ended: reset, candidate */
+    session(d, "s2", "ACTIVE", 0, T, T_MINUS_1H);            /* ends exactly at T: still cooling */
+    session(d, "s3", "ACTIVE", 0, T_PLUS_1H, T_MINUS_1H);    /* future cooldown */
+    session(d, "s4", "ACTIVE", 2, NULL, T_MINUS_1H);         /* attempts = max-1: candidate */
+    session(d, "s5", "ACTIVE", 3, NULL, T_MINUS_1H);         /* attempts = max: not */
+    session(d, "s6", "ACTIVE", 0, NULL, STALE_EDGE);         /* exactly at the stale edge: candidate */
+    session(d, "s7", "ACTIVE", 0, NULL, STALE_EDGE_MINUS_1S); /* just past it: not */
+    session(d, "s8", "INACTIVE", 2, T_MINUS_1S, T_MINUS_1H); /* reset whatever its status; not a candidate */
+
+    uint64_t before = th_checksum(d, "user_sessions");
+    json_t *res;
+    cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS);
+    cr_assert_eq(result_int(res, "cooldownsCleared"), 2);
+    cr_assert_eq(result_int(res, "followUpCandidates"), 3);
+    json_decref(res);
+    cr_assert_eq(th_checksum(d, "user_sessions"), before, "a dry run changes nothing");
+
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(result_int(res, "cooldownsCleared"), 2);
+    cr_assert_eq(result_int(res, "followUpCandidates"), 3);
+    json_decref(res);
+    const char *q_att = "SELECT follow_up_attempts FROM user_sessions WHERE user_id = ?";
+    const char *q_cool = "SELECT COUNT(*) FROM user_sessions WHERE user_id = ? AND cooldown_until IS NULL";
+    cr_assert_eq(session_int(d, "s1", q_att), 0);
+    cr_assert_eq(session_int(d, "s1", q_cool), 1);
+    cr_assert_eq(session_int(d, "s8", q_att), 0);
+    cr_assert_eq(session_int(d, "s2", q_cool), 0);
+    cr_assert_eq(session_int(d, "s3", q_cool), 0);
+    cr_assert_eq(session_int(d, "s5", q_att), 3);
+
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(result_int(res, "cooldownsCleared"), 0, "idempotent");
+    cr_assert_eq(result_int(res, "followUpCandidates"), 3);
+    json_decref(res);
+    rig_down(&r);
+}
+
+static void order(db *d, const char *status, const char *amount)
+{
+    static int seq;
+    char num[32];
+    snprintf(num, sizeof num, "ORD-%d", ++seq);
+    rc_value p[] = { rc_text(num), rc_text(status), rc_text(amount) };
+    cr_assert_eq(db_exec(d, "INSERT INTO orders (order_number, processing_status, total_amount) "
+                         "VALUES (?, ?, ?)", p, 3, NULL), 0, "%s", db_errmsg(d));
+}
+
+DB_TEST(orders_metrics, counts_revenue_and_durations)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: orders\n  - plugin: metrics\n");
+    db *d = r.t.conn;
+    order(d, "pending", "10.00");
+    order(d, "pending", "11.00");
+    order(d, "processing", "12.00");
+    order(d, "completed", "0.10");
+    order(d, "completed", "0.20");
+    order(d, "completed", "1234.56");
+    order(d, "failed", "99.99");
+    order(d, "cancelled", "5.00");
+    job(d, "pending", 0, NULL, NULL);
+    job(d, "retry", 1, NULL, NULL);
+    job(d, "failed", 3, NULL, NULL);
+    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, started_at, finished_at) "
+                         "VALUES ('t', 'completed', '2030-01-01 00:00:00', '2030-01-01 00:00:10'), "
+                         "('t', 'completed', '2030-01-01 00:00:00', '2030-01-01 00:00:20'), "
+                         "('t', 'completed', NULL, '2030-01-01 00:00:20')", NULL, 0, NULL), 0,
+                 "%s", db_errmsg(d));
+
+    json_t *res;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(result_int(res, "pendingOrders"), 3);
+    cr_assert_eq(result_int(res, "orders.pendingByStatus.pending"), 2);
+    cr_assert_eq(result_int(res, "orders.pendingByStatus.processing"), 1);
+    cr_assert_eq(result_int(res, "orders.total"), 8);
+    cr_assert_eq(result_int(res, "orders.byStatus.completed"), 3);
+    cr_assert_eq(result_int(res, "orders.byStatus.cancelled"), 1);
+    json_t *rev = json_object_get(json_object_get(json_object_get(res, "results"), "orders"), "revenue");
+    cr_assert(json_is_real(rev));
+    cr_assert_float_eq(json_real_value(rev), 1234.86, 1e-9);
+    char *text = json_dumps(rev, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    cr_assert_str_eq(text, "1234.86");
+    free(text);
+    cr_assert_eq(result_int(res, "jobs.byStatus.completed"), 3);
+    cr_assert_eq(result_int(res, "jobs.byStatus.pending"), 1);
+    cr_assert_eq(result_int(res, "jobs.byStatus.processing"), 0, "zero statuses are reported");
+    cr_assert_eq(result_int(res, "jobs.avgDurationMs"), 15000);
+    json_t *dbok = json_object_get(json_object_get(json_object_get(res, "results"), "database"), "ok");
+    cr_assert(json_is_true(dbok));
+    cr_assert(json_is_number(json_object_get(json_object_get(json_object_get(res, "results"),
+                                                             "database"), "latencyMs")));
+    json_decref(res);
+    rig_down(&r);
+}
+
+static int log_row(void *user, const rc_value *c, size_t n)
+{
+    json_t **out = user;
+    cr_assert_eq(n, 5);
+    *out = json_pack("{s:I, s:s, s:s, s:s, s:s}", "job_id", (json_int_t)c[0].i, "level", c[1].s,
+                     "category", c[2].s, "message", c[3].s, "details", c[4].s);
+    return 1;
+}
+
+DB_TEST(pipeline, job_log_row_dry_run_and_failing_step)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", ALL_STEPS);
+    db *d = r.t.conn;
+    job(d, "processing", 0, "w", T_MINUS_1H);
+    session(d, "u1", "ACTIVE", 3, T_MINUS_1H, T_MINUS_1H);
+    order(d, "pending", "1.00");
+
+    /* Dry run: counts a real run would report; nothing written, no log row. */
+    const char *tables[] = { "processing_jobs", "user_sessions", "orders", "processing_job_logs" };
+    uint64_t sums[4];
+    for (int i = 0; i < 4; i++)
+        sums[i] = th_checksum(d, tables[i]);
+    json_t *dry;
+    cr_assert_eq(rig_run(&r, T, 1, &dry), RUN_SUCCESS);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(th_checksum(d, tables[i]), sums[i], "dry run changed %s", tables[i]);
+    cr_assert(json_is_true(json_object_get(dry, "dryRun")));
+
+    json_t *res;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    const char *keys[] = { "leasesRepaired", "jobsRequeued", "jobsFailed", "cooldownsCleared",
+                           "followUpCandidates", "pendingOrders" };
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(result_int(dry, keys[i]), result_int(res, keys[i]), "%s", keys[i]);
+    cr_assert_eq(result_int(res, "leasesRepaired"), 1);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_job_logs"), 1);
+    json_t *row = NULL;
+    cr_assert_eq(db_query(d, "SELECT job_id, level, category, message, details "
+                          "FROM processing_job_logs", NULL, 0, log_row, &row), 0);
+    cr_assert_eq(json_integer_value(json_object_get(row, "job_id")), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "level")), "info");
+    cr_assert_str_eq(json_string_value(json_object_get(row, "category")), "startup_reconciliation");
+    cr_assert(strstr(json_string_value(json_object_get(row, "message")), "success"));
+    json_t *details = json_loads(json_string_value(json_object_get(row, "details")), 0, NULL);
+    cr_assert_not_null(details);
+    cr_assert_eq(json_integer_value(json_object_get(details, "runId")),
+                 json_integer_value(json_object_get(res, "runId")));
+    cr_assert(json_equal(json_object_get(details, "results"), json_object_get(res, "results")));
+    json_decref(details);
+    json_decref(row);
+    json_decref(res);
+    json_decref(dry);
+
+    /* A missing table fails its step; the others still run; level warning. */
+    cr_assert_eq(db_exec(d, "DROP TABLE user_sessions", NULL, 0, NULL), 0);
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_PARTIAL);
+    json_t *steps = json_object_get(res, "steps");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 1), "status")), "failed");
+    for (int i = 0; i < 4; i++)
+        if (i != 1)
+            cr_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, i), "status")), "ok");
+    cr_assert(strstr(json_string_value(json_array_get(json_object_get(res, "errors"), 0)),
+                     "followups: database: "));
+    json_decref(res);
+    row = NULL;
+    cr_assert_eq(db_query(d, "SELECT job_id, level, category, message, details FROM "
+                          "processing_job_logs ORDER BY id DESC", NULL, 0, log_row, &row), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "level")), "warning");
+    json_decref(row);
+    rig_down(&r);
+}

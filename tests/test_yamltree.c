@@ -1,0 +1,233 @@
+/* test_yamltree.c - YAML text into a positioned tree; every refusal names FILE:LINE:COL. */
+#include "helpers.h"
+#include "yamltree.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Load text that must fail; returns the message (static). */
+static const char *refusal(const char *text)
+{
+    static char err[1024];
+    yt_node *root = (yt_node *)1;
+    err[0] = '\0';
+    cr_assert_eq(yt_load_string(text, "t.yaml", &root, err, sizeof err), -1, "accepted:\n%s", text);
+    cr_assert_null(root, "no tree on failure");
+    return err;
+}
+
+static yt_node *load(const char *text)
+{
+    char err[1024];
+    yt_node *root = NULL;
+    cr_assert_eq(yt_load_string(text, "t.yaml", &root, err, sizeof err), 0, "%s", err);
+    return root;
+}
+
+Test(yamltree, builds_tree_with_positions)
+{
+    yt_node *r = load("# comment\n"
+                      "a: 1\n"
+                      "b:\n"
+                      "  - x\n"
+                      "  - 'y'\n"
+                      "c: { d: \"e\", f: [1, 2] }\n");
+    cr_assert_eq(r->kind, YT_MAP);
+    cr_assert_eq(r->n, 3);
+    cr_assert_eq(r->line, 2);
+    cr_assert_eq(r->col, 1);
+
+    const yt_node *a = yt_get(r, "a");
+    cr_assert_eq(a->kind, YT_SCALAR);
+    cr_assert_str_eq(a->scalar, "1");
+    cr_assert_eq(a->line, 2);
+    cr_assert_eq(a->col, 4);
+    cr_assert_eq(a->quoted, 0);
+    cr_assert_eq(r->keys[0]->line, 2);
+    cr_assert_eq(r->keys[0]->col, 1);
+
+    const yt_node *b = yt_get(r, "b");
+    cr_assert_eq(b->kind, YT_SEQ);
+    cr_assert_eq(b->n, 2);
+    cr_assert_eq(b->line, 4);
+    cr_assert_eq(b->col, 3);
+    cr_assert_str_eq(b->items[0]->scalar, "x");
+    cr_assert_eq(b->items[0]->quoted, 0);
+    cr_assert_str_eq(b->items[1]->scalar, "y");
+    cr_assert_eq(b->items[1]->quoted, 1);
+    cr_assert_eq(b->items[1]->line, 5);
+    cr_assert_eq(b->items[1]->col, 5);
+
+    const yt_node *c = yt_get(r, "c");
+    cr_assert_eq(c->kind, YT_MAP);
+    cr_assert_eq(c->line, 6);
+    cr_assert_eq(c->col, 4);
+    cr_assert_eq(yt_get(c, "d")->quoted, 1);
+    cr_assert_str_eq(yt_get(c, "d")->scalar, "e");
+    const yt_node *f = yt_get(c, "f");
+    cr_assert_eq(f->kind, YT_SEQ);
+    cr_assert_eq(f->n, 2);
+    cr_assert_str_eq(f->items[1]->scalar, "2");
+    cr_assert_eq(f->items[1]->col, 21);
+
+    cr_assert_null(yt_get(r, "zz"));
+    cr_assert_null(yt_get(a, "a"), "yt_get on a scalar");
+    cr_assert_null(yt_get(NULL, "a"));
+    yt_free(r);
+    yt_free(NULL);
+}
+
+Test(yamltree, block_scalars_count_as_quoted)
+{
+    yt_node *r = load("a: |\n  text\nb: !!str 12\nc: 12\n");
+    cr_assert_str_eq(yt_get(r, "a")->scalar, "text\n");
+    cr_assert_eq(yt_get(r, "a")->quoted, 1);
+    cr_assert_eq(yt_get(r, "b")->quoted, 1, "an explicit !!str is text");
+    cr_assert_eq(yt_get(r, "c")->quoted, 0);
+    yt_free(r);
+}
+
+Test(yamltree, many_items_grow)
+{
+    char text[8192] = "k:\n";
+    for (int i = 0; i < 300; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "  - v%d\n", i);
+    yt_node *r = load(text);
+    const yt_node *k = yt_get(r, "k");
+    cr_assert_eq(k->n, 300);
+    cr_assert_str_eq(k->items[299]->scalar, "v299");
+    cr_assert_eq(k->items[299]->line, 301);
+    yt_free(r);
+}
+
+Test(yamltree, kind_names)
+{
+    cr_assert_str_eq(yt_kind_name(YT_MAP), "a mapping");
+    cr_assert_str_eq(yt_kind_name(YT_SEQ), "a list");
+    cr_assert_str_eq(yt_kind_name(YT_SCALAR), "a scalar");
+}
+
+Test(yamltree, empty_input_is_null_root)
+{
+    const char *empties[] = { "", "\n\n", "# only a comment\n", "---\n", "--- ~\n" };
+    for (size_t i = 0; i < sizeof empties / sizeof *empties; i++) {
+        char err[256];
+        yt_node *root = (yt_node *)1;
+        cr_assert_eq(yt_load_string(empties[i], "t.yaml", &root, err, sizeof err), 0,
+                     "[%zu] %s", i, err);
+        cr_assert_null(root, "[%zu] '%s'", i, empties[i]);
+    }
+}
+
+Test(yamltree, duplicate_key_names_both_lines)
+{
+    cr_assert_str_eq(refusal("a: 1\nb:\n  x: 1\n  y: 2\n  x: 3\n"),
+                     "t.yaml:5:3: duplicate key 'x' (lines 3 and 5)");
+    cr_assert_str_eq(refusal("a: 1\nb: 2\na: 3\n"), "t.yaml:3:1: duplicate key 'a' (lines 1 and 3)");
+    /* Quoting does not make a different key. */
+    cr_assert_str_eq(refusal("{ a: 1, \"a\": 2 }\n"), "t.yaml:1:9: duplicate key 'a' (twice on line 1)");
+}
+
+Test(yamltree, aliases_and_anchors_refused)
+{
+    cr_assert_str_eq(refusal("a: &x 1\nb: 2\n"), "t.yaml:1:4: anchors (&x) are not allowed in this file");
+    cr_assert_str_eq(refusal("a: &m { k: 1 }\n"), "t.yaml:1:4: anchors (&m) are not allowed in this file");
+    cr_assert_str_eq(refusal("a: 1\nb: *x\n"), "t.yaml:2:4: aliases (*x) are not allowed in this file");
+    cr_assert_str_eq(refusal("a: [[{ b: [c, *y] }]]\n"),
+                     "t.yaml:1:15: aliases (*y) are not allowed in this file");
+    /* With both, the anchor comes first and is refused first. */
+    cr_assert_str_eq(refusal("a: &x 1\nb: *x\n"), "t.yaml:1:4: anchors (&x) are not allowed in this file");
+}
+
+Test(yamltree, custom_tags_refused)
+{
+    cr_assert_str_eq(refusal("a: !secret x\n"),
+                     "t.yaml:1:4: tag '!secret' is not allowed; only the standard !! tags are");
+    yt_node *r = load("a: !!int 3\n");
+    cr_assert_str_eq(yt_get(r, "a")->scalar, "3");
+    yt_free(r);
+}
+
+Test(yamltree, non_scalar_keys_refused)
+{
+    cr_assert_str_eq(refusal("? [a, b]\n: 1\n"), "t.yaml:1:3: a key must be a plain value, not a list");
+    cr_assert_str_eq(refusal("x:\n  ? { a: 1 }\n  : 2\n"),
+                     "t.yaml:2:5: a key must be a plain value, not a mapping");
+}
+
+Test(yamltree, syntax_errors_give_libyaml_problem_and_position)
+{
+    cr_assert_str_eq(refusal("a: 1\nb: [1, 2\nc: 3\n"),
+                     "t.yaml:3:2: did not find expected ',' or ']' "
+                     "(while parsing a flow sequence, which starts at 2:4)");
+    cr_assert_str_eq(refusal("a: 1\n b: 2\n"),
+                     "t.yaml:2:3: mapping values are not allowed in this context");
+    cr_assert_str_eq(refusal("a:\n\t- x\n"),
+                     "t.yaml:2:1: found character that cannot start any token "
+                     "(while scanning for the next token, which starts at 2:1)");
+}
+
+Test(yamltree, one_document_only)
+{
+    cr_assert_str_eq(refusal("a: 1\n---\nb: 2\n"),
+                     "t.yaml:2:1: a second document starts here; the file must hold one");
+}
+
+Test(yamltree, top_level_must_be_mapping)
+{
+    cr_assert_str_eq(refusal("- a\n- b\n"),
+                     "t.yaml:1:1: the top level must be a mapping (key: value lines), not a list");
+    cr_assert_str_eq(refusal("just text\n"),
+                     "t.yaml:1:1: the top level must be a mapping (key: value lines), not a scalar");
+}
+
+Test(yamltree, nul_in_value_refused)
+{
+    cr_assert_str_eq(refusal("a: \"x\\0y\"\n"), "t.yaml:1:4: a NUL character is not allowed in a value");
+}
+
+Test(yamltree, nesting_is_bounded)
+{
+    char text[512] = "a: ";
+    for (int i = 0; i < 100; i++)
+        strcat(text, "[");
+    for (int i = 0; i < 100; i++)
+        strcat(text, "]");
+    strcat(text, "\n");
+    const char *e = refusal(text);
+    cr_assert(strstr(e, "t.yaml:1:") && strstr(e, "nested deeper than 64 levels"), "%s", e);
+}
+
+Test(yamltree, invalid_utf8_is_positioned)
+{
+    const char *e = refusal("a: 1\nb: \xff\n");
+    cr_assert(strncmp(e, "t.yaml:2:4: ", 12) == 0, "%s", e);
+}
+
+Test(yamltree, load_file_and_its_errors)
+{
+    char err[1024];
+    yt_node *root = NULL;
+    char *p = th_path(th_tmpdir(), "f.yaml");
+    th_write(p, "k: v\nk: w\n");
+    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    char want[2048];
+    snprintf(want, sizeof want, "%s:2:1: duplicate key 'k' (lines 1 and 2)", p);
+    cr_assert_str_eq(err, want);
+
+    th_write(p, "k: v\n");
+    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(yt_get(root, "k")->scalar, "v");
+    yt_free(root);
+
+    char *missing = th_path(th_tmpdir(), "absent.yaml");
+    cr_assert_eq(yt_load_file(missing, &root, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", missing);
+    cr_assert_str_eq(err, want);
+
+    cr_assert_eq(yt_load_file(th_tmpdir(), &root, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s: cannot read: Is a directory", th_tmpdir());
+    cr_assert_str_eq(err, want);
+    free(p);
+    free(missing);
+}
