@@ -112,7 +112,9 @@ void th_db_create(db_kind kind, th_db *out)
     if (kind == DB_SQLITE) {
         char name[64];
         snprintf(name, sizeof name, "bot%d.db", ++seq);
-        char *p = th_path(th_tmpdir(), name);
+        char abs[PATH_MAX];
+        cr_assert_not_null(realpath(th_tmpdir(), abs));
+        char *p = th_path(abs, name); /* absolute: a pipeline file elsewhere still finds it */
         unlink(p);
         cr_assert_neq(asprintf(&out->url, "sqlite:%s", p), -1);
         free(p);

@@ -81,7 +81,8 @@ Test(race, workers_never_lose_to_the_reconciler, .timeout = 120)
     rig r;
     rig_up(&r, DB_MYSQL, "plugins", "  - plugin: leases\n    options: { batch_size: 25 }\n");
     db *d = r.t.conn;
-    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type) WITH RECURSIVE n(i) AS "
+    cr_assert_eq(db_exec(d, "SET STATEMENT max_recursive_iterations = 10000 FOR "
+                         "INSERT INTO processing_jobs (job_type) WITH RECURSIVE n(i) AS "
                          "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
                          "SELECT 'race' FROM n", NULL, 0, NULL),
                  0, "%s", db_errmsg(d));
