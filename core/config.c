@@ -84,7 +84,7 @@ static const cfg_key top_keys[] = {
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .range = "at least 1", .min = 1 },
     { "plugin_dir", RC_OPT_STRING, "plugins",
-      "folder of step plugins (NAME.so), or a list of folders searched in order", 0, K_PATH,
+      "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
       .set = set_plugin_dirs, .type_text = "string|list" },
     { "schedule.on_startup", RC_OPT_BOOL, "true", "service mode: run once at start",
       C(schedule_on_startup) },

@@ -219,7 +219,11 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
         free(sr.error);
     }
 
-    run_status st = (n_failed == 0 && clock_ok) ? RUN_SUCCESS
+    /* A run cut short by a stop request did not do all its work: never "success". */
+    int interrupted = runner_stop_requested();
+    if (interrupted)
+        add_error(errors, NULL, "interrupted: reconciler was asked to stop");
+    run_status st = (n_failed == 0 && clock_ok && !interrupted) ? RUN_SUCCESS
                     : (n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
     static const char *const names[] = { "success", "partial", "failed" };
     int64_t duration = util_mono_ms() - mono0;
@@ -233,6 +237,8 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
                           "durationMs", (json_int_t)duration, "results", results,
                           "steps", steps, "errors", errors,
                           "uptime", (json_int_t)util_uptime_s());
+    if (interrupted)
+        json_object_set_new(r, "interrupted", json_true());
     /* The bot's own log table gets one row per real run; a dry run writes nothing. */
     if (!req->dry_run && write_job_log(d, r) != 0 && st == RUN_SUCCESS) {
         st = RUN_PARTIAL;

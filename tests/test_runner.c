@@ -192,3 +192,18 @@ Test(runner, option_errors_name_the_step_and_position)
     free(text);
     free(path);
 }
+
+Test(runner, stop_request_makes_an_interrupted_run)
+{
+    rig r;
+    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: fixture\n");
+    runner_request_stop();
+    json_t *res = NULL;
+    run_request req = { .trigger = "startup" };
+    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &req, &res), RUN_FAILED);
+    cr_assert(json_is_true(json_object_get(res, "interrupted")));
+    cr_assert_str_eq(str(step_at(res, 0), "status"), "skipped");
+    cr_assert_str_eq(str(step_at(res, 0), "error"), "not run: reconciler is stopping");
+    json_decref(res);
+    rig_down(&r);
+}
