@@ -184,7 +184,6 @@ out:
 
 typedef struct list_state {
     json_t *runs;
-    history *h;
 } list_state;
 
 static json_t *int_or_null(const rc_value *v)
@@ -228,7 +227,7 @@ static int step_row(void *user, const rc_value *c, size_t n)
 
 json_t *history_list(history *h, int64_t limit)
 {
-    list_state st = { json_array(), h };
+    list_state st = { json_array() };
     rc_value p[] = { rc_int(limit) };
     if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
                  "duration_ms FROM runs ORDER BY id DESC LIMIT ?", p, 1, list_row, &st) != 0) {
