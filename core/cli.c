@@ -78,19 +78,26 @@ int cli_load_config(const cli_common *c, int need_db, config **out)
     return EXIT_OK;
 }
 
-int cli_connect(const config *cfg, db **out)
+int cli_parse_url(const config *cfg, db_url *u)
 {
     char err[1024], shown[1024];
+    if (db_url_parse(cfg->db_url, cfg->dir, u, err, sizeof err) == 0)
+        return EXIT_OK;
+    db_url_redact(cfg->db_url, shown, sizeof shown);
+    cli_error("%s: database.url '%s': %s", cfg->path, shown, err);
+    return EXIT_USAGE;
+}
+
+int cli_connect(const config *cfg, db **out)
+{
+    char err[1024];
     char *password = NULL;
     db_url u = { 0 };
     int rc = EXIT_USAGE;
     *out = NULL;
 
-    if (db_url_parse(cfg->db_url, cfg->dir, &u, err, sizeof err) != 0) {
-        db_url_redact(cfg->db_url, shown, sizeof shown);
-        cli_error("%s: database.url '%s': %s", cfg->path, shown, err);
+    if (cli_parse_url(cfg, &u) != EXIT_OK)
         goto out;
-    }
     if (config_password(cfg, &password, err, sizeof err) != 0) {
         cli_error("%s", err);
         goto out;

@@ -38,6 +38,9 @@ int cmd_plugins(int argc, char **argv);
  */
 int cli_load_config(const cli_common *c, int need_db, config **out);
 
+/* Parse cfg's database URL into *u; EXIT_OK, or EXIT_USAGE after printing why. */
+int cli_parse_url(const config *cfg, db_url *u);
+
 /* Connect to the configured database. EXIT_OK and *out, or an exit code. */
 int cli_connect(const config *cfg, db **out);
 

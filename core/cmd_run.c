@@ -146,7 +146,7 @@ int cmd_validate(int argc, char **argv)
     cli_common common = { 0 };
     config *cfg = NULL;
     pipeline *p = NULL;
-    char err[2048], shown[1024];
+    char err[2048];
     db_url u = { 0 };
     int ch, rc;
 
@@ -161,12 +161,9 @@ int cmd_validate(int argc, char **argv)
     }
     if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
         goto out;
-    rc = EXIT_USAGE;
-    if (db_url_parse(cfg->db_url, cfg->dir, &u, err, sizeof err) != 0) {
-        db_url_redact(cfg->db_url, shown, sizeof shown);
-        cli_error("%s: database.url '%s': %s", cfg->path, shown, err);
+    if ((rc = cli_parse_url(cfg, &u)) != EXIT_OK)
         goto out;
-    }
+    rc = EXIT_USAGE;
     if (pipeline_build(cfg, &p, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         goto out;

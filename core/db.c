@@ -592,14 +592,6 @@ int db_now(db *d, int64_t *unix_s, char text[20])
     return 0;
 }
 
-static int count_row(void *user, const rc_value *cols, size_t n)
-{
-    int64_t *out = user;
-    if (n >= 1 && cols[0].type == RC_INT)
-        *out = cols[0].i;
-    return 1;
-}
-
 int db_table_exists(db *d, const char *table)
 {
     const char *sql = d->drv->kind == DB_MYSQL
@@ -608,7 +600,7 @@ int db_table_exists(db *d, const char *table)
                           : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
     rc_value p[] = { rc_text(table ? table : "") };
     int64_t n = 0;
-    if (db_query(d, sql, p, 1, count_row, &n) != 0)
+    if (db_query(d, sql, p, 1, rc__count_row, &n) != 0)
         return -1;
     return n > 0;
 }
