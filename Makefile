@@ -8,7 +8,7 @@ BUILD    ?= build
 SANITIZE ?=
 CC       ?= cc
 
-PKGS      = libmariadb yaml-0.1 sqlite3 jansson
+PKGS      = libmariadb yaml-0.1 sqlite3 jansson libmicrohttpd
 CPPFLAGS += -Iinclude -Icore -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -23,7 +23,7 @@ CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
 FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/fixtures/*.c))
-TEST_SRC  = $(wildcard tests/test_*.c) tests/helpers.c
+TEST_SRC  = $(wildcard tests/test_*.c) tests/helpers.c tests/th_http.c
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 PUBLIC = all demo test asan bench install-deps

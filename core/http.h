@@ -1,0 +1,86 @@
+/*
+ * http.h - a small HTTP/1.1 server on libmicrohttpd: a static route table,
+ * bearer-token auth, JSON replies. Every connection gets a thread of its own,
+ * so a handler that waits on the database never stalls /healthz.
+ */
+#ifndef RC_HTTP_H
+#define RC_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct http_server http_server;
+
+typedef struct http_request {
+    const char *method;  /* "GET", "POST", ... */
+    const char *path;    /* URL path without the query string, e.g. "/v1/reconciliation/runs/12" */
+    const char *tail;    /* for a prefix route: the part of path after the prefix ("12"); else "" */
+    void *impl;          /* the MHD connection; use http_query() */
+} http_request;
+
+/*
+ * A query-string argument ("limit" in ?limit=5), URL-decoded, or NULL when
+ * absent (or given without '='). Valid until the handler returns.
+ */
+const char *http_query(const http_request *req, const char *key);
+
+typedef struct http_response {
+    int status;                /* default 200 */
+    char *body;                /* malloc'd; the server frees it. NULL = empty body */
+    const char *content_type;  /* static string; NULL = "application/json" */
+} http_response;
+
+/*
+ * Set resp to status with body = json (stolen reference; dumped with
+ * util_json_dump, compact, plus a newline). Frees a body already set.
+ */
+void http_reply_json(http_response *resp, int status, json_t *json);
+/* Set resp to status with body {"error": "<message>", "status": <status>} */
+void http_reply_error(http_response *resp, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * A handler fills resp (status is 200, body NULL, content_type NULL on entry).
+ * It runs on the connection's thread: several handlers may run at once.
+ */
+typedef void (*http_handler)(void *user, const http_request *req, http_response *resp);
+
+typedef struct http_route {
+    const char *method;  /* "GET" or "POST" */
+    const char *path;    /* exact path, or a prefix when it ends with '/' and prefix is set */
+    int prefix;          /* 1: path is a prefix; the rest goes to req->tail (must be non-empty) */
+    int open;            /* 1: no token needed (/healthz, /readyz) */
+    http_handler fn;
+} http_route;
+
+typedef struct http_config {
+    const char *listen;        /* "HOST:PORT", "[IPv6]:PORT"; HOST may be a name (getaddrinfo) */
+    const char *token;         /* NULL or "": no auth; else every non-open route needs
+                                  "Authorization: Bearer <token>" */
+    const http_route *routes;  /* not copied: must outlive the server */
+    size_t n_routes;
+    void *user;                /* passed to every handler */
+    unsigned connection_limit; /* 0 = 32 */
+    unsigned timeout_s;        /* per-connection idle timeout; 0 = 10 */
+} http_config;
+
+/*
+ * Start listening (threads of its own). Returns 0 and *out, or -1 with err
+ * naming the address and why (e.g. "http.listen 127.0.0.1:3006: Address
+ * already in use"). The token is copied.
+ *
+ * A HOST name binds the first address getaddrinfo returns. One client
+ * address may hold at most max(limit / 2, min(limit, 8)) connections, so
+ * one busy client cannot take every slot of a large limit. A request body is
+ * read and discarded; one over 64 KiB gets 413. SIGINT, SIGTERM, SIGHUP and
+ * SIGPIPE are blocked in the server's threads: the process's signal handling
+ * stays on the caller's threads.
+ */
+int http_start(const http_config *cfg, http_server **out, char *err, size_t errlen);
+/*
+ * Stop accepting, wait for running handlers, drop idle connections, free.
+ * Accepts NULL.
+ */
+void http_stop(http_server *s);
+
+#endif

@@ -1,0 +1,175 @@
+/* prom.c - see prom.h. */
+#include "prom.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Room for need more bytes plus the NUL. */
+static void sb_reserve(strbuf *b, size_t need)
+{
+    if (b->len + need + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap < b->len + need + 1)
+        cap *= 2;
+    char *s = xmalloc(cap);
+    if (b->s)
+        memcpy(s, b->s, b->len + 1);
+    else
+        s[0] = '\0';
+    free(b->s);
+    b->s = s;
+    b->cap = cap;
+}
+
+static void sb_vprintf(strbuf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+    if (n >= 0 && (!b->s || (size_t)n >= b->cap - b->len)) {
+        sb_reserve(b, (size_t)n);
+        vsnprintf(b->s + b->len, b->cap - b->len, fmt, again);
+    }
+    va_end(again);
+    if (n > 0)
+        b->len += (size_t)n;
+}
+
+void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+static void sb_putc(strbuf *b, char c)
+{
+    sb_reserve(b, 1);
+    b->s[b->len++] = c;
+    b->s[b->len] = '\0';
+}
+
+char *sb_take(strbuf *b)
+{
+    char *s = b->s ? b->s : xstrdup("");
+    b->s = NULL;
+    b->len = b->cap = 0;
+    return s;
+}
+
+void sb_free(strbuf *b)
+{
+    free(sb_take(b));
+}
+
+/* Escape \ and newline, and " too when quote is set (label values). */
+static void put_escaped(strbuf *b, const char *s, int quote)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            sb_printf(b, "\\\\");
+        else if (*s == '\n')
+            sb_printf(b, "\\n");
+        else if (*s == '"' && quote)
+            sb_printf(b, "\\\"");
+        else
+            sb_putc(b, *s);
+    }
+}
+
+static void put_value(strbuf *b, double v)
+{
+    if (isnan(v)) {
+        sb_printf(b, "NaN");
+    } else if (isinf(v)) {
+        sb_printf(b, v > 0 ? "+Inf" : "-Inf");
+    } else if (v == floor(v) && fabs(v) < 1e15) {
+        sb_printf(b, "%.0f", v == 0 ? 0.0 : v); /* no "-0" */
+    } else {
+        char buf[32];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+        sb_printf(b, "%s", buf);
+    }
+}
+
+/* k="v",k2="v2" from a NULL-terminated k, v, ... list (no braces). */
+static void put_label_list(strbuf *b, va_list ap)
+{
+    const char *k;
+    int first = 1;
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        sb_printf(b, "%s%s=\"", first ? "" : ",", k);
+        put_escaped(b, v ? v : "", 1);
+        sb_putc(b, '"');
+        first = 0;
+    }
+}
+
+/* name+suffix, then {labels} when there are any, then a space. */
+static void put_name(strbuf *b, const char *name, const char *suffix, const strbuf *labels)
+{
+    if (labels->len)
+        sb_printf(b, "%s%s{%s} ", name, suffix, labels->s);
+    else
+        sb_printf(b, "%s%s ", name, suffix);
+}
+
+void prom_family(strbuf *b, const char *name, const char *type, const char *help)
+{
+    sb_printf(b, "# HELP %s ", name);
+    put_escaped(b, help ? help : "", 0);
+    sb_printf(b, "\n# TYPE %s %s\n", name, type);
+}
+
+void prom_sample(strbuf *b, const char *name, double value, ...)
+{
+    strbuf labels = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, value);
+    put_label_list(&labels, ap);
+    va_end(ap);
+    put_name(b, name, "", &labels);
+    put_value(b, value);
+    sb_putc(b, '\n');
+    sb_free(&labels);
+}
+
+void prom_histogram(strbuf *b, const char *name, const double *bounds, const uint64_t *counts,
+                    size_t n, double sum, ...)
+{
+    strbuf labels = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, sum);
+    put_label_list(&labels, ap);
+    va_end(ap);
+    const char *sep = labels.len ? "," : "";
+    const char *ls = labels.len ? labels.s : "";
+
+    uint64_t total = 0;
+    for (size_t i = 0; i <= n; i++) {
+        total += counts[i];
+        sb_printf(b, "%s_bucket{%s%sle=\"", name, ls, sep);
+        if (i < n)
+            put_value(b, bounds[i]);
+        else
+            sb_printf(b, "+Inf");
+        sb_printf(b, "\"} %llu\n", (unsigned long long)total);
+    }
+    put_name(b, name, "_sum", &labels);
+    put_value(b, sum);
+    sb_putc(b, '\n');
+    put_name(b, name, "_count", &labels);
+    sb_printf(b, "%llu\n", (unsigned long long)total);
+    sb_free(&labels);
+}

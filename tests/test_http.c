@@ -1,0 +1,474 @@
+/* test_http.c - the HTTP transport over real loopback sockets. */
+#include "helpers.h"
+#include "http.h"
+#include "th_http.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN "s3cret-token-0123"
+
+static void h_health(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    http_reply_json(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void h_things(void *user, const http_request *req, http_response *resp)
+{
+    const char *limit = http_query(req, "limit"), *x = http_query(req, "x");
+    http_reply_json(resp, 200, json_pack("{s:s, s:s?, s:s?, s:s, s:i}", "path", req->path,
+                                         "limit", limit, "x", x, "tail", req->tail,
+                                         "user", *(int *)user));
+}
+
+static void h_create(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    http_reply_json(resp, 201, json_pack("{s:s}", "method", req->method));
+}
+
+static void h_run(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    http_reply_json(resp, 200, json_pack("{s:s}", "tail", req->tail));
+}
+
+static void h_slow(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    usleep(1500 * 1000);
+    http_reply_error(resp, 503, "slow %d", 1);
+}
+
+static void h_text(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    resp->body = xstrdup("hello");
+    resp->content_type = "text/plain";
+}
+
+static void h_empty(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    (void)resp;
+}
+
+static void h_badstatus(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    resp->status = 42;
+}
+
+static const http_route routes[] = {
+    { "GET", "/healthz", 0, 1, h_health },
+    { "GET", "/v1/things", 0, 0, h_things },
+    { "POST", "/v1/things", 0, 0, h_create },
+    { "GET", "/v1/runs/", 1, 0, h_run },
+    { "GET", "/slow", 0, 1, h_slow },
+    { "GET", "/text", 0, 0, h_text },
+    { "GET", "/empty", 0, 0, h_empty },
+    { "GET", "/bad", 0, 0, h_badstatus },
+};
+
+static int user_value = 7;
+
+/* A server on a free port of 127.0.0.1; retries if another process took the port meanwhile. */
+static http_server *start(int *port, const char *token, unsigned limit, unsigned timeout)
+{
+    char err[256], listen[64];
+    for (int attempt = 0; attempt < 5; attempt++) {
+        *port = th_free_port();
+        cr_assert_gt(*port, 0);
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", *port);
+        http_config cfg = { listen, token, routes, sizeof routes / sizeof routes[0], &user_value,
+                            limit, timeout };
+        http_server *s = NULL;
+        if (http_start(&cfg, &s, err, sizeof err) == 0)
+            return s;
+    }
+    cr_assert_fail("http_start: %s", err);
+    return NULL;
+}
+
+static json_t *body_json(const th_response *r)
+{
+    json_error_t je;
+    json_t *j = json_loads(r->body, 0, &je);
+    cr_assert_not_null(j, "not JSON (%s): %s", je.text, r->body);
+    return j;
+}
+
+static void assert_header(const th_response *r, const char *name, const char *want)
+{
+    char *v = th_header(r, name);
+    cr_assert_not_null(v, "no %s header in:\n%s", name, r->headers);
+    cr_assert_str_eq(v, want, "%s", name);
+    free(v);
+}
+
+/* A JSON error body {"error": ..., "status": status}. */
+static void assert_error(const th_response *r, int status)
+{
+    cr_assert_eq(r->status, status, "status %d, body %s", r->status, r->body);
+    assert_header(r, "Content-Type", "application/json");
+    json_t *j = body_json(r);
+    cr_assert(json_is_string(json_object_get(j, "error")), "%s", r->body);
+    cr_assert_eq(json_integer_value(json_object_get(j, "status")), status, "%s", r->body);
+    json_decref(j);
+}
+
+static int64_t get_ms(int port, const char *path, int *status)
+{
+    th_response r;
+    int64_t t0 = util_mono_ms();
+    cr_assert_eq(th_http(port, "GET", path, NULL, NULL, &r), 0, "GET %s", path);
+    *status = r.status;
+    th_response_free(&r);
+    return util_mono_ms() - t0;
+}
+
+Test(http, json_reply_with_headers)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/v1/things?limit=5", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    assert_header(&r, "Content-Type", "application/json");
+    assert_header(&r, "Cache-Control", "no-store");
+    cr_assert_eq(r.body[strlen(r.body) - 1], '\n', "body ends with a newline: %s", r.body);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "path")), "/v1/things");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "tail")), "");
+    cr_assert_eq(json_integer_value(json_object_get(j, "user")), 7);
+    json_decref(j);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, text_empty_and_bad_status)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/text", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    assert_header(&r, "Content-Type", "text/plain");
+    cr_assert_str_eq(r.body, "hello", "no newline added to a non-JSON body");
+    th_response_free(&r);
+
+    cr_assert_eq(th_http(port, "GET", "/empty", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "");
+    assert_header(&r, "Content-Length", "0");
+    th_response_free(&r);
+
+    cr_assert_eq(th_http(port, "GET", "/bad", NULL, NULL, &r), 0);
+    assert_error(&r, 500);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, unknown_path_404)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/nope", NULL, NULL, &r), 0);
+    assert_error(&r, 404);
+    assert_header(&r, "Cache-Control", "no-store");
+    th_response_free(&r);
+    /* An exact route is not a prefix. */
+    cr_assert_eq(th_http(port, "GET", "/healthz/x", NULL, NULL, &r), 0);
+    assert_error(&r, 404);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, wrong_method_405_with_allow)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "DELETE", "/v1/things", NULL, NULL, &r), 0);
+    assert_error(&r, 405);
+    assert_header(&r, "Allow", "GET, POST");
+    th_response_free(&r);
+    cr_assert_eq(th_http(port, "HEAD", "/healthz", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 405);
+    assert_header(&r, "Allow", "GET");
+    th_response_free(&r);
+    cr_assert_eq(th_http(port, "POST", "/v1/things", NULL, "{}", &r), 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, prefix_route_tail)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/v1/runs/12?x=1", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "tail")), "12");
+    json_decref(j);
+    th_response_free(&r);
+    /* The tail must not be empty. */
+    cr_assert_eq(th_http(port, "GET", "/v1/runs/", NULL, NULL, &r), 0);
+    assert_error(&r, 404);
+    th_response_free(&r);
+    cr_assert_eq(th_http(port, "GET", "/v1/runs", NULL, NULL, &r), 0);
+    assert_error(&r, 404);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, query_args)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/v1/things?x=a%20b&limit=5", NULL, NULL, &r), 0);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "limit")), "5");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "x")), "a b");
+    json_decref(j);
+    th_response_free(&r);
+    cr_assert_eq(th_http(port, "GET", "/v1/things", NULL, NULL, &r), 0);
+    j = body_json(&r);
+    cr_assert(json_is_null(json_object_get(j, "limit")), "absent argument is NULL: %s", r.body);
+    json_decref(j);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+static int status_with(int port, const char *method, const char *path, const char *headers)
+{
+    th_response r;
+    cr_assert_eq(th_http(port, method, path, headers, NULL, &r), 0, "%s %s", method, path);
+    int st = r.status;
+    if (st == 401) {
+        assert_error(&r, 401);
+        assert_header(&r, "WWW-Authenticate", "Bearer");
+    }
+    th_response_free(&r);
+    return st;
+}
+
+Test(http, bearer_token)
+{
+    int port;
+    http_server *s = start(&port, TOKEN, 0, 0);
+    cr_assert_eq(status_with(port, "GET", "/v1/things", NULL), 401);
+    cr_assert_eq(status_with(port, "GET", "/v1/things", "Authorization: Bearer nope\r\n"), 401);
+    /* Same length, last byte differs; and a prefix / an extension of the token. */
+    cr_assert_eq(status_with(port, "GET", "/v1/things",
+                             "Authorization: Bearer s3cret-token-0124\r\n"), 401);
+    cr_assert_eq(status_with(port, "GET", "/v1/things",
+                             "Authorization: Bearer s3cret-token-012\r\n"), 401);
+    cr_assert_eq(status_with(port, "GET", "/v1/things",
+                             "Authorization: Bearer s3cret-token-01234\r\n"), 401);
+    cr_assert_eq(status_with(port, "GET", "/v1/things", "Authorization: " TOKEN "\r\n"), 401);
+    cr_assert_eq(status_with(port, "GET", "/v1/things",
+                             "Authorization: Basic " TOKEN "\r\n"), 401);
+    cr_assert_eq(status_with(port, "GET", "/v1/things",
+                             "Authorization: Bearer " TOKEN "\r\n"), 200);
+    /* Open routes need none; an unknown path or a wrong method is not told apart without it. */
+    cr_assert_eq(status_with(port, "GET", "/healthz", NULL), 200);
+    cr_assert_eq(status_with(port, "GET", "/nope", NULL), 401);
+    cr_assert_eq(status_with(port, "DELETE", "/v1/things", NULL), 401);
+    cr_assert_eq(status_with(port, "GET", "/nope", "Authorization: Bearer " TOKEN "\r\n"), 404);
+    http_stop(s);
+}
+
+Test(http, empty_token_means_no_auth)
+{
+    int port;
+    http_server *s = start(&port, "", 0, 0);
+    cr_assert_eq(status_with(port, "GET", "/v1/things", NULL), 200);
+    http_stop(s);
+}
+
+Test(http, body_limit_413)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    char *big = malloc(70001);
+    memset(big, 'x', 70000);
+    big[70000] = '\0';
+    th_response r;
+    cr_assert_eq(th_http(port, "POST", "/v1/things", NULL, big, &r), 0);
+    assert_error(&r, 413);
+    th_response_free(&r);
+    /* Exactly 64 KiB is fine. */
+    big[65536] = '\0';
+    cr_assert_eq(th_http(port, "POST", "/v1/things", NULL, big, &r), 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    th_response_free(&r);
+    /* A chunked body has no Content-Length: counted as it comes. */
+    big[65536] = 'x';
+    big[65537] = '\0';
+    char *req = NULL;
+    int len = asprintf(&req, "POST /v1/things HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", 65537, big);
+    cr_assert_gt(len, 0);
+    cr_assert_eq(th_http_raw(port, req, (size_t)len, &r), 0);
+    assert_error(&r, 413);
+    th_response_free(&r);
+    free(req);
+    free(big);
+    http_stop(s);
+}
+
+Test(http, garbage_request_then_still_serving)
+{
+    int port, st;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    const char *junk = "HELLO\r\n\r\n";
+    if (th_http_raw(port, junk, strlen(junk), &r) == 0) {
+        cr_assert(r.status >= 400 && r.status < 500, "status %d", r.status);
+        th_response_free(&r);
+    }
+    get_ms(port, "/healthz", &st);
+    cr_assert_eq(st, 200);
+    http_stop(s);
+}
+
+Test(http, idle_client_blocks_nothing_and_is_dropped)
+{
+    int port, st;
+    http_server *s = start(&port, NULL, 0, 1);
+    int idle = th_connect(port);
+    cr_assert_geq(idle, 0);
+    cr_assert_lt(get_ms(port, "/healthz", &st), 1000);
+    cr_assert_eq(st, 200);
+    /* Timeout 1 s: the server closes the idle socket (recv sees EOF, not our 5 s timeout). */
+    int64_t t0 = util_mono_ms();
+    char c;
+    cr_assert_eq(recv(idle, &c, 1, 0), 0, "idle connection closed by the server");
+    int64_t waited = util_mono_ms() - t0;
+    cr_assert_lt(waited, 3500, "dropped after %lld ms", (long long)waited);
+    close(idle);
+    http_stop(s);
+}
+
+Test(http, connection_limit)
+{
+    int port, st;
+    http_server *s = start(&port, NULL, 4, 0);
+    int idle[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_geq(idle[i] = th_connect(port), 0);
+    usleep(200 * 1000); /* let the server accept all four */
+    th_response r;
+    if (th_http(port, "GET", "/healthz", NULL, NULL, &r) == 0) {
+        cr_assert_neq(r.status, 200, "a fifth connection is refused");
+        th_response_free(&r);
+    }
+    for (int i = 0; i < 4; i++)
+        close(idle[i]);
+    /* The server notices the closes on its own threads: give it a moment. */
+    int ok = 0;
+    for (int i = 0; i < 20 && !ok; i++) {
+        if (th_http(port, "GET", "/healthz", NULL, NULL, &r) == 0) {
+            ok = r.status == 200;
+            th_response_free(&r);
+        }
+        if (!ok)
+            usleep(100 * 1000);
+    }
+    cr_assert(ok, "served again once the idle connections are gone");
+    get_ms(port, "/healthz", &st);
+    cr_assert_eq(st, 200);
+    http_stop(s);
+}
+
+Test(http, address_in_use)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    char listen[64], err[256] = "";
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    http_config cfg = { listen, NULL, routes, 1, NULL, 0, 0 };
+    http_server *s2 = NULL;
+    cr_assert_eq(http_start(&cfg, &s2, err, sizeof err), -1);
+    cr_assert_null(s2);
+    cr_assert(strstr(err, listen) && strstr(err, "in use"), "%s", err);
+    http_stop(s);
+}
+
+Test(http, bad_listen_strings)
+{
+    const char *bad[] = { "nonsense", "127.0.0.1:99999", "127.0.0.1:", ":8080", "::1:80",
+                          "[::1]80", "127.0.0.1:80x", "no-such-host.invalid:80" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        http_config cfg = { bad[i], NULL, routes, 1, NULL, 0, 0 };
+        http_server *s = NULL;
+        cr_assert_eq(http_start(&cfg, &s, err, sizeof err), -1, "%s", bad[i]);
+        cr_assert_null(s);
+        cr_assert(strncmp(err, "http.listen ", 12) == 0 && strstr(err, bad[i]), "%s: %s",
+                  bad[i], err);
+    }
+    http_stop(NULL);
+}
+
+Test(http, signal_mask_restored)
+{
+    sigset_t before, after;
+    pthread_sigmask(SIG_SETMASK, NULL, &before);
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    pthread_sigmask(SIG_SETMASK, NULL, &after);
+    cr_assert_eq(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
+    cr_assert_eq(sigismember(&after, SIGINT), sigismember(&before, SIGINT));
+    cr_assert_eq(sigismember(&after, SIGPIPE), sigismember(&before, SIGPIPE));
+    http_stop(s);
+}
+
+typedef struct slow_call {
+    int port, rc;
+    th_response r;
+} slow_call;
+
+static void *slow_request(void *arg)
+{
+    slow_call *c = arg;
+    c->rc = th_http(c->port, "GET", "/slow", NULL, NULL, &c->r);
+    return NULL;
+}
+
+Test(http, slow_handler_does_not_delay_others)
+{
+    int port, st;
+    http_server *s = start(&port, NULL, 0, 0);
+    slow_call slow = { port, -1, { 0, NULL, NULL } };
+    pthread_t t;
+    int64_t t0 = util_mono_ms();
+    cr_assert_eq(pthread_create(&t, NULL, slow_request, &slow), 0);
+    usleep(200 * 1000); /* the slow handler is running */
+    cr_assert_lt(get_ms(port, "/healthz", &st), 500);
+    cr_assert_eq(st, 200);
+    pthread_join(t, NULL);
+    cr_assert_geq(util_mono_ms() - t0, 1400);
+    cr_assert_eq(slow.rc, 0);
+    assert_error(&slow.r, 503);
+    th_response_free(&slow.r);
+    http_stop(s);
+}

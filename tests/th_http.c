@@ -1,0 +1,126 @@
+/* th_http.c - see th_http.h. */
+#include "th_http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+int th_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int th_http_raw(int port, const char *request, size_t len, th_response *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = th_connect(port);
+    if (fd < 0)
+        return -1;
+    /* A server may answer and close before taking the whole request (413): read anyway. */
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, request + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    size_t cap = 4096, got = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+    while (buf && (n = recv(fd, buf + got, cap - got - 1, 0)) > 0) {
+        got += (size_t)n;
+        if (cap - got < 2) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+        }
+    }
+    close(fd);
+    char *end = buf ? (buf[got] = '\0', strstr(buf, "\r\n\r\n")) : NULL;
+    if (!end || sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) {
+        free(buf);
+        return -1;
+    }
+    char *eol = strstr(buf, "\r\n");
+    out->headers = strndup(eol + 2, (size_t)(end + 2 - (eol + 2)));
+    out->body = strdup(end + 4);
+    free(buf);
+    return 0;
+}
+
+int th_http(int port, const char *method, const char *path, const char *extra_headers,
+            const char *body, th_response *out)
+{
+    char *req = NULL;
+    char clen[48] = "";
+    if (body)
+        snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", strlen(body));
+    int len = asprintf(&req,
+                       "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s\r\n%s",
+                       method, path, port, extra_headers ? extra_headers : "", clen,
+                       body ? body : "");
+    if (len < 0)
+        return -1;
+    int rc = th_http_raw(port, req, (size_t)len, out);
+    free(req);
+    return rc;
+}
+
+void th_response_free(th_response *r)
+{
+    free(r->headers);
+    free(r->body);
+    r->headers = r->body = NULL;
+}
+
+int th_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0
+        && getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+char *th_header(const th_response *r, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            break;
+        if ((size_t)(eol - line) > nlen && strncasecmp(line, name, nlen) == 0
+            && line[nlen] == ':') {
+            const char *v = line + nlen + 1;
+            while (*v == ' ')
+                v++;
+            return strndup(v, (size_t)(eol - v));
+        }
+        line = eol + 2;
+    }
+    return NULL;
+}

@@ -1,0 +1,35 @@
+/* th_http.h - a test-only HTTP/1.1 client over plain sockets to 127.0.0.1. */
+#ifndef RC_TH_HTTP_H
+#define RC_TH_HTTP_H
+
+#include <stddef.h>
+
+/* status, the raw header lines ("K: V\r\n..." without the status line) and the body; malloc'd. */
+typedef struct th_response {
+    int status;
+    char *headers;
+    char *body;
+} th_response;
+
+/*
+ * One request to 127.0.0.1:port with "Connection: close"; extra_headers NULL
+ * or "K: V\r\n..."; body may be NULL (else sent with its Content-Length).
+ * Returns 0, or -1 if it could not connect or no response came back (a
+ * connection closed without an answer). Reads time out after 5 s.
+ */
+int th_http(int port, const char *method, const char *path, const char *extra_headers,
+            const char *body, th_response *out);
+/* The same with the raw request bytes, sent as they are. */
+int th_http_raw(int port, const char *request, size_t len, th_response *out);
+void th_response_free(th_response *r);
+
+/* A socket connected to 127.0.0.1:port that has sent nothing, or -1. */
+int th_connect(int port);
+
+/* A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
+int th_free_port(void);
+
+/* "Name" header value from r->headers (malloc'd, case-insensitive name) or NULL. */
+char *th_header(const th_response *r, const char *name);
+
+#endif
