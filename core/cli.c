@@ -78,39 +78,45 @@ int cli_load_config(const cli_common *c, int need_db, config **out)
     return EXIT_OK;
 }
 
-int cli_parse_url(const config *cfg, db_url *u)
+static int parse_url(const config *cfg, db_url *u, char *err, size_t errlen)
 {
-    char err[1024], shown[1024];
-    if (db_url_parse(cfg->db_url, cfg->dir, u, err, sizeof err) == 0)
+    char why[512], shown[512];
+    if (db_url_parse(cfg->db_url, cfg->dir, u, why, sizeof why) == 0)
         return EXIT_OK;
     db_url_redact(cfg->db_url, shown, sizeof shown);
-    cli_error("%s: database.url '%s': %s", cfg->path, shown, err);
+    /* The path can be long: cut the message rather than fail. */
+    int n = snprintf(err, errlen, "%s: database.url '%s': %s", cfg->path, shown, why);
+    (void)n;
     return EXIT_USAGE;
 }
 
-int cli_connect(const config *cfg, db **out)
+int cli_parse_url(const config *cfg, db_url *u)
 {
-    char err[1024];
+    char err[2048];
+    int rc = parse_url(cfg, u, err, sizeof err);
+    if (rc != EXIT_OK)
+        cli_error("%s", err);
+    return rc;
+}
+
+int cli_open_db(const config *cfg, db **out, char *err, size_t errlen)
+{
     char *password = NULL;
     db_url u = { 0 };
     int rc = EXIT_USAGE;
     *out = NULL;
 
-    if (cli_parse_url(cfg, &u) != EXIT_OK)
+    if (parse_url(cfg, &u, err, errlen) != EXIT_OK)
         goto out;
-    if (config_password(cfg, &password, err, sizeof err) != 0) {
-        cli_error("%s", err);
+    if (config_password(cfg, &password, err, errlen) != 0)
         goto out;
-    }
     db_options o = {
         .password = password,
         .connect_timeout_s = (int)((cfg->db_connect_timeout_ms + 999) / 1000),
         .read_timeout_s = (int)((cfg->db_read_timeout_ms + 999) / 1000),
         .write_timeout_s = (int)((cfg->db_write_timeout_ms + 999) / 1000),
     };
-    int dbrc = db_open(&u, &o, out, err, sizeof err);
-    if (dbrc != DB_OK) {
-        cli_error("%s", err);
+    if (db_open(&u, &o, out, err, errlen) != DB_OK) {
         rc = EXIT_DATABASE;
         goto out;
     }
@@ -122,5 +128,14 @@ out:
         free(password);
     }
     db_url_free(&u);
+    return rc;
+}
+
+int cli_connect(const config *cfg, db **out)
+{
+    char err[2048];
+    int rc = cli_open_db(cfg, out, err, sizeof err);
+    if (rc != EXIT_OK)
+        cli_error("%s", err);
     return rc;
 }

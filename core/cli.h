@@ -41,13 +41,17 @@ int cli_load_config(const cli_common *c, int need_db, config **out);
 /* Parse cfg's database URL into *u; EXIT_OK, or EXIT_USAGE after printing why. */
 int cli_parse_url(const config *cfg, db_url *u);
 
+/*
+ * Connect to the configured database: EXIT_OK and *out, or an exit code
+ * (EXIT_USAGE for the URL or password source, EXIT_DATABASE when it cannot
+ * connect) with err (no password in it). cli_connect prints err itself.
+ */
+int cli_open_db(const config *cfg, db **out, char *err, size_t errlen);
 /* Connect to the configured database. EXIT_OK and *out, or an exit code. */
 int cli_connect(const config *cfg, db **out);
 
 /* Print "reconciler: " + message on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#endif
 
 /* getopt_long entries every command accepts; cli_common_opt handles them. */
 enum { OPT_DB = 1000, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_HELP };
@@ -67,3 +71,5 @@ enum { OPT_DB = 1000, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_HELP };
 
 /* 1 when ch was a common option (stored in c), else 0. */
 int cli_common_opt(int ch, const char *arg, cli_common *c);
+
+#endif

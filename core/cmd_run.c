@@ -1,8 +1,10 @@
 /* cmd_run.c - `reconciler run` and `reconciler validate`. */
 #include "cli.h"
+#include "guard.h"
 #include "history.h"
 #include "log.h"
 #include "runner.h"
+#include "service.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -41,15 +43,18 @@ static void print_human(const json_t *r)
 }
 
 static const char run_help[] =
-    "Usage: reconciler run --once [--dry-run] [--json] [-c FILE] [--db URL]\n"
-    "Run the pipeline's steps in order against the database, once, and exit.\n"
-    "(Service mode, without --once, is not built yet.)\n\n"
+    "Usage: reconciler run [--once [--dry-run] [--json]] [-c FILE] [--db URL]\n"
+    "Without --once: run as a service (a startup run, then one every\n"
+    "schedule.interval, and the HTTP API on http.listen) until SIGTERM/SIGINT;\n"
+    "SIGHUP re-reads the pipeline file.\n"
+    "With --once: run the pipeline's steps in order against the database, once, and exit.\n\n"
     "      --once           one run, then exit (trigger \"startup\")\n"
-    "      --dry-run        report what would change; write nothing to the database\n"
-    "      --json           print only the result JSON on stdout (logs stay on stderr)\n"
+    "      --dry-run        with --once: report what would change; write nothing\n"
+    "      --json           with --once: print only the result JSON on stdout\n"
     CLI_COMMON_HELP
-    "\nExit codes: 0 every step ok, 1 a step failed, 2 usage/config/plugin error,\n"
-    "3 database unreachable, 5 history store error.\n";
+    "\nExit codes: 0 every step ok (service: stopped by a signal), 1 a step failed,\n"
+    "2 usage/config/plugin error, 3 database unreachable, 4 another instance held\n"
+    "the run lock for all of schedule.lock_wait, 5 history store error.\n";
 
 int cmd_run(int argc, char **argv)
 {
@@ -66,6 +71,7 @@ int cmd_run(int argc, char **argv)
     pipeline *p = NULL;
     history *h = NULL;
     db *d = NULL;
+    guard *g = NULL;
     json_t *result = NULL;
     char err[2048];
     int rc;
@@ -86,13 +92,21 @@ int cmd_run(int argc, char **argv)
         cli_error("run: unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
-    if (!once) {
-        cli_error("run: service mode is not built yet; use `run --once`");
+    if (!once && (dry_run || as_json)) {
+        cli_error("run: --dry-run and --json go with --once (a service's runs are real; "
+                  "queue a dry run with POST /v1/reconciliation/run?dryRun=true)");
         return EXIT_USAGE;
     }
 
     if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
         goto out;
+    if (!once) {
+        /* The service's own loop, signals and cleanup; it takes cfg. */
+        config *taken = cfg;
+        cfg = NULL;
+        rc = service_run(&common, taken);
+        goto out;
+    }
     if (pipeline_build(cfg, &p, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         rc = EXIT_USAGE;
@@ -111,8 +125,36 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    /* A real run takes the run lock, waiting for another instance's run to
+     * end; a dry run writes nothing and needs none. */
+    if (!dry_run) {
+        lock_info other;
+        if ((rc = guard_open(cfg, &g, err, sizeof err)) != EXIT_OK) {
+            cli_error("%s", err);
+            goto out;
+        }
+        int got = guard_acquire(g, cfg->schedule_lock_wait_ms, &other, err, sizeof err);
+        if (got == GUARD_BUSY) {
+            cli_error("another instance holds the run lock: %s (until %s UTC); waited %lld ms "
+                      "(schedule.lock_wait)", other.holder, other.until,
+                      (long long)cfg->schedule_lock_wait_ms);
+            rc = EXIT_LOCKED;
+            goto out;
+        }
+        if (got != GUARD_TAKEN) {
+            if (got == GUARD_STOPPED)
+                cli_error("stopped while waiting for the run lock; nothing was run");
+            else
+                cli_error("the run lock: %s", err);
+            rc = got == GUARD_STOPPED ? EXIT_STEP_FAILED : EXIT_DATABASE;
+            goto out;
+        }
+    }
+
     run_request req = { .trigger = "startup", .dry_run = dry_run };
     run_status st = runner_run(p, d, h, &req, &result);
+    if (g)
+        guard_release(g, 0);
     char *summary = runner_summary(result);
     log_info("%s", summary ? summary : "run finished");
     free(summary);
@@ -126,6 +168,7 @@ int cmd_run(int argc, char **argv)
     rc = st == RUN_SUCCESS ? EXIT_OK : EXIT_STEP_FAILED;
 out:
     json_decref(result);
+    guard_close(g);
     db_close(d);
     history_close(h);
     pipeline_free(p);

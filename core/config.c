@@ -94,6 +94,10 @@ static const cfg_key top_keys[] = {
       C(schedule_jitter_ms) },
     { "schedule.lock_wait", RC_OPT_DURATION, "60s",
       "service mode: wait this long for another instance's run to end", C(schedule_lock_wait_ms) },
+    { "schedule.lock_ttl", RC_OPT_DURATION, "30s",
+      "the run lock's lease, renewed every third of it while a run goes on; a holder that "
+      "died frees the lock after this", C(schedule_lock_ttl_ms),
+      .range = "from 3s to 1h", .min = 3000, .max = 3600000 },
     { "http.listen", RC_OPT_STRING, "127.0.0.1:3006", "service mode: HTTP API address:port",
       C(http_listen) },
     { "http.token_env", RC_OPT_STRING, NULL,

@@ -51,6 +51,7 @@ typedef struct config {
     int64_t schedule_interval_ms;   /* default 6h */
     int64_t schedule_jitter_ms;     /* default 30s */
     int64_t schedule_lock_wait_ms;  /* default 60s */
+    int64_t schedule_lock_ttl_ms;   /* default 30s: a dead holder's lock frees after this */
 
     /* http: */
     char *http_listen;     /* default 127.0.0.1:3006 */

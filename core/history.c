@@ -111,6 +111,15 @@ int history_begin(history *h, const char *trigger, int dry_run, int64_t started_
                ? 0 : set_err(h, "read run id");
 }
 
+int history_started(history *h, int64_t run_id, int64_t started_ms)
+{
+    char ts[32];
+    util_iso_time(started_ms, ts, sizeof ts);
+    rc_value p[] = { rc_text(ts), rc_int(run_id) };
+    return db_exec(h->conn, "UPDATE runs SET started_at = ? WHERE id = ?", p, 2, NULL) == 0
+               ? 0 : set_err(h, "record run start");
+}
+
 static int insert_steps(history *h, int64_t run_id, const json_t *steps)
 {
     size_t i;

@@ -24,6 +24,9 @@ void history_close(history *h); /* accepts NULL */
 int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
                   int64_t *run_id);
 
+/* A run recorded ahead (queued) starts now: update its startedAt. 0 or -1. */
+int history_started(history *h, int64_t run_id, int64_t started_ms);
+
 /*
  * Record the finished run from its result JSON (the pinned shape: status,
  * durationMs, steps[] ...), then prune to keep_runs. 0 or -1.

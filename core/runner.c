@@ -8,14 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop;  /* the process is stopping */
+static volatile sig_atomic_t g_abort; /* only the current run must end */
 
 void runner_request_stop(void)
 {
     g_stop = 1;
 }
 
+void runner_abort_run(void)
+{
+    g_abort = 1;
+}
+
 int runner_stop_requested(void)
+{
+    return g_stop != 0 || g_abort != 0;
+}
+
+int runner_shutting_down(void)
 {
     return g_stop != 0;
 }
@@ -58,8 +69,46 @@ void pipeline_free(pipeline *p)
     for (size_t i = 0; i < p->n; i++)
         opt_set_free(&p->steps[i].opts);
     free(p->steps);
+    for (size_t i = 0; i < p->n_probes; i++)
+        opt_set_free(&p->probes[i].opts);
     registry_free(&p->reg);
     free(p);
+}
+
+int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen)
+{
+    const cfg_step *cs = NULL;
+    plugin *pl;
+    char why[1024];
+
+    if (p->n_probes == PIPELINE_MAX_PROBES) {
+        snprintf(err, errlen, "probe '%s': too many probes", name);
+        return -1;
+    }
+    if (registry_get(&p->reg, name, &pl, why, sizeof why) != 0) {
+        snprintf(err, errlen, "probe '%s': %s", name, why);
+        return -1;
+    }
+    /* The options of the step that runs this plugin, so that the probe
+     * counts what the step counts (e.g. the same max_attempts). */
+    for (size_t i = 0; i < p->n && !cs; i++)
+        if (strcmp(p->steps[i].cfg->plugin, name) == 0)
+            cs = p->steps[i].cfg;
+    pipeline_step *ps = &p->probes[p->n_probes];
+    memset(ps, 0, sizeof *ps);
+    if (!cs) {
+        ps->own_cfg.name = pl->name;
+        ps->own_cfg.plugin = pl->name;
+        ps->own_cfg.enabled = 1;
+        cs = &ps->own_cfg;
+    }
+    ps->cfg = cs;
+    ps->plugin = pl;
+    if (opt_set_build(pl->desc->options, cs->options, p->cfg->path, name, &ps->opts,
+                      err, errlen) != 0)
+        return -1;
+    p->n_probes++;
+    return 0;
 }
 
 static const char *const step_status_names[] = { "ok", "failed", "skipped" };
@@ -91,6 +140,36 @@ static int run_step(step_run *sr)
     free(sr->error);
     sr->error = NULL;
     return STEP_OK;
+}
+
+int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
+                 char *err, size_t errlen)
+{
+    const pipeline_step *ps = NULL;
+    int64_t now;
+    *results = NULL;
+
+    for (size_t i = 0; i < p->n_probes && !ps; i++)
+        if (strcmp(p->probes[i].plugin->name, name) == 0)
+            ps = &p->probes[i];
+    if (!ps) {
+        snprintf(err, errlen, "plugin '%s' is not loaded (is it in plugin_dir?)", name);
+        return -1;
+    }
+    if (db_now(d, &now, now_text) != 0) {
+        snprintf(err, errlen, "cannot read the database clock: %s", db_errmsg(d));
+        return -1;
+    }
+    step_run sr = { .ps = ps, .d = d, .dry_run = 1, .now = now, .results = json_object() };
+    memcpy(sr.now_text, now_text, sizeof sr.now_text);
+    if (run_step(&sr) != STEP_OK) {
+        snprintf(err, errlen, "%s: %s", name, sr.error);
+        free(sr.error);
+        json_decref(sr.results);
+        return -1;
+    }
+    *results = sr.results;
+    return 0;
 }
 
 static json_t *step_json(const pipeline_step *ps, int status, int64_t ms, json_t *results,
@@ -162,7 +241,12 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
     size_t n_ok = 0, n_failed = 0;
     int clock_ok, aborted = 0;
 
-    if (h && history_begin(h, req->trigger, req->dry_run, started, &run_id) != 0) {
+    g_abort = 0;
+    if (req->run_id) {
+        run_id = req->run_id;
+        if (h && history_started(h, run_id, started) != 0)
+            log_error("%s", history_error(h));
+    } else if (h && history_begin(h, req->trigger, req->dry_run, started, &run_id) != 0) {
         log_error("%s (the run goes on without a history record)", history_error(h));
         run_id = 0;
     }
@@ -222,7 +306,9 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
     /* A run cut short by a stop request did not do all its work: never "success". */
     int interrupted = runner_stop_requested();
     if (interrupted)
-        add_error(errors, NULL, "interrupted: reconciler was asked to stop");
+        add_error(errors, NULL, runner_shutting_down()
+                  ? "interrupted: reconciler was asked to stop"
+                  : "interrupted: the run lock was lost to another instance");
     run_status st = (n_failed == 0 && clock_ok && !interrupted) ? RUN_SUCCESS
                     : (n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
     static const char *const names[] = { "success", "partial", "failed" };
@@ -249,6 +335,27 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
         log_error("%s", history_error(h));
     *result = r;
     return st;
+}
+
+json_t *runner_not_run(history *h, const char *trigger, int dry_run, int64_t run_id,
+                       const char *status, const char *reason)
+{
+    int64_t now = util_wall_ms();
+    char ts[32];
+    util_iso_time(now, ts, sizeof ts);
+    if (h && !run_id && history_begin(h, trigger, dry_run, now, &run_id) != 0) {
+        log_error("%s", history_error(h));
+        run_id = 0;
+    }
+    json_t *r = json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:n, s:i, s:{}, s:[], s:[s], s:I}",
+                          "status", status, "success", 0,
+                          "runId", run_id ? json_integer(run_id) : json_null(),
+                          "trigger", trigger, "dryRun", dry_run, "timestamp", ts,
+                          "referenceTime", "durationMs", 0, "results", "steps",
+                          "errors", reason, "uptime", (json_int_t)util_uptime_s());
+    if (h && run_id && history_finish(h, run_id, now, r) != 0)
+        log_error("%s", history_error(h));
+    return r;
 }
 
 char *runner_summary(const json_t *r)

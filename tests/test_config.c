@@ -282,6 +282,23 @@ Test(config, interval_must_be_positive)
     config_free(c);
 }
 
+Test(config, lock_ttl_boundaries)
+{
+    config *c = load_ok(STEP);
+    cr_assert_eq(c->schedule_lock_ttl_ms, 30000, "default 30s");
+    config_free(c);
+    refuses(STEP "schedule: { lock_ttl: 2999ms }\n",
+            ":3:23: 'schedule.lock_ttl' must be from 3s to 1h, got '2999ms'");
+    refuses(STEP "schedule: { lock_ttl: 1h1ms }\n",
+            ":3:23: 'schedule.lock_ttl' must be from 3s to 1h, got '1h1ms'");
+    c = load_ok(STEP "schedule: { lock_ttl: 3s }\n");
+    cr_assert_eq(c->schedule_lock_ttl_ms, 3000);
+    config_free(c);
+    c = load_ok(STEP "schedule: { lock_ttl: 1h }\n");
+    cr_assert_eq(c->schedule_lock_ttl_ms, 3600000);
+    config_free(c);
+}
+
 Test(config, timeouts_are_bounded)
 {
     refuses(STEP "database: { read_timeout: 1d1ms }\n",

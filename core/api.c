@@ -1,0 +1,374 @@
+/*
+ * api.c - the service's HTTP API: the routes and their handlers.
+ *
+ * The transport (libmicrohttpd, auth, 404/405) is http.c; this file only says
+ * what each path answers. Live figures (queue, dashboard) come from running
+ * the step plugins read-only (runner_probe) on a connection opened for the
+ * request, so their SQL stays in the plugins and nothing here is cached.
+ */
+#include "service.h"
+#include "http.h"
+#include "log.h"
+#include "prom.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ?limit= of /v1/reconciliation/history: default and largest. */
+#define HISTORY_LIMIT_DEFAULT 20
+#define HISTORY_LIMIT_MAX 1000
+
+/* A whole number in [lo, hi] from text; 0 or -1. */
+static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static json_t *generated_at(void)
+{
+    char ts[32];
+    util_iso_time(util_wall_ms(), ts, sizeof ts);
+    return json_string(ts);
+}
+
+static void h_healthz(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    http_reply_json(resp, 200, json_pack("{s:s, s:I}", "status", "ok",
+                                         "uptime", (json_int_t)util_uptime_s()));
+}
+
+/* Ready: a real run succeeded at least once and the database answers now. */
+static void h_readyz(void *user, const http_request *req, http_response *resp)
+{
+    service *s = user;
+    char err[2048], now[20] = "";
+    int64_t t;
+    db *d = NULL;
+    (void)req;
+
+    pthread_mutex_lock(&s->mu);
+    int succeeded = s->succeeded;
+    pthread_mutex_unlock(&s->mu);
+    if (!succeeded) {
+        http_reply_error(resp, 503, "no reconciliation run has succeeded yet");
+        return;
+    }
+    pthread_rwlock_rdlock(&s->pl_lock);
+    int rc = service_db(s, &d, err, sizeof err);
+    pthread_rwlock_unlock(&s->pl_lock);
+    if (rc == EXIT_OK && db_now(d, &t, now) != 0)
+        snprintf(err, sizeof err, "%s", db_errmsg(d));
+    if (rc != EXIT_OK || !now[0])
+        http_reply_error(resp, 503, "the database does not answer: %s", err);
+    else
+        http_reply_json(resp, 200, json_pack("{s:s, s:s}", "status", "ready",
+                                             "databaseTime", now));
+    db_close(d);
+}
+
+static void h_status(void *user, const http_request *req, http_response *resp)
+{
+    service *s = user;
+    (void)req;
+    pthread_mutex_lock(&s->mu);
+    json_t *r = s->last_result ? json_deep_copy(s->last_result) : NULL;
+    int running = s->running;
+    pthread_mutex_unlock(&s->mu);
+    if (!r) {
+        http_reply_error(resp, 503, "no reconciliation run has finished yet%s",
+                         running ? " (the first one is running)" : "");
+        return;
+    }
+    json_object_set_new(r, "uptime", json_integer(util_uptime_s()));
+    http_reply_json(resp, 200, r);
+}
+
+static void h_history(void *user, const http_request *req, http_response *resp)
+{
+    service *s = user;
+    const char *arg = http_query(req, "limit");
+    int64_t limit = HISTORY_LIMIT_DEFAULT;
+    if (arg && parse_int(arg, 1, HISTORY_LIMIT_MAX, &limit) != 0) {
+        http_reply_error(resp, 400, "limit must be a whole number from 1 to %d, got '%s'",
+                         HISTORY_LIMIT_MAX, arg);
+        return;
+    }
+    pthread_mutex_lock(&s->hist_mu);
+    json_t *runs = history_list(s->api_hist, limit);
+    if (runs)
+        http_reply_json(resp, 200, json_pack("{s:o}", "runs", runs));
+    else
+        http_reply_error(resp, 500, "%s", history_error(s->api_hist));
+    pthread_mutex_unlock(&s->hist_mu);
+}
+
+static void h_run_get(void *user, const http_request *req, http_response *resp)
+{
+    service *s = user;
+    int64_t id;
+    if (parse_int(req->tail, 1, INT64_MAX, &id) != 0) {
+        http_reply_error(resp, 400, "a run id is a positive whole number, got '%s'", req->tail);
+        return;
+    }
+    pthread_mutex_lock(&s->hist_mu);
+    json_t *r = history_get(s->api_hist, id);
+    pthread_mutex_unlock(&s->hist_mu);
+    if (r)
+        http_reply_json(resp, 200, r);
+    else
+        http_reply_error(resp, 404, "no finished run %lld in the history", (long long)id);
+}
+
+/* Queue a manual run for the main thread; 202 with its id, 409 when one is going or queued. */
+static void h_run_post(void *user, const http_request *req, http_response *resp)
+{
+    service *s = user;
+    const char *arg = http_query(req, "dryRun");
+    int dry = 0;
+    int64_t id = 0;
+
+    if (arg && strcmp(arg, "true") == 0)
+        dry = 1;
+    else if (arg && strcmp(arg, "false") != 0) {
+        http_reply_error(resp, 400, "dryRun must be true or false, got '%s'", arg);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        http_reply_error(resp, 503, "reconciler is stopping");
+        return;
+    }
+    if (s->running || s->queued_id) {
+        int64_t busy = s->queued_id ? s->queued_id : s->running_id;
+        pthread_mutex_unlock(&s->mu);
+        json_t *body = json_pack("{s:s, s:i, s:o}", "error", "a reconciliation run is already "
+                                 "running or queued", "status", 409, "runId",
+                                 busy ? json_integer(busy) : json_null());
+        http_reply_json(resp, 409, body);
+        return;
+    }
+    /* Recorded now, so that the answer carries the id the history will show. */
+    pthread_mutex_lock(&s->hist_mu);
+    int rc = history_begin(s->api_hist, "manual", dry, util_wall_ms(), &id);
+    if (rc != 0)
+        http_reply_error(resp, 500, "%s", history_error(s->api_hist));
+    pthread_mutex_unlock(&s->hist_mu);
+    if (rc == 0) {
+        s->queued_id = id;
+        s->queued_dry = dry;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != 0)
+        return;
+    service_wake(s);
+    log_info("manual run %lld queued%s", (long long)id, dry ? " (dry run)" : "");
+    http_reply_json(resp, 202, json_pack("{s:I, s:s, s:s, s:b}", "runId", (json_int_t)id,
+                                         "status", "queued", "trigger", "manual", "dryRun", dry));
+}
+
+/*
+ * Run probes (NULL-terminated names) on one fresh connection; results[i] get
+ * their figures. 0, or -1 after answering 503 with why.
+ */
+static int probe(service *s, const char *const *names, json_t **results, char now[20],
+                 http_response *resp)
+{
+    char err[2048];
+    db *d = NULL;
+    int rc = -1;
+    size_t i;
+
+    pthread_rwlock_rdlock(&s->pl_lock);
+    if (service_db(s, &d, err, sizeof err) != EXIT_OK) {
+        http_reply_error(resp, 503, "the database does not answer: %s", err);
+        goto out;
+    }
+    for (i = 0; names[i]; i++) {
+        if (runner_probe(s->p, names[i], d, &results[i], now, err, sizeof err) != 0) {
+            http_reply_error(resp, 503, "%s", err);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        for (i = 0; names[i]; i++) {
+            json_decref(results[i]);
+            results[i] = NULL;
+        }
+    pthread_rwlock_unlock(&s->pl_lock);
+    db_close(d);
+    return rc;
+}
+
+static void h_queue(void *user, const http_request *req, http_response *resp)
+{
+    static const char *const names[] = { "queue", NULL };
+    json_t *res[1] = { NULL };
+    char now[20];
+    (void)req;
+    if (probe(user, names, res, now, resp) != 0)
+        return;
+    json_t *q = json_deep_copy(json_object_get(res[0], "queue"));
+    json_decref(res[0]);
+    if (!q)
+        q = json_object();
+    json_object_set_new(q, "referenceTime", json_string(now));
+    json_object_set_new(q, "generatedAt", generated_at());
+    http_reply_json(resp, 200, q);
+}
+
+/* The last run, in brief, or null. */
+static json_t *last_run(service *s)
+{
+    json_t *brief = json_null();
+    pthread_mutex_lock(&s->mu);
+    json_t *r = s->last_result;
+    if (r)
+        brief = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
+                          "runId", json_object_get(r, "runId"),
+                          "status", json_object_get(r, "status"),
+                          "trigger", json_object_get(r, "trigger"),
+                          "dryRun", json_object_get(r, "dryRun"),
+                          "timestamp", json_object_get(r, "timestamp"),
+                          "durationMs", json_object_get(r, "durationMs"));
+    pthread_mutex_unlock(&s->mu);
+    return brief ? brief : json_null();
+}
+
+static json_t *copy_of(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v ? json_deep_copy(v) : json_null();
+}
+
+static void h_dashboard(void *user, const http_request *req, http_response *resp)
+{
+    static const char *const names[] = { "metrics", "followups", "orders", NULL };
+    json_t *res[3] = { NULL, NULL, NULL };
+    char now[20];
+    (void)req;
+    if (probe(user, names, res, now, resp) != 0)
+        return;
+    json_t *orders = copy_of(res[0], "orders"), *jobs = copy_of(res[0], "jobs");
+    if (json_is_object(orders))
+        json_object_set(orders, "pending", json_object_get(res[2], "pendingOrders"));
+    json_t *body = json_pack("{s:o, s:o, s:{s:O}, s:o, s:o, s:s, s:o}",
+                             "orders", orders, "jobs", jobs,
+                             "followUps", "candidates", json_object_get(res[1], "followUpCandidates"),
+                             "database", copy_of(res[0], "database"),
+                             "lastRun", last_run(user), "referenceTime", now,
+                             "generatedAt", generated_at());
+    for (int i = 0; i < 3; i++)
+        json_decref(res[i]);
+    if (body)
+        http_reply_json(resp, 200, body);
+    else
+        http_reply_error(resp, 500, "a probe plugin reported unexpected figures");
+}
+
+/* reconciler_result{step,key}: every number (and bool, as 0/1) a step reported. */
+static void result_gauges(strbuf *b, const char *step, const char *prefix, json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    char key[512];
+    json_object_foreach(obj, k, v) {
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+        if (json_is_object(v))
+            result_gauges(b, step, key, v);
+        else if (json_is_number(v) || json_is_boolean(v))
+            prom_sample(b, "reconciler_result",
+                        json_is_boolean(v) ? (json_is_true(v) ? 1.0 : 0.0) : json_number_value(v),
+                        "step", step, "key", key, NULL);
+    }
+}
+
+static void h_metrics(void *user, const http_request *req, http_response *resp)
+{
+    static const char *const status_names[SVC_N_STATUS] = { "success", "partial", "failed",
+                                                            "skipped" };
+    static const double bounds[SVC_N_BUCKETS] = SVC_DURATION_BUCKETS;
+    service *s = user;
+    strbuf b = STRBUF_INIT;
+    size_t i;
+    json_t *step;
+    (void)req;
+
+    pthread_mutex_lock(&s->mu);
+    int held = s->g ? guard_held(s->g) : 0;
+    svc_stats st = s->stats;
+    json_t *r = s->last_result ? json_incref(s->last_result) : NULL;
+    pthread_mutex_unlock(&s->mu);
+
+    prom_family(&b, "reconciler_runs_total", "counter",
+                "Reconciliation runs by outcome (skipped: another instance held the run lock).");
+    for (int k = 0; k < SVC_N_STATUS; k++)
+        prom_sample(&b, "reconciler_runs_total", (double)st.runs[k], "status", status_names[k],
+                    NULL);
+    prom_family(&b, "reconciler_run_duration_seconds", "histogram",
+                "Duration of the runs that ran.");
+    prom_histogram(&b, "reconciler_run_duration_seconds", bounds, st.duration, SVC_N_BUCKETS,
+                   st.duration_sum, NULL);
+    prom_family(&b, "reconciler_last_run_timestamp_seconds", "gauge",
+                "When the last run that ran finished (Unix time); 0: none yet.");
+    prom_sample(&b, "reconciler_last_run_timestamp_seconds", st.last_run_s, NULL);
+    prom_family(&b, "reconciler_last_success_timestamp_seconds", "gauge",
+                "When the last successful run finished (Unix time); 0: none yet.");
+    prom_sample(&b, "reconciler_last_success_timestamp_seconds", st.last_success_s, NULL);
+    prom_family(&b, "reconciler_step_duration_seconds", "gauge",
+                "Each step's duration in the last run that ran.");
+    json_array_foreach(json_object_get(r, "steps"), i, step)
+        prom_sample(&b, "reconciler_step_duration_seconds",
+                    (double)json_integer_value(json_object_get(step, "durationMs")) / 1000.0,
+                    "step", json_string_value(json_object_get(step, "name")), NULL);
+    prom_family(&b, "reconciler_result", "gauge",
+                "The figures each step reported in the last run that ran.");
+    json_array_foreach(json_object_get(r, "steps"), i, step)
+        result_gauges(&b, json_string_value(json_object_get(step, "name")), "",
+                      json_object_get(step, "results"));
+    prom_family(&b, "reconciler_lock_held", "gauge",
+                "1 while this instance holds the cross-instance run lock.");
+    prom_sample(&b, "reconciler_lock_held", held ? 1.0 : 0.0, NULL);
+    json_decref(r);
+
+    resp->status = 200;
+    resp->body = sb_take(&b);
+    resp->content_type = PROM_CONTENT_TYPE;
+}
+
+static const http_route routes[] = {
+    { "GET", "/healthz", 0, 1, h_healthz },
+    { "GET", "/readyz", 0, 1, h_readyz },
+    { "GET", "/v1/reconciliation/status", 0, 0, h_status },
+    { "GET", "/v1/reconciliation/history", 0, 0, h_history },
+    { "GET", "/v1/reconciliation/runs/", 1, 0, h_run_get },
+    { "POST", "/v1/reconciliation/run", 0, 0, h_run_post },
+    { "GET", "/v1/processing/queue", 0, 0, h_queue },
+    { "GET", "/api/admin/dashboard", 0, 0, h_dashboard },
+    { "GET", "/metrics", 0, 0, h_metrics },
+};
+
+int api_start(service *s, http_server **out, char *err, size_t errlen)
+{
+    http_config hc = {
+        .listen = s->cfg->http_listen,
+        .token = s->token,
+        .routes = routes,
+        .n_routes = sizeof routes / sizeof routes[0],
+        .user = s,
+    };
+    return http_start(&hc, out, err, errlen);
+}

@@ -1,0 +1,810 @@
+/*
+ * test_service.c - `reconciler run` as a service: the real binary in the
+ * background, its HTTP API over loopback, its schedule, signals and the run
+ * lock, on SQLite and on the harness's MariaDB.
+ */
+#include "helpers.h"
+#include "lock.h"
+#include "th_http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct svc {
+    th_db *t;        /* the database (shared by instances) */
+    char *yaml;      /* its pipeline file */
+    char *errlog;    /* its stderr */
+    char *hist;      /* its history file */
+    int port;
+    pid_t pid;
+} svc;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *abs_build(const char *sub)
+{
+    char *rel = NULL, abs[PATH_MAX];
+    cr_assert_neq(asprintf(&rel, "%s/%s", th_build(), sub), -1);
+    cr_assert_not_null(realpath(rel, abs), "%s", rel);
+    free(rel);
+    return strdup(abs);
+}
+
+/*
+ * Write instance n's pipeline file: the database of t, its own history and
+ * port, both plugin folders (the real steps and the test fixtures), more
+ * lines under http: (http_extra), more top-level lines (extra) and the steps.
+ */
+static void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *http_extra,
+                      const char *steps)
+{
+    char name[64], *text = NULL;
+    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins");
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->port = th_free_port();
+    snprintf(name, sizeof name, "svc%d.yaml", n);
+    s->yaml = th_path(th_tmpdir(), name);
+    snprintf(name, sizeof name, "svc%d.err", n);
+    s->errlog = th_path(th_tmpdir(), name);
+    snprintf(name, sizeof name, "hist%d.db", n);
+    char abs[PATH_MAX];
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    s->hist = th_path(abs, name); /* absolute: the file resolves paths against its folder */
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
+                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\n%s%s\nsteps:\n%s",
+                           t->url, s->hist, plugins, fixtures, s->port, http_extra, extra,
+                           steps), -1);
+    th_write(s->yaml, text);
+    free(text);
+    free(plugins);
+    free(fixtures);
+}
+
+/* Start it in the background; it dies with the test process. */
+static void svc_start(svc *s, const char *const *env)
+{
+    char *pw = NULL;
+    if (s->t->password)
+        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", s->t->password), -1);
+    char *bin = th_path(th_build(), "reconciler");
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int e = open(s->errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int nul = open("/dev/null", O_WRONLY);
+        if (e < 0 || nul < 0)
+            _exit(127);
+        dup2(nul, 1);
+        dup2(e, 2);
+        if (pw)
+            putenv(pw);
+        for (const char *const *kv = env; kv && *kv; kv++)
+            putenv((char *)*kv);
+        execl(bin, bin, "run", "-c", s->yaml, (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    free(bin);
+}
+
+/* Wait up to ms for it to exit; its exit code, 128+signal, or -1 if it is still running. */
+static int svc_wait_exit(svc *s, int ms)
+{
+    int st;
+    int64_t end = mono_ms() + ms;
+    do {
+        pid_t r = waitpid(s->pid, &st, WNOHANG);
+        if (r == s->pid) {
+            s->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        sleep_ms(20);
+    } while (mono_ms() < end);
+    return -1;
+}
+
+static void svc_kill(svc *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+}
+
+static void svc_free(svc *s)
+{
+    svc_kill(s);
+    free(s->yaml);
+    free(s->errlog);
+    free(s->hist);
+}
+
+static json_t *parse(const th_response *r)
+{
+    json_error_t e;
+    json_t *j = json_loads(r->body ? r->body : "", 0, &e);
+    cr_assert_not_null(j, "not JSON (%s): %s", e.text, r->body ? r->body : "(none)");
+    return j;
+}
+
+/* GET path; status in *status; the body parsed (NULL when not JSON is asked for). */
+static json_t *get_json(svc *s, const char *path, int *status)
+{
+    th_response r;
+    cr_assert_eq(th_http(s->port, "GET", path, NULL, NULL, &r), 0, "GET %s: no answer", path);
+    *status = r.status;
+    json_t *j = parse(&r);
+    th_response_free(&r);
+    return j;
+}
+
+/* Poll path until it answers want (up to ms); returns the last body. */
+static json_t *wait_for(svc *s, const char *path, int want, int ms)
+{
+    int64_t end = mono_ms() + ms;
+    for (;;) {
+        th_response r;
+        if (th_http(s->port, "GET", path, NULL, NULL, &r) == 0) {
+            if (r.status == want) {
+                json_t *j = parse(&r);
+                th_response_free(&r);
+                return j;
+            }
+            th_response_free(&r);
+        }
+        cr_assert_lt(mono_ms(), end, "%s did not answer %d within %d ms; its log:\n%s", path,
+                     want, ms, th_read(s->errlog));
+        sleep_ms(50);
+    }
+}
+
+static int64_t post_run(svc *s, const char *query, int want)
+{
+    th_response r;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/reconciliation/run%s", query);
+    cr_assert_eq(th_http(s->port, "POST", path, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, want, "POST %s: %d %s", path, r.status, r.body);
+    json_t *j = parse(&r);
+    th_response_free(&r);
+    int64_t id = json_integer_value(json_object_get(j, "runId"));
+    json_decref(j);
+    return id;
+}
+
+/* The finished run id, polled from /v1/reconciliation/runs/ID. */
+static json_t *wait_run(svc *s, int64_t id, int ms)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/reconciliation/runs/%lld", (long long)id);
+    return wait_for(s, path, 200, ms);
+}
+
+static json_t *history_of(svc *s)
+{
+    history *h;
+    char err[1024];
+    cr_assert_eq(history_open(s->hist, 1000, &h, err, sizeof err), 0, "%s", err);
+    json_t *runs = history_list(h, 1000);
+    cr_assert_not_null(runs);
+    history_close(h);
+    return runs;
+}
+
+static int64_t iso_ms(const char *iso)
+{
+    struct tm tm = { 0 };
+    int ms = 0;
+    cr_assert_eq(sscanf(iso, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms), 7, "%s", iso);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+#define REAL_STEPS                                                              \
+    "  - plugin: leases\n  - plugin: followups\n  - plugin: orders\n  - plugin: metrics\n"
+
+/* A job whose lease ends in secs seconds on the database clock. */
+static void insert_leased_job(db *d, int secs)
+{
+    char mod[32];
+    snprintf(mod, sizeof mod, "%+d seconds", secs);
+    const char *sql = db_get_kind(d) == DB_MYSQL
+        ? "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
+          "VALUES ('t', 'processing', 1, 'w1', NOW() + INTERVAL ? SECOND)"
+        : "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
+          "VALUES ('t', 'processing', 1, 'w1', datetime('now', ?))";
+    rc_value p[] = { db_get_kind(d) == DB_MYSQL ? rc_int(secs) : rc_text(mod) };
+    cr_assert_eq(db_exec(d, sql, p, 1, NULL), 0, "%s", db_errmsg(d));
+}
+
+/*
+ * A startup run, then interval runs at the configured pace; a lease that
+ * expires while the service runs is freed and its job requeued by the next
+ * interval run; each run writes its processing_job_logs row.
+ */
+DB_TEST(service, startup_then_interval_runs, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    insert_leased_job(t.conn, 2);
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1s\n  jitter: 0s\n", "", REAL_STEPS);
+    svc_start(&s, NULL);
+    json_t *first = wait_for(&s, "/v1/reconciliation/status", 200, 10000);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "trigger")), "startup");
+    /* The lease was live at startup: left alone. */
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(first, "results"),
+                                                    "jobsRequeued")), 0);
+    json_decref(first);
+    sleep_ms(3600);
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+
+    json_t *runs = history_of(&s);
+    size_t i, scheduled = 0;
+    json_t *run;
+    int64_t prev = 0;
+    /* Newest first: walk from the oldest. */
+    for (i = json_array_size(runs); i-- > 0;) {
+        run = json_array_get(runs, i);
+        const char *trig = json_string_value(json_object_get(run, "trigger"));
+        cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "success");
+        if (strcmp(trig, "scheduled") == 0) {
+            int64_t at = iso_ms(json_string_value(json_object_get(run, "startedAt")));
+            if (scheduled++)
+                cr_assert(at - prev > 700 && at - prev < 1400, "runs %lld ms apart",
+                          (long long)(at - prev));
+            prev = at;
+        } else {
+            cr_assert_str_eq(trig, "startup");
+            cr_assert_eq(i, json_array_size(runs) - 1, "the startup run comes first");
+        }
+    }
+    cr_assert(scheduled >= 2 && scheduled <= 4, "%zu scheduled runs in 3.6 s at 1 s", scheduled);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs "
+                          "WHERE category = 'startup_reconciliation'"), 1);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs "
+                          "WHERE category = 'scheduled_reconciliation'"), (int64_t)scheduled);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry' "
+                          "AND locked_until IS NULL"), 1, "the expired lease's job was requeued");
+    json_decref(runs);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* Every endpoint's code and body, and live figures that follow the rows at once. */
+DB_TEST(service, endpoints, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    int st;
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "", REAL_STEPS);
+    svc_start(&s, NULL);
+    json_t *j = wait_for(&s, "/healthz", 200, 10000);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
+    json_decref(j);
+
+    /* Before the first run. */
+    j = get_json(&s, "/v1/reconciliation/status", &st);
+    cr_assert_eq(st, 503);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(j, "error")), "no reconciliation"));
+    json_decref(j);
+    j = get_json(&s, "/readyz", &st);
+    cr_assert_eq(st, 503);
+    json_decref(j);
+
+    /* A manual dry run does not make it ready; a real one does. */
+    int64_t dry = post_run(&s, "?dryRun=true", 202);
+    j = wait_run(&s, dry, 10000);
+    cr_assert(json_is_true(json_object_get(j, "dryRun")));
+    json_decref(j);
+    j = get_json(&s, "/readyz", &st);
+    cr_assert_eq(st, 503);
+    json_decref(j);
+    int64_t id = post_run(&s, "", 202);
+    cr_assert_gt(id, dry);
+    j = wait_run(&s, id, 10000);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "trigger")), "manual");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "success");
+    json_decref(j);
+    j = wait_for(&s, "/readyz", 200, 5000);
+    json_decref(j);
+    j = wait_for(&s, "/v1/reconciliation/status", 200, 5000);
+    cr_assert_eq(json_integer_value(json_object_get(j, "runId")), id);
+    cr_assert(json_is_integer(json_object_get(j, "uptime")));
+    cr_assert(json_is_object(json_object_get(j, "results")));
+    json_decref(j);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs "
+                          "WHERE category = 'manual_reconciliation'"), 1);
+
+    /* History, newest first, limited. */
+    j = get_json(&s, "/v1/reconciliation/history?limit=1", &st);
+    cr_assert_eq(st, 200);
+    cr_assert_eq(json_array_size(json_object_get(j, "runs")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "runs"), 0),
+                                                    "runId")), id);
+    json_decref(j);
+    j = get_json(&s, "/v1/reconciliation/history", &st);
+    cr_assert_eq(json_array_size(json_object_get(j, "runs")), 2);
+    json_decref(j);
+    static const struct { const char *path; int status; } bad[] = {
+        { "/v1/reconciliation/history?limit=0", 400 },
+        { "/v1/reconciliation/history?limit=1001", 400 },
+        { "/v1/reconciliation/history?limit=x", 400 },
+        { "/v1/reconciliation/runs/999999", 404 },
+        { "/v1/reconciliation/runs/abc", 400 },
+        { "/v1/nothing", 404 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        j = get_json(&s, bad[i].path, &st);
+        cr_assert_eq(st, bad[i].status, "%s: %d", bad[i].path, st);
+        cr_assert(json_is_string(json_object_get(j, "error")), "%s", bad[i].path);
+        json_decref(j);
+    }
+    j = get_json(&s, "/v1/reconciliation/history?limit=1000", &st);
+    cr_assert_eq(st, 200);
+    json_decref(j);
+    post_run(&s, "?dryRun=maybe", 400);
+    th_response r;
+    cr_assert_eq(th_http(s.port, "DELETE", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 405);
+    th_response_free(&r);
+    cr_assert_eq(th_http(s.port, "GET", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 405);
+    th_response_free(&r);
+
+    /* The queue, live. */
+    j = get_json(&s, "/v1/processing/queue", &st);
+    cr_assert_eq(st, 200, "%d", st);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "byStatus"), "pending")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(j, "oldestPendingAgeSeconds")), 0);
+    json_decref(j);
+    cr_assert_eq(db_exec(t.conn, "INSERT INTO processing_jobs (job_type, status, created_at) "
+                         "VALUES ('t', 'pending', '2020-01-01 00:00:00')", NULL, 0, NULL), 0);
+    insert_leased_job(t.conn, 600);
+    insert_leased_job(t.conn, -600);
+    j = get_json(&s, "/v1/processing/queue", &st);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "byStatus"), "pending")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "byStatus"), "processing")),
+                 2);
+    cr_assert_eq(json_integer_value(json_object_get(j, "total")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(j, "leased")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(j, "expiredLeases")), 1);
+    cr_assert_gt(json_integer_value(json_object_get(j, "oldestPendingAgeSeconds")), 86400 * 300);
+    json_decref(j);
+
+    /* The dashboard, live. */
+    j = get_json(&s, "/api/admin/dashboard", &st);
+    cr_assert_eq(st, 200);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "orders"), "total")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "jobs"),
+                                                                    "byStatus"), "processing")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "lastRun"), "runId")), id);
+    json_decref(j);
+    cr_assert_eq(db_exec(t.conn, "INSERT INTO orders (order_number, processing_status, "
+                         "total_amount) VALUES ('A1', 'completed', 12.34), "
+                         "('A2', 'pending', 5.00)", NULL, 0, NULL), 0);
+    cr_assert_eq(db_exec(t.conn, "INSERT INTO user_sessions (user_id, contact_status, "
+                         "last_activity) VALUES ('u1', 'ACTIVE', '2099-01-01 00:00:00')",
+                         NULL, 0, NULL), 0);
+    j = get_json(&s, "/api/admin/dashboard", &st);
+    json_t *orders = json_object_get(j, "orders");
+    cr_assert_eq(json_integer_value(json_object_get(orders, "total")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(orders, "pending")), 1);
+    cr_assert_float_eq(json_number_value(json_object_get(orders, "revenue")), 12.34, 1e-9);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "followUps"),
+                                                    "candidates")), 1);
+    json_decref(j);
+
+    /* Prometheus text. */
+    cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    char *ct = th_header(&r, "Content-Type");
+    cr_assert_not_null(strstr(ct, "text/plain; version=0.0.4"), "%s", ct);
+    free(ct);
+    static const char *const want[] = {
+        "reconciler_runs_total{status=\"success\"} 2\n",
+        "reconciler_runs_total{status=\"skipped\"} 0\n",
+        "# TYPE reconciler_run_duration_seconds histogram\n",
+        "reconciler_run_duration_seconds_bucket{le=\"+Inf\"} 2\n",
+        "reconciler_run_duration_seconds_count 2\n",
+        "reconciler_last_success_timestamp_seconds 1",
+        "reconciler_step_duration_seconds{step=\"leases\"} ",
+        "reconciler_result{step=\"leases\",key=\"leasesRepaired\"} 0\n",
+        "reconciler_result{step=\"metrics\",key=\"database.ok\"} 1\n",
+        "reconciler_lock_held 0\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert_not_null(strstr(r.body, want[i]), "missing %s in:\n%s", want[i], r.body);
+    th_response_free(&r);
+
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+#define SLOW_STEP "  - plugin: fixture\n    options:\n      pause: %s\n"
+
+static void slow_steps(char *out, size_t n, const char *pause)
+{
+    snprintf(out, n, SLOW_STEP, pause);
+}
+
+/* A second manual run while one is going: 409 naming the first. */
+Test(service, manual_run_conflict, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char steps[256];
+    th_db_create(DB_SQLITE, &t);
+    th_db_migrate(&t);
+    slow_steps(steps, sizeof steps, "1500ms");
+    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "", steps);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    int64_t id = post_run(&s, "", 202);
+    th_response r;
+    cr_assert_eq(th_http(s.port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
+    json_t *j = parse(&r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "runId")), id);
+    json_decref(j);
+    th_response_free(&r);
+    json_decref(wait_run(&s, id, 10000));
+    /* Once it is over, another may start. */
+    cr_assert_gt(post_run(&s, "", 202), id);
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* With http.token_env set, everything but the health checks needs the bearer token. */
+Test(service, token_required, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    th_response r;
+    th_db_create(DB_SQLITE, &t);
+    th_db_migrate(&t);
+    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n",
+              "  token_env: RT_API_TOKEN\n", REAL_STEPS);
+    const char *const env[] = { "RT_API_TOKEN=tok-3f9a71c2", NULL };
+    svc_start(&s, env);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    json_decref(wait_for(&s, "/readyz", 503, 1000));
+    static const struct { const char *hdr; int status; } cases[] = {
+        { NULL, 401 },
+        { "Authorization: Bearer tok-3f9a71c3\r\n", 401 },
+        { "Authorization: Bearer tok-3f9a71c\r\n", 401 },
+        { "Authorization: Basic tok-3f9a71c2\r\n", 401 },
+        { "Authorization: Bearer tok-3f9a71c2\r\n", 503 }, /* in: no run yet */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(th_http(s.port, "GET", "/v1/reconciliation/status", cases[i].hdr, NULL, &r), 0);
+        cr_assert_eq(r.status, cases[i].status, "case %zu: %d", i, r.status);
+        th_response_free(&r);
+    }
+    cr_assert_eq(th_http(s.port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 401);
+    th_response_free(&r);
+    cr_assert_eq(th_http(s.port, "GET", "/metrics", "Authorization: Bearer tok-3f9a71c2\r\n",
+                         NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    th_response_free(&r);
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    char *log = th_read(s.errlog);
+    cr_assert_null(strstr(log, "tok-3f9a71c2"), "the token is logged:\n%s", log);
+    free(log);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * SIGTERM in the middle of a run: the step stops at its next chunk, the run
+ * is recorded as interrupted, the lock is released, exit 0 within 5 s.
+ */
+DB_TEST(service, sigterm_mid_run, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char steps[256], err[512];
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    slow_steps(steps, sizeof steps, "60s");
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", steps);
+    svc_start(&s, NULL);
+    /* The startup run is going once the lock is taken. */
+    lock_info li;
+    int64_t end = mono_ms() + 10000;
+    while (lock_peek(t.conn, LOCK_NAME, &li, err, sizeof err) != 1) {
+        cr_assert_lt(mono_ms(), end, "the startup run never took the lock: %s", th_read(s.errlog));
+        sleep_ms(50);
+    }
+    sleep_ms(300);
+    int64_t t0 = mono_ms();
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0, "no exit 0 within 5 s");
+    cr_assert_lt(mono_ms() - t0, 5000);
+    cr_assert_eq(lock_peek(t.conn, LOCK_NAME, &li, err, sizeof err), 0,
+                 "the lock is still held by %s", li.holder);
+    json_t *runs = history_of(&s);
+    cr_assert_eq(json_array_size(runs), 1);
+    history *h;
+    cr_assert_eq(history_open(s.hist, 10, &h, err, sizeof err), 0);
+    json_t *r = history_get(h, json_integer_value(json_object_get(json_array_get(runs, 0),
+                                                                  "runId")));
+    cr_assert_not_null(r, "the interrupted run has no recorded result");
+    cr_assert(json_is_true(json_object_get(r, "interrupted")));
+    cr_assert_str_neq(json_string_value(json_object_get(r, "status")), "success");
+    json_decref(r);
+    history_close(h);
+    json_decref(runs);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* SIGHUP re-reads the file; a broken file is reported and the running pipeline kept. */
+Test(service, sighup_reload, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    th_db_create(DB_SQLITE, &t);
+    th_db_migrate(&t);
+    const char *schedule = "schedule:\n  on_startup: false\n  interval: 1h\n";
+    svc_setup(&s, &t, 1, schedule, "", "  - plugin: fixture\n    options:\n      value: 1\n");
+    char *good = th_read(s.yaml);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+
+    th_write(s.yaml, "steps: [\n");
+    kill(s.pid, SIGHUP);
+    sleep_ms(500);
+    cr_assert_eq(svc_wait_exit(&s, 0), -1, "a bad file stopped the service");
+    int64_t id = post_run(&s, "", 202);
+    json_t *j = wait_run(&s, id, 10000);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "results"), "fixture"), "value")), 1,
+                 "%s", json_dumps(j, 0));
+    json_decref(j);
+    cr_assert_eq(th_file_contains(s.errlog, "keeping the running pipeline"), 1);
+
+    char *p = strstr(good, "value: 1");
+    cr_assert_not_null(p);
+    p[7] = '2';
+    th_write(s.yaml, good);
+    kill(s.pid, SIGHUP);
+    sleep_ms(500);
+    id = post_run(&s, "", 202);
+    j = wait_run(&s, id, 10000);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "results"), "fixture"), "value")), 2);
+    json_decref(j);
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    free(good);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* Readiness reaches the notify socket after the startup run. */
+Test(service, notifies_systemd, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    th_db_create(DB_SQLITE, &t);
+    th_db_migrate(&t);
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", REAL_STEPS);
+    char *sock = th_path(th_tmpdir(), "notify.sock");
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char abs[PATH_MAX];
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    cr_assert_lt(strlen(abs) + 13, sizeof sa.sun_path, "the temp folder's path is too long");
+    memcpy(sa.sun_path, abs, strlen(abs));
+    memcpy(sa.sun_path + strlen(abs), "/notify.sock", 13);
+    unlink(sa.sun_path);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
+    char *env0 = NULL;
+    cr_assert_neq(asprintf(&env0, "NOTIFY_SOCKET=%s", sa.sun_path), -1);
+    const char *const env[] = { env0, NULL };
+    svc_start(&s, env);
+    struct timeval tv = { 10, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[256] = "";
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0, "no notification");
+    buf[n] = '\0';
+    cr_assert_not_null(strstr(buf, "READY=1"), "%s", buf);
+    /* Ready means the startup run is over. */
+    int st;
+    json_decref(get_json(&s, "/v1/reconciliation/status", &st));
+    cr_assert_eq(st, 200);
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    close(fd);
+    free(env0);
+    free(sock);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* The database is not there at start: the service stays up and retries until it is. */
+Test(service, waits_for_the_database, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    char abs[PATH_MAX], *later = NULL;
+    th_db_create(DB_SQLITE, &t);
+    th_db_migrate(&t);
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    cr_assert_neq(asprintf(&later, "%s/later", abs), -1);
+    th_db fake = t;
+    cr_assert_neq(asprintf(&fake.url, "sqlite:%s/bot.db", later), -1);
+    svc_setup(&s, &fake, 1, "schedule:\n  interval: 1h\n", "", REAL_STEPS);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    json_decref(wait_for(&s, "/readyz", 503, 1000));
+    sleep_ms(1500);
+    cr_assert_eq(svc_wait_exit(&s, 0), -1, "it gave up");
+    cr_assert_eq(th_file_contains(s.errlog, "retrying in"), 1);
+    /* Now the database appears (a copy of the migrated one). */
+    char *cmd = NULL;
+    cr_assert_neq(asprintf(&cmd, "mkdir -p '%s' && cp '%s' '%s/bot.db'", later, t.url + 7, later),
+                  -1);
+    cr_assert_eq(system(cmd), 0);
+    json_t *j = wait_for(&s, "/v1/reconciliation/status", 200, 15000);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "trigger")), "startup");
+    json_decref(j);
+    kill(s.pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    free(cmd);
+    free(fake.url);
+    free(later);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* run --once waits for another holder up to schedule.lock_wait, then exits 4 naming it. */
+DB_TEST(service, once_waits_for_the_lock, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL, why[512];
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 3600000, NULL, why,
+                          sizeof why), 1, "%s", why);
+    char *pw = NULL;
+    if (t.password)
+        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", t.password), -1);
+    const char *const env[] = { pw, NULL };
+    const char *const args[] = { "run", "--once", "-c", s.yaml, NULL };
+    int64_t t0 = mono_ms();
+    int rc = th_run_cli(args, env, &out, &err);
+    cr_assert_eq(rc, 4, "exit %d: %s", rc, err);
+    cr_assert_geq(mono_ms() - t0, 1000, "it did not wait");
+    cr_assert_not_null(strstr(err, "otherhost:42:cafe0001"), "%s", err);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 0);
+    free(out);
+    free(err);
+    /* A holder that lets go within the wait: the run goes ahead. */
+    cr_assert_eq(lock_release(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 0, why, sizeof why), 1);
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 3000, NULL, why,
+                          sizeof why), 1, "%s", why);
+    char *text = th_read(s.yaml);
+    char *lw = strstr(text, "lock_wait: 1s");
+    cr_assert_not_null(lw);
+    lw[11] = '9';
+    th_write(s.yaml, text);
+    free(text);
+    rc = th_run_cli(args, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 1);
+    free(out);
+    free(err);
+    free(pw);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * Three instances on one MariaDB database, 1 s interval, about 10 s: no two
+ * runs overlap (from each run's recorded start and duration) and about one
+ * run happens per interval in all, not three.
+ */
+Test(service, three_instances_one_database, .timeout = 60)
+{
+    th_db t;
+    svc s[3];
+    char err[512];
+    th_db_create(DB_MYSQL, &t);
+    th_db_migrate(&t);
+    const char *steps = "  - plugin: leases\n  - plugin: fixture\n    options:\n      pause: 150ms\n"
+                        "  - plugin: metrics\n";
+    for (int i = 0; i < 3; i++)
+        svc_setup(&s[i], &t, i + 1, "schedule:\n  interval: 1s\n  jitter: 100ms\n", "", steps);
+    for (int i = 0; i < 3; i++)
+        svc_start(&s[i], NULL);
+    int64_t t0 = mono_ms();
+    sleep_ms(10000);
+    for (int i = 0; i < 3; i++)
+        kill(s[i].pid, SIGTERM);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(svc_wait_exit(&s[i], 5000), 0, "instance %d", i + 1);
+    int64_t elapsed = mono_ms() - t0;
+
+    int64_t start[400], end[400];
+    size_t n = 0, scheduled = 0, skipped = 0, startup = 0;
+    for (int i = 0; i < 3; i++) {
+        json_t *runs = history_of(&s[i]);
+        size_t k;
+        json_t *run;
+        json_array_foreach(runs, k, run) {
+            const char *status = json_string_value(json_object_get(run, "status"));
+            const char *trig = json_string_value(json_object_get(run, "trigger"));
+            if (strcmp(status, "skipped") == 0) {
+                skipped++;
+                continue;
+            }
+            cr_assert_lt(n, 400);
+            start[n] = iso_ms(json_string_value(json_object_get(run, "startedAt")));
+            end[n] = start[n] + json_integer_value(json_object_get(run, "durationMs"));
+            n++;
+            if (strcmp(trig, "scheduled") == 0)
+                scheduled++;
+            else
+                startup++;
+        }
+        json_decref(runs);
+    }
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            cr_assert(end[a] <= start[b] || end[b] <= start[a],
+                      "runs overlap: [%lld, %lld] and [%lld, %lld]", (long long)start[a],
+                      (long long)end[a], (long long)start[b], (long long)end[b]);
+    cr_assert_eq(startup, 3, "each instance makes its startup run, one after another");
+    double per_interval = (double)scheduled / ((double)elapsed / 1000.0);
+    cr_assert(per_interval > 0.6 && per_interval < 1.4,
+              "%zu scheduled runs in %lld ms", scheduled, (long long)elapsed);
+    cr_assert_gt(skipped, 0, "the other instances' ticks were skipped");
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs "
+                          "WHERE category = 'scheduled_reconciliation'"), (int64_t)scheduled);
+    lock_info li;
+    cr_assert_eq(lock_peek(t.conn, LOCK_NAME, &li, err, sizeof err), 0, "held by %s", li.holder);
+    for (int i = 0; i < 3; i++)
+        svc_free(&s[i]);
+    th_db_destroy(&t);
+}
