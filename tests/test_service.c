@@ -808,3 +808,171 @@ Test(service, three_instances_one_database, .timeout = 60)
         svc_free(&s[i]);
     th_db_destroy(&t);
 }
+
+/* Run `run --once --json` with pipeline s in the background; its pid. Output goes to out_path. */
+static pid_t once_in_background(svc *s, const char *out_path)
+{
+    char *pw = NULL;
+    if (s->t->password)
+        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", s->t->password), -1);
+    char *bin = th_path(th_build(), "reconciler");
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(s->errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (o < 0 || e < 0)
+            _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        if (pw)
+            putenv(pw);
+        execl(bin, bin, "run", "--once", "--json", "-c", s->yaml, (char *)NULL);
+        _exit(127);
+    }
+    free(pw);
+    free(bin);
+    return pid;
+}
+
+static void wait_for_holder(svc *s, lock_info *li)
+{
+    char err[512];
+    int64_t end = mono_ms() + 10000;
+    while (lock_peek(s->t->conn, LOCK_NAME, li, err, sizeof err) != 1) {
+        cr_assert_lt(mono_ms(), end, "the run never took the lock: %s", th_read(s->errlog));
+        sleep_ms(50);
+    }
+}
+
+/*
+ * A run longer than the lock's lease keeps the lock: the heartbeat renews it,
+ * so no other instance can take it at any moment of the run.
+ */
+DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    char steps[256], err[512];
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    slow_steps(steps, sizeof steps, "7s");
+    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
+    char *out = th_path(th_tmpdir(), "once.json");
+    s.pid = once_in_background(&s, out);
+    lock_info li;
+    wait_for_holder(&s, &li);
+    int tries = 0;
+    while (svc_wait_exit(&s, 250) == -1) {
+        int rc = lock_try(t.conn, LOCK_NAME, "intruder:1:00000000", 60000, NULL, err, sizeof err);
+        cr_assert_eq(rc, 0, "another instance took the lock %d tries into the run", tries);
+        tries++;
+    }
+    cr_assert_gt(tries, 20, "the run ended early (%d tries)", tries);
+    char *text = th_read(out);
+    json_t *r = json_loads(text, 0, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "success", "%s", text);
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "intruder:1:00000000", 1000, NULL, err, sizeof err),
+                 1, "released at the end");
+    json_decref(r);
+    free(text);
+    free(out);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* A run whose lock is taken from it stops at its next chunk instead of overlapping. */
+DB_TEST(service, lost_lock_stops_the_run, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    char steps[256];
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    slow_steps(steps, sizeof steps, "30s");
+    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
+    char *out = th_path(th_tmpdir(), "once.json");
+    s.pid = once_in_background(&s, out);
+    lock_info li;
+    wait_for_holder(&s, &li);
+    /* Another instance "takes" it (as after a lease that ran out). */
+    cr_assert_eq(db_exec(t.conn, "UPDATE reconciler_locks SET holder = 'thief:1:00000000'",
+                         NULL, 0, NULL), 0);
+    int rc = svc_wait_exit(&s, 6000);
+    cr_assert_eq(rc, 1, "exit %d; log:\n%s", rc, th_read(s.errlog));
+    char *text = th_read(out);
+    json_t *r = json_loads(text, 0, NULL);
+    cr_assert(json_is_true(json_object_get(r, "interrupted")), "%s", text);
+    cr_assert_not_null(strstr(text, "the run lock was lost to another instance"), "%s", text);
+    json_decref(r);
+    free(text);
+    free(out);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * Killed at any moment (SIGKILL, no cleanup), a run leaves whole chunks:
+ * every job is either repaired or untouched, never a cleared lease on a job
+ * still 'processing'; the next run (once the dead holder's lease ends)
+ * finishes the work.
+ */
+DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    const char *fill = kind == DB_MYSQL
+        ? "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+          "SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' FROM n"
+        : "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+          "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
+          "SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' FROM n";
+    if (kind == DB_MYSQL) /* MariaDB stops a recursive CTE at 1000 rows by default */
+        cr_assert_eq(db_exec(t.conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
+                             NULL), 0, "%s", db_errmsg(t.conn));
+    cr_assert_eq(db_exec(t.conn, fill, NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
+    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "",
+              "  - plugin: leases\n    options: { batch_size: 10 }\n");
+    char *out = th_path(th_tmpdir(), "once.json");
+    s.pid = once_in_background(&s, out);
+    /* Kill it once some chunks are in, before all are. */
+    int64_t end = mono_ms() + 20000, done = 0;
+    while ((done = th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"))
+           < 500) {
+        cr_assert_lt(mono_ms(), end, "no progress: %s", th_read(s.errlog));
+        sleep_ms(5);
+    }
+    kill(s.pid, SIGKILL);
+    cr_assert_eq(svc_wait_exit(&s, 5000), 128 + SIGKILL);
+    done = th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
+    cr_assert_lt(done, 20000, "the run finished before the kill: make it longer");
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs "
+                          "WHERE status = 'processing' AND locked_until IS NULL"), 0,
+                 "a half-applied job");
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry' "
+                          "AND (locked_until IS NOT NULL OR locked_by IS NOT NULL)"), 0);
+    /* The dead run's lease ends within lock_ttl; the next run waits for it and converges. */
+    const char *const args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
+    char *pw = NULL, *o = NULL, *e = NULL;
+    if (t.password)
+        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", t.password), -1);
+    const char *const env[] = { pw, NULL };
+    int rc = th_run_cli(args, env, &o, &e);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, e);
+    json_t *r = json_loads(o, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "results"), "jobsRequeued")),
+                 20000 - done, "%s", o);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"),
+                 20000);
+    json_decref(r);
+    free(o);
+    free(e);
+    free(pw);
+    free(out);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
