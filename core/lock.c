@@ -1,7 +1,11 @@
-/* lock.c - see lock.h. Every time is computed in SQL, on the database clock. */
+/*
+ * lock.c - see lock.h. Every time is computed in SQL, on the database clock:
+ * instances on hosts whose clocks disagree still agree on when a lease ends.
+ */
 #include "lock.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -16,11 +20,14 @@ typedef struct dialect {
 
 static const dialect mysql_sql = {
     /* A fresh row is free (lock_until in the past). ON DUPLICATE KEY rather
-     * than INSERT IGNORE, which would also turn real errors into warnings. */
+     * than INSERT IGNORE, which would also turn real errors (a value too long
+     * for its column, a broken table) into warnings. */
     "INSERT INTO reconciler_locks (name, holder, locked_at, lock_until) "
-    "VALUES (?, '', '1970-01-01 00:00:01', '1970-01-01 00:00:01') "
+    "VALUES (?, '', '1970-01-01 00:00:01.000', '1970-01-01 00:00:01.000') "
     "ON DUPLICATE KEY UPDATE name = name",
-    /* The one statement that decides: matched rows (CLIENT_FOUND_ROWS) = 1 means ours. */
+    /* The one statement that decides: the row lock serialises racers, and
+     * each re-reads the committed row, so at most one matches (matched rows,
+     * CLIENT_FOUND_ROWS, = 1 means ours, even when nothing changed). */
     "UPDATE reconciler_locks SET holder = ?, locked_at = NOW(3), "
     "lock_until = NOW(3) + INTERVAL ? MICROSECOND "
     "WHERE name = ? AND (holder = ? OR lock_until <= NOW(3))",
@@ -33,7 +40,8 @@ static const dialect mysql_sql = {
     "WHERE name = ?",
 };
 
-/* SQLite: 'now' is the same for every use within one statement. */
+/* SQLite: 'now' is the same for every use within one statement, and a
+ * write takes the database lock, so the UPDATE decides alone here too. */
 static const dialect sqlite_sql = {
     "INSERT OR IGNORE INTO reconciler_locks (name, holder, locked_at, lock_until) "
     "VALUES (?, '', '1970-01-01 00:00:01.000', '1970-01-01 00:00:01.000')",
@@ -64,27 +72,38 @@ typedef struct span {
 
 static void span_of(db *d, int64_t ms, span *s)
 {
+    /* Clamped so that ms * 1000 cannot overflow: a year is ample. */
+    const int64_t cap = INT64_C(366) * 86400 * 1000;
+    ms = ms < -cap ? -cap : ms > cap ? cap : ms;
     if (db_get_kind(d) == DB_MYSQL) {
         s->v = rc_int(ms * 1000);
     } else {
-        snprintf(s->text, sizeof s->text, "%+" PRId64 ".%03d seconds", ms / 1000,
-                 (int)(ms % 1000 < 0 ? -(ms % 1000) : ms % 1000));
+        /* The sign apart: -500 ms is "-0.500", which ms / 1000 alone loses. */
+        int64_t a = ms < 0 ? -ms : ms;
+        snprintf(s->text, sizeof s->text, "%c%" PRId64 ".%03d seconds", ms < 0 ? '-' : '+',
+                 a / 1000, (int)(a % 1000));
         s->v = rc_text(s->text);
     }
 }
 
+/*
+ * -1 with err. The missing table gets its own message, since that is what a
+ * user can fix; the check is skipped after a lost connection or a deadlock,
+ * whose error state the caller still needs (the check would clear it).
+ */
 static int fail(db *d, const char *what, char *err, size_t errlen)
 {
-    if (db_table_exists(d, "reconciler_locks") == 0)
+    if (!err || !errlen)
+        return -1;
+    snprintf(err, errlen, "run lock: %s: %s", what, db_errmsg(d));
+    if (!db_lost(d) && !db_retryable(d) && db_table_exists(d, "reconciler_locks") == 0)
         snprintf(err, errlen, "table reconciler_locks is missing: run `reconciler migrate`");
-    else
-        snprintf(err, errlen, "run lock: %s: %s", what, db_errmsg(d));
     return -1;
 }
 
 void lock_holder_id(char *out, size_t outlen)
 {
-    char host[64] = "";
+    char host[HOST_NAME_MAX + 1] = "";
     uint32_t r = 0;
     if (gethostname(host, sizeof host) != 0 || !host[0])
         snprintf(host, sizeof host, "unknown");
@@ -116,6 +135,7 @@ int lock_peek(db *d, const char *name, lock_info *info, char *err, size_t errlen
 {
     lock_info scratch;
     peek_state st = { info ? info : &scratch, 0, 0 };
+    memset(st.info, 0, sizeof *st.info);
     rc_value p[] = { rc_text(name) };
     if (db_query(d, sql_of(d)->peek, p, 1, peek_row, &st) != 0)
         return fail(d, "read", err, errlen);
@@ -138,12 +158,9 @@ int lock_try(db *d, const char *name, const char *holder, int64_t ttl_ms, lock_i
         return fail(d, "take", err, errlen);
     if (n == 1)
         return 1;
-    if (other) {
-        memset(other, 0, sizeof *other);
-        /* Only for the message: the row may have changed since. */
-        if (lock_peek(d, name, other, err, errlen) < 0)
-            return -1;
-    }
+    /* Only for the message: the row may have changed since. */
+    if (other && lock_peek(d, name, other, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

@@ -483,7 +483,19 @@ Test(service, manual_run_conflict, .timeout = 30)
     json_decref(j);
     th_response_free(&r);
     json_decref(wait_run(&s, id, 10000));
-    /* Once it is over, another may start. */
+    /* Once it is over (the status shows it: history has it a moment sooner,
+     * before the lock is released), another may start. */
+    int64_t end = mono_ms() + 5000;
+    for (;;) {
+        int st;
+        j = get_json(&s, "/v1/reconciliation/status", &st);
+        int64_t shown = st == 200 ? json_integer_value(json_object_get(j, "runId")) : 0;
+        json_decref(j);
+        if (shown == id)
+            break;
+        cr_assert_lt(mono_ms(), end, "the status never showed run %lld", (long long)id);
+        sleep_ms(20);
+    }
     cr_assert_gt(post_run(&s, "", 202), id);
     kill(s.pid, SIGTERM);
     cr_assert_eq(svc_wait_exit(&s, 5000), 0);
