@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The SQL of one operation in both dialects. */
@@ -101,6 +102,11 @@ static int fail(db *d, const char *what, char *err, size_t errlen)
     return -1;
 }
 
+/*
+ * Host and pid say who it is; the random part keeps two ids apart when they
+ * repeat (containers that all run as pid 1 under one hostname, a restart
+ * that gets its old pid back while its old lease still runs).
+ */
 void lock_holder_id(char *out, size_t outlen)
 {
     char host[HOST_NAME_MAX + 1] = "";
@@ -108,8 +114,11 @@ void lock_holder_id(char *out, size_t outlen)
     if (gethostname(host, sizeof host) != 0 || !host[0])
         snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
-    if (getrandom(&r, sizeof r, 0) != sizeof r)
-        r = (uint32_t)getpid() * 2654435761u;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = ((uint32_t)getpid() * 2654435761u) ^ (uint32_t)ts.tv_nsec;
+    }
     snprintf(out, outlen, "%s:%ld:%08" PRIx32, host, (long)getpid(), r);
 }
 

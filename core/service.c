@@ -425,6 +425,11 @@ int service_run(const cli_common *common, config *cfg)
             log_warn("http.token_env names %s, which is not set: the API asks for no token",
                      cfg->http_token_env);
     }
+    if (!s.token && strncmp(cfg->http_listen, "127.", 4) != 0 &&
+        strncmp(cfg->http_listen, "[::1]:", 6) != 0 && strncmp(cfg->http_listen, "localhost:", 10) != 0)
+        log_warn("http.listen %s is not a loopback address and no token is required "
+                 "(http.token_env): anyone who can reach it can read the dashboard and "
+                 "start runs", cfg->http_listen);
     if (api_start(&s, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;

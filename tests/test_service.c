@@ -145,6 +145,20 @@ static void svc_free(svc *s)
     free(s->hist);
 }
 
+/* SIGTERM, then exit 0 within 5 s (the promise). */
+static void svc_term(svc *s)
+{
+    kill(s->pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(s, 5000), 0, "no exit 0 within 5 s of SIGTERM");
+}
+
+/* A fresh migrated database. */
+static void migrated(db_kind kind, th_db *t)
+{
+    th_db_create(kind, t);
+    th_db_migrate(t);
+}
+
 static json_t *parse(const th_response *r)
 {
     json_error_t e;
@@ -254,8 +268,7 @@ DB_TEST(service, startup_then_interval_runs, .timeout = 40)
 {
     th_db t;
     svc s;
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
+    migrated(kind, &t);
     insert_leased_job(t.conn, 2);
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1s\n  jitter: 0s\n", "", REAL_STEPS);
     svc_start(&s, NULL);
@@ -266,8 +279,7 @@ DB_TEST(service, startup_then_interval_runs, .timeout = 40)
                                                     "jobsRequeued")), 0);
     json_decref(first);
     sleep_ms(3600);
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_term(&s);
 
     json_t *runs = history_of(&s);
     size_t i, scheduled = 0;
@@ -307,8 +319,7 @@ DB_TEST(service, endpoints, .timeout = 40)
     th_db t;
     svc s;
     int st;
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
+    migrated(kind, &t);
     svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "", REAL_STEPS);
     svc_start(&s, NULL);
     json_t *j = wait_for(&s, "/healthz", 200, 10000);
@@ -449,8 +460,7 @@ DB_TEST(service, endpoints, .timeout = 40)
         cr_assert_not_null(strstr(r.body, want[i]), "missing %s in:\n%s", want[i], r.body);
     th_response_free(&r);
 
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_term(&s);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -468,8 +478,7 @@ Test(service, manual_run_conflict, .timeout = 30)
     th_db t;
     svc s;
     char steps[256];
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
+    migrated(DB_SQLITE, &t);
     slow_steps(steps, sizeof steps, "1500ms");
     svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "", steps);
     svc_start(&s, NULL);
@@ -497,8 +506,7 @@ Test(service, manual_run_conflict, .timeout = 30)
         sleep_ms(20);
     }
     cr_assert_gt(post_run(&s, "", 202), id);
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_term(&s);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -509,8 +517,7 @@ Test(service, token_required, .timeout = 30)
     th_db t;
     svc s;
     th_response r;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
+    migrated(DB_SQLITE, &t);
     svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n",
               "  token_env: RT_API_TOKEN\n", REAL_STEPS);
     const char *const env[] = { "RT_API_TOKEN=tok-3f9a71c2", NULL };
@@ -536,8 +543,7 @@ Test(service, token_required, .timeout = 30)
                          NULL, &r), 0);
     cr_assert_eq(r.status, 200);
     th_response_free(&r);
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_term(&s);
     char *log = th_read(s.errlog);
     cr_assert_null(strstr(log, "tok-3f9a71c2"), "the token is logged:\n%s", log);
     free(log);
@@ -554,8 +560,7 @@ DB_TEST(service, sigterm_mid_run, .timeout = 30)
     th_db t;
     svc s;
     char steps[256], err[512];
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
+    migrated(kind, &t);
     slow_steps(steps, sizeof steps, "60s");
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", steps);
     svc_start(&s, NULL);
@@ -594,8 +599,7 @@ Test(service, sighup_reload, .timeout = 30)
 {
     th_db t;
     svc s;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
+    migrated(DB_SQLITE, &t);
     const char *schedule = "schedule:\n  on_startup: false\n  interval: 1h\n";
     svc_setup(&s, &t, 1, schedule, "", "  - plugin: fixture\n    options:\n      value: 1\n");
     char *good = th_read(s.yaml);
@@ -623,8 +627,7 @@ Test(service, sighup_reload, .timeout = 30)
     j = wait_run(&s, id, 10000);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "results"), "fixture"), "value")), 2);
     json_decref(j);
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_term(&s);
     free(good);
     svc_free(&s);
     th_db_destroy(&t);
@@ -635,8 +638,7 @@ Test(service, notifies_systemd, .timeout = 30)
 {
     th_db t;
     svc s;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
+    migrated(DB_SQLITE, &t);
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", REAL_STEPS);
     char *sock = th_path(th_tmpdir(), "notify.sock");
     int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -663,8 +665,7 @@ Test(service, notifies_systemd, .timeout = 30)
     int st;
     json_decref(get_json(&s, "/v1/reconciliation/status", &st));
     cr_assert_eq(st, 200);
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_term(&s);
     close(fd);
     free(env0);
     free(sock);
@@ -678,8 +679,7 @@ Test(service, waits_for_the_database, .timeout = 40)
     th_db t;
     svc s;
     char abs[PATH_MAX], *later = NULL;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
+    migrated(DB_SQLITE, &t);
     cr_assert_not_null(realpath(th_tmpdir(), abs));
     cr_assert_neq(asprintf(&later, "%s/later", abs), -1);
     th_db fake = t;
@@ -699,8 +699,7 @@ Test(service, waits_for_the_database, .timeout = 40)
     json_t *j = wait_for(&s, "/v1/reconciliation/status", 200, 15000);
     cr_assert_str_eq(json_string_value(json_object_get(j, "trigger")), "startup");
     json_decref(j);
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0);
+    svc_term(&s);
     free(cmd);
     free(fake.url);
     free(later);
@@ -714,8 +713,7 @@ DB_TEST(service, once_waits_for_the_lock, .timeout = 30)
     th_db t;
     svc s;
     char *out = NULL, *err = NULL, why[512];
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
+    migrated(kind, &t);
     svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
     cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 3600000, NULL, why,
                           sizeof why), 1, "%s", why);
@@ -762,8 +760,7 @@ Test(service, three_instances_one_database, .timeout = 60)
     th_db t;
     svc s[3];
     char err[512];
-    th_db_create(DB_MYSQL, &t);
-    th_db_migrate(&t);
+    migrated(DB_MYSQL, &t);
     const char *steps = "  - plugin: leases\n  - plugin: fixture\n    options:\n      pause: 150ms\n"
                         "  - plugin: metrics\n";
     for (int i = 0; i < 3; i++)
@@ -867,8 +864,7 @@ DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40)
     th_db t;
     svc s;
     char steps[256], err[512];
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
+    migrated(kind, &t);
     slow_steps(steps, sizeof steps, "7s");
     svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
@@ -900,8 +896,7 @@ DB_TEST(service, lost_lock_stops_the_run, .timeout = 40)
     th_db t;
     svc s;
     char steps[256];
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
+    migrated(kind, &t);
     slow_steps(steps, sizeof steps, "30s");
     svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
@@ -934,8 +929,7 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
 {
     th_db t;
     svc s;
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
+    migrated(kind, &t);
     const char *fill = kind == DB_MYSQL
         ? "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
