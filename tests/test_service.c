@@ -982,3 +982,37 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/*
+ * A run longer than the interval: logged, and the next one starts on the grid
+ * after it (the ticks it covered are skipped), never on top of it.
+ */
+Test(service, overrun_skips_covered_ticks, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    char steps[256];
+    migrated(DB_SQLITE, &t);
+    slow_steps(steps, sizeof steps, "1300ms");
+    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1s\n  jitter: 0s\n", "",
+              steps);
+    svc_start(&s, NULL);
+    sleep_ms(6500);
+    svc_term(&s);
+    json_t *runs = history_of(&s);
+    size_t n = json_array_size(runs);
+    cr_assert_geq(n, 2, "%zu runs", n);
+    for (size_t i = 0; i + 1 < n; i++) {
+        int64_t later = iso_ms(json_string_value(json_object_get(json_array_get(runs, i),
+                                                                 "startedAt")));
+        int64_t earlier = iso_ms(json_string_value(json_object_get(json_array_get(runs, i + 1),
+                                                                   "startedAt")));
+        cr_assert(later - earlier >= 1800 && later - earlier <= 2400,
+                  "runs %lld ms apart: on the 1 s grid after the 1.3 s run, 2 s", (long long)(later - earlier));
+    }
+    cr_assert_eq(th_file_contains(s.errlog, "longer than schedule.interval"), 1);
+    cr_assert_eq(th_file_contains(s.errlog, "skipping 1 tick"), 1);
+    json_decref(runs);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
