@@ -154,9 +154,14 @@ void guard_set_config(guard *g, const config *cfg)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* A deadlock or lock wait on the lock row (Galera reports write conflicts as
+ * 1213) is another instance taking it at the same moment: try again. */
+#define RETRYABLE_TRIES 5
+
 int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t errlen)
 {
     int64_t give_up = util_mono_ms() + wait_ms;
+    int retryable = 0;
     for (;;) {
         pthread_mutex_lock(&g->mu);
         int rc = ensure_conn(g, err, errlen) == 0
@@ -167,13 +172,22 @@ int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t
             g->renewed_mono = util_mono_ms();
             pthread_cond_signal(&g->cond); /* the heartbeat counts from now */
         } else if (rc < 0) {
-            check_lost(g);
+            if (g->conn && db_retryable(g->conn) && ++retryable < RETRYABLE_TRIES)
+                rc = -2;
+            else
+                check_lost(g);
         }
         pthread_mutex_unlock(&g->mu);
         if (rc == 1)
             return GUARD_TAKEN;
-        if (rc < 0)
+        if (rc == -1)
             return GUARD_ERROR;
+        if (rc == -2) {
+            log_debug("run lock: %s; trying again", err);
+            struct timespec ts = { 0, 50 * 1000000L };
+            nanosleep(&ts, NULL);
+            continue;
+        }
         if (util_mono_ms() >= give_up)
             return GUARD_BUSY;
         for (int i = 0; i < 5; i++) {

@@ -874,7 +874,15 @@ DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40)
     int tries = 0;
     while (svc_wait_exit(&s, 250) == -1) {
         int rc = lock_try(t.conn, LOCK_NAME, "intruder:1:00000000", 60000, NULL, err, sizeof err);
-        cr_assert_eq(rc, 0, "another instance took the lock %d tries into the run", tries);
+        cr_assert_geq(rc, 0, "%s", err);
+        if (rc == 1) {
+            /* Only fine in the moment between the release at the run's end and
+             * the exit: then the process is gone at once and its run whole. */
+            cr_assert_neq(svc_wait_exit(&s, 1000), -1,
+                          "another instance took the lock %d tries into the run", tries);
+            cr_assert_gt(tries, 20, "taken %d tries into the run", tries);
+            break;
+        }
         tries++;
     }
     cr_assert_gt(tries, 20, "the run ended early (%d tries)", tries);
@@ -882,7 +890,7 @@ DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40)
     json_t *r = json_loads(text, 0, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "success", "%s", text);
     cr_assert_eq(lock_try(t.conn, LOCK_NAME, "intruder:1:00000000", 1000, NULL, err, sizeof err),
-                 1, "released at the end");
+                 1, "released at the end (or taken by the intruder then)");
     json_decref(r);
     free(text);
     free(out);
