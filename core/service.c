@@ -329,6 +329,11 @@ static int take_queued(service *s, int64_t *id, int *dry)
     *id = s->queued_id;
     *dry = s->queued_dry;
     s->queued_id = 0;
+    if (*id) {
+        /* Running from this moment, so that no second POST slips in before do_run. */
+        s->running = 1;
+        s->running_id = *id;
+    }
     pthread_mutex_unlock(&s->mu);
     return *id != 0;
 }
