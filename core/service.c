@@ -186,7 +186,6 @@ static int do_run(service *s, history *h, db **d, const run_plan *plan)
     char err[2048], reason[2400];
     lock_info other = { "", "" };
     json_t *r = NULL;
-    int rc = EXIT_OK;
 
     pthread_mutex_lock(&s->mu);
     s->running = 1;
@@ -237,7 +236,7 @@ static int do_run(service *s, history *h, db **d, const run_plan *plan)
         *d = NULL;
     }
     record(s, r);
-    return rc;
+    return EXIT_OK;
 }
 
 /* The keys that are bound at start; a reload keeps their running values. */
