@@ -29,6 +29,7 @@ typedef struct svc {
     char *hist;      /* its history file */
     int port;
     pid_t pid;
+    const char *extra_arg; /* one more argument for `run`, or NULL */
 } svc;
 
 static void sleep_ms(int ms)
@@ -105,7 +106,7 @@ static void svc_start(svc *s, const char *const *env)
             putenv(pw);
         for (const char *const *kv = env; kv && *kv; kv++)
             putenv((char *)*kv);
-        execl(bin, bin, "run", "-c", s->yaml, (char *)NULL);
+        execl(bin, bin, "run", "-c", s->yaml, s->extra_arg, (char *)NULL);
         _exit(127);
     }
     s->pid = pid;
@@ -699,6 +700,14 @@ Test(service, waits_for_the_database, .timeout = 40)
     json_t *j = wait_for(&s, "/v1/reconciliation/status", 200, 15000);
     cr_assert_str_eq(json_string_value(json_object_get(j, "trigger")), "startup");
     json_decref(j);
+    json_decref(wait_for(&s, "/readyz", 200, 5000));
+    /* Ready only while the database answers. */
+    free(cmd);
+    cr_assert_neq(asprintf(&cmd, "mv '%s' '%s.gone'", later, later), -1);
+    cr_assert_eq(system(cmd), 0);
+    j = wait_for(&s, "/readyz", 503, 5000);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(j, "error")), "does not answer"));
+    json_decref(j);
     svc_term(&s);
     free(cmd);
     free(fake.url);
@@ -1021,6 +1030,58 @@ Test(service, overrun_skips_covered_ticks, .timeout = 40)
     cr_assert_eq(th_file_contains(s.errlog, "longer than schedule.interval"), 1);
     cr_assert_eq(th_file_contains(s.errlog, "skipping 1 tick"), 1);
     json_decref(runs);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* The service's startup run waits schedule.lock_wait for another holder, then exits 4 naming it. */
+Test(service, startup_gives_up_on_a_held_lock, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char why[512];
+    migrated(DB_SQLITE, &t);
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+                          sizeof why), 1, "%s", why);
+    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
+    int64_t t0 = mono_ms();
+    svc_start(&s, NULL);
+    int rc = svc_wait_exit(&s, 10000);
+    cr_assert_eq(rc, 4, "exit %d:\n%s", rc, th_read(s.errlog));
+    cr_assert_geq(mono_ms() - t0, 1000, "it did not wait");
+    cr_assert_eq(th_file_contains(s.errlog, "otherhost:7:feed0007"), 1);
+    json_t *runs = history_of(&s);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, 0), "status")),
+                     "skipped");
+    json_decref(runs);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* --log-format json: every line the service logs is one JSON object. */
+Test(service, json_log_lines, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", REAL_STEPS);
+    s.extra_arg = "--log-format=json";
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 10000));
+    svc_term(&s);
+    char *log = th_read(s.errlog), *save = NULL;
+    int lines = 0;
+    for (char *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "not a JSON line: %s", line);
+        cr_assert(json_is_string(json_object_get(o, "ts")) &&
+                  json_is_string(json_object_get(o, "level")) &&
+                  json_is_string(json_object_get(o, "msg")), "%s", line);
+        json_decref(o);
+        lines++;
+    }
+    cr_assert_geq(lines, 4, "%d lines", lines);
+    free(log);
     svc_free(&s);
     th_db_destroy(&t);
 }
