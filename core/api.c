@@ -298,8 +298,6 @@ static void result_gauges(strbuf *b, const char *step, const char *prefix, json_
 
 static void h_metrics(void *user, const http_request *req, http_response *resp)
 {
-    static const char *const status_names[SVC_N_STATUS] = { "success", "partial", "failed",
-                                                            "skipped" };
     static const double bounds[SVC_N_BUCKETS] = SVC_DURATION_BUCKETS;
     service *s = user;
     strbuf b = STRBUF_INIT;
@@ -316,7 +314,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_family(&b, "reconciler_runs_total", "counter",
                 "Reconciliation runs by outcome (skipped: another instance held the run lock).");
     for (int k = 0; k < SVC_N_STATUS; k++)
-        prom_sample(&b, "reconciler_runs_total", (double)st.runs[k], "status", status_names[k],
+        prom_sample(&b, "reconciler_runs_total", (double)st.runs[k], "status", svc_status_names[k],
                     NULL);
     prom_family(&b, "reconciler_run_duration_seconds", "histogram",
                 "Duration of the runs that ran.");

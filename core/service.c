@@ -126,11 +126,12 @@ static int connect_with_backoff(service *s, int wake_r, db **d)
     }
 }
 
+const char *const svc_status_names[SVC_N_STATUS] = { "success", "partial", "failed", "skipped" };
+
 static int status_index(const char *status)
 {
-    static const char *const names[] = { "success", "partial", "failed", "skipped" };
     for (int i = 0; i < SVC_N_STATUS; i++)
-        if (status && strcmp(status, names[i]) == 0)
+        if (status && strcmp(status, svc_status_names[i]) == 0)
             return i;
     return SVC_FAILED;
 }

@@ -25,6 +25,8 @@
 #define SVC_N_BUCKETS 11
 
 enum { SVC_SUCCESS, SVC_PARTIAL, SVC_FAILED, SVC_SKIPPED, SVC_N_STATUS };
+/* The result's "status" for each of the above. */
+extern const char *const svc_status_names[SVC_N_STATUS];
 
 typedef struct svc_stats {
     uint64_t runs[SVC_N_STATUS];              /* reconciler_runs_total{status} */

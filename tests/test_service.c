@@ -85,32 +85,64 @@ static void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *ht
     free(fixtures);
 }
 
-/* Start it in the background; it dies with the test process. */
-static void svc_start(svc *s, const char *const *env)
+/* "RECONCILER_DB_PASSWORD=..." for s's database (malloc'd), or NULL when it has none. */
+static char *password_env(const svc *s)
 {
     char *pw = NULL;
     if (s->t->password)
         cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", s->t->password), -1);
+    return pw;
+}
+
+/*
+ * Start `reconciler run -c FILE` (plus --once --json when out_path is set,
+ * stdout to out_path; else s->extra_arg) in the background with the
+ * database password and env; it dies with the test process.
+ */
+static pid_t spawn(svc *s, const char *const *env, const char *out_path)
+{
+    char *pw = password_env(s);
     char *bin = th_path(th_build(), "reconciler");
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int o = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+                         : open("/dev/null", O_WRONLY);
         int e = open(s->errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int nul = open("/dev/null", O_WRONLY);
-        if (e < 0 || nul < 0)
+        if (o < 0 || e < 0)
             _exit(127);
-        dup2(nul, 1);
+        dup2(o, 1);
         dup2(e, 2);
         if (pw)
             putenv(pw);
         for (const char *const *kv = env; kv && *kv; kv++)
             putenv((char *)*kv);
-        execl(bin, bin, "run", "-c", s->yaml, s->extra_arg, (char *)NULL);
+        if (out_path)
+            execl(bin, bin, "run", "--once", "--json", "-c", s->yaml, (char *)NULL);
+        else
+            execl(bin, bin, "run", "-c", s->yaml, s->extra_arg, (char *)NULL);
         _exit(127);
     }
-    s->pid = pid;
+    free(pw);
     free(bin);
+    return pid;
+}
+
+static void svc_start(svc *s, const char *const *env)
+{
+    s->pid = spawn(s, env, NULL);
+}
+
+/* `run --once [--json]` in the foreground: its exit code, stdout and stderr. */
+static int run_once(svc *s, int as_json, char **out, char **err)
+{
+    char *pw = password_env(s);
+    const char *const env[] = { pw, NULL };
+    const char *const args[] = { "run", "--once", "-c", s->yaml, as_json ? "--json" : NULL, NULL };
+    int rc = th_run_cli(args, env, out, err);
+    free(pw);
+    return rc;
 }
 
 /* Wait up to ms for it to exit; its exit code, 128+signal, or -1 if it is still running. */
@@ -726,13 +758,8 @@ DB_TEST(service, once_waits_for_the_lock, .timeout = 30)
     svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
     cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 3600000, NULL, why,
                           sizeof why), 1, "%s", why);
-    char *pw = NULL;
-    if (t.password)
-        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", t.password), -1);
-    const char *const env[] = { pw, NULL };
-    const char *const args[] = { "run", "--once", "-c", s.yaml, NULL };
     int64_t t0 = mono_ms();
-    int rc = th_run_cli(args, env, &out, &err);
+    int rc = run_once(&s, 0, &out, &err);
     cr_assert_eq(rc, 4, "exit %d: %s", rc, err);
     cr_assert_geq(mono_ms() - t0, 1000, "it did not wait");
     cr_assert_not_null(strstr(err, "otherhost:42:cafe0001"), "%s", err);
@@ -749,12 +776,11 @@ DB_TEST(service, once_waits_for_the_lock, .timeout = 30)
     lw[11] = '9';
     th_write(s.yaml, text);
     free(text);
-    rc = th_run_cli(args, env, &out, &err);
+    rc = run_once(&s, 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 1);
     free(out);
     free(err);
-    free(pw);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -827,33 +853,6 @@ Test(service, three_instances_one_database, .timeout = 60)
     th_db_destroy(&t);
 }
 
-/* Run `run --once --json` with pipeline s in the background; its pid. Output goes to out_path. */
-static pid_t once_in_background(svc *s, const char *out_path)
-{
-    char *pw = NULL;
-    if (s->t->password)
-        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", s->t->password), -1);
-    char *bin = th_path(th_build(), "reconciler");
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(s->errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (o < 0 || e < 0)
-            _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (pw)
-            putenv(pw);
-        execl(bin, bin, "run", "--once", "--json", "-c", s->yaml, (char *)NULL);
-        _exit(127);
-    }
-    free(pw);
-    free(bin);
-    return pid;
-}
-
 static void wait_for_holder(svc *s, lock_info *li)
 {
     char err[512];
@@ -877,7 +876,7 @@ DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40)
     slow_steps(steps, sizeof steps, "7s");
     svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
-    s.pid = once_in_background(&s, out);
+    s.pid = spawn(&s, NULL, out);
     lock_info li;
     wait_for_holder(&s, &li);
     int tries = 0;
@@ -917,7 +916,7 @@ DB_TEST(service, lost_lock_stops_the_run, .timeout = 40)
     slow_steps(steps, sizeof steps, "30s");
     svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
-    s.pid = once_in_background(&s, out);
+    s.pid = spawn(&s, NULL, out);
     lock_info li;
     wait_for_holder(&s, &li);
     /* Another instance "takes" it (as after a lease that ran out). */
@@ -961,7 +960,7 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
     svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "",
               "  - plugin: leases\n    options: { batch_size: 10 }\n");
     char *out = th_path(th_tmpdir(), "once.json");
-    s.pid = once_in_background(&s, out);
+    s.pid = spawn(&s, NULL, out);
     /* Kill it once some chunks are in, before all are. */
     int64_t end = mono_ms() + 20000, done = 0;
     while ((done = th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"))
@@ -979,12 +978,8 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
     cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry' "
                           "AND (locked_until IS NOT NULL OR locked_by IS NOT NULL)"), 0);
     /* The dead run's lease ends within lock_ttl; the next run waits for it and converges. */
-    const char *const args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
-    char *pw = NULL, *o = NULL, *e = NULL;
-    if (t.password)
-        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", t.password), -1);
-    const char *const env[] = { pw, NULL };
-    int rc = th_run_cli(args, env, &o, &e);
+    char *o = NULL, *e = NULL;
+    int rc = run_once(&s, 1, &o, &e);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, e);
     json_t *r = json_loads(o, 0, NULL);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "results"), "jobsRequeued")),
@@ -994,7 +989,6 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
     json_decref(r);
     free(o);
     free(e);
-    free(pw);
     free(out);
     svc_free(&s);
     th_db_destroy(&t);
