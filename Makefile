@@ -5,14 +5,24 @@
 # pkg-config is asked only once the libraries are installed.
 
 BUILD    ?= build
-SANITIZE ?=
 CC       ?= cc
 
 PKGS      = libmariadb yaml-0.1 sqlite3 jansson libmicrohttpd
 CPPFLAGS += -Iinclude -Icore -D_GNU_SOURCE
+# CFLAGS is the caller's (optimisation, debug info). The language, warning and
+# sanitizer flags are appended with `override`, so that `make CFLAGS=-O0` on
+# the command line cannot drop them (it used to: `make asan` built without
+# -fsanitize and without -Werror).
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-            -Wmissing-prototypes -Wno-missing-field-initializers $(SANITIZE)
+WARNINGS  = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-missing-field-initializers
+# ASAN=1 (what `make asan` sets) builds everything under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and the build checks that it really did.
+ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+override CFLAGS += $(WARNINGS)
+ifeq ($(ASAN),1)
+override CFLAGS += $(ASAN_FLAGS)
+endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 LDLIBS    = $(PKG_LIBS) -ldl -lpthread -lm
@@ -23,7 +33,7 @@ CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
 FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/fixtures/*.c))
-TEST_SRC  = $(wildcard tests/test_*.c) tests/helpers.c tests/th_http.c
+TEST_SRC  = $(wildcard tests/test_*.c) $(wildcard tests/th_*.c) tests/helpers.c
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 PUBLIC = all demo test asan bench install-deps
@@ -44,14 +54,24 @@ _demo: _all
 
 # Every test: Criterion unit and integration tests on SQLite and on a real
 # MariaDB server that tests/with-mariadb starts under $(BUILD) and stops.
-_test: _all
-	@tests/with-mariadb $(BUILD) $(BUILD)/tests/unit
+_test: _all $(BUILD)/locale/de_DE.UTF-8/LC_NUMERIC
+	@RECONCILER_BUILD=$(BUILD) tests/with-mariadb $(BUILD) $(BUILD)/tests/unit
 
-# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# A comma-decimal locale for the tests that check numbers never follow the
+# locale (LOCPATH points at it: no root, nothing outside build/).
+$(BUILD)/locale/de_DE.UTF-8/LC_NUMERIC:
+	@mkdir -p $(BUILD)/locale
+	@localedef -c -i de_DE -f UTF-8 $(BUILD)/locale/de_DE.UTF-8 2>/dev/null || \
+	    test -f $@
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer. The
+# binaries are checked for the sanitizers' symbols first: a build that
+# silently lost -fsanitize fails here instead of passing unchecked.
 _asan:
-	@$(MAKE) --no-print-directory _test BUILD=build/asan \
-	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    CFLAGS="-O1 -g"
+	@$(MAKE) --no-print-directory _all BUILD=build/asan ASAN=1 CFLAGS="-O1 -g"
+	@tools/check-asan build/asan
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	    $(MAKE) --no-print-directory _test BUILD=build/asan ASAN=1 CFLAGS="-O1 -g"
 
 _bench: _all
 	@tools/bench $(BUILD)
