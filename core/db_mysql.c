@@ -7,6 +7,7 @@
  * (it gets a clear error instead of "Commands out of sync").
  */
 #include "db_impl.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 /* Server error codes we act on (named as in mysqld_error.h). */
 #define MY_ER_ACCESS_DENIED 1045
+#define MY_ER_UNKNOWN_TIME_ZONE 1298
 #define MY_ER_BAD_DB 1049
 #define MY_ER_LOCK_WAIT_TIMEOUT 1205
 #define MY_ER_LOCK_DEADLOCK 1213
@@ -165,16 +167,50 @@ static int connect_error(MYSQL *c, const db_url *u, const char *where, unsigned 
     return DB_ERROR;
 }
 
-/* UTC datetimes both ways, and no gap locks for our short chunk transactions. */
-static int session_setup(MYSQL *c)
+/*
+ * A time_zone value is pasted into SET (it cannot be bound there): only the
+ * characters of offsets and zone names pass, so no quote can end the literal.
+ */
+static int zone_text_ok(const char *tz)
 {
-    static const char *const sql[] = {
-        "SET time_zone = '+00:00'",
-        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-    };
-    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
-        if (mysql_real_query(c, sql[i], strlen(sql[i])) != 0)
+    size_t n = strlen(tz);
+    return n >= 1 && n <= 64 &&
+           tz[strspn(tz, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-/:")] == '\0';
+}
+
+/*
+ * The session: the configured time zone (none set for "server": the server's
+ * default is the zone the bot's own sessions write NOW() in), and no gap
+ * locks for our short chunk transactions.
+ */
+static int session_setup(MYSQL *c, const char *tz, const char *where, char *err, size_t errlen)
+{
+    char sql[128];
+    if (tz && strcmp(tz, "server") != 0) {
+        if (!zone_text_ok(tz)) {
+            snprintf(err, errlen, "database.time_zone '%.64s' is neither server, an offset such "
+                     "as +02:00, nor a zone name", tz);
             return -1;
+        }
+        snprintf(sql, sizeof sql, "SET time_zone = '%s'", tz);
+        if (mysql_real_query(c, sql, strlen(sql)) != 0) {
+            if (mysql_errno(c) == MY_ER_UNKNOWN_TIME_ZONE)
+                snprintf(err, errlen, "MySQL server at %s does not know the time zone '%s' "
+                         "(database.time_zone): a named zone needs the server's time zone "
+                         "tables (load them with mariadb-tzinfo-to-sql); or give an offset "
+                         "such as +02:00, or 'server'", where, tz);
+            else
+                snprintf(err, errlen, "MySQL server at %s: cannot set time_zone '%s': "
+                         "mysql error %u: %s", where, tz, mysql_errno(c), mysql_error(c));
+            return -1;
+        }
+    }
+    static const char iso[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+    if (mysql_real_query(c, iso, strlen(iso)) != 0) {
+        snprintf(err, errlen, "MySQL server at %s: cannot set up the session: mysql error %u: %s",
+                 where, mysql_errno(c), mysql_error(c));
+        return -1;
+    }
     return 0;
 }
 
@@ -215,11 +251,8 @@ static int my_open(db *d, const db_url *u, const db_options *o, char *err, size_
         rc = connect_error(m->conn, u, where, ct, err, errlen);
         goto out;
     }
-    if (session_setup(m->conn) != 0) {
-        snprintf(err, errlen, "MySQL server at %s: cannot set up the session: mysql error %u: %s",
-                 where, mysql_errno(m->conn), mysql_error(m->conn));
+    if (session_setup(m->conn, o->time_zone, where, err, errlen) != 0)
         goto out;
-    }
     d->impl = m;
     m = NULL;
     rc = DB_OK;
@@ -518,8 +551,8 @@ static int row_values(db *d, MYSQL_STMT *st, result *r)
         } else if (!(s = col_text(d, st, c, i))) {
             return -1;
         } else {
-            /* strtod wants the C locale's '.', which the core never changes. */
-            *v = c->kind == COL_DECIMAL ? rc_double(strtod(s, NULL)) : rc_text(s);
+            /* The server writes '.', whatever locale a plugin may have set. */
+            *v = c->kind == COL_DECIMAL ? rc_double(util_strtod(s, NULL)) : rc_text(s);
         }
     }
     return 0;
@@ -661,6 +694,17 @@ out:
     return rc;
 }
 
+static int my_ping(db *d)
+{
+    if (busy(d))
+        return -1;
+    if (mysql_ping(MY(d)->conn) != 0) {
+        conn_fail(d);
+        return -1;
+    }
+    return 0;
+}
+
 const db_driver db_mysql_driver = {
     .kind = DB_MYSQL,
     .name = "mysql",
@@ -672,6 +716,7 @@ const db_driver db_mysql_driver = {
     .commit = my_commit,
     .rollback = my_rollback,
     .exec_script = my_exec_script,
+    .ping = my_ping,
     .retryable = my_retryable,
     .lost = my_lost,
 };

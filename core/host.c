@@ -3,8 +3,10 @@
 #include "chunk.h"
 #include "log.h"
 #include "result.h"
+#include "text.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +17,20 @@ static step_run *SR(rc_ctx *ctx)
     return (step_run *)ctx->core;
 }
 
+/*
+ * The offset format_time() writes with: the zone of the step running on this
+ * thread. Thread-local because probes may run on several threads at once.
+ */
+static _Thread_local int tl_offset_s;
+
+/* Errors come from plugins and servers: any bytes, any length. Keep them as
+ * valid UTF-8, cut at a character boundary, so they survive into JSON. */
 static void set_error(step_run *sr, const char *msg, int by_plugin)
 {
     if (sr->error_set_by_plugin && !by_plugin)
         return;
     free(sr->error);
-    sr->error = xstrdup(msg);
+    sr->error = text_repair(msg, HOST_ERROR_MAX);
     sr->error_set_by_plugin |= by_plugin;
 }
 
@@ -34,12 +44,14 @@ static void h_log(rc_ctx *ctx, rc_log_level level, const char *fmt, ...)
 
 static void h_fail(rc_ctx *ctx, const char *fmt, ...)
 {
-    char msg[1024];
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vasprintf(&msg, fmt ? fmt : "(no message)", ap) < 0)
+        msg = NULL;
     va_end(ap);
-    set_error(SR(ctx), msg, 1);
+    set_error(SR(ctx), msg ? msg : "step failed (its message could not be formatted)", 1);
+    free(msg);
 }
 
 /* Options: asking for an undeclared name or the wrong type is a plugin bug. */
@@ -84,12 +96,18 @@ static int64_t h_opt_duration_ms(rc_ctx *ctx, const char *name)
 
 static int64_t h_now(rc_ctx *ctx)
 {
-    return SR(ctx)->now;
+    return SR(ctx)->clock.unix_s;
 }
 
 static const char *h_now_text(rc_ctx *ctx)
 {
-    return SR(ctx)->now_text;
+    return SR(ctx)->clock.text;
+}
+
+/* With the session's offset at T: T - n days reads as DATE_SUB(NOW(), INTERVAL n DAY). */
+static void h_format_time(int64_t unix_seconds, char *out, size_t outlen)
+{
+    db_format_time(unix_seconds + tl_offset_s, out, outlen);
 }
 
 static int h_dry_run(rc_ctx *ctx)
@@ -162,13 +180,29 @@ static int h_db_retryable(rc_ctx *ctx)
     return db_retryable(SR(ctx)->d);
 }
 
+/* A value the result cannot hold: the step learns why (log and error). */
+static int refuse(rc_ctx *ctx, const char *key, const char *why)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "result '%.200s': %s", key ? key : "(null)", why);
+    text_repair_buf(msg, sizeof msg);
+    log_msg(RC_LOG_ERROR, ctx->step, "%s", msg);
+    set_error(SR(ctx), msg, 0);
+    return RC_ERROR;
+}
+
 static int put(rc_ctx *ctx, const char *key, json_t *v)
 {
-    char err[256];
-    if (!key || result_set(SR(ctx)->results, key, v, err, sizeof err) != 0) {
-        if (!key)
-            json_decref(v);
-        log_msg(RC_LOG_ERROR, ctx->step, "%s", key ? err : "result with a NULL key");
+    char err[512];
+    if (!key || !text_valid(key, strlen(key))) {
+        json_decref(v);
+        return refuse(ctx, key ? "(a key that is not valid UTF-8)" : NULL,
+                      key ? "the key is not valid UTF-8" : "the key is NULL");
+    }
+    if (result_set(SR(ctx)->results, key, jx(v), err, sizeof err) != 0) {
+        text_repair_buf(err, sizeof err);
+        log_msg(RC_LOG_ERROR, ctx->step, "%s", err);
+        set_error(SR(ctx), err, 0);
         return RC_ERROR;
     }
     return RC_OK;
@@ -181,6 +215,9 @@ static int h_result_int(rc_ctx *ctx, const char *key, int64_t value)
 
 static int h_result_double(rc_ctx *ctx, const char *key, double value)
 {
+    if (!isfinite(value))
+        return refuse(ctx, key, isnan(value) ? "NaN is not a number JSON can hold"
+                                             : "an infinite value is not a number JSON can hold");
     return put(ctx, key, json_real(value));
 }
 
@@ -189,8 +226,11 @@ static int h_result_bool(rc_ctx *ctx, const char *key, int value)
     return put(ctx, key, json_boolean(value));
 }
 
+/* The value is copied. Text that is not valid UTF-8 is refused, not mangled. */
 static int h_result_string(rc_ctx *ctx, const char *key, const char *value)
 {
+    if (value && !text_valid(value, strlen(value)))
+        return refuse(ctx, key, "the value is not valid UTF-8");
     return put(ctx, key, value ? json_string(value) : json_null());
 }
 
@@ -224,7 +264,7 @@ const rc_api host_api = {
     .opt_duration_ms = h_opt_duration_ms,
     .now = h_now,
     .now_text = h_now_text,
-    .format_time = db_format_time,
+    .format_time = h_format_time,
     .dry_run = h_dry_run,
     .interrupted = h_interrupted,
     .db_driver = h_db_driver,
@@ -249,4 +289,5 @@ void host_ctx_init(rc_ctx *ctx, step_run *sr)
     ctx->api = &host_api;
     ctx->step = sr->ps->cfg->name;
     ctx->core = sr;
+    tl_offset_s = sr->clock.offset_s;
 }

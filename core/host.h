@@ -13,15 +13,21 @@ typedef struct step_run {
     const pipeline_step *ps;
     db *d;
     int dry_run;
-    int64_t now;       /* the run's reference time T (database clock) */
-    char now_text[20];
+    db_clock clock;    /* the run's reference time T (database clock and zone) */
     json_t *results;   /* what the step reported (owned) */
     char *error;       /* why it failed (owned), or NULL */
     int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
 } step_run;
 
-/* Bind ctx to sr. ctx and sr must outlive the plugin's calls. */
+/*
+ * Bind ctx to sr. ctx and sr must outlive the plugin's calls. It also makes
+ * sr's zone the one format_time() writes in on this thread (format_time has
+ * no ctx to ask: the table entry is ABI 1.0).
+ */
 void host_ctx_init(rc_ctx *ctx, step_run *sr);
+
+/* The longest step error kept, in bytes (cut at a character boundary). */
+#define HOST_ERROR_MAX 4096
 
 /* The table itself, for tests that check its layout. */
 extern const rc_api host_api;

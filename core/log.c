@@ -1,14 +1,17 @@
 /* log.c - see log.h. */
 #include "log.h"
+#include "text.h"
 #include "util.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-static rc_log_level g_level = RC_LOG_INFO;
-static log_format g_format = LOG_TEXT;
+/* Atomics: a reload changes them while HTTP threads log. */
+static _Atomic int g_level = RC_LOG_INFO;
+static _Atomic int g_format = LOG_TEXT;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -28,17 +31,21 @@ int log_level_parse(const char *s)
 
 void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
 {
-    if (level > g_level)
+    if ((int)level > g_level)
         return;
     char msg[2048], ts[32];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    /* A message may quote a server or a plugin, and the cut above may split a
+     * character: make it valid UTF-8, or jansson would drop the whole line. */
+    text_repair_buf(msg, sizeof msg);
     util_iso_time(util_wall_ms(), ts, sizeof ts);
 
     if (g_format == LOG_JSON) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level], "msg", msg);
-        if (o && step)
-            json_object_set_new(o, "step", json_string(step));
-        char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_t *o = jx(json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level],
+                                 "msg", msg));
+        if (step)
+            json_object_set_new(o, "step", jx_text(step));
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (line)
             fprintf(stderr, "%s\n", line);
         free(line);

@@ -94,8 +94,9 @@ static void put_value(strbuf *b, double v)
     } else {
         char buf[32];
         for (int prec = 15; prec <= 17; prec++) {
-            snprintf(buf, sizeof buf, "%.*g", prec, v);
-            if (strtod(buf, NULL) == v)
+            /* In the C locale: a plugin's setlocale must not turn 0.5 into "0,5". */
+            util_format_double(buf, sizeof buf, prec, v);
+            if (util_strtod(buf, NULL) == v)
                 break;
         }
         sb_printf(b, "%s", buf);

@@ -2,6 +2,7 @@
 #include "runner.h"
 #include "host.h"
 #include "log.h"
+#include "text.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -146,7 +147,7 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
                  char *err, size_t errlen)
 {
     const pipeline_step *ps = NULL;
-    int64_t now;
+    db_clock clock;
     *results = NULL;
 
     for (size_t i = 0; i < p->n_probes && !ps; i++)
@@ -156,12 +157,12 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
         snprintf(err, errlen, "plugin '%s' is not loaded (is it in plugin_dir?)", name);
         return -1;
     }
-    if (db_now(d, &now, now_text) != 0) {
+    if (db_now(d, &clock) != 0) {
         snprintf(err, errlen, "cannot read the database clock: %s", db_errmsg(d));
         return -1;
     }
-    step_run sr = { .ps = ps, .d = d, .dry_run = 1, .now = now, .results = json_object() };
-    memcpy(sr.now_text, now_text, sizeof sr.now_text);
+    memcpy(now_text, clock.text, 20);
+    step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .results = jx(json_object()) };
     if (run_step(&sr) != STEP_OK) {
         snprintf(err, errlen, "%s: %s", name, sr.error);
         free(sr.error);
@@ -172,23 +173,21 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
     return 0;
 }
 
+/* Names are checked [A-Za-z0-9_-] names; the error is foreign text. */
 static json_t *step_json(const pipeline_step *ps, int status, int64_t ms, json_t *results,
                          const char *error)
 {
-    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", ps->cfg->name,
-                     "plugin", ps->cfg->plugin, "status", step_status_names[status],
-                     "durationMs", (json_int_t)ms, "results", results,
-                     "error", error ? json_string(error) : json_null());
+    return jx(json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", ps->cfg->name,
+                        "plugin", ps->cfg->plugin, "status", step_status_names[status],
+                        "durationMs", (json_int_t)ms, "results", results,
+                        "error", jx_text(error)));
 }
 
 static void add_error(json_t *errors, const char *step, const char *msg)
 {
-    char line[1200];
-    if (step)
-        snprintf(line, sizeof line, "%s: %s", step, msg);
-    else
-        snprintf(line, sizeof line, "%s", msg);
-    json_array_append_new(errors, json_string(line));
+    char *line = step ? xasprintf("%s: %s", step, msg) : xstrdup(msg);
+    json_array_append_new(errors, jx_text(line));
+    free(line);
 }
 
 const char *runner_log_category(const char *trigger)
@@ -234,10 +233,11 @@ static int write_job_log(db *d, json_t *r)
 
 run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, json_t **result)
 {
-    json_t *steps = json_array(), *results = json_object(), *errors = json_array();
+    json_t *steps = jx(json_array()), *results = jx(json_object()), *errors = jx(json_array());
     int64_t started = util_wall_ms(), mono0 = util_mono_ms();
-    int64_t run_id = 0, now = 0;
-    char now_text[20] = "", ts[32], why[600];
+    int64_t run_id = 0;
+    db_clock clock = { 0, 0, "", "" };
+    char ts[32], why[1200];
     size_t n_ok = 0, n_failed = 0;
     int clock_ok, aborted = 0;
 
@@ -250,12 +250,10 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
         log_error("%s (the run goes on without a history record)", history_error(h));
         run_id = 0;
     }
-    if (req->reference_time) {
-        clock_ok = db_parse_time(req->reference_time, &now) == 0;
-        db_format_time(now, now_text, sizeof now_text);
-    } else {
-        clock_ok = db_now(d, &now, now_text) == 0;
-    }
+    if (req->reference_time)
+        clock_ok = db_clock_from_text(req->reference_time, 0, &clock) == 0;
+    else
+        clock_ok = db_now(d, &clock) == 0;
     if (!clock_ok) {
         snprintf(why, sizeof why, "cannot read the database clock: %s", db_errmsg(d));
         add_error(errors, NULL, why);
@@ -264,9 +262,8 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
 
     for (size_t i = 0; i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];
-        step_run sr = { .ps = ps, .d = d, .dry_run = req->dry_run, .now = now,
-                        .results = json_object() };
-        memcpy(sr.now_text, now_text, sizeof now_text);
+        step_run sr = { .ps = ps, .d = d, .dry_run = req->dry_run, .clock = clock,
+                        .results = jx(json_object()) };
         int status = STEP_SKIPPED;
         int64_t t0 = util_mono_ms();
 
@@ -288,7 +285,7 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
             n_ok++;
             /* A deep copy: merging shares nested objects, and the next
              * step's merge must not reach into this step's own results. */
-            json_t *copy = json_deep_copy(sr.results);
+            json_t *copy = jx(json_deep_copy(sr.results));
             json_object_update_recursive(results, copy);
             json_decref(copy);
             log_info("step %s: ok in %lld ms", ps->cfg->name, (long long)ms);
@@ -315,21 +312,23 @@ run_status runner_run(pipeline *p, db *d, history *h, const run_request *req, js
     int64_t duration = util_mono_ms() - mono0;
     util_iso_time(started, ts, sizeof ts);
 
-    json_t *r = json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:I, s:o, s:o, s:o, s:I}",
-                          "status", names[st], "success", st == RUN_SUCCESS,
-                          "runId", run_id ? json_integer(run_id) : json_null(),
-                          "trigger", req->trigger, "dryRun", req->dry_run,
-                          "timestamp", ts, "referenceTime", now_text,
-                          "durationMs", (json_int_t)duration, "results", results,
-                          "steps", steps, "errors", errors,
-                          "uptime", (json_int_t)util_uptime_s());
+    /* referenceTime is T as the database wrote it, in its zone; timestamp is UTC. */
+    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:I}",
+                             "status", names[st], "success", st == RUN_SUCCESS,
+                             "runId", run_id ? jx(json_integer(run_id)) : json_null(),
+                             "trigger", req->trigger, "dryRun", req->dry_run,
+                             "timestamp", ts, "referenceTime", clock.text,
+                             "referenceTimeZone", clock.zone,
+                             "durationMs", (json_int_t)duration, "results", results,
+                             "steps", steps, "errors", errors,
+                             "uptime", (json_int_t)util_uptime_s()));
     if (interrupted)
-        json_object_set_new(r, "interrupted", json_true());
+        json_object_set_new(r, "interrupted", jx(json_true()));
     /* The bot's own log table gets one row per real run; a dry run writes nothing. */
     if (!req->dry_run && write_job_log(d, r) != 0 && st == RUN_SUCCESS) {
         st = RUN_PARTIAL;
-        json_object_set_new(r, "status", json_string(names[st]));
-        json_object_set_new(r, "success", json_false());
+        json_object_set_new(r, "status", jx(json_string(names[st])));
+        json_object_set_new(r, "success", jx(json_false()));
     }
     if (h && run_id && history_finish(h, run_id, util_wall_ms(), r) != 0)
         log_error("%s", history_error(h));
@@ -347,12 +346,13 @@ json_t *runner_not_run(history *h, const char *trigger, int dry_run, int64_t run
         log_error("%s", history_error(h));
         run_id = 0;
     }
-    json_t *r = json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:n, s:i, s:{}, s:[], s:[s], s:I}",
-                          "status", status, "success", 0,
-                          "runId", run_id ? json_integer(run_id) : json_null(),
-                          "trigger", trigger, "dryRun", dry_run, "timestamp", ts,
-                          "referenceTime", "durationMs", 0, "results", "steps",
-                          "errors", reason, "uptime", (json_int_t)util_uptime_s());
+    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:n, s:n, s:i, s:{}, s:[], s:[o], s:I}",
+                             "status", status, "success", 0,
+                             "runId", run_id ? jx(json_integer(run_id)) : json_null(),
+                             "trigger", trigger, "dryRun", dry_run, "timestamp", ts,
+                             "referenceTime", "referenceTimeZone", "durationMs", 0, "results",
+                             "steps", "errors", jx_text(reason),
+                             "uptime", (json_int_t)util_uptime_s()));
     if (h && run_id && history_finish(h, run_id, now, r) != 0)
         log_error("%s", history_error(h));
     return r;

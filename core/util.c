@@ -1,13 +1,19 @@
 /* util.c - see util.h. */
 #include "util.h"
+#include "text.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static int64_t g_start_mono;
 
@@ -43,6 +49,18 @@ void util_mark_start(void)
 int64_t util_uptime_s(void)
 {
     return (util_mono_ms() - g_start_mono) / 1000;
+}
+
+uint64_t util_random_u64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v = ((uint64_t)ts.tv_nsec * 6364136223846793005ULL) ^ ((uint64_t)getpid() << 32) ^
+            (uint64_t)ts.tv_sec;
+    }
+    return v;
 }
 
 int util_mkdir_parent(const char *path)
@@ -81,12 +99,99 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n);
+    return q;
+}
+
 char *xstrdup(const char *s)
 {
     char *p = strdup(s);
     if (!p)
         out_of_memory(strlen(s) + 1);
     return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = strndup(s, n);
+    if (!p)
+        out_of_memory(n + 1);
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    char *p = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        out_of_memory(strlen(fmt));
+    return p;
+}
+
+void util_free_secret(char *s)
+{
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+json_t *jx(json_t *j)
+{
+    if (!j) {
+        fprintf(stderr, "reconciler: cannot build a JSON value (out of memory)\n");
+        abort();
+    }
+    return j;
+}
+
+json_t *jx_text(const char *s)
+{
+    if (!s)
+        return json_null();
+    if (text_valid(s, strlen(s)))
+        return jx(json_string(s));
+    char *fixed = text_repair(s, 0);
+    json_t *j = jx(json_string(fixed));
+    free(fixed);
+    return j;
+}
+
+/* One C locale object for the process, made on first use. */
+static locale_t g_c_locale;
+static pthread_once_t g_c_locale_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void)
+{
+    g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+static locale_t c_locale(void)
+{
+    pthread_once(&g_c_locale_once, make_c_locale);
+    return g_c_locale;
+}
+
+double util_strtod(const char *s, char **end)
+{
+    locale_t c = c_locale();
+    return c ? strtod_l(s, end, c) : strtod(s, end);
+}
+
+void util_format_double(char *out, size_t outlen, int prec, double v)
+{
+    /* uselocale is per thread: other threads keep whatever they have. */
+    locale_t c = c_locale(), old = c ? uselocale(c) : (locale_t)0;
+    snprintf(out, outlen, "%.*g", prec, v);
+    if (c)
+        uselocale(old);
 }
 
 char *util_json_dump(const json_t *j, int pretty)

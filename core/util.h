@@ -16,6 +16,12 @@ void util_iso_time(int64_t wall_ms, char *out, size_t outlen);
 void util_mark_start(void);
 int64_t util_uptime_s(void);
 
+/*
+ * 64 random bits from the kernel (getrandom), different in every process and
+ * every call; falls back to the clock and pid if the kernel has none to give.
+ */
+uint64_t util_random_u64(void);
+
 /* Create path's parent folder (one level, mode 0750) if missing; 0 or -1. */
 int util_mkdir_parent(const char *path);
 
@@ -26,9 +32,37 @@ int util_mkdir_parent(const char *path);
 struct json_t;
 char *util_json_dump(const struct json_t *j, int pretty);
 
-/* malloc that aborts with a message on failure: we cannot go on without memory. */
+/*
+ * JSON constructors, checked. The core's policy: allocation failure aborts
+ * with a message (the x* helpers below), so a NULL from jansson never travels
+ * on as a silently missing field. jx(j) returns j or aborts; use it only on
+ * constructors whose strings are ours or already valid UTF-8. jx_text(s) is
+ * for text from outside (a database, a plugin, a request): repaired to valid
+ * UTF-8 (text.h), NULL s as JSON null.
+ */
+struct json_t *jx(struct json_t *j);
+struct json_t *jx_text(const char *s);
+
+/*
+ * Numbers as text and back in the C locale whatever the process locale is
+ * (a plugin may call setlocale): "0.5", never "0,5". util_strtod is strtod
+ * in the C locale; util_format_double writes v with %.<prec>g.
+ */
+double util_strtod(const char *s, char **end);
+void util_format_double(char *out, size_t outlen, int prec, double v);
+
+/*
+ * Allocation that aborts with a message on failure: we cannot go on without
+ * memory, and one policy everywhere means no half-checked paths.
+ */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wipe and free a secret (a password, a token); accepts NULL. */
+void util_free_secret(char *s);
 
 #endif

@@ -1,0 +1,105 @@
+/* text.c - see text.h. */
+#include "text.h"
+#include "util.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
+
+/*
+ * Length of the well-formed character at s (at most n bytes available), or 0
+ * when the bytes there do not start one. The ranges are those of Unicode's
+ * table of well-formed byte sequences: no overlong forms, no surrogates,
+ * nothing above U+10FFFF.
+ */
+static size_t char_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+
+    if (c >= 0x01 && c <= 0x7F)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0; /* NUL, a continuation byte, C0/C1, F5..FF */
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+int text_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = char_len(p + i, n - i);
+        if (!len)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Write the repair of [s, s+n) to out (room for cap bytes plus a NUL); its length. */
+static size_t repair_into(const unsigned char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = char_len(s + i, n - i);
+        const char *piece = len ? (const char *)s + i : REPLACEMENT;
+        size_t plen = len ? len : sizeof REPLACEMENT - 1;
+        if (o + plen > cap)
+            break; /* the next character does not fit whole: cut before it */
+        memcpy(out + o, piece, plen);
+        o += plen;
+        i += len ? len : 1;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+char *text_repair(const char *s, size_t max)
+{
+    if (!s)
+        return xstrdup("");
+    size_t n = strlen(s);
+    /* Each bad byte grows to three: the worst case is 3n. */
+    size_t cap = max ? max : (n > SIZE_MAX / 3 - 1 ? SIZE_MAX / 3 - 1 : n * 3);
+    if (max && cap > n * 3)
+        cap = n * 3;
+    char *out = xmalloc(cap + 1);
+    repair_into((const unsigned char *)s, n, out, cap);
+    return out;
+}
+
+void text_repair_buf(char *buf, size_t bufsize)
+{
+    if (!buf || !bufsize)
+        return;
+    size_t n = strnlen(buf, bufsize - 1);
+    buf[n] = '\0';
+    if (text_valid(buf, n))
+        return;
+    char *copy = text_repair(buf, bufsize - 1);
+    memcpy(buf, copy, strlen(copy) + 1);
+    free(copy);
+}
