@@ -53,7 +53,7 @@ static void h_readyz(void *user, const http_request *req, http_response *resp)
 {
     service *s = user;
     char err[2048], now[20] = "";
-    int64_t t;
+    db_clock clock;
     db *d = NULL;
     (void)req;
 
@@ -67,8 +67,10 @@ static void h_readyz(void *user, const http_request *req, http_response *resp)
     pthread_rwlock_rdlock(&s->pl_lock);
     int rc = service_db(s, &d, err, sizeof err);
     pthread_rwlock_unlock(&s->pl_lock);
-    if (rc == EXIT_OK && db_now(d, &t, now) != 0)
+    if (rc == EXIT_OK && db_now(d, &clock) != 0)
         snprintf(err, sizeof err, "%s", db_errmsg(d));
+    else if (rc == EXIT_OK)
+        snprintf(now, sizeof now, "%s", clock.text);
     if (rc != EXIT_OK || !now[0])
         http_reply_error(resp, 503, "the database does not answer: %s", err);
     else

@@ -563,32 +563,114 @@ int db_parse_time(const char *text, int64_t *unix_s)
     return 0;
 }
 
-static int first_text_row(void *user, const rc_value *cols, size_t n)
+int db_ping(db *d)
 {
-    char *buf = user; /* 64 bytes */
-    if (n >= 1 && cols[0].type == RC_TEXT)
-        snprintf(buf, 64, "%s", cols[0].s);
+    db_clear_error(d);
+    return d->drv->ping(d) == 0 ? 0 : -1;
+}
+
+void db_offset_text(int offset_s, char out[8])
+{
+    int a = offset_s < 0 ? -offset_s : offset_s;
+    snprintf(out, 8, "%c%02d:%02d", offset_s < 0 ? '-' : '+', (a / 3600) % 100, (a / 60) % 60);
+}
+
+int db_parse_offset(const char *text, int *offset_s)
+{
+    if (!text || (text[0] != '+' && text[0] != '-'))
+        return -1;
+    const char *p = text + 1;
+    size_t hlen = strspn(p, "0123456789");
+    if (hlen < 1 || hlen > 2 || p[hlen] != ':' || strlen(p + hlen + 1) != 2)
+        return -1;
+    int h = digits(p, (int)hlen), m = digits(p + hlen + 1, 2);
+    if (h < 0 || m < 0 || h > 14 || m > 59 || (h == 14 && m > 0))
+        return -1;
+    if (offset_s)
+        *offset_s = (text[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+    return 0;
+}
+
+void db_clock_format(const db_clock *c, int64_t unix_s, char *out, size_t outlen)
+{
+    db_format_time(unix_s + (c ? c->offset_s : 0), out, outlen);
+}
+
+int db_clock_from_text(const char *text, int offset_s, db_clock *out)
+{
+    int64_t as_utc;
+    memset(out, 0, sizeof *out);
+    if (db_parse_time(text, &as_utc) != 0)
+        return -1;
+    out->unix_s = as_utc - offset_s;
+    out->offset_s = offset_s;
+    db_format_time(as_utc, out->text, sizeof out->text);
+    db_offset_text(offset_s, out->zone);
+    return 0;
+}
+
+typedef struct clock_row {
+    char text[64];
+    int64_t unix_s;
+    int got;
+} clock_row;
+
+static int clock_read(void *user, const rc_value *cols, size_t n)
+{
+    clock_row *c = user;
+    if (n >= 2 && cols[0].type == RC_TEXT && cols[1].type == RC_INT) {
+        snprintf(c->text, sizeof c->text, "%s", cols[0].s);
+        c->unix_s = cols[1].i;
+        c->got = 1;
+    }
     return 1;
 }
 
-int db_now(db *d, int64_t *unix_s, char text[20])
+/* Offsets beyond this are no clock a database keeps (+14:00 is the largest on Earth). */
+#define OFFSET_MAX (15 * 3600)
+
+int db_now(db *d, db_clock *out)
 {
-    /* MySQL: the session's time_zone is '+00:00' (db_open), so NOW() is UTC. */
-    const char *sql = d->drv->kind == DB_MYSQL
-                          ? "SELECT NOW()"
-                          : "SELECT strftime('%Y-%m-%d %H:%M:%S','now')";
-    char buf[64] = "";
-    int64_t t;
-    if (db_query(d, sql, NULL, 0, first_text_row, buf) != 0)
+    /*
+     * One statement, so that both values are the same instant (MySQL fixes
+     * NOW() and UNIX_TIMESTAMP() at the statement's start; SQLite's 'now' is
+     * the same for every use in one statement). CAST: a DATETIME column type
+     * would come back as text anyway, but make it plain text on every server.
+     */
+    char modifier[32];
+    rc_value p[] = { rc_text(modifier) };
+    const char *sql;
+    size_t np = 0;
+    clock_row c = { "", 0, 0 };
+    int64_t as_utc;
+
+    if (d->drv->kind == DB_MYSQL) {
+        sql = "SELECT CAST(NOW() AS CHAR), UNIX_TIMESTAMP()";
+    } else {
+        sql = "SELECT strftime('%Y-%m-%d %H:%M:%S', 'now', ?), CAST(strftime('%s', 'now') AS INTEGER)";
+        snprintf(modifier, sizeof modifier, "%+d seconds", d->sqlite_offset_s);
+        np = 1;
+    }
+    if (db_query(d, sql, np ? p : NULL, np, clock_read, &c) != 0)
         return -1;
-    if (db_parse_time(buf, &t) != 0) {
-        db_set_error(d, DB_OWN_ERROR, "the database clock read '%s', not a time", buf);
+    if (!c.got || db_parse_time(c.text, &as_utc) != 0) {
+        db_set_error(d, DB_OWN_ERROR, "the database clock read '%.40s', not a time", c.text);
         return -1;
     }
-    if (unix_s)
-        *unix_s = t;
-    if (text)
-        db_format_time(t, text, 20);
+    int64_t offset = as_utc - c.unix_s;
+    if (offset < -OFFSET_MAX || offset > OFFSET_MAX) {
+        db_set_error(d, DB_OWN_ERROR, "the database clock reads %s but UNIX_TIMESTAMP() %lld: "
+                     "an offset of %lld s from UTC is no time zone", c.text,
+                     (long long)c.unix_s, (long long)offset);
+        return -1;
+    }
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->unix_s = c.unix_s;
+        out->offset_s = (int)offset;
+        db_format_time(as_utc, out->text, sizeof out->text);
+        db_offset_text(out->offset_s, out->zone);
+    }
     return 0;
 }
 

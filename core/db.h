@@ -2,9 +2,11 @@
  * db.h - one database interface, two drivers (MySQL/MariaDB and SQLite).
  *
  * Every statement is prepared and its values bound; nothing from data is ever
- * pasted into SQL text. Datetimes travel as "YYYY-MM-DD HH:MM:SS" text in UTC:
- * the MySQL session runs with time_zone '+00:00', and SQLite stores that text,
- * which compares correctly as a string.
+ * pasted into SQL text. Datetimes travel as "YYYY-MM-DD HH:MM:SS" text in the
+ * session's time zone, the zone the bot's own sessions write in: by default
+ * the server's default zone (db_options.time_zone "server"), which is what
+ * NOW() and DEFAULT CURRENT_TIMESTAMP use in the bot's sessions too. SQLite
+ * has no zones: its 'now' is UTC, optionally shifted by a fixed offset.
  */
 #ifndef RC_DB_H
 #define RC_DB_H
@@ -43,6 +45,12 @@ void db_url_redact(const char *url, char *out, size_t outlen);
 
 typedef struct db_options {
     const char *password;    /* overrides the URL's password when non-NULL */
+    /*
+     * The session's time zone: NULL or "server" keeps the server's default
+     * (SQLite: UTC); "+HH:MM"/"-HH:MM" a fixed offset; any other name a named
+     * zone (MySQL only, and only where the server has its zone tables).
+     */
+    const char *time_zone;
     int connect_timeout_s;   /* 0 = 10 */
     int read_timeout_s;      /* 0 = 300: longer than the longest statement */
     int write_timeout_s;     /* 0 = 60 */
@@ -84,8 +92,43 @@ int db_retryable(const db *d);
 /* Non-zero when the last error means the connection is gone. */
 int db_lost(const db *d);
 
-/* The database clock: Unix seconds and "YYYY-MM-DD HH:MM:SS" (UTC). */
-int db_now(db *d, int64_t *unix_s, char text[20]);
+/*
+ * Ping the server (MySQL): 0 when the connection answers, -1 with the error
+ * (db_lost() tells whether it is gone, e.g. after a server restart). SQLite: 0.
+ */
+int db_ping(db *d);
+
+/* The database clock at one instant, as the session sees it. */
+typedef struct db_clock {
+    int64_t unix_s; /* Unix seconds (UTC) */
+    int offset_s;   /* the session's offset from UTC at that instant, seconds east */
+    char text[20];  /* "YYYY-MM-DD HH:MM:SS" in the session's zone: what NOW() gives */
+    char zone[8];   /* the offset as "+HH:MM" */
+} db_clock;
+
+/*
+ * Read the clock: NOW() and UNIX_TIMESTAMP() in one statement, so that the
+ * text and the Unix time are the same instant and their difference is the
+ * session's offset. 0, or -1 with the error.
+ */
+int db_now(db *d, db_clock *out);
+
+/*
+ * A clock for a given session text at a given offset (tests and
+ * --reference-time style uses): 0, or -1 when text is not a time.
+ */
+int db_clock_from_text(const char *text, int offset_s, db_clock *out);
+
+/*
+ * unix_s as the session of c would write it: with c's offset. Times days
+ * before T come out exactly as DATE_SUB(NOW(), INTERVAL n DAY) would.
+ */
+void db_clock_format(const db_clock *c, int64_t unix_s, char *out, size_t outlen);
+
+/* "+HH:MM" for an offset in seconds (out: 8 bytes). */
+void db_offset_text(int offset_s, char out[8]);
+/* Parse "+HH:MM", "-HH:MM" or "+H:MM" (hours 0-14): 0 and *offset_s, or -1. */
+int db_parse_offset(const char *text, int *offset_s);
 
 /* "YYYY-MM-DD HH:MM:SS" <-> Unix seconds, UTC. Parse returns 0 or -1. */
 void db_format_time(int64_t unix_s, char *out, size_t outlen);

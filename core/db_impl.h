@@ -54,6 +54,9 @@ typedef struct db_driver {
     int (*rollback)(db *d);
     int (*exec_script)(db *d, const char *script);
 
+    /* Is the connection alive? 0, or -1 after db_set_error. */
+    int (*ping)(db *d);
+
     /* Classify an error code of this driver. */
     int (*retryable)(int code);
     int (*lost)(int code);
@@ -65,6 +68,8 @@ extern const db_driver db_sqlite_driver;
 struct db {
     const db_driver *drv;
     void *impl;
+    /* SQLite only: 'now' is shifted by this fixed offset (time_zone "+HH:MM"). */
+    int sqlite_offset_s;
     int errcode;        /* 0 = no error */
     char errmsg[1024];  /* "driver error CODE: message" or "" */
 };

@@ -116,6 +116,15 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
     }
     if (lite_setup(c, path, o, err, errlen) != 0)
         goto out;
+    /* SQLite's 'now' is UTC; an offset shifts it. A zone name needs zone
+     * tables SQLite does not have. */
+    if (o->time_zone && strcmp(o->time_zone, "server") != 0 &&
+        db_parse_offset(o->time_zone, &d->sqlite_offset_s) != 0) {
+        snprintf(err, errlen, "database.time_zone '%.64s': SQLite knows no named zones; use "
+                 "'server' (UTC, what datetime('now') gives) or an offset such as +02:00",
+                 o->time_zone);
+        goto out;
+    }
     if (!(l = calloc(1, sizeof *l))) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -368,6 +377,12 @@ static int lite_exec_script(db *d, const char *script)
     return run_text(d, script);
 }
 
+static int lite_ping(db *d)
+{
+    (void)d; /* a file does not go away like a server */
+    return 0;
+}
+
 const db_driver db_sqlite_driver = {
     .kind = DB_SQLITE,
     .name = "sqlite",
@@ -379,6 +394,7 @@ const db_driver db_sqlite_driver = {
     .commit = lite_commit,
     .rollback = lite_rollback,
     .exec_script = lite_exec_script,
+    .ping = lite_ping,
     .retryable = lite_retryable,
     .lost = lite_lost,
 };

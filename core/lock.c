@@ -1,6 +1,9 @@
 /*
  * lock.c - see lock.h. Every time is computed in SQL, on the database clock:
  * instances on hosts whose clocks disagree still agree on when a lease ends.
+ * MySQL uses UTC_TIMESTAMP(3), never NOW(3): NOW() follows the session's
+ * time_zone, and two instances with different database.time_zone settings
+ * must still read each other's leases right.
  */
 #include "lock.h"
 
@@ -29,15 +32,15 @@ static const dialect mysql_sql = {
     /* The one statement that decides: the row lock serialises racers, and
      * each re-reads the committed row, so at most one matches (matched rows,
      * CLIENT_FOUND_ROWS, = 1 means ours, even when nothing changed). */
-    "UPDATE reconciler_locks SET holder = ?, locked_at = NOW(3), "
-    "lock_until = NOW(3) + INTERVAL ? MICROSECOND "
-    "WHERE name = ? AND (holder = ? OR lock_until <= NOW(3))",
-    "UPDATE reconciler_locks SET lock_until = NOW(3) + INTERVAL ? MICROSECOND "
+    "UPDATE reconciler_locks SET holder = ?, locked_at = UTC_TIMESTAMP(3), "
+    "lock_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND "
+    "WHERE name = ? AND (holder = ? OR lock_until <= UTC_TIMESTAMP(3))",
+    "UPDATE reconciler_locks SET lock_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND "
     "WHERE name = ? AND holder = ?",
-    "UPDATE reconciler_locks SET lock_until = NOW(3) WHERE name = ? AND holder = ?",
-    "UPDATE reconciler_locks SET lock_until = GREATEST(NOW(3), locked_at + INTERVAL ? MICROSECOND) "
-    "WHERE name = ? AND holder = ?",
-    "SELECT holder, CAST(lock_until AS CHAR), lock_until > NOW(3) FROM reconciler_locks "
+    "UPDATE reconciler_locks SET lock_until = UTC_TIMESTAMP(3) WHERE name = ? AND holder = ?",
+    "UPDATE reconciler_locks SET lock_until = GREATEST(UTC_TIMESTAMP(3), "
+    "locked_at + INTERVAL ? MICROSECOND) WHERE name = ? AND holder = ?",
+    "SELECT holder, CAST(lock_until AS CHAR), lock_until > UTC_TIMESTAMP(3) FROM reconciler_locks "
     "WHERE name = ?",
 };
 

@@ -6,9 +6,9 @@
  * reconnect, is not replicated, is not cluster-wide on Galera, and pins
  * connections in proxies. A row taken with one conditional UPDATE survives
  * all of those, and works the same on SQLite. Every time is computed in SQL
- * (never on this host's clock), to the millisecond: DATETIME(3) on MySQL
- * (migration 003), "YYYY-MM-DD HH:MM:SS.mmm" text on SQLite, which compares
- * correctly as text.
+ * (never on this host's clock), in UTC whatever the session's time zone, to
+ * the millisecond: DATETIME(3) on MySQL (migration 003), "YYYY-MM-DD
+ * HH:MM:SS.mmm" text on SQLite, which compares correctly as text.
  *
  * Every function takes an open connection, the lock's name (LOCK_NAME for the
  * service) and, on error, writes a message to err (errlen bytes, may be 0).

@@ -46,10 +46,10 @@ static int is_applied(db *d, int version)
 
 static int record(db *d, const migration *m)
 {
-    char now[20];
-    if (db_now(d, NULL, now) != 0)
+    db_clock now;
+    if (db_now(d, &now) != 0)
         return -1;
-    rc_value p[] = { rc_int(m->version), rc_text(m->name), rc_text(now) };
+    rc_value p[] = { rc_int(m->version), rc_text(m->name), rc_text(now.text) };
     return db_exec(d, "INSERT INTO schema_migrations (version, name, applied_at) "
                    "VALUES (?, ?, ?)", p, 3, NULL);
 }

@@ -310,6 +310,24 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
 
 /* ------------------------------------------------ conveniences (inline only) */
 
+/*
+ * SQLite keeps datetimes as text and compares them as text, so only values in
+ * the canonical form "YYYY-MM-DD HH:MM:SS" (optionally with a fraction
+ * ".fff") compare correctly with T. A value the bot wrote in another form is
+ * misjudged silently: an ISO "2026-11-29T10:00:00Z" sorts after every
+ * "2026-11-29 ..." time, and an integer epoch sorts before all text, so a
+ * live lease stored as 1795954662 looks expired. RC_SQLITE_TIME_OK(col) is an
+ * SQL condition (col a string literal) that is true only for the canonical
+ * form; add it to every time comparison on SQLite so that a step never
+ * changes a row it cannot judge, and report the rows it left out. MySQL's
+ * DATETIME columns always hold the canonical form.
+ */
+#define RC_SQLITE_TIME_OK(col)                                                     \
+    "(typeof(" col ") = 'text' AND " col " GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-" \
+    "[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' AND (length(" col ") = 19 OR "   \
+    "(substr(" col ", 20, 1) = '.' AND length(" col ") > 20 AND substr(" col ", 21) " \
+    "NOT GLOB '*[^0-9]*')))"
+
 /* Read a single integer (e.g. a COUNT(*)) into *out; NULL reads as 0. */
 static inline int rc__count_row(void *user, const rc_value *cols, size_t ncols)
 {

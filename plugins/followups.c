@@ -10,20 +10,74 @@
  * A cooldown ending exactly at T has not ended yet. The candidate count
  * treats an ended cooldown as the reset it gets, so a dry run reports what a
  * real run would.
+ *
+ * On SQLite a cooldown_until or last_activity that is not canonical time text
+ * cannot be judged against T: such rows are neither changed nor counted, and
+ * skippedTimes.user_sessions.<column> says how many there are.
  */
 #include <reconciler.h>
+#include <string.h>
+
+/* 100 years: more is no staleness, and days * 86400 stays far from overflow. */
+#define STALE_DAYS_MAX 36500
 
 static const rc_option options[] = {
     { "max_attempts", RC_OPT_INT, "3", "sessions with fewer follow-up attempts are candidates" },
-    { "stale_after_days", RC_OPT_INT, "365", "sessions idle longer than this are not candidates" },
+    { "stale_after_days", RC_OPT_INT, "365",
+      "sessions idle longer than this are not candidates (0 to 36500)" },
     { "active_status", RC_OPT_STRING, "ACTIVE", "contact_status of sessions that get follow-ups" },
     { "batch_size", RC_OPT_INT, "5000", "rows per chunk (one transaction each), >= 1" },
     RC_OPTIONS_END
 };
 
+typedef struct followup_sql {
+    const char *count_ended, *find, *clear, *candidates;
+    const char *unjudged_cooldown, *unjudged_activity; /* SQLite only; NULL on MySQL */
+} followup_sql;
+
+#define ENDED(OK) "(cooldown_until < ?" OK ")"
+#define FOLLOWUP_SQL(OK_COOLDOWN, OK_ACTIVITY, UNJ_C, UNJ_A)                                  \
+    {                                                                                         \
+        "SELECT COUNT(*) FROM user_sessions WHERE " ENDED(OK_COOLDOWN),                       \
+        "SELECT user_id FROM user_sessions WHERE " ENDED(OK_COOLDOWN)                         \
+        " AND user_id > ? ORDER BY user_id LIMIT ?",                                          \
+        "UPDATE user_sessions SET cooldown_until = NULL, follow_up_attempts = 0 "             \
+        "WHERE " ENDED(OK_COOLDOWN) " AND user_id > ? AND user_id <= ?",                      \
+        "SELECT COUNT(*) FROM user_sessions WHERE contact_status = ? "                        \
+        "AND (last_activity >= ?" OK_ACTIVITY ") AND ((cooldown_until IS NULL AND "           \
+        "follow_up_attempts < ?) OR (" ENDED(OK_COOLDOWN) " AND ? > 0))",                     \
+        UNJ_C, UNJ_A                                                                          \
+    }
+
+static const followup_sql mysql_sql = FOLLOWUP_SQL("", "", NULL, NULL);
+static const followup_sql sqlite_sql = FOLLOWUP_SQL(
+    " AND " RC_SQLITE_TIME_OK("cooldown_until"), " AND " RC_SQLITE_TIME_OK("last_activity"),
+    "SELECT COUNT(*) FROM user_sessions WHERE cooldown_until IS NOT NULL AND NOT "
+    RC_SQLITE_TIME_OK("cooldown_until"),
+    "SELECT COUNT(*) FROM user_sessions WHERE last_activity IS NOT NULL AND NOT "
+    RC_SQLITE_TIME_OK("last_activity"));
+
+/* SQLite: the rows of column whose time no comparison can judge. */
+static int report_unjudged(rc_ctx *ctx, const char *sql, const char *column)
+{
+    int64_t n = 0;
+    char key[96];
+    if (!sql)
+        return RC_OK;
+    if (rc_count(ctx, sql, NULL, 0, &n) != RC_OK)
+        return RC_ERROR;
+    if (n > 0)
+        ctx->api->log(ctx, RC_LOG_WARN, "%lld rows of user_sessions.%s hold a time not in the "
+                      "form YYYY-MM-DD HH:MM:SS; they were left alone", (long long)n, column);
+    strcpy(key, "skippedTimes.user_sessions.");
+    strcat(key, column);
+    return rc_result_int(ctx, key, n);
+}
+
 static int run(rc_ctx *ctx, void *state)
 {
     const rc_api *api = ctx->api;
+    const followup_sql *q = strcmp(api->db_driver(ctx), "sqlite") == 0 ? &sqlite_sql : &mysql_sql;
     const char *t = api->now_text(ctx);
     int64_t max_attempts = api->opt_int(ctx, "max_attempts");
     int64_t days = api->opt_int(ctx, "stale_after_days");
@@ -32,39 +86,35 @@ static int run(rc_ctx *ctx, void *state)
     char stale_edge[32];
     (void)state;
 
-    if (batch < 1 || days < 0 || max_attempts < 0) {
-        api->fail(ctx, "options: batch_size must be >= 1, stale_after_days and max_attempts >= 0");
+    if (batch < 1 || days < 0 || days > STALE_DAYS_MAX || max_attempts < 0) {
+        api->fail(ctx, "options: batch_size must be >= 1, stale_after_days from 0 to %d and "
+                  "max_attempts >= 0", STALE_DAYS_MAX);
         return RC_ERROR;
     }
     rc_value p_t[] = { rc_text(t) };
     if (api->dry_run(ctx)) {
-        if (rc_count(ctx, "SELECT COUNT(*) FROM user_sessions WHERE cooldown_until < ?",
-                     p_t, 1, &cleared) != RC_OK)
+        if (rc_count(ctx, q->count_ended, p_t, 1, &cleared) != RC_OK)
             return RC_ERROR;
     } else {
-        rc_value p_clear[] = { rc_text(t) };
-        rc_chunk_stmt clear = {
-            "UPDATE user_sessions SET cooldown_until = NULL, follow_up_attempts = 0 "
-            "WHERE cooldown_until < ? AND user_id > ? AND user_id <= ?", p_clear, 1, 0
-        };
-        if (api->db_chunked(ctx, "SELECT user_id FROM user_sessions WHERE cooldown_until < ? "
-                            "AND user_id > ? ORDER BY user_id LIMIT ?", p_t, 1, rc_text(""),
-                            batch, &clear, 1) != RC_OK)
+        rc_chunk_stmt clear = { q->clear, p_t, 1, 0 };
+        if (api->db_chunked(ctx, q->find, p_t, 1, rc_text(""), batch, &clear, 1) != RC_OK)
             return RC_ERROR;
         cleared = clear.affected;
     }
 
+    /* Written in the session's zone: T - n days as DATE_SUB(NOW(), INTERVAL n DAY) is. */
     api->format_time(api->now(ctx) - days * 86400, stale_edge, sizeof stale_edge);
     rc_value p_cand[] = { rc_text(api->opt_string(ctx, "active_status")), rc_text(stale_edge),
                           rc_int(max_attempts), rc_text(t), rc_int(max_attempts) };
-    if (rc_count(ctx, "SELECT COUNT(*) FROM user_sessions WHERE contact_status = ? "
-                 "AND last_activity >= ? AND ((cooldown_until IS NULL AND follow_up_attempts < ?) "
-                 "OR (cooldown_until < ? AND ? > 0))", p_cand, 5, &candidates) != RC_OK)
+    if (rc_count(ctx, q->candidates, p_cand, 5, &candidates) != RC_OK)
         return RC_ERROR;
     rc_result_int(ctx, "cooldownsCleared", cleared);
     rc_result_int(ctx, "followUpCandidates", candidates);
+    if (report_unjudged(ctx, q->unjudged_cooldown, "cooldown_until") != RC_OK ||
+        report_unjudged(ctx, q->unjudged_activity, "last_activity") != RC_OK)
+        return RC_ERROR;
     return RC_OK;
 }
 
-RC_PLUGIN("followups", "Clear ended follow-up cooldowns and count follow-up candidates", "1.0.0",
+RC_PLUGIN("followups", "Clear ended follow-up cooldowns and count follow-up candidates", "1.1.0",
           options, NULL, run, NULL)

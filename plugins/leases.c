@@ -12,8 +12,13 @@
  * Writes go in keyset chunks of batch_size rows, one short transaction each,
  * and every UPDATE re-checks its own condition: a worker that renews a lease
  * or finishes a job between our read and our write is never overwritten.
+ *
+ * On SQLite a locked_until that is not canonical time text (an ISO "T" form,
+ * an integer epoch) cannot be judged against T: such rows are left alone and
+ * counted in skippedTimes.processing_jobs.locked_until, with a warning.
  */
 #include <reconciler.h>
+#include <string.h>
 
 static const rc_option options[] = {
     { "max_attempts", RC_OPT_INT, "3", "an orphaned job with fewer attempts is retried, else failed" },
@@ -23,10 +28,41 @@ static const rc_option options[] = {
     RC_OPTIONS_END
 };
 
-/* The conditions, written once and shared by the counts and the writes. */
-#define EXPIRED "locked_until < ?"
+/* The statements of one dialect: the conditions are written once, below. */
+typedef struct lease_sql {
+    const char *count_expired, *count_requeue, *count_fail;
+    const char *find, *clear, *requeue, *fail;
+    const char *count_unjudged; /* SQLite: rows whose time is not canonical; NULL on MySQL */
+} lease_sql;
+
+/*
+ * OK is the extra condition that a time value must meet to be compared: ""
+ * on MySQL (DATETIME is always canonical), RC_SQLITE_TIME_OK on SQLite.
+ */
+#define EXPIRED(OK) "(locked_until < ?" OK ")"
 #define ORPHAN "status = 'processing' AND locked_until IS NULL"
-#define ORPHAN_OR_EXPIRED "status = 'processing' AND (locked_until IS NULL OR locked_until < ?)"
+#define ORPHAN_OR_EXPIRED(OK) "status = 'processing' AND (locked_until IS NULL OR " EXPIRED(OK) ")"
+#define LEASE_SQL(OK, UNJUDGED)                                                            \
+    {                                                                                      \
+        "SELECT COUNT(*) FROM processing_jobs WHERE " EXPIRED(OK),                         \
+        "SELECT COUNT(*) FROM processing_jobs WHERE " ORPHAN_OR_EXPIRED(OK) " AND attempts < ?", \
+        "SELECT COUNT(*) FROM processing_jobs WHERE " ORPHAN_OR_EXPIRED(OK) " AND attempts >= ?", \
+        "SELECT id FROM processing_jobs WHERE (" EXPIRED(OK) " OR " ORPHAN                  \
+        ") AND id > ? ORDER BY id LIMIT ?",                                                \
+        "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? " \
+        "WHERE " EXPIRED(OK) " AND id > ? AND id <= ?",                                    \
+        "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "  \
+        "updated_at = ? WHERE " ORPHAN " AND attempts < ? AND id > ? AND id <= ?",         \
+        "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, " \
+        "updated_at = ? WHERE " ORPHAN " AND attempts >= ? AND id > ? AND id <= ?",        \
+        UNJUDGED                                                                           \
+    }
+
+static const lease_sql mysql_sql = LEASE_SQL("", NULL);
+static const lease_sql sqlite_sql = LEASE_SQL(
+    " AND " RC_SQLITE_TIME_OK("locked_until"),
+    "SELECT COUNT(*) FROM processing_jobs WHERE locked_until IS NOT NULL AND NOT "
+    RC_SQLITE_TIME_OK("locked_until"));
 
 static int check_options(rc_ctx *ctx, int64_t *max_attempts, int64_t *batch)
 {
@@ -41,27 +77,41 @@ static int check_options(rc_ctx *ctx, int64_t *max_attempts, int64_t *batch)
     return RC_OK;
 }
 
+/* SQLite: report (and warn about) the rows no comparison with T can judge. */
+static int report_unjudged(rc_ctx *ctx, const lease_sql *q)
+{
+    int64_t n = 0;
+    if (!q->count_unjudged)
+        return RC_OK;
+    if (rc_count(ctx, q->count_unjudged, NULL, 0, &n) != RC_OK)
+        return RC_ERROR;
+    if (n > 0)
+        ctx->api->log(ctx, RC_LOG_WARN, "%lld rows of processing_jobs.locked_until hold a time "
+                      "not in the form YYYY-MM-DD HH:MM:SS; they were left alone",
+                      (long long)n);
+    return rc_result_int(ctx, "skippedTimes.processing_jobs.locked_until", n);
+}
+
 /* Dry run: the same numbers from COUNT(*)s, nothing written. */
-static int count_only(rc_ctx *ctx, const char *t, int64_t max_attempts)
+static int count_only(rc_ctx *ctx, const lease_sql *q, const char *t, int64_t max_attempts)
 {
     int64_t leases, requeue, fail;
     rc_value p1[] = { rc_text(t) };
     rc_value p2[] = { rc_text(t), rc_int(max_attempts) };
-    if (rc_count(ctx, "SELECT COUNT(*) FROM processing_jobs WHERE " EXPIRED, p1, 1, &leases) ||
-        rc_count(ctx, "SELECT COUNT(*) FROM processing_jobs WHERE " ORPHAN_OR_EXPIRED
-                 " AND attempts < ?", p2, 2, &requeue) ||
-        rc_count(ctx, "SELECT COUNT(*) FROM processing_jobs WHERE " ORPHAN_OR_EXPIRED
-                 " AND attempts >= ?", p2, 2, &fail))
+    if (rc_count(ctx, q->count_expired, p1, 1, &leases) ||
+        rc_count(ctx, q->count_requeue, p2, 2, &requeue) ||
+        rc_count(ctx, q->count_fail, p2, 2, &fail))
         return RC_ERROR;
     rc_result_int(ctx, "leasesRepaired", leases);
     rc_result_int(ctx, "jobsRequeued", requeue);
     rc_result_int(ctx, "jobsFailed", fail);
-    return RC_OK;
+    return report_unjudged(ctx, q);
 }
 
 static int run(rc_ctx *ctx, void *state)
 {
     const rc_api *api = ctx->api;
+    const lease_sql *q = strcmp(api->db_driver(ctx), "sqlite") == 0 ? &sqlite_sql : &mysql_sql;
     int64_t max_attempts, batch;
     const char *t = api->now_text(ctx);
     (void)state;
@@ -69,7 +119,7 @@ static int run(rc_ctx *ctx, void *state)
     if (check_options(ctx, &max_attempts, &batch) != RC_OK)
         return RC_ERROR;
     if (api->dry_run(ctx))
-        return count_only(ctx, t, max_attempts);
+        return count_only(ctx, q, t, max_attempts);
 
     const char *msg = api->opt_string(ctx, "error_message");
     rc_value find[] = { rc_text(t) };
@@ -81,22 +131,17 @@ static int run(rc_ctx *ctx, void *state)
      * 'processing' job without a lease is requeued or failed.
      */
     rc_chunk_stmt stmts[] = {
-        { "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? "
-          "WHERE " EXPIRED " AND id > ? AND id <= ?", clear, 2, 0 },
-        { "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "
-          "updated_at = ? WHERE " ORPHAN " AND attempts < ? AND id > ? AND id <= ?", requeue, 3, 0 },
-        { "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, "
-          "updated_at = ? WHERE " ORPHAN " AND attempts >= ? AND id > ? AND id <= ?", requeue, 3, 0 },
+        { q->clear, clear, 2, 0 },
+        { q->requeue, requeue, 3, 0 },
+        { q->fail, requeue, 3, 0 },
     };
-    if (api->db_chunked(ctx, "SELECT id FROM processing_jobs WHERE (" EXPIRED " OR " ORPHAN
-                        ") AND id > ? ORDER BY id LIMIT ?", find, 1, rc_int(0), batch,
-                        stmts, 3) != RC_OK)
+    if (api->db_chunked(ctx, q->find, find, 1, rc_int(0), batch, stmts, 3) != RC_OK)
         return RC_ERROR;
     rc_result_int(ctx, "leasesRepaired", stmts[0].affected);
     rc_result_int(ctx, "jobsRequeued", stmts[1].affected);
     rc_result_int(ctx, "jobsFailed", stmts[2].affected);
-    return RC_OK;
+    return report_unjudged(ctx, q);
 }
 
-RC_PLUGIN("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.0.0",
+RC_PLUGIN("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.1.0",
           options, NULL, run, NULL)

@@ -61,12 +61,23 @@ static int run(rc_ctx *ctx, void *state)
         snprintf(key, sizeof key, "queue.byStatus.%s", *s);
         rc_result_int(ctx, key, 0);
     }
-    /* One pass over the (status, locked_until) index gives all three figures. */
+    /*
+     * One pass over the (status, locked_until) index gives all three figures.
+     * SQLite: only canonical time text is compared with T (see
+     * RC_SQLITE_TIME_OK); a lease in another form counts as neither.
+     */
     rc_value p2[] = { rc_text(t), rc_text(t) };
-    if (api->db_query(ctx, "SELECT status, COUNT(*), "
-                      "SUM(CASE WHEN locked_until >= ? THEN 1 ELSE 0 END), "
-                      "SUM(CASE WHEN locked_until < ? THEN 1 ELSE 0 END) "
-                      "FROM processing_jobs GROUP BY status", p2, 2, status_row, &tl) != RC_OK)
+    if (api->db_query(ctx, mysql
+                      ? "SELECT status, COUNT(*), "
+                        "SUM(CASE WHEN locked_until >= ? THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN locked_until < ? THEN 1 ELSE 0 END) "
+                        "FROM processing_jobs GROUP BY status"
+                      : "SELECT status, COUNT(*), "
+                        "SUM(CASE WHEN locked_until >= ? AND " RC_SQLITE_TIME_OK("locked_until")
+                        " THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN locked_until < ? AND " RC_SQLITE_TIME_OK("locked_until")
+                        " THEN 1 ELSE 0 END) "
+                        "FROM processing_jobs GROUP BY status", p2, 2, status_row, &tl) != RC_OK)
         return RC_ERROR;
     /* Date arithmetic is where the dialects differ. NULL (no pending job) reads as 0. */
     rc_value p1[] = { rc_text(t) };
@@ -74,7 +85,8 @@ static int run(rc_ctx *ctx, void *state)
                  ? "SELECT COALESCE(TIMESTAMPDIFF(SECOND, MIN(created_at), ?), 0) "
                    "FROM processing_jobs WHERE status = 'pending'"
                  : "SELECT COALESCE(CAST(ROUND((julianday(?) - julianday(MIN(created_at))) "
-                   "* 86400) AS INTEGER), 0) FROM processing_jobs WHERE status = 'pending'",
+                   "* 86400) AS INTEGER), 0) FROM processing_jobs WHERE status = 'pending' "
+                   "AND " RC_SQLITE_TIME_OK("created_at"),
                  p1, 1, &age) != RC_OK)
         return RC_ERROR;
     rc_result_int(ctx, "queue.total", tl.total);

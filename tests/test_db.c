@@ -525,17 +525,19 @@ DB_TEST(db, now_agrees_with_host_clock)
 {
     th_db t;
     int64_t now = 0, parsed = 0;
-    char text[20] = "";
+    db_clock c;
     th_db_create(kind, &t);
     time_t before = time(NULL);
-    cr_assert_eq(db_now(t.conn, &now, text), 0, "%s", db_errmsg(t.conn));
+    cr_assert_eq(db_now(t.conn, &c), 0, "%s", db_errmsg(t.conn));
     time_t after = time(NULL);
+    now = c.unix_s;
+    const char *text = c.text;
     cr_assert_geq(now, (int64_t)before - 3, "db %lld host %lld", (long long)now,
                   (long long)before);
     cr_assert_leq(now, (int64_t)after + 3, "db %lld host %lld", (long long)now, (long long)after);
     cr_assert_eq(strlen(text), 19, "%s", text);
     cr_assert_eq(db_parse_time(text, &parsed), 0, "%s", text);
-    cr_assert_eq(parsed, now);
+    cr_assert_eq(parsed, now + c.offset_s, "the text is the Unix time at the session's offset");
     th_db_destroy(&t);
 }
 
@@ -687,15 +689,19 @@ Test(db_open, mysql_wrong_password_and_unknown_database)
     db_url_free(&u);
 }
 
-Test(db_open, mysql_session_is_utc_read_committed)
+/*
+ * The session keeps the server's default time zone (the bot's sessions write
+ * NOW() in it; forcing UTC took live leases on servers behind UTC).
+ */
+Test(db_open, mysql_session_keeps_server_zone_read_committed)
 {
     th_db t;
     rows r = { 0 };
     th_db_create(DB_MYSQL, &t);
     cr_assert_eq(db_query(t.conn, "SELECT @@session.time_zone, @@session.tx_isolation, "
-                          "@@character_set_client", NULL, 0, collect, &r), 0, "%s",
-                 db_errmsg(t.conn));
-    cr_assert_str_eq(r.v[0][0].s, "+00:00");
+                          "@@character_set_client, @@global.time_zone", NULL, 0, collect, &r),
+                 0, "%s", db_errmsg(t.conn));
+    cr_assert_str_eq(r.v[0][0].s, r.v[0][3].s, "the session's zone is the server's default");
     cr_assert_str_eq(r.v[0][1].s, "READ-COMMITTED");
     cr_assert_str_eq(r.v[0][2].s, "utf8mb4");
     rows_free(&r);

@@ -59,11 +59,11 @@ static int text_row(void *user, const rc_value *c, size_t n)
     return 1;
 }
 
-/* The database clock as lock text, "YYYY-MM-DD HH:MM:SS.mmm". */
+/* The database clock as lock text, "YYYY-MM-DD HH:MM:SS.mmm", in UTC like the lock. */
 static void db_now_text(db *d, char out[32])
 {
     const char *sql = db_get_kind(d) == DB_MYSQL
-                          ? "SELECT CAST(NOW(3) AS CHAR)"
+                          ? "SELECT CAST(UTC_TIMESTAMP(3) AS CHAR)"
                           : "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')";
     out[0] = '\0';
     cr_assert_eq(db_query(d, sql, NULL, 0, text_row, out), 0, "%s", db_errmsg(d));

@@ -47,14 +47,14 @@ static int exec(db *d, const char *sql, const rc_value *p, size_t n)
     return 0;
 }
 
-/* Scenario rows. Times are relative to the database clock now (t0). */
-static int create_rows(db *d, int64_t t0)
+/* Scenario rows. Times are relative to the database clock now (t0), in its zone. */
+static int create_rows(db *d, const db_clock *t0)
 {
     char past[20], future[20], stale[20], recent[20];
-    db_format_time(t0 - 3600, past, sizeof past);
-    db_format_time(t0 + 3600, future, sizeof future);
-    db_format_time(t0 - 400 * 86400LL, stale, sizeof stale);
-    db_format_time(t0 - 86400, recent, sizeof recent);
+    db_clock_format(t0, t0->unix_s - 3600, past, sizeof past);
+    db_clock_format(t0, t0->unix_s + 3600, future, sizeof future);
+    db_clock_format(t0, t0->unix_s - 400 * 86400LL, stale, sizeof stale);
+    db_clock_format(t0, t0->unix_s - 86400, recent, sizeof recent);
 
     static const struct { const char *tag, *status; int attempts; int lease; } jobs[] = {
         { MARK "-expired", "processing", 0, -1 },     /* expired lease */
@@ -249,16 +249,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "validate: %s\n", err);
         goto out;
     }
-    int64_t t0;
-    char t0_text[20];
-    if (db_now(d, &t0, t0_text) != 0 || delete_rows(d) != 0) {
+    db_clock t0;
+    if (db_now(d, &t0) != 0 || delete_rows(d) != 0) {
         fprintf(stderr, "validate: %s (run `reconciler migrate` first?)\n", db_errmsg(d));
         goto out;
     }
     created = 1;
-    if (create_rows(d, t0) != 0)
+    if (create_rows(d, &t0) != 0)
         goto out;
-    printf("validate: scenarios created at %s (database clock); running the pipeline\n", t0_text);
+    printf("validate: scenarios created at %s %s (database clock); running the pipeline\n",
+           t0.text, t0.zone);
 
     run_request dry_req = { .trigger = "startup", .dry_run = 1 };
     run_request real_req = { .trigger = "startup", .dry_run = 0 };
