@@ -38,11 +38,22 @@ static int last_key_row(void *user, const rc_value *cols, size_t n)
     return 0;
 }
 
+int64_t chunk_backoff_ms(int attempt)
+{
+    /*
+     * 20 ms, 40 ms, ... plus as much again at random, so that two instances
+     * that deadlocked on the same rows retry apart. The randomness comes from
+     * the kernel: an unseeded rand() gave every process the same sequence,
+     * and they kept colliding in step.
+     */
+    int64_t base = INT64_C(20) << (attempt < 10 ? attempt : 10);
+    return base + (int64_t)(util_random_u64() % (uint64_t)base);
+}
+
 static void backoff(int attempt)
 {
-    /* 20 ms, 40 ms, ... with jitter, so two retrying instances drift apart. */
-    long ms = (20L << attempt) + rand() % (20L << attempt);
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    int64_t ms = chunk_backoff_ms(attempt);
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
 }
 

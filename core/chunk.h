@@ -12,4 +12,10 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
               rc_value first, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
               int (*stop)(void), char *err, size_t errlen);
 
+/*
+ * The pause before retry number attempt (1, 2, ...) of a chunk that hit a
+ * deadlock: 20 ms << attempt plus up to as much again, at random.
+ */
+int64_t chunk_backoff_ms(int attempt);
+
 #endif

@@ -44,12 +44,44 @@ static void check_lost(guard *g)
     }
 }
 
+/* One lock statement: which, and its arguments. */
+typedef enum lock_op { OP_TRY, OP_EXTEND, OP_RELEASE } lock_op;
+
+/*
+ * Run op on the guard's connection (called with g->mu held). A connection
+ * the server closed since its last use (a restart: 2006/2013) is reopened
+ * and the statement tried once more, so the first run after a database
+ * restart does not fail on a stale session.
+ */
+static int run_op(guard *g, lock_op op, int64_t ms, lock_info *other, char *err, size_t errlen)
+{
+    int rc = -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (ensure_conn(g, err, errlen) != 0)
+            return -1;
+        switch (op) {
+        case OP_TRY:
+            rc = lock_try(g->conn, LOCK_NAME, g->holder, ms, other, err, errlen);
+            break;
+        case OP_EXTEND:
+            rc = lock_extend(g->conn, LOCK_NAME, g->holder, ms, err, errlen);
+            break;
+        case OP_RELEASE:
+            rc = lock_release(g->conn, LOCK_NAME, g->holder, ms, err, errlen);
+            break;
+        }
+        if (rc >= 0 || !db_lost(g->conn))
+            break;
+        log_info("run lock: the connection was lost (%s); reconnecting", err);
+        check_lost(g);
+    }
+    return rc;
+}
+
 static void renew(guard *g)
 {
     char err[1024];
-    int rc = ensure_conn(g, err, sizeof err) == 0
-                 ? lock_extend(g->conn, LOCK_NAME, g->holder, g->ttl_ms, err, sizeof err)
-                 : -1;
+    int rc = run_op(g, OP_EXTEND, g->ttl_ms, NULL, err, sizeof err);
     if (rc == 1) {
         g->renewed_mono = util_mono_ms();
         return;
@@ -164,9 +196,7 @@ int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t
     int retryable = 0;
     for (;;) {
         pthread_mutex_lock(&g->mu);
-        int rc = ensure_conn(g, err, errlen) == 0
-                     ? lock_try(g->conn, LOCK_NAME, g->holder, g->ttl_ms, other, err, errlen)
-                     : -1;
+        int rc = run_op(g, OP_TRY, g->ttl_ms, other, err, errlen);
         if (rc == 1) {
             g->held = 1;
             g->renewed_mono = util_mono_ms();
@@ -207,9 +237,7 @@ static void release(guard *g, int64_t hold_ms, int quiet)
     if (g->held) {
         g->held = 0;
         g->holding = hold_ms > 0;
-        int rc = ensure_conn(g, err, sizeof err) == 0
-                     ? lock_release(g->conn, LOCK_NAME, g->holder, hold_ms, err, sizeof err)
-                     : -1;
+        int rc = run_op(g, OP_RELEASE, hold_ms, NULL, err, sizeof err);
         if (rc < 0) {
             check_lost(g);
             log_warn("cannot release the run lock (%s); it frees itself when its lease ends", err);

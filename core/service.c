@@ -3,6 +3,7 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "schedule.h"
 #include "util.h"
 
 #include <errno.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 /* The plugins the API runs as probes (read-only) for its live endpoints. */
@@ -70,18 +70,10 @@ static void wait_until(int wake_r, int64_t deadline)
     }
 }
 
-static uint64_t random_u64(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != sizeof v)
-        v = (uint64_t)util_wall_ms() * 6364136223846793005ULL + (uint64_t)getpid();
-    return v;
-}
-
 static int64_t pick_jitter(const config *cfg)
 {
     return cfg->schedule_jitter_ms > 0
-               ? (int64_t)(random_u64() % (uint64_t)(cfg->schedule_jitter_ms + 1)) : 0;
+               ? (int64_t)(util_random_u64() % (uint64_t)(cfg->schedule_jitter_ms + 1)) : 0;
 }
 
 /* Connect the run's connection and the lock's: EXIT_OK, or an exit code with err. */
@@ -187,22 +179,36 @@ static int do_run(service *s, history *h, db **d, const run_plan *plan)
     char err[2048], reason[2400];
     lock_info other = { "", "" };
     json_t *r = NULL;
+    int64_t run_id = plan->run_id;
 
+    /* Recorded before anything else, so that a 409 names this run's id. */
+    if (!run_id && h && history_begin(h, plan->trigger, plan->dry_run, util_wall_ms(),
+                                      &run_id) != 0) {
+        log_error("%s (the run goes on without a history record)", history_error(h));
+        run_id = 0;
+    }
     pthread_mutex_lock(&s->mu);
     s->running = 1;
-    s->running_id = plan->run_id;
+    s->running_id = run_id;
     pthread_mutex_unlock(&s->mu);
 
+    /* A server restarted since the last run closed our session: reopen it
+     * now rather than fail this run on it. */
+    if (*d && db_ping(*d) != 0) {
+        log_info("the database connection was lost (%s); reconnecting", db_errmsg(*d));
+        db_close(*d);
+        *d = NULL;
+    }
     if (connect_all(s, d, err, sizeof err) != EXIT_OK) {
         snprintf(reason, sizeof reason, "not run: %s", err);
         log_error("%s run: %s", plan->trigger, reason);
-        record(s, runner_not_run(h, plan->trigger, plan->dry_run, plan->run_id, "failed", reason));
+        record(s, runner_not_run(h, plan->trigger, plan->dry_run, run_id, "failed", reason));
         return EXIT_OK;
     }
     if (!plan->dry_run) {
         int got = guard_acquire(s->g, plan->wait_ms, &other, err, sizeof err);
         if (got == GUARD_STOPPED) {
-            record(s, runner_not_run(h, plan->trigger, plan->dry_run, plan->run_id, "skipped",
+            record(s, runner_not_run(h, plan->trigger, plan->dry_run, run_id, "skipped",
                                      "not run: reconciler is stopping"));
             return EXIT_OK;
         }
@@ -217,14 +223,13 @@ static int do_run(service *s, history *h, db **d, const run_plan *plan)
             /* A scheduled tick that finds another instance running is routine. */
             log_msg(busy && !plan->wait_ms ? RC_LOG_INFO : RC_LOG_ERROR, NULL, "%s run %s",
                     plan->trigger, reason);
-            record(s, runner_not_run(h, plan->trigger, plan->dry_run, plan->run_id,
+            record(s, runner_not_run(h, plan->trigger, plan->dry_run, run_id,
                                      busy ? "skipped" : "failed", reason));
             return busy ? EXIT_LOCKED : EXIT_OK;
         }
     }
 
-    run_request req = { .trigger = plan->trigger, .dry_run = plan->dry_run,
-                        .run_id = plan->run_id };
+    run_request req = { .trigger = plan->trigger, .dry_run = plan->dry_run, .run_id = run_id };
     runner_run(s->p, *d, h, &req, &r);
     if (!plan->dry_run)
         guard_release(s->g, runner_shutting_down() ? 0 : plan->hold_ms);
@@ -340,9 +345,8 @@ static int take_queued(service *s, int64_t *id, int *dry)
 
 static int schedule_loop(service *s, history *h, db **d, int wake_r)
 {
-    int64_t interval = s->cfg->schedule_interval_ms;
-    int64_t base = util_mono_ms() + interval; /* the grid: due = base + jitter */
-    int64_t jitter = pick_jitter(s->cfg);
+    schedule sch;
+    schedule_init(&sch, util_mono_ms(), s->cfg->schedule_interval_ms, pick_jitter(s->cfg));
 
     while (!runner_shutting_down()) {
         int64_t id;
@@ -350,12 +354,7 @@ static int schedule_loop(service *s, history *h, db **d, int wake_r)
         if (g_reload) {
             g_reload = 0;
             reload(s);
-            if (s->cfg->schedule_interval_ms != interval) {
-                /* The next tick keeps the grid's phase, at the new pace. */
-                base += s->cfg->schedule_interval_ms - interval;
-                interval = s->cfg->schedule_interval_ms;
-                jitter = pick_jitter(s->cfg);
-            }
+            schedule_set_interval(&sch, s->cfg->schedule_interval_ms, pick_jitter(s->cfg));
             continue;
         }
         if (take_queued(s, &id, &dry)) {
@@ -363,28 +362,21 @@ static int schedule_loop(service *s, history *h, db **d, int wake_r)
             do_run(s, h, d, &plan);
             continue;
         }
-        if (util_mono_ms() < base + jitter) {
-            wait_until(wake_r, base + jitter);
+        if (util_mono_ms() < schedule_due(&sch)) {
+            wait_until(wake_r, schedule_due(&sch));
             continue;
         }
         int64_t start = util_mono_ms();
         /* After a scheduled run the lock stays ours for about one interval
          * from its start, so N instances make one run per interval, not N. */
-        run_plan plan = { "scheduled", 0, 0, 0, interval };
+        run_plan plan = { "scheduled", 0, 0, 0, sch.interval };
         do_run(s, h, d, &plan);
-        /* Absolute due times: no drift. A run that overran skips the ticks it
-         * covered; the next starts on the grid after it, never on top of it. */
-        int64_t missed = 0;
-        base += interval;
-        while (base <= util_mono_ms()) {
-            base += interval;
-            missed++;
-        }
+        int64_t took = util_mono_ms() - start;
+        int64_t missed = schedule_after_run(&sch, took, util_mono_ms(), pick_jitter(s->cfg));
         if (missed)
             log_warn("the run took %lld ms, longer than schedule.interval (%lld ms); "
-                     "skipping %lld tick%s", (long long)(util_mono_ms() - start),
-                     (long long)interval, (long long)missed, missed == 1 ? "" : "s");
-        jitter = pick_jitter(s->cfg);
+                     "skipping %lld tick%s", (long long)took, (long long)sch.interval,
+                     (long long)missed, missed == 1 ? "" : "s");
     }
     return EXIT_OK;
 }

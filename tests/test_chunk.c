@@ -4,6 +4,7 @@
 #include "chunk.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,4 +56,38 @@ Test(chunk, lock_wait_timeout_retries_the_chunk, .timeout = 60)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the lock holder failed");
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE job_type = 'held'"), 1);
     th_db_destroy(&t);
+}
+
+/*
+ * Two processes that deadlocked on the same rows must retry apart: their
+ * backoff sequences differ (an unseeded rand() gave every process the same
+ * one). Each child writes 8 pauses; the sequences must not be equal.
+ */
+Test(chunk, backoff_differs_between_processes)
+{
+    int64_t seq[2][8];
+    for (int c = 0; c < 2; c++) {
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            int64_t v[8];
+            for (int i = 0; i < 8; i++)
+                v[i] = chunk_backoff_ms(1 + i % 3);
+            _exit(write(fds[1], v, sizeof v) == sizeof v ? 0 : 1);
+        }
+        close(fds[1]);
+        cr_assert_eq(read(fds[0], seq[c], sizeof seq[c]), (ssize_t)sizeof seq[c]);
+        close(fds[0]);
+        waitpid(pid, NULL, 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        int attempt = 1 + i % 3;
+        int64_t base = INT64_C(20) << attempt;
+        cr_assert(seq[0][i] >= base && seq[0][i] < 2 * base, "pause %lld for attempt %d",
+                  (long long)seq[0][i], attempt);
+    }
+    cr_assert_neq(memcmp(seq[0], seq[1], sizeof seq[0]), 0,
+                  "two processes drew the same backoff sequence");
 }

@@ -6,6 +6,7 @@
 #include "helpers.h"
 #include "lock.h"
 #include "th_http.h"
+#include "th_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1078,4 +1079,106 @@ Test(service, json_log_lines, .timeout = 30)
     free(log);
     svc_free(&s);
     th_db_destroy(&t);
+}
+
+/* A conflict during a startup or scheduled run names that run's id, never null. */
+Test(service, conflict_during_a_startup_run_names_it, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char steps[256];
+    migrated(DB_SQLITE, &t);
+    slow_steps(steps, sizeof steps, "2s");
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", steps);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    sleep_ms(300); /* the startup run has begun its 2 s step */
+    th_response r;
+    cr_assert_eq(th_http(s.port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
+    json_t *j = parse(&r);
+    json_t *id = json_object_get(j, "runId");
+    cr_assert(json_is_integer(id), "runId of the running startup run: %s", r.body);
+    th_response_free(&r);
+    json_t *done = wait_for(&s, "/v1/reconciliation/status", 200, 10000);
+    cr_assert_eq(json_integer_value(json_object_get(done, "runId")), json_integer_value(id));
+    cr_assert_str_eq(json_string_value(json_object_get(done, "trigger")), "startup");
+    json_decref(done);
+    json_decref(j);
+    svc_term(&s);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* Every run history recorded after `after` (its list position) has status want. */
+static void assert_runs_since(svc *s, size_t before, const char *want)
+{
+    json_t *runs = history_of(s);
+    size_t n = json_array_size(runs);
+    cr_assert_gt(n, before, "no run after the restart");
+    for (size_t i = 0; i + before < n; i++) {
+        json_t *run = json_array_get(runs, i); /* newest first */
+        cr_assert_str_eq(json_string_value(json_object_get(run, "status")), want,
+                         "run %lld after the restart: %s; log:\n%s",
+                         (long long)json_integer_value(json_object_get(run, "runId")),
+                         json_string_value(json_object_get(run, "status")), th_read(s->errlog));
+    }
+    json_decref(runs);
+}
+
+/* Wait until history holds more than n finished runs. */
+static void wait_runs(svc *s, size_t n, int ms)
+{
+    int64_t end = mono_ms() + ms;
+    for (;;) {
+        json_t *runs = history_of(s);
+        size_t have = 0;
+        for (size_t i = 0; i < json_array_size(runs); i++)
+            have += json_string_value(json_object_get(json_array_get(runs, i), "finishedAt")) != NULL;
+        json_decref(runs);
+        if (have > n)
+            return;
+        cr_assert_lt(mono_ms(), end, "no new run within %d ms; log:\n%s", ms, th_read(s->errlog));
+        sleep_ms(100);
+    }
+}
+
+/*
+ * The database restarts while the service idles: the connections it keeps
+ * (the run's and the run lock's) are dead. The first scheduled run after
+ * the restart succeeds, and so does a manual one after a second restart.
+ */
+Test(service, first_run_after_a_database_restart_succeeds, .timeout = 90)
+{
+    th_server srv;
+    th_db t = { .kind = DB_MYSQL };
+    svc s;
+    char err[1024];
+    th_server_start(&srv, NULL);
+    t.url = th_server_db(&srv, "bot");
+    db_url u;
+    cr_assert_eq(db_url_parse(t.url, NULL, &u, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_open(&u, NULL, &t.conn, err, sizeof err), DB_OK, "%s", err);
+    db_url_free(&u);
+    th_db_migrate(&t);
+    db_close(t.conn);
+    t.conn = NULL;
+
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 5s\n  jitter: 0s\n", "", REAL_STEPS);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 15000));
+    th_server_restart(&srv);
+    wait_runs(&s, 1, 15000); /* the scheduled run, 5 s after the start */
+    assert_runs_since(&s, 1, "success");
+
+    th_server_restart(&srv);
+    int64_t id = post_run(&s, "", 202);
+    json_t *r = wait_run(&s, id, 15000);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "success",
+                     "manual run after a restart; log:\n%s", th_read(s.errlog));
+    json_decref(r);
+    svc_term(&s);
+    svc_free(&s);
+    free(t.url);
+    th_server_destroy(&srv);
 }
