@@ -37,15 +37,15 @@ static json_t *generated_at(void)
 {
     char ts[32];
     util_iso_time(util_wall_ms(), ts, sizeof ts);
-    return json_string(ts);
+    return jx(json_string(ts));
 }
 
 static void h_healthz(void *user, const http_request *req, http_response *resp)
 {
     (void)user;
     (void)req;
-    http_reply_json(resp, 200, json_pack("{s:s, s:I}", "status", "ok",
-                                         "uptime", (json_int_t)util_uptime_s()));
+    http_reply_json(resp, 200, jx(json_pack("{s:s, s:I}", "status", "ok",
+                                            "uptime", (json_int_t)util_uptime_s())));
 }
 
 /* Ready: a real run succeeded at least once and the database answers now. */
@@ -74,8 +74,8 @@ static void h_readyz(void *user, const http_request *req, http_response *resp)
     if (rc != EXIT_OK || !now[0])
         http_reply_error(resp, 503, "the database does not answer: %s", err);
     else
-        http_reply_json(resp, 200, json_pack("{s:s, s:s}", "status", "ready",
-                                             "databaseTime", now));
+        http_reply_json(resp, 200, jx(json_pack("{s:s, s:s}", "status", "ready",
+                                                "databaseTime", now)));
     db_close(d);
 }
 
@@ -84,7 +84,7 @@ static void h_status(void *user, const http_request *req, http_response *resp)
     service *s = user;
     (void)req;
     pthread_mutex_lock(&s->mu);
-    json_t *r = s->last_result ? json_deep_copy(s->last_result) : NULL;
+    json_t *r = s->last_result ? jx(json_deep_copy(s->last_result)) : NULL;
     int running = s->running;
     pthread_mutex_unlock(&s->mu);
     if (!r) {
@@ -92,7 +92,7 @@ static void h_status(void *user, const http_request *req, http_response *resp)
                          running ? " (the first one is running)" : "");
         return;
     }
-    json_object_set_new(r, "uptime", json_integer(util_uptime_s()));
+    json_object_set_new(r, "uptime", jx(json_integer(util_uptime_s())));
     http_reply_json(resp, 200, r);
 }
 
@@ -109,7 +109,7 @@ static void h_history(void *user, const http_request *req, http_response *resp)
     pthread_mutex_lock(&s->hist_mu);
     json_t *runs = history_list(s->api_hist, limit);
     if (runs)
-        http_reply_json(resp, 200, json_pack("{s:o}", "runs", runs));
+        http_reply_json(resp, 200, jx(json_pack("{s:o}", "runs", runs)));
     else
         http_reply_error(resp, 500, "%s", history_error(s->api_hist));
     pthread_mutex_unlock(&s->hist_mu);
@@ -155,9 +155,9 @@ static void h_run_post(void *user, const http_request *req, http_response *resp)
     if (s->running || s->queued_id) {
         int64_t busy = s->queued_id ? s->queued_id : s->running_id;
         pthread_mutex_unlock(&s->mu);
-        json_t *body = json_pack("{s:s, s:i, s:o}", "error", "a reconciliation run is already "
-                                 "running or queued", "status", 409, "runId",
-                                 busy ? json_integer(busy) : json_null());
+        json_t *body = jx(json_pack("{s:s, s:i, s:o}", "error", "a reconciliation run is "
+                                    "already running or queued", "status", 409, "runId",
+                                    busy ? jx(json_integer(busy)) : json_null()));
         http_reply_json(resp, 409, body);
         return;
     }
@@ -176,8 +176,9 @@ static void h_run_post(void *user, const http_request *req, http_response *resp)
         return;
     service_wake(s);
     log_info("manual run %lld queued%s", (long long)id, dry ? " (dry run)" : "");
-    http_reply_json(resp, 202, json_pack("{s:I, s:s, s:s, s:b}", "runId", (json_int_t)id,
-                                         "status", "queued", "trigger", "manual", "dryRun", dry));
+    http_reply_json(resp, 202, jx(json_pack("{s:I, s:s, s:s, s:b}", "runId", (json_int_t)id,
+                                            "status", "queued", "trigger", "manual",
+                                            "dryRun", dry)));
 }
 
 /*
@@ -223,11 +224,10 @@ static void h_queue(void *user, const http_request *req, http_response *resp)
     (void)req;
     if (probe(user, names, res, now, resp) != 0)
         return;
-    json_t *q = json_deep_copy(json_object_get(res[0], "queue"));
+    json_t *found = json_object_get(res[0], "queue");
+    json_t *q = jx(found ? json_deep_copy(found) : json_object());
     json_decref(res[0]);
-    if (!q)
-        q = json_object();
-    json_object_set_new(q, "referenceTime", json_string(now));
+    json_object_set_new(q, "referenceTime", jx_text(now));
     json_object_set_new(q, "generatedAt", generated_at());
     http_reply_json(resp, 200, q);
 }
@@ -239,21 +239,21 @@ static json_t *last_run(service *s)
     pthread_mutex_lock(&s->mu);
     json_t *r = s->last_result;
     if (r)
-        brief = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
+        brief = jx(json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
                           "runId", json_object_get(r, "runId"),
                           "status", json_object_get(r, "status"),
                           "trigger", json_object_get(r, "trigger"),
                           "dryRun", json_object_get(r, "dryRun"),
                           "timestamp", json_object_get(r, "timestamp"),
-                          "durationMs", json_object_get(r, "durationMs"));
+                          "durationMs", json_object_get(r, "durationMs")));
     pthread_mutex_unlock(&s->mu);
-    return brief ? brief : json_null();
+    return brief;
 }
 
 static json_t *copy_of(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
-    return v ? json_deep_copy(v) : json_null();
+    return v ? jx(json_deep_copy(v)) : json_null();
 }
 
 static void h_dashboard(void *user, const http_request *req, http_response *resp)

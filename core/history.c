@@ -197,12 +197,13 @@ typedef struct list_state {
 
 static json_t *int_or_null(const rc_value *v)
 {
-    return v->type == RC_INT ? json_integer(v->i) : json_null();
+    return v->type == RC_INT ? jx(json_integer(v->i)) : json_null();
 }
 
 static json_t *text_or_null(const rc_value *v)
 {
-    return v->type == RC_TEXT ? json_string(v->s) : json_null();
+    /* The file is ours, but a damaged one must not drop a run: repaired text. */
+    return v->type == RC_TEXT ? jx_text(v->s) : json_null();
 }
 
 static int list_row(void *user, const rc_value *c, size_t n)
@@ -210,12 +211,12 @@ static int list_row(void *user, const rc_value *c, size_t n)
     list_state *st = user;
     if (n < 7)
         return 1;
-    json_t *run = json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:[]}",
+    json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:[]}",
                             "runId", int_or_null(&c[0]), "trigger", text_or_null(&c[1]),
                             "dryRun", c[2].type == RC_INT && c[2].i != 0,
                             "status", text_or_null(&c[3]), "startedAt", text_or_null(&c[4]),
                             "finishedAt", text_or_null(&c[5]),
-                            "durationMs", int_or_null(&c[6]), "steps");
+                            "durationMs", int_or_null(&c[6]), "steps"));
     json_array_append_new(st->runs, run);
     return 0;
 }
@@ -225,18 +226,18 @@ static int step_row(void *user, const rc_value *c, size_t n)
     json_t *steps = user;
     if (n < 5)
         return 1;
-    json_array_append_new(steps, json_pack("{s:o, s:o, s:o, s:o, s:o}",
+    json_array_append_new(steps, jx(json_pack("{s:o, s:o, s:o, s:o, s:o}",
                                            "name", text_or_null(&c[0]),
                                            "plugin", text_or_null(&c[1]),
                                            "status", text_or_null(&c[2]),
                                            "durationMs", int_or_null(&c[3]),
-                                           "error", text_or_null(&c[4])));
+                                           "error", text_or_null(&c[4]))));
     return 0;
 }
 
 json_t *history_list(history *h, int64_t limit)
 {
-    list_state st = { json_array() };
+    list_state st = { jx(json_array()) };
     rc_value p[] = { rc_int(limit) };
     if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
                  "duration_ms FROM runs ORDER BY id DESC LIMIT ?", p, 1, list_row, &st) != 0) {

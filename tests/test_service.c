@@ -1182,3 +1182,79 @@ Test(service, first_run_after_a_database_restart_succeeds, .timeout = 90)
     free(t.url);
     th_server_destroy(&srv);
 }
+
+/* "LOCPATH=..." for the comma-decimal locale `make test` builds under BUILD/locale. */
+static char *locpath_env(void)
+{
+    char *dir = abs_build("locale"), *env = NULL, *probe = NULL;
+    cr_assert_neq(asprintf(&probe, "%s/de_DE.UTF-8/LC_NUMERIC", dir), -1);
+    cr_assert_eq(access(probe, R_OK), 0, "%s is missing: run the tests through make test", probe);
+    cr_assert_neq(asprintf(&env, "LOCPATH=%s", dir), -1);
+    free(dir);
+    free(probe);
+    return env;
+}
+
+static double result_number(json_t *r, const char *a, const char *b)
+{
+    json_t *v = json_object_get(json_object_get(json_object_get(r, "results"), a), b);
+    cr_assert(json_is_number(v), "results.%s.%s", a, b);
+    return json_number_value(v);
+}
+
+/*
+ * A plugin that calls setlocale(LC_ALL, "") under a comma-decimal locale must
+ * change no number: DECIMAL columns read from MySQL, the result JSON and the
+ * Prometheus text keep '.', and a reload still parses "0.75".
+ */
+Test(service, numbers_ignore_the_locale, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    migrated(DB_MYSQL, &t);
+    cr_assert_eq(db_exec(t.conn, "INSERT INTO orders (order_number, processing_status, "
+                         "total_amount) VALUES ('o1', 'completed', 12.34)", NULL, 0, NULL), 0,
+                 "%s", db_errmsg(t.conn));
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "",
+              "  - plugin: fixture\n    options: { set_locale: true, ratio: 0.25 }\n"
+              "  - plugin: fixture\n    name: sums\n    options: { sum_amounts: true }\n"
+              "  - plugin: metrics\n");
+    char *loc = locpath_env();
+    const char *env[] = { "LC_ALL=de_DE.UTF-8", loc, NULL };
+    svc_start(&s, env);
+    json_t *st = wait_for(&s, "/v1/reconciliation/status", 200, 15000);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "status")), "success");
+    json_t *first = json_array_get(json_object_get(st, "steps"), 0);
+    cr_assert_float_eq(result_number(first, "fixture", "ratio"), 0.25, 1e-12);
+    cr_assert_float_eq(result_number(st, "orders", "revenue"), 12.34, 1e-9);
+    /* The second fixture step runs after the first one's setlocale. */
+    json_t *sums = json_array_get(json_object_get(st, "steps"), 1);
+    json_t *amounts = json_object_get(json_object_get(json_object_get(sums, "results"),
+                                                      "fixture"), "amounts");
+    cr_assert_float_eq(json_number_value(amounts), 12.34, 1e-9, "DECIMAL 12.34 read as %f",
+                       json_number_value(amounts));
+    json_decref(st);
+
+    th_response r;
+    cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert(strstr(r.body, "{step=\"fixture\",key=\"fixture.ratio\"} 0.25\n"), "%s", r.body);
+    cr_assert(strstr(r.body, "key=\"orders.revenue\"} 12.34\n"), "%s", r.body);
+    cr_assert_null(strstr(r.body, "0,25"), "%s", r.body);
+    th_response_free(&r);
+    svc_term(&s);
+
+    /* run --once --json under the same locale. */
+    char *out = NULL;
+    char *pw = password_env(&s);
+    const char *env2[] = { "LC_ALL=de_DE.UTF-8", loc, pw, NULL };
+    const char *args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
+    cr_assert_eq(th_run_cli(args, env2, &out, NULL), 0);
+    cr_assert(strstr(out, "\"ratio\": 0.25"), "%s", out);
+    cr_assert(strstr(out, "\"amounts\": 12.34"), "%s", out);
+    cr_assert(strstr(out, "\"revenue\": 12.34"), "%s", out);
+    free(out);
+    free(pw);
+    free(loc);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
