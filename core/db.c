@@ -4,6 +4,7 @@
  * few helpers (db_now, db_table_exists) that are plain queries.
  */
 #include "db_impl.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -56,11 +57,7 @@ void stmt_cache_give(stmt_cache *c, const char *sql, void *stmt)
         if (c->used[i] < c->used[victim])
             victim = i;
     }
-    char *key = strdup(sql);
-    if (!key) {
-        c->finalize(stmt); /* no memory to cache it: just drop it */
-        return;
-    }
+    char *key = xstrdup(sql);
     if (c->used[victim]) {
         c->finalize(c->stmt[victim]);
         slot_empty(c, victim);
@@ -375,9 +372,7 @@ int db_open(const db_url *url, const db_options *opt, db **out, char *err, size_
         drv = &db_sqlite_driver;
     if (!drv)
         return errf(err, errlen, "unknown database kind"), DB_ERROR;
-    db *d = calloc(1, sizeof *d);
-    if (!d)
-        return errf(err, errlen, "out of memory"), DB_ERROR;
+    db *d = xcalloc(1, sizeof *d);
     d->drv = drv;
     int rc = drv->open(d, url, opt ? opt : &defaults, err, errlen);
     if (rc != DB_OK) {

@@ -236,7 +236,8 @@ static int my_open(db *d, const db_url *u, const db_options *o, char *err, size_
         snprintf(err, errlen, "MySQL URL without a user or a database name");
         goto out;
     }
-    if (!(m = calloc(1, sizeof *m)) || !(m->conn = mysql_init(NULL))) {
+    m = xcalloc(1, sizeof *m);
+    if (!(m->conn = mysql_init(NULL))) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -335,10 +336,7 @@ static int bind_and_execute(db *d, MYSQL_STMT *st, const rc_value *p, size_t n)
         goto out;
     }
     if (n) {
-        if (!(b = calloc(n, sizeof *b))) {
-            db_set_error(d, CR_OUT_OF_MEMORY, "out of memory");
-            goto out;
-        }
+        b = xcalloc(n, sizeof *b);
         for (size_t i = 0; i < n; i++)
             bind_value(&b[i], &p[i]);
         if (mysql_stmt_bind_param(st, b) != 0) {
@@ -465,13 +463,9 @@ static int result_bind(db *d, MYSQL_STMT *st, result *r)
         return -1;
     }
     MYSQL_FIELD *f = mysql_fetch_fields(r->meta);
-    r->bind = calloc(r->ncols, sizeof *r->bind);
-    r->cols = calloc(r->ncols, sizeof *r->cols);
-    r->vals = calloc(r->ncols, sizeof *r->vals);
-    if (!r->bind || !r->cols || !r->vals) {
-        db_set_error(d, CR_OUT_OF_MEMORY, "out of memory");
-        return -1;
-    }
+    r->bind = xcalloc(r->ncols, sizeof *r->bind);
+    r->cols = xcalloc(r->ncols, sizeof *r->cols);
+    r->vals = xcalloc(r->ncols, sizeof *r->vals);
     for (unsigned i = 0; i < r->ncols; i++) {
         col *c = &r->cols[i];
         MYSQL_BIND *b = &r->bind[i];
@@ -511,12 +505,7 @@ static const char *col_text(db *d, MYSQL_STMT *st, col *c, unsigned i)
         return c->small;
     }
     if (c->len + 1 > c->bigcap) {
-        char *nb = realloc(c->big, c->len + 1);
-        if (!nb) {
-            db_set_error(d, CR_OUT_OF_MEMORY, "out of memory for a %lu-byte value", c->len);
-            return NULL;
-        }
-        c->big = nb;
+        c->big = xrealloc(c->big, c->len + 1);
         c->bigcap = c->len + 1;
     }
     unsigned long got = 0;
@@ -658,12 +647,8 @@ static int blank(const char *s, size_t len)
 static int my_exec_script(db *d, const char *script)
 {
     size_t cap = strlen(script) + 1, len = 0;
-    char *stmt = malloc(cap);
+    char *stmt = xmalloc(cap);
     int rc = -1;
-    if (!stmt) {
-        db_set_error(d, CR_OUT_OF_MEMORY, "out of memory");
-        return -1;
-    }
     for (const char *line = script; *line;) {
         size_t ll = strcspn(line, "\n");
         const char *next = line + ll + (line[ll] == '\n');

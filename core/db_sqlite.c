@@ -4,6 +4,7 @@
  * a busy timeout for this connection.
  */
 #include "db_impl.h"
+#include "util.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -50,12 +51,8 @@ static void finalize_stmt(void *st)
 static int check_folder(const char *path, char *err, size_t errlen)
 {
     struct stat sb;
-    char *copy = strdup(path);
+    char *copy = xstrdup(path);
     int rc = -1;
-    if (!copy) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     const char *dir = dirname(copy);
     if (stat(dir, &sb) != 0)
         snprintf(err, errlen, "cannot create SQLite database %s: folder %s: %s", path, dir,
@@ -125,10 +122,7 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
                  o->time_zone);
         goto out;
     }
-    if (!(l = calloc(1, sizeof *l))) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
+    l = xcalloc(1, sizeof *l);
     l->conn = c;
     stmt_cache_init(&l->cache, finalize_stmt);
     d->impl = l;
@@ -314,10 +308,7 @@ static int lite_query(db *d, const char *sql, const rc_value *p, size_t n, rc_ro
          * statement there, and SELECT * may have gained a column. */
         if (!vals) {
             ncols = sqlite3_column_count(st);
-            if (!(vals = calloc(ncols ? (size_t)ncols : 1, sizeof *vals))) {
-                db_set_error(d, SQLITE_NOMEM, "out of memory");
-                goto out;
-            }
+            vals = xcalloc(ncols ? (size_t)ncols : 1, sizeof *vals);
         }
         if (row_values(d, st, vals, ncols) != 0)
             goto out;

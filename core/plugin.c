@@ -175,10 +175,8 @@ int registry_get(plugin_registry *r, const char *name, plugin **out, char *err, 
         return -1;
     }
     for (size_t i = 0; i < r->ndirs; i++) {
-        char *path = NULL;
+        char *path = xasprintf("%s/%s.so", r->dirs[i], name);
         struct stat st;
-        if (asprintf(&path, "%s/%s.so", r->dirs[i], name) < 0)
-            goto out;
         if (lstat(path, &st) != 0) {
             free(path);
             continue;
@@ -200,13 +198,7 @@ int registry_get(plugin_registry *r, const char *name, plugin **out, char *err, 
     plugin *p;
     if (plugin_load_file(found, name, &p, err, errlen) != 0)
         goto out;
-    plugin **grown = realloc(r->items, (r->n + 1) * sizeof *grown);
-    if (!grown) {
-        plugin_free(p);
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    r->items = grown;
+    r->items = xrealloc(r->items, (r->n + 1) * sizeof *r->items);
     r->items[r->n++] = p;
     *out = p;
     rc = 0;

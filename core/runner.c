@@ -363,7 +363,7 @@ char *runner_summary(const json_t *r)
     size_t i;
     json_t *s;
     int counts[3] = { 0, 0, 0 };
-    char *out = NULL;
+    char *out;
 
     json_array_foreach(json_object_get(r, "steps"), i, s) {
         const char *st = json_string_value(json_object_get(s, "status"));
@@ -372,12 +372,11 @@ char *runner_summary(const json_t *r)
                 counts[k]++;
     }
     json_int_t id = json_integer_value(json_object_get(r, "runId"));
-    if (asprintf(&out, "reconciliation run %lld (%s%s): %s in %lld ms; steps: %d ok, %d failed, "
-                 "%d skipped", (long long)id, json_string_value(json_object_get(r, "trigger")),
-                 json_is_true(json_object_get(r, "dryRun")) ? ", dry run" : "",
-                 json_string_value(json_object_get(r, "status")),
-                 (long long)json_integer_value(json_object_get(r, "durationMs")),
-                 counts[0], counts[1], counts[2]) < 0)
-        out = NULL;
+    out = xasprintf("reconciliation run %lld (%s%s): %s in %lld ms; steps: %d ok, %d failed, "
+                    "%d skipped", (long long)id, json_string_value(json_object_get(r, "trigger")),
+                    json_is_true(json_object_get(r, "dryRun")) ? ", dry run" : "",
+                    json_string_value(json_object_get(r, "status")),
+                    (long long)json_integer_value(json_object_get(r, "durationMs")),
+                    counts[0], counts[1], counts[2]);
     return out;
 }

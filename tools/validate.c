@@ -16,6 +16,7 @@
 #include "history.h"
 #include "log.h"
 #include "runner.h"
+#include "util.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
     db_options o = { .password = password };
     int orc = db_open(&u, &o, &d, err, sizeof err);
     db_url_free(&u);
-    free(password);
+    util_free_secret(password);
     if (orc != DB_OK) {
         fprintf(stderr, "validate: %s\n", err);
         goto out;
