@@ -252,6 +252,10 @@ static int my_open(db *d, const db_url *u, const db_options *o, char *err, size_
         rc = connect_error(m->conn, u, where, ct, err, errlen);
         goto out;
     }
+    /* The client keeps a copy of the password for reconnects, which we never
+     * do (we reconnect ourselves): wipe it now rather than at mysql_close. */
+    if (m->conn->passwd)
+        explicit_bzero(m->conn->passwd, strlen(m->conn->passwd));
     if (session_setup(m->conn, o->time_zone, where, err, errlen) != 0)
         goto out;
     d->impl = m;
