@@ -63,6 +63,33 @@ Test(cli, usage_errors_exit_2)
     free(err);
 }
 
+/* -n and --run read whole decimal numbers only; a syntax error and a range error differ. */
+Test(cli, history_numbers_are_strict)
+{
+    static const struct { const char *opt, *arg, *want; } cases[] = {
+        { "-n", "abc", "history: -n wants a whole (decimal) number of runs >= 1, got 'abc'" },
+        { "-n", " 5", "history: -n wants a whole (decimal) number of runs >= 1, got ' 5'" },
+        { "-n", "0x10", "history: -n wants a whole (decimal) number of runs >= 1, got '0x10'" },
+        { "-n", "5 ", "history: -n wants a whole (decimal) number of runs >= 1, got '5 '" },
+        { "-n", "0", "history: -n wants a number of runs >= 1, got '0'" },
+        { "-n", "-3", "history: -n wants a number of runs >= 1, got '-3'" },
+        { "-n", "99999999999999999999", "history: -n wants a number of runs >= 1, got "
+                                        "'99999999999999999999'" },
+        { "--run", "1x", "history: --run wants a run id (a whole decimal number) >= 1, got '1x'" },
+        { "--run", "0", "history: --run wants a run id >= 1, got '0'" },
+        { "--run", "9223372036854775808", "history: --run wants a run id >= 1, got "
+                                          "'9223372036854775808'" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *err, want[256];
+        cr_assert_eq(th_run_cli(RUN("history", cases[i].opt, cases[i].arg, "-c", "x.yaml"), NULL,
+                                NULL, &err), 2, "%s %s", cases[i].opt, cases[i].arg);
+        snprintf(want, sizeof want, "reconciler: %s\n", cases[i].want);
+        cr_expect_str_eq(err, want);
+        free(err);
+    }
+}
+
 Test(cli, run_once_json_on_sqlite)
 {
     th_db t;
