@@ -165,6 +165,28 @@ int duration_parse(const char *text, int64_t *ms)
     return parse_duration(text, ms) == P_OK ? 0 : -1;
 }
 
+void duration_format(int64_t ms, char *out, size_t outlen)
+{
+    size_t len = 0;
+    if (!outlen)
+        return;
+    out[0] = '\0';
+    if (ms <= 0) {
+        snprintf(out, outlen, "%s", ms == 0 ? "0s" : "-");
+        return;
+    }
+    for (size_t i = 0; i < N_UNITS && ms > 0 && len < outlen; i++) {
+        int64_t n = ms / duration_units[i].ms;
+        if (!n)
+            continue;
+        ms -= n * duration_units[i].ms;
+        int w = snprintf(out + len, outlen - len, "%lld%s", (long long)n, duration_units[i].unit);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+}
+
 /* The message for a failed parse of text as t. */
 static void parse_error(rc_opt_type t, int why, const char *text, char *err, size_t errlen)
 {
