@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "prom.h"
+#include "text.h"
 #include "util.h"
 
 #include <errno.h>
@@ -20,18 +21,6 @@
 /* ?limit= of /v1/reconciliation/history: default and largest. */
 #define HISTORY_LIMIT_DEFAULT 20
 #define HISTORY_LIMIT_MAX 1000
-
-/* A whole number in [lo, hi] from text; 0 or -1. */
-static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static json_t *generated_at(void)
 {
@@ -101,9 +90,10 @@ static void h_history(void *user, const http_request *req, http_response *resp)
     service *s = user;
     const char *arg = http_query(req, "limit");
     int64_t limit = HISTORY_LIMIT_DEFAULT;
-    if (arg && parse_int(arg, 1, HISTORY_LIMIT_MAX, &limit) != 0) {
-        http_reply_error(resp, 400, "limit must be a whole number from 1 to %d, got '%s'",
-                         HISTORY_LIMIT_MAX, arg);
+    int why = arg ? text_int(arg, 1, HISTORY_LIMIT_MAX, &limit) : TEXT_OK;
+    if (why != TEXT_OK) {
+        http_reply_error(resp, 400, "limit must be %sfrom 1 to %d, got '%s'",
+                         why == TEXT_SYNTAX ? "a whole number " : "", HISTORY_LIMIT_MAX, arg);
         return;
     }
     pthread_mutex_lock(&s->hist_mu);
@@ -119,8 +109,11 @@ static void h_run_get(void *user, const http_request *req, http_response *resp)
 {
     service *s = user;
     int64_t id;
-    if (parse_int(req->tail, 1, INT64_MAX, &id) != 0) {
-        http_reply_error(resp, 400, "a run id is a positive whole number, got '%s'", req->tail);
+    int why = text_int(req->tail, 1, INT64_MAX, &id);
+    if (why != TEXT_OK) {
+        http_reply_error(resp, 400, "a run id is a whole number from 1 to %lld, got '%s'%s",
+                         (long long)INT64_MAX, req->tail,
+                         why == TEXT_SYNTAX ? "" : ", which is out of range");
         return;
     }
     pthread_mutex_lock(&s->hist_mu);

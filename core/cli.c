@@ -63,6 +63,7 @@ int cli_load_config(const cli_common *c, int need_db, config **out)
     if (c->db_url) {
         free(cfg->db_url);
         cfg->db_url = strdup(c->db_url);
+        cfg->db_url_line = cfg->db_url_col = 0; /* messages about it say --db */
     }
     if (need_db && !cfg->db_url) {
         cli_error("%s: database.url is not set: set it in the file or pass --db URL", path);
@@ -78,15 +79,27 @@ int cli_load_config(const cli_common *c, int need_db, config **out)
     return EXIT_OK;
 }
 
+/*
+ * "FILE:LINE:COL: database.url 'mysql://bot:***@h/db': why", or "--db ...:
+ * why" when --db gave it. The URL is shown redacted, and only when it looks
+ * like one: a bare word there may be the password itself.
+ */
 static int parse_url(const config *cfg, db_url *u, char *err, size_t errlen)
 {
-    char why[512], shown[512];
+    char why[512], shown[512], where[1024];
     if (db_url_parse(cfg->db_url, cfg->dir, u, why, sizeof why) == 0)
         return EXIT_OK;
-    db_url_redact(cfg->db_url, shown, sizeof shown);
-    /* The path can be long: cut the message rather than fail. */
-    int n = snprintf(err, errlen, "%s: database.url '%s': %s", cfg->path, shown, why);
-    (void)n;
+    if (cfg->db_url_line > 0)
+        snprintf(where, sizeof where, "%s:%d:%d: database.url", cfg->path, cfg->db_url_line,
+                 cfg->db_url_col);
+    else
+        snprintf(where, sizeof where, "%s", cfg->db_url ? "--db" : "database.url");
+    if (cfg->db_url && strchr(cfg->db_url, ':')) {
+        db_url_redact(cfg->db_url, shown, sizeof shown);
+        snprintf(err, errlen, "%s '%s': %s", where, shown, why);
+    } else {
+        snprintf(err, errlen, "%s: %s", where, why);
+    }
     return EXIT_USAGE;
 }
 

@@ -4,6 +4,7 @@
 #include "migrate.h"
 #include "options.h"
 #include "plugin.h"
+#include "text.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -102,12 +103,12 @@ int cmd_history(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     cli_common common = { 0 };
-    long long limit = 20, run_id = 0;
+    int64_t limit = 20, run_id = 0;
     int as_json = 0, ch, rc;
     config *cfg = NULL;
     history *h = NULL;
     json_t *out = NULL;
-    char err[2048], *end;
+    char err[2048];
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:hn:", longopts, NULL)) != -1) {
@@ -115,16 +116,17 @@ int cmd_history(int argc, char **argv)
             continue;
         switch (ch) {
         case 'n':
-            limit = strtoll(optarg, &end, 10);
-            if (*end || end == optarg || limit < 1) {
-                cli_error("history: -n wants a whole number of runs >= 1, got '%s'", optarg);
+            if ((rc = text_int(optarg, 1, INT64_MAX, &limit)) != TEXT_OK) {
+                cli_error("history: -n wants %s of runs >= 1, got '%s'",
+                          rc == TEXT_SYNTAX ? "a whole (decimal) number" : "a number", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 'r':
-            run_id = strtoll(optarg, &end, 10);
-            if (*end || end == optarg || run_id < 1) {
-                cli_error("history: --run wants a run id >= 1, got '%s'", optarg);
+            if ((rc = text_int(optarg, 1, INT64_MAX, &run_id)) != TEXT_OK) {
+                cli_error("history: --run wants %s >= 1, got '%s'",
+                          rc == TEXT_SYNTAX ? "a run id (a whole decimal number)" : "a run id",
+                          optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -143,7 +145,7 @@ int cmd_history(int argc, char **argv)
     if (run_id) {
         out = history_get(h, run_id);
         if (!out) {
-            cli_error("history: no finished run %lld in %s", run_id, cfg->history_path);
+            cli_error("history: no finished run %lld in %s", (long long)run_id, cfg->history_path);
             rc = EXIT_USAGE;
             goto done;
         }

@@ -1,6 +1,7 @@
 /* config.c - see config.h. */
 #include "config.h"
 #include "options.h"
+#include "text.h"
 #include "util.h"
 
 #include <errno.h>
@@ -9,17 +10,18 @@
 #include <string.h>
 #include <strings.h>
 
-#define NAME_MAX_LEN 64
-#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 /* A password is a line, not a document: a bigger file is the wrong file. */
 #define PASSWORD_MAX 4096
+#define SECOND_MS INT64_C(1000)
+#define HOUR_MS INT64_C(3600000)
 #define DAY_MS INT64_C(86400000)
+/* Zone names as the tz database spells them ("America/Argentina/Buenos_Aires"). */
+#define TIME_ZONE_NAME_MAX 64
 
 enum {
     K_REQUIRED = 1 << 0, /* absence is an error (positioned at the parent mapping) */
     K_PATH = 1 << 1,     /* a non-empty string resolved against the file's folder */
-    K_NAME = 1 << 2,     /* a string matching [A-Za-z0-9_-]{1,64} */
-    K_INDEX = 1 << 3,    /* one of choices, kept as its index in an int-sized field */
+    K_INDEX = 1 << 2,    /* one of choices, kept as its index in an int-sized field */
 };
 
 typedef struct loader loader;
@@ -27,6 +29,8 @@ typedef struct cfg_key cfg_key;
 
 /* For a value that is not one scalar. node is NULL when applying the default. */
 typedef int (*cfg_setter)(loader *ld, const cfg_key *k, yt_node *node, void *base);
+/* A rule for a string's text: NULL when text follows it, else what it must be. */
+typedef const char *(*cfg_check)(const char *text);
 
 /* One key the file may hold. */
 struct cfg_key {
@@ -37,8 +41,11 @@ struct cfg_key {
     size_t off;            /* the field, in config (or cfg_step for step keys) */
     unsigned flags;
     const char *choices;   /* "a|b|c": the value must be one of these */
-    const char *range;     /* ints/durations: how min..max reads ("at least 1"); NULL: any */
-    int64_t min, max;      /* with range; max 0 means no upper bound */
+    /* Ints and durations (ms): the value must be in min..max; help prints the
+     * range. Every one needs a max (none would refuse all but 0, the default
+     * too), so that no number the file gives overflows what is computed from it. */
+    int64_t min, max;
+    cfg_check check;       /* strings: a rule beyond the type */
     cfg_setter set;        /* replaces the scalar handling */
     const char *type_text; /* the type for help when opt_type_name does not say it */
 };
@@ -58,6 +65,8 @@ struct loader {
 static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_options(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static const char *check_name(const char *text);
+static const char *check_time_zone(const char *text);
 
 #define C(field) offsetof(config, field)
 #define S(field) offsetof(cfg_step, field)
@@ -73,31 +82,37 @@ static const cfg_key top_keys[] = {
       "file holding the password (one trailing newline dropped); wins over password_env",
       C(db_password_file), K_PATH },
     { "database.connect_timeout", RC_OPT_DURATION, "10s", "give up connecting after this long",
-      C(db_connect_timeout_ms), .range = "at most 1d", .max = DAY_MS },
+      C(db_connect_timeout_ms), .max = DAY_MS },
     { "database.read_timeout", RC_OPT_DURATION, "300s",
       "wait this long for a reply; longer than the slowest statement",
-      C(db_read_timeout_ms), .range = "at most 1d", .max = DAY_MS },
+      C(db_read_timeout_ms), .max = DAY_MS },
     { "database.write_timeout", RC_OPT_DURATION, "60s", "wait this long to send a statement",
-      C(db_write_timeout_ms), .range = "at most 1d", .max = DAY_MS },
+      C(db_write_timeout_ms), .max = DAY_MS },
+    { "database.time_zone", RC_OPT_STRING, "server",
+      "session time zone: leave at server unless the bot's sessions set their own time_zone; "
+      "then set the same zone", C(db_time_zone), .check = check_time_zone,
+      .type_text = "server|+HH:MM|NAME" },
     { "history.path", RC_OPT_STRING, "var/history.db", "SQLite file that keeps past runs",
       C(history_path), K_PATH },
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
-      C(history_keep_runs), .range = "at least 1", .min = 1 },
+      C(history_keep_runs), .min = 1, .max = 1000000 },
     { "plugin_dir", RC_OPT_STRING, "plugins",
       "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
       .set = set_plugin_dirs, .type_text = "string|list" },
     { "schedule.on_startup", RC_OPT_BOOL, "true", "service mode: run once at start",
       C(schedule_on_startup) },
     { "schedule.interval", RC_OPT_DURATION, "6h", "service mode: time between runs",
-      C(schedule_interval_ms), .range = "more than 0", .min = 1 },
-    { "schedule.jitter", RC_OPT_DURATION, "30s", "service mode: random extra delay, up to this",
-      C(schedule_jitter_ms) },
+      C(schedule_interval_ms), .min = SECOND_MS, .max = 365 * DAY_MS },
+    { "schedule.jitter", RC_OPT_DURATION, "30s",
+      "service mode: random extra delay, up to this; must be less than interval",
+      C(schedule_jitter_ms), .max = DAY_MS },
     { "schedule.lock_wait", RC_OPT_DURATION, "60s",
-      "service mode: wait this long for another instance's run to end", C(schedule_lock_wait_ms) },
+      "wait this long for another instance's run to end", C(schedule_lock_wait_ms),
+      .max = DAY_MS },
     { "schedule.lock_ttl", RC_OPT_DURATION, "30s",
       "the run lock's lease, renewed every third of it while a run goes on; a holder that "
       "died frees the lock after this", C(schedule_lock_ttl_ms),
-      .range = "from 3s to 1h", .min = 3000, .max = 3600000 },
+      .min = 3 * SECOND_MS, .max = HOUR_MS },
     { "http.listen", RC_OPT_STRING, "127.0.0.1:3006", "service mode: HTTP API address:port",
       C(http_listen) },
     { "http.token_env", RC_OPT_STRING, NULL,
@@ -113,9 +128,9 @@ static const cfg_key top_keys[] = {
 /* The keys of one step (a mapping in the "steps" list). */
 static const cfg_key step_keys[] = {
     { "plugin", RC_OPT_STRING, NULL, "the plugin that runs the step (NAME.so in a plugin_dir)",
-      S(plugin), K_REQUIRED | K_NAME },
+      S(plugin), K_REQUIRED, .check = check_name },
     { "name", RC_OPT_STRING, NULL, "the step's name in results and logs; default: the plugin",
-      S(name), K_NAME },
+      S(name), .check = check_name },
     { "options", 0, NULL, "the plugin's options (`reconciler plugins` lists them)", 0,
       .set = set_options, .type_text = "mapping" },
     { "on_error", RC_OPT_STRING, "continue",
@@ -268,26 +283,82 @@ char *config_resolve(const char *dir, const char *p)
     return out;
 }
 
-static int name_ok(const char *s)
+/* Plugins and steps: the name becomes NAME.so and a key of the results. */
+static const char *check_name(const char *text)
 {
-    size_t len = strlen(s);
-    return len >= 1 && len <= NAME_MAX_LEN && s[strspn(s, NAME_CHARS)] == '\0';
+    return text_name_ok(text, 0) ? NULL : text_name_rule(0);
 }
 
-/* Checks beyond the type: choices, range, name rule, non-empty path. Sets *index. */
+/* "+HH:MM", "-HH:MM" or "+H:MM", hours 0 to 14: what SET time_zone takes as an offset. */
+static int is_utc_offset(const char *s)
+{
+    if (*s != '+' && *s != '-')
+        return 0;
+    size_t hlen = strspn(s + 1, "0123456789");
+    const char *m = s + 1 + hlen;
+    if (hlen < 1 || hlen > 2 || *m != ':' || strspn(m + 1, "0123456789") != 2 || m[3])
+        return 0;
+    int hours = hlen == 1 ? s[1] - '0' : (s[1] - '0') * 10 + (s[2] - '0');
+    return hours <= 14 && m[1] <= '5';
+}
+
+/* A tz database name ("Europe/Berlin", "UTC", "Etc/GMT+5"): checked for shape only. */
+static int is_zone_name(const char *s)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789_+-/";
+    size_t len = strlen(s);
+    int letter = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z');
+    return letter && len <= TIME_ZONE_NAME_MAX && s[strspn(s, chars)] == '\0';
+}
+
+static const char *check_time_zone(const char *text)
+{
+    if (strcmp(text, "server") == 0 || is_utc_offset(text) || is_zone_name(text))
+        return NULL;
+    return "server (the database server's default zone), a UTC offset +HH:MM or -HH:MM "
+           "(hours 0 to 14), or a zone name such as Europe/Berlin or UTC (letters, digits, "
+           "'_', '+', '-', '/', at most 64, starting with a letter)";
+}
+
+/* How k's min..max reads, for help and messages: "from 3s to 1h", "at most 1d". */
+static void range_text(const cfg_key *k, char *out, size_t outlen)
+{
+    char lo[32], hi[32];
+    if (k->type == RC_OPT_DURATION) {
+        duration_format(k->min, lo, sizeof lo);
+        duration_format(k->max, hi, sizeof hi);
+    } else {
+        snprintf(lo, sizeof lo, "%lld", (long long)k->min);
+        snprintf(hi, sizeof hi, "%lld", (long long)k->max);
+    }
+    if (k->min == 0)
+        snprintf(out, outlen, "at most %s", hi);
+    else
+        snprintf(out, outlen, "from %s to %s", lo, hi);
+}
+
+static int is_number(const cfg_key *k)
+{
+    return k->type == RC_OPT_INT || k->type == RC_OPT_DURATION;
+}
+
+/* Checks beyond the type: choices, range, the string's rule, non-empty path. Sets *index. */
 static int check_value(loader *ld, const cfg_key *k, const yt_node *node, const char *text,
                        const opt_value *v, int *index)
 {
     char list[256];
+    const char *rule;
     if (k->choices && (*index = choice_index(k->choices, text)) < 0) {
         choices_list(k->choices, list, sizeof list);
         return fail_at(ld, node, "'%s' must be one of %s; got '%.128s'", k->path, list, text);
     }
-    if (k->range && (v->i < k->min || (k->max && v->i > k->max)))
-        return fail_at(ld, node, "'%s' must be %s, got '%.128s'", k->path, k->range, text);
-    if ((k->flags & K_NAME) && !name_ok(text))
-        return fail_at(ld, node, "'%s' must be 1 to %d letters, digits, '_' or '-', got '%.128s'",
-                       k->path, NAME_MAX_LEN, text);
+    if (is_number(k) && (v->i < k->min || v->i > k->max)) {
+        range_text(k, list, sizeof list);
+        return fail_at(ld, node, "'%s' must be %s, got '%.128s'", k->path, list, text);
+    }
+    if (k->check && (rule = k->check(text)))
+        return fail_at(ld, node, "'%s' must be %s; got '%.128s'", k->path, rule, text);
     if ((k->flags & K_PATH) && !*text)
         return fail_at(ld, node, "'%s' must not be empty", k->path);
     return 0;
@@ -582,6 +653,47 @@ static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base)
     return check_names(ld, c);
 }
 
+/* The value node given for "section.key" in the file, or NULL when absent or null. */
+static const yt_node *given_node(const config *c, const char *path)
+{
+    char section[32];
+    size_t slen = section_len(path);
+    snprintf(section, sizeof section, "%.*s", (int)slen, path);
+    const yt_node *n = yt_get(yt_get(c->root, section), path + slen + 1);
+    return n && !is_null(n) ? n : NULL;
+}
+
+/*
+ * A jitter as long as the interval would push a run past the next tick, and
+ * the overrun log would blame the run for it. Positioned at the jitter when
+ * the file gives one, else at the interval (then the jitter is the default).
+ */
+static int check_jitter(loader *ld)
+{
+    const config *c = ld->cfg;
+    char jitter[32], interval[32];
+    if (c->schedule_jitter_ms < c->schedule_interval_ms)
+        return 0;
+    duration_format(c->schedule_jitter_ms, jitter, sizeof jitter);
+    duration_format(c->schedule_interval_ms, interval, sizeof interval);
+    const yt_node *j = given_node(c, "schedule.jitter");
+    if (j)
+        return fail_at(ld, j, "'schedule.jitter' (%s) must be less than 'schedule.interval' "
+                       "(%s): lower the jitter or lengthen the interval", jitter, interval);
+    const yt_node *i = given_node(c, "schedule.interval");
+    return fail_at(ld, i ? i : c->root, "'schedule.interval' (%s) must be longer than "
+                   "'schedule.jitter', which is %s by default: set schedule.jitter below %s "
+                   "(0s turns it off)", interval, jitter, interval);
+}
+
+/* Where database.url stands, for messages about the URL that come later. */
+static void note_url_position(config *c)
+{
+    const yt_node *n = given_node(c, "database.url");
+    c->db_url_line = n ? n->line : 0;
+    c->db_url_col = n ? n->col : 0;
+}
+
 /* The absolute folder of path. */
 static int folder_of(loader *ld, const char *path)
 {
@@ -624,6 +736,9 @@ int config_load(const char *path, config **out, char *err, size_t errlen)
         goto out;
     if (fill_defaults(&ld, &top_table, c) != 0 || apply_table(&ld, &top_table, c->root, c) != 0)
         goto out;
+    if (check_jitter(&ld) != 0)
+        goto out;
+    note_url_position(c);
     *out = c;
     c = NULL;
     rc = 0;
@@ -647,6 +762,7 @@ void config_free(config *c)
     free(c->db_url);
     free(c->db_password_env);
     free(c->db_password_file);
+    free(c->db_time_zone);
     free(c->history_path);
     free(c->http_listen);
     free(c->http_token_env);
@@ -725,13 +841,15 @@ int config_password(const config *c, char **out, char *err, size_t errlen)
 
 static void help_key(FILE *f, const char *prefix, const cfg_key *k)
 {
-    char type[64], def[64], path[96];
+    char type[64], def[64], path[96], range[64] = "";
     snprintf(path, sizeof path, "%s%s", prefix, k->path);
     snprintf(type, sizeof type, "%s", k->choices ? k->choices
                                       : k->type_text ? k->type_text : opt_type_name(k->type));
     snprintf(def, sizeof def, "%s", k->def ? k->def : (k->flags & K_REQUIRED) ? "(required)" : "-");
-    fprintf(f, "  %-26s %-22s %-15s %s%s%s%s\n", path, type, def, k->desc,
-            k->range ? " (" : "", k->range ? k->range : "", k->range ? ")" : "");
+    if (is_number(k))
+        range_text(k, range, sizeof range);
+    fprintf(f, "  %-26s %-22s %-15s %s%s%s%s\n", path, type, def, k->desc, *range ? " (" : "",
+            range, *range ? ")" : "");
 }
 
 void config_help(FILE *f)

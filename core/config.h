@@ -32,15 +32,19 @@ typedef struct config {
 
     /* database: */
     char *db_url;            /* NULL when the file has none: the caller requires it (or --db) */
+    int db_url_line, db_url_col; /* where the url's value stands in the file, for messages
+                                    about it; 0 when it did not come from the file (--db) */
     char *db_password_env;   /* name of an environment variable, or NULL */
     char *db_password_file;  /* resolved path, or NULL */
-    int64_t db_connect_timeout_ms; /* default 10s */
+    int64_t db_connect_timeout_ms; /* default 10s; each timeout is at most 1d */
     int64_t db_read_timeout_ms;    /* default 300s */
     int64_t db_write_timeout_ms;   /* default 60s */
+    char *db_time_zone;      /* "server" (default: leave the session's zone alone), an
+                                offset "+HH:MM"/"-HH:MM", or a zone name ("Europe/Berlin") */
 
     /* history: */
     char *history_path;  /* resolved; default var/history.db */
-    int64_t history_keep_runs; /* default 1000, >= 1 */
+    int64_t history_keep_runs; /* default 1000, 1 to 1000000 */
 
     /* plugin_dir: a string or a list of strings, resolved; default "plugins" */
     char **plugin_dirs;
@@ -48,10 +52,10 @@ typedef struct config {
 
     /* schedule: */
     int schedule_on_startup;        /* default true */
-    int64_t schedule_interval_ms;   /* default 6h */
-    int64_t schedule_jitter_ms;     /* default 30s */
-    int64_t schedule_lock_wait_ms;  /* default 60s */
-    int64_t schedule_lock_ttl_ms;   /* default 30s: a dead holder's lock frees after this */
+    int64_t schedule_interval_ms;   /* default 6h, 1s to 365d */
+    int64_t schedule_jitter_ms;     /* default 30s, at most 1d, always < interval */
+    int64_t schedule_lock_wait_ms;  /* default 60s, at most 1d */
+    int64_t schedule_lock_ttl_ms;   /* default 30s, 3s to 1h: a dead holder's lock frees after this */
 
     /* http: */
     char *http_listen;     /* default 127.0.0.1:3006 */

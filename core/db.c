@@ -170,6 +170,20 @@ static int has_prefix_ci(const char *s, const char *prefix)
     return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/*
+ * Whether the text of a port ([s, s+len), after "HOST:") may be shown. All
+ * digits is a port; a few characters that start as one ("12a") are a port
+ * mistyped. Anything else there may be a password written in the wrong place
+ * ("USER@HOST:PASSWORD/DB"), so neither the redactor nor a message shows it.
+ */
+static int port_shown(const char *s, size_t len)
+{
+    size_t d = 0;
+    while (d < len && isdigit((unsigned char)s[d]))
+        d++;
+    return d == len || (d > 0 && len <= 5);
+}
+
 static int parse_sqlite(const char *path, const char *base_dir, db_url *out, char *err,
                         size_t errlen)
 {
@@ -213,9 +227,13 @@ static int parse_hostport(const char *s, size_t len, db_url *out, char *err, siz
     for (const char *q = p; q < end; q++)
         port = isdigit((unsigned char)*q) && port <= 65535 ? port * 10 + (unsigned)(*q - '0')
                                                           : 100000;
-    if (digits == 0 || digits > 5 || port < 1 || port > 65535)
+    if ((digits == 0 || digits > 5 || port < 1 || port > 65535) && port_shown(p, digits))
         return errf(err, errlen, "database URL: bad port '%.*s' (expected 1 to 65535)",
-                    (int)digits, p);
+                    (int)(digits > 32 ? 32 : digits), p);
+    if (digits == 0 || digits > 5 || port < 1 || port > 65535)
+        return errf(err, errlen, "database URL: bad port after the host: not a number from 1 "
+                    "to 65535 (not shown: a password there would be); write "
+                    "mysql://USER@HOST:PORT/DB");
     out->port = (unsigned)port;
     return 0;
 }
@@ -234,7 +252,7 @@ static int parse_userinfo(const char *s, size_t len, db_url *out, char *err, siz
     return 0;
 }
 
-/* "socket=/path" pairs joined by '&'. */
+/* "socket=/path" pairs joined by '&'. Only a parameter's name is ever quoted. */
 static int parse_query(const char *q, db_url *out, char *err, size_t errlen)
 {
     while (*q) {
@@ -246,9 +264,13 @@ static int parse_query(const char *q, db_url *out, char *err, size_t errlen)
             out->socket = pct_decode(eq + 1, len - klen - 1);
             if (!out->socket || !*out->socket)
                 return errf(err, errlen, "database URL: bad or empty socket= path");
-        } else if (len) {
+        } else if (eq) {
             return errf(err, errlen, "database URL: unknown parameter '%.*s' "
-                        "(only socket=PATH is known)", (int)klen, q);
+                        "(only socket=PATH is known)", (int)(klen > 64 ? 64 : klen), q);
+        } else if (len) {
+            /* A lone word may be a password: not quoted. */
+            return errf(err, errlen, "database URL: a parameter without '=' after '?' "
+                        "(only socket=PATH is known)");
         }
         q += len + (q[len] == '&');
     }
@@ -258,14 +280,16 @@ static int parse_query(const char *q, db_url *out, char *err, size_t errlen)
 /*
  * After "mysql://". The user part ends at the *last* '@', so a password may
  * hold '@', ':', '/' or '?' unencoded (a '@' elsewhere must be written %40).
- * Everything after that '@' is no secret and may be quoted in messages.
+ * After that '@' only the port (see port_shown) and parameter values may be
+ * a password put in the wrong place; messages quote neither.
  */
 static int parse_mysql(const char *rest, db_url *out, char *err, size_t errlen)
 {
     out->kind = DB_MYSQL;
     const char *at = strrchr(rest, '@');
     if (!at)
-        return errf(err, errlen, "database URL: missing user name (mysql://USER@HOST/DB)");
+        return errf(err, errlen, "database URL: missing user name (no '@'; "
+                    "mysql://USER@HOST/DB)");
     if (parse_userinfo(rest, (size_t)(at - rest), out, err, errlen) != 0)
         return -1;
     const char *hp = at + 1, *slash = strchr(hp, '/');
@@ -309,6 +333,9 @@ int db_url_parse(const char *url, const char *base_dir, db_url *out, char *err, 
         rc = parse_mysql(url + 8, out, err, errlen);
     } else if (has_prefix_ci(url, "mariadb://")) {
         rc = parse_mysql(url + 10, out, err, errlen);
+    } else if (has_prefix_ci(url, "mysql:") || has_prefix_ci(url, "mariadb:")) {
+        rc = errf(err, errlen, "database URL: the scheme needs two slashes: "
+                  "mysql://USER@HOST/DB");
     } else {
         /* Quote the scheme only when there is one: a bare word may be a password. */
         size_t n = scheme_len(url);
@@ -339,6 +366,60 @@ void db_url_free(db_url *u)
     memset(u, 0, sizeof *u);
 }
 
+/* Mark [from, to) of url as secret. */
+static void mask_span(unsigned char *m, size_t from, size_t to)
+{
+    if (to > from)
+        memset(m + from, 1, to - from);
+}
+
+/*
+ * The authority at url + from ("HOST:PORT", "USER:X" or "[V6]:PORT", up to
+ * '/', '?' or the end): what follows its ':' is masked unless it reads as a
+ * port. strict: only all digits is a port (before any '@' a short word with a
+ * digit first is as likely a password). A masked part runs to the query, as a
+ * password may hold '/'.
+ */
+static void mask_authority(const char *url, size_t from, int strict, unsigned char *m)
+{
+    const char *a = url + from, *end = a + strcspn(a, "/?"), *colon;
+    if (*a == '[') {
+        const char *close = memchr(a, ']', (size_t)(end - a));
+        colon = close && close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = memchr(a, ':', (size_t)(end - a));
+    }
+    if (!colon)
+        return;
+    size_t xlen = (size_t)(end - colon - 1);
+    size_t digits = strspn(colon + 1, "0123456789");
+    if (strict ? digits >= xlen : port_shown(colon + 1, xlen))
+        return;
+    mask_span(m, (size_t)(colon + 1 - url), (size_t)(colon + 1 - url) + strcspn(colon + 1, "?"));
+}
+
+/* The query at url + from (just after its '?'): every value but socket's, and lone words. */
+static void mask_query(const char *url, size_t from, unsigned char *m)
+{
+    for (size_t i = from; url[i];) {
+        size_t len = strcspn(url + i, "&");
+        const char *eq = memchr(url + i, '=', len);
+        if (!eq)
+            mask_span(m, i, i + len);
+        else if (!(eq - (url + i) == 6 && strncmp(url + i, "socket", 6) == 0))
+            mask_span(m, (size_t)(eq + 1 - url), i + len);
+        i += len + (url[i + len] == '&');
+    }
+}
+
+/*
+ * Redaction marks bytes of url as secret, then writes each run of them as
+ * "***". The rules cover well-formed URLs and the malformed ones a parse
+ * error shows: user-info after its first ':' up to the last '@' (with or
+ * without a scheme or "//"); with no '@', "USER:X" where X is not a port;
+ * a port that does not read as one; query values except socket's. An
+ * sqlite: URL is a path and holds no password.
+ */
 void db_url_redact(const char *url, char *out, size_t outlen)
 {
     if (!out || !outlen)
@@ -346,17 +427,55 @@ void db_url_redact(const char *url, char *out, size_t outlen)
     out[0] = '\0';
     if (!url)
         return;
-    const char *sep = strstr(url, "://");
-    const char *rest = sep ? sep + 3 : NULL;
-    /* The same rule as parse_mysql: the password runs from the first ':' of
-     * the user part to the last '@'. */
-    const char *at = rest ? strrchr(rest, '@') : NULL;
-    const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
-    if (!colon) {
+    if (has_prefix_ci(url, "sqlite:")) {
         snprintf(out, outlen, "%s", url);
         return;
     }
-    snprintf(out, outlen, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    size_t len = strlen(url), n = scheme_len(url), o = 0;
+    unsigned char *m = calloc(len + 1, 1);
+    if (!m) {
+        snprintf(out, outlen, "(not shown)"); /* no memory to redact: show nothing */
+        return;
+    }
+    /* Where the authority starts: after "SCHEME://", else at the start. */
+    size_t start = n && strncmp(url + n, "://", 3) == 0 ? n + 3 : 0;
+    const char *at = strrchr(url + start, '@');
+    if (at) {
+        size_t ai = (size_t)(at - url);
+        const char *colon = memchr(url + start, ':', ai - start);
+        if (colon)
+            mask_span(m, (size_t)(colon + 1 - url), ai);
+        mask_authority(url, ai + 1, 0, m);
+        const char *q = strchr(at + 1, '?');
+        if (q)
+            mask_query(url, (size_t)(q + 1 - url), m);
+        /* A '?' before the '@' that is not in the password starts a query
+         * whose value holds the '@' ("?password=p@ss"). */
+        q = memchr(url + start, '?', ai - start);
+        if (q && !m[q - url])
+            mask_query(url, (size_t)(q + 1 - url), m);
+    } else {
+        /* "USER:X" may stand at the start ("bot:pw") or after a scheme and
+         * any slashes ("mysql://bot:pw", "mysql:/bot:pw"). */
+        mask_authority(url, 0, 1, m);
+        if (n)
+            mask_authority(url, n + 1 + strspn(url + n + 1, "/"), 1, m);
+        const char *q = strchr(url + start, '?');
+        if (q)
+            mask_query(url, (size_t)(q + 1 - url), m);
+    }
+    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+        if (!m[i]) {
+            out[o++] = url[i];
+            continue;
+        }
+        for (const char *p = "***"; *p && o + 1 < outlen; p++)
+            out[o++] = *p;
+        while (i + 1 < len && m[i + 1])
+            i++;
+    }
+    out[o] = '\0';
+    free(m);
 }
 
 /* ---------------------------------------------------------- dispatch */

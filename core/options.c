@@ -1,5 +1,6 @@
 /* options.c - see options.h. */
 #include "options.h"
+#include "text.h"
 #include "util.h"
 
 #include <math.h>
@@ -8,13 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
-/* parse results that need different messages */
-#define P_OK 0
-#define P_SYNTAX (-1)
-#define P_RANGE (-2)
+/* parse results that need different messages (the first three are text_int's) */
+#define P_OK TEXT_OK
+#define P_SYNTAX TEXT_SYNTAX
+#define P_RANGE TEXT_RANGE
 #define P_NEGATIVE (-3)
-
-#define OPT_NAME_MAX 64
 
 const char *opt_type_name(rc_opt_type t)
 {
@@ -67,24 +66,6 @@ static int read_digits(const char **s, uint64_t limit, uint64_t *v)
             *v = *v * 10 + d;
     }
     return rc;
-}
-
-/* Decimal only (no 0x, no octal reading of 010, no spaces), full match. */
-static int parse_int(const char *s, int64_t *out)
-{
-    int neg = 0, rc;
-    uint64_t v;
-
-    if (*s == '+' || *s == '-')
-        neg = *s++ == '-';
-    rc = read_digits(&s, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &v);
-    if (*s)
-        return P_SYNTAX;
-    if (rc != P_OK)
-        return rc;
-    /* -(2^63) has no positive counterpart: negate v - 1 instead. */
-    *out = neg ? (v ? -(int64_t)(v - 1) - 1 : 0) : (int64_t)v;
-    return P_OK;
 }
 
 static int parse_bool(const char *s, int *out)
@@ -153,9 +134,10 @@ static int parse_duration(const char *s, int64_t *ms)
         return P_NEGATIVE;
     /* A bare integer is seconds. */
     if (*s && s[strspn(s, "0123456789")] == '\0') {
-        if (read_digits(&s, (uint64_t)INT64_MAX / 1000, &v) != P_OK)
+        int64_t sec;
+        if (text_int(s, 0, INT64_MAX / 1000, &sec) != P_OK)
             return P_RANGE;
-        *ms = (int64_t)v * 1000;
+        *ms = sec * 1000;
         return P_OK;
     }
     do {
@@ -181,6 +163,28 @@ static int parse_duration(const char *s, int64_t *ms)
 int duration_parse(const char *text, int64_t *ms)
 {
     return parse_duration(text, ms) == P_OK ? 0 : -1;
+}
+
+void duration_format(int64_t ms, char *out, size_t outlen)
+{
+    size_t len = 0;
+    if (!outlen)
+        return;
+    out[0] = '\0';
+    if (ms <= 0) {
+        snprintf(out, outlen, "%s", ms == 0 ? "0s" : "-");
+        return;
+    }
+    for (size_t i = 0; i < N_UNITS && ms > 0 && len < outlen; i++) {
+        int64_t n = ms / duration_units[i].ms;
+        if (!n)
+            continue;
+        ms -= n * duration_units[i].ms;
+        int w = snprintf(out + len, outlen - len, "%lld%s", (long long)n, duration_units[i].unit);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
 }
 
 /* The message for a failed parse of text as t. */
@@ -210,7 +214,7 @@ int opt_parse(rc_opt_type t, const char *text, opt_value *out, char *err, size_t
     case RC_OPT_STRING:
         out->s = xstrdup(text);
         return 0;
-    case RC_OPT_INT: rc = parse_int(text, &out->i); break;
+    case RC_OPT_INT: rc = text_int(text, INT64_MIN, INT64_MAX, &out->i); break;
     case RC_OPT_BOOL: rc = parse_bool(text, &out->b); break;
     case RC_OPT_DOUBLE: rc = parse_double(text, &out->d); break;
     case RC_OPT_DURATION: rc = parse_duration(text, &out->i); break;
@@ -233,14 +237,6 @@ void opt_value_free(opt_value *v)
     v->s = NULL;
 }
 
-/* Option names are YAML keys and appear in messages: keep them plain. */
-static int name_ok(const char *name)
-{
-    size_t len = strlen(name);
-    return len >= 1 && len <= OPT_NAME_MAX &&
-           name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")] == '\0';
-}
-
 int opt_table_check(const rc_option *defs, char *err, size_t errlen)
 {
     char why[256];
@@ -251,9 +247,10 @@ int opt_table_check(const rc_option *defs, char *err, size_t errlen)
     for (i = 0; defs[i].name; i++) {
         const rc_option *o = &defs[i];
         opt_value v;
-        if (!name_ok(o->name)) {
-            snprintf(err, errlen, "option %zu: name '%.128s' is not 1 to %d letters, digits, "
-                     "'_', '.' or '-'", i + 1, o->name, OPT_NAME_MAX);
+        /* Option names are YAML keys and appear in messages: keep them plain. */
+        if (!text_name_ok(o->name, TEXT_NAME_DOT)) {
+            snprintf(err, errlen, "option %zu: name '%.128s' is not %s", i + 1, o->name,
+                     text_name_rule(TEXT_NAME_DOT));
             return -1;
         }
         if (o->type < RC_OPT_STRING || o->type > RC_OPT_DURATION) {

@@ -33,6 +33,8 @@ void opt_value_free(opt_value *v);
 
 /* Durations: "250ms", "30s", "5m", "6h", "1d", "1h30m"; bare integer = seconds. */
 int duration_parse(const char *text, int64_t *ms);
+/* ms the way a file would say it ("1d", "1h30m", "1500ms" as "1s500ms", "0s"); negative: "-". */
+void duration_format(int64_t ms, char *out, size_t outlen);
 
 /* A plugin's options after checking: one value per table entry, same order. */
 typedef struct opt_set {

@@ -1,6 +1,7 @@
 /* plugin.c - see plugin.h. */
 #include "plugin.h"
 #include "options.h"
+#include "text.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -30,13 +31,7 @@ _Static_assert(sizeof(rc_option) == 32, "rc_option size changed");
 
 int plugin_name_valid(const char *name)
 {
-    size_t n = 0;
-    for (const char *c = name; *c; c++, n++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-              (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
-            return 0;
-    }
-    return n >= 1 && n <= 64;
+    return text_name_ok(name, 0);
 }
 
 /* Check what the descriptor says before trusting any of it. */

@@ -39,16 +39,19 @@ static int fail_at(ybuild *b, int line, int col, const char *fmt, ...)
     return -1;
 }
 
-/* Reader errors carry a byte offset rather than a mark: count lines ourselves. */
-static void offset_to_pos(const ybuild *b, size_t off, int *line, int *col)
+/*
+ * Line and column (1-based) of byte off in text. Columns count characters as
+ * libyaml's marks do: UTF-8 continuation bytes add none.
+ */
+static void offset_to_pos(const char *text, size_t len, size_t off, int *line, int *col)
 {
     *line = 1;
     *col = 1;
-    for (size_t i = 0; i < off && i < b->len; i++) {
-        if (b->text[i] == '\n') {
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (text[i] == '\n') {
             (*line)++;
             *col = 1;
-        } else {
+        } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
             (*col)++;
         }
     }
@@ -62,7 +65,7 @@ static int parser_failed(ybuild *b)
     if (p->error == YAML_MEMORY_ERROR)
         return fail_at(b, 1, 1, "out of memory while parsing");
     if (p->error == YAML_READER_ERROR) {
-        offset_to_pos(b, p->problem_offset, &line, &col);
+        offset_to_pos(b->text, b->len, p->problem_offset, &line, &col);
         return fail_at(b, line, col, "%s", p->problem ? p->problem : "cannot read the text");
     }
     line = (int)p->problem_mark.line + 1;
@@ -166,23 +169,70 @@ static int scalar_node(ybuild *b, const yaml_event_t *ev, yt_node **out)
     return 0;
 }
 
-static int check_key(ybuild *b, const yt_node *map, const yt_node *key)
+/*
+ * The keys of the mapping being built, for the duplicate check: an open
+ * addressing table of indexes into map->keys (0 = empty slot, else index + 1),
+ * kept at most half full. A list scan per key made a mapping of n keys cost
+ * n^2/2 comparisons (120,000 keys: tens of seconds).
+ */
+typedef struct keyset {
+    size_t *slot;
+    size_t cap; /* a power of two, or 0 before the first key */
+} keyset;
+
+/* FNV-1a: short keys, no adversary worth a keyed hash (the file is the operator's). */
+static size_t key_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The slot that holds key (an index + 1), or the empty slot where it would go. */
+static size_t *keyset_find(const keyset *ks, const yt_node *map, const char *key)
+{
+    size_t i = key_hash(key) & (ks->cap - 1);
+    while (ks->slot[i] && strcmp(map->keys[ks->slot[i] - 1]->scalar, key) != 0)
+        i = (i + 1) & (ks->cap - 1);
+    return &ks->slot[i];
+}
+
+/* Make room for map->n + 1 keys; 0, or -1 when out of memory. */
+static int keyset_reserve(keyset *ks, const yt_node *map)
+{
+    if (ks->cap && (map->n + 1) * 2 <= ks->cap)
+        return 0;
+    keyset grown = { .cap = ks->cap ? ks->cap * 2 : 16 };
+    if (!(grown.slot = calloc(grown.cap, sizeof *grown.slot)))
+        return -1;
+    for (size_t i = 0; i < map->n; i++)
+        *keyset_find(&grown, map, map->keys[i]->scalar) = i + 1;
+    free(ks->slot);
+    *ks = grown;
+    return 0;
+}
+
+/* Refuse a key that is not a scalar or that map already holds; else note it in ks. */
+static int check_key(ybuild *b, yt_node *map, keyset *ks, const yt_node *key)
 {
     if (key->kind != YT_SCALAR)
         return fail_at(b, key->line, key->col, "a key must be a plain value, not %s",
                        yt_kind_name(key->kind));
+    if (keyset_reserve(ks, map) != 0)
+        return fail_at(b, key->line, key->col, "out of memory");
     /* libyaml keeps duplicates silently; the later one would win unseen. */
-    for (size_t i = 0; i < map->n; i++) {
-        const yt_node *first = map->keys[i];
-        if (strcmp(first->scalar, key->scalar) != 0)
-            continue;
-        if (first->line == key->line)
-            return fail_at(b, key->line, key->col, "duplicate key '%.64s' (twice on line %d)",
-                           key->scalar, key->line);
-        return fail_at(b, key->line, key->col, "duplicate key '%.64s' (lines %d and %d)",
-                       key->scalar, first->line, key->line);
+    size_t *slot = keyset_find(ks, map, key->scalar);
+    if (!*slot) {
+        *slot = map->n + 1; /* the index append gives the key next */
+        return 0;
     }
-    return 0;
+    const yt_node *first = map->keys[*slot - 1];
+    if (first->line == key->line)
+        return fail_at(b, key->line, key->col, "duplicate key '%.64s' (twice on line %d)",
+                       key->scalar, key->line);
+    return fail_at(b, key->line, key->col, "duplicate key '%.64s' (lines %d and %d)",
+                   key->scalar, first->line, key->line);
 }
 
 /* Read the children of a mapping or sequence n up to its end event. */
@@ -191,6 +241,7 @@ static int build_children(ybuild *b, yt_node *n, int depth)
     yaml_event_type_t end = n->kind == YT_MAP ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
     yaml_event_t ev;
     yt_node *key = NULL, *item = NULL;
+    keyset ks = { 0 };
     int rc = -1;
 
     for (;;) {
@@ -201,7 +252,7 @@ static int build_children(ybuild *b, yt_node *n, int depth)
             break;
         }
         if (n->kind == YT_MAP) {
-            if (build_node(b, &ev, depth + 1, &key) != 0 || check_key(b, n, key) != 0)
+            if (build_node(b, &ev, depth + 1, &key) != 0 || check_key(b, n, &ks, key) != 0)
                 goto out;
             if (next_event(b, &ev) != 0)
                 goto out;
@@ -212,6 +263,7 @@ static int build_children(ybuild *b, yt_node *n, int depth)
     }
     rc = 0;
 out:
+    free(ks.slot);
     yt_free(key);
     yt_free(item);
     return rc;
@@ -345,9 +397,9 @@ int yt_load_string(const char *text, const char *name, yt_node **root, char *err
 static char *read_all(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    char *buf = NULL;
+    char *buf = NULL, *nul;
     size_t len = 0;
-    int ok = 0;
+    int ok = 0, line, col;
 
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -355,15 +407,20 @@ static char *read_all(const char *path, char *err, size_t errlen)
     }
     buf = xmalloc(YT_MAX_FILE + 2);
     len = fread(buf, 1, YT_MAX_FILE + 1, f);
-    if (ferror(f))
+    if (ferror(f)) {
         snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    else if (len > YT_MAX_FILE)
-        snprintf(err, errlen, "%s: larger than %d bytes; not a pipeline file", path, YT_MAX_FILE);
-    /* libyaml would read past a NUL but our strlen would not: refuse, not read half. */
-    else if (memchr(buf, '\0', len))
-        snprintf(err, errlen, "%s: contains a NUL byte; not a text file", path);
-    else
+    } else if (len > YT_MAX_FILE) {
+        snprintf(err, errlen, "%s: larger than %d bytes (1 MiB), so not a pipeline file (those "
+                 "are a few kilobytes): check that the path names the pipeline file", path,
+                 YT_MAX_FILE);
+    } else if ((nul = memchr(buf, '\0', len))) {
+        /* libyaml would read past a NUL but our strlen would not: refuse, not read half. */
+        offset_to_pos(buf, len, (size_t)(nul - buf), &line, &col);
+        snprintf(err, errlen, "%s:%d:%d: a NUL byte; a pipeline file is UTF-8 text: remove it, "
+                 "or save the file as UTF-8 if it was saved as UTF-16", path, line, col);
+    } else {
         ok = 1;
+    }
 out:
     if (f)
         fclose(f);

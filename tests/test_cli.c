@@ -63,6 +63,58 @@ Test(cli, usage_errors_exit_2)
     free(err);
 }
 
+/* -n and --run read whole decimal numbers only; a syntax error and a range error differ. */
+Test(cli, history_numbers_are_strict)
+{
+    static const struct { const char *opt, *arg, *want; } cases[] = {
+        { "-n", "abc", "history: -n wants a whole (decimal) number of runs >= 1, got 'abc'" },
+        { "-n", " 5", "history: -n wants a whole (decimal) number of runs >= 1, got ' 5'" },
+        { "-n", "0x10", "history: -n wants a whole (decimal) number of runs >= 1, got '0x10'" },
+        { "-n", "5 ", "history: -n wants a whole (decimal) number of runs >= 1, got '5 '" },
+        { "-n", "0", "history: -n wants a number of runs >= 1, got '0'" },
+        { "-n", "-3", "history: -n wants a number of runs >= 1, got '-3'" },
+        { "-n", "99999999999999999999", "history: -n wants a number of runs >= 1, got "
+                                        "'99999999999999999999'" },
+        { "--run", "1x", "history: --run wants a run id (a whole decimal number) >= 1, got '1x'" },
+        { "--run", "0", "history: --run wants a run id >= 1, got '0'" },
+        { "--run", "9223372036854775808", "history: --run wants a run id >= 1, got "
+                                          "'9223372036854775808'" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *err, want[256];
+        cr_assert_eq(th_run_cli(RUN("history", cases[i].opt, cases[i].arg, "-c", "x.yaml"), NULL,
+                                NULL, &err), 2, "%s %s", cases[i].opt, cases[i].arg);
+        snprintf(want, sizeof want, "reconciler: %s\n", cases[i].want);
+        cr_expect_str_eq(err, want);
+        free(err);
+    }
+}
+
+/* validate refuses what would overflow or misbehave at run time: exit 2 with the position. */
+Test(cli, validate_refuses_out_of_range_schedules)
+{
+    static const struct { const char *yaml, *want; } cases[] = {
+        { "schedule:\n  interval: 106751991167d7h12m55s\n",
+          ":10:13: 'schedule.interval' must be from 1s to 365d, got '106751991167d7h12m55s'" },
+        { "schedule:\n  interval: 1s\n",
+          ":10:13: 'schedule.interval' (1s) must be longer than 'schedule.jitter', which is 30s "
+          "by default: set schedule.jitter below 1s (0s turns it off)" },
+        { "schedule:\n  interval: 1m\n  jitter: 1m\n",
+          ":11:11: 'schedule.jitter' (1m) must be less than 'schedule.interval' (1m): lower the "
+          "jitter or lengthen the interval" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *steps = NULL, *err, *out;
+        cr_assert_neq(asprintf(&steps, "  - plugin: fixture\n%s", cases[i].yaml), -1);
+        char *cfg = write_pipeline("sqlite:bot.db", steps);
+        char want[PATH_MAX + 512];
+        snprintf(want, sizeof want, "%s%s", cfg, cases[i].want);
+        cr_expect_eq(th_run_cli(RUN("validate", "-c", cfg), NULL, &out, &err), 2, "%s", err);
+        cr_expect(strncmp(err, want, strlen(want)) == 0, "got  %s\nwant %s", err, want);
+        free(out); free(err); free(cfg); free(steps);
+    }
+}
+
 Test(cli, run_once_json_on_sqlite)
 {
     th_db t;

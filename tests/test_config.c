@@ -68,6 +68,8 @@ Test(config, defaults_fill_every_key)
     cr_assert_eq(c->db_connect_timeout_ms, 10000);
     cr_assert_eq(c->db_read_timeout_ms, 300000);
     cr_assert_eq(c->db_write_timeout_ms, 60000);
+    cr_assert_str_eq(c->db_time_zone, "server");
+    cr_assert_eq(c->db_url_line, 0, "no url in the file: no position");
     assert_path(c->history_path, "var/history.db");
     cr_assert_eq(c->history_keep_runs, 1000);
     cr_assert_eq(c->n_plugin_dirs, 1);
@@ -112,6 +114,7 @@ Test(config, every_key_given)
                         "  connect_timeout: 5s\n"
                         "  read_timeout: 10m\n"
                         "  write_timeout: 1m30s\n"
+                        "  time_zone: Europe/Berlin\n"
                         "history:\n"
                         "  path: /srv/h.db\n"
                         "  keep_runs: 7\n"
@@ -140,6 +143,9 @@ Test(config, every_key_given)
     cr_assert_eq(c->db_connect_timeout_ms, 5000);
     cr_assert_eq(c->db_read_timeout_ms, 600000);
     cr_assert_eq(c->db_write_timeout_ms, 90000);
+    cr_assert_str_eq(c->db_time_zone, "Europe/Berlin");
+    cr_assert_eq(c->db_url_line, 2, "where the url's value stands");
+    cr_assert_eq(c->db_url_col, 8);
     cr_assert_str_eq(c->history_path, "/srv/h.db");
     cr_assert_eq(c->history_keep_runs, 7);
     cr_assert_eq(c->n_plugin_dirs, 2);
@@ -159,12 +165,12 @@ Test(config, every_key_given)
     cr_assert_str_eq(s->plugin, "leases");
     cr_assert_eq(s->on_error, CFG_ON_ERROR_ABORT);
     cr_assert_eq(s->enabled, 0);
-    cr_assert_eq(s->line, 24);
+    cr_assert_eq(s->line, 25);
     cr_assert_str_eq(yt_get(s->options, "max_attempts")->scalar, "5");
-    cr_assert_eq(s->options->line, 26);
+    cr_assert_eq(s->options->line, 27);
     cr_assert_eq(s->options->col, 14);
     cr_assert_str_eq(c->steps[1].name, "metrics");
-    cr_assert_eq(c->steps[1].line, 29);
+    cr_assert_eq(c->steps[1].line, 30);
     cr_assert_eq(c->steps[1].enabled, 1);
     config_free(c);
 }
@@ -213,7 +219,7 @@ Test(config, unknown_nested_key)
 {
     refuses("database:\n  url: x\n  pasword_env: PW\n" STEP,
             ":3:3: unknown key 'pasword_env' in 'database'; valid keys: url, password_env, "
-            "password_file, connect_timeout, read_timeout, write_timeout");
+            "password_file, connect_timeout, read_timeout, write_timeout, time_zone");
     refuses(STEP "log: { level: info, colour: yes }\n",
             ":3:21: unknown key 'colour' in 'log'; valid keys: level, format");
 }
@@ -261,24 +267,76 @@ Test(config, int_bool_duration_of_wrong_type)
 
 /* ----------------------------------------------------------- ranges */
 
+/*
+ * Every int and duration key has a maximum: the value at each bound loads,
+ * one past it is refused naming the key, the range and the text given.
+ */
+static void bounds(const char *yaml_fmt, const char *key, const char *range, const char *col,
+                   const char *lo_ok, const char *lo_bad, const char *hi_ok, const char *hi_bad)
+{
+    char text[512], want[512];
+    const char *ok[] = { lo_ok, hi_ok }, *bad[] = { lo_bad, hi_bad };
+    for (int i = 0; i < 2; i++) {
+        snprintf(text, sizeof text, yaml_fmt, ok[i]);
+        config_free(load_ok(text));
+        if (!bad[i])
+            continue;
+        snprintf(text, sizeof text, yaml_fmt, bad[i]);
+        snprintf(want, sizeof want, "%s: '%s' must be %s, got '%s'", col, key, range, bad[i]);
+        refuses(text, want);
+    }
+}
+
 Test(config, keep_runs_boundary)
 {
-    refuses(STEP "history: { keep_runs: 0 }\n", ":3:23: 'history.keep_runs' must be at least 1, got '0'");
-    refuses(STEP "history: { keep_runs: -1 }\n", ":3:23: 'history.keep_runs' must be at least 1, got '-1'");
-    config *c = load_ok(STEP "history: { keep_runs: 1 }\n");
-    cr_assert_eq(c->history_keep_runs, 1);
+    bounds(STEP "history: { keep_runs: %s }\n", "history.keep_runs", "from 1 to 1000000", ":3:23",
+           "1", "0", "1000000", "1000001");
+    refuses(STEP "history: { keep_runs: -1 }\n",
+            ":3:23: 'history.keep_runs' must be from 1 to 1000000, got '-1'");
+    config *c = load_ok(STEP "history: { keep_runs: 1000000 }\n");
+    cr_assert_eq(c->history_keep_runs, 1000000);
     config_free(c);
 }
 
-Test(config, interval_must_be_positive)
+Test(config, interval_bounds)
 {
-    refuses(STEP "schedule:\n  interval: 0\n", ":4:13: 'schedule.interval' must be more than 0, got '0'");
-    refuses(STEP "schedule:\n  interval: 0s\n", ":4:13: 'schedule.interval' must be more than 0, got '0s'");
-    config *c = load_ok(STEP "schedule:\n  interval: 1ms\n");
-    cr_assert_eq(c->schedule_interval_ms, 1);
-    config_free(c);
-    c = load_ok(STEP "schedule:\n  interval: 90\n");
+    /* jitter 0s: the default 30s would not be less than a short interval. */
+    bounds(STEP "schedule:\n  jitter: 0s\n  interval: %s\n", "schedule.interval",
+           "from 1s to 365d", ":5:13", "1s", "999ms", "365d", "365d1ms");
+    refuses(STEP "schedule:\n  interval: 0\n",
+            ":4:13: 'schedule.interval' must be from 1s to 365d, got '0'");
+    config *c = load_ok(STEP "schedule:\n  interval: 90\n");
     cr_assert_eq(c->schedule_interval_ms, 90000, "a bare number is seconds");
+    config_free(c);
+    c = load_ok(STEP "schedule:\n  interval: 365d\n");
+    cr_assert_eq(c->schedule_interval_ms, INT64_C(365) * 86400000);
+    config_free(c);
+}
+
+/* The largest duration that counts in milliseconds parsed, then overflowed at run time. */
+Test(config, huge_interval_is_refused_not_overflowed)
+{
+    refuses(STEP "schedule:\n  interval: 106751991167d7h12m55s\n",
+            ":4:13: 'schedule.interval' must be from 1s to 365d, got '106751991167d7h12m55s'");
+    refuses(STEP "schedule:\n  lock_wait: 106751991167d7h12m55s807ms\n",
+            ":4:14: 'schedule.lock_wait' must be at most 1d, got '106751991167d7h12m55s807ms'");
+}
+
+Test(config, jitter_lock_wait_and_timeouts_are_bounded)
+{
+    bounds(STEP "schedule: { interval: 2d, jitter: %s }\n", "schedule.jitter", "at most 1d",
+           ":3:35", "0", NULL, "1d", "1d1ms");
+    bounds(STEP "schedule: { lock_wait: %s }\n", "schedule.lock_wait", "at most 1d", ":3:24",
+           "0", NULL, "1d", "1d1ms");
+    bounds(STEP "database: { connect_timeout: %s }\n", "database.connect_timeout", "at most 1d",
+           ":3:30", "0", NULL, "1d", "1d1ms");
+    bounds(STEP "database: { read_timeout: %s }\n", "database.read_timeout", "at most 1d",
+           ":3:27", "0", NULL, "1d", "1d1ms");
+    bounds(STEP "database: { write_timeout: %s }\n", "database.write_timeout", "at most 1d",
+           ":3:28", "0", NULL, "1d", "1d1ms");
+    config *c = load_ok(STEP "database: { read_timeout: 1d, connect_timeout: 0 }\n");
+    cr_assert_eq(c->db_read_timeout_ms, 86400000);
+    cr_assert_eq(c->db_connect_timeout_ms, 0);
     config_free(c);
 }
 
@@ -287,25 +345,101 @@ Test(config, lock_ttl_boundaries)
     config *c = load_ok(STEP);
     cr_assert_eq(c->schedule_lock_ttl_ms, 30000, "default 30s");
     config_free(c);
-    refuses(STEP "schedule: { lock_ttl: 2999ms }\n",
-            ":3:23: 'schedule.lock_ttl' must be from 3s to 1h, got '2999ms'");
-    refuses(STEP "schedule: { lock_ttl: 1h1ms }\n",
-            ":3:23: 'schedule.lock_ttl' must be from 3s to 1h, got '1h1ms'");
+    bounds(STEP "schedule: { lock_ttl: %s }\n", "schedule.lock_ttl", "from 3s to 1h", ":3:23",
+           "3s", "2999ms", "1h", "1h1ms");
     c = load_ok(STEP "schedule: { lock_ttl: 3s }\n");
     cr_assert_eq(c->schedule_lock_ttl_ms, 3000);
     config_free(c);
-    c = load_ok(STEP "schedule: { lock_ttl: 1h }\n");
-    cr_assert_eq(c->schedule_lock_ttl_ms, 3600000);
+}
+
+/* ------------------------------------------------- jitter and interval */
+
+Test(config, jitter_must_be_less_than_interval)
+{
+    /* Given both: positioned at the jitter, naming both values. */
+    refuses(STEP "schedule:\n  interval: 10s\n  jitter: 10s\n",
+            ":5:11: 'schedule.jitter' (10s) must be less than 'schedule.interval' (10s): lower "
+            "the jitter or lengthen the interval");
+    refuses(STEP "schedule: { jitter: 2m, interval: 90 }\n",
+            ":3:21: 'schedule.jitter' (2m) must be less than 'schedule.interval' (1m30s): lower "
+            "the jitter or lengthen the interval");
+    /* A jitter over the default interval of 6h. */
+    refuses(STEP "schedule: { jitter: 1d }\n",
+            ":3:21: 'schedule.jitter' (1d) must be less than 'schedule.interval' (6h): lower "
+            "the jitter or lengthen the interval");
+    config *c = load_ok(STEP "schedule:\n  interval: 10s\n  jitter: 9s999ms\n");
+    cr_assert_eq(c->schedule_jitter_ms, 9999);
+    config_free(c);
+    c = load_ok(STEP "schedule:\n  interval: 1s\n  jitter: 0s\n");
+    cr_assert_eq(c->schedule_interval_ms, 1000);
+    cr_assert_eq(c->schedule_jitter_ms, 0);
     config_free(c);
 }
 
-Test(config, timeouts_are_bounded)
+Test(config, default_jitter_needs_an_interval_over_30s)
 {
-    refuses(STEP "database: { read_timeout: 1d1ms }\n",
-            ":3:27: 'database.read_timeout' must be at most 1d, got '1d1ms'");
-    config *c = load_ok(STEP "database: { read_timeout: 1d, connect_timeout: 0 }\n");
-    cr_assert_eq(c->db_read_timeout_ms, 86400000);
-    cr_assert_eq(c->db_connect_timeout_ms, 0);
+    /* Not given (or null): positioned at the interval, naming the default jitter. */
+    refuses(STEP "schedule:\n  interval: 1s\n",
+            ":4:13: 'schedule.interval' (1s) must be longer than 'schedule.jitter', which is "
+            "30s by default: set schedule.jitter below 1s (0s turns it off)");
+    refuses(STEP "schedule:\n  interval: 30s\n  jitter: ~\n",
+            ":4:13: 'schedule.interval' (30s) must be longer than 'schedule.jitter', which is "
+            "30s by default: set schedule.jitter below 30s (0s turns it off)");
+    config *c = load_ok(STEP "schedule:\n  interval: 30s1ms\n");
+    cr_assert_eq(c->schedule_jitter_ms, 30000);
+    config_free(c);
+}
+
+/* ------------------------------------------------------- time zone */
+
+Test(config, time_zone_forms)
+{
+    static const char *const good[] = {
+        "server", "+00:00", "-05:30", "+5:30", "+14:00", "-14:59", "+0:00", "UTC",
+        "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "Etc/GMT-14",
+        "EST5EDT", "z",
+    };
+    char text[256];
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        snprintf(text, sizeof text, STEP "database:\n  time_zone: \"%s\"\n", good[i]);
+        config *c = load_ok(text);
+        cr_assert_str_eq(c->db_time_zone, good[i]);
+        config_free(c);
+    }
+    /* A name of 64 characters is the longest. */
+    char name[80];
+    memset(name, 'a', 64);
+    name[64] = '\0';
+    snprintf(text, sizeof text, STEP "database:\n  time_zone: %s\n", name);
+    config_free(load_ok(text));
+    name[64] = 'a';
+    name[65] = '\0';
+    const char *const bad[] = {
+        "", "+15:00", "-15:00", "+14:60", "+1:5", "+01:5", "+001:00", "01:00", "+01:00x",
+        "+01", "5", "Europe Berlin", "/UTC", "_utc", "9zone", "Europe/Berlin;", "UTC\\u00e9", name,
+    };
+    static const char rule[] = "must be server (the database server's default zone), a UTC "
+        "offset +HH:MM or -HH:MM (hours 0 to 14), or a zone name such as Europe/Berlin or UTC "
+        "(letters, digits, '_', '+', '-', '/', at most 64, starting with a letter)";
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char want[512], shown[128];
+        snprintf(text, sizeof text, STEP "database:\n  time_zone: \"%s\"\n", bad[i]);
+        /* As the message quotes it: the YAML escape read as UTF-8. */
+        snprintf(shown, sizeof shown, "%s", strcmp(bad[i], "UTC\\u00e9") ? bad[i] : "UTC\xc3\xa9");
+        snprintf(want, sizeof want, ":4:14: 'database.time_zone' %s; got '%s'", rule, shown);
+        refuses(text, want);
+    }
+}
+
+Test(config, url_position_is_kept)
+{
+    config *c = load_ok(STEP "database:\n  password_env: X\n  url:   'sqlite:x.db'\n");
+    cr_assert_eq(c->db_url_line, 5);
+    cr_assert_eq(c->db_url_col, 10);
+    config_free(c);
+    c = load_ok(STEP "database: { url: ~ }\n");
+    cr_assert_null(c->db_url);
+    cr_assert_eq(c->db_url_line, 0);
     config_free(c);
 }
 
@@ -343,16 +477,16 @@ Test(config, step_shape)
 Test(config, step_names_follow_the_rule)
 {
     refuses("steps:\n  - plugin: ../evil\n",
-            ":2:13: 'plugin' must be 1 to 64 letters, digits, '_' or '-', got '../evil'");
+            ":2:13: 'plugin' must be 1 to 64 letters, digits, '_' or '-'; got '../evil'");
     refuses("steps:\n  - plugin: a\n    name: \"two words\"\n",
-            ":3:11: 'name' must be 1 to 64 letters, digits, '_' or '-', got 'two words'");
-    refuses("steps:\n  - plugin: \"\"\n", ":2:13: 'plugin' must be 1 to 64 letters, digits, '_' or '-', got ''");
+            ":3:11: 'name' must be 1 to 64 letters, digits, '_' or '-'; got 'two words'");
+    refuses("steps:\n  - plugin: \"\"\n", ":2:13: 'plugin' must be 1 to 64 letters, digits, '_' or '-'; got ''");
     char long_name[66], text[256];
     memset(long_name, 'x', 65);
     long_name[65] = '\0';
     snprintf(text, sizeof text, "steps:\n  - plugin: %s\n", long_name);
     char want[256];
-    snprintf(want, sizeof want, ":2:13: 'plugin' must be 1 to 64 letters, digits, '_' or '-', got '%s'",
+    snprintf(want, sizeof want, ":2:13: 'plugin' must be 1 to 64 letters, digits, '_' or '-'; got '%s'",
              long_name);
     refuses(text, want);
     long_name[64] = '\0'; /* 64 is the most allowed */
@@ -606,8 +740,9 @@ Test(config, password_file_unreadable_names_the_path)
 static const char *const every_key[] = {
     "database.url", "database.password_env", "database.password_file",
     "database.connect_timeout", "database.read_timeout", "database.write_timeout",
-    "history.path", "history.keep_runs", "plugin_dir", "schedule.on_startup",
-    "schedule.interval", "schedule.jitter", "schedule.lock_wait", "http.listen",
+    "database.time_zone", "history.path", "history.keep_runs", "plugin_dir", "schedule.on_startup",
+    "schedule.interval", "schedule.jitter", "schedule.lock_wait", "schedule.lock_ttl",
+    "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled",
 };
@@ -625,9 +760,22 @@ Test(config, help_lists_every_key)
         snprintf(want, sizeof want, "  %s ", every_key[i]);
         cr_expect(strstr(text, want), "help lacks %s:\n%s", every_key[i], text);
     }
+    /* When to set the time zone, in one line. */
+    cr_assert(strstr(text, "leave at server unless the bot's sessions set their own time_zone; "
+                           "then set the same zone\n"), "%s", text);
     cr_assert(strstr(text, "error|warn|info|debug") && strstr(text, "continue|abort") &&
-              strstr(text, "6h") && strstr(text, "(at least 1)") && strstr(text, "(required)"),
-              "%s", text);
+              strstr(text, "6h") && strstr(text, "(from 1 to 1000000)") &&
+              strstr(text, "(from 1s to 365d)") && strstr(text, "(from 3s to 1h)") &&
+              strstr(text, "(required)"), "%s", text);
+    /* Every number has its range on its line, from the same table that checks it. */
+    size_t numbers = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strstr(line, " int ") && !strstr(line, " duration "))
+            continue;
+        numbers++;
+        cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
+    }
+    cr_assert_eq(numbers, 8, "keep_runs, three timeouts, interval, jitter, lock_wait, lock_ttl");
     free(text);
 }
 

@@ -97,6 +97,29 @@ Test(options, duration_messages)
     cr_assert_eq(v.type, RC_OPT_DURATION);
 }
 
+/* Help and messages print ranges with it: the largest unit first, nothing zero shown. */
+Test(options, duration_format)
+{
+    static const struct { int64_t ms; const char *text; } cases[] = {
+        { 0, "0s" }, { 1, "1ms" }, { 999, "999ms" }, { 1000, "1s" }, { 1500, "1s500ms" },
+        { 90000, "1m30s" }, { 3600000, "1h" }, { 86400000, "1d" }, { 86400001, "1d1ms" },
+        { INT64_C(31536000000), "365d" }, { 93784005, "1d2h3m4s5ms" }, { -1, "-" },
+        { INT64_MAX, "106751991167d7h12m55s807ms" },
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        duration_format(cases[i].ms, out, sizeof out);
+        cr_expect_str_eq(out, cases[i].text, "%lld", (long long)cases[i].ms);
+        /* What it prints parses back to the same value. */
+        int64_t back = -1;
+        if (cases[i].ms >= 0)
+            cr_expect(duration_parse(out, &back) == 0 && back == cases[i].ms, "%s", out);
+    }
+    char tiny[4];
+    duration_format(93784005, tiny, sizeof tiny);
+    cr_assert_str_eq(tiny, "1d2", "cut, never overrun");
+}
+
 /* ------------------------------------------------------- the other types */
 
 Test(options, integers)

@@ -128,6 +128,45 @@ Test(yamltree, duplicate_key_names_both_lines)
     cr_assert_str_eq(refusal("{ a: 1, \"a\": 2 }\n"), "t.yaml:1:9: duplicate key 'a' (twice on line 1)");
 }
 
+/*
+ * 120,000 keys in one mapping, the last repeating one from the middle: found,
+ * with both lines. The check is a hash lookup per key; a scan of the keys
+ * before each one took tens of seconds here (measured by hand, not asserted).
+ */
+Test(yamltree, duplicate_after_many_keys, .timeout = 20)
+{
+    enum { N = 120000 };
+    size_t cap = (size_t)N * 24 + 64, len = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    len += (size_t)snprintf(text + len, cap - len, "big:\n");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(text + len, cap - len, "  k%d: %d\n", i, i);
+    /* Every key distinct: it loads, and the keys keep their order. */
+    yt_node *r = load(text);
+    const yt_node *big = yt_get(r, "big");
+    cr_assert_eq(big->n, N);
+    cr_assert_str_eq(big->keys[N - 1]->scalar, "k119999");
+    cr_assert_str_eq(yt_get(big, "k60000")->scalar, "60000");
+    yt_free(r);
+    snprintf(text + len, cap - len, "  k60000: again\n");
+    cr_assert_str_eq(refusal(text), "t.yaml:120002:3: duplicate key 'k60000' (lines 60002 and "
+                                    "120002)");
+    free(text);
+}
+
+/* Keys that differ in one byte or only in length are different keys. */
+Test(yamltree, near_keys_are_distinct)
+{
+    yt_node *r = load("a: 1\nab: 2\nb: 3\nba: 4\n\"\": 5\n\"a \": 6\nA: 7\n");
+    cr_assert_eq(r->n, 7);
+    cr_assert_str_eq(yt_get(r, "")->scalar, "5");
+    cr_assert_str_eq(yt_get(r, "a ")->scalar, "6");
+    yt_free(r);
+    cr_assert_str_eq(refusal("a: 1\nab: 2\n\"\": 3\nb: 4\n'': 5\n"),
+                     "t.yaml:5:1: duplicate key '' (lines 3 and 5)");
+}
+
 Test(yamltree, aliases_and_anchors_refused)
 {
     cr_assert_str_eq(refusal("a: &x 1\nb: 2\n"), "t.yaml:1:4: anchors (&x) are not allowed in this file");
@@ -230,4 +269,63 @@ Test(yamltree, load_file_and_its_errors)
     cr_assert_str_eq(err, want);
     free(p);
     free(missing);
+}
+
+/* Write len bytes of data to path. */
+static void write_bytes(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* A NUL byte is placed (line, column in characters) and the message says what to do. */
+Test(yamltree, nul_byte_in_file_is_positioned)
+{
+    char err[1024], want[2048];
+    yt_node *root = NULL;
+    char *p = th_path(th_tmpdir(), "nul.yaml");
+    write_bytes(p, "a: 1\nb: x\0y\n", 12);
+    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert_null(root);
+    snprintf(want, sizeof want, "%s:2:5: a NUL byte; a pipeline file is UTF-8 text: remove it, "
+             "or save the file as UTF-8 if it was saved as UTF-16", p);
+    cr_assert_str_eq(err, want);
+    /* After a two-byte character the column is still counted in characters. */
+    write_bytes(p, "a: \xc3\xa9\0\n", 7);
+    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert(strncmp(err + strlen(p), ":1:5: a NUL byte", 16) == 0, "%s", err);
+    /* UTF-16 text is ASCII with a NUL after each byte: the first one is placed (the
+     * two bytes of the byte order mark count as two characters). */
+    write_bytes(p, "\xff\xfe" "a\0:\0", 6);
+    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert(strncmp(err + strlen(p), ":1:4: a NUL byte", 16) == 0, "%s", err);
+    cr_assert(strstr(err, "UTF-16"), "%s", err);
+    free(p);
+}
+
+Test(yamltree, oversized_file_names_it_and_what_to_do)
+{
+    char err[1024], want[2048];
+    yt_node *root = NULL;
+    char *p = th_path(th_tmpdir(), "big.yaml");
+    size_t max = 1024 * 1024;
+    char *text = malloc(max + 1);
+    cr_assert_not_null(text);
+    /* Exactly 1 MiB is read (and parsed); one byte more is refused unread. */
+    memset(text, '#', max + 1);
+    text[max - 1] = '\n';
+    write_bytes(p, text, max);
+    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), 0, "%s", err);
+    cr_assert_null(root, "only a comment");
+    text[max - 1] = '#';
+    text[max] = '\n';
+    write_bytes(p, text, max + 1);
+    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s: larger than 1048576 bytes (1 MiB), so not a pipeline file "
+             "(those are a few kilobytes): check that the path names the pipeline file", p);
+    cr_assert_str_eq(err, want);
+    free(text);
+    free(p);
 }
