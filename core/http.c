@@ -27,7 +27,7 @@ struct http_server {
     const http_route *routes;
     size_t n_routes;
     void *user;
-    char *token; /* NULL: no auth */
+    char *token; /* NULL: no auth; wiped before it is freed */
     size_t token_len;
     struct sockaddr_storage addr;
     atomic_int starting;  /* MHD's messages go to start_err, not the log */
@@ -419,6 +419,9 @@ void http_stop(http_server *s)
         return;
     if (s->d)
         MHD_stop_daemon(s->d);
-    free(s->token);
+    if (s->token) {
+        explicit_bzero(s->token, s->token_len);
+        free(s->token);
+    }
     free(s);
 }
