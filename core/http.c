@@ -42,6 +42,78 @@ typedef struct req_state {
     size_t body_len;
 } req_state;
 
+/*
+ * Length of the well-formed UTF-8 character at p (1 to 4 bytes), or 0 when p
+ * is the terminating NUL or does not start one: a stray continuation byte, an
+ * overlong form, a surrogate, a code point past U+10FFFF, a cut sequence.
+ * Those are what jansson refuses (its constructors then return NULL).
+ */
+static size_t utf8_char_len(const char *p)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (s[0] < 0x80)
+        return s[0] ? 1 : 0;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        lo = s[0] == 0xe0 ? 0xa0 : lo; /* overlong */
+        hi = s[0] == 0xed ? 0x9f : hi; /* surrogates */
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        lo = s[0] == 0xf0 ? 0x90 : lo; /* overlong */
+        hi = s[0] == 0xf4 ? 0x8f : hi; /* past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) /* stops at a NUL: it is no continuation byte */
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+static int utf8_valid(const char *s)
+{
+    for (size_t n; *s; s += n)
+        if (!(n = utf8_char_len(s)))
+            return 0;
+    return 1;
+}
+
+/*
+ * Request text made fit for a JSON reply or a log line: in copied to out
+ * (outlen > 0, always terminated) as valid UTF-8, each byte that does not
+ * start a well-formed character replaced by U+FFFD. With ctl set, control
+ * characters (C0, DEL, C1) become '?', so that a decoded %0A cannot forge a
+ * log line. Stops before a character that does not fit whole.
+ */
+static void text_clean(const char *in, char *out, size_t outlen, int ctl)
+{
+    size_t o = 0;
+    while (*in) {
+        size_t n = utf8_char_len(in);
+        const unsigned char *u = (const unsigned char *)in;
+        const char *src = n ? in : "\xef\xbf\xbd";
+        size_t w = n ? n : 3;
+        int control = (n == 1 && (u[0] < 0x20 || u[0] == 0x7f))
+                   || (n == 2 && u[0] == 0xc2 && u[1] < 0xa0);
+        if (ctl && control) {
+            src = "?";
+            w = 1;
+        }
+        if (o + w >= outlen)
+            break;
+        memcpy(out + o, src, w);
+        o += w;
+        in += n ? n : 1;
+    }
+    out[o] = '\0';
+}
+
 const char *http_query(const http_request *req, const char *key)
 {
     return MHD_lookup_connection_value(req->impl, MHD_GET_ARGUMENT_KIND, key);
@@ -73,16 +145,19 @@ void http_reply_error(http_response *resp, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    http_reply_json(resp, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+    /* The message may quote request text, or be cut inside a character. */
+    char clean[3 * sizeof msg];
+    text_clean(msg, clean, sizeof clean, 0);
+    json_t *j = json_pack("{s:s, s:i}", "error", clean, "status", status);
+    if (!j) /* out of memory: http_reply_json answers 500 */
+        log_error("http: cannot build the error reply for status %d", status);
+    http_reply_json(resp, status, j);
 }
 
-/* path for a log line: bounded, control characters (a decoded %0A) made visible. */
+/* Request text for a log line: bounded, valid UTF-8, control characters made visible. */
 static void log_safe(const char *in, char *out, size_t outlen)
 {
-    size_t i = 0;
-    for (; in[i] && i + 1 < outlen; i++)
-        out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
-    out[i] = '\0';
+    text_clean(in, out, outlen, 1);
 }
 
 /*
@@ -99,9 +174,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const req_state *
     struct MHD_Response *r =
         body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
              : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    char safe_method[24], safe[256];
+    log_safe(method, safe_method, sizeof safe_method);
+    log_safe(path, safe, sizeof safe);
     if (!r) {
         free(body);
-        log_error("http: cannot create a response for %s", method);
+        log_error("http: cannot create a response for %s %s", safe_method, safe);
         return MHD_NO;
     }
     int ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -110,9 +188,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const req_state *
           && (!hname || MHD_add_response_header(r, hname, hval) == MHD_YES);
     enum MHD_Result rc = ok ? MHD_queue_response(conn, (unsigned)resp->status, r) : MHD_NO;
     MHD_destroy_response(r);
-    char safe[256];
-    log_safe(path, safe, sizeof safe);
-    log_debug("http %s %s %d %lld ms", method, safe, resp->status,
+    log_debug("http %s %s %d %lld ms", safe_method, safe, resp->status,
               (long long)(util_mono_ms() - st->start_ms));
     return rc;
 }
@@ -155,10 +231,22 @@ static int token_ok(const http_server *s, const char *authz)
     return diff == 0;
 }
 
+/* MHD_KeyValueIterator over the query: stops at the first key or value that is not UTF-8. */
+static enum MHD_Result arg_utf8(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    if (utf8_valid(key) && (!value || utf8_valid(value)))
+        return MHD_YES;
+    *(const char **)cls = key;
+    return MHD_NO;
+}
+
 /*
- * The headers are in: route, authenticate and check the announced body size.
- * The request goes on when st->route is set; else *rc is the result of
- * queueing the refusal.
+ * The headers are in: route, authenticate, check the announced body size and
+ * that the path and query are UTF-8 (handlers only ever see text that JSON
+ * can carry). The request goes on when st->route is set; else *rc is the
+ * result of queueing the refusal.
  */
 static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, const char *method,
                  const char *path, enum MHD_Result *rc)
@@ -213,6 +301,18 @@ static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, co
     if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
         snprintf(msg, sizeof msg, "request body over %d bytes", HTTP_MAX_BODY);
         *rc = send_error(conn, st, method, path, 413, NULL, NULL, msg);
+        return;
+    }
+    /* Route paths are text: only a prefix route's tail can hold other bytes. */
+    const char *bad_arg = NULL;
+    if (!utf8_valid(path)) {
+        *rc = send_error(conn, st, method, path, 400, NULL, NULL, "the path is not valid UTF-8");
+        return;
+    }
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, arg_utf8, &bad_arg);
+    if (bad_arg) {
+        snprintf(msg, sizeof msg, "query argument '%.64s' is not valid UTF-8", bad_arg);
+        *rc = send_error(conn, st, method, path, 400, NULL, NULL, msg);
         return;
     }
     st->route = hit;
@@ -281,11 +381,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_mhd_log(void *cls, const char *fm, va_list ap)
 {
     http_server *s = cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fm, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
+    char raw[512], msg[512];
+    vsnprintf(raw, sizeof raw, fm, ap);
+    size_t n = strlen(raw);
+    while (n && (raw[n - 1] == '\n' || raw[n - 1] == ' '))
+        raw[--n] = '\0';
+    log_safe(raw, msg, sizeof msg); /* it may quote what a client sent */
     /* While starting, the first message is why the start fails: http_start reports it. */
     if (atomic_load(&s->starting)) {
         if (!s->start_err[0])

@@ -35,7 +35,11 @@ typedef struct http_response {
  * util_json_dump, compact, plus a newline). Frees a body already set.
  */
 void http_reply_json(http_response *resp, int status, json_t *json);
-/* Set resp to status with body {"error": "<message>", "status": <status>} */
+/*
+ * Set resp to status with body {"error": "<message>", "status": <status>}.
+ * Bytes of the message that are not valid UTF-8 become U+FFFD, so quoting
+ * request text never turns the reply into a 500.
+ */
 void http_reply_error(http_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -72,9 +76,11 @@ typedef struct http_config {
  * A HOST name binds the first address getaddrinfo returns. One client
  * address may hold at most max(limit / 2, min(limit, 8)) connections, so
  * one busy client cannot take every slot of a large limit. A request body is
- * read and discarded; one over 64 KiB gets 413. SIGINT, SIGTERM, SIGHUP and
- * SIGPIPE are blocked in the server's threads: the process's signal handling
- * stays on the caller's threads.
+ * read and discarded; one over 64 KiB gets 413. A path (a prefix route's
+ * tail) or a query argument that is not valid UTF-8 gets 400 (an unknown
+ * path 404) before any handler runs: handlers only see text. SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE are blocked in the server's threads: the process's
+ * signal handling stays on the caller's threads.
  */
 int http_start(const http_config *cfg, http_server **out, char *err, size_t errlen);
 /*

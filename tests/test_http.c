@@ -1,12 +1,14 @@
 /* test_http.c - the HTTP transport over real loopback sockets. */
 #include "helpers.h"
 #include "http.h"
+#include "log.h"
 #include "th_http.h"
 #include "util.h"
 
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,8 +74,17 @@ static void h_badstatus(void *user, const http_request *req, http_response *resp
     resp->status = 42;
 }
 
+/* An error message with bytes that are not UTF-8, one of them a character cut short. */
+static void h_badtext(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    http_reply_error(resp, 409, "bad \xff byte, cut \xc3");
+}
+
 static const http_route routes[] = {
     { "GET", "/healthz", 0, 1, h_health },
+    { "GET", "/v1/badtext", 0, 0, h_badtext },
     { "GET", "/v1/things", 0, 0, h_things },
     { "POST", "/v1/things", 0, 0, h_create },
     { "GET", "/v1/runs/", 1, 0, h_run },
@@ -471,4 +482,111 @@ Test(http, slow_handler_does_not_delay_others)
     assert_error(&slow.r, 503);
     th_response_free(&slow.r);
     http_stop(s);
+}
+
+Test(http, invalid_utf8_path_404_with_json)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/%FF%FE", NULL, NULL, &r), 0);
+    assert_error(&r, 404); /* the body parses: jansson checks UTF-8 */
+    cr_assert(strstr(r.body, "\xef\xbf\xbd"), "the bytes shown as U+FFFD: %s", r.body);
+    th_response_free(&r);
+    /* A long path is cut in the message; never inside a character. */
+    char path[700] = "/"; /* 201 bytes decoded: cut at 200, inside the last character */
+    for (int i = 0; i < 100; i++)
+        strcat(path, "%C3%A9");
+    cr_assert_eq(th_http(port, "GET", path, NULL, NULL, &r), 0);
+    assert_error(&r, 404);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, invalid_utf8_prefix_tail_400)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/v1/runs/1%FF", NULL, NULL, &r), 0);
+    assert_error(&r, 400);
+    th_response_free(&r);
+    /* Overlong form and surrogate: what jansson refuses. */
+    cr_assert_eq(th_http(port, "GET", "/v1/runs/%C0%AF", NULL, NULL, &r), 0);
+    assert_error(&r, 400);
+    th_response_free(&r);
+    cr_assert_eq(th_http(port, "GET", "/v1/runs/%ED%A0%80", NULL, NULL, &r), 0);
+    assert_error(&r, 400);
+    th_response_free(&r);
+    /* Valid multibyte text goes through. */
+    cr_assert_eq(th_http(port, "GET", "/v1/runs/%C3%A9%F0%9F%98%80", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "tail")), "\xc3\xa9\xf0\x9f\x98\x80");
+    json_decref(j);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, invalid_utf8_query_400)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/v1/things?limit=%FF", NULL, NULL, &r), 0);
+    assert_error(&r, 400);
+    th_response_free(&r);
+    cr_assert_eq(th_http(port, "GET", "/v1/things?%FF=1", NULL, NULL, &r), 0);
+    assert_error(&r, 400);
+    th_response_free(&r);
+    cr_assert_eq(th_http(port, "GET", "/v1/things?x=%C3%A9", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "x")), "\xc3\xa9");
+    json_decref(j);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, error_reply_repairs_its_message)
+{
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/v1/badtext", NULL, NULL, &r), 0);
+    assert_error(&r, 409);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "error")),
+                     "bad \xef\xbf\xbd byte, cut \xef\xbf\xbd");
+    json_decref(j);
+    th_response_free(&r);
+    http_stop(s);
+}
+
+Test(http, request_log_line_is_valid_utf8)
+{
+    /* JSON log lines: one that is not UTF-8 cannot be written at all. */
+    char path[] = "/tmp/rc-http-log-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    cr_assert_geq(saved, 0);
+    dup2(fd, 2);
+    log_setup(RC_LOG_DEBUG, LOG_JSON);
+    int port;
+    http_server *s = start(&port, NULL, 0, 0);
+    th_response r;
+    cr_assert_eq(th_http(port, "GET", "/x%FF%0Ay", NULL, NULL, &r), 0);
+    assert_error(&r, 404);
+    th_response_free(&r);
+    http_stop(s);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    char *log = th_read(path);
+    unlink(path);
+    cr_assert(strstr(log, "http GET /x\xef\xbf\xbd?y 404"), "log:\n%s", log);
+    free(log);
 }
