@@ -19,8 +19,9 @@ typedef struct http_request {
 } http_request;
 
 /*
- * A query-string argument ("limit" in ?limit=5), URL-decoded, or NULL when
- * absent (or given without '='). Valid until the handler returns.
+ * A query-string argument ("limit" in ?limit=5), URL-decoded (valid UTF-8:
+ * see http_start), or NULL when absent (or given without '='). Valid until
+ * the handler returns.
  */
 const char *http_query(const http_request *req, const char *key);
 
@@ -35,7 +36,11 @@ typedef struct http_response {
  * util_json_dump, compact, plus a newline). Frees a body already set.
  */
 void http_reply_json(http_response *resp, int status, json_t *json);
-/* Set resp to status with body {"error": "<message>", "status": <status>} */
+/*
+ * Set resp to status with body {"error": "<message>", "status": <status>}.
+ * Bytes of the message that are not valid UTF-8 become U+FFFD, so quoting
+ * request text never turns the reply into a 500.
+ */
 void http_reply_error(http_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -62,6 +67,9 @@ typedef struct http_config {
     void *user;                /* passed to every handler */
     unsigned connection_limit; /* 0 = 32 */
     unsigned timeout_s;        /* per-connection idle timeout; 0 = 10 */
+    unsigned request_deadline_s; /* a request's headers and body must all be in this long
+                                    after the connection's start, or after the end of its
+                                    previous request (keep-alive), or it is closed; 0 = 10 */
 } http_config;
 
 /*
@@ -69,12 +77,23 @@ typedef struct http_config {
  * naming the address and why (e.g. "http.listen 127.0.0.1:3006: Address
  * already in use"). The token is copied.
  *
- * A HOST name binds the first address getaddrinfo returns. One client
- * address may hold at most max(limit / 2, min(limit, 8)) connections, so
- * one busy client cannot take every slot of a large limit. A request body is
- * read and discarded; one over 64 KiB gets 413. SIGINT, SIGTERM, SIGHUP and
- * SIGPIPE are blocked in the server's threads: the process's signal handling
- * stays on the caller's threads.
+ * A HOST name binds the first address getaddrinfo returns. At most limit
+ * connections are served, and at most max(limit / 2, min(limit, 8)) from one
+ * client address, so one busy client cannot take every slot of a large
+ * limit. A new connection past a cap makes room: the connection (of that
+ * address, for the per-address cap) that has waited longest without
+ * delivering a whole request, idle or sending slowly, is closed. If every
+ * one is busy, the new connection is taken all the same, but its request to
+ * a route that is not open gets 503 (with Retry-After: 1, and the connection
+ * closed) while it is over a cap; open routes are always answered, so
+ * /healthz stays reachable when slow clients hold every slot.
+ *
+ * A request body is read and discarded; one over 64 KiB gets 413. A path
+ * (a prefix route's tail) or a query argument that is not valid UTF-8 gets
+ * 400 (an unknown path 404) before any handler runs: handlers only see text.
+ * SIGINT, SIGTERM, SIGHUP and SIGPIPE are blocked in the server's threads
+ * (and the reaper's): the process's signal handling stays on the caller's
+ * threads.
  */
 int http_start(const http_config *cfg, http_server **out, char *err, size_t errlen);
 /*

@@ -2,7 +2,9 @@
 #include "th_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int th_connect(int port)
+int th_connect_from(int port, const char *src)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -21,11 +23,88 @@ int th_connect(int port)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = 0 };
+    if (src && (inet_pton(AF_INET, src, &from.sin_addr) != 1
+                || bind(fd, (struct sockaddr *)&from, sizeof from) != 0)) {
+        close(fd);
+        return -1;
+    }
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+int th_connect(int port)
+{
+    return th_connect_from(port, NULL);
+}
+
+/* Status line, headers and body from a whole response in buf (len bytes); 0 or -1. */
+static int parse_response(const char *buf, th_response *out)
+{
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (!end || sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1)
+        return -1;
+    const char *eol = strstr(buf, "\r\n");
+    out->headers = strndup(eol + 2, (size_t)(end + 2 - (eol + 2)));
+    out->body = strdup(end + 4);
+    return 0;
+}
+
+int th_exchange(int fd, const char *request, th_response *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t len = strlen(request);
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, request + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    size_t cap = 4096, got = 0, want = 0;
+    char *buf = malloc(cap);
+    while (buf && (!want || got < want)) {
+        if (cap - got < 2) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+            if (!buf)
+                break;
+        }
+        ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        buf[got] = '\0';
+        const char *end = strstr(buf, "\r\n\r\n");
+        if (!want && end) {
+            th_response head = { 0, NULL, NULL };
+            char *hdr = strndup(buf, (size_t)(end + 4 - buf));
+            char *clen = NULL;
+            if (hdr && parse_response(hdr, &head) == 0)
+                clen = th_header(&head, "Content-Length");
+            want = (size_t)(end + 4 - buf) + (clen ? strtoul(clen, NULL, 10) : 0);
+            free(clen);
+            th_response_free(&head);
+            free(hdr);
+        }
+    }
+    int rc = buf && want && got >= want ? parse_response(buf, out) : -1;
+    free(buf);
+    return rc;
+}
+
+int th_closed_within(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 int th_http_raw(int port, const char *request, size_t len, th_response *out)
@@ -54,16 +133,9 @@ int th_http_raw(int port, const char *request, size_t len, th_response *out)
         }
     }
     close(fd);
-    char *end = buf ? (buf[got] = '\0', strstr(buf, "\r\n\r\n")) : NULL;
-    if (!end || sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) {
-        free(buf);
-        return -1;
-    }
-    char *eol = strstr(buf, "\r\n");
-    out->headers = strndup(eol + 2, (size_t)(end + 2 - (eol + 2)));
-    out->body = strdup(end + 4);
+    int rc = buf ? (buf[got] = '\0', parse_response(buf, out)) : -1;
     free(buf);
-    return 0;
+    return rc;
 }
 
 int th_http(int port, const char *method, const char *path, const char *extra_headers,

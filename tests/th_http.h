@@ -25,6 +25,19 @@ void th_response_free(th_response *r);
 
 /* A socket connected to 127.0.0.1:port that has sent nothing, or -1. */
 int th_connect(int port);
+/* The same from local address src (any of 127.0.0.0/8, e.g. "127.0.0.2"): another client. */
+int th_connect_from(int port, const char *src);
+
+/*
+ * Send request (raw bytes, NUL-terminated) on the open connection fd and
+ * read one response, its body as long as its Content-Length says; fd stays
+ * open (keep-alive). 0, or -1 if the connection closed before a whole
+ * response came.
+ */
+int th_exchange(int fd, const char *request, th_response *out);
+
+/* 1 if the server closed fd (end of file or reset) within ms milliseconds, else 0. */
+int th_closed_within(int fd, int ms);
 
 /* A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
 int th_free_port(void);
