@@ -1,6 +1,7 @@
 /* http.c - see http.h. */
 #include "http.h"
 #include "log.h"
+#include "text.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -86,78 +87,6 @@ typedef struct req_state {
     conn_entry *conn; /* NULL if MHD had no socket context for it */
 } req_state;
 
-/*
- * Length of the well-formed UTF-8 character at p (1 to 4 bytes), or 0 when p
- * is the terminating NUL or does not start one: a stray continuation byte, an
- * overlong form, a surrogate, a code point past U+10FFFF, a cut sequence.
- * Those are what jansson refuses (its constructors then return NULL).
- */
-static size_t utf8_char_len(const char *p)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n;
-    if (s[0] < 0x80)
-        return s[0] ? 1 : 0;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        n = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        n = 3;
-        lo = s[0] == 0xe0 ? 0xa0 : lo; /* overlong */
-        hi = s[0] == 0xed ? 0x9f : hi; /* surrogates */
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        n = 4;
-        lo = s[0] == 0xf0 ? 0x90 : lo; /* overlong */
-        hi = s[0] == 0xf4 ? 0x8f : hi; /* past U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++) /* stops at a NUL: it is no continuation byte */
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
-static int utf8_valid(const char *s)
-{
-    for (size_t n; *s; s += n)
-        if (!(n = utf8_char_len(s)))
-            return 0;
-    return 1;
-}
-
-/*
- * Request text made fit for a JSON reply or a log line: in copied to out
- * (outlen > 0, always terminated) as valid UTF-8, each byte that does not
- * start a well-formed character replaced by U+FFFD. With ctl set, control
- * characters (C0, DEL, C1) become '?', so that a decoded %0A cannot forge a
- * log line. Stops before a character that does not fit whole.
- */
-static void text_clean(const char *in, char *out, size_t outlen, int ctl)
-{
-    size_t o = 0;
-    while (*in) {
-        size_t n = utf8_char_len(in);
-        const unsigned char *u = (const unsigned char *)in;
-        const char *src = n ? in : "\xef\xbf\xbd";
-        size_t w = n ? n : 3;
-        int control = (n == 1 && (u[0] < 0x20 || u[0] == 0x7f))
-                   || (n == 2 && u[0] == 0xc2 && u[1] < 0xa0);
-        if (ctl && control) {
-            src = "?";
-            w = 1;
-        }
-        if (o + w >= outlen)
-            break;
-        memcpy(out + o, src, w);
-        o += w;
-        in += n ? n : 1;
-    }
-    out[o] = '\0';
-}
-
 const char *http_query(const http_request *req, const char *key)
 {
     return MHD_lookup_connection_value(req->impl, MHD_GET_ARGUMENT_KIND, key);
@@ -201,7 +130,7 @@ void http_reply_error(http_response *resp, int status, const char *fmt, ...)
 /* Request text for a log line: bounded, valid UTF-8, control characters made visible. */
 static void log_safe(const char *in, char *out, size_t outlen)
 {
-    text_clean(in, out, outlen, 1);
+    text_clean(in, out, outlen, TEXT_CTL_VISIBLE);
 }
 
 /* ---- connections: the caps, eviction and the request deadline (see conn_entry) ---- */
@@ -462,7 +391,7 @@ static enum MHD_Result arg_utf8(void *cls, enum MHD_ValueKind kind, const char *
                                 const char *value)
 {
     (void)kind;
-    if (utf8_valid(key) && (!value || utf8_valid(value)))
+    if (text_valid(key, strlen(key)) && (!value || text_valid(value, strlen(value))))
         return MHD_YES;
     *(const char **)cls = key;
     return MHD_NO;
@@ -531,7 +460,7 @@ static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, co
     }
     /* Route paths are text: only a prefix route's tail can hold other bytes. */
     const char *bad_arg = NULL;
-    if (!utf8_valid(path)) {
+    if (!text_valid(path, strlen(path))) {
         *rc = send_error(conn, st, method, path, 400, NULL, "the path is not valid UTF-8");
         return;
     }
@@ -637,7 +566,12 @@ static void on_mhd_log(void *cls, const char *fm, va_list ap)
             snprintf(s->start_err, sizeof s->start_err, "%.255s", msg);
         return;
     }
-    log_warn("http: %s", msg);
+    /*
+     * Once running, libmicrohttpd speaks about single connections ("closed by
+     * remote side with incomplete request" for every slow client we cut off):
+     * under a flood of them a warning per connection would drown the log.
+     */
+    log_debug("http: %s", msg);
 }
 
 /*

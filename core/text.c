@@ -59,15 +59,23 @@ int text_valid(const char *s, size_t n)
     return 1;
 }
 
-/* Write the repair of [s, s+n) to out (room for cap bytes plus a NUL); its length. */
-static size_t repair_into(const unsigned char *s, size_t n, char *out, size_t cap)
+size_t text_clean(const char *in, char *out, size_t outlen, unsigned flags)
 {
-    size_t o = 0;
+    const unsigned char *s = (const unsigned char *)(in ? in : "");
+    size_t n = strlen((const char *)s), o = 0;
+    if (!outlen)
+        return 0;
     for (size_t i = 0; i < n;) {
         size_t len = char_len(s + i, n - i);
         const char *piece = len ? (const char *)s + i : REPLACEMENT;
         size_t plen = len ? len : sizeof REPLACEMENT - 1;
-        if (o + plen > cap)
+        int control = (len == 1 && (s[i] < 0x20 || s[i] == 0x7f)) ||
+                      (len == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0);
+        if ((flags & TEXT_CTL_VISIBLE) && control) {
+            piece = "?";
+            plen = 1;
+        }
+        if (o + plen >= outlen)
             break; /* the next character does not fit whole: cut before it */
         memcpy(out + o, piece, plen);
         o += plen;
@@ -79,15 +87,13 @@ static size_t repair_into(const unsigned char *s, size_t n, char *out, size_t ca
 
 char *text_repair(const char *s, size_t max)
 {
-    if (!s)
-        return xstrdup("");
-    size_t n = strlen(s);
+    size_t n = s ? strlen(s) : 0;
     /* Each bad byte grows to three: the worst case is 3n. */
-    size_t cap = max ? max : (n > SIZE_MAX / 3 - 1 ? SIZE_MAX / 3 - 1 : n * 3);
-    if (max && cap > n * 3)
-        cap = n * 3;
+    size_t cap = n > (SIZE_MAX - 1) / 3 ? SIZE_MAX - 1 : n * 3;
+    if (max && cap > max)
+        cap = max;
     char *out = xmalloc(cap + 1);
-    repair_into((const unsigned char *)s, n, out, cap);
+    text_clean(s, out, cap + 1, 0);
     return out;
 }
 

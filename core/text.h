@@ -32,6 +32,18 @@ int text_valid(const char *s, size_t n);
  */
 char *text_repair(const char *s, size_t max);
 
+/* Flag for text_clean: control characters (C0, DEL, C1) become '?'. */
+#define TEXT_CTL_VISIBLE 1u
+
+/*
+ * in (NULL reads as "") copied to out (outlen > 0, always terminated) as
+ * valid UTF-8, each byte that does not start a well-formed character
+ * replaced by U+FFFD; with TEXT_CTL_VISIBLE control characters become '?',
+ * so that a decoded %0A cannot forge a log line. Stops before a character
+ * that does not fit whole. Returns the length written.
+ */
+size_t text_clean(const char *in, char *out, size_t outlen, unsigned flags);
+
 /*
  * The same in place, for a buffer an snprintf may have cut: the result is
  * valid UTF-8 and at most bufsize - 1 bytes. Replacements that would not fit
