@@ -1,6 +1,7 @@
 /* cli.c - what the commands share: config loading, connecting, messages. */
 #include "cli.h"
 #include "log.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ int cli_load_config(const cli_common *c, int need_db, config **out)
     }
     if (c->db_url) {
         free(cfg->db_url);
-        cfg->db_url = strdup(c->db_url);
+        cfg->db_url = xstrdup(c->db_url);
         cfg->db_url_line = cfg->db_url_col = 0; /* messages about it say --db */
     }
     if (need_db && !cfg->db_url) {
@@ -125,6 +126,7 @@ int cli_open_db(const config *cfg, db **out, char *err, size_t errlen)
         goto out;
     db_options o = {
         .password = password,
+        .time_zone = cfg->db_time_zone,
         .connect_timeout_s = (int)((cfg->db_connect_timeout_ms + 999) / 1000),
         .read_timeout_s = (int)((cfg->db_read_timeout_ms + 999) / 1000),
         .write_timeout_s = (int)((cfg->db_write_timeout_ms + 999) / 1000),

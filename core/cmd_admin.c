@@ -206,9 +206,9 @@ static int list_dir(const char *dir, plugin_registry *seen)
     for (int i = 0; i < n; i++) {
         char *path = NULL, err[1024];
         size_t len = strlen(names[i]->d_name);
-        if (len > 3 && strcmp(names[i]->d_name + len - 3, ".so") == 0 &&
-            asprintf(&path, "%s/%s", dir, names[i]->d_name) >= 0) {
-            char *name = strndup(names[i]->d_name, len - 3);
+        if (len > 3 && strcmp(names[i]->d_name + len - 3, ".so") == 0) {
+            path = xasprintf("%s/%s", dir, names[i]->d_name);
+            char *name = xstrndup(names[i]->d_name, len - 3);
             plugin *p = NULL, *dup = NULL;
             for (size_t k = 0; k < seen->n && !dup; k++)
                 if (strcmp(seen->items[k]->name, name) == 0)
@@ -221,13 +221,8 @@ static int list_dir(const char *dir, plugin_registry *seen)
                 bad = 1;
             } else {
                 print_plugin(p);
-                plugin **grown = realloc(seen->items, (seen->n + 1) * sizeof *grown);
-                if (grown) {
-                    seen->items = grown;
-                    seen->items[seen->n++] = p;
-                } else {
-                    plugin_free(p);
-                }
+                seen->items = xrealloc(seen->items, (seen->n + 1) * sizeof *seen->items);
+                seen->items[seen->n++] = p;
             }
             free(name);
         }

@@ -567,7 +567,7 @@ static int set_options(loader *ld, const cfg_key *k, yt_node *node, void *base)
  * into the tree (which frees it): "options: ~" becomes the mapping in place,
  * an absent key is appended.
  */
-static int add_empty_options(loader *ld, yt_node *step, cfg_step *s)
+static void add_empty_options(yt_node *step, cfg_step *s)
 {
     yt_node *val = NULL;
     for (size_t i = 0; i < step->n; i++)
@@ -578,13 +578,8 @@ static int add_empty_options(loader *ld, yt_node *step, cfg_step *s)
         val->scalar = NULL;
         val->kind = YT_MAP;
     } else {
-        yt_node **keys = realloc(step->keys, (step->n + 1) * sizeof *keys);
-        if (keys)
-            step->keys = keys;
-        yt_node **items = keys ? realloc(step->items, (step->n + 1) * sizeof *items) : NULL;
-        if (!items)
-            return fail_at(ld, step, "out of memory");
-        step->items = items;
+        step->keys = xrealloc(step->keys, (step->n + 1) * sizeof *step->keys);
+        step->items = xrealloc(step->items, (step->n + 1) * sizeof *step->items);
         yt_node *key = xcalloc(1, sizeof *key);
         key->kind = YT_SCALAR;
         key->scalar = xstrdup("options");
@@ -598,7 +593,6 @@ static int add_empty_options(loader *ld, yt_node *step, cfg_step *s)
     val->line = step->line;
     val->col = step->col;
     s->options = val;
-    return 0;
 }
 
 static int load_step(loader *ld, yt_node *node, cfg_step *s)
@@ -613,7 +607,7 @@ static int load_step(loader *ld, yt_node *node, cfg_step *s)
     if (!s->name)
         s->name = xstrdup(s->plugin);
     if (!s->options)
-        return add_empty_options(ld, node, s);
+        add_empty_options(node, s);
     return 0;
 }
 

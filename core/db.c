@@ -144,9 +144,7 @@ static int hexval(char c)
 /* Copy [s, s+len) with %XX decoded into a new string; NULL on bad encoding. */
 static char *pct_decode(const char *s, size_t len)
 {
-    char *out = malloc(len + 1), *o = out;
-    if (!out)
-        return NULL;
+    char *out = xmalloc(len + 1), *o = out;
     for (size_t i = 0; i < len; i++) {
         if (s[i] != '%') {
             *o++ = s[i];
@@ -171,17 +169,17 @@ static int has_prefix_ci(const char *s, const char *prefix)
 }
 
 /*
- * Whether the text of a port ([s, s+len), after "HOST:") may be shown. All
- * digits is a port; a few characters that start as one ("12a") are a port
- * mistyped. Anything else there may be a password written in the wrong place
- * ("USER@HOST:PASSWORD/DB"), so neither the redactor nor a message shows it.
+ * Whether the text of a port ([s, s+len), after "HOST:") may be shown: only
+ * when it is all digits. Anything else there may be a password written in
+ * the wrong place ("USER@HOST:PASSWORD/DB", and passwords may start with a
+ * digit), so neither the redactor nor a message shows it.
  */
 static int port_shown(const char *s, size_t len)
 {
     size_t d = 0;
     while (d < len && isdigit((unsigned char)s[d]))
         d++;
-    return d == len || (d > 0 && len <= 5);
+    return d == len;
 }
 
 static int parse_sqlite(const char *path, const char *base_dir, db_url *out, char *err,
@@ -191,13 +189,9 @@ static int parse_sqlite(const char *path, const char *base_dir, db_url *out, cha
     if (!*path)
         return errf(err, errlen, "database URL sqlite: has no file path (sqlite:PATH)");
     int relative = path[0] != '/' && strcmp(path, ":memory:") != 0;
-    if (relative && base_dir && *base_dir) {
-        if (asprintf(&out->path, "%s/%s", base_dir, path) < 0)
-            out->path = NULL;
-    } else {
-        out->path = strdup(path);
-    }
-    return out->path ? 0 : errf(err, errlen, "out of memory");
+    out->path = relative && base_dir && *base_dir ? xasprintf("%s/%s", base_dir, path)
+                                                  : xstrdup(path);
+    return 0;
 }
 
 /* "HOST", "HOST:PORT", ":PORT", "[V6]" or "[V6]:PORT"; an empty host stays NULL. */
@@ -357,7 +351,7 @@ void db_url_free(db_url *u)
         return;
     free(u->user);
     if (u->password)
-        memset(u->password, 0, strlen(u->password)); /* do not leave it in freed memory */
+        explicit_bzero(u->password, strlen(u->password)); /* not left in freed memory */
     free(u->password);
     free(u->host);
     free(u->socket);
@@ -432,11 +426,7 @@ void db_url_redact(const char *url, char *out, size_t outlen)
         return;
     }
     size_t len = strlen(url), n = scheme_len(url), o = 0;
-    unsigned char *m = calloc(len + 1, 1);
-    if (!m) {
-        snprintf(out, outlen, "(not shown)"); /* no memory to redact: show nothing */
-        return;
-    }
+    unsigned char *m = xcalloc(len + 1, 1);
     /* Where the authority starts: after "SCHEME://", else at the start. */
     size_t start = n && strncmp(url + n, "://", 3) == 0 ? n + 3 : 0;
     const char *at = strrchr(url + start, '@');

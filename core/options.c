@@ -91,7 +91,8 @@ static int parse_double(const char *s, double *out)
     char *end;
     if (!*s || s[strspn(s, "0123456789+-.eE")] != '\0')
         return P_SYNTAX;
-    double d = strtod(s, &end);
+    /* In the C locale: after a plugin's setlocale, "0.5" must still read as a half. */
+    double d = util_strtod(s, &end);
     if (end == s || *end)
         return P_SYNTAX;
     if (!isfinite(d))

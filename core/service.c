@@ -252,6 +252,7 @@ static void keep_bound(config *old, config *nc)
         { "database.url", &old->db_url, &nc->db_url },
         { "database.password_env", &old->db_password_env, &nc->db_password_env },
         { "database.password_file", &old->db_password_file, &nc->db_password_file },
+        { "database.time_zone", &old->db_time_zone, &nc->db_time_zone },
         { "history.path", &old->history_path, &nc->history_path },
         { "http.listen", &old->http_listen, &nc->http_listen },
         { "http.token_env", &old->http_token_env, &nc->http_token_env },
@@ -263,6 +264,10 @@ static void keep_bound(config *old, config *nc)
         log_warn("reload: %s changed; it takes effect when reconciler restarts", bound[i].key);
         free(*bound[i].n);
         *bound[i].n = *bound[i].o ? xstrdup(*bound[i].o) : NULL;
+        if (bound[i].o == &old->db_url) { /* messages about it cite where it was read */
+            nc->db_url_line = old->db_url_line;
+            nc->db_url_col = old->db_url_col;
+        }
     }
     nc->db_connect_timeout_ms = old->db_connect_timeout_ms;
     nc->db_read_timeout_ms = old->db_read_timeout_ms;

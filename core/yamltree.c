@@ -109,25 +109,17 @@ void yt_free(yt_node *n)
 }
 
 /* Append one item (and its key, for a mapping); the arrays double as they fill. */
-static int append(ybuild *b, yt_node *n, yt_node *key, yt_node *item)
+static void append(yt_node *n, yt_node *key, yt_node *item)
 {
     if ((n->n & (n->n - 1)) == 0) { /* n is 0 or a power of two: full */
         size_t cap = n->n ? n->n * 2 : 4;
-        yt_node **items = realloc(n->items, cap * sizeof *items);
-        if (!items)
-            return fail_at(b, item->line, item->col, "out of memory");
-        n->items = items;
-        if (n->kind == YT_MAP) {
-            yt_node **keys = realloc(n->keys, cap * sizeof *keys);
-            if (!keys)
-                return fail_at(b, item->line, item->col, "out of memory");
-            n->keys = keys;
-        }
+        n->items = xrealloc(n->items, cap * sizeof *n->items);
+        if (n->kind == YT_MAP)
+            n->keys = xrealloc(n->keys, cap * sizeof *n->keys);
     }
     if (n->kind == YT_MAP)
         n->keys[n->n] = key;
     n->items[n->n++] = item;
-    return 0;
 }
 
 /* Anchors and aliases can build cycles and shared nodes; tags could ask for types we ignore. */
@@ -198,19 +190,17 @@ static size_t *keyset_find(const keyset *ks, const yt_node *map, const char *key
     return &ks->slot[i];
 }
 
-/* Make room for map->n + 1 keys; 0, or -1 when out of memory. */
-static int keyset_reserve(keyset *ks, const yt_node *map)
+/* Make room for map->n + 1 keys (at most half full, so probes stay short). */
+static void keyset_reserve(keyset *ks, const yt_node *map)
 {
     if (ks->cap && (map->n + 1) * 2 <= ks->cap)
-        return 0;
+        return;
     keyset grown = { .cap = ks->cap ? ks->cap * 2 : 16 };
-    if (!(grown.slot = calloc(grown.cap, sizeof *grown.slot)))
-        return -1;
+    grown.slot = xcalloc(grown.cap, sizeof *grown.slot);
     for (size_t i = 0; i < map->n; i++)
         *keyset_find(&grown, map, map->keys[i]->scalar) = i + 1;
     free(ks->slot);
     *ks = grown;
-    return 0;
 }
 
 /* Refuse a key that is not a scalar or that map already holds; else note it in ks. */
@@ -219,8 +209,7 @@ static int check_key(ybuild *b, yt_node *map, keyset *ks, const yt_node *key)
     if (key->kind != YT_SCALAR)
         return fail_at(b, key->line, key->col, "a key must be a plain value, not %s",
                        yt_kind_name(key->kind));
-    if (keyset_reserve(ks, map) != 0)
-        return fail_at(b, key->line, key->col, "out of memory");
+    keyset_reserve(ks, map);
     /* libyaml keeps duplicates silently; the later one would win unseen. */
     size_t *slot = keyset_find(ks, map, key->scalar);
     if (!*slot) {
@@ -257,8 +246,9 @@ static int build_children(ybuild *b, yt_node *n, int depth)
             if (next_event(b, &ev) != 0)
                 goto out;
         }
-        if (build_node(b, &ev, depth + 1, &item) != 0 || append(b, n, key, item) != 0)
+        if (build_node(b, &ev, depth + 1, &item) != 0)
             goto out;
+        append(n, key, item);
         key = item = NULL;
     }
     rc = 0;

@@ -1241,6 +1241,25 @@ Test(service, numbers_ignore_the_locale, .timeout = 40)
     cr_assert(strstr(r.body, "key=\"orders.revenue\"} 12.34\n"), "%s", r.body);
     cr_assert_null(strstr(r.body, "0,25"), "%s", r.body);
     th_response_free(&r);
+
+    /* A reload after the plugin's setlocale still reads "0.75" as a number. */
+    char *text = th_read(s.yaml), *at = strstr(text, "ratio: 0.25");
+    cr_assert_not_null(at);
+    memcpy(at, "ratio: 0.75", 11);
+    th_write(s.yaml, text);
+    free(text);
+    kill(s.pid, SIGHUP);
+    int64_t end = mono_ms() + 5000;
+    while (th_file_contains(s.errlog, "steps in force") != 1) {
+        cr_assert_eq(th_file_contains(s.errlog, "keeping the running pipeline"), 0,
+                     "the reload was refused:\n%s", th_read(s.errlog));
+        cr_assert_lt(mono_ms(), end, "no reload within 5 s:\n%s", th_read(s.errlog));
+        sleep_ms(50);
+    }
+    json_t *run = wait_run(&s, post_run(&s, "", 202), 10000);
+    first = json_array_get(json_object_get(run, "steps"), 0);
+    cr_assert_float_eq(result_number(first, "fixture", "ratio"), 0.75, 1e-12);
+    json_decref(run);
     svc_term(&s);
 
     /* run --once --json under the same locale. */
@@ -1249,7 +1268,7 @@ Test(service, numbers_ignore_the_locale, .timeout = 40)
     const char *env2[] = { "LC_ALL=de_DE.UTF-8", loc, pw, NULL };
     const char *args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
     cr_assert_eq(th_run_cli(args, env2, &out, NULL), 0);
-    cr_assert(strstr(out, "\"ratio\": 0.25"), "%s", out);
+    cr_assert(strstr(out, "\"ratio\": 0.75"), "%s", out);
     cr_assert(strstr(out, "\"amounts\": 12.34"), "%s", out);
     cr_assert(strstr(out, "\"revenue\": 12.34"), "%s", out);
     free(out);

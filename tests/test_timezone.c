@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct tz_rig {
     th_server srv;
@@ -254,4 +255,39 @@ Test(timezone, offsets_parse_on_both_sides_of_the_bounds)
     cr_assert_str_eq(text, "-03:30");
     db_offset_text(0, text);
     cr_assert_str_eq(text, "+00:00");
+}
+
+/* database.time_zone in the pipeline file reaches the session: T is written in it. */
+DB_TEST(timezone, pipeline_key_sets_the_session_zone, .timeout = 30)
+{
+    th_db t;
+    char *text = NULL, abs[4096], *out = NULL, *err = NULL, *pw = NULL;
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    cr_assert_not_null(realpath(th_build(), abs));
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\n  time_zone: '+02:30'\n"
+                           "history:\n  path: hist.db\nplugin_dir: %s/tests/plugins\n"
+                           "steps:\n  - plugin: fixture\n", t.url, abs), -1);
+    char *yaml = th_path(th_tmpdir(), "tzkey.yaml");
+    th_write(yaml, text);
+    if (t.password)
+        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", t.password), -1);
+    const char *args[] = { "run", "--once", "--json", "-c", yaml, NULL };
+    const char *env[] = { pw, NULL };
+    cr_assert_eq(th_run_cli(args, env, &out, &err), 0, "%s", err);
+    json_t *res = json_loads(out, 0, NULL);
+    cr_assert_not_null(res, "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(res, "referenceTimeZone")), "+02:30");
+    /* referenceTime is 2 h 30 min ahead of UTC, to a few seconds. */
+    int64_t ref, utc_now = (int64_t)time(NULL);
+    cr_assert_eq(db_parse_time(json_string_value(json_object_get(res, "referenceTime")), &ref), 0);
+    cr_assert_leq(llabs((long long)(ref - 9000 - utc_now)), 5, "referenceTime %s",
+                  json_string_value(json_object_get(res, "referenceTime")));
+    json_decref(res);
+    free(out);
+    free(err);
+    free(pw);
+    free(yaml);
+    free(text);
+    th_db_destroy(&t);
 }

@@ -43,7 +43,7 @@ static const struct { const char *url, *shown; } redactions[] = {
     { "mysql://bot@host:PW/db", "mysql://bot@host:***" },
     { "mysql://bot@host:1hunter2/db", "mysql://bot@host:***" },
     { "mysql://bot@[::1]:PW/db", "mysql://bot@[::1]:***" },
-    { "mysql://bot@h:12a/db", "mysql://bot@h:12a/db" },
+    { "mysql://bot@h:12a/db", "mysql://bot@h:***" },
     { "mysql://bot@h:99999/db", "mysql://bot@h:99999/db" },
     /* Query values, but socket's. */
     { "mysql://bot@h/db?password=PW", "mysql://bot@h/db?password=***" },
@@ -112,7 +112,10 @@ Test(url_parse, messages_say_what_is_wrong)
         { "mysql://bot@host:pw/db", "database URL: bad port after the host: not a number from 1 "
                                     "to 65535 (not shown: a password there would be); write "
                                     "mysql://USER@HOST:PORT/DB" },
-        { "mysql://bot@h:12a/d", "database URL: bad port '12a' (expected 1 to 65535)" },
+        { "mysql://bot@h:99999/d", "database URL: bad port '99999' (expected 1 to 65535)" },
+        { "mysql://bot@h:12a/d", "database URL: bad port after the host: not a number from 1 "
+                                 "to 65535 (not shown: a password there would be); write "
+                                 "mysql://USER@HOST:PORT/DB" },
         { "mysql://bot@h:123456/d", "database URL: bad port '123456' (expected 1 to 65535)" },
         { "mysql://bot@h/d?password=x", "database URL: unknown parameter 'password' (only "
                                         "socket=PATH is known)" },
