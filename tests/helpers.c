@@ -18,6 +18,16 @@ const char *th_build(void)
     return b && *b ? b : "build";
 }
 
+const char *th_build_path(const char *sub)
+{
+    static char abs[PATH_MAX];
+    char *rel = NULL;
+    cr_assert_neq(asprintf(&rel, "%s/%s", th_build(), sub), -1);
+    cr_assert_not_null(realpath(rel, abs), "%s", rel);
+    free(rel);
+    return abs;
+}
+
 const char *th_tmpdir(void)
 {
     static char dir[PATH_MAX];

@@ -10,6 +10,12 @@
 /* The build folder the tests run from (RECONCILER_BUILD, default "build"). */
 const char *th_build(void);
 
+/*
+ * The absolute path of BUILD/sub (which must exist), in a buffer that the
+ * next call overwrites: pipeline files elsewhere must find plugins there.
+ */
+const char *th_build_path(const char *sub);
+
 /* A fresh empty folder for this test (under BUILD/tmp); same path per test process. */
 const char *th_tmpdir(void);
 

@@ -48,11 +48,7 @@ static int64_t mono_ms(void)
 
 static char *abs_build(const char *sub)
 {
-    char *rel = NULL, abs[PATH_MAX];
-    cr_assert_neq(asprintf(&rel, "%s/%s", th_build(), sub), -1);
-    cr_assert_not_null(realpath(rel, abs), "%s", rel);
-    free(rel);
-    return strdup(abs);
+    return strdup(th_build_path(sub));
 }
 
 /*
