@@ -28,7 +28,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 LDLIBS    = $(PKG_LIBS) -ldl -lpthread -lm
 CRIT_LIBS = $(shell pkg-config --libs criterion)
 
-CORE_SRC  = $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_SRC  = $(filter-out core/cli/main.c,$(wildcard core/*/*.c))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
@@ -55,6 +55,7 @@ _demo: _all
 # Every test: Criterion unit and integration tests on SQLite and on a real
 # MariaDB server that tests/with-mariadb starts under $(BUILD) and stops.
 _test: _all $(BUILD)/locale/de_DE.UTF-8/LC_NUMERIC
+	@tools/check-layers
 	@RECONCILER_BUILD=$(BUILD) tests/with-mariadb $(BUILD) $(BUILD)/tests/unit
 
 # A comma-decimal locale for the tests that check numbers never follow the
@@ -76,7 +77,7 @@ _asan:
 _bench: _all
 	@tools/bench $(BUILD)
 
-$(BUILD)/reconciler: $(BUILD)/obj/core/main.o $(BUILD)/libcore.a
+$(BUILD)/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/reconciler-validate: $(BUILD)/obj/tools/validate.o $(BUILD)/libcore.a
@@ -86,7 +87,7 @@ $(BUILD)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*.h tests/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*/*.h tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -95,7 +96,7 @@ $(BUILD)/gen/migrations.c: $(SQL_FILES) tools/embed-sql
 	@mkdir -p $(@D)
 	tools/embed-sql $@ $(SQL_FILES)
 
-$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c core/migrate.h core/db.h
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c core/db/migrate.h core/db/db.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -1,6 +1,7 @@
 /* helpers.c - see helpers.h. */
 #include "helpers.h"
-#include "migrate.h"
+#include "db/migrate.h"
+#include "engine/run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -277,7 +278,7 @@ void rig_up(rig *r, db_kind kind, const char *plugdir, const char *steps_yaml)
     free(text);
     cr_assert_eq(config_load(r->yaml, &r->cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(pipeline_build(r->cfg, &r->p, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(history_open(r->cfg->history_path, 100, &r->h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(history_open(r->cfg->history_path, 100, HISTORY_BUSY_DEFAULT_MS, &r->h, err, sizeof err), 0, "%s", err);
 }
 
 void rig_down(rig *r)
@@ -291,9 +292,14 @@ void rig_down(rig *r)
 
 run_status rig_run(rig *r, const char *reference_time, int dry_run, json_t **res)
 {
-    run_request req = { .trigger = "startup", .dry_run = dry_run,
-                        .reference_time = reference_time };
-    return runner_run(r->p, r->t.conn, r->h, &req, res);
+    run_env env = { r->cfg, r->p, r->h, NULL, &r->t.conn };
+    run_plan plan = { .trigger = "startup", .dry_run = dry_run,
+                      .reference_time = reference_time };
+    run_guarded(&env, &plan, res);
+    const char *st = json_string_value(json_object_get(*res, "status"));
+    cr_assert_not_null(st);
+    return strcmp(st, "success") == 0 ? RUN_SUCCESS
+           : strcmp(st, "partial") == 0 ? RUN_PARTIAL : RUN_FAILED;
 }
 
 /* FNV-1a over every column's text form, row by row. */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <criterion/criterion.h>
-#include "db.h"
+#include "db/db.h"
 
 /* The build folder the tests run from (RECONCILER_BUILD, default "build"). */
 const char *th_build(void);
@@ -79,9 +79,9 @@ int th_run_prog(const char *bin, const char *const *args, const char *const *env
  * with the given steps (YAML lines under "steps:") and plugin_dir
  * BUILD/<plugdir>, loaded and built, and a history store.
  */
-#include "config.h"
-#include "history.h"
-#include "runner.h"
+#include "config/config.h"
+#include "engine/history.h"
+#include "engine/runner.h"
 typedef struct rig {
     th_db t;
     config *cfg;

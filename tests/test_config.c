@@ -1,7 +1,7 @@
 /* test_config.c - the pipeline file: keys, defaults, every refusal with its FILE:LINE:COL. */
 #include "helpers.h"
-#include "config.h"
-#include "options.h"
+#include "config/config.h"
+#include "config/options.h"
 
 #include <limits.h>
 #include <stdio.h>

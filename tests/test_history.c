@@ -1,6 +1,6 @@
 /* test_history.c - the local run-history store: write, read, prune. */
 #include "helpers.h"
-#include "history.h"
+#include "engine/history.h"
 
 #include <string.h>
 
@@ -19,7 +19,7 @@ Test(history, write_read_and_prune)
     char err[512];
     history *h = NULL;
     char *path = th_path(th_tmpdir(), "sub/history.db");
-    cr_assert_eq(history_open(path, 3, &h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(history_open(path, 3, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0, "%s", err);
 
     int64_t ids[5];
     for (int i = 0; i < 5; i++) {
@@ -88,7 +88,7 @@ Test(history, keep_one_keeps_exactly_one)
     char err[512];
     history *h = NULL;
     char *path = th_path(th_tmpdir(), "h1.db");
-    cr_assert_eq(history_open(path, 1, &h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(history_open(path, 1, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0, "%s", err);
     for (int i = 0; i < 3; i++) {
         int64_t id;
         cr_assert_eq(history_begin(h, "startup", 0, i, &id), 0);
@@ -107,7 +107,7 @@ Test(history, open_fails_with_message)
 {
     char err[512];
     history *h = (history *)0x1;
-    cr_assert_eq(history_open("/proc/nonexistent/dir/h.db", 10, &h, err, sizeof err), -1);
+    cr_assert_eq(history_open("/proc/nonexistent/dir/h.db", 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), -1);
     cr_assert_null(h);
     cr_assert(strstr(err, "/proc/nonexistent/dir"), "%s", err);
 }

@@ -1,9 +1,9 @@
 /* test_http.c - the HTTP transport over real loopback sockets. */
 #include "helpers.h"
-#include "http.h"
-#include "log.h"
+#include "service/http.h"
+#include "base/log.h"
 #include "th_http.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <jansson.h>
 #include <pthread.h>

@@ -4,8 +4,8 @@
  * to the millisecond, errors, and one winner when many try at once.
  */
 #include "helpers.h"
-#include "lock.h"
-#include "migrate.h"
+#include "db/lock.h"
+#include "db/migrate.h"
 
 #include <limits.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /* test_migrate.c - schema migrations on both drivers. */
 #include "helpers.h"
-#include "migrate.h"
+#include "db/migrate.h"
 
 #include <string.h>
 

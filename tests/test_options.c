@@ -1,6 +1,6 @@
 /* test_options.c - typed option values and a step's options checked against a plugin's table. */
 #include "helpers.h"
-#include "options.h"
+#include "config/options.h"
 
 #include <stdlib.h>
 #include <string.h>

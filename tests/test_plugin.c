@@ -1,6 +1,6 @@
 /* test_plugin.c - the loader: a good fixture and every refusal. */
 #include "helpers.h"
-#include "plugin.h"
+#include "engine/plugin.h"
 
 #include <stdio.h>
 #include <stdlib.h>

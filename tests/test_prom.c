@@ -1,6 +1,6 @@
 /* test_prom.c - the Prometheus text format writer. */
 #include "helpers.h"
-#include "prom.h"
+#include "service/prom.h"
 
 #include <math.h>
 #include <stdlib.h>

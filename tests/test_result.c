@@ -1,6 +1,6 @@
 /* test_result.c - dotted result keys. */
 #include "helpers.h"
-#include "result.h"
+#include "engine/result.h"
 
 #include <string.h>
 

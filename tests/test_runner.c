@@ -1,7 +1,8 @@
 /* test_runner.c - the whole path with the fixture plugin, on both drivers:
  * load -> options -> run -> results -> history. */
 #include "helpers.h"
-#include "runner.h"
+#include "engine/runner.h"
+#include "base/stop.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -30,8 +31,7 @@ DB_TEST(runner, result_shape_and_history)
                          NULL, 0, NULL), 0, "%s", db_errmsg(r.t.conn));
 
     json_t *res = NULL;
-    run_request req = { .trigger = "startup", .dry_run = 0 };
-    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &req, &res), RUN_PARTIAL);
+    cr_assert_eq(rig_run(&r, NULL, 0, &res), RUN_PARTIAL);
 
     /* Pinned top-level fields and their types. */
     cr_assert_str_eq(str(res, "status"), "partial");
@@ -98,8 +98,7 @@ DB_TEST(runner, abort_skips_the_rest)
            "  - plugin: fixture\n    name: one\n    options: { fail: true }\n    on_error: abort\n"
            "  - plugin: fixture\n    name: two\n");
     json_t *res = NULL;
-    run_request req = { .trigger = "startup" };
-    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &req, &res), RUN_FAILED);
+    cr_assert_eq(rig_run(&r, NULL, 0, &res), RUN_FAILED);
     cr_assert_str_eq(str(res, "status"), "failed");
     cr_assert_str_eq(str(step_at(res, 0), "status"), "failed");
     cr_assert_str_eq(str(step_at(res, 1), "status"), "skipped");
@@ -114,8 +113,7 @@ DB_TEST(runner, disabled_step_is_skipped_and_run_succeeds)
            "  - plugin: fixture\n    name: on\n"
            "  - plugin: fixture\n    name: off\n    enabled: false\n    options: { fail: true }\n");
     json_t *res = NULL;
-    run_request req = { .trigger = "startup" };
-    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &req, &res), RUN_SUCCESS);
+    cr_assert_eq(rig_run(&r, NULL, 0, &res), RUN_SUCCESS);
     cr_assert(json_is_true(json_object_get(res, "success")));
     cr_assert_str_eq(str(step_at(res, 1), "status"), "skipped");
     cr_assert_eq(json_array_size(json_object_get(res, "errors")), 0);
@@ -128,16 +126,14 @@ DB_TEST(runner, dry_run_refuses_writes)
     rig r;
     rig_up(&r, kind, "tests/plugins", "  - plugin: fixture\n    options: { write: true }\n");
     json_t *res = NULL;
-    run_request dry = { .trigger = "startup", .dry_run = 1 };
-    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &dry, &res), RUN_FAILED);
+    cr_assert_eq(rig_run(&r, NULL, 1, &res), RUN_FAILED);
     cr_assert(json_is_true(json_object_get(res, "dryRun")));
     cr_assert(strstr(str(step_at(res, 0), "error"), "refused in a dry run"), "%s",
               str(step_at(res, 0), "error"));
     cr_assert_eq(th_count(r.t.conn, "SELECT COUNT(*) FROM processing_job_logs WHERE category = 'fixture'"), 0);
     json_decref(res);
 
-    run_request real = { .trigger = "startup", .dry_run = 0 };
-    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &real, &res), RUN_SUCCESS);
+    cr_assert_eq(rig_run(&r, NULL, 0, &res), RUN_SUCCESS);
     cr_assert_eq(th_count(r.t.conn, "SELECT COUNT(*) FROM processing_job_logs WHERE category = 'fixture'"), 1);
     json_decref(res);
     rig_down(&r);
@@ -150,8 +146,7 @@ DB_TEST(runner, database_error_becomes_step_error)
                      "  - plugin: fixture\n    name: after\n");
     cr_assert_eq(db_exec(r.t.conn, "DROP TABLE processing_jobs", NULL, 0, NULL), 0);
     json_t *res = NULL;
-    run_request req = { .trigger = "startup" };
-    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &req, &res), RUN_PARTIAL);
+    cr_assert_eq(rig_run(&r, NULL, 0, &res), RUN_PARTIAL);
     const char *e = str(step_at(res, 0), "error");
     cr_assert(e && strstr(e, "database: ") && strstr(e, "processing_jobs"), "%s", e);
     cr_assert_str_eq(str(step_at(res, 1), "status"), "ok");
@@ -197,10 +192,9 @@ Test(runner, stop_request_makes_an_interrupted_run)
 {
     rig r;
     rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: fixture\n");
-    runner_request_stop();
+    stop_request();
     json_t *res = NULL;
-    run_request req = { .trigger = "startup" };
-    cr_assert_eq(runner_run(r.p, r.t.conn, r.h, &req, &res), RUN_FAILED);
+    cr_assert_eq(rig_run(&r, NULL, 0, &res), RUN_FAILED);
     cr_assert(json_is_true(json_object_get(res, "interrupted")));
     cr_assert_str_eq(str(step_at(res, 0), "status"), "skipped");
     cr_assert_str_eq(str(step_at(res, 0), "error"), "not run: reconciler is stopping");

@@ -1,6 +1,6 @@
 /* test_schedule.c - the service's grid of due times, as pure arithmetic. */
 #include "helpers.h"
-#include "schedule.h"
+#include "service/schedule.h"
 
 Test(schedule, grid_without_drift)
 {

@@ -4,7 +4,7 @@
  * lock, on SQLite and on the harness's MariaDB.
  */
 #include "helpers.h"
-#include "lock.h"
+#include "db/lock.h"
 #include "th_http.h"
 #include "th_server.h"
 
@@ -254,7 +254,7 @@ static json_t *history_of(svc *s)
 {
     history *h;
     char err[1024];
-    cr_assert_eq(history_open(s->hist, 1000, &h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(history_open(s->hist, 1000, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0, "%s", err);
     json_t *runs = history_list(h, 1000);
     cr_assert_not_null(runs);
     history_close(h);
@@ -611,7 +611,7 @@ DB_TEST(service, sigterm_mid_run, .timeout = 30)
     json_t *runs = history_of(&s);
     cr_assert_eq(json_array_size(runs), 1);
     history *h;
-    cr_assert_eq(history_open(s.hist, 10, &h, err, sizeof err), 0);
+    cr_assert_eq(history_open(s.hist, 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0);
     json_t *r = history_get(h, json_integer_value(json_object_get(json_array_get(runs, 0),
                                                                   "runId")));
     cr_assert_not_null(r, "the interrupted run has no recorded result");

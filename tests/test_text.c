@@ -6,8 +6,8 @@
  * shares.
  */
 #include "helpers.h"
-#include "runner.h"
-#include "text.h"
+#include "engine/runner.h"
+#include "base/text.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
  * zone than the bot's, the documented misjudgement shows.
  */
 #include "helpers.h"
-#include "lock.h"
-#include "migrate.h"
-#include "runner.h"
+#include "db/lock.h"
+#include "db/migrate.h"
+#include "engine/runner.h"
 #include "th_server.h"
 
 #include <jansson.h>
@@ -94,7 +94,7 @@ static json_t *tz_run(tz_rig *r)
 {
     json_t *res = NULL;
     run_request req = { .trigger = "startup" };
-    runner_run(r->p, r->rec, NULL, &req, &res);
+    runner_run(r->p, r->rec, &req, &res);
     cr_assert_str_eq(json_string_value(json_object_get(res, "status")), "success");
     return res;
 }

@@ -5,7 +5,7 @@
  * database.url, or --db).
  */
 #include "helpers.h"
-#include "db.h"
+#include "db/db.h"
 
 #include <limits.h>
 #include <stdlib.h>

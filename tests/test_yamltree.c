@@ -1,6 +1,6 @@
 /* test_yamltree.c - YAML text into a positioned tree; every refusal names FILE:LINE:COL. */
 #include "helpers.h"
-#include "yamltree.h"
+#include "config/yamltree.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,12 +11,15 @@
  *
  * Exit codes: 0 all passed, 1 a check failed, 2 usage, 3 database error.
  */
-#include "config.h"
-#include "db.h"
-#include "history.h"
-#include "log.h"
-#include "runner.h"
-#include "util.h"
+#include "config/config.h"
+#include "db/db.h"
+#include "engine/history.h"
+#include "base/log.h"
+#include "engine/run.h"
+#include "base/exitcode.h"
+#include "db/connect.h"
+#include "engine/guard.h"
+#include "base/util.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -201,6 +204,7 @@ int main(int argc, char **argv)
     pipeline *p = NULL;
     history *h = NULL;
     db *d = NULL;
+    guard *g = NULL;
     json_t *dry = NULL, *real = NULL;
     int ch, rc = 3, created = 0;
 
@@ -229,25 +233,15 @@ int main(int argc, char **argv)
     }
     if (config_load(path, &cfg, err, sizeof err) != 0 ||
         pipeline_build(cfg, &p, err, sizeof err) != 0 ||
-        history_open(cfg->history_path, 10, &h, err, sizeof err) != 0) {
+        history_open(cfg->history_path, 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err) != 0) {
         fprintf(stderr, "validate: %s\n", err);
         rc = 2;
         goto out;
     }
-    db_url u;
-    char *password = NULL;
-    if (db_url_parse(url, NULL, &u, err, sizeof err) != 0 ||
-        config_password(cfg, &password, err, sizeof err) != 0) {
+    int orc = connect_open(cfg, NULL, &d, err, sizeof err);
+    if (orc != EXIT_OK) {
         fprintf(stderr, "validate: %s\n", err);
-        rc = 2;
-        goto out;
-    }
-    db_options o = { .password = password };
-    int orc = db_open(&u, &o, &d, err, sizeof err);
-    db_url_free(&u);
-    util_free_secret(password);
-    if (orc != DB_OK) {
-        fprintf(stderr, "validate: %s\n", err);
+        rc = orc == EXIT_USAGE ? 2 : 3;
         goto out;
     }
     db_clock t0;
@@ -261,22 +255,26 @@ int main(int argc, char **argv)
     printf("validate: scenarios created at %s %s (database clock); running the pipeline\n",
            t0.text, t0.zone);
 
-    run_request dry_req = { .trigger = "startup", .dry_run = 1 };
-    run_request real_req = { .trigger = "startup", .dry_run = 0 };
-    runner_run(p, d, h, &dry_req, &dry);
+    /* The real run takes the run lock like any other: never beside another instance's. */
+    g = guard_open(cfg);
+    run_env env = { cfg, p, h, g, &d };
+    run_plan dry_plan = { .trigger = "startup", .dry_run = 1 };
+    run_plan real_plan = { .trigger = "startup", .wait_ms = cfg->schedule_lock_wait_ms };
+    run_guarded(&env, &dry_plan, &dry);
     check(json_is_true(json_object_get(dry, "success")), "dry run", "every step ok");
-    runner_run(p, d, h, &real_req, &real);
+    run_guarded(&env, &real_plan, &real);
     check(json_is_true(json_object_get(real, "success")), "run", "every step ok");
     check_states(d);
     check_counts(dry, real);
     rc = failures ? 1 : 0;
 out:
-    if (created && delete_rows(d) == 0)
+    if (created && d && delete_rows(d) == 0)
         printf("validate: removed the rows it created\n");
     if (rc <= 1)
         printf("validate: %d passed, %d failed\n", passes, failures);
     json_decref(dry);
     json_decref(real);
+    guard_close(g);
     db_close(d);
     history_close(h);
     pipeline_free(p);

@@ -1,0 +1,67 @@
+/* log.c - see log.h. */
+#include "base/log.h"
+#include "base/text.h"
+#include "base/json.h"
+#include "base/util.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Atomics: a reload changes them while HTTP threads log. */
+static _Atomic int g_level = RC_LOG_INFO;
+static _Atomic int g_format = LOG_TEXT;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+void log_setup(rc_log_level level, log_format format)
+{
+    g_level = level;
+    g_format = format;
+}
+
+int log_level_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
+{
+    if ((int)level > g_level)
+        return;
+    char msg[2048], ts[32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* A message may quote a server or a plugin, and the cut above may split a
+     * character: make it valid UTF-8, or jansson would drop the whole line. */
+    text_repair_buf(msg, sizeof msg);
+    util_iso_time(util_wall_ms(), ts, sizeof ts);
+
+    if (g_format == LOG_JSON) {
+        json_t *o = jx(json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level],
+                                 "msg", msg));
+        if (step)
+            json_object_set_new(o, "step", jx_text(step));
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (line)
+            fprintf(stderr, "%s\n", line);
+        free(line);
+        json_decref(o);
+    } else if (step) {
+        fprintf(stderr, "%s %-5s [%s] %s\n", ts, level_names[level], step, msg);
+    } else {
+        fprintf(stderr, "%s %-5s %s\n", ts, level_names[level], msg);
+    }
+}
+
+void log_msg(rc_log_level level, const char *step, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, step, fmt, ap);
+    va_end(ap);
+}

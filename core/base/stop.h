@@ -1,0 +1,14 @@
+/*
+ * stop.h - the process was asked to stop (SIGTERM, SIGINT). The signal
+ * handler writes a sig_atomic_t, the only thing it may write; everyone else
+ * only asks.
+ */
+#ifndef RC_STOP_H
+#define RC_STOP_H
+
+/* Async-signal-safe: call it from a signal handler. */
+void stop_request(void);
+/* Non-zero once stop_request() was called. */
+int stop_requested(void);
+
+#endif

@@ -1,0 +1,91 @@
+/* cli.c - what the commands share: config loading, connecting, messages. */
+#include "cli/cli.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "db/connect.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("reconciler: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_common_opt(int ch, const char *arg, cli_common *c)
+{
+    switch (ch) {
+    case 'c': c->config_path = arg; return 1;
+    case OPT_DB: c->db_url = arg; return 1;
+    case OPT_LOG_LEVEL: c->log_level = arg; return 1;
+    case OPT_LOG_FORMAT: c->log_format = arg; return 1;
+    default: return 0;
+    }
+}
+
+static int setup_log(const config *cfg, const cli_common *c)
+{
+    const char *level = c->log_level ? c->log_level : cfg->log_level;
+    const char *format = c->log_format ? c->log_format : cfg->log_format;
+    int lv = log_level_parse(level ? level : "info");
+    if (lv < 0) {
+        cli_error("unknown log level '%s'; valid levels: error, warn, info, debug", level);
+        return EXIT_USAGE;
+    }
+    if (format && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+        cli_error("unknown log format '%s'; valid formats: text, json", format);
+        return EXIT_USAGE;
+    }
+    log_setup((rc_log_level)lv, format && strcmp(format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+    return EXIT_OK;
+}
+
+int cli_load_config(const cli_common *c, int need_db, config **out)
+{
+    char err[2048];
+    const char *path = c->config_path;
+    *out = NULL;
+
+    if (!path)
+        path = getenv("RECONCILER_CONFIG");
+    if (!path || !*path)
+        path = "/etc/reconciler/pipeline.yaml";
+    config *cfg;
+    if (config_load(path, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_USAGE;
+    }
+    if (c->db_url) {
+        free(cfg->db_url);
+        cfg->db_url = xstrdup(c->db_url);
+        cfg->db_url_line = cfg->db_url_col = 0; /* messages about it say --db */
+    }
+    if (need_db && !cfg->db_url) {
+        cli_error("%s: database.url is not set: set it in the file or pass --db URL", path);
+        config_free(cfg);
+        return EXIT_USAGE;
+    }
+    int rc = setup_log(cfg, c);
+    if (rc != EXIT_OK) {
+        config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return EXIT_OK;
+}
+
+int cli_connect(const config *cfg, db **out)
+{
+    char err[2048];
+    int rc = connect_open(cfg, NULL, out, err, sizeof err);
+    if (rc != EXIT_OK)
+        cli_error("%s", err);
+    return rc;
+}

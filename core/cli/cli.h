@@ -1,0 +1,58 @@
+/* cli.h - the command-line commands and what they share. */
+#ifndef RC_CLI_H
+#define RC_CLI_H
+
+#include "base/exitcode.h"
+#include "config/config.h"
+#include "db/db.h"
+
+/* Options every command takes. */
+typedef struct cli_common {
+    const char *config_path; /* -c; default $RECONCILER_CONFIG or /etc/reconciler/pipeline.yaml */
+    const char *db_url;      /* --db overrides database.url */
+    const char *log_level;   /* --log-level overrides log.level */
+    const char *log_format;  /* --log-format overrides log.format */
+} cli_common;
+
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+
+/*
+ * Load the pipeline file and apply the common overrides and log settings.
+ * need_db: the command connects, so database.url (or --db) must be set.
+ * Returns EXIT_OK and *out, or an exit code after printing why.
+ */
+int cli_load_config(const cli_common *c, int need_db, config **out);
+
+/*
+ * Connect to the configured database (db/connect.h): EXIT_OK and *out, or
+ * an exit code after printing why.
+ */
+int cli_connect(const config *cfg, db **out);
+
+/* Print "reconciler: " + message on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* getopt_long entries every command accepts; cli_common_opt handles them. */
+enum { OPT_DB = 1000, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_HELP };
+#define CLI_COMMON_LONGOPTS                                   \
+    { "config", required_argument, NULL, 'c' },               \
+    { "db", required_argument, NULL, OPT_DB },                \
+    { "log-level", required_argument, NULL, OPT_LOG_LEVEL },  \
+    { "log-format", required_argument, NULL, OPT_LOG_FORMAT }, \
+    { "help", no_argument, NULL, 'h' }
+#define CLI_COMMON_HELP                                                              \
+    "  -c, --config FILE    pipeline file (default $RECONCILER_CONFIG, else\n"        \
+    "                       /etc/reconciler/pipeline.yaml)\n"                         \
+    "      --db URL         database URL, overriding database.url\n"                  \
+    "      --log-level L    error, warn, info or debug (overrides log.level)\n"       \
+    "      --log-format F   text or json (overrides log.format)\n"                    \
+    "  -h, --help           this help\n"
+
+/* 1 when ch was a common option (stored in c), else 0. */
+int cli_common_opt(int ch, const char *arg, cli_common *c);
+
+#endif

@@ -1,0 +1,254 @@
+/* cmd_admin.c - `reconciler migrate`, `history` and `plugins`. */
+#include "cli/cli.h"
+#include "engine/history.h"
+#include "db/migrate.h"
+#include "config/options.h"
+#include "engine/plugin.h"
+#include "base/text.h"
+#include "base/json.h"
+#include "base/util.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parse the common options only; returns -1 to go on, else an exit code. */
+static int common_only(int argc, char **argv, const char *help, cli_common *common)
+{
+    static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_common_opt(ch, optarg, common))
+            continue;
+        fputs(help, ch == 'h' ? stdout : stderr);
+        return ch == 'h' ? EXIT_OK : EXIT_USAGE;
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+static const char migrate_help[] =
+    "Usage: reconciler migrate [-c FILE] [--db URL]\n"
+    "Create or upgrade the bot's tables (processing_jobs, user_sessions, orders,\n"
+    "processing_job_logs, reconciler_locks). Applied versions are recorded in\n"
+    "schema_migrations; running it again applies nothing new.\n\n" CLI_COMMON_HELP;
+
+int cmd_migrate(int argc, char **argv)
+{
+    cli_common common = { 0 };
+    config *cfg = NULL;
+    db *d = NULL;
+    char err[2048];
+    int rc = common_only(argc, argv, migrate_help, &common);
+    if (rc >= 0)
+        return rc;
+
+    if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
+        goto out;
+    if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
+        goto out;
+    int n = migrate_apply(d, err, sizeof err);
+    if (n < 0) {
+        cli_error("migrate: %s", err);
+        rc = EXIT_DATABASE;
+        goto out;
+    }
+    printf("migrate: %d migration%s applied (%s)\n", n, n == 1 ? "" : "s", db_driver_name(d));
+    rc = EXIT_OK;
+out:
+    db_close(d);
+    config_free(cfg);
+    return rc;
+}
+
+static const char history_help[] =
+    "Usage: reconciler history [-n N] [--json] [-c FILE]\n"
+    "Show the newest runs from the local history store (history.path).\n\n"
+    "  -n, --limit N        how many runs (default 20)\n"
+    "      --json           print a JSON array\n"
+    "      --run ID         print one run's full result JSON\n" CLI_COMMON_HELP;
+
+static void print_run_line(const json_t *run)
+{
+    const char *finished = json_string_value(json_object_get(run, "finishedAt"));
+    json_t *dur = json_object_get(run, "durationMs");
+    printf("%6lld  %-24s  %-9s %-8s %s %8s", (long long)json_integer_value(json_object_get(run, "runId")),
+           json_string_value(json_object_get(run, "startedAt")),
+           json_string_value(json_object_get(run, "trigger")),
+           json_string_value(json_object_get(run, "status")),
+           json_is_true(json_object_get(run, "dryRun")) ? "dry" : "   ",
+           finished ? "" : "-");
+    if (json_is_integer(dur))
+        printf("%6lld ms", (long long)json_integer_value(dur));
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(run, "steps"), i, s)
+        printf("%s%s=%s", i ? " " : "  ", json_string_value(json_object_get(s, "name")),
+               json_string_value(json_object_get(s, "status")));
+    printf("\n");
+}
+
+int cmd_history(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "limit", required_argument, NULL, 'n' },
+        { "json", no_argument, NULL, 'j' },
+        { "run", required_argument, NULL, 'r' },
+        CLI_COMMON_LONGOPTS,
+        { NULL, 0, NULL, 0 }
+    };
+    cli_common common = { 0 };
+    int64_t limit = 20, run_id = 0;
+    int as_json = 0, ch, rc;
+    config *cfg = NULL;
+    history *h = NULL;
+    json_t *out = NULL;
+    char err[2048];
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:hn:", longopts, NULL)) != -1) {
+        if (cli_common_opt(ch, optarg, &common))
+            continue;
+        switch (ch) {
+        case 'n':
+            if ((rc = text_int(optarg, 1, INT64_MAX, &limit)) != TEXT_OK) {
+                cli_error("history: -n wants %s of runs >= 1, got '%s'",
+                          rc == TEXT_SYNTAX ? "a whole (decimal) number" : "a number", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            if ((rc = text_int(optarg, 1, INT64_MAX, &run_id)) != TEXT_OK) {
+                cli_error("history: --run wants %s >= 1, got '%s'",
+                          rc == TEXT_SYNTAX ? "a run id (a whole decimal number)" : "a run id",
+                          optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'j': as_json = 1; break;
+        case 'h': fputs(history_help, stdout); return EXIT_OK;
+        default: fputs(history_help, stderr); return EXIT_USAGE;
+        }
+    }
+    if ((rc = cli_load_config(&common, 0, &cfg)) != EXIT_OK)
+        goto done;
+    if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err) != 0) {
+        cli_error("%s", err);
+        rc = EXIT_LOCAL;
+        goto done;
+    }
+    if (run_id) {
+        out = history_get(h, run_id);
+        if (!out) {
+            cli_error("history: no finished run %lld in %s", (long long)run_id, cfg->history_path);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        as_json = 1;
+    } else if (!(out = history_list(h, limit))) {
+        cli_error("%s", history_error(h));
+        rc = EXIT_LOCAL;
+        goto done;
+    }
+    if (as_json) {
+        char *text = util_json_dump(out, 1);
+        printf("%s\n", text ? text : "null");
+        free(text);
+    } else {
+        size_t i;
+        json_t *run;
+        printf("%6s  %-24s  %-9s %-8s %s %8s\n", "run", "started", "trigger", "status", "   ",
+               "duration");
+        json_array_foreach(out, i, run)
+            print_run_line(run);
+    }
+    rc = EXIT_OK;
+done:
+    json_decref(out);
+    history_close(h);
+    config_free(cfg);
+    return rc;
+}
+
+static const char plugins_help[] =
+    "Usage: reconciler plugins [-c FILE]\n"
+    "List every plugin in the plugin folders (plugin_dir) with its options.\n"
+    "A file that is not a valid plugin is reported, and the exit code is 2.\n\n" CLI_COMMON_HELP;
+
+static void print_plugin(const plugin *p)
+{
+    const rc_plugin *d = p->desc;
+    printf("%s %s (ABI %u.%u) - %s\n    %s\n", d->name, d->version ? d->version : "",
+           d->abi_major, d->abi_minor, d->description ? d->description : "", p->path);
+    if (!d->options || !d->options[0].name) {
+        printf("    no options\n");
+        return;
+    }
+    for (const rc_option *o = d->options; o->name; o++)
+        printf("    %-20s %-8s default %-12s %s\n", o->name, opt_type_name(o->type),
+               o->default_value ? o->default_value : "(required)",
+               o->description ? o->description : "");
+}
+
+static int list_dir(const char *dir, plugin_registry *seen)
+{
+    struct dirent **names = NULL;
+    int bad = 0, n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) {
+        cli_error("plugins: cannot read %s: %m", dir);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        char *path = NULL, err[1024];
+        size_t len = strlen(names[i]->d_name);
+        if (len > 3 && strcmp(names[i]->d_name + len - 3, ".so") == 0) {
+            path = xasprintf("%s/%s", dir, names[i]->d_name);
+            char *name = xstrndup(names[i]->d_name, len - 3);
+            plugin *p = NULL, *dup = NULL;
+            for (size_t k = 0; k < seen->n && !dup; k++)
+                if (strcmp(seen->items[k]->name, name) == 0)
+                    dup = seen->items[k];
+            if (dup) {
+                cli_error("plugins: %s duplicates %s: the same plugin name twice", path, dup->path);
+                bad = 1;
+            } else if (plugin_load_file(path, name, &p, err, sizeof err) != 0) {
+                cli_error("plugins: %s", err);
+                bad = 1;
+            } else {
+                print_plugin(p);
+                seen->items = xrealloc(seen->items, (seen->n + 1) * sizeof *seen->items);
+                seen->items[seen->n++] = p;
+            }
+            free(name);
+        }
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+    return bad;
+}
+
+int cmd_plugins(int argc, char **argv)
+{
+    cli_common common = { 0 };
+    config *cfg = NULL;
+    plugin_registry seen;
+    int bad = 0;
+    int rc = common_only(argc, argv, plugins_help, &common);
+    if (rc >= 0)
+        return rc;
+    if ((rc = cli_load_config(&common, 0, &cfg)) != EXIT_OK)
+        return rc;
+    registry_init(&seen, NULL, 0);
+    for (size_t i = 0; i < cfg->n_plugin_dirs; i++)
+        bad |= list_dir(cfg->plugin_dirs[i], &seen);
+    registry_free(&seen);
+    config_free(cfg);
+    return bad ? EXIT_USAGE : EXIT_OK;
+}

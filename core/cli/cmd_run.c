@@ -1,0 +1,220 @@
+/* cmd_run.c - `reconciler run` and `reconciler validate`. */
+#include "cli/cli.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/stop.h"
+#include "base/util.h"
+#include "db/connect.h"
+#include "engine/guard.h"
+#include "engine/history.h"
+#include "engine/run.h"
+#include "engine/runner.h"
+#include "service/service.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_request();
+}
+
+static void print_human(const json_t *r)
+{
+    char *summary = runner_summary(r);
+    printf("%s\n", summary ? summary : "reconciliation run");
+    free(summary);
+
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(r, "steps"), i, s) {
+        printf("  %-16s %-8s %6lld ms", json_string_value(json_object_get(s, "name")),
+               json_string_value(json_object_get(s, "status")),
+               (long long)json_integer_value(json_object_get(s, "durationMs")));
+        const char *err = json_string_value(json_object_get(s, "error"));
+        if (err)
+            printf("  error: %s", err);
+        printf("\n");
+    }
+    char *results = json_dumps(json_object_get(r, "results"), JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    if (results)
+        printf("results: %s\n", results);
+    free(results);
+}
+
+static const char run_help[] =
+    "Usage: reconciler run [--once [--dry-run] [--json]] [-c FILE] [--db URL]\n"
+    "Without --once: run as a service (a startup run, then one every\n"
+    "schedule.interval, and the HTTP API on http.listen) until SIGTERM/SIGINT;\n"
+    "SIGHUP re-reads the pipeline file.\n"
+    "With --once: run the pipeline's steps in order against the database, once, and exit.\n\n"
+    "      --once           one run, then exit (trigger \"startup\")\n"
+    "      --dry-run        with --once: report what would change; write nothing\n"
+    "      --json           with --once: print only the result JSON on stdout\n"
+    CLI_COMMON_HELP
+    "\nExit codes: 0 every step ok (service: stopped by a signal), 1 a step failed,\n"
+    "2 usage/config/plugin error, 3 database unreachable, 4 another instance held\n"
+    "the run lock for all of schedule.lock_wait, 5 history store error.\n";
+
+/* Read the pipeline file again with the command line's overrides (a SIGHUP reload). */
+static int reload_config(void *user, config **out)
+{
+    return cli_load_config(user, 1, out) == EXIT_OK ? 0 : -1;
+}
+
+/* `run --once`: one run through run_guarded, its result on stdout, its exit code. */
+static int run_once(config *cfg, int dry_run, int as_json)
+{
+    pipeline *p = NULL;
+    history *h = NULL;
+    db *d = NULL;
+    guard *g = NULL;
+    json_t *result = NULL;
+    char err[2048];
+    int rc;
+
+    if (pipeline_build(cfg, &p, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = connect_preflight(cfg, err, sizeof err)) != EXIT_OK) {
+        cli_error("%s", err);
+        goto out;
+    }
+    if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &h,
+                     err, sizeof err) != 0) {
+        cli_error("%s", err);
+        rc = EXIT_LOCAL;
+        goto out;
+    }
+    struct sigaction sa = { .sa_handler = on_stop_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    /* A real run takes the run lock, waiting for another instance's run to
+     * end; a dry run writes nothing and needs none. */
+    if (!dry_run)
+        g = guard_open(cfg);
+    run_env env = { cfg, p, h, g, &d };
+    run_plan plan = { .trigger = "startup", .dry_run = dry_run,
+                      .wait_ms = cfg->schedule_lock_wait_ms };
+    rc = run_guarded(&env, &plan, &result);
+    if (rc == EXIT_DATABASE || rc == EXIT_LOCKED || !json_array_size(json_object_get(result,
+                                                                                      "steps")))
+        /* It did not run: say why, as the one line a bot's unit log shows. */
+        cli_error("%s", json_string_value(json_array_get(json_object_get(result, "errors"), 0)));
+    if (as_json) {
+        char *text = util_json_dump(result, 1);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+    } else if (json_array_size(json_object_get(result, "steps"))) {
+        print_human(result);
+    }
+out:
+    json_decref(result);
+    guard_close(g);
+    db_close(d);
+    history_close(h);
+    pipeline_free(p);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "once", no_argument, NULL, 'o' },
+        { "dry-run", no_argument, NULL, 'n' },
+        { "json", no_argument, NULL, 'j' },
+        CLI_COMMON_LONGOPTS,
+        { NULL, 0, NULL, 0 }
+    };
+    cli_common common = { 0 };
+    int once = 0, dry_run = 0, as_json = 0, ch;
+    config *cfg = NULL;
+    int rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_common_opt(ch, optarg, &common))
+            continue;
+        switch (ch) {
+        case 'o': once = 1; break;
+        case 'n': dry_run = 1; break;
+        case 'j': as_json = 1; break;
+        case 'h': fputs(run_help, stdout); return EXIT_OK;
+        default: fputs(run_help, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("run: unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!once && (dry_run || as_json)) {
+        cli_error("run: --dry-run and --json go with --once (a service's runs are real; "
+                  "queue a dry run with POST /v1/reconciliation/run?dryRun=true)");
+        return EXIT_USAGE;
+    }
+    if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
+        return rc;
+    if (!once)
+        return service_run(cfg, reload_config, &common); /* it takes cfg */
+    rc = run_once(cfg, dry_run, as_json);
+    config_free(cfg);
+    return rc;
+}
+
+static const char validate_help[] =
+    "Usage: reconciler validate [-c FILE]\n"
+    "Check the pipeline file, load every step's plugin and check its options.\n"
+    "Nothing connects to the database.\n\n"
+    CLI_COMMON_HELP
+    "\nThe keys a pipeline file may hold:\n";
+
+int cmd_validate(int argc, char **argv)
+{
+    static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+    cli_common common = { 0 };
+    config *cfg = NULL;
+    pipeline *p = NULL;
+    char err[2048];
+    db_url u = { 0 };
+    int ch, rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_common_opt(ch, optarg, &common))
+            continue;
+        FILE *f = ch == 'h' ? stdout : stderr;
+        fputs(validate_help, f);
+        config_help(f);
+        return ch == 'h' ? EXIT_OK : EXIT_USAGE;
+    }
+    if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
+        goto out;
+    if ((rc = connect_parse_url(cfg, &u, err, sizeof err)) != EXIT_OK) {
+        cli_error("%s", err);
+        goto out;
+    }
+    rc = EXIT_USAGE;
+    if (pipeline_build(cfg, &p, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    printf("%s: ok, %zu step%s:", cfg->path, p->n, p->n == 1 ? "" : "s");
+    for (size_t i = 0; i < p->n; i++)
+        printf("%s %s (%s %s)", i ? "," : "", p->steps[i].cfg->name, p->steps[i].plugin->name,
+               p->steps[i].plugin->desc->version ? p->steps[i].plugin->desc->version : "");
+    printf("\n");
+    rc = EXIT_OK;
+out:
+    db_url_free(&u);
+    pipeline_free(p);
+    config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/* main.c - `reconciler COMMAND ...`: dispatch to the commands in cli.h. */
+#include "cli/cli.h"
+#include "base/util.h"
+
+#include <mysql.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef RC_VERSION
+#define RC_VERSION "0.1.0"
+#endif
+
+static const struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    { "run", cmd_run, "run the pipeline: --once for one run, then exit" },
+    { "validate", cmd_validate, "check the pipeline file, its plugins and their options" },
+    { "migrate", cmd_migrate, "create or upgrade the bot's tables (idempotent)" },
+    { "history", cmd_history, "show recent runs from the local history store" },
+    { "plugins", cmd_plugins, "list the plugins found, with their options" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: reconciler COMMAND [OPTIONS]\n"
+               "Repairs a chat bot's database after downtime: expired job leases, the\n"
+               "follow-up queue, stale metrics. See README.md.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  reconciler COMMAND --help   options of one command\n"
+               "  reconciler --version\n"
+               "\nExit codes: 0 ok, 1 a step failed, 2 usage/config/plugin error,\n"
+               "3 database unreachable or failing, 4 run lock held elsewhere,\n"
+               "5 local history store error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    util_mark_start();
+    /* A dropped connection must surface as an error, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("reconciler %s (plugin ABI %d.%d)\n", RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            /* Once, before any thread, as Connector/C asks. */
+            mysql_library_init(0, NULL, NULL);
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            mysql_library_end();
+            return rc;
+        }
+    }
+    fprintf(stderr, "reconciler: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,858 @@
+/* config.c - see config.h. */
+#include "config/config.h"
+#include "config/options.h"
+#include "base/text.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A password is a line, not a document: a bigger file is the wrong file. */
+#define PASSWORD_MAX 4096
+#define SECOND_MS INT64_C(1000)
+#define HOUR_MS INT64_C(3600000)
+#define DAY_MS INT64_C(86400000)
+/* Zone names as the tz database spells them ("America/Argentina/Buenos_Aires"). */
+#define TIME_ZONE_NAME_MAX 64
+
+enum {
+    K_REQUIRED = 1 << 0, /* absence is an error (positioned at the parent mapping) */
+    K_PATH = 1 << 1,     /* a non-empty string resolved against the file's folder */
+    K_INDEX = 1 << 2,    /* one of choices, kept as its index in an int-sized field */
+};
+
+typedef struct loader loader;
+typedef struct cfg_key cfg_key;
+
+/* For a value that is not one scalar. node is NULL when applying the default. */
+typedef int (*cfg_setter)(loader *ld, const cfg_key *k, yt_node *node, void *base);
+/* A rule for a string's text: NULL when text follows it, else what it must be. */
+typedef const char *(*cfg_check)(const char *text);
+
+/* One key the file may hold. */
+struct cfg_key {
+    const char *path;      /* "database.url": the part before the dot is a section */
+    rc_opt_type type;      /* how the scalar parses (0 for setter-only keys) */
+    const char *def;       /* default as it would stand in the file; NULL: none */
+    const char *desc;      /* one line, for config_help */
+    size_t off;            /* the field, in config (or cfg_step for step keys) */
+    unsigned flags;
+    const char *choices;   /* "a|b|c": the value must be one of these */
+    /* Ints and durations (ms): the value must be in min..max; help prints the
+     * range. Every one needs a max (none would refuse all but 0, the default
+     * too), so that no number the file gives overflows what is computed from it. */
+    int64_t min, max;
+    cfg_check check;       /* strings: a rule beyond the type */
+    cfg_setter set;        /* replaces the scalar handling */
+    const char *type_text; /* the type for help when opt_type_name does not say it */
+};
+
+typedef struct key_table {
+    const cfg_key *keys;
+    size_t n;
+    const char *where; /* " in a step": how messages name a map of this table; "" at top */
+} key_table;
+
+struct loader {
+    config *cfg;
+    char *err;
+    size_t errlen;
+};
+
+static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_options(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static const char *check_name(const char *text);
+static const char *check_time_zone(const char *text);
+
+#define C(field) offsetof(config, field)
+#define S(field) offsetof(cfg_step, field)
+
+/* Every key of the pipeline file, in the order help lists them. */
+static const cfg_key top_keys[] = {
+    { "database.url", RC_OPT_STRING, NULL,
+      "the bot's database: mysql://USER@HOST[:PORT]/DB, mysql://USER@/DB?socket=PATH or "
+      "sqlite:PATH; needed unless --db is given", C(db_url) },
+    { "database.password_env", RC_OPT_STRING, NULL,
+      "name of an environment variable holding the password", C(db_password_env) },
+    { "database.password_file", RC_OPT_STRING, NULL,
+      "file holding the password (one trailing newline dropped); wins over password_env",
+      C(db_password_file), K_PATH },
+    { "database.connect_timeout", RC_OPT_DURATION, "10s", "give up connecting after this long",
+      C(db_connect_timeout_ms), .max = DAY_MS },
+    { "database.read_timeout", RC_OPT_DURATION, "300s",
+      "wait this long for a reply; longer than the slowest statement",
+      C(db_read_timeout_ms), .max = DAY_MS },
+    { "database.write_timeout", RC_OPT_DURATION, "60s", "wait this long to send a statement",
+      C(db_write_timeout_ms), .max = DAY_MS },
+    { "database.time_zone", RC_OPT_STRING, "server",
+      "session time zone: leave at server unless the bot's sessions set their own time_zone; "
+      "then set the same zone", C(db_time_zone), .check = check_time_zone,
+      .type_text = "server|+HH:MM|NAME" },
+    { "history.path", RC_OPT_STRING, "var/history.db", "SQLite file that keeps past runs",
+      C(history_path), K_PATH },
+    { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
+      C(history_keep_runs), .min = 1, .max = 1000000 },
+    { "plugin_dir", RC_OPT_STRING, "plugins",
+      "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
+      .set = set_plugin_dirs, .type_text = "string|list" },
+    { "schedule.on_startup", RC_OPT_BOOL, "true", "service mode: run once at start",
+      C(schedule_on_startup) },
+    { "schedule.interval", RC_OPT_DURATION, "6h", "service mode: time between runs",
+      C(schedule_interval_ms), .min = SECOND_MS, .max = 365 * DAY_MS },
+    { "schedule.jitter", RC_OPT_DURATION, "30s",
+      "service mode: random extra delay, up to this; must be less than interval",
+      C(schedule_jitter_ms), .max = DAY_MS },
+    { "schedule.lock_wait", RC_OPT_DURATION, "60s",
+      "wait this long for another instance's run to end", C(schedule_lock_wait_ms),
+      .max = DAY_MS },
+    { "schedule.lock_ttl", RC_OPT_DURATION, "30s",
+      "the run lock's lease, renewed every third of it while a run goes on; a holder that "
+      "died frees the lock after this", C(schedule_lock_ttl_ms),
+      .min = 3 * SECOND_MS, .max = HOUR_MS },
+    { "http.listen", RC_OPT_STRING, "127.0.0.1:3006", "service mode: HTTP API address:port",
+      C(http_listen) },
+    { "http.token_env", RC_OPT_STRING, NULL,
+      "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env) },
+    { "log.level", RC_OPT_STRING, "info", "least severe level logged", C(log_level),
+      .choices = "error|warn|info|debug" },
+    { "log.format", RC_OPT_STRING, "text", "one line per event, as text or JSON", C(log_format),
+      .choices = "text|json" },
+    { "steps", 0, NULL, "the steps, run in order; each is a mapping with the keys below", 0,
+      K_REQUIRED, .set = set_steps, .type_text = "list" },
+};
+
+/* The keys of one step (a mapping in the "steps" list). */
+static const cfg_key step_keys[] = {
+    { "plugin", RC_OPT_STRING, NULL, "the plugin that runs the step (NAME.so in a plugin_dir)",
+      S(plugin), K_REQUIRED, .check = check_name },
+    { "name", RC_OPT_STRING, NULL, "the step's name in results and logs; default: the plugin",
+      S(name), .check = check_name },
+    { "options", 0, NULL, "the plugin's options (`reconciler plugins` lists them)", 0,
+      .set = set_options, .type_text = "mapping" },
+    { "on_error", RC_OPT_STRING, "continue",
+      "when the step fails: go on with the next step, or skip the rest", S(on_error), K_INDEX,
+      .choices = "continue|abort" },
+    { "enabled", RC_OPT_BOOL, "true", "false keeps the step in the file but skips it",
+      S(enabled) },
+};
+
+#define N_TOP (sizeof top_keys / sizeof top_keys[0])
+#define N_STEP (sizeof step_keys / sizeof step_keys[0])
+
+static const key_table top_table = { top_keys, N_TOP, "" };
+static const key_table step_table = { step_keys, N_STEP, " in a step" };
+
+/* K_INDEX writes an int; the on_error enum is one (choices listed in enum order). */
+_Static_assert(sizeof(cfg_on_error) == sizeof(int), "on_error is kept as an int");
+_Static_assert(CFG_ON_ERROR_CONTINUE == 0 && CFG_ON_ERROR_ABORT == 1, "continue|abort order");
+
+static int fail_at(loader *ld, const yt_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "FILE:LINE:COL: message" (just "FILE: message" for a built-in default). */
+static int fail_at(loader *ld, const yt_node *n, const char *fmt, ...)
+{
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n)
+        snprintf(ld->err, ld->errlen, "%s:%d:%d: %s", ld->cfg->path, n->line, n->col, msg);
+    else
+        snprintf(ld->err, ld->errlen, "%s: %s", ld->cfg->path, msg);
+    return -1;
+}
+
+/* A plain empty, ~ or null value says "not set": the default stays. */
+static int is_null(const yt_node *n)
+{
+    return n->kind == YT_SCALAR && !n->quoted &&
+           (!*n->scalar || strcmp(n->scalar, "~") == 0 || strcasecmp(n->scalar, "null") == 0);
+}
+
+static size_t section_len(const char *path)
+{
+    return strcspn(path, ".");
+}
+
+static int is_section(const cfg_key *k)
+{
+    return k->path[section_len(k->path)] == '.';
+}
+
+/* The part of path after "section.", or NULL when path is not in section. */
+static const char *in_section(const char *path, const char *section)
+{
+    size_t slen = strlen(section);
+    return strncmp(path, section, slen) == 0 && path[slen] == '.' ? path + slen + 1 : NULL;
+}
+
+/* Index of text in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *text)
+{
+    size_t len = strlen(text);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        size_t w = strcspn(p, "|");
+        if (w == len && strncmp(p, text, len) == 0)
+            return i;
+        p += w + (p[w] == '|');
+    }
+    return -1;
+}
+
+/* "a|b|c" as "a, b, c". */
+static void choices_list(const char *choices, char *out, size_t outlen)
+{
+    size_t j = 0;
+    for (const char *p = choices; *p && j + 3 < outlen; p++) {
+        if (*p == '|') {
+            out[j++] = ',';
+            out[j++] = ' ';
+        } else {
+            out[j++] = *p;
+        }
+    }
+    out[j] = '\0';
+}
+
+/* Append s to out (", "-separated) unless already there. */
+static void list_add(char *out, size_t outlen, const char *s, size_t len)
+{
+    size_t have = strlen(out);
+    for (const char *p = out; *p;) {
+        size_t w = strcspn(p, ",");
+        if (w == len && strncmp(p, s, len) == 0)
+            return;
+        p += w;
+        p += strspn(p, ", ");
+    }
+    snprintf(out + have, outlen - have, "%s%.*s", have ? ", " : "", (int)len, s);
+}
+
+/* The keys valid in section (NULL: the table's top level), "a, b, c". */
+static void valid_keys(const key_table *t, const char *section, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < t->n; i++) {
+        const char *p = t->keys[i].path, *leaf = section ? in_section(p, section) : NULL;
+        if (!section)
+            list_add(out, outlen, p, section_len(p));
+        else if (leaf)
+            list_add(out, outlen, leaf, strlen(leaf));
+    }
+}
+
+/* The entry for key in section (NULL: top level), or NULL. */
+static const cfg_key *find_key(const key_table *t, const char *section, const char *key)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        /* At the top level only plain keys: "database.url: x" is not a way to write it. */
+        const char *leaf = section ? in_section(k->path, section) : is_section(k) ? NULL : k->path;
+        if (leaf && strcmp(leaf, key) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+/* Whether key names a section of the table's top level. */
+static int has_section(const key_table *t, const char *key)
+{
+    size_t len = strlen(key);
+    for (size_t i = 0; i < t->n; i++)
+        if (is_section(&t->keys[i]) && section_len(t->keys[i].path) == len &&
+            strncmp(t->keys[i].path, key, len) == 0)
+            return 1;
+    return 0;
+}
+
+char *config_resolve(const char *dir, const char *p)
+{
+    if (p[0] == '/' || !dir)
+        return xstrdup(p);
+    size_t dlen = strlen(dir);
+    int slash = dlen > 0 && dir[dlen - 1] == '/';
+    char *out = xmalloc(dlen + 1 + strlen(p) + 1);
+    sprintf(out, "%s%s%s", dir, slash ? "" : "/", p);
+    return out;
+}
+
+/* Plugins and steps: the name becomes NAME.so and a key of the results. */
+static const char *check_name(const char *text)
+{
+    return text_name_ok(text, 0) ? NULL : text_name_rule(0);
+}
+
+/* "+HH:MM", "-HH:MM" or "+H:MM", hours 0 to 14: what SET time_zone takes as an offset. */
+static int is_utc_offset(const char *s)
+{
+    if (*s != '+' && *s != '-')
+        return 0;
+    size_t hlen = strspn(s + 1, "0123456789");
+    const char *m = s + 1 + hlen;
+    if (hlen < 1 || hlen > 2 || *m != ':' || strspn(m + 1, "0123456789") != 2 || m[3])
+        return 0;
+    int hours = hlen == 1 ? s[1] - '0' : (s[1] - '0') * 10 + (s[2] - '0');
+    return hours <= 14 && m[1] <= '5';
+}
+
+/* A tz database name ("Europe/Berlin", "UTC", "Etc/GMT+5"): checked for shape only. */
+static int is_zone_name(const char *s)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789_+-/";
+    size_t len = strlen(s);
+    int letter = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z');
+    return letter && len <= TIME_ZONE_NAME_MAX && s[strspn(s, chars)] == '\0';
+}
+
+static const char *check_time_zone(const char *text)
+{
+    if (strcmp(text, "server") == 0 || is_utc_offset(text) || is_zone_name(text))
+        return NULL;
+    return "server (the database server's default zone), a UTC offset +HH:MM or -HH:MM "
+           "(hours 0 to 14), or a zone name such as Europe/Berlin or UTC (letters, digits, "
+           "'_', '+', '-', '/', at most 64, starting with a letter)";
+}
+
+/* How k's min..max reads, for help and messages: "from 3s to 1h", "at most 1d". */
+static void range_text(const cfg_key *k, char *out, size_t outlen)
+{
+    char lo[32], hi[32];
+    if (k->type == RC_OPT_DURATION) {
+        duration_format(k->min, lo, sizeof lo);
+        duration_format(k->max, hi, sizeof hi);
+    } else {
+        snprintf(lo, sizeof lo, "%lld", (long long)k->min);
+        snprintf(hi, sizeof hi, "%lld", (long long)k->max);
+    }
+    if (k->min == 0)
+        snprintf(out, outlen, "at most %s", hi);
+    else
+        snprintf(out, outlen, "from %s to %s", lo, hi);
+}
+
+static int is_number(const cfg_key *k)
+{
+    return k->type == RC_OPT_INT || k->type == RC_OPT_DURATION;
+}
+
+/* Checks beyond the type: choices, range, the string's rule, non-empty path. Sets *index. */
+static int check_value(loader *ld, const cfg_key *k, const yt_node *node, const char *text,
+                       const opt_value *v, int *index)
+{
+    char list[256];
+    const char *rule;
+    if (k->choices && (*index = choice_index(k->choices, text)) < 0) {
+        choices_list(k->choices, list, sizeof list);
+        return fail_at(ld, node, "'%s' must be one of %s; got '%.128s'", k->path, list, text);
+    }
+    if (is_number(k) && (v->i < k->min || v->i > k->max)) {
+        range_text(k, list, sizeof list);
+        return fail_at(ld, node, "'%s' must be %s, got '%.128s'", k->path, list, text);
+    }
+    if (k->check && (rule = k->check(text)))
+        return fail_at(ld, node, "'%s' must be %s; got '%.128s'", k->path, rule, text);
+    if ((k->flags & K_PATH) && !*text)
+        return fail_at(ld, node, "'%s' must not be empty", k->path);
+    return 0;
+}
+
+/* Keep v in k's field of base; may take v's string. */
+static void write_field(loader *ld, const cfg_key *k, void *base, opt_value *v, int index)
+{
+    char *field = (char *)base + k->off;
+    if (k->flags & K_INDEX) {
+        *(int *)field = index;
+        return;
+    }
+    switch (k->type) {
+    case RC_OPT_STRING: {
+        char **s = (char **)field;
+        free(*s);
+        if (k->flags & K_PATH) {
+            *s = config_resolve(ld->cfg->dir, v->s);
+        } else {
+            *s = v->s;
+            v->s = NULL;
+        }
+        break;
+    }
+    case RC_OPT_INT:
+    case RC_OPT_DURATION: *(int64_t *)field = v->i; break;
+    case RC_OPT_BOOL: *(int *)field = v->b; break;
+    case RC_OPT_DOUBLE: *(double *)field = v->d; break;
+    }
+}
+
+/* Parse text (from node, or k's default when node is NULL) into k's field. */
+static int store_text(loader *ld, const cfg_key *k, const yt_node *node, const char *text,
+                      void *base)
+{
+    char why[512];
+    opt_value v;
+    int index = 0, rc = -1;
+
+    if (opt_parse(k->type, text, &v, why, sizeof why) != 0)
+        return fail_at(ld, node, "'%s' %s", k->path, why);
+    if (check_value(ld, k, node, text, &v, &index) != 0)
+        goto out;
+    write_field(ld, k, base, &v, index);
+    rc = 0;
+out:
+    opt_value_free(&v);
+    return rc;
+}
+
+/* Apply the value node given for k. Returns 1 when set, 0 when null, -1 on error. */
+static int set_key(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    if (is_null(node))
+        return 0;
+    if (k->set)
+        return k->set(ld, k, node, base) == 0 ? 1 : -1;
+    if (node->kind != YT_SCALAR)
+        return fail_at(ld, node, "'%s' expects one value (%s), got %s", k->path,
+                       opt_type_name(k->type), yt_kind_name(node->kind));
+    return store_text(ld, k, node, node->scalar, base) == 0 ? 1 : -1;
+}
+
+static int fill_defaults(loader *ld, const key_table *t, void *base)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        if (!k->def)
+            continue;
+        if (k->set ? k->set(ld, k, NULL, base) : store_text(ld, k, NULL, k->def, base))
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Apply map's keys to the table's entries in section (NULL: top level).
+ * seen[i] marks the entries given; parent[i] is the mapping an absent entry
+ * would have gone in, for "missing" messages.
+ */
+static int apply_map(loader *ld, const key_table *t, yt_node *map, const char *section,
+                     void *base, unsigned char *seen, const yt_node **parent)
+{
+    char valid[512];
+    for (size_t i = 0; i < t->n; i++)
+        if (!section || in_section(t->keys[i].path, section))
+            parent[i] = map;
+    for (size_t j = 0; j < map->n; j++) {
+        const char *name = map->keys[j]->scalar;
+        yt_node *val = map->items[j];
+        const cfg_key *k = find_key(t, section, name);
+        if (k) {
+            int rc = set_key(ld, k, val, base);
+            if (rc < 0)
+                return -1;
+            seen[k - t->keys] |= (unsigned char)rc;
+        } else if (!section && has_section(t, name)) {
+            if (is_null(val))
+                continue;
+            if (val->kind != YT_MAP)
+                return fail_at(ld, val, "'%s' expects a mapping, got %s", name,
+                               yt_kind_name(val->kind));
+            if (apply_map(ld, t, val, name, base, seen, parent) != 0)
+                return -1;
+        } else {
+            valid_keys(t, section, valid, sizeof valid);
+            return fail_at(ld, map->keys[j], "unknown key '%.128s'%s%s%s%s; valid keys: %s", name,
+                           t->where, section ? " in '" : "", section ? section : "",
+                           section ? "'" : "", valid);
+        }
+    }
+    return 0;
+}
+
+static int check_required(loader *ld, const key_table *t, const unsigned char *seen,
+                          const yt_node **parent)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        if (!(k->flags & K_REQUIRED) || seen[i])
+            continue;
+        if (is_section(k) && parent[i] != ld->cfg->root)
+            return fail_at(ld, parent[i], "missing required key '%s' in '%.*s'",
+                           k->path + section_len(k->path) + 1, (int)section_len(k->path), k->path);
+        return fail_at(ld, parent[i], "missing required key '%s'%s", k->path, t->where);
+    }
+    return 0;
+}
+
+/* Apply a whole mapping against a table: values, then what is missing. */
+static int apply_table(loader *ld, const key_table *t, yt_node *map, void *base)
+{
+    unsigned char seen[32] = { 0 };
+    const yt_node *parent[32];
+    _Static_assert(N_TOP <= 32 && N_STEP <= 32, "seen[] holds every key");
+
+    if (apply_map(ld, t, map, NULL, base, seen, parent) != 0)
+        return -1;
+    return check_required(ld, t, seen, parent);
+}
+
+/* One folder of plugin_dir (the default when node is NULL), resolved. */
+static int plugin_dir_item(loader *ld, const yt_node *node, const char *text, char **out)
+{
+    if (node && node->kind != YT_SCALAR)
+        return fail_at(ld, node, "'plugin_dir' expects a folder, got %s", yt_kind_name(node->kind));
+    if (!*text || (node && is_null(node)))
+        return fail_at(ld, node, "'plugin_dir' must not be empty");
+    *out = config_resolve(ld->cfg->dir, text);
+    return 0;
+}
+
+static void free_dirs(char **dirs, size_t n)
+{
+    for (size_t i = 0; dirs && i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
+static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    config *c = base;
+    int is_list = node && node->kind == YT_SEQ;
+    size_t n = is_list ? node->n : 1;
+    char **dirs = NULL;
+    int rc = -1;
+
+    if (node && node->kind == YT_MAP) {
+        fail_at(ld, node, "'%s' expects a folder or a list of folders, got a mapping", k->path);
+        goto out;
+    }
+    if (n == 0) {
+        fail_at(ld, node, "'%s' is an empty list; give at least one folder", k->path);
+        goto out;
+    }
+    dirs = xcalloc(n, sizeof *dirs);
+    for (size_t i = 0; i < n; i++) {
+        const yt_node *item = is_list ? node->items[i] : node;
+        if (plugin_dir_item(ld, item, item ? item->scalar : k->def, &dirs[i]) != 0)
+            goto out;
+    }
+    free_dirs(c->plugin_dirs, c->n_plugin_dirs);
+    c->plugin_dirs = dirs;
+    c->n_plugin_dirs = n;
+    dirs = NULL;
+    rc = 0;
+out:
+    free_dirs(dirs, n);
+    return rc;
+}
+
+static int set_options(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_step *s = base;
+    if (node->kind != YT_MAP)
+        return fail_at(ld, node, "'%s' expects a mapping, got %s", k->path,
+                       yt_kind_name(node->kind));
+    s->options = node;
+    return 0;
+}
+
+/*
+ * A step without options gets an empty mapping at the step's own position, so
+ * that opt_set_build can point a missing required option at the step. It goes
+ * into the tree (which frees it): "options: ~" becomes the mapping in place,
+ * an absent key is appended.
+ */
+static void add_empty_options(yt_node *step, cfg_step *s)
+{
+    yt_node *val = NULL;
+    for (size_t i = 0; i < step->n; i++)
+        if (strcmp(step->keys[i]->scalar, "options") == 0)
+            val = step->items[i];
+    if (val) { /* null, or set_options would have kept it */
+        free(val->scalar);
+        val->scalar = NULL;
+        val->kind = YT_MAP;
+    } else {
+        step->keys = xrealloc(step->keys, (step->n + 1) * sizeof *step->keys);
+        step->items = xrealloc(step->items, (step->n + 1) * sizeof *step->items);
+        yt_node *key = xcalloc(1, sizeof *key);
+        key->kind = YT_SCALAR;
+        key->scalar = xstrdup("options");
+        key->line = step->line;
+        key->col = step->col;
+        val = xcalloc(1, sizeof *val);
+        val->kind = YT_MAP;
+        step->keys[step->n] = key;
+        step->items[step->n++] = val;
+    }
+    val->line = step->line;
+    val->col = step->col;
+    s->options = val;
+}
+
+static int load_step(loader *ld, yt_node *node, cfg_step *s)
+{
+    s->line = node->line;
+    s->col = node->col;
+    if (node->kind != YT_MAP)
+        return fail_at(ld, node, "a step must be a mapping such as '- plugin: NAME', not %s",
+                       yt_kind_name(node->kind));
+    if (fill_defaults(ld, &step_table, s) != 0 || apply_table(ld, &step_table, node, s) != 0)
+        return -1;
+    if (!s->name)
+        s->name = xstrdup(s->plugin);
+    if (!s->options)
+        add_empty_options(node, s);
+    return 0;
+}
+
+/* Names key results and history: two steps may share a plugin, never a name. */
+static int check_names(loader *ld, const config *c)
+{
+    for (size_t i = 1; i < c->n_steps; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->steps[i].name, c->steps[j].name) == 0) {
+                const cfg_step *a = &c->steps[j], *b = &c->steps[i];
+                yt_node at = { .line = b->line, .col = b->col };
+                char lines[64];
+                if (a->line == b->line)
+                    snprintf(lines, sizeof lines, "both on line %d", b->line);
+                else
+                    snprintf(lines, sizeof lines, "lines %d and %d", a->line, b->line);
+                return fail_at(ld, &at, "two steps are named '%s' (%s); give one of them "
+                               "another 'name'", b->name, lines);
+            }
+    return 0;
+}
+
+static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    config *c = base;
+    if (node->kind != YT_SEQ)
+        return fail_at(ld, node, "'%s' expects a list of steps, got %s", k->path,
+                       yt_kind_name(node->kind));
+    if (node->n == 0)
+        return fail_at(ld, node, "'%s' is empty; list at least one step", k->path);
+    /* Counted first: config_free then frees a half-built list. */
+    c->steps = xcalloc(node->n, sizeof *c->steps);
+    c->n_steps = node->n;
+    for (size_t i = 0; i < node->n; i++)
+        if (load_step(ld, node->items[i], &c->steps[i]) != 0)
+            return -1;
+    return check_names(ld, c);
+}
+
+/* The value node given for "section.key" in the file, or NULL when absent or null. */
+static const yt_node *given_node(const config *c, const char *path)
+{
+    char section[32];
+    size_t slen = section_len(path);
+    snprintf(section, sizeof section, "%.*s", (int)slen, path);
+    const yt_node *n = yt_get(yt_get(c->root, section), path + slen + 1);
+    return n && !is_null(n) ? n : NULL;
+}
+
+/*
+ * A jitter as long as the interval would push a run past the next tick, and
+ * the overrun log would blame the run for it. Positioned at the jitter when
+ * the file gives one, else at the interval (then the jitter is the default).
+ */
+static int check_jitter(loader *ld)
+{
+    const config *c = ld->cfg;
+    char jitter[32], interval[32];
+    if (c->schedule_jitter_ms < c->schedule_interval_ms)
+        return 0;
+    duration_format(c->schedule_jitter_ms, jitter, sizeof jitter);
+    duration_format(c->schedule_interval_ms, interval, sizeof interval);
+    const yt_node *j = given_node(c, "schedule.jitter");
+    if (j)
+        return fail_at(ld, j, "'schedule.jitter' (%s) must be less than 'schedule.interval' "
+                       "(%s): lower the jitter or lengthen the interval", jitter, interval);
+    const yt_node *i = given_node(c, "schedule.interval");
+    return fail_at(ld, i ? i : c->root, "'schedule.interval' (%s) must be longer than "
+                   "'schedule.jitter', which is %s by default: set schedule.jitter below %s "
+                   "(0s turns it off)", interval, jitter, interval);
+}
+
+/* Where database.url stands, for messages about the URL that come later. */
+static void note_url_position(config *c)
+{
+    const yt_node *n = given_node(c, "database.url");
+    c->db_url_line = n ? n->line : 0;
+    c->db_url_col = n ? n->col : 0;
+}
+
+/* The absolute folder of path. */
+static int folder_of(loader *ld, const char *path)
+{
+    char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+    int rc = -1;
+
+    if (!slash)
+        strcpy(copy, ".");
+    else if (slash == copy)
+        slash[1] = '\0'; /* "/p.yaml": the folder is "/" */
+    else
+        *slash = '\0';
+    ld->cfg->dir = realpath(copy, NULL);
+    if (!ld->cfg->dir) {
+        snprintf(ld->err, ld->errlen, "%s: cannot resolve its folder '%s': %s", path, copy,
+                 strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    free(copy);
+    return rc;
+}
+
+int config_load(const char *path, config **out, char *err, size_t errlen)
+{
+    config *c = xcalloc(1, sizeof *c);
+    loader ld = { .cfg = c, .err = err, .errlen = errlen };
+    int rc = -1;
+
+    *out = NULL;
+    c->path = xstrdup(path);
+    if (yt_load_file(path, &c->root, err, errlen) != 0)
+        goto out;
+    if (!c->root) {
+        snprintf(err, errlen, "%s:1:1: the file is empty; a pipeline needs at least 'steps'", path);
+        goto out;
+    }
+    if (folder_of(&ld, path) != 0)
+        goto out;
+    if (fill_defaults(&ld, &top_table, c) != 0 || apply_table(&ld, &top_table, c->root, c) != 0)
+        goto out;
+    if (check_jitter(&ld) != 0)
+        goto out;
+    note_url_position(c);
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    config_free(c);
+    return rc;
+}
+
+void config_free(config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_steps; i++) {
+        free(c->steps[i].name);
+        free(c->steps[i].plugin);
+    }
+    free(c->steps);
+    free_dirs(c->plugin_dirs, c->n_plugin_dirs);
+    free(c->path);
+    free(c->dir);
+    free(c->db_url);
+    free(c->db_password_env);
+    free(c->db_password_file);
+    free(c->db_time_zone);
+    free(c->history_path);
+    free(c->http_listen);
+    free(c->http_token_env);
+    free(c->log_level);
+    free(c->log_format);
+    yt_free(c->root);
+    free(c);
+}
+
+/* The password file's text less one trailing newline. Never puts the text in err. */
+static int read_password_file(const config *c, char **out, char *err, size_t errlen)
+{
+    const char *path = c->db_password_file;
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: database.password_file '%s': %s", c->path, path,
+                 strerror(errno));
+        goto out;
+    }
+    buf = xmalloc(PASSWORD_MAX + 2);
+    len = fread(buf, 1, PASSWORD_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: database.password_file '%s': %s", c->path, path,
+                 strerror(errno));
+        goto out;
+    }
+    if (len > PASSWORD_MAX) {
+        snprintf(err, errlen, "%s: database.password_file '%s' is over %d bytes; it should hold "
+                 "only the password", c->path, path, PASSWORD_MAX);
+        goto out;
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r') /* written on Windows */
+        len--;
+    buf[len] = '\0';
+    *out = buf;
+    buf = NULL;
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    if (buf) {
+        /* Do not leave the secret in freed heap memory. */
+        explicit_bzero(buf, PASSWORD_MAX + 2);
+        free(buf);
+    }
+    return rc;
+}
+
+int config_password(const config *c, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (c->db_password_file)
+        return read_password_file(c, out, err, errlen);
+    if (c->db_password_env) {
+        const char *v = getenv(c->db_password_env);
+        /* Falling back would hide a typo in the variable's name. */
+        if (!v) {
+            snprintf(err, errlen, "%s: database.password_env names the variable '%.128s', "
+                     "which is not set", c->path, c->db_password_env);
+            return -1;
+        }
+        *out = xstrdup(v);
+        return 0;
+    }
+    const char *v = getenv("RECONCILER_DB_PASSWORD");
+    if (v)
+        *out = xstrdup(v);
+    return 0;
+}
+
+static void help_key(FILE *f, const char *prefix, const cfg_key *k)
+{
+    char type[64], def[64], path[96], range[64] = "";
+    snprintf(path, sizeof path, "%s%s", prefix, k->path);
+    snprintf(type, sizeof type, "%s", k->choices ? k->choices
+                                      : k->type_text ? k->type_text : opt_type_name(k->type));
+    snprintf(def, sizeof def, "%s", k->def ? k->def : (k->flags & K_REQUIRED) ? "(required)" : "-");
+    if (is_number(k))
+        range_text(k, range, sizeof range);
+    fprintf(f, "  %-26s %-22s %-15s %s%s%s%s\n", path, type, def, k->desc, *range ? " (" : "",
+            range, *range ? ")" : "");
+}
+
+void config_help(FILE *f)
+{
+    fprintf(f, "  %-26s %-22s %-15s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
+    for (size_t i = 0; i < N_TOP; i++)
+        help_key(f, "", &top_keys[i]);
+    for (size_t i = 0; i < N_STEP; i++)
+        help_key(f, "steps[].", &step_keys[i]);
+    fprintf(f, "Durations: 500ms, 30s, 5m, 6h, 1d, or combined (1h30m); a bare number is "
+               "seconds.\nRelative paths resolve against the folder of the pipeline file.\n");
+}

@@ -1,0 +1,96 @@
+/*
+ * config.h - the pipeline file.
+ *
+ * Every key the file may hold is declared once, in a table in config.c, with
+ * its type, default and description; that table fills defaults, rejects
+ * unknown keys (listing the valid ones) and prints help (config_help).
+ * Relative paths are resolved against the folder of the file.
+ */
+#ifndef RC_CONFIG_H
+#define RC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "config/yamltree.h"
+
+typedef enum cfg_on_error { CFG_ON_ERROR_CONTINUE = 0, CFG_ON_ERROR_ABORT = 1 } cfg_on_error;
+
+typedef struct cfg_step {
+    char *name;            /* defaults to plugin */
+    char *plugin;
+    cfg_on_error on_error; /* "continue" (default) or "abort" */
+    int enabled;           /* default 1; a disabled step is reported "skipped" */
+    const yt_node *options; /* the "options:" mapping; points into cfg->root. A step without one
+                               gets an empty mapping at the step's position (for messages) */
+    int line, col;         /* where the step starts, for messages */
+} cfg_step;
+
+typedef struct config {
+    char *path;  /* as given */
+    char *dir;   /* folder of path, absolute */
+
+    /* database: */
+    char *db_url;            /* NULL when the file has none: the caller requires it (or --db) */
+    int db_url_line, db_url_col; /* where the url's value stands in the file, for messages
+                                    about it; 0 when it did not come from the file (--db) */
+    char *db_password_env;   /* name of an environment variable, or NULL */
+    char *db_password_file;  /* resolved path, or NULL */
+    int64_t db_connect_timeout_ms; /* default 10s; each timeout is at most 1d */
+    int64_t db_read_timeout_ms;    /* default 300s */
+    int64_t db_write_timeout_ms;   /* default 60s */
+    char *db_time_zone;      /* "server" (default: leave the session's zone alone), an
+                                offset "+HH:MM"/"-HH:MM", or a zone name ("Europe/Berlin") */
+
+    /* history: */
+    char *history_path;  /* resolved; default var/history.db */
+    int64_t history_keep_runs; /* default 1000, 1 to 1000000 */
+
+    /* plugin_dir: a string or a list of strings, resolved; default "plugins" */
+    char **plugin_dirs;
+    size_t n_plugin_dirs;
+
+    /* schedule: */
+    int schedule_on_startup;        /* default true */
+    int64_t schedule_interval_ms;   /* default 6h, 1s to 365d */
+    int64_t schedule_jitter_ms;     /* default 30s, at most 1d, always < interval */
+    int64_t schedule_lock_wait_ms;  /* default 60s, at most 1d */
+    int64_t schedule_lock_ttl_ms;   /* default 30s, 3s to 1h: a dead holder's lock frees after this */
+
+    /* http: */
+    char *http_listen;     /* default 127.0.0.1:3006 */
+    char *http_token_env;  /* default NULL */
+
+    /* log: */
+    char *log_level;   /* error|warn|info|debug, default info */
+    char *log_format;  /* text|json, default text */
+
+    cfg_step *steps;
+    size_t n_steps;
+
+    yt_node *root; /* kept: step options point into it */
+} config;
+
+/*
+ * Load and check path. Returns 0 and *out, or -1 with err
+ * "FILE:LINE:COL: message" (FILE as given). Plugin options are not checked
+ * here (the plugins are not loaded yet): see opt_set_build.
+ */
+int config_load(const char *path, config **out, char *err, size_t errlen);
+void config_free(config *c); /* accepts NULL */
+
+/*
+ * The database password, from (first found) database.password_file,
+ * the variable named by database.password_env, RECONCILER_DB_PASSWORD.
+ * Returns 0 with *out (malloc'd, or NULL when none is configured), or -1 with
+ * err naming the file or variable (never the value).
+ */
+int config_password(const config *c, char **out, char *err, size_t errlen);
+
+/* Print every key the file may hold, with type, default and description. */
+void config_help(FILE *f);
+
+/* Resolve p against dir unless absolute; malloc'd. */
+char *config_resolve(const char *dir, const char *p);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * db_sqlite.c - the SQLite driver. The bot's own database file is opened as
+ * it is: we never change its journal mode, only turn on foreign keys and
+ * a busy timeout for this connection.
+ */
+#include "db/db_impl.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+typedef struct lite_db {
+    sqlite3 *conn;
+    stmt_cache cache;
+} lite_db;
+
+#define LITE(d) ((lite_db *)(d)->impl)
+
+/* ------------------------------------------------------------- errors */
+
+static int lite_retryable(int code)
+{
+    return (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
+}
+
+static int lite_lost(int code)
+{
+    (void)code; /* a file does not go away like a server */
+    return 0;
+}
+
+static void lite_fail(db *d, int code)
+{
+    db_set_error(d, code, "%s", sqlite3_errmsg(LITE(d)->conn));
+}
+
+/* --------------------------------------------------------------- open */
+
+static void finalize_stmt(void *st)
+{
+    sqlite3_finalize(st);
+}
+
+/* SQLite's own message for a missing folder is "unable to open database file". */
+static int check_folder(const char *path, char *err, size_t errlen)
+{
+    struct stat sb;
+    char *copy = xstrdup(path);
+    int rc = -1;
+    const char *dir = dirname(copy);
+    if (stat(dir, &sb) != 0)
+        snprintf(err, errlen, "cannot create SQLite database %s: folder %s: %s", path, dir,
+                 strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        snprintf(err, errlen, "cannot create SQLite database %s: %s is not a folder", path, dir);
+    else
+        rc = 0;
+    free(copy);
+    return rc;
+}
+
+static int lite_setup(sqlite3 *c, const char *path, const db_options *o, char *err,
+                      size_t errlen)
+{
+    int ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms
+                                    : (o->write_timeout_s > 0 ? o->write_timeout_s : 10) * 1000;
+    const char *what = "set a busy timeout";
+    int rc = sqlite3_busy_timeout(c, ms);
+    if (rc == SQLITE_OK) {
+        what = "enable foreign keys";
+        rc = sqlite3_exec(c, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        /* Read the schema now, so that a file that is no database fails here. */
+        what = "read it";
+        rc = sqlite3_exec(c, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "SQLite database %s: cannot %s: sqlite error %d: %s", path, what,
+                 rc, sqlite3_errmsg(c));
+        return -1;
+    }
+    if (sqlite3_db_readonly(c, "main") == 1) {
+        snprintf(err, errlen, "SQLite database %s is read-only for this user", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int lite_open(db *d, const db_url *u, const db_options *o, char *err, size_t errlen)
+{
+    const char *path = u->path;
+    sqlite3 *c = NULL;
+    lite_db *l = NULL;
+    int rc = DB_ERROR;
+
+    if (!path || !*path) {
+        snprintf(err, errlen, "SQLite URL without a file path");
+        goto out;
+    }
+    if (strcmp(path, ":memory:") != 0 && check_folder(path, err, errlen) != 0)
+        goto out;
+    int orc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (orc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open SQLite database %s: sqlite error %d: %s", path, orc,
+                 c ? sqlite3_errmsg(c) : sqlite3_errstr(orc));
+        goto out;
+    }
+    if (lite_setup(c, path, o, err, errlen) != 0)
+        goto out;
+    /* SQLite's 'now' is UTC; an offset shifts it. A zone name needs zone
+     * tables SQLite does not have. */
+    if (o->time_zone && strcmp(o->time_zone, "server") != 0 &&
+        db_parse_offset(o->time_zone, &d->sqlite_offset_s) != 0) {
+        snprintf(err, errlen, "database.time_zone '%.64s': SQLite knows no named zones; use "
+                 "'server' (UTC, what datetime('now') gives) or an offset such as +02:00",
+                 o->time_zone);
+        goto out;
+    }
+    l = xcalloc(1, sizeof *l);
+    l->conn = c;
+    stmt_cache_init(&l->cache, finalize_stmt);
+    d->impl = l;
+    c = NULL;
+    rc = DB_OK;
+out:
+    sqlite3_close(c); /* accepts NULL */
+    return rc;
+}
+
+static void lite_close(db *d)
+{
+    lite_db *l = LITE(d);
+    if (!l)
+        return;
+    stmt_cache_clear(&l->cache);
+    /* _v2: a statement still stepping (a close from a callback) cannot block it. */
+    sqlite3_close_v2(l->conn);
+    free(l);
+    d->impl = NULL;
+}
+
+/* --------------------------------------------------------- statements */
+
+/* The tail after the first statement must hold no second one. */
+static int single_statement(db *d, const char *tail)
+{
+    sqlite3_stmt *extra = NULL;
+    if (!tail || !*tail)
+        return 0;
+    int rc = sqlite3_prepare_v2(LITE(d)->conn, tail, -1, &extra, NULL);
+    if (rc != SQLITE_OK) {
+        lite_fail(d, rc);
+        return -1;
+    }
+    if (extra) {
+        sqlite3_finalize(extra);
+        db_set_error(d, SQLITE_MISUSE, "one statement at a time: the SQL text goes on after "
+                     "the first statement");
+        return -1;
+    }
+    return 0;
+}
+
+static sqlite3_stmt *prepare(db *d, const char *sql)
+{
+    sqlite3_stmt *st = stmt_cache_take(&LITE(d)->cache, sql);
+    const char *tail = NULL;
+    if (st)
+        return st;
+    int rc = sqlite3_prepare_v2(LITE(d)->conn, sql, -1, &st, &tail);
+    if (rc != SQLITE_OK) {
+        lite_fail(d, rc);
+        return NULL;
+    }
+    if (!st) {
+        db_set_error(d, SQLITE_MISUSE, "no statement in the SQL text");
+        return NULL;
+    }
+    if (single_statement(d, tail) != 0) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+/*
+ * Done with a statement: reset it (which ends a read early and releases its
+ * locks) and clear the bindings, which point at the caller's strings; then
+ * back to the cache, or dropped when it failed.
+ */
+static void release(db *d, const char *sql, sqlite3_stmt *st, int ok)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (ok)
+        stmt_cache_give(&LITE(d)->cache, sql, st);
+    else
+        sqlite3_finalize(st);
+}
+
+static int bind_params(db *d, sqlite3_stmt *st, const rc_value *p, size_t n)
+{
+    int want = sqlite3_bind_parameter_count(st);
+    if (want < 0 || (size_t)want != n) {
+        db_set_error(d, SQLITE_RANGE, "the statement has %d placeholders but %zu values were "
+                     "given", want, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int at = (int)i + 1, rc;
+        switch (p[i].type) {
+        case RC_INT:
+            rc = sqlite3_bind_int64(st, at, p[i].i);
+            break;
+        case RC_DOUBLE:
+            rc = sqlite3_bind_double(st, at, p[i].d);
+            break;
+        case RC_TEXT:
+            /* STATIC: the text outlives the statement's use (bindings cleared in release). */
+            rc = p[i].s ? sqlite3_bind_text(st, at, p[i].s, -1, SQLITE_STATIC)
+                        : sqlite3_bind_null(st, at);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, at);
+            break;
+        }
+        if (rc != SQLITE_OK) {
+            lite_fail(d, rc);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int lite_exec(db *d, const char *sql, const rc_value *p, size_t n, int64_t *affected)
+{
+    sqlite3 *c = LITE(d)->conn;
+    sqlite3_stmt *st = prepare(d, sql);
+    int rc = SQLITE_ERROR, ok = 0;
+    if (!st)
+        return -1;
+    if (bind_params(d, st, p, n) == 0) {
+        /*
+         * changes() keeps the count of the last INSERT/UPDATE/DELETE, even
+         * when this statement was something else: count only if this one
+         * changed the total.
+         */
+        sqlite3_int64 before = sqlite3_total_changes64(c);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ; /* rows of a statement run for its effect (a PRAGMA): not wanted */
+        if (rc == SQLITE_DONE) {
+            *affected = sqlite3_total_changes64(c) != before ? sqlite3_changes64(c) : 0;
+            ok = 1;
+        } else {
+            lite_fail(d, rc);
+        }
+    }
+    release(d, sql, st, ok);
+    return ok ? 0 : -1;
+}
+
+/* The current row as rc_values; text stays valid until the next step. */
+static int row_values(db *d, sqlite3_stmt *st, rc_value *vals, int ncols)
+{
+    for (int i = 0; i < ncols; i++) {
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER:
+            vals[i] = rc_int(sqlite3_column_int64(st, i));
+            break;
+        case SQLITE_FLOAT:
+            vals[i] = rc_double(sqlite3_column_double(st, i));
+            break;
+        case SQLITE_NULL:
+            vals[i] = rc_null();
+            break;
+        default: {
+            const char *s = (const char *)sqlite3_column_text(st, i);
+            if (!s) {
+                db_set_error(d, SQLITE_NOMEM, "out of memory reading column %d", i);
+                return -1;
+            }
+            vals[i] = rc_text(s);
+            break;
+        }
+        }
+    }
+    return 0;
+}
+
+static int lite_query(db *d, const char *sql, const rc_value *p, size_t n, rc_row_fn fn,
+                      void *user)
+{
+    sqlite3_stmt *st = prepare(d, sql);
+    rc_value *vals = NULL;
+    int ok = 0, rc, ncols = 0;
+    if (!st)
+        return -1;
+    if (bind_params(d, st, p, n) != 0)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* Counted after the first step: a schema change re-prepares the
+         * statement there, and SELECT * may have gained a column. */
+        if (!vals) {
+            ncols = sqlite3_column_count(st);
+            vals = xcalloc(ncols ? (size_t)ncols : 1, sizeof *vals);
+        }
+        if (row_values(d, st, vals, ncols) != 0)
+            goto out;
+        if (fn(user, vals, (size_t)ncols) != 0)
+            break; /* an early stop is no error */
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        lite_fail(d, rc);
+        goto out;
+    }
+    ok = 1;
+out:
+    free(vals);
+    release(d, sql, st, ok);
+    return ok ? 0 : -1;
+}
+
+/* --------------------------------------------------------- plain text */
+
+static int run_text(db *d, const char *sql)
+{
+    int rc = sqlite3_exec(LITE(d)->conn, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        lite_fail(d, rc);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * BEGIN IMMEDIATE: our transactions exist to write. Taking the write lock at
+ * BEGIN means a busy database makes BEGIN wait (busy timeout) or fail with
+ * SQLITE_BUSY, which the caller retries; a deferred BEGIN could instead fail
+ * half-way when a read lock cannot be upgraded, which no waiting resolves.
+ */
+static int lite_begin(db *d)
+{
+    return run_text(d, "BEGIN IMMEDIATE");
+}
+
+static int lite_commit(db *d)
+{
+    return run_text(d, "COMMIT");
+}
+
+static int lite_rollback(db *d)
+{
+    /* SQLite already rolled back by itself after some errors (BUSY, FULL,
+     * IOERR): then there is nothing left to do, and that is no failure. */
+    if (sqlite3_get_autocommit(LITE(d)->conn))
+        return 0;
+    return run_text(d, "ROLLBACK");
+}
+
+static int lite_exec_script(db *d, const char *script)
+{
+    return run_text(d, script);
+}
+
+static int lite_ping(db *d)
+{
+    (void)d; /* a file does not go away like a server */
+    return 0;
+}
+
+const db_driver db_sqlite_driver = {
+    .kind = DB_SQLITE,
+    .name = "sqlite",
+    .open = lite_open,
+    .close = lite_close,
+    .exec = lite_exec,
+    .query = lite_query,
+    .begin = lite_begin,
+    .commit = lite_commit,
+    .rollback = lite_rollback,
+    .exec_script = lite_exec_script,
+    .ping = lite_ping,
+    .retryable = lite_retryable,
+    .lost = lite_lost,
+};

@@ -1,0 +1,68 @@
+/*
+ * guard.h - the run lock as a process holds it.
+ *
+ * The lock itself is a lease row in the bot's database (db/lock.h). The guard
+ * owns a connection of its own for it, with timeouts well under the lease
+ * (max(1 s, lock_ttl / 6)), takes the lease before a run (waiting if asked),
+ * renews it from a heartbeat thread on an absolute schedule (every third of
+ * the ttl from the take), and lets go after the run.
+ *
+ * The run never trusts the heartbeat to return: guard_must_stop() reads an
+ * atomic deadline (the last successful renewal's send time + ttl - a safety
+ * margin) and an atomic "lost" flag itself, so that a renewal stuck on a
+ * hung server cannot let the lease run out under a run that goes on. Two
+ * runs must never overlap.
+ */
+#ifndef RC_GUARD_H
+#define RC_GUARD_H
+
+#include <stdint.h>
+#include "config/config.h"
+#include "db/lock.h"
+
+typedef struct guard guard;
+
+/*
+ * Start the heartbeat thread. No connection is opened yet: the first
+ * acquire opens it (cfg's database). cfg must outlive g (the database keys
+ * never change while a process runs; see guard_set_ttl for reloads).
+ */
+guard *guard_open(const config *cfg);
+/* Stop the heartbeat, let go of a held lock at once, disconnect. Accepts NULL. */
+void guard_close(guard *g);
+
+/* A reload changed schedule.lock_ttl: it applies from the next take. */
+void guard_set_ttl(guard *g, int64_t ttl_ms);
+
+enum { GUARD_TAKEN = 1, GUARD_BUSY = 0, GUARD_ERROR = -1, GUARD_STOPPED = -2 };
+
+/*
+ * Take the lock, trying every 250 ms for up to wait_ms (0: once). GUARD_TAKEN;
+ * GUARD_BUSY with *other (the holder) when the wait ran out; GUARD_ERROR with
+ * err (the database cannot be reached, or reconciler_locks is missing);
+ * GUARD_STOPPED when the process was asked to stop while waiting.
+ */
+int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t errlen);
+
+/* Let go; hold_ms as lock_release (0: at once). Failures are logged. */
+void guard_release(guard *g, int64_t hold_ms);
+
+/* Is the lock held right now (for /metrics)? An atomic read: never waits. */
+int guard_held(const guard *g);
+
+/*
+ * Must the run that holds the lock stop now? Non-zero once a renewal found
+ * another holder, or once the deadline passed without a successful renewal,
+ * whether or not the renewal call has returned. Stays set until the next
+ * take, so a loss between take and run start is not forgotten. An atomic
+ * read: the run's stop check calls it between chunks.
+ */
+int guard_must_stop(guard *g);
+
+/* Why guard_must_stop() says so, for the result: a static string. */
+const char *guard_stop_reason(const guard *g);
+
+/* This process's holder id. */
+const char *guard_holder(const guard *g);
+
+#endif

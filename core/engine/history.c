@@ -1,0 +1,334 @@
+/* history.c - see history.h. */
+#include "engine/history.h"
+#include "db/db.h"
+#include "base/json.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * One connection, shared by the threads that use this handle (the API's HTTP
+ * threads share one): mu serialises them. The last error is the calling
+ * thread's own, so that one thread's failure is never read as another's.
+ */
+struct history {
+    pthread_mutex_t mu;
+    db *conn;
+    char *path;
+    int64_t keep_runs;
+};
+
+static _Thread_local char tl_err[512];
+
+static const char *const schema[] = {
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " started_at TEXT NOT NULL,"
+    " finished_at TEXT,"
+    " trigger TEXT NOT NULL,"
+    " dry_run INTEGER NOT NULL DEFAULT 0,"
+    " status TEXT NOT NULL,"
+    " duration_ms INTEGER,"
+    " result TEXT)",
+    "CREATE TABLE IF NOT EXISTS run_steps ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " plugin TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " duration_ms INTEGER NOT NULL,"
+    " error TEXT,"
+    " PRIMARY KEY (run_id, seq))",
+};
+
+static int set_err(history *h, const char *what)
+{
+    snprintf(tl_err, sizeof tl_err, "history %s: %s: %s", h->path, what, db_errmsg(h->conn));
+    return -1;
+}
+
+static int ignore_row(void *user, const rc_value *cols, size_t n)
+{
+    (void)user; (void)cols; (void)n;
+    return 0;
+}
+
+int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out, char *err,
+                 size_t errlen)
+{
+    history *h = xcalloc(1, sizeof *h);
+    db_url u = { .kind = DB_SQLITE, .path = (char *)path };
+    db_options o = { .busy_timeout_ms = busy_ms };
+    *out = NULL;
+
+    pthread_mutex_init(&h->mu, NULL);
+    h->path = xstrdup(path);
+    h->keep_runs = keep_runs > 0 ? keep_runs : 1000;
+    if (util_mkdir_parent(path) != 0) {
+        snprintf(err, errlen, "history %s: cannot create its folder: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (db_open(&u, &o, &h->conn, err, errlen) != DB_OK)
+        goto fail;
+    /* WAL: readers (the history command, the HTTP API) never block a run. */
+    if (db_query(h->conn, "PRAGMA journal_mode=WAL", NULL, 0, ignore_row, NULL) != 0) {
+        set_err(h, "journal mode");
+        goto fail_msg;
+    }
+    for (size_t i = 0; i < sizeof schema / sizeof schema[0]; i++) {
+        if (db_exec(h->conn, schema[i], NULL, 0, NULL) != 0) {
+            set_err(h, "create tables");
+            goto fail_msg;
+        }
+    }
+    *out = h;
+    return 0;
+
+fail_msg:
+    snprintf(err, errlen, "%s", tl_err);
+fail:
+    history_close(h);
+    return -1;
+}
+
+void history_close(history *h)
+{
+    if (!h)
+        return;
+    db_close(h->conn);
+    pthread_mutex_destroy(&h->mu);
+    free(h->path);
+    free(h);
+}
+
+const char *history_error(const history *h)
+{
+    (void)h;
+    return tl_err;
+}
+
+static int locked_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
+                  int64_t *run_id)
+{
+    char ts[32];
+    util_iso_time(started_ms, ts, sizeof ts);
+    rc_value p[] = { rc_text(ts), rc_text(trigger), rc_int(dry_run ? 1 : 0) };
+    if (db_exec(h->conn, "INSERT INTO runs (started_at, trigger, dry_run, status) "
+                "VALUES (?, ?, ?, 'running')", p, 3, NULL) != 0)
+        return set_err(h, "record run start");
+    return db_query(h->conn, "SELECT last_insert_rowid()", NULL, 0, rc__count_row, run_id) == 0
+               ? 0 : set_err(h, "read run id");
+}
+
+static int locked_started(history *h, int64_t run_id, int64_t started_ms)
+{
+    char ts[32];
+    util_iso_time(started_ms, ts, sizeof ts);
+    rc_value p[] = { rc_text(ts), rc_int(run_id) };
+    return db_exec(h->conn, "UPDATE runs SET started_at = ? WHERE id = ?", p, 2, NULL) == 0
+               ? 0 : set_err(h, "record run start");
+}
+
+static int insert_steps(history *h, int64_t run_id, const json_t *steps)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(steps, i, s) {
+        const char *error = json_string_value(json_object_get(s, "error"));
+        rc_value p[] = {
+            rc_int(run_id), rc_int((int64_t)i),
+            rc_text(json_string_value(json_object_get(s, "name"))),
+            rc_text(json_string_value(json_object_get(s, "plugin"))),
+            rc_text(json_string_value(json_object_get(s, "status"))),
+            rc_int(json_integer_value(json_object_get(s, "durationMs"))),
+            error ? rc_text(error) : rc_null(),
+        };
+        if (!p[2].s || !p[3].s || !p[4].s) {
+            snprintf(tl_err, sizeof tl_err, "history: step %zu lacks name, plugin or status", i);
+            return -1;
+        }
+        if (db_exec(h->conn, "INSERT INTO run_steps (run_id, seq, name, plugin, status, "
+                    "duration_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?)", p, 7, NULL) != 0)
+            return set_err(h, "record step");
+    }
+    return 0;
+}
+
+static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
+{
+    char ts[32];
+    char *text = util_json_dump(result, 0);
+    const char *status = json_string_value(json_object_get(result, "status"));
+    int rc = -1;
+
+    util_iso_time(finished_ms, ts, sizeof ts);
+    if (!text || !status) {
+        snprintf(tl_err, sizeof tl_err, "history: result has no status");
+        goto out;
+    }
+    if (db_begin(h->conn) != 0) {
+        set_err(h, "begin");
+        goto out;
+    }
+    rc_value p[] = { rc_text(ts), rc_text(status),
+                     rc_int(json_integer_value(json_object_get(result, "durationMs"))),
+                     rc_text(text), rc_int(run_id) };
+    if (db_exec(h->conn, "UPDATE runs SET finished_at = ?, status = ?, duration_ms = ?, "
+                "result = ? WHERE id = ?", p, 5, NULL) != 0) {
+        set_err(h, "record run");
+        goto rollback;
+    }
+    if (insert_steps(h, run_id, json_object_get(result, "steps")) != 0)
+        goto rollback;
+    /* Prune: keep the newest keep_runs; steps go with their run (cascade). */
+    rc_value keep[] = { rc_int(h->keep_runs) };
+    if (db_exec(h->conn, "DELETE FROM runs WHERE id <= (SELECT id FROM runs ORDER BY id DESC "
+                "LIMIT 1 OFFSET ?)", keep, 1, NULL) != 0) {
+        set_err(h, "prune");
+        goto rollback;
+    }
+    if (db_commit(h->conn) != 0) {
+        set_err(h, "commit");
+        goto rollback;
+    }
+    rc = 0;
+    goto out;
+rollback:
+    db_rollback(h->conn);
+out:
+    free(text);
+    return rc;
+}
+
+typedef struct list_state {
+    json_t *runs;
+} list_state;
+
+static json_t *int_or_null(const rc_value *v)
+{
+    return v->type == RC_INT ? jx(json_integer(v->i)) : json_null();
+}
+
+static json_t *text_or_null(const rc_value *v)
+{
+    /* The file is ours, but a damaged one must not drop a run: repaired text. */
+    return v->type == RC_TEXT ? jx_text(v->s) : json_null();
+}
+
+static int list_row(void *user, const rc_value *c, size_t n)
+{
+    list_state *st = user;
+    if (n < 7)
+        return 1;
+    json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:[]}",
+                            "runId", int_or_null(&c[0]), "trigger", text_or_null(&c[1]),
+                            "dryRun", c[2].type == RC_INT && c[2].i != 0,
+                            "status", text_or_null(&c[3]), "startedAt", text_or_null(&c[4]),
+                            "finishedAt", text_or_null(&c[5]),
+                            "durationMs", int_or_null(&c[6]), "steps"));
+    json_array_append_new(st->runs, run);
+    return 0;
+}
+
+static int step_row(void *user, const rc_value *c, size_t n)
+{
+    json_t *steps = user;
+    if (n < 5)
+        return 1;
+    json_array_append_new(steps, jx(json_pack("{s:o, s:o, s:o, s:o, s:o}",
+                                           "name", text_or_null(&c[0]),
+                                           "plugin", text_or_null(&c[1]),
+                                           "status", text_or_null(&c[2]),
+                                           "durationMs", int_or_null(&c[3]),
+                                           "error", text_or_null(&c[4]))));
+    return 0;
+}
+
+static json_t *locked_list(history *h, int64_t limit)
+{
+    list_state st = { jx(json_array()) };
+    rc_value p[] = { rc_int(limit) };
+    if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
+                 "duration_ms FROM runs ORDER BY id DESC LIMIT ?", p, 1, list_row, &st) != 0) {
+        set_err(h, "list runs");
+        json_decref(st.runs);
+        return NULL;
+    }
+    size_t i;
+    json_t *run;
+    json_array_foreach(st.runs, i, run) {
+        rc_value id[] = { rc_int(json_integer_value(json_object_get(run, "runId"))) };
+        if (db_query(h->conn, "SELECT name, plugin, status, duration_ms, error FROM run_steps "
+                     "WHERE run_id = ? ORDER BY seq", id, 1, step_row,
+                     json_object_get(run, "steps")) != 0) {
+            set_err(h, "list steps");
+            json_decref(st.runs);
+            return NULL;
+        }
+    }
+    return st.runs;
+}
+
+static int result_row(void *user, const rc_value *c, size_t n)
+{
+    json_t **out = user;
+    if (n >= 1 && c[0].type == RC_TEXT)
+        *out = json_loads(c[0].s, 0, NULL);
+    return 1;
+}
+
+static json_t *locked_get(history *h, int64_t run_id)
+{
+    json_t *result = NULL;
+    rc_value p[] = { rc_int(run_id) };
+    if (db_query(h->conn, "SELECT result FROM runs WHERE id = ?", p, 1, result_row, &result) != 0)
+        set_err(h, "read run");
+    return result;
+}
+
+/* The public calls: each one under the handle's mutex. */
+
+int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
+                  int64_t *run_id)
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_begin(h, trigger, dry_run, started_ms, run_id);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+int history_started(history *h, int64_t run_id, int64_t started_ms)
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_started(h, run_id, started_ms);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_finish(h, run_id, finished_ms, result);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+json_t *history_list(history *h, int64_t limit)
+{
+    pthread_mutex_lock(&h->mu);
+    json_t *runs = locked_list(h, limit);
+    pthread_mutex_unlock(&h->mu);
+    return runs;
+}
+
+json_t *history_get(history *h, int64_t run_id)
+{
+    pthread_mutex_lock(&h->mu);
+    json_t *r = locked_get(h, run_id);
+    pthread_mutex_unlock(&h->mu);
+    return r;
+}

@@ -1,0 +1,57 @@
+/*
+ * history.h - the local run-history store: an SQLite file (WAL) with one row
+ * per run and one per step, pruned to the newest keep_runs runs. It goes
+ * through db.h's SQLite driver like any other database. Nothing secret is
+ * ever stored: rows hold the result JSON, which carries no URL or password.
+ */
+#ifndef RC_HISTORY_H
+#define RC_HISTORY_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+typedef struct history history;
+
+/*
+ * Open (creating the file, its parent folder and tables). busy_ms: how long
+ * a write waits for another writer's lock (0: 10 s); the API's handle waits
+ * briefly, so that a history file locked by another process cannot hold an
+ * HTTP answer. One handle may be used from several threads: it owns a mutex.
+ * 0 or -1 with err.
+ */
+#define HISTORY_BUSY_DEFAULT_MS 0
+int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out, char *err,
+                 size_t errlen);
+void history_close(history *h); /* accepts NULL */
+
+/*
+ * Record that a run started (status "running") and return its id: the run's
+ * runId. A run that never finishes (the process was killed) stays "running"
+ * and later readers see it so.
+ */
+int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
+                  int64_t *run_id);
+
+/* A run recorded ahead (queued) starts now: update its startedAt. 0 or -1. */
+int history_started(history *h, int64_t run_id, int64_t started_ms);
+
+/*
+ * Record the finished run from its result JSON (the pinned shape: status,
+ * durationMs, steps[] ...), then prune to keep_runs. 0 or -1.
+ */
+int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result);
+
+/*
+ * Newest first, at most limit runs: an array of
+ * {runId, trigger, dryRun, status, startedAt, finishedAt, durationMs, steps:[{name,plugin,status,durationMs,error}]}.
+ * Returns a new reference or NULL on error.
+ */
+json_t *history_list(history *h, int64_t limit);
+
+/* One run's full result JSON (new reference), or NULL when unknown. */
+json_t *history_get(history *h, int64_t run_id);
+
+/* The calling thread's last history error, for messages. */
+const char *history_error(const history *h);
+
+#endif

@@ -1,0 +1,304 @@
+/* host.c - see host.h. Every rc_api entry lives here. */
+#include "engine/host.h"
+#include "db/chunk.h"
+#include "base/log.h"
+#include "engine/result.h"
+#include "base/text.h"
+#include "base/json.h"
+#include "base/stop.h"
+#include "base/util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static step_run *SR(rc_ctx *ctx)
+{
+    return (step_run *)ctx->core;
+}
+
+/*
+ * The offset format_time() writes with: the zone of the step running on this
+ * thread. Thread-local because probes may run on several threads at once.
+ */
+static _Thread_local int tl_offset_s;
+
+/* Errors come from plugins and servers: any bytes, any length. Keep them as
+ * valid UTF-8, cut at a character boundary, so they survive into JSON. */
+static void set_error(step_run *sr, const char *msg, int by_plugin)
+{
+    if (sr->error_set_by_plugin && !by_plugin)
+        return;
+    free(sr->error);
+    sr->error = text_repair(msg, HOST_ERROR_MAX);
+    sr->error_set_by_plugin |= by_plugin;
+}
+
+static void h_log(rc_ctx *ctx, rc_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, ctx->step, fmt, ap);
+    va_end(ap);
+}
+
+static void h_fail(rc_ctx *ctx, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt ? fmt : "(no message)", ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    set_error(SR(ctx), msg ? msg : "step failed (its message could not be formatted)", 1);
+    free(msg);
+}
+
+/* Options: asking for an undeclared name or the wrong type is a plugin bug. */
+static const opt_value *opt(rc_ctx *ctx, const char *name, rc_opt_type t)
+{
+    const opt_value *v = opt_set_get(&SR(ctx)->ps->opts, name, t);
+    if (!v)
+        log_msg(RC_LOG_ERROR, ctx->step, "plugin asked for option '%s' as %s, which its "
+                "options table does not declare", name, opt_type_name(t));
+    return v;
+}
+
+static const char *h_opt_string(rc_ctx *ctx, const char *name)
+{
+    const opt_value *v = opt(ctx, name, RC_OPT_STRING);
+    return v ? v->s : NULL;
+}
+
+static int64_t h_opt_int(rc_ctx *ctx, const char *name)
+{
+    const opt_value *v = opt(ctx, name, RC_OPT_INT);
+    return v ? v->i : 0;
+}
+
+static int h_opt_bool(rc_ctx *ctx, const char *name)
+{
+    const opt_value *v = opt(ctx, name, RC_OPT_BOOL);
+    return v ? v->b : 0;
+}
+
+static double h_opt_double(rc_ctx *ctx, const char *name)
+{
+    const opt_value *v = opt(ctx, name, RC_OPT_DOUBLE);
+    return v ? v->d : 0.0;
+}
+
+static int64_t h_opt_duration_ms(rc_ctx *ctx, const char *name)
+{
+    const opt_value *v = opt(ctx, name, RC_OPT_DURATION);
+    return v ? v->i : 0;
+}
+
+static int64_t h_now(rc_ctx *ctx)
+{
+    return SR(ctx)->clock.unix_s;
+}
+
+static const char *h_now_text(rc_ctx *ctx)
+{
+    return SR(ctx)->clock.text;
+}
+
+/* With the session's offset at T: T - n days reads as DATE_SUB(NOW(), INTERVAL n DAY). */
+static void h_format_time(int64_t unix_seconds, char *out, size_t outlen)
+{
+    db_format_time(unix_seconds + tl_offset_s, out, outlen);
+}
+
+static int h_dry_run(rc_ctx *ctx)
+{
+    return SR(ctx)->dry_run;
+}
+
+int host_should_stop(const step_run *sr)
+{
+    return stop_requested() || (sr->g && guard_must_stop(sr->g));
+}
+
+static int h_interrupted(rc_ctx *ctx)
+{
+    return host_should_stop(SR(ctx));
+}
+
+static int chunk_stop(void *arg)
+{
+    return host_should_stop(arg);
+}
+
+static const char *h_db_driver(rc_ctx *ctx)
+{
+    return db_driver_name(SR(ctx)->d);
+}
+
+/* A database failure becomes the step's error unless the plugin said why. */
+static int db_result(rc_ctx *ctx, int rc)
+{
+    if (rc != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "database: %s", db_errmsg(SR(ctx)->d));
+        set_error(SR(ctx), msg, 0);
+        return RC_ERROR;
+    }
+    return RC_OK;
+}
+
+static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
+                     int64_t *affected)
+{
+    if (SR(ctx)->dry_run) {
+        /* The safety net under every step: a dry run cannot write. */
+        set_error(SR(ctx), "db_exec refused in a dry run: count with db_query instead", 0);
+        return RC_ERROR;
+    }
+    return db_result(ctx, db_exec(SR(ctx)->d, sql, params, n, affected));
+}
+
+static int h_db_query(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
+                      rc_row_fn fn, void *user)
+{
+    return db_result(ctx, db_query(SR(ctx)->d, sql, params, n, fn, user));
+}
+
+static int h_db_begin(rc_ctx *ctx)
+{
+    return db_result(ctx, db_begin(SR(ctx)->d));
+}
+
+static int h_db_commit(rc_ctx *ctx)
+{
+    return db_result(ctx, db_commit(SR(ctx)->d));
+}
+
+static int h_db_rollback(rc_ctx *ctx)
+{
+    return db_result(ctx, db_rollback(SR(ctx)->d));
+}
+
+static const char *h_db_error(rc_ctx *ctx)
+{
+    return db_errmsg(SR(ctx)->d);
+}
+
+static int h_db_retryable(rc_ctx *ctx)
+{
+    return db_retryable(SR(ctx)->d);
+}
+
+/* A value the result cannot hold: the step learns why (log and error). */
+static int refuse(rc_ctx *ctx, const char *key, const char *why)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "result '%.200s': %s", key ? key : "(null)", why);
+    text_repair_buf(msg, sizeof msg);
+    log_msg(RC_LOG_ERROR, ctx->step, "%s", msg);
+    set_error(SR(ctx), msg, 0);
+    return RC_ERROR;
+}
+
+static int put(rc_ctx *ctx, const char *key, json_t *v)
+{
+    char err[512];
+    if (!key || !text_valid(key, strlen(key))) {
+        json_decref(v);
+        return refuse(ctx, key ? "(a key that is not valid UTF-8)" : NULL,
+                      key ? "the key is not valid UTF-8" : "the key is NULL");
+    }
+    if (result_set(SR(ctx)->results, key, jx(v), err, sizeof err) != 0) {
+        text_repair_buf(err, sizeof err);
+        log_msg(RC_LOG_ERROR, ctx->step, "%s", err);
+        set_error(SR(ctx), err, 0);
+        return RC_ERROR;
+    }
+    return RC_OK;
+}
+
+static int h_result_int(rc_ctx *ctx, const char *key, int64_t value)
+{
+    return put(ctx, key, json_integer(value));
+}
+
+static int h_result_double(rc_ctx *ctx, const char *key, double value)
+{
+    if (!isfinite(value))
+        return refuse(ctx, key, isnan(value) ? "NaN is not a number JSON can hold"
+                                             : "an infinite value is not a number JSON can hold");
+    return put(ctx, key, json_real(value));
+}
+
+static int h_result_bool(rc_ctx *ctx, const char *key, int value)
+{
+    return put(ctx, key, json_boolean(value));
+}
+
+/* The value is copied. Text that is not valid UTF-8 is refused, not mangled. */
+static int h_result_string(rc_ctx *ctx, const char *key, const char *value)
+{
+    if (value && !text_valid(value, strlen(value)))
+        return refuse(ctx, key, "the value is not valid UTF-8");
+    return put(ctx, key, value ? json_string(value) : json_null());
+}
+
+static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
+                        size_t find_n, rc_value first, int64_t batch, rc_chunk_stmt *stmts,
+                        size_t nstmts)
+{
+    char err[256] = "";
+    if (SR(ctx)->dry_run) {
+        set_error(SR(ctx), "db_chunked refused in a dry run: count with db_query instead", 0);
+        return RC_ERROR;
+    }
+    if (chunk_run(SR(ctx)->d, find_sql, find_params, find_n, first, batch, stmts, nstmts,
+                  chunk_stop, SR(ctx), err, sizeof err) == 0)
+        return RC_OK;
+    if (err[0]) {
+        set_error(SR(ctx), err, 0);
+        return RC_ERROR;
+    }
+    return db_result(ctx, -1);
+}
+
+const rc_api host_api = {
+    .size = sizeof(rc_api),
+    .log = h_log,
+    .fail = h_fail,
+    .opt_string = h_opt_string,
+    .opt_int = h_opt_int,
+    .opt_bool = h_opt_bool,
+    .opt_double = h_opt_double,
+    .opt_duration_ms = h_opt_duration_ms,
+    .now = h_now,
+    .now_text = h_now_text,
+    .format_time = h_format_time,
+    .dry_run = h_dry_run,
+    .interrupted = h_interrupted,
+    .db_driver = h_db_driver,
+    .db_exec = h_db_exec,
+    .db_query = h_db_query,
+    .db_begin = h_db_begin,
+    .db_commit = h_db_commit,
+    .db_rollback = h_db_rollback,
+    .db_error = h_db_error,
+    .db_retryable = h_db_retryable,
+    .result_int = h_result_int,
+    .result_double = h_result_double,
+    .result_bool = h_result_bool,
+    .result_string = h_result_string,
+    .db_chunked = h_db_chunked,
+};
+
+void host_ctx_init(rc_ctx *ctx, step_run *sr)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->size = sizeof *ctx;
+    ctx->api = &host_api;
+    ctx->step = sr->ps->cfg->name;
+    ctx->core = sr;
+    tl_offset_s = sr->clock.offset_s;
+}

@@ -1,0 +1,44 @@
+/*
+ * host.h - the core side of rc_ctx: the function table a plugin calls, bound
+ * to one step of one run.
+ */
+#ifndef RC_HOST_H
+#define RC_HOST_H
+
+#include <jansson.h>
+#include "db/db.h"
+#include "engine/guard.h"
+#include "engine/pipeline.h"
+
+typedef struct step_run {
+    const pipeline_step *ps;
+    db *d;
+    int dry_run;
+    db_clock clock;    /* the run's reference time T (database clock and zone) */
+    guard *g;          /* the run lock the run holds, or NULL (dry runs, probes) */
+    json_t *results;   /* what the step reported (owned) */
+    char *error;       /* why it failed (owned), or NULL */
+    int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
+} step_run;
+
+/*
+ * Bind ctx to sr. ctx and sr must outlive the plugin's calls. It also makes
+ * sr's zone the one format_time() writes in on this thread (format_time has
+ * no ctx to ask: the table entry is ABI 1.0).
+ */
+void host_ctx_init(rc_ctx *ctx, step_run *sr);
+
+/*
+ * Must the step stop at its next chunk? The process is stopping, or the run
+ * lock the run holds may be lost (guard_must_stop). What interrupted() and
+ * the chunk loop ask.
+ */
+int host_should_stop(const step_run *sr);
+
+/* The longest step error kept, in bytes (cut at a character boundary). */
+#define HOST_ERROR_MAX 4096
+
+/* The table itself, for tests that check its layout. */
+extern const rc_api host_api;
+
+#endif

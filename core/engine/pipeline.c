@@ -1,0 +1,87 @@
+/* pipeline.c - see pipeline.h. */
+#include "engine/pipeline.h"
+#include "base/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen)
+{
+    pipeline *p = xcalloc(1, sizeof *p);
+    char why[1024];
+    *out = NULL;
+
+    p->cfg = cfg;
+    registry_init(&p->reg, cfg->plugin_dirs, cfg->n_plugin_dirs);
+    p->steps = xcalloc(cfg->n_steps, sizeof *p->steps);
+    for (size_t i = 0; i < cfg->n_steps; i++) {
+        const cfg_step *cs = &cfg->steps[i];
+        pipeline_step *ps = &p->steps[i];
+        ps->cfg = cs;
+        if (registry_get(&p->reg, cs->plugin, &ps->plugin, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%d:%d: step '%s': %s", cfg->path, cs->line, cs->col,
+                     cs->name, why);
+            goto fail;
+        }
+        /* p->n counts the steps whose opts need freeing. */
+        if (opt_set_build(ps->plugin->desc->options, cs->options, cfg->path, cs->name,
+                          &ps->opts, err, errlen) != 0)
+            goto fail;
+        p->n = i + 1;
+    }
+    *out = p;
+    return 0;
+fail:
+    pipeline_free(p);
+    return -1;
+}
+
+void pipeline_free(pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        opt_set_free(&p->steps[i].opts);
+    free(p->steps);
+    for (size_t i = 0; i < p->n_probes; i++)
+        opt_set_free(&p->probes[i].opts);
+    registry_free(&p->reg);
+    free(p);
+}
+
+int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen)
+{
+    const cfg_step *cs = NULL;
+    plugin *pl;
+    char why[1024];
+
+    if (p->n_probes == PIPELINE_MAX_PROBES) {
+        snprintf(err, errlen, "probe '%s': too many probes", name);
+        return -1;
+    }
+    if (registry_get(&p->reg, name, &pl, why, sizeof why) != 0) {
+        snprintf(err, errlen, "probe '%s': %s", name, why);
+        return -1;
+    }
+    /* The options of the step that runs this plugin, so that the probe
+     * counts what the step counts (e.g. the same max_attempts). */
+    for (size_t i = 0; i < p->n && !cs; i++)
+        if (strcmp(p->steps[i].cfg->plugin, name) == 0)
+            cs = p->steps[i].cfg;
+    pipeline_step *ps = &p->probes[p->n_probes];
+    memset(ps, 0, sizeof *ps);
+    if (!cs) {
+        ps->own_cfg.name = pl->name;
+        ps->own_cfg.plugin = pl->name;
+        ps->own_cfg.enabled = 1;
+        cs = &ps->own_cfg;
+    }
+    ps->cfg = cs;
+    ps->plugin = pl;
+    if (opt_set_build(pl->desc->options, cs->options, p->cfg->path, name, &ps->opts,
+                      err, errlen) != 0)
+        return -1;
+    p->n_probes++;
+    return 0;
+}

@@ -1,0 +1,203 @@
+/* plugin.c - see plugin.h. */
+#include "engine/plugin.h"
+#include "config/options.h"
+#include "base/text.h"
+#include "base/util.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/*
+ * The descriptor as ABI 1.0 defines it. A plugin's struct must cover at least
+ * this much; the offsets are pinned so that a reordering cannot slip past the
+ * version number (SQLite once had one that did).
+ */
+#define RC_PLUGIN_SIZE_1_0 (offsetof(rc_plugin, fini) + sizeof(void (*)(void *)))
+_Static_assert(offsetof(rc_plugin, abi_major) == 0, "rc_plugin.abi_major moved");
+_Static_assert(offsetof(rc_plugin, abi_minor) == 4, "rc_plugin.abi_minor moved");
+_Static_assert(offsetof(rc_plugin, size) == 8, "rc_plugin.size moved");
+_Static_assert(offsetof(rc_plugin, name) == 16, "rc_plugin.name moved");
+_Static_assert(offsetof(rc_plugin, run) == 56, "rc_plugin.run moved");
+_Static_assert(RC_PLUGIN_SIZE_1_0 == 72, "rc_plugin 1.0 size changed");
+_Static_assert(offsetof(rc_ctx, api) == 8, "rc_ctx.api moved");
+_Static_assert(offsetof(rc_api, log) == 8, "rc_api.log moved");
+_Static_assert(sizeof(rc_value) == 32, "rc_value size changed");
+_Static_assert(sizeof(rc_option) == 32, "rc_option size changed");
+
+int plugin_name_valid(const char *name)
+{
+    return text_name_ok(name, 0);
+}
+
+/* Check what the descriptor says before trusting any of it. */
+static int check_descriptor(const char *path, const char *expected, const rc_plugin *d,
+                            char *err, size_t errlen)
+{
+    char why[512];
+    if (!d) {
+        snprintf(err, errlen, "%s: %s() returned NULL", path, RC_PLUGIN_SYMBOL);
+        return -1;
+    }
+    if (d->abi_major != RC_ABI_MAJOR) {
+        snprintf(err, errlen, "%s: plugin ABI major version %u instead of %u: rebuild it "
+                 "against this reconciler's include/reconciler.h", path, d->abi_major,
+                 RC_ABI_MAJOR);
+        return -1;
+    }
+    if (d->abi_minor > RC_ABI_MINOR) {
+        snprintf(err, errlen, "%s: plugin built for ABI %u.%u but this reconciler provides "
+                 "%u.%u: upgrade reconciler", path, d->abi_major, d->abi_minor,
+                 RC_ABI_MAJOR, RC_ABI_MINOR);
+        return -1;
+    }
+    if (d->size < RC_PLUGIN_SIZE_1_0) {
+        snprintf(err, errlen, "%s: plugin descriptor is %u bytes, expected at least %zu",
+                 path, d->size, (size_t)RC_PLUGIN_SIZE_1_0);
+        return -1;
+    }
+    if (!d->name || !*d->name) {
+        snprintf(err, errlen, "%s: plugin descriptor has no name", path);
+        return -1;
+    }
+    if (strcmp(d->name, expected) != 0) {
+        snprintf(err, errlen, "%s: plugin calls itself '%.64s' but its file is named '%s.so': "
+                 "rename one to match", path, d->name, expected);
+        return -1;
+    }
+    if (!d->run) {
+        snprintf(err, errlen, "%s: plugin '%s' has no run callback", path, d->name);
+        return -1;
+    }
+    if (d->options && opt_table_check(d->options, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: plugin '%s' options table: %s", path, d->name, why);
+        return -1;
+    }
+    return 0;
+}
+
+int plugin_load_file(const char *path, const char *expected_name, plugin **out,
+                     char *err, size_t errlen)
+{
+    struct stat st;
+    void *h = NULL;
+    *out = NULL;
+
+    if (lstat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file (links and devices are not loaded)", path);
+        goto fail;
+    }
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());
+        goto fail;
+    }
+    dlerror();
+    rc_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(h, RC_PLUGIN_SYMBOL);
+    if (!entry) {
+        snprintf(err, errlen, "%s: no symbol '%s': not a reconciler plugin (define it with "
+                 "RC_PLUGIN(...))", path, RC_PLUGIN_SYMBOL);
+        goto fail;
+    }
+    const rc_plugin *d = entry();
+    if (check_descriptor(path, expected_name, d, err, errlen) != 0)
+        goto fail;
+
+    plugin *p = xcalloc(1, sizeof *p);
+    p->name = xstrdup(expected_name);
+    p->path = xstrdup(path);
+    p->handle = h;
+    p->desc = d;
+    *out = p;
+    return 0;
+
+fail:
+    if (h)
+        dlclose(h);
+    return -1;
+}
+
+void plugin_free(plugin *p)
+{
+    if (!p)
+        return;
+    if (p->handle)
+        dlclose(p->handle);
+    free(p->name);
+    free(p->path);
+    free(p);
+}
+
+void registry_init(plugin_registry *r, char **dirs, size_t ndirs)
+{
+    memset(r, 0, sizeof *r);
+    r->dirs = dirs;
+    r->ndirs = ndirs;
+}
+
+void registry_free(plugin_registry *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        plugin_free(r->items[i]);
+    free(r->items);
+    memset(r, 0, sizeof *r);
+}
+
+int registry_get(plugin_registry *r, const char *name, plugin **out, char *err, size_t errlen)
+{
+    char *found = NULL;
+    int rc = -1;
+    *out = NULL;
+
+    for (size_t i = 0; i < r->n; i++) {
+        if (strcmp(r->items[i]->name, name) == 0) {
+            *out = r->items[i];
+            return 0;
+        }
+    }
+    if (!plugin_name_valid(name)) {
+        snprintf(err, errlen, "'%.80s' is not a valid plugin name (letters, digits, '_' and "
+                 "'-', at most 64)", name);
+        return -1;
+    }
+    for (size_t i = 0; i < r->ndirs; i++) {
+        char *path = xasprintf("%s/%s.so", r->dirs[i], name);
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            free(path);
+            continue;
+        }
+        if (found) {
+            snprintf(err, errlen, "plugin '%s' is found twice, as %s and as %s: remove one "
+                     "or drop one folder from plugin_dir", name, found, path);
+            free(path);
+            goto out;
+        }
+        found = path;
+    }
+    if (!found) {
+        size_t off = (size_t)snprintf(err, errlen, "plugin '%s' not found: no %s.so in", name, name);
+        for (size_t i = 0; i < r->ndirs && off < errlen; i++)
+            off += (size_t)snprintf(err + off, errlen - off, "%s %s", i ? "," : "", r->dirs[i]);
+        goto out;
+    }
+    plugin *p;
+    if (plugin_load_file(found, name, &p, err, errlen) != 0)
+        goto out;
+    r->items = xrealloc(r->items, (r->n + 1) * sizeof *r->items);
+    r->items[r->n++] = p;
+    *out = p;
+    rc = 0;
+out:
+    free(found);
+    return rc;
+}

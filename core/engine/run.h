@@ -1,0 +1,54 @@
+/*
+ * run.h - one whole run, the one way every caller makes it (`run --once`,
+ * the service's startup and scheduled runs, manual runs from the API):
+ *
+ *   record the start in history -> make sure the connection works -> take
+ *   the run lock (a dry run takes none) -> run the steps -> write the run's
+ *   processing_job_logs row -> let go of the lock -> finish the history row.
+ *
+ * Whatever happens (the database is unreachable, another instance holds the
+ * lock, the process is stopping), the run is recorded and a result returned.
+ */
+#ifndef RC_RUN_H
+#define RC_RUN_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "config/config.h"
+#include "db/db.h"
+#include "engine/guard.h"
+#include "engine/history.h"
+#include "engine/pipeline.h"
+
+/* What a run works with. Owned by the caller; *d is opened, checked and reopened here. */
+typedef struct run_env {
+    const config *cfg; /* the database settings, for (re)connecting */
+    pipeline *p;
+    history *h;        /* may be NULL: nothing recorded locally */
+    guard *g;          /* NULL: no run lock (tests); dry runs never take it */
+    db **d;            /* the run's connection */
+} run_env;
+
+typedef struct run_plan {
+    const char *trigger;        /* "startup", "scheduled", "manual" */
+    int dry_run;
+    int64_t run_id;             /* recorded ahead (a queued manual run), or 0 */
+    int64_t wait_ms;            /* wait this long for another instance's run */
+    int64_t hold_ms;            /* keep the lock this long after the run's start (0: release) */
+    const char *reference_time; /* tests: a fixed T; NULL in the product */
+    /* Told the run's id as soon as it is recorded (may be NULL): the service's 409s name it. */
+    void (*started)(void *user, int64_t run_id);
+    void *user;
+} run_plan;
+
+/*
+ * Make the run. *result receives the result JSON (new reference): the run's,
+ * or a "skipped"/"failed" one for a run that could not happen. Returns the
+ * exit code `run --once` exits with: EXIT_OK (every step ok),
+ * EXIT_STEP_FAILED (partial, failed, interrupted, or the log row could not
+ * be written), EXIT_DATABASE (cannot connect, or the lock cannot be read),
+ * EXIT_LOCKED (another instance held the lock for all of wait_ms).
+ */
+int run_guarded(run_env *env, const run_plan *plan, json_t **result);
+
+#endif

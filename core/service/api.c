@@ -1,0 +1,322 @@
+/*
+ * api.c - the service's HTTP API: the routes and their handlers.
+ *
+ * The transport (libmicrohttpd, auth, 404/405) is http.c; this file only says
+ * what each path answers. Live figures (queue, dashboard) come from running
+ * the step plugins read-only (runner_probe) on a connection opened for the
+ * request, so their SQL stays in the plugins and nothing here is cached.
+ */
+#include "service/api.h"
+#include "base/exitcode.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "base/util.h"
+#include "db/connect.h"
+#include "engine/runner.h"
+#include "service/prom.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ?limit= of /v1/reconciliation/history: default and largest. */
+#define HISTORY_LIMIT_DEFAULT 20
+#define HISTORY_LIMIT_MAX 1000
+
+static json_t *generated_at(void)
+{
+    char ts[32];
+    util_iso_time(util_wall_ms(), ts, sizeof ts);
+    return jx(json_string(ts));
+}
+
+static void h_healthz(void *user, const http_request *req, http_response *resp)
+{
+    (void)user;
+    (void)req;
+    http_reply_json(resp, 200, jx(json_pack("{s:s, s:I}", "status", "ok",
+                                            "uptime", (json_int_t)util_uptime_s())));
+}
+
+/*
+ * Ready: a real run succeeded at least once and the database answers now.
+ * From memory (the database watch): it never waits for the database.
+ */
+static void h_readyz(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    dbwatch_state w;
+    (void)req;
+
+    if (!run_state_ready(a->rs)) {
+        http_reply_error(resp, 503, "no reconciliation run has succeeded yet");
+        return;
+    }
+    dbwatch_read(a->watch, &w);
+    if (!w.ok)
+        http_reply_error(resp, 503, "the database does not answer: %s", w.why);
+    else
+        http_reply_json(resp, 200, jx(json_pack("{s:s, s:s}", "status", "ready",
+                                                "databaseTime", w.db_time)));
+}
+
+static void h_status(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    int running;
+    (void)req;
+    json_t *r = run_state_last(a->rs, &running);
+    if (!r) {
+        http_reply_error(resp, 503, "no reconciliation run has finished yet%s",
+                         running ? " (the first one is running)" : "");
+        return;
+    }
+    json_object_set_new(r, "uptime", jx(json_integer(util_uptime_s())));
+    http_reply_json(resp, 200, r);
+}
+
+static void h_history(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    const char *arg = http_query(req, "limit");
+    int64_t limit = HISTORY_LIMIT_DEFAULT;
+    int why = arg ? text_int(arg, 1, HISTORY_LIMIT_MAX, &limit) : TEXT_OK;
+    if (why != TEXT_OK) {
+        http_reply_error(resp, 400, "limit must be %sfrom 1 to %d, got '%s'",
+                         why == TEXT_SYNTAX ? "a whole number " : "", HISTORY_LIMIT_MAX, arg);
+        return;
+    }
+    json_t *runs = history_list(a->h, limit);
+    if (runs)
+        http_reply_json(resp, 200, jx(json_pack("{s:o}", "runs", runs)));
+    else
+        http_reply_error(resp, 503, "%s", history_error(a->h));
+}
+
+static void h_run_get(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    int64_t id;
+    int why = text_int(req->tail, 1, INT64_MAX, &id);
+    if (why != TEXT_OK) {
+        http_reply_error(resp, 400, "a run id is a whole number from 1 to %lld, got '%s'%s",
+                         (long long)INT64_MAX, req->tail,
+                         why == TEXT_SYNTAX ? "" : ", which is out of range");
+        return;
+    }
+    json_t *r = history_get(a->h, id);
+    if (r)
+        http_reply_json(resp, 200, r);
+    else
+        http_reply_error(resp, 404, "no finished run %lld in the history", (long long)id);
+}
+
+/* Queue a manual run for the main thread (run_state_post says how it answers). */
+static void h_run_post(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    const char *arg = http_query(req, "dryRun");
+    int dry = 0;
+    run_post post;
+
+    if (arg && strcmp(arg, "true") == 0)
+        dry = 1;
+    else if (arg && strcmp(arg, "false") != 0) {
+        http_reply_error(resp, 400, "dryRun must be true or false, got '%s'", arg);
+        return;
+    }
+    run_state_post(a->rs, dry, &post);
+    if (post.status == 503) {
+        http_reply_error(resp, 503, "%s", post.error);
+        return;
+    }
+    if (post.status == 409) {
+        http_reply_json(resp, 409, jx(json_pack("{s:s, s:i, s:o}", "error", "a reconciliation "
+                                                "run is already running or queued", "status", 409,
+                                                "runId", post.run_id ? jx(json_integer(post.run_id))
+                                                                     : json_null())));
+        return;
+    }
+    log_info("manual run %lld queued%s", (long long)post.run_id, dry ? " (dry run)" : "");
+    http_reply_json(resp, 202, jx(json_pack("{s:I, s:s, s:s, s:b}", "runId",
+                                            (json_int_t)post.run_id, "status", "queued",
+                                            "trigger", "manual", "dryRun", dry)));
+}
+
+/*
+ * Run probes (NULL-terminated names) on one fresh connection; results[i] get
+ * their figures. 0, or -1 after answering 503 with why. The pipeline in
+ * force is held by reference for the duration, with no lock held: a slow
+ * database here never holds up a reload or a run.
+ */
+static int probe(const api_deps *a, const char *const *names, json_t **results, char now[20],
+                 http_response *resp)
+{
+    char err[2048];
+    db *d = NULL;
+    int rc = -1;
+    size_t i;
+    snapshot *snap = snapshots_hold(a->snaps);
+
+    if (connect_open(a->boot, NULL, &d, err, sizeof err) != EXIT_OK) {
+        http_reply_error(resp, 503, "the database does not answer: %s", err);
+        goto out;
+    }
+    for (i = 0; names[i]; i++) {
+        if (runner_probe(snap->p, names[i], d, &results[i], now, err, sizeof err) != 0) {
+            http_reply_error(resp, 503, "%s", err);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        for (i = 0; names[i]; i++) {
+            json_decref(results[i]);
+            results[i] = NULL;
+        }
+    snapshot_release(snap);
+    db_close(d);
+    return rc;
+}
+
+static void h_queue(void *user, const http_request *req, http_response *resp)
+{
+    static const char *const names[] = { "queue", NULL };
+    json_t *res[1] = { NULL };
+    char now[20];
+    (void)req;
+    if (probe(user, names, res, now, resp) != 0)
+        return;
+    json_t *found = json_object_get(res[0], "queue");
+    json_t *q = jx(found ? json_deep_copy(found) : json_object());
+    json_decref(res[0]);
+    json_object_set_new(q, "referenceTime", jx_text(now));
+    json_object_set_new(q, "generatedAt", generated_at());
+    http_reply_json(resp, 200, q);
+}
+
+static json_t *copy_of(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v ? jx(json_deep_copy(v)) : json_null();
+}
+
+static void h_dashboard(void *user, const http_request *req, http_response *resp)
+{
+    static const char *const names[] = { "metrics", "followups", "orders", NULL };
+    json_t *res[3] = { NULL, NULL, NULL };
+    char now[20];
+    (void)req;
+    if (probe(user, names, res, now, resp) != 0)
+        return;
+    json_t *orders = copy_of(res[0], "orders"), *jobs = copy_of(res[0], "jobs");
+    if (json_is_object(orders))
+        json_object_set(orders, "pending", json_object_get(res[2], "pendingOrders"));
+    json_t *body = json_pack("{s:o, s:o, s:{s:O}, s:o, s:o, s:s, s:o}",
+                             "orders", orders, "jobs", jobs,
+                             "followUps", "candidates", json_object_get(res[1], "followUpCandidates"),
+                             "database", copy_of(res[0], "database"),
+                             "lastRun", run_state_last_brief(((const api_deps *)user)->rs),
+                             "referenceTime", now,
+                             "generatedAt", generated_at());
+    for (int i = 0; i < 3; i++)
+        json_decref(res[i]);
+    if (body)
+        http_reply_json(resp, 200, body);
+    else
+        http_reply_error(resp, 500, "a probe plugin reported unexpected figures");
+}
+
+/* reconciler_result{step,key}: every number (and bool, as 0/1) a step reported. */
+static void result_gauges(strbuf *b, const char *step, const char *prefix, json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    char key[512];
+    json_object_foreach(obj, k, v) {
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+        if (json_is_object(v))
+            result_gauges(b, step, key, v);
+        else if (json_is_number(v) || json_is_boolean(v))
+            prom_sample(b, "reconciler_result",
+                        json_is_boolean(v) ? (json_is_true(v) ? 1.0 : 0.0) : json_number_value(v),
+                        "step", step, "key", key, NULL);
+    }
+}
+
+static void h_metrics(void *user, const http_request *req, http_response *resp)
+{
+    static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
+    const api_deps *a = user;
+    strbuf b = STRBUF_INIT;
+    size_t i;
+    json_t *step, *r;
+    run_stats st;
+    (void)req;
+
+    /* Memory and an atomic only: /metrics never waits for a run or the heartbeat. */
+    run_state_stats(a->rs, &st, &r);
+    int held = a->g ? guard_held(a->g) : 0;
+
+    prom_family(&b, "reconciler_runs_total", "counter",
+                "Reconciliation runs by outcome (skipped: another instance held the run lock).");
+    for (int k = 0; k < RS_N_STATUS; k++)
+        prom_sample(&b, "reconciler_runs_total", (double)st.runs[k], "status", rs_status_names[k],
+                    NULL);
+    prom_family(&b, "reconciler_run_duration_seconds", "histogram",
+                "Duration of the runs that ran.");
+    prom_histogram(&b, "reconciler_run_duration_seconds", bounds, st.duration, RS_N_BUCKETS,
+                   st.duration_sum, NULL);
+    prom_family(&b, "reconciler_last_run_timestamp_seconds", "gauge",
+                "When the last run that ran finished (Unix time); 0: none yet.");
+    prom_sample(&b, "reconciler_last_run_timestamp_seconds", st.last_run_s, NULL);
+    prom_family(&b, "reconciler_last_success_timestamp_seconds", "gauge",
+                "When the last successful run finished (Unix time); 0: none yet.");
+    prom_sample(&b, "reconciler_last_success_timestamp_seconds", st.last_success_s, NULL);
+    prom_family(&b, "reconciler_step_duration_seconds", "gauge",
+                "Each step's duration in the last run that ran.");
+    json_array_foreach(json_object_get(r, "steps"), i, step)
+        prom_sample(&b, "reconciler_step_duration_seconds",
+                    (double)json_integer_value(json_object_get(step, "durationMs")) / 1000.0,
+                    "step", json_string_value(json_object_get(step, "name")), NULL);
+    prom_family(&b, "reconciler_result", "gauge",
+                "The figures each step reported in the last run that ran.");
+    json_array_foreach(json_object_get(r, "steps"), i, step)
+        result_gauges(&b, json_string_value(json_object_get(step, "name")), "",
+                      json_object_get(step, "results"));
+    prom_family(&b, "reconciler_lock_held", "gauge",
+                "1 while this instance holds the cross-instance run lock.");
+    prom_sample(&b, "reconciler_lock_held", held ? 1.0 : 0.0, NULL);
+    json_decref(r);
+
+    resp->status = 200;
+    resp->body = sb_take(&b);
+    resp->content_type = PROM_CONTENT_TYPE;
+}
+
+static const http_route routes[] = {
+    { "GET", "/healthz", 0, 1, h_healthz },
+    { "GET", "/readyz", 0, 1, h_readyz },
+    { "GET", "/v1/reconciliation/status", 0, 0, h_status },
+    { "GET", "/v1/reconciliation/history", 0, 0, h_history },
+    { "GET", "/v1/reconciliation/runs/", 1, 0, h_run_get },
+    { "POST", "/v1/reconciliation/run", 0, 0, h_run_post },
+    { "GET", "/v1/processing/queue", 0, 0, h_queue },
+    { "GET", "/api/admin/dashboard", 0, 0, h_dashboard },
+    { "GET", "/metrics", 0, 0, h_metrics },
+};
+
+int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen)
+{
+    http_config hc = {
+        .listen = deps->listen,
+        .token = deps->token,
+        .routes = routes,
+        .n_routes = sizeof routes / sizeof routes[0],
+        .user = (void *)deps,
+    };
+    return http_start(&hc, out, err, errlen);
+}

@@ -1,0 +1,182 @@
+/* run_state.c - see run_state.h. */
+#include "service/run_state.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const rs_status_names[RS_N_STATUS] = { "success", "partial", "failed", "skipped" };
+
+void run_state_init(run_state *rs, history *h, int wake_fd)
+{
+    memset(rs, 0, sizeof *rs);
+    pthread_mutex_init(&rs->mu, NULL);
+    rs->h = h;
+    rs->wake_fd = wake_fd;
+}
+
+void run_state_destroy(run_state *rs)
+{
+    json_decref(rs->last_result);
+    pthread_mutex_destroy(&rs->mu);
+}
+
+void run_state_post(run_state *rs, int dry_run, run_post *out)
+{
+    int64_t id = 0;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&rs->mu);
+    if (rs->stopping) {
+        pthread_mutex_unlock(&rs->mu);
+        out->status = 503;
+        snprintf(out->error, sizeof out->error, "reconciler is stopping");
+        return;
+    }
+    if (rs->running || rs->queued_id || rs->reserving) {
+        out->status = 409;
+        out->run_id = rs->queued_id ? rs->queued_id : rs->running_id;
+        pthread_mutex_unlock(&rs->mu);
+        return;
+    }
+    rs->reserving = 1;
+    pthread_mutex_unlock(&rs->mu);
+
+    /* Recorded now, so that the answer carries the id the history will show. */
+    int rc = history_begin(rs->h, "manual", dry_run, util_wall_ms(), &id);
+    if (rc != 0)
+        snprintf(out->error, sizeof out->error, "cannot record the run: %s",
+                 history_error(rs->h));
+
+    pthread_mutex_lock(&rs->mu);
+    rs->reserving = 0;
+    if (rc == 0) {
+        rs->queued_id = id;
+        rs->queued_dry = dry_run;
+    }
+    pthread_mutex_unlock(&rs->mu);
+    if (rc != 0) {
+        out->status = 503;
+        return;
+    }
+    out->status = 202;
+    out->run_id = id;
+    int saved = errno;
+    (void)!write(rs->wake_fd, "m", 1);
+    errno = saved;
+}
+
+int run_state_take_queued(run_state *rs, int64_t *run_id, int *dry_run)
+{
+    pthread_mutex_lock(&rs->mu);
+    *run_id = rs->queued_id;
+    *dry_run = rs->queued_dry;
+    rs->queued_id = 0;
+    if (*run_id) {
+        /* Running from this moment, so that no second POST slips in before the run. */
+        rs->running = 1;
+        rs->running_id = *run_id;
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return *run_id != 0;
+}
+
+void run_state_running(run_state *rs, int64_t run_id)
+{
+    pthread_mutex_lock(&rs->mu);
+    rs->running = 1;
+    rs->running_id = run_id;
+    pthread_mutex_unlock(&rs->mu);
+}
+
+static int status_index(const char *status)
+{
+    for (int i = 0; i < RS_N_STATUS; i++)
+        if (status && strcmp(status, rs_status_names[i]) == 0)
+            return i;
+    return RS_FAILED;
+}
+
+void run_state_finish(run_state *rs, json_t *r)
+{
+    static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
+    int st = status_index(json_string_value(json_object_get(r, "status")));
+    double secs = (double)json_integer_value(json_object_get(r, "durationMs")) / 1000.0;
+    double now = (double)util_wall_ms() / 1000.0;
+    int dry = json_is_true(json_object_get(r, "dryRun"));
+
+    pthread_mutex_lock(&rs->mu);
+    rs->stats.runs[st]++;
+    if (st != RS_SKIPPED) {
+        size_t b = 0;
+        while (b < RS_N_BUCKETS && secs > bounds[b])
+            b++;
+        rs->stats.duration[b]++;
+        rs->stats.duration_sum += secs;
+        rs->stats.last_run_s = now;
+        if (st == RS_SUCCESS) {
+            rs->stats.last_success_s = now;
+            if (!dry)
+                rs->succeeded = 1;
+        }
+        json_decref(rs->last_result);
+        rs->last_result = r;
+        r = NULL;
+    }
+    rs->running = 0;
+    rs->running_id = 0;
+    pthread_mutex_unlock(&rs->mu);
+    json_decref(r);
+}
+
+void run_state_stop(run_state *rs)
+{
+    pthread_mutex_lock(&rs->mu);
+    rs->stopping = 1;
+    pthread_mutex_unlock(&rs->mu);
+}
+
+json_t *run_state_last(run_state *rs, int *running)
+{
+    pthread_mutex_lock(&rs->mu);
+    json_t *r = rs->last_result ? jx(json_deep_copy(rs->last_result)) : NULL;
+    *running = rs->running;
+    pthread_mutex_unlock(&rs->mu);
+    return r;
+}
+
+json_t *run_state_last_brief(run_state *rs)
+{
+    json_t *brief = json_null();
+    pthread_mutex_lock(&rs->mu);
+    json_t *r = rs->last_result;
+    if (r)
+        brief = jx(json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
+                             "runId", json_object_get(r, "runId"),
+                             "status", json_object_get(r, "status"),
+                             "trigger", json_object_get(r, "trigger"),
+                             "dryRun", json_object_get(r, "dryRun"),
+                             "timestamp", json_object_get(r, "timestamp"),
+                             "durationMs", json_object_get(r, "durationMs")));
+    pthread_mutex_unlock(&rs->mu);
+    return brief;
+}
+
+void run_state_stats(run_state *rs, run_stats *out, json_t **last)
+{
+    pthread_mutex_lock(&rs->mu);
+    *out = rs->stats;
+    *last = rs->last_result ? json_incref(rs->last_result) : NULL;
+    pthread_mutex_unlock(&rs->mu);
+}
+
+int run_state_ready(run_state *rs)
+{
+    pthread_mutex_lock(&rs->mu);
+    int ready = rs->succeeded;
+    pthread_mutex_unlock(&rs->mu);
+    return ready;
+}

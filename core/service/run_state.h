@@ -1,0 +1,81 @@
+/*
+ * run_state.h - what the service knows about its runs, shared by the main
+ * thread (which makes them) and the HTTP threads (which read it and queue
+ * manual runs): the running run, the queue of one manual run, the counters
+ * and the last result. Everything is memory under one mutex that is never
+ * held across I/O, so no reader can be held up by a database or a disk.
+ */
+#ifndef RC_RUN_STATE_H
+#define RC_RUN_STATE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+#include "engine/history.h"
+
+/* Run duration histogram buckets, in seconds (reconciler_run_duration_seconds). */
+#define RS_DURATION_BUCKETS { 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600 }
+#define RS_N_BUCKETS 11
+
+enum { RS_SUCCESS, RS_PARTIAL, RS_FAILED, RS_SKIPPED, RS_N_STATUS };
+/* The result's "status" for each of the above. */
+extern const char *const rs_status_names[RS_N_STATUS];
+
+typedef struct run_stats {
+    uint64_t runs[RS_N_STATUS];           /* reconciler_runs_total{status} */
+    uint64_t duration[RS_N_BUCKETS + 1];  /* per bucket, not cumulative */
+    double duration_sum;
+    double last_run_s, last_success_s;    /* Unix seconds; 0 = never */
+} run_stats;
+
+typedef struct run_state {
+    pthread_mutex_t mu;
+    json_t *last_result;   /* the last run that ran (not skipped), or NULL */
+    int succeeded;         /* a real (not dry) run succeeded at least once */
+    int running;           /* a run (or its wait for the lock) is going on */
+    int64_t running_id;    /* its history id once known, else 0 */
+    int64_t queued_id;     /* a manual run queued by the API (its history id), or 0 */
+    int queued_dry;
+    int reserving;         /* a POST is recording its run in history right now */
+    int stopping;
+    run_stats stats;
+    history *h;            /* where a POST records the run it queues (not owned) */
+    int wake_fd;           /* a byte written here wakes the main thread */
+} run_state;
+
+void run_state_init(run_state *rs, history *h, int wake_fd);
+void run_state_destroy(run_state *rs);
+
+/* What a POST /v1/reconciliation/run answers. */
+typedef struct run_post {
+    int status;       /* 202 queued, 409 one is running or queued, 503 stopping or history busy */
+    int64_t run_id;   /* 202: the queued run; 409: the one in the way (0: not known yet) */
+    char error[600];  /* 503: why */
+} run_post;
+
+/*
+ * The POST protocol, in one place: refuse while stopping (503) or while a
+ * run is running or queued (409, naming it); else record the run in history
+ * (with the mutex released: the disk may be slow) and queue it (202).
+ */
+void run_state_post(run_state *rs, int dry_run, run_post *out);
+
+/* Main thread: take the queued manual run, if any (it counts as running from now). */
+int run_state_take_queued(run_state *rs, int64_t *run_id, int *dry_run);
+/* Main thread: a run begins (run_id 0 until its history row exists), or learns its id. */
+void run_state_running(run_state *rs, int64_t run_id);
+/* Main thread: a run ended, ran or not; takes result. */
+void run_state_finish(run_state *rs, json_t *result);
+/* The service is stopping: POSTs answer 503 from now on. */
+void run_state_stop(run_state *rs);
+
+/* A copy of the last result (NULL: none yet); *running says whether one goes on. */
+json_t *run_state_last(run_state *rs, int *running);
+/* The last result in brief ({runId, status, trigger, dryRun, timestamp, durationMs}) or null. */
+json_t *run_state_last_brief(run_state *rs);
+/* The counters, and a reference to the last result (may be NULL; caller decrefs). */
+void run_state_stats(run_state *rs, run_stats *out, json_t **last);
+/* Has a real run succeeded since the start? */
+int run_state_ready(run_state *rs);
+
+#endif

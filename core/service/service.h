@@ -1,0 +1,26 @@
+/*
+ * service.h - `reconciler run` without --once: a startup run, then one run
+ * per schedule.interval (plus jitter) on a monotonic grid, manual runs queued
+ * through the HTTP API, the run lock shared with other instances, SIGHUP
+ * reloads, SIGTERM/SIGINT stops.
+ *
+ * Threads: the main thread runs the schedule and every run; the heartbeat
+ * (engine/guard.c) renews the run lock; the database watch (dbwatch.c) pings
+ * the database; the HTTP threads (api.c) read memory and queue manual runs.
+ * No thread holds a mutex across I/O that another thread waits for.
+ */
+#ifndef RC_SERVICE_H
+#define RC_SERVICE_H
+
+#include "config/config.h"
+
+/*
+ * Read the pipeline file again for a SIGHUP reload, with the command line's
+ * overrides: 0 and *out, or non-zero after logging why.
+ */
+typedef int (*service_loader)(void *user, config **out);
+
+/* Run the service until stopped; returns the process exit code. Takes cfg. */
+int service_run(config *cfg, service_loader load, void *load_user);
+
+#endif
