@@ -1,35 +1,83 @@
 /*
- * reconciler.h - the one header a reconciler step plugin includes.
+ * reconciler.h - the one header a reconciler step plugin includes, and its
+ * author's whole documentation.
  *
- * A plugin is a shared object NAME.so in a plugin directory. It exports exactly
- * one symbol, reconciler_plugin(), which returns a pointer to a constant
- * rc_plugin descriptor. The core reaches the plugin only through that
- * descriptor; the plugin reaches the core only through the rc_ctx it is handed,
- * whose function table (rc_api) carries the database, the log, the run's clock,
- * the dry-run flag, the step's options and the result sink. No core symbol is
- * resolved by the dynamic linker, so plugins link against nothing of ours.
+ * WHAT A PLUGIN IS
+ *   A shared object NAME.so in a plugin folder (plugin_dir). It exports
+ *   exactly one symbol, reconciler_plugin(), which returns a pointer to a
+ *   constant rc_plugin descriptor (write it with RC_PLUGIN or
+ *   RC_PLUGIN_CHECK below). The core reaches the plugin only through that
+ *   descriptor; the plugin reaches the core only through the rc_ctx it is
+ *   handed, whose function table (rc_api) carries the database, the log, the
+ *   run's clock, the dry-run flag, the step's options and the result sink. No
+ *   core symbol is resolved by the dynamic linker: a plugin links against
+ *   nothing of ours. Build it with
+ *       cc -std=c11 -Iinclude -fPIC -shared -fvisibility=hidden -o NAME.so NAME.c
  *
- * Compatibility rules (the same as SQLite's extension table):
- *   - RC_ABI_MAJOR changes when a public struct changes incompatibly; the core
- *     refuses a plugin built for another major.
+ * WHERE AND WHEN YOUR CODE RUNS (the process and thread model)
+ *   - Steps run in a step worker: a separate process (this same binary,
+ *     started with fork + exec for the run, so it inherits no thread or
+ *     library state), never in the process that holds the run lock, the run
+ *     history and the HTTP API. The supervisor process hands the worker the
+ *     plan, reads each step's outcome as it finishes, and finishes the run's
+ *     records itself.
+ *   - init(), run() and fini() are called once per step per run, in that
+ *     order, on one thread, in the worker: also in dry runs, and also when
+ *     the service's API runs the plugin as a read-only probe (the live
+ *     /v1/processing/queue and /api/admin/dashboard figures), each probe in
+ *     a worker of its own. They are never called by `validate`.
+ *   - check() (ABI 1.1, optional) is called by `validate` and before every
+ *     run, before any step writes, with the step's options and no database.
+ *   - A crash, abort() or exit() in your code costs only your step: the step
+ *     is recorded failed with what happened ("crashed: signal 11
+ *     (Segmentation fault)", "exited with status 0 before reporting"), the
+ *     run goes on in a fresh worker (unless the step says on_error: abort),
+ *     and the run lock, history and log row are finished by the supervisor.
+ *   - A step that runs longer than its timeout (steps[].timeout, default
+ *     10m), or a run longer than schedule.max_run_time, or a process asked to
+ *     stop: interrupted() becomes true; return at your next chunk. A worker
+ *     that has not returned after a short grace is killed, and on MySQL its
+ *     connection is killed on the server (KILL), so no statement keeps locks.
+ *     Chunks are whole: a killed step leaves whole chunks applied, and the
+ *     next run converges. Keep your own transactions short for that reason.
+ *   - Do not create threads that call rc_api, do not fork, do not install
+ *     signal handlers, do not call setlocale (the core writes numbers in the
+ *     C locale anyway), and write to the log rather than to stdout or stderr.
+ *
+ * OWNERSHIP
+ *   Strings the core returns (now_text, db_driver, db_error, opt_string) are
+ *   owned by the core: never free them. now_text and db_driver stay valid for
+ *   the whole step; opt_string's until fini() returns; db_error's until the
+ *   next database call. Strings and values you pass in (SQL text, params,
+ *   result keys and values, log and fail messages) are read during the call
+ *   only, and copied where kept (result_string copies its value). Row values
+ *   a db_query callback receives are valid during that call only.
+ *
+ * COMPATIBILITY (the same rules as SQLite's extension table)
+ *   - RC_ABI_MAJOR changes when a public struct changes incompatibly; the
+ *     core refuses a plugin built for another major.
  *   - RC_ABI_MINOR grows when entries are appended to rc_api or rc_plugin.
- *     Entries are only ever appended. The core refuses a plugin built for a
- *     newer minor than its own, since that plugin may call entries it lacks.
- *   - Every public struct starts with its size so that the reader can tell
- *     which fields the writer knew about.
+ *     Entries are only ever appended, never moved, and the core pins their
+ *     offsets. A plugin built against minor M may use every rc_api entry of
+ *     minor M without checking anything: the core refuses to load a plugin
+ *     built for a newer minor than its own, so every entry the plugin knows
+ *     is there. A plugin built for an older minor keeps loading (a 1.0
+ *     plugin simply has no check()).
+ *   - Every public struct starts (or ends, for the descriptor) with its size
+ *     as the writer knew it, so that the reader can tell which fields exist.
  *
  * Minimal plugin:
  *
  *     #include <reconciler.h>
+ *     static const rc_option options[] = { RC_OPTIONS_END };
  *     static int run(rc_ctx *ctx, void *state) {
- *         (void)state;
  *         int64_t n = 0;
+ *         (void)state;
  *         if (rc_count(ctx, "SELECT COUNT(*) FROM orders", NULL, 0, &n) != RC_OK)
  *             return RC_ERROR;                 // the db error is already recorded
  *         return rc_result_int(ctx, "orders.total", n);
  *     }
- *     static const rc_option options[] = { RC_OPTIONS_END };
- *     RC_PLUGIN("example", "Counts orders", "1.0.0", options, NULL, run, NULL);
+ *     RC_PLUGIN("example", "Counts orders", "1.0.0", options, NULL, run, NULL)
  */
 #ifndef RECONCILER_H
 #define RECONCILER_H
@@ -43,12 +91,12 @@ extern "C" {
 #endif
 
 #define RC_ABI_MAJOR 1
-#define RC_ABI_MINOR 0
+#define RC_ABI_MINOR 1
 
 /* The name of the one symbol a plugin exports. */
 #define RC_PLUGIN_SYMBOL "reconciler_plugin"
 
-/* Return codes of every rc_api function that can fail, and of run()/init(). */
+/* Return codes of every rc_api function that can fail, and of init()/run()/check(). */
 #define RC_OK 0
 #define RC_ERROR (-1)
 
@@ -71,6 +119,7 @@ extern "C" {
  *   RC_OPT_DOUBLE   a finite decimal number
  *   RC_OPT_DURATION a number with a unit, ms s m h d, or several ("1h30m");
  *                   a bare integer means seconds
+ * Ranges and combinations are the plugin's to check, in check().
  */
 typedef enum rc_opt_type {
     RC_OPT_STRING = 1,
@@ -84,7 +133,8 @@ typedef enum rc_opt_type {
  * One entry of a plugin's options table. The table ends with RC_OPTIONS_END.
  * default_value is text as it would stand in the pipeline file; NULL makes the
  * option required. The core checks every default when it loads the plugin, so
- * a bad default is a plugin error, never a surprise at run time.
+ * a bad default is a plugin error, never a surprise at run time. Names are 1
+ * to 64 letters, digits, '_', '.' or '-'.
  */
 typedef struct rc_option {
     const char *name;
@@ -108,7 +158,7 @@ typedef enum rc_value_type {
 typedef struct rc_value {
     rc_value_type type;
     int64_t i;      /* RC_INT */
-    double d;       /* RC_DOUBLE */
+    double d;       /* RC_DOUBLE (DECIMAL columns arrive as doubles too) */
     const char *s;  /* RC_TEXT: NUL-terminated; owned by whoever made the value */
 } rc_value;
 
@@ -120,7 +170,9 @@ static inline rc_value rc_text(const char *s) { rc_value v = { RC_TEXT, 0, 0.0, 
 /*
  * Called once per result row. cols[] and the strings in it are valid only
  * during the call. Return 0 to go on, non-zero to stop reading rows early
- * (which is not an error).
+ * (which is not an error). On MySQL the rows stream over the connection:
+ * run no statement from inside the callback (it fails with a clear error);
+ * read first, then write.
  */
 typedef int (*rc_row_fn)(void *user, const rc_value *cols, size_t ncols);
 
@@ -144,27 +196,42 @@ typedef struct rc_chunk_stmt {
 } rc_chunk_stmt;
 
 /*
- * The core's function table. Entries are appended only; a plugin that wants
- * an entry newer than 1.0 checks ctx->api->size first.
+ * The core's function table. Entries are appended only (see COMPATIBILITY).
+ * Every entry is documented as NAME / ARGUMENTS / RETURNS / NOTES.
  */
 typedef struct rc_api {
     uint32_t size; /* sizeof(rc_api) as the core was built */
 
-    /* Log a line on the core's log, prefixed with the step name. */
+    /*
+     * log - write a line on the core's log (stderr, text or JSON), prefixed
+     *   with the step's name.
+     * ARGUMENTS level; fmt and args as printf.
+     * RETURNS nothing.
+     * NOTES foreign text in the message (a value read from the database) is
+     *   made valid UTF-8; lines are cut at about 2 KiB.
+     */
     void (*log)(rc_ctx *ctx, rc_log_level level, const char *fmt, ...) RC_PRINTF(3, 4);
 
     /*
-     * Record why the step failed. The message goes to the result's errors[]
-     * and the step's "error" field; return RC_ERROR from run() afterwards.
-     * A database failure is recorded automatically; fail() overrides it.
+     * fail - record why the step failed: the message goes to the result's
+     *   errors[] and the step's "error" field. Return RC_ERROR from run()
+     *   (or check()) afterwards.
+     * ARGUMENTS fmt and args as printf.
+     * RETURNS nothing.
+     * NOTES a database failure is recorded automatically; fail() overrides
+     *   it. Messages are kept up to 4 KiB, cut at a character boundary.
      */
     void (*fail)(rc_ctx *ctx, const char *fmt, ...) RC_PRINTF(2, 3);
 
     /*
-     * The step's options, already checked against the plugin's table and
-     * filled with defaults. Asking for a name the table does not declare, or
-     * with the wrong type, is a programming error: it logs and returns
-     * NULL/0. Strings stay valid until the step's fini() returns.
+     * opt_string, opt_int, opt_bool, opt_double, opt_duration_ms - the step's
+     *   options, already parsed against the plugin's table and defaulted.
+     * ARGUMENTS name: an option the table declares, asked for with its type.
+     * RETURNS the value (durations in milliseconds). opt_string's string is
+     *   the core's, valid until fini() returns.
+     * NOTES asking for a name the table does not declare, or with another
+     *   type, is a plugin bug and fails the step loudly (its error names the
+     *   option), whatever run() returns; the call returns NULL/0.
      */
     const char *(*opt_string)(rc_ctx *ctx, const char *name);
     int64_t (*opt_int)(rc_ctx *ctx, const char *name);
@@ -173,60 +240,104 @@ typedef struct rc_api {
     int64_t (*opt_duration_ms)(rc_ctx *ctx, const char *name);
 
     /*
-     * The run's reference time T, read once per run from the database's own
-     * clock, so that every step and every host agrees on it. now() is Unix
-     * seconds (UTC); now_text() is "YYYY-MM-DD HH:MM:SS" (UTC), the form in
-     * which both drivers store and compare datetimes. format_time() writes
-     * that form for any Unix time into out (at least 20 bytes).
+     * now, now_text, format_time - the run's reference time T, read once
+     *   per run from the database's own clock, so that every step and every
+     *   host agrees on it.
+     * RETURNS now(): T in Unix seconds (UTC). now_text(): T as the database
+     *   session writes it, "YYYY-MM-DD HH:MM:SS" in the session's time zone
+     *   (database.time_zone): compare the bot's datetimes with this text.
+     *   The core's string, valid for the whole step.
+     * ARGUMENTS format_time: unix_seconds, out (at least 20 bytes), outlen.
+     * NOTES format_time writes any Unix time with the session's offset at T,
+     *   so format_time(now() - n * 86400) is exactly what
+     *   DATE_SUB(NOW(), INTERVAL n DAY) gives. Call it on the thread run()
+     *   was called on. In check() there is no T yet: now() is 0.
      */
     int64_t (*now)(rc_ctx *ctx);
     const char *(*now_text)(rc_ctx *ctx);
     void (*format_time)(int64_t unix_seconds, char *out, size_t outlen);
 
     /*
-     * Non-zero in a dry run. In a dry run db_exec() refuses to run and fails:
-     * a step counts what it would change with db_query() instead.
+     * dry_run - is this a dry run?
+     * RETURNS non-zero in a dry run (and in API probes).
+     * NOTES in a dry run db_exec() and db_chunked() refuse to run, fail, and
+     *   set db_error() to why: count what you would change with db_query().
      */
     int (*dry_run)(rc_ctx *ctx);
 
-    /* Non-zero once the process was asked to stop: return at the next chunk. */
+    /*
+     * interrupted - must the step stop?
+     * RETURNS non-zero once the process was asked to stop, the step's
+     *   timeout or the run's limit passed, or the run lock may be lost.
+     * NOTES return from run() at your next chunk (db_chunked already stops
+     *   between chunks). A step that returns RC_OK after this is recorded
+     *   "interrupted", never "ok".
+     */
     int (*interrupted)(rc_ctx *ctx);
 
-    /* "mysql" or "sqlite": for the few statements whose SQL differs. */
+    /*
+     * db_driver - which SQL dialect: for the few statements that differ.
+     * RETURNS "mysql" or "sqlite" (the core's string, valid for the step).
+     */
     const char *(*db_driver)(rc_ctx *ctx);
 
     /*
-     * Run one statement with '?' placeholders bound to params[0..n-1].
-     * Values are never pasted into SQL. *affected (may be NULL) receives the
-     * number of rows the statement matched. Returns RC_OK or RC_ERROR; on
-     * error db_error() says why (driver, code, message).
+     * db_exec - run one statement with '?' placeholders bound to
+     *   params[0..n-1]. Values are never pasted into SQL.
+     * ARGUMENTS sql; params (may be NULL when n is 0); affected (may be
+     *   NULL): rows the statement matched.
+     * RETURNS RC_OK or RC_ERROR; on error db_error() says why (driver, code,
+     *   message) and the step's error is set, unless fail() set one.
+     * NOTES refused in a dry run and in check().
      */
     int (*db_exec)(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                    int64_t *affected);
 
-    /* Run a query and call fn for each row; RC_OK or RC_ERROR. */
+    /*
+     * db_query - run a query and call fn for each row.
+     * RETURNS RC_OK (also when fn stopped early) or RC_ERROR as db_exec.
+     * NOTES allowed in dry runs; refused in check().
+     */
     int (*db_query)(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                     rc_row_fn fn, void *user);
 
-    /* Transactions: keep them short; live workers share these tables. */
+    /*
+     * db_begin, db_commit, db_rollback - a transaction on the step's
+     *   connection.
+     * RETURNS RC_OK or RC_ERROR as db_exec.
+     * NOTES keep transactions short: live workers share these tables, and a
+     *   step killed mid-transaction is rolled back. db_rollback keeps the
+     *   error that made you roll back in db_error(). Prefer db_chunked.
+     */
     int (*db_begin)(rc_ctx *ctx);
     int (*db_commit)(rc_ctx *ctx);
     int (*db_rollback)(rc_ctx *ctx);
 
-    /* The last database error as "driver error CODE: message", or "". */
+    /*
+     * db_error - why the last database call failed.
+     * RETURNS "driver error CODE: message", or "" when it did not fail. The
+     *   core's string, valid until the next database call.
+     */
     const char *(*db_error)(rc_ctx *ctx);
 
     /*
-     * Non-zero when the last database error is worth retrying the whole
-     * transaction for (deadlock, lock wait timeout, SQLITE_BUSY).
+     * db_retryable - is the last database error worth retrying the whole
+     *   transaction for (deadlock, lock wait timeout, SQLITE_BUSY)?
+     * RETURNS non-zero when it is.
      */
     int (*db_retryable)(rc_ctx *ctx);
 
     /*
-     * Report a number for the result JSON. A dotted key ("jobs.byStatus.retry")
-     * nests. Setting a key twice keeps the last value. RC_ERROR when the key
-     * is empty or clashes with a value already set (setting "a.b" when "a" is
-     * a number).
+     * result_int, result_double, result_bool, result_string - report a
+     *   figure for the result JSON.
+     * ARGUMENTS key: a dotted key nests ("jobs.byStatus.retry"); value.
+     * RETURNS RC_OK, or RC_ERROR (logged, and the step's error says why)
+     *   when the key is empty or not valid UTF-8, passes through a value
+     *   already set ("a.b" when "a" is a number), or the value is one JSON
+     *   cannot hold: a double that is NaN or infinite, a string that is not
+     *   valid UTF-8.
+     * NOTES setting a key twice keeps the last value. result_string copies
+     *   its value; NULL reports null.
      */
     int (*result_int)(rc_ctx *ctx, const char *key, int64_t value);
     int (*result_double)(rc_ctx *ctx, const char *key, double value);
@@ -234,9 +345,9 @@ typedef struct rc_api {
     int (*result_string)(rc_ctx *ctx, const char *key, const char *value);
 
     /*
-     * Chunked writes, the safe way to change many rows beside live workers.
-     * Placeholders are positional, so the chunk's bounds are bound *after*
-     * the caller's parameters. Repeatedly:
+     * db_chunked - chunked writes, the safe way to change many rows beside
+     *   live workers. Placeholders are positional, so the chunk's bounds are
+     *   bound *after* the caller's parameters. Repeatedly:
      *   1. find the next chunk: run find_sql with parameters
      *      [find_params..., lo, batch]; it must select the key column of the
      *      candidate rows in ascending order, e.g.
@@ -249,19 +360,32 @@ typedef struct rc_api {
      *      worker changed since step 1 is left alone. Rows matched are added
      *      to stmts[i].affected (the caller zeroes it first).
      *   3. lo = hi; a find that returned fewer than batch rows was the last.
-     * first is the lo of the first chunk (rc_int(0) for positive integer ids,
-     * rc_text("") for text keys). A deadlock or lock wait timeout rolls the
-     * chunk back and retries it (up to 5 times, with jittered backoff). A
-     * stop request ends the loop between chunks (RC_OK; interrupted() tells).
-     * A kill at any moment leaves whole chunks applied. Refused in a dry run,
-     * like db_exec. At most 30 parameters per statement. RC_OK or RC_ERROR.
+     * ARGUMENTS first: the lo of the first chunk (rc_int(0) for positive
+     *   integer ids, rc_text("") for text keys); batch >= 1; at most 30
+     *   parameters per statement.
+     * RETURNS RC_OK (also when a stop request ended the loop between chunks:
+     *   interrupted() tells), or RC_ERROR as db_exec.
+     * NOTES a deadlock or lock wait timeout rolls the chunk back and retries
+     *   it (up to 5 times, with jittered backoff). A kill at any moment leaves
+     *   whole chunks applied. Refused in a dry run and in check().
      */
     int (*db_chunked)(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
                       size_t find_n, rc_value first, int64_t batch,
                       struct rc_chunk_stmt *stmts, size_t nstmts);
+
+    /* ------------------------------------------------------ ABI 1.1 */
+
+    /*
+     * fail_option - like fail(), for an option whose value is wrong: the
+     *   message names the pipeline file's FILE:LINE:COL of that value (or of
+     *   the step, for a default), so `validate` points at it.
+     * ARGUMENTS option: a declared option's name; fmt and args as printf.
+     * RETURNS nothing; return RC_ERROR from check() afterwards.
+     */
+    void (*fail_option)(rc_ctx *ctx, const char *option, const char *fmt, ...) RC_PRINTF(3, 4);
 } rc_api;
 
-/* What a plugin is handed. The core owns it; it lives while the step runs. */
+/* What a plugin is handed. The core owns it; it lives while the call lasts. */
 struct rc_ctx {
     uint32_t size;       /* sizeof(rc_ctx) as the core was built */
     const rc_api *api;
@@ -282,31 +406,44 @@ typedef struct rc_plugin {
     const rc_option *options; /* may be NULL: no options */
 
     /*
-     * init (optional): set *state for run(); RC_OK or RC_ERROR.
+     * init (optional): set *state for run(); RC_OK or RC_ERROR (after fail).
      * run (required): do the step; RC_OK or RC_ERROR (after ctx->api->fail).
-     * fini (optional): free state; called whenever init succeeded.
+     * fini (optional): free state; called whenever init succeeded (or when
+     *   there is no init), after run().
      */
     int (*init)(rc_ctx *ctx, void **state);
     int (*run)(rc_ctx *ctx, void *state);
     void (*fini)(void *state);
+
+    /*
+     * ABI 1.1. check (optional): are the step's option values acceptable
+     * together (ranges, combinations)? Called by `validate` and before every
+     * run, before any step writes, with no database (db_* calls are refused)
+     * and no T. RC_OK, or RC_ERROR after fail_option() or fail(): the run
+     * does not start and `validate` exits 2 with the option's FILE:LINE:COL.
+     */
+    int (*check)(rc_ctx *ctx);
 } rc_plugin;
 
 typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
 
 /*
- * Define the descriptor and the exported entry point in one line. Build the
- * plugin with -fvisibility=hidden; only this symbol is exported.
+ * Define the descriptor and the exported entry point in one line (no ';'
+ * after it). Build the plugin with -fvisibility=hidden; only this symbol is
+ * exported. RC_PLUGIN_CHECK also names a check() callback.
  */
-#define RC_PLUGIN(name_, desc_, version_, options_, init_, run_, fini_)          \
-    RC_EXPORT const rc_plugin *reconciler_plugin(void);                           \
-    RC_EXPORT const rc_plugin *reconciler_plugin(void)                            \
-    {                                                                             \
-        static const rc_plugin desc = { RC_ABI_MAJOR, RC_ABI_MINOR,               \
-                                        (uint32_t)sizeof(rc_plugin), name_,       \
-                                        desc_, version_, options_, init_, run_,   \
-                                        fini_ };                                  \
-        return &desc;                                                             \
+#define RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, check_)  \
+    RC_EXPORT const rc_plugin *reconciler_plugin(void);                               \
+    RC_EXPORT const rc_plugin *reconciler_plugin(void)                                \
+    {                                                                                 \
+        static const rc_plugin desc = { RC_ABI_MAJOR, RC_ABI_MINOR,                   \
+                                        (uint32_t)sizeof(rc_plugin), name_,           \
+                                        desc_, version_, options_, init_, run_,       \
+                                        fini_, check_ };                              \
+        return &desc;                                                                 \
     }
+#define RC_PLUGIN(name_, desc_, version_, options_, init_, run_, fini_)                \
+    RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, NULL)
 
 /* ------------------------------------------------ conveniences (inline only) */
 
@@ -339,6 +476,7 @@ static inline int rc__count_row(void *user, const rc_value *cols, size_t ncols)
     return 1;
 }
 
+/* db_query for one integer: RC_OK with *out, or RC_ERROR. */
 static inline int rc_count(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                            int64_t *out)
 {

@@ -267,6 +267,10 @@ void rig_up(rig *r, db_kind kind, const char *plugdir, const char *steps_yaml)
     memset(r, 0, sizeof *r);
     th_db_create(kind, &r->t);
     th_db_migrate(&r->t);
+    /* The run's step workers connect by the pipeline file, as reconciler does:
+     * the password comes from the environment (this test's process only). */
+    if (r->t.password)
+        setenv("RECONCILER_DB_PASSWORD", r->t.password, 1);
     cr_assert_neq(asprintf(&rel, "%s/%s", th_build(), plugdir), -1);
     cr_assert_not_null(realpath(rel, abs), "%s", rel);
     free(rel);

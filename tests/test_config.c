@@ -228,7 +228,7 @@ Test(config, unknown_step_key)
 {
     refuses(STEP "    option: { a: 1 }\n",
             ":3:5: unknown key 'option' in a step; valid keys: plugin, name, options, on_error, "
-            "enabled");
+            "enabled, timeout");
 }
 
 /* ------------------------------------------------------- wrong types */
@@ -741,10 +741,10 @@ static const char *const every_key[] = {
     "database.url", "database.password_env", "database.password_file",
     "database.connect_timeout", "database.read_timeout", "database.write_timeout",
     "database.time_zone", "history.path", "history.keep_runs", "plugin_dir", "schedule.on_startup",
-    "schedule.interval", "schedule.jitter", "schedule.lock_wait", "schedule.lock_ttl",
-    "http.listen",
+    "schedule.interval", "schedule.jitter", "schedule.lock_wait", "schedule.max_run_time",
+    "schedule.lock_ttl", "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
-    "steps[].options", "steps[].on_error", "steps[].enabled",
+    "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
 };
 
 Test(config, help_lists_every_key)
@@ -775,7 +775,8 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 8, "keep_runs, three timeouts, interval, jitter, lock_wait, lock_ttl");
+    cr_assert_eq(numbers, 10, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, steps[].timeout");
     free(text);
 }
 

@@ -9,6 +9,7 @@
 #include "db/lock.h"
 #include "db/migrate.h"
 #include "engine/runner.h"
+#include "engine/supervisor.h"
 #include "th_server.h"
 
 #include <jansson.h>
@@ -94,7 +95,7 @@ static json_t *tz_run(tz_rig *r)
 {
     json_t *res = NULL;
     run_request req = { .trigger = "startup" };
-    runner_run(r->p, r->rec, &req, &res);
+    supervise_run(r->p, r->cfg, &r->rec, NULL, &req, &res);
     cr_assert_str_eq(json_string_value(json_object_get(res, "status")), "success");
     return res;
 }

@@ -39,15 +39,17 @@ static int pinged(const th_server *s)
 static void launch(th_server *s)
 {
     char datadir[PATH_MAX + 16], pidf[PATH_MAX + 16], errlog[PATH_MAX + 16], sockopt[PATH_MAX + 16];
+    char tmpdir[PATH_MAX + 16];
     snprintf(datadir, sizeof datadir, "--datadir=%s/data", s->dir);
+    snprintf(tmpdir, sizeof tmpdir, "--tmpdir=%s/tmp", s->dir);
     snprintf(pidf, sizeof pidf, "--pid-file=%s/pid", s->dir);
     snprintf(errlog, sizeof errlog, "--log-error=%s/err.log", s->dir);
     snprintf(sockopt, sizeof sockopt, "--socket=%s", s->sock);
     const char *argv[32] = { "mariadbd", "--no-defaults", datadir, sockopt, pidf, user_opt(),
                              "--skip-networking", "--innodb-buffer-pool-size=32M",
                              "--innodb-log-file-size=4M", "--innodb-flush-log-at-trx-commit=2",
-                             errlog };
-    size_t n = 11;
+                             errlog, tmpdir };
+    size_t n = 12;
     for (size_t i = 0; i < 8 && s->extra[i]; i++)
         argv[n++] = s->extra[i];
     argv[n] = NULL;
@@ -83,9 +85,11 @@ void th_server_start(th_server *s, const char *const *extra)
     cr_assert_neq(asprintf(&s->dir, "%s/mdb%d", abs, ++seq), -1);
     cr_assert_neq(asprintf(&s->sock, "%s/sock", s->dir), -1);
     cr_assert_lt(strlen(s->sock), 100, "socket path too long: %s", s->sock);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && mariadb-install-db --no-defaults "
-             "--datadir='%s/data' %s --auth-root-authentication-method=normal --skip-test-db "
-             "--innodb-log-file-size=4M >'%s/install.log' 2>&1", s->dir, s->dir, s->dir,
+    /* A tmpdir of its own: servers installing side by side must not share /tmp's names. */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/tmp' && mariadb-install-db "
+             "--no-defaults --datadir='%s/data' --tmpdir='%s/tmp' %s "
+             "--auth-root-authentication-method=normal --skip-test-db "
+             "--innodb-log-file-size=4M >'%s/install.log' 2>&1", s->dir, s->dir, s->dir, s->dir,
              user_opt(), s->dir);
     cr_assert_eq(system(cmd), 0, "mariadb-install-db failed; see %s/install.log", s->dir);
     launch(s);

@@ -232,7 +232,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (config_load(path, &cfg, err, sizeof err) != 0 ||
-        pipeline_build(cfg, &p, err, sizeof err) != 0 ||
+        run_prepare(cfg, 0, &p, err, sizeof err) != EXIT_OK ||
         history_open(cfg->history_path, 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err) != 0) {
         fprintf(stderr, "validate: %s\n", err);
         rc = 2;

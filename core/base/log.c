@@ -22,6 +22,12 @@ void log_setup(rc_log_level level, log_format format)
     g_format = format;
 }
 
+void log_get(rc_log_level *level, log_format *format)
+{
+    *level = (rc_log_level)g_level;
+    *format = (log_format)g_format;
+}
+
 int log_level_parse(const char *s)
 {
     for (int i = 0; i < 4; i++)

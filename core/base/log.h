@@ -12,6 +12,8 @@
 typedef enum log_format { LOG_TEXT = 0, LOG_JSON = 1 } log_format;
 
 void log_setup(rc_log_level level, log_format format);
+/* The settings in force (a step worker logs as its supervisor does). */
+void log_get(rc_log_level *level, log_format *format);
 /* Parse "error", "warn", "info", "debug"; -1 when unknown. */
 int log_level_parse(const char *s);
 

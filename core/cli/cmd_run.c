@@ -77,9 +77,8 @@ static int run_once(config *cfg, int dry_run, int as_json)
     char err[2048];
     int rc;
 
-    if (pipeline_build(cfg, &p, err, sizeof err) != 0) {
+    if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
         fprintf(stderr, "%s\n", err);
-        rc = EXIT_USAGE;
         goto out;
     }
     if ((rc = connect_preflight(cfg, err, sizeof err)) != EXIT_OK) {
@@ -201,8 +200,8 @@ int cmd_validate(int argc, char **argv)
         cli_error("%s", err);
         goto out;
     }
-    rc = EXIT_USAGE;
-    if (pipeline_build(cfg, &p, err, sizeof err) != 0) {
+    /* Every plugin's check() too: a value out of its range is refused here, not mid-run. */
+    if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
         fprintf(stderr, "%s\n", err);
         goto out;
     }

@@ -1,5 +1,6 @@
 /* main.c - `reconciler COMMAND ...`: dispatch to the commands in cli.h. */
 #include "cli/cli.h"
+#include "engine/worker.h"
 #include "base/util.h"
 
 #include <mysql.h>
@@ -55,6 +56,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("reconciler %s (plugin ABI %d.%d)\n", RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR);
         return EXIT_OK;
+    }
+    /* A step worker, started by a supervisor (engine/supervisor.c): not for people. */
+    if (strcmp(argv[1], WORKER_COMMAND) == 0) {
+        mysql_library_init(0, NULL, NULL);
+        int rc = worker_main();
+        mysql_library_end();
+        return rc;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {

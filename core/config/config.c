@@ -109,6 +109,10 @@ static const cfg_key top_keys[] = {
     { "schedule.lock_wait", RC_OPT_DURATION, "60s",
       "wait this long for another instance's run to end", C(schedule_lock_wait_ms),
       .max = DAY_MS },
+    { "schedule.max_run_time", RC_OPT_DURATION, "1h",
+      "a run still going after this long is stopped (its step worker killed), recorded as "
+      "interrupted and its lock released", C(schedule_max_run_time_ms),
+      .min = SECOND_MS, .max = DAY_MS },
     { "schedule.lock_ttl", RC_OPT_DURATION, "30s",
       "the run lock's lease, renewed every third of it while a run goes on; a holder that "
       "died frees the lock after this", C(schedule_lock_ttl_ms),
@@ -138,6 +142,9 @@ static const cfg_key step_keys[] = {
       .choices = "continue|abort" },
     { "enabled", RC_OPT_BOOL, "true", "false keeps the step in the file but skips it",
       S(enabled) },
+    { "timeout", RC_OPT_DURATION, "10m",
+      "a step still going after this long is stopped: its worker is killed, the step failed",
+      S(timeout_ms), .min = SECOND_MS, .max = DAY_MS },
 };
 
 #define N_TOP (sizeof top_keys / sizeof top_keys[0])
@@ -714,13 +721,25 @@ out:
 
 int config_load(const char *path, config **out, char *err, size_t errlen)
 {
+    *out = NULL;
+    char *text = yt_read_file(path, err, errlen);
+    if (!text)
+        return -1;
+    int rc = config_load_text(path, text, out, err, errlen);
+    free(text);
+    return rc;
+}
+
+int config_load_text(const char *path, const char *text, config **out, char *err, size_t errlen)
+{
     config *c = xcalloc(1, sizeof *c);
     loader ld = { .cfg = c, .err = err, .errlen = errlen };
     int rc = -1;
 
     *out = NULL;
     c->path = xstrdup(path);
-    if (yt_load_file(path, &c->root, err, errlen) != 0)
+    c->text = xstrdup(text);
+    if (yt_load_string(text, path, &c->root, err, errlen) != 0)
         goto out;
     if (!c->root) {
         snprintf(err, errlen, "%s:1:1: the file is empty; a pipeline needs at least 'steps'", path);
@@ -752,6 +771,7 @@ void config_free(config *c)
     free(c->steps);
     free_dirs(c->plugin_dirs, c->n_plugin_dirs);
     free(c->path);
+    free(c->text);
     free(c->dir);
     free(c->db_url);
     free(c->db_password_env);

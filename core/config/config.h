@@ -21,6 +21,7 @@ typedef struct cfg_step {
     char *plugin;
     cfg_on_error on_error; /* "continue" (default) or "abort" */
     int enabled;           /* default 1; a disabled step is reported "skipped" */
+    int64_t timeout_ms;    /* default 10m: the step's worker is killed after this long */
     const yt_node *options; /* the "options:" mapping; points into cfg->root. A step without one
                                gets an empty mapping at the step's position (for messages) */
     int line, col;         /* where the step starts, for messages */
@@ -28,6 +29,7 @@ typedef struct cfg_step {
 
 typedef struct config {
     char *path;  /* as given */
+    char *text;  /* the file's text as loaded (step workers build the same pipeline from it) */
     char *dir;   /* folder of path, absolute */
 
     /* database: */
@@ -56,6 +58,7 @@ typedef struct config {
     int64_t schedule_jitter_ms;     /* default 30s, at most 1d, always < interval */
     int64_t schedule_lock_wait_ms;  /* default 60s, at most 1d */
     int64_t schedule_lock_ttl_ms;   /* default 30s, 3s to 1h: a dead holder's lock frees after this */
+    int64_t schedule_max_run_time_ms; /* default 1h: a whole run is stopped after this long */
 
     /* http: */
     char *http_listen;     /* default 127.0.0.1:3006 */
@@ -77,6 +80,8 @@ typedef struct config {
  * here (the plugins are not loaded yet): see opt_set_build.
  */
 int config_load(const char *path, config **out, char *err, size_t errlen);
+/* The same from text read before (path names it in messages and anchors relative paths). */
+int config_load_text(const char *path, const char *text, config **out, char *err, size_t errlen);
 void config_free(config *c); /* accepts NULL */
 
 /*

@@ -325,6 +325,8 @@ static int option_value(const rc_option *d, const yt_node *node, const char *fil
                  node->col, step, d->name, why);
         return -1;
     }
+    v->line = node->line;
+    v->col = node->col;
     return 0;
 }
 

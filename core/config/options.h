@@ -19,6 +19,7 @@ typedef struct opt_value {
     int64_t i;   /* RC_OPT_INT; RC_OPT_DURATION in milliseconds */
     int b;       /* RC_OPT_BOOL */
     double d;    /* RC_OPT_DOUBLE */
+    int line, col; /* where the value stands in the pipeline file; 0: the default */
 } opt_value;
 
 /* "string", "int", "bool", "double", "duration" */

@@ -384,7 +384,7 @@ int yt_load_string(const char *text, const char *name, yt_node **root, char *err
 }
 
 /* The whole file as a NUL-terminated string (malloc'd), or NULL with err. */
-static char *read_all(const char *path, char *err, size_t errlen)
+char *yt_read_file(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL, *nul;
@@ -425,7 +425,7 @@ out:
 int yt_load_file(const char *path, yt_node **root, char *err, size_t errlen)
 {
     *root = NULL;
-    char *text = read_all(path, err, errlen);
+    char *text = yt_read_file(path, err, errlen);
     if (!text)
         return -1;
     int rc = yt_load_string(text, path, root, err, errlen);

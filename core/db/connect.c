@@ -69,6 +69,7 @@ int connect_open(const config *cfg, const connect_timeouts *t, db **out, char *e
         .connect_timeout_s = seconds(t->connect_s, cfg->db_connect_timeout_ms),
         .read_timeout_s = seconds(t->read_s, cfg->db_read_timeout_ms),
         .write_timeout_s = seconds(t->write_s, cfg->db_write_timeout_ms),
+        .busy_timeout_ms = t->busy_ms,
     };
     if (db_open(&u, &o, out, err, errlen) != DB_OK) {
         rc = EXIT_DATABASE;

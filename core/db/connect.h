@@ -15,6 +15,7 @@
 /* Timeouts in seconds that override the configured ones (0: the configured one). */
 typedef struct connect_timeouts {
     int connect_s, read_s, write_s;
+    int busy_ms; /* SQLite: wait this long for another writer (0: write_s or the configured) */
 } connect_timeouts;
 
 /*

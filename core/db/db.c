@@ -778,6 +778,16 @@ int db_now(db *d, db_clock *out)
     return 0;
 }
 
+int64_t db_connection_id(db *d)
+{
+    int64_t id = 0;
+    if (d->drv->kind != DB_MYSQL)
+        return 0;
+    if (db_query(d, "SELECT CONNECTION_ID()", NULL, 0, rc__count_row, &id) != 0)
+        return -1;
+    return id;
+}
+
 int db_table_exists(db *d, const char *table)
 {
     const char *sql = d->drv->kind == DB_MYSQL

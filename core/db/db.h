@@ -135,6 +135,12 @@ int db_parse_offset(const char *text, int *offset_s);
 void db_format_time(int64_t unix_s, char *out, size_t outlen);
 int db_parse_time(const char *text, int64_t *unix_s);
 
+/*
+ * The server's id of this connection (MySQL CONNECTION_ID()), so that
+ * another connection can KILL it: > 0, 0 on SQLite, -1 on error.
+ */
+int64_t db_connection_id(db *d);
+
 /* Does table exist in the connected database? 1 yes, 0 no, -1 error. */
 int db_table_exists(db *d, const char *table);
 

@@ -41,13 +41,18 @@ struct guard {
     _Atomic int64_t deadline; /* monotonic ms: past it, the lease may have ended */
 };
 
-/* The guard's statements must return well inside a renewal period. */
+/*
+ * The guard's statements must return well inside a renewal period:
+ * ttl / 6, from 1 s (the client's smallest) to 2 s (so that a stopping
+ * process is not held by a hung server). SQLite has no server to hang but
+ * one writer at a time: a renewal may queue behind a step's chunk for up to
+ * a third of the lease (the deadline still guards the run).
+ */
 static connect_timeouts timeouts_for(int64_t ttl_ms)
 {
     int s = (int)(ttl_ms / 6000);
-    if (s < 1)
-        s = 1;
-    connect_timeouts t = { s, s, s };
+    s = s < 1 ? 1 : s > 2 ? 2 : s;
+    connect_timeouts t = { s, s, s, (int)(ttl_ms / 3) };
     return t;
 }
 

@@ -56,14 +56,52 @@ static void h_fail(rc_ctx *ctx, const char *fmt, ...)
     free(msg);
 }
 
-/* Options: asking for an undeclared name or the wrong type is a plugin bug. */
+static void h_fail_option(rc_ctx *ctx, const char *option, const char *fmt, ...)
+{
+    step_run *sr = SR(ctx);
+    char *msg = NULL, *full;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt ? fmt : "(no message)", ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    /* The value's own position; a default stands where the step does. */
+    const opt_value *v = NULL;
+    for (size_t i = 0; option && i < sr->ps->opts.n; i++)
+        if (strcmp(sr->ps->opts.defs[i].name, option) == 0)
+            v = &sr->ps->opts.values[i];
+    int line = v && v->line ? v->line : sr->ps->cfg->line;
+    int col = v && v->line ? v->col : sr->ps->cfg->col;
+    full = xasprintf("%s:%d:%d: step '%s': option '%s' %s%s", sr->file ? sr->file : "(pipeline)",
+                     line, col, ctx->step, option ? option : "(none)", msg ? msg : "is wrong",
+                     v && !v->line ? " (the default)" : "");
+    set_error(sr, full, 1);
+    free(full);
+    free(msg);
+}
+
+/*
+ * Options: asking for an undeclared name or the wrong type is a plugin bug.
+ * It fails the step loudly, with a message that names the option, rather
+ * than letting a silent 0 reach a WHERE clause.
+ */
 static const opt_value *opt(rc_ctx *ctx, const char *name, rc_opt_type t)
 {
-    const opt_value *v = opt_set_get(&SR(ctx)->ps->opts, name, t);
-    if (!v)
-        log_msg(RC_LOG_ERROR, ctx->step, "plugin asked for option '%s' as %s, which its "
-                "options table does not declare", name, opt_type_name(t));
+    const opt_value *v = opt_set_get(&SR(ctx)->ps->opts, name ? name : "", t);
+    if (!v && !SR(ctx)->misused) {
+        char *msg = xasprintf("plugin bug: it asked for option '%s' as %s, which its options "
+                              "table does not declare", name ? name : "(null)", opt_type_name(t));
+        log_msg(RC_LOG_ERROR, ctx->step, "%s", msg);
+        set_error(SR(ctx), msg, 1);
+        SR(ctx)->misused = 1;
+        free(msg);
+    }
     return v;
+}
+
+int host_misused(const step_run *sr)
+{
+    return sr->misused;
 }
 
 static const char *h_opt_string(rc_ctx *ctx, const char *name)
@@ -119,7 +157,8 @@ static int h_dry_run(rc_ctx *ctx)
 
 int host_should_stop(const step_run *sr)
 {
-    return stop_requested() || (sr->g && guard_must_stop(sr->g));
+    (void)sr;
+    return stop_requested();
 }
 
 static int h_interrupted(rc_ctx *ctx)
@@ -134,14 +173,14 @@ static int chunk_stop(void *arg)
 
 static const char *h_db_driver(rc_ctx *ctx)
 {
-    return db_driver_name(SR(ctx)->d);
+    return SR(ctx)->d ? db_driver_name(SR(ctx)->d) : "";
 }
 
 /* A database failure becomes the step's error unless the plugin said why. */
 static int db_result(rc_ctx *ctx, int rc)
 {
     if (rc != 0) {
-        char msg[1024];
+        char msg[1100];
         snprintf(msg, sizeof msg, "database: %s", db_errmsg(SR(ctx)->d));
         set_error(SR(ctx), msg, 0);
         return RC_ERROR;
@@ -149,46 +188,73 @@ static int db_result(rc_ctx *ctx, int rc)
     return RC_OK;
 }
 
+/*
+ * May this call reach the database? Not in check() (no connection), and not
+ * to write in a dry run: the safety net under every step. A refusal is the
+ * step's error and db_error()'s answer, as a database failure would be.
+ */
+static int refused(rc_ctx *ctx, const char *call, int writes)
+{
+    step_run *sr = SR(ctx);
+    sr->refused[0] = '\0';
+    if (!sr->d)
+        snprintf(sr->refused, sizeof sr->refused, "%s refused in check(): there is no database "
+                 "before a run", call);
+    else if (writes && sr->dry_run)
+        snprintf(sr->refused, sizeof sr->refused, "%s refused in a dry run: count with "
+                 "db_query instead", call);
+    if (!sr->refused[0])
+        return 0;
+    set_error(sr, sr->refused, 0);
+    return 1;
+}
+
 static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                      int64_t *affected)
 {
-    if (SR(ctx)->dry_run) {
-        /* The safety net under every step: a dry run cannot write. */
-        set_error(SR(ctx), "db_exec refused in a dry run: count with db_query instead", 0);
+    if (refused(ctx, "db_exec", 1))
         return RC_ERROR;
-    }
     return db_result(ctx, db_exec(SR(ctx)->d, sql, params, n, affected));
 }
 
 static int h_db_query(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                       rc_row_fn fn, void *user)
 {
+    if (refused(ctx, "db_query", 0))
+        return RC_ERROR;
     return db_result(ctx, db_query(SR(ctx)->d, sql, params, n, fn, user));
 }
 
 static int h_db_begin(rc_ctx *ctx)
 {
+    if (refused(ctx, "db_begin", 0))
+        return RC_ERROR;
     return db_result(ctx, db_begin(SR(ctx)->d));
 }
 
 static int h_db_commit(rc_ctx *ctx)
 {
+    if (refused(ctx, "db_commit", 0))
+        return RC_ERROR;
     return db_result(ctx, db_commit(SR(ctx)->d));
 }
 
 static int h_db_rollback(rc_ctx *ctx)
 {
+    if (refused(ctx, "db_rollback", 0))
+        return RC_ERROR;
     return db_result(ctx, db_rollback(SR(ctx)->d));
 }
 
 static const char *h_db_error(rc_ctx *ctx)
 {
-    return db_errmsg(SR(ctx)->d);
+    step_run *sr = SR(ctx);
+    return sr->refused[0] ? sr->refused : sr->d ? db_errmsg(sr->d) : "";
 }
 
 static int h_db_retryable(rc_ctx *ctx)
 {
-    return db_retryable(SR(ctx)->d);
+    return SR(ctx)->d && !SR(ctx)->refused[0] && db_retryable(SR(ctx)->d);
 }
 
 /* A value the result cannot hold: the step learns why (log and error). */
@@ -250,10 +316,8 @@ static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_
                         size_t nstmts)
 {
     char err[256] = "";
-    if (SR(ctx)->dry_run) {
-        set_error(SR(ctx), "db_chunked refused in a dry run: count with db_query instead", 0);
+    if (refused(ctx, "db_chunked", 1))
         return RC_ERROR;
-    }
     if (chunk_run(SR(ctx)->d, find_sql, find_params, find_n, first, batch, stmts, nstmts,
                   chunk_stop, SR(ctx), err, sizeof err) == 0)
         return RC_OK;
@@ -291,6 +355,7 @@ const rc_api host_api = {
     .result_bool = h_result_bool,
     .result_string = h_result_string,
     .db_chunked = h_db_chunked,
+    .fail_option = h_fail_option,
 };
 
 void host_ctx_init(rc_ctx *ctx, step_run *sr)

@@ -7,18 +7,19 @@
 
 #include <jansson.h>
 #include "db/db.h"
-#include "engine/guard.h"
 #include "engine/pipeline.h"
 
 typedef struct step_run {
     const pipeline_step *ps;
-    db *d;
+    db *d;             /* NULL in check(): every database call is refused */
+    const char *file;  /* the pipeline file, for fail_option's FILE:LINE:COL */
     int dry_run;
     db_clock clock;    /* the run's reference time T (database clock and zone) */
-    guard *g;          /* the run lock the run holds, or NULL (dry runs, probes) */
     json_t *results;   /* what the step reported (owned) */
     char *error;       /* why it failed (owned), or NULL */
     int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
+    int misused;       /* asked for an undeclared option: fails the step whatever it returns */
+    char refused[256]; /* why the core refused the last database call itself, or "" */
 } step_run;
 
 /*
@@ -29,11 +30,14 @@ typedef struct step_run {
 void host_ctx_init(rc_ctx *ctx, step_run *sr);
 
 /*
- * Must the step stop at its next chunk? The process is stopping, or the run
- * lock the run holds may be lost (guard_must_stop). What interrupted() and
- * the chunk loop ask.
+ * Must the step stop at its next chunk? The worker was asked to stop (by its
+ * supervisor: a stop request, a timeout, a lost run lock). What
+ * interrupted() and the chunk loop ask.
  */
 int host_should_stop(const step_run *sr);
+
+/* Did the plugin ask for an option its table does not declare? */
+int host_misused(const step_run *sr);
 
 /* The longest step error kept, in bytes (cut at a character boundary). */
 #define HOST_ERROR_MAX 4096

@@ -38,6 +38,9 @@ int plugin_load_file(const char *path, const char *expected_name, plugin **out,
                      char *err, size_t errlen);
 void plugin_free(plugin *p); /* dlclose; accepts NULL */
 
+/* The plugin's check() callback, or NULL (none, or a 1.0 plugin, whose descriptor has no room for one). */
+int (*plugin_check_fn(const plugin *p))(rc_ctx *);
+
 void registry_init(plugin_registry *r, char **dirs, size_t ndirs);
 void registry_free(plugin_registry *r);
 

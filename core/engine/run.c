@@ -7,10 +7,39 @@
 #include "base/util.h"
 #include "db/connect.h"
 #include "engine/runner.h"
+#include "engine/supervisor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The log row is one small INSERT: a server that needs longer does not answer. */
+#define JOB_LOG_TIMEOUT_MS 3000
+/* The supervisor's own statements (T, the log row, KILL) are small: short timeouts. */
+static const connect_timeouts supervisor_timeouts = { 0, 5, 5 };
+
+int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, size_t errlen)
+{
+    char why[1024];
+    if (pipeline_build(cfg, out, err, errlen) != 0)
+        return EXIT_USAGE;
+    for (size_t i = 0; with_probes && run_probe_names[i]; i++)
+        if (pipeline_add_probe(*out, run_probe_names[i], why, sizeof why) != 0)
+            log_warn("%s; the API endpoints that use it answer 503", why);
+    if (runner_check(*out, err, errlen) != 0) {
+        pipeline_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int run_connect(const config *cfg, db **d, char *err, size_t errlen)
+{
+    return connect_check(cfg, &supervisor_timeouts, d, err, errlen);
+}
+
+const char *const run_probe_names[] = { "queue", "metrics", "followups", "orders", NULL };
 
 /*
  * One processing_job_logs row: job_id 0 (system), the category of the
@@ -18,7 +47,7 @@
  * A failure is added to the result's errors (and so to the details of no
  * row, since there is none).
  */
-static int write_job_log(db *d, json_t *r)
+static int write_job_log(db **d, json_t *r)
 {
     json_t *errors = json_object_get(r, "errors");
     char *summary = runner_summary(r);
@@ -29,11 +58,17 @@ static int write_job_log(db *d, json_t *r)
                      rc_text(runner_log_category(json_string_value(json_object_get(r, "trigger")))),
                      rc_text(summary),
                      details ? rc_text(details) : rc_null() };
-    if (db_exec(d, "INSERT INTO processing_job_logs (job_id, level, category, message, details) "
-                "VALUES (0, ?, ?, ?, ?)", p, 4, NULL) == 0) {
+    /* Bounded: a process stopping beside a hung server must still exit in time. */
+    int got = *d ? supervise_bounded(d, "INSERT INTO processing_job_logs (job_id, level, "
+                                     "category, message, details) VALUES (0, ?, ?, ?, ?)",
+                                     p, 4, JOB_LOG_TIMEOUT_MS)
+                 : -2;
+    if (got == 0) {
         rc = 0;
     } else {
-        char *msg = xasprintf("cannot write the run's processing_job_logs row: %s", db_errmsg(d));
+        char *msg = xasprintf("cannot write the run's processing_job_logs row: %s",
+                              got == -2 ? "the database did not answer in time"
+                                        : db_errmsg(*d));
         log_error("%s", msg);
         json_array_append_new(errors, jx_text(msg));
         free(msg);
@@ -94,7 +129,7 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
         plan->started(plan->user, run_id);
 
     /* A server restarted since the last run closed our session: reopen it now. */
-    if ((rc = connect_check(env->cfg, NULL, env->d, err, sizeof err)) != EXIT_OK) {
+    if ((rc = run_connect(env->cfg, env->d, err, sizeof err)) != EXIT_OK) {
         snprintf(reason, sizeof reason, "not run: %s", err);
         log_error("%s run %s", plan->trigger, reason);
         return not_run(env, plan, run_id, "failed", reason, rc, result);
@@ -108,23 +143,25 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
         log_error("%s", history_error(env->h));
 
     run_request req = { .trigger = plan->trigger, .dry_run = plan->dry_run,
-                        .reference_time = plan->reference_time, .run_id = run_id,
-                        .g = locked ? env->g : NULL };
-    run_status st = runner_run(env->p, *env->d, &req, result);
+                        .reference_time = plan->reference_time, .run_id = run_id };
+    run_status st = supervise_run(env->p, env->cfg, env->d, locked ? env->g : NULL, &req,
+                                  result);
     /* The bot's own log table gets one row per real run; a dry run writes nothing. */
-    if (!plan->dry_run && write_job_log(*env->d, *result) != 0 && st == RUN_SUCCESS) {
+    if (!plan->dry_run && write_job_log(env->d, *result) != 0 && st == RUN_SUCCESS) {
         st = RUN_PARTIAL;
         json_object_set_new(*result, "status", jx(json_string(run_status_name(st))));
         json_object_set_new(*result, "success", jx(json_false()));
     }
-    if (locked)
+    /* Without the supervisor's connection the server did not answer: the lease
+     * frees itself; a stopping process does not wait on a hung server. */
+    if (locked && (*env->d || !stop_requested()))
         guard_release(env->g, stop_requested() ? 0 : plan->hold_ms);
     if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);
     log_info("%s", summary);
     free(summary);
-    if (db_lost(*env->d)) {
+    if (*env->d && db_lost(*env->d)) {
         /* Reconnect before the next run rather than fail it too. */
         db_close(*env->d);
         *env->d = NULL;

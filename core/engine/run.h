@@ -42,6 +42,24 @@ typedef struct run_plan {
 } run_plan;
 
 /*
+ * Build cfg's pipeline (and, with_probes, the API's probes) and call every
+ * step's check(): what `validate` checks, a run starts with, and a step
+ * worker rebuilds. EXIT_OK and *out, or EXIT_USAGE with err
+ * (FILE:LINE:COL).
+ */
+int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, size_t errlen);
+
+/*
+ * Make *d the supervisor's working connection (opened, or reopened after a
+ * server restart), with the short timeouts its few small statements need.
+ * EXIT_OK, or an exit code with err.
+ */
+int run_connect(const config *cfg, db **d, char *err, size_t errlen);
+
+/* The plugins the API runs as probes for its live figures; NULL-terminated. */
+extern const char *const run_probe_names[];
+
+/*
  * Make the run. *result receives the result JSON (new reference): the run's,
  * or a "skipped"/"failed" one for a run that could not happen. Returns the
  * exit code `run --once` exits with: EXIT_OK (every step ok),

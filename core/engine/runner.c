@@ -11,10 +11,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const step_status_names[] = { "ok", "failed", "skipped" };
-enum { STEP_OK, STEP_FAILED, STEP_SKIPPED };
+static const char *const step_status_names[] = { "ok", "failed", "skipped", "interrupted" };
 
-/* Run one step; fills sr (results, error) and returns STEP_OK or STEP_FAILED. */
+const char *step_status_name(int st)
+{
+    return st >= STEP_OK && st <= STEP_INTERRUPTED ? step_status_names[st] : "failed";
+}
+
+int step_status_parse(const char *name)
+{
+    for (int i = STEP_OK; i <= STEP_INTERRUPTED; i++)
+        if (name && strcmp(name, step_status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void step_outcome_clear(step_outcome *o)
+{
+    json_decref(o->results);
+    free(o->error);
+    memset(o, 0, sizeof *o);
+}
+
+/* init, run, fini; fills sr (results, error) and returns STEP_OK or STEP_FAILED. */
 static int run_step(step_run *sr)
 {
     const rc_plugin *d = sr->ps->plugin->desc;
@@ -31,6 +50,8 @@ static int run_step(step_run *sr)
     rc = d->run(&ctx, state);
     if (d->fini)
         d->fini(state);
+    if (host_misused(sr))
+        return STEP_FAILED; /* an undeclared option asked for: a plugin bug, loudly */
     if (rc != RC_OK) {
         if (!sr->error)
             sr->error = xstrdup("step failed without saying why");
@@ -40,6 +61,62 @@ static int run_step(step_run *sr)
     free(sr->error);
     sr->error = NULL;
     return STEP_OK;
+}
+
+/* One step's check(); 0, or -1 with err at the option's or the step's FILE:LINE:COL. */
+static int check_step(const char *file, const pipeline_step *ps, char *err, size_t errlen)
+{
+    int (*check)(rc_ctx *) = plugin_check_fn(ps->plugin);
+    if (!check)
+        return 0;
+    step_run sr = { .ps = ps, .d = NULL, .file = file, .dry_run = 1,
+                    .results = jx(json_object()) };
+    rc_ctx ctx;
+    host_ctx_init(&ctx, &sr);
+    int rc = check(&ctx);
+    int bad = rc != RC_OK || host_misused(&sr);
+    if (bad) {
+        const char *why = sr.error ? sr.error : "its check() refused the options without "
+                                                "saying why";
+        /* fail_option's message is positioned already; fail()'s gets the step's place. */
+        if (strncmp(why, file, strlen(file)) == 0)
+            snprintf(err, errlen, "%s", why);
+        else
+            snprintf(err, errlen, "%s:%d:%d: step '%s': %s", file, ps->cfg->line, ps->cfg->col,
+                     ps->cfg->name, why);
+    }
+    free(sr.error);
+    json_decref(sr.results);
+    return bad ? -1 : 0;
+}
+
+int runner_check(const pipeline *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (check_step(p->cfg->path, &p->steps[i], err, errlen) != 0)
+            return -1;
+    for (size_t i = 0; i < p->n_probes; i++)
+        if (check_step(p->cfg->path, &p->probes[i], err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+void runner_step(const pipeline_step *ps, db *d, const db_clock *clock, int dry_run,
+                 step_outcome *out)
+{
+    step_run sr = { .ps = ps, .d = d, .dry_run = dry_run, .clock = *clock,
+                    .results = jx(json_object()) };
+    int64_t t0 = util_mono_ms();
+    int status = run_step(&sr);
+    /* Cut short by a stop (its chunk loop ended early): never "ok". */
+    if (status == STEP_OK && stop_requested()) {
+        status = STEP_INTERRUPTED;
+        sr.error = xstrdup("interrupted: stopped at a chunk boundary before the step was done");
+    }
+    out->status = status;
+    out->ms = util_mono_ms() - t0;
+    out->results = sr.results;
+    out->error = sr.error;
 }
 
 int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
@@ -77,16 +154,88 @@ static json_t *step_json(const pipeline_step *ps, int status, int64_t ms, json_t
                          const char *error)
 {
     return jx(json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", ps->cfg->name,
-                        "plugin", ps->cfg->plugin, "status", step_status_names[status],
+                        "plugin", ps->cfg->plugin, "status", step_status_name(status),
                         "durationMs", (json_int_t)ms, "results", results,
                         "error", jx_text(error)));
 }
 
-static void add_error(json_t *errors, const char *step, const char *msg)
+void result_error(run_result *rr, const char *step, const char *msg)
 {
     char *line = step ? xasprintf("%s: %s", step, msg) : xstrdup(msg);
-    json_array_append_new(errors, jx_text(line));
+    json_array_append_new(rr->errors, jx_text(line));
     free(line);
+}
+
+void result_init(run_result *rr, const run_request *req)
+{
+    memset(rr, 0, sizeof *rr);
+    rr->req = *req;
+    rr->steps = jx(json_array());
+    rr->results = jx(json_object());
+    rr->errors = jx(json_array());
+    rr->started = util_wall_ms();
+    rr->mono0 = util_mono_ms();
+}
+
+void result_clock(run_result *rr, const db_clock *clock)
+{
+    rr->clock = *clock;
+    rr->clock_ok = 1;
+}
+
+void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
+{
+    if (o->status == STEP_OK) {
+        rr->n_ok++;
+        /* A deep copy: merging shares nested objects, and the next step's
+         * merge must not reach into this step's own results. */
+        json_t *copy = jx(json_deep_copy(o->results));
+        json_object_update_recursive(rr->results, copy);
+        json_decref(copy);
+        log_info("step %s: ok in %lld ms", ps->cfg->name, (long long)o->ms);
+    } else if (o->status == STEP_FAILED || o->status == STEP_INTERRUPTED) {
+        rr->n_failed++;
+        result_error(rr, ps->cfg->name, o->error ? o->error : "failed");
+        log_warn("step %s: %s in %lld ms: %s", ps->cfg->name, step_status_name(o->status),
+                 (long long)o->ms, o->error ? o->error : "");
+    }
+    json_array_append_new(rr->steps, step_json(ps, o->status, o->ms,
+                                               o->results ? o->results : jx(json_object()),
+                                               o->error));
+    o->results = NULL;
+    step_outcome_clear(o);
+}
+
+json_t *result_finish(run_result *rr, const char *interrupted, run_status *status)
+{
+    char ts[32];
+    if (interrupted)
+        result_error(rr, NULL, interrupted);
+    run_status st = (rr->n_failed == 0 && rr->clock_ok && !interrupted) ? RUN_SUCCESS
+                    : (rr->n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
+    util_iso_time(rr->started, ts, sizeof ts);
+    /* referenceTime is T as the database wrote it, in its zone; timestamp is UTC. */
+    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:I}",
+                             "status", run_status_name(st), "success", st == RUN_SUCCESS,
+                             "runId", rr->req.run_id ? jx(json_integer(rr->req.run_id))
+                                                     : json_null(),
+                             "trigger", rr->req.trigger, "dryRun", rr->req.dry_run,
+                             "timestamp", ts, "referenceTime", rr->clock.text,
+                             "referenceTimeZone", rr->clock.zone,
+                             "durationMs", (json_int_t)(util_mono_ms() - rr->mono0),
+                             "results", rr->results, "steps", rr->steps,
+                             "errors", rr->errors, "uptime", (json_int_t)util_uptime_s()));
+    if (interrupted)
+        json_object_set_new(r, "interrupted", jx(json_true()));
+    rr->steps = rr->results = rr->errors = NULL;
+    *status = st;
+    return r;
+}
+
+const char *run_status_name(run_status st)
+{
+    static const char *const names[] = { "success", "partial", "failed" };
+    return names[st];
 }
 
 const char *runner_log_category(const char *trigger)
@@ -96,99 +245,6 @@ const char *runner_log_category(const char *trigger)
     if (strcmp(trigger, "manual") == 0)
         return "manual_reconciliation";
     return "startup_reconciliation";
-}
-
-run_status runner_run(pipeline *p, db *d, const run_request *req, json_t **result)
-{
-    json_t *steps = jx(json_array()), *results = jx(json_object()), *errors = jx(json_array());
-    int64_t started = util_wall_ms(), mono0 = util_mono_ms();
-    db_clock clock = { 0, 0, "", "" };
-    char ts[32], why[1200];
-    size_t n_ok = 0, n_failed = 0;
-    int clock_ok, aborted = 0;
-
-    if (req->reference_time)
-        clock_ok = db_clock_from_text(req->reference_time, 0, &clock) == 0;
-    else
-        clock_ok = db_now(d, &clock) == 0;
-    if (!clock_ok) {
-        snprintf(why, sizeof why, "cannot read the database clock: %s", db_errmsg(d));
-        add_error(errors, NULL, why);
-        log_error("%s", why);
-    }
-
-    for (size_t i = 0; i < p->n; i++) {
-        pipeline_step *ps = &p->steps[i];
-        step_run sr = { .ps = ps, .d = d, .dry_run = req->dry_run, .clock = clock,
-                        .g = req->g, .results = jx(json_object()) };
-        int status = STEP_SKIPPED;
-        int64_t t0 = util_mono_ms();
-
-        if (!ps->cfg->enabled) {
-            log_debug("step %s: disabled", ps->cfg->name);
-        } else if (!clock_ok || aborted) {
-            sr.error = xstrdup(!clock_ok ? "not run: the database clock could not be read"
-                                         : "not run: an earlier step failed with on_error: abort");
-        } else if (host_should_stop(&sr)) {
-            sr.error = xstrdup(stop_requested() ? "not run: reconciler is stopping"
-                                                : "not run: the run lock may be lost");
-            add_error(errors, ps->cfg->name, sr.error);
-        } else {
-            log_debug("step %s (%s): start", ps->cfg->name, ps->cfg->plugin);
-            status = run_step(&sr);
-        }
-        int64_t ms = util_mono_ms() - t0;
-
-        if (status == STEP_OK) {
-            n_ok++;
-            /* A deep copy: merging shares nested objects, and the next
-             * step's merge must not reach into this step's own results. */
-            json_t *copy = jx(json_deep_copy(sr.results));
-            json_object_update_recursive(results, copy);
-            json_decref(copy);
-            log_info("step %s: ok in %lld ms", ps->cfg->name, (long long)ms);
-        } else if (status == STEP_FAILED) {
-            n_failed++;
-            add_error(errors, ps->cfg->name, sr.error);
-            log_warn("step %s: failed in %lld ms: %s", ps->cfg->name, (long long)ms, sr.error);
-            if (ps->cfg->on_error == CFG_ON_ERROR_ABORT)
-                aborted = 1;
-        }
-        json_array_append_new(steps, step_json(ps, status, ms, sr.results, sr.error));
-        free(sr.error);
-    }
-
-    /* A run cut short by a stop request did not do all its work: never "success". */
-    int shutting = stop_requested(), lost = req->g && guard_must_stop(req->g);
-    int interrupted = shutting || lost;
-    if (interrupted)
-        add_error(errors, NULL, shutting ? "interrupted: reconciler was asked to stop"
-                                         : guard_stop_reason(req->g));
-    run_status st = (n_failed == 0 && clock_ok && !interrupted) ? RUN_SUCCESS
-                    : (n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
-    int64_t duration = util_mono_ms() - mono0;
-    util_iso_time(started, ts, sizeof ts);
-
-    /* referenceTime is T as the database wrote it, in its zone; timestamp is UTC. */
-    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:I}",
-                             "status", run_status_name(st), "success", st == RUN_SUCCESS,
-                             "runId", req->run_id ? jx(json_integer(req->run_id)) : json_null(),
-                             "trigger", req->trigger, "dryRun", req->dry_run,
-                             "timestamp", ts, "referenceTime", clock.text,
-                             "referenceTimeZone", clock.zone,
-                             "durationMs", (json_int_t)duration, "results", results,
-                             "steps", steps, "errors", errors,
-                             "uptime", (json_int_t)util_uptime_s()));
-    if (interrupted)
-        json_object_set_new(r, "interrupted", jx(json_true()));
-    *result = r;
-    return st;
-}
-
-const char *run_status_name(run_status st)
-{
-    static const char *const names[] = { "success", "partial", "failed" };
-    return names[st];
 }
 
 json_t *runner_not_run(const char *trigger, int dry_run, int64_t run_id, const char *status,
@@ -209,21 +265,22 @@ char *runner_summary(const json_t *r)
 {
     size_t i;
     json_t *s;
-    int counts[3] = { 0, 0, 0 };
-    char *out;
+    int counts[STEP_INTERRUPTED + 1] = { 0 };
+    char more[48] = "";
 
     json_array_foreach(json_object_get(r, "steps"), i, s) {
-        const char *st = json_string_value(json_object_get(s, "status"));
-        for (int k = 0; k < 3; k++)
-            if (st && strcmp(st, step_status_names[k]) == 0)
-                counts[k]++;
+        int st = step_status_parse(json_string_value(json_object_get(s, "status")));
+        if (st >= 0)
+            counts[st]++;
     }
+    if (counts[STEP_INTERRUPTED])
+        snprintf(more, sizeof more, ", %d interrupted", counts[STEP_INTERRUPTED]);
     json_int_t id = json_integer_value(json_object_get(r, "runId"));
-    out = xasprintf("reconciliation run %lld (%s%s): %s in %lld ms; steps: %d ok, %d failed, "
-                    "%d skipped", (long long)id, json_string_value(json_object_get(r, "trigger")),
-                    json_is_true(json_object_get(r, "dryRun")) ? ", dry run" : "",
-                    json_string_value(json_object_get(r, "status")),
-                    (long long)json_integer_value(json_object_get(r, "durationMs")),
-                    counts[0], counts[1], counts[2]);
-    return out;
+    return xasprintf("reconciliation run %lld (%s%s): %s in %lld ms; steps: %d ok, %d failed, "
+                     "%d skipped%s", (long long)id,
+                     json_string_value(json_object_get(r, "trigger")),
+                     json_is_true(json_object_get(r, "dryRun")) ? ", dry run" : "",
+                     json_string_value(json_object_get(r, "status")),
+                     (long long)json_integer_value(json_object_get(r, "durationMs")),
+                     counts[STEP_OK], counts[STEP_FAILED], counts[STEP_SKIPPED], more);
 }

@@ -1,23 +1,55 @@
 /*
- * runner.h - one run of a pipeline's steps: in order, each timed, a failing
- * step recorded while the next still runs (unless it says on_error: abort),
- * and the result JSON with the pinned field names. The run lock, the history
- * and the processing_job_logs row are engine/run.c's: this file only runs
- * steps, so that a probe and a run share one step loop.
+ * runner.h - steps and the result of a run.
+ *
+ * A step runs in a step worker (engine/worker.c): runner_step calls the
+ * plugin's init, run and fini there, and runner_probe runs a plugin
+ * read-only for the API. The supervisor (engine/supervisor.c) assembles the
+ * run's result from the outcomes the workers report, with the pinned field
+ * names (run_result). The run lock, the history and the processing_job_logs
+ * row are engine/run.c's.
  */
 #ifndef RC_RUNNER_H
 #define RC_RUNNER_H
 
 #include <jansson.h>
 #include "db/db.h"
-#include "engine/guard.h"
 #include "engine/pipeline.h"
+
+/* A step's status, as in steps[].status. */
+enum { STEP_OK, STEP_FAILED, STEP_SKIPPED, STEP_INTERRUPTED };
+/* "ok", "failed", "skipped", "interrupted". */
+const char *step_status_name(int status);
+/* The status of a name, or -1. */
+int step_status_parse(const char *name);
+
+/* What one step did. */
+typedef struct step_outcome {
+    int status;       /* STEP_* */
+    int64_t ms;       /* how long it took */
+    json_t *results;  /* the figures it reported (owned), or NULL */
+    char *error;      /* why it failed (owned), or NULL */
+} step_outcome;
+void step_outcome_clear(step_outcome *o);
+
+/*
+ * Every step's (and probe's) check() callback, in order, with no database:
+ * 0, or -1 with err "FILE:LINE:COL: step 'S': option 'O' ..." (the option's
+ * value, or the step) for the first refusal. Called before any step runs.
+ */
+int runner_check(const pipeline *p, char *err, size_t errlen);
+
+/*
+ * Run one step against d at T = clock (in the worker): init, run, fini.
+ * A step that returned ok after a stop request cut it short is
+ * STEP_INTERRUPTED, never ok.
+ */
+void runner_step(const pipeline_step *ps, db *d, const db_clock *clock, int dry_run,
+                 step_outcome *out);
 
 /*
  * Run probe `name` once as a dry run (db_exec refused: it cannot write) with
- * T from d's clock. Safe to call from several threads at once, each with its
- * own d. Returns 0 with *results (new reference) and T in now_text, or -1
- * with err (unknown probe, the clock, or the step's own error).
+ * T from d's clock. Returns 0 with *results (new reference) and T in
+ * now_text, or -1 with err (unknown probe, the clock, or the step's own error).
  */
 int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
                  char *err, size_t errlen);
@@ -31,7 +63,6 @@ typedef struct run_request {
      */
     const char *reference_time;
     int64_t run_id; /* the history id, for the result's runId (0: none) */
-    guard *g;       /* the run lock the run holds (its loss stops the run), or NULL */
 } run_request;
 
 /* The run's overall outcome, as in the result's "status". */
@@ -40,14 +71,28 @@ typedef enum run_status { RUN_SUCCESS = 0, RUN_PARTIAL = 1, RUN_FAILED = 2 } run
 /* "success", "partial", "failed". */
 const char *run_status_name(run_status st);
 
+/* A run's result while its steps report in (the supervisor fills it). */
+typedef struct run_result {
+    run_request req;
+    json_t *steps, *results, *errors;
+    db_clock clock;
+    int clock_ok;
+    size_t n_ok, n_failed;
+    int64_t started, mono0;
+} run_result;
+
+void result_init(run_result *rr, const run_request *req);
+/* T was read: the result says it, and the run may succeed. */
+void result_clock(run_result *rr, const db_clock *clock);
+/* One step's outcome, in order (takes o's results and error). */
+void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o);
+/* A line for errors[], prefixed by the step's name when step is set. */
+void result_error(run_result *rr, const char *step, const char *msg);
 /*
- * Run the pipeline's steps once against d. Returns the status; *result
- * receives the result JSON (new reference). A run always produces a result,
- * even when the database clock cannot be read (then it is "failed"). A run
- * cut short by a stop request or a lost run lock is "interrupted" and never
- * "success".
+ * The result JSON (new reference) and its status. interrupted: why the run
+ * was cut short (it is then never "success"), or NULL.
  */
-run_status runner_run(pipeline *p, db *d, const run_request *req, json_t **result);
+json_t *result_finish(run_result *rr, const char *interrupted, run_status *status);
 
 /*
  * The result of a run that did not happen: status "skipped" (another

@@ -13,10 +13,12 @@
 #include "base/text.h"
 #include "base/util.h"
 #include "db/connect.h"
-#include "engine/runner.h"
+#include "engine/supervisor.h"
 #include "service/prom.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,39 +148,62 @@ static void h_run_post(void *user, const http_request *req, http_response *resp)
 }
 
 /*
- * Run probes (NULL-terminated names) on one fresh connection; results[i] get
- * their figures. 0, or -1 after answering 503 with why. The pipeline in
- * force is held by reference for the duration, with no lock held: a slow
- * database here never holds up a reload or a run.
+ * Probes run in step workers (engine/supervisor.c), like every plugin: a
+ * probe that crashes or hangs costs its request a 503, never the API. At
+ * most PROBES_MAX run at once; a request beyond that waits up to
+ * PROBE_QUEUE_MS for a slot, then gets 503.
+ */
+#define PROBES_MAX 4
+#define PROBE_QUEUE_MS 1000
+#define PROBE_TIMEOUT_MS 10000
+
+static pthread_mutex_t probes_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t probes_cv = PTHREAD_COND_INITIALIZER;
+static int probes_running;
+
+static int probe_slot(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += PROBE_QUEUE_MS / 1000;
+    pthread_mutex_lock(&probes_mu);
+    while (probes_running >= PROBES_MAX)
+        if (pthread_cond_timedwait(&probes_cv, &probes_mu, &until) != 0)
+            break;
+    int got = probes_running < PROBES_MAX;
+    probes_running += got;
+    pthread_mutex_unlock(&probes_mu);
+    return got;
+}
+
+static void probe_done(void)
+{
+    pthread_mutex_lock(&probes_mu);
+    probes_running--;
+    pthread_cond_signal(&probes_cv);
+    pthread_mutex_unlock(&probes_mu);
+}
+
+/*
+ * Run probes (NULL-terminated names); results[i] get their figures. 0, or
+ * -1 after answering 503 with why. The pipeline in force is held by
+ * reference for the duration, with no lock held: a slow database here never
+ * holds up a reload or a run.
  */
 static int probe(const api_deps *a, const char *const *names, json_t **results, char now[20],
                  http_response *resp)
 {
     char err[2048];
-    db *d = NULL;
-    int rc = -1;
-    size_t i;
+    if (!probe_slot()) {
+        http_reply_error(resp, 503, "too many live queries at once (%d); try again", PROBES_MAX);
+        return -1;
+    }
     snapshot *snap = snapshots_hold(a->snaps);
-
-    if (connect_open(a->boot, NULL, &d, err, sizeof err) != EXIT_OK) {
-        http_reply_error(resp, 503, "the database does not answer: %s", err);
-        goto out;
-    }
-    for (i = 0; names[i]; i++) {
-        if (runner_probe(snap->p, names[i], d, &results[i], now, err, sizeof err) != 0) {
-            http_reply_error(resp, 503, "%s", err);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    if (rc != 0)
-        for (i = 0; names[i]; i++) {
-            json_decref(results[i]);
-            results[i] = NULL;
-        }
+    int rc = supervise_probes(snap->cfg, names, results, now, PROBE_TIMEOUT_MS, err, sizeof err);
     snapshot_release(snap);
-    db_close(d);
+    probe_done();
+    if (rc != 0)
+        http_reply_error(resp, 503, "%s", err);
     return rc;
 }
 

@@ -26,9 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The plugins the API runs as probes (read-only) for its live endpoints. */
-static const char *const probe_names[] = { "queue", "metrics", "followups", "orders" };
-
 /* Backoff while the database cannot be reached: 1 s, 2 s, 4 s ... at most this. */
 #define BACKOFF_MAX_MS 60000
 
@@ -108,7 +105,7 @@ static int connect_with_backoff(service *s)
     char err[2048];
     int64_t delay = 1000;
     for (;;) {
-        int rc = connect_check(s->boot->cfg, NULL, &s->d, err, sizeof err);
+        int rc = run_connect(s->boot->cfg, &s->d, err, sizeof err);
         if (rc == EXIT_OK)
             return EXIT_OK;
         if (rc != EXIT_DATABASE) {
@@ -138,7 +135,8 @@ static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, 
 {
     json_t *r = NULL;
     snapshot *snap = snapshots_hold(&s->snaps);
-    run_env env = { s->boot->cfg, snap->p, s->h, s->g, &s->d };
+    /* The snapshot's config: its steps' file text, with the bound database settings. */
+    run_env env = { snap->cfg, snap->p, s->h, s->g, &s->d };
     run_plan plan = { .trigger = trigger, .dry_run = dry_run, .run_id = run_id,
                       .wait_ms = wait_ms, .hold_ms = hold_ms, .started = run_started,
                       .user = &s->rs };
@@ -181,13 +179,7 @@ static void keep_bound(const config *old, config *nc)
 /* Build a pipeline and its probes; a probe plugin that is missing only disables its endpoint. */
 static int build(config *cfg, pipeline **out, char *err, size_t errlen)
 {
-    char why[1024];
-    if (pipeline_build(cfg, out, err, errlen) != 0)
-        return -1;
-    for (size_t i = 0; i < sizeof probe_names / sizeof probe_names[0]; i++)
-        if (pipeline_add_probe(*out, probe_names[i], why, sizeof why) != 0)
-            log_warn("%s; the API endpoints that use it answer 503", why);
-    return 0;
+    return run_prepare(cfg, 1, out, err, errlen) == EXIT_OK ? 0 : -1;
 }
 
 /* SIGHUP: re-read the pipeline file; a bad one is reported and the running one kept. */

@@ -1,0 +1,41 @@
+/*
+ * proto.h - the supervisor and its step workers talk in lines of JSON over
+ * pipes: one object per line (jansson never writes a raw newline inside one).
+ * Reads are buffered and time out, so a supervisor can wait for a worker and
+ * still keep its own deadlines.
+ */
+#ifndef RC_PROTO_H
+#define RC_PROTO_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* The file descriptor a step worker writes its replies on (engine/worker.h). */
+#define WORKER_REPLY_FD 3
+
+/* The step worker's subcommand: internal, not in `reconciler --help`. */
+#define WORKER_COMMAND "__worker"
+
+/* A line reader on fd; zero it, set fd, use, then proto_in_free. */
+typedef struct proto_in {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    int eof;
+} proto_in;
+
+/* Longest line accepted (a step's results, a pipeline file): larger is a broken peer. */
+#define PROTO_MAX_LINE (16 * 1024 * 1024)
+
+/*
+ * The next message: 1 with *msg (new reference), 0 when nothing complete
+ * arrived within timeout_ms (-1: wait as long as it takes), -1 at the end
+ * of the stream or on an error (a line that is no JSON object, one too long).
+ */
+int proto_read(proto_in *in, json_t **msg, int timeout_ms);
+void proto_in_free(proto_in *in);
+
+/* Write msg (stolen) as one line. 0, or -1 when the peer is gone. */
+int proto_write(int fd, json_t *msg);
+
+#endif

@@ -1,0 +1,189 @@
+/* worker.c - see worker.h. */
+#include "engine/worker.h"
+#include "base/exitcode.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/stop.h"
+#include "base/util.h"
+#include "db/connect.h"
+#include "engine/proto.h"
+#include "engine/run.h"
+#include "engine/runner.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_request();
+}
+
+static int fatal(const char *msg, int code)
+{
+    log_error("step worker: %s", msg);
+    proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:o}", "type", "fatal", "error",
+                                              jx_text(msg))));
+    return code;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* A string field of the plan into *field (replacing what the file said). */
+static void take_string(json_t *o, const char *key, char **field)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return;
+    free(*field);
+    *field = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+/*
+ * The supervisor's pipeline: the file's text as it loaded it, with the
+ * database settings it has bound (a reload may have changed the file since;
+ * --db may override the url). The password is read here, from the same
+ * variable or file: it never travels through the pipe.
+ */
+static int load_plan_config(json_t *plan, config **out, char *err, size_t errlen)
+{
+    json_t *c = json_object_get(plan, "config"), *d = json_object_get(plan, "db");
+    if (!str(c, "path") || !str(c, "text") || !json_is_object(d)) {
+        snprintf(err, errlen, "the plan has no pipeline");
+        return EXIT_USAGE;
+    }
+    if (config_load_text(str(c, "path"), str(c, "text"), out, err, errlen) != 0)
+        return EXIT_USAGE;
+    config *cfg = *out;
+    take_string(d, "url", &cfg->db_url);
+    take_string(d, "passwordEnv", &cfg->db_password_env);
+    take_string(d, "passwordFile", &cfg->db_password_file);
+    take_string(d, "timeZone", &cfg->db_time_zone);
+    cfg->db_url_line = (int)json_integer_value(json_object_get(d, "urlLine"));
+    cfg->db_url_col = (int)json_integer_value(json_object_get(d, "urlCol"));
+    cfg->db_connect_timeout_ms = json_integer_value(json_object_get(d, "connectMs"));
+    cfg->db_read_timeout_ms = json_integer_value(json_object_get(d, "readMs"));
+    cfg->db_write_timeout_ms = json_integer_value(json_object_get(d, "writeMs"));
+    return EXIT_OK;
+}
+
+static void clock_of(json_t *plan, db_clock *c)
+{
+    json_t *j = json_object_get(plan, "clock");
+    memset(c, 0, sizeof *c);
+    c->unix_s = json_integer_value(json_object_get(j, "unix"));
+    c->offset_s = (int)json_integer_value(json_object_get(j, "offset"));
+    snprintf(c->text, sizeof c->text, "%s", str(j, "text") ? str(j, "text") : "");
+    snprintf(c->zone, sizeof c->zone, "%s", str(j, "zone") ? str(j, "zone") : "");
+}
+
+static json_t *step_reply(json_int_t index, step_outcome *o)
+{
+    json_t *r = jx(json_pack("{s:s, s:I, s:s, s:I, s:o, s:o}", "type", "step", "index", index,
+                             "status", step_status_name(o->status), "durationMs",
+                             (json_int_t)o->ms, "results",
+                             o->results ? o->results : jx(json_object()),
+                             "error", jx_text(o->error)));
+    o->results = NULL;
+    step_outcome_clear(o);
+    return r;
+}
+
+static json_t *probe_reply(const pipeline *p, db *d, const char *name)
+{
+    char err[2048], now[20] = "";
+    json_t *results = NULL;
+    if (runner_probe(p, name, d, &results, now, err, sizeof err) != 0)
+        return jx(json_pack("{s:s, s:s, s:o}", "type", "probe", "name", name, "error",
+                            jx_text(err)));
+    return jx(json_pack("{s:s, s:s, s:o, s:s}", "type", "probe", "name", name, "results",
+                        results, "now", now));
+}
+
+/* Answer commands until the supervisor closes our input. */
+static int serve(json_t *plan, pipeline *p, db *d, proto_in *in)
+{
+    db_clock clock;
+    int dry = json_is_true(json_object_get(plan, "dryRun"));
+    clock_of(plan, &clock);
+    for (;;) {
+        json_t *cmd = NULL;
+        int got = proto_read(in, &cmd, -1);
+        if (got != 1)
+            return EXIT_OK; /* end of input: the supervisor is done with us */
+        json_t *run = json_object_get(cmd, "run");
+        const char *probe = str(cmd, "probe");
+        json_t *reply;
+        if (json_is_integer(run) && json_integer_value(run) >= 0 &&
+            (size_t)json_integer_value(run) < p->n) {
+            step_outcome o = { 0 };
+            runner_step(&p->steps[json_integer_value(run)], d, &clock, dry, &o);
+            reply = step_reply(json_integer_value(run), &o);
+        } else if (probe) {
+            reply = probe_reply(p, d, probe);
+        } else {
+            json_decref(cmd);
+            return fatal("a command the worker does not know", EXIT_USAGE);
+        }
+        json_decref(cmd);
+        if (proto_write(WORKER_REPLY_FD, reply) != 0)
+            return EXIT_OK; /* the supervisor is gone */
+    }
+}
+
+int worker_main(void)
+{
+    proto_in in = { .fd = 0 };
+    json_t *plan = NULL;
+    config *cfg = NULL;
+    pipeline *p = NULL;
+    db *d = NULL;
+    char err[2048];
+    int rc;
+
+    /* Dies with the supervisor; a plugin's printf goes to the log, never the replies. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(2, 1);
+    struct sigaction sa = { .sa_handler = on_stop };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (proto_read(&in, &plan, -1) != 1) {
+        rc = fatal("no plan on standard input", EXIT_USAGE);
+        goto out;
+    }
+    json_t *lg = json_object_get(plan, "log");
+    log_setup((rc_log_level)json_integer_value(json_object_get(lg, "level")),
+              (log_format)json_integer_value(json_object_get(lg, "format")));
+    if ((rc = load_plan_config(plan, &cfg, err, sizeof err)) != EXIT_OK ||
+        (rc = run_prepare(cfg, strcmp(str(plan, "mode") ? str(plan, "mode") : "", "probe") == 0,
+                          &p, err, sizeof err)) != EXIT_OK ||
+        (rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
+        rc = fatal(err, rc);
+        goto out;
+    }
+    int64_t id = db_connection_id(d);
+    if (proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:I, s:I}", "type", "hello", "pid",
+                                                  (json_int_t)getpid(), "connectionId",
+                                                  (json_int_t)(id > 0 ? id : 0)))) != 0) {
+        rc = EXIT_OK;
+        goto out;
+    }
+    rc = serve(plan, p, d, &in);
+out:
+    db_close(d);
+    pipeline_free(p);
+    config_free(cfg);
+    json_decref(plan);
+    proto_in_free(&in);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/*
+ * worker.h - a step worker: this same binary, started as `reconciler
+ * __worker` by a supervisor (engine/supervisor.c) with fork + exec, so it
+ * inherits no thread, lock or library state from the service.
+ *
+ * The protocol, lines of JSON (engine/proto.h):
+ *   stdin  <- the plan: {"v":1, "mode":"run"|"probe", "config":{"path","text"},
+ *             "db":{...bound database settings...}, "log":{"level","format"},
+ *             "dryRun":bool, "clock":{"unix","offset","text","zone"}}
+ *             then commands: {"run":I} (pipeline step I) or {"probe":"NAME"}
+ *             End of input: the worker exits 0.
+ *   fd 3   -> {"type":"hello","pid":N,"connectionId":N}, then one reply per
+ *             command: {"type":"step","index":I,"status":"ok"|"failed"|
+ *             "interrupted","durationMs":N,"results":{...},"error":...} or
+ *             {"type":"probe","name":...,"results":{...},"now":...,"error":...};
+ *             a setup failure: {"type":"fatal","error":...} and exit 3.
+ *   stdout and stderr go to the supervisor's stderr (the log).
+ * SIGTERM or SIGINT make interrupted() true: the step returns at its next
+ * chunk. The worker dies with its supervisor (PR_SET_PDEATHSIG).
+ */
+#ifndef RC_WORKER_H
+#define RC_WORKER_H
+
+#include "engine/proto.h"
+
+/* The worker's whole life; returns its exit code. */
+int worker_main(void);
+
+#endif
