@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1271,5 +1272,545 @@ Test(service, numbers_ignore_the_locale, .timeout = 40)
     free(pw);
     free(loc);
     svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * Concurrency: no thread of the service waits on another's I/O. Each test
+ * below makes one party slow or stuck (a dashboard blocked in the database,
+ * a frozen server, a history file another process has write-locked, a run
+ * lock row nobody can update) and measures, on the monotonic clock, that
+ * what must not wait for it does not.
+ */
+
+/* What a test asserts about every request that must not wait: 1 s. */
+#define PROMPT_MS 1000
+
+/* The slowest of the requests a test timed, for its report line. */
+typedef struct slowest {
+    int64_t ms;
+    char what[96];
+} slowest;
+
+/*
+ * One request, timed: it must be answered within PROMPT_MS. r gets the
+ * response (the caller frees it); the slowest so far goes to *worst.
+ */
+static void prompt(svc *s, const char *method, const char *path, th_response *r, slowest *worst)
+{
+    memset(r, 0, sizeof *r);
+    int64_t t0 = mono_ms();
+    int rc = th_http(s->port, method, path, NULL, NULL, r);
+    int64_t ms = mono_ms() - t0;
+    cr_assert_eq(rc, 0, "%s %s: no answer (after %lld ms)", method, path, (long long)ms);
+    cr_assert_lt(ms, PROMPT_MS, "%s %s took %lld ms (status %d)", method, path, (long long)ms,
+                 r->status);
+    if (worst && ms >= worst->ms) {
+        worst->ms = ms;
+        snprintf(worst->what, sizeof worst->what, "%s %s -> %d", method, path, r->status);
+    }
+}
+
+/* Another session on t's database: for the table locks a test takes. */
+static db *session(const th_db *t)
+{
+    db_url u;
+    db *d = NULL;
+    char err[1024];
+    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0, "%s", err);
+    db_options o = { .password = t->password };
+    cr_assert_eq(db_open(&u, &o, &d, err, sizeof err), DB_OK, "%s", err);
+    db_url_free(&u);
+    return d;
+}
+
+static void exec_ok(db *d, const char *sql)
+{
+    cr_assert_eq(db_exec(d, sql, NULL, 0, NULL), 0, "%s: %s", sql, db_errmsg(d));
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait up to ms for needle in s's log. */
+static void wait_log(svc *s, const char *needle, int ms)
+{
+    int64_t end = mono_ms() + ms;
+    while (th_file_contains(s->errlog, needle) != 1) {
+        cr_assert_lt(mono_ms(), end, "no \"%s\" in the log within %d ms:\n%s", needle, ms,
+                     th_read(s->errlog));
+        sleep_ms(20);
+    }
+}
+
+/* Replace the first `from` in s's pipeline file by `to` (same length or not). */
+static void edit_pipeline(svc *s, const char *from, const char *to)
+{
+    char *text = th_read(s->yaml), *out = NULL;
+    char *at = strstr(text, from);
+    cr_assert_not_null(at, "no %s in %s", from, text);
+    *at = '\0';
+    cr_assert_neq(asprintf(&out, "%s%s%s", text, to, at + strlen(from)), -1);
+    th_write(s->yaml, out);
+    free(out);
+    free(text);
+}
+
+/* A GET sent on a raw connection, to be answered later (or never). */
+static int send_get(int port, const char *path)
+{
+    char req[256];
+    int fd = th_connect(port);
+    cr_assert_geq(fd, 0, "cannot connect to port %d", port);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Connection: close\r\n\r\n", path);
+    cr_assert_eq(write(fd, req, (size_t)n), n);
+    return fd;
+}
+
+/* 1 when fd has something to read (an answer, or the end) within ms. */
+static int answered_within(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, ms) > 0;
+}
+
+/* Read the whole answer to send_get (the server closes after it) within ms: its status. */
+static int read_answer(int fd, int ms)
+{
+    char buf[65536];
+    size_t have = 0;
+    int64_t end = mono_ms() + ms;
+    for (;;) {
+        int64_t left = end - mono_ms();
+        cr_assert_gt(left, 0, "no whole answer within %d ms: %.*s", ms, (int)have, buf);
+        cr_assert(answered_within(fd, (int)left), "no whole answer within %d ms", ms);
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        cr_assert_geq(n, 0, "read: %s", strerror(errno));
+        if (n == 0)
+            break;
+        have += (size_t)n;
+        cr_assert_lt(have, sizeof buf - 1, "answer too long");
+    }
+    buf[have] = '\0';
+    int status = 0;
+    cr_assert_eq(sscanf(buf, "HTTP/1.%*d %d", &status), 1, "not HTTP: %s", buf);
+    return status;
+}
+
+/* The scheduled runs in s's history that started at or after wall time since, oldest first. */
+static size_t scheduled_since(svc *s, int64_t since, int64_t *starts, size_t max)
+{
+    json_t *runs = history_of(s);
+    size_t n = 0;
+    for (size_t i = json_array_size(runs); i-- > 0;) {
+        json_t *run = json_array_get(runs, i);
+        if (strcmp(json_string_value(json_object_get(run, "trigger")), "scheduled") != 0)
+            continue;
+        int64_t at = iso_ms(json_string_value(json_object_get(run, "startedAt")));
+        if (at >= since && n < max)
+            starts[n++] = at;
+    }
+    json_decref(runs);
+    return n;
+}
+
+/*
+ * The dashboard blocked in the database (another session write-locks
+ * user_sessions, which its followups probe reads) holds up neither a reload
+ * nor the schedule: SIGHUP is in force within 1 s, scheduled runs keep their
+ * 2 s grid, and the dashboard answers once the table is free.
+ */
+Test(service, busy_dashboard_holds_up_nothing, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    migrated(DB_MYSQL, &t);
+    /* The pipeline's own step never touches user_sessions. */
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 2s\n  jitter: 0s\n", "",
+              "  - plugin: fixture\n    options:\n      value: 1\n");
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 15000));
+
+    db *locker = session(&t);
+    exec_ok(locker, "LOCK TABLES user_sessions WRITE");
+    int64_t hang_wall = wall_ms();
+    int fd = send_get(s.port, "/api/admin/dashboard");
+    /* Blocked in the database: its query waits for the table lock. */
+    static const char waiting[] = "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                                  "WHERE DB = DATABASE() AND STATE LIKE 'Waiting for table%'";
+    int64_t end = mono_ms() + 10000;
+    while (th_count(t.conn, waiting) < 1) {
+        cr_assert_lt(mono_ms(), end, "the dashboard's query never waited for the table lock");
+        cr_assert_not(answered_within(fd, 0), "the dashboard answered through the table lock");
+        sleep_ms(20);
+    }
+
+    /* A reload, in force within 1 s. */
+    edit_pipeline(&s, "value: 1", "value: 2");
+    cr_assert_eq(th_file_contains(s.errlog, "step in force"), 0);
+    int64_t t0 = mono_ms();
+    kill(s.pid, SIGHUP);
+    wait_log(&s, "1 step in force", 5000);
+    int64_t reload_ms = mono_ms() - t0;
+    cr_assert_lt(reload_ms, PROMPT_MS, "the reload took %lld ms while the dashboard hung",
+                 (long long)reload_ms);
+    cr_assert_eq(th_file_contains(s.errlog, "keeping the running pipeline"), 0);
+
+    /* Scheduled runs on their 2 s grid, while the dashboard still hangs. */
+    int64_t starts[16];
+    size_t n;
+    end = mono_ms() + 10000;
+    while ((n = scheduled_since(&s, hang_wall, starts, 16)) < 3) {
+        cr_assert_lt(mono_ms(), end, "%zu scheduled runs in 10 s at a 2 s interval; log:\n%s", n,
+                     th_read(s.errlog));
+        sleep_ms(100);
+    }
+    cr_assert_lt(starts[0] - hang_wall, 2600, "the first scheduled run came %lld ms after the "
+                 "dashboard began to hang", (long long)(starts[0] - hang_wall));
+    int64_t widest = 0;
+    for (size_t i = 1; i < n; i++) {
+        int64_t gap = starts[i] - starts[i - 1];
+        cr_assert(gap >= 1700 && gap <= 2500, "scheduled runs %lld ms apart (interval 2 s)",
+                  (long long)gap);
+        if (gap > widest)
+            widest = gap;
+    }
+    cr_assert_not(answered_within(fd, 0), "the dashboard answered through the table lock");
+    cr_assert_geq(th_count(t.conn, waiting), 1, "the dashboard no longer waits in the database");
+    /* The runs since the reload use the new pipeline. */
+    int st;
+    json_t *last = get_json(&s, "/v1/reconciliation/status", &st);
+    cr_assert_eq(st, 200);
+    cr_assert_eq(result_number(json_array_get(json_object_get(last, "steps"), 0), "fixture",
+                               "value"), 2, "the reloaded pipeline is not in force");
+    json_decref(last);
+
+    /* Free the table: the dashboard answers. */
+    exec_ok(locker, "UNLOCK TABLES");
+    cr_assert_eq(read_answer(fd, 5000), 200);
+    close(fd);
+    cr_log_info("busy_dashboard_holds_up_nothing: reload in force after %lld ms; %zu scheduled "
+                "runs while the dashboard hung, at most %lld ms apart", (long long)reload_ms, n,
+                (long long)widest);
+    svc_term(&s);
+    db_close(locker);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* The private server a test may freeze: thawed and killed whatever happens to the test. */
+static pid_t g_frozen_server;
+
+static void thaw_server(void)
+{
+    if (g_frozen_server > 0) {
+        kill(g_frozen_server, SIGCONT);
+        kill(g_frozen_server, SIGKILL);
+    }
+}
+
+/* A private MariaDB server with a migrated database "bot" on it. */
+static void private_db(th_server *srv, th_db *t)
+{
+    char err[1024];
+    memset(t, 0, sizeof *t);
+    t->kind = DB_MYSQL;
+    th_server_start(srv, NULL);
+    t->url = th_server_db(srv, "bot");
+    db_url u;
+    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_open(&u, NULL, &t->conn, err, sizeof err), DB_OK, "%s", err);
+    db_url_free(&u);
+    th_db_migrate(t);
+    db_close(t->conn);
+    t->conn = NULL;
+}
+
+/*
+ * The database stops answering (SIGSTOP) in the middle of a run that holds
+ * the lock: every endpoint that does not query it answers within 1 s,
+ * /readyz turns 503 ("does not answer") within about 2 s, a POST names the
+ * running run, and after SIGCONT the service recovers and stops on SIGTERM.
+ */
+Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = thaw_server)
+{
+    th_server srv;
+    th_db t;
+    svc s;
+    private_db(&srv, &t);
+    g_frozen_server = srv.pid;
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
+              "  - plugin: fixture\n    options:\n      pause: 0s\n");
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/readyz", 200, 15000));
+    int st;
+    json_t *j = get_json(&s, "/v1/reconciliation/status", &st);
+    int64_t startup_id = json_integer_value(json_object_get(j, "runId"));
+    json_decref(j);
+
+    /* The next run lasts 8 s, with a heartbeat every 2 s on its own connection. */
+    edit_pipeline(&s, "pause: 0s", "pause: 8s");
+    kill(s.pid, SIGHUP);
+    wait_log(&s, "1 step in force", 5000);
+    int64_t id = post_run(&s, "", 202);
+    int64_t end = mono_ms() + 10000;
+    for (;;) {
+        th_response r;
+        cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &r), 0);
+        int held = strstr(r.body, "\nreconciler_lock_held 1\n") != NULL;
+        th_response_free(&r);
+        if (held)
+            break;
+        cr_assert_lt(mono_ms(), end, "the run never took the lock:\n%s", th_read(s.errlog));
+        sleep_ms(20);
+    }
+    sleep_ms(300);
+
+    cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+    int64_t stopped = mono_ms(), unready_after = -1;
+    slowest worst = { 0, "" };
+    size_t rounds = 0;
+    /* Past the lease's deadline (take + 6 s - 1 s), whatever the run does then. */
+    while (mono_ms() - stopped < 5600 || unready_after < 0) {
+        th_response r;
+        prompt(&s, "GET", "/healthz", &r, &worst);
+        cr_assert_eq(r.status, 200);
+        th_response_free(&r);
+
+        prompt(&s, "GET", "/metrics", &r, &worst);
+        cr_assert_eq(r.status, 200);
+        cr_assert_not_null(strstr(r.body, "reconciler_lock_held "));
+        th_response_free(&r);
+
+        prompt(&s, "GET", "/v1/reconciliation/status", &r, &worst);
+        cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+        j = parse(&r);
+        cr_assert_eq(json_integer_value(json_object_get(j, "runId")), startup_id);
+        json_decref(j);
+        th_response_free(&r);
+
+        prompt(&s, "GET", "/readyz", &r, &worst);
+        if (r.status == 503) {
+            j = parse(&r);
+            const char *why = json_string_value(json_object_get(j, "error"));
+            cr_assert(why && strstr(why, "does not answer"), "/readyz 503: %s", r.body);
+            json_decref(j);
+            if (unready_after < 0)
+                unready_after = mono_ms() - stopped;
+        } else {
+            cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+            cr_assert_lt(unready_after, 0, "/readyz was ready again while the database was "
+                         "still stopped");
+            cr_assert_lt(mono_ms() - stopped, 2500, "/readyz still 200 %lld ms after the "
+                         "database stopped", (long long)(mono_ms() - stopped));
+        }
+        th_response_free(&r);
+
+        prompt(&s, "GET", "/v1/reconciliation/history", &r, &worst);
+        cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+        th_response_free(&r);
+
+        prompt(&s, "POST", "/v1/reconciliation/run", &r, &worst);
+        cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
+        j = parse(&r);
+        cr_assert_eq(json_integer_value(json_object_get(j, "runId")), id, "%s", r.body);
+        json_decref(j);
+        th_response_free(&r);
+        rounds++;
+        sleep_ms(50);
+    }
+    int64_t frozen_for = mono_ms() - stopped;
+    /* SIGTERM comes after SIGCONT: the run's own connection (its
+     * processing_job_logs row, after the deadline stopped it) waits out
+     * database.read_timeout on a stopped server, and so would the exit. */
+    cr_assert_eq(kill(srv.pid, SIGCONT), 0);
+
+    /* It recovers: the run is recorded, and it is ready again. */
+    j = wait_run(&s, id, 15000);
+    cr_assert(json_is_true(json_object_get(j, "interrupted")),
+              "the run went on past its lease's deadline: %s", json_dumps(j, 0));
+    char *text = json_dumps(j, 0);
+    cr_assert_not_null(strstr(text, "could not be renewed before its lease could end"), "%s",
+                       text);
+    free(text);
+    json_decref(j);
+    json_decref(wait_for(&s, "/readyz", 200, 5000));
+    cr_log_info("frozen_database_every_endpoint_answers: %zu rounds of 6 requests in %lld ms of "
+                "freeze; slowest %lld ms (%s); /readyz 503 after %lld ms", rounds,
+                (long long)frozen_for, (long long)worst.ms, worst.what, (long long)unready_after);
+    svc_term(&s);
+    svc_free(&s);
+    free(t.url);
+    th_server_destroy(&srv);
+    g_frozen_server = 0;
+}
+
+/*
+ * Another process write-locks the history file for a few seconds: every
+ * endpoint that reads it or memory answers within 1 s; a POST, which must
+ * record the run first, says 503 "cannot record the run" within 1 s, and
+ * 202 once the lock is gone.
+ */
+Test(service, locked_history_file, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", "  - plugin: fixture\n");
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 15000));
+
+    /* The other process: BEGIN IMMEDIATE and a row, kept until told (or 20 s). */
+    int ready[2], release[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(release), 0);
+    pid_t holder = fork();
+    cr_assert_neq(holder, -1);
+    if (holder == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(ready[0]);
+        close(release[1]);
+        db_url u = { .kind = DB_SQLITE, .path = s.hist };
+        db *d = NULL;
+        char err[512];
+        if (db_open(&u, NULL, &d, err, sizeof err) != DB_OK ||
+            db_exec(d, "BEGIN IMMEDIATE", NULL, 0, NULL) != 0 ||
+            db_exec(d, "INSERT INTO runs (started_at, trigger, status) "
+                    "VALUES ('2020-01-01T00:00:00.000Z', 'other', 'running')", NULL, 0, NULL) != 0)
+            _exit(1);
+        (void)!write(ready[1], "1", 1);
+        struct pollfd p = { .fd = release[0], .events = POLLIN };
+        poll(&p, 1, 20000);
+        db_exec(d, "ROLLBACK", NULL, 0, NULL);
+        db_close(d);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(release[0]);
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the other process could not lock the history file");
+    int64_t locked = mono_ms();
+
+    slowest worst = { 0, "" };
+    size_t rounds = 0;
+    while (mono_ms() - locked < 4000) {
+        th_response r;
+        prompt(&s, "GET", "/metrics", &r, &worst);
+        cr_assert_eq(r.status, 200);
+        th_response_free(&r);
+        prompt(&s, "GET", "/v1/reconciliation/status", &r, &worst);
+        cr_assert_eq(r.status, 200);
+        th_response_free(&r);
+        prompt(&s, "GET", "/v1/reconciliation/history", &r, &worst);
+        cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+        th_response_free(&r);
+        prompt(&s, "POST", "/v1/reconciliation/run", &r, &worst);
+        cr_assert_eq(r.status, 503, "POST with the history file locked: %d %s", r.status, r.body);
+        json_t *j = parse(&r);
+        const char *why = json_string_value(json_object_get(j, "error"));
+        cr_assert(why && strstr(why, "cannot record the run"), "%s", r.body);
+        json_decref(j);
+        th_response_free(&r);
+        rounds++;
+    }
+    cr_assert_lt(mono_ms() - locked, 6000, "the lock was gone before the last round ended");
+    close(release[1]);
+    int hst;
+    cr_assert_eq(waitpid(holder, &hst, 0), holder);
+    cr_assert(WIFEXITED(hst) && WEXITSTATUS(hst) == 0, "the other process failed");
+    close(ready[0]);
+
+    int64_t id = post_run(&s, "", 202);
+    json_t *j = wait_run(&s, id, 10000);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "success");
+    json_decref(j);
+    cr_log_info("locked_history_file: %zu rounds of 4 requests while locked; slowest %lld ms "
+                "(%s)", rounds, (long long)worst.ms, worst.what);
+    svc_term(&s);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * Nobody can renew the run lock (another session write-locks
+ * reconciler_locks): the run stops before its lease could end, recorded as
+ * interrupted with why, and finishes before the lease end the lock row
+ * holds; the next instance's run starts after it, never overlapping.
+ */
+Test(service, run_never_outlives_its_lock, .timeout = 40)
+{
+    th_db t;
+    svc a, b;
+    char err[512];
+    migrated(DB_MYSQL, &t);
+    svc_setup(&a, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 3s\n", "",
+              "  - plugin: fixture\n    options:\n      pause: 20s\n");
+    svc_start(&a, NULL);
+    lock_info li;
+    int64_t end = mono_ms() + 15000;
+    while (lock_peek(t.conn, LOCK_NAME, &li, err, sizeof err) != 1) {
+        cr_assert_lt(mono_ms(), end, "the startup run never took the lock: %s",
+                     th_read(a.errlog));
+        sleep_ms(20);
+    }
+
+    /* From here no renewal can succeed: the lease the row holds now is the last. */
+    db *locker = session(&t);
+    exec_ok(locker, "LOCK TABLES reconciler_locks WRITE");
+    int64_t locked = mono_ms();
+    int64_t lease_end = th_count(locker, "SELECT TIMESTAMPDIFF(MICROSECOND, "
+                                 "'1970-01-01 00:00:00', lock_until) DIV 1000 "
+                                 "FROM reconciler_locks WHERE name = '" LOCK_NAME "'");
+    cr_assert_gt(lease_end, wall_ms() - 1000, "the lease had already ended");
+
+    /* Over once its release has given up on the locked table too. */
+    json_t *r = wait_for(&a, "/v1/reconciliation/status", 200, 10000);
+    int64_t over_after = mono_ms() - locked;
+    int64_t id = json_integer_value(json_object_get(r, "runId"));
+    json_decref(r);
+    r = wait_run(&a, id, 5000);
+    cr_assert(json_is_true(json_object_get(r, "interrupted")), "%s", json_dumps(r, 0));
+    cr_assert_str_neq(json_string_value(json_object_get(r, "status")), "success");
+    char *text = json_dumps(r, 0);
+    cr_assert_not_null(strstr(text, "\"interrupted: the run lock could not be renewed before its "
+                              "lease could end\""), "%s", text);
+    free(text);
+    json_decref(r);
+    json_t *runs = history_of(&a);
+    json_t *run = json_array_get(runs, 0);
+    cr_assert_eq(json_integer_value(json_object_get(run, "runId")), id);
+    int64_t a_finished = iso_ms(json_string_value(json_object_get(run, "finishedAt")));
+    json_decref(runs);
+    cr_assert_lt(a_finished, lease_end, "run %lld finished %lld ms after its lease could end",
+                 (long long)id, (long long)(a_finished - lease_end));
+
+    exec_ok(locker, "UNLOCK TABLES");
+    db_close(locker);
+
+    /* The next instance takes the lock and runs, after A's run. */
+    svc_setup(&b, &t, 2, "schedule:\n  lock_ttl: 3s\n", "", "  - plugin: fixture\n");
+    char *out = NULL, *e = NULL;
+    int rc = run_once(&b, 1, &out, &e);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, e);
+    runs = history_of(&b);
+    int64_t b_started = iso_ms(json_string_value(json_object_get(json_array_get(runs, 0),
+                                                                 "startedAt")));
+    json_decref(runs);
+    cr_assert_gt(b_started, a_finished, "B started %lld ms before A finished",
+                 (long long)(a_finished - b_started));
+    cr_log_info("run_never_outlives_its_lock: finished %lld ms before the lease end (the "
+                "status showed it over %lld ms after the table was locked); B started %lld ms "
+                "after A finished", (long long)(lease_end - a_finished), (long long)over_after,
+                (long long)(b_started - a_finished));
+    free(out);
+    free(e);
+    svc_term(&a);
+    svc_free(&a);
+    svc_free(&b);
     th_db_destroy(&t);
 }

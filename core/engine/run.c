@@ -152,11 +152,15 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
         json_object_set_new(*result, "status", jx(json_string(run_status_name(st))));
         json_object_set_new(*result, "success", jx(json_false()));
     }
+    /* The run ends before the lock is let go, as it starts after the lock is
+     * taken: letting go may wait on a hung database for seconds, past the
+     * lease, when another instance may already have taken the lock and begun. */
+    int64_t finished_ms = util_wall_ms();
     /* Without the supervisor's connection the server did not answer: the lease
      * frees itself; a stopping process does not wait on a hung server. */
     if (locked && (*env->d || !stop_requested()))
         guard_release(env->g, stop_requested() ? 0 : plan->hold_ms);
-    if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
+    if (env->h && run_id && history_finish(env->h, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);
     log_info("%s", summary);
