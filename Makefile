@@ -32,7 +32,8 @@ CORE_SRC  = $(filter-out core/cli/main.c,$(wildcard core/*/*.c))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
-FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/fixtures/*.c))
+FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/fixtures/*.c)) \
+            $(patsubst tests/fixtures/crashprobe/%.c,$(BUILD)/tests/crashprobe/%.so,$(wildcard tests/fixtures/crashprobe/*.c))
 TEST_SRC  = $(wildcard tests/test_*.c) $(wildcard tests/th_*.c) tests/helpers.c
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -108,6 +109,10 @@ $(BUILD)/plugins/%.so: plugins/%.c include/reconciler.h
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
 
 $(BUILD)/tests/plugins/%.so: tests/fixtures/%.c include/reconciler.h
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+
+$(BUILD)/tests/crashprobe/%.so: tests/fixtures/crashprobe/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
 

@@ -20,13 +20,15 @@
 
 /* 100 years: more is no staleness, and days * 86400 stays far from overflow. */
 #define STALE_DAYS_MAX 36500
+#define BATCH_MAX 1000000
 
 static const rc_option options[] = {
-    { "max_attempts", RC_OPT_INT, "3", "sessions with fewer follow-up attempts are candidates" },
+    { "max_attempts", RC_OPT_INT, "3",
+      "sessions with fewer follow-up attempts are candidates (0 or more)" },
     { "stale_after_days", RC_OPT_INT, "365",
       "sessions idle longer than this are not candidates (0 to 36500)" },
     { "active_status", RC_OPT_STRING, "ACTIVE", "contact_status of sessions that get follow-ups" },
-    { "batch_size", RC_OPT_INT, "5000", "rows per chunk (one transaction each), >= 1" },
+    { "batch_size", RC_OPT_INT, "5000", "rows per chunk (one transaction each), 1 to 1000000" },
     RC_OPTIONS_END
 };
 
@@ -74,6 +76,31 @@ static int report_unjudged(rc_ctx *ctx, const char *sql, const char *column)
     return rc_result_int(ctx, key, n);
 }
 
+/* Before any run, and in `validate`: the ranges of the options. */
+static int check(rc_ctx *ctx)
+{
+    const rc_api *api = ctx->api;
+    int64_t max_attempts = api->opt_int(ctx, "max_attempts");
+    int64_t days = api->opt_int(ctx, "stale_after_days");
+    int64_t batch = api->opt_int(ctx, "batch_size");
+    if (max_attempts < 0) {
+        api->fail_option(ctx, "max_attempts", "must be 0 or more, got %lld",
+                         (long long)max_attempts);
+        return RC_ERROR;
+    }
+    if (days < 0 || days > STALE_DAYS_MAX) {
+        api->fail_option(ctx, "stale_after_days", "must be from 0 to %d, got %lld",
+                         STALE_DAYS_MAX, (long long)days);
+        return RC_ERROR;
+    }
+    if (batch < 1 || batch > BATCH_MAX) {
+        api->fail_option(ctx, "batch_size", "must be from 1 to %d, got %lld", BATCH_MAX,
+                         (long long)batch);
+        return RC_ERROR;
+    }
+    return RC_OK;
+}
+
 static int run(rc_ctx *ctx, void *state)
 {
     const rc_api *api = ctx->api;
@@ -86,11 +113,6 @@ static int run(rc_ctx *ctx, void *state)
     char stale_edge[32];
     (void)state;
 
-    if (batch < 1 || days < 0 || days > STALE_DAYS_MAX || max_attempts < 0) {
-        api->fail(ctx, "options: batch_size must be >= 1, stale_after_days from 0 to %d and "
-                  "max_attempts >= 0", STALE_DAYS_MAX);
-        return RC_ERROR;
-    }
     rc_value p_t[] = { rc_text(t) };
     if (api->dry_run(ctx)) {
         if (rc_count(ctx, q->count_ended, p_t, 1, &cleared) != RC_OK)
@@ -116,5 +138,5 @@ static int run(rc_ctx *ctx, void *state)
     return RC_OK;
 }
 
-RC_PLUGIN("followups", "Clear ended follow-up cooldowns and count follow-up candidates", "1.1.0",
-          options, NULL, run, NULL)
+RC_PLUGIN_CHECK("followups", "Clear ended follow-up cooldowns and count follow-up candidates",
+                "1.1.0", options, NULL, run, NULL, check)

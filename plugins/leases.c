@@ -20,9 +20,12 @@
 #include <reconciler.h>
 #include <string.h>
 
+#define BATCH_MAX 1000000
+
 static const rc_option options[] = {
-    { "max_attempts", RC_OPT_INT, "3", "an orphaned job with fewer attempts is retried, else failed" },
-    { "batch_size", RC_OPT_INT, "5000", "rows per chunk (one transaction each), >= 1" },
+    { "max_attempts", RC_OPT_INT, "3",
+      "an orphaned job with fewer attempts is retried, else failed (at least 1)" },
+    { "batch_size", RC_OPT_INT, "5000", "rows per chunk (one transaction each), 1 to 1000000" },
     { "error_message", RC_OPT_STRING, "Lease expired - worker crashed or timed out",
       "last_error of a requeued or failed job" },
     RC_OPTIONS_END
@@ -64,14 +67,19 @@ static const lease_sql sqlite_sql = LEASE_SQL(
     "SELECT COUNT(*) FROM processing_jobs WHERE locked_until IS NOT NULL AND NOT "
     RC_SQLITE_TIME_OK("locked_until"));
 
-static int check_options(rc_ctx *ctx, int64_t *max_attempts, int64_t *batch)
+/* Before any run, and in `validate`: the ranges of the options. */
+static int check(rc_ctx *ctx)
 {
-    *max_attempts = ctx->api->opt_int(ctx, "max_attempts");
-    *batch = ctx->api->opt_int(ctx, "batch_size");
-    if (*max_attempts < 1 || *batch < 1) {
-        ctx->api->fail(ctx, "option %s must be >= 1, got %lld",
-                       *batch < 1 ? "batch_size" : "max_attempts",
-                       (long long)(*batch < 1 ? *batch : *max_attempts));
+    int64_t max_attempts = ctx->api->opt_int(ctx, "max_attempts");
+    int64_t batch = ctx->api->opt_int(ctx, "batch_size");
+    if (max_attempts < 1) {
+        ctx->api->fail_option(ctx, "max_attempts", "must be at least 1, got %lld",
+                              (long long)max_attempts);
+        return RC_ERROR;
+    }
+    if (batch < 1 || batch > BATCH_MAX) {
+        ctx->api->fail_option(ctx, "batch_size", "must be from 1 to %d, got %lld", BATCH_MAX,
+                              (long long)batch);
         return RC_ERROR;
     }
     return RC_OK;
@@ -112,12 +120,11 @@ static int run(rc_ctx *ctx, void *state)
 {
     const rc_api *api = ctx->api;
     const lease_sql *q = strcmp(api->db_driver(ctx), "sqlite") == 0 ? &sqlite_sql : &mysql_sql;
-    int64_t max_attempts, batch;
+    int64_t max_attempts = api->opt_int(ctx, "max_attempts");
+    int64_t batch = api->opt_int(ctx, "batch_size");
     const char *t = api->now_text(ctx);
     (void)state;
 
-    if (check_options(ctx, &max_attempts, &batch) != RC_OK)
-        return RC_ERROR;
     if (api->dry_run(ctx))
         return count_only(ctx, q, t, max_attempts);
 
@@ -143,5 +150,5 @@ static int run(rc_ctx *ctx, void *state)
     return report_unjudged(ctx, q);
 }
 
-RC_PLUGIN("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.1.0",
-          options, NULL, run, NULL)
+RC_PLUGIN_CHECK("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.1.0",
+                options, NULL, run, NULL, check)

@@ -281,7 +281,7 @@ void rig_up(rig *r, db_kind kind, const char *plugdir, const char *steps_yaml)
     th_write(r->yaml, text);
     free(text);
     cr_assert_eq(config_load(r->yaml, &r->cfg, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(pipeline_build(r->cfg, &r->p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(run_prepare(r->cfg, 0, &r->p, err, sizeof err), 0, "%s", err);
     cr_assert_eq(history_open(r->cfg->history_path, 100, HISTORY_BUSY_DEFAULT_MS, &r->h, err, sizeof err), 0, "%s", err);
 }
 

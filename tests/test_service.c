@@ -7,6 +7,7 @@
 #include "db/lock.h"
 #include "th_http.h"
 #include "th_server.h"
+#include "th_svc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,258 +24,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct svc {
-    th_db *t;        /* the database (shared by instances) */
-    char *yaml;      /* its pipeline file */
-    char *errlog;    /* its stderr */
-    char *hist;      /* its history file */
-    int port;
-    pid_t pid;
-    const char *extra_arg; /* one more argument for `run`, or NULL */
-} svc;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *abs_build(const char *sub)
-{
-    return strdup(th_build_path(sub));
-}
-
-/*
- * Write instance n's pipeline file: the database of t, its own history and
- * port, both plugin folders (the real steps and the test fixtures), more
- * lines under http: (http_extra), more top-level lines (extra) and the steps.
- */
-static void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *http_extra,
-                      const char *steps)
-{
-    char name[64], *text = NULL;
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins");
-    memset(s, 0, sizeof *s);
-    s->t = t;
-    s->port = th_free_port();
-    snprintf(name, sizeof name, "svc%d.yaml", n);
-    s->yaml = th_path(th_tmpdir(), name);
-    snprintf(name, sizeof name, "svc%d.err", n);
-    s->errlog = th_path(th_tmpdir(), name);
-    snprintf(name, sizeof name, "hist%d.db", n);
-    char abs[PATH_MAX];
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    s->hist = th_path(abs, name); /* absolute: the file resolves paths against its folder */
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\n%s%s\nsteps:\n%s",
-                           t->url, s->hist, plugins, fixtures, s->port, http_extra, extra,
-                           steps), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
-}
-
-/* "RECONCILER_DB_PASSWORD=..." for s's database (malloc'd), or NULL when it has none. */
-static char *password_env(const svc *s)
-{
-    char *pw = NULL;
-    if (s->t->password)
-        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", s->t->password), -1);
-    return pw;
-}
-
-/*
- * Start `reconciler run -c FILE` (plus --once --json when out_path is set,
- * stdout to out_path; else s->extra_arg) in the background with the
- * database password and env; it dies with the test process.
- */
-static pid_t spawn(svc *s, const char *const *env, const char *out_path)
-{
-    char *pw = password_env(s);
-    char *bin = th_path(th_build(), "reconciler");
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int o = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)
-                         : open("/dev/null", O_WRONLY);
-        int e = open(s->errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (o < 0 || e < 0)
-            _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (pw)
-            putenv(pw);
-        for (const char *const *kv = env; kv && *kv; kv++)
-            putenv((char *)*kv);
-        if (out_path)
-            execl(bin, bin, "run", "--once", "--json", "-c", s->yaml, (char *)NULL);
-        else
-            execl(bin, bin, "run", "-c", s->yaml, s->extra_arg, (char *)NULL);
-        _exit(127);
-    }
-    free(pw);
-    free(bin);
-    return pid;
-}
-
-static void svc_start(svc *s, const char *const *env)
-{
-    s->pid = spawn(s, env, NULL);
-}
-
-/* `run --once [--json]` in the foreground: its exit code, stdout and stderr. */
-static int run_once(svc *s, int as_json, char **out, char **err)
-{
-    char *pw = password_env(s);
-    const char *const env[] = { pw, NULL };
-    const char *const args[] = { "run", "--once", "-c", s->yaml, as_json ? "--json" : NULL, NULL };
-    int rc = th_run_cli(args, env, out, err);
-    free(pw);
-    return rc;
-}
-
-/* Wait up to ms for it to exit; its exit code, 128+signal, or -1 if it is still running. */
-static int svc_wait_exit(svc *s, int ms)
-{
-    int st;
-    int64_t end = mono_ms() + ms;
-    do {
-        pid_t r = waitpid(s->pid, &st, WNOHANG);
-        if (r == s->pid) {
-            s->pid = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        sleep_ms(20);
-    } while (mono_ms() < end);
-    return -1;
-}
-
-static void svc_kill(svc *s)
-{
-    if (s->pid > 0) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, NULL, 0);
-        s->pid = 0;
-    }
-}
-
-static void svc_free(svc *s)
-{
-    svc_kill(s);
-    free(s->yaml);
-    free(s->errlog);
-    free(s->hist);
-}
-
-/* SIGTERM, then exit 0 within 5 s (the promise). */
-static void svc_term(svc *s)
-{
-    kill(s->pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(s, 5000), 0, "no exit 0 within 5 s of SIGTERM");
-}
-
-/* A fresh migrated database. */
-static void migrated(db_kind kind, th_db *t)
-{
-    th_db_create(kind, t);
-    th_db_migrate(t);
-}
-
-static json_t *parse(const th_response *r)
-{
-    json_error_t e;
-    json_t *j = json_loads(r->body ? r->body : "", 0, &e);
-    cr_assert_not_null(j, "not JSON (%s): %s", e.text, r->body ? r->body : "(none)");
-    return j;
-}
-
-/* GET path; status in *status; the body parsed (NULL when not JSON is asked for). */
-static json_t *get_json(svc *s, const char *path, int *status)
-{
-    th_response r;
-    cr_assert_eq(th_http(s->port, "GET", path, NULL, NULL, &r), 0, "GET %s: no answer", path);
-    *status = r.status;
-    json_t *j = parse(&r);
-    th_response_free(&r);
-    return j;
-}
-
-/* Poll path until it answers want (up to ms); returns the last body. */
-static json_t *wait_for(svc *s, const char *path, int want, int ms)
-{
-    int64_t end = mono_ms() + ms;
-    for (;;) {
-        th_response r;
-        if (th_http(s->port, "GET", path, NULL, NULL, &r) == 0) {
-            if (r.status == want) {
-                json_t *j = parse(&r);
-                th_response_free(&r);
-                return j;
-            }
-            th_response_free(&r);
-        }
-        cr_assert_lt(mono_ms(), end, "%s did not answer %d within %d ms; its log:\n%s", path,
-                     want, ms, th_read(s->errlog));
-        sleep_ms(50);
-    }
-}
-
-static int64_t post_run(svc *s, const char *query, int want)
-{
-    th_response r;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/reconciliation/run%s", query);
-    cr_assert_eq(th_http(s->port, "POST", path, NULL, NULL, &r), 0);
-    cr_assert_eq(r.status, want, "POST %s: %d %s", path, r.status, r.body);
-    json_t *j = parse(&r);
-    th_response_free(&r);
-    int64_t id = json_integer_value(json_object_get(j, "runId"));
-    json_decref(j);
-    return id;
-}
-
-/* The finished run id, polled from /v1/reconciliation/runs/ID. */
-static json_t *wait_run(svc *s, int64_t id, int ms)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/v1/reconciliation/runs/%lld", (long long)id);
-    return wait_for(s, path, 200, ms);
-}
-
-static json_t *history_of(svc *s)
-{
-    history *h;
-    char err[1024];
-    cr_assert_eq(history_open(s->hist, 1000, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0, "%s", err);
-    json_t *runs = history_list(h, 1000);
-    cr_assert_not_null(runs);
-    history_close(h);
-    return runs;
-}
-
-static int64_t iso_ms(const char *iso)
-{
-    struct tm tm = { 0 };
-    int ms = 0;
-    cr_assert_eq(sscanf(iso, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms), 7, "%s", iso);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
-#define REAL_STEPS                                                              \
-    "  - plugin: leases\n  - plugin: followups\n  - plugin: orders\n  - plugin: metrics\n"
 
 /* A job whose lease ends in secs seconds on the database clock. */
 static void insert_leased_job(db *d, int secs)
@@ -951,12 +700,14 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
         : "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
           "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
           "SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' FROM n";
+    /* SQLite is quick: chunks of 2 keep the run long enough to be killed in the middle. */
+    const char *steps = kind == DB_MYSQL ? "  - plugin: leases\n    options: { batch_size: 10 }\n"
+                                         : "  - plugin: leases\n    options: { batch_size: 2 }\n";
     if (kind == DB_MYSQL) /* MariaDB stops a recursive CTE at 1000 rows by default */
         cr_assert_eq(db_exec(t.conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
                              NULL), 0, "%s", db_errmsg(t.conn));
     cr_assert_eq(db_exec(t.conn, fill, NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
-    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "",
-              "  - plugin: leases\n    options: { batch_size: 10 }\n");
+    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
     s.pid = spawn(&s, NULL, out);
     /* Kill it once some chunks are in, before all are. */

@@ -173,17 +173,42 @@ DB_TEST(leases, options_change_the_rules)
     rig_down(&r);
 }
 
-DB_TEST(leases, bad_batch_size_fails_the_step)
+/*
+ * The built-in steps' ranges are their check()'s: refused by `validate` (and
+ * before any run) at the value's FILE:LINE:COL, on both sides of each bound.
+ */
+Test(steps, option_ranges_are_checked_before_any_run)
 {
-    rig r;
-    rig_up(&r, kind, "plugins", "  - plugin: leases\n    options: { batch_size: 0 }\n");
-    json_t *res;
-    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_FAILED);
-    const char *e = json_string_value(json_object_get(
-        json_array_get(json_object_get(res, "steps"), 0), "error"));
-    cr_assert(e && strstr(e, "batch_size must be >= 1, got 0"), "%s", e);
-    json_decref(res);
-    rig_down(&r);
+    static const struct { const char *opts; int ok; const char *want; } cases[] = {
+        { "leases\n    options: { batch_size: 1 }", 1, NULL },
+        { "leases\n    options: { batch_size: 0 }", 0,
+          ":5:28: step 'leases': option 'batch_size' must be from 1 to 1000000, got 0" },
+        { "leases\n    options: { batch_size: 1000000 }", 1, NULL },
+        { "leases\n    options: { batch_size: 1000001 }", 0, "got 1000001" },
+        { "leases\n    options: { max_attempts: 0 }", 0,
+          "option 'max_attempts' must be at least 1, got 0" },
+        { "followups\n    options: { stale_after_days: 36500 }", 1, NULL },
+        { "followups\n    options: { stale_after_days: 36501 }", 0,
+          "option 'stale_after_days' must be from 0 to 36500, got 36501" },
+        { "followups\n    options: { stale_after_days: -1 }", 0, "got -1" },
+        { "followups\n    options: { max_attempts: -1 }", 0, "must be 0 or more" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = NULL, *yaml = th_path(th_tmpdir(), "ranges.yaml"), *err = NULL;
+        cr_assert_neq(asprintf(&text, "database: { url: \"sqlite:x.db\" }\nplugin_dir: %s\n"
+                               "steps:\n  - plugin: %s\n", th_build_path("plugins"),
+                               cases[i].opts), -1);
+        th_write(yaml, text);
+        const char *args[] = { "validate", "-c", yaml, NULL };
+        int rc = th_run_cli(args, NULL, NULL, &err);
+        cr_expect_eq(rc, cases[i].ok ? 0 : 2, "%s: %s", cases[i].opts, err);
+        if (cases[i].want)
+            cr_expect(strstr(err, cases[i].want) && strstr(err, yaml), "%s: %s", cases[i].opts,
+                      err);
+        free(err);
+        free(text);
+        free(yaml);
+    }
 }
 
 static void session(db *d, const char *id, const char *status, int attempts,

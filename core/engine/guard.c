@@ -90,14 +90,18 @@ typedef enum lock_op { OP_TRY, OP_EXTEND, OP_RELEASE } lock_op;
 
 /*
  * Run op on the guard's connection (called with g->mu held). A connection
- * the server closed since its last use (a restart: 2006/2013) is reopened
- * and the statement tried once more, so the first run after a database
- * restart does not fail on a stale session.
+ * the server closed since its last use (a restart: 2006/2013 at once) is
+ * reopened and the statement tried once more, so the first run after a
+ * database restart does not fail on a stale session. A statement that timed
+ * out on a hung server is not tried again: that would only double the wait.
  */
+#define QUICK_FAILURE_MS 500
+
 static int run_op(guard *g, lock_op op, int64_t ms, lock_info *other, char *err, size_t errlen)
 {
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
+        int64_t t0 = util_mono_ms();
         if (ensure_conn(g, err, errlen) != 0)
             return -1;
         switch (op) {
@@ -113,8 +117,11 @@ static int run_op(guard *g, lock_op op, int64_t ms, lock_info *other, char *err,
         }
         if (rc >= 0 || !db_lost(g->conn))
             break;
-        log_info("run lock: the connection was lost (%s); reconnecting", err);
+        int quick = util_mono_ms() - t0 < QUICK_FAILURE_MS;
         check_lost(g);
+        if (!quick)
+            break;
+        log_info("run lock: the connection was lost (%s); reconnecting", err);
     }
     return rc;
 }
@@ -213,10 +220,43 @@ static void release(guard *g, int64_t hold_ms, int quiet)
     pthread_mutex_unlock(&g->mu);
 }
 
+static void close_now(guard *g);
+
+static void *close_main(void *arg)
+{
+    close_now(arg);
+    return NULL;
+}
+
+/*
+ * A stopping process must exit within seconds even beside a hung server:
+ * the close (a release, the heartbeat's last renewal) runs in a thread of
+ * its own, and is left to finish alone if it takes longer than
+ * GUARD_CLOSE_MS (the lease then frees itself).
+ */
+#define GUARD_CLOSE_MS 1000
+
 void guard_close(guard *g)
 {
+    pthread_t t;
     if (!g)
         return;
+    if (pthread_create(&t, NULL, close_main, g) != 0) {
+        close_now(g);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += GUARD_CLOSE_MS / 1000;
+    if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+        log_warn("the run lock's connection does not answer: not waiting for it (the lease "
+                 "frees itself)");
+        pthread_detach(t);
+    }
+}
+
+static void close_now(guard *g)
+{
     /* A stopping instance keeps no one waiting: a hold after a scheduled run
      * ends too (lock_release changes nothing if another took it since). */
     if (atomic_load(&g->held) || g->holding)

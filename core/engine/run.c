@@ -13,8 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The log row is one small INSERT: a server that needs longer does not answer. */
+/*
+ * The log row is one small INSERT: a server that needs longer does not
+ * answer. A stopping process waits less: it must exit within 5 s.
+ */
 #define JOB_LOG_TIMEOUT_MS 3000
+#define JOB_LOG_STOPPING_MS 1000
 /* The supervisor's own statements (T, the log row, KILL) are small: short timeouts. */
 static const connect_timeouts supervisor_timeouts = { 0, 5, 5 };
 
@@ -61,7 +65,8 @@ static int write_job_log(db **d, json_t *r)
     /* Bounded: a process stopping beside a hung server must still exit in time. */
     int got = *d ? supervise_bounded(d, "INSERT INTO processing_job_logs (job_id, level, "
                                      "category, message, details) VALUES (0, ?, ?, ?, ?)",
-                                     p, 4, JOB_LOG_TIMEOUT_MS)
+                                     p, 4, stop_requested() ? JOB_LOG_STOPPING_MS
+                                                            : JOB_LOG_TIMEOUT_MS)
                  : -2;
     if (got == 0) {
         rc = 0;

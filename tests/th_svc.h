@@ -1,0 +1,51 @@
+/*
+ * th_svc.h - the service under test: the real binary started in the
+ * background with a pipeline file of its own, spoken to over loopback HTTP,
+ * stopped with signals. Shared by the service and step-worker tests.
+ */
+#ifndef RC_TH_SVC_H
+#define RC_TH_SVC_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "helpers.h"
+#include "th_http.h"
+
+typedef struct svc {
+    th_db *t;        /* the database (shared by instances) */
+    char *yaml;      /* its pipeline file */
+    char *errlog;    /* its stderr */
+    char *hist;      /* its history file */
+    int port;
+    pid_t pid;
+    const char *extra_arg; /* one more argument for `run`, or NULL */
+} svc;
+
+#define REAL_STEPS                                                              \
+    "  - plugin: leases\n  - plugin: followups\n  - plugin: orders\n  - plugin: metrics\n"
+
+/* Write instance n's pipeline file (see th_svc.c). */
+void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *http_extra,
+               const char *steps);
+void sleep_ms(int ms);
+int64_t mono_ms(void);
+char *abs_build(const char *sub);
+char *password_env(const svc *s);
+pid_t spawn(svc *s, const char *const *env, const char *out_path);
+void svc_start(svc *s, const char *const *env);
+int run_once(svc *s, int as_json, char **out, char **err);
+int svc_wait_exit(svc *s, int ms);
+void svc_kill(svc *s);
+void svc_free(svc *s);
+void svc_term(svc *s);
+void migrated(db_kind kind, th_db *t);
+json_t *parse(const th_response *r);
+json_t *get_json(svc *s, const char *path, int *status);
+json_t *wait_for(svc *s, const char *path, int want, int ms);
+int64_t post_run(svc *s, const char *query, int want);
+json_t *wait_run(svc *s, int64_t id, int ms);
+json_t *history_of(svc *s);
+int64_t iso_ms(const char *iso);
+
+#endif
