@@ -9,6 +9,8 @@
 
 #define MAX_TRIES 5
 #define MAX_PARAMS 32
+/* SQLite: the pause between chunks (see chunk_run). */
+#define SQLITE_CHUNK_GAP_MS 2
 
 /* A key that outlives the row callback: ints by value, text copied. */
 typedef struct key {
@@ -126,6 +128,16 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
         for (size_t i = 0; i < nstmts; i++)
             stmts[i].affected += counts[i];
         key_set(&lo, &hi.v);
+        /*
+         * SQLite has one writer at a time, and its busy handler retries in
+         * sleeps of up to 100 ms: a loop that begins its next chunk the
+         * moment it commits would starve every other writer, the bot's own
+         * and our run lock's renewal alike. A short pause lets them in.
+         */
+        if (db_get_kind(d) == DB_SQLITE) {
+            struct timespec gap = { 0, SQLITE_CHUNK_GAP_MS * 1000000L };
+            nanosleep(&gap, NULL);
+        }
         if (hi.rows < batch)
             break; /* the find returned the tail: nothing beyond hi matched */
     }
