@@ -22,6 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * Under AddressSanitizer a segfault would be caught and turned into exit 1
+ * with a report: let the signal be what it is, as in a plain build.
+ */
+#define AS_PLAIN "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0"
+
 /* `run --once --json -c r's file`: exit code, result (parsed), stderr. */
 static int once(rig *r, json_t **res, char **err)
 {
@@ -29,7 +35,7 @@ static int once(rig *r, json_t **res, char **err)
     if (r->t.password)
         cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", r->t.password), -1);
     const char *args[] = { "run", "--once", "--json", "-c", r->yaml, NULL };
-    const char *env[] = { pw, NULL };
+    const char *env[] = { AS_PLAIN, pw, NULL };
     int rc = th_run_cli(args, env, &out, err);
     *res = json_loads(out, 0, NULL);
     cr_assert_not_null(*res, "no result JSON (exit %d): %s\n%s", rc, out, err ? *err : "");
@@ -311,7 +317,8 @@ Test(workers, service_keeps_its_schedule_beside_a_crashing_step, .timeout = 40)
     migrated(DB_SQLITE, &t);
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1s\n  jitter: 0s\n", "",
               "  - plugin: misbehave\n    options: { how: segv }\n  - plugin: fixture\n");
-    svc_start(&s, NULL);
+    const char *env[] = { AS_PLAIN, NULL };
+    svc_start(&s, env);
     json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 10000));
     sleep_ms(2500);
     json_decref(wait_for(&s, "/healthz", 200, 1000));
@@ -343,7 +350,8 @@ Test(workers, crashing_probe_costs_its_request_only, .timeout = 30)
     char *fixed = NULL;
     cr_assert_neq(asprintf(&fixed, "%.*s%s%s", (int)(pd - text), text, dirs, eol + 1), -1);
     th_write(s.yaml, fixed);
-    svc_start(&s, NULL);
+    const char *env[] = { AS_PLAIN, NULL };
+    svc_start(&s, env);
     json_decref(wait_for(&s, "/healthz", 200, 10000));
     int st;
     json_t *j = get_json(&s, "/api/admin/dashboard", &st);

@@ -400,14 +400,15 @@ static int start(worker *w, json_t *plan, db **d, const limits *l, char *err, si
     return -1;
 }
 
-/* Done with it: end of input makes it exit; reaped (killed if it lingers). */
+/* Done with it: end of input makes it exit; reaped (killed if it lingers); its pipes closed. */
 static void finish(worker *w)
 {
-    if (!w->pid)
-        return;
-    close(w->to);
-    w->to = -1;
-    reap(w);
+    if (w->pid) {
+        if (w->to >= 0)
+            close(w->to);
+        w->to = -1;
+        reap(w);
+    }
     close_worker(w);
 }
 
