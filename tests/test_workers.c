@@ -466,3 +466,45 @@ Test(workers, dry_run_refusal_sets_db_error, .timeout = 30)
     json_decref(res);
     rig_down(&r);
 }
+
+/* The service too: SIGTERM in the middle of a run while the database is frozen. */
+Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
+{
+    th_server srv;
+    th_db t = { .kind = DB_MYSQL };
+    char err[512];
+    th_server_start(&srv, NULL);
+    atexit(thaw);
+    t.url = th_server_db(&srv, "bot");
+    db_url u;
+    cr_assert_eq(db_url_parse(t.url, NULL, &u, err, sizeof err), 0);
+    cr_assert_eq(db_open(&u, NULL, &t.conn, err, sizeof err), DB_OK, "%s", err);
+    db_url_free(&u);
+    th_db_migrate(&t);
+    svc s;
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
+              "  - plugin: misbehave\n    options: { how: sleep_db }\n");
+    svc_start(&s, NULL);
+    int64_t end = mono_ms() + 10000;
+    while (others_running(t.conn, "SELECT SLEEP(20)%") == 0) {
+        cr_assert_lt(mono_ms(), end, "the step never reached the database:\n%s",
+                     th_read(s.errlog));
+        sleep_ms(50);
+    }
+    g_stopped = srv.pid;
+    kill(srv.pid, SIGSTOP);
+    sleep_ms(1500); /* the heartbeat and the database watch meet the frozen server too */
+    int64_t t0 = mono_ms();
+    kill(s.pid, SIGTERM);
+    int rc = svc_wait_exit(&s, 5000);
+    int64_t took = mono_ms() - t0;
+    kill(srv.pid, SIGCONT);
+    g_stopped = 0;
+    cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s.errlog));
+    cr_assert_eq(rc, 0, "exit %d:\n%s", rc, th_read(s.errlog));
+    cr_assert_lt(took, 5000);
+    db_close(t.conn);
+    free(t.url);
+    svc_free(&s);
+    th_server_destroy(&srv);
+}
