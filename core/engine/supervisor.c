@@ -8,7 +8,7 @@
 #include "engine/proto.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <fcntl.h> /* O_CLOEXEC */
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>

@@ -3,20 +3,18 @@
  *
  * The transport (libmicrohttpd, auth, 404/405) is http.c; this file only says
  * what each path answers. Live figures (queue, dashboard) come from running
- * the step plugins read-only (runner_probe) on a connection opened for the
- * request, so their SQL stays in the plugins and nothing here is cached.
+ * the step plugins read-only as probes in a step worker per request
+ * (engine/supervisor.c), so their SQL stays in the plugins, nothing here is
+ * cached, and a plugin that crashes costs only its request.
  */
 #include "service/api.h"
-#include "base/exitcode.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "base/util.h"
-#include "db/connect.h"
 #include "engine/supervisor.h"
 #include "service/prom.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <time.h>
 #include <stdio.h>
