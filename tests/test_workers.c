@@ -253,32 +253,44 @@ static void thaw(void)
         kill(g_stopped, SIGCONT);
 }
 
+/* A migrated database on a private server, which a test may freeze. */
+static void private_db(th_server *srv, th_db *t)
+{
+    char err[512];
+    db_url u;
+    th_server_start(srv, NULL);
+    atexit(thaw);
+    t->kind = DB_MYSQL;
+    t->url = th_server_db(srv, "bot");
+    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0);
+    cr_assert_eq(db_open(&u, NULL, &t->conn, err, sizeof err), DB_OK, "%s", err);
+    db_url_free(&u);
+    th_db_migrate(t);
+}
+
+/* Wait until s's step sleeps in the database, then freeze the server. */
+static void freeze_under_the_step(th_server *srv, th_db *t, svc *s)
+{
+    int64_t end = mono_ms() + 10000;
+    while (others_running(t->conn, "SELECT SLEEP(20)%") == 0) {
+        cr_assert_lt(mono_ms(), end, "the step never reached the database:\n%s",
+                     th_read(s->errlog));
+        sleep_ms(50);
+    }
+    g_stopped = srv->pid;
+    kill(srv->pid, SIGSTOP);
+}
+
 Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
 {
     th_server srv;
-    th_db t = { .kind = DB_MYSQL };
-    char err[512];
-    th_server_start(&srv, NULL);
-    atexit(thaw);
-    t.url = th_server_db(&srv, "bot");
-    db_url u;
-    cr_assert_eq(db_url_parse(t.url, NULL, &u, err, sizeof err), 0);
-    cr_assert_eq(db_open(&u, NULL, &t.conn, err, sizeof err), DB_OK, "%s", err);
-    db_url_free(&u);
-    th_db_migrate(&t);
+    th_db t = { 0 };
+    private_db(&srv, &t);
     svc s;
     svc_setup(&s, &t, 1, "", "", "  - plugin: misbehave\n    options: { how: sleep_db }\n");
     char *out = th_path(th_tmpdir(), "once.json");
     s.pid = spawn(&s, NULL, out);
-    /* Wait until the step sleeps in the database, then freeze the server. */
-    int64_t end = mono_ms() + 10000;
-    while (others_running(t.conn, "SELECT SLEEP(20)%") == 0) {
-        cr_assert_lt(mono_ms(), end, "the step never reached the database:\n%s",
-                     th_read(s.errlog));
-        sleep_ms(50);
-    }
-    g_stopped = srv.pid;
-    kill(srv.pid, SIGSTOP);
+    freeze_under_the_step(&srv, &t, &s);
     sleep_ms(300);
     int64_t t0 = mono_ms();
     kill(s.pid, SIGTERM);
@@ -471,28 +483,13 @@ Test(workers, dry_run_refusal_sets_db_error, .timeout = 30)
 Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
 {
     th_server srv;
-    th_db t = { .kind = DB_MYSQL };
-    char err[512];
-    th_server_start(&srv, NULL);
-    atexit(thaw);
-    t.url = th_server_db(&srv, "bot");
-    db_url u;
-    cr_assert_eq(db_url_parse(t.url, NULL, &u, err, sizeof err), 0);
-    cr_assert_eq(db_open(&u, NULL, &t.conn, err, sizeof err), DB_OK, "%s", err);
-    db_url_free(&u);
-    th_db_migrate(&t);
+    th_db t = { 0 };
+    private_db(&srv, &t);
     svc s;
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
               "  - plugin: misbehave\n    options: { how: sleep_db }\n");
     svc_start(&s, NULL);
-    int64_t end = mono_ms() + 10000;
-    while (others_running(t.conn, "SELECT SLEEP(20)%") == 0) {
-        cr_assert_lt(mono_ms(), end, "the step never reached the database:\n%s",
-                     th_read(s.errlog));
-        sleep_ms(50);
-    }
-    g_stopped = srv.pid;
-    kill(srv.pid, SIGSTOP);
+    freeze_under_the_step(&srv, &t, &s);
     sleep_ms(1500); /* the heartbeat and the database watch meet the frozen server too */
     int64_t t0 = mono_ms();
     kill(s.pid, SIGTERM);
