@@ -3,7 +3,6 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
-#include "base/text.h"
 #include "base/util.h"
 #include "engine/host.h"
 

@@ -172,22 +172,16 @@ static void close_worker(worker *w)
     w->to = w->in.fd = -1;
 }
 
-/* "10m", "1h30m": a limit as the pipeline file writes it. */
-static void limit_text(int64_t ms, char *out, size_t outlen)
-{
-    duration_format(ms, out, outlen);
-}
-
 /* What happened to a worker that ended without answering: the step's error. */
 static char *death_message(const worker *w, int st, int64_t step_timeout, int64_t run_limit)
 {
     char lim[48];
     switch (w->asked) {
     case WHY_STEP_TIMEOUT:
-        limit_text(step_timeout, lim, sizeof lim);
+        duration_format(step_timeout, lim, sizeof lim);
         return xasprintf("killed after timeout %s (steps[].timeout)", lim);
     case WHY_RUN_TIMEOUT:
-        limit_text(run_limit, lim, sizeof lim);
+        duration_format(run_limit, lim, sizeof lim);
         return xasprintf("killed after schedule.max_run_time %s", lim);
     case WHY_SHUTDOWN:
         if (w->killed)
@@ -432,7 +426,7 @@ static void limit_outcome(const worker *w, const pipeline_step *ps, int64_t run_
     char lim[48];
     if (w->asked != WHY_STEP_TIMEOUT && w->asked != WHY_RUN_TIMEOUT)
         return;
-    limit_text(w->asked == WHY_STEP_TIMEOUT ? ps->cfg->timeout_ms : run_limit, lim, sizeof lim);
+    duration_format(w->asked == WHY_STEP_TIMEOUT ? ps->cfg->timeout_ms : run_limit, lim, sizeof lim);
     free(o->error);
     o->error = w->asked == WHY_STEP_TIMEOUT
                    ? xasprintf("stopped after timeout %s (steps[].timeout)", lim)
@@ -510,7 +504,7 @@ static const char *stop_reason(stop_why why, guard *g, const config *cfg, char *
     case WHY_LOCK:
         return guard_stop_reason(g);
     case WHY_RUN_TIMEOUT:
-        limit_text(cfg->schedule_max_run_time_ms, lim, sizeof lim);
+        duration_format(cfg->schedule_max_run_time_ms, lim, sizeof lim);
         snprintf(buf, buflen, "interrupted: the run took longer than schedule.max_run_time (%s)",
                  lim);
         return buf;
@@ -526,6 +520,8 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, guard *g,
     db_clock clock;
     worker w = { .to = -1, .in = { .fd = -1 } };
     limits l = { .g = g, .run_deadline = util_mono_ms() + cfg->schedule_max_run_time_ms };
+    /* The run's own limits, without a step's deadline: between steps and at the end. */
+    const limits run_only = { .g = g, .run_deadline = l.run_deadline };
     char why_buf[160];
     int clock_ok, aborted = 0;
     run_status st;
@@ -548,7 +544,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, guard *g,
     for (size_t i = 0; i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];
         step_outcome o = { .status = STEP_SKIPPED };
-        stop_why now_why = must_stop(&(limits){ .g = g, .run_deadline = l.run_deadline });
+        stop_why now_why = must_stop(&run_only);
         if (!ps->cfg->enabled) {
             log_debug("step %s: disabled", ps->cfg->name);
         } else if (!clock_ok || aborted) {
@@ -570,7 +566,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, guard *g,
     finish(&w);
 
     /* A run cut short by a stop request did not do all its work: never "success". */
-    stop_why why = must_stop(&(limits){ .g = g, .run_deadline = l.run_deadline });
+    stop_why why = must_stop(&run_only);
     *result = result_finish(&rr, stop_reason(why, g, cfg, why_buf, sizeof why_buf), &st);
     return st;
 }

@@ -4,7 +4,6 @@
 #include "base/util.h"
 #include "db/connect.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

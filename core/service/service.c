@@ -1,11 +1,9 @@
 /* service.c - see service.h. */
 #include "service/service.h"
 #include "base/exitcode.h"
-#include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
 #include "base/util.h"
-#include "db/connect.h"
 #include "engine/guard.h"
 #include "engine/history.h"
 #include "engine/run.h"
@@ -19,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
