@@ -37,10 +37,17 @@ FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard
 TEST_SRC  = $(wildcard tests/test_*.c) $(wildcard tests/th_*.c) tests/helpers.c
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-PUBLIC = all demo test asan bench install-deps
-.PHONY: $(PUBLIC) $(addprefix _,$(PUBLIC)) clean
+PUBLIC = all demo test asan bench
+# Further test stages that `make test` runs after the unit suite, each a
+# target `_test-NAME` declared in its own file under tools/make/ (one job per
+# file: install, faults, cluster, fuzz, browser...). Such a file may also add
+# public targets to PUBLIC.
+TEST_STAGES =
+include $(sort $(wildcard tools/make/*.mk))
 
-all demo test asan bench:
+.PHONY: $(PUBLIC) $(addprefix _,$(PUBLIC)) install-deps clean
+
+$(PUBLIC):
 	@tools/install-deps
 	@$(MAKE) --no-print-directory _$@
 
@@ -58,6 +65,8 @@ _demo: _all
 _test: _all $(BUILD)/locale/de_DE.UTF-8/LC_NUMERIC
 	@tools/check-layers
 	@RECONCILER_BUILD=$(BUILD) tests/with-mariadb $(BUILD) $(BUILD)/tests/unit
+	@for s in $(TEST_STAGES); do \
+	    $(MAKE) --no-print-directory _test-$$s || exit 1; done
 
 # A comma-decimal locale for the tests that check numbers never follow the
 # locale (LOCPATH points at it: no root, nothing outside build/).
