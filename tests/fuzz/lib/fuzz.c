@@ -138,14 +138,41 @@ out:
     return rc;
 }
 
+/*
+ * A refusal names the file, and a position in it when it has one:
+ * "FILE:LINE:COL: ..." with LINE a line of text and COL at most one past
+ * the end of the longest line, or "FILE: ..." for what has no place.
+ */
+static void assert_message(const char *path, const char *text, const char *err)
+{
+    size_t plen = strlen(path), lines = 1, longest = 0, cur = 0;
+    int line = 0, col = 0, used = 0;
+    FZ_ASSERT(strncmp(err, path, plen) == 0 && err[plen] == ':',
+              "the message does not start with the file: %s", err);
+    if (err[plen + 1] == ' ')
+        return;
+    /* Lines as libyaml counts them, at most: '\r' and NEL, LS, PS break lines too. */
+    for (const char *p = text; *p; p++) {
+        int brk = *p == '\n' || *p == '\r' || strncmp(p, "\xc2\x85", 2) == 0 ||
+                  strncmp(p, "\xe2\x80\xa8", 3) == 0 || strncmp(p, "\xe2\x80\xa9", 3) == 0;
+        cur = *p == '\n' ? 0 : cur + 1;
+        lines += brk;
+        longest = cur > longest ? cur : longest;
+    }
+    FZ_ASSERT(sscanf(err + plen, ":%d:%d:%n", &line, &col, &used) == 2 && used > 0,
+              "no LINE:COL after the file: %s", err);
+    FZ_ASSERT(line >= 1 && (size_t)line <= lines, "line %d of %zu: %s", line, lines, err);
+    FZ_ASSERT(col >= 1 && (size_t)col <= longest + 1, "column %d, longest line %zu: %s", col,
+              longest, err);
+}
+
 int fz_check_pipeline(const char *path, const char *text, char *err, size_t errlen)
 {
     config *c = NULL, *again = NULL;
     err[0] = '\0';
     if (config_load_text(path, text, &c, err, errlen) != 0) {
         FZ_ASSERT(!c, "a refused file left a config");
-        FZ_ASSERT(strncmp(err, path, strlen(path)) == 0 && err[strlen(path)] == ':',
-                  "the message does not start with the file: %s", err);
+        assert_message(path, text, err);
         return -1;
     }
     assert_checked(c);
@@ -157,8 +184,7 @@ int fz_check_pipeline(const char *path, const char *text, char *err, size_t errl
     config_free(again);
     int rc = check_steps(c, err, errlen);
     if (rc != 0)
-        FZ_ASSERT(strncmp(err, path, strlen(path)) == 0,
-                  "the message does not start with the file: %s", err);
+        assert_message(path, text, err);
     config_free(c);
     return rc;
 }
