@@ -21,6 +21,7 @@ typedef struct ybuild {
     const char *name;   /* for messages */
     const char *text;   /* the whole input, to place reader errors */
     size_t len;
+    size_t chars;       /* its characters, less a BOM: what marks count (see place) */
     char *err;
     size_t errlen;
 } ybuild;
@@ -57,22 +58,42 @@ static void offset_to_pos(const char *text, size_t len, size_t off, int *line, i
     }
 }
 
+/* Is a line break at s (n bytes left)? Its length, else 0: libyaml's breaks. */
+static size_t break_len(const unsigned char *s, size_t n)
+{
+    if (s[0] == '\n' || s[0] == '\r')
+        return 1;
+    if (n >= 2 && s[0] == 0xC2 && s[1] == 0x85) /* NEL */
+        return 2;
+    if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9)) /* LS, PS */
+        return 3;
+    return 0;
+}
+
 /*
  * A mark as "LINE:COL" numbers. At the end of a text with no final line
  * break, libyaml's marks stand on a line that does not exist (it adds a break
  * of its own: "steps: [" fails at 2:1); such a mark is placed just past the
- * last character instead (1:9), where an editor finds it.
+ * last character instead (1:9), where an editor finds it. Marks count
+ * characters (a BOM not among them), as b->chars does.
  */
 static void place(const ybuild *b, yaml_mark_t m, int *line, int *col)
 {
+    const unsigned char *t = (const unsigned char *)b->text;
     *line = (int)m.line + 1;
     *col = (int)m.column + 1;
-    if (m.index >= b->len && m.column == 0 && m.line > 0 && b->len > 0 &&
-        b->text[b->len - 1] != '\n' && b->text[b->len - 1] != '\r') {
-        int unused;
-        offset_to_pos(b->text, b->len, b->len, &unused, col);
-        *line = (int)m.line;
+    if (m.index < b->chars || m.column != 0 || m.line == 0 || b->len == 0 ||
+        t[b->len - 1] == '\n' || t[b->len - 1] == '\r')
+        return;
+    /* The last line's characters: after the last break. */
+    int last = 0;
+    for (size_t i = strncmp(b->text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; i < b->len;) {
+        size_t brk = break_len(t + i, b->len - i);
+        last = brk ? 0 : last + ((t[i] & 0xC0) != 0x80);
+        i += brk ? brk : 1;
     }
+    *line = (int)m.line;
+    *col = last + 1;
 }
 
 static int parser_failed(ybuild *b)
@@ -393,6 +414,10 @@ out:
 int yt_load_string(const char *text, const char *name, yt_node **root, char *err, size_t errlen)
 {
     ybuild b = { .name = name, .text = text, .len = strlen(text), .err = err, .errlen = errlen };
+    for (size_t i = 0; i < b.len; i++)
+        b.chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+        b.chars--;
     int rc;
 
     *root = NULL;
