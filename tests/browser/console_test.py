@@ -289,6 +289,8 @@ def test_console(driver, svc, shot):
     wait(driver, "the detail of the partial run",
          lambda d: text(d, "#detail-title") == f"Run #{partial[0]}"
          and "no such table" in text(d, "#detail-body"))
+    driver.find_element(By.ID, "notice").click()  # dismissed
+    wait(driver, "the notice gone", lambda d: not d.find_element(By.ID, "notice").is_displayed())
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1440, height + 140)  # + the window's own chrome
     time.sleep(0.3)  # one layout pass at the new size
@@ -301,6 +303,8 @@ def test_console(driver, svc, shot):
     overflow = driver.execute_script(
         "return document.documentElement.scrollWidth - window.innerWidth")
     check(overflow <= 1, f"the page is {overflow} px wider than a phone's screen")
+    driver.save_screenshot(os.path.join(os.path.dirname(os.path.abspath(svc.folder)),
+                                        "console-phone.png"))
     driver.set_window_size(1440, 1500)
 
 

@@ -253,16 +253,20 @@
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
   }
 
+  var chartRuns = null;
   function drawChart(runs) {
+    chartRuns = runs;
     var box = $("chart");
     clear(box);
-    runs = runs.filter(function (r) { return r.durationMs !== null; }).reverse();
+    runs = runs.filter(function (r) { return r.durationMs !== null; }).slice().reverse();
     if (!runs.length) { box.appendChild(el("p", "empty", "No finished runs yet.")); return; }
-    var W = 900, H = 220, L = 54, R = 54, T = 12, B = 26;
+    /* Drawn at the box's own width, so that text is never stretched; redrawn on resize. */
+    var W = Math.max(280, box.clientWidth || 900), H = W < 600 ? 180 : 220;
+    var L = 54, R = 46, T = 12, B = 26;
     var w = W - L - R, h = H - T - B;
     var dMax = niceMax(Math.max.apply(null, runs.map(function (r) { return r.durationMs; })));
     var cMax = niceMax(Math.max.apply(null, runs.map(function (r) { return r.rowsChanged || 0; })));
-    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none",
+    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H,
                          role: "img", "aria-label": "Run durations and rows changed" });
     for (var g = 0; g <= 4; g++) {
       var y = T + h - (h * g) / 4;
@@ -283,7 +287,7 @@
       b.addEventListener("click", function () { openRun(r.runId); });
       s.appendChild(b);
       pts.push([cx, T + h - ((r.rowsChanged || 0) / cMax) * h, r]);
-      if (runs.length <= 12 || i % Math.ceil(runs.length / 10) === 0)
+      if (i % Math.ceil(runs.length / Math.max(2, Math.floor(w / 70))) === 0)
         s.appendChild(svg("text", { x: cx, y: H - 8, "text-anchor": "middle" }, "#" + r.runId));
     });
     s.appendChild(svg("polyline", { "class": "rows",
@@ -543,6 +547,7 @@
     $("btn-run").addEventListener("click", function () { postRun(false); });
     $("btn-dry").addEventListener("click", function () { postRun(true); });
     $("detail-close").addEventListener("click", closeDetail);
+    $("notice").addEventListener("click", function () { this.className = "notice hidden"; });
     $("page-older").addEventListener("click", function () {
       if (view.nextBefore === null) return;
       view.stack.push(view.before);
@@ -566,6 +571,11 @@
     $("btn-signout").addEventListener("click", function () {
       try { sessionStorage.removeItem(TOKEN_KEY); } catch (err) { /* nothing kept */ }
       location.reload();
+    });
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () { if (chartRuns) drawChart(chartRuns); }, 100);
     });
     document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
     refresh();
