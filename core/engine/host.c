@@ -212,9 +212,15 @@ static int refused(rc_ctx *ctx, const char *call, int writes)
 static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                      int64_t *affected)
 {
+    int64_t rows = 0;
     if (refused(ctx, "db_exec", 1))
         return RC_ERROR;
-    return db_result(ctx, db_exec(SR(ctx)->d, sql, params, n, affected));
+    int rc = db_exec(SR(ctx)->d, sql, params, n, &rows);
+    if (rc == 0 && rows > 0)
+        SR(ctx)->rows_changed += rows;
+    if (affected)
+        *affected = rows;
+    return db_result(ctx, rc);
 }
 
 static int h_db_query(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
@@ -316,10 +322,19 @@ static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_
                         size_t nstmts)
 {
     char err[256] = "";
+    int64_t before = 0, after = 0;
     if (refused(ctx, "db_chunked", 1))
         return RC_ERROR;
-    if (chunk_run(SR(ctx)->d, find_sql, find_params, find_n, first, batch, stmts, nstmts,
-                  chunk_stop, SR(ctx), err, sizeof err) == 0)
+    for (size_t i = 0; i < nstmts; i++)
+        before += stmts[i].affected;
+    int rc = chunk_run(SR(ctx)->d, find_sql, find_params, find_n, first, batch, stmts, nstmts,
+                       chunk_stop, SR(ctx), err, sizeof err);
+    /* Whole chunks that were applied count, also when a later one failed. */
+    for (size_t i = 0; i < nstmts; i++)
+        after += stmts[i].affected;
+    if (after > before)
+        SR(ctx)->rows_changed += after - before;
+    if (rc == 0)
         return RC_OK;
     if (err[0]) {
         set_error(SR(ctx), err, 0);
