@@ -896,16 +896,18 @@ static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
     key_describe(prefix, k, &t);
     fputc('*', f);
     scdoc_text(f, t.path);
-    fputs("*\n\tType: ", f);
+    fputs("*\n\t", f);
+    /* The help's one-line meaning, as a sentence. */
+    fputc(k->desc[0] >= 'a' && k->desc[0] <= 'z' ? k->desc[0] - 'a' + 'A' : k->desc[0], f);
+    scdoc_text(f, k->desc + 1);
+    fputs(".\n\tType: ", f);
     scdoc_text(f, t.type);
     fputs(". Default: ", f);
-    scdoc_text(f, t.def);
+    scdoc_text(f, strcmp(t.def, "-") == 0 ? "none" : t.def);
     if (*t.range) {
         fputs(". Range: ", f);
         scdoc_text(f, t.range);
     }
-    fputs(".\n\t", f);
-    scdoc_text(f, k->desc);
     fputs(".\n\n", f);
 }
 

@@ -161,14 +161,15 @@ _uninstall:
 
 # ------------------------------------------------------- Debian package
 # dpkg-deb from a staged DESTDIR under $(BUILD)/deb/; control data from
-# conf/deb/. PREFIX=/usr, the configuration in /etc, the unit where Debian 12
-# keeps packaged units.
+# conf/deb/ (tools/build-deb). PREFIX=/usr, the configuration in /etc, the
+# unit where Debian 12 keeps packaged units.
 ARCH        = $(shell dpkg --print-architecture)
 DEB_DIR     = $(BUILD)/deb
 DEB_ROOT    = $(DEB_DIR)/root
 DEB         = $(DEB_DIR)/reconciler_$(VERSION)_$(ARCH).deb
 MAINTAINER ?= reconciler maintainers <reconciler@example.org>
-DEB_VARS    = PREFIX=/usr SYSCONFDIR=/etc UNITDIR=/lib/systemd/system
+# The .pc file names only a header and a folder: architecture-independent.
+DEB_VARS    = PREFIX=/usr SYSCONFDIR=/etc UNITDIR=/lib/systemd/system PKGCONFIGDIR=/usr/share/pkgconfig
 
 _deb:
 	@tools/build-deb "$(MAKE)" $(BUILD) "$(DEB_VARS)" "$(VERSION)" "$(MAINTAINER)"
