@@ -21,7 +21,8 @@ int cmd_history(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_new_plugin(int argc, char **argv);
 
-/* `reconciler __doc keys`: the pipeline keys in scdoc, for reconciler.yaml(5). */
+/* `reconciler __doc keys|plugins DIR`: the pipeline keys and the plugins' options in
+ * scdoc, for reconciler.yaml(5). */
 #define DOC_COMMAND "__doc"
 int cmd_doc(int argc, char **argv);
 

@@ -101,17 +101,24 @@ $(BUILD)/install/%: conf/systemd/% $(BUILD)/install/paths.c
 
 # Manual pages: scdoc sources under conf/man/, built into $(BUILD)/man/. The
 # keys of reconciler.yaml(5) come from the installed binary's own key table
-# (`reconciler __doc keys`), the one `validate --help` prints.
+# (`reconciler __doc keys`), the one `validate --help` prints; a line @KEYS@
+# (@PLUGINS@) of a source stands for them.
 MAN_SRC   = $(wildcard conf/man/*.scd)
 MAN_PAGES = $(patsubst conf/man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
 man: $(MAN_PAGES)
 
+# The built-in plugins' options come from their own tables the same way.
 $(BUILD)/man/keys.scd: $(BUILD)/install/reconciler
 	@mkdir -p $(@D)
 	$< __doc keys >$@
 
-$(BUILD)/man/%: conf/man/%.scd $(BUILD)/man/keys.scd $(BUILD)/install/paths.c
-	$(fill) $< | sed -e '/^@KEYS@$$/{' -e 'r $(BUILD)/man/keys.scd' -e 'd' -e '}' | scdoc >$@.tmp
+$(BUILD)/man/plugins.scd: $(BUILD)/install/reconciler $(PLUGINS)
+	@mkdir -p $(@D)
+	$< __doc plugins $(BUILD)/plugins >$@
+
+$(BUILD)/man/%: conf/man/%.scd $(BUILD)/man/keys.scd $(BUILD)/man/plugins.scd $(BUILD)/install/paths.c
+	$(fill) $< | sed -e '/^@KEYS@$$/{' -e 'r $(BUILD)/man/keys.scd' -e 'd' -e '}' \
+	    -e '/^@PLUGINS@$$/{' -e 'r $(BUILD)/man/plugins.scd' -e 'd' -e '}' | scdoc >$@.tmp
 	@mv $@.tmp $@
 
 # ------------------------------------------------------- install
