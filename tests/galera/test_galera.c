@@ -323,6 +323,14 @@ Test(galera, three_instances_three_nodes, .timeout = 90)
     lock_info li;
     cr_assert_eq(lock_peek(n[1].conn, LOCK_NAME, &li, err, sizeof err), 0, "held by %s",
                  li.holder);
+    /* What each instance's take measured: every node's clock against this host's. */
+    for (int i = 0; i < NODES; i++) {
+        int64_t skew, unc;
+        cr_assert_eq(lock_clock_skew(n[i].conn, &skew, &unc, err, sizeof err), 0, "%s", err);
+        cr_assert(skew > -500 && skew < 500, "node %d: %lld ms", i + 1, (long long)skew);
+        cr_log_info("galera: node %d's clock is %lld ms (+/- %lld) off this host's", i + 1,
+                    (long long)skew, (long long)unc);
+    }
     cr_log_info("galera: %zu runs and %zu skipped ticks in %.1f s on 3 nodes", ran, skipped,
                 secs);
     for (int i = 0; i < NODES; i++)
