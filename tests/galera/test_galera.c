@@ -443,59 +443,141 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
 }
 
 /*
- * Writers on nodes 2 and 3 update rows of the chunks a run on node 1 is
- * repairing (not the columns it reads): Galera certifies at COMMIT, so the
- * loser's COMMIT fails with 1213. The run retries those chunks, counts the
- * retries, and still reports the step ok, with every lease repaired once.
+ * The window a certification conflict needs, made wide and visible: on the
+ * node where it fires (triggers do not fire for replicated rows), clearing
+ * the lease of job 50 sleeps 500 ms inside the chunk's transaction, holding
+ * the row. A write to job 50 committed on another node meanwhile wins
+ * certification, and the chunk gets 1213 (Galera aborts it, or its COMMIT
+ * fails certification).
  */
-Test(galera, certification_conflicts_are_retried, .timeout = 120)
+#define HOT_JOB 50
+
+static void conflict_rig(th_db n[NODES], svc *s, const char *name)
 {
-    enum { JOBS = 10000 };
+    cluster_db(name, n);
+    seed_expired(n[0].conn, 200);
+    cr_assert_eq(db_exec(n[0].conn, "CREATE TRIGGER slow_lease_clear BEFORE UPDATE ON "
+                         "processing_jobs FOR EACH ROW SET @slept = IF(NEW.id = 50 AND "
+                         "OLD.locked_until IS NOT NULL AND NEW.locked_until IS NULL, "
+                         "SLEEP(0.5), 0)", NULL, 0, NULL), 0, "%s", db_errmsg(n[0].conn));
+    svc_setup(s, &n[0], 1, "", "", "  - plugin: leases\n    options: { batch_size: 100 }\n");
+}
+
+/* Is a chunk on node 1 inside its sleep (holding job 50)? */
+static int chunk_sleeping(db *node1, const char *dbname)
+{
+    rc_value p[] = { rc_text(dbname) };
+    int64_t v = 0;
+    cr_assert_eq(db_query(node1, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                          "WHERE STATE = 'User sleep' AND DB = ?", p, 1, rc__count_row, &v), 0,
+                 "%s", db_errmsg(node1));
+    return v > 0;
+}
+
+/*
+ * Make `conflicts` of the run's tries on job 50's chunk lose: each time the
+ * chunk sleeps on node 1, commit a write to job 50 on node 2, then wait for
+ * that try to end.
+ */
+static void conflict_writer(th_db n[NODES], const char *dbname, int conflicts, pid_t run)
+{
+    for (int k = 0; k < conflicts; k++) {
+        int64_t end = mono_ms() + 20000;
+        while (!chunk_sleeping(n[0].conn, dbname)) {
+            cr_assert_lt(mono_ms(), end, "try %d: the chunk never reached job %d", k + 1,
+                         HOT_JOB);
+            cr_assert_eq(waitpid(run, NULL, WNOHANG), 0, "the run ended early");
+            sleep_ms(10);
+        }
+        rc_value p[] = { rc_int(HOT_JOB) };
+        int64_t matched = 0;
+        cr_assert_eq(db_exec(n[1].conn, "UPDATE processing_jobs SET payload = "
+                             "CONCAT('touched ', UUID()) WHERE id = ?", p, 1, &matched), 0,
+                     "node 2: %s", db_errmsg(n[1].conn));
+        cr_assert_eq(matched, 1);
+        while (chunk_sleeping(n[0].conn, dbname)) {
+            cr_assert_lt(mono_ms(), end, "try %d: the chunk was not aborted", k + 1);
+            sleep_ms(10);
+        }
+    }
+}
+
+static json_t *once_result(svc *s, const char *out_path, int *rc)
+{
+    *rc = svc_wait_exit(s, 30000);
+    char *text = th_read(out_path);
+    json_t *res = json_loads(text ? text : "", 0, NULL);
+    cr_assert_not_null(res, "exit %d, no result: %s", *rc, th_read(s->errlog));
+    free(text);
+    return res;
+}
+
+/*
+ * A write on node 2 to a row of the chunk a run on node 1 is applying: the
+ * chunk loses certification once, is retried, and the step is ok with
+ * retries = 1, every lease repaired once, and node 2's write kept.
+ */
+Test(galera, certification_conflict_is_retried_and_counted, .timeout = 90)
+{
     th_db n[NODES];
     svc s;
-    cluster_db("g_conflict", n);
-    seed_expired(n[0].conn, JOBS);
-    svc_setup(&s, &n[0], 1, "", "", "  - plugin: leases\n    options: { batch_size: 100 }\n");
-
-    /*
-     * Hot rows (every 10th), written over and over from nodes 2 and 3, a
-     * few hundred writes a second: enough that some chunks lose, not so many
-     * that one chunk loses five times in a row (the retry bound).
-     */
-    pid_t pids[2];
-    for (int w = 0; w < 2; w++)
-        pids[w] = worker(&n[1 + w], "UPDATE processing_jobs SET payload = "
-                         "CONCAT('touched ', UUID()) WHERE id = ?", JOBS, 10, 0, 2000, 5000, NULL);
-    sleep_ms(300);
-    char *out = NULL, *err = NULL;
-    int rc = run_once(&s, 1, &out, &err);
-    wait_workers(pids, 2);
-    cr_assert_eq(rc, 0, "run --once exited %d: %s", rc, err);
-    json_error_t je;
-    json_t *res = json_loads(out, 0, &je);
-    cr_assert_not_null(res, "%s", out);
+    conflict_rig(n, &s, "g_conflict1");
+    char *out = th_path(th_tmpdir(), "conflict1.json");
+    s.pid = spawn(&s, NULL, out);
+    conflict_writer(n, "g_conflict1", 1, s.pid);
+    int rc;
+    json_t *res = once_result(&s, out, &rc);
+    char *log = th_read(s.errlog);
+    cr_assert_eq(rc, 0, "run --once exited %d: %s", rc, log);
     cr_assert_str_eq(json_string_value(json_object_get(res, "status")), "success");
     cr_assert_eq(json_array_size(json_object_get(res, "errors")), 0);
     json_t *step = json_array_get(json_object_get(res, "steps"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(step, "status")), "ok");
-    int64_t retries = json_integer_value(json_object_get(step, "retries"));
-    cr_assert_gt(retries, 0, "no chunk met a conflict: the writers did not race the run");
+    cr_assert_eq(json_integer_value(json_object_get(step, "retries")), 1,
+                 "one conflict, one retry: %s", log);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(step, "results"),
-                                                    "leasesRepaired")), JOBS,
-                 "every lease repaired, and counted once despite the retries");
-    cr_assert(strstr(err, "retried after a deadlock or certification conflict"),
-              "the retries are logged: %s", err);
+                                                    "leasesRepaired")), 200,
+                 "every lease repaired, and counted once despite the retry");
+    cr_assert(strstr(log, "1 chunk(s) retried after a deadlock or certification conflict"),
+              "the retry is logged: %s", log);
     cr_assert_eq(th_count(n[2].conn, "SELECT COUNT(*) FROM processing_jobs WHERE "
                           "locked_until IS NOT NULL OR status <> 'retry'"), 0);
-    int64_t kept = th_count(n[1].conn, "SELECT COUNT(*) FROM processing_jobs WHERE id % 10 = 0 "
-                            "AND payload LIKE 'touched %'");
-    cr_assert_eq(kept, JOBS / 10, "the writers' rows kept their writes: %lld of %d", (long long)kept,
-                 JOBS / 10);
-    cr_log_info("galera conflicts: %lld chunk retries in one run of %d jobs", (long long)retries,
-                JOBS);
+    cr_assert_eq(th_count(n[2].conn, "SELECT COUNT(*) FROM processing_jobs WHERE id = 50 "
+                          "AND payload LIKE 'touched %'"), 1, "node 2's write was kept");
     json_decref(res);
+    free(log);
     free(out);
-    free(err);
+    svc_free(&s);
+    cluster_db_free(n);
+}
+
+/*
+ * The retry is bounded: a chunk that loses all 5 tries fails the step with
+ * the 1213 error (retries = 4), and leaves its rows as they were; the other
+ * chunk is applied.
+ */
+Test(galera, certification_conflicts_retry_is_bounded, .timeout = 90)
+{
+    th_db n[NODES];
+    svc s;
+    conflict_rig(n, &s, "g_conflict5");
+    char *out = th_path(th_tmpdir(), "conflict5.json");
+    s.pid = spawn(&s, NULL, out);
+    conflict_writer(n, "g_conflict5", 5, s.pid);
+    int rc;
+    json_t *res = once_result(&s, out, &rc);
+    char *log = th_read(s.errlog);
+    cr_assert_eq(rc, 1, "run --once exited %d: %s", rc, log);
+    json_t *step = json_array_get(json_object_get(res, "steps"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(step, "status")), "failed");
+    cr_assert(strstr(json_string_value(json_object_get(step, "error")), "1213"), "%s",
+              json_string_value(json_object_get(step, "error")));
+    cr_assert_eq(json_integer_value(json_object_get(step, "retries")), 4, "%s", log);
+    cr_assert_eq(th_count(n[2].conn, "SELECT COUNT(*) FROM processing_jobs WHERE id <= 100 "
+                          "AND locked_by = 'dead'"), 100, "the lost chunk left its rows alone");
+    json_decref(res);
+    free(log);
+    free(out);
     svc_free(&s);
     cluster_db_free(n);
 }
