@@ -17,10 +17,11 @@ $(BUILD)/tests/galera: $(GALERA_OBJ) $(BUILD)/libcore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(CRIT_LIBS) $(LDLIBS)
 
-# One test at a time (they share the cluster), node_killed_mid_run last: it
+# One test at a time (they share the cluster; --verbose prints the figures
+# each measured), node_killed_mid_run last: it
 # leaves two nodes.
 _test-galera: _all $(BUILD)/tests/galera
 	@RECONCILER_BUILD=$(BUILD) RECONCILER_WORKER=$(CURDIR)/$(BUILD)/reconciler \
 	    tests/galera/cluster $(BUILD) sh -c '\
-	    $(BUILD)/tests/galera --jobs 1 --filter "galera/[!n]*" && \
-	    $(BUILD)/tests/galera --jobs 1 --filter "galera/node_killed_mid_run"'
+	    $(BUILD)/tests/galera --jobs 1 --verbose --filter "galera/[!n]*" && \
+	    $(BUILD)/tests/galera --jobs 1 --verbose --filter "galera/node_killed_mid_run"'
