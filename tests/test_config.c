@@ -749,7 +749,7 @@ static const char *const every_key[] = {
     "database.connect_timeout", "database.read_timeout", "database.write_timeout",
     "database.time_zone", "history.path", "history.keep_runs", "plugin_dir", "schedule.on_startup",
     "schedule.interval", "schedule.jitter", "schedule.lock_wait", "schedule.max_run_time",
-    "schedule.lock_ttl", "http.listen",
+    "schedule.lock_ttl", "schedule.max_clock_skew", "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
 };
@@ -782,8 +782,8 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 10, "keep_runs, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, steps[].timeout");
+    cr_assert_eq(numbers, 11, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, max_clock_skew, steps[].timeout");
     free(text);
 }
 

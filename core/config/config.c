@@ -119,6 +119,10 @@ static const cfg_key top_keys[] = {
       "the run lock's lease, renewed every third of it while a run goes on; a holder that "
       "died frees the lock after this", C(schedule_lock_ttl_ms),
       .min = 3 * SECOND_MS, .max = HOUR_MS },
+    { "schedule.max_clock_skew", RC_OPT_DURATION, "500ms",
+      "refuse the run lock when the database's clock and this host's differ by more than "
+      "this (measured at each take); 0: no check", C(schedule_max_clock_skew_ms),
+      .max = HOUR_MS },
     { "http.listen", RC_OPT_STRING, "127.0.0.1:3006", "service mode: HTTP API address:port",
       C(http_listen) },
     { "http.token_env", RC_OPT_STRING, NULL,

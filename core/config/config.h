@@ -59,6 +59,7 @@ typedef struct config {
     int64_t schedule_lock_wait_ms;  /* default 60s, at most 1d */
     int64_t schedule_lock_ttl_ms;   /* default 30s, 3s to 1h: a dead holder's lock frees after this */
     int64_t schedule_max_run_time_ms; /* default 1h: a whole run is stopped after this long */
+    int64_t schedule_max_clock_skew_ms; /* default 500ms, 0: off; database vs host clock at take */
 
     /* http: */
     char *http_listen;     /* default 127.0.0.1:3006 */

@@ -87,7 +87,7 @@ rollback:
 
 int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t find_n,
               rc_value first, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
-              int (*stop)(void *), void *stop_arg, char *err, size_t errlen)
+              int (*stop)(void *), void *stop_arg, int64_t *retries, char *err, size_t errlen)
 {
     rc_value params[MAX_PARAMS];
     key lo = { 0 }, hi = { 0 };
@@ -119,10 +119,20 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
             goto out;
         if (hi.rows == 0)
             break;
+        /*
+         * A deadlock, a lock wait timeout, or on Galera a certification
+         * conflict (1213 at COMMIT: another node committed a write to one
+         * of these rows first) rolled the whole chunk back: run it again.
+         * The statements re-check their conditions, so a row the winner
+         * changed is left alone the second time. Counted, so that a step
+         * that succeeded after retries says so.
+         */
         int attempt = 0;
         while (apply_chunk(d, &lo.v, &hi.v, stmts, nstmts, counts) != 0) {
             if (!db_retryable(d) || ++attempt >= MAX_TRIES)
                 goto out;
+            if (retries)
+                (*retries)++;
             backoff(attempt);
         }
         for (size_t i = 0; i < nstmts; i++)

@@ -328,7 +328,7 @@ static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_
     for (size_t i = 0; i < nstmts; i++)
         before += stmts[i].affected;
     int rc = chunk_run(SR(ctx)->d, find_sql, find_params, find_n, first, batch, stmts, nstmts,
-                       chunk_stop, SR(ctx), err, sizeof err);
+                       chunk_stop, SR(ctx), &SR(ctx)->retries, err, sizeof err);
     /* Whole chunks that were applied count, also when a later one failed. */
     for (size_t i = 0; i < nstmts; i++)
         after += stmts[i].affected;

@@ -22,6 +22,7 @@ typedef struct step_run {
     char refused[256]; /* why the core refused the last database call itself, or "" */
     int64_t rows_changed; /* rows its db_exec and db_chunked calls changed: the core
                              counts them, so no plugin has to report them */
+    int64_t retries;   /* chunks db_chunked ran again after a deadlock or conflict */
 } step_run;
 
 /*

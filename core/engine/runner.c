@@ -117,6 +117,7 @@ void runner_step(const pipeline_step *ps, db *d, const db_clock *clock, int dry_
     out->results = sr.results;
     out->error = sr.error;
     out->rows_changed = sr.rows_changed;
+    out->retries = sr.retries;
 }
 
 int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
@@ -152,10 +153,11 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
 /* Names are checked [A-Za-z0-9_-] names; the error is foreign text. */
 static json_t *step_json(const pipeline_step *ps, const step_outcome *o, json_t *results)
 {
-    return jx(json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "name", ps->cfg->name,
+    return jx(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "name", ps->cfg->name,
                         "plugin", ps->cfg->plugin, "status", step_status_name(o->status),
                         "durationMs", (json_int_t)o->ms,
-                        "rowsChanged", (json_int_t)o->rows_changed, "results", results,
+                        "rowsChanged", (json_int_t)o->rows_changed,
+                        "retries", (json_int_t)o->retries, "results", results,
                         "error", jx_text(o->error)));
 }
 
@@ -200,6 +202,9 @@ void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
                  (long long)o->ms, o->error ? o->error : "");
     }
     rr->rows_changed += o->rows_changed;
+    if (o->retries)
+        log_info("step %s: %lld chunk(s) retried after a deadlock or certification conflict",
+                 ps->cfg->name, (long long)o->retries);
     json_array_append_new(rr->steps, step_json(ps, o,
                                                o->results ? o->results : jx(json_object())));
     o->results = NULL;

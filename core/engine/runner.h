@@ -29,6 +29,7 @@ typedef struct step_outcome {
     json_t *results;  /* the figures it reported (owned), or NULL */
     char *error;      /* why it failed (owned), or NULL */
     int64_t rows_changed; /* rows its writes changed (the core counts them) */
+    int64_t retries;  /* chunks retried after a deadlock or certification conflict */
 } step_outcome;
 void step_outcome_clear(step_outcome *o);
 

@@ -342,6 +342,10 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
                 "Duration of the runs that ran.");
     prom_histogram(&b, "reconciler_run_duration_seconds", bounds, st.duration, RS_N_BUCKETS,
                    st.duration_sum, NULL);
+    prom_family(&b, "reconciler_chunk_retries_total", "counter",
+                "Chunks rolled back by a deadlock, lock wait timeout or Galera certification "
+                "conflict and run again.");
+    prom_sample(&b, "reconciler_chunk_retries_total", (double)st.chunk_retries, NULL);
     prom_family(&b, "reconciler_last_run_timestamp_seconds", "gauge",
                 "When the last run that ran finished (Unix time); 0: none yet.");
     prom_sample(&b, "reconciler_last_run_timestamp_seconds", st.last_run_s, NULL);

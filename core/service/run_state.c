@@ -108,8 +108,15 @@ void run_state_finish(run_state *rs, json_t *r)
     double now = (double)util_wall_ms() / 1000.0;
     int dry = json_is_true(json_object_get(r, "dryRun"));
 
+    uint64_t retries = 0;
+    size_t i;
+    json_t *step;
+    json_array_foreach(json_object_get(r, "steps"), i, step)
+        retries += (uint64_t)json_integer_value(json_object_get(step, "retries"));
+
     pthread_mutex_lock(&rs->mu);
     rs->stats.runs[st]++;
+    rs->stats.chunk_retries += retries;
     if (st != RS_SKIPPED) {
         size_t b = 0;
         while (b < RS_N_BUCKETS && secs > bounds[b])

@@ -25,6 +25,7 @@ typedef struct run_stats {
     uint64_t runs[RS_N_STATUS];           /* reconciler_runs_total{status} */
     uint64_t duration[RS_N_BUCKETS + 1];  /* per bucket, not cumulative */
     double duration_sum;
+    uint64_t chunk_retries; /* chunks retried after a deadlock or certification conflict */
     double last_run_s, last_success_s;    /* Unix seconds; 0 = never */
 } run_stats;
 

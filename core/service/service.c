@@ -201,6 +201,7 @@ static void reload(service *s)
     }
     keep_bound(s->boot->cfg, nc);
     guard_set_ttl(s->g, nc->schedule_lock_ttl_ms);
+    guard_set_max_skew(s->g, nc->schedule_max_clock_skew_ms);
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
     snapshots_swap(&s->snaps, nc, np);
 }
