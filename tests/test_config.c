@@ -228,7 +228,7 @@ Test(config, unknown_step_key)
 {
     refuses(STEP "    option: { a: 1 }\n",
             ":3:5: unknown key 'option' in a step; valid keys: plugin, name, options, on_error, "
-            "enabled, timeout");
+            "enabled, timeout, max_changes");
 }
 
 /* ------------------------------------------------------- wrong types */
@@ -745,6 +745,7 @@ static const char *const every_key[] = {
     "schedule.lock_ttl", "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
+    "steps[].max_changes",
 };
 
 Test(config, help_lists_every_key)
@@ -775,8 +776,8 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 10, "keep_runs, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, steps[].timeout");
+    cr_assert_eq(numbers, 11, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, steps[].timeout, steps[].max_changes");
     free(text);
 }
 
