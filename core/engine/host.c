@@ -38,9 +38,12 @@ static void set_error(step_run *sr, const char *msg, int by_plugin)
 
 static void h_log(rc_ctx *ctx, rc_log_level level, const char *fmt, ...)
 {
+    char who[96];
     va_list ap;
+    /* A rehearsal's "changed 3 rows" was rolled back: the log must say so. */
+    snprintf(who, sizeof who, "%s%s", ctx->step, SR(ctx)->rehearsal ? ", rehearsal" : "");
     va_start(ap, fmt);
-    log_vmsg(level, ctx->step, fmt, ap);
+    log_vmsg(level, who, fmt, ap);
     va_end(ap);
 }
 
