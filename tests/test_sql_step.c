@@ -13,6 +13,7 @@
 #include "helpers.h"
 #include "config/config.h"
 #include "engine/host.h"
+#include "engine/plugin.h"
 #include "engine/run.h"
 
 #include <signal.h>
@@ -709,4 +710,31 @@ Test(sql_step, max_changes_key_range)
     cr_assert_eq(config_load(path, &cfg, err, sizeof err), 0, "%s", err);
     config_free(cfg);
     free(path);
+}
+
+/* ABI 1.2 appended prepare(): a 1.1 plugin has none, and still loads, checks and runs. */
+Test(sql_step, abi_1_1_plugin_has_no_prepare)
+{
+    char err[1024];
+    plugin *pl = NULL;
+    char *path = NULL;
+    cr_assert_neq(asprintf(&path, "%s/old11.so", th_build_path("tests/plugins")), -1);
+    cr_assert_eq(plugin_load_file(path, "old11", &pl, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(plugin_check_fn(pl));
+    cr_assert_null(plugin_prepare_fn(pl), "read past a 1.1 descriptor");
+    plugin_free(pl);
+    free(path);
+    cr_assert_neq(asprintf(&path, "%s/sql.so", th_build_path("plugins")), -1);
+    cr_assert_eq(plugin_load_file(path, "sql", &pl, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(plugin_prepare_fn(pl));
+    plugin_free(pl);
+    free(path);
+
+    rig r;
+    json_t *res;
+    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: old11\n    max_changes: 0\n");
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS, "%s", step_error(res, "old11"));
+    cr_assert_eq(figure(res, "old11.ran"), 1);
+    json_decref(res);
+    rig_down(&r);
 }
