@@ -12,7 +12,8 @@
  * WHERE (where). `result` gets the rows changed (or, in a dry run, matched).
  *
  * Read form (query): a SELECT returning one number (reported as `result`), or
- * rows of (label, number), reported as `result.<label>`.
+ * rows of (label, number), reported as `result.<label>`. No row reports
+ * nothing; more than one row of one column, or another shape, fails.
  *
  * :now is T as the database's text ("YYYY-MM-DD HH:MM:SS" in the session's
  * zone; on SQLite the canonical text), :now_unix T in Unix seconds. Both are
@@ -47,6 +48,7 @@
  */
 #include <reconciler.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -794,8 +796,9 @@ static int report(reader *r, const char *key, const rc_value *v)
     case RC_DOUBLE: return r->ctx->api->result_double(r->ctx, key, v->d);
     case RC_NULL: return r->ctx->api->result_int(r->ctx, key, 0);
     case RC_TEXT: {
+        errno = 0;
         long long i = strtoll(v->s, &end, 10);
-        if (*v->s && !*end)
+        if (*v->s && !*end && errno == 0)
             return r->ctx->api->result_int(r->ctx, key, i);
         double d = strtod(v->s, &end);
         if (*v->s && !*end && isfinite(d))

@@ -686,6 +686,26 @@ DB_TEST(sql_step, max_changes_guard_stops_at_the_cap)
                  RC_ERROR);
     cr_assert(strstr(ctx.api->db_error(&ctx), "max_changes"), "%s", ctx.api->db_error(&ctx));
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE attempts = 9"), 0);
+
+    /* Guarded, a transaction inside the plugin's own is refused: MySQL would commit the first. */
+    step_run sr2 = { .ps = &r.p->steps[0], .d = d, .file = r.yaml, .cap = 5, .rehearsal = 1,
+                     .clock = sr.clock, .results = json_object() };
+    host_ctx_init(&ctx, &sr2);
+    cr_assert_eq(ctx.api->db_begin(&ctx), RC_OK);
+    cr_assert_eq(ctx.api->db_exec(&ctx, "UPDATE processing_jobs SET attempts = 7 WHERE id = 1",
+                                  NULL, 0, &n), RC_OK);
+    cr_assert_eq(n, 1);
+    clear.affected = 0;
+    cr_assert_eq(ctx.api->db_chunked(&ctx, "SELECT id FROM processing_jobs WHERE id > ? "
+                                     "ORDER BY id LIMIT ?", NULL, 0, rc_int(0), 1, &clear, 1),
+                 RC_ERROR);
+    cr_assert(strstr(ctx.api->db_error(&ctx), "already open"), "%s", ctx.api->db_error(&ctx));
+    cr_assert_eq(ctx.api->db_commit(&ctx), RC_OK, "a rehearsal's commit rolls back");
+    cr_assert_eq(sr2.changes, 1);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE attempts = 7"), 0,
+                 "the rehearsal kept a write");
+    free(sr2.error);
+    json_decref(sr2.results);
     free(sr.error);
     json_decref(sr.results);
     rig_down(&r);

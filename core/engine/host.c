@@ -244,6 +244,21 @@ static int cap_refused(rc_ctx *ctx, const char *call)
 }
 
 /*
+ * A transaction begun inside the plugin's open one: MySQL would commit the
+ * open one first, and with it a rehearsal's writes. Refused while guarded.
+ */
+static int nested(rc_ctx *ctx, const char *call)
+{
+    step_run *sr = SR(ctx);
+    if (!guarded(sr) || !sr->in_tx)
+        return 0;
+    snprintf(sr->refused, sizeof sr->refused, "%s refused: a transaction is already open "
+             "(db_begin); end it first", call);
+    set_error(sr, sr->refused, 0);
+    return 1;
+}
+
+/*
  * A statement outside the plugin's own transaction, while guarded: in a
  * transaction of its own, so that it can be rolled back when it passes the
  * cap, or always in a rehearsal.
@@ -325,6 +340,8 @@ static int h_db_begin(rc_ctx *ctx)
         return RC_ERROR;
     if (sr->over_cap)
         return cap_refused(ctx, "db_begin");
+    if (nested(ctx, "db_begin"))
+        return RC_ERROR;
     if (db_begin(sr->d) != 0)
         return db_result(ctx, -1);
     sr->in_tx = 1;
@@ -452,6 +469,8 @@ static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_
         return RC_ERROR;
     if (sr->over_cap)
         return cap_refused(ctx, "db_chunked");
+    if (nested(ctx, "db_chunked"))
+        return RC_ERROR;
     chunk_hooks hooks = { chunk_stop, chunk_verdict, sr };
     if (chunk_run(sr->d, find_sql, find_params, find_n, first, batch, stmts, nstmts, &hooks,
                   err, sizeof err) == 0)

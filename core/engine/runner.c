@@ -131,9 +131,10 @@ int runner_prepare(const pipeline *p, db *d, const db_clock *clock, char *err, s
  * the step runs for real, still guarded: rows that appeared in between and
  * would pass the cap are rolled back and fail the step.
  */
-static int rehearse(const pipeline_step *ps, db *d, const db_clock *clock, step_outcome *out)
+static int rehearse(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
+                    step_outcome *out)
 {
-    step_run sr = { .ps = ps, .d = d, .clock = *clock, .cap = ps->cfg->max_changes,
+    step_run sr = { .ps = ps, .d = d, .file = file, .clock = *clock, .cap = ps->cfg->max_changes,
                     .rehearsal = 1, .results = jx(json_object()) };
     int status = run_step(&sr);
     int ok = 0;
@@ -175,7 +176,7 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     if (hook_step(file, ps, plugin_prepare_fn(ps->plugin), d, clock, err, sizeof err) != 0) {
         status = STEP_FAILED; /* its SQL does not compile: nothing ran */
         sr.error = xstrdup(err);
-    } else if (sr.cap >= 0 && rehearse(ps, d, clock, out) != 0) {
+    } else if (sr.cap >= 0 && rehearse(ps, file, d, clock, out) != 0) {
         status = out->status;
         sr.error = out->error;
     } else {
