@@ -60,6 +60,8 @@
 /* db_chunked takes 30 parameters a statement, two of them the chunk's bounds. */
 #define BINDS_MAX 28
 #define KEY_MAX 256
+/* Parentheses deeper than this are refused: no real condition needs them. */
+#define DEPTH_MAX 100
 
 static const rc_option options[] = {
     { "table", RC_OPT_STRING, "", "write form: the table to change (a plain identifier)" },
@@ -247,6 +249,10 @@ static int scan(const char *text, sql_text *out, char *why, size_t whylen)
             snprintf(why, whylen, "closes a parenthesis it never opened");
             goto fail;
         }
+        if (depth > DEPTH_MAX) { /* truth() recurses once per level */
+            snprintf(why, whylen, "nests parentheses more than %d deep", DEPTH_MAX);
+            goto fail;
+        }
         if (out->n == cap) {
             tok *more = realloc(out->toks, 2 * cap * sizeof *more);
             if (!more) {
@@ -378,9 +384,12 @@ static truth_value compare_numbers(const tok *op, double l, double r)
 /* NOT ..., a comparison at depth 0, or an operand. */
 static truth_value predicate(const tok *t, size_t a, size_t b)
 {
-    int depth = 0;
-    if (a < b && tok_is(&t[a], "NOT")) {
-        truth_value v = predicate(t, a + 1, b);
+    int depth = 0, negate = 0;
+    /* NOT NOT ... counted, not recursed: a long chain must not exhaust the stack. */
+    for (; a < b && tok_is(&t[a], "NOT"); a++)
+        negate ^= 1;
+    if (negate) {
+        truth_value v = predicate(t, a, b);
         return v == T_TRUE ? T_FALSE : v == T_FALSE ? T_TRUE : T_UNKNOWN;
     }
     for (size_t i = a; i < b; i++) {

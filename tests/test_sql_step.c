@@ -415,6 +415,12 @@ static const refusal refusals[] = {
       "parenthesis it never opened", NULL },
     { "      table: t\n      where: \"x = 'it''s\"\n      set: y = 1\n      result: r\n",
       "never closed", NULL },
+    { "      table: t\n      where: \"NOT NOT 1\"\n      set: y = 1\n      result: r\n",
+      "always true", NULL },
+    { "      table: t\n      where: \"((((((((((((((((((((((((((((((((((((((((((((((((((("
+      "((((((((((((((((((((((((((((((((((((((((((((((((((x = 1"
+      "))))))))))))))))))))))))))))))))))))))))))))))))))"
+      ")))))))))))))))))))))))))))))))))))))))))))))))))))\"\n      set: y = 1\n      result: r\n", "more than 100 deep", NULL },
     { "      query: \"DELETE FROM t\"\n      result: r\n", "must start with SELECT", NULL },
     { "      query: \"WITH a AS (SELECT 1) DELETE FROM t\"\n      result: r\n", "holds DELETE",
       NULL },
