@@ -420,7 +420,8 @@ static const refusal refusals[] = {
     { "      table: t\n      where: \"((((((((((((((((((((((((((((((((((((((((((((((((((("
       "((((((((((((((((((((((((((((((((((((((((((((((((((x = 1"
       "))))))))))))))))))))))))))))))))))))))))))))))))))"
-      ")))))))))))))))))))))))))))))))))))))))))))))))))))\"\n      set: y = 1\n      result: r\n", "more than 100 deep", NULL },
+      ")))))))))))))))))))))))))))))))))))))))))))))))))))\"\n"
+      "      set: y = 1\n      result: r\n", "more than 100 deep", NULL },
     { "      query: \"DELETE FROM t\"\n      result: r\n", "must start with SELECT", NULL },
     { "      query: \"WITH a AS (SELECT 1) DELETE FROM t\"\n      result: r\n", "holds DELETE",
       NULL },
