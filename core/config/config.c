@@ -1,6 +1,7 @@
 /* config.c - see config.h. */
 #include "config/config.h"
 #include "config/options.h"
+#include "base/paths.h"
 #include "base/text.h"
 #include "base/util.h"
 
@@ -96,7 +97,8 @@ static const cfg_key top_keys[] = {
       C(history_path), K_PATH },
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .min = 1, .max = 1000000 },
-    { "plugin_dir", RC_OPT_STRING, "plugins",
+    /* The default is absolute (base/paths.h): the installed plugin folder. */
+    { "plugin_dir", RC_OPT_STRING, rc_default_plugin_dir,
       "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
       .set = set_plugin_dirs, .type_text = "string|list" },
     { "schedule.on_startup", RC_OPT_BOOL, "true", "service mode: run once at start",
@@ -858,17 +860,68 @@ int config_password(const config *c, char **out, char *err, size_t errlen)
     return 0;
 }
 
+/* One key as help and the manual show it: its path, type, default and range. */
+typedef struct key_text {
+    char path[96], type[64], def[256], range[64];
+} key_text;
+
+static void key_describe(const char *prefix, const cfg_key *k, key_text *t)
+{
+    snprintf(t->path, sizeof t->path, "%s%s", prefix, k->path);
+    snprintf(t->type, sizeof t->type, "%s", k->choices ? k->choices
+                                      : k->type_text ? k->type_text : opt_type_name(k->type));
+    snprintf(t->def, sizeof t->def, "%s",
+             k->def ? k->def : (k->flags & K_REQUIRED) ? "(required)" : "-");
+    t->range[0] = '\0';
+    if (is_number(k))
+        range_text(k, t->range, sizeof t->range);
+}
+
 static void help_key(FILE *f, const char *prefix, const cfg_key *k)
 {
-    char type[64], def[64], path[96], range[64] = "";
-    snprintf(path, sizeof path, "%s%s", prefix, k->path);
-    snprintf(type, sizeof type, "%s", k->choices ? k->choices
-                                      : k->type_text ? k->type_text : opt_type_name(k->type));
-    snprintf(def, sizeof def, "%s", k->def ? k->def : (k->flags & K_REQUIRED) ? "(required)" : "-");
-    if (is_number(k))
-        range_text(k, range, sizeof range);
-    fprintf(f, "  %-26s %-22s %-15s %s%s%s%s\n", path, type, def, k->desc, *range ? " (" : "",
-            range, *range ? ")" : "");
+    key_text t;
+    key_describe(prefix, k, &t);
+    fprintf(f, "  %-26s %-22s %-15s %s%s%s%s\n", t.path, t.type, t.def, k->desc,
+            *t.range ? " (" : "", t.range, *t.range ? ")" : "");
+}
+
+/* scdoc marks *bold* and _underline_ and escapes with a backslash. */
+static void scdoc_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '*' || *s == '_' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
+{
+    key_text t;
+    key_describe(prefix, k, &t);
+    fputc('*', f);
+    scdoc_text(f, t.path);
+    fputs("*\n\t", f);
+    /* The help's one-line meaning, as a sentence. */
+    fputc(k->desc[0] >= 'a' && k->desc[0] <= 'z' ? k->desc[0] - 'a' + 'A' : k->desc[0], f);
+    scdoc_text(f, k->desc + 1);
+    fputs(".\n\tType: ", f);
+    scdoc_text(f, t.type);
+    fputs(". Default: ", f);
+    scdoc_text(f, strcmp(t.def, "-") == 0 ? "none" : t.def);
+    if (*t.range) {
+        fputs(". Range: ", f);
+        scdoc_text(f, t.range);
+    }
+    fputs(".\n\n", f);
+}
+
+void config_doc(FILE *f)
+{
+    for (size_t i = 0; i < N_TOP; i++)
+        doc_key(f, "", &top_keys[i]);
+    for (size_t i = 0; i < N_STEP; i++)
+        doc_key(f, "steps[].", &step_keys[i]);
 }
 
 void config_help(FILE *f)

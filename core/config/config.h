@@ -101,6 +101,13 @@ int config_password(const config *c, char **out, char *err, size_t errlen);
 /* Print every key the file may hold, with type, default and description. */
 void config_help(FILE *f);
 
+/*
+ * The same keys as config_help, in scdoc (the source of the manual page
+ * reconciler.yaml(5), which `reconciler __doc keys` feeds): one entry per
+ * key with its type, default, range and meaning.
+ */
+void config_doc(FILE *f);
+
 /* Resolve p against dir unless absolute; malloc'd. */
 char *config_resolve(const char *dir, const char *p);
 

@@ -5,6 +5,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,7 @@ out:
 
 typedef struct list_state {
     json_t *runs;
+    int paged; /* history_page: rowsChanged too */
 } list_state;
 
 static json_t *int_or_null(const rc_value *v)
@@ -222,7 +224,7 @@ static json_t *text_or_null(const rc_value *v)
 static int list_row(void *user, const rc_value *c, size_t n)
 {
     list_state *st = user;
-    if (n < 7)
+    if (n < 8)
         return 1;
     json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:[]}",
                             "runId", int_or_null(&c[0]), "trigger", text_or_null(&c[1]),
@@ -230,6 +232,8 @@ static int list_row(void *user, const rc_value *c, size_t n)
                             "status", text_or_null(&c[3]), "startedAt", text_or_null(&c[4]),
                             "finishedAt", text_or_null(&c[5]),
                             "durationMs", int_or_null(&c[6]), "steps"));
+    if (st->paged)
+        json_object_set_new(run, "rowsChanged", int_or_null(&c[7]));
     json_array_append_new(st->runs, run);
     return 0;
 }
@@ -248,12 +252,14 @@ static int step_row(void *user, const rc_value *c, size_t n)
     return 0;
 }
 
-static json_t *locked_list(history *h, int64_t limit)
+static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged)
 {
-    list_state st = { jx(json_array()) };
-    rc_value p[] = { rc_int(limit) };
+    list_state st = { jx(json_array()), paged };
+    rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
+    /* rowsChanged stays in the result JSON: no column, so no schema change. */
     if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                 "duration_ms FROM runs ORDER BY id DESC LIMIT ?", p, 1, list_row, &st) != 0) {
+                 "duration_ms, json_extract(result, '$.rowsChanged') FROM runs WHERE id < ? "
+                 "ORDER BY id DESC LIMIT ?", p, 2, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
         return NULL;
@@ -320,7 +326,21 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
 json_t *history_list(history *h, int64_t limit)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, limit);
+    json_t *runs = locked_list(h, limit, 0, 0);
+    pthread_mutex_unlock(&h->mu);
+    return runs;
+}
+
+json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total)
+{
+    pthread_mutex_lock(&h->mu);
+    json_t *runs = locked_list(h, limit, before_id, 1);
+    if (runs && db_query(h->conn, "SELECT COUNT(*) FROM runs", NULL, 0, rc__count_row,
+                         total) != 0) {
+        set_err(h, "count runs");
+        json_decref(runs);
+        runs = NULL;
+    }
     pthread_mutex_unlock(&h->mu);
     return runs;
 }

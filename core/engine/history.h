@@ -48,6 +48,14 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
  */
 json_t *history_list(history *h, int64_t limit);
 
+/*
+ * A page of history_list: the runs older than before_id (0: from the
+ * newest), each also with rowsChanged (from its result; null while running
+ * or for a run recorded before the core counted them), and in *total how
+ * many runs the store holds. New reference or NULL on error.
+ */
+json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total);
+
 /* One run's full result JSON (new reference), or NULL when unknown. */
 json_t *history_get(history *h, int64_t run_id);
 

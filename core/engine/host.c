@@ -283,6 +283,7 @@ static int guarded_exec(rc_ctx *ctx, const char *sql, const rc_value *params, si
         return db_result(ctx, -1);
     }
     sr->changes += got;
+    sr->rows_changed += got;
     if (affected)
         *affected = got;
     return RC_OK;
@@ -292,20 +293,26 @@ static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_
                      int64_t *affected)
 {
     step_run *sr = SR(ctx);
+    int64_t rows = 0;
     if (affected)
         *affected = 0;
     if (refused(ctx, "db_exec", 1))
         return RC_ERROR;
     if (sr->over_cap)
         return cap_refused(ctx, "db_exec");
-    if (!guarded(sr))
-        return db_result(ctx, db_exec(sr->d, sql, params, n, affected));
+    if (!guarded(sr)) {
+        int rc = db_exec(sr->d, sql, params, n, &rows);
+        if (rc == 0 && rows > 0)
+            sr->rows_changed += rows;
+        if (affected)
+            *affected = rows;
+        return db_result(ctx, rc);
+    }
     if (!sr->in_tx)
         return guarded_exec(ctx, sql, params, n, affected);
-    int64_t got = 0;
-    if (db_exec(sr->d, sql, params, n, &got) != 0)
+    if (db_exec(sr->d, sql, params, n, &rows) != 0)
         return db_result(ctx, -1);
-    sr->pending += got;
+    sr->pending += rows;
     if (passes_cap(sr, 0)) {
         /* The whole transaction goes: its commit is refused too. */
         db_rollback(sr->d);
@@ -313,8 +320,9 @@ static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_
         sr->pending = 0;
         return cap_refused(ctx, "db_exec");
     }
+    sr->rows_changed += rows;
     if (affected)
-        *affected = got;
+        *affected = rows;
     return RC_OK;
 }
 
@@ -465,15 +473,24 @@ static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_
 {
     char err[256] = "";
     step_run *sr = SR(ctx);
+    int64_t before = 0, after = 0;
     if (refused(ctx, "db_chunked", 1))
         return RC_ERROR;
     if (sr->over_cap)
         return cap_refused(ctx, "db_chunked");
     if (nested(ctx, "db_chunked"))
         return RC_ERROR;
+    for (size_t i = 0; i < nstmts; i++)
+        before += stmts[i].affected;
     chunk_hooks hooks = { chunk_stop, chunk_verdict, sr };
-    if (chunk_run(sr->d, find_sql, find_params, find_n, first, batch, stmts, nstmts, &hooks,
-                  err, sizeof err) == 0)
+    int rc = chunk_run(sr->d, find_sql, find_params, find_n, first, batch, stmts, nstmts, &hooks,
+                       err, sizeof err);
+    /* Whole chunks that were applied count, also when a later one failed. */
+    for (size_t i = 0; i < nstmts; i++)
+        after += stmts[i].affected;
+    if (after > before)
+        sr->rows_changed += after - before;
+    if (rc == 0)
         return RC_OK;
     if (err[0]) {
         set_error(sr, err, 0);

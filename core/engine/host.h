@@ -20,6 +20,8 @@ typedef struct step_run {
     int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
     int misused;       /* asked for an undeclared option: fails the step whatever it returns */
     char refused[256]; /* why the core refused the last database call itself, or "" */
+    int64_t rows_changed; /* rows its db_exec and db_chunked calls changed: the core
+                             counts them, so no plugin has to report them */
 
     /*
      * steps[].max_changes (see runner_step): the cap on the rows the step's

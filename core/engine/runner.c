@@ -200,6 +200,7 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     out->ms = util_mono_ms() - t0;
     out->results = sr.results;
     out->error = sr.error;
+    out->rows_changed = sr.rows_changed;
 }
 
 int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
@@ -234,13 +235,13 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
 }
 
 /* Names are checked [A-Za-z0-9_-] names; the error is foreign text. */
-static json_t *step_json(const pipeline_step *ps, int status, int64_t ms, json_t *results,
-                         const char *error)
+static json_t *step_json(const pipeline_step *ps, const step_outcome *o, json_t *results)
 {
-    return jx(json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", ps->cfg->name,
-                        "plugin", ps->cfg->plugin, "status", step_status_name(status),
-                        "durationMs", (json_int_t)ms, "results", results,
-                        "error", jx_text(error)));
+    return jx(json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "name", ps->cfg->name,
+                        "plugin", ps->cfg->plugin, "status", step_status_name(o->status),
+                        "durationMs", (json_int_t)o->ms,
+                        "rowsChanged", (json_int_t)o->rows_changed, "results", results,
+                        "error", jx_text(o->error)));
 }
 
 void result_error(run_result *rr, const char *step, const char *msg)
@@ -283,9 +284,9 @@ void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
         log_warn("step %s: %s in %lld ms: %s", ps->cfg->name, step_status_name(o->status),
                  (long long)o->ms, o->error ? o->error : "");
     }
-    json_array_append_new(rr->steps, step_json(ps, o->status, o->ms,
-                                               o->results ? o->results : jx(json_object()),
-                                               o->error));
+    rr->rows_changed += o->rows_changed;
+    json_array_append_new(rr->steps, step_json(ps, o,
+                                               o->results ? o->results : jx(json_object())));
     o->results = NULL;
     step_outcome_clear(o);
 }
@@ -299,7 +300,8 @@ json_t *result_finish(run_result *rr, const char *interrupted, run_status *statu
                     : (rr->n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
     util_iso_time(rr->started, ts, sizeof ts);
     /* referenceTime is T as the database wrote it, in its zone; timestamp is UTC. */
-    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:I}",
+    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, "
+                             "s:I}",
                              "status", run_status_name(st), "success", st == RUN_SUCCESS,
                              "runId", rr->req.run_id ? jx(json_integer(rr->req.run_id))
                                                      : json_null(),
@@ -307,6 +309,7 @@ json_t *result_finish(run_result *rr, const char *interrupted, run_status *statu
                              "timestamp", ts, "referenceTime", rr->clock.text,
                              "referenceTimeZone", rr->clock.zone,
                              "durationMs", (json_int_t)(util_mono_ms() - rr->mono0),
+                             "rowsChanged", (json_int_t)rr->rows_changed,
                              "results", rr->results, "steps", rr->steps,
                              "errors", rr->errors, "uptime", (json_int_t)util_uptime_s()));
     if (interrupted)
@@ -336,11 +339,13 @@ json_t *runner_not_run(const char *trigger, int dry_run, int64_t run_id, const c
 {
     char ts[32];
     util_iso_time(util_wall_ms(), ts, sizeof ts);
-    return jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:n, s:n, s:i, s:{}, s:[], s:[o], s:I}",
+    return jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:n, s:n, s:i, s:i, s:{}, s:[], s:[o], "
+                        "s:I}",
                         "status", status, "success", 0,
                         "runId", run_id ? jx(json_integer(run_id)) : json_null(),
                         "trigger", trigger, "dryRun", dry_run, "timestamp", ts,
-                        "referenceTime", "referenceTimeZone", "durationMs", 0, "results",
+                        "referenceTime", "referenceTimeZone", "durationMs", 0,
+                        "rowsChanged", 0, "results",
                         "steps", "errors", jx_text(reason),
                         "uptime", (json_int_t)util_uptime_s()));
 }

@@ -28,6 +28,7 @@ typedef struct step_outcome {
     int64_t ms;       /* how long it took */
     json_t *results;  /* the figures it reported (owned), or NULL */
     char *error;      /* why it failed (owned), or NULL */
+    int64_t rows_changed; /* rows its writes changed (the core counts them) */
 } step_outcome;
 void step_outcome_clear(step_outcome *o);
 
@@ -87,6 +88,7 @@ typedef struct run_result {
     db_clock clock;
     int clock_ok;
     size_t n_ok, n_failed;
+    int64_t rows_changed; /* every step's, for the result's rowsChanged */
     int64_t started, mono0;
 } run_result;
 

@@ -86,9 +86,10 @@ static void clock_of(json_t *plan, db_clock *c)
 
 static json_t *step_reply(json_int_t index, step_outcome *o)
 {
-    json_t *r = jx(json_pack("{s:s, s:I, s:s, s:I, s:o, s:o}", "type", "step", "index", index,
-                             "status", step_status_name(o->status), "durationMs",
-                             (json_int_t)o->ms, "results",
+    json_t *r = jx(json_pack("{s:s, s:I, s:s, s:I, s:I, s:o, s:o}", "type", "step",
+                             "index", index, "status", step_status_name(o->status),
+                             "durationMs", (json_int_t)o->ms,
+                             "rowsChanged", (json_int_t)o->rows_changed, "results",
                              o->results ? o->results : jx(json_object()),
                              "error", jx_text(o->error)));
     o->results = NULL;

@@ -13,6 +13,7 @@
 #include "base/text.h"
 #include "base/util.h"
 #include "engine/supervisor.h"
+#include "service/console.h"
 #include "service/prom.h"
 
 #include <pthread.h>
@@ -77,22 +78,70 @@ static void h_status(void *user, const http_request *req, http_response *resp)
     http_reply_json(resp, 200, r);
 }
 
+/*
+ * A page of the history: ?limit=N newest first, ?before=ID the runs older
+ * than ID (keyset paging: a run recorded meanwhile never shifts a page).
+ * nextBefore is the argument for the next older page, null on the last.
+ */
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
-    const char *arg = http_query(req, "limit");
-    int64_t limit = HISTORY_LIMIT_DEFAULT;
+    const char *arg = http_query(req, "limit"), *bef = http_query(req, "before");
+    int64_t limit = HISTORY_LIMIT_DEFAULT, before = 0, total = 0;
     int why = arg ? text_int(arg, 1, HISTORY_LIMIT_MAX, &limit) : TEXT_OK;
     if (why != TEXT_OK) {
         http_reply_error(resp, 400, "limit must be %sfrom 1 to %d, got '%s'",
                          why == TEXT_SYNTAX ? "a whole number " : "", HISTORY_LIMIT_MAX, arg);
         return;
     }
-    json_t *runs = history_list(a->h, limit);
-    if (runs)
-        http_reply_json(resp, 200, jx(json_pack("{s:o}", "runs", runs)));
-    else
+    why = bef ? text_int(bef, 1, INT64_MAX, &before) : TEXT_OK;
+    if (why != TEXT_OK) {
+        http_reply_error(resp, 400, "before must be a run id, %sfrom 1 to %lld, got '%s'",
+                         why == TEXT_SYNTAX ? "a whole number " : "", (long long)INT64_MAX, bef);
+        return;
+    }
+    json_t *runs = history_page(a->h, limit, before, &total);
+    if (!runs) {
         http_reply_error(resp, 503, "%s", history_error(a->h));
+        return;
+    }
+    size_t n = json_array_size(runs);
+    json_t *last = n ? json_object_get(json_array_get(runs, n - 1), "runId") : NULL;
+    /* A full page may be followed by more; an id of 1 has nothing older. */
+    int more = (int64_t)n == limit && json_integer_value(last) > 1;
+    http_reply_json(resp, 200, jx(json_pack("{s:o, s:I, s:o}", "runs", runs,
+                                            "total", (json_int_t)total,
+                                            "nextBefore", more ? json_incref(last)
+                                                               : json_null())));
+}
+
+/*
+ * What the console shows at a glance, from memory only (like /metrics):
+ * the run going on or queued, when the next scheduled one is due, whether
+ * this instance holds the run lock, the database watch's last ping.
+ */
+static void h_state(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    dbwatch_state w;
+    char checked[32] = "";
+    (void)req;
+    dbwatch_read(a->watch, &w);
+    if (w.checked_ms)
+        util_iso_time(util_wall_ms() - (util_mono_ms() - w.checked_ms), checked, sizeof checked);
+    json_t *dbj = jx(json_pack("{s:b, s:o, s:o, s:o}", "ok", w.ok,
+                              "latencyMs", w.checked_ms ? jx(json_real(w.latency_ms)) : json_null(),
+                              "checkedAt", checked[0] ? jx(json_string(checked)) : json_null(),
+                              "error", w.ok ? json_null() : jx_text(w.why)));
+    json_t *body = run_state_activity(a->rs);
+    json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
+    json_object_set_new(body, "lock", jx(json_pack("{s:b, s:s}", "held",
+                                                   a->g ? guard_held(a->g) : 0, "instance",
+                                                   a->g ? guard_holder(a->g) : "")));
+    json_object_set_new(body, "database", dbj);
+    json_object_set_new(body, "uptime", jx(json_integer(util_uptime_s())));
+    json_object_set_new(body, "generatedAt", generated_at());
+    http_reply_json(resp, 200, body);
 }
 
 static void h_run_get(void *user, const http_request *req, http_response *resp)
@@ -320,11 +369,16 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     resp->content_type = PROM_CONTENT_TYPE;
 }
 
+/* The console's files are open: the page holds no data, the API it calls is not. */
 static const http_route routes[] = {
+    { "GET", "/", 0, 1, console_page },
+    { "GET", "/ui/", 0, 1, console_page },
+    { "GET", "/ui/", 1, 1, console_asset },
     { "GET", "/healthz", 0, 1, h_healthz },
     { "GET", "/readyz", 0, 1, h_readyz },
     { "GET", "/v1/reconciliation/status", 0, 0, h_status },
     { "GET", "/v1/reconciliation/history", 0, 0, h_history },
+    { "GET", "/v1/service/state", 0, 0, h_state },
     { "GET", "/v1/reconciliation/runs/", 1, 0, h_run_get },
     { "POST", "/v1/reconciliation/run", 0, 0, h_run_post },
     { "GET", "/v1/processing/queue", 0, 0, h_queue },

@@ -251,6 +251,7 @@ static int schedule_loop(service *s)
             continue;
         }
         if (util_mono_ms() < schedule_due(&sch)) {
+            run_state_next(&s->rs, util_wall_ms() + (schedule_due(&sch) - util_mono_ms()));
             wait_until(s->wake_r, schedule_due(&sch));
             continue;
         }
