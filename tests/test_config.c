@@ -235,7 +235,7 @@ Test(config, unknown_step_key)
 {
     refuses(STEP "    option: { a: 1 }\n",
             ":3:5: unknown key 'option' in a step; valid keys: plugin, name, options, on_error, "
-            "enabled, timeout");
+            "enabled, timeout, max_changes");
 }
 
 /* ------------------------------------------------------- wrong types */
@@ -752,6 +752,7 @@ static const char *const every_key[] = {
     "schedule.lock_ttl", "schedule.max_clock_skew", "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
+    "steps[].max_changes",
 };
 
 Test(config, help_lists_every_key)
@@ -782,8 +783,8 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 11, "keep_runs, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, max_clock_skew, steps[].timeout");
+    cr_assert_eq(numbers, 12, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, max_clock_skew, steps[].timeout, steps[].max_changes");
     free(text);
 }
 

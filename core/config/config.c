@@ -151,6 +151,10 @@ static const cfg_key step_keys[] = {
     { "timeout", RC_OPT_DURATION, "10m",
       "a step still going after this long is stopped: its worker is killed, the step failed",
       S(timeout_ms), .min = SECOND_MS, .max = DAY_MS },
+    { "max_changes", RC_OPT_INT, NULL,
+      "a real run whose writes would match more rows than this does nothing for the step "
+      "and fails it (the step is rehearsed first, its writes rolled back); unset: no cap",
+      S(max_changes), .min = 0, .max = CFG_MAX_CHANGES_MAX },
 };
 
 #define N_TOP (sizeof top_keys / sizeof top_keys[0])
@@ -615,6 +619,7 @@ static int load_step(loader *ld, yt_node *node, cfg_step *s)
     if (node->kind != YT_MAP)
         return fail_at(ld, node, "a step must be a mapping such as '- plugin: NAME', not %s",
                        yt_kind_name(node->kind));
+    s->max_changes = CFG_NO_MAX_CHANGES; /* no default in the table: unset is no cap */
     if (fill_defaults(ld, &step_table, s) != 0 || apply_table(ld, &step_table, node, s) != 0)
         return -1;
     if (!s->name)

@@ -16,12 +16,18 @@
 
 typedef enum cfg_on_error { CFG_ON_ERROR_CONTINUE = 0, CFG_ON_ERROR_ABORT = 1 } cfg_on_error;
 
+/* steps[].max_changes when not set (no cap), and its largest value. */
+#define CFG_NO_MAX_CHANGES (-1)
+#define CFG_MAX_CHANGES_MAX INT64_C(1000000000000)
+
 typedef struct cfg_step {
     char *name;            /* defaults to plugin */
     char *plugin;
     cfg_on_error on_error; /* "continue" (default) or "abort" */
     int enabled;           /* default 1; a disabled step is reported "skipped" */
     int64_t timeout_ms;    /* default 10m: the step's worker is killed after this long */
+    int64_t max_changes;   /* CFG_NO_MAX_CHANGES (default) or 0 to CFG_MAX_CHANGES_MAX: a real
+                              run whose writes would match more rows fails the step, unwritten */
     const yt_node *options; /* the "options:" mapping; points into cfg->root. A step without one
                                gets an empty mapping at the step's position (for messages) */
     int line, col;         /* where the step starts, for messages */

@@ -5,6 +5,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "engine/host.h"
+#include "engine/plugin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,21 +63,28 @@ static int run_step(step_run *sr)
     return STEP_OK;
 }
 
-/* One step's check(); 0, or -1 with err at the option's or the step's FILE:LINE:COL. */
-static int check_step(const char *file, const pipeline_step *ps, char *err, size_t errlen)
+/*
+ * One step's check() (d NULL) or prepare() (d and T given): 0, or -1 with
+ * err at the option's or the step's FILE:LINE:COL.
+ */
+static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_ctx *), db *d,
+                     const db_clock *clock, char *err, size_t errlen)
 {
-    int (*check)(rc_ctx *) = plugin_check_fn(ps->plugin);
-    if (!check)
+    if (!hook)
         return 0;
-    step_run sr = { .ps = ps, .d = NULL, .file = file, .dry_run = 1,
+    /* dry_run: in prepare() nothing can be written either. */
+    step_run sr = { .ps = ps, .d = d, .file = file, .dry_run = 1, .cap = HOST_NO_CAP,
                     .results = jx(json_object()) };
+    if (clock)
+        sr.clock = *clock;
     rc_ctx ctx;
     host_ctx_init(&ctx, &sr);
-    int rc = check(&ctx);
+    int rc = hook(&ctx);
     int bad = rc != RC_OK || host_misused(&sr);
     if (bad) {
-        const char *why = sr.error ? sr.error : "its check() refused the options without "
-                                                "saying why";
+        const char *why = sr.error ? sr.error
+                          : d ? "its prepare() refused the step without saying why"
+                              : "its check() refused the options without saying why";
         /* fail_option's message is positioned already; fail()'s gets the step's place. */
         if (strncmp(why, file, strlen(file)) == 0)
             snprintf(err, errlen, "%s", why);
@@ -92,21 +100,97 @@ static int check_step(const char *file, const pipeline_step *ps, char *err, size
 int runner_check(const pipeline *p, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (check_step(p->cfg->path, &p->steps[i], err, errlen) != 0)
+        if (hook_step(p->cfg->path, &p->steps[i], plugin_check_fn(p->steps[i].plugin), NULL,
+                      NULL, err, errlen) != 0)
             return -1;
     for (size_t i = 0; i < p->n_probes; i++)
-        if (check_step(p->cfg->path, &p->probes[i], err, errlen) != 0)
+        if (hook_step(p->cfg->path, &p->probes[i], plugin_check_fn(p->probes[i].plugin), NULL,
+                      NULL, err, errlen) != 0)
             return -1;
     return 0;
 }
 
-void runner_step(const pipeline_step *ps, db *d, const db_clock *clock, int dry_run,
-                 step_outcome *out)
+int runner_prepare(const pipeline *p, db *d, const db_clock *clock, char *err, size_t errlen)
 {
-    step_run sr = { .ps = ps, .d = d, .dry_run = dry_run, .clock = *clock,
+    for (size_t i = 0; i < p->n; i++)
+        if (hook_step(p->cfg->path, &p->steps[i], plugin_prepare_fn(p->steps[i].plugin), d,
+                      clock, err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+/*
+ * steps[].max_changes: the core must know how many rows a step would change
+ * before it writes any, for any plugin, also one that knows nothing of the
+ * cap. A dry run cannot tell: its figures are whatever the plugin reports
+ * (candidates, counts that are not changes). So the step is rehearsed: run
+ * for real, every write matched and counted by the database, and every
+ * transaction rolled back instead of committed (host.c), chunk by chunk as
+ * in a real run, so no long transaction holds rows a live worker wants. The
+ * rehearsal stops at the first write that passes the cap. Within the cap,
+ * the step runs for real, still guarded: rows that appeared in between and
+ * would pass the cap are rolled back and fail the step.
+ */
+static int rehearse(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
+                    step_outcome *out)
+{
+    step_run sr = { .ps = ps, .d = d, .file = file, .clock = *clock, .cap = ps->cfg->max_changes,
+                    .rehearsal = 1, .results = jx(json_object()) };
+    int status = run_step(&sr);
+    int ok = 0;
+    if (sr.over_cap) {
+        out->error = xasprintf("max_changes: the step would change more than %lld rows (its "
+                               "writes matched at least %lld before the rehearsal stopped); "
+                               "nothing was written. Look at the rows first (run --dry-run "
+                               "for the step's figures), then raise steps[].max_changes or "
+                               "remove it", (long long)sr.cap, (long long)sr.found);
+        out->status = STEP_FAILED;
+    } else if (status == STEP_OK && stop_requested()) {
+        out->error = xstrdup("interrupted: stopped during the max_changes rehearsal; nothing "
+                             "was written");
+        out->status = STEP_INTERRUPTED;
+    } else if (status != STEP_OK) {
+        out->error = xasprintf("max_changes rehearsal (rolled back, nothing written): %s",
+                               sr.error ? sr.error : "failed");
+        out->status = STEP_FAILED;
+    } else {
+        log_info("step %s: max_changes rehearsal: its writes match %lld rows, within %lld; "
+                 "running it for real", ps->cfg->name, (long long)sr.changes, (long long)sr.cap);
+        ok = 1;
+    }
+    free(sr.error);
+    json_decref(sr.results);
+    return ok ? 0 : -1;
+}
+
+void runner_step(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
+                 int dry_run, step_outcome *out)
+{
+    char err[2048];
+    step_run sr = { .ps = ps, .d = d, .file = file, .dry_run = dry_run, .clock = *clock,
+                    .cap = dry_run ? HOST_NO_CAP : ps->cfg->max_changes,
                     .results = jx(json_object()) };
     int64_t t0 = util_mono_ms();
-    int status = run_step(&sr);
+    int status;
+    memset(out, 0, sizeof *out);
+    if (hook_step(file, ps, plugin_prepare_fn(ps->plugin), d, clock, err, sizeof err) != 0) {
+        status = STEP_FAILED; /* its SQL does not compile: nothing ran */
+        sr.error = xstrdup(err);
+    } else if (sr.cap >= 0 && rehearse(ps, file, d, clock, out) != 0) {
+        status = out->status;
+        sr.error = out->error;
+    } else {
+        status = run_step(&sr);
+        if (sr.over_cap) {
+            status = STEP_FAILED;
+            free(sr.error);
+            sr.error = xasprintf("max_changes: rows appeared between the rehearsal and the run, "
+                                 "and the step's writes matched %lld rows, more than %lld; the "
+                                 "write that passed the cap was rolled back, %lld rows stay "
+                                 "changed", (long long)sr.found, (long long)sr.cap,
+                                 (long long)sr.changes);
+        }
+    }
     /* Cut short by a stop (its chunk loop ended early): never "ok". */
     if (status == STEP_OK && stop_requested()) {
         status = STEP_INTERRUPTED;
@@ -139,7 +223,8 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
         return -1;
     }
     memcpy(now_text, clock.text, 20);
-    step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .results = jx(json_object()) };
+    step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .cap = HOST_NO_CAP,
+                    .results = jx(json_object()) };
     if (run_step(&sr) != STEP_OK) {
         snprintf(err, errlen, "%s: %s", name, sr.error);
         free(sr.error);

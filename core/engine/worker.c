@@ -126,7 +126,8 @@ static int serve(json_t *plan, pipeline *p, db *d, proto_in *in)
         if (json_is_integer(run) && json_integer_value(run) >= 0 &&
             (size_t)json_integer_value(run) < p->n) {
             step_outcome o = { 0 };
-            runner_step(&p->steps[json_integer_value(run)], d, &clock, dry, &o);
+            runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, &clock, dry,
+                        &o);
             reply = step_reply(json_integer_value(run), &o);
         } else if (probe) {
             reply = probe_reply(p, d, probe);
