@@ -23,6 +23,7 @@ enum {
     K_REQUIRED = 1 << 0, /* absence is an error (positioned at the parent mapping) */
     K_PATH = 1 << 1,     /* a non-empty string resolved against the file's folder */
     K_INDEX = 1 << 2,    /* one of choices, kept as its index in an int-sized field */
+    K_NO_ECHO = 1 << 3,  /* messages never quote the value: a secret may stand there by mistake */
 };
 
 typedef struct loader loader;
@@ -173,7 +174,7 @@ static const cfg_key notify_keys[] = {
     { "format", RC_OPT_STRING, "json", "the body: the run's summary as JSON, or a Slack or "
       "Discord message", N(format), K_INDEX, .choices = "json|slack|discord" },
     { "secret_env", RC_OPT_STRING, NULL, "variable holding the HMAC-SHA256 key: each body is "
-      "signed in X-Reconciler-Signature", N(secret_env), .check = check_env_name },
+      "signed in X-Reconciler-Signature", N(secret_env), K_NO_ECHO, .check = check_env_name },
     { "timeout", RC_OPT_DURATION, "5s", "give up an attempt after this long",
       N(timeout_ms), .min = 100, .max = 60 * SECOND_MS },
     { "retries", RC_OPT_INT, "2", "attempts after a failed first one (no answer, 5xx, 408, 429)",
@@ -416,6 +417,8 @@ static int check_value(loader *ld, const cfg_key *k, const yt_node *node, const 
         range_text(k, list, sizeof list);
         return fail_at(ld, node, "'%s' must be %s, got '%.128s'", k->path, list, text);
     }
+    if (k->check && (rule = k->check(text)) && (k->flags & K_NO_ECHO))
+        return fail_at(ld, node, "'%s' must be %s", k->path, rule);
     if (k->check && (rule = k->check(text)))
         return fail_at(ld, node, "'%s' must be %s; got '%.128s'", k->path, rule, text);
     if ((k->flags & K_PATH) && !*text)

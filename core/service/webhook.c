@@ -41,24 +41,28 @@ typedef struct job {
     int retries;
 } job;
 
-/* reconciler_notifications_total for one target. */
-typedef struct counter {
+/*
+ * One lane per target, each with its own queue and thread: a receiver that
+ * hangs holds up only its own deliveries, never another target's.
+ */
+typedef struct lane {
+    struct webhook *w;
     char *target;
-    uint64_t n[R_N];
-} counter;
-
-struct webhook {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;      /* new job, a deadline, the thread done */
     job *head, *tail;
     size_t queued;
-    int stopping;           /* no more jobs: the thread ends when the queue is empty */
-    int done;               /* the thread has ended */
-    _Atomic int64_t deadline; /* monotonic ms; 0: none. Read by curl's progress callback */
+    int done;               /* its thread has ended */
     pthread_t thread;
+    uint64_t n[R_N];        /* reconciler_notifications_total{target,result} */
+} lane;
+
+struct webhook {
+    pthread_mutex_t mu;     /* the lanes and their queues */
+    pthread_cond_t cv;      /* a new job, a deadline, a lane done */
+    lane **lanes;
+    size_t n_lanes;
+    int stopping;           /* no more jobs: each thread ends when its queue is empty */
+    _Atomic int64_t deadline; /* monotonic ms; 0: none. Read by curl's progress callback */
     history *h;
-    counter *counters;      /* under mu */
-    size_t n_counters;
     /* skipped_too_long, on the run's thread only */
     int64_t last_ran_ms;    /* monotonic: when a run last ran (or the start) */
     int skip_told;
@@ -177,22 +181,11 @@ static job *job_new(const cfg_notify *t, const json_t *r, unsigned ev, const cha
 
 /* ------------------------------------------------------------ outcomes */
 
-static counter *counter_for(webhook *w, const char *target)
-{
-    for (size_t i = 0; i < w->n_counters; i++)
-        if (strcmp(w->counters[i].target, target) == 0)
-            return &w->counters[i];
-    w->counters = xrealloc(w->counters, (w->n_counters + 1) * sizeof *w->counters);
-    counter *c = &w->counters[w->n_counters++];
-    memset(c, 0, sizeof *c);
-    c->target = xstrdup(target);
-    return c;
-}
-
 /* Log, record and count one delivery's outcome. */
-static void outcome(webhook *w, const job *j, int result, long http, int attempts,
+static void outcome(lane *l, const job *j, int result, long http, int attempts,
                     const char *error)
 {
+    webhook *w = l->w;
     char code[32] = "no answer";
     if (http)
         snprintf(code, sizeof code, "HTTP %ld", http);
@@ -205,7 +198,7 @@ static void outcome(webhook *w, const job *j, int result, long http, int attempt
     if (w->h && j->run_id && history_notified(w->h, j->run_id, &n) != 0)
         log_error("%s", history_error(w->h));
     pthread_mutex_lock(&w->mu);
-    counter_for(w, j->target)->n[result]++;
+    l->n[result]++;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -330,15 +323,16 @@ static void nap(webhook *w, int64_t until)
 }
 
 /* Every attempt of one delivery, then its outcome. */
-static void deliver(webhook *w, const job *j)
+static void deliver(lane *l, const job *j)
 {
+    webhook *w = l->w;
     char err[256] = "";
     long http = 0;
     int tries = 0;
     int64_t backoff = j->backoff_ms;
 
     if (j->setup_error) {
-        outcome(w, j, R_FAILED, 0, 0, j->setup_error);
+        outcome(l, j, R_FAILED, 0, 0, j->setup_error);
         return;
     }
     for (;;) {
@@ -346,9 +340,9 @@ static void deliver(webhook *w, const job *j)
         int64_t left = deadline ? deadline - util_mono_ms() : INT64_MAX;
         if (left <= 0) {
             if (!tries)
-                outcome(w, j, R_DROPPED, 0, 0, "out of time to deliver");
+                outcome(l, j, R_DROPPED, 0, 0, "out of time to deliver");
             else
-                outcome(w, j, R_FAILED, http, tries, "gave up: out of time to deliver");
+                outcome(l, j, R_FAILED, http, tries, "gave up: out of time to deliver");
             return;
         }
         if (timeout > left)
@@ -357,13 +351,13 @@ static void deliver(webhook *w, const job *j)
         http = attempt(w, j, timeout, err, sizeof err);
         tries++;
         if (http >= 200 && http < 300) {
-            outcome(w, j, R_DELIVERED, http, tries, NULL);
+            outcome(l, j, R_DELIVERED, http, tries, NULL);
             return;
         }
         if (http && !*err)
             snprintf(err, sizeof err, "answered %ld", http);
         if (!retryable(http) || tries > j->retries) {
-            outcome(w, j, R_FAILED, http, tries, err);
+            outcome(l, j, R_FAILED, http, tries, err);
             return;
         }
         log_debug("notify: target %s (%s): attempt %d: %s; retrying in %lld ms", j->target,
@@ -373,29 +367,52 @@ static void deliver(webhook *w, const job *j)
     }
 }
 
-static void *delivery_thread(void *arg)
+static void *lane_thread(void *arg)
 {
-    webhook *w = arg;
+    lane *l = arg;
+    webhook *w = l->w;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->head && !w->stopping)
+        while (!l->head && !w->stopping)
             pthread_cond_wait(&w->cv, &w->mu);
-        job *j = w->head;
+        job *j = l->head;
         if (!j)
             break;
-        w->head = j->next;
-        if (!w->head)
-            w->tail = NULL;
-        w->queued--;
+        l->head = j->next;
+        if (!l->head)
+            l->tail = NULL;
+        l->queued--;
         pthread_mutex_unlock(&w->mu);
-        deliver(w, j);
+        deliver(l, j);
         job_free(j);
         pthread_mutex_lock(&w->mu);
     }
-    w->done = 1;
+    l->done = 1;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return NULL;
+}
+
+/* The lane of target (under w->mu), started on first use; NULL when its thread cannot start. */
+static lane *lane_for(webhook *w, const char *target)
+{
+    for (size_t i = 0; i < w->n_lanes; i++)
+        if (strcmp(w->lanes[i]->target, target) == 0)
+            return w->lanes[i];
+    lane *l = xcalloc(1, sizeof *l);
+    l->w = w;
+    l->target = xstrdup(target);
+    int rc = pthread_create(&l->thread, NULL, lane_thread, l);
+    if (rc != 0) {
+        log_error("notify: cannot start a delivery thread for target %s: %s", target,
+                  strerror(rc));
+        free(l->target);
+        free(l);
+        return NULL;
+    }
+    w->lanes = xrealloc(w->lanes, (w->n_lanes + 1) * sizeof *w->lanes);
+    w->lanes[w->n_lanes++] = l;
+    return l;
 }
 
 /* ------------------------------------------------------------ the public side */
@@ -426,38 +443,33 @@ webhook *webhook_start(history *h)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* backoffs ignore clock changes */
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
-    int rc = pthread_create(&w->thread, NULL, delivery_thread, w);
-    if (rc != 0) {
-        log_error("notify: cannot start the delivery thread: %s; no webhook will be sent",
-                  strerror(rc));
-        pthread_cond_destroy(&w->cv);
-        pthread_mutex_destroy(&w->mu);
-        free(w);
-        return NULL;
-    }
     return w;
 }
 
-/* Queue j, or drop it (recorded) when the queue is full or closed. */
+/* Queue j on its target's lane, or drop it (recorded) when that queue is full. */
 static void enqueue(webhook *w, job *j)
 {
     pthread_mutex_lock(&w->mu);
-    counter_for(w, j->target); /* the series exists from the first event */
-    int full = w->queued >= WEBHOOK_QUEUE_MAX || w->stopping;
+    lane *l = lane_for(w, j->target); /* the target's series exists from its first event */
+    int full = !l || l->queued >= WEBHOOK_QUEUE_MAX || w->stopping;
     if (!full) {
-        if (w->tail)
-            w->tail->next = j;
+        if (l->tail)
+            l->tail->next = j;
         else
-            w->head = j;
-        w->tail = j;
-        w->queued++;
+            l->head = j;
+        l->tail = j;
+        l->queued++;
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
-    if (full) {
-        outcome(w, j, R_DROPPED, 0, 0, "the delivery queue is full");
-        job_free(j);
+    if (full && l) {
+        outcome(l, j, R_DROPPED, 0, 0, "the delivery queue is full");
+    } else if (full) {
+        log_error("notify: target %s: run %lld %s: dropped", j->target, (long long)j->run_id,
+                  j->event);
     }
+    if (full)
+        job_free(j);
 }
 
 /* skipped_too_long: the note for a skipped scheduled run, or NULL when it is not time. */
@@ -511,6 +523,14 @@ void webhook_after_run(webhook *w, const config *cfg, const json_t *r, const cha
     free(note);
 }
 
+static int all_done(const webhook *w)
+{
+    for (size_t i = 0; i < w->n_lanes; i++)
+        if (!w->lanes[i]->done)
+            return 0;
+    return 1;
+}
+
 void webhook_finish(webhook *w, int64_t deadline_ms, int watch_stop)
 {
     if (!w)
@@ -519,7 +539,7 @@ void webhook_finish(webhook *w, int64_t deadline_ms, int watch_stop)
     w->stopping = 1;
     atomic_store(&w->deadline, deadline_ms);
     pthread_cond_broadcast(&w->cv);
-    while (!w->done) {
+    while (!all_done(w)) {
         /* Wake every 100 ms to look for a SIGTERM (its handler cannot signal a cond var). */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -535,10 +555,12 @@ void webhook_finish(webhook *w, int64_t deadline_ms, int watch_stop)
         }
     }
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    for (size_t i = 0; i < w->n_counters; i++)
-        free(w->counters[i].target);
-    free(w->counters);
+    for (size_t i = 0; i < w->n_lanes; i++) {
+        pthread_join(w->lanes[i]->thread, NULL);
+        free(w->lanes[i]->target);
+        free(w->lanes[i]);
+    }
+    free(w->lanes);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -552,9 +574,9 @@ void webhook_metrics(webhook *w, strbuf *b)
     if (!w)
         return;
     pthread_mutex_lock(&w->mu);
-    for (size_t i = 0; i < w->n_counters; i++)
+    for (size_t i = 0; i < w->n_lanes; i++)
         for (int k = 0; k < R_N; k++)
-            prom_sample(b, "reconciler_notifications_total", (double)w->counters[i].n[k],
-                        "target", w->counters[i].target, "result", result_names[k], NULL);
+            prom_sample(b, "reconciler_notifications_total", (double)w->lanes[i]->n[k],
+                        "target", w->lanes[i]->target, "result", result_names[k], NULL);
     pthread_mutex_unlock(&w->mu);
 }

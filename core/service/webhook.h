@@ -1,11 +1,12 @@
 /*
  * webhook.h - tell people about runs: the "notify:" targets of the pipeline
- * file, POSTed to with libcurl from a delivery thread of their own.
+ * file, POSTed to with libcurl from delivery threads of their own, one per
+ * target, so that a receiver that hangs holds up no other target.
  *
  * A delivery never blocks or fails a run, nor delays the schedule: the run's
- * thread only decides the events and queues (a bounded queue; a delivery
- * that does not fit is dropped, recorded and counted). The delivery thread
- * makes the attempts (each within notify[].timeout, retried after a backoff
+ * thread only decides the events and queues (a bounded queue per target; a
+ * delivery that does not fit is dropped, recorded and counted). The target's
+ * thread makes the attempts (each within notify[].timeout, retried after a backoff
  * on no answer, 5xx, 408 or 429), logs each outcome with the URL shown as
  * scheme://host/, records it with its run in the history
  * (history_notified) and counts it (webhook_metrics). A secret_env target's
@@ -32,7 +33,7 @@
 
 /* skipped_too_long: no run for this many schedule.interval. */
 #define WEBHOOK_SKIPPED_INTERVALS 3
-/* Deliveries waiting at most; more are dropped (a receiver that is down must not grow memory). */
+/* Deliveries waiting per target at most; more are dropped (a receiver that is down must not grow memory). */
 #define WEBHOOK_QUEUE_MAX 64
 /* `run --once` delivers within this long after its run, whatever the targets' timeouts. */
 #define WEBHOOK_ONCE_BUDGET_MS 10000
