@@ -205,14 +205,14 @@ Test(config, unknown_top_level_key)
 {
     refuses(STEP "databse:\n  url: x\n",
             ":3:1: unknown key 'databse'; valid keys: database, history, plugin_dir, schedule, "
-            "http, log, steps");
+            "http, log, steps, notify");
 }
 
 Test(config, dotted_key_is_not_a_shortcut)
 {
     refuses("database.url: x\n" STEP,
             ":1:1: unknown key 'database.url'; valid keys: database, history, plugin_dir, "
-            "schedule, http, log, steps");
+            "schedule, http, log, steps, notify");
 }
 
 Test(config, unknown_nested_key)
@@ -745,6 +745,9 @@ static const char *const every_key[] = {
     "schedule.lock_ttl", "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
+    "notify", "notify[].url", "notify[].name", "notify[].on", "notify[].format",
+    "notify[].secret_env", "notify[].timeout", "notify[].retries", "notify[].backoff",
+    "notify[].headers",
 };
 
 Test(config, help_lists_every_key)
@@ -775,8 +778,8 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 10, "keep_runs, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, steps[].timeout");
+    cr_assert_eq(numbers, 13, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, steps[].timeout, notify[].timeout, retries, backoff");
     free(text);
 }
 
