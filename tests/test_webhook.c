@@ -567,6 +567,45 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
     th_db_destroy(&t);
 }
 
+/*
+ * A receiver that never answers, with retries that would take a minute:
+ * `run --once` gives up at its budget (10 s), records why, and exits with
+ * the run's code.
+ */
+Test(webhook, once_bounded_total_time, .timeout = 40)
+{
+    th_db t;
+    svc s;
+    receiver hang;
+    char notify[512], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    rx_start(&hang, 200, 60000);
+    snprintf(notify, sizeof notify, "notify:\n  - url: http://127.0.0.1:%d/\n    name: stuck\n"
+             "    timeout: 5s\n    retries: 10\n    backoff: 100ms\n", hang.port);
+    svc_setup(&s, &t, 1, notify, "", FAILING);
+    int64_t t0 = mono_ms();
+    int rc = once(&s, no_env, &out, &err);
+    int64_t took = mono_ms() - t0;
+    cr_assert_eq(rc, 1, "the failed run's exit code, got %d:\n%s", rc, err);
+    /* It tried until its budget, and no longer (11 attempts of 5 s would be a minute). */
+    cr_assert_geq(took, WEBHOOK_ONCE_BUDGET_MS - 1000, "gave up after %lld ms", (long long)took);
+    cr_assert_lt(took, WEBHOOK_ONCE_BUDGET_MS + 8000, "run --once took %lld ms", (long long)took);
+    json_t *result = parse_text(out);
+    json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
+    json_t *n = note_of(run, "stuck");
+    cr_assert_str_eq(json_string_value(json_object_get(n, "status")), "failed");
+    cr_assert_eq(json_integer_value(json_object_get(n, "attempts")), 2, "%s", json_dumps(n, 0));
+    cr_assert(strstr(json_string_value(json_object_get(n, "error")), "out of time"), "%s",
+              json_dumps(n, 0));
+    json_decref(run);
+    json_decref(result);
+    free(out);
+    free(err);
+    rx_stop(&hang);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
 /* SIGTERM while a receiver hangs: run --once stops delivering at once, with the run's exit code. */
 Test(webhook, once_sigterm_while_delivering, .timeout = 30)
 {

@@ -9,7 +9,6 @@
 #include "service/webhook_payload.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
