@@ -639,6 +639,37 @@ Test(webhook, once_sigterm_while_delivering, .timeout = 30)
     th_db_destroy(&t);
 }
 
+/* A secret_env or header variable that is not set: nothing is sent (never unsigned), recorded. */
+Test(webhook, once_missing_variable_sends_nothing, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    receiver rx;
+    char notify[512], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    rx_start(&rx, 200, 0);
+    snprintf(notify, sizeof notify,
+             "notify:\n  - { url: \"http://127.0.0.1:%d/\", name: signed, secret_env: NO_SUCH_KEY }\n"
+             "  - { url: \"http://127.0.0.1:%d/\", name: bearer, headers: { Authorization: NO_SUCH_AUTH } }\n",
+             rx.port, rx.port);
+    svc_setup(&s, &t, 1, notify, "", FAILING);
+    cr_assert_eq(once(&s, no_env, &out, &err), 1, "%s", err);
+    cr_assert_eq(rx_count(&rx), 0, "sent without its secret");
+    json_t *result = parse_text(out);
+    json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
+    check_note(run, "signed", "failed", "failed", 0, 0);
+    check_note(run, "bearer", "failed", "failed", 0, 0);
+    cr_assert(strstr(json_string_value(json_object_get(note_of(run, "signed"), "error")),
+                     "NO_SUCH_KEY"), "%s", json_dumps(run, 0));
+    json_decref(run);
+    json_decref(result);
+    free(out);
+    free(err);
+    rx_stop(&rx);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
 /* ------------------------------------------------------------ formats */
 
 /* Slack and Discord bodies; Discord's is at most 2,000 characters and pings nobody. */
@@ -796,7 +827,8 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
     rx_start(&hang, 200, 30000);
     snprintf(notify, sizeof notify,
              "schedule:\n  interval: 1h\nnotify:\n"
-             "  - url: http://127.0.0.1:%d/\n    name: ops\n    secret_env: HOOK_KEY\n"
+             "  - url: http://127.0.0.1:%d/svc/PATHSECRET?k=QUERYSECRET\n    name: ops\n"
+             "    secret_env: HOOK_KEY\n"
              "  - url: http://127.0.0.1:%d/\n    name: slow\n    on: [failed, success]\n"
              "    timeout: 20s\n    retries: 0\n", ok.port, hang.port);
     svc_setup(&s, &t, 1, notify, "", FAILING);
@@ -858,7 +890,11 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
     check_note(r1, "slow", "failed", "failed", 0, 1);
     json_t *r3 = history_run(&s, 3);
     check_note(r3, "slow", "success", "dropped", 0, 0);
-    cr_assert_null(strstr(th_read(s.errlog), "svc-key"));
+    static const char *const secrets[] = { "svc-key", "PATHSECRET", "QUERYSECRET" };
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        cr_assert_eq(th_file_contains(s.errlog, secrets[i]), 0, "%s in the log", secrets[i]);
+        cr_assert_eq(th_file_contains(s.hist, secrets[i]), 0, "%s in the history", secrets[i]);
+    }
     json_decref(r1);
     json_decref(r3);
     rx_stop(&ok);

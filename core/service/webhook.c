@@ -253,16 +253,15 @@ static long attempt(webhook *w, const job *j, int64_t timeout_ms, char *err, siz
         return 0;
     }
     if (j->secret) {
-        if (sign(j, sig, sizeof sig) != 0) {
+        /* The signature's time is each attempt's own: a late retry still verifies. */
+        if (sign(j, sig, sizeof sig) != 0 || !(signed_headers = curl_slist_append(NULL, sig))) {
+            /* Never sent unsigned. */
             snprintf(err, errlen, "cannot sign the body");
             curl_easy_cleanup(c);
             return 0;
         }
-        /* The signature's time is each attempt's own: a late retry still verifies. */
-        signed_headers = curl_slist_append(NULL, sig);
-        if (signed_headers)
-            signed_headers->next = headers;
-        headers = signed_headers ? signed_headers : headers;
+        signed_headers->next = headers; /* spliced on for this attempt, cut off below */
+        headers = signed_headers;
     }
     curl_easy_setopt(c, CURLOPT_URL, j->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
