@@ -713,6 +713,28 @@ Test(webhook, chat_formats, .timeout = 30)
     th_db_destroy(&t);
 }
 
+/* Slack would read "<!channel>" in an error as a ping of everyone: escaped, as Slack asks. */
+Test(webhook, slack_text_is_escaped)
+{
+    json_t *r = json_pack("{s:s, s:I, s:s, s:b, s:i, s:[s], s:[]}", "status", "failed",
+                          "runId", (json_int_t)5, "trigger", "manual", "dryRun", 0,
+                          "durationMs", 3, "errors", "leases: <!channel> & <@U1>", "steps");
+    char *body = webhook_payload(r, "failed", CFG_HOOK_SLACK, NULL, NULL);
+    json_t *j = json_loads(body, 0, NULL);
+    const char *text = json_string_value(json_object_get(j, "text"));
+    cr_assert(strstr(text, "leases: &lt;!channel&gt; &amp; &lt;@U1&gt;"), "%s", text);
+    cr_assert_null(strchr(text, '<'), "%s", text);
+    json_decref(j);
+    free(body);
+    /* Discord takes its text as is; its mentions are off in allowed_mentions. */
+    body = webhook_payload(r, "failed", CFG_HOOK_DISCORD, NULL, NULL);
+    j = json_loads(body, 0, NULL);
+    cr_assert(strstr(json_string_value(json_object_get(j, "content")), "<!channel> & <@U1>"));
+    json_decref(j);
+    free(body);
+    json_decref(r);
+}
+
 /* ------------------------------------------------------------ validate */
 
 static const struct {

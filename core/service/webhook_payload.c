@@ -68,11 +68,39 @@ static void cut_utf8(char *s, size_t max)
     size_t end = max - (sizeof mark - 1);
     while (end > 0 && ((unsigned char)s[end] & 0xC0) == 0x80) /* continuation byte */
         end--;
+    /* Nor in the middle of an escape ("&amp;"): back to its '&'. */
+    for (size_t k = end; k > 0 && end - k < 5; k--)
+        if (s[k - 1] == ';')
+            break;
+        else if (s[k - 1] == '&') {
+            end = k - 1;
+            break;
+        }
     memcpy(s + end, mark, sizeof mark);
 }
 
+/*
+ * Slack reads <...> as links and mentions ("<!channel>" pings everyone) and &
+ * as an entity: text from outside (an error) is escaped, as Slack asks.
+ */
+static char *slack_escape(const char *s)
+{
+    strbuf b = STRBUF_INIT;
+    for (; *s; s++) {
+        if (*s == '&')
+            sb_printf(&b, "&amp;");
+        else if (*s == '<')
+            sb_printf(&b, "&lt;");
+        else if (*s == '>')
+            sb_printf(&b, "&gt;");
+        else
+            sb_putc(&b, *s);
+    }
+    return b.s ? sb_take(&b) : xstrdup("");
+}
+
 static char *chat_text(const json_t *r, const char *event, const char *link, const char *note,
-                       size_t max)
+                       size_t max, int slack)
 {
     strbuf b = STRBUF_INIT;
     char *summary = runner_summary(r);
@@ -92,6 +120,11 @@ static char *chat_text(const json_t *r, const char *event, const char *link, con
         sb_printf(&b, "\n%s", link);
     free(summary);
     char *text = sb_take(&b);
+    if (slack) {
+        char *escaped = slack_escape(text);
+        free(text);
+        text = escaped;
+    }
     cut_utf8(text, max);
     return text;
 }
@@ -103,11 +136,11 @@ char *webhook_payload(const json_t *result, const char *event, cfg_hook_format f
     char *text = NULL;
     switch (format) {
     case CFG_HOOK_SLACK:
-        text = chat_text(result, event, link, note, WEBHOOK_SLACK_MAX);
+        text = chat_text(result, event, link, note, WEBHOOK_SLACK_MAX, 1);
         body = jx(json_pack("{s:o}", "text", jx_text(text)));
         break;
     case CFG_HOOK_DISCORD:
-        text = chat_text(result, event, link, note, WEBHOOK_DISCORD_MAX);
+        text = chat_text(result, event, link, note, WEBHOOK_DISCORD_MAX, 0);
         body = jx(json_pack("{s:o, s:{s:[]}}", "content", jx_text(text), "allowed_mentions",
                             "parse"));
         break;

@@ -6,7 +6,8 @@
  *   json     {event, runId, status, trigger, dryRun, interrupted, timestamp,
  *             durationMs, summary, errors[], steps[{name,status,durationMs,error}],
  *             link, note}
- *   slack    {"text": "..."}               (an incoming webhook's message)
+ *   slack    {"text": "..."}               (an incoming webhook's message; & < >
+ *             escaped, so that no error text becomes a "<!channel>" ping)
  *   discord  {"content": "...", "allowed_mentions": {"parse": []}}
  *             (at most 2,000 characters; a step's error can never ping @everyone)
  */
