@@ -212,14 +212,14 @@ Test(config, unknown_top_level_key)
 {
     refuses(STEP "databse:\n  url: x\n",
             ":3:1: unknown key 'databse'; valid keys: database, history, plugin_dir, schedule, "
-            "http, log, steps");
+            "http, log, steps, notify");
 }
 
 Test(config, dotted_key_is_not_a_shortcut)
 {
     refuses("database.url: x\n" STEP,
             ":1:1: unknown key 'database.url'; valid keys: database, history, plugin_dir, "
-            "schedule, http, log, steps");
+            "schedule, http, log, steps, notify");
 }
 
 Test(config, unknown_nested_key)
@@ -753,6 +753,9 @@ static const char *const every_key[] = {
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
     "steps[].max_changes",
+    "notify", "notify[].url", "notify[].name", "notify[].on", "notify[].format",
+    "notify[].secret_env", "notify[].timeout", "notify[].retries", "notify[].backoff",
+    "notify[].headers",
 };
 
 Test(config, help_lists_every_key)
@@ -783,8 +786,9 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 12, "keep_runs, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, max_clock_skew, steps[].timeout, steps[].max_changes");
+    cr_assert_eq(numbers, 15, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, max_clock_skew, steps[].timeout, steps[].max_changes, "
+                 "notify[].timeout, retries, backoff");
     free(text);
 }
 

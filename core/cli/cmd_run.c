@@ -10,6 +10,7 @@
 #include "engine/run.h"
 #include "engine/runner.h"
 #include "service/service.h"
+#include "service/webhook.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -114,6 +115,14 @@ static int run_once(config *cfg, int dry_run, int as_json)
         free(text);
     } else if (json_array_size(json_object_get(result, "steps"))) {
         print_human(result);
+    }
+    fflush(stdout);
+    /* The notify: targets are told after the result is out, within a bounded time; their
+     * outcome never changes the exit code. */
+    if (cfg->n_notify) {
+        webhook *wh = webhook_start(h);
+        webhook_after_run(wh, cfg, result, NULL);
+        webhook_finish(wh, util_mono_ms() + WEBHOOK_ONCE_BUDGET_MS, 1);
     }
 out:
     json_decref(result);

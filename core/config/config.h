@@ -33,6 +33,44 @@ typedef struct cfg_step {
     int line, col;         /* where the step starts, for messages */
 } cfg_step;
 
+/* notify[].on: the events a webhook target is sent (a bit each, in this order). */
+enum {
+    CFG_EV_FAILED = 1 << 0,
+    CFG_EV_PARTIAL = 1 << 1,
+    CFG_EV_INTERRUPTED = 1 << 2,
+    CFG_EV_SKIPPED_TOO_LONG = 1 << 3,
+    CFG_EV_RECOVERED = 1 << 4,
+    CFG_EV_SUCCESS = 1 << 5,
+};
+#define CFG_N_EVENTS 6
+#define CFG_EV_DEFAULT (CFG_EV_FAILED | CFG_EV_PARTIAL | CFG_EV_RECOVERED)
+/* The event's name ("failed", "skipped_too_long" ...) for one bit, or NULL. */
+const char *cfg_event_name(unsigned bit);
+
+typedef enum cfg_hook_format { CFG_HOOK_JSON = 0, CFG_HOOK_SLACK = 1, CFG_HOOK_DISCORD = 2 } cfg_hook_format;
+
+/* notify[].headers: a header whose value is read from an environment variable. */
+typedef struct cfg_header {
+    char *name; /* "Authorization" */
+    char *env;  /* the variable holding its value: the file never holds the value */
+} cfg_header;
+
+/* One webhook target of the "notify:" list. */
+typedef struct cfg_notify {
+    char *name;           /* for logs, history and metrics (never the URL); default: its
+                             position in the list, from 1 */
+    char *url;            /* http:// or https://; a secret: show only hookurl_redact's form */
+    unsigned on;          /* CFG_EV_* bits; default CFG_EV_DEFAULT */
+    cfg_hook_format format; /* json (default), slack, discord */
+    char *secret_env;     /* variable holding the HMAC-SHA256 key, or NULL: unsigned */
+    int64_t timeout_ms;   /* each attempt; default 5s */
+    int64_t retries;      /* attempts after the first; default 2 */
+    int64_t backoff_ms;   /* wait before the first retry, doubled each time; default 1s */
+    cfg_header *headers;
+    size_t n_headers;
+    int line, col;        /* where the target starts, for messages */
+} cfg_notify;
+
 typedef struct config {
     char *path;  /* as given */
     char *text;  /* the file's text as loaded (step workers build the same pipeline from it) */
@@ -77,6 +115,10 @@ typedef struct config {
 
     cfg_step *steps;
     size_t n_steps;
+
+    /* notify: webhook targets told about runs (service/webhook.c delivers) */
+    cfg_notify *notify;
+    size_t n_notify;
 
     yt_node *root; /* kept: step options point into it */
 } config;

@@ -366,6 +366,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_family(&b, "reconciler_lock_held", "gauge",
                 "1 while this instance holds the cross-instance run lock.");
     prom_sample(&b, "reconciler_lock_held", held ? 1.0 : 0.0, NULL);
+    webhook_metrics(a->wh, &b);
     json_decref(r);
 
     resp->status = 200;

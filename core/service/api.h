@@ -16,6 +16,7 @@
 #include "service/http.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
+#include "service/webhook.h"
 
 typedef struct api_deps {
     run_state *rs;
@@ -26,6 +27,7 @@ typedef struct api_deps {
     const config *boot;  /* database settings for the live figures' connections */
     const char *listen;
     const char *token;   /* NULL: none */
+    webhook *wh;         /* read: webhook_metrics() only; may be NULL */
 } api_deps;
 
 /* Start serving (deps must outlive the server). 0, or -1 with err. */
