@@ -1136,23 +1136,30 @@ static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
     fputs(".\n\n", f);
 }
 
+/* Every key table with the path prefix its keys are shown under: help and manual alike. */
+static const struct {
+    const char *prefix;
+    const key_table *table;
+} shown_tables[] = {
+    { "", &top_table }, { "steps[].", &step_table }, { "notify[].", &notify_table },
+};
+
+static void each_key(FILE *f, void (*show)(FILE *, const char *, const cfg_key *))
+{
+    for (size_t t = 0; t < sizeof shown_tables / sizeof shown_tables[0]; t++)
+        for (size_t i = 0; i < shown_tables[t].table->n; i++)
+            show(f, shown_tables[t].prefix, &shown_tables[t].table->keys[i]);
+}
+
 void config_doc(FILE *f)
 {
-    for (size_t i = 0; i < N_TOP; i++)
-        doc_key(f, "", &top_keys[i]);
-    for (size_t i = 0; i < N_STEP; i++)
-        doc_key(f, "steps[].", &step_keys[i]);
+    each_key(f, doc_key);
 }
 
 void config_help(FILE *f)
 {
     fprintf(f, "  %-26s %-22s %-15s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
-    for (size_t i = 0; i < N_TOP; i++)
-        help_key(f, "", &top_keys[i]);
-    for (size_t i = 0; i < N_STEP; i++)
-        help_key(f, "steps[].", &step_keys[i]);
-    for (size_t i = 0; i < N_NOTIFY; i++)
-        help_key(f, "notify[].", &notify_keys[i]);
+    each_key(f, help_key);
     fprintf(f, "Durations: 500ms, 30s, 5m, 6h, 1d, or combined (1h30m); a bare number is "
                "seconds.\nRelative paths resolve against the folder of the pipeline file.\n");
 }
