@@ -7,7 +7,7 @@
 BUILD    ?= build
 CC       ?= cc
 
-PKGS      = libmariadb yaml-0.1 sqlite3 jansson libmicrohttpd
+PKGS      = libmariadb yaml-0.1 sqlite3 jansson libmicrohttpd libcurl libcrypto
 CPPFLAGS += -Iinclude -Icore -D_GNU_SOURCE
 # CFLAGS is the caller's (optimisation, debug info). The language, warning and
 # sanitizer flags are appended with `override`, so that `make CFLAGS=-O0` on

@@ -22,12 +22,16 @@
  *     plan, reads each step's outcome as it finishes, and finishes the run's
  *     records itself.
  *   - init(), run() and fini() are called once per step per run, in that
- *     order, on one thread, in the worker: also in dry runs, and also when
+ *     order, on one thread, in the worker (twice when the step sets
+ *     max_changes: see MAX_CHANGES below): also in dry runs, and also when
  *     the service's API runs the plugin as a read-only probe (the live
  *     /v1/processing/queue and /api/admin/dashboard figures), each probe in
  *     a worker of its own. They are never called by `validate`.
  *   - check() (ABI 1.1, optional) is called by `validate` and before every
  *     run, before any step writes, with the step's options and no database.
+ *   - prepare() (ABI 1.2, optional) is called by `validate --db URL`, and in
+ *     a run just before init(), with a database on which nothing can be
+ *     written: compile your statements there (db_prepare).
  *   - A crash, abort() or exit() in your code costs only your step: the step
  *     is recorded failed with what happened ("crashed: signal 11
  *     (Segmentation fault)", "exited with status 0 before reporting"), the
@@ -43,6 +47,19 @@
  *   - Do not create threads that call rc_api, do not fork, do not install
  *     signal handlers, do not call setlocale (the core writes numbers in the
  *     C locale anyway), and write to the log rather than to stdout or stderr.
+ *
+ * MAX_CHANGES (steps[].max_changes, the core's cap on a step's writes)
+ *   When a step sets it, a real run runs the step twice: first a rehearsal,
+ *   in which dry_run() is 0 and every write really runs but inside a
+ *   transaction the core rolls back (db_commit and each chunk's commit roll
+ *   back instead; a db_exec outside a transaction runs in one of its own),
+ *   while the core adds up the rows each write matched; then, if that sum is
+ *   within the cap, the real run, in which the core still refuses (rolls
+ *   back) a write that would take the sum past the cap. A write refused for
+ *   the cap fails like a database error (db_error() says why), and the step
+ *   fails whatever run() returns. So: do not keep state between runs
+ *   outside the database, and write only to transactional (InnoDB, SQLite)
+ *   tables; DDL or a MyISAM table cannot be rolled back.
  *
  * OWNERSHIP
  *   Strings the core returns (now_text, db_driver, db_error, opt_string) are
@@ -62,7 +79,7 @@
  *     minor M without checking anything: the core refuses to load a plugin
  *     built for a newer minor than its own, so every entry the plugin knows
  *     is there. A plugin built for an older minor keeps loading (a 1.0
- *     plugin simply has no check()).
+ *     plugin simply has no check(), a 1.1 plugin no prepare()).
  *   - Every public struct starts (or ends, for the descriptor) with its size
  *     as the writer knew it, so that the reader can tell which fields exist.
  *
@@ -91,7 +108,7 @@ extern "C" {
 #endif
 
 #define RC_ABI_MAJOR 1
-#define RC_ABI_MINOR 1
+#define RC_ABI_MINOR 2
 
 /* The name of the one symbol a plugin exports. */
 #define RC_PLUGIN_SYMBOL "reconciler_plugin"
@@ -383,6 +400,20 @@ typedef struct rc_api {
      * RETURNS nothing; return RC_ERROR from check() afterwards.
      */
     void (*fail_option)(rc_ctx *ctx, const char *option, const char *fmt, ...) RC_PRINTF(3, 4);
+
+    /* ------------------------------------------------------ ABI 1.2 */
+
+    /*
+     * db_prepare - have the database compile sql without running it, so that
+     *   a syntax error, an unknown table or column is found before anything
+     *   is read or written.
+     * ARGUMENTS sql: one statement with '?' placeholders (nothing is bound).
+     * RETURNS RC_OK, or RC_ERROR with db_error() saying why (the step's error
+     *   is set as for db_exec, unless fail() or fail_option() set one).
+     * NOTES allowed in prepare(), run() and dry runs; refused in check().
+     *   MySQL checks tables and columns at prepare time too; so does SQLite.
+     */
+    int (*db_prepare)(rc_ctx *ctx, const char *sql);
 } rc_api;
 
 /* What a plugin is handed. The core owns it; it lives while the call lasts. */
@@ -423,6 +454,17 @@ typedef struct rc_plugin {
      * does not start and `validate` exits 2 with the option's FILE:LINE:COL.
      */
     int (*check)(rc_ctx *ctx);
+
+    /*
+     * ABI 1.2. prepare (optional): have the database compile the statements
+     * the step will run (db_prepare), so that an SQL error is reported with
+     * the option's FILE:LINE:COL (fail_option) instead of half-way through.
+     * Called by `validate --db URL` and, in a run, before init(), with a
+     * database and T, in a dry run's mode: db_query and db_prepare work,
+     * db_exec and db_chunked are refused. RC_OK, or RC_ERROR after
+     * fail_option() or fail(): `validate` exits 2, a run fails the step.
+     */
+    int (*prepare)(rc_ctx *ctx);
 } rc_plugin;
 
 typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
@@ -430,18 +472,22 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
 /*
  * Define the descriptor and the exported entry point in one line (no ';'
  * after it). Build the plugin with -fvisibility=hidden; only this symbol is
- * exported. RC_PLUGIN_CHECK also names a check() callback.
+ * exported. RC_PLUGIN_CHECK also names a check() callback, RC_PLUGIN_PREPARE
+ * a check() and a prepare() callback (either may be NULL).
  */
-#define RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, check_)  \
+#define RC_PLUGIN_PREPARE(name_, desc_, version_, options_, init_, run_, fini_, check_,  \
+                          prepare_)                                                       \
     RC_EXPORT const rc_plugin *reconciler_plugin(void);                               \
     RC_EXPORT const rc_plugin *reconciler_plugin(void)                                \
     {                                                                                 \
         static const rc_plugin desc = { RC_ABI_MAJOR, RC_ABI_MINOR,                   \
                                         (uint32_t)sizeof(rc_plugin), name_,           \
                                         desc_, version_, options_, init_, run_,       \
-                                        fini_, check_ };                              \
+                                        fini_, check_, prepare_ };                    \
         return &desc;                                                                 \
     }
+#define RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, check_)  \
+    RC_PLUGIN_PREPARE(name_, desc_, version_, options_, init_, run_, fini_, check_, NULL)
 #define RC_PLUGIN(name_, desc_, version_, options_, init_, run_, fini_)                \
     RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, NULL)
 

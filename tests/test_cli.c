@@ -34,7 +34,7 @@ Test(cli, version_and_help)
     cr_assert_eq(th_run_cli(RUN("--help"), NULL, &out, &err), 0);
     cr_assert(strstr(out, "Commands:") && strstr(out, "migrate"), "%s", out);
     free(out); free(err);
-    const char *cmds[] = { "run", "validate", "migrate", "history", "plugins" };
+    const char *cmds[] = { "run", "validate", "migrate", "history", "plugins", "new-plugin" };
     for (size_t i = 0; i < 5; i++) {
         cr_assert_eq(th_run_cli(RUN(cmds[i], "--help"), NULL, &out, &err), 0, "%s --help", cmds[i]);
         cr_assert(strstr(out, "Usage: reconciler"), "%s: %s", cmds[i], out);

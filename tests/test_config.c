@@ -2,6 +2,7 @@
 #include "helpers.h"
 #include "config/config.h"
 #include "config/options.h"
+#include "base/paths.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -73,7 +74,13 @@ Test(config, defaults_fill_every_key)
     assert_path(c->history_path, "var/history.db");
     cr_assert_eq(c->history_keep_runs, 1000);
     cr_assert_eq(c->n_plugin_dirs, 1);
-    assert_path(c->plugin_dirs[0], "plugins");
+    /* The compiled-in folder, as it stands (absolute: not the file's folder);
+     * for the in-tree build, this build's own plugins (tools/make/install.mk). */
+    char built[PATH_MAX], *rel = th_path(th_build(), "plugins");
+    cr_assert_not_null(realpath(rel, built), "%s", rel);
+    free(rel);
+    cr_assert_str_eq(rc_default_plugin_dir, built);
+    cr_assert_str_eq(c->plugin_dirs[0], rc_default_plugin_dir);
     cr_assert_eq(c->schedule_on_startup, 1);
     cr_assert_eq(c->schedule_interval_ms, 6 * 3600 * 1000);
     cr_assert_eq(c->schedule_jitter_ms, 30000);
@@ -205,14 +212,14 @@ Test(config, unknown_top_level_key)
 {
     refuses(STEP "databse:\n  url: x\n",
             ":3:1: unknown key 'databse'; valid keys: database, history, plugin_dir, schedule, "
-            "http, log, steps");
+            "http, log, steps, notify");
 }
 
 Test(config, dotted_key_is_not_a_shortcut)
 {
     refuses("database.url: x\n" STEP,
             ":1:1: unknown key 'database.url'; valid keys: database, history, plugin_dir, "
-            "schedule, http, log, steps");
+            "schedule, http, log, steps, notify");
 }
 
 Test(config, unknown_nested_key)
@@ -228,7 +235,7 @@ Test(config, unknown_step_key)
 {
     refuses(STEP "    option: { a: 1 }\n",
             ":3:5: unknown key 'option' in a step; valid keys: plugin, name, options, on_error, "
-            "enabled, timeout");
+            "enabled, timeout, max_changes");
 }
 
 /* ------------------------------------------------------- wrong types */
@@ -742,9 +749,13 @@ static const char *const every_key[] = {
     "database.connect_timeout", "database.read_timeout", "database.write_timeout",
     "database.time_zone", "history.path", "history.keep_runs", "plugin_dir", "schedule.on_startup",
     "schedule.interval", "schedule.jitter", "schedule.lock_wait", "schedule.max_run_time",
-    "schedule.lock_ttl", "http.listen",
+    "schedule.lock_ttl", "schedule.max_clock_skew", "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
+    "steps[].max_changes",
+    "notify", "notify[].url", "notify[].name", "notify[].on", "notify[].format",
+    "notify[].secret_env", "notify[].timeout", "notify[].retries", "notify[].backoff",
+    "notify[].headers",
 };
 
 Test(config, help_lists_every_key)
@@ -775,8 +786,9 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 10, "keep_runs, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, steps[].timeout");
+    cr_assert_eq(numbers, 15, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, max_clock_skew, steps[].timeout, steps[].max_changes, "
+                 "notify[].timeout, retries, backoff");
     free(text);
 }
 

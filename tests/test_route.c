@@ -135,6 +135,20 @@ Test(api_args, limit_default_and_both_sides_of_each_bound)
     cr_assert_eq(api_arg_limit("", &v, why, sizeof why), -1);
 }
 
+Test(api_args, before)
+{
+    int64_t v = -1;
+    char why[API_WHY_MAX];
+    cr_assert_eq(api_arg_before(NULL, &v, why, sizeof why), 0);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(api_arg_before("1", &v, why, sizeof why), 0);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(api_arg_before("0", &v, why, sizeof why), -1);
+    cr_assert_str_eq(why, "before must be a run id, from 1 to 9223372036854775807, got '0'");
+    cr_assert_eq(api_arg_before("x", &v, why, sizeof why), -1);
+    cr_assert(strstr(why, "a whole number from 1"));
+}
+
 Test(api_args, run_id)
 {
     int64_t v = -1;

@@ -1,6 +1,7 @@
 /* cli.c - what the commands share: config loading, connecting, messages. */
 #include "cli/cli.h"
 #include "base/log.h"
+#include "base/paths.h"
 #include "base/util.h"
 #include "db/connect.h"
 
@@ -56,7 +57,7 @@ int cli_load_config(const cli_common *c, int need_db, config **out)
     if (!path)
         path = getenv("RECONCILER_CONFIG");
     if (!path || !*path)
-        path = "/etc/reconciler/pipeline.yaml";
+        path = rc_default_config;
     config *cfg;
     if (config_load(path, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);

@@ -8,7 +8,7 @@
 
 /* Options every command takes. */
 typedef struct cli_common {
-    const char *config_path; /* -c; default $RECONCILER_CONFIG or /etc/reconciler/pipeline.yaml */
+    const char *config_path; /* -c; default $RECONCILER_CONFIG or rc_default_config */
     const char *db_url;      /* --db overrides database.url */
     const char *log_level;   /* --log-level overrides log.level */
     const char *log_format;  /* --log-format overrides log.format */
@@ -19,6 +19,12 @@ int cmd_validate(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_new_plugin(int argc, char **argv);
+
+/* `reconciler __doc keys|plugins DIR`: the pipeline keys and the plugins' options in
+ * scdoc, for reconciler.yaml(5). */
+#define DOC_COMMAND "__doc"
+int cmd_doc(int argc, char **argv);
 
 /*
  * Load the pipeline file and apply the common overrides and log settings.
@@ -45,8 +51,8 @@ enum { OPT_DB = 1000, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_HELP };
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT }, \
     { "help", no_argument, NULL, 'h' }
 #define CLI_COMMON_HELP                                                              \
-    "  -c, --config FILE    pipeline file (default $RECONCILER_CONFIG, else\n"        \
-    "                       /etc/reconciler/pipeline.yaml)\n"                         \
+    "  -c, --config FILE    pipeline file (default $RECONCILER_CONFIG, else the\n"   \
+    "                       built-in one `reconciler --version` names)\n"            \
     "      --db URL         database URL, overriding database.url\n"                  \
     "      --log-level L    error, warn, info or debug (overrides log.level)\n"       \
     "      --log-format F   text or json (overrides log.format)\n"                    \

@@ -6,6 +6,7 @@
 #include "engine/plugin.h"
 #include "base/text.h"
 #include "base/json.h"
+#include "base/paths.h"
 #include "base/util.h"
 
 #include <dirent.h>
@@ -178,7 +179,8 @@ done:
 
 static const char plugins_help[] =
     "Usage: reconciler plugins [-c FILE]\n"
-    "List every plugin in the plugin folders (plugin_dir) with its options.\n"
+    "List every plugin in the plugin folders (plugin_dir) with its options; each\n"
+    "folder is named first (plugin_dir left out of the file: the built-in one).\n"
     "A file that is not a valid plugin is reported, and the exit code is 2.\n\n" CLI_COMMON_HELP;
 
 static void print_plugin(const plugin *p)
@@ -246,8 +248,12 @@ int cmd_plugins(int argc, char **argv)
     if ((rc = cli_load_config(&common, 0, &cfg)) != EXIT_OK)
         return rc;
     registry_init(&seen, NULL, 0);
-    for (size_t i = 0; i < cfg->n_plugin_dirs; i++)
-        bad |= list_dir(cfg->plugin_dirs[i], &seen);
+    for (size_t i = 0; i < cfg->n_plugin_dirs; i++) {
+        const char *dir = cfg->plugin_dirs[i];
+        printf("plugin_dir %s%s\n", dir,
+               strcmp(dir, rc_default_plugin_dir) == 0 ? " (the built-in default)" : "");
+        bad |= list_dir(dir, &seen);
+    }
     registry_free(&seen);
     config_free(cfg);
     return bad ? EXIT_USAGE : EXIT_OK;

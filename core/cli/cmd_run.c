@@ -10,6 +10,7 @@
 #include "engine/run.h"
 #include "engine/runner.h"
 #include "service/service.h"
+#include "service/webhook.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -115,6 +116,14 @@ static int run_once(config *cfg, int dry_run, int as_json)
     } else if (json_array_size(json_object_get(result, "steps"))) {
         print_human(result);
     }
+    fflush(stdout);
+    /* The notify: targets are told after the result is out, within a bounded time; their
+     * outcome never changes the exit code. */
+    if (cfg->n_notify) {
+        webhook *wh = webhook_start(h);
+        webhook_after_run(wh, cfg, result, NULL);
+        webhook_finish(wh, util_mono_ms() + WEBHOOK_ONCE_BUDGET_MS, 1);
+    }
 out:
     json_decref(result);
     guard_close(g);
@@ -169,9 +178,12 @@ int cmd_run(int argc, char **argv)
 }
 
 static const char validate_help[] =
-    "Usage: reconciler validate [-c FILE]\n"
+    "Usage: reconciler validate [-c FILE] [--db URL]\n"
     "Check the pipeline file, load every step's plugin and check its options.\n"
-    "Nothing connects to the database.\n\n"
+    "Without --db nothing connects to the database. With --db URL, it also\n"
+    "connects and has the database compile every step's statements (plugins\n"
+    "with a prepare() callback, such as sql), reading and writing nothing: an\n"
+    "SQL error is reported with its option's FILE:LINE:COL (exit 2).\n\n"
     CLI_COMMON_HELP
     "\nThe keys a pipeline file may hold:\n";
 
@@ -183,6 +195,7 @@ int cmd_validate(int argc, char **argv)
     pipeline *p = NULL;
     char err[2048];
     db_url u = { 0 };
+    db *d = NULL;
     int ch, rc;
 
     optind = 1;
@@ -205,13 +218,31 @@ int cmd_validate(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    printf("%s: ok, %zu step%s:", cfg->path, p->n, p->n == 1 ? "" : "s");
+    /* --db: the statements compile against that database (its SQL errors at exit 2). */
+    if (common.db_url) {
+        db_clock clock;
+        if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
+            goto out;
+        if (db_now(d, &clock) != 0) {
+            cli_error("cannot read the database clock: %s", db_errmsg(d));
+            rc = EXIT_DATABASE;
+            goto out;
+        }
+        if (runner_prepare(p, d, &clock, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    }
+    printf("%s: ok%s, %zu step%s:", cfg->path, d ? " (statements prepared)" : "", p->n,
+           p->n == 1 ? "" : "s");
     for (size_t i = 0; i < p->n; i++)
         printf("%s %s (%s %s)", i ? "," : "", p->steps[i].cfg->name, p->steps[i].plugin->name,
                p->steps[i].plugin->desc->version ? p->steps[i].plugin->desc->version : "");
     printf("\n");
     rc = EXIT_OK;
 out:
+    db_close(d);
     db_url_free(&u);
     pipeline_free(p);
     config_free(cfg);

@@ -1,6 +1,7 @@
 /* main.c - `reconciler COMMAND ...`: dispatch to the commands in cli.h. */
 #include "cli/cli.h"
 #include "engine/worker.h"
+#include "base/paths.h"
 #include "base/util.h"
 
 #include <mysql.h>
@@ -22,6 +23,7 @@ static const struct command {
     { "migrate", cmd_migrate, "create or upgrade the bot's tables (idempotent)" },
     { "history", cmd_history, "show recent runs from the local history store" },
     { "plugins", cmd_plugins, "list the plugins found, with their options" },
+    { "new-plugin", cmd_new_plugin, "write a step plugin's skeleton (source and Makefile)" },
 };
 
 static void usage(FILE *f)
@@ -54,7 +56,9 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("reconciler %s (plugin ABI %d.%d)\n", RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR);
+        printf("reconciler %s (plugin ABI %d.%d)\n"
+               "default pipeline file: %s\ndefault plugin_dir: %s\n",
+               RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR, rc_default_config, rc_default_plugin_dir);
         return EXIT_OK;
     }
     /* A step worker, started by a supervisor (engine/supervisor.c): not for people. */
@@ -64,6 +68,9 @@ int main(int argc, char **argv)
         mysql_library_end();
         return rc;
     }
+    /* What the manual pages are generated from (tools/make/install.mk): not for people. */
+    if (strcmp(argv[1], DOC_COMMAND) == 0)
+        return cmd_doc(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             /* Once, before any thread, as Connector/C asks. */

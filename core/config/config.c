@@ -1,6 +1,8 @@
 /* config.c - see config.h. */
 #include "config/config.h"
 #include "config/options.h"
+#include "config/webhook_url.h"
+#include "base/paths.h"
 #include "base/text.h"
 #include "base/util.h"
 
@@ -22,6 +24,7 @@ enum {
     K_REQUIRED = 1 << 0, /* absence is an error (positioned at the parent mapping) */
     K_PATH = 1 << 1,     /* a non-empty string resolved against the file's folder */
     K_INDEX = 1 << 2,    /* one of choices, kept as its index in an int-sized field */
+    K_NO_ECHO = 1 << 3,  /* messages never quote the value: a secret may stand there by mistake */
 };
 
 typedef struct loader loader;
@@ -65,11 +68,17 @@ struct loader {
 static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_options(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_notify(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static const char *check_env_name(const char *text);
 static const char *check_name(const char *text);
 static const char *check_time_zone(const char *text);
 
 #define C(field) offsetof(config, field)
 #define S(field) offsetof(cfg_step, field)
+#define N(field) offsetof(cfg_notify, field)
 
 /* Every key of the pipeline file, in the order help lists them. */
 static const cfg_key top_keys[] = {
@@ -96,7 +105,8 @@ static const cfg_key top_keys[] = {
       C(history_path), K_PATH },
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .min = 1, .max = 1000000 },
-    { "plugin_dir", RC_OPT_STRING, "plugins",
+    /* The default is absolute (base/paths.h): the installed plugin folder. */
+    { "plugin_dir", RC_OPT_STRING, rc_default_plugin_dir,
       "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
       .set = set_plugin_dirs, .type_text = "string|list" },
     { "schedule.on_startup", RC_OPT_BOOL, "true", "service mode: run once at start",
@@ -117,6 +127,10 @@ static const cfg_key top_keys[] = {
       "the run lock's lease, renewed every third of it while a run goes on; a holder that "
       "died frees the lock after this", C(schedule_lock_ttl_ms),
       .min = 3 * SECOND_MS, .max = HOUR_MS },
+    { "schedule.max_clock_skew", RC_OPT_DURATION, "500ms",
+      "refuse the run lock when the database's clock and this host's differ by more than "
+      "this (measured at each take); 0: no check", C(schedule_max_clock_skew_ms),
+      .max = HOUR_MS },
     { "http.listen", RC_OPT_STRING, "127.0.0.1:3006", "service mode: HTTP API address:port",
       C(http_listen) },
     { "http.token_env", RC_OPT_STRING, NULL,
@@ -127,6 +141,8 @@ static const cfg_key top_keys[] = {
       .choices = "text|json" },
     { "steps", 0, NULL, "the steps, run in order; each is a mapping with the keys below", 0,
       K_REQUIRED, .set = set_steps, .type_text = "list" },
+    { "notify", 0, NULL, "webhook targets told about runs; each is a mapping with the "
+      "notify[] keys below", 0, .set = set_notify, .type_text = "list" },
 };
 
 /* The keys of one step (a mapping in the "steps" list). */
@@ -145,13 +161,60 @@ static const cfg_key step_keys[] = {
     { "timeout", RC_OPT_DURATION, "10m",
       "a step still going after this long is stopped: its worker is killed, the step failed",
       S(timeout_ms), .min = SECOND_MS, .max = DAY_MS },
+    { "max_changes", RC_OPT_INT, NULL,
+      "a real run whose writes would match more rows than this does nothing for the step "
+      "and fails it (the step is rehearsed first, its writes rolled back); unset: no cap",
+      S(max_changes), .min = 0, .max = CFG_MAX_CHANGES_MAX },
+};
+
+/* The event names of notify[].on, in CFG_EV_* bit order. */
+static const char *const event_names[CFG_N_EVENTS] = {
+    "failed", "partial", "interrupted", "skipped_too_long", "recovered", "success",
+};
+#define EVENT_CHOICES "failed|partial|interrupted|skipped_too_long|recovered|success"
+
+/* The keys of one webhook target (a mapping in the "notify" list). */
+static const cfg_key notify_keys[] = {
+    { "url", 0, NULL, "where to POST: http:// or https://; a secret (only scheme://host/ is "
+      "ever shown)", 0, K_REQUIRED, .set = set_hook_url, .type_text = "url" },
+    { "name", RC_OPT_STRING, NULL, "the target in logs, history and metrics; default: its "
+      "position in the list, from 1", N(name), .check = check_name },
+    { "on", 0, "[failed, partial, recovered]", "the events sent: " EVENT_CHOICES, 0,
+      .set = set_hook_on, .type_text = "list" },
+    { "format", RC_OPT_STRING, "json", "the body: the run's summary as JSON, or a Slack or "
+      "Discord message", N(format), K_INDEX, .choices = "json|slack|discord" },
+    { "secret_env", RC_OPT_STRING, NULL, "variable holding the HMAC-SHA256 key: each body is "
+      "signed in X-Reconciler-Signature", N(secret_env), K_NO_ECHO, .check = check_env_name },
+    { "timeout", RC_OPT_DURATION, "5s", "give up an attempt after this long",
+      N(timeout_ms), .min = 100, .max = 60 * SECOND_MS },
+    { "retries", RC_OPT_INT, "2", "attempts after a failed first one (no answer, 5xx, 408, 429)",
+      N(retries), .max = 10 },
+    { "backoff", RC_OPT_DURATION, "1s", "wait before the first retry, doubled for each next one",
+      N(backoff_ms), .min = 100, .max = 60 * SECOND_MS },
+    { "headers", 0, NULL, "more headers, each NAME: VARIABLE, the value read from that "
+      "environment variable", 0, .set = set_hook_headers, .type_text = "mapping" },
 };
 
 #define N_TOP (sizeof top_keys / sizeof top_keys[0])
 #define N_STEP (sizeof step_keys / sizeof step_keys[0])
+#define N_NOTIFY (sizeof notify_keys / sizeof notify_keys[0])
 
 static const key_table top_table = { top_keys, N_TOP, "" };
 static const key_table step_table = { step_keys, N_STEP, " in a step" };
+static const key_table notify_table = { notify_keys, N_NOTIFY, " in a notify target" };
+
+/* K_INDEX writes an int; so is the format enum (choices listed in enum order). */
+_Static_assert(sizeof(cfg_hook_format) == sizeof(int), "format is kept as an int");
+_Static_assert(CFG_HOOK_JSON == 0 && CFG_HOOK_SLACK == 1 && CFG_HOOK_DISCORD == 2,
+               "json|slack|discord order");
+
+const char *cfg_event_name(unsigned bit)
+{
+    for (int i = 0; i < CFG_N_EVENTS; i++)
+        if (bit == 1u << i)
+            return event_names[i];
+    return NULL;
+}
 
 /* K_INDEX writes an int; the on_error enum is one (choices listed in enum order). */
 _Static_assert(sizeof(cfg_on_error) == sizeof(int), "on_error is kept as an int");
@@ -364,6 +427,8 @@ static int check_value(loader *ld, const cfg_key *k, const yt_node *node, const 
         range_text(k, list, sizeof list);
         return fail_at(ld, node, "'%s' must be %s, got '%.128s'", k->path, list, text);
     }
+    if (k->check && (rule = k->check(text)) && (k->flags & K_NO_ECHO))
+        return fail_at(ld, node, "'%s' must be %s", k->path, rule);
     if (k->check && (rule = k->check(text)))
         return fail_at(ld, node, "'%s' must be %s; got '%.128s'", k->path, rule, text);
     if ((k->flags & K_PATH) && !*text)
@@ -501,7 +566,7 @@ static int apply_table(loader *ld, const key_table *t, yt_node *map, void *base)
 {
     unsigned char seen[32] = { 0 };
     const yt_node *parent[32];
-    _Static_assert(N_TOP <= 32 && N_STEP <= 32, "seen[] holds every key");
+    _Static_assert(N_TOP <= 32 && N_STEP <= 32 && N_NOTIFY <= 32, "seen[] holds every key");
 
     if (apply_map(ld, t, map, NULL, base, seen, parent) != 0)
         return -1;
@@ -609,6 +674,7 @@ static int load_step(loader *ld, yt_node *node, cfg_step *s)
     if (node->kind != YT_MAP)
         return fail_at(ld, node, "a step must be a mapping such as '- plugin: NAME', not %s",
                        yt_kind_name(node->kind));
+    s->max_changes = CFG_NO_MAX_CHANGES; /* no default in the table: unset is no cap */
     if (fill_defaults(ld, &step_table, s) != 0 || apply_table(ld, &step_table, node, s) != 0)
         return -1;
     if (!s->name)
@@ -652,6 +718,155 @@ static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base)
         if (load_step(ld, node->items[i], &c->steps[i]) != 0)
             return -1;
     return check_names(ld, c);
+}
+
+/* ---------------------------------------------------------------- notify */
+
+/* A variable's name as a shell would take it: the value never stands in the file. */
+static const char *check_env_name(const char *text)
+{
+    static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
+    size_t len = strlen(text);
+    if (len >= 1 && len <= 128 && strchr(first, text[0]) &&
+        text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] == '\0')
+        return NULL;
+    return "the name of an environment variable (letters, digits and '_', not starting with a "
+           "digit, at most 128), never the value itself";
+}
+
+static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_notify *n = base;
+    char why[256], shown[300];
+    const char *bad;
+    if (node->kind != YT_SCALAR)
+        return fail_at(ld, node, "'%s' expects a URL, got %s", k->path, yt_kind_name(node->kind));
+    /* The URL holds secrets: messages show its redacted form, never the text. */
+    if ((bad = webhook_url_check(node->scalar, why, sizeof why))) {
+        webhook_url_redact(node->scalar, shown, sizeof shown);
+        return fail_at(ld, node, "'%s' %s; got %s", k->path, bad, shown);
+    }
+    free(n->url);
+    n->url = xstrdup(node->scalar);
+    return 0;
+}
+
+/* One event name of notify[].on as its bit, or fails naming the valid ones. */
+static int hook_event(loader *ld, const yt_node *item, unsigned *bits)
+{
+    char list[256];
+    int i;
+    if (item->kind != YT_SCALAR)
+        return fail_at(ld, item, "'on' expects event names, got %s", yt_kind_name(item->kind));
+    if ((i = choice_index(EVENT_CHOICES, item->scalar)) < 0) {
+        choices_list(EVENT_CHOICES, list, sizeof list);
+        return fail_at(ld, item, "'on': unknown event '%.64s'; events: %s", item->scalar, list);
+    }
+    *bits |= 1u << i;
+    return 0;
+}
+
+/* "on": one event or a list of them; NULL node: the default. */
+static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_notify *n = base;
+    unsigned bits = 0;
+    if (!node) {
+        n->on = CFG_EV_DEFAULT;
+        return 0;
+    }
+    if (node->kind == YT_MAP)
+        return fail_at(ld, node, "'%s' expects a list of events, got a mapping", k->path);
+    if (node->kind == YT_SCALAR) {
+        if (hook_event(ld, node, &bits) != 0)
+            return -1;
+    } else {
+        if (node->n == 0)
+            return fail_at(ld, node, "'%s' is an empty list: name at least one event, or remove "
+                           "the target", k->path);
+        for (size_t i = 0; i < node->n; i++)
+            if (hook_event(ld, node->items[i], &bits) != 0)
+                return -1;
+    }
+    n->on = bits;
+    return 0;
+}
+
+/* Header names are HTTP tokens; the ones the delivery itself sets cannot be replaced. */
+static const char *check_header_name(const char *name)
+{
+    static const char *const ours[] = { "Host", "Content-Length", "Content-Type",
+                                        "Transfer-Encoding", "X-Reconciler-Signature",
+                                        "X-Reconciler-Event" };
+    size_t len = strlen(name);
+    if (len < 1 || len > 64 ||
+        name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")])
+        return "is not a header name (letters, digits, '-' and '_', at most 64)";
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+        if (strcasecmp(name, ours[i]) == 0)
+            return "is set by the delivery itself";
+    return NULL;
+}
+
+static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_notify *n = base;
+    const char *bad;
+    if (node->kind != YT_MAP)
+        return fail_at(ld, node, "'%s' expects a mapping of NAME: VARIABLE, got %s", k->path,
+                       yt_kind_name(node->kind));
+    /* Counted first: config_free then frees a half-built list. */
+    n->headers = xcalloc(node->n ? node->n : 1, sizeof *n->headers);
+    for (size_t i = 0; i < node->n; i++) {
+        const yt_node *key = node->keys[i], *val = node->items[i];
+        if ((bad = check_header_name(key->scalar)))
+            return fail_at(ld, key, "'%s': header '%.64s' %s", k->path, key->scalar, bad);
+        if (val->kind != YT_SCALAR || (bad = check_env_name(val->scalar)))
+            /* Never quote the value: it may be the secret written in by mistake. */
+            return fail_at(ld, val, "'%s': header '%s' must name %s", k->path, key->scalar,
+                           val->kind != YT_SCALAR ? "an environment variable" : bad);
+        n->headers[i].name = xstrdup(key->scalar);
+        n->headers[i].env = xstrdup(val->scalar);
+        n->n_headers = i + 1;
+    }
+    return 0;
+}
+
+static int load_notify(loader *ld, yt_node *node, cfg_notify *n, size_t index)
+{
+    n->line = node->line;
+    n->col = node->col;
+    if (node->kind != YT_MAP)
+        return fail_at(ld, node, "a notify target must be a mapping such as '- url: https://...', "
+                       "not %s", yt_kind_name(node->kind));
+    if (fill_defaults(ld, &notify_table, n) != 0 || apply_table(ld, &notify_table, node, n) != 0)
+        return -1;
+    if (!n->name)
+        n->name = xasprintf("%zu", index + 1);
+    return 0;
+}
+
+static int set_notify(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    config *c = base;
+    if (node->kind != YT_SEQ)
+        return fail_at(ld, node, "'%s' expects a list of targets, got %s", k->path,
+                       yt_kind_name(node->kind));
+    c->notify = xcalloc(node->n ? node->n : 1, sizeof *c->notify);
+    c->n_notify = node->n;
+    for (size_t i = 0; i < node->n; i++)
+        if (load_notify(ld, node->items[i], &c->notify[i], i) != 0)
+            return -1;
+    /* Names key metrics and history: one per target. */
+    for (size_t i = 1; i < c->n_notify; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->notify[i].name, c->notify[j].name) == 0) {
+                yt_node at = { .line = c->notify[i].line, .col = c->notify[i].col };
+                return fail_at(ld, &at, "two notify targets are named '%s' (lines %d and %d); "
+                               "give one of them another 'name'", c->notify[i].name,
+                               c->notify[j].line, c->notify[i].line);
+            }
+    return 0;
 }
 
 /* The value node given for "section.key" in the file, or NULL when absent or null. */
@@ -769,6 +984,18 @@ void config_free(config *c)
         free(c->steps[i].plugin);
     }
     free(c->steps);
+    for (size_t i = 0; i < c->n_notify; i++) {
+        cfg_notify *n = &c->notify[i];
+        for (size_t j = 0; j < n->n_headers; j++) {
+            free(n->headers[j].name);
+            free(n->headers[j].env);
+        }
+        free(n->headers);
+        free(n->name);
+        free(n->url);
+        free(n->secret_env);
+    }
+    free(c->notify);
     free_dirs(c->plugin_dirs, c->n_plugin_dirs);
     free(c->path);
     free(c->text);
@@ -853,26 +1080,86 @@ int config_password(const config *c, char **out, char *err, size_t errlen)
     return 0;
 }
 
+/* One key as help and the manual show it: its path, type, default and range. */
+typedef struct key_text {
+    char path[96], type[64], def[256], range[64];
+} key_text;
+
+static void key_describe(const char *prefix, const cfg_key *k, key_text *t)
+{
+    snprintf(t->path, sizeof t->path, "%s%s", prefix, k->path);
+    snprintf(t->type, sizeof t->type, "%s", k->choices ? k->choices
+                                      : k->type_text ? k->type_text : opt_type_name(k->type));
+    snprintf(t->def, sizeof t->def, "%s",
+             k->def ? k->def : (k->flags & K_REQUIRED) ? "(required)" : "-");
+    t->range[0] = '\0';
+    if (is_number(k))
+        range_text(k, t->range, sizeof t->range);
+}
+
 static void help_key(FILE *f, const char *prefix, const cfg_key *k)
 {
-    char type[64], def[64], path[96], range[64] = "";
-    snprintf(path, sizeof path, "%s%s", prefix, k->path);
-    snprintf(type, sizeof type, "%s", k->choices ? k->choices
-                                      : k->type_text ? k->type_text : opt_type_name(k->type));
-    snprintf(def, sizeof def, "%s", k->def ? k->def : (k->flags & K_REQUIRED) ? "(required)" : "-");
-    if (is_number(k))
-        range_text(k, range, sizeof range);
-    fprintf(f, "  %-26s %-22s %-15s %s%s%s%s\n", path, type, def, k->desc, *range ? " (" : "",
-            range, *range ? ")" : "");
+    key_text t;
+    key_describe(prefix, k, &t);
+    fprintf(f, "  %-26s %-22s %-15s %s%s%s%s\n", t.path, t.type, t.def, k->desc,
+            *t.range ? " (" : "", t.range, *t.range ? ")" : "");
+}
+
+/* scdoc marks *bold* and _underline_ and escapes with a backslash. */
+static void scdoc_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '*' || *s == '_' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
+{
+    key_text t;
+    key_describe(prefix, k, &t);
+    fputc('*', f);
+    scdoc_text(f, t.path);
+    fputs("*\n\t", f);
+    /* The help's one-line meaning, as a sentence. */
+    fputc(k->desc[0] >= 'a' && k->desc[0] <= 'z' ? k->desc[0] - 'a' + 'A' : k->desc[0], f);
+    scdoc_text(f, k->desc + 1);
+    fputs(".\n\tType: ", f);
+    scdoc_text(f, t.type);
+    fputs(". Default: ", f);
+    scdoc_text(f, strcmp(t.def, "-") == 0 ? "none" : t.def);
+    if (*t.range) {
+        fputs(". Range: ", f);
+        scdoc_text(f, t.range);
+    }
+    fputs(".\n\n", f);
+}
+
+/* Every key table with the path prefix its keys are shown under: help and manual alike. */
+static const struct {
+    const char *prefix;
+    const key_table *table;
+} shown_tables[] = {
+    { "", &top_table }, { "steps[].", &step_table }, { "notify[].", &notify_table },
+};
+
+static void each_key(FILE *f, void (*show)(FILE *, const char *, const cfg_key *))
+{
+    for (size_t t = 0; t < sizeof shown_tables / sizeof shown_tables[0]; t++)
+        for (size_t i = 0; i < shown_tables[t].table->n; i++)
+            show(f, shown_tables[t].prefix, &shown_tables[t].table->keys[i]);
+}
+
+void config_doc(FILE *f)
+{
+    each_key(f, doc_key);
 }
 
 void config_help(FILE *f)
 {
     fprintf(f, "  %-26s %-22s %-15s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
-    for (size_t i = 0; i < N_TOP; i++)
-        help_key(f, "", &top_keys[i]);
-    for (size_t i = 0; i < N_STEP; i++)
-        help_key(f, "steps[].", &step_keys[i]);
+    each_key(f, help_key);
     fprintf(f, "Durations: 500ms, 30s, 5m, 6h, 1d, or combined (1h30m); a bare number is "
                "seconds.\nRelative paths resolve against the folder of the pipeline file.\n");
 }

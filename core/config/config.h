@@ -16,16 +16,60 @@
 
 typedef enum cfg_on_error { CFG_ON_ERROR_CONTINUE = 0, CFG_ON_ERROR_ABORT = 1 } cfg_on_error;
 
+/* steps[].max_changes when not set (no cap), and its largest value. */
+#define CFG_NO_MAX_CHANGES (-1)
+#define CFG_MAX_CHANGES_MAX INT64_C(1000000000000)
+
 typedef struct cfg_step {
     char *name;            /* defaults to plugin */
     char *plugin;
     cfg_on_error on_error; /* "continue" (default) or "abort" */
     int enabled;           /* default 1; a disabled step is reported "skipped" */
     int64_t timeout_ms;    /* default 10m: the step's worker is killed after this long */
+    int64_t max_changes;   /* CFG_NO_MAX_CHANGES (default) or 0 to CFG_MAX_CHANGES_MAX: a real
+                              run whose writes would match more rows fails the step, unwritten */
     const yt_node *options; /* the "options:" mapping; points into cfg->root. A step without one
                                gets an empty mapping at the step's position (for messages) */
     int line, col;         /* where the step starts, for messages */
 } cfg_step;
+
+/* notify[].on: the events a webhook target is sent (a bit each, in this order). */
+enum {
+    CFG_EV_FAILED = 1 << 0,
+    CFG_EV_PARTIAL = 1 << 1,
+    CFG_EV_INTERRUPTED = 1 << 2,
+    CFG_EV_SKIPPED_TOO_LONG = 1 << 3,
+    CFG_EV_RECOVERED = 1 << 4,
+    CFG_EV_SUCCESS = 1 << 5,
+};
+#define CFG_N_EVENTS 6
+#define CFG_EV_DEFAULT (CFG_EV_FAILED | CFG_EV_PARTIAL | CFG_EV_RECOVERED)
+/* The event's name ("failed", "skipped_too_long" ...) for one bit, or NULL. */
+const char *cfg_event_name(unsigned bit);
+
+typedef enum cfg_hook_format { CFG_HOOK_JSON = 0, CFG_HOOK_SLACK = 1, CFG_HOOK_DISCORD = 2 } cfg_hook_format;
+
+/* notify[].headers: a header whose value is read from an environment variable. */
+typedef struct cfg_header {
+    char *name; /* "Authorization" */
+    char *env;  /* the variable holding its value: the file never holds the value */
+} cfg_header;
+
+/* One webhook target of the "notify:" list. */
+typedef struct cfg_notify {
+    char *name;           /* for logs, history and metrics (never the URL); default: its
+                             position in the list, from 1 */
+    char *url;            /* http:// or https://; a secret: show only hookurl_redact's form */
+    unsigned on;          /* CFG_EV_* bits; default CFG_EV_DEFAULT */
+    cfg_hook_format format; /* json (default), slack, discord */
+    char *secret_env;     /* variable holding the HMAC-SHA256 key, or NULL: unsigned */
+    int64_t timeout_ms;   /* each attempt; default 5s */
+    int64_t retries;      /* attempts after the first; default 2 */
+    int64_t backoff_ms;   /* wait before the first retry, doubled each time; default 1s */
+    cfg_header *headers;
+    size_t n_headers;
+    int line, col;        /* where the target starts, for messages */
+} cfg_notify;
 
 typedef struct config {
     char *path;  /* as given */
@@ -59,6 +103,7 @@ typedef struct config {
     int64_t schedule_lock_wait_ms;  /* default 60s, at most 1d */
     int64_t schedule_lock_ttl_ms;   /* default 30s, 3s to 1h: a dead holder's lock frees after this */
     int64_t schedule_max_run_time_ms; /* default 1h: a whole run is stopped after this long */
+    int64_t schedule_max_clock_skew_ms; /* default 500ms, 0: off; database vs host clock at take */
 
     /* http: */
     char *http_listen;     /* default 127.0.0.1:3006 */
@@ -70,6 +115,10 @@ typedef struct config {
 
     cfg_step *steps;
     size_t n_steps;
+
+    /* notify: webhook targets told about runs (service/webhook.c delivers) */
+    cfg_notify *notify;
+    size_t n_notify;
 
     yt_node *root; /* kept: step options point into it */
 } config;
@@ -94,6 +143,13 @@ int config_password(const config *c, char **out, char *err, size_t errlen);
 
 /* Print every key the file may hold, with type, default and description. */
 void config_help(FILE *f);
+
+/*
+ * The same keys as config_help, in scdoc (the source of the manual page
+ * reconciler.yaml(5), which `reconciler __doc keys` feeds): one entry per
+ * key with its type, default, range and meaning.
+ */
+void config_doc(FILE *f);
 
 /* Resolve p against dir unless absolute; malloc'd. */
 char *config_resolve(const char *dir, const char *p);

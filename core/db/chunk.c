@@ -59,11 +59,16 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* Apply every statement to (lo, hi] in one transaction; 0 or -1. */
+/*
+ * Apply every statement to (lo, hi] in one transaction: 0, -1 on a database
+ * error (db_errmsg), -2 when the hook refused the chunk (err).
+ */
 static int apply_chunk(db *d, const rc_value *lo, const rc_value *hi, rc_chunk_stmt *stmts,
-                       size_t nstmts, int64_t *counts)
+                       size_t nstmts, int64_t *counts, const chunk_hooks *hooks, char *err,
+                       size_t errlen)
 {
     rc_value params[MAX_PARAMS];
+    int verdict = CHUNK_COMMIT;
     if (db_begin(d) != 0)
         return -1;
     for (size_t i = 0; i < nstmts; i++) {
@@ -73,6 +78,13 @@ static int apply_chunk(db *d, const rc_value *lo, const rc_value *hi, rc_chunk_s
         params[stmts[i].n + 1] = *hi;
         if (db_exec(d, stmts[i].sql, params, stmts[i].n + 2, &counts[i]) != 0)
             goto rollback;
+    }
+    if (hooks && hooks->before_commit)
+        verdict = hooks->before_commit(hooks->arg, counts, nstmts, err, errlen);
+    if (verdict != CHUNK_COMMIT) {
+        if (db_rollback(d) != 0)
+            return -1;
+        return verdict == CHUNK_ROLLBACK ? 0 : -2;
     }
     if (db_commit(d) != 0)
         goto rollback;
@@ -87,7 +99,7 @@ rollback:
 
 int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t find_n,
               rc_value first, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
-              int (*stop)(void *), void *stop_arg, char *err, size_t errlen)
+              const chunk_hooks *hooks, int64_t *retries, char *err, size_t errlen)
 {
     rc_value params[MAX_PARAMS];
     key lo = { 0 }, hi = { 0 };
@@ -108,7 +120,7 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
     counts = xcalloc(nstmts, sizeof *counts);
     key_set(&lo, &first);
     for (;;) {
-        if (stop && stop(stop_arg))
+        if (hooks && hooks->stop && hooks->stop(hooks->arg))
             break;
         if (find_n)
             memcpy(params, find_params, find_n * sizeof *params);
@@ -119,10 +131,21 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
             goto out;
         if (hi.rows == 0)
             break;
-        int attempt = 0;
-        while (apply_chunk(d, &lo.v, &hi.v, stmts, nstmts, counts) != 0) {
-            if (!db_retryable(d) || ++attempt >= MAX_TRIES)
+        /*
+         * A deadlock, a lock wait timeout, or on Galera a certification
+         * conflict (1213 at COMMIT: another node committed a write to one
+         * of these rows first) rolled the whole chunk back: run it again.
+         * The statements re-check their conditions, so a row the winner
+         * changed is left alone the second time. Counted, so that a step
+         * that succeeded after retries says so.
+         */
+        int attempt = 0, applied;
+        while ((applied = apply_chunk(d, &lo.v, &hi.v, stmts, nstmts, counts, hooks, err,
+                                      errlen)) != 0) {
+            if (applied == -2 || !db_retryable(d) || ++attempt >= MAX_TRIES)
                 goto out;
+            if (retries)
+                (*retries)++;
             backoff(attempt);
         }
         for (size_t i = 0; i < nstmts; i++)

@@ -4,14 +4,33 @@
 
 #include "db/db.h"
 
+/* What chunk_hooks.before_commit decides for a chunk whose statements ran. */
+enum { CHUNK_COMMIT = 0, CHUNK_ROLLBACK = 1, CHUNK_REFUSE = 2 };
+
+typedef struct chunk_hooks {
+    /* Asked between chunks: non-zero ends the loop (not an error). May be NULL. */
+    int (*stop)(void *arg);
+    /*
+     * Asked before each chunk commits, with the rows each statement matched
+     * in it (may be NULL: always commit). CHUNK_COMMIT; CHUNK_ROLLBACK: roll
+     * the chunk back and go on as if it had committed (a rehearsal);
+     * CHUNK_REFUSE: roll it back and fail with the message the hook wrote
+     * in err. steps[].max_changes is enforced here (engine/host.c).
+     */
+    int (*before_commit)(void *arg, const int64_t *counts, size_t n, char *err, size_t errlen);
+    void *arg;
+} chunk_hooks;
+
 /*
- * Run the chunk loop on d. stop(stop_arg) is asked between chunks (may be
- * NULL). Returns 0, or -1 with the database error left in db_errmsg(d) (or
- * err for other failures).
+ * Run the chunk loop on d. hooks may be NULL. A chunk rolled back by a
+ * retryable error (deadlock, lock wait timeout, Galera certification
+ * conflict) is run again, up to 5 tries in all; each retry adds 1 to
+ * *retries (retries may be NULL). Returns 0, or -1 with the database error
+ * left in db_errmsg(d) (or err for other failures, err[0] set).
  */
 int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t find_n,
               rc_value first, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
-              int (*stop)(void *), void *stop_arg, char *err, size_t errlen);
+              const chunk_hooks *hooks, int64_t *retries, char *err, size_t errlen);
 
 /*
  * The pause before retry number attempt (1, 2, ...) of a chunk that hit a

@@ -548,6 +548,14 @@ int db_query(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn
     return d->drv->query(d, sql, params, n, fn, user) == 0 ? 0 : -1;
 }
 
+int db_prepare(db *d, const char *sql)
+{
+    db_clear_error(d);
+    if (bad_args(d, sql, NULL, 0))
+        return -1;
+    return d->drv->prepare(d, sql) == 0 ? 0 : -1;
+}
+
 int db_begin(db *d)
 {
     db_clear_error(d);

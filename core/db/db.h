@@ -75,6 +75,12 @@ const char *db_driver_name(const db *d); /* "mysql" or "sqlite" */
 /* See rc_api.db_exec / db_query in reconciler.h. Return 0 or -1. */
 int db_exec(db *d, const char *sql, const rc_value *params, size_t n, int64_t *affected);
 int db_query(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn, void *user);
+/*
+ * Compile sql on the server (or in SQLite) without running it: 0, or -1
+ * with the error (syntax, unknown table or column). The statement stays in
+ * the statement cache for the run that follows.
+ */
+int db_prepare(db *d, const char *sql);
 int db_begin(db *d);
 int db_commit(db *d);
 int db_rollback(db *d);

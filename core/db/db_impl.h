@@ -53,6 +53,8 @@ typedef struct db_driver {
     int (*commit)(db *d);
     int (*rollback)(db *d);
     int (*exec_script)(db *d, const char *script);
+    /* As db_prepare: compile sql (kept in the statement cache), run nothing. */
+    int (*prepare)(db *d, const char *sql);
 
     /* Is the connection alive? 0, or -1 after db_set_error. */
     int (*ping)(db *d);

@@ -309,6 +309,16 @@ static void release(db *d, const char *sql, MYSQL_STMT *st, int ok)
         mysql_stmt_close(st);
 }
 
+static int my_prepare(db *d, const char *sql)
+{
+    int cached;
+    MYSQL_STMT *st;
+    if (busy(d) || !(st = prepare(d, sql, &cached)))
+        return -1;
+    release(d, sql, st, 1);
+    return 0;
+}
+
 /* One parameter; the buffer points into the caller's value, which outlives execute. */
 static void bind_value(MYSQL_BIND *b, const rc_value *v)
 {
@@ -705,6 +715,7 @@ const db_driver db_mysql_driver = {
     .commit = my_commit,
     .rollback = my_rollback,
     .exec_script = my_exec_script,
+    .prepare = my_prepare,
     .ping = my_ping,
     .retryable = my_retryable,
     .lost = my_lost,

@@ -266,6 +266,15 @@ static int lite_exec(db *d, const char *sql, const rc_value *p, size_t n, int64_
     return ok ? 0 : -1;
 }
 
+static int lite_prepare(db *d, const char *sql)
+{
+    sqlite3_stmt *st = prepare(d, sql);
+    if (!st)
+        return -1;
+    release(d, sql, st, 1);
+    return 0;
+}
+
 /* The current row as rc_values; text stays valid until the next step. */
 static int row_values(db *d, sqlite3_stmt *st, rc_value *vals, int ncols)
 {
@@ -386,6 +395,7 @@ const db_driver db_sqlite_driver = {
     .commit = lite_commit,
     .rollback = lite_rollback,
     .exec_script = lite_exec_script,
+    .prepare = lite_prepare,
     .ping = lite_ping,
     .retryable = lite_retryable,
     .lost = lite_lost,

@@ -143,6 +143,60 @@ static int peek_row(void *user, const rc_value *c, size_t n)
     return 1;
 }
 
+static int64_t host_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int int_row(void *user, const rc_value *c, size_t n)
+{
+    int64_t *out = user;
+    if (n >= 1)
+        *out = c[0].type == RC_INT ? c[0].i : c[0].type == RC_DOUBLE ? (int64_t)c[0].d : 0;
+    return 1;
+}
+
+int lock_clock_skew(db *d, int64_t *skew_ms, int64_t *uncertainty_ms, char *err, size_t errlen)
+{
+    *skew_ms = *uncertainty_ms = 0;
+    if (db_get_kind(d) != DB_MYSQL)
+        return 0;
+    /* UTC arithmetic only: no session time zone (and no DST fold) on the way. */
+    int64_t db_ms = 0, t0 = host_ms();
+    if (db_query(d, "SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', "
+                    "UTC_TIMESTAMP(6)) DIV 1000", NULL, 0, int_row, &db_ms) != 0)
+        return fail(d, "read the database clock", err, errlen);
+    int64_t t1 = host_ms();
+    *skew_ms = db_ms - (t0 + t1) / 2;
+    *uncertainty_ms = (t1 - t0 + 1) / 2;
+    return 0;
+}
+
+int lock_check_skew(db *d, int64_t max_ms, int64_t *skew_ms, char *err, size_t errlen)
+{
+    int64_t skew = 0, unc = 0;
+    if (skew_ms)
+        *skew_ms = 0;
+    if (max_ms <= 0)
+        return 1;
+    if (lock_clock_skew(d, &skew, &unc, err, errlen) != 0)
+        return -1;
+    if (skew_ms)
+        *skew_ms = skew;
+    int64_t off = skew < 0 ? -skew : skew;
+    if (off - unc <= max_ms)
+        return 1;
+    if (err && errlen)
+        snprintf(err, errlen, "the database clock is %" PRId64 ".%03d s %s this host's (+/- %"
+                 PRId64 " ms), more than schedule.max_clock_skew (%" PRId64 " ms): leases "
+                 "written on one database node and judged on another could end early. Fix "
+                 "the clocks (NTP) on the database nodes and this host",
+                 off / 1000, (int)(off % 1000), skew > 0 ? "ahead of" : "behind", unc, max_ms);
+    return 0;
+}
+
 int lock_peek(db *d, const char *name, lock_info *info, char *err, size_t errlen)
 {
     lock_info scratch;

@@ -24,6 +24,22 @@
 
 #define LOCK_NAME "reconciler" /* the one lock row the service uses */
 
+/*
+ * The database clock the lock runs on (UTC_TIMESTAMP) minus this host's
+ * clock (CLOCK_REALTIME), in ms, measured around one query: *skew_ms is the
+ * difference at the query's midpoint, *uncertainty_ms half its round trip.
+ * SQLite shares this host's clock: 0, 0. Returns 0, or -1 with err.
+ */
+int lock_clock_skew(db *d, int64_t *skew_ms, int64_t *uncertainty_ms, char *err, size_t errlen);
+
+/*
+ * Is d's clock within max_ms of this host's? 1 yes (or max_ms is 0: no
+ * check), 0 no: it is surely further off (|skew| - uncertainty > max_ms),
+ * with err saying by how much and naming schedule.max_clock_skew; -1 when it
+ * cannot be measured, with err. *skew_ms (may be NULL) gets the measure.
+ */
+int lock_check_skew(db *d, int64_t max_ms, int64_t *skew_ms, char *err, size_t errlen);
+
 typedef struct lock_info {
     char holder[129]; /* who holds it */
     char until[32];   /* its lock_until as text, "YYYY-MM-DD HH:MM:SS.mmm" UTC */

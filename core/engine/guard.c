@@ -32,6 +32,7 @@ struct guard {
     char holder[129];
     int64_t ttl_ms;       /* of the current hold */
     int64_t next_ttl_ms;  /* for the next take (a reload may change it) */
+    _Atomic int64_t max_skew_ms; /* schedule.max_clock_skew (a reload may change it) */
     int64_t next_renew;   /* monotonic ms of the next renewal: an absolute schedule */
     int holding;          /* let go with a hold (lock_until still ahead, still ours) */
     int closing;
@@ -67,13 +68,37 @@ static int64_t margin_for(int64_t ttl_ms)
     return m < 1000 ? 1000 : m;
 }
 
-/* Called with g->mu held. 0 with g->conn, or -1 with err. */
+static int int_row(void *user, const rc_value *c, size_t n)
+{
+    *(int64_t *)user = n >= 1 && c[0].type == RC_INT ? c[0].i : 0;
+    return 1;
+}
+
+/*
+ * Called with g->mu held. 0 with g->conn, or -1 with err. A read-only
+ * server (an asynchronous replica: read_only = ON) is refused here, once
+ * per connection, with a message that says what to point at instead: the
+ * lock row must be written where every instance reads it, and a replica's
+ * rows are overwritten by its primary.
+ */
 static int ensure_conn(guard *g, char *err, size_t errlen)
 {
     if (g->conn)
         return 0;
     connect_timeouts t = timeouts_for(g->next_ttl_ms);
-    return connect_open(g->cfg, &t, &g->conn, err, errlen) == EXIT_OK ? 0 : -1;
+    if (connect_open(g->cfg, &t, &g->conn, err, errlen) != EXIT_OK)
+        return -1;
+    int64_t ro = 0;
+    if (db_get_kind(g->conn) == DB_MYSQL &&
+        db_query(g->conn, "SELECT @@global.read_only", NULL, 0, int_row, &ro) == 0 && ro) {
+        snprintf(err, errlen, "the database server is read-only (read_only = ON): an "
+                 "asynchronous replica cannot hold the run lock or take the repairs; point "
+                 "database.url at the primary (or at any node of a Galera cluster)");
+        db_close(g->conn);
+        g->conn = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* After an error: a dead connection is dropped, to be reopened next time. */
@@ -83,6 +108,38 @@ static void check_lost(guard *g)
         db_close(g->conn);
         g->conn = NULL;
     }
+}
+
+/*
+ * Right after a take (g->mu held): is the database clock close enough to
+ * this host's? Leases are written on one node's clock and judged on
+ * another's; see lock_check_skew and README "Running on a cluster". 1 yes,
+ * 0 no (the lock is let go at once; err says why).
+ */
+static int clock_ok(guard *g, char *err, size_t errlen)
+{
+    int64_t max = atomic_load(&g->max_skew_ms), skew = 0;
+    char why[512];
+    int ok = lock_check_skew(g->conn, max, &skew, why, sizeof why);
+    if (ok < 0) {
+        /* The run's own statements will meet a broken connection; a clock
+         * that cannot be read is no reason to refuse on its own. */
+        log_warn("run lock: %s", why);
+        return 1;
+    }
+    if (ok == 0) {
+        snprintf(err, errlen, "%s", why);
+        if (lock_release(g->conn, LOCK_NAME, g->holder, 0, NULL, 0) < 0)
+            check_lost(g);
+        return 0;
+    }
+    if (max > 0 && (skew > max / 2 || -skew > max / 2))
+        log_warn("run lock: the database clock is %lld ms %s this host's, more than half "
+                 "of schedule.max_clock_skew (%lld ms)", (long long)(skew < 0 ? -skew : skew),
+                 skew > 0 ? "ahead of" : "behind", (long long)max);
+    else
+        log_debug("run lock: the database clock is %lld ms off this host's", (long long)skew);
+    return 1;
 }
 
 /* One lock statement: which, and its arguments. */
@@ -192,6 +249,7 @@ guard *guard_open(const config *cfg)
     pthread_condattr_destroy(&ca);
     g->cfg = cfg;
     g->ttl_ms = g->next_ttl_ms = cfg->schedule_lock_ttl_ms;
+    atomic_store(&g->max_skew_ms, cfg->schedule_max_clock_skew_ms);
     lock_holder_id(g->holder, sizeof g->holder);
     if (pthread_create(&g->heartbeat, NULL, heartbeat_main, g) != 0) {
         /* Without a heartbeat a lease would run out under a long run. */
@@ -280,6 +338,11 @@ void guard_set_ttl(guard *g, int64_t ttl_ms)
     pthread_mutex_unlock(&g->mu);
 }
 
+void guard_set_max_skew(guard *g, int64_t max_ms)
+{
+    atomic_store(&g->max_skew_ms, max_ms);
+}
+
 /* A deadlock or lock wait on the lock row (Galera reports write conflicts as
  * 1213) is another instance taking it at the same moment: try again. */
 #define RETRYABLE_TRIES 5
@@ -299,6 +362,10 @@ int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t
         int64_t sent = util_mono_ms();
         g->ttl_ms = g->next_ttl_ms;
         int rc = run_op(g, OP_TRY, g->ttl_ms, other, err, errlen);
+        if (rc == 1 && !clock_ok(g, err, errlen)) {
+            pthread_mutex_unlock(&g->mu);
+            return GUARD_ERROR;
+        }
         if (rc == 1) {
             atomic_store(&g->stop, STOP_NONE);
             atomic_store(&g->deadline, sent + g->ttl_ms - margin_for(g->ttl_ms));

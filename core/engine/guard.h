@@ -33,13 +33,17 @@ void guard_close(guard *g);
 
 /* A reload changed schedule.lock_ttl: it applies from the next take. */
 void guard_set_ttl(guard *g, int64_t ttl_ms);
+/* A reload changed schedule.max_clock_skew: it applies from the next take. */
+void guard_set_max_skew(guard *g, int64_t max_ms);
 
 enum { GUARD_TAKEN = 1, GUARD_BUSY = 0, GUARD_ERROR = -1, GUARD_STOPPED = -2 };
 
 /*
  * Take the lock, trying every 250 ms for up to wait_ms (0: once). GUARD_TAKEN;
  * GUARD_BUSY with *other (the holder) when the wait ran out; GUARD_ERROR with
- * err (the database cannot be reached, or reconciler_locks is missing);
+ * err (the database cannot be reached, is read-only, reconciler_locks is
+ * missing, or its clock is further from this host's than
+ * schedule.max_clock_skew: the lock is then let go at once);
  * GUARD_STOPPED when the process was asked to stop while waiting.
  */
 int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t errlen);

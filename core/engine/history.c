@@ -5,6 +5,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,19 @@ static const char *const schema[] = {
     " duration_ms INTEGER NOT NULL,"
     " error TEXT,"
     " PRIMARY KEY (run_id, seq))",
+    /* Webhook deliveries (service/webhook.c), one row per target told about a run. Its own
+     * table: a history file from before it simply gains it, and runs keep their shape. */
+    "CREATE TABLE IF NOT EXISTS run_notifications ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " target TEXT NOT NULL,"
+    " event TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " http_code INTEGER,"
+    " attempts INTEGER NOT NULL,"
+    " error TEXT,"
+    " at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS run_notifications_run ON run_notifications (run_id)",
 };
 
 static int set_err(history *h, const char *what)
@@ -206,6 +220,7 @@ out:
 
 typedef struct list_state {
     json_t *runs;
+    int paged; /* history_page: rowsChanged too */
 } list_state;
 
 static json_t *int_or_null(const rc_value *v)
@@ -222,7 +237,7 @@ static json_t *text_or_null(const rc_value *v)
 static int list_row(void *user, const rc_value *c, size_t n)
 {
     list_state *st = user;
-    if (n < 7)
+    if (n < 8)
         return 1;
     json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:[]}",
                             "runId", int_or_null(&c[0]), "trigger", text_or_null(&c[1]),
@@ -230,6 +245,8 @@ static int list_row(void *user, const rc_value *c, size_t n)
                             "status", text_or_null(&c[3]), "startedAt", text_or_null(&c[4]),
                             "finishedAt", text_or_null(&c[5]),
                             "durationMs", int_or_null(&c[6]), "steps"));
+    if (st->paged)
+        json_object_set_new(run, "rowsChanged", int_or_null(&c[7]));
     json_array_append_new(st->runs, run);
     return 0;
 }
@@ -248,12 +265,44 @@ static int step_row(void *user, const rc_value *c, size_t n)
     return 0;
 }
 
-static json_t *locked_list(history *h, int64_t limit)
+static int notification_row(void *user, const rc_value *c, size_t n)
 {
-    list_state st = { jx(json_array()) };
-    rc_value p[] = { rc_int(limit) };
+    json_t *list = user;
+    if (n < 6)
+        return 1;
+    json_array_append_new(list, jx(json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
+                                             "target", text_or_null(&c[0]),
+                                             "event", text_or_null(&c[1]),
+                                             "status", text_or_null(&c[2]),
+                                             "httpCode", int_or_null(&c[3]),
+                                             "attempts", int_or_null(&c[4]),
+                                             "error", text_or_null(&c[5]))));
+    return 0;
+}
+
+/* run's "notifications": [{target, event, status, httpCode, attempts, error}], oldest first. */
+static int add_notifications(history *h, int64_t run_id, json_t *run)
+{
+    json_t *list = jx(json_array());
+    rc_value id[] = { rc_int(run_id) };
+    if (db_query(h->conn, "SELECT target, event, status, http_code, attempts, error FROM "
+                 "run_notifications WHERE run_id = ? ORDER BY id", id, 1, notification_row,
+                 list) != 0) {
+        json_decref(list);
+        return set_err(h, "list notifications");
+    }
+    json_object_set_new(run, "notifications", list);
+    return 0;
+}
+
+static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged)
+{
+    list_state st = { jx(json_array()), paged };
+    rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
+    /* rowsChanged stays in the result JSON: no column, so no schema change. */
     if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                 "duration_ms FROM runs ORDER BY id DESC LIMIT ?", p, 1, list_row, &st) != 0) {
+                 "duration_ms, json_extract(result, '$.rowsChanged') FROM runs WHERE id < ? "
+                 "ORDER BY id DESC LIMIT ?", p, 2, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
         return NULL;
@@ -266,6 +315,10 @@ static json_t *locked_list(history *h, int64_t limit)
                      "WHERE run_id = ? ORDER BY seq", id, 1, step_row,
                      json_object_get(run, "steps")) != 0) {
             set_err(h, "list steps");
+            json_decref(st.runs);
+            return NULL;
+        }
+        if (add_notifications(h, id[0].i, run) != 0) {
             json_decref(st.runs);
             return NULL;
         }
@@ -287,7 +340,43 @@ static json_t *locked_get(history *h, int64_t run_id)
     rc_value p[] = { rc_int(run_id) };
     if (db_query(h->conn, "SELECT result FROM runs WHERE id = ?", p, 1, result_row, &result) != 0)
         set_err(h, "read run");
+    if (json_is_object(result) && add_notifications(h, run_id, result) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
     return result;
+}
+
+static int locked_notified(history *h, int64_t run_id, const history_notification *n)
+{
+    char ts[32];
+    util_iso_time(util_wall_ms(), ts, sizeof ts);
+    rc_value p[] = { rc_int(run_id), rc_text(n->target), rc_text(n->event), rc_text(n->status),
+                     n->http_code ? rc_int(n->http_code) : rc_null(), rc_int(n->attempts),
+                     n->error ? rc_text(n->error) : rc_null(), rc_text(ts) };
+    return db_exec(h->conn, "INSERT INTO run_notifications (run_id, target, event, status, "
+                   "http_code, attempts, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", p, 8,
+                   NULL) == 0 ? 0 : set_err(h, "record notification");
+}
+
+static int status_row(void *user, const rc_value *c, size_t n)
+{
+    char *out = user;
+    if (n >= 1 && c[0].type == RC_TEXT)
+        snprintf(out, HISTORY_STATUS_MAX, "%s", c[0].s);
+    return 1;
+}
+
+static int locked_last_status(history *h, int64_t before_id, char *out)
+{
+    /* Runs that ran: a skipped one did no work, a running one has no outcome yet. */
+    rc_value p[] = { rc_int(before_id), rc_int(before_id) };
+    out[0] = '\0';
+    if (db_query(h->conn, "SELECT status FROM runs WHERE dry_run = 0 AND status IN "
+                 "('success', 'partial', 'failed') AND (? = 0 OR id < ?) ORDER BY id DESC "
+                 "LIMIT 1", p, 2, status_row, out) != 0)
+        return set_err(h, "read the last run's status");
+    return out[0] ? 1 : 0;
 }
 
 /* The public calls: each one under the handle's mutex. */
@@ -320,9 +409,39 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
 json_t *history_list(history *h, int64_t limit)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, limit);
+    json_t *runs = locked_list(h, limit, 0, 0);
     pthread_mutex_unlock(&h->mu);
     return runs;
+}
+
+json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total)
+{
+    pthread_mutex_lock(&h->mu);
+    json_t *runs = locked_list(h, limit, before_id, 1);
+    if (runs && db_query(h->conn, "SELECT COUNT(*) FROM runs", NULL, 0, rc__count_row,
+                         total) != 0) {
+        set_err(h, "count runs");
+        json_decref(runs);
+        runs = NULL;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return runs;
+}
+
+int history_notified(history *h, int64_t run_id, const history_notification *n)
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_notified(h, run_id, n);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_MAX])
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_last_status(h, before_id, out);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
 }
 
 json_t *history_get(history *h, int64_t run_id)

@@ -43,13 +43,46 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
 
 /*
  * Newest first, at most limit runs: an array of
- * {runId, trigger, dryRun, status, startedAt, finishedAt, durationMs, steps:[{name,plugin,status,durationMs,error}]}.
+ * {runId, trigger, dryRun, status, startedAt, finishedAt, durationMs, steps:[{name,plugin,status,durationMs,error}],
+ *  notifications:[{target,event,status,httpCode,attempts,error}]}.
  * Returns a new reference or NULL on error.
  */
 json_t *history_list(history *h, int64_t limit);
 
-/* One run's full result JSON (new reference), or NULL when unknown. */
+/*
+ * A page of history_list: the runs older than before_id (0: from the
+ * newest), each also with rowsChanged (from its result; null while running
+ * or for a run recorded before the core counted them), and in *total how
+ * many runs the store holds. New reference or NULL on error.
+ */
+json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total);
+
+/*
+ * One run's full result JSON (new reference) with its "notifications"
+ * (as in history_list), or NULL when unknown.
+ */
 json_t *history_get(history *h, int64_t run_id);
+
+/* One webhook delivery's outcome (service/webhook.c). No URL: it may hold secrets. */
+typedef struct history_notification {
+    const char *target;  /* the target's name */
+    const char *event;   /* "failed", "recovered" ... */
+    const char *status;  /* "delivered", "failed", "dropped" */
+    int http_code;       /* the last answer's status, 0: none came */
+    int attempts;        /* requests made */
+    const char *error;   /* why it failed, or NULL */
+} history_notification;
+
+/* Record a delivery for run_id (a run pruned meanwhile: -1). 0 or -1. */
+int history_notified(history *h, int64_t run_id, const history_notification *n);
+
+/*
+ * The status of the newest real (not dry) run that ran (success, partial or
+ * failed; not skipped, not still running) with an id below before_id (0:
+ * any): 1 and out, 0 when there is none, -1 on error.
+ */
+#define HISTORY_STATUS_MAX 16
+int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_MAX]);
 
 /* The calling thread's last history error, for messages. */
 const char *history_error(const history *h);

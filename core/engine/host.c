@@ -38,9 +38,12 @@ static void set_error(step_run *sr, const char *msg, int by_plugin)
 
 static void h_log(rc_ctx *ctx, rc_log_level level, const char *fmt, ...)
 {
+    char who[96];
     va_list ap;
+    /* A rehearsal's "changed 3 rows" was rolled back: the log must say so. */
+    snprintf(who, sizeof who, "%s%s", ctx->step, SR(ctx)->rehearsal ? ", rehearsal" : "");
     va_start(ap, fmt);
-    log_vmsg(level, ctx->step, fmt, ap);
+    log_vmsg(level, who, fmt, ap);
     va_end(ap);
 }
 
@@ -209,12 +212,118 @@ static int refused(rc_ctx *ctx, const char *call, int writes)
     return 1;
 }
 
+/* Are this step's writes counted (a cap, or a rehearsal)? */
+static int guarded(const step_run *sr)
+{
+    return sr->cap >= 0 || sr->rehearsal;
+}
+
+/*
+ * Would `more` rows take the step past its cap? Then remember it: the step
+ * fails (runner.c words the message), and every later write is refused.
+ */
+static int passes_cap(step_run *sr, int64_t more)
+{
+    int64_t sum = sr->changes + sr->pending + more;
+    if (sr->cap < 0 || sum <= sr->cap)
+        return 0;
+    sr->over_cap = 1;
+    sr->found = sum;
+    return 1;
+}
+
+/* A write refused because the cap was passed: the step's error and db_error(). */
+static int cap_refused(rc_ctx *ctx, const char *call)
+{
+    step_run *sr = SR(ctx);
+    snprintf(sr->refused, sizeof sr->refused, "%s refused: the step's writes matched %lld "
+             "rows, more than steps[].max_changes (%lld); rolled back", call,
+             (long long)sr->found, (long long)sr->cap);
+    set_error(sr, sr->refused, 0);
+    return RC_ERROR;
+}
+
+/*
+ * A transaction begun inside the plugin's open one: MySQL would commit the
+ * open one first, and with it a rehearsal's writes. Refused while guarded.
+ */
+static int nested(rc_ctx *ctx, const char *call)
+{
+    step_run *sr = SR(ctx);
+    if (!guarded(sr) || !sr->in_tx)
+        return 0;
+    snprintf(sr->refused, sizeof sr->refused, "%s refused: a transaction is already open "
+             "(db_begin); end it first", call);
+    set_error(sr, sr->refused, 0);
+    return 1;
+}
+
+/*
+ * A statement outside the plugin's own transaction, while guarded: in a
+ * transaction of its own, so that it can be rolled back when it passes the
+ * cap, or always in a rehearsal.
+ */
+static int guarded_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
+                        int64_t *affected)
+{
+    step_run *sr = SR(ctx);
+    int64_t got = 0;
+    if (db_begin(sr->d) != 0)
+        return db_result(ctx, -1);
+    if (db_exec(sr->d, sql, params, n, &got) != 0) {
+        db_rollback(sr->d);
+        return db_result(ctx, -1);
+    }
+    if (passes_cap(sr, got)) {
+        db_rollback(sr->d);
+        return cap_refused(ctx, "db_exec");
+    }
+    if ((sr->rehearsal ? db_rollback(sr->d) : db_commit(sr->d)) != 0) {
+        db_rollback(sr->d);
+        return db_result(ctx, -1);
+    }
+    sr->changes += got;
+    sr->rows_changed += got;
+    if (affected)
+        *affected = got;
+    return RC_OK;
+}
+
 static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                      int64_t *affected)
 {
+    step_run *sr = SR(ctx);
+    int64_t rows = 0;
+    if (affected)
+        *affected = 0;
     if (refused(ctx, "db_exec", 1))
         return RC_ERROR;
-    return db_result(ctx, db_exec(SR(ctx)->d, sql, params, n, affected));
+    if (sr->over_cap)
+        return cap_refused(ctx, "db_exec");
+    if (!guarded(sr)) {
+        int rc = db_exec(sr->d, sql, params, n, &rows);
+        if (rc == 0 && rows > 0)
+            sr->rows_changed += rows;
+        if (affected)
+            *affected = rows;
+        return db_result(ctx, rc);
+    }
+    if (!sr->in_tx)
+        return guarded_exec(ctx, sql, params, n, affected);
+    if (db_exec(sr->d, sql, params, n, &rows) != 0)
+        return db_result(ctx, -1);
+    sr->pending += rows;
+    if (passes_cap(sr, 0)) {
+        /* The whole transaction goes: its commit is refused too. */
+        db_rollback(sr->d);
+        sr->in_tx = 0;
+        sr->pending = 0;
+        return cap_refused(ctx, "db_exec");
+    }
+    sr->rows_changed += rows;
+    if (affected)
+        *affected = rows;
+    return RC_OK;
 }
 
 static int h_db_query(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
@@ -225,25 +334,53 @@ static int h_db_query(rc_ctx *ctx, const char *sql, const rc_value *params, size
     return db_result(ctx, db_query(SR(ctx)->d, sql, params, n, fn, user));
 }
 
-static int h_db_begin(rc_ctx *ctx)
+static int h_db_prepare(rc_ctx *ctx, const char *sql)
 {
-    if (refused(ctx, "db_begin", 0))
+    if (refused(ctx, "db_prepare", 0))
         return RC_ERROR;
-    return db_result(ctx, db_begin(SR(ctx)->d));
+    return db_result(ctx, db_prepare(SR(ctx)->d, sql));
 }
 
+static int h_db_begin(rc_ctx *ctx)
+{
+    step_run *sr = SR(ctx);
+    if (refused(ctx, "db_begin", 0))
+        return RC_ERROR;
+    if (sr->over_cap)
+        return cap_refused(ctx, "db_begin");
+    if (nested(ctx, "db_begin"))
+        return RC_ERROR;
+    if (db_begin(sr->d) != 0)
+        return db_result(ctx, -1);
+    sr->in_tx = 1;
+    sr->pending = 0;
+    return RC_OK;
+}
+
+/* In a rehearsal a commit rolls back: the rows are counted, never kept. */
 static int h_db_commit(rc_ctx *ctx)
 {
+    step_run *sr = SR(ctx);
     if (refused(ctx, "db_commit", 0))
         return RC_ERROR;
-    return db_result(ctx, db_commit(SR(ctx)->d));
+    if (sr->over_cap)
+        return cap_refused(ctx, "db_commit");
+    int rc = sr->rehearsal ? db_rollback(sr->d) : db_commit(sr->d);
+    if (rc == 0)
+        sr->changes += sr->pending;
+    sr->in_tx = 0;
+    sr->pending = 0;
+    return db_result(ctx, rc);
 }
 
 static int h_db_rollback(rc_ctx *ctx)
 {
+    step_run *sr = SR(ctx);
     if (refused(ctx, "db_rollback", 0))
         return RC_ERROR;
-    return db_result(ctx, db_rollback(SR(ctx)->d));
+    sr->in_tx = 0;
+    sr->pending = 0;
+    return db_result(ctx, db_rollback(sr->d));
 }
 
 static const char *h_db_error(rc_ctx *ctx)
@@ -311,18 +448,52 @@ static int h_result_string(rc_ctx *ctx, const char *key, const char *value)
     return put(ctx, key, value ? json_string(value) : json_null());
 }
 
+/* Before each chunk commits: count its rows against the cap; rehearsals roll back. */
+static int chunk_verdict(void *arg, const int64_t *counts, size_t n, char *err, size_t errlen)
+{
+    step_run *sr = arg;
+    int64_t sum = 0;
+    if (!guarded(sr))
+        return CHUNK_COMMIT;
+    for (size_t i = 0; i < n; i++)
+        sum += counts[i];
+    if (passes_cap(sr, sum)) {
+        snprintf(err, errlen, "db_chunked refused: the step's writes matched %lld rows, more "
+                 "than steps[].max_changes (%lld); the chunk was rolled back",
+                 (long long)sr->found, (long long)sr->cap);
+        return CHUNK_REFUSE;
+    }
+    sr->changes += sum;
+    return sr->rehearsal ? CHUNK_ROLLBACK : CHUNK_COMMIT;
+}
+
 static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
                         size_t find_n, rc_value first, int64_t batch, rc_chunk_stmt *stmts,
                         size_t nstmts)
 {
     char err[256] = "";
+    step_run *sr = SR(ctx);
+    int64_t before = 0, after = 0;
     if (refused(ctx, "db_chunked", 1))
         return RC_ERROR;
-    if (chunk_run(SR(ctx)->d, find_sql, find_params, find_n, first, batch, stmts, nstmts,
-                  chunk_stop, SR(ctx), err, sizeof err) == 0)
+    if (sr->over_cap)
+        return cap_refused(ctx, "db_chunked");
+    if (nested(ctx, "db_chunked"))
+        return RC_ERROR;
+    for (size_t i = 0; i < nstmts; i++)
+        before += stmts[i].affected;
+    chunk_hooks hooks = { chunk_stop, chunk_verdict, sr };
+    int rc = chunk_run(sr->d, find_sql, find_params, find_n, first, batch, stmts, nstmts, &hooks,
+                       &sr->retries, err, sizeof err);
+    /* Whole chunks that were applied count, also when a later one failed. */
+    for (size_t i = 0; i < nstmts; i++)
+        after += stmts[i].affected;
+    if (after > before)
+        sr->rows_changed += after - before;
+    if (rc == 0)
         return RC_OK;
     if (err[0]) {
-        set_error(SR(ctx), err, 0);
+        set_error(sr, err, 0);
         return RC_ERROR;
     }
     return db_result(ctx, -1);
@@ -356,6 +527,7 @@ const rc_api host_api = {
     .result_string = h_result_string,
     .db_chunked = h_db_chunked,
     .fail_option = h_fail_option,
+    .db_prepare = h_db_prepare,
 };
 
 void host_ctx_init(rc_ctx *ctx, step_run *sr)

@@ -20,7 +20,28 @@ typedef struct step_run {
     int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
     int misused;       /* asked for an undeclared option: fails the step whatever it returns */
     char refused[256]; /* why the core refused the last database call itself, or "" */
+    int64_t rows_changed; /* rows its db_exec and db_chunked calls changed: the core
+                             counts them, so no plugin has to report them */
+    int64_t retries;   /* chunks db_chunked ran again after a deadlock or conflict */
+
+    /*
+     * steps[].max_changes (see runner_step): the cap on the rows the step's
+     * writes match, summed over statements; -1 (or any negative): none.
+     * While a cap is set or in a rehearsal, every write is guarded: a
+     * db_exec outside a transaction runs in one of its own, and a write that
+     * would take the sum past the cap is rolled back and refused.
+     */
+    int64_t cap;
+    int rehearsal;     /* roll back every write instead of committing it */
+    int64_t changes;   /* rows matched by writes committed (rehearsed) so far */
+    int64_t pending;   /* rows matched in the plugin's own open transaction */
+    int in_tx;         /* the plugin called db_begin and has not ended it */
+    int over_cap;      /* a write passed the cap: the step fails whatever run() returns */
+    int64_t found;     /* over_cap: the sum that passed the cap (a lower bound) */
 } step_run;
+
+/* step_run's cap when steps[].max_changes is not set. */
+#define HOST_NO_CAP (-1)
 
 /*
  * Bind ctx to sr. ctx and sr must outlive the plugin's calls. It also makes

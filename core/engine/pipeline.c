@@ -75,6 +75,7 @@ int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen)
         ps->own_cfg.name = pl->name;
         ps->own_cfg.plugin = pl->name;
         ps->own_cfg.enabled = 1;
+        ps->own_cfg.max_changes = CFG_NO_MAX_CHANGES;
         cs = &ps->own_cfg;
     }
     ps->cfg = cs;

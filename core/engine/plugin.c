@@ -20,6 +20,8 @@
 #define RC_PLUGIN_SIZE_1_0 (offsetof(rc_plugin, fini) + sizeof(void (*)(void *)))
 /* ABI 1.1 appended check(): a descriptor this long has it. */
 #define RC_PLUGIN_SIZE_1_1 (offsetof(rc_plugin, check) + sizeof(int (*)(rc_ctx *)))
+/* ABI 1.2 appended prepare(). */
+#define RC_PLUGIN_SIZE_1_2 (offsetof(rc_plugin, prepare) + sizeof(int (*)(rc_ctx *)))
 _Static_assert(offsetof(rc_plugin, abi_major) == 0, "rc_plugin.abi_major moved");
 _Static_assert(offsetof(rc_plugin, abi_minor) == 4, "rc_plugin.abi_minor moved");
 _Static_assert(offsetof(rc_plugin, size) == 8, "rc_plugin.size moved");
@@ -28,8 +30,11 @@ _Static_assert(offsetof(rc_plugin, run) == 56, "rc_plugin.run moved");
 _Static_assert(RC_PLUGIN_SIZE_1_0 == 72, "rc_plugin 1.0 size changed");
 _Static_assert(offsetof(rc_plugin, check) == 72, "rc_plugin.check (1.1) moved");
 _Static_assert(RC_PLUGIN_SIZE_1_1 == 80, "rc_plugin 1.1 size changed");
+_Static_assert(offsetof(rc_plugin, prepare) == 80, "rc_plugin.prepare (1.2) moved");
+_Static_assert(RC_PLUGIN_SIZE_1_2 == 88, "rc_plugin 1.2 size changed");
 _Static_assert(offsetof(rc_api, db_chunked) == 200, "rc_api 1.0 entries moved");
 _Static_assert(offsetof(rc_api, fail_option) == 208, "rc_api.fail_option (1.1) moved");
+_Static_assert(offsetof(rc_api, db_prepare) == 216, "rc_api.db_prepare (1.2) moved");
 _Static_assert(offsetof(rc_ctx, api) == 8, "rc_ctx.api moved");
 _Static_assert(offsetof(rc_api, log) == 8, "rc_api.log moved");
 _Static_assert(sizeof(rc_value) == 32, "rc_value size changed");
@@ -136,6 +141,12 @@ int (*plugin_check_fn(const plugin *p))(rc_ctx *)
 {
     /* A 1.0 descriptor ends before check: reading it would read past it. */
     return p->desc->size >= RC_PLUGIN_SIZE_1_1 ? p->desc->check : NULL;
+}
+
+int (*plugin_prepare_fn(const plugin *p))(rc_ctx *)
+{
+    /* A 1.0 or 1.1 descriptor ends before prepare. */
+    return p->desc->size >= RC_PLUGIN_SIZE_1_2 ? p->desc->prepare : NULL;
 }
 
 void plugin_free(plugin *p)

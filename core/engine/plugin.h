@@ -41,6 +41,9 @@ void plugin_free(plugin *p); /* dlclose; accepts NULL */
 /* The plugin's check() callback, or NULL (none, or a 1.0 plugin, whose descriptor has no room for one). */
 int (*plugin_check_fn(const plugin *p))(rc_ctx *);
 
+/* The plugin's prepare() callback (ABI 1.2), or NULL (none, or an older descriptor). */
+int (*plugin_prepare_fn(const plugin *p))(rc_ctx *);
+
 void registry_init(plugin_registry *r, char **dirs, size_t ndirs);
 void registry_free(plugin_registry *r);
 

@@ -5,6 +5,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "engine/host.h"
+#include "engine/plugin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,21 +63,28 @@ static int run_step(step_run *sr)
     return STEP_OK;
 }
 
-/* One step's check(); 0, or -1 with err at the option's or the step's FILE:LINE:COL. */
-static int check_step(const char *file, const pipeline_step *ps, char *err, size_t errlen)
+/*
+ * One step's check() (d NULL) or prepare() (d and T given): 0, or -1 with
+ * err at the option's or the step's FILE:LINE:COL.
+ */
+static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_ctx *), db *d,
+                     const db_clock *clock, char *err, size_t errlen)
 {
-    int (*check)(rc_ctx *) = plugin_check_fn(ps->plugin);
-    if (!check)
+    if (!hook)
         return 0;
-    step_run sr = { .ps = ps, .d = NULL, .file = file, .dry_run = 1,
+    /* dry_run: in prepare() nothing can be written either. */
+    step_run sr = { .ps = ps, .d = d, .file = file, .dry_run = 1, .cap = HOST_NO_CAP,
                     .results = jx(json_object()) };
+    if (clock)
+        sr.clock = *clock;
     rc_ctx ctx;
     host_ctx_init(&ctx, &sr);
-    int rc = check(&ctx);
+    int rc = hook(&ctx);
     int bad = rc != RC_OK || host_misused(&sr);
     if (bad) {
-        const char *why = sr.error ? sr.error : "its check() refused the options without "
-                                                "saying why";
+        const char *why = sr.error ? sr.error
+                          : d ? "its prepare() refused the step without saying why"
+                              : "its check() refused the options without saying why";
         /* fail_option's message is positioned already; fail()'s gets the step's place. */
         if (strncmp(why, file, strlen(file)) == 0)
             snprintf(err, errlen, "%s", why);
@@ -92,21 +100,97 @@ static int check_step(const char *file, const pipeline_step *ps, char *err, size
 int runner_check(const pipeline *p, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (check_step(p->cfg->path, &p->steps[i], err, errlen) != 0)
+        if (hook_step(p->cfg->path, &p->steps[i], plugin_check_fn(p->steps[i].plugin), NULL,
+                      NULL, err, errlen) != 0)
             return -1;
     for (size_t i = 0; i < p->n_probes; i++)
-        if (check_step(p->cfg->path, &p->probes[i], err, errlen) != 0)
+        if (hook_step(p->cfg->path, &p->probes[i], plugin_check_fn(p->probes[i].plugin), NULL,
+                      NULL, err, errlen) != 0)
             return -1;
     return 0;
 }
 
-void runner_step(const pipeline_step *ps, db *d, const db_clock *clock, int dry_run,
-                 step_outcome *out)
+int runner_prepare(const pipeline *p, db *d, const db_clock *clock, char *err, size_t errlen)
 {
-    step_run sr = { .ps = ps, .d = d, .dry_run = dry_run, .clock = *clock,
+    for (size_t i = 0; i < p->n; i++)
+        if (hook_step(p->cfg->path, &p->steps[i], plugin_prepare_fn(p->steps[i].plugin), d,
+                      clock, err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+/*
+ * steps[].max_changes: the core must know how many rows a step would change
+ * before it writes any, for any plugin, also one that knows nothing of the
+ * cap. A dry run cannot tell: its figures are whatever the plugin reports
+ * (candidates, counts that are not changes). So the step is rehearsed: run
+ * for real, every write matched and counted by the database, and every
+ * transaction rolled back instead of committed (host.c), chunk by chunk as
+ * in a real run, so no long transaction holds rows a live worker wants. The
+ * rehearsal stops at the first write that passes the cap. Within the cap,
+ * the step runs for real, still guarded: rows that appeared in between and
+ * would pass the cap are rolled back and fail the step.
+ */
+static int rehearse(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
+                    step_outcome *out)
+{
+    step_run sr = { .ps = ps, .d = d, .file = file, .clock = *clock, .cap = ps->cfg->max_changes,
+                    .rehearsal = 1, .results = jx(json_object()) };
+    int status = run_step(&sr);
+    int ok = 0;
+    if (sr.over_cap) {
+        out->error = xasprintf("max_changes: the step would change more than %lld rows (its "
+                               "writes matched at least %lld before the rehearsal stopped); "
+                               "nothing was written. Look at the rows first (run --dry-run "
+                               "for the step's figures), then raise steps[].max_changes or "
+                               "remove it", (long long)sr.cap, (long long)sr.found);
+        out->status = STEP_FAILED;
+    } else if (status == STEP_OK && stop_requested()) {
+        out->error = xstrdup("interrupted: stopped during the max_changes rehearsal; nothing "
+                             "was written");
+        out->status = STEP_INTERRUPTED;
+    } else if (status != STEP_OK) {
+        out->error = xasprintf("max_changes rehearsal (rolled back, nothing written): %s",
+                               sr.error ? sr.error : "failed");
+        out->status = STEP_FAILED;
+    } else {
+        log_info("step %s: max_changes rehearsal: its writes match %lld rows, within %lld; "
+                 "running it for real", ps->cfg->name, (long long)sr.changes, (long long)sr.cap);
+        ok = 1;
+    }
+    free(sr.error);
+    json_decref(sr.results);
+    return ok ? 0 : -1;
+}
+
+void runner_step(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
+                 int dry_run, step_outcome *out)
+{
+    char err[2048];
+    step_run sr = { .ps = ps, .d = d, .file = file, .dry_run = dry_run, .clock = *clock,
+                    .cap = dry_run ? HOST_NO_CAP : ps->cfg->max_changes,
                     .results = jx(json_object()) };
     int64_t t0 = util_mono_ms();
-    int status = run_step(&sr);
+    int status;
+    memset(out, 0, sizeof *out);
+    if (hook_step(file, ps, plugin_prepare_fn(ps->plugin), d, clock, err, sizeof err) != 0) {
+        status = STEP_FAILED; /* its SQL does not compile: nothing ran */
+        sr.error = xstrdup(err);
+    } else if (sr.cap >= 0 && rehearse(ps, file, d, clock, out) != 0) {
+        status = out->status;
+        sr.error = out->error;
+    } else {
+        status = run_step(&sr);
+        if (sr.over_cap) {
+            status = STEP_FAILED;
+            free(sr.error);
+            sr.error = xasprintf("max_changes: rows appeared between the rehearsal and the run, "
+                                 "and the step's writes matched %lld rows, more than %lld; the "
+                                 "write that passed the cap was rolled back, %lld rows stay "
+                                 "changed", (long long)sr.found, (long long)sr.cap,
+                                 (long long)sr.changes);
+        }
+    }
     /* Cut short by a stop (its chunk loop ended early): never "ok". */
     if (status == STEP_OK && stop_requested()) {
         status = STEP_INTERRUPTED;
@@ -116,6 +200,8 @@ void runner_step(const pipeline_step *ps, db *d, const db_clock *clock, int dry_
     out->ms = util_mono_ms() - t0;
     out->results = sr.results;
     out->error = sr.error;
+    out->rows_changed = sr.rows_changed;
+    out->retries = sr.retries;
 }
 
 int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
@@ -137,7 +223,8 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
         return -1;
     }
     memcpy(now_text, clock.text, 20);
-    step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .results = jx(json_object()) };
+    step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .cap = HOST_NO_CAP,
+                    .results = jx(json_object()) };
     if (run_step(&sr) != STEP_OK) {
         snprintf(err, errlen, "%s: %s", name, sr.error);
         free(sr.error);
@@ -149,13 +236,14 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
 }
 
 /* Names are checked [A-Za-z0-9_-] names; the error is foreign text. */
-static json_t *step_json(const pipeline_step *ps, int status, int64_t ms, json_t *results,
-                         const char *error)
+static json_t *step_json(const pipeline_step *ps, const step_outcome *o, json_t *results)
 {
-    return jx(json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", ps->cfg->name,
-                        "plugin", ps->cfg->plugin, "status", step_status_name(status),
-                        "durationMs", (json_int_t)ms, "results", results,
-                        "error", jx_text(error)));
+    return jx(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "name", ps->cfg->name,
+                        "plugin", ps->cfg->plugin, "status", step_status_name(o->status),
+                        "durationMs", (json_int_t)o->ms,
+                        "rowsChanged", (json_int_t)o->rows_changed,
+                        "retries", (json_int_t)o->retries, "results", results,
+                        "error", jx_text(o->error)));
 }
 
 void result_error(run_result *rr, const char *step, const char *msg)
@@ -198,9 +286,12 @@ void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
         log_warn("step %s: %s in %lld ms: %s", ps->cfg->name, step_status_name(o->status),
                  (long long)o->ms, o->error ? o->error : "");
     }
-    json_array_append_new(rr->steps, step_json(ps, o->status, o->ms,
-                                               o->results ? o->results : jx(json_object()),
-                                               o->error));
+    rr->rows_changed += o->rows_changed;
+    if (o->retries)
+        log_info("step %s: %lld chunk(s) retried after a deadlock or certification conflict",
+                 ps->cfg->name, (long long)o->retries);
+    json_array_append_new(rr->steps, step_json(ps, o,
+                                               o->results ? o->results : jx(json_object())));
     o->results = NULL;
     step_outcome_clear(o);
 }
@@ -214,7 +305,8 @@ json_t *result_finish(run_result *rr, const char *interrupted, run_status *statu
                     : (rr->n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
     util_iso_time(rr->started, ts, sizeof ts);
     /* referenceTime is T as the database wrote it, in its zone; timestamp is UTC. */
-    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:I}",
+    json_t *r = jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, "
+                             "s:I}",
                              "status", run_status_name(st), "success", st == RUN_SUCCESS,
                              "runId", rr->req.run_id ? jx(json_integer(rr->req.run_id))
                                                      : json_null(),
@@ -222,6 +314,7 @@ json_t *result_finish(run_result *rr, const char *interrupted, run_status *statu
                              "timestamp", ts, "referenceTime", rr->clock.text,
                              "referenceTimeZone", rr->clock.zone,
                              "durationMs", (json_int_t)(util_mono_ms() - rr->mono0),
+                             "rowsChanged", (json_int_t)rr->rows_changed,
                              "results", rr->results, "steps", rr->steps,
                              "errors", rr->errors, "uptime", (json_int_t)util_uptime_s()));
     if (interrupted)
@@ -251,11 +344,13 @@ json_t *runner_not_run(const char *trigger, int dry_run, int64_t run_id, const c
 {
     char ts[32];
     util_iso_time(util_wall_ms(), ts, sizeof ts);
-    return jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:n, s:n, s:i, s:{}, s:[], s:[o], s:I}",
+    return jx(json_pack("{s:s, s:b, s:o, s:s, s:b, s:s, s:n, s:n, s:i, s:i, s:{}, s:[], s:[o], "
+                        "s:I}",
                         "status", status, "success", 0,
                         "runId", run_id ? jx(json_integer(run_id)) : json_null(),
                         "trigger", trigger, "dryRun", dry_run, "timestamp", ts,
-                        "referenceTime", "referenceTimeZone", "durationMs", 0, "results",
+                        "referenceTime", "referenceTimeZone", "durationMs", 0,
+                        "rowsChanged", 0, "results",
                         "steps", "errors", jx_text(reason),
                         "uptime", (json_int_t)util_uptime_s()));
 }

@@ -28,6 +28,8 @@ typedef struct step_outcome {
     int64_t ms;       /* how long it took */
     json_t *results;  /* the figures it reported (owned), or NULL */
     char *error;      /* why it failed (owned), or NULL */
+    int64_t rows_changed; /* rows its writes changed (the core counts them) */
+    int64_t retries;  /* chunks retried after a deadlock or certification conflict */
 } step_outcome;
 void step_outcome_clear(step_outcome *o);
 
@@ -39,12 +41,21 @@ void step_outcome_clear(step_outcome *o);
 int runner_check(const pipeline *p, char *err, size_t errlen);
 
 /*
- * Run one step against d at T = clock (in the worker): init, run, fini.
- * A step that returned ok after a stop request cut it short is
- * STEP_INTERRUPTED, never ok.
+ * Run one step against d at T = clock (in the worker): prepare (ABI 1.2),
+ * then init, run, fini; with steps[].max_changes in a real run, a rehearsal
+ * first (rolled back; see runner.c). file is the pipeline file, for
+ * FILE:LINE:COL messages. A step that returned ok after a stop request cut
+ * it short is STEP_INTERRUPTED, never ok.
  */
-void runner_step(const pipeline_step *ps, db *d, const db_clock *clock, int dry_run,
-                 step_outcome *out);
+void runner_step(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
+                 int dry_run, step_outcome *out);
+
+/*
+ * Every step's prepare() callback (ABI 1.2), in order, against d at T =
+ * clock, nothing written: 0, or -1 with err "FILE:LINE:COL: ..." for the
+ * first refusal (`validate --db`).
+ */
+int runner_prepare(const pipeline *p, db *d, const db_clock *clock, char *err, size_t errlen);
 
 /*
  * Run probe `name` once as a dry run (db_exec refused: it cannot write) with
@@ -78,6 +89,7 @@ typedef struct run_result {
     db_clock clock;
     int clock_ok;
     size_t n_ok, n_failed;
+    int64_t rows_changed; /* every step's, for the result's rowsChanged */
     int64_t started, mono0;
 } run_result;
 

@@ -415,6 +415,8 @@ static void outcome_of(json_t *reply, step_outcome *o)
     json_t *res = json_object_get(reply, "results");
     o->status = st < 0 ? STEP_FAILED : st;
     o->ms = json_integer_value(json_object_get(reply, "durationMs"));
+    o->rows_changed = json_integer_value(json_object_get(reply, "rowsChanged"));
+    o->retries = json_integer_value(json_object_get(reply, "retries"));
     o->results = json_is_object(res) ? json_incref(res) : jx(json_object());
     o->error = e ? xstrdup(e) : st < 0 ? xstrdup("the step worker sent an unknown status") : NULL;
 }

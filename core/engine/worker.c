@@ -86,9 +86,11 @@ static void clock_of(json_t *plan, db_clock *c)
 
 static json_t *step_reply(json_int_t index, step_outcome *o)
 {
-    json_t *r = jx(json_pack("{s:s, s:I, s:s, s:I, s:o, s:o}", "type", "step", "index", index,
-                             "status", step_status_name(o->status), "durationMs",
-                             (json_int_t)o->ms, "results",
+    json_t *r = jx(json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:o}", "type", "step",
+                             "index", index, "status", step_status_name(o->status),
+                             "durationMs", (json_int_t)o->ms,
+                             "rowsChanged", (json_int_t)o->rows_changed,
+                             "retries", (json_int_t)o->retries, "results",
                              o->results ? o->results : jx(json_object()),
                              "error", jx_text(o->error)));
     o->results = NULL;
@@ -124,7 +126,8 @@ static int serve(json_t *plan, pipeline *p, db *d, proto_in *in)
         if (json_is_integer(run) && json_integer_value(run) >= 0 &&
             (size_t)json_integer_value(run) < p->n) {
             step_outcome o = { 0 };
-            runner_step(&p->steps[json_integer_value(run)], d, &clock, dry, &o);
+            runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, &clock, dry,
+                        &o);
             reply = step_reply(json_integer_value(run), &o);
         } else if (probe) {
             reply = probe_reply(p, d, probe);

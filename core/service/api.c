@@ -13,6 +13,7 @@
 #include "base/text.h"
 #include "base/util.h"
 #include "engine/supervisor.h"
+#include "service/console.h"
 #include "service/prom.h"
 
 #include <pthread.h>
@@ -89,6 +90,18 @@ int api_arg_limit(const char *arg, int64_t *limit, char *why, size_t whylen)
     return -1;
 }
 
+int api_arg_before(const char *arg, int64_t *before, char *why, size_t whylen)
+{
+    int rc = arg ? text_int(arg, 1, INT64_MAX, before) : TEXT_OK;
+    if (!arg)
+        *before = 0;
+    if (rc == TEXT_OK)
+        return 0;
+    snprintf(why, whylen, "before must be a run id, %sfrom 1 to %lld, got '%s'",
+             rc == TEXT_SYNTAX ? "a whole number " : "", (long long)INT64_MAX, arg);
+    return -1;
+}
+
 int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen)
 {
     int rc = text_int(tail, 1, INT64_MAX, id);
@@ -108,20 +121,63 @@ int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen)
     return -1;
 }
 
+/*
+ * A page of the history: ?limit=N newest first, ?before=ID the runs older
+ * than ID (keyset paging: a run recorded meanwhile never shifts a page).
+ * nextBefore is the argument for the next older page, null on the last.
+ */
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
-    int64_t limit;
+    int64_t limit, before, total = 0;
     char why[API_WHY_MAX];
-    if (api_arg_limit(http_query(req, "limit"), &limit, why, sizeof why) != 0) {
+    if (api_arg_limit(http_query(req, "limit"), &limit, why, sizeof why) != 0 ||
+        api_arg_before(http_query(req, "before"), &before, why, sizeof why) != 0) {
         http_reply_error(resp, 400, "%s", why);
         return;
     }
-    json_t *runs = history_list(a->h, limit);
-    if (runs)
-        http_reply_json(resp, 200, jx(json_pack("{s:o}", "runs", runs)));
-    else
+    json_t *runs = history_page(a->h, limit, before, &total);
+    if (!runs) {
         http_reply_error(resp, 503, "%s", history_error(a->h));
+        return;
+    }
+    size_t n = json_array_size(runs);
+    json_t *last = n ? json_object_get(json_array_get(runs, n - 1), "runId") : NULL;
+    /* A full page may be followed by more; an id of 1 has nothing older. */
+    int more = (int64_t)n == limit && json_integer_value(last) > 1;
+    http_reply_json(resp, 200, jx(json_pack("{s:o, s:I, s:o}", "runs", runs,
+                                            "total", (json_int_t)total,
+                                            "nextBefore", more ? json_incref(last)
+                                                               : json_null())));
+}
+
+/*
+ * What the console shows at a glance, from memory only (like /metrics):
+ * the run going on or queued, when the next scheduled one is due, whether
+ * this instance holds the run lock, the database watch's last ping.
+ */
+static void h_state(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    dbwatch_state w;
+    char checked[32] = "";
+    (void)req;
+    dbwatch_read(a->watch, &w);
+    if (w.checked_ms)
+        util_iso_time(util_wall_ms() - (util_mono_ms() - w.checked_ms), checked, sizeof checked);
+    json_t *dbj = jx(json_pack("{s:b, s:o, s:o, s:o}", "ok", w.ok,
+                              "latencyMs", w.checked_ms ? jx(json_real(w.latency_ms)) : json_null(),
+                              "checkedAt", checked[0] ? jx(json_string(checked)) : json_null(),
+                              "error", w.ok ? json_null() : jx_text(w.why)));
+    json_t *body = run_state_activity(a->rs);
+    json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
+    json_object_set_new(body, "lock", jx(json_pack("{s:b, s:s}", "held",
+                                                   a->g ? guard_held(a->g) : 0, "instance",
+                                                   a->g ? guard_holder(a->g) : "")));
+    json_object_set_new(body, "database", dbj);
+    json_object_set_new(body, "uptime", jx(json_integer(util_uptime_s())));
+    json_object_set_new(body, "generatedAt", generated_at());
+    http_reply_json(resp, 200, body);
 }
 
 static void h_run_get(void *user, const http_request *req, http_response *resp)
@@ -318,6 +374,10 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
                 "Duration of the runs that ran.");
     prom_histogram(&b, "reconciler_run_duration_seconds", bounds, st.duration, RS_N_BUCKETS,
                    st.duration_sum, NULL);
+    prom_family(&b, "reconciler_chunk_retries_total", "counter",
+                "Chunks rolled back by a deadlock, lock wait timeout or Galera certification "
+                "conflict and run again.");
+    prom_sample(&b, "reconciler_chunk_retries_total", (double)st.chunk_retries, NULL);
     prom_family(&b, "reconciler_last_run_timestamp_seconds", "gauge",
                 "When the last run that ran finished (Unix time); 0: none yet.");
     prom_sample(&b, "reconciler_last_run_timestamp_seconds", st.last_run_s, NULL);
@@ -338,6 +398,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_family(&b, "reconciler_lock_held", "gauge",
                 "1 while this instance holds the cross-instance run lock.");
     prom_sample(&b, "reconciler_lock_held", held ? 1.0 : 0.0, NULL);
+    webhook_metrics(a->wh, &b);
     json_decref(r);
 
     resp->status = 200;
@@ -345,11 +406,16 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     resp->content_type = PROM_CONTENT_TYPE;
 }
 
+/* The console's files are open: the page holds no data, the API it calls is not. */
 static const http_route routes[] = {
+    { "GET", "/", 0, 1, console_page },
+    { "GET", "/ui/", 0, 1, console_page },
+    { "GET", "/ui/", 1, 1, console_asset },
     { "GET", "/healthz", 0, 1, h_healthz },
     { "GET", "/readyz", 0, 1, h_readyz },
     { "GET", "/v1/reconciliation/status", 0, 0, h_status },
     { "GET", "/v1/reconciliation/history", 0, 0, h_history },
+    { "GET", "/v1/service/state", 0, 0, h_state },
     { "GET", "/v1/reconciliation/runs/", 1, 0, h_run_get },
     { "POST", "/v1/reconciliation/run", 0, 0, h_run_post },
     { "GET", "/v1/processing/queue", 0, 0, h_queue },

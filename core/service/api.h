@@ -17,6 +17,7 @@
 #include "service/http.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
+#include "service/webhook.h"
 
 typedef struct api_deps {
     run_state *rs;
@@ -27,6 +28,7 @@ typedef struct api_deps {
     const config *boot;  /* database settings for the live figures' connections */
     const char *listen;
     const char *token;   /* NULL: none */
+    webhook *wh;         /* read: webhook_metrics() only; may be NULL */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */
@@ -38,11 +40,13 @@ const http_route *api_routes(size_t *n);
  * or -1 with the 400 reply's message in why (it quotes the argument as given;
  * API_WHY_MAX holds any message that http_reply_error keeps whole).
  *   api_arg_limit: ?limit= of the history (NULL: absent, the default 20), 1 to 1000.
+ *   api_arg_before: ?before= of the history (NULL: absent, 0), a run id 1 to INT64_MAX.
  *   api_arg_run_id: the tail of /v1/reconciliation/runs/{id}, 1 to INT64_MAX.
  *   api_arg_dry_run: ?dryRun= of POST /run: absent or "false" 0, "true" 1.
  */
 #define API_WHY_MAX 512
 int api_arg_limit(const char *arg, int64_t *limit, char *why, size_t whylen);
+int api_arg_before(const char *arg, int64_t *before, char *why, size_t whylen);
 int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen);
 int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen);
 

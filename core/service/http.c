@@ -93,6 +93,11 @@ const char *http_query(const http_request *req, const char *key)
     return MHD_lookup_connection_value(req->impl, MHD_GET_ARGUMENT_KIND, key);
 }
 
+const char *http_header(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->impl, MHD_HEADER_KIND, name);
+}
+
 void http_reply_json(http_response *resp, int status, json_t *json)
 {
     char *text = json ? util_json_dump(json, 0) : NULL;
@@ -337,11 +342,17 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const req_state *
         log_error("http: cannot create a response for %s %s", safe_method, safe);
         return MHD_NO;
     }
+    /* nosniff: a browser never reads a JSON answer as a script or a page. */
     int ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                      resp->content_type ? resp->content_type : JSON_TYPE) == MHD_YES
-          && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+          && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                     resp->cache_control ? resp->cache_control
+                                                         : "no-store") == MHD_YES
+          && MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES;
     for (size_t i = 0; ok && hdrs && hdrs[i]; i += 2)
         ok = MHD_add_response_header(r, hdrs[i], hdrs[i + 1]) == MHD_YES;
+    for (size_t i = 0; ok && resp->headers && resp->headers[i]; i += 2)
+        ok = MHD_add_response_header(r, resp->headers[i], resp->headers[i + 1]) == MHD_YES;
     enum MHD_Result rc = ok ? MHD_queue_response(conn, (unsigned)resp->status, r) : MHD_NO;
     MHD_destroy_response(r);
     log_debug("http %s %s %d %lld ms", safe_method, safe, resp->status,
@@ -353,7 +364,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, const req_state *
                                   const char *method, const char *path, int status,
                                   const char *const *hdrs, const char *msg)
 {
-    http_response resp = { 0, NULL, NULL };
+    http_response resp = { 0 };
     http_reply_error(&resp, status, "%s", msg);
     return send_reply(conn, st, method, path, &resp, hdrs);
 }
@@ -524,7 +535,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     http_request req = { method, url, url + st->tail_off, conn };
-    http_response resp = { 200, NULL, NULL };
+    http_response resp = { .status = 200 };
     st->route->fn(s->user, &req, &resp);
     if (resp.status < 100 || resp.status > 599) {
         log_error("http: handler for %s %s set status %d", method, st->route->path, resp.status);

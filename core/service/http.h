@@ -24,11 +24,17 @@ typedef struct http_request {
  * the handler returns.
  */
 const char *http_query(const http_request *req, const char *key);
+/* A request header's value ("If-None-Match"; case-insensitive name), or NULL. */
+const char *http_header(const http_request *req, const char *name);
 
 typedef struct http_response {
     int status;                /* default 200 */
     char *body;                /* malloc'd; the server frees it. NULL = empty body */
     const char *content_type;  /* static string; NULL = "application/json" */
+    const char *cache_control; /* static string; NULL = "no-store" */
+    const char *const *headers; /* name/value pairs ending with a NULL name, or NULL; they must
+                                   outlive the handler's return (static or thread-local: the
+                                   reply is sent on the handler's thread) */
 } http_response;
 
 /*
@@ -45,7 +51,8 @@ void http_reply_error(http_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * A handler fills resp (status is 200, body NULL, content_type NULL on entry).
+ * A handler fills resp (status is 200, body, content_type, cache_control and
+ * headers NULL on entry).
  * It runs on the connection's thread: several handlers may run at once.
  */
 typedef void (*http_handler)(void *user, const http_request *req, http_response *resp);

@@ -108,8 +108,15 @@ void run_state_finish(run_state *rs, json_t *r)
     double now = (double)util_wall_ms() / 1000.0;
     int dry = json_is_true(json_object_get(r, "dryRun"));
 
+    uint64_t retries = 0;
+    size_t i;
+    json_t *step;
+    json_array_foreach(json_object_get(r, "steps"), i, step)
+        retries += (uint64_t)json_integer_value(json_object_get(step, "retries"));
+
     pthread_mutex_lock(&rs->mu);
     rs->stats.runs[st]++;
+    rs->stats.chunk_retries += retries;
     if (st != RS_SKIPPED) {
         size_t b = 0;
         while (b < RS_N_BUCKETS && secs > bounds[b])
@@ -171,6 +178,33 @@ void run_state_stats(run_state *rs, run_stats *out, json_t **last)
     *out = rs->stats;
     *last = rs->last_result ? json_incref(rs->last_result) : NULL;
     pthread_mutex_unlock(&rs->mu);
+}
+
+void run_state_next(run_state *rs, int64_t wall_ms)
+{
+    pthread_mutex_lock(&rs->mu);
+    rs->next_run_ms = wall_ms;
+    pthread_mutex_unlock(&rs->mu);
+}
+
+static json_t *id_or_null(int64_t id)
+{
+    return id ? jx(json_integer(id)) : json_null();
+}
+
+json_t *run_state_activity(run_state *rs)
+{
+    char ts[32] = "";
+    pthread_mutex_lock(&rs->mu);
+    int running = rs->running, dry = rs->queued_dry;
+    int64_t running_id = rs->running_id, queued_id = rs->queued_id, next = rs->next_run_ms;
+    pthread_mutex_unlock(&rs->mu);
+    if (next > 0)
+        util_iso_time(next, ts, sizeof ts);
+    return jx(json_pack("{s:b, s:o, s:o, s:b, s:o}", "running", running,
+                        "runningId", id_or_null(running ? running_id : 0),
+                        "queuedId", id_or_null(queued_id), "queuedDryRun", queued_id && dry,
+                        "nextRunAt", next > 0 ? jx(json_string(ts)) : json_null()));
 }
 
 int run_state_ready(run_state *rs)

@@ -25,6 +25,7 @@ typedef struct run_stats {
     uint64_t runs[RS_N_STATUS];           /* reconciler_runs_total{status} */
     uint64_t duration[RS_N_BUCKETS + 1];  /* per bucket, not cumulative */
     double duration_sum;
+    uint64_t chunk_retries; /* chunks retried after a deadlock or certification conflict */
     double last_run_s, last_success_s;    /* Unix seconds; 0 = never */
 } run_stats;
 
@@ -38,6 +39,7 @@ typedef struct run_state {
     int queued_dry;
     int reserving;         /* a POST is recording its run in history right now */
     int stopping;
+    int64_t next_run_ms;   /* wall-clock ms the next scheduled run is due at; 0: not known */
     run_stats stats;
     history *h;            /* where a POST records the run it queues (not owned) */
     int wake_fd;           /* a byte written here wakes the main thread */
@@ -75,6 +77,16 @@ json_t *run_state_last(run_state *rs, int *running);
 json_t *run_state_last_brief(run_state *rs);
 /* The counters, and a reference to the last result (may be NULL; caller decrefs). */
 void run_state_stats(run_state *rs, run_stats *out, json_t **last);
+/*
+ * Main thread: the next scheduled run is due at wall_ms (Unix ms; the
+ * schedule itself runs on the monotonic clock, so this is its estimate).
+ */
+void run_state_next(run_state *rs, int64_t wall_ms);
+/*
+ * What goes on now, for GET /v1/service/state: {running, runningId, queuedId,
+ * queuedDryRun, nextRunAt (ISO UTC or null)}. New reference.
+ */
+json_t *run_state_activity(run_state *rs);
 /* Has a real run succeeded since the start? */
 int run_state_ready(run_state *rs);
 

@@ -14,6 +14,7 @@
 #include "service/run_state.h"
 #include "service/schedule.h"
 #include "service/snapshot.h"
+#include "service/webhook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,7 @@ typedef struct service {
     history *h;             /* the main thread's history handle */
     history *api_hist;      /* the API's own */
     guard *g;
+    webhook *wh;            /* the notify: deliveries' thread */
     dbwatch *watch;
     db *d;                  /* the run's connection */
     char *token;            /* the API's bearer token, or NULL */
@@ -141,6 +143,8 @@ static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, 
                       .user = &s->rs };
     run_state_running(&s->rs, run_id);
     int rc = run_guarded(&env, &plan, &r);
+    /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
+    webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
     snapshot_release(snap);
     run_state_finish(&s->rs, r);
     return rc;
@@ -201,6 +205,7 @@ static void reload(service *s)
     }
     keep_bound(s->boot->cfg, nc);
     guard_set_ttl(s->g, nc->schedule_lock_ttl_ms);
+    guard_set_max_skew(s->g, nc->schedule_max_clock_skew_ms);
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
     snapshots_swap(&s->snaps, nc, np);
 }
@@ -251,6 +256,7 @@ static int schedule_loop(service *s)
             continue;
         }
         if (util_mono_ms() < schedule_due(&sch)) {
+            run_state_next(&s->rs, util_wall_ms() + (schedule_due(&sch) - util_mono_ms()));
             wait_until(s->wake_r, schedule_due(&sch));
             continue;
         }
@@ -322,12 +328,13 @@ int service_run(config *cfg, service_loader load, void *load_user)
         goto out;
     }
     s.rs.h = s.api_hist;
+    s.wh = webhook_start(s.h);
     s.g = guard_open(cfg);
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
     api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .g = s.g,
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
-                      .token = s.token };
+                      .token = s.token, .wh = s.wh };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -355,6 +362,8 @@ out:
     notify_send("STOPPING=1");
     run_state_stop(&s.rs);
     http_stop(http);
+    /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
+    webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
     dbwatch_stop(s.watch);
     guard_close(s.g);
     db_close(s.d);

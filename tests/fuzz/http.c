@@ -139,6 +139,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_ASSERT(v >= 1 && v <= 1000, "limit %lld", (long long)v);
         else
             check_reply(400, "%s", why);
+        if (api_arg_before(arg_of(keys, vals, n_args, "before"), &v, why, sizeof why) == 0)
+            FZ_ASSERT(v >= 0, "before %lld", (long long)v);
+        else
+            check_reply(400, "%s", why);
     } else if (strcmp(m.hit->path, "/v1/reconciliation/run") == 0) {
         if (api_arg_dry_run(arg_of(keys, vals, n_args, "dryRun"), &dry, why, sizeof why) == 0)
             FZ_ASSERT(dry == 0 || dry == 1, "dryRun %d", dry);

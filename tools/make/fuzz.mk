@@ -25,29 +25,37 @@ FUZZ_CFLAGS    = -g -O1 $(WARNINGS) $(FUZZ_SAN)
 FUZZ_NAMES     = $(sort $(basename $(notdir $(wildcard tests/fuzz/*.c))))
 FUZZ_ONLY     ?= $(FUZZ_NAMES)
 FUZZ_BINS      = $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
-FUZZ_CORE      = $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/gen/migrations.o
+# The generated sources the core links (migrations, paths, console files...):
+# other .mk files add them to CORE_OBJ after this file is read, so the list
+# is taken at recipe time and handed to a sub-make (FUZZ_GEN).
+fuzz_gen       = $(patsubst $(BUILD)/obj/gen/%,$(FUZZ_DIR)/obj/gen/%,$(filter $(BUILD)/obj/gen/%,$(CORE_OBJ)))
+FUZZ_GEN      ?=
+FUZZ_CORE      = $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_GEN)
 # The built-in plugins are compiled in, each entry renamed fuzz_plugin_NAME,
-# and listed in a table (gen/builtins.c) that fz_plugin() searches.
+# and listed in a table (builtins.c) that fz_plugin() searches.
 FUZZ_PLUGINS   = $(sort $(basename $(notdir $(wildcard plugins/*.c))))
-FUZZ_SUPPORT   = $(FUZZ_DIR)/obj/tests/fuzz/lib/fuzz.o $(FUZZ_DIR)/obj/gen/builtins.o \
+FUZZ_SUPPORT   = $(FUZZ_DIR)/obj/tests/fuzz/lib/fuzz.o $(FUZZ_DIR)/obj/builtins.o \
                  $(FUZZ_PLUGINS:%=$(FUZZ_DIR)/obj/plugins/%.o)
 FUZZ_HEADERS   = $(wildcard include/*.h core/*/*.h tests/fuzz/lib/*.h)
 
-.PHONY: _test-fuzz
+.PHONY: _test-fuzz _fuzz-bins
 # Kept between runs: only what changed is built again.
-.SECONDARY: $(FUZZ_SUPPORT) $(FUZZ_NAMES:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o) $(FUZZ_DIR)/gen/builtins.c
+.SECONDARY: $(FUZZ_SUPPORT) $(FUZZ_NAMES:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o) $(FUZZ_DIR)/builtins.c
 
-_fuzz: $(FUZZ_BINS)
+_fuzz: _fuzz-bins
 	@tests/fuzz/run $(FUZZ_DIR) $(FUZZ_TIME) $(FUZZ_ONLY)
 
-_test-fuzz: $(FUZZ_BINS)
+_test-fuzz: _fuzz-bins
 	@tests/fuzz/run --test $(FUZZ_DIR) $(FUZZ_TEST_TIME) $(FUZZ_NAMES)
+
+_fuzz-bins:
+	@$(MAKE) --no-print-directory $(FUZZ_BINS) FUZZ_GEN="$(fuzz_gen)"
 
 $(FUZZ_DIR)/obj/core/%.o: core/%.c $(FUZZ_HEADERS)
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_DIR)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c core/db/migrate.h core/db/db.h
+$(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c $(FUZZ_HEADERS)
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -56,7 +64,7 @@ $(FUZZ_DIR)/obj/plugins/%.o: plugins/%.c include/reconciler.h
 	@$(FUZZ_CC) -Iinclude $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 	    -Dreconciler_plugin=fuzz_plugin_$* -c -o $@ $<
 
-$(FUZZ_DIR)/gen/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
+$(FUZZ_DIR)/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
 	@mkdir -p $(@D)
 	@{ echo '/* Made by tools/make/fuzz.mk from plugins/NAME.c. */'; \
 	   echo '#include "fuzz.h"'; \
@@ -68,7 +76,7 @@ $(FUZZ_DIR)/gen/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
 	   echo 'const size_t fz_n_builtins = sizeof fz_builtins / sizeof fz_builtins[0] - 1;'; \
 	 } > $@
 
-$(FUZZ_DIR)/obj/gen/builtins.o: $(FUZZ_DIR)/gen/builtins.c $(FUZZ_HEADERS)
+$(FUZZ_DIR)/obj/builtins.o: $(FUZZ_DIR)/builtins.c $(FUZZ_HEADERS)
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -c -o $@ $<
 

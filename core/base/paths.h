@@ -1,0 +1,19 @@
+/*
+ * paths.h - the folders a binary was built for.
+ *
+ * Defined by one generated file per binary (tools/make/install.mk writes it):
+ * the in-tree binaries ($(BUILD)/reconciler, the tests) get the build's own
+ * plugin folder, so they work straight from the checkout; the binary that
+ * `make install` links gets the prefix's folders. Nothing else differs
+ * between the two, and nothing is looked up beside the executable.
+ */
+#ifndef RC_PATHS_H
+#define RC_PATHS_H
+
+/* plugin_dir when the pipeline file sets none: an absolute folder. */
+extern const char rc_default_plugin_dir[];
+
+/* The pipeline file when neither -c nor $RECONCILER_CONFIG gives one. */
+extern const char rc_default_config[];
+
+#endif

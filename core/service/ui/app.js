@@ -1,0 +1,584 @@
+/*
+ * The console's script: reads the service's public API every few seconds
+ * and draws the page. No library, no build step; text from the API only
+ * ever goes into the page as text (textContent), never as markup.
+ */
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "reconciler.token";
+  var PAGE_SIZE = 15;
+  var CHART_RUNS = 40;
+  var REFRESH_MS = 3000;        /* state, runs, chart */
+  var FIGURES_MS = 15000;       /* queue and dashboard run probes: less often */
+
+  var view = {
+    before: null,       /* the page shown: runs older than this id (null: newest) */
+    stack: [],          /* the "before" of the pages newer than this one */
+    nextBefore: null,
+    selected: null,     /* run id whose detail is open */
+    detailFinished: false,
+    lastFigures: 0,
+    timer: null,
+    busy: false
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  /* ---- the API ---- */
+
+  function token() {
+    try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+
+  function NeedToken() { this.name = "NeedToken"; }
+
+  /* fetch with the bearer token (never in the URL); JSON back, or NeedToken on 401. */
+  function api(method, path) {
+    var headers = { "Accept": "application/json" };
+    var t = token();
+    if (t) headers["Authorization"] = "Bearer " + t;
+    return fetch(path, { method: method, headers: headers, cache: "no-store",
+                         credentials: "omit", referrerPolicy: "no-referrer" })
+      .then(function (r) {
+        if (r.status === 401) throw new NeedToken();
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          return { status: r.status, body: body };
+        });
+      });
+  }
+
+  /* ---- formatting ---- */
+
+  function fmtMs(ms) {
+    if (ms === null || ms === undefined) return "–";
+    if (ms < 1000) return ms + " ms";
+    if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
+    var m = Math.floor(ms / 60000), s = Math.round((ms % 60000) / 1000);
+    return m + " min " + (s < 10 ? "0" : "") + s + " s";
+  }
+
+  function fmtSpan(sec) {
+    sec = Math.max(0, Math.round(sec));
+    if (sec < 60) return sec + " s";
+    if (sec < 3600) return Math.floor(sec / 60) + " min";
+    if (sec < 86400) {
+      var h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60);
+      return h + " h" + (m ? " " + m + " min" : "");
+    }
+    return Math.floor(sec / 86400) + " d " + Math.floor((sec % 86400) / 3600) + " h";
+  }
+
+  function ago(iso) {
+    var t = Date.parse(iso);
+    if (isNaN(t)) return "";
+    return fmtSpan((Date.now() - t) / 1000) + " ago";
+  }
+
+  function fmtTime(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return iso || "–";
+    var now = new Date();
+    var hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    if (d.toDateString() === now.toDateString()) return hm;
+    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + hm;
+  }
+
+  function fmtNum(n) {
+    if (typeof n !== "number") return n === null || n === undefined ? "–" : String(n);
+    if (Math.round(n) !== n) return n.toLocaleString("en-US", { maximumFractionDigits: 2 });
+    return n.toLocaleString("en-US");
+  }
+
+  function badge(status) {
+    return el("span", "badge s-" + (status || "none"), status || "–");
+  }
+
+  /* ---- notices ---- */
+
+  var noticeTimer = null;
+  function notice(kind, text) {
+    var n = $("notice");
+    n.className = "notice " + kind;
+    n.textContent = text;
+    if (noticeTimer) clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { n.className = "notice hidden"; }, 8000);
+  }
+
+  function setLive(ok, text) {
+    $("live").className = "live " + (ok ? "ok" : "err");
+    $("live-text").textContent = text;
+  }
+
+  /* ---- the token prompt ---- */
+
+  function askToken(refused) {
+    $("app").classList.add("hidden");
+    $("login").classList.remove("hidden");
+    $("login-error").classList.toggle("hidden", !refused);
+    $("btn-run").disabled = $("btn-dry").disabled = true;
+    setLive(false, "token needed");
+    $("token-input").focus();
+  }
+
+  function signedIn() {
+    $("login").classList.add("hidden");
+    $("app").classList.remove("hidden");
+    $("btn-run").disabled = $("btn-dry").disabled = false;
+    $("btn-signout").classList.toggle("hidden", !token());
+  }
+
+  /* ---- state tiles ---- */
+
+  function drawState(s) {
+    var last = s.lastRun;
+    var st = $("last-status");
+    var status = s.running ? "running" : last ? last.status : null;
+    st.className = "badge s-" + (status || "none");
+    st.textContent = status || "no run yet";
+    if (s.running) {
+      $("last-id").textContent = s.runningId ? "#" + s.runningId : "";
+      $("last-meta").textContent = last ? "previous: " + last.status + ", " + ago(last.timestamp)
+                                        : "the first run is going on";
+    } else if (last) {
+      $("last-id").textContent = "#" + last.runId;
+      $("last-meta").textContent = last.trigger + (last.dryRun ? " · dry run" : "") + " · " +
+        ago(last.timestamp) + " · " + fmtMs(last.durationMs);
+    } else {
+      $("last-id").textContent = "";
+      $("last-meta").textContent = "no run has finished yet";
+    }
+
+    var next = $("next-run");
+    if (s.nextRunAt) {
+      var sec = (Date.parse(s.nextRunAt) - Date.now()) / 1000;
+      next.textContent = sec > 1 ? "in " + fmtSpan(sec) : "due now";
+      $("next-meta").textContent = "at " + fmtTime(s.nextRunAt) +
+        (s.queuedId ? " · manual run #" + s.queuedId + " queued" : "");
+    } else {
+      next.textContent = s.running ? "after this run" : "–";
+      $("next-meta").textContent = s.queuedId ? "manual run #" + s.queuedId + " queued" : "";
+    }
+
+    var lock = $("lock-state");
+    clear(lock);
+    lock.appendChild(el("span", s.lock.held ? "good" : "", s.lock.held ? "held here" : "not held"));
+    $("lock-meta").textContent = s.lock.instance ? "this instance: " + s.lock.instance : "";
+
+    var db = $("db-state");
+    clear(db);
+    if (s.database.ok) {
+      db.appendChild(el("span", "good", "up"));
+      db.appendChild(el("span", "muted", s.database.latencyMs !== null
+        ? s.database.latencyMs.toFixed(2) + " ms" : ""));
+      $("db-meta").textContent = s.database.checkedAt ? "pinged " + ago(s.database.checkedAt) : "";
+    } else {
+      db.appendChild(el("span", "bad-t", s.database.latencyMs === null ? "not checked yet" : "down"));
+      $("db-meta").textContent = s.database.error || "";
+    }
+  }
+
+  /* ---- the runs table ---- */
+
+  function stepDots(steps) {
+    var box = el("span", "steps-dots");
+    (steps || []).forEach(function (s) {
+      var i = el("i", s.status);
+      i.title = s.name + ": " + s.status;
+      box.appendChild(i);
+    });
+    return box;
+  }
+
+  function drawRuns(page) {
+    var tbody = $("runs-table").tBodies[0];
+    clear(tbody);
+    page.runs.forEach(function (r) {
+      var tr = el("tr");
+      tr.dataset.runId = r.runId;
+      tr.tabIndex = 0;
+      if (r.runId === view.selected) tr.className = "selected";
+      tr.appendChild(el("td", "mono", r.runId));
+      var tdS = el("td");
+      tdS.appendChild(badge(r.status));
+      tr.appendChild(tdS);
+      tr.appendChild(el("td", null, r.trigger));
+      var tdD = el("td", "c-dry");
+      if (r.dryRun) tdD.appendChild(el("span", "tag", "dry run"));
+      tr.appendChild(tdD);
+      var tdT = el("td", "c-started", fmtTime(r.startedAt));
+      tdT.title = r.startedAt;
+      tr.appendChild(tdT);
+      tr.appendChild(el("td", "num", fmtMs(r.durationMs)));
+      tr.appendChild(el("td", "num", r.rowsChanged === null || r.rowsChanged === undefined
+                                      ? "–" : fmtNum(r.rowsChanged)));
+      var tdSteps = el("td", "c-steps");
+      tdSteps.appendChild(stepDots(r.steps));
+      tr.appendChild(tdSteps);
+      tr.addEventListener("click", function () { openRun(r.runId); });
+      tr.addEventListener("keydown", function (e) { if (e.key === "Enter") openRun(r.runId); });
+      tbody.appendChild(tr);
+    });
+    $("runs-empty").classList.toggle("hidden", page.runs.length > 0);
+    view.nextBefore = page.nextBefore;
+    $("page-older").disabled = page.nextBefore === null;
+    $("page-newer").disabled = view.stack.length === 0;
+    var first = view.stack.length * PAGE_SIZE + 1;
+    $("page-info").textContent = page.runs.length
+      ? first + "–" + (first + page.runs.length - 1) + " of " + page.total : "";
+  }
+
+  /* ---- the chart: duration bars and a rows-changed line, oldest to newest ---- */
+
+  var SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    var e = document.createElementNS(SVG, tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function niceMax(v) {
+    if (v <= 0) return 1;
+    var p = Math.pow(10, Math.floor(Math.log10(v))), f = v / p;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+  }
+
+  var chartRuns = null;
+  function drawChart(runs) {
+    chartRuns = runs;
+    var box = $("chart");
+    clear(box);
+    runs = runs.filter(function (r) { return r.durationMs !== null; }).slice().reverse();
+    if (!runs.length) { box.appendChild(el("p", "empty", "No finished runs yet.")); return; }
+    /* Drawn at the box's own width, so that text is never stretched; redrawn on resize. */
+    var W = Math.max(280, box.clientWidth || 900), H = W < 600 ? 180 : 220;
+    var L = 54, R = 46, T = 12, B = 26;
+    var w = W - L - R, h = H - T - B;
+    var dMax = niceMax(Math.max.apply(null, runs.map(function (r) { return r.durationMs; })));
+    var cMax = niceMax(Math.max.apply(null, runs.map(function (r) { return r.rowsChanged || 0; })));
+    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H,
+                         role: "img", "aria-label": "Run durations and rows changed" });
+    for (var g = 0; g <= 4; g++) {
+      var y = T + h - (h * g) / 4;
+      s.appendChild(svg("line", { x1: L, x2: L + w, y1: y, y2: y, "class": "axis" }));
+      s.appendChild(svg("text", { x: L - 6, y: y + 4, "text-anchor": "end" }, fmtMs(dMax * g / 4)));
+      s.appendChild(svg("text", { x: L + w + 6, y: y + 4 }, fmtNum(Math.round(cMax * g / 4))));
+    }
+    var step = w / runs.length, bw = Math.max(2, Math.min(28, step * 0.7));
+    var pts = [];
+    runs.forEach(function (r, i) {
+      var cx = L + step * i + step / 2;
+      var bh = Math.max(1, (r.durationMs / dMax) * h);
+      var b = svg("rect", { x: cx - bw / 2, y: T + h - bh, width: bw, height: bh, rx: 2,
+                            "class": "bar " + r.status + (r.dryRun ? " dry" : "") });
+      b.appendChild(svg("title", {}, "#" + r.runId + " " + r.status + (r.dryRun ? " (dry run)" : "") +
+        "\n" + fmtMs(r.durationMs) + ", " + fmtNum(r.rowsChanged || 0) + " rows changed\n" +
+        fmtTime(r.startedAt)));
+      b.addEventListener("click", function () { openRun(r.runId); });
+      s.appendChild(b);
+      pts.push([cx, T + h - ((r.rowsChanged || 0) / cMax) * h, r]);
+      if (i % Math.ceil(runs.length / Math.max(2, Math.floor(w / 70))) === 0)
+        s.appendChild(svg("text", { x: cx, y: H - 8, "text-anchor": "middle" }, "#" + r.runId));
+    });
+    s.appendChild(svg("polyline", { "class": "rows",
+      points: pts.map(function (p) { return p[0].toFixed(1) + "," + p[1].toFixed(1); }).join(" ") }));
+    pts.forEach(function (p) {
+      var c = svg("circle", { cx: p[0], cy: p[1], r: 3, "class": "pt" });
+      c.appendChild(svg("title", {}, "#" + p[2].runId + ": " + fmtNum(p[2].rowsChanged || 0) +
+                                       " rows changed"));
+      s.appendChild(c);
+    });
+    box.appendChild(s);
+  }
+
+  /* ---- a run's detail ---- */
+
+  function flatten(obj, prefix, out) {
+    Object.keys(obj || {}).forEach(function (k) {
+      var v = obj[k], key = prefix ? prefix + "." + k : k;
+      if (v && typeof v === "object" && !Array.isArray(v)) flatten(v, key, out);
+      else out.push([key, v]);
+    });
+    return out;
+  }
+
+  function drawDetail(run, brief) {
+    var body = $("detail-body");
+    clear(body);
+    $("detail-title").textContent = "Run #" + (run.runId || brief.runId);
+    $("detail-close").classList.remove("hidden");
+    var head = el("div", "step-head");
+    head.appendChild(badge(run.status));
+    if (run.dryRun) head.appendChild(el("span", "tag", "dry run"));
+    if (run.interrupted) head.appendChild(el("span", "tag", "interrupted"));
+    body.appendChild(head);
+
+    var meta = el("dl", "detail-meta");
+    function row(k, v) { meta.appendChild(el("dt", null, k)); meta.appendChild(el("dd", null, v)); }
+    row("Trigger", run.trigger);
+    row("Started", run.timestamp ? fmtTime(run.timestamp) + " (" + ago(run.timestamp) + ")" :
+                   brief && brief.startedAt ? fmtTime(brief.startedAt) : "–");
+    row("Duration", fmtMs(run.durationMs));
+    row("Rows changed", run.rowsChanged === undefined ? "–" : fmtNum(run.rowsChanged));
+    if (run.referenceTime) row("Reference time", run.referenceTime + " " + (run.referenceTimeZone || ""));
+    body.appendChild(meta);
+
+    /* errors[] repeats each step's error ("step: why"): show only the run's own here. */
+    var stepErr = {};
+    (run.steps || []).forEach(function (s) { if (s.error) stepErr[s.name + ": " + s.error] = 1; });
+    (run.errors || []).forEach(function (e) {
+      if (!stepErr[e]) body.appendChild(el("div", "step-error", e));
+    });
+
+    (run.steps || []).forEach(function (s) {
+      var box = el("div", "step");
+      var h = el("div", "step-head");
+      h.appendChild(el("span", "name", s.name));
+      if (s.plugin !== s.name) h.appendChild(el("span", "muted", s.plugin));
+      h.appendChild(badge(s.status));
+      h.appendChild(el("span", "right", fmtMs(s.durationMs) +
+        (s.rowsChanged !== undefined ? " · " + fmtNum(s.rowsChanged) + " rows changed" : "")));
+      box.appendChild(h);
+      var kv = flatten(s.results, "", []);
+      if (kv.length) {
+        var list = el("div", "kv");
+        kv.forEach(function (p) {
+          var span = el("span", null, p[0] + " ");
+          span.appendChild(el("b", null, typeof p[1] === "number" ? fmtNum(p[1]) : String(p[1])));
+          list.appendChild(span);
+        });
+        box.appendChild(list);
+      }
+      if (s.error) box.appendChild(el("div", "step-error", s.error));
+      body.appendChild(box);
+    });
+    if (run.status !== "running") {
+      var d = el("details", "json");
+      d.appendChild(el("summary", null, "Result JSON"));
+      d.appendChild(el("pre", "json-text", JSON.stringify(run, null, 2)));
+      body.appendChild(d);
+    }
+  }
+
+  function openRun(id) {
+    view.selected = id;
+    view.detailFinished = false;
+    Array.prototype.forEach.call($("runs-table").tBodies[0].rows, function (tr) {
+      tr.classList.toggle("selected", Number(tr.dataset.runId) === id);
+    });
+    loadDetail(true);
+    if (window.matchMedia("(max-width: 1100px)").matches)
+      $("detail").scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+
+  /* A finished run never changes: it is fetched once; a running one until it ends. */
+  function loadDetail(force) {
+    var id = view.selected;
+    if (id === null || (view.detailFinished && !force)) return Promise.resolve();
+    return api("GET", "/v1/reconciliation/runs/" + id).then(function (r) {
+      if (id !== view.selected) return;
+      if (r.status === 200) {
+        view.detailFinished = true;
+        drawDetail(r.body, null);
+      } else if (r.status === 404) {
+        var body = $("detail-body");
+        clear(body);
+        $("detail-title").textContent = "Run #" + id;
+        $("detail-close").classList.remove("hidden");
+        var h = el("div", "step-head");
+        h.appendChild(badge("running"));
+        h.appendChild(el("span", "muted", "not finished yet; its steps appear when it ends"));
+        body.appendChild(h);
+      }
+    });
+  }
+
+  function closeDetail() {
+    view.selected = null;
+    $("detail-title").textContent = "Run detail";
+    $("detail-close").classList.add("hidden");
+    clear($("detail-body"));
+    $("detail-body").appendChild(el("p", "empty", "Select a run to see its steps."));
+    Array.prototype.forEach.call($("runs-table").tBodies[0].rows, function (tr) {
+      tr.classList.remove("selected");
+    });
+  }
+
+  /* ---- queue and dashboard figures ---- */
+
+  function stat(k, v) {
+    var s = el("div", "stat");
+    s.appendChild(el("div", "k", k));
+    s.appendChild(el("div", "v", v));
+    return s;
+  }
+
+  function dist(title, byStatus) {
+    var box = el("div", "dist");
+    box.appendChild(el("div", "sub-h", title));
+    var keys = Object.keys(byStatus || {});
+    var max = Math.max.apply(null, keys.map(function (k) { return byStatus[k]; }).concat([1]));
+    keys.forEach(function (k) {
+      var row = el("div", "dist-row");
+      row.appendChild(el("span", null, k));
+      var bar = el("div", "dist-bar"), fill = el("i");
+      fill.style.width = Math.max(0.5, (byStatus[k] / max) * 100) + "%";
+      bar.appendChild(fill);
+      row.appendChild(bar);
+      row.appendChild(el("span", "n", fmtNum(byStatus[k])));
+      box.appendChild(row);
+    });
+    return box;
+  }
+
+  function figureError(bodyId, r) {
+    var b = $(bodyId);
+    clear(b);
+    b.appendChild(el("p", "empty", "Not available (" + r.status + "): " + (r.body.error || "")));
+  }
+
+  function drawQueue(r) {
+    if (r.status !== 200) return figureError("queue-body", r);
+    var q = r.body, b = $("queue-body");
+    clear(b);
+    var stats = el("div", "stats");
+    stats.appendChild(stat("Total jobs", fmtNum(q.total)));
+    stats.appendChild(stat("Leased", fmtNum(q.leased)));
+    stats.appendChild(stat("Expired leases", fmtNum(q.expiredLeases)));
+    stats.appendChild(stat("Oldest pending", q.oldestPendingAgeSeconds ? fmtSpan(q.oldestPendingAgeSeconds) : "–"));
+    b.appendChild(stats);
+    b.appendChild(dist("Jobs by status", q.byStatus));
+    $("queue-at").textContent = "as of " + fmtTime(q.generatedAt);
+  }
+
+  function drawDashboard(r) {
+    if (r.status !== 200) return figureError("dash-body", r);
+    var d = r.body, b = $("dash-body");
+    clear(b);
+    var stats = el("div", "stats");
+    stats.appendChild(stat("Orders", fmtNum(d.orders && d.orders.total)));
+    stats.appendChild(stat("Pending orders", fmtNum(d.orders && d.orders.pending)));
+    stats.appendChild(stat("Revenue", d.orders && typeof d.orders.revenue === "number"
+      ? d.orders.revenue.toLocaleString("en-US", { minimumFractionDigits: 2,
+                                                   maximumFractionDigits: 2 }) : "–"));
+    stats.appendChild(stat("Follow-ups due", fmtNum(d.followUps && d.followUps.candidates)));
+    stats.appendChild(stat("Avg job time", d.jobs ? fmtMs(Math.round(d.jobs.avgDurationMs || 0)) : "–"));
+    b.appendChild(stats);
+    if (d.orders) b.appendChild(dist("Orders by status", d.orders.byStatus));
+    $("dash-at").textContent = "as of " + fmtTime(d.generatedAt);
+  }
+
+  /* ---- the refresh loop ---- */
+
+  function historyPath(limit, before) {
+    return "/v1/reconciliation/history?limit=" + limit + (before ? "&before=" + before : "");
+  }
+
+  function refresh() {
+    if (view.busy) return Promise.resolve();
+    view.busy = true;
+    var figures = Date.now() - view.lastFigures >= FIGURES_MS;
+    var jobs = [
+      api("GET", "/v1/service/state").then(function (r) { if (r.status === 200) drawState(r.body); }),
+      api("GET", historyPath(PAGE_SIZE, view.before)).then(function (r) {
+        if (r.status === 200) drawRuns(r.body);
+      }),
+      api("GET", historyPath(CHART_RUNS, null)).then(function (r) {
+        if (r.status === 200) drawChart(r.body.runs);
+      }),
+      loadDetail(false)
+    ];
+    if (figures) {
+      view.lastFigures = Date.now();
+      jobs.push(api("GET", "/v1/processing/queue").then(drawQueue));
+      jobs.push(api("GET", "/api/admin/dashboard").then(drawDashboard));
+    }
+    return Promise.all(jobs).then(function () {
+      signedIn();
+      setLive(true, "live · updated " + new Date().toLocaleTimeString());
+    }, function (e) {
+      if (e instanceof NeedToken) {
+        askToken(!!token());
+      } else {
+        setLive(false, "cannot reach the service; retrying");
+      }
+    }).then(function () { view.busy = false; });
+  }
+
+  function schedule() {
+    if (view.timer) clearInterval(view.timer);
+    view.timer = setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
+  }
+
+  function postRun(dry) {
+    var btns = [$("btn-run"), $("btn-dry")];
+    btns.forEach(function (b) { b.disabled = true; });
+    api("POST", "/v1/reconciliation/run" + (dry ? "?dryRun=true" : "")).then(function (r) {
+      if (r.status === 202) {
+        notice("ok", (dry ? "Dry run" : "Run") + " #" + r.body.runId + " queued.");
+        view.before = null;
+        view.stack = [];
+      } else if (r.status === 409) {
+        notice("warn", "Not started: a run is already running or queued" +
+          (r.body.runId ? " (#" + r.body.runId + ")" : "") + ". Try again when it has finished.");
+      } else {
+        notice("bad", "The service refused the run (" + r.status + "): " + (r.body.error || ""));
+      }
+    }, function (e) {
+      if (e instanceof NeedToken) askToken(!!token());
+      else notice("bad", "Cannot reach the service.");
+    }).then(function () {
+      btns.forEach(function (b) { b.disabled = false; });
+      refresh();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    $("btn-run").addEventListener("click", function () { postRun(false); });
+    $("btn-dry").addEventListener("click", function () { postRun(true); });
+    $("detail-close").addEventListener("click", closeDetail);
+    $("notice").addEventListener("click", function () { this.className = "notice hidden"; });
+    $("page-older").addEventListener("click", function () {
+      if (view.nextBefore === null) return;
+      view.stack.push(view.before);
+      view.before = view.nextBefore;
+      refresh();
+    });
+    $("page-newer").addEventListener("click", function () {
+      if (!view.stack.length) return;
+      view.before = view.stack.pop();
+      refresh();
+    });
+    $("token-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var v = $("token-input").value.trim();
+      if (!v) return;
+      try { sessionStorage.setItem(TOKEN_KEY, v); } catch (err) { /* private mode: ask again */ }
+      $("token-input").value = "";
+      view.lastFigures = 0;
+      refresh();
+    });
+    $("btn-signout").addEventListener("click", function () {
+      try { sessionStorage.removeItem(TOKEN_KEY); } catch (err) { /* nothing kept */ }
+      location.reload();
+    });
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () { if (chartRuns) drawChart(chartRuns); }, 100);
+    });
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    refresh();
+    schedule();
+  });
+})();

@@ -1,0 +1,424 @@
+#!/usr/bin/python3
+"""The console page in a real browser (make test's "browser" stage).
+
+Starts the real service twice on real SQLite databases under BUILD/browser/
+(ports 42200-42299), and drives Debian's headless Chromium through
+chromium-driver and Selenium:
+
+  instance A (no token): the last run's status and the runs table are shown,
+  a run's detail opens with its steps and result JSON, "Dry run" makes a new
+  run appear, the page fits a phone's width, and the browser reports no
+  Content-Security-Policy violation; a screenshot is saved.
+
+  instance B (http.token_env, one slow step): the page itself loads without
+  a token and asks for one; a wrong token is refused; the right one is kept
+  in the tab's session storage, never in the URL; "Run now" then "Dry run"
+  while the first runs shows the 409 plainly.
+
+Usage: console_test.py --build BUILD --screenshot FILE.png
+Exit status 0 when every check passed, 1 on a failed check (it says which).
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import (NoSuchElementException,
+                                        StaleElementReferenceException, TimeoutException)
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+PORTS = range(42200, 42300)
+WAIT_S = 15  # generous: the machine is shared
+
+
+class Failed(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failed(what)
+
+
+def free_port(taken):
+    """A port of our range that nothing listens on (tried from a random start)."""
+    start = random.randrange(len(PORTS))
+    for i in range(len(PORTS)):
+        port = PORTS[(start + i) % len(PORTS)]
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
+    raise Failed("no free port in 42200-42299")
+
+
+class Service:
+    """One `reconciler run` on its own SQLite database, spoken to over loopback."""
+
+    def __init__(self, build, folder, port, steps, extra="", http_extra="", env=None):
+        self.build, self.folder, self.port = build, folder, port
+        os.makedirs(folder)
+        self.db = os.path.join(folder, "bot.db")
+        self.conf = os.path.join(folder, "pipeline.yaml")
+        plugins = os.path.abspath(os.path.join(build, "plugins"))
+        fixtures = os.path.abspath(os.path.join(build, "tests/plugins"))
+        with open(self.conf, "w") as f:
+            f.write(f'database:\n  url: "sqlite:bot.db"\nhistory:\n  path: history.db\n'
+                    f"plugin_dir: [{plugins}, {fixtures}]\n"
+                    f"http:\n  listen: 127.0.0.1:{port}\n{http_extra}"
+                    f"schedule:\n  interval: 1h\n  jitter: 0s\n{extra}steps:\n{steps}")
+        self.bin = os.path.join(build, "reconciler")
+        subprocess.run([self.bin, "migrate", "-c", self.conf, "--log-level", "warn"],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.log = None
+
+    def seed(self, script):
+        with sqlite3.connect(self.db) as c:
+            c.executescript(script)
+
+    def start(self):
+        self.log = open(os.path.join(self.folder, "service.log"), "w")
+        self.proc = subprocess.Popen([self.bin, "run", "-c", self.conf], env=self.env,
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + WAIT_S
+        while time.time() < deadline:
+            check(self.proc.poll() is None, f"the service on port {self.port} exited "
+                  f"({self.proc.returncode}); see {self.log.name}")
+            try:
+                if self.call("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise Failed(f"the service on port {self.port} did not answer /healthz")
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def call(self, method, path, token=None):
+        req = urllib.request.Request(self.url(path), method=method)
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                body = r.read()
+                is_json = r.headers.get("Content-Type", "").startswith("application/json")
+                return r.status, json.loads(body) if is_json else body, dict(r.headers)
+        except urllib.error.HTTPError as e:
+            body = e.read()
+            return e.code, json.loads(body) if body.startswith(b"{") else None, dict(e.headers)
+
+    def wait_run(self, run_id, token=None):
+        deadline = time.time() + WAIT_S
+        while time.time() < deadline:
+            st, body, _ = self.call("GET", f"/v1/reconciliation/runs/{run_id}", token)
+            if st == 200:
+                return body
+            time.sleep(0.05)
+        raise Failed(f"run {run_id} did not finish")
+
+    def post_run(self, dry):
+        """Queue a run once the one going on (the startup run) is over; its id."""
+        deadline = time.time() + WAIT_S
+        while True:
+            st, body, _ = self.call("POST", "/v1/reconciliation/run" +
+                                    ("?dryRun=true" if dry else ""))
+            if st != 409 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        check(st == 202, f"POST run answered {st}: {body}")
+        return body["runId"]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+
+
+# Rows a crashed bot leaves behind, so that each run has something to repair.
+BREAK = """
+UPDATE processing_jobs SET status = 'processing', locked_by = 'worker-x',
+       locked_until = datetime('now', '-10 minutes')
+ WHERE id IN (SELECT id FROM processing_jobs WHERE status = 'completed' LIMIT {n});
+UPDATE user_sessions SET cooldown_until = datetime('now', '-5 minutes')
+ WHERE user_id IN (SELECT user_id FROM user_sessions WHERE cooldown_until IS NULL LIMIT {m});
+"""
+
+REAL_STEPS = ("  - plugin: leases\n  - plugin: followups\n  - plugin: orders\n"
+              "  - plugin: metrics\n")
+
+
+def browser():
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1440,1500", "--force-device-scale-factor=1",
+              "--disable-extensions", "--no-first-run", "--hide-scrollbars"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = ChromeService(executable_path="/usr/bin/chromedriver")
+    return webdriver.Chrome(options=opts, service=service)
+
+
+def wait(driver, what, fn, timeout=WAIT_S):
+    """Until fn(driver) is true; the page redraws its table every few seconds, so an
+    element found a moment ago may be gone: that only means "look again"."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,
+                                                 NoSuchElementException)).until(fn)
+    except TimeoutException:
+        raise Failed("timed out waiting: " + what) from None
+
+
+def text(driver, css):
+    """The rendered text of css's first match, read in one step (no stale element)."""
+    t = driver.execute_script("var e = document.querySelector(arguments[0]);"
+                              "return e ? e.innerText : null;", css)
+    if t is None:
+        raise NoSuchElementException(css)
+    return t.strip()
+
+
+def row_ids(driver):
+    return driver.execute_script("return Array.from(document.querySelectorAll("
+                                 "'#runs-table tbody tr'), r => Number(r.dataset.runId));")
+
+
+def click_row(driver, run_id):
+    """Click run_id's row (found afresh each try: the table is redrawn as it refreshes)."""
+    wait(driver, f"a click on run {run_id}'s row", lambda d: d.find_element(
+        By.CSS_SELECTOR, f'#runs-table tr[data-run-id="{run_id}"]').click() or True)
+
+
+def csp_violations(driver):
+    """CSP refusals and script errors the browser logged. An answer of 401, 404 or
+    409 is logged as "Failed to load resource" too: the page expects those."""
+    return [e["message"] for e in driver.get_log("browser")
+            if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
+            or (e["level"] == "SEVERE" and "Failed to load resource" not in e["message"])]
+
+
+def test_console(driver, svc, shot):
+    """Instance A: state, runs, detail, "Dry run", phone width, no CSP violation."""
+    st, state, _ = svc.call("GET", "/v1/service/state")
+    check(st == 200, f"/v1/service/state answered {st}")
+    _, hist, _ = svc.call("GET", "/v1/reconciliation/history?limit=15")
+    newest = hist["runs"][0]["runId"]
+
+    driver.get(svc.url("/"))
+    check("token" not in driver.current_url, "the URL holds no token")
+    want = state["lastRun"]["status"]
+    wait(driver, f"the last run's status '{want}'",
+         lambda d: text(d, "#last-status") == want)
+    check(text(driver, "#last-id") == f"#{state['lastRun']['runId']}",
+          "the last run's id is shown: " + text(driver, "#last-id"))
+    wait(driver, "the runs table", lambda d: len(row_ids(d)) == len(hist["runs"]))
+    check(row_ids(driver)[0] == newest, f"the newest run ({newest}) comes first")
+    first = text(driver, "#runs-table tbody tr")
+    check("success" in first, "the newest row shows its status: " + first)
+    check(text(driver, "#lock-state") in ("held here", "not held"), "the lock is shown")
+    check(text(driver, "#db-state").startswith("up"), "the database is up: " +
+          text(driver, "#db-state"))
+    check(text(driver, "#next-run").startswith("in "), "the next run is shown: " +
+          text(driver, "#next-run"))
+    wait(driver, "the chart's bars", lambda d: len(d.find_elements(By.CSS_SELECTOR,
+                                                                   "#chart rect.bar")) >= 2)
+    wait(driver, "the queue figures", lambda d: "Total jobs" in text(d, "#queue-body"))
+    wait(driver, "the dashboard figures", lambda d: "Orders" in text(d, "#dash-body"))
+
+    # A run's detail: each step with its status, and the full result JSON.
+    pick = hist["runs"][1]
+    click_row(driver, pick["runId"])
+    wait(driver, "the detail of run %d" % pick["runId"],
+         lambda d: text(d, "#detail-title") == f"Run #{pick['runId']}"
+         and len(d.find_elements(By.CSS_SELECTOR, "#detail-body .step")) == 4)
+    steps = driver.find_elements(By.CSS_SELECTOR, "#detail-body .step")
+    check(steps[0].text.startswith("leases") and "ok" in steps[0].text,
+          "the first step is leases, ok: " + steps[0].text)
+    check("jobsRequeued" in steps[0].text, "the step's numbers are shown: " + steps[0].text)
+    raw = driver.find_element(By.CSS_SELECTOR, "#detail-body pre.json-text")
+    result = json.loads(raw.get_attribute("textContent"))
+    check(result["runId"] == pick["runId"] and len(result["steps"]) == 4,
+          "the full result JSON of the run is shown")
+
+    # "Dry run": a new run appears at the top, marked as a dry run.
+    driver.find_element(By.ID, "btn-dry").click()
+    wait(driver, "the 'queued' notice", lambda d: "queued" in text(d, "#notice"))
+    wait(driver, "the dry run in the table",
+         lambda d: row_ids(d) and row_ids(d)[0] == newest + 1
+         and "dry run" in text(d, "#runs-table tbody tr")
+         and "success" in text(d, "#runs-table tbody tr"))
+    check(svc.wait_run(newest + 1)["dryRun"] is True, "the new run is a dry run")
+
+    # Paging: the older page starts after the newest page's last run.
+    if hist["nextBefore"] is not None:
+        top = row_ids(driver)
+        driver.find_element(By.ID, "page-older").click()
+        wait(driver, "the older page", lambda d: row_ids(d) and row_ids(d)[0] < top[-1])
+        driver.find_element(By.ID, "page-newer").click()
+        wait(driver, "the newest page again", lambda d: row_ids(d)[:1] == top[:1])
+
+    logged = csp_violations(driver)
+    check(not logged, "the browser logged: %s" % logged)
+    # The picture: the run that failed in part open, the whole page in view.
+    partial = [r["runId"] for r in hist["runs"] if r["status"] == "partial"]
+    check(partial, "the history has the partial run the set-up made")
+    click_row(driver, partial[0])
+    wait(driver, "the detail of the partial run",
+         lambda d: text(d, "#detail-title") == f"Run #{partial[0]}"
+         and "no such table" in text(d, "#detail-body"))
+    driver.find_element(By.ID, "notice").click()  # dismissed
+    wait(driver, "the notice gone", lambda d: not d.find_element(By.ID, "notice").is_displayed())
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1440, height + 140)  # + the window's own chrome
+    time.sleep(0.3)  # one layout pass at the new size
+    os.makedirs(os.path.dirname(os.path.abspath(shot)), exist_ok=True)
+    driver.save_screenshot(shot)
+
+    # A phone's width: nothing wider than the screen but the runs table's own scroller.
+    driver.set_window_size(390, 844)
+    time.sleep(0.3)
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - window.innerWidth")
+    check(overflow <= 1, f"the page is {overflow} px wider than a phone's screen")
+    driver.save_screenshot(os.path.join(os.path.dirname(os.path.abspath(svc.folder)),
+                                        "console-phone.png"))
+    driver.set_window_size(1440, 1500)
+
+
+def test_token(driver, svc, tok):
+    """Instance B: the token prompt, session storage, and a 409 shown plainly."""
+    st, _, _ = svc.call("GET", "/v1/service/state")
+    check(st == 401, f"the API without a token answers {st}, not 401")
+    st, _, headers = svc.call("GET", "/ui/app.js")
+    check(st == 200, f"the page's script needs no token ({st})")
+
+    driver.get(svc.url("/"))
+    wait(driver, "the token prompt", lambda d: d.find_element(By.ID, "login").is_displayed())
+    check(not driver.find_element(By.ID, "app").is_displayed(), "no data without a token")
+    field = driver.find_element(By.ID, "token-input")
+    field.send_keys("not-" + tok)
+    driver.find_element(By.ID, "token-submit").click()
+    wait(driver, "'That token was refused.'",
+         lambda d: d.find_element(By.ID, "login-error").is_displayed())
+    field.send_keys(tok)
+    driver.find_element(By.ID, "token-submit").click()
+    wait(driver, "the console after the token",
+         lambda d: d.find_element(By.ID, "app").is_displayed())
+    check(driver.execute_script("return sessionStorage.getItem('reconciler.token')") == tok,
+          "the token is kept in session storage")
+    check(tok not in driver.current_url, "the token is not in the URL")
+    wait(driver, "the state with the token",
+         lambda d: text(d, "#last-status") == "no run yet")
+
+    # Kept for the tab: a reload asks for nothing.
+    driver.refresh()
+    wait(driver, "the console after a reload",
+         lambda d: d.find_element(By.ID, "app").is_displayed()
+         and text(d, "#db-state").startswith("up"))
+    check(not driver.find_element(By.ID, "login").is_displayed(), "no second prompt")
+
+    # "Run now" starts a slow run; "Dry run" meanwhile is refused with 409, said plainly.
+    driver.find_element(By.ID, "btn-run").click()
+    wait(driver, "'Run #1 queued.'", lambda d: "Run #1 queued" in text(d, "#notice"))
+    wait(driver, "the buttons again", lambda d: d.find_element(By.ID, "btn-dry").is_enabled())
+    driver.find_element(By.ID, "btn-dry").click()
+    wait(driver, "the 409 notice",
+         lambda d: "already running or queued" in text(d, "#notice")
+         and "warn" in d.find_element(By.ID, "notice").get_attribute("class"))
+    wait(driver, "run 1 running in the table",
+         lambda d: row_ids(d)[:1] == [1] and "running" in text(d, "#runs-table tbody tr"))
+    logged = csp_violations(driver)
+    check(not logged, "the browser logged: %s" % logged)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--screenshot", required=True)
+    args = ap.parse_args()
+    t0 = time.time()
+    root = os.path.join(args.build, "browser")
+    shutil.rmtree(root, ignore_errors=True)
+    taken = set()
+    tok = "console-" + os.urandom(12).hex()
+    a = Service(args.build, os.path.join(root, "a"), free_port(taken), REAL_STEPS)
+    b = Service(args.build, os.path.join(root, "b"), free_port(taken),
+                "  - plugin: fixture\n    options: { pause: 6s }\n",
+                extra="  on_startup: false\n", http_extra="  token_env: RC_CONSOLE_TOKEN\n",
+                env={"RC_CONSOLE_TOKEN": tok})
+    driver = None
+    try:
+        with open("tools/demo-seed.sql") as f:
+            a.seed(f.read())
+        a.start()
+        b.start()
+        # A history worth a chart: runs after a crash of varying size, some dry.
+        for i, (n, m, dry) in enumerate([(40, 10, False), (0, 0, False), (120, 60, True),
+                                         (120, 60, False), (15, 5, False), (0, 30, False),
+                                         (200, 0, True), (200, 90, False), (5, 5, False),
+                                         (60, 20, False), (0, 0, False), (90, 40, False),
+                                         (30, 10, True), (30, 10, False), (70, 0, False),
+                                         (10, 25, False), (0, 0, False)]):
+            if n or m:
+                a.seed(BREAK.format(n=n, m=m))
+            if i == 10:  # one step fails: a partial run, with its error in history
+                a.seed("ALTER TABLE orders RENAME TO orders_away;")
+            a.wait_run(a.post_run(dry))
+            if i == 10:
+                a.seed("ALTER TABLE orders_away RENAME TO orders;")
+        driver = browser()
+        test_console(driver, a, args.screenshot)
+        test_token(driver, b, tok)
+    except Failed as e:
+        print(f"browser test FAILED: {e}", file=sys.stderr)
+        if driver:
+            fail_shot = os.path.join(root, "failed.png")
+            driver.save_screenshot(fail_shot)
+            print(f"  the page at that moment: {fail_shot}; service logs under {root}/",
+                  file=sys.stderr)
+        return 1
+    finally:
+        if driver:
+            driver.quit()
+        a.stop()
+        b.stop()
+    # The token never reaches a log.
+    for s in (a, b):
+        with open(s.log.name) as f:
+            if tok in f.read():
+                print(f"browser test FAILED: the token is in {s.log.name}", file=sys.stderr)
+                return 1
+    print(f"browser test: the console passed every check in {time.time() - t0:.1f} s; "
+          f"screenshot {args.screenshot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
