@@ -181,6 +181,30 @@ static int add_owner(history *h)
     return db_exec(h->conn, "ALTER TABLE runs ADD COLUMN owner TEXT", NULL, 0, NULL);
 }
 
+/*
+ * Can the store (or, while it does not exist, its folder) be written? SQLite
+ * alone would say "unable to open database file" on a read-only filesystem.
+ */
+static int writable(const char *path, char *err, size_t errlen)
+{
+    if (access(path, F_OK) == 0) {
+        if (access(path, W_OK) == 0)
+            return 1;
+        snprintf(err, errlen, "history %s: the file cannot be written: %s (`reconciler "
+                 "history` can still read it)", path, strerror(errno));
+        return 0;
+    }
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    int ok = access(slash ? (*dir ? dir : "/") : ".", W_OK) == 0;
+    if (!ok)
+        snprintf(err, errlen, "history %s: the file cannot be created in its folder: %s", path,
+                 strerror(errno));
+    free(dir);
+    return ok;
+}
+
 int history_open_read(const char *path, history **out, char *err, size_t errlen)
 {
     history *h = xcalloc(1, sizeof *h);
@@ -213,6 +237,8 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
         snprintf(err, errlen, "history %s: cannot create its folder: %s", path, strerror(errno));
         goto fail;
     }
+    if (!writable(path, err, errlen))
+        goto fail;
     if (db_open(&u, &o, &h->conn, err, errlen) != DB_OK)
         goto fail;
     /* WAL: readers (the history command, the HTTP API) never block a run. */
