@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Parse the common options only; returns -1 to go on, else an exit code. */
@@ -144,7 +145,10 @@ int cmd_history(int argc, char **argv)
     if ((rc = cli_load_config(&common, 0, &cfg)) != EXIT_OK)
         goto done;
     /* Read-only: it reads a store on a read-only or full filesystem, and writes nothing. */
-    if (access(cfg->history_path, F_OK) != 0 && errno == ENOENT) {
+    struct stat sb;
+    /* Missing, or left empty by a start that could not write it (a full disk): no runs. */
+    if ((stat(cfg->history_path, &sb) != 0 && errno == ENOENT) ||
+        (stat(cfg->history_path, &sb) == 0 && sb.st_size == 0)) {
         log_info("no history at %s yet: no run has been recorded", cfg->history_path);
     } else if (history_open_read(cfg->history_path, &h, err, sizeof err) != 0) {
         cli_error("history: %s", err);
