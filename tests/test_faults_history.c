@@ -354,6 +354,40 @@ Test(faults_history, full_disk, .fini = unmount_disk, .timeout = 30)
     th_db_destroy(&t);
 }
 
+/*
+ * A full disk with no store yet: `run --once` cannot create it and says so
+ * at start (exit 5, naming the file); `reconciler history` reads the empty
+ * file that start left as "no runs".
+ */
+Test(faults_history, full_disk_at_start, .fini = unmount_disk, .timeout = 30)
+{
+    th_db t;
+    migrated(DB_SQLITE, &t);
+    char *dir = small_disk("fullstart", "256k");
+    char *filler = fill_disk(dir);
+    char *hist = th_path(dir, "history.db");
+    char *yaml = pipeline_with(&t, hist, "fullstart.yaml"), *out = NULL, *e = NULL;
+    const char *rargs[] = { "run", "--once", "-c", yaml, NULL };
+    int rc = th_run_cli(rargs, NULL, &out, &e);
+    cr_assert_eq(rc, 5, "run --once with a full history disk: exit %d: %s", rc, e);
+    cr_assert_not_null(strstr(e, hist), "%s", e);
+    cr_assert_not_null(strstr(e, "full"), "%s", e);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 0);
+    free(out);
+    free(e);
+    const char *hargs[] = { "history", "--json", "-c", yaml, NULL };
+    rc = th_run_cli(hargs, NULL, &out, &e);
+    cr_assert_eq(rc, 0, "history after a start that could not write: exit %d: %s", rc, e);
+    cr_assert_not_null(strstr(out, "[]"), "%s", out);
+    free(out);
+    free(e);
+    free(yaml);
+    free(hist);
+    free(filler);
+    free(dir);
+    th_db_destroy(&t);
+}
+
 /* ------------------------------------------------- corrupt, locked */
 
 /*
