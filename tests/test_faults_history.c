@@ -285,6 +285,68 @@ Test(faults_history, read_only_filesystem, .fini = unmount_disk, .timeout = 30)
 }
 
 /*
+ * A read-only folder (the store's folder belongs to another user; the file
+ * itself may be written): opening for writing is refused with a message
+ * naming the folder (SQLite keeps its -wal and -shm files there), and
+ * reading still works. Run as user nobody, since root may write anywhere.
+ */
+Test(faults_history, read_only_folder, .timeout = 30)
+{
+    char err[512];
+    char *dir = abs_tmp("rofolder");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    char *hist = th_path(dir, "history.db");
+    history *h = NULL;
+    cr_assert_eq(history_open(hist, 100, 0, &h, err, sizeof err), 0, "%s", err);
+    int64_t id;
+    cr_assert_eq(history_begin(h, "startup", 0, 1000, &id), 0);
+    json_t *r = result_of("success");
+    cr_assert_eq(history_finish(h, id, 1005, r), 0);
+    json_decref(r);
+    history_close(h);
+    cr_assert_eq(chmod(hist, 0666), 0);
+    if (getuid() != 0)
+        cr_skip_test("needs root, to run its check as another user");
+
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0) {
+        char msg[600] = "";
+        history *ch = NULL;
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            snprintf(msg, sizeof msg, "cannot become nobody");
+        else if (history_open(hist, 100, 0, &ch, err, sizeof err) == 0)
+            snprintf(msg, sizeof msg, "opened for writing in a read-only folder");
+        else if (history_open_read(hist, &ch, msg, sizeof msg) != 0)
+            ; /* msg says why */
+        else {
+            json_t *runs = history_list(ch, 10);
+            if (json_array_size(runs) != 1)
+                snprintf(msg, sizeof msg, "read %zu runs, want 1", json_array_size(runs));
+            else
+                snprintf(msg, sizeof msg, "ok %s", err);
+            json_decref(runs);
+        }
+        (void)!write(p[1], msg, strlen(msg));
+        _exit(0);
+    }
+    close(p[1]);
+    char got[700] = "";
+    ssize_t n = read(p[0], got, sizeof got - 1);
+    got[n > 0 ? n : 0] = '\0';
+    waitpid(child, NULL, 0);
+    close(p[0]);
+    cr_assert(strncmp(got, "ok ", 3) == 0, "%s", got);
+    cr_assert_not_null(strstr(got, "its folder"), "%s", got);
+    cr_assert_not_null(strstr(got, "Permission denied"), "%s", got);
+    cr_assert_not_null(strstr(got, dir), "the message does not name the folder: %s", got);
+    free(hist);
+    free(dir);
+}
+
+/*
  * A full disk under a store in use (its -wal and -shm there): reading works
  * (`reconciler history`, and history_list on the open handle); a run start
  * cannot be written, so the run gets a fallback id above every id the file

@@ -130,8 +130,9 @@ static int open_read_only(const char *path, const db_options *o, sqlite3 **out, 
     if (orc != SQLITE_OK)
         snprintf(err, errlen, "cannot open SQLite database %s for reading: sqlite error %d: %s",
                  path, orc, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(orc));
-    if (has_wal || (orc != SQLITE_OK && (orc & 0xff) != SQLITE_CANTOPEN) ||
-        (*out && (sqlite3_errcode(*out) & 0xff) != SQLITE_CANTOPEN))
+    /* Without its -shm SQLite says CANTOPEN, or READONLY (the folder is not ours). */
+    int code = (orc != SQLITE_OK ? orc : *out ? sqlite3_errcode(*out) : orc) & 0xff;
+    if (has_wal || (code != SQLITE_CANTOPEN && code != SQLITE_READONLY))
         return -1; /* not the -shm case, or an immutable read would miss pages */
     sqlite3_close(*out);
     *out = NULL;

@@ -187,21 +187,19 @@ static int add_owner(history *h)
  */
 static int writable(const char *path, char *err, size_t errlen)
 {
-    if (access(path, F_OK) == 0) {
-        if (access(path, W_OK) == 0)
-            return 1;
+    char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+    const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+    int exists = access(path, F_OK) == 0, ok = 0;
+    if (exists && access(path, W_OK) != 0)
         snprintf(err, errlen, "history %s: the file cannot be written: %s (`reconciler "
                  "history` can still read it)", path, strerror(errno));
-        return 0;
-    }
-    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    int ok = access(slash ? (*dir ? dir : "/") : ".", W_OK) == 0;
-    if (!ok)
-        snprintf(err, errlen, "history %s: the file cannot be created in its folder: %s", path,
-                 strerror(errno));
-    free(dir);
+    else if (access(dir, W_OK) != 0) /* WAL mode keeps PATH-wal and PATH-shm beside it */
+        snprintf(err, errlen, "history %s: its folder %s cannot be written: %s%s", path, dir,
+                 strerror(errno), exists ? " (`reconciler history` can still read the file)"
+                                         : "");
+    else
+        ok = 1;
+    free(copy);
     return ok;
 }
 
