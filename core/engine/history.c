@@ -628,7 +628,7 @@ int history_notified(history *h, int64_t run_id, const history_notification *n)
     pthread_mutex_lock(&h->mu);
     int rc = locked_notified(h, run_id, n);
     pthread_mutex_unlock(&h->mu);
-    return rc;
+    return wrote(rc);
 }
 
 int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_MAX])
