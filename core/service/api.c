@@ -42,6 +42,22 @@ static void h_healthz(void *user, const http_request *req, http_response *resp)
 }
 
 /*
+ * The history store's health for /readyz: {"ok":true}, or {"ok":false,
+ * "error":..., "since":...} while its last write failed. Readiness itself
+ * does not depend on it: the bot's database is what the bot waits for, and
+ * a full history disk must not hold the bot back.
+ */
+static json_t *history_health(void)
+{
+    char why[512], since[32];
+    int64_t since_ms;
+    if (!history_write_failing(why, sizeof why, &since_ms))
+        return jx(json_pack("{s:b}", "ok", 1));
+    util_iso_time(since_ms, since, sizeof since);
+    return jx(json_pack("{s:b, s:o, s:s}", "ok", 0, "error", jx_text(why), "since", since));
+}
+
+/*
  * Ready: a real run succeeded at least once and the database answers now.
  * From memory (the database watch): it never waits for the database.
  */
@@ -59,8 +75,9 @@ static void h_readyz(void *user, const http_request *req, http_response *resp)
     if (!w.ok)
         http_reply_error(resp, 503, "the database does not answer: %s", w.why);
     else
-        http_reply_json(resp, 200, jx(json_pack("{s:s, s:s}", "status", "ready",
-                                                "databaseTime", w.db_time)));
+        http_reply_json(resp, 200, jx(json_pack("{s:s, s:s, s:o}", "status", "ready",
+                                                "databaseTime", w.db_time,
+                                                "history", history_health())));
 }
 
 static void h_status(void *user, const http_request *req, http_response *resp)
@@ -189,9 +206,12 @@ static void h_run_post(void *user, const http_request *req, http_response *resp)
         return;
     }
     log_info("manual run %lld queued%s", (long long)post.run_id, dry ? " (dry run)" : "");
-    http_reply_json(resp, 202, jx(json_pack("{s:I, s:s, s:s, s:b}", "runId",
-                                            (json_int_t)post.run_id, "status", "queued",
-                                            "trigger", "manual", "dryRun", dry)));
+    json_t *body = jx(json_pack("{s:I, s:s, s:s, s:b}", "runId", (json_int_t)post.run_id,
+                                "status", "queued", "trigger", "manual", "dryRun", dry));
+    /* Queued all the same; the client learns its start is not in history (yet). */
+    if (post.error[0])
+        json_object_set_new(body, "historyError", jx_text(post.error));
+    http_reply_json(resp, 202, body);
 }
 
 /*
@@ -363,6 +383,10 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     json_array_foreach(json_object_get(r, "steps"), i, step)
         result_gauges(&b, json_string_value(json_object_get(step, "name")), "",
                       json_object_get(step, "results"));
+    prom_family(&b, "reconciler_history_write_errors_total", "counter",
+                "Writes to the local history store that failed (full disk, read-only, locked).");
+    prom_sample(&b, "reconciler_history_write_errors_total", (double)history_write_errors(),
+                NULL);
     prom_family(&b, "reconciler_lock_held", "gauge",
                 "1 while this instance holds the cross-instance run lock.");
     prom_sample(&b, "reconciler_lock_held", held ? 1.0 : 0.0, NULL);
