@@ -44,10 +44,13 @@ Test(chunk, lock_wait_timeout_retries_the_chunk, .timeout = 60)
 
     char err[256] = "";
     int64_t retries = 0;
+    rc_value zero = rc_int(0);
+    static const unsigned char once[] = { 0 };
+    rc_chunk_key by_id = { 1, &zero, once, 1 };
     rc_chunk_stmt st = { "UPDATE processing_jobs SET attempts = attempts + 1 "
                          "WHERE id > ? AND id <= ?", NULL, 0, 0 };
     int rc = chunk_run(d, "SELECT id FROM processing_jobs WHERE id > ? ORDER BY id LIMIT ?",
-                       NULL, 0, rc_int(0), 10, &st, 1, NULL, &retries, err, sizeof err);
+                       NULL, 0, &by_id, 10, &st, 1, NULL, &retries, err, sizeof err);
     cr_assert_eq(rc, 0, "chunk failed instead of retrying: %s %s", err, db_errmsg(d));
     cr_assert_geq(retries, 1, "the retry was not counted");
     cr_assert_eq(st.affected, 3, "rows counted once, not once per try");
