@@ -11,61 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-Test(chunk, lock_wait_timeout_retries_the_chunk, .timeout = 60)
-{
-    th_db t;
-    th_db_create(DB_MYSQL, &t);
-    th_db_migrate(&t);
-    db *d = t.conn;
-    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, attempts) VALUES "
-                         "('a', 0), ('b', 0), ('c', 0)", NULL, 0, NULL), 0, "%s", db_errmsg(d));
-    /* Give up waiting for a row lock after 1 s, so the first try fails fast. */
-    cr_assert_eq(db_exec(d, "SET SESSION innodb_lock_wait_timeout = 1", NULL, 0, NULL), 0);
-
-    int ready[2];
-    cr_assert_eq(pipe(ready), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        /* Another writer holds job 2's row lock for 1.5 s, then commits. */
-        char err[512];
-        db_url u;
-        db *other = NULL;
-        db_options o = { .password = t.password };
-        if (db_url_parse(t.url, NULL, &u, err, sizeof err) != 0 ||
-            db_open(&u, &o, &other, err, sizeof err) != DB_OK || db_begin(other) != 0 ||
-            db_exec(other, "UPDATE processing_jobs SET job_type = 'held' WHERE id = 2",
-                    NULL, 0, NULL) != 0)
-            _exit(1);
-        if (write(ready[1], "x", 1) != 1)
-            _exit(1);
-        usleep(1500 * 1000);
-        _exit(db_commit(other) == 0 ? 0 : 1);
-    }
-    char c;
-    cr_assert_eq(read(ready[0], &c, 1), 1, "the lock holder did not start");
-
-    char err[256] = "";
-    int64_t retries = 0;
-    rc_value zero = rc_int(0);
-    static const unsigned char once[] = { 0 };
-    rc_chunk_key by_id = { 1, &zero, once, 1 };
-    rc_chunk_stmt st = { "UPDATE processing_jobs SET attempts = attempts + 1 "
-                         "WHERE id > ? AND id <= ?", NULL, 0, 0 };
-    int rc = chunk_run(d, "SELECT id FROM processing_jobs WHERE id > ? ORDER BY id LIMIT ?",
-                       NULL, 0, &by_id, 10, &st, 1, NULL, &retries, err, sizeof err);
-    cr_assert_eq(rc, 0, "chunk failed instead of retrying: %s %s", err, db_errmsg(d));
-    cr_assert_geq(retries, 1, "the retry was not counted");
-    cr_assert_eq(st.affected, 3, "rows counted once, not once per try");
-    cr_assert_eq(th_count(d, "SELECT SUM(attempts) FROM processing_jobs"), 3,
-                 "the rolled-back try left nothing behind");
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the lock holder failed");
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE job_type = 'held'"), 1);
-    th_db_destroy(&t);
-}
-
 /*
  * Two processes that deadlocked on the same rows must retry apart: their
  * backoff sequences differ (an unseeded rand() gave every process the same
@@ -134,6 +79,15 @@ static void fill(db *d)
     }
 }
 
+/* A fresh migrated database of kind with fill()'s jobs: its connection. */
+static db *filled(db_kind kind, th_db *t)
+{
+    th_db_create(kind, t);
+    th_db_migrate(t);
+    fill(t->conn);
+    return t->conn;
+}
+
 /* Every candidate bumped exactly once, the others never. */
 static void assert_each_once(db *d, int64_t upto)
 {
@@ -164,10 +118,7 @@ static const rc_chunk_key key2 = { 2, first2, bind2, 3 };
 DB_TEST(chunk, two_column_key_ties_across_chunks)
 {
     th_db t;
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
-    db *d = t.conn;
-    fill(d);
+    db *d = filled(kind, &t);
     rc_value tp[] = { rc_text(T) };
     for (int batch = 1; batch <= 9; batch++) {
         cr_assert_eq(db_exec(d, "UPDATE processing_jobs SET attempts = 0", NULL, 0, NULL), 0);
@@ -190,10 +141,7 @@ DB_TEST(chunk, two_column_key_ties_across_chunks)
 DB_TEST(chunk, two_column_key_stops_between_chunks)
 {
     th_db t;
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
-    db *d = t.conn;
-    fill(d);
+    db *d = filled(kind, &t);
     rc_value tp[] = { rc_text(T) };
     char err[256] = "";
     stops s = { 0, 2 };
@@ -212,15 +160,14 @@ DB_TEST(chunk, two_column_key_stops_between_chunks)
  * Another connection holds job 2 (MySQL: its row lock; SQLite: the write
  * lock) for a while: the chunk's first try fails with a lock wait timeout or
  * SQLITE_BUSY, is rolled back and retried, the retry counted, every row
- * bumped once.
+ * bumped once. With key (the one-column key of db_chunked, or two columns)
+ * and its find and statement.
  */
-DB_TEST(chunk, two_column_key_retry_is_counted, .timeout = 60)
+static void retry_is_counted(db_kind kind, const rc_chunk_key *key, const char *find,
+                             const char *bump)
 {
     th_db t;
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
-    db *d = t.conn;
-    fill(d);
+    db *d = filled(kind, &t);
     /* Give up waiting soon, so that the first try fails. */
     if (kind == DB_MYSQL)
         cr_assert_eq(db_exec(d, "SET SESSION innodb_lock_wait_timeout = 1", NULL, 0, NULL), 0);
@@ -256,8 +203,8 @@ DB_TEST(chunk, two_column_key_retry_is_counted, .timeout = 60)
     char err[256] = "";
     int64_t retries = 0;
     rc_value tp[] = { rc_text(T) };
-    rc_chunk_stmt st = { BUMP2, tp, 1, 0 };
-    int rc = chunk_run(d, FIND2, tp, 1, &key2, 100, &st, 1, NULL, &retries, err, sizeof err);
+    rc_chunk_stmt st = { bump, tp, 1, 0 };
+    int rc = chunk_run(d, find, tp, 1, key, 100, &st, 1, NULL, &retries, err, sizeof err);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the lock holder failed");
@@ -267,6 +214,17 @@ DB_TEST(chunk, two_column_key_retry_is_counted, .timeout = 60)
     assert_each_once(d, 8);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE job_type = 'held'"), 1);
     th_db_destroy(&t);
+}
+
+DB_TEST(chunk, retry_is_counted, .timeout = 60)
+{
+    static const unsigned char once[] = { 0 };
+    rc_value zero = rc_int(0);
+    rc_chunk_key by_id = { 1, &zero, once, 1 };
+    retry_is_counted(kind, &by_id, "SELECT id FROM processing_jobs WHERE locked_until < ? "
+                     "AND id > ? ORDER BY id LIMIT ?", "UPDATE processing_jobs SET attempts = "
+                     "attempts + 1 WHERE locked_until < ? AND id > ? AND id <= ?");
+    retry_is_counted(kind, &key2, FIND2, BUMP2);
 }
 
 /*
@@ -373,10 +331,7 @@ Test(chunk, bad_keys_are_refused)
 DB_TEST(chunk, find_must_return_the_key)
 {
     th_db t;
-    th_db_create(kind, &t);
-    th_db_migrate(&t);
-    db *d = t.conn;
-    fill(d);
+    db *d = filled(kind, &t);
     rc_value tp[] = { rc_text(T) };
     char err[256] = "";
     rc_chunk_stmt st = { BUMP2, tp, 1, 0 };
