@@ -21,17 +21,12 @@
  * cannot be judged against T: such rows are neither changed nor counted, and
  * skippedTimes.user_sessions.<column> says how many there are.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <reconciler.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* 100 years: more is no staleness, and days * 86400 stays far from overflow. */
 #define STALE_DAYS_MAX 36500
 #define BATCH_MAX 1000000
-/* A chunk that hit a deadlock or lock wait timeout is tried this often in all. */
-#define MAX_TRIES 5
 
 static const rc_option options[] = {
     { "max_attempts", RC_OPT_INT, "3",
@@ -73,124 +68,30 @@ static const followup_sql sqlite_sql = FOLLOWUP_SQL(
 /*
  * MySQL: ended cooldowns in chunks of the (cooldown_until, user_id) order the
  * cooldown_until index holds. A chunk runs from the last pair of the one
- * before (CD_AFTER; none for the first) to its own last (CD_UPTO).
+ * before (CD_AFTER) to its own last (CD_UPTO); the first starts after
+ * (0000-00-00 00:00:00, ''), below every cooldown.
  */
 #define CD_AFTER " AND (cooldown_until > ? OR (cooldown_until = ? AND user_id > ?))"
 #define CD_UPTO " AND (cooldown_until < ? OR (cooldown_until = ? AND user_id <= ?))"
-typedef struct ended_sql {
-    const char *find, *clear;
-} ended_sql;
-#define ENDED_SQL(LOWER)                                                                      \
-    {                                                                                         \
-        "SELECT cooldown_until, user_id FROM user_sessions WHERE cooldown_until < ?" LOWER     \
-        " ORDER BY cooldown_until, user_id LIMIT ?",                                          \
-        "UPDATE user_sessions SET cooldown_until = NULL, follow_up_attempts = 0 "             \
-        "WHERE cooldown_until < ?" LOWER CD_UPTO                                              \
-    }
-static const ended_sql ended_first = ENDED_SQL("");
-static const ended_sql ended_next = ENDED_SQL(CD_AFTER);
-
-/* A chunk's bound: the last (cooldown_until, user_id) a find read. */
-typedef struct bound {
-    char t[40];
-    char user[512];
-    int64_t rows;
-    int odd; /* a row that was not (time text, user id text) */
-} bound;
-
-static int bound_row(void *user, const rc_value *c, size_t n)
-{
-    bound *b = user;
-    if (n < 2 || c[0].type != RC_TEXT || c[1].type != RC_TEXT ||
-        strlen(c[1].s) >= sizeof b->user) {
-        b->odd = 1;
-        return 1;
-    }
-    snprintf(b->t, sizeof b->t, "%s", c[0].s);
-    snprintf(b->user, sizeof b->user, "%s", c[1].s);
-    b->rows++;
-    return 0;
-}
-
-static size_t add_bound(rc_value *p, size_t n, const bound *b)
-{
-    p[n++] = rc_text(b->t);
-    p[n++] = rc_text(b->t);
-    p[n++] = rc_text(b->user);
-    return n;
-}
-
-/* 20 ms << attempt plus up to as much again, so two instances retry apart. */
-static void backoff(int attempt)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long base = 20L << attempt;
-    long ms = base + (long)((unsigned long)now.tv_nsec % (unsigned long)base);
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* One chunk in one transaction; *cleared gets the sessions it reset. */
-static int ended_chunk(rc_ctx *ctx, const ended_sql *q, const bound *lo, const bound *hi,
-                       const char *t, int64_t *cleared)
-{
-    const rc_api *api = ctx->api;
-    rc_value p[8];
-    size_t n = 0;
-    p[n++] = rc_text(t);
-    if (lo)
-        n = add_bound(p, n, lo);
-    n = add_bound(p, n, hi);
-    if (api->db_begin(ctx) != RC_OK)
-        return RC_ERROR;
-    if (api->db_exec(ctx, q->clear, p, n, cleared) != RC_OK || api->db_commit(ctx) != RC_OK) {
-        api->db_rollback(ctx);
-        return RC_ERROR;
-    }
-    return RC_OK;
-}
+#define ENDED_FIND                                                                        \
+    "SELECT cooldown_until, user_id FROM user_sessions WHERE cooldown_until < ?" CD_AFTER   \
+    " ORDER BY cooldown_until, user_id LIMIT ?"
+#define ENDED_CLEAR                                                                       \
+    "UPDATE user_sessions SET cooldown_until = NULL, follow_up_attempts = 0 "             \
+    "WHERE cooldown_until < ?" CD_AFTER CD_UPTO
+static const unsigned char cd_bind[] = { 0, 0, 1 }; /* cooldown_until, cooldown_until, user_id */
 
 /* MySQL: every ended cooldown, chunk by chunk, added to *total. */
 static int clear_mysql(rc_ctx *ctx, const char *t, int64_t batch, int64_t *total)
 {
-    const rc_api *api = ctx->api;
-    bound lo = { "", "", 0, 0 }, hi = { "", "", 0, 0 };
-    int first = 1;
-    for (;;) {
-        if (api->interrupted(ctx))
-            return RC_OK;
-        const ended_sql *q = first ? &ended_first : &ended_next;
-        rc_value p[8];
-        size_t n = 0;
-        p[n++] = rc_text(t);
-        if (!first)
-            n = add_bound(p, n, &lo);
-        p[n++] = rc_int(batch);
-        hi.rows = 0;
-        hi.odd = 0;
-        if (api->db_query(ctx, q->find, p, n, bound_row, &hi) != RC_OK)
-            return RC_ERROR;
-        if (hi.odd) {
-            api->fail(ctx, "user_sessions: cooldown_until and user_id did not read as a time "
-                      "and a text of under 512 bytes");
-            return RC_ERROR;
-        }
-        if (hi.rows == 0)
-            return RC_OK;
-        int64_t cleared = 0;
-        for (int attempt = 1; ended_chunk(ctx, q, first ? NULL : &lo, &hi, t, &cleared) != RC_OK;
-             attempt++) {
-            if (!api->db_retryable(ctx) || attempt >= MAX_TRIES)
-                return RC_ERROR;
-            backoff(attempt);
-        }
-        *total += cleared;
-        lo = hi;
-        first = 0;
-        if (hi.rows < batch)
-            return RC_OK; /* the find read the tail */
-    }
+    rc_value p_t[] = { rc_text(t) };
+    rc_value first[] = { rc_text("0000-00-00 00:00:00"), rc_text("") };
+    rc_chunk_key key = { 2, first, cd_bind, 3 };
+    rc_chunk_stmt clear = { ENDED_CLEAR, p_t, 1, 0 };
+    if (ctx->api->db_chunked_by(ctx, ENDED_FIND, p_t, 1, &key, batch, &clear, 1) != RC_OK)
+        return RC_ERROR;
+    *total += clear.affected;
+    return RC_OK;
 }
 
 /* SQLite: the rows of column whose time no comparison can judge. */
@@ -276,4 +177,4 @@ static int run(rc_ctx *ctx, void *state)
 }
 
 RC_PLUGIN_CHECK("followups", "Clear ended follow-up cooldowns and count follow-up candidates",
-                "1.1.0", options, NULL, run, NULL, check)
+                "1.2.0", options, NULL, run, NULL, check)

@@ -26,15 +26,10 @@
  * an integer epoch) cannot be judged against T: such rows are left alone and
  * counted in skippedTimes.processing_jobs.locked_until, with a warning.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <reconciler.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define BATCH_MAX 1000000
-/* A chunk that hit a deadlock or lock wait timeout is tried this often in all. */
-#define MAX_TRIES 5
 
 static const rc_option options[] = {
     { "max_attempts", RC_OPT_INT, "3",
@@ -84,175 +79,60 @@ static const lease_sql sqlite_sql = LEASE_SQL(
 /*
  * MySQL: expired leases in chunks of the (locked_until, id) order, which the
  * locked_until index holds (InnoDB appends the primary key to it). A chunk
- * runs from the last (locked_until, id) of the one before (AFTER; none for
- * the first) to its own last (UPTO); both are ranges of the index.
+ * runs from the last (locked_until, id) of the one before (LU_AFTER) to its
+ * own last (LU_UPTO); both are ranges of the index. The first chunk starts
+ * after (0000-00-00 00:00:00, 0), below every lease and every id.
  */
 #define LU_AFTER " AND (locked_until > ? OR (locked_until = ? AND id > ?))"
 #define LU_UPTO " AND (locked_until < ? OR (locked_until = ? AND id <= ?))"
-typedef struct expired_sql {
-    const char *find, *requeue, *fail, *clear;
-} expired_sql;
-#define EXPIRED_SQL(LOWER)                                                                   \
-    {                                                                                        \
-        "SELECT locked_until, id FROM processing_jobs WHERE locked_until < ?" LOWER           \
-        " ORDER BY locked_until, id LIMIT ?",                                                \
-        "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "    \
-        "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts < ? "  \
-        "AND locked_until < ?" LOWER LU_UPTO,                                                \
-        "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, "   \
-        "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts >= ? " \
-        "AND locked_until < ?" LOWER LU_UPTO,                                                \
-        "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? "  \
-        "WHERE locked_until < ?" LOWER LU_UPTO                                               \
-    }
-static const expired_sql expired_first = EXPIRED_SQL("");
-static const expired_sql expired_next = EXPIRED_SQL(LU_AFTER);
+#define EXPIRED_FIND                                                                     \
+    "SELECT locked_until, id FROM processing_jobs WHERE locked_until < ?" LU_AFTER         \
+    " ORDER BY locked_until, id LIMIT ?"
+/* A chunk's orphans are requeued or failed in the same statement as their lease goes. */
+#define EXPIRED_REQUEUE                                                                  \
+    "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "    \
+    "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts < ? "  \
+    "AND locked_until < ?" LU_AFTER LU_UPTO
+#define EXPIRED_FAIL                                                                     \
+    "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, "   \
+    "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts >= ? " \
+    "AND locked_until < ?" LU_AFTER LU_UPTO
+#define EXPIRED_CLEAR                                                                    \
+    "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? "  \
+    "WHERE locked_until < ?" LU_AFTER LU_UPTO
+static const unsigned char lu_bind[] = { 0, 0, 1 }; /* locked_until, locked_until, id */
 
 /* MySQL: jobs in 'processing' with no lease at all, over the (status, locked_until, id) index. */
 #define ORPHAN_FIND "SELECT id FROM processing_jobs WHERE " ORPHAN " AND id > ? ORDER BY id LIMIT ?"
-
-/* A chunk's bound in (locked_until, id) order: the last row a find read. */
-typedef struct bound {
-    char t[40];
-    int64_t id;
-    int64_t rows;
-    int odd; /* a row that was not (time text, integer id) */
-} bound;
-
-static int bound_row(void *user, const rc_value *c, size_t n)
-{
-    bound *b = user;
-    if (n < 2 || c[0].type != RC_TEXT || c[1].type != RC_INT) {
-        b->odd = 1;
-        return 1;
-    }
-    snprintf(b->t, sizeof b->t, "%s", c[0].s);
-    b->id = c[1].i;
-    b->rows++;
-    return 0;
-}
-
-/* Append the three parameters of LU_AFTER or LU_UPTO for bound b. */
-static size_t add_bound(rc_value *p, size_t n, const bound *b)
-{
-    p[n++] = rc_text(b->t);
-    p[n++] = rc_text(b->t);
-    p[n++] = rc_int(b->id);
-    return n;
-}
-
-/* Apply one chunk in one transaction: counts[] get requeued, failed, cleared. */
-static int expired_chunk(rc_ctx *ctx, const expired_sql *q, const bound *lo, const bound *hi,
-                         const char *t, const char *msg, int64_t max_attempts, int64_t counts[3])
-{
-    const rc_api *api = ctx->api;
-    rc_value p[16];
-    size_t n;
-    if (api->db_begin(ctx) != RC_OK)
-        return RC_ERROR;
-    for (int k = 0; k < 3; k++) {
-        n = 0;
-        if (k < 2) {
-            p[n++] = rc_text(msg);
-            p[n++] = rc_text(t);
-            p[n++] = rc_int(max_attempts);
-        } else {
-            p[n++] = rc_text(t);
-        }
-        p[n++] = rc_text(t);
-        if (lo)
-            n = add_bound(p, n, lo);
-        n = add_bound(p, n, hi);
-        const char *sql = k == 0 ? q->requeue : k == 1 ? q->fail : q->clear;
-        if (api->db_exec(ctx, sql, p, n, &counts[k]) != RC_OK) {
-            api->db_rollback(ctx);
-            return RC_ERROR;
-        }
-    }
-    if (api->db_commit(ctx) != RC_OK) {
-        api->db_rollback(ctx);
-        return RC_ERROR;
-    }
-    return RC_OK;
-}
-
-/* 20 ms << attempt plus up to as much again, so two instances retry apart. */
-static void backoff(int attempt)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long base = 20L << attempt;
-    long ms = base + (long)((unsigned long)now.tv_nsec % (unsigned long)base);
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/*
- * MySQL: every expired lease, chunk by chunk. totals[] add requeued, failed
- * (their lease goes in the same statement) and other leases cleared.
- */
-static int expired_leases(rc_ctx *ctx, const char *t, const char *msg, int64_t max_attempts,
-                          int64_t batch, int64_t totals[3])
-{
-    const rc_api *api = ctx->api;
-    bound lo = { "", 0, 0, 0 }, hi = { "", 0, 0, 0 };
-    int first = 1;
-    for (;;) {
-        if (api->interrupted(ctx))
-            return RC_OK;
-        const expired_sql *q = first ? &expired_first : &expired_next;
-        rc_value p[8];
-        size_t n = 0;
-        p[n++] = rc_text(t);
-        if (!first)
-            n = add_bound(p, n, &lo);
-        p[n++] = rc_int(batch);
-        hi.rows = 0;
-        if (api->db_query(ctx, q->find, p, n, bound_row, &hi) != RC_OK)
-            return RC_ERROR;
-        if (hi.odd) {
-            api->fail(ctx, "processing_jobs: locked_until and id did not read as a time and an "
-                      "integer");
-            return RC_ERROR;
-        }
-        if (hi.rows == 0)
-            return RC_OK;
-        int64_t counts[3] = { 0, 0, 0 };
-        for (int attempt = 1;
-             expired_chunk(ctx, q, first ? NULL : &lo, &hi, t, msg, max_attempts, counts) != RC_OK;
-             attempt++) {
-            if (!api->db_retryable(ctx) || attempt >= MAX_TRIES)
-                return RC_ERROR;
-            backoff(attempt);
-        }
-        for (int k = 0; k < 3; k++)
-            totals[k] += counts[k];
-        lo = hi;
-        first = 0;
-        if (hi.rows < batch)
-            return RC_OK; /* the find read the tail */
-    }
-}
 
 /* MySQL: expired leases, then the orphans that had no lease at all. */
 static int repair_mysql(rc_ctx *ctx, const lease_sql *q, const char *t, const char *msg,
                         int64_t max_attempts, int64_t batch)
 {
     const rc_api *api = ctx->api;
-    int64_t expired[3] = { 0, 0, 0 };
-    if (expired_leases(ctx, t, msg, max_attempts, batch, expired) != RC_OK)
+    rc_value find[] = { rc_text(t) };
+    rc_value requeue[] = { rc_text(msg), rc_text(t), rc_int(max_attempts), rc_text(t) };
+    rc_value clear[] = { rc_text(t), rc_text(t) };
+    rc_chunk_stmt expired[] = {
+        { EXPIRED_REQUEUE, requeue, 4, 0 },
+        { EXPIRED_FAIL, requeue, 4, 0 },
+        { EXPIRED_CLEAR, clear, 2, 0 },
+    };
+    rc_value first[] = { rc_text("0000-00-00 00:00:00"), rc_int(0) };
+    rc_chunk_key key = { 2, first, lu_bind, 3 };
+    if (api->db_chunked_by(ctx, EXPIRED_FIND, find, 1, &key, batch, expired, 3) != RC_OK)
         return RC_ERROR;
-    rc_value requeue[] = { rc_text(msg), rc_text(t), rc_int(max_attempts) };
-    rc_chunk_stmt stmts[] = {
+    rc_chunk_stmt orphans[] = {
         { q->requeue, requeue, 3, 0 },
         { q->fail, requeue, 3, 0 },
     };
     if (!api->interrupted(ctx) &&
-        api->db_chunked(ctx, ORPHAN_FIND, NULL, 0, rc_int(0), batch, stmts, 2) != RC_OK)
+        api->db_chunked(ctx, ORPHAN_FIND, NULL, 0, rc_int(0), batch, orphans, 2) != RC_OK)
         return RC_ERROR;
-    rc_result_int(ctx, "leasesRepaired", expired[0] + expired[1] + expired[2]);
-    rc_result_int(ctx, "jobsRequeued", expired[0] + stmts[0].affected);
-    rc_result_int(ctx, "jobsFailed", expired[1] + stmts[1].affected);
+    rc_result_int(ctx, "leasesRepaired",
+                  expired[0].affected + expired[1].affected + expired[2].affected);
+    rc_result_int(ctx, "jobsRequeued", expired[0].affected + orphans[0].affected);
+    rc_result_int(ctx, "jobsFailed", expired[1].affected + orphans[1].affected);
     return RC_OK;
 }
 
@@ -341,5 +221,5 @@ static int run(rc_ctx *ctx, void *state)
     return report_unjudged(ctx, q);
 }
 
-RC_PLUGIN_CHECK("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.1.0",
+RC_PLUGIN_CHECK("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.2.0",
                 options, NULL, run, NULL, check)
