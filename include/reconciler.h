@@ -79,7 +79,8 @@
  *     minor M without checking anything: the core refuses to load a plugin
  *     built for a newer minor than its own, so every entry the plugin knows
  *     is there. A plugin built for an older minor keeps loading (a 1.0
- *     plugin simply has no check(), a 1.1 plugin no prepare()).
+ *     plugin simply has no check(), a 1.1 plugin no prepare(), a 1.2 plugin
+ *     never calls db_chunked_by()).
  *   - Every public struct starts (or ends, for the descriptor) with its size
  *     as the writer knew it, so that the reader can tell which fields exist.
  *
@@ -108,7 +109,7 @@ extern "C" {
 #endif
 
 #define RC_ABI_MAJOR 1
-#define RC_ABI_MINOR 2
+#define RC_ABI_MINOR 3
 
 /* The name of the one symbol a plugin exports. */
 #define RC_PLUGIN_SYMBOL "reconciler_plugin"
@@ -211,6 +212,21 @@ typedef struct rc_chunk_stmt {
     size_t n;
     int64_t affected;       /* rows matched, summed over chunks */
 } rc_chunk_stmt;
+
+/*
+ * A chunk key of several columns, for rc_api.db_chunked_by (ABI 1.3): the
+ * order an index holds, e.g. (locked_until, id) over an index on
+ * locked_until (InnoDB appends the primary key to every index).
+ */
+#define RC_CHUNK_KEY_MAX 4
+typedef struct rc_chunk_key {
+    size_t ncols;               /* the key's columns, as the find selects them: 1..4 */
+    const rc_value *first;      /* ncols values, together below every candidate's key */
+    const unsigned char *bind;  /* how one bound is bound, in placeholder order: indexes
+                                   into the key's columns, e.g. {0, 0, 1} for
+                                   "(locked_until > ? OR (locked_until = ? AND id > ?))" */
+    size_t nbind;               /* 1..8; every column appears at least once */
+} rc_chunk_key;
 
 /*
  * The core's function table. Entries are appended only (see COMPATIBILITY).
@@ -414,6 +430,40 @@ typedef struct rc_api {
      *   MySQL checks tables and columns at prepare time too; so does SQLite.
      */
     int (*db_prepare)(rc_ctx *ctx, const char *sql);
+
+    /* ------------------------------------------------------ ABI 1.3 */
+
+    /*
+     * db_chunked_by - db_chunked with a key of several columns, so that the
+     *   chunks can follow an index whose first column is not unique (an index
+     *   on a time column holds (time, primary key) order). The same loop as
+     *   db_chunked, with each bound bound as key->bind says. Repeatedly:
+     *   1. run find_sql with [find_params..., lo (nbind values), batch]; it
+     *      must select the key->ncols key columns, in ascending key order:
+     *        SELECT locked_until, id FROM t WHERE <cond>
+     *          AND (locked_until > ? OR (locked_until = ? AND id > ?))
+     *          ORDER BY locked_until, id LIMIT ?
+     *      with bind = {0, 0, 1}. The last row read is the upper bound hi.
+     *   2. in one short transaction, run every stmts[i].sql with
+     *      [stmts[i].params..., lo (nbind values), hi (nbind values)], e.g.
+     *        UPDATE t SET ... WHERE <cond>
+     *          AND (locked_until > ? OR (locked_until = ? AND id > ?))
+     *          AND (locked_until < ? OR (locked_until = ? AND id <= ?))
+     *   3. lo = hi; a find that returned fewer than batch rows was the last.
+     * ARGUMENTS key: the columns, the first lo and the binding (see
+     *   rc_chunk_key); key->first together must lie below every candidate
+     *   ("0000-00-00 00:00:00" and 0 for a MySQL DATETIME and a positive id);
+     *   a key value the find returns must not be NULL. batch >= 1; at most
+     *   32 parameters per statement, the bounds included.
+     * RETURNS RC_OK or RC_ERROR, as db_chunked.
+     * NOTES as db_chunked: retries (counted in the step's retries), the
+     *   max_changes cap, stop requests between chunks, refused in a dry run
+     *   and in check(). db_chunked(first) is db_chunked_by with ncols 1,
+     *   bind {0}.
+     */
+    int (*db_chunked_by)(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
+                         size_t find_n, const rc_chunk_key *key, int64_t batch,
+                         struct rc_chunk_stmt *stmts, size_t nstmts);
 } rc_api;
 
 /* What a plugin is handed. The core owns it; it lives while the call lasts. */

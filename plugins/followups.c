@@ -11,6 +11,12 @@
  * treats an ended cooldown as the reset it gets, so a dry run reports what a
  * real run would.
  *
+ * Ended cooldowns are cleared in keyset chunks of batch_size rows, one short
+ * transaction each. On MySQL the chunks follow the cooldown_until index in
+ * (cooldown_until, user_id) order, so a run reads the sessions it changes
+ * and not the whole table (chunking by user_id over the primary key read
+ * every session twice per run, and locked each one it read).
+ *
  * On SQLite a cooldown_until or last_activity that is not canonical time text
  * cannot be judged against T: such rows are neither changed nor counted, and
  * skippedTimes.user_sessions.<column> says how many there are.
@@ -58,6 +64,35 @@ static const followup_sql sqlite_sql = FOLLOWUP_SQL(
     RC_SQLITE_TIME_OK("cooldown_until"),
     "SELECT COUNT(*) FROM user_sessions WHERE last_activity IS NOT NULL AND NOT "
     RC_SQLITE_TIME_OK("last_activity"));
+
+/*
+ * MySQL: ended cooldowns in chunks of the (cooldown_until, user_id) order the
+ * cooldown_until index holds. A chunk runs from the last pair of the one
+ * before (CD_AFTER) to its own last (CD_UPTO); the first starts after
+ * (0000-00-00 00:00:00, ''), below every cooldown.
+ */
+#define CD_AFTER " AND (cooldown_until > ? OR (cooldown_until = ? AND user_id > ?))"
+#define CD_UPTO " AND (cooldown_until < ? OR (cooldown_until = ? AND user_id <= ?))"
+#define ENDED_FIND                                                                        \
+    "SELECT cooldown_until, user_id FROM user_sessions WHERE cooldown_until < ?" CD_AFTER   \
+    " ORDER BY cooldown_until, user_id LIMIT ?"
+#define ENDED_CLEAR                                                                       \
+    "UPDATE user_sessions SET cooldown_until = NULL, follow_up_attempts = 0 "             \
+    "WHERE cooldown_until < ?" CD_AFTER CD_UPTO
+static const unsigned char cd_bind[] = { 0, 0, 1 }; /* cooldown_until, cooldown_until, user_id */
+
+/* MySQL: every ended cooldown, chunk by chunk, added to *total. */
+static int clear_mysql(rc_ctx *ctx, const char *t, int64_t batch, int64_t *total)
+{
+    rc_value p_t[] = { rc_text(t) };
+    rc_value first[] = { rc_text("0000-00-00 00:00:00"), rc_text("") };
+    rc_chunk_key key = { 2, first, cd_bind, 3 };
+    rc_chunk_stmt clear = { ENDED_CLEAR, p_t, 1, 0 };
+    if (ctx->api->db_chunked_by(ctx, ENDED_FIND, p_t, 1, &key, batch, &clear, 1) != RC_OK)
+        return RC_ERROR;
+    *total += clear.affected;
+    return RC_OK;
+}
 
 /* SQLite: the rows of column whose time no comparison can judge. */
 static int report_unjudged(rc_ctx *ctx, const char *sql, const char *column)
@@ -117,6 +152,9 @@ static int run(rc_ctx *ctx, void *state)
     if (api->dry_run(ctx)) {
         if (rc_count(ctx, q->count_ended, p_t, 1, &cleared) != RC_OK)
             return RC_ERROR;
+    } else if (q == &mysql_sql) {
+        if (clear_mysql(ctx, t, batch, &cleared) != RC_OK)
+            return RC_ERROR;
     } else {
         rc_chunk_stmt clear = { q->clear, p_t, 1, 0 };
         if (api->db_chunked(ctx, q->find, p_t, 1, rc_text(""), batch, &clear, 1) != RC_OK)
@@ -139,4 +177,4 @@ static int run(rc_ctx *ctx, void *state)
 }
 
 RC_PLUGIN_CHECK("followups", "Clear ended follow-up cooldowns and count follow-up candidates",
-                "1.1.0", options, NULL, run, NULL, check)
+                "1.2.0", options, NULL, run, NULL, check)

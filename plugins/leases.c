@@ -13,6 +13,15 @@
  * and every UPDATE re-checks its own condition: a worker that renews a lease
  * or finishes a job between our read and our write is never overwritten.
  *
+ * On MySQL the chunks follow the indexes, so a run reads the rows it changes
+ * and not the whole table: expired leases in (locked_until, id) order over
+ * the locked_until index (a chunk's orphaned jobs are requeued or failed in
+ * the same transaction as their lease goes), then the jobs left in
+ * 'processing' without any lease in id order over the (status, locked_until)
+ * index. Chunking by id over the primary key instead read every row of the
+ * table twice per run (the chunk's find and its UPDATE, which locks each row
+ * it reads), which made a run at 1M jobs 1.35x to 2x the hand-written SQL.
+ *
  * On SQLite a locked_until that is not canonical time text (an ISO "T" form,
  * an integer epoch) cannot be judged against T: such rows are left alone and
  * counted in skippedTimes.processing_jobs.locked_until, with a warning.
@@ -66,6 +75,66 @@ static const lease_sql sqlite_sql = LEASE_SQL(
     " AND " RC_SQLITE_TIME_OK("locked_until"),
     "SELECT COUNT(*) FROM processing_jobs WHERE locked_until IS NOT NULL AND NOT "
     RC_SQLITE_TIME_OK("locked_until"));
+
+/*
+ * MySQL: expired leases in chunks of the (locked_until, id) order, which the
+ * locked_until index holds (InnoDB appends the primary key to it). A chunk
+ * runs from the last (locked_until, id) of the one before (LU_AFTER) to its
+ * own last (LU_UPTO); both are ranges of the index. The first chunk starts
+ * after (0000-00-00 00:00:00, 0), below every lease and every id.
+ */
+#define LU_AFTER " AND (locked_until > ? OR (locked_until = ? AND id > ?))"
+#define LU_UPTO " AND (locked_until < ? OR (locked_until = ? AND id <= ?))"
+#define EXPIRED_FIND                                                                     \
+    "SELECT locked_until, id FROM processing_jobs WHERE locked_until < ?" LU_AFTER         \
+    " ORDER BY locked_until, id LIMIT ?"
+/* A chunk's orphans are requeued or failed in the same statement as their lease goes. */
+#define EXPIRED_REQUEUE                                                                  \
+    "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "    \
+    "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts < ? "  \
+    "AND locked_until < ?" LU_AFTER LU_UPTO
+#define EXPIRED_FAIL                                                                     \
+    "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, "   \
+    "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts >= ? " \
+    "AND locked_until < ?" LU_AFTER LU_UPTO
+#define EXPIRED_CLEAR                                                                    \
+    "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? "  \
+    "WHERE locked_until < ?" LU_AFTER LU_UPTO
+static const unsigned char lu_bind[] = { 0, 0, 1 }; /* locked_until, locked_until, id */
+
+/* MySQL: jobs in 'processing' with no lease at all, over the (status, locked_until, id) index. */
+#define ORPHAN_FIND "SELECT id FROM processing_jobs WHERE " ORPHAN " AND id > ? ORDER BY id LIMIT ?"
+
+/* MySQL: expired leases, then the orphans that had no lease at all. */
+static int repair_mysql(rc_ctx *ctx, const lease_sql *q, const char *t, const char *msg,
+                        int64_t max_attempts, int64_t batch)
+{
+    const rc_api *api = ctx->api;
+    rc_value find[] = { rc_text(t) };
+    rc_value requeue[] = { rc_text(msg), rc_text(t), rc_int(max_attempts), rc_text(t) };
+    rc_value clear[] = { rc_text(t), rc_text(t) };
+    rc_chunk_stmt expired[] = {
+        { EXPIRED_REQUEUE, requeue, 4, 0 },
+        { EXPIRED_FAIL, requeue, 4, 0 },
+        { EXPIRED_CLEAR, clear, 2, 0 },
+    };
+    rc_value first[] = { rc_text("0000-00-00 00:00:00"), rc_int(0) };
+    rc_chunk_key key = { 2, first, lu_bind, 3 };
+    if (api->db_chunked_by(ctx, EXPIRED_FIND, find, 1, &key, batch, expired, 3) != RC_OK)
+        return RC_ERROR;
+    rc_chunk_stmt orphans[] = {
+        { q->requeue, requeue, 3, 0 },
+        { q->fail, requeue, 3, 0 },
+    };
+    if (!api->interrupted(ctx) &&
+        api->db_chunked(ctx, ORPHAN_FIND, NULL, 0, rc_int(0), batch, orphans, 2) != RC_OK)
+        return RC_ERROR;
+    rc_result_int(ctx, "leasesRepaired",
+                  expired[0].affected + expired[1].affected + expired[2].affected);
+    rc_result_int(ctx, "jobsRequeued", expired[0].affected + orphans[0].affected);
+    rc_result_int(ctx, "jobsFailed", expired[1].affected + orphans[1].affected);
+    return RC_OK;
+}
 
 /* Before any run, and in `validate`: the ranges of the options. */
 static int check(rc_ctx *ctx)
@@ -129,6 +198,8 @@ static int run(rc_ctx *ctx, void *state)
         return count_only(ctx, q, t, max_attempts);
 
     const char *msg = api->opt_string(ctx, "error_message");
+    if (q == &mysql_sql)
+        return repair_mysql(ctx, q, t, msg, max_attempts, batch);
     rc_value find[] = { rc_text(t) };
     rc_value clear[] = { rc_text(t), rc_text(t) };
     rc_value requeue[] = { rc_text(msg), rc_text(t), rc_int(max_attempts) };
@@ -150,5 +221,5 @@ static int run(rc_ctx *ctx, void *state)
     return report_unjudged(ctx, q);
 }
 
-RC_PLUGIN_CHECK("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.1.0",
+RC_PLUGIN_CHECK("leases", "Free expired job leases and requeue or fail orphaned jobs", "1.2.0",
                 options, NULL, run, NULL, check)

@@ -739,6 +739,26 @@ Test(sql_step, max_changes_key_range)
     free(path);
 }
 
+/*
+ * ABI 1.3 appended db_chunked_by, and runs db_chunked through it: a 1.2
+ * plugin's chunked write loads, prepares and runs as before, under a cap too.
+ */
+DB_TEST(sql_step, abi_1_2_plugin_chunks_as_before)
+{
+    rig r;
+    json_t *res;
+    rig_up(&r, kind, "tests/plugins", "  - plugin: old12\n    max_changes: 5\n");
+    db *d = r.t.conn;
+    for (int i = 0; i < 5; i++)
+        job(d, "pending", T_MINUS_1H, i == 2 ? NULL : "2030-01-01 00:00:00");
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS, "%s", step_error(res, "old12"));
+    cr_assert_eq(figure(res, "old12.cleared"), 4);
+    json_decref(res);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE locked_until IS NULL "
+                             "AND locked_by IS NULL"), 5);
+    rig_down(&r);
+}
+
 /* ABI 1.2 appended prepare(): a 1.1 plugin has none, and still loads, checks and runs. */
 Test(sql_step, abi_1_1_plugin_has_no_prepare)
 {

@@ -8,12 +8,16 @@
 #include "base/json.h"
 #include "base/paths.h"
 #include "base/util.h"
+#include "base/log.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Parse the common options only; returns -1 to go on, else an exit code. */
 static int common_only(int argc, char **argv, const char *help, cli_common *common)
@@ -70,7 +74,8 @@ out:
 
 static const char history_help[] =
     "Usage: reconciler history [-n N] [--json] [-c FILE]\n"
-    "Show the newest runs from the local history store (history.path).\n\n"
+    "Show the newest runs from the local history store (history.path), opened\n"
+    "read-only: it writes nothing, and reads a store on a read-only or full disk.\n\n"
     "  -n, --limit N        how many runs (default 20)\n"
     "      --json           print a JSON array\n"
     "      --run ID         print one run's full result JSON\n" CLI_COMMON_HELP;
@@ -139,20 +144,30 @@ int cmd_history(int argc, char **argv)
     }
     if ((rc = cli_load_config(&common, 0, &cfg)) != EXIT_OK)
         goto done;
-    if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err) != 0) {
-        cli_error("%s", err);
+    /* Read-only: it reads a store on a read-only or full filesystem, and writes nothing. */
+    struct stat sb;
+    /* Missing, or left empty by a start that could not write it (a full disk): no runs. */
+    if ((stat(cfg->history_path, &sb) != 0 && errno == ENOENT) ||
+        (stat(cfg->history_path, &sb) == 0 && sb.st_size == 0)) {
+        log_info("no history at %s yet: no run has been recorded", cfg->history_path);
+    } else if (history_open_read(cfg->history_path, &h, err, sizeof err) != 0) {
+        cli_error("history: %s", err);
         rc = EXIT_LOCAL;
         goto done;
     }
-    if (run_id) {
+    if (!h) {
+        out = run_id ? NULL : jx(json_array());
+    } else if (run_id) {
         out = history_get(h, run_id);
+    }
+    if (run_id) {
         if (!out) {
             cli_error("history: no finished run %lld in %s", (long long)run_id, cfg->history_path);
             rc = EXIT_USAGE;
             goto done;
         }
         as_json = 1;
-    } else if (!(out = history_list(h, limit))) {
+    } else if (h && !(out = history_list(h, limit))) {
         cli_error("%s", history_error(h));
         rc = EXIT_LOCAL;
         goto done;

@@ -92,6 +92,10 @@ static int run_once(config *cfg, int dry_run, int as_json)
         rc = EXIT_LOCAL;
         goto out;
     }
+    int64_t closed;
+    /* A run killed before it could record its end is closed now, not left "running". */
+    if (history_abandon(h, &closed) != 0)
+        log_error("%s", history_error(h));
     struct sigaction sa = { .sa_handler = on_stop_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

@@ -9,33 +9,113 @@
 
 #define MAX_TRIES 5
 #define MAX_PARAMS 32
+/* A bound is bound at most this often: a key of 4 columns needs 4 + 3 + 2 + 1 = 10. */
+#define MAX_BIND 10
 /* SQLite: the pause between chunks (see chunk_run). */
 #define SQLITE_CHUNK_GAP_MS 2
 
-/* A key that outlives the row callback: ints by value, text copied. */
-typedef struct key {
-    rc_value v;
-    char *text;
+/*
+ * A chunk bound that outlives the row callback: the key's values, ints by
+ * value, text copied into buffers reused from row to row (the find reads a
+ * whole chunk of rows to keep the last one).
+ */
+typedef struct bound {
+    size_t ncols;
+    rc_value v[RC_CHUNK_KEY_MAX];
+    char *text[RC_CHUNK_KEY_MAX];
+    size_t cap[RC_CHUNK_KEY_MAX];
     int64_t rows;
-} key;
+    int short_row;    /* a row had fewer columns than the key */
+    size_t got;       /* how many it had */
+    int null_col;     /* 1 + the key column a row had NULL in; 0 none */
+} bound;
 
-static void key_set(key *k, const rc_value *v)
+static void bound_set(bound *b, const rc_value *cols)
 {
-    free(k->text);
-    k->text = NULL;
-    k->v = *v;
-    if (v->type == RC_TEXT) {
-        k->text = xstrdup(v->s);
-        k->v.s = k->text;
+    for (size_t i = 0; i < b->ncols; i++) {
+        b->v[i] = cols[i];
+        if (cols[i].type != RC_TEXT)
+            continue;
+        size_t len = strlen(cols[i].s) + 1;
+        if (len > b->cap[i]) {
+            b->text[i] = xrealloc(b->text[i], len);
+            b->cap[i] = len;
+        }
+        memcpy(b->text[i], cols[i].s, len);
+        b->v[i].s = b->text[i];
     }
 }
 
 static int last_key_row(void *user, const rc_value *cols, size_t n)
 {
-    key *k = user;
-    if (n >= 1) {
-        key_set(k, &cols[0]);
-        k->rows++;
+    bound *b = user;
+    if (n < b->ncols) {
+        b->short_row = 1;
+        b->got = n;
+        return 1;
+    }
+    for (size_t i = 0; i < b->ncols; i++) {
+        if (cols[i].type == RC_NULL) {
+            b->null_col = (int)i + 1;
+            return 1;
+        }
+    }
+    bound_set(b, cols);
+    b->rows++;
+    return 0;
+}
+
+/* Append bound b to p[n...] as the key binds it; the new count. */
+static size_t bind_bound(rc_value *p, size_t n, const rc_chunk_key *key, const bound *b)
+{
+    for (size_t i = 0; i < key->nbind; i++)
+        p[n++] = b->v[key->bind[i]];
+    return n;
+}
+
+/* Is the key usable, and do the parameters fit? 0, or -1 with err. */
+static int check_args(const rc_chunk_key *key, size_t find_n, int64_t batch,
+                      const rc_chunk_stmt *stmts, size_t nstmts, char *err, size_t errlen)
+{
+    unsigned used = 0;
+    if (!key || key->ncols < 1 || key->ncols > RC_CHUNK_KEY_MAX || !key->first) {
+        snprintf(err, errlen, "the key must have 1 to %d columns and first values",
+                 RC_CHUNK_KEY_MAX);
+        return -1;
+    }
+    if (!key->bind || key->nbind < 1 || key->nbind > MAX_BIND) {
+        snprintf(err, errlen, "the key's bind must list 1 to %d columns", MAX_BIND);
+        return -1;
+    }
+    for (size_t i = 0; i < key->nbind; i++) {
+        if (key->bind[i] >= key->ncols) {
+            snprintf(err, errlen, "bind[%zu] is %u, but the key has %zu columns", i,
+                     key->bind[i], key->ncols);
+            return -1;
+        }
+        used |= 1u << key->bind[i];
+    }
+    for (size_t c = 0; c < key->ncols; c++) {
+        if (!(used & (1u << c))) {
+            snprintf(err, errlen, "key column %zu is never bound", c);
+            return -1;
+        }
+    }
+    if (batch < 1) {
+        snprintf(err, errlen, "batch must be >= 1");
+        return -1;
+    }
+    if (find_n + key->nbind + 1 > MAX_PARAMS) {
+        snprintf(err, errlen, "the find has too many parameters (%d at most, bounds included)",
+                 MAX_PARAMS);
+        return -1;
+    }
+    for (size_t i = 0; i < nstmts; i++) {
+        if (stmts[i].n + 2 * key->nbind > MAX_PARAMS) {
+            snprintf(err, errlen, "statement %zu has too many parameters (%d at most, bounds "
+                     "included)", i, MAX_PARAMS);
+            return -1;
+        }
     }
     return 0;
 }
@@ -63,9 +143,9 @@ static void backoff(int attempt)
  * Apply every statement to (lo, hi] in one transaction: 0, -1 on a database
  * error (db_errmsg), -2 when the hook refused the chunk (err).
  */
-static int apply_chunk(db *d, const rc_value *lo, const rc_value *hi, rc_chunk_stmt *stmts,
-                       size_t nstmts, int64_t *counts, const chunk_hooks *hooks, char *err,
-                       size_t errlen)
+static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bound *hi,
+                       rc_chunk_stmt *stmts, size_t nstmts, int64_t *counts,
+                       const chunk_hooks *hooks, char *err, size_t errlen)
 {
     rc_value params[MAX_PARAMS];
     int verdict = CHUNK_COMMIT;
@@ -74,9 +154,9 @@ static int apply_chunk(db *d, const rc_value *lo, const rc_value *hi, rc_chunk_s
     for (size_t i = 0; i < nstmts; i++) {
         if (stmts[i].n)
             memcpy(params, stmts[i].params, stmts[i].n * sizeof *params);
-        params[stmts[i].n] = *lo;
-        params[stmts[i].n + 1] = *hi;
-        if (db_exec(d, stmts[i].sql, params, stmts[i].n + 2, &counts[i]) != 0)
+        size_t n = bind_bound(params, stmts[i].n, key, lo);
+        n = bind_bound(params, n, key, hi);
+        if (db_exec(d, stmts[i].sql, params, n, &counts[i]) != 0)
             goto rollback;
     }
     if (hooks && hooks->before_commit)
@@ -98,37 +178,38 @@ rollback:
 }
 
 int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t find_n,
-              rc_value first, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
+              const rc_chunk_key *key, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
               const chunk_hooks *hooks, int64_t *retries, char *err, size_t errlen)
 {
     rc_value params[MAX_PARAMS];
-    key lo = { 0 }, hi = { 0 };
+    bound lo = { 0 }, hi = { 0 };
     int64_t *counts = NULL;
     int rc = -1;
 
-    if (find_n + 2 > MAX_PARAMS || batch < 1) {
-        snprintf(err, errlen, "db_chunked: %s", batch < 1 ? "batch must be >= 1"
-                                                         : "too many parameters");
+    if (check_args(key, find_n, batch, stmts, nstmts, err, errlen) != 0)
         return -1;
-    }
-    for (size_t i = 0; i < nstmts; i++) {
-        if (stmts[i].n + 2 > MAX_PARAMS) {
-            snprintf(err, errlen, "db_chunked: statement %zu has too many parameters", i);
-            return -1;
-        }
-    }
-    counts = xcalloc(nstmts, sizeof *counts);
-    key_set(&lo, &first);
+    counts = xcalloc(nstmts ? nstmts : 1, sizeof *counts);
+    lo.ncols = hi.ncols = key->ncols;
+    bound_set(&lo, key->first);
     for (;;) {
         if (hooks && hooks->stop && hooks->stop(hooks->arg))
             break;
         if (find_n)
             memcpy(params, find_params, find_n * sizeof *params);
-        params[find_n] = lo.v;
-        params[find_n + 1] = rc_int(batch);
+        size_t n = bind_bound(params, find_n, key, &lo);
+        params[n++] = rc_int(batch);
         hi.rows = 0;
-        if (db_query(d, find_sql, params, find_n + 2, last_key_row, &hi) != 0)
+        if (db_query(d, find_sql, params, n, last_key_row, &hi) != 0)
             goto out;
+        if (hi.short_row || hi.null_col) {
+            if (hi.null_col)
+                snprintf(err, errlen, "the find returned NULL in key column %d; a chunk key "
+                         "must not be NULL", hi.null_col - 1);
+            else
+                snprintf(err, errlen, "the find selected %zu columns, but the key has %zu",
+                         hi.got, key->ncols);
+            goto out;
+        }
         if (hi.rows == 0)
             break;
         /*
@@ -140,7 +221,7 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
          * that succeeded after retries says so.
          */
         int attempt = 0, applied;
-        while ((applied = apply_chunk(d, &lo.v, &hi.v, stmts, nstmts, counts, hooks, err,
+        while ((applied = apply_chunk(d, key, &lo, &hi, stmts, nstmts, counts, hooks, err,
                                       errlen)) != 0) {
             if (applied == -2 || !db_retryable(d) || ++attempt >= MAX_TRIES)
                 goto out;
@@ -150,7 +231,7 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
         }
         for (size_t i = 0; i < nstmts; i++)
             stmts[i].affected += counts[i];
-        key_set(&lo, &hi.v);
+        bound_set(&lo, hi.v);
         /*
          * SQLite has one writer at a time, and its busy handler retries in
          * sleeps of up to 100 ms: a loop that begins its next chunk the
@@ -166,8 +247,10 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
     }
     rc = 0;
 out:
-    free(lo.text);
-    free(hi.text);
+    for (size_t i = 0; i < RC_CHUNK_KEY_MAX; i++) {
+        free(lo.text[i]);
+        free(hi.text[i]);
+    }
     free(counts);
     return rc;
 }

@@ -22,14 +22,17 @@ typedef struct chunk_hooks {
 } chunk_hooks;
 
 /*
- * Run the chunk loop on d. hooks may be NULL. A chunk rolled back by a
+ * Run the chunk loop on d (rc_api.db_chunked_by; db_chunked is the key of
+ * one column bound once). hooks may be NULL. A chunk rolled back by a
  * retryable error (deadlock, lock wait timeout, Galera certification
  * conflict) is run again, up to 5 tries in all; each retry adds 1 to
  * *retries (retries may be NULL). Returns 0, or -1 with the database error
- * left in db_errmsg(d) (or err for other failures, err[0] set).
+ * left in db_errmsg(d) (or err for other failures, err[0] set: a key or
+ * parameters that do not fit, a find that returned a NULL key or too few
+ * columns, a chunk the hook refused).
  */
 int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t find_n,
-              rc_value first, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
+              const rc_chunk_key *key, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
               const chunk_hooks *hooks, int64_t *retries, char *err, size_t errlen);
 
 /*

@@ -55,6 +55,12 @@ typedef struct db_options {
     int read_timeout_s;      /* 0 = 300: longer than the longest statement */
     int write_timeout_s;     /* 0 = 60 */
     int busy_timeout_ms;     /* SQLite: wait this long for another writer (0: write_timeout) */
+    /*
+     * SQLite: open an existing file for reading only, creating nothing, so
+     * that it can be read on a read-only or full filesystem (a WAL file
+     * whose -shm cannot be created there is read as immutable).
+     */
+    int read_only;
 } db_options;
 
 /* Return codes of db_open. */

@@ -86,11 +86,65 @@ static int lite_setup(sqlite3 *c, const char *path, const db_options *o, char *e
                  rc, sqlite3_errmsg(c));
         return -1;
     }
-    if (sqlite3_db_readonly(c, "main") == 1) {
+    if (!o->read_only && sqlite3_db_readonly(c, "main") == 1) {
         snprintf(err, errlen, "SQLite database %s is read-only for this user", path);
         return -1;
     }
     return 0;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded where a URI needs it (malloc'd). */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *uri = xcalloc(1, 3 * n + 32), *o = uri;
+    o += sprintf(o, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        o += (*p == '%' || *p == '?' || *p == '#' || *p < 0x21 || *p > 0x7e)
+                 ? sprintf(o, "%%%02X", *p) : sprintf(o, "%c", *p);
+    sprintf(o, "?immutable=1");
+    return uri;
+}
+
+/*
+ * Read-only: SQLITE_OPEN_READONLY creates nothing, not even the file. A WAL
+ * database also needs its -shm file, which a read-only or full filesystem
+ * may not let it create: then, when no -wal file holds unmerged pages (the
+ * last writer closed cleanly), reading the file as immutable loses nothing.
+ */
+static int open_read_only(const char *path, const db_options *o, sqlite3 **out, char *err,
+                          size_t errlen)
+{
+    struct stat sb;
+    char *wal = xasprintf("%s-wal", path);
+    int has_wal = stat(wal, &sb) == 0 && sb.st_size > 0, rc = -1;
+    free(wal);
+    if (stat(path, &sb) != 0) {
+        snprintf(err, errlen, "cannot open SQLite database %s for reading: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    int orc = sqlite3_open_v2(path, out, SQLITE_OPEN_READONLY, NULL);
+    if (orc == SQLITE_OK && lite_setup(*out, path, o, err, errlen) == 0)
+        return 0;
+    if (orc != SQLITE_OK)
+        snprintf(err, errlen, "cannot open SQLite database %s for reading: sqlite error %d: %s",
+                 path, orc, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(orc));
+    /* Without its -shm SQLite says CANTOPEN, or READONLY (the folder is not ours). */
+    int code = (orc != SQLITE_OK ? orc : *out ? sqlite3_errcode(*out) : orc) & 0xff;
+    if (has_wal || (code != SQLITE_CANTOPEN && code != SQLITE_READONLY))
+        return -1; /* not the -shm case, or an immutable read would miss pages */
+    sqlite3_close(*out);
+    *out = NULL;
+    char *uri = immutable_uri(path);
+    orc = sqlite3_open_v2(uri, out, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    if (orc != SQLITE_OK)
+        snprintf(err, errlen, "cannot open SQLite database %s for reading: sqlite error %d: %s",
+                 path, orc, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(orc));
+    else
+        rc = lite_setup(*out, path, o, err, errlen);
+    return rc;
 }
 
 static int lite_open(db *d, const db_url *u, const db_options *o, char *err, size_t errlen)
@@ -106,14 +160,19 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
     }
     if (strcmp(path, ":memory:") != 0 && check_folder(path, err, errlen) != 0)
         goto out;
-    int orc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (orc != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open SQLite database %s: sqlite error %d: %s", path, orc,
-                 c ? sqlite3_errmsg(c) : sqlite3_errstr(orc));
-        goto out;
+    if (o->read_only) {
+        if (open_read_only(path, o, &c, err, errlen) != 0)
+            goto out;
+    } else {
+        int orc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+        if (orc != SQLITE_OK) {
+            snprintf(err, errlen, "cannot open SQLite database %s: sqlite error %d: %s", path,
+                     orc, c ? sqlite3_errmsg(c) : sqlite3_errstr(orc));
+            goto out;
+        }
+        if (lite_setup(c, path, o, err, errlen) != 0)
+            goto out;
     }
-    if (lite_setup(c, path, o, err, errlen) != 0)
-        goto out;
     /* SQLite's 'now' is UTC; an offset shifts it. A zone name needs zone
      * tables SQLite does not have. */
     if (o->time_zone && strcmp(o->time_zone, "server") != 0 &&

@@ -2,14 +2,18 @@
 #include "engine/history.h"
 #include "db/db.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/util.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * One connection, shared by the threads that use this handle (the API's HTTP
@@ -21,9 +25,96 @@ struct history {
     db *conn;
     char *path;
     int64_t keep_runs;
+    int read_only;
 };
 
 static _Thread_local char tl_err[512];
+
+/*
+ * Process-wide, whatever the handle (the service has two on one file):
+ * the failed writes, the last one's message, and the highest run id this
+ * process has seen or handed out, so that an id handed out while the store
+ * could not be written is never given again, and a later recorded run
+ * starts above it.
+ */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint_fast64_t g_write_errors;
+static int64_t g_id_floor;        /* highest id seen or handed out */
+static int64_t g_unrecorded_max;  /* highest id handed out without a row, or 0 */
+static char g_last_error[512];    /* "" while the last write succeeded */
+static int64_t g_error_since_ms;
+
+static void note_id(int64_t id)
+{
+    pthread_mutex_lock(&g_mu);
+    if (id > g_id_floor)
+        g_id_floor = id;
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* Every write ends here: counted and remembered for /metrics and /readyz. */
+static int wrote(int rc)
+{
+    pthread_mutex_lock(&g_mu);
+    if (rc != 0) {
+        atomic_fetch_add(&g_write_errors, 1);
+        if (!g_last_error[0])
+            g_error_since_ms = util_wall_ms();
+        snprintf(g_last_error, sizeof g_last_error, "%s", tl_err);
+    } else {
+        g_last_error[0] = '\0';
+        g_error_since_ms = 0;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return rc;
+}
+
+/*
+ * Who recorded a run: "PID:START", START being the process's start time in
+ * clock ticks since boot (/proc/PID/stat field 22), so that a pid reused by
+ * another process is not taken for the one that recorded the run.
+ */
+static int proc_start(long pid, unsigned long long *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p)
+        return -1;
+    /* After ") ": field 3 (state) ... field 22 (starttime): skip 19 fields. */
+    p += 2;
+    for (int i = 0; i < 19 && p; i++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    return p && sscanf(p, "%llu", start) == 1 ? 0 : -1;
+}
+
+static void my_owner(char *out, size_t outlen)
+{
+    unsigned long long start = 0;
+    proc_start((long)getpid(), &start);
+    snprintf(out, outlen, "%ld:%llu", (long)getpid(), start);
+}
+
+/* Is the process that wrote owner still running? Unknown owners count as ended. */
+static int owner_alive(const char *owner)
+{
+    long pid;
+    unsigned long long start, now;
+    if (!owner || sscanf(owner, "%ld:%llu", &pid, &start) != 2 || pid <= 0)
+        return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    return proc_start(pid, &now) == 0 && now == start;
+}
 
 static const char *const schema[] = {
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -34,7 +125,8 @@ static const char *const schema[] = {
     " dry_run INTEGER NOT NULL DEFAULT 0,"
     " status TEXT NOT NULL,"
     " duration_ms INTEGER,"
-    " result TEXT)",
+    " result TEXT,"
+    " owner TEXT)",
     "CREATE TABLE IF NOT EXISTS run_steps ("
     " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL,"
@@ -71,6 +163,63 @@ static int ignore_row(void *user, const rc_value *cols, size_t n)
     return 0;
 }
 
+/* The highest id in the file (pruned ones included), so that fallback ids start above it. */
+static void read_floor(history *h)
+{
+    int64_t seq = 0;
+    if (db_query(h->conn, "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE "
+                 "name = 'runs'), 0), COALESCE((SELECT MAX(id) FROM runs), 0))", NULL, 0,
+                 rc__count_row, &seq) == 0)
+        note_id(seq);
+}
+
+/* A file made before runs had an owner gains the column. */
+static int add_owner(history *h)
+{
+    if (db_query(h->conn, "SELECT owner FROM runs LIMIT 0", NULL, 0, ignore_row, NULL) == 0)
+        return 0;
+    return db_exec(h->conn, "ALTER TABLE runs ADD COLUMN owner TEXT", NULL, 0, NULL);
+}
+
+/*
+ * Can the store (or, while it does not exist, its folder) be written? SQLite
+ * alone would say "unable to open database file" on a read-only filesystem.
+ */
+static int writable(const char *path, char *err, size_t errlen)
+{
+    char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+    const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+    int exists = access(path, F_OK) == 0, ok = 0;
+    if (exists && access(path, W_OK) != 0)
+        snprintf(err, errlen, "history %s: the file cannot be written: %s (`reconciler "
+                 "history` can still read it)", path, strerror(errno));
+    else if (access(dir, W_OK) != 0) /* WAL mode keeps PATH-wal and PATH-shm beside it */
+        snprintf(err, errlen, "history %s: its folder %s cannot be written: %s%s", path, dir,
+                 strerror(errno), exists ? " (`reconciler history` can still read the file)"
+                                         : "");
+    else
+        ok = 1;
+    free(copy);
+    return ok;
+}
+
+int history_open_read(const char *path, history **out, char *err, size_t errlen)
+{
+    history *h = xcalloc(1, sizeof *h);
+    db_url u = { .kind = DB_SQLITE, .path = (char *)path };
+    db_options o = { .read_only = 1 };
+    *out = NULL;
+    pthread_mutex_init(&h->mu, NULL);
+    h->path = xstrdup(path);
+    h->read_only = 1;
+    if (db_open(&u, &o, &h->conn, err, errlen) != DB_OK) {
+        history_close(h);
+        return -1;
+    }
+    *out = h;
+    return 0;
+}
+
 int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out, char *err,
                  size_t errlen)
 {
@@ -86,6 +235,8 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
         snprintf(err, errlen, "history %s: cannot create its folder: %s", path, strerror(errno));
         goto fail;
     }
+    if (!writable(path, err, errlen))
+        goto fail;
     if (db_open(&u, &o, &h->conn, err, errlen) != DB_OK)
         goto fail;
     /* WAL: readers (the history command, the HTTP API) never block a run. */
@@ -99,6 +250,11 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
             goto fail_msg;
         }
     }
+    if (add_owner(h) != 0) {
+        set_err(h, "add the owner column");
+        goto fail_msg;
+    }
+    read_floor(h);
     *out = h;
     return 0;
 
@@ -125,17 +281,33 @@ const char *history_error(const history *h)
     return tl_err;
 }
 
+/* Above every id handed out without a row (NULL: the file's own next id). */
+static rc_value id_above_unrecorded(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int64_t above = g_unrecorded_max ? g_id_floor + 1 : 0;
+    pthread_mutex_unlock(&g_mu);
+    return above ? rc_int(above) : rc_null();
+}
+
 static int locked_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
                   int64_t *run_id)
 {
-    char ts[32];
+    char ts[32], owner[64];
     util_iso_time(started_ms, ts, sizeof ts);
-    rc_value p[] = { rc_text(ts), rc_text(trigger), rc_int(dry_run ? 1 : 0) };
-    if (db_exec(h->conn, "INSERT INTO runs (started_at, trigger, dry_run, status) "
-                "VALUES (?, ?, ?, 'running')", p, 3, NULL) != 0)
+    my_owner(owner, sizeof owner);
+    rc_value above = id_above_unrecorded();
+    /* An explicit id larger than the file's sequence moves the sequence past it. */
+    rc_value p[] = { above, above, rc_text(ts), rc_text(trigger), rc_int(dry_run ? 1 : 0),
+                     rc_text(owner) };
+    if (db_exec(h->conn, "INSERT INTO runs (id, started_at, trigger, dry_run, status, owner) "
+                "VALUES (CASE WHEN ? > COALESCE((SELECT seq FROM sqlite_sequence WHERE "
+                "name = 'runs'), 0) THEN ? END, ?, ?, ?, 'running', ?)", p, 6, NULL) != 0)
         return set_err(h, "record run start");
-    return db_query(h->conn, "SELECT last_insert_rowid()", NULL, 0, rc__count_row, run_id) == 0
-               ? 0 : set_err(h, "read run id");
+    if (db_query(h->conn, "SELECT last_insert_rowid()", NULL, 0, rc__count_row, run_id) != 0)
+        return set_err(h, "read run id");
+    note_id(*run_id);
+    return 0;
 }
 
 static int locked_started(history *h, int64_t run_id, int64_t started_ms)
@@ -172,6 +344,25 @@ static int insert_steps(history *h, int64_t run_id, const json_t *steps)
     return 0;
 }
 
+static int insert_whole(history *h, int64_t run_id, const char *finished, const char *status,
+                        const char *text, const json_t *result)
+{
+    char owner[64];
+    const char *started = json_string_value(json_object_get(result, "timestamp"));
+    const char *trigger = json_string_value(json_object_get(result, "trigger"));
+    my_owner(owner, sizeof owner);
+    rc_value p[] = { rc_int(run_id), rc_text(started ? started : finished),
+                     rc_text(finished), rc_text(trigger ? trigger : "unknown"),
+                     rc_int(json_is_true(json_object_get(result, "dryRun"))), rc_text(status),
+                     rc_int(json_integer_value(json_object_get(result, "durationMs"))),
+                     rc_text(text), rc_text(owner) };
+    if (db_exec(h->conn, "INSERT INTO runs (id, started_at, finished_at, trigger, dry_run, "
+                "status, duration_ms, result, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9,
+                NULL) != 0)
+        return set_err(h, "record run");
+    return 0;
+}
+
 static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
 {
     char ts[32];
@@ -191,11 +382,15 @@ static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const 
     rc_value p[] = { rc_text(ts), rc_text(status),
                      rc_int(json_integer_value(json_object_get(result, "durationMs"))),
                      rc_text(text), rc_int(run_id) };
+    int64_t changed = 0;
     if (db_exec(h->conn, "UPDATE runs SET finished_at = ?, status = ?, duration_ms = ?, "
-                "result = ? WHERE id = ?", p, 5, NULL) != 0) {
+                "result = ? WHERE id = ?", p, 5, &changed) != 0) {
         set_err(h, "record run");
         goto rollback;
     }
+    /* Its start could not be recorded (the id was handed out without a row): the whole row now. */
+    if (changed == 0 && insert_whole(h, run_id, ts, status, text, result) != 0)
+        goto rollback;
     if (insert_steps(h, run_id, json_object_get(result, "steps")) != 0)
         goto rollback;
     /* Prune: keep the newest keep_runs; steps go with their run (cascade). */
@@ -387,7 +582,7 @@ int history_begin(history *h, const char *trigger, int dry_run, int64_t started_
     pthread_mutex_lock(&h->mu);
     int rc = locked_begin(h, trigger, dry_run, started_ms, run_id);
     pthread_mutex_unlock(&h->mu);
-    return rc;
+    return wrote(rc);
 }
 
 int history_started(history *h, int64_t run_id, int64_t started_ms)
@@ -395,7 +590,7 @@ int history_started(history *h, int64_t run_id, int64_t started_ms)
     pthread_mutex_lock(&h->mu);
     int rc = locked_started(h, run_id, started_ms);
     pthread_mutex_unlock(&h->mu);
-    return rc;
+    return wrote(rc);
 }
 
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
@@ -403,7 +598,7 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
     pthread_mutex_lock(&h->mu);
     int rc = locked_finish(h, run_id, finished_ms, result);
     pthread_mutex_unlock(&h->mu);
-    return rc;
+    return wrote(rc);
 }
 
 json_t *history_list(history *h, int64_t limit)
@@ -433,7 +628,7 @@ int history_notified(history *h, int64_t run_id, const history_notification *n)
     pthread_mutex_lock(&h->mu);
     int rc = locked_notified(h, run_id, n);
     pthread_mutex_unlock(&h->mu);
-    return rc;
+    return wrote(rc);
 }
 
 int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_MAX])
@@ -450,4 +645,108 @@ json_t *history_get(history *h, int64_t run_id)
     json_t *r = locked_get(h, run_id);
     pthread_mutex_unlock(&h->mu);
     return r;
+}
+
+/* ------------------------------------------------ runs left behind */
+
+typedef struct left_row {
+    int64_t id;
+    char *owner;
+} left_row;
+
+typedef struct left_list {
+    left_row *rows;
+    size_t n, cap;
+} left_list;
+
+static int left_of(void *user, const rc_value *c, size_t n)
+{
+    left_list *l = user;
+    if (n < 2 || c[0].type != RC_INT)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->rows = xrealloc(l->rows, l->cap * sizeof *l->rows);
+    }
+    l->rows[l->n].id = c[0].i;
+    l->rows[l->n].owner = c[1].type == RC_TEXT ? xstrdup(c[1].s) : NULL;
+    l->n++;
+    return 0;
+}
+
+static int locked_abandon(history *h, int64_t *closed)
+{
+    left_list l = { 0 };
+    char me[64];
+    int rc = 0;
+    my_owner(me, sizeof me);
+    *closed = 0;
+    if (db_query(h->conn, "SELECT id, owner FROM runs WHERE status = 'running' ORDER BY id",
+                 NULL, 0, left_of, &l) != 0) {
+        free(l.rows);
+        return set_err(h, "find runs left running");
+    }
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+        if ((l.rows[i].owner && strcmp(l.rows[i].owner, me) == 0) || owner_alive(l.rows[i].owner))
+            continue;
+        long pid = l.rows[i].owner ? strtol(l.rows[i].owner, NULL, 10) : 0;
+        char *why = pid > 0 ? xasprintf("abandoned: the process that made this run (pid %ld) "
+                                        "ended before recording its end (killed, or the "
+                                        "machine stopped)", pid)
+                            : xstrdup("abandoned: the process that made this run ended before "
+                                      "recording its end");
+        json_t *r = jx(json_pack("{s:s, s:b, s:I, s:[s]}", "status", "abandoned", "success", 0,
+                                 "runId", (json_int_t)l.rows[i].id, "errors", why));
+        char *text = util_json_dump(r, 0);
+        rc_value p[] = { rc_text(text), rc_int(l.rows[i].id) };
+        /* Only while still running: the owner may have finished it just now. */
+        int64_t changed = 0;
+        if (db_exec(h->conn, "UPDATE runs SET status = 'abandoned', result = ? "
+                    "WHERE id = ? AND status = 'running'", p, 2, &changed) != 0)
+            rc = set_err(h, "record an abandoned run");
+        else if (changed)
+            log_warn("history %s: run %lld was left running by a process that ended (%s); "
+                     "recorded as abandoned", h->path, (long long)l.rows[i].id,
+                     l.rows[i].owner ? l.rows[i].owner : "owner unknown");
+        *closed += changed;
+        free(text);
+        free(why);
+        json_decref(r);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.rows[i].owner);
+    free(l.rows);
+    return rc;
+}
+
+int history_abandon(history *h, int64_t *closed)
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_abandon(h, closed);
+    pthread_mutex_unlock(&h->mu);
+    return wrote(rc);
+}
+
+int64_t history_fallback_id(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int64_t id = ++g_id_floor;
+    g_unrecorded_max = id;
+    pthread_mutex_unlock(&g_mu);
+    return id;
+}
+
+uint64_t history_write_errors(void)
+{
+    return atomic_load(&g_write_errors);
+}
+
+int history_write_failing(char *why, size_t whylen, int64_t *since_ms)
+{
+    pthread_mutex_lock(&g_mu);
+    int failing = g_last_error[0] != '\0';
+    snprintf(why, whylen, "%s", g_last_error);
+    *since_ms = g_error_since_ms;
+    pthread_mutex_unlock(&g_mu);
+    return failing;
 }

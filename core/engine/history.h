@@ -25,9 +25,39 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
 void history_close(history *h); /* accepts NULL */
 
 /*
- * Record that a run started (status "running") and return its id: the run's
- * runId. A run that never finishes (the process was killed) stays "running"
- * and later readers see it so.
+ * Open an existing store for reading only (`reconciler history`): nothing is
+ * created or written, so it works on a read-only or full filesystem and
+ * beside a writer that holds the write lock. 0 or -1 with err.
+ */
+int history_open_read(const char *path, history **out, char *err, size_t errlen);
+
+/*
+ * At start: close every run still "running" whose process has ended (it
+ * was killed, or the machine stopped) as "abandoned", with why; a run of a
+ * process that still runs (another instance on the same file) is left
+ * alone. Each row is named in a warning. *closed: how many. 0 or -1.
+ */
+int history_abandon(history *h, int64_t *closed);
+
+/*
+ * An id for a run that the store could not record (full disk, read-only,
+ * locked): above every id this process has seen or handed out, so never
+ * one the file holds or will give; the next recorded run starts above it.
+ * If the store works again by the run's end, history_finish records the
+ * whole run under this id.
+ */
+int64_t history_fallback_id(void);
+
+/* Failed writes since the process started, over every handle (/metrics). */
+uint64_t history_write_errors(void);
+/* 1 while the last write failed (why, and since when, wall ms), else 0 (/readyz). */
+int history_write_failing(char *why, size_t whylen, int64_t *since_ms);
+
+/*
+ * Record that a run started (status "running", with this process as its
+ * owner) and return its id: the run's runId. A run that never finishes (the
+ * process was killed) stays "running" until the next start closes it
+ * (history_abandon).
  */
 int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
                   int64_t *run_id);
@@ -37,7 +67,8 @@ int history_started(history *h, int64_t run_id, int64_t started_ms);
 
 /*
  * Record the finished run from its result JSON (the pinned shape: status,
- * durationMs, steps[] ...), then prune to keep_runs. 0 or -1.
+ * durationMs, steps[] ...), then prune to keep_runs. A run whose start was
+ * not recorded (a fallback id) is inserted whole. 0 or -1.
  */
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result);
 

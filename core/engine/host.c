@@ -458,8 +458,8 @@ static int chunk_verdict(void *arg, const int64_t *counts, size_t n, char *err, 
     for (size_t i = 0; i < n; i++)
         sum += counts[i];
     if (passes_cap(sr, sum)) {
-        snprintf(err, errlen, "db_chunked refused: the step's writes matched %lld rows, more "
-                 "than steps[].max_changes (%lld); the chunk was rolled back",
+        snprintf(err, errlen, "refused: the step's writes matched %lld rows, more than "
+                 "steps[].max_changes (%lld); the chunk was rolled back",
                  (long long)sr->found, (long long)sr->cap);
         return CHUNK_REFUSE;
     }
@@ -467,23 +467,24 @@ static int chunk_verdict(void *arg, const int64_t *counts, size_t n, char *err, 
     return sr->rehearsal ? CHUNK_ROLLBACK : CHUNK_COMMIT;
 }
 
-static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
-                        size_t find_n, rc_value first, int64_t batch, rc_chunk_stmt *stmts,
-                        size_t nstmts)
+/* db_chunked and db_chunked_by: one loop, the same refusals, hooks and counts. */
+static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
+                   const rc_value *find_params, size_t find_n, const rc_chunk_key *key,
+                   int64_t batch, rc_chunk_stmt *stmts, size_t nstmts)
 {
     char err[256] = "";
     step_run *sr = SR(ctx);
     int64_t before = 0, after = 0;
-    if (refused(ctx, "db_chunked", 1))
+    if (refused(ctx, call, 1))
         return RC_ERROR;
     if (sr->over_cap)
-        return cap_refused(ctx, "db_chunked");
-    if (nested(ctx, "db_chunked"))
+        return cap_refused(ctx, call);
+    if (nested(ctx, call))
         return RC_ERROR;
     for (size_t i = 0; i < nstmts; i++)
         before += stmts[i].affected;
     chunk_hooks hooks = { chunk_stop, chunk_verdict, sr };
-    int rc = chunk_run(sr->d, find_sql, find_params, find_n, first, batch, stmts, nstmts, &hooks,
+    int rc = chunk_run(sr->d, find_sql, find_params, find_n, key, batch, stmts, nstmts, &hooks,
                        &sr->retries, err, sizeof err);
     /* Whole chunks that were applied count, also when a later one failed. */
     for (size_t i = 0; i < nstmts; i++)
@@ -493,10 +494,30 @@ static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_
     if (rc == 0)
         return RC_OK;
     if (err[0]) {
-        set_error(sr, err, 0);
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s: %s", call, err);
+        set_error(sr, msg, 0);
         return RC_ERROR;
     }
     return db_result(ctx, -1);
+}
+
+static int h_db_chunked(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
+                        size_t find_n, rc_value first, int64_t batch, rc_chunk_stmt *stmts,
+                        size_t nstmts)
+{
+    static const unsigned char once[] = { 0 };
+    rc_chunk_key key = { 1, &first, once, 1 };
+    return chunked(ctx, "db_chunked", find_sql, find_params, find_n, &key, batch, stmts,
+                   nstmts);
+}
+
+static int h_db_chunked_by(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
+                           size_t find_n, const rc_chunk_key *key, int64_t batch,
+                           rc_chunk_stmt *stmts, size_t nstmts)
+{
+    return chunked(ctx, "db_chunked_by", find_sql, find_params, find_n, key, batch, stmts,
+                   nstmts);
 }
 
 const rc_api host_api = {
@@ -528,6 +549,7 @@ const rc_api host_api = {
     .db_chunked = h_db_chunked,
     .fail_option = h_fail_option,
     .db_prepare = h_db_prepare,
+    .db_chunked_by = h_db_chunked_by,
 };
 
 void host_ctx_init(rc_ctx *ctx, step_run *sr)

@@ -35,6 +35,11 @@ _Static_assert(RC_PLUGIN_SIZE_1_2 == 88, "rc_plugin 1.2 size changed");
 _Static_assert(offsetof(rc_api, db_chunked) == 200, "rc_api 1.0 entries moved");
 _Static_assert(offsetof(rc_api, fail_option) == 208, "rc_api.fail_option (1.1) moved");
 _Static_assert(offsetof(rc_api, db_prepare) == 216, "rc_api.db_prepare (1.2) moved");
+_Static_assert(offsetof(rc_api, db_chunked_by) == 224, "rc_api.db_chunked_by (1.3) moved");
+_Static_assert(sizeof(rc_api) == 232, "rc_api 1.3 size changed");
+_Static_assert(offsetof(rc_chunk_key, first) == 8 && offsetof(rc_chunk_key, bind) == 16 &&
+               offsetof(rc_chunk_key, nbind) == 24 && sizeof(rc_chunk_key) == 32,
+               "rc_chunk_key (1.3) changed");
 _Static_assert(offsetof(rc_ctx, api) == 8, "rc_ctx.api moved");
 _Static_assert(offsetof(rc_api, log) == 8, "rc_api.log moved");
 _Static_assert(sizeof(rc_value) == 32, "rc_value size changed");

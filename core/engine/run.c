@@ -49,7 +49,8 @@ const char *const run_probe_names[] = { "queue", "metrics", "followups", "orders
  * One processing_job_logs row: job_id 0 (system), the category of the
  * trigger, level info or warning, the summary, the full result as details.
  * A failure is added to the result's errors (and so to the details of no
- * row, since there is none).
+ * row, since there is none). 0, -1, or -2 when the database did not answer
+ * or the connection is gone (a database fault, not a failed statement).
  */
 static int write_job_log(db **d, json_t *r)
 {
@@ -77,6 +78,7 @@ static int write_job_log(db **d, json_t *r)
         log_error("%s", msg);
         json_array_append_new(errors, jx_text(msg));
         free(msg);
+        rc = got == -2 || !*d || db_lost(*d) ? -2 : -1;
     }
     free(summary);
     free(details);
@@ -125,10 +127,17 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
     int rc;
 
     /* Recorded before anything else, so that every run is, and a 409 can name it. */
-    if (!run_id && env->h &&
-        history_begin(env->h, plan->trigger, plan->dry_run, util_wall_ms(), &run_id) != 0) {
-        log_error("%s (the run goes on without a history record)", history_error(env->h));
-        run_id = 0;
+    int recorded = plan->run_id != 0;
+    if (!run_id && env->h) {
+        recorded = history_begin(env->h, plan->trigger, plan->dry_run, util_wall_ms(),
+                                 &run_id) == 0;
+        if (!recorded) {
+            /* The run goes on: a full or locked history disk must not stop the repairs. */
+            run_id = history_fallback_id();
+            log_error("%s (the run goes on as run %lld; its history row is written at its end "
+                      "if the store can be written by then)", history_error(env->h),
+                      (long long)run_id);
+        }
     }
     if (plan->started)
         plan->started(plan->user, run_id);
@@ -144,7 +153,7 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
         return rc;
     /* The run starts now, after any wait for the lock: history's start and
      * finish times are the run's own, so two instances' runs never seem to overlap. */
-    if (env->h && run_id && history_started(env->h, run_id, util_wall_ms()) != 0)
+    if (env->h && run_id && recorded && history_started(env->h, run_id, util_wall_ms()) != 0)
         log_error("%s", history_error(env->h));
 
     run_request req = { .trigger = plan->trigger, .dry_run = plan->dry_run,
@@ -152,11 +161,20 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
     run_status st = supervise_run(env->p, env->cfg, env->d, locked ? env->g : NULL, &req,
                                   result);
     /* The bot's own log table gets one row per real run; a dry run writes nothing. */
-    if (!plan->dry_run && write_job_log(env->d, *result) != 0 && st == RUN_SUCCESS) {
+    int logged = plan->dry_run ? 0 : write_job_log(env->d, *result);
+    if (logged != 0 && st == RUN_SUCCESS) {
         st = RUN_PARTIAL;
         json_object_set_new(*result, "status", jx(json_string(run_status_name(st))));
         json_object_set_new(*result, "success", jx(json_false()));
     }
+    /* The database stopped answering or went away during the run (not a stop we were
+     * asked for): a database fault, which `run --once` reports as such (exit 3). */
+    int db_fault = logged == -2 && !stop_requested();
+    if (db_fault)
+        json_array_append_new(json_object_get(*result, "errors"),
+                              jx_text("the database stopped answering or the connection was "
+                                      "lost during the run; whole chunks stay applied, and the "
+                                      "next run reconnects and converges"));
     /* The run ends before the lock is let go, as it starts after the lock is
      * taken: letting go may wait on a hung database for seconds, past the
      * lease, when another instance may already have taken the lock and begun. */
@@ -175,5 +193,5 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
         db_close(*env->d);
         *env->d = NULL;
     }
-    return st == RUN_SUCCESS ? EXIT_OK : EXIT_STEP_FAILED;
+    return st == RUN_SUCCESS ? EXIT_OK : db_fault ? EXIT_DATABASE : EXIT_STEP_FAILED;
 }

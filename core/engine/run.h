@@ -64,7 +64,8 @@ extern const char *const run_probe_names[];
  * or a "skipped"/"failed" one for a run that could not happen. Returns the
  * exit code `run --once` exits with: EXIT_OK (every step ok),
  * EXIT_STEP_FAILED (partial, failed, interrupted, or the log row could not
- * be written), EXIT_DATABASE (cannot connect, or the lock cannot be read),
+ * be written), EXIT_DATABASE (cannot connect, the lock cannot be read, or
+ * the database stopped answering or went away during the run),
  * EXIT_LOCKED (another instance held the lock for all of wait_ms).
  */
 int run_guarded(run_env *env, const run_plan *plan, json_t **result);

@@ -45,23 +45,24 @@ void run_state_post(run_state *rs, int dry_run, run_post *out)
     rs->reserving = 1;
     pthread_mutex_unlock(&rs->mu);
 
-    /* Recorded now, so that the answer carries the id the history will show. */
-    int rc = history_begin(rs->h, "manual", dry_run, util_wall_ms(), &id);
-    if (rc != 0)
-        snprintf(out->error, sizeof out->error, "cannot record the run: %s",
+    /*
+     * Recorded now, so that the answer carries the id the history will show.
+     * A store that cannot be written (full, read-only, locked) does not stop
+     * a manual run any more than a scheduled one: it gets an id from
+     * history_fallback_id() and its row is written at its end if it can be.
+     */
+    if (history_begin(rs->h, "manual", dry_run, util_wall_ms(), &id) != 0) {
+        id = history_fallback_id();
+        snprintf(out->error, sizeof out->error, "cannot record the run's start: %s",
                  history_error(rs->h));
+        log_error("manual run %lld: %s", (long long)id, out->error);
+    }
 
     pthread_mutex_lock(&rs->mu);
     rs->reserving = 0;
-    if (rc == 0) {
-        rs->queued_id = id;
-        rs->queued_dry = dry_run;
-    }
+    rs->queued_id = id;
+    rs->queued_dry = dry_run;
     pthread_mutex_unlock(&rs->mu);
-    if (rc != 0) {
-        out->status = 503;
-        return;
-    }
     out->status = 202;
     out->run_id = id;
     int saved = errno;

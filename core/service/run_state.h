@@ -50,15 +50,16 @@ void run_state_destroy(run_state *rs);
 
 /* What a POST /v1/reconciliation/run answers. */
 typedef struct run_post {
-    int status;       /* 202 queued, 409 one is running or queued, 503 stopping or history busy */
+    int status;       /* 202 queued, 409 one is running or queued, 503 stopping */
     int64_t run_id;   /* 202: the queued run; 409: the one in the way (0: not known yet) */
-    char error[600];  /* 503: why */
+    char error[600];  /* 503: why; 202: "" or why the run's start is not in history */
 } run_post;
 
 /*
  * The POST protocol, in one place: refuse while stopping (503) or while a
  * run is running or queued (409, naming it); else record the run in history
- * (with the mutex released: the disk may be slow) and queue it (202).
+ * (with the mutex released: the disk may be slow) and queue it (202), also
+ * when history cannot record it (then under a fallback id, error says why).
  */
 void run_state_post(run_state *rs, int dry_run, run_post *out);
 

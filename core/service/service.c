@@ -252,7 +252,8 @@ static int schedule_loop(service *s)
             continue;
         }
         if (run_state_take_queued(&s->rs, &id, &dry)) {
-            do_run(s, "manual", dry, id, lock_wait, 0);
+            if (do_run(s, "manual", dry, id, lock_wait, 0) == EXIT_DATABASE)
+                connect_with_backoff(s);
             continue;
         }
         if (util_mono_ms() < schedule_due(&sch)) {
@@ -263,7 +264,10 @@ static int schedule_loop(service *s)
         int64_t start = util_mono_ms();
         /* After a scheduled run the lock stays ours for about one interval
          * from its start, so N instances make one run per interval, not N. */
-        do_run(s, "scheduled", 0, 0, 0, sch.interval);
+        int rc = do_run(s, "scheduled", 0, 0, 0, sch.interval);
+        /* The database went away: reconnect with backoff rather than fail every tick. */
+        if (rc == EXIT_DATABASE && connect_with_backoff(s) != EXIT_OK)
+            log_error("service: cannot reconnect (see above); trying again at the next run");
         int64_t took = util_mono_ms() - start;
         current_schedule(s, &interval, &jitter, &lock_wait);
         int64_t missed = schedule_after_run(&sch, took, util_mono_ms(), jitter);
@@ -327,6 +331,9 @@ int service_run(config *cfg, service_loader load, void *load_user)
         rc = EXIT_LOCAL;
         goto out;
     }
+    int64_t closed;
+    if (history_abandon(s.h, &closed) != 0)
+        log_error("%s", history_error(s.h));
     s.rs.h = s.api_hist;
     s.wh = webhook_start(s.h);
     s.g = guard_open(cfg);
