@@ -206,6 +206,29 @@ Test(yamltree, syntax_errors_give_libyaml_problem_and_position)
                      "(while scanning for the next token, which starts at 2:1)");
 }
 
+/* Found by the config fuzzer: libyaml ends a text that has no final line
+ * break with a break of its own, and its marks there stood on a line the
+ * file does not have. */
+Test(yamltree, error_at_the_end_of_a_last_line_without_a_break)
+{
+    cr_assert_str_eq(refusal("steps: ["), "t.yaml:1:9: did not find expected node content "
+                     "(while parsing a flow node, which starts at 1:9)");
+    cr_assert_str_eq(refusal("a: 1\nb: [x,"), "t.yaml:2:7: did not find expected node content "
+                     "(while parsing a flow node, which starts at 2:7)");
+    cr_assert_str_eq(refusal("a: \"h\xc3\xa9"), "t.yaml:1:7: found unexpected end of stream "
+                     "(while scanning a quoted scalar, which starts at 1:4)");
+    /* Marks count characters, not bytes, and libyaml's other line breaks. */
+    cr_assert_str_eq(refusal("steps:\n- plug \xc3\xa9\n_P"), "t.yaml:3:3: could not find "
+                     "expected ':' (while scanning a simple key, which starts at 3:1)");
+    cr_assert_str_eq(refusal("steps:\n- plug o\xe2\x80\xa9_P"), "t.yaml:3:3: could not find "
+                     "expected ':' (while scanning a simple key, which starts at 3:1)");
+    cr_assert_str_eq(refusal("\xef\xbb\xbfsteps: ["), "t.yaml:1:9: did not find expected "
+                     "node content (while parsing a flow node, which starts at 1:9)");
+    /* With the break in the file, the line after it is real: left as it is. */
+    cr_assert_str_eq(refusal("steps: [\n"), "t.yaml:2:1: did not find expected node content "
+                     "(while parsing a flow node, which starts at 2:1)");
+}
+
 Test(yamltree, one_document_only)
 {
     cr_assert_str_eq(refusal("a: 1\n---\nb: 2\n"),

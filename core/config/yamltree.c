@@ -21,6 +21,7 @@ typedef struct ybuild {
     const char *name;   /* for messages */
     const char *text;   /* the whole input, to place reader errors */
     size_t len;
+    size_t chars;       /* its characters, less a BOM: what marks count (see place) */
     char *err;
     size_t errlen;
 } ybuild;
@@ -57,6 +58,44 @@ static void offset_to_pos(const char *text, size_t len, size_t off, int *line, i
     }
 }
 
+/* Is a line break at s (n bytes left)? Its length, else 0: libyaml's breaks. */
+static size_t break_len(const unsigned char *s, size_t n)
+{
+    if (s[0] == '\n' || s[0] == '\r')
+        return 1;
+    if (n >= 2 && s[0] == 0xC2 && s[1] == 0x85) /* NEL */
+        return 2;
+    if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9)) /* LS, PS */
+        return 3;
+    return 0;
+}
+
+/*
+ * A mark as "LINE:COL" numbers. At the end of a text with no final line
+ * break, libyaml's marks stand on a line that does not exist (it adds a break
+ * of its own: "steps: [" fails at 2:1); such a mark is placed just past the
+ * last character instead (1:9), where an editor finds it. Marks count
+ * characters (a BOM not among them), as b->chars does.
+ */
+static void place(const ybuild *b, yaml_mark_t m, int *line, int *col)
+{
+    const unsigned char *t = (const unsigned char *)b->text;
+    *line = (int)m.line + 1;
+    *col = (int)m.column + 1;
+    if (m.index < b->chars || m.column != 0 || m.line == 0 || b->len == 0 ||
+        t[b->len - 1] == '\n' || t[b->len - 1] == '\r')
+        return;
+    /* The last line's characters: after the last break. */
+    int last = 0;
+    for (size_t i = strncmp(b->text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; i < b->len;) {
+        size_t brk = break_len(t + i, b->len - i);
+        last = brk ? 0 : last + ((t[i] & 0xC0) != 0x80);
+        i += brk ? brk : 1;
+    }
+    *line = (int)m.line;
+    *col = last + 1;
+}
+
 static int parser_failed(ybuild *b)
 {
     const yaml_parser_t *p = &b->parser;
@@ -68,12 +107,13 @@ static int parser_failed(ybuild *b)
         offset_to_pos(b->text, b->len, p->problem_offset, &line, &col);
         return fail_at(b, line, col, "%s", p->problem ? p->problem : "cannot read the text");
     }
-    line = (int)p->problem_mark.line + 1;
-    col = (int)p->problem_mark.column + 1;
-    if (p->context)
+    place(b, p->problem_mark, &line, &col);
+    if (p->context) {
+        int cline, ccol;
+        place(b, p->context_mark, &cline, &ccol);
         return fail_at(b, line, col, "%s (%s, which starts at %d:%d)",
-                       p->problem ? p->problem : "syntax error", p->context,
-                       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+                       p->problem ? p->problem : "syntax error", p->context, cline, ccol);
+    }
     return fail_at(b, line, col, "%s", p->problem ? p->problem : "syntax error");
 }
 
@@ -84,12 +124,11 @@ static int next_event(ybuild *b, yaml_event_t *ev)
     return 0;
 }
 
-static yt_node *node_new(yt_kind kind, yaml_mark_t m)
+static yt_node *node_new(const ybuild *b, yt_kind kind, yaml_mark_t m)
 {
     yt_node *n = xcalloc(1, sizeof *n);
     n->kind = kind;
-    n->line = (int)m.line + 1;
-    n->col = (int)m.column + 1;
+    place(b, m, &n->line, &n->col);
     return n;
 }
 
@@ -126,7 +165,8 @@ static void append(yt_node *n, yt_node *key, yt_node *item)
 static int check_props(ybuild *b, const yaml_event_t *ev, const yaml_char_t *anchor,
                        const yaml_char_t *tag)
 {
-    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    int line, col;
+    place(b, ev->start_mark, &line, &col);
     if (anchor)
         return fail_at(b, line, col, "anchors (&%.64s) are not allowed in this file",
                        (const char *)anchor);
@@ -146,10 +186,12 @@ static int scalar_node(ybuild *b, const yaml_event_t *ev, yt_node **out)
     if (check_props(b, ev, ev->data.scalar.anchor, ev->data.scalar.tag) != 0)
         return -1;
     /* "\0" in a quoted scalar would silently cut every later string short. */
-    if (memchr(v, '\0', len))
-        return fail_at(b, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
-                       "a NUL character is not allowed in a value");
-    yt_node *n = node_new(YT_SCALAR, ev->start_mark);
+    if (memchr(v, '\0', len)) {
+        int line, col;
+        place(b, ev->start_mark, &line, &col);
+        return fail_at(b, line, col, "a NUL character is not allowed in a value");
+    }
+    yt_node *n = node_new(b, YT_SCALAR, ev->start_mark);
     n->scalar = xmalloc(len + 1);
     memcpy(n->scalar, v, len);
     n->scalar[len] = '\0';
@@ -262,7 +304,8 @@ out:
 /* Build the node that ev starts; consumes ev. */
 static int build_node(ybuild *b, yaml_event_t *ev, int depth, yt_node **out)
 {
-    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    int line, col;
+    place(b, ev->start_mark, &line, &col);
     yt_node *n = NULL;
     int rc = -1;
 
@@ -282,12 +325,12 @@ static int build_node(ybuild *b, yaml_event_t *ev, int depth, yt_node **out)
     case YAML_MAPPING_START_EVENT:
         if (check_props(b, ev, ev->data.mapping_start.anchor, ev->data.mapping_start.tag) != 0)
             goto out;
-        n = node_new(YT_MAP, ev->start_mark);
+        n = node_new(b, YT_MAP, ev->start_mark);
         break;
     case YAML_SEQUENCE_START_EVENT:
         if (check_props(b, ev, ev->data.sequence_start.anchor, ev->data.sequence_start.tag) != 0)
             goto out;
-        n = node_new(YT_SEQ, ev->start_mark);
+        n = node_new(b, YT_SEQ, ev->start_mark);
         break;
     default: /* the parser never gives another event here */
         fail_at(b, line, col, "unexpected YAML event %d", (int)ev->type);
@@ -316,7 +359,8 @@ static int is_empty_doc(const yt_node *n)
 /* Expect ev to be of type want; any other event is a structure we do not read. */
 static int expect(ybuild *b, yaml_event_t *ev, yaml_event_type_t want, const char *what)
 {
-    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    int line, col;
+    place(b, ev->start_mark, &line, &col);
     yaml_event_type_t got = ev->type;
     yaml_event_delete(ev);
     if (got == want)
@@ -370,6 +414,10 @@ out:
 int yt_load_string(const char *text, const char *name, yt_node **root, char *err, size_t errlen)
 {
     ybuild b = { .name = name, .text = text, .len = strlen(text), .err = err, .errlen = errlen };
+    for (size_t i = 0; i < b.len; i++)
+        b.chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+        b.chars--;
     int rc;
 
     *root = NULL;

@@ -95,6 +95,49 @@ static void h_status(void *user, const http_request *req, http_response *resp)
     http_reply_json(resp, 200, r);
 }
 
+int api_arg_limit(const char *arg, int64_t *limit, char *why, size_t whylen)
+{
+    int rc = arg ? text_int(arg, 1, HISTORY_LIMIT_MAX, limit) : TEXT_OK;
+    if (!arg)
+        *limit = HISTORY_LIMIT_DEFAULT;
+    if (rc == TEXT_OK)
+        return 0;
+    snprintf(why, whylen, "limit must be %sfrom 1 to %d, got '%s'",
+             rc == TEXT_SYNTAX ? "a whole number " : "", HISTORY_LIMIT_MAX, arg);
+    return -1;
+}
+
+int api_arg_before(const char *arg, int64_t *before, char *why, size_t whylen)
+{
+    int rc = arg ? text_int(arg, 1, INT64_MAX, before) : TEXT_OK;
+    if (!arg)
+        *before = 0;
+    if (rc == TEXT_OK)
+        return 0;
+    snprintf(why, whylen, "before must be a run id, %sfrom 1 to %lld, got '%s'",
+             rc == TEXT_SYNTAX ? "a whole number " : "", (long long)INT64_MAX, arg);
+    return -1;
+}
+
+int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen)
+{
+    int rc = text_int(tail, 1, INT64_MAX, id);
+    if (rc == TEXT_OK)
+        return 0;
+    snprintf(why, whylen, "a run id is a whole number from 1 to %lld, got '%s'%s",
+             (long long)INT64_MAX, tail, rc == TEXT_SYNTAX ? "" : ", which is out of range");
+    return -1;
+}
+
+int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen)
+{
+    *dry = arg && strcmp(arg, "true") == 0;
+    if (!arg || *dry || strcmp(arg, "false") == 0)
+        return 0;
+    snprintf(why, whylen, "dryRun must be true or false, got '%s'", arg);
+    return -1;
+}
+
 /*
  * A page of the history: ?limit=N newest first, ?before=ID the runs older
  * than ID (keyset paging: a run recorded meanwhile never shifts a page).
@@ -103,18 +146,11 @@ static void h_status(void *user, const http_request *req, http_response *resp)
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
-    const char *arg = http_query(req, "limit"), *bef = http_query(req, "before");
-    int64_t limit = HISTORY_LIMIT_DEFAULT, before = 0, total = 0;
-    int why = arg ? text_int(arg, 1, HISTORY_LIMIT_MAX, &limit) : TEXT_OK;
-    if (why != TEXT_OK) {
-        http_reply_error(resp, 400, "limit must be %sfrom 1 to %d, got '%s'",
-                         why == TEXT_SYNTAX ? "a whole number " : "", HISTORY_LIMIT_MAX, arg);
-        return;
-    }
-    why = bef ? text_int(bef, 1, INT64_MAX, &before) : TEXT_OK;
-    if (why != TEXT_OK) {
-        http_reply_error(resp, 400, "before must be a run id, %sfrom 1 to %lld, got '%s'",
-                         why == TEXT_SYNTAX ? "a whole number " : "", (long long)INT64_MAX, bef);
+    int64_t limit, before, total = 0;
+    char why[API_WHY_MAX];
+    if (api_arg_limit(http_query(req, "limit"), &limit, why, sizeof why) != 0 ||
+        api_arg_before(http_query(req, "before"), &before, why, sizeof why) != 0) {
+        http_reply_error(resp, 400, "%s", why);
         return;
     }
     json_t *runs = history_page(a->h, limit, before, &total);
@@ -165,11 +201,9 @@ static void h_run_get(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
     int64_t id;
-    int why = text_int(req->tail, 1, INT64_MAX, &id);
-    if (why != TEXT_OK) {
-        http_reply_error(resp, 400, "a run id is a whole number from 1 to %lld, got '%s'%s",
-                         (long long)INT64_MAX, req->tail,
-                         why == TEXT_SYNTAX ? "" : ", which is out of range");
+    char why[API_WHY_MAX];
+    if (api_arg_run_id(req->tail, &id, why, sizeof why) != 0) {
+        http_reply_error(resp, 400, "%s", why);
         return;
     }
     json_t *r = history_get(a->h, id);
@@ -183,14 +217,12 @@ static void h_run_get(void *user, const http_request *req, http_response *resp)
 static void h_run_post(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
-    const char *arg = http_query(req, "dryRun");
-    int dry = 0;
+    int dry;
+    char why[API_WHY_MAX];
     run_post post;
 
-    if (arg && strcmp(arg, "true") == 0)
-        dry = 1;
-    else if (arg && strcmp(arg, "false") != 0) {
-        http_reply_error(resp, 400, "dryRun must be true or false, got '%s'", arg);
+    if (api_arg_dry_run(http_query(req, "dryRun"), &dry, why, sizeof why) != 0) {
+        http_reply_error(resp, 400, "%s", why);
         return;
     }
     run_state_post(a->rs, dry, &post);
@@ -461,14 +493,19 @@ static const http_route routes[] = {
     { "GET", "/metrics", 0, 0, h_metrics },
 };
 
+const http_route *api_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}
+
 int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen)
 {
     http_config hc = {
         .listen = deps->listen,
         .token = deps->token,
-        .routes = routes,
-        .n_routes = sizeof routes / sizeof routes[0],
         .user = (void *)deps,
     };
+    hc.routes = api_routes(&hc.n_routes);
     return http_start(&hc, out, err, errlen);
 }

@@ -10,6 +10,7 @@
 #define RC_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "engine/guard.h"
 #include "engine/history.h"
 #include "service/dbwatch.h"
@@ -29,6 +30,25 @@ typedef struct api_deps {
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
 } api_deps;
+
+/* The API's route table (static), for tests that route without a server. */
+const http_route *api_routes(size_t *n);
+
+/*
+ * The request arguments the handlers read, parsed apart from any connection
+ * (so that they are tested and fuzzed alone). Each returns 0 with the value,
+ * or -1 with the 400 reply's message in why (it quotes the argument as given;
+ * API_WHY_MAX holds any message that http_reply_error keeps whole).
+ *   api_arg_limit: ?limit= of the history (NULL: absent, the default 20), 1 to 1000.
+ *   api_arg_before: ?before= of the history (NULL: absent, 0), a run id 1 to INT64_MAX.
+ *   api_arg_run_id: the tail of /v1/reconciliation/runs/{id}, 1 to INT64_MAX.
+ *   api_arg_dry_run: ?dryRun= of POST /run: absent or "false" 0, "true" 1.
+ */
+#define API_WHY_MAX 512
+int api_arg_limit(const char *arg, int64_t *limit, char *why, size_t whylen);
+int api_arg_before(const char *arg, int64_t *before, char *why, size_t whylen);
+int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen);
+int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen);
 
 /* Start serving (deps must outlive the server). 0, or -1 with err. */
 int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen);

@@ -409,6 +409,36 @@ static enum MHD_Result arg_utf8(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_NO;
 }
 
+void http_route_find(const http_route *routes, size_t n_routes, const char *method,
+                     const char *path, http_match *m)
+{
+    size_t off;
+    memset(m, 0, sizeof *m);
+    for (size_t i = 0; i < n_routes; i++) {
+        const http_route *r = &routes[i];
+        if (!route_matches(r, path, &off))
+            continue;
+        m->path_known = 1;
+        m->open |= r->open;
+        if (!m->hit && strcmp(r->method, method) == 0) {
+            m->hit = r;
+            m->tail_off = off;
+        }
+        int seen = 0; /* "GET, POST": each method once */
+        size_t unused;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = route_matches(&routes[j], path, &unused)
+                && strcmp(routes[j].method, r->method) == 0;
+        if (!seen) {
+            size_t n = strlen(m->allow);
+            snprintf(m->allow + n, sizeof m->allow - n, "%s%s", n ? ", " : "", r->method);
+        }
+    }
+    /* A 405 for a path that has an open route tells nothing secret. */
+    if (m->hit)
+        m->open = m->hit->open;
+}
+
 /*
  * The headers are in: route, authenticate, check the announced body size,
  * that the path and query are UTF-8 (handlers only ever see text that JSON
@@ -418,33 +448,9 @@ static enum MHD_Result arg_utf8(void *cls, enum MHD_ValueKind kind, const char *
 static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, const char *method,
                  const char *path, enum MHD_Result *rc)
 {
-    const http_route *hit = NULL;
-    int path_known = 0, path_open = 0;
-    char allow[128] = "";
-    size_t tail_off = 0, off;
-    for (size_t i = 0; i < s->n_routes; i++) {
-        const http_route *r = &s->routes[i];
-        if (!route_matches(r, path, &off))
-            continue;
-        path_known = 1;
-        path_open |= r->open;
-        if (!hit && strcmp(r->method, method) == 0) {
-            hit = r;
-            tail_off = off;
-        }
-        int seen = 0; /* "GET, POST": each method once */
-        size_t unused;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = route_matches(&s->routes[j], path, &unused)
-                && strcmp(s->routes[j].method, r->method) == 0;
-        if (!seen) {
-            size_t n = strlen(allow);
-            snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", r->method);
-        }
-    }
-    /* A 405 for a path that has an open route tells nothing secret. */
-    int open = hit ? hit->open : path_open;
-    if (s->token && !open
+    http_match m;
+    http_route_find(s->routes, s->n_routes, method, path, &m);
+    if (s->token && !m.open
         && !token_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_AUTHORIZATION))) {
         const char *const www[] = { MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", NULL };
@@ -452,14 +458,15 @@ static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, co
         return;
     }
     char msg[256];
-    if (!hit) {
-        const char *const allow_hdr[] = { MHD_HTTP_HEADER_ALLOW, allow, NULL };
-        if (path_known)
-            snprintf(msg, sizeof msg, "method %.16s not allowed here; allowed: %s", method, allow);
+    if (!m.hit) {
+        const char *const allow_hdr[] = { MHD_HTTP_HEADER_ALLOW, m.allow, NULL };
+        if (m.path_known)
+            snprintf(msg, sizeof msg, "method %.16s not allowed here; allowed: %s", method,
+                     m.allow);
         else
             snprintf(msg, sizeof msg, "no such resource: %.200s", path);
-        *rc = send_error(conn, st, method, path, path_known ? 405 : 404,
-                         path_known ? allow_hdr : NULL, msg);
+        *rc = send_error(conn, st, method, path, m.path_known ? 405 : 404,
+                         m.path_known ? allow_hdr : NULL, msg);
         return;
     }
     /* Refused before the body is read: MHD then closes the connection. */
@@ -482,7 +489,7 @@ static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, co
         *rc = send_error(conn, st, method, path, 400, NULL, msg);
         return;
     }
-    if (!hit->open && conn_over_cap(s, st->conn)) {
+    if (!m.hit->open && conn_over_cap(s, st->conn)) {
         const char *const busy[] = { MHD_HTTP_HEADER_RETRY_AFTER, "1",
                                      MHD_HTTP_HEADER_CONNECTION, "close", NULL };
         snprintf(msg, sizeof msg, "too many connections (at most %u, %u per client address)",
@@ -490,8 +497,8 @@ static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, co
         *rc = send_error(conn, st, method, path, 503, busy, msg);
         return;
     }
-    st->route = hit;
-    st->tail_off = tail_off;
+    st->route = m.hit;
+    st->tail_off = m.tail_off;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

@@ -65,6 +65,24 @@ typedef struct http_route {
     http_handler fn;
 } http_route;
 
+/* What the route table says about one method and path, before any I/O. */
+typedef struct http_match {
+    const http_route *hit; /* the route serving method on path, or NULL */
+    size_t tail_off;       /* with hit: where req->tail starts in path */
+    int path_known;        /* some route serves path, with some method (else 404) */
+    int open;              /* no token needed: hit's flag, or (no hit) any route of path's */
+    char allow[128];       /* the methods that serve path, "GET, POST" (405's Allow:) */
+} http_match;
+
+/*
+ * Route method and path against routes (a pure function: what the server
+ * does first with every request, kept apart from libmicrohttpd so that it
+ * can be tested and fuzzed alone). The first route that matches both wins;
+ * a prefix route matches only with a non-empty tail.
+ */
+void http_route_find(const http_route *routes, size_t n_routes, const char *method,
+                     const char *path, http_match *m);
+
 typedef struct http_config {
     const char *listen;        /* "HOST:PORT", "[IPv6]:PORT"; HOST may be a name (getaddrinfo) */
     const char *token;         /* NULL or "": no auth; else every non-open route needs

@@ -1,0 +1,95 @@
+# Fuzzing: libFuzzer harnesses (tests/fuzz/NAME.c, one per target) linked
+# with the core built a second time, by clang under ASan + UBSan with
+# coverage, into $(BUILD)/fuzz/ (the gcc build is not touched). See the
+# README, "Fuzzing".
+#
+#   make fuzz                  each harness FUZZ_TIME seconds (default 180), one at a time
+#   make fuzz FUZZ_TIME=600 FUZZ_ONLY="config url"
+#   make test                  runs _test-fuzz: each harness FUZZ_TEST_TIME (10) seconds
+#
+# Each run starts from a copy of tests/fuzz/corpus/NAME/ under
+# $(BUILD)/fuzz/; what the fuzzer finds stays there (copy an entry into the
+# tree by hand to keep it). A crash, leak, UBSan report or failed property
+# fails the run and leaves the input in $(BUILD)/fuzz/crashes/NAME/.
+
+PUBLIC      += fuzz
+TEST_STAGES += fuzz
+
+FUZZ_CC        = clang
+FUZZ_TIME     ?= 180
+FUZZ_TEST_TIME ?= 10
+FUZZ_DIR       = $(BUILD)/fuzz
+FUZZ_SAN       = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                 -fno-omit-frame-pointer
+FUZZ_CFLAGS    = -g -O1 $(WARNINGS) $(FUZZ_SAN)
+FUZZ_NAMES     = $(sort $(basename $(notdir $(wildcard tests/fuzz/*.c))))
+FUZZ_ONLY     ?= $(FUZZ_NAMES)
+FUZZ_BINS      = $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
+# The generated sources the core links (migrations, paths, console files...):
+# other .mk files add them to CORE_OBJ after this file is read, so the list
+# is taken at recipe time and handed to a sub-make (FUZZ_GEN).
+fuzz_gen       = $(patsubst $(BUILD)/obj/gen/%,$(FUZZ_DIR)/obj/gen/%,$(filter $(BUILD)/obj/gen/%,$(CORE_OBJ)))
+FUZZ_GEN      ?=
+FUZZ_CORE      = $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_GEN)
+# The built-in plugins are compiled in, each entry renamed fuzz_plugin_NAME,
+# and listed in a table (builtins.c) that fz_plugin() searches.
+FUZZ_PLUGINS   = $(sort $(basename $(notdir $(wildcard plugins/*.c))))
+FUZZ_SUPPORT   = $(FUZZ_DIR)/obj/tests/fuzz/lib/fuzz.o $(FUZZ_DIR)/obj/builtins.o \
+                 $(FUZZ_PLUGINS:%=$(FUZZ_DIR)/obj/plugins/%.o)
+FUZZ_HEADERS   = $(wildcard include/*.h core/*/*.h tests/fuzz/lib/*.h)
+
+.PHONY: _test-fuzz _fuzz-bins
+# Kept between runs: only what changed is built again.
+.SECONDARY: $(FUZZ_SUPPORT) $(FUZZ_NAMES:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o) $(FUZZ_DIR)/builtins.c
+
+_fuzz: _fuzz-bins
+	@tests/fuzz/run $(FUZZ_DIR) $(FUZZ_TIME) $(FUZZ_ONLY)
+
+_test-fuzz: _fuzz-bins
+	@tests/fuzz/run --test $(FUZZ_DIR) $(FUZZ_TEST_TIME) $(FUZZ_NAMES)
+
+_fuzz-bins:
+	@$(MAKE) --no-print-directory $(FUZZ_BINS) FUZZ_GEN="$(fuzz_gen)"
+
+$(FUZZ_DIR)/obj/core/%.o: core/%.c $(FUZZ_HEADERS)
+	@mkdir -p $(@D)
+	@$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c $(FUZZ_HEADERS)
+	@mkdir -p $(@D)
+	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/plugins/%.o: plugins/%.c include/reconciler.h
+	@mkdir -p $(@D)
+	@$(FUZZ_CC) -Iinclude $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	    -Dreconciler_plugin=fuzz_plugin_$* -c -o $@ $<
+
+$(FUZZ_DIR)/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
+	@mkdir -p $(@D)
+	@{ echo '/* Made by tools/make/fuzz.mk from plugins/NAME.c. */'; \
+	   echo '#include "fuzz.h"'; \
+	   for p in $(FUZZ_PLUGINS); do echo "const rc_plugin *fuzz_plugin_$$p(void);"; done; \
+	   echo 'const fz_builtin fz_builtins[] = {'; \
+	   for p in $(FUZZ_PLUGINS); do echo "    { \"$$p\", fuzz_plugin_$$p },"; done; \
+	   echo '    { NULL, NULL }'; \
+	   echo '};'; \
+	   echo 'const size_t fz_n_builtins = sizeof fz_builtins / sizeof fz_builtins[0] - 1;'; \
+	 } > $@
+
+$(FUZZ_DIR)/obj/builtins.o: $(FUZZ_DIR)/builtins.c $(FUZZ_HEADERS)
+	@mkdir -p $(@D)
+	@$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS)
+	@mkdir -p $(@D)
+	@$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	    -c -o $@ $<
+
+$(FUZZ_DIR)/libcore.a: $(FUZZ_CORE)
+	@rm -f $@
+	@$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_SUPPORT) $(FUZZ_DIR)/libcore.a
+	@mkdir -p $(@D)
+	@echo "fuzz: linking $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
