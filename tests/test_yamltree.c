@@ -5,6 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A file as config_load reads it: yt_read_file, then yt_load_string. */
+static int load_file(const char *path, yt_node **root, char *err, size_t errlen)
+{
+    *root = NULL;
+    char *text = yt_read_file(path, err, errlen);
+    if (!text)
+        return -1;
+    int rc = yt_load_string(text, path, root, err, errlen);
+    free(text);
+    return rc;
+}
+
 /* Load text that must fail; returns the message (static). */
 static const char *refusal(const char *text)
 {
@@ -272,22 +284,22 @@ Test(yamltree, load_file_and_its_errors)
     yt_node *root = NULL;
     char *p = th_path(th_tmpdir(), "f.yaml");
     th_write(p, "k: v\nk: w\n");
-    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert_eq(load_file(p, &root, err, sizeof err), -1);
     char want[2048];
     snprintf(want, sizeof want, "%s:2:1: duplicate key 'k' (lines 1 and 2)", p);
     cr_assert_str_eq(err, want);
 
     th_write(p, "k: v\n");
-    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(load_file(p, &root, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(yt_get(root, "k")->scalar, "v");
     yt_free(root);
 
     char *missing = th_path(th_tmpdir(), "absent.yaml");
-    cr_assert_eq(yt_load_file(missing, &root, err, sizeof err), -1);
+    cr_assert_eq(load_file(missing, &root, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: cannot open: No such file or directory", missing);
     cr_assert_str_eq(err, want);
 
-    cr_assert_eq(yt_load_file(th_tmpdir(), &root, err, sizeof err), -1);
+    cr_assert_eq(load_file(th_tmpdir(), &root, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: cannot read: Is a directory", th_tmpdir());
     cr_assert_str_eq(err, want);
     free(p);
@@ -310,19 +322,19 @@ Test(yamltree, nul_byte_in_file_is_positioned)
     yt_node *root = NULL;
     char *p = th_path(th_tmpdir(), "nul.yaml");
     write_bytes(p, "a: 1\nb: x\0y\n", 12);
-    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert_eq(load_file(p, &root, err, sizeof err), -1);
     cr_assert_null(root);
     snprintf(want, sizeof want, "%s:2:5: a NUL byte; a pipeline file is UTF-8 text: remove it, "
              "or save the file as UTF-8 if it was saved as UTF-16", p);
     cr_assert_str_eq(err, want);
     /* After a two-byte character the column is still counted in characters. */
     write_bytes(p, "a: \xc3\xa9\0\n", 7);
-    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert_eq(load_file(p, &root, err, sizeof err), -1);
     cr_assert(strncmp(err + strlen(p), ":1:5: a NUL byte", 16) == 0, "%s", err);
     /* UTF-16 text is ASCII with a NUL after each byte: the first one is placed (the
      * two bytes of the byte order mark count as two characters). */
     write_bytes(p, "\xff\xfe" "a\0:\0", 6);
-    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert_eq(load_file(p, &root, err, sizeof err), -1);
     cr_assert(strncmp(err + strlen(p), ":1:4: a NUL byte", 16) == 0, "%s", err);
     cr_assert(strstr(err, "UTF-16"), "%s", err);
     free(p);
@@ -340,12 +352,12 @@ Test(yamltree, oversized_file_names_it_and_what_to_do)
     memset(text, '#', max + 1);
     text[max - 1] = '\n';
     write_bytes(p, text, max);
-    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(load_file(p, &root, err, sizeof err), 0, "%s", err);
     cr_assert_null(root, "only a comment");
     text[max - 1] = '#';
     text[max] = '\n';
     write_bytes(p, text, max + 1);
-    cr_assert_eq(yt_load_file(p, &root, err, sizeof err), -1);
+    cr_assert_eq(load_file(p, &root, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: larger than 1048576 bytes (1 MiB), so not a pipeline file "
              "(those are a few kilobytes): check that the path names the pipeline file", p);
     cr_assert_str_eq(err, want);

@@ -470,17 +470,6 @@ out:
     return buf;
 }
 
-int yt_load_file(const char *path, yt_node **root, char *err, size_t errlen)
-{
-    *root = NULL;
-    char *text = yt_read_file(path, err, errlen);
-    if (!text)
-        return -1;
-    int rc = yt_load_string(text, path, root, err, errlen);
-    free(text);
-    return rc;
-}
-
 const yt_node *yt_get(const yt_node *map, const char *key)
 {
     if (!map || map->kind != YT_MAP)

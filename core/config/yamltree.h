@@ -24,16 +24,14 @@ typedef struct yt_node {
 } yt_node;
 
 /*
- * Load path. Returns 0 and *root (a YT_MAP, or NULL for an empty file), or -1
- * with err "FILE:LINE:COL: message". An empty file yields *root == NULL.
- */
-int yt_load_file(const char *path, yt_node **root, char *err, size_t errlen);
-/*
  * The whole file as a NUL-terminated string (malloc'd), refused when it is
  * too large or holds a NUL byte: NULL with err naming FILE (and LINE:COL).
  */
 char *yt_read_file(const char *path, char *err, size_t errlen);
-/* The same from a string; name is used in messages in place of the file. */
+/*
+ * Parse text. Returns 0 and *root (a YT_MAP, or NULL for empty text), or -1
+ * with err "NAME:LINE:COL: message"; name stands for the file in messages.
+ */
 int yt_load_string(const char *text, const char *name, yt_node **root, char *err, size_t errlen);
 void yt_free(yt_node *n); /* accepts NULL */
 
