@@ -150,7 +150,7 @@ Test(timezone, server_ahead_of_utc_repairs_expired_leases, .timeout = 60)
 
 /*
  * database.time_zone set to a zone the bot does not write in: T is in that
- * zone, and the README says what follows. Behind UTC, live leases look
+ * zone, and docs/configuration.md ("Time zone") says what follows. Behind UTC, live leases look
  * expired; ahead of it, expired ones look live.
  */
 Test(timezone, explicit_utc_on_a_server_behind_utc_misjudges_as_documented, .timeout = 60)

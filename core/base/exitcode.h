@@ -1,6 +1,6 @@
 /*
  * exitcode.h - the process exit codes, a contract with the bot that runs us
- * (README "Exit codes"). Every layer that can decide one returns these.
+ * (docs/operations.md, "Exit codes"). Every layer that can decide one returns these.
  */
 #ifndef RC_EXITCODE_H
 #define RC_EXITCODE_H

@@ -1105,14 +1105,66 @@ static void help_key(FILE *f, const char *prefix, const cfg_key *k)
             *t.range ? " (" : "", t.range, *t.range ? ")" : "");
 }
 
-/* scdoc marks *bold* and _underline_ and escapes with a backslash. */
-static void scdoc_text(FILE *f, const char *s)
+/*
+ * Text for a generated document. scdoc marks *bold* and _underline_ and
+ * escapes with a backslash. In Markdown, a | would end a table cell (an
+ * escaped one does not, inside a code span too), *, < and \ mark up, and so
+ * does a _ at a word's edge (inside a word, as in password_env, it does not).
+ */
+static int is_word_char(char c)
 {
-    for (; *s; s++) {
-        if (*s == '*' || *s == '_' || *s == '\\')
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+void doc_text(FILE *f, doc_format fmt, const char *s)
+{
+    const char *start = s;
+    for (; s && *s; s++) {
+        int esc;
+        if (fmt == DOC_SCDOC) {
+            esc = *s == '*' || *s == '_' || *s == '\\';
+        } else {
+            int word_before = s > start && is_word_char(s[-1]), word_after = is_word_char(s[1]);
+            esc = *s == '|' || *s == '*' || *s == '<' || *s == '\\' ||
+                  (*s == '_' && !(word_before && word_after));
+        }
+        if (esc)
             fputc('\\', f);
         fputc(*s, f);
     }
+}
+
+void doc_code(FILE *f, doc_format fmt, const char *s)
+{
+    if (fmt == DOC_SCDOC) {
+        doc_text(f, fmt, s);
+        return;
+    }
+    fputc('`', f);
+    for (; s && *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('`', f);
+}
+
+void doc_sentence(FILE *f, doc_format fmt, const char *s)
+{
+    char first[2] = { 0, 0 };
+    size_t word = 0;
+    if (!s || !*s)
+        return;
+    /* An identifier stays as it is written ("contact_status of sessions..."). */
+    while (s[word] >= 'a' && s[word] <= 'z')
+        word++;
+    if (word == 0 || s[word] == '_' || s[word] == '.' || (s[word] >= '0' && s[word] <= '9')) {
+        doc_text(f, fmt, s);
+        return;
+    }
+    first[0] = (char)(*s - 'a' + 'A');
+    doc_text(f, fmt, first);
+    doc_text(f, fmt, s + 1);
 }
 
 static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
@@ -1120,20 +1172,49 @@ static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
     key_text t;
     key_describe(prefix, k, &t);
     fputc('*', f);
-    scdoc_text(f, t.path);
+    doc_text(f, DOC_SCDOC, t.path);
     fputs("*\n\t", f);
     /* The help's one-line meaning, as a sentence. */
-    fputc(k->desc[0] >= 'a' && k->desc[0] <= 'z' ? k->desc[0] - 'a' + 'A' : k->desc[0], f);
-    scdoc_text(f, k->desc + 1);
+    doc_sentence(f, DOC_SCDOC, k->desc);
     fputs(".\n\tType: ", f);
-    scdoc_text(f, t.type);
+    doc_text(f, DOC_SCDOC, t.type);
     fputs(". Default: ", f);
-    scdoc_text(f, strcmp(t.def, "-") == 0 ? "none" : t.def);
+    doc_text(f, DOC_SCDOC, strcmp(t.def, "-") == 0 ? "none" : t.def);
     if (*t.range) {
         fputs(". Range: ", f);
-        scdoc_text(f, t.range);
+        doc_text(f, DOC_SCDOC, t.range);
     }
     fputs(".\n\n", f);
+}
+
+/*
+ * One row of docs/configuration.md's key table. That file is committed, so it
+ * must not depend on the binary that wrote it: the compiled-in plugin folder
+ * is named by its install variable, not by this build's path.
+ */
+static void doc_key_markdown(FILE *f, const char *prefix, const cfg_key *k)
+{
+    key_text t;
+    key_describe(prefix, k, &t);
+    fputs("| ", f);
+    doc_code(f, DOC_MARKDOWN, t.path);
+    fputs(" | ", f);
+    doc_code(f, DOC_MARKDOWN, t.type);
+    fputs(" | ", f);
+    if (k->def == rc_default_plugin_dir)
+        fputs("the installed plugin folder, `LIBDIR/reconciler/plugins` (`reconciler --version` "
+              "prints it)", f);
+    else if (strcmp(t.def, "-") == 0)
+        fputs("none", f);
+    else if (strcmp(t.def, "(required)") == 0)
+        fputs("(required)", f);
+    else
+        doc_code(f, DOC_MARKDOWN, t.def);
+    fputs(" | ", f);
+    doc_text(f, DOC_MARKDOWN, t.range);
+    fputs(" | ", f);
+    doc_sentence(f, DOC_MARKDOWN, k->desc);
+    fputs(" |\n", f);
 }
 
 /* Every key table with the path prefix its keys are shown under: help and manual alike. */
@@ -1151,9 +1232,11 @@ static void each_key(FILE *f, void (*show)(FILE *, const char *, const cfg_key *
             show(f, shown_tables[t].prefix, &shown_tables[t].table->keys[i]);
 }
 
-void config_doc(FILE *f)
+void config_doc(FILE *f, doc_format fmt)
 {
-    each_key(f, doc_key);
+    if (fmt == DOC_MARKDOWN)
+        fputs("| key | type | default | range | meaning |\n|---|---|---|---|---|\n", f);
+    each_key(f, fmt == DOC_MARKDOWN ? doc_key_markdown : doc_key);
 }
 
 void config_help(FILE *f)

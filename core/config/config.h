@@ -144,12 +144,27 @@ int config_password(const config *c, char **out, char *err, size_t errlen);
 /* Print every key the file may hold, with type, default and description. */
 void config_help(FILE *f);
 
+/* The formats generated documents are written in. */
+typedef enum doc_format {
+    DOC_SCDOC,   /* the manual pages' source (conf/man/, tools/make/install.mk) */
+    DOC_MARKDOWN /* docs/NAME.md, between generated-section markers (tools/make/docs.mk) */
+} doc_format;
+
 /*
- * The same keys as config_help, in scdoc (the source of the manual page
- * reconciler.yaml(5), which `reconciler __doc keys` feeds): one entry per
- * key with its type, default, range and meaning.
+ * The same keys as config_help, for a document: in scdoc, one entry per key
+ * (the manual page reconciler.yaml(5), which `reconciler __doc keys` feeds);
+ * in Markdown, one table row per key (docs/configuration.md, from
+ * `reconciler __doc keys --markdown`). Each with its type, default, range
+ * and meaning.
  */
-void config_doc(FILE *f);
+void config_doc(FILE *f, doc_format fmt);
+
+/* s escaped as text of a document in fmt. */
+void doc_text(FILE *f, doc_format fmt, const char *s);
+/* s as code: in Markdown a code span (its | escaped, for a table cell); scdoc as doc_text. */
+void doc_code(FILE *f, doc_format fmt, const char *s);
+/* s as a sentence: its first letter capitalized, escaped as doc_text. */
+void doc_sentence(FILE *f, doc_format fmt, const char *s);
 
 /* Resolve p against dir unless absolute; malloc'd. */
 char *config_resolve(const char *dir, const char *p);

@@ -1,7 +1,7 @@
 -- 004: indexes for the live endpoints (GET /v1/processing/queue and
 -- /api/admin/dashboard), which query the bot's tables at request time. Each
 -- one lets a figure be read from an index alone (a covering index) instead
--- of from every row; see "Indexes for the live figures" in the README.
+-- of from every row; see "Indexes for the live figures" in docs/internals.md.
 --
 -- Re-runnable on MySQL too, which has no ADD INDEX IF NOT EXISTS: each index
 -- is added only when information_schema does not list it yet. ALGORITHM and

@@ -19,7 +19,7 @@ _test-browser: _all
 	@/usr/bin/python3 tests/browser/console_test.py --build $(BUILD) \
 	    --screenshot $(BUILD)/console.png
 
-# make screenshot: the same test, and the README's image refreshed from it.
+# make screenshot: the same test, and the console's picture in docs/http-api.md refreshed from it.
 PUBLIC += screenshot
 _screenshot: _all
 	@/usr/bin/python3 tests/browser/console_test.py --build $(BUILD) \

@@ -1,7 +1,7 @@
 # Fuzzing: libFuzzer harnesses (tests/fuzz/NAME.c, one per target) linked
 # with the core built a second time, by clang under ASan + UBSan with
-# coverage, into $(BUILD)/fuzz/ (the gcc build is not touched). See the
-# README, "Fuzzing".
+# coverage, into $(BUILD)/fuzz/ (the gcc build is not touched). See
+# docs/tests.md, "Fuzzing".
 #
 #   make fuzz                  each harness FUZZ_TIME seconds (default 180), one at a time
 #   make fuzz FUZZ_TIME=600 FUZZ_ONLY="config url"

@@ -1,5 +1,5 @@
 # install.mk - `make install`, `make uninstall`, `make deb`, and the install
-# test stage. See README "Install".
+# test stage. See docs/install.md.
 #
 # The folders, with the GNU names (set any of them on the command line; the
 # others follow PREFIX):
@@ -122,6 +122,8 @@ $(BUILD)/man/%: conf/man/%.scd $(BUILD)/man/keys.scd $(BUILD)/man/plugins.scd $(
 	@mv $@.tmp $@
 
 # ------------------------------------------------------- install
+# The documents beside the README, where its links (docs/NAME.md) find them.
+DOCS = $(sort $(wildcard docs/*.md))
 INSTALL_TEXT = $(BUILD)/install/reconciler.pc $(BUILD)/install/pipeline.yaml \
                $(BUILD)/install/reconciler.service $(BUILD)/install/bot-waits-for-reconciler.conf
 D = $(DESTDIR)
@@ -132,7 +134,7 @@ _install: $(BUILD)/install/reconciler $(PLUGINS) $(MAN_PAGES) $(INSTALL_TEXT)
 	    { echo "install.mk: $(BUILD)/install/reconciler lacks the prefix's plugin_dir" >&2; exit 1; }
 	$(INSTALL) -d $(D)$(BINDIR) $(D)$(PLUGINDIR) $(D)$(INCLUDEDIR) $(D)$(PKGCONFIGDIR) \
 	    $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man3 $(D)$(MANDIR)/man5 $(D)$(CONFDIR) $(D)$(UNITDIR) \
-	    $(D)$(DOCDIR)/examples
+	    $(D)$(DOCDIR)/docs $(D)$(DOCDIR)/examples
 	$(INSTALL) -m 755 $(BUILD)/install/reconciler $(D)$(BINDIR)/reconciler
 	$(INSTALL) -m 644 $(PLUGINS) $(D)$(PLUGINDIR)/
 	$(INSTALL) -m 644 include/reconciler.h $(D)$(INCLUDEDIR)/reconciler.h
@@ -142,6 +144,7 @@ _install: $(BUILD)/install/reconciler $(PLUGINS) $(MAN_PAGES) $(INSTALL_TEXT)
 	$(INSTALL) -m 644 $(filter %.5,$(MAN_PAGES)) $(D)$(MANDIR)/man5/
 	$(INSTALL) -m 644 $(BUILD)/install/reconciler.service $(D)$(UNITDIR)/reconciler.service
 	$(INSTALL) -m 644 README.md $(D)$(DOCDIR)/README.md
+	$(INSTALL) -m 644 $(DOCS) $(D)$(DOCDIR)/docs/
 	$(INSTALL) -m 644 conf/pipeline.example.yaml $(BUILD)/install/bot-waits-for-reconciler.conf \
 	    $(D)$(DOCDIR)/examples/
 	@# The operator's pipeline file is theirs: never overwritten.
@@ -158,11 +161,13 @@ INSTALLED_FILES = $(BINDIR)/reconciler $(patsubst $(BUILD)/plugins/%,$(PLUGINDIR
     $(patsubst $(BUILD)/man/%,$(MANDIR)/man1/%,$(filter %.1,$(MAN_PAGES))) \
     $(patsubst $(BUILD)/man/%,$(MANDIR)/man3/%,$(filter %.3,$(MAN_PAGES))) \
     $(patsubst $(BUILD)/man/%,$(MANDIR)/man5/%,$(filter %.5,$(MAN_PAGES))) \
-    $(UNITDIR)/reconciler.service $(DOCDIR)/README.md $(DOCDIR)/examples/pipeline.example.yaml \
+    $(UNITDIR)/reconciler.service $(DOCDIR)/README.md $(addprefix $(DOCDIR)/,$(DOCS)) \
+    $(DOCDIR)/examples/pipeline.example.yaml \
     $(DOCDIR)/examples/bot-waits-for-reconciler.conf
 _uninstall:
 	rm -f $(addprefix $(D),$(INSTALLED_FILES))
-	-rmdir $(D)$(PLUGINDIR) $(D)$(LIBDIR)/reconciler $(D)$(DOCDIR)/examples $(D)$(DOCDIR) 2>/dev/null
+	-rmdir $(D)$(PLUGINDIR) $(D)$(LIBDIR)/reconciler $(D)$(DOCDIR)/docs $(D)$(DOCDIR)/examples \
+	    $(D)$(DOCDIR) 2>/dev/null
 	@if [ -e $(D)$(CONFDIR)/pipeline.yaml ]; then \
 	    echo "uninstall: kept $(D)$(CONFDIR)/pipeline.yaml (yours; remove it by hand)"; fi
 
