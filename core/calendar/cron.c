@@ -182,7 +182,7 @@ static int item(ps *p, const char *b, const char *e, cal_cron *c)
 
     if (b == e)
         return fail(p, b, "empty item in the list (two commas, or one at an end)");
-    if (p->f == F_DOM && up(*s) == 'L' && (s + 1 == e || !is_alpha(s[1]) || up(s[1]) == 'W')) {
+    if (p->f == F_DOM && up(*s) == 'L') {
         s++;
         if (s == e) {
             c->dom_last |= 1;
