@@ -451,7 +451,8 @@ def gen_list(r, f, cased, maxn=3):
     return ",".join(gen_plain(r, f, cased) for _ in range(r.choice([1, 1, 1, 2, maxn])))
 
 
-def gen_expr(r):
+def gen_expr(r, near=None):
+    """A random expression; near: local hours around a DST change to aim at (or None)."""
     def cased(s):
         return r.choice([s, s.lower(), s.capitalize()])
     if r.random() < 0.04:
@@ -517,6 +518,13 @@ def gen_expr(r):
         dow = cased("MON-FRI")
     else:
         dow = gen_list(r, "dow", cased)
+    if near and r.random() < 0.6:
+        # Aim at the change: its hours, any day (the generator's days are too rare to hit it).
+        hour = r.choice([str(near[0]), str(near[1]), "%d,%d" % near, "%d-%d" % (min(near), max(near)),
+                         "*"])
+        dom, month = r.choice([("*", "*"), ("?", "*"), (dom, "*"), ("*", month)])
+        if r.random() < 0.5:
+            dow = "*"
     fields = [minute, hour, dom, month, dow]
     if r.random() < 0.25:
         k = r.random()
@@ -535,12 +543,20 @@ def transitions(z, y0, y1):
 
 
 def gen_instant(r, z, trans):
+    """A start instant, and the local hours of a DST change it is near (or None)."""
     k = r.random()
     if trans and k < 0.45:
         t = r.choice(trans)
         d = r.choice([0, -1, 1, -60, 60, -3600, 3600, -1800, 1800, r.randint(-3 * 86400, 3 * 86400),
                       r.randint(-86400, 86400), r.randint(-7200, 7200) // 60 * 60])
-        return t + d
+        before = ((t - 1 + z.off(t - 1)) // 3600) % 24
+        after = ((t + z.off(t)) // 3600) % 24
+        return t + d, (before, after)
+    return gen_instant_far(r, z), None
+
+
+def gen_instant_far(r, z):
+    k = 0.45 + 0.55 * r.random()   # the other kinds, in gen_instant's proportions
     if k < 0.60:
         y = r.choice([1996, 2000, 2024, 2028, 2096, 2100, 2400 - 400, 2044, 2052])
         day = dt.date(y, 2, 28) + dt.timedelta(days=r.randint(-1, 2))
@@ -588,7 +604,8 @@ def main():
     cases = []
     for _ in range(a.cases):
         zn = r.choice(ZONES)
-        cases.append((zn, gen_instant(r, zones[zn], trans[zn]), N_FIRES, gen_expr(r)))
+        t, near = gen_instant(r, zones[zn], trans[zn])
+        cases.append((zn, t, N_FIRES, gen_expr(r, near)))
     answers = run_batch(a.bin, cases)
 
     # Second round: the boundaries of the fire times found, on both sides.
