@@ -732,6 +732,33 @@ Test(calendar, planted_zone_all_year_dst_and_negative_times)
     free(root);
 }
 
+Test(calendar, planted_version_1_zone)
+{
+    /* Version 1 only (no 64-bit data, no footer): 32-bit transitions, the last type holds. */
+    unsigned char buf[256], *p = buf;
+    memcpy(p, "TZif", 4); memset(p + 4, 0, 16); p += 20;
+    put32(&p, 0); put32(&p, 0); put32(&p, 0); put32(&p, 1); put32(&p, 2); put32(&p, 8);
+    put32(&p, (uint32_t)-86400);                 /* 1969-12-31: to type 1 */
+    *p++ = 1;
+    put32(&p, 3600); *p++ = 0; *p++ = 0;         /* type 0: +01:00 "ONE" */
+    put32(&p, 7200); *p++ = 1; *p++ = 4;         /* type 1: +02:00 "TWO", DST */
+    memcpy(p, "ONE\0TWO\0", 8); p += 8;
+    char *root = plant("tzv1", "Test/V1", buf, (size_t)(p - buf)), err[512];
+    cal_zone *z;
+    cr_assert_eq(cal_zone_open("Test/V1", root, &z, err, sizeof err), 0, "%s", err);
+    cal_span s;
+    cal_zone_span(z, -86401, &s);
+    cr_assert_eq(s.utoff, 3600);
+    cr_assert_str_eq(s.abbr, "ONE");
+    cal_zone_span(z, 4000000000LL, &s);
+    cr_assert_eq(s.utoff, 7200);
+    cr_assert_str_eq(s.abbr, "TWO");
+    cr_assert_eq(s.start, -86400);
+    cr_assert_eq(s.end, INT64_MAX);
+    cal_zone_free(z);
+    free(root);
+}
+
 Test(calendar, corrupt_zone_files_are_refused)
 {
     unsigned char buf[1024];
