@@ -716,6 +716,7 @@ Test(calendar, planted_zone_all_year_dst_and_negative_times)
     for (int64_t t = instant("2023-12-30T00:00:00Z"); t < instant("2025-01-03T00:00:00Z"); t += 3 * 3600 + 7)
         cr_assert_eq(cal_zone_offset(z, t), -14400, "at %lld", (long long)t);
     cal_zone_free(z);
+    free(root);
 
     /* Greenland's current rule: changes at -01:00 and 00:00 local time. */
     len = tzif(buf, NULL, NULL, 0, (int32_t[]){ -7200 }, (uint8_t[]){ 0 },
