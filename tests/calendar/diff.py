@@ -382,11 +382,11 @@ def feb_quirk(c, z, after, last):
 
 
 def raw_dow(item):
-    """The weekday numbers of a plain item before 7 becomes 0."""
+    """The weekday numbers croniter reads in a plain item before 7 becomes 0 (its * / n is 0-7 / n)."""
     base, slash, step = item.partition("/")
     n = int(step) if slash else 1
     if base in ("*", "?"):
-        a, b = 0, 6
+        a, b = 0, 7 if slash else 6
     elif "-" in base:
         x, y = base.split("-")
         a, b = value(x, "dow"), value(y, "dow")
