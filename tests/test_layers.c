@@ -147,6 +147,33 @@ Test(layers, upward_include_from_a_header_and_through_angle_brackets)
     free(out); free(err); free(root);
 }
 
+Test(layers, calendar_sits_between_base_and_config)
+{
+    /*
+     * calendar/ (cron expressions, zones) is layer 2: it may include base/,
+     * config/ may include it, and it may include nothing above (config, db,
+     * engine).
+     */
+    char *root = tree("calendar"), *out, *err;
+    plant_clean(root);
+    put(root, "core/calendar/cron.h", "#include <stdint.h>\n");
+    put(root, "core/calendar/cron.c", "#include \"calendar/cron.h\"\n#include \"base/util.h\"\n");
+    put(root, "core/config/config.c", "#include \"calendar/cron.h\"\n");
+    cr_assert_eq(check(root, &out, &err), 0, "stdout:\n%s\nstderr:\n%s", out, err);
+    cr_assert(strstr(out, "16 files, 5 layers"), "%s", out);
+    free(out); free(err);
+
+    put(root, "core/config/config.h", "\n");
+    put(root, "core/calendar/zone.c", "#include \"config/config.h\"\n#include \"db/db.h\"\n");
+    cr_assert_eq(check(root, &out, &err), 1, "stdout:\n%s\nstderr:\n%s", out, err);
+    cr_assert(strstr(err, "core/calendar/zone.c:1: includes \"config/config.h\" (layer core/config) "
+                          "from layer core/calendar"), "%s", err);
+    cr_assert(strstr(err, "core/calendar/zone.c:2: includes \"db/db.h\" (layer core/db) "
+                          "from layer core/calendar"), "%s", err);
+    cr_assert_eq(count(err, "includes"), 2, "%s", err);
+    free(out); free(err); free(root);
+}
+
 Test(layers, two_module_cycle_in_one_layer)
 {
     char *root = tree("cycle2"), *out, *err;

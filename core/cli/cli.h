@@ -20,6 +20,12 @@ int cmd_migrate(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_new_plugin(int argc, char **argv);
+int cmd_calendar(int argc, char **argv);
+
+/* `reconciler __calendar-batch`: many calendar queries on stdin, for the
+ * differential test (tests/calendar/). Not for people. */
+#define CALENDAR_BATCH_COMMAND "__calendar-batch"
+int cmd_calendar_batch(int argc, char **argv);
 
 /* `reconciler __doc keys|plugins DIR`: the pipeline keys and the plugins' options in
  * scdoc, for reconciler.yaml(5). */

@@ -24,6 +24,7 @@ static const struct command {
     { "history", cmd_history, "show recent runs from the local history store" },
     { "plugins", cmd_plugins, "list the plugins found, with their options" },
     { "new-plugin", cmd_new_plugin, "write a step plugin's skeleton (source and Makefile)" },
+    { "calendar", cmd_calendar, "show the next fire times of a cron expression in a time zone" },
 };
 
 static void usage(FILE *f)
@@ -71,6 +72,9 @@ int main(int argc, char **argv)
     /* What the manual pages are generated from (tools/make/install.mk): not for people. */
     if (strcmp(argv[1], DOC_COMMAND) == 0)
         return cmd_doc(argc - 1, argv + 1);
+    /* The differential test's calendar queries (tests/calendar/): not for people. */
+    if (strcmp(argv[1], CALENDAR_BATCH_COMMAND) == 0)
+        return cmd_calendar_batch(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             /* Once, before any thread, as Connector/C asks. */
