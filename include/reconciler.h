@@ -18,9 +18,9 @@
  *   - Steps run in a step worker: a separate process (this same binary,
  *     started with fork + exec for the run, so it inherits no thread or
  *     library state), never in the process that holds the run lock, the run
- *     history and the HTTP API. The supervisor process hands the worker the
- *     plan, reads each step's outcome as it finishes, and finishes the run's
- *     records itself.
+ *     history and the HTTP API. The supervisor process hands the worker its
+ *     assignment (what to run, on which database, at which T), reads each
+ *     step's outcome as it finishes, and finishes the run's records itself.
  *   - init(), run() and fini() are called once per step per run, in that
  *     order, on one thread, in the worker (twice when the step sets
  *     max_changes: see MAX_CHANGES below): also in dry runs, and also when

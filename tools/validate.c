@@ -18,7 +18,7 @@
 #include "engine/run.h"
 #include "base/exitcode.h"
 #include "db/connect.h"
-#include "engine/guard.h"
+#include "engine/runlock.h"
 #include "base/util.h"
 
 #include <getopt.h>
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
     pipeline *p = NULL;
     history *h = NULL;
     db *d = NULL;
-    guard *g = NULL;
+    runlock *rl = NULL;
     json_t *dry = NULL, *real = NULL;
     int ch, rc = 3, created = 0;
 
@@ -256,13 +256,13 @@ int main(int argc, char **argv)
            t0.text, t0.zone);
 
     /* The real run takes the run lock like any other: never beside another instance's. */
-    g = guard_open(cfg);
-    run_env env = { cfg, p, h, g, &d };
-    run_plan dry_plan = { .trigger = "startup", .dry_run = 1 };
-    run_plan real_plan = { .trigger = "startup", .wait_ms = cfg->schedule_lock_wait_ms };
-    run_guarded(&env, &dry_plan, &dry);
+    rl = runlock_open(cfg);
+    run_env env = { cfg, p, h, rl, &d };
+    run_spec dry_spec = { .trigger = "startup", .dry_run = 1 };
+    run_spec real_spec = { .trigger = "startup", .wait_ms = cfg->schedule_lock_wait_ms };
+    run_execute(&env, &dry_spec, &dry);
     check(json_is_true(json_object_get(dry, "success")), "dry run", "every step ok");
-    run_guarded(&env, &real_plan, &real);
+    run_execute(&env, &real_spec, &real);
     check(json_is_true(json_object_get(real, "success")), "run", "every step ok");
     check_states(d);
     check_counts(dry, real);
@@ -274,7 +274,7 @@ out:
         printf("validate: %d passed, %d failed\n", passes, failures);
     json_decref(dry);
     json_decref(real);
-    guard_close(g);
+    runlock_close(rl);
     db_close(d);
     history_close(h);
     pipeline_free(p);

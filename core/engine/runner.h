@@ -93,18 +93,18 @@ typedef struct run_result {
     int64_t started, mono0;
 } run_result;
 
-void result_init(run_result *rr, const run_request *req);
+void run_result_init(run_result *rr, const run_request *req);
 /* T was read: the result says it, and the run may succeed. */
-void result_clock(run_result *rr, const db_clock *clock);
+void run_result_clock(run_result *rr, const db_clock *clock);
 /* One step's outcome, in order (takes o's results and error). */
-void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o);
+void run_result_step(run_result *rr, const pipeline_step *ps, step_outcome *o);
 /* A line for errors[], prefixed by the step's name when step is set. */
-void result_error(run_result *rr, const char *step, const char *msg);
+void run_result_error(run_result *rr, const char *step, const char *msg);
 /*
  * The result JSON (new reference) and its status. interrupted: why the run
  * was cut short (it is then never "success"), or NULL.
  */
-json_t *result_finish(run_result *rr, const char *interrupted, run_status *status);
+json_t *run_result_finish(run_result *rr, const char *interrupted, run_status *status);
 
 /*
  * The result of a run that did not happen: status "skipped" (another

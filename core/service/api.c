@@ -189,8 +189,8 @@ static void h_state(void *user, const http_request *req, http_response *resp)
     json_t *body = run_state_activity(a->rs);
     json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
     json_object_set_new(body, "lock", jx(json_pack("{s:b, s:s}", "held",
-                                                   a->g ? guard_held(a->g) : 0, "instance",
-                                                   a->g ? guard_holder(a->g) : "")));
+                                                   a->rl ? runlock_held(a->rl) : 0, "instance",
+                                                   a->rl ? runlock_holder(a->rl) : "")));
     json_object_set_new(body, "database", dbj);
     json_object_set_new(body, "uptime", jx(json_integer(util_uptime_s())));
     json_object_set_new(body, "generatedAt", generated_at());
@@ -429,7 +429,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
 
     /* Memory and an atomic only: /metrics never waits for a run or the heartbeat. */
     run_state_stats(a->rs, &st, &r);
-    int held = a->g ? guard_held(a->g) : 0;
+    int held = a->rl ? runlock_held(a->rl) : 0;
 
     prom_family(&b, "reconciler_runs_total", "counter",
                 "Reconciliation runs by outcome (skipped: another instance held the run lock).");
