@@ -58,7 +58,7 @@ static void plant_clean(const char *root)
         "#include \"engine/runner.h\"\n#include \"host.h\"\n#include \"base/log.h\"\n");
     put(root, "core/engine/host.h", "#include \"db/db.h\"\n");
     put(root, "core/engine/host.c", "#include \"engine/host.h\"\n#include \"base/util.h\"\n");
-    put(root, "tools/validate.c", "#include \"engine/runner.h\"\n#include \"db/db.h\"\n");
+    put(root, "tools/scenario_check.c", "#include \"engine/runner.h\"\n#include \"db/db.h\"\n");
     put(root, "plugins/leases.c", "#include <stdio.h>\n#include \"reconciler.h\"\n");
 }
 
