@@ -219,13 +219,19 @@ typedef struct rc_chunk_stmt {
  * locked_until (InnoDB appends the primary key to every index).
  */
 #define RC_CHUNK_KEY_MAX 4
+/* How often one bound may be bound: a key of 4 columns needs 4 + 3 + 2 + 1 = 10. */
+#define RC_CHUNK_BIND_MAX 10
+/* Parameters of one chunked statement or find, the bounds (and batch) included. */
+#define RC_CHUNK_PARAMS_MAX 32
 typedef struct rc_chunk_key {
-    size_t ncols;               /* the key's columns, as the find selects them: 1..4 */
+    size_t ncols;               /* the key's columns, as the find selects them:
+                                   1..RC_CHUNK_KEY_MAX (4) */
     const rc_value *first;      /* ncols values, together below every candidate's key */
     const unsigned char *bind;  /* how one bound is bound, in placeholder order: indexes
                                    into the key's columns, e.g. {0, 0, 1} for
                                    "(locked_until > ? OR (locked_until = ? AND id > ?))" */
-    size_t nbind;               /* 1..8; every column appears at least once */
+    size_t nbind;               /* 1..RC_CHUNK_BIND_MAX (10); every column appears
+                                   at least once */
 } rc_chunk_key;
 
 /*

@@ -8,9 +8,9 @@
 #include <time.h>
 
 #define MAX_TRIES 5
-#define MAX_PARAMS 32
-/* A bound is bound at most this often: a key of 4 columns needs 4 + 3 + 2 + 1 = 10. */
-#define MAX_BIND 10
+/* The public limits (include/reconciler.h), so that header and code agree. */
+#define MAX_PARAMS RC_CHUNK_PARAMS_MAX
+#define MAX_BIND RC_CHUNK_BIND_MAX
 /* SQLite: the pause between chunks (see chunk_run). */
 #define SQLITE_CHUNK_GAP_MS 2
 
