@@ -49,8 +49,11 @@ static void take_string(json_t *o, const char *key, char **field)
 /*
  * The supervisor's pipeline: the file's text as it loaded it, with the
  * database settings it has bound (a reload may have changed the file since;
- * --db may override the url). The password is read here, from the same
- * variable or file: it never travels through the pipe.
+ * --db may override the url). A password from database.password_env or
+ * password_file (or RECONCILER_DB_PASSWORD) is read here, from the same
+ * variable or file, and is not sent. A password written into database.url
+ * does travel through the pipe, in the url and in the file's text: the pipe
+ * is private to the supervisor and this worker (never argv, never a file).
  */
 static int load_assignment_config(json_t *assignment, config **out, char *err, size_t errlen)
 {
@@ -100,7 +103,7 @@ static json_t *step_reply(json_int_t index, step_outcome *o)
 
 static json_t *probe_reply(const pipeline *p, db *d, const char *name)
 {
-    char err[2048], now[20] = "";
+    char err[2048], now[RC_TIME_TEXT_SIZE] = "";
     json_t *results = NULL;
     if (runner_probe(p, name, d, &results, now, err, sizeof err) != 0)
         return jx(json_pack("{s:s, s:s, s:o}", "type", "probe", "name", name, "error",
