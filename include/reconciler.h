@@ -111,6 +111,12 @@ extern "C" {
 #define RC_ABI_MAJOR 1
 #define RC_ABI_MINOR 3
 
+/*
+ * The size of a buffer for a time as text, "YYYY-MM-DD HH:MM:SS" and its NUL
+ * (format_time's out, now_text's string).
+ */
+#define RC_TIME_TEXT_SIZE 20
+
 /* The name of the one symbol a plugin exports. */
 #define RC_PLUGIN_SYMBOL "reconciler_plugin"
 
@@ -286,7 +292,8 @@ typedef struct rc_api {
      *   session writes it, "YYYY-MM-DD HH:MM:SS" in the session's time zone
      *   (database.time_zone): compare the bot's datetimes with this text.
      *   The core's string, valid for the whole step.
-     * ARGUMENTS format_time: unix_seconds, out (at least 20 bytes), outlen.
+     * ARGUMENTS format_time: unix_seconds, out (at least RC_TIME_TEXT_SIZE,
+     *   20, bytes; a shorter outlen gets ""), outlen.
      * NOTES format_time writes any Unix time with the session's offset at T,
      *   so format_time(now() - n * 86400) is exactly what
      *   DATE_SUB(NOW(), INTERVAL n DAY) gives. Call it on the thread run()
@@ -567,23 +574,69 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
     "(substr(" col ", 20, 1) = '.' AND length(" col ") > 20 AND substr(" col ", 21) " \
     "NOT GLOB '*[^0-9]*')))"
 
-/* Read a single integer (e.g. a COUNT(*)) into *out; NULL reads as 0. */
+/*
+ * A double as int64_t, cut toward zero: 0, or -1 when it is NaN or outside
+ * int64_t's range (converting such a value is undefined behaviour in C).
+ * -2^63 is a double exactly; 2^63 is the first double above INT64_MAX.
+ */
+static inline int rc__double_to_int64(double d, int64_t *out)
+{
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+        return -1; /* NaN fails both comparisons */
+    *out = (int64_t)d;
+    return 0;
+}
+
+/*
+ * Read a single integer (e.g. a COUNT(*)) into *out (an int64_t *). NULL, and
+ * a double that is NaN or outside int64_t's range, leave *out as it was.
+ */
 static inline int rc__count_row(void *user, const rc_value *cols, size_t ncols)
 {
     int64_t *out = (int64_t *)user;
     if (ncols > 0 && cols[0].type == RC_INT)
         *out = cols[0].i;
     else if (ncols > 0 && cols[0].type == RC_DOUBLE)
-        *out = (int64_t)cols[0].d;
+        (void)rc__double_to_int64(cols[0].d, out);
     return 1;
 }
 
-/* db_query for one integer: RC_OK with *out, or RC_ERROR. */
+/* rc_count's row: as rc__count_row, remembering a double it could not hold. */
+typedef struct rc__count_state {
+    int64_t *out;
+    int unholdable;
+    double value;
+} rc__count_state;
+
+static inline int rc__count_checked_row(void *user, const rc_value *cols, size_t ncols)
+{
+    rc__count_state *st = (rc__count_state *)user;
+    if (ncols > 0 && cols[0].type == RC_DOUBLE && rc__double_to_int64(cols[0].d, st->out) != 0) {
+        st->unholdable = 1;
+        st->value = cols[0].d;
+        return 1;
+    }
+    return rc__count_row(st->out, cols, ncols);
+}
+
+/*
+ * db_query for one integer: RC_OK with *out (0 for no row or NULL; a double
+ * cut toward zero), or RC_ERROR: the query failed, or its value is a double
+ * that is NaN, infinite or outside int64_t's range (the step's error says so).
+ */
 static inline int rc_count(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                            int64_t *out)
 {
+    rc__count_state st = { out, 0, 0.0 };
     *out = 0;
-    return ctx->api->db_query(ctx, sql, params, n, rc__count_row, out);
+    if (ctx->api->db_query(ctx, sql, params, n, rc__count_checked_row, &st) != RC_OK)
+        return RC_ERROR;
+    if (st.unholdable) {
+        ctx->api->fail(ctx, "rc_count: the query's value %g is not an integer an int64_t "
+                       "can hold", st.value);
+        return RC_ERROR;
+    }
+    return RC_OK;
 }
 
 static inline int rc_result_int(rc_ctx *ctx, const char *key, int64_t v)

@@ -56,7 +56,8 @@ static int exec(db *d, const char *sql, const rc_value *p, size_t n)
 /* Scenario rows. Times are relative to the database clock now (t0), in its zone. */
 static int create_rows(db *d, const db_clock *t0)
 {
-    char past[20], future[20], stale[20], recent[20];
+    char past[RC_TIME_TEXT_SIZE], future[RC_TIME_TEXT_SIZE], stale[RC_TIME_TEXT_SIZE],
+        recent[RC_TIME_TEXT_SIZE];
     db_clock_format(t0, t0->unix_s - 3600, past, sizeof past);
     db_clock_format(t0, t0->unix_s + 3600, future, sizeof future);
     db_clock_format(t0, t0->unix_s - 400 * 86400LL, stale, sizeof stale);

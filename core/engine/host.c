@@ -21,7 +21,11 @@ static step_run *SR(rc_ctx *ctx)
 
 /*
  * The offset format_time() writes with: the zone of the step running on this
- * thread. Thread-local because probes may run on several threads at once.
+ * thread (format_time has no ctx to ask). Steps and probes run in step
+ * workers, one at a time on one thread; but check() contexts are bound in
+ * the calling process (validate, a run's start in the service, the tests),
+ * on whichever thread calls: thread-local, so that one binding cannot change
+ * the offset another thread writes with.
  */
 static _Thread_local int tl_offset_s;
 

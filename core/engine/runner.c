@@ -204,7 +204,8 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     out->retries = sr.retries;
 }
 
-int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
+int runner_probe(const pipeline *p, const char *name, db *d, json_t **results,
+                 char now_text[static RC_TIME_TEXT_SIZE],
                  char *err, size_t errlen)
 {
     const pipeline_step *ps = NULL;
@@ -222,7 +223,7 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
         snprintf(err, errlen, "cannot read the database clock: %s", db_errmsg(d));
         return -1;
     }
-    memcpy(now_text, clock.text, 20);
+    memcpy(now_text, clock.text, sizeof clock.text);
     step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .cap = HOST_NO_CAP,
                     .results = jx(json_object()) };
     if (run_step(&sr) != STEP_OK) {

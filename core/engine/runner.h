@@ -62,7 +62,8 @@ int runner_prepare(const pipeline *p, db *d, const db_clock *clock, char *err, s
  * T from d's clock. Returns 0 with *results (new reference) and T in
  * now_text, or -1 with err (unknown probe, the clock, or the step's own error).
  */
-int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
+int runner_probe(const pipeline *p, const char *name, db *d, json_t **results,
+                 char now_text[static RC_TIME_TEXT_SIZE],
                  char *err, size_t errlen);
 
 typedef struct run_request {

@@ -579,7 +579,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
 /* ---------------------------------------------------------- the probes */
 
 int supervise_probes(const config *cfg, const char *const *names, json_t **results,
-                     char now[20], int64_t timeout_ms, char *err, size_t errlen)
+                     char now[static RC_TIME_TEXT_SIZE], int64_t timeout_ms, char *err, size_t errlen)
 {
     worker w = { .to = -1, .in = { .fd = -1 } };
     limits l = { .step_deadline = util_mono_ms() + timeout_ms };
@@ -618,7 +618,7 @@ int supervise_probes(const config *cfg, const char *const *names, json_t **resul
             goto out;
         }
         results[i] = json_incref(res);
-        snprintf(now, 20, "%s", json_string_value(json_object_get(reply, "now")) ?
+        snprintf(now, RC_TIME_TEXT_SIZE, "%s", json_string_value(json_object_get(reply, "now")) ?
                  json_string_value(json_object_get(reply, "now")) : "");
         json_decref(reply);
     }

@@ -46,7 +46,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
  * the message names the plugin).
  */
 int supervise_probes(const config *cfg, const char *const *names, json_t **results,
-                     char now[20], int64_t timeout_ms, char *err, size_t errlen);
+                     char now[static RC_TIME_TEXT_SIZE], int64_t timeout_ms, char *err, size_t errlen);
 
 /*
  * Run one statement on *d within timeout_ms, whatever the server does: 0

@@ -290,7 +290,7 @@ static void probe_done(void)
  * held: a slow database here never holds up a reload or a run.
  */
 static int probe_run(const api_deps *a, const char *const *names, json_t **results,
-                     char now[20], char *err, size_t errlen)
+                     char now[static RC_TIME_TEXT_SIZE], char *err, size_t errlen)
 {
     if (!probe_slot()) {
         snprintf(err, errlen, "too many live queries at once (%d); try again", PROBES_MAX);
@@ -304,8 +304,8 @@ static int probe_run(const api_deps *a, const char *const *names, json_t **resul
 }
 
 /* As probe_run, answering 503 with why when it fails. */
-static int probe(const api_deps *a, const char *const *names, json_t **results, char now[20],
-                 http_response *resp)
+static int probe(const api_deps *a, const char *const *names, json_t **results,
+                 char now[static RC_TIME_TEXT_SIZE], http_response *resp)
 {
     char err[2048];
     int rc = probe_run(a, names, results, now, err, sizeof err);
@@ -319,7 +319,7 @@ typedef struct probe_job {
     const api_deps *a;
     const char *const *names;
     json_t **results;
-    char now[20];
+    char now[RC_TIME_TEXT_SIZE];
     char err[2048];
     int rc;
 } probe_job;
@@ -335,7 +335,7 @@ static void h_queue(void *user, const http_request *req, http_response *resp)
 {
     static const char *const names[] = { "queue", NULL };
     json_t *res[1] = { NULL };
-    char now[20];
+    char now[RC_TIME_TEXT_SIZE];
     (void)req;
     if (probe(user, names, res, now, resp) != 0)
         return;
@@ -365,7 +365,7 @@ static void h_dashboard(void *user, const http_request *req, http_response *resp
     static const char *const first[] = { "metrics", NULL };
     static const char *const second[] = { "followups", "orders", NULL };
     json_t *res[3] = { NULL, NULL, NULL };
-    char now[20];
+    char now[RC_TIME_TEXT_SIZE];
     pthread_t th;
     probe_job other = { .a = user, .names = second, .results = res + 1, .rc = -1 };
     (void)req;
