@@ -310,6 +310,19 @@ Test(chunk, bad_keys_are_refused)
                                NULL, NULL, err, sizeof err), -1, "case %zu accepted", i);
         cr_assert(strstr(err, bad[i].want), "case %zu: %s", i, err);
     }
+    /* A count with no array is refused (it would be copied from NULL). */
+    rc_chunk_key k1 = { 1, first, b0, 1 };
+    char why[256] = "";
+    rc_chunk_stmt none = { "UPDATE x SET y = 1", NULL, 2, 0 };
+    cr_assert_eq(chunk_run(NULL, "SELECT 1", NULL, 1, &k1, 1, &none, 0, NULL, NULL, why,
+                           sizeof why), -1);
+    cr_assert(strstr(why, "1 find parameters announced but none given"), "%s", why);
+    cr_assert_eq(chunk_run(NULL, "SELECT 1", NULL, 0, &k1, 1, NULL, 2, NULL, NULL, why,
+                           sizeof why), -1);
+    cr_assert(strstr(why, "2 statements announced but none given"), "%s", why);
+    cr_assert_eq(chunk_run(NULL, "SELECT 1", NULL, 0, &k1, 1, &none, 1, NULL, NULL, why,
+                           sizeof why), -1);
+    cr_assert(strstr(why, "statement 0: 2 parameters announced but none given"), "%s", why);
     /* Parameters: 32 a statement, both bounds included; 32 a find, one bound and batch. */
     rc_value many[32];
     for (int i = 0; i < 32; i++)

@@ -490,13 +490,13 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
         return refuse_over_cap(ctx, call);
     if (nested_tx_refused(ctx, call))
         return RC_ERROR;
-    for (size_t i = 0; i < nstmts; i++)
+    for (size_t i = 0; stmts && i < nstmts; i++)
         before += stmts[i].affected;
     chunk_hooks hooks = { chunk_stop, chunk_verdict, sr };
     int rc = chunk_run(sr->d, find_sql, find_params, find_n, key, batch, stmts, nstmts, &hooks,
                        &sr->retries, err, sizeof err);
     /* Whole chunks that were applied count, also when a later one failed. */
-    for (size_t i = 0; i < nstmts; i++)
+    for (size_t i = 0; stmts && i < nstmts; i++)
         after += stmts[i].affected;
     if (after > before)
         sr->rows_changed += after - before;
