@@ -89,3 +89,99 @@ Test(header, http_start_reason_never_reads_past_the_message)
     static const char spaces[] = "Failed to bind to port 3006:   \0XYZ";
     cr_assert_str_eq(http_start_reason(spaces), spaces);
 }
+
+/* --------------------------------------------- checked at compile time */
+
+/*
+ * Compile src (C, or C++ with a .cc name) with compiler and flags, from the
+ * source tree: its exit status, and its messages in *msgs (malloc'd).
+ */
+static int compile(const char *compiler, const char *name, const char *src, const char *flags,
+                   char **msgs)
+{
+    char *file = th_path(th_tmpdir(), name), *log = th_path(th_tmpdir(), "compile.log");
+    char *cmd = NULL;
+    th_write(file, src);
+    cr_assert_neq(asprintf(&cmd, "%s %s -Iinclude -Icore -D_GNU_SOURCE -c %s -o /dev/null "
+                           ">%s 2>&1", compiler, flags, file, log), -1);
+    int rc = system(cmd);
+    *msgs = th_read(log);
+    free(cmd);
+    free(file);
+    free(log);
+    return rc;
+}
+
+#define PLUGIN_SRC                                                                   \
+    "#include <reconciler.h>\n"                                                     \
+    "static int run(rc_ctx *ctx, void *s) { (void)s; return rc_result_int(ctx, \"x\", 1); }\n" \
+    "RC_PLUGIN(\"p\", \"d\", \"1\", NULL, NULL, run, NULL)\n"
+
+/* The header's layout checks: a plugin built with flags that move a field fails to compile. */
+Test(header, layout_checks_stop_a_plugin_built_with_other_flags, .timeout = 60)
+{
+    char *m;
+    cr_assert_eq(compile("cc", "p.c", PLUGIN_SRC, "-std=c11 -Wall -Wextra -Werror -pedantic", &m),
+                 0, "the plain build must compile: %s", m);
+    free(m);
+    cr_assert_eq(compile("cc", "p.c", PLUGIN_SRC, "-std=c99 -Wall -Wextra -Werror", &m), 0,
+                 "C99 (GNU) too: %s", m);
+    free(m);
+    cr_assert_neq(compile("cc", "p.c", PLUGIN_SRC, "-std=c11 -fshort-enums", &m), 0);
+    cr_assert(strstr(m, "rc_opt_type is not int-sized"), "%s", m);
+    free(m);
+    cr_assert_neq(compile("cc", "p.c", "#pragma pack(4)\n" PLUGIN_SRC, "-std=c11", &m), 0);
+    cr_assert(strstr(m, "rc_api.log moved"), "%s", m);
+    free(m);
+    cr_assert_neq(compile("cc", "p.c", "#pragma pack(2)\n" PLUGIN_SRC, "-std=c11", &m), 0);
+    cr_assert(strstr(m, "rc_plugin.name moved"), "%s", m);
+    free(m);
+}
+
+/* The header is C++ too: static_assert there, and the RC_PLUGIN macro compiles. */
+Test(header, compiles_as_cplusplus, .timeout = 60)
+{
+    char *m;
+    cr_assert_eq(compile("clang++", "p.cc", PLUGIN_SRC,
+                         "-std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only", &m), 0,
+                 "%s", m);
+    free(m);
+    cr_assert_neq(compile("clang++", "p.cc", PLUGIN_SRC, "-std=c++11 -fshort-enums -fsyntax-only",
+                          &m), 0);
+    cr_assert(strstr(m, "rc_opt_type is not int-sized"), "%s", m);
+    free(m);
+}
+
+/* RC_PLUGIN_NEEDS_MINOR: raised within the header's minor it is the field; above, an error. */
+Test(header, needs_minor_is_bounded_by_the_header, .timeout = 60)
+{
+    char *m, src[1024];
+    snprintf(src, sizeof src, "#define RC_PLUGIN_NEEDS_MINOR %d\n" PLUGIN_SRC
+             "_Static_assert(RC_PLUGIN_NEEDS_MINOR == %d, \"kept\");\n", RC_ABI_MINOR,
+             RC_ABI_MINOR);
+    cr_assert_eq(compile("cc", "p.c", src, "-std=c11 -Wall -Werror", &m), 0, "%s", m);
+    free(m);
+    snprintf(src, sizeof src, "#define RC_PLUGIN_NEEDS_MINOR %d\n" PLUGIN_SRC, RC_ABI_MINOR + 1);
+    cr_assert_neq(compile("cc", "p.c", src, "-std=c11", &m), 0);
+    cr_assert(strstr(m, "RC_PLUGIN_NEEDS_MINOR is above this header's RC_ABI_MINOR"), "%s", m);
+    free(m);
+}
+
+/* A time buffer shorter than RC_TIME_TEXT_SIZE passed to the core is a compile error. */
+Test(header, short_time_buffer_is_a_compile_error, .timeout = 60)
+{
+    char *m;
+    static const char fmt[] =
+        "#include \"engine/runner.h\"\n"
+        "void f(const pipeline *p, db *d);\n"
+        "void f(const pipeline *p, db *d) { char now[%d]; json_t *r; char e[9];\n"
+        "    runner_probe(p, \"x\", d, &r, now, e, sizeof e); }\n";
+    char src[512];
+    snprintf(src, sizeof src, fmt, RC_TIME_TEXT_SIZE);
+    cr_assert_eq(compile("cc", "t.c", src, "-std=c11 -O2 -Wall -Werror", &m), 0, "%s", m);
+    free(m);
+    snprintf(src, sizeof src, fmt, RC_TIME_TEXT_SIZE - 1);
+    cr_assert_neq(compile("cc", "t.c", src, "-std=c11 -O2 -Wall -Werror", &m), 0);
+    cr_assert(strstr(m, "runner_probe"), "%s", m);
+    free(m);
+}
