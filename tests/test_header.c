@@ -74,6 +74,22 @@ Test(header, rc_count_refuses_a_value_int64_cannot_hold)
     th_db_destroy(&t);
 }
 
+/* ------------------------------------------------------- RC_API_HAS */
+
+/* A plugin asks before calling an entry newer than the minor it needs. */
+Test(header, api_has_tells_entries_by_the_table_size)
+{
+    rc_api older = host_api;
+    rc_ctx ctx = { sizeof ctx, &host_api, "t", NULL };
+    cr_assert(RC_API_HAS(&ctx, log));
+    cr_assert(RC_API_HAS(&ctx, db_chunked_by), "this core's own table has every entry");
+    /* A 1.2 core's table ends after db_prepare. */
+    older.size = (uint32_t)(offsetof(rc_api, db_prepare) + sizeof older.db_prepare);
+    ctx.api = &older;
+    cr_assert(RC_API_HAS(&ctx, db_prepare));
+    cr_assert_not(RC_API_HAS(&ctx, db_chunked_by));
+}
+
 /* ------------------------------------------------- http_start_reason */
 
 Test(header, http_start_reason_never_reads_past_the_message)

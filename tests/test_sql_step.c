@@ -694,7 +694,8 @@ DB_TEST(sql_step, max_changes_real_pass_stops_at_the_cap)
     cr_assert(strstr(ctx.api->db_error(&ctx), "max_changes"), "%s", ctx.api->db_error(&ctx));
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE attempts = 9"), 0);
 
-    /* Guarded, a transaction inside the plugin's own is refused: MySQL would commit the first. */
+    /* With writes counted, a transaction inside the plugin's own is refused: MySQL would
+     * commit the first. */
     step_run sr2 = { .ps = &r.p->steps[0], .d = d, .file = r.yaml, .cap = 5, .rehearsal = 1,
                      .clock = sr.clock, .results = json_object() };
     host_ctx_init(&ctx, &sr2);

@@ -293,9 +293,9 @@ static void *close_main(void *arg)
  * A stopping process must exit within seconds even beside a hung server:
  * the close (a release, the heartbeat's last renewal) runs in a thread of
  * its own, and is left to finish alone if it takes longer than
- * GUARD_CLOSE_MS (the lease then frees itself).
+ * RUNLOCK_CLOSE_MS (the lease then frees itself).
  */
-#define GUARD_CLOSE_MS 1000
+#define RUNLOCK_CLOSE_MS 1000
 
 void runlock_close(runlock *rl)
 {
@@ -308,7 +308,7 @@ void runlock_close(runlock *rl)
     }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += GUARD_CLOSE_MS / 1000;
+    until.tv_sec += RUNLOCK_CLOSE_MS / 1000;
     if (pthread_timedjoin_np(t, NULL, &until) != 0) {
         log_warn("the run lock's connection does not answer: not waiting for it (the lease "
                  "frees itself)");
