@@ -54,7 +54,7 @@ $(PUBLIC):
 install-deps:
 	@tools/install-deps
 
-_all: $(BUILD)/reconciler $(BUILD)/reconciler-validate $(PLUGINS) $(FIXTURES) $(BUILD)/tests/unit
+_all: $(BUILD)/reconciler $(BUILD)/reconciler-scenario-check $(PLUGINS) $(FIXTURES) $(BUILD)/tests/unit
 
 # One run of the pipeline on an SQLite demo database that it creates.
 _demo: _all
@@ -90,7 +90,7 @@ _bench: _all
 $(BUILD)/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/reconciler-validate: $(BUILD)/obj/tools/validate.o $(BUILD)/libcore.a
+$(BUILD)/reconciler-scenario-check: $(BUILD)/obj/tools/scenario_check.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libcore.a: $(CORE_OBJ)

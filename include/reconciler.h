@@ -18,9 +18,9 @@
  *   - Steps run in a step worker: a separate process (this same binary,
  *     started with fork + exec for the run, so it inherits no thread or
  *     library state), never in the process that holds the run lock, the run
- *     history and the HTTP API. The supervisor process hands the worker the
- *     plan, reads each step's outcome as it finishes, and finishes the run's
- *     records itself.
+ *     history and the HTTP API. The supervisor process hands the worker its
+ *     assignment (what to run, on which database, at which T), reads each
+ *     step's outcome as it finishes, and finishes the run's records itself.
  *   - init(), run() and fini() are called once per step per run, in that
  *     order, on one thread, in the worker (twice when the step sets
  *     max_changes: see MAX_CHANGES below): also in dry runs, and also when
@@ -74,15 +74,80 @@
  *   - RC_ABI_MAJOR changes when a public struct changes incompatibly; the
  *     core refuses a plugin built for another major.
  *   - RC_ABI_MINOR grows when entries are appended to rc_api or rc_plugin.
- *     Entries are only ever appended, never moved, and the core pins their
- *     offsets. A plugin built against minor M may use every rc_api entry of
- *     minor M without checking anything: the core refuses to load a plugin
- *     built for a newer minor than its own, so every entry the plugin knows
- *     is there. A plugin built for an older minor keeps loading (a 1.0
- *     plugin simply has no check(), a 1.1 plugin no prepare(), a 1.2 plugin
- *     never calls db_chunked_by()).
- *   - Every public struct starts (or ends, for the descriptor) with its size
- *     as the writer knew it, so that the reader can tell which fields exist.
+ *     Entries are only ever appended, never moved; this header pins every
+ *     offset (the layout checks at its end), so a plugin built with flags
+ *     that change the layout (-fshort-enums, a #pragma pack) fails to
+ *     compile instead of loading wrong.
+ *   - A plugin built for an older minor keeps loading (a 1.0 plugin simply
+ *     has no check(), a 1.1 plugin no prepare(), a 1.2 plugin never calls
+ *     db_chunked_by(), a 1.3 plugin has no min_abi_minor).
+ *   - A plugin built for a newer minor than the core's (ABI 1.4 on): it
+ *     says in rc_plugin.min_abi_minor the lowest core minor it needs, and a
+ *     core of at least 1.4 loads it when that is not above its own minor
+ *     (refusing it otherwise, naming both). RC_PLUGIN* fill the field with
+ *     RC_PLUGIN_NEEDS_MINOR, which defaults to 4: every entry up to 1.4 is
+ *     in every core that reads the field (older cores refuse any newer
+ *     minor). An entry appended later says its minor ("ABI 1.5"); a plugin
+ *     that calls one defines RC_PLUGIN_NEEDS_MINOR to that minor before
+ *     including this header, or checks RC_API_HAS(ctx, entry) first.
+ *   - Sizes: rc_api and rc_ctx start with their size as the core built them
+ *     (rc_api.size tells which entries exist: RC_API_HAS), and rc_plugin
+ *     carries its size as its third field (after the two ABI numbers), so
+ *     the core can tell which fields a descriptor has. The small value
+ *     structs (rc_option, rc_value, rc_chunk_stmt, rc_chunk_key) have no
+ *     size field: they are frozen, and a need they cannot meet gets a new
+ *     struct and a new entry.
+ *
+ * WHICH rc_api CALLS EACH CALLBACK MAY MAKE
+ *   Every call takes the ctx the callback was handed, during that callback
+ *   only (never a ctx kept from another call, never from another thread).
+ *   init() and run() in a dry run (or an API probe) and in a real run
+ *   (also the rehearsal of MAX_CHANGES):
+ *                               check()   prepare()  dry run   real run
+ *     log, fail, fail_option    yes       yes        yes       yes
+ *     opt_*                     yes       yes        yes       yes
+ *     interrupted               yes       yes        yes       yes
+ *     dry_run                   1         1          1         0
+ *     now, now_text             0, ""     T          T         T
+ *     format_time               UTC       yes        yes       yes
+ *     db_driver                 ""        yes        yes       yes
+ *     db_query, db_prepare      refused   yes        yes       yes
+ *     db_begin, db_commit,
+ *       db_rollback             refused   yes        yes       yes
+ *     db_exec, db_chunked,
+ *       db_chunked_by           refused   refused    refused   yes
+ *     db_error, db_retryable    yes       yes        yes       yes
+ *     result_*                  dropped   dropped    yes       yes
+ *   "refused": the call fails (RC_ERROR, db_error() says why) and the step's
+ *   error is set; "dropped": accepted, and not part of any result. fini()
+ *   has no ctx: it may free its state and release what the plugin itself
+ *   opened (files, memory), and must call nothing in rc_api (a ctx kept
+ *   from init() or run() is gone). fini() is not called when init() failed,
+ *   nor when the worker is killed (timeout, stop): keep nothing there that
+ *   the process's end would not clean up.
+ *
+ * ARGUMENTS, NULL AND COUNTS (every entry)
+ *   - ctx: the ctx handed to the current callback; never NULL.
+ *   - Format strings (log, fail, fail_option): NULL prints "(no message)"
+ *     for fail and fail_option; log's must not be NULL.
+ *   - Names (opt_*): NULL or an undeclared name is a plugin bug (above).
+ *   - SQL text (db_exec, db_query, db_prepare, db_chunked's find_sql and
+ *     stmts[].sql): NULL fails the call ("no SQL text given").
+ *   - Parameters (params, find_params, stmts[].params): NULL only when the
+ *     count beside it is 0, else the call fails; db_exec and db_query take
+ *     as many as the driver does (SQLite 32766, MySQL 65535); chunked
+ *     statements and finds at most RC_CHUNK_PARAMS_MAX (32), bounds and
+ *     batch included.
+ *   - db_query's fn: NULL fails the call; user is passed through as is.
+ *   - affected (db_exec): may be NULL.
+ *   - format_time: out may be NULL or outlen 0 (nothing written); an outlen
+ *     below RC_TIME_TEXT_SIZE gets "".
+ *   - result_* keys: NULL, empty or not valid UTF-8 is refused (RC_ERROR);
+ *     result_string's value may be NULL (reports null).
+ *   - db_chunked / db_chunked_by: stmts NULL with nstmts > 0 fails the
+ *     call (nstmts 0 runs the finds only); key (db_chunked_by) NULL, ncols
+ *     outside 1..RC_CHUNK_KEY_MAX, nbind outside 1..RC_CHUNK_BIND_MAX or a
+ *     NULL first/bind fail the call with why; batch >= 1.
  *
  * Minimal plugin:
  *
@@ -109,7 +174,27 @@ extern "C" {
 #endif
 
 #define RC_ABI_MAJOR 1
-#define RC_ABI_MINOR 3
+#define RC_ABI_MINOR 4
+
+/*
+ * The lowest core minor this plugin needs (rc_plugin.min_abi_minor, ABI
+ * 1.4): define it before including this header to raise it, e.g. when the
+ * plugin calls an entry appended after 1.4. 4 is the default and the
+ * lowest that means anything: a core older than 1.4 does not read the field
+ * and refuses every newer minor anyway.
+ */
+#ifndef RC_PLUGIN_NEEDS_MINOR
+#define RC_PLUGIN_NEEDS_MINOR 4
+#endif
+#if RC_PLUGIN_NEEDS_MINOR > RC_ABI_MINOR
+#error "RC_PLUGIN_NEEDS_MINOR is above this header's RC_ABI_MINOR: use a newer reconciler.h"
+#endif
+
+/*
+ * The size of a buffer for a time as text, "YYYY-MM-DD HH:MM:SS" and its NUL
+ * (format_time's out, now_text's string).
+ */
+#define RC_TIME_TEXT_SIZE 20
 
 /* The name of the one symbol a plugin exports. */
 #define RC_PLUGIN_SYMBOL "reconciler_plugin"
@@ -219,13 +304,19 @@ typedef struct rc_chunk_stmt {
  * locked_until (InnoDB appends the primary key to every index).
  */
 #define RC_CHUNK_KEY_MAX 4
+/* How often one bound may be bound: a key of 4 columns needs 4 + 3 + 2 + 1 = 10. */
+#define RC_CHUNK_BIND_MAX 10
+/* Parameters of one chunked statement or find, the bounds (and batch) included. */
+#define RC_CHUNK_PARAMS_MAX 32
 typedef struct rc_chunk_key {
-    size_t ncols;               /* the key's columns, as the find selects them: 1..4 */
+    size_t ncols;               /* the key's columns, as the find selects them:
+                                   1..RC_CHUNK_KEY_MAX (4) */
     const rc_value *first;      /* ncols values, together below every candidate's key */
     const unsigned char *bind;  /* how one bound is bound, in placeholder order: indexes
                                    into the key's columns, e.g. {0, 0, 1} for
                                    "(locked_until > ? OR (locked_until = ? AND id > ?))" */
-    size_t nbind;               /* 1..8; every column appears at least once */
+    size_t nbind;               /* 1..RC_CHUNK_BIND_MAX (10); every column appears
+                                   at least once */
 } rc_chunk_key;
 
 /*
@@ -280,7 +371,8 @@ typedef struct rc_api {
      *   session writes it, "YYYY-MM-DD HH:MM:SS" in the session's time zone
      *   (database.time_zone): compare the bot's datetimes with this text.
      *   The core's string, valid for the whole step.
-     * ARGUMENTS format_time: unix_seconds, out (at least 20 bytes), outlen.
+     * ARGUMENTS format_time: unix_seconds, out (at least RC_TIME_TEXT_SIZE,
+     *   20, bytes; a shorter outlen gets ""), outlen.
      * NOTES format_time writes any Unix time with the session's offset at T,
      *   so format_time(now() - n * 86400) is exactly what
      *   DATE_SUB(NOW(), INTERVAL n DAY) gives. Call it on the thread run()
@@ -474,6 +566,14 @@ struct rc_ctx {
     void *core;          /* opaque to plugins */
 };
 
+/*
+ * Does the core's table have entry (a member name of rc_api)? Always true
+ * for the entries of minor RC_PLUGIN_NEEDS_MINOR and below; ask it before
+ * calling a newer one.
+ */
+#define RC_API_HAS(ctx, entry)                                                      \
+    ((ctx)->api->size >= offsetof(rc_api, entry) + sizeof((ctx)->api->entry))
+
 /* ------------------------------------------------------------- descriptor */
 
 typedef struct rc_plugin {
@@ -515,6 +615,15 @@ typedef struct rc_plugin {
      * fail_option() or fail(): `validate` exits 2, a run fails the step.
      */
     int (*prepare)(rc_ctx *ctx);
+
+    /*
+     * ABI 1.4. The lowest core minor the plugin needs (RC_PLUGIN_NEEDS_MINOR):
+     * a core whose minor is below abi_minor loads the plugin when this is
+     * not above its own. 0 (a descriptor written by hand that leaves it
+     * out) is taken as abi_minor: the plugin needs everything it was built
+     * with. It may not be above abi_minor.
+     */
+    uint32_t min_abi_minor;
 } rc_plugin;
 
 typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
@@ -523,7 +632,8 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
  * Define the descriptor and the exported entry point in one line (no ';'
  * after it). Build the plugin with -fvisibility=hidden; only this symbol is
  * exported. RC_PLUGIN_CHECK also names a check() callback, RC_PLUGIN_PREPARE
- * a check() and a prepare() callback (either may be NULL).
+ * a check() and a prepare() callback (either may be NULL). min_abi_minor is
+ * RC_PLUGIN_NEEDS_MINOR (see COMPATIBILITY).
  */
 #define RC_PLUGIN_PREPARE(name_, desc_, version_, options_, init_, run_, fini_, check_,  \
                           prepare_)                                                       \
@@ -533,13 +643,124 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
         static const rc_plugin desc = { RC_ABI_MAJOR, RC_ABI_MINOR,                   \
                                         (uint32_t)sizeof(rc_plugin), name_,           \
                                         desc_, version_, options_, init_, run_,       \
-                                        fini_, check_, prepare_ };                    \
+                                        fini_, check_, prepare_,                      \
+                                        RC_PLUGIN_NEEDS_MINOR };                      \
         return &desc;                                                                 \
     }
 #define RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, check_)  \
     RC_PLUGIN_PREPARE(name_, desc_, version_, options_, init_, run_, fini_, check_, NULL)
 #define RC_PLUGIN(name_, desc_, version_, options_, init_, run_, fini_)                \
     RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, NULL)
+
+/* ---------------------------------------------------------- layout checks */
+
+/*
+ * The layout the core was built with. A plugin compiled with flags that
+ * change it (-fshort-enums, a #pragma pack, another data model) stops here
+ * at compile time instead of loading and reading the wrong bytes. Offsets
+ * are in pointers (P): every field of rc_api, rc_ctx and rc_plugin is a
+ * uint32_t or a pointer; rc_value and rc_chunk_stmt hold 64-bit integers
+ * and are pinned for 64-bit targets (the core builds only there).
+ */
+#if defined(__cplusplus)
+#define RC__STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define RC__STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#elif defined(__GNUC__)
+#define RC__STATIC_ASSERT(cond, msg) __extension__ _Static_assert(cond, msg)
+#else
+#define RC__CAT2(a, b) a##b
+#define RC__CAT(a, b) RC__CAT2(a, b)
+#define RC__STATIC_ASSERT(cond, msg) \
+    typedef char RC__CAT(rc__layout_check_, __LINE__)[(cond) ? 1 : -1]
+#endif
+
+#define RC__P sizeof(void *)
+#define RC__API_AT(entry, k) \
+    RC__STATIC_ASSERT(offsetof(rc_api, entry) == (k) * RC__P, "rc_api." #entry " moved")
+/* rc_plugin's pointers start after the three uint32_t, at the next pointer boundary. */
+#define RC__PLUGIN_PTRS ((12 + RC__P - 1) / RC__P * RC__P)
+#define RC__PLUGIN_AT(field, k)                                                       \
+    RC__STATIC_ASSERT(offsetof(rc_plugin, field) == RC__PLUGIN_PTRS + (k) * RC__P,     \
+                      "rc_plugin." #field " moved")
+
+RC__STATIC_ASSERT(sizeof(rc_opt_type) == sizeof(int),
+                  "rc_opt_type is not int-sized (-fshort-enums?)");
+RC__STATIC_ASSERT(sizeof(rc_value_type) == sizeof(int),
+                  "rc_value_type is not int-sized (-fshort-enums?)");
+RC__STATIC_ASSERT(sizeof(rc_log_level) == sizeof(int),
+                  "rc_log_level is not int-sized (-fshort-enums?)");
+RC__STATIC_ASSERT(sizeof(void (*)(void)) == RC__P,
+                  "function pointers differ in size from data pointers");
+
+RC__STATIC_ASSERT(offsetof(rc_api, size) == 0, "rc_api.size moved");
+RC__API_AT(log, 1);
+RC__API_AT(fail, 2);
+RC__API_AT(opt_string, 3);
+RC__API_AT(opt_int, 4);
+RC__API_AT(opt_bool, 5);
+RC__API_AT(opt_double, 6);
+RC__API_AT(opt_duration_ms, 7);
+RC__API_AT(now, 8);
+RC__API_AT(now_text, 9);
+RC__API_AT(format_time, 10);
+RC__API_AT(dry_run, 11);
+RC__API_AT(interrupted, 12);
+RC__API_AT(db_driver, 13);
+RC__API_AT(db_exec, 14);
+RC__API_AT(db_query, 15);
+RC__API_AT(db_begin, 16);
+RC__API_AT(db_commit, 17);
+RC__API_AT(db_rollback, 18);
+RC__API_AT(db_error, 19);
+RC__API_AT(db_retryable, 20);
+RC__API_AT(result_int, 21);
+RC__API_AT(result_double, 22);
+RC__API_AT(result_bool, 23);
+RC__API_AT(result_string, 24);
+RC__API_AT(db_chunked, 25);
+RC__API_AT(fail_option, 26);   /* 1.1 */
+RC__API_AT(db_prepare, 27);    /* 1.2 */
+RC__API_AT(db_chunked_by, 28); /* 1.3 */
+RC__STATIC_ASSERT(sizeof(rc_api) == 29 * RC__P, "rc_api grew without a new minor");
+
+RC__STATIC_ASSERT(offsetof(rc_ctx, size) == 0 && offsetof(rc_ctx, api) == RC__P &&
+                  offsetof(rc_ctx, step) == 2 * RC__P && offsetof(rc_ctx, core) == 3 * RC__P,
+                  "rc_ctx changed");
+
+RC__STATIC_ASSERT(offsetof(rc_plugin, abi_major) == 0, "rc_plugin.abi_major moved");
+RC__STATIC_ASSERT(offsetof(rc_plugin, abi_minor) == 4, "rc_plugin.abi_minor moved");
+RC__STATIC_ASSERT(offsetof(rc_plugin, size) == 8, "rc_plugin.size moved");
+RC__PLUGIN_AT(name, 0);
+RC__PLUGIN_AT(description, 1);
+RC__PLUGIN_AT(version, 2);
+RC__PLUGIN_AT(options, 3);
+RC__PLUGIN_AT(init, 4);
+RC__PLUGIN_AT(run, 5);
+RC__PLUGIN_AT(fini, 6);
+RC__PLUGIN_AT(check, 7);         /* 1.1 */
+RC__PLUGIN_AT(prepare, 8);       /* 1.2 */
+RC__PLUGIN_AT(min_abi_minor, 9); /* 1.4 */
+RC__STATIC_ASSERT(sizeof(rc_plugin) == RC__PLUGIN_PTRS + 10 * RC__P,
+                  "rc_plugin grew without a new minor");
+
+RC__STATIC_ASSERT(offsetof(rc_option, name) == 0 && offsetof(rc_option, type) == RC__P &&
+                  offsetof(rc_option, default_value) == 2 * RC__P &&
+                  offsetof(rc_option, description) == 3 * RC__P &&
+                  sizeof(rc_option) == 4 * RC__P, "rc_option changed");
+RC__STATIC_ASSERT(offsetof(rc_chunk_key, ncols) == 0 &&
+                  offsetof(rc_chunk_key, first) == RC__P &&
+                  offsetof(rc_chunk_key, bind) == 2 * RC__P &&
+                  offsetof(rc_chunk_key, nbind) == 3 * RC__P &&
+                  sizeof(rc_chunk_key) == 4 * RC__P, "rc_chunk_key (1.3) changed");
+#if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
+RC__STATIC_ASSERT(offsetof(rc_value, type) == 0 && offsetof(rc_value, i) == 8 &&
+                  offsetof(rc_value, d) == 16 && offsetof(rc_value, s) == 24 &&
+                  sizeof(rc_value) == 32, "rc_value changed");
+RC__STATIC_ASSERT(offsetof(rc_chunk_stmt, sql) == 0 && offsetof(rc_chunk_stmt, params) == 8 &&
+                  offsetof(rc_chunk_stmt, n) == 16 && offsetof(rc_chunk_stmt, affected) == 24 &&
+                  sizeof(rc_chunk_stmt) == 32, "rc_chunk_stmt changed");
+#endif
 
 /* ------------------------------------------------ conveniences (inline only) */
 
@@ -561,23 +782,69 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
     "(substr(" col ", 20, 1) = '.' AND length(" col ") > 20 AND substr(" col ", 21) " \
     "NOT GLOB '*[^0-9]*')))"
 
-/* Read a single integer (e.g. a COUNT(*)) into *out; NULL reads as 0. */
+/*
+ * A double as int64_t, cut toward zero: 0, or -1 when it is NaN or outside
+ * int64_t's range (converting such a value is undefined behaviour in C).
+ * -2^63 is a double exactly; 2^63 is the first double above INT64_MAX.
+ */
+static inline int rc__double_to_int64(double d, int64_t *out)
+{
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+        return -1; /* NaN fails both comparisons */
+    *out = (int64_t)d;
+    return 0;
+}
+
+/*
+ * Read a single integer (e.g. a COUNT(*)) into *out (an int64_t *). NULL, and
+ * a double that is NaN or outside int64_t's range, leave *out as it was.
+ */
 static inline int rc__count_row(void *user, const rc_value *cols, size_t ncols)
 {
     int64_t *out = (int64_t *)user;
     if (ncols > 0 && cols[0].type == RC_INT)
         *out = cols[0].i;
     else if (ncols > 0 && cols[0].type == RC_DOUBLE)
-        *out = (int64_t)cols[0].d;
+        (void)rc__double_to_int64(cols[0].d, out);
     return 1;
 }
 
-/* db_query for one integer: RC_OK with *out, or RC_ERROR. */
+/* rc_count's row: as rc__count_row, remembering a double it could not hold. */
+typedef struct rc__count_state {
+    int64_t *out;
+    int unholdable;
+    double value;
+} rc__count_state;
+
+static inline int rc__count_checked_row(void *user, const rc_value *cols, size_t ncols)
+{
+    rc__count_state *st = (rc__count_state *)user;
+    if (ncols > 0 && cols[0].type == RC_DOUBLE && rc__double_to_int64(cols[0].d, st->out) != 0) {
+        st->unholdable = 1;
+        st->value = cols[0].d;
+        return 1;
+    }
+    return rc__count_row(st->out, cols, ncols);
+}
+
+/*
+ * db_query for one integer: RC_OK with *out (0 for no row or NULL; a double
+ * cut toward zero), or RC_ERROR: the query failed, or its value is a double
+ * that is NaN, infinite or outside int64_t's range (the step's error says so).
+ */
 static inline int rc_count(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                            int64_t *out)
 {
+    rc__count_state st = { out, 0, 0.0 };
     *out = 0;
-    return ctx->api->db_query(ctx, sql, params, n, rc__count_row, out);
+    if (ctx->api->db_query(ctx, sql, params, n, rc__count_checked_row, &st) != RC_OK)
+        return RC_ERROR;
+    if (st.unholdable) {
+        ctx->api->fail(ctx, "rc_count: the query's value %g is not an integer an int64_t "
+                       "can hold", st.value);
+        return RC_ERROR;
+    }
+    return RC_OK;
 }
 
 static inline int rc_result_int(rc_ctx *ctx, const char *key, int64_t v)

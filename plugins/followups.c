@@ -145,7 +145,7 @@ static int run(rc_ctx *ctx, void *state)
     int64_t days = api->opt_int(ctx, "stale_after_days");
     int64_t batch = api->opt_int(ctx, "batch_size");
     int64_t cleared = 0, candidates;
-    char stale_edge[32];
+    char stale_edge[RC_TIME_TEXT_SIZE];
     (void)state;
 
     rc_value p_t[] = { rc_text(t) };

@@ -297,9 +297,9 @@ void rig_down(rig *r)
 run_status rig_run(rig *r, const char *reference_time, int dry_run, json_t **res)
 {
     run_env env = { r->cfg, r->p, r->h, NULL, &r->t.conn };
-    run_plan plan = { .trigger = "startup", .dry_run = dry_run,
+    run_spec spec = { .trigger = "startup", .dry_run = dry_run,
                       .reference_time = reference_time };
-    run_guarded(&env, &plan, res);
+    run_execute(&env, &spec, res);
     const char *st = json_string_value(json_object_get(*res, "status"));
     cr_assert_not_null(st);
     return strcmp(st, "success") == 0 ? RUN_SUCCESS

@@ -287,7 +287,7 @@ Test(chunk, bad_keys_are_refused)
     rc_value first[5] = { rc_int(0), rc_int(0), rc_int(0), rc_int(0), rc_int(0) };
     static const unsigned char b0[] = { 0 }, b01[] = { 0, 0, 1 }, b2[] = { 0, 2 },
                                b00[] = { 0, 0 };
-    static const unsigned char b11[11] = { 0 };
+    static const unsigned char b11[RC_CHUNK_BIND_MAX + 1] = { 0 };
     struct {
         rc_chunk_key key;
         int64_t batch;
@@ -298,7 +298,7 @@ Test(chunk, bad_keys_are_refused)
         { { 1, NULL, b0, 1 }, 1, "first values" },
         { { 1, first, NULL, 1 }, 1, "bind must list" },
         { { 1, first, b0, 0 }, 1, "bind must list" },
-        { { 1, first, b11, 11 }, 1, "bind must list" },
+        { { 1, first, b11, RC_CHUNK_BIND_MAX + 1 }, 1, "bind must list" },
         { { 2, first, b2, 2 }, 1, "bind[1] is 2, but the key has 2 columns" },
         { { 2, first, b00, 2 }, 1, "key column 1 is never bound" },
         { { 2, first, b01, 3 }, 0, "batch must be >= 1" },
@@ -310,6 +310,19 @@ Test(chunk, bad_keys_are_refused)
                                NULL, NULL, err, sizeof err), -1, "case %zu accepted", i);
         cr_assert(strstr(err, bad[i].want), "case %zu: %s", i, err);
     }
+    /* A count with no array is refused (it would be copied from NULL). */
+    rc_chunk_key k1 = { 1, first, b0, 1 };
+    char why[256] = "";
+    rc_chunk_stmt none = { "UPDATE x SET y = 1", NULL, 2, 0 };
+    cr_assert_eq(chunk_run(NULL, "SELECT 1", NULL, 1, &k1, 1, &none, 0, NULL, NULL, why,
+                           sizeof why), -1);
+    cr_assert(strstr(why, "1 find parameters announced but none given"), "%s", why);
+    cr_assert_eq(chunk_run(NULL, "SELECT 1", NULL, 0, &k1, 1, NULL, 2, NULL, NULL, why,
+                           sizeof why), -1);
+    cr_assert(strstr(why, "2 statements announced but none given"), "%s", why);
+    cr_assert_eq(chunk_run(NULL, "SELECT 1", NULL, 0, &k1, 1, &none, 1, NULL, NULL, why,
+                           sizeof why), -1);
+    cr_assert(strstr(why, "statement 0: 2 parameters announced but none given"), "%s", why);
     /* Parameters: 32 a statement, both bounds included; 32 a find, one bound and batch. */
     rc_value many[32];
     for (int i = 0; i < 32; i++)
@@ -325,6 +338,34 @@ Test(chunk, bad_keys_are_refused)
                            sizeof err), -1);
     cr_assert(strstr(err, "statement 0 has too many parameters"), "%s", err);
     /* 26 + 2 * 3 = 32 fits: run in find_must_return_the_key below. */
+}
+
+/*
+ * The header's RC_CHUNK_BIND_MAX is the core's: a 4-column key bound the
+ * most times the header allows (4 + 3 + 2 + 1) runs; one more is refused
+ * (bad_keys_are_refused).
+ */
+#define LO4 "(id > ? OR (id = ? AND id > ?) OR (id = ? AND id = ? AND id > ?) OR " \
+            "(id = ? AND id = ? AND id = ? AND id > ?))"
+#define HI4 "(id < ? OR (id = ? AND id < ?) OR (id = ? AND id = ? AND id < ?) OR " \
+            "(id = ? AND id = ? AND id = ? AND id <= ?))"
+DB_TEST(chunk, key_bound_the_most_times_the_header_allows)
+{
+    th_db t;
+    db *d = filled(kind, &t);
+    static const unsigned char bind4[] = { 0, 0, 1, 0, 1, 2, 0, 1, 2, 3 };
+    _Static_assert(sizeof bind4 == RC_CHUNK_BIND_MAX, "the test binds the most times allowed");
+    rc_value first[4] = { rc_int(0), rc_int(0), rc_int(0), rc_int(0) };
+    rc_chunk_key key = { 4, first, bind4, RC_CHUNK_BIND_MAX };
+    rc_chunk_stmt st = { "UPDATE processing_jobs SET attempts = attempts + 1 WHERE " LO4
+                         " AND " HI4, NULL, 0, 0 };
+    char err[256] = "";
+    cr_assert_eq(chunk_run(d, "SELECT id, id, id, id FROM processing_jobs WHERE " LO4
+                           " ORDER BY id LIMIT ?", NULL, 0, &key, 3, &st, 1, NULL, NULL, err,
+                           sizeof err), 0, "%s %s", err, db_errmsg(d));
+    cr_assert_eq(st.affected, 10, "every job once: %lld", (long long)st.affected);
+    cr_assert_eq(th_count(d, "SELECT SUM(attempts) FROM processing_jobs"), 10);
+    th_db_destroy(&t);
 }
 
 /* A find that selects too few columns, or a NULL key, fails with a clear message. */

@@ -58,7 +58,7 @@ static void plant_clean(const char *root)
         "#include \"engine/runner.h\"\n#include \"host.h\"\n#include \"base/log.h\"\n");
     put(root, "core/engine/host.h", "#include \"db/db.h\"\n");
     put(root, "core/engine/host.c", "#include \"engine/host.h\"\n#include \"base/util.h\"\n");
-    put(root, "tools/validate.c", "#include \"engine/runner.h\"\n#include \"db/db.h\"\n");
+    put(root, "tools/scenario_check.c", "#include \"engine/runner.h\"\n#include \"db/db.h\"\n");
     put(root, "plugins/leases.c", "#include <stdio.h>\n#include \"reconciler.h\"\n");
 }
 
@@ -255,10 +255,10 @@ Test(layers, include_that_resolves_nowhere)
     /* A misspelled layer path must not pass as "no violation". */
     char *root = tree("nowhere"), *out, *err;
     plant_clean(root);
-    put(root, "core/engine/guard.c", "#include \"engine/runner.h\"\n#include \"egnine/host.h\"\n");
+    put(root, "core/engine/runlock.c", "#include \"engine/runner.h\"\n#include \"egnine/host.h\"\n");
     put(root, "tools/bench.c", "#include \"no_such.h\"\n");
     cr_assert_eq(check(root, &out, &err), 1, "stdout:\n%s\nstderr:\n%s", out, err);
-    cr_assert(strstr(err, "core/engine/guard.c:2: includes \"egnine/host.h\", which resolves nowhere"),
+    cr_assert(strstr(err, "core/engine/runlock.c:2: includes \"egnine/host.h\", which resolves nowhere"),
               "%s", err);
     cr_assert(strstr(err, "tools/bench.c:1: includes \"no_such.h\", which resolves nowhere"), "%s", err);
     free(out); free(err); free(root);

@@ -59,6 +59,43 @@ Test(plugin, refuses_newer_abi_minor)
     cr_assert(strstr(e, want), "%s", e);
 }
 
+/* ABI 1.4: a newer minor that needs no more than ours loads, and runs its callbacks. */
+Test(plugin, loads_newer_minor_that_needs_ours)
+{
+    char err[1024] = "";
+    char *path = fixture("newminor_fits");
+    plugin *p = NULL;
+    cr_assert_eq(plugin_load_file(path, "newminor_fits", &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(p->desc->abi_minor, RC_ABI_MINOR + 1);
+    cr_assert_eq(p->desc->min_abi_minor, RC_ABI_MINOR);
+    cr_assert_not_null(plugin_check_fn(p), "its check() is found as in any descriptor");
+    cr_assert_null(plugin_prepare_fn(p));
+    plugin_free(p);
+    free(path);
+}
+
+Test(plugin, refuses_newer_minor_that_needs_more_than_ours)
+{
+    const char *e = refusal("newminor_needs");
+    char want[128];
+    snprintf(want, sizeof want, "built for ABI %d.%d needs at least %d.%d but this reconciler "
+             "provides %d.%d", RC_ABI_MAJOR, RC_ABI_MINOR + 2, RC_ABI_MAJOR, RC_ABI_MINOR + 1,
+             RC_ABI_MAJOR, RC_ABI_MINOR);
+    cr_assert(strstr(e, want), "%s", e);
+}
+
+/* An older descriptor has no min_abi_minor: what lies past its size is never read. */
+Test(plugin, loads_descriptor_without_min_minor)
+{
+    char err[1024] = "";
+    char *path = fixture("old12");
+    plugin *p = NULL;
+    cr_assert_eq(plugin_load_file(path, "old12", &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(p->desc->size, offsetof(rc_plugin, min_abi_minor));
+    plugin_free(p);
+    free(path);
+}
+
 Test(plugin, refuses_small_descriptor)
 {
     const char *e = refusal("small");

@@ -8,7 +8,7 @@
  * UPDATE's re-check must leave alone; every refusal check() makes without a
  * database; `validate` with and without --db; max_changes on both sides of
  * its boundary, for an SQL step and for C plugins (a chunked write and a
- * plain db_exec), and the guard of the real pass itself.
+ * plain db_exec), and the cap check of the real pass itself.
  */
 #include "helpers.h"
 #include "config/config.h"
@@ -662,11 +662,11 @@ DB_TEST(sql_step, max_changes_c_plugins_boundary)
 }
 
 /*
- * The real pass's own guard (rows that appear between the rehearsal and the
+ * The real pass's own cap check (rows that appear between the rehearsal and the
  * run): chunks commit up to the cap; the chunk that would pass it is rolled
  * back, later writes are refused, and db_error() says why.
  */
-DB_TEST(sql_step, max_changes_guard_stops_at_the_cap)
+DB_TEST(sql_step, max_changes_real_pass_stops_at_the_cap)
 {
     rig r;
     rig_up(&r, kind, "plugins", "  - plugin: leases\n    max_changes: 2\n");
@@ -694,7 +694,8 @@ DB_TEST(sql_step, max_changes_guard_stops_at_the_cap)
     cr_assert(strstr(ctx.api->db_error(&ctx), "max_changes"), "%s", ctx.api->db_error(&ctx));
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE attempts = 9"), 0);
 
-    /* Guarded, a transaction inside the plugin's own is refused: MySQL would commit the first. */
+    /* With writes counted, a transaction inside the plugin's own is refused: MySQL would
+     * commit the first. */
     step_run sr2 = { .ps = &r.p->steps[0], .d = d, .file = r.yaml, .cap = 5, .rehearsal = 1,
                      .clock = sr.clock, .results = json_object() };
     host_ctx_init(&ctx, &sr2);

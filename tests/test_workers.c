@@ -448,6 +448,21 @@ Test(workers, abi_1_0_plugin_still_runs, .timeout = 30)
     rig_down(&r);
 }
 
+/* A plugin built for the next minor that needs only ours loads and runs (ABI 1.4). */
+Test(workers, newer_minor_plugin_that_needs_ours_runs, .timeout = 30)
+{
+    rig r;
+    json_t *res = NULL;
+    char *err = NULL;
+    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: newminor_fits\n");
+    cr_assert_eq(once(&r, &res, &err), 0, "%s", err);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(res,
+                 "results"), "newminor_fits"), "ran")), 1);
+    json_decref(res);
+    free(err);
+    rig_down(&r);
+}
+
 /* Asking for an undeclared option fails the step loudly, even when run() says ok. */
 Test(workers, undeclared_option_fails_the_step, .timeout = 30)
 {

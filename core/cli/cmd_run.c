@@ -5,7 +5,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
-#include "engine/guard.h"
+#include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/run.h"
 #include "engine/runner.h"
@@ -67,13 +67,13 @@ static int reload_config(void *user, config **out)
     return cli_load_config(user, 1, out) == EXIT_OK ? 0 : -1;
 }
 
-/* `run --once`: one run through run_guarded, its result on stdout, its exit code. */
+/* `run --once`: one run through run_execute, its result on stdout, its exit code. */
 static int run_once(config *cfg, int dry_run, int as_json)
 {
     pipeline *p = NULL;
     history *h = NULL;
     db *d = NULL;
-    guard *g = NULL;
+    runlock *rl = NULL;
     json_t *result = NULL;
     char err[2048];
     int rc;
@@ -104,11 +104,11 @@ static int run_once(config *cfg, int dry_run, int as_json)
     /* A real run takes the run lock, waiting for another instance's run to
      * end; a dry run writes nothing and needs none. */
     if (!dry_run)
-        g = guard_open(cfg);
-    run_env env = { cfg, p, h, g, &d };
-    run_plan plan = { .trigger = "startup", .dry_run = dry_run,
+        rl = runlock_open(cfg);
+    run_env env = { cfg, p, h, rl, &d };
+    run_spec spec = { .trigger = "startup", .dry_run = dry_run,
                       .wait_ms = cfg->schedule_lock_wait_ms };
-    rc = run_guarded(&env, &plan, &result);
+    rc = run_execute(&env, &spec, &result);
     if (rc == EXIT_DATABASE || rc == EXIT_LOCKED || !json_array_size(json_object_get(result,
                                                                                       "steps")))
         /* It did not run: say why, as the one line a bot's unit log shows. */
@@ -130,7 +130,7 @@ static int run_once(config *cfg, int dry_run, int as_json)
     }
 out:
     json_decref(result);
-    guard_close(g);
+    runlock_close(rl);
     db_close(d);
     history_close(h);
     pipeline_free(p);

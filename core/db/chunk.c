@@ -8,9 +8,9 @@
 #include <time.h>
 
 #define MAX_TRIES 5
-#define MAX_PARAMS 32
-/* A bound is bound at most this often: a key of 4 columns needs 4 + 3 + 2 + 1 = 10. */
-#define MAX_BIND 10
+/* The public limits (include/reconciler.h), so that header and code agree. */
+#define MAX_PARAMS RC_CHUNK_PARAMS_MAX
+#define MAX_BIND RC_CHUNK_BIND_MAX
 /* SQLite: the pause between chunks (see chunk_run). */
 #define SQLITE_CHUNK_GAP_MS 2
 
@@ -74,10 +74,27 @@ static size_t bind_bound(rc_value *p, size_t n, const rc_chunk_key *key, const b
 }
 
 /* Is the key usable, and do the parameters fit? 0, or -1 with err. */
-static int check_args(const rc_chunk_key *key, size_t find_n, int64_t batch,
-                      const rc_chunk_stmt *stmts, size_t nstmts, char *err, size_t errlen)
+static int check_args(const rc_chunk_key *key, const rc_value *find_params, size_t find_n,
+                      int64_t batch, const rc_chunk_stmt *stmts, size_t nstmts, char *err,
+                      size_t errlen)
 {
     unsigned used = 0;
+    /* A count with no array would be copied from NULL: refused, as db_exec refuses it. */
+    if (find_n && !find_params) {
+        snprintf(err, errlen, "%zu find parameters announced but none given", find_n);
+        return -1;
+    }
+    if (nstmts && !stmts) {
+        snprintf(err, errlen, "%zu statements announced but none given", nstmts);
+        return -1;
+    }
+    for (size_t i = 0; i < nstmts; i++) {
+        if (stmts[i].n && !stmts[i].params) {
+            snprintf(err, errlen, "statement %zu: %zu parameters announced but none given", i,
+                     stmts[i].n);
+            return -1;
+        }
+    }
     if (!key || key->ncols < 1 || key->ncols > RC_CHUNK_KEY_MAX || !key->first) {
         snprintf(err, errlen, "the key must have 1 to %d columns and first values",
                  RC_CHUNK_KEY_MAX);
@@ -186,7 +203,7 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
     int64_t *counts = NULL;
     int rc = -1;
 
-    if (check_args(key, find_n, batch, stmts, nstmts, err, errlen) != 0)
+    if (check_args(key, find_params, find_n, batch, stmts, nstmts, err, errlen) != 0)
         return -1;
     counts = xcalloc(nstmts ? nstmts : 1, sizeof *counts);
     lo.ncols = hi.ncols = key->ncols;

@@ -115,7 +115,8 @@ int db_ping(db *d);
 typedef struct db_clock {
     int64_t unix_s; /* Unix seconds (UTC) */
     int offset_s;   /* the session's offset from UTC at that instant, seconds east */
-    char text[20];  /* "YYYY-MM-DD HH:MM:SS" in the session's zone: what NOW() gives */
+    char text[RC_TIME_TEXT_SIZE]; /* "YYYY-MM-DD HH:MM:SS" in the session's zone:
+                                     what NOW() gives */
     char zone[8];   /* the offset as "+HH:MM" */
 } db_clock;
 
@@ -143,7 +144,10 @@ void db_offset_text(int offset_s, char out[8]);
 /* Parse "+HH:MM", "-HH:MM" or "+H:MM" (hours 0-14): 0 and *offset_s, or -1. */
 int db_parse_offset(const char *text, int *offset_s);
 
-/* "YYYY-MM-DD HH:MM:SS" <-> Unix seconds, UTC. Parse returns 0 or -1. */
+/*
+ * "YYYY-MM-DD HH:MM:SS" <-> Unix seconds, UTC. Parse returns 0 or -1. out
+ * holds RC_TIME_TEXT_SIZE bytes; a smaller outlen gets "" (never a cut time).
+ */
 void db_format_time(int64_t unix_s, char *out, size_t outlen);
 int db_parse_time(const char *text, int64_t *unix_s);
 

@@ -2,7 +2,7 @@
 #include "engine/host.h"
 #include "db/chunk.h"
 #include "base/log.h"
-#include "engine/result.h"
+#include "engine/dotkey.h"
 #include "base/text.h"
 #include "base/json.h"
 #include "base/stop.h"
@@ -21,7 +21,11 @@ static step_run *SR(rc_ctx *ctx)
 
 /*
  * The offset format_time() writes with: the zone of the step running on this
- * thread. Thread-local because probes may run on several threads at once.
+ * thread (format_time has no ctx to ask). Steps and probes run in step
+ * workers, one at a time on one thread; but check() contexts are bound in
+ * the calling process (validate, a run's start in the service, the tests),
+ * on whichever thread calls: thread-local, so that one binding cannot change
+ * the offset another thread writes with.
  */
 static _Thread_local int tl_offset_s;
 
@@ -192,28 +196,32 @@ static int db_result(rc_ctx *ctx, int rc)
 }
 
 /*
+ * Naming: call_refused() and nested_tx_refused() ask whether a call is
+ * refused (1, with why recorded) or may go on (0); refuse_over_cap() and
+ * refuse_result() always refuse, record why and return RC_ERROR.
+ *
  * May this call reach the database? Not in check() (no connection), and not
  * to write in a dry run: the safety net under every step. A refusal is the
  * step's error and db_error()'s answer, as a database failure would be.
  */
-static int refused(rc_ctx *ctx, const char *call, int writes)
+static int call_refused(rc_ctx *ctx, const char *call, int writes)
 {
     step_run *sr = SR(ctx);
-    sr->refused[0] = '\0';
+    sr->refusal[0] = '\0';
     if (!sr->d)
-        snprintf(sr->refused, sizeof sr->refused, "%s refused in check(): there is no database "
+        snprintf(sr->refusal, sizeof sr->refusal, "%s refused in check(): there is no database "
                  "before a run", call);
     else if (writes && sr->dry_run)
-        snprintf(sr->refused, sizeof sr->refused, "%s refused in a dry run: count with "
+        snprintf(sr->refusal, sizeof sr->refusal, "%s refused in a dry run: count with "
                  "db_query instead", call);
-    if (!sr->refused[0])
+    if (!sr->refusal[0])
         return 0;
-    set_error(sr, sr->refused, 0);
+    set_error(sr, sr->refusal, 0);
     return 1;
 }
 
 /* Are this step's writes counted (a cap, or a rehearsal)? */
-static int guarded(const step_run *sr)
+static int writes_counted(const step_run *sr)
 {
     return sr->cap >= 0 || sr->rehearsal;
 }
@@ -233,37 +241,38 @@ static int passes_cap(step_run *sr, int64_t more)
 }
 
 /* A write refused because the cap was passed: the step's error and db_error(). */
-static int cap_refused(rc_ctx *ctx, const char *call)
+static int refuse_over_cap(rc_ctx *ctx, const char *call)
 {
     step_run *sr = SR(ctx);
-    snprintf(sr->refused, sizeof sr->refused, "%s refused: the step's writes matched %lld "
+    snprintf(sr->refusal, sizeof sr->refusal, "%s refused: the step's writes matched %lld "
              "rows, more than steps[].max_changes (%lld); rolled back", call,
              (long long)sr->found, (long long)sr->cap);
-    set_error(sr, sr->refused, 0);
+    set_error(sr, sr->refusal, 0);
     return RC_ERROR;
 }
 
 /*
  * A transaction begun inside the plugin's open one: MySQL would commit the
- * open one first, and with it a rehearsal's writes. Refused while guarded.
+ * open one first, and with it a rehearsal's writes. Refused while writes
+ * are counted.
  */
-static int nested(rc_ctx *ctx, const char *call)
+static int nested_tx_refused(rc_ctx *ctx, const char *call)
 {
     step_run *sr = SR(ctx);
-    if (!guarded(sr) || !sr->in_tx)
+    if (!writes_counted(sr) || !sr->in_tx)
         return 0;
-    snprintf(sr->refused, sizeof sr->refused, "%s refused: a transaction is already open "
+    snprintf(sr->refusal, sizeof sr->refusal, "%s refused: a transaction is already open "
              "(db_begin); end it first", call);
-    set_error(sr, sr->refused, 0);
+    set_error(sr, sr->refusal, 0);
     return 1;
 }
 
 /*
- * A statement outside the plugin's own transaction, while guarded: in a
- * transaction of its own, so that it can be rolled back when it passes the
- * cap, or always in a rehearsal.
+ * A statement outside the plugin's own transaction, while writes are
+ * counted: in a transaction of its own, so that it can be rolled back when
+ * it passes the cap, or always in a rehearsal.
  */
-static int guarded_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
+static int counted_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                         int64_t *affected)
 {
     step_run *sr = SR(ctx);
@@ -276,7 +285,7 @@ static int guarded_exec(rc_ctx *ctx, const char *sql, const rc_value *params, si
     }
     if (passes_cap(sr, got)) {
         db_rollback(sr->d);
-        return cap_refused(ctx, "db_exec");
+        return refuse_over_cap(ctx, "db_exec");
     }
     if ((sr->rehearsal ? db_rollback(sr->d) : db_commit(sr->d)) != 0) {
         db_rollback(sr->d);
@@ -296,11 +305,11 @@ static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_
     int64_t rows = 0;
     if (affected)
         *affected = 0;
-    if (refused(ctx, "db_exec", 1))
+    if (call_refused(ctx, "db_exec", 1))
         return RC_ERROR;
     if (sr->over_cap)
-        return cap_refused(ctx, "db_exec");
-    if (!guarded(sr)) {
+        return refuse_over_cap(ctx, "db_exec");
+    if (!writes_counted(sr)) {
         int rc = db_exec(sr->d, sql, params, n, &rows);
         if (rc == 0 && rows > 0)
             sr->rows_changed += rows;
@@ -309,7 +318,7 @@ static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_
         return db_result(ctx, rc);
     }
     if (!sr->in_tx)
-        return guarded_exec(ctx, sql, params, n, affected);
+        return counted_exec(ctx, sql, params, n, affected);
     if (db_exec(sr->d, sql, params, n, &rows) != 0)
         return db_result(ctx, -1);
     sr->pending += rows;
@@ -318,7 +327,7 @@ static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_
         db_rollback(sr->d);
         sr->in_tx = 0;
         sr->pending = 0;
-        return cap_refused(ctx, "db_exec");
+        return refuse_over_cap(ctx, "db_exec");
     }
     sr->rows_changed += rows;
     if (affected)
@@ -329,14 +338,14 @@ static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_
 static int h_db_query(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
                       rc_row_fn fn, void *user)
 {
-    if (refused(ctx, "db_query", 0))
+    if (call_refused(ctx, "db_query", 0))
         return RC_ERROR;
     return db_result(ctx, db_query(SR(ctx)->d, sql, params, n, fn, user));
 }
 
 static int h_db_prepare(rc_ctx *ctx, const char *sql)
 {
-    if (refused(ctx, "db_prepare", 0))
+    if (call_refused(ctx, "db_prepare", 0))
         return RC_ERROR;
     return db_result(ctx, db_prepare(SR(ctx)->d, sql));
 }
@@ -344,11 +353,11 @@ static int h_db_prepare(rc_ctx *ctx, const char *sql)
 static int h_db_begin(rc_ctx *ctx)
 {
     step_run *sr = SR(ctx);
-    if (refused(ctx, "db_begin", 0))
+    if (call_refused(ctx, "db_begin", 0))
         return RC_ERROR;
     if (sr->over_cap)
-        return cap_refused(ctx, "db_begin");
-    if (nested(ctx, "db_begin"))
+        return refuse_over_cap(ctx, "db_begin");
+    if (nested_tx_refused(ctx, "db_begin"))
         return RC_ERROR;
     if (db_begin(sr->d) != 0)
         return db_result(ctx, -1);
@@ -361,10 +370,10 @@ static int h_db_begin(rc_ctx *ctx)
 static int h_db_commit(rc_ctx *ctx)
 {
     step_run *sr = SR(ctx);
-    if (refused(ctx, "db_commit", 0))
+    if (call_refused(ctx, "db_commit", 0))
         return RC_ERROR;
     if (sr->over_cap)
-        return cap_refused(ctx, "db_commit");
+        return refuse_over_cap(ctx, "db_commit");
     int rc = sr->rehearsal ? db_rollback(sr->d) : db_commit(sr->d);
     if (rc == 0)
         sr->changes += sr->pending;
@@ -376,7 +385,7 @@ static int h_db_commit(rc_ctx *ctx)
 static int h_db_rollback(rc_ctx *ctx)
 {
     step_run *sr = SR(ctx);
-    if (refused(ctx, "db_rollback", 0))
+    if (call_refused(ctx, "db_rollback", 0))
         return RC_ERROR;
     sr->in_tx = 0;
     sr->pending = 0;
@@ -386,16 +395,16 @@ static int h_db_rollback(rc_ctx *ctx)
 static const char *h_db_error(rc_ctx *ctx)
 {
     step_run *sr = SR(ctx);
-    return sr->refused[0] ? sr->refused : sr->d ? db_errmsg(sr->d) : "";
+    return sr->refusal[0] ? sr->refusal : sr->d ? db_errmsg(sr->d) : "";
 }
 
 static int h_db_retryable(rc_ctx *ctx)
 {
-    return SR(ctx)->d && !SR(ctx)->refused[0] && db_retryable(SR(ctx)->d);
+    return SR(ctx)->d && !SR(ctx)->refusal[0] && db_retryable(SR(ctx)->d);
 }
 
 /* A value the result cannot hold: the step learns why (log and error). */
-static int refuse(rc_ctx *ctx, const char *key, const char *why)
+static int refuse_result(rc_ctx *ctx, const char *key, const char *why)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "result '%.200s': %s", key ? key : "(null)", why);
@@ -410,10 +419,10 @@ static int put(rc_ctx *ctx, const char *key, json_t *v)
     char err[512];
     if (!key || !text_valid(key, strlen(key))) {
         json_decref(v);
-        return refuse(ctx, key ? "(a key that is not valid UTF-8)" : NULL,
+        return refuse_result(ctx, key ? "(a key that is not valid UTF-8)" : NULL,
                       key ? "the key is not valid UTF-8" : "the key is NULL");
     }
-    if (result_set(SR(ctx)->results, key, jx(v), err, sizeof err) != 0) {
+    if (dotkey_set(SR(ctx)->results, key, jx(v), err, sizeof err) != 0) {
         text_repair_buf(err, sizeof err);
         log_msg(RC_LOG_ERROR, ctx->step, "%s", err);
         set_error(SR(ctx), err, 0);
@@ -430,7 +439,7 @@ static int h_result_int(rc_ctx *ctx, const char *key, int64_t value)
 static int h_result_double(rc_ctx *ctx, const char *key, double value)
 {
     if (!isfinite(value))
-        return refuse(ctx, key, isnan(value) ? "NaN is not a number JSON can hold"
+        return refuse_result(ctx, key, isnan(value) ? "NaN is not a number JSON can hold"
                                              : "an infinite value is not a number JSON can hold");
     return put(ctx, key, json_real(value));
 }
@@ -444,7 +453,7 @@ static int h_result_bool(rc_ctx *ctx, const char *key, int value)
 static int h_result_string(rc_ctx *ctx, const char *key, const char *value)
 {
     if (value && !text_valid(value, strlen(value)))
-        return refuse(ctx, key, "the value is not valid UTF-8");
+        return refuse_result(ctx, key, "the value is not valid UTF-8");
     return put(ctx, key, value ? json_string(value) : json_null());
 }
 
@@ -453,7 +462,7 @@ static int chunk_verdict(void *arg, const int64_t *counts, size_t n, char *err, 
 {
     step_run *sr = arg;
     int64_t sum = 0;
-    if (!guarded(sr))
+    if (!writes_counted(sr))
         return CHUNK_COMMIT;
     for (size_t i = 0; i < n; i++)
         sum += counts[i];
@@ -475,19 +484,19 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
     char err[256] = "";
     step_run *sr = SR(ctx);
     int64_t before = 0, after = 0;
-    if (refused(ctx, call, 1))
+    if (call_refused(ctx, call, 1))
         return RC_ERROR;
     if (sr->over_cap)
-        return cap_refused(ctx, call);
-    if (nested(ctx, call))
+        return refuse_over_cap(ctx, call);
+    if (nested_tx_refused(ctx, call))
         return RC_ERROR;
-    for (size_t i = 0; i < nstmts; i++)
+    for (size_t i = 0; stmts && i < nstmts; i++)
         before += stmts[i].affected;
     chunk_hooks hooks = { chunk_stop, chunk_verdict, sr };
     int rc = chunk_run(sr->d, find_sql, find_params, find_n, key, batch, stmts, nstmts, &hooks,
                        &sr->retries, err, sizeof err);
     /* Whole chunks that were applied count, also when a later one failed. */
-    for (size_t i = 0; i < nstmts; i++)
+    for (size_t i = 0; stmts && i < nstmts; i++)
         after += stmts[i].affected;
     if (after > before)
         sr->rows_changed += after - before;

@@ -19,7 +19,7 @@ typedef struct step_run {
     char *error;       /* why it failed (owned), or NULL */
     int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
     int misused;       /* asked for an undeclared option: fails the step whatever it returns */
-    char refused[256]; /* why the core refused the last database call itself, or "" */
+    char refusal[256]; /* why the core refused the last database call itself, or "" */
     int64_t rows_changed; /* rows its db_exec and db_chunked calls changed: the core
                              counts them, so no plugin has to report them */
     int64_t retries;   /* chunks db_chunked ran again after a deadlock or conflict */
@@ -27,7 +27,7 @@ typedef struct step_run {
     /*
      * steps[].max_changes (see runner_step): the cap on the rows the step's
      * writes match, summed over statements; -1 (or any negative): none.
-     * While a cap is set or in a rehearsal, every write is guarded: a
+     * While a cap is set or in a rehearsal, every write is counted: a
      * db_exec outside a transaction runs in one of its own, and a write that
      * would take the sum past the cap is rolled back and refused.
      */

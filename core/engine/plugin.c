@@ -14,36 +14,42 @@
 
 /*
  * The descriptor as ABI 1.0 defines it. A plugin's struct must cover at least
- * this much; the offsets are pinned so that a reordering cannot slip past the
- * version number (SQLite once had one that did).
+ * this much. The header pins every offset in units of a pointer (its layout
+ * checks); the core, built for 64-bit targets only, also pins the bytes, so
+ * that a reordering cannot slip past the version number (SQLite once had one
+ * that did).
  */
 #define RC_PLUGIN_SIZE_1_0 (offsetof(rc_plugin, fini) + sizeof(void (*)(void *)))
 /* ABI 1.1 appended check(): a descriptor this long has it. */
 #define RC_PLUGIN_SIZE_1_1 (offsetof(rc_plugin, check) + sizeof(int (*)(rc_ctx *)))
 /* ABI 1.2 appended prepare(). */
 #define RC_PLUGIN_SIZE_1_2 (offsetof(rc_plugin, prepare) + sizeof(int (*)(rc_ctx *)))
-_Static_assert(offsetof(rc_plugin, abi_major) == 0, "rc_plugin.abi_major moved");
-_Static_assert(offsetof(rc_plugin, abi_minor) == 4, "rc_plugin.abi_minor moved");
-_Static_assert(offsetof(rc_plugin, size) == 8, "rc_plugin.size moved");
+/* ABI 1.4 appended min_abi_minor. */
+#define RC_PLUGIN_SIZE_1_4 (offsetof(rc_plugin, min_abi_minor) + sizeof(uint32_t))
 _Static_assert(offsetof(rc_plugin, name) == 16, "rc_plugin.name moved");
 _Static_assert(offsetof(rc_plugin, run) == 56, "rc_plugin.run moved");
 _Static_assert(RC_PLUGIN_SIZE_1_0 == 72, "rc_plugin 1.0 size changed");
-_Static_assert(offsetof(rc_plugin, check) == 72, "rc_plugin.check (1.1) moved");
 _Static_assert(RC_PLUGIN_SIZE_1_1 == 80, "rc_plugin 1.1 size changed");
-_Static_assert(offsetof(rc_plugin, prepare) == 80, "rc_plugin.prepare (1.2) moved");
 _Static_assert(RC_PLUGIN_SIZE_1_2 == 88, "rc_plugin 1.2 size changed");
+_Static_assert(RC_PLUGIN_SIZE_1_4 == 92 && sizeof(rc_plugin) == 96, "rc_plugin 1.4 size changed");
 _Static_assert(offsetof(rc_api, db_chunked) == 200, "rc_api 1.0 entries moved");
 _Static_assert(offsetof(rc_api, fail_option) == 208, "rc_api.fail_option (1.1) moved");
 _Static_assert(offsetof(rc_api, db_prepare) == 216, "rc_api.db_prepare (1.2) moved");
 _Static_assert(offsetof(rc_api, db_chunked_by) == 224, "rc_api.db_chunked_by (1.3) moved");
-_Static_assert(sizeof(rc_api) == 232, "rc_api 1.3 size changed");
-_Static_assert(offsetof(rc_chunk_key, first) == 8 && offsetof(rc_chunk_key, bind) == 16 &&
-               offsetof(rc_chunk_key, nbind) == 24 && sizeof(rc_chunk_key) == 32,
-               "rc_chunk_key (1.3) changed");
-_Static_assert(offsetof(rc_ctx, api) == 8, "rc_ctx.api moved");
-_Static_assert(offsetof(rc_api, log) == 8, "rc_api.log moved");
-_Static_assert(sizeof(rc_value) == 32, "rc_value size changed");
-_Static_assert(sizeof(rc_option) == 32, "rc_option size changed");
+_Static_assert(sizeof(rc_api) == 232, "rc_api 1.3 size changed (1.4 added no entry)");
+_Static_assert(sizeof(rc_chunk_key) == 32, "rc_chunk_key (1.3) changed");
+_Static_assert(sizeof(rc_value) == 32 && sizeof(rc_option) == 32, "rc_value or rc_option changed");
+
+/*
+ * The lowest minor a descriptor says it needs: its min_abi_minor (ABI 1.4),
+ * or, when it has none (an older descriptor) or left it 0, its own minor.
+ */
+static uint32_t needed_minor(const rc_plugin *d)
+{
+    if (d->size >= RC_PLUGIN_SIZE_1_4 && d->min_abi_minor != 0)
+        return d->min_abi_minor;
+    return d->abi_minor;
+}
 
 int plugin_name_valid(const char *name)
 {
@@ -65,15 +71,28 @@ static int check_descriptor(const char *path, const char *expected, const rc_plu
                  RC_ABI_MAJOR);
         return -1;
     }
-    if (d->abi_minor > RC_ABI_MINOR) {
-        snprintf(err, errlen, "%s: plugin built for ABI %u.%u but this reconciler provides "
-                 "%u.%u: upgrade reconciler", path, d->abi_major, d->abi_minor,
-                 RC_ABI_MAJOR, RC_ABI_MINOR);
-        return -1;
-    }
     if (d->size < RC_PLUGIN_SIZE_1_0) {
         snprintf(err, errlen, "%s: plugin descriptor is %u bytes, expected at least %zu",
                  path, d->size, (size_t)RC_PLUGIN_SIZE_1_0);
+        return -1;
+    }
+    uint32_t need = needed_minor(d);
+    if (need > d->abi_minor) {
+        snprintf(err, errlen, "%s: plugin built for ABI %u.%u says it needs at least %u.%u, "
+                 "above its own minor: fix its RC_PLUGIN_NEEDS_MINOR", path, d->abi_major,
+                 d->abi_minor, d->abi_major, need);
+        return -1;
+    }
+    /* A newer minor loads when the plugin needs no more than ours (ABI 1.4). */
+    if (need > RC_ABI_MINOR) {
+        if (need == d->abi_minor)
+            snprintf(err, errlen, "%s: plugin built for ABI %u.%u but this reconciler provides "
+                     "%u.%u: upgrade reconciler", path, d->abi_major, d->abi_minor,
+                     RC_ABI_MAJOR, RC_ABI_MINOR);
+        else
+            snprintf(err, errlen, "%s: plugin built for ABI %u.%u needs at least %u.%u but "
+                     "this reconciler provides %u.%u: upgrade reconciler", path, d->abi_major,
+                     d->abi_minor, d->abi_major, need, RC_ABI_MAJOR, RC_ABI_MINOR);
         return -1;
     }
     if (!d->name || !*d->name) {

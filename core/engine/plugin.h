@@ -4,7 +4,8 @@
  * A plugin NAME lives in NAME.so in one of the plugin folders. The loader
  * lstat()s it (a regular file only), dlopen()s it with RTLD_NOW|RTLD_LOCAL,
  * calls its one exported symbol and checks the descriptor it returns before
- * anything else is touched: ABI major, minor not newer than ours, struct size,
+ * anything else is touched: ABI major, struct size, a minor not newer than
+ * ours or (ABI 1.4) a newer one whose min_abi_minor is not above ours,
  * name present and equal to the file's base name, run present, options table
  * sound. Every refusal names the file and what was expected vs found, and
  * dlclose()s the handle.

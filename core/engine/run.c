@@ -86,50 +86,50 @@ static int write_job_log(db **d, json_t *r)
 }
 
 /* The run did not happen: recorded as such, with why. */
-static int not_run(run_env *env, const run_plan *plan, int64_t run_id, const char *status,
+static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const char *status,
                    const char *reason, int code, json_t **result)
 {
-    *result = runner_not_run(plan->trigger, plan->dry_run, run_id, status, reason);
+    *result = runner_not_run(spec->trigger, spec->dry_run, run_id, status, reason);
     if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
     return code;
 }
 
 /* Take the lock; EXIT_OK, or the exit code of a run that could not happen (*result set). */
-static int take_lock(run_env *env, const run_plan *plan, int64_t run_id, json_t **result)
+static int take_lock(run_env *env, const run_spec *spec, int64_t run_id, json_t **result)
 {
     char err[1024], reason[1400];
     lock_info other = { "", "" };
-    int got = guard_acquire(env->g, plan->wait_ms, &other, err, sizeof err);
-    if (got == GUARD_TAKEN)
+    int got = runlock_acquire(env->rl, spec->wait_ms, &other, err, sizeof err);
+    if (got == RUNLOCK_TAKEN)
         return EXIT_OK;
-    if (got == GUARD_STOPPED)
-        return not_run(env, plan, run_id, "skipped", "not run: reconciler is stopping",
+    if (got == RUNLOCK_STOPPED)
+        return not_run(env, spec, run_id, "skipped", "not run: reconciler is stopping",
                        EXIT_STEP_FAILED, result);
-    if (got == GUARD_BUSY) {
+    if (got == RUNLOCK_BUSY) {
         snprintf(reason, sizeof reason, "skipped: another instance holds the run lock: %s "
                  "(until %s UTC); waited %lld ms (schedule.lock_wait)", other.holder, other.until,
-                 (long long)plan->wait_ms);
+                 (long long)spec->wait_ms);
         /* A scheduled tick that finds another instance running is routine. */
-        log_msg(plan->wait_ms ? RC_LOG_ERROR : RC_LOG_INFO, NULL, "%s run %s", plan->trigger,
+        log_msg(spec->wait_ms ? RC_LOG_ERROR : RC_LOG_INFO, NULL, "%s run %s", spec->trigger,
                 reason);
-        return not_run(env, plan, run_id, "skipped", reason, EXIT_LOCKED, result);
+        return not_run(env, spec, run_id, "skipped", reason, EXIT_LOCKED, result);
     }
     snprintf(reason, sizeof reason, "not run: the run lock: %s", err);
-    log_error("%s run %s", plan->trigger, reason);
-    return not_run(env, plan, run_id, "failed", reason, EXIT_DATABASE, result);
+    log_error("%s run %s", spec->trigger, reason);
+    return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, result);
 }
 
-int run_guarded(run_env *env, const run_plan *plan, json_t **result)
+int run_execute(run_env *env, const run_spec *spec, json_t **result)
 {
     char err[2048], reason[2100];
-    int64_t run_id = plan->run_id;
+    int64_t run_id = spec->run_id;
     int rc;
 
     /* Recorded before anything else, so that every run is, and a 409 can name it. */
-    int recorded = plan->run_id != 0;
+    int recorded = spec->run_id != 0;
     if (!run_id && env->h) {
-        recorded = history_begin(env->h, plan->trigger, plan->dry_run, util_wall_ms(),
+        recorded = history_begin(env->h, spec->trigger, spec->dry_run, util_wall_ms(),
                                  &run_id) == 0;
         if (!recorded) {
             /* The run goes on: a full or locked history disk must not stop the repairs. */
@@ -139,29 +139,29 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
                       (long long)run_id);
         }
     }
-    if (plan->started)
-        plan->started(plan->user, run_id);
+    if (spec->started)
+        spec->started(spec->user, run_id);
 
     /* A server restarted since the last run closed our session: reopen it now. */
     if ((rc = run_connect(env->cfg, env->d, err, sizeof err)) != EXIT_OK) {
         snprintf(reason, sizeof reason, "not run: %s", err);
-        log_error("%s run %s", plan->trigger, reason);
-        return not_run(env, plan, run_id, "failed", reason, rc, result);
+        log_error("%s run %s", spec->trigger, reason);
+        return not_run(env, spec, run_id, "failed", reason, rc, result);
     }
-    int locked = env->g && !plan->dry_run;
-    if (locked && (rc = take_lock(env, plan, run_id, result)) != EXIT_OK)
+    int locked = env->rl && !spec->dry_run;
+    if (locked && (rc = take_lock(env, spec, run_id, result)) != EXIT_OK)
         return rc;
     /* The run starts now, after any wait for the lock: history's start and
      * finish times are the run's own, so two instances' runs never seem to overlap. */
     if (env->h && run_id && recorded && history_started(env->h, run_id, util_wall_ms()) != 0)
         log_error("%s", history_error(env->h));
 
-    run_request req = { .trigger = plan->trigger, .dry_run = plan->dry_run,
-                        .reference_time = plan->reference_time, .run_id = run_id };
-    run_status st = supervise_run(env->p, env->cfg, env->d, locked ? env->g : NULL, &req,
+    run_request req = { .trigger = spec->trigger, .dry_run = spec->dry_run,
+                        .reference_time = spec->reference_time, .run_id = run_id };
+    run_status st = supervise_run(env->p, env->cfg, env->d, locked ? env->rl : NULL, &req,
                                   result);
     /* The bot's own log table gets one row per real run; a dry run writes nothing. */
-    int logged = plan->dry_run ? 0 : write_job_log(env->d, *result);
+    int logged = spec->dry_run ? 0 : write_job_log(env->d, *result);
     if (logged != 0 && st == RUN_SUCCESS) {
         st = RUN_PARTIAL;
         json_object_set_new(*result, "status", jx(json_string(run_status_name(st))));
@@ -182,7 +182,7 @@ int run_guarded(run_env *env, const run_plan *plan, json_t **result)
     /* Without the supervisor's connection the server did not answer: the lease
      * frees itself; a stopping process does not wait on a hung server. */
     if (locked && (*env->d || !stop_requested()))
-        guard_release(env->g, stop_requested() ? 0 : plan->hold_ms);
+        runlock_release(env->rl, stop_requested() ? 0 : spec->hold_ms);
     if (env->h && run_id && history_finish(env->h, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include "config/config.h"
 #include "db/db.h"
-#include "engine/guard.h"
+#include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/pipeline.h"
 
@@ -25,11 +25,15 @@ typedef struct run_env {
     const config *cfg; /* the database settings, for (re)connecting */
     pipeline *p;
     history *h;        /* may be NULL: nothing recorded locally */
-    guard *g;          /* NULL: no run lock (tests); dry runs never take it */
+    runlock *rl;       /* NULL: no run lock (tests); dry runs never take it */
     db **d;            /* the run's connection */
 } run_env;
 
-typedef struct run_plan {
+/*
+ * What run to make, as its caller asks for it (runner.h's run_request is the
+ * part of it the result reports).
+ */
+typedef struct run_spec {
     const char *trigger;        /* "startup", "scheduled", "manual" */
     int dry_run;
     int64_t run_id;             /* recorded ahead (a queued manual run), or 0 */
@@ -39,7 +43,7 @@ typedef struct run_plan {
     /* Told the run's id as soon as it is recorded (may be NULL): the service's 409s name it. */
     void (*started)(void *user, int64_t run_id);
     void *user;
-} run_plan;
+} run_spec;
 
 /*
  * Build cfg's pipeline (and, with_probes, the API's probes) and call every
@@ -68,6 +72,6 @@ extern const char *const run_probe_names[];
  * the database stopped answering or went away during the run),
  * EXIT_LOCKED (another instance held the lock for all of wait_ms).
  */
-int run_guarded(run_env *env, const run_plan *plan, json_t **result);
+int run_execute(run_env *env, const run_spec *spec, json_t **result);
 
 #endif

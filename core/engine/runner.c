@@ -128,7 +128,7 @@ int runner_prepare(const pipeline *p, db *d, const db_clock *clock, char *err, s
  * transaction rolled back instead of committed (host.c), chunk by chunk as
  * in a real run, so no long transaction holds rows a live worker wants. The
  * rehearsal stops at the first write that passes the cap. Within the cap,
- * the step runs for real, still guarded: rows that appeared in between and
+ * the step runs for real, still capped: rows that appeared in between and
  * would pass the cap are rolled back and fail the step.
  */
 static int rehearse(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
@@ -204,7 +204,8 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     out->retries = sr.retries;
 }
 
-int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
+int runner_probe(const pipeline *p, const char *name, db *d, json_t **results,
+                 char now_text[static RC_TIME_TEXT_SIZE],
                  char *err, size_t errlen)
 {
     const pipeline_step *ps = NULL;
@@ -222,7 +223,7 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, c
         snprintf(err, errlen, "cannot read the database clock: %s", db_errmsg(d));
         return -1;
     }
-    memcpy(now_text, clock.text, 20);
+    memcpy(now_text, clock.text, sizeof clock.text);
     step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .cap = HOST_NO_CAP,
                     .results = jx(json_object()) };
     if (run_step(&sr) != STEP_OK) {
@@ -246,14 +247,14 @@ static json_t *step_json(const pipeline_step *ps, const step_outcome *o, json_t 
                         "error", jx_text(o->error)));
 }
 
-void result_error(run_result *rr, const char *step, const char *msg)
+void run_result_error(run_result *rr, const char *step, const char *msg)
 {
     char *line = step ? xasprintf("%s: %s", step, msg) : xstrdup(msg);
     json_array_append_new(rr->errors, jx_text(line));
     free(line);
 }
 
-void result_init(run_result *rr, const run_request *req)
+void run_result_init(run_result *rr, const run_request *req)
 {
     memset(rr, 0, sizeof *rr);
     rr->req = *req;
@@ -264,13 +265,13 @@ void result_init(run_result *rr, const run_request *req)
     rr->mono0 = util_mono_ms();
 }
 
-void result_clock(run_result *rr, const db_clock *clock)
+void run_result_clock(run_result *rr, const db_clock *clock)
 {
     rr->clock = *clock;
     rr->clock_ok = 1;
 }
 
-void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
+void run_result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
 {
     if (o->status == STEP_OK) {
         rr->n_ok++;
@@ -282,7 +283,7 @@ void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
         log_info("step %s: ok in %lld ms", ps->cfg->name, (long long)o->ms);
     } else if (o->status == STEP_FAILED || o->status == STEP_INTERRUPTED) {
         rr->n_failed++;
-        result_error(rr, ps->cfg->name, o->error ? o->error : "failed");
+        run_result_error(rr, ps->cfg->name, o->error ? o->error : "failed");
         log_warn("step %s: %s in %lld ms: %s", ps->cfg->name, step_status_name(o->status),
                  (long long)o->ms, o->error ? o->error : "");
     }
@@ -296,11 +297,11 @@ void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
     step_outcome_clear(o);
 }
 
-json_t *result_finish(run_result *rr, const char *interrupted, run_status *status)
+json_t *run_result_finish(run_result *rr, const char *interrupted, run_status *status)
 {
     char ts[32];
     if (interrupted)
-        result_error(rr, NULL, interrupted);
+        run_result_error(rr, NULL, interrupted);
     run_status st = (rr->n_failed == 0 && rr->clock_ok && !interrupted) ? RUN_SUCCESS
                     : (rr->n_ok > 0) ? RUN_PARTIAL : RUN_FAILED;
     util_iso_time(rr->started, ts, sizeof ts);

@@ -62,7 +62,8 @@ int runner_prepare(const pipeline *p, db *d, const db_clock *clock, char *err, s
  * T from d's clock. Returns 0 with *results (new reference) and T in
  * now_text, or -1 with err (unknown probe, the clock, or the step's own error).
  */
-int runner_probe(const pipeline *p, const char *name, db *d, json_t **results, char now_text[20],
+int runner_probe(const pipeline *p, const char *name, db *d, json_t **results,
+                 char now_text[static RC_TIME_TEXT_SIZE],
                  char *err, size_t errlen);
 
 typedef struct run_request {
@@ -93,18 +94,18 @@ typedef struct run_result {
     int64_t started, mono0;
 } run_result;
 
-void result_init(run_result *rr, const run_request *req);
+void run_result_init(run_result *rr, const run_request *req);
 /* T was read: the result says it, and the run may succeed. */
-void result_clock(run_result *rr, const db_clock *clock);
+void run_result_clock(run_result *rr, const db_clock *clock);
 /* One step's outcome, in order (takes o's results and error). */
-void result_step(run_result *rr, const pipeline_step *ps, step_outcome *o);
+void run_result_step(run_result *rr, const pipeline_step *ps, step_outcome *o);
 /* A line for errors[], prefixed by the step's name when step is set. */
-void result_error(run_result *rr, const char *step, const char *msg);
+void run_result_error(run_result *rr, const char *step, const char *msg);
 /*
  * The result JSON (new reference) and its status. interrupted: why the run
  * was cut short (it is then never "success"), or NULL.
  */
-json_t *result_finish(run_result *rr, const char *interrupted, run_status *status);
+json_t *run_result_finish(run_result *rr, const char *interrupted, run_status *status);
 
 /*
  * The result of a run that did not happen: status "skipped" (another

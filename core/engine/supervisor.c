@@ -29,7 +29,7 @@ typedef enum stop_why {
 
 typedef struct worker {
     pid_t pid;             /* 0: none */
-    int to;                /* its standard input: the plan, then commands */
+    int to;                /* its standard input: the assignment, then commands */
     proto_in in;           /* its replies */
     int64_t conn_id;       /* its MySQL connection, to KILL on the server */
     stop_why asked;        /* why we sent SIGTERM */
@@ -49,7 +49,9 @@ static const char *worker_exe(void)
     return e && *e ? e : "/proc/self/exe";
 }
 
-static json_t *plan_of(const config *cfg, const char *mode, int dry_run, const db_clock *clock)
+/* The worker's assignment: the first line on its standard input (worker.h). */
+static json_t *assignment_of(const config *cfg, const char *mode, int dry_run,
+                             const db_clock *clock)
 {
     rc_log_level level;
     log_format format;
@@ -79,7 +81,7 @@ static json_t *plan_of(const config *cfg, const char *mode, int dry_run, const d
  * (an HTTP thread that spawns a probe blocks the stop signals), and with no
  * descriptor of ours but its pipes (closefrom: not the API's sockets).
  */
-static int spawn(worker *w, json_t *plan, char *err, size_t errlen)
+static int spawn(worker *w, json_t *assignment, char *err, size_t errlen)
 {
     int to[2] = { -1, -1 }, from[2] = { -1, -1 }, rc = -1;
     posix_spawn_file_actions_t fa;
@@ -119,15 +121,15 @@ static int spawn(worker *w, json_t *plan, char *err, size_t errlen)
     w->to = to[1];
     w->in.fd = from[0];
     to[1] = from[0] = -1;
-    if (proto_write(w->to, plan) != 0) {
-        plan = NULL;
-        snprintf(err, errlen, "cannot hand the plan to the step worker");
+    if (proto_write(w->to, assignment) != 0) {
+        assignment = NULL;
+        snprintf(err, errlen, "cannot hand the assignment to the step worker");
         goto out;
     }
-    plan = NULL;
+    assignment = NULL;
     rc = 0;
 out:
-    json_decref(plan);
+    json_decref(assignment);
     for (int i = 0; i < 2; i++) {
         if (to[i] >= 0)
             close(to[i]);
@@ -309,7 +311,7 @@ static void kill_connection(db **d, const worker *w)
 /* -------------------------------------------------------- waiting on one */
 
 typedef struct limits {
-    guard *g;
+    runlock *rl;
     int64_t step_deadline, run_deadline; /* monotonic ms; 0: none */
 } limits;
 
@@ -319,7 +321,7 @@ static stop_why must_stop(const limits *l)
     int64_t now = util_mono_ms();
     if (stop_requested())
         return WHY_SHUTDOWN;
-    if (l->g && guard_must_stop(l->g))
+    if (l->rl && runlock_must_stop(l->rl))
         return WHY_LOCK;
     if (l->run_deadline && now >= l->run_deadline)
         return WHY_RUN_TIMEOUT;
@@ -357,11 +359,11 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
 }
 
 /* Start a worker and read its hello; 0, or -1 with err (it is reaped). */
-static int start(worker *w, json_t *plan, db **d, const limits *l, char *err, size_t errlen)
+static int start(worker *w, json_t *assignment, db **d, const limits *l, char *err, size_t errlen)
 {
     json_t *hello = NULL;
     int64_t t0 = util_mono_ms();
-    if (spawn(w, plan, err, errlen) != 0) {
+    if (spawn(w, assignment, err, errlen) != 0) {
         if (w->pid)
             reap(w);
         close_worker(w);
@@ -437,8 +439,9 @@ static void limit_outcome(const worker *w, const pipeline_step *ps, int64_t run_
 }
 
 /* Run step i in *w (started when it has none); the outcome in o. */
-static void run_one(worker *w, json_t *(*plan)(void *), void *plan_user, db **d, size_t i,
-                    const pipeline_step *ps, limits *l, int64_t run_limit, step_outcome *o)
+static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_user, db **d,
+                    size_t i, const pipeline_step *ps, limits *l, int64_t run_limit,
+                    step_outcome *o)
 {
     char err[2048];
     json_t *reply = NULL;
@@ -446,7 +449,7 @@ static void run_one(worker *w, json_t *(*plan)(void *), void *plan_user, db **d,
 
     memset(o, 0, sizeof *o);
     l->step_deadline = t0 + ps->cfg->timeout_ms;
-    if (!w->pid && start(w, plan(plan_user), d, l, err, sizeof err) != 0) {
+    if (!w->pid && start(w, assignment(assignment_user), d, l, err, sizeof err) != 0) {
         o->status = STEP_FAILED;
         o->error = xasprintf("cannot run: %s", err);
         o->ms = util_mono_ms() - t0;
@@ -484,19 +487,19 @@ static void run_one(worker *w, json_t *(*plan)(void *), void *plan_user, db **d,
     log_error("step %s: the step worker %s", ps->cfg->name, o->error);
 }
 
-typedef struct run_plan_args {
+typedef struct run_assignment_args {
     const config *cfg;
     int dry_run;
     const db_clock *clock;
-} run_plan_args;
+} run_assignment_args;
 
-static json_t *make_run_plan(void *user)
+static json_t *make_run_assignment(void *user)
 {
-    const run_plan_args *a = user;
-    return plan_of(a->cfg, "run", a->dry_run, a->clock);
+    const run_assignment_args *a = user;
+    return assignment_of(a->cfg, "run", a->dry_run, a->clock);
 }
 
-static const char *stop_reason(stop_why why, guard *g, const config *cfg, char *buf,
+static const char *stop_reason(stop_why why, runlock *rl, const config *cfg, char *buf,
                                size_t buflen)
 {
     char lim[48];
@@ -504,7 +507,7 @@ static const char *stop_reason(stop_why why, guard *g, const config *cfg, char *
     case WHY_SHUTDOWN:
         return "interrupted: reconciler was asked to stop";
     case WHY_LOCK:
-        return guard_stop_reason(g);
+        return runlock_stop_reason(rl);
     case WHY_RUN_TIMEOUT:
         duration_format(cfg->schedule_max_run_time_ms, lim, sizeof lim);
         snprintf(buf, buflen, "interrupted: the run took longer than schedule.max_run_time (%s)",
@@ -515,33 +518,33 @@ static const char *stop_reason(stop_why why, guard *g, const config *cfg, char *
     }
 }
 
-run_status supervise_run(pipeline *p, const config *cfg, db **d, guard *g,
+run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
                          const run_request *req, json_t **result)
 {
     run_result rr;
     db_clock clock;
     worker w = { .to = -1, .in = { .fd = -1 } };
-    limits l = { .g = g, .run_deadline = util_mono_ms() + cfg->schedule_max_run_time_ms };
+    limits l = { .rl = rl, .run_deadline = util_mono_ms() + cfg->schedule_max_run_time_ms };
     /* The run's own limits, without a step's deadline: between steps and at the end. */
-    const limits run_only = { .g = g, .run_deadline = l.run_deadline };
+    const limits run_only = { .rl = rl, .run_deadline = l.run_deadline };
     char why_buf[160];
     int clock_ok, aborted = 0;
     run_status st;
 
-    result_init(&rr, req);
+    run_result_init(&rr, req);
     if (req->reference_time)
         clock_ok = db_clock_from_text(req->reference_time, 0, &clock) == 0;
     else
         clock_ok = *d && db_now(*d, &clock) == 0;
     if (clock_ok) {
-        result_clock(&rr, &clock);
+        run_result_clock(&rr, &clock);
     } else {
         char *why = xasprintf("cannot read the database clock: %s", db_errmsg(*d));
-        result_error(&rr, NULL, why);
+        run_result_error(&rr, NULL, why);
         log_error("%s", why);
         free(why);
     }
-    run_plan_args pa = { cfg, req->dry_run, &clock };
+    run_assignment_args pa = { cfg, req->dry_run, &clock };
 
     for (size_t i = 0; i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];
@@ -556,27 +559,27 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, guard *g,
             o.error = xstrdup(now_why == WHY_SHUTDOWN ? "not run: reconciler is stopping"
                               : now_why == WHY_LOCK ? "not run: the run lock may be lost"
                                                     : "not run: schedule.max_run_time passed");
-            result_error(&rr, ps->cfg->name, o.error);
+            run_result_error(&rr, ps->cfg->name, o.error);
         } else {
             log_debug("step %s (%s): start", ps->cfg->name, ps->cfg->plugin);
-            run_one(&w, make_run_plan, &pa, d, i, ps, &l, cfg->schedule_max_run_time_ms, &o);
+            run_one(&w, make_run_assignment, &pa, d, i, ps, &l, cfg->schedule_max_run_time_ms, &o);
             if (o.status == STEP_FAILED && ps->cfg->on_error == CFG_ON_ERROR_ABORT)
                 aborted = 1;
         }
-        result_step(&rr, ps, &o);
+        run_result_step(&rr, ps, &o);
     }
     finish(&w);
 
     /* A run cut short by a stop request did not do all its work: never "success". */
     stop_why why = must_stop(&run_only);
-    *result = result_finish(&rr, stop_reason(why, g, cfg, why_buf, sizeof why_buf), &st);
+    *result = run_result_finish(&rr, stop_reason(why, rl, cfg, why_buf, sizeof why_buf), &st);
     return st;
 }
 
 /* ---------------------------------------------------------- the probes */
 
 int supervise_probes(const config *cfg, const char *const *names, json_t **results,
-                     char now[20], int64_t timeout_ms, char *err, size_t errlen)
+                     char now[static RC_TIME_TEXT_SIZE], int64_t timeout_ms, char *err, size_t errlen)
 {
     worker w = { .to = -1, .in = { .fd = -1 } };
     limits l = { .step_deadline = util_mono_ms() + timeout_ms };
@@ -587,7 +590,7 @@ int supervise_probes(const config *cfg, const char *const *names, json_t **resul
 
     for (i = 0; names[i]; i++)
         results[i] = NULL;
-    if (start(&w, plan_of(cfg, "probe", 1, NULL), &none, &l, why, sizeof why) != 0) {
+    if (start(&w, assignment_of(cfg, "probe", 1, NULL), &none, &l, why, sizeof why) != 0) {
         snprintf(err, errlen, "%s", why);
         return -1;
     }
@@ -615,7 +618,7 @@ int supervise_probes(const config *cfg, const char *const *names, json_t **resul
             goto out;
         }
         results[i] = json_incref(res);
-        snprintf(now, 20, "%s", json_string_value(json_object_get(reply, "now")) ?
+        snprintf(now, RC_TIME_TEXT_SIZE, "%s", json_string_value(json_object_get(reply, "now")) ?
                  json_string_value(json_object_get(reply, "now")) : "");
         json_decref(reply);
     }

@@ -1,8 +1,8 @@
 /*
  * supervisor.h - steps run in step workers (engine/worker.h), never in the
  * process that holds the run lock, the history and the HTTP API; this is the
- * side that starts them, hands them the plan, reads each step's outcome as it
- * finishes, and decides what a worker that misbehaves costs: only its step.
+ * side that starts them, hands them their assignment, reads each step's
+ * outcome as it finishes, and decides what a worker that misbehaves costs: only its step.
  *
  * A worker that dies during a step (a signal, exit(), abort(), a closed
  * pipe) fails that step with what happened ("crashed: signal 11
@@ -20,7 +20,7 @@
 #include <jansson.h>
 #include "config/config.h"
 #include "db/db.h"
-#include "engine/guard.h"
+#include "engine/runlock.h"
 #include "engine/pipeline.h"
 #include "engine/runner.h"
 
@@ -31,12 +31,12 @@
 
 /*
  * Run p's steps through workers. d is the supervisor's own connection (T is
- * read on it, and a killed worker's connection killed from it); g the run
+ * read on it, and a killed worker's connection killed from it); rl the run
  * lock the run holds (NULL: none). Returns the status; *result the result
  * JSON (new reference). *d may be closed and set to NULL when the database
  * stopped answering the supervisor itself.
  */
-run_status supervise_run(pipeline *p, const config *cfg, db **d, guard *g,
+run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
                          const run_request *req, json_t **result);
 
 /*
@@ -46,7 +46,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, guard *g,
  * the message names the plugin).
  */
 int supervise_probes(const config *cfg, const char *const *names, json_t **results,
-                     char now[20], int64_t timeout_ms, char *err, size_t errlen);
+                     char now[static RC_TIME_TEXT_SIZE], int64_t timeout_ms, char *err, size_t errlen);
 
 /*
  * Run one statement on *d within timeout_ms, whatever the server does: 0

@@ -36,7 +36,7 @@ static const char *str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* A string field of the plan into *field (replacing what the file said). */
+/* A string field of the assignment into *field (replacing what the file said). */
 static void take_string(json_t *o, const char *key, char **field)
 {
     json_t *v = json_object_get(o, key);
@@ -49,14 +49,17 @@ static void take_string(json_t *o, const char *key, char **field)
 /*
  * The supervisor's pipeline: the file's text as it loaded it, with the
  * database settings it has bound (a reload may have changed the file since;
- * --db may override the url). The password is read here, from the same
- * variable or file: it never travels through the pipe.
+ * --db may override the url). A password from database.password_env or
+ * password_file (or RECONCILER_DB_PASSWORD) is read here, from the same
+ * variable or file, and is not sent. A password written into database.url
+ * does travel through the pipe, in the url and in the file's text: the pipe
+ * is private to the supervisor and this worker (never argv, never a file).
  */
-static int load_plan_config(json_t *plan, config **out, char *err, size_t errlen)
+static int load_assignment_config(json_t *assignment, config **out, char *err, size_t errlen)
 {
-    json_t *c = json_object_get(plan, "config"), *d = json_object_get(plan, "db");
+    json_t *c = json_object_get(assignment, "config"), *d = json_object_get(assignment, "db");
     if (!str(c, "path") || !str(c, "text") || !json_is_object(d)) {
-        snprintf(err, errlen, "the plan has no pipeline");
+        snprintf(err, errlen, "the assignment has no pipeline");
         return EXIT_USAGE;
     }
     if (config_load_text(str(c, "path"), str(c, "text"), out, err, errlen) != 0)
@@ -74,9 +77,9 @@ static int load_plan_config(json_t *plan, config **out, char *err, size_t errlen
     return EXIT_OK;
 }
 
-static void clock_of(json_t *plan, db_clock *c)
+static void clock_of(json_t *assignment, db_clock *c)
 {
-    json_t *j = json_object_get(plan, "clock");
+    json_t *j = json_object_get(assignment, "clock");
     memset(c, 0, sizeof *c);
     c->unix_s = json_integer_value(json_object_get(j, "unix"));
     c->offset_s = (int)json_integer_value(json_object_get(j, "offset"));
@@ -100,7 +103,7 @@ static json_t *step_reply(json_int_t index, step_outcome *o)
 
 static json_t *probe_reply(const pipeline *p, db *d, const char *name)
 {
-    char err[2048], now[20] = "";
+    char err[2048], now[RC_TIME_TEXT_SIZE] = "";
     json_t *results = NULL;
     if (runner_probe(p, name, d, &results, now, err, sizeof err) != 0)
         return jx(json_pack("{s:s, s:s, s:o}", "type", "probe", "name", name, "error",
@@ -110,11 +113,11 @@ static json_t *probe_reply(const pipeline *p, db *d, const char *name)
 }
 
 /* Answer commands until the supervisor closes our input. */
-static int serve(json_t *plan, pipeline *p, db *d, proto_in *in)
+static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
 {
     db_clock clock;
-    int dry = json_is_true(json_object_get(plan, "dryRun"));
-    clock_of(plan, &clock);
+    int dry = json_is_true(json_object_get(assignment, "dryRun"));
+    clock_of(assignment, &clock);
     for (;;) {
         json_t *cmd = NULL;
         int got = proto_read(in, &cmd, -1);
@@ -144,7 +147,7 @@ static int serve(json_t *plan, pipeline *p, db *d, proto_in *in)
 int worker_main(void)
 {
     proto_in in = { .fd = 0 };
-    json_t *plan = NULL;
+    json_t *assignment = NULL;
     config *cfg = NULL;
     pipeline *p = NULL;
     db *d = NULL;
@@ -160,16 +163,17 @@ int worker_main(void)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (proto_read(&in, &plan, -1) != 1) {
-        rc = fatal("no plan on standard input", EXIT_USAGE);
+    if (proto_read(&in, &assignment, -1) != 1) {
+        rc = fatal("no assignment on standard input", EXIT_USAGE);
         goto out;
     }
-    json_t *lg = json_object_get(plan, "log");
+    json_t *lg = json_object_get(assignment, "log");
     log_setup((rc_log_level)json_integer_value(json_object_get(lg, "level")),
               (log_format)json_integer_value(json_object_get(lg, "format")));
-    if ((rc = load_plan_config(plan, &cfg, err, sizeof err)) != EXIT_OK ||
-        (rc = run_prepare(cfg, strcmp(str(plan, "mode") ? str(plan, "mode") : "", "probe") == 0,
-                          &p, err, sizeof err)) != EXIT_OK ||
+    const char *mode = str(assignment, "mode");
+    if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
+        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0, &p, err,
+                          sizeof err)) != EXIT_OK ||
         (rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
         rc = fatal(err, rc);
         goto out;
@@ -181,12 +185,12 @@ int worker_main(void)
         rc = EXIT_OK;
         goto out;
     }
-    rc = serve(plan, p, d, &in);
+    rc = serve(assignment, p, d, &in);
 out:
     db_close(d);
     pipeline_free(p);
     config_free(cfg);
-    json_decref(plan);
+    json_decref(assignment);
     proto_in_free(&in);
     return rc;
 }

@@ -4,7 +4,8 @@
  * inherits no thread, lock or library state from the service.
  *
  * The protocol, lines of JSON (engine/proto.h):
- *   stdin  <- the plan: {"v":1, "mode":"run"|"probe", "config":{"path","text"},
+ *   stdin  <- the assignment (what to run and how):
+ *             {"v":1, "mode":"run"|"probe", "config":{"path","text"},
  *             "db":{...bound database settings...}, "log":{"level","format"},
  *             "dryRun":bool, "clock":{"unix","offset","text","zone"}}
  *             then commands: {"run":I} (pipeline step I) or {"probe":"NAME"}

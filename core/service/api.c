@@ -189,8 +189,8 @@ static void h_state(void *user, const http_request *req, http_response *resp)
     json_t *body = run_state_activity(a->rs);
     json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
     json_object_set_new(body, "lock", jx(json_pack("{s:b, s:s}", "held",
-                                                   a->g ? guard_held(a->g) : 0, "instance",
-                                                   a->g ? guard_holder(a->g) : "")));
+                                                   a->rl ? runlock_held(a->rl) : 0, "instance",
+                                                   a->rl ? runlock_holder(a->rl) : "")));
     json_object_set_new(body, "database", dbj);
     json_object_set_new(body, "uptime", jx(json_integer(util_uptime_s())));
     json_object_set_new(body, "generatedAt", generated_at());
@@ -290,7 +290,7 @@ static void probe_done(void)
  * held: a slow database here never holds up a reload or a run.
  */
 static int probe_run(const api_deps *a, const char *const *names, json_t **results,
-                     char now[20], char *err, size_t errlen)
+                     char now[static RC_TIME_TEXT_SIZE], char *err, size_t errlen)
 {
     if (!probe_slot()) {
         snprintf(err, errlen, "too many live queries at once (%d); try again", PROBES_MAX);
@@ -304,8 +304,8 @@ static int probe_run(const api_deps *a, const char *const *names, json_t **resul
 }
 
 /* As probe_run, answering 503 with why when it fails. */
-static int probe(const api_deps *a, const char *const *names, json_t **results, char now[20],
-                 http_response *resp)
+static int probe(const api_deps *a, const char *const *names, json_t **results,
+                 char now[static RC_TIME_TEXT_SIZE], http_response *resp)
 {
     char err[2048];
     int rc = probe_run(a, names, results, now, err, sizeof err);
@@ -319,7 +319,7 @@ typedef struct probe_job {
     const api_deps *a;
     const char *const *names;
     json_t **results;
-    char now[20];
+    char now[RC_TIME_TEXT_SIZE];
     char err[2048];
     int rc;
 } probe_job;
@@ -335,7 +335,7 @@ static void h_queue(void *user, const http_request *req, http_response *resp)
 {
     static const char *const names[] = { "queue", NULL };
     json_t *res[1] = { NULL };
-    char now[20];
+    char now[RC_TIME_TEXT_SIZE];
     (void)req;
     if (probe(user, names, res, now, resp) != 0)
         return;
@@ -365,7 +365,7 @@ static void h_dashboard(void *user, const http_request *req, http_response *resp
     static const char *const first[] = { "metrics", NULL };
     static const char *const second[] = { "followups", "orders", NULL };
     json_t *res[3] = { NULL, NULL, NULL };
-    char now[20];
+    char now[RC_TIME_TEXT_SIZE];
     pthread_t th;
     probe_job other = { .a = user, .names = second, .results = res + 1, .rc = -1 };
     (void)req;
@@ -429,7 +429,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
 
     /* Memory and an atomic only: /metrics never waits for a run or the heartbeat. */
     run_state_stats(a->rs, &st, &r);
-    int held = a->g ? guard_held(a->g) : 0;
+    int held = a->rl ? runlock_held(a->rl) : 0;
 
     prom_family(&b, "reconciler_runs_total", "counter",
                 "Reconciliation runs by outcome (skipped: another instance held the run lock).");

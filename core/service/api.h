@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "engine/guard.h"
+#include "engine/runlock.h"
 #include "engine/history.h"
 #include "service/dbwatch.h"
 #include "service/http.h"
@@ -23,7 +23,7 @@ typedef struct api_deps {
     run_state *rs;
     snapshots *snaps;
     history *h;          /* the API's own handle (short busy timeout) */
-    guard *g;            /* read: guard_held() only */
+    runlock *rl;         /* read: runlock_held() only */
     dbwatch *watch;
     const config *boot;  /* database settings for the live figures' connections */
     const char *listen;

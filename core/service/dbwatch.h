@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include "config/config.h"
+#include "reconciler.h"
 
 /* A ping unanswered for this long means the database does not answer. */
 #define DBWATCH_LATE_MS 1000
@@ -23,7 +24,7 @@ typedef struct dbwatch_state {
     double latency_ms;    /* of the last answered ping */
     int64_t checked_ms;   /* monotonic ms of the last ping's end (0: none yet) */
     char why[512];        /* when not ok: the reason */
-    char db_time[20];     /* the database clock at the last answer, "YYYY-MM-DD HH:MM:SS" */
+    char db_time[RC_TIME_TEXT_SIZE]; /* the database clock at the last answer */
 } dbwatch_state;
 
 /* Start watching cfg's database (cfg must outlive the watch). */

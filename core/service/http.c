@@ -646,6 +646,18 @@ static int resolve(http_server *s, const char *listen, const char **why)
     return 0;
 }
 
+const char *http_start_reason(const char *msg)
+{
+    /* "Failed to bind to port 3006: Address already in use": the port is in our prefix. */
+    const char *colon = strrchr(msg, ':');
+    if (strncmp(msg, "Failed to bind", 14) != 0 || !colon)
+        return msg;
+    const char *reason = colon + 1;
+    reason += strspn(reason, " ");
+    /* Nothing after the colon ("...port 3006:"): the whole message says more. */
+    return *reason ? reason : msg;
+}
+
 int http_start(const http_config *cfg, http_server **out, char *err, size_t errlen)
 {
     const char *listen = cfg->listen ? cfg->listen : "";
@@ -719,10 +731,7 @@ int http_start(const http_config *cfg, http_server **out, char *err, size_t errl
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!s->d) {
         why = s->start_err[0] ? s->start_err : "the HTTP server did not start";
-        /* "Failed to bind to port 3006: Address already in use": the port is in our prefix. */
-        const char *reason = strrchr(why, ':');
-        if (strncmp(why, "Failed to bind", 14) == 0 && reason)
-            why = reason + 2;
+        why = http_start_reason(why);
         goto err;
     }
     if (thread_rc != 0) {

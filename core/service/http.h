@@ -121,6 +121,13 @@ typedef struct http_config {
  * threads.
  */
 int http_start(const http_config *cfg, http_server **out, char *err, size_t errlen);
+
+/*
+ * The part of libmicrohttpd's start-up message worth showing after our own
+ * "http.listen ADDR: " prefix: for "Failed to bind to port N: WHY", WHY;
+ * else (or when nothing follows the colon) msg itself. Points into msg.
+ */
+const char *http_start_reason(const char *msg);
 /*
  * Stop accepting, wait for running handlers, drop idle connections, free.
  * Accepts NULL.

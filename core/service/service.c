@@ -4,7 +4,7 @@
 #include "base/log.h"
 #include "base/stop.h"
 #include "base/util.h"
-#include "engine/guard.h"
+#include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/run.h"
 #include "service/api.h"
@@ -44,7 +44,7 @@ typedef struct service {
     run_state rs;
     history *h;             /* the main thread's history handle */
     history *api_hist;      /* the API's own */
-    guard *g;
+    runlock *rl;
     webhook *wh;            /* the notify: deliveries' thread */
     dbwatch *watch;
     db *d;                  /* the run's connection */
@@ -128,7 +128,7 @@ static void run_started(void *user, int64_t run_id)
 
 /*
  * One run with the pipeline in force (held by reference for the run: a
- * reload meanwhile takes effect from the next one). Returns run_guarded's
+ * reload meanwhile takes effect from the next one). Returns run_execute's
  * exit code.
  */
 static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, int64_t wait_ms,
@@ -137,12 +137,12 @@ static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, 
     json_t *r = NULL;
     snapshot *snap = snapshots_hold(&s->snaps);
     /* The snapshot's config: its steps' file text, with the bound database settings. */
-    run_env env = { snap->cfg, snap->p, s->h, s->g, &s->d };
-    run_plan plan = { .trigger = trigger, .dry_run = dry_run, .run_id = run_id,
+    run_env env = { snap->cfg, snap->p, s->h, s->rl, &s->d };
+    run_spec spec = { .trigger = trigger, .dry_run = dry_run, .run_id = run_id,
                       .wait_ms = wait_ms, .hold_ms = hold_ms, .started = run_started,
                       .user = &s->rs };
     run_state_running(&s->rs, run_id);
-    int rc = run_guarded(&env, &plan, &r);
+    int rc = run_execute(&env, &spec, &r);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
     snapshot_release(snap);
@@ -204,8 +204,8 @@ static void reload(service *s)
         return;
     }
     keep_bound(s->boot->cfg, nc);
-    guard_set_ttl(s->g, nc->schedule_lock_ttl_ms);
-    guard_set_max_skew(s->g, nc->schedule_max_clock_skew_ms);
+    runlock_set_ttl(s->rl, nc->schedule_lock_ttl_ms);
+    runlock_set_max_skew(s->rl, nc->schedule_max_clock_skew_ms);
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
     snapshots_swap(&s->snaps, nc, np);
 }
@@ -336,10 +336,10 @@ int service_run(config *cfg, service_loader load, void *load_user)
         log_error("%s", history_error(s.h));
     s.rs.h = s.api_hist;
     s.wh = webhook_start(s.h);
-    s.g = guard_open(cfg);
+    s.rl = runlock_open(cfg);
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
-    api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .g = s.g,
+    api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
                       .token = s.token, .wh = s.wh };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
@@ -354,7 +354,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
 
     if ((rc = connect_with_backoff(&s)) != EXIT_OK || stop_requested())
         goto out;
-    log_info("service: run lock holder id %s", guard_holder(s.g));
+    log_info("service: run lock holder id %s", runlock_holder(s.rl));
     if (cfg->schedule_on_startup &&
         do_run(&s, "startup", 0, 0, cfg->schedule_lock_wait_ms, 0) == EXIT_LOCKED) {
         log_error("the startup run waited %lld ms for the run lock and gave up",
@@ -372,7 +372,7 @@ out:
     /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
     webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
     dbwatch_stop(s.watch);
-    guard_close(s.g);
+    runlock_close(s.rl);
     db_close(s.d);
     run_state_destroy(&s.rs);
     history_close(s.h);

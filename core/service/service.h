@@ -5,7 +5,7 @@
  * reloads, SIGTERM/SIGINT stops.
  *
  * Threads: the main thread runs the schedule and every run; the heartbeat
- * (engine/guard.c) renews the run lock; the database watch (dbwatch.c) pings
+ * (engine/runlock.c) renews the run lock; the database watch (dbwatch.c) pings
  * the database; the HTTP threads (api.c) read memory and queue manual runs.
  * No thread holds a mutex across I/O that another thread waits for.
  */

@@ -1,5 +1,5 @@
-/* guard.c - see guard.h. */
-#include "engine/guard.h"
+/* runlock.c - see runlock.h. */
+#include "engine/runlock.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "base/stop.h"
@@ -16,7 +16,7 @@
 
 enum { STOP_NONE = 0, STOP_TAKEN = 1, STOP_DEADLINE = 2 };
 
-struct guard {
+struct runlock {
     /*
      * mu guards the connection and what goes with it: the heartbeat renews
      * on it, the run's thread takes and releases on it. No other thread ever
@@ -43,7 +43,7 @@ struct guard {
 };
 
 /*
- * The guard's statements must return well inside a renewal period:
+ * The run lock's statements must return well inside a renewal period:
  * ttl / 6, from 1 s (the client's smallest) to 2 s (so that a stopping
  * process is not held by a hung server). SQLite has no server to hang but
  * one writer at a time: a renewal may queue behind a step's chunk for up to
@@ -58,7 +58,7 @@ static connect_timeouts timeouts_for(int64_t ttl_ms)
 }
 
 /*
- * Stop short of the lease's end by the guard's own timeout: a chunk that
+ * Stop short of the lease's end by the run lock's own timeout: a chunk that
  * began just before the deadline still ends before another instance can
  * take the lock.
  */
@@ -75,52 +75,52 @@ static int int_row(void *user, const rc_value *c, size_t n)
 }
 
 /*
- * Called with g->mu held. 0 with g->conn, or -1 with err. A read-only
+ * Called with rl->mu held. 0 with rl->conn, or -1 with err. A read-only
  * server (an asynchronous replica: read_only = ON) is refused here, once
  * per connection, with a message that says what to point at instead: the
  * lock row must be written where every instance reads it, and a replica's
  * rows are overwritten by its primary.
  */
-static int ensure_conn(guard *g, char *err, size_t errlen)
+static int ensure_conn(runlock *rl, char *err, size_t errlen)
 {
-    if (g->conn)
+    if (rl->conn)
         return 0;
-    connect_timeouts t = timeouts_for(g->next_ttl_ms);
-    if (connect_open(g->cfg, &t, &g->conn, err, errlen) != EXIT_OK)
+    connect_timeouts t = timeouts_for(rl->next_ttl_ms);
+    if (connect_open(rl->cfg, &t, &rl->conn, err, errlen) != EXIT_OK)
         return -1;
     int64_t ro = 0;
-    if (db_get_kind(g->conn) == DB_MYSQL &&
-        db_query(g->conn, "SELECT @@global.read_only", NULL, 0, int_row, &ro) == 0 && ro) {
+    if (db_get_kind(rl->conn) == DB_MYSQL &&
+        db_query(rl->conn, "SELECT @@global.read_only", NULL, 0, int_row, &ro) == 0 && ro) {
         snprintf(err, errlen, "the database server is read-only (read_only = ON): an "
                  "asynchronous replica cannot hold the run lock or take the repairs; point "
                  "database.url at the primary (or at any node of a Galera cluster)");
-        db_close(g->conn);
-        g->conn = NULL;
+        db_close(rl->conn);
+        rl->conn = NULL;
         return -1;
     }
     return 0;
 }
 
 /* After an error: a dead connection is dropped, to be reopened next time. */
-static void check_lost(guard *g)
+static void check_lost(runlock *rl)
 {
-    if (g->conn && db_lost(g->conn)) {
-        db_close(g->conn);
-        g->conn = NULL;
+    if (rl->conn && db_lost(rl->conn)) {
+        db_close(rl->conn);
+        rl->conn = NULL;
     }
 }
 
 /*
- * Right after a take (g->mu held): is the database clock close enough to
+ * Right after a take (rl->mu held): is the database clock close enough to
  * this host's? Leases are written on one node's clock and judged on
  * another's; see lock_check_skew and README "Running on a cluster". 1 yes,
  * 0 no (the lock is let go at once; err says why).
  */
-static int clock_ok(guard *g, char *err, size_t errlen)
+static int clock_ok(runlock *rl, char *err, size_t errlen)
 {
-    int64_t max = atomic_load(&g->max_skew_ms), skew = 0;
+    int64_t max = atomic_load(&rl->max_skew_ms), skew = 0;
     char why[512];
-    int ok = lock_check_skew(g->conn, max, &skew, why, sizeof why);
+    int ok = lock_check_skew(rl->conn, max, &skew, why, sizeof why);
     if (ok < 0) {
         /* The run's own statements will meet a broken connection; a clock
          * that cannot be read is no reason to refuse on its own. */
@@ -129,8 +129,8 @@ static int clock_ok(guard *g, char *err, size_t errlen)
     }
     if (ok == 0) {
         snprintf(err, errlen, "%s", why);
-        if (lock_release(g->conn, LOCK_NAME, g->holder, 0, NULL, 0) < 0)
-            check_lost(g);
+        if (lock_release(rl->conn, LOCK_NAME, rl->holder, 0, NULL, 0) < 0)
+            check_lost(rl);
         return 0;
     }
     if (max > 0 && (skew > max / 2 || -skew > max / 2))
@@ -146,7 +146,7 @@ static int clock_ok(guard *g, char *err, size_t errlen)
 typedef enum lock_op { OP_TRY, OP_EXTEND, OP_RELEASE } lock_op;
 
 /*
- * Run op on the guard's connection (called with g->mu held). A connection
+ * Run op on the run lock's connection (called with rl->mu held). A connection
  * the server closed since its last use (a restart: 2006/2013 at once) is
  * reopened and the statement tried once more, so the first run after a
  * database restart does not fail on a stale session. A statement that timed
@@ -154,28 +154,28 @@ typedef enum lock_op { OP_TRY, OP_EXTEND, OP_RELEASE } lock_op;
  */
 #define QUICK_FAILURE_MS 500
 
-static int run_op(guard *g, lock_op op, int64_t ms, lock_info *other, char *err, size_t errlen)
+static int run_op(runlock *rl, lock_op op, int64_t ms, lock_info *other, char *err, size_t errlen)
 {
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t t0 = util_mono_ms();
-        if (ensure_conn(g, err, errlen) != 0)
+        if (ensure_conn(rl, err, errlen) != 0)
             return -1;
         switch (op) {
         case OP_TRY:
-            rc = lock_try(g->conn, LOCK_NAME, g->holder, ms, other, err, errlen);
+            rc = lock_try(rl->conn, LOCK_NAME, rl->holder, ms, other, err, errlen);
             break;
         case OP_EXTEND:
-            rc = lock_extend(g->conn, LOCK_NAME, g->holder, ms, err, errlen);
+            rc = lock_extend(rl->conn, LOCK_NAME, rl->holder, ms, err, errlen);
             break;
         case OP_RELEASE:
-            rc = lock_release(g->conn, LOCK_NAME, g->holder, ms, err, errlen);
+            rc = lock_release(rl->conn, LOCK_NAME, rl->holder, ms, err, errlen);
             break;
         }
-        if (rc >= 0 || !db_lost(g->conn))
+        if (rc >= 0 || !db_lost(rl->conn))
             break;
         int quick = util_mono_ms() - t0 < QUICK_FAILURE_MS;
-        check_lost(g);
+        check_lost(rl);
         if (!quick)
             break;
         log_info("run lock: the connection was lost (%s); reconnecting", err);
@@ -183,102 +183,105 @@ static int run_op(guard *g, lock_op op, int64_t ms, lock_info *other, char *err,
     return rc;
 }
 
-/* A renewal, with g->mu held. sent: when it was sent (the lease counts from then at the latest). */
-static void renew(guard *g)
+/*
+ * A renewal, with rl->mu held. sent: when it was sent (the lease counts from
+ * then at the latest).
+ */
+static void renew(runlock *rl)
 {
     char err[1024];
     int64_t sent = util_mono_ms();
-    int rc = run_op(g, OP_EXTEND, g->ttl_ms, NULL, err, sizeof err);
+    int rc = run_op(rl, OP_EXTEND, rl->ttl_ms, NULL, err, sizeof err);
     if (rc == 1) {
-        if (atomic_load(&g->stop) == STOP_NONE)
-            atomic_store(&g->deadline, sent + g->ttl_ms - margin_for(g->ttl_ms));
+        if (atomic_load(&rl->stop) == STOP_NONE)
+            atomic_store(&rl->deadline, sent + rl->ttl_ms - margin_for(rl->ttl_ms));
         return;
     }
     if (rc == 0) {
-        atomic_store(&g->stop, STOP_TAKEN);
-        atomic_store(&g->held, 0);
+        atomic_store(&rl->stop, STOP_TAKEN);
+        atomic_store(&rl->held, 0);
         log_error("the run lock was taken by another instance while this run went on; "
                   "stopping the run at its next chunk");
         return;
     }
-    check_lost(g);
+    check_lost(rl);
     log_warn("cannot renew the run lock: %s (the run stops if no renewal succeeds in time)",
              err);
 }
 
 static void *heartbeat_main(void *arg)
 {
-    guard *g = arg;
-    pthread_mutex_lock(&g->mu);
-    while (!g->closing) {
-        if (!atomic_load(&g->held)) {
-            pthread_cond_wait(&g->cond, &g->mu);
+    runlock *rl = arg;
+    pthread_mutex_lock(&rl->mu);
+    while (!rl->closing) {
+        if (!atomic_load(&rl->held)) {
+            pthread_cond_wait(&rl->cond, &rl->mu);
             continue;
         }
-        int64_t wait = g->next_renew - util_mono_ms();
+        int64_t wait = rl->next_renew - util_mono_ms();
         if (wait > 0) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             int64_t ns = (int64_t)ts.tv_nsec + wait * 1000000;
             ts.tv_sec += (time_t)(ns / 1000000000);
             ts.tv_nsec = (long)(ns % 1000000000);
-            pthread_cond_timedwait(&g->cond, &g->mu, &ts);
+            pthread_cond_timedwait(&rl->cond, &rl->mu, &ts);
             continue;
         }
-        renew(g);
+        renew(rl);
         /* The next slot on the grid of the take, never "now + period": a slow
          * renewal must not push every later one back. */
-        int64_t period = g->ttl_ms / 3, now = util_mono_ms();
-        g->next_renew += period;
-        if (g->next_renew <= now)
-            g->next_renew += ((now - g->next_renew) / period + 1) * period;
+        int64_t period = rl->ttl_ms / 3, now = util_mono_ms();
+        rl->next_renew += period;
+        if (rl->next_renew <= now)
+            rl->next_renew += ((now - rl->next_renew) / period + 1) * period;
     }
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&rl->mu);
     return NULL;
 }
 
-guard *guard_open(const config *cfg)
+runlock *runlock_open(const config *cfg)
 {
-    guard *g = xcalloc(1, sizeof *g);
+    runlock *rl = xcalloc(1, sizeof *rl);
     pthread_condattr_t ca;
 
-    pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&rl->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->cond, &ca);
+    pthread_cond_init(&rl->cond, &ca);
     pthread_condattr_destroy(&ca);
-    g->cfg = cfg;
-    g->ttl_ms = g->next_ttl_ms = cfg->schedule_lock_ttl_ms;
-    atomic_store(&g->max_skew_ms, cfg->schedule_max_clock_skew_ms);
-    lock_holder_id(g->holder, sizeof g->holder);
-    if (pthread_create(&g->heartbeat, NULL, heartbeat_main, g) != 0) {
+    rl->cfg = cfg;
+    rl->ttl_ms = rl->next_ttl_ms = cfg->schedule_lock_ttl_ms;
+    atomic_store(&rl->max_skew_ms, cfg->schedule_max_clock_skew_ms);
+    lock_holder_id(rl->holder, sizeof rl->holder);
+    if (pthread_create(&rl->heartbeat, NULL, heartbeat_main, rl) != 0) {
         /* Without a heartbeat a lease would run out under a long run. */
         fprintf(stderr, "reconciler: cannot start the run lock's heartbeat thread\n");
         abort();
     }
-    g->thread_started = 1;
-    return g;
+    rl->thread_started = 1;
+    return rl;
 }
 
 /* quiet: at close, a hold another instance has taken over since is no news. */
-static void release(guard *g, int64_t hold_ms, int quiet)
+static void release(runlock *rl, int64_t hold_ms, int quiet)
 {
     char err[1024];
-    pthread_mutex_lock(&g->mu);
-    if (atomic_exchange(&g->held, 0) || g->holding) {
-        g->holding = hold_ms > 0;
-        int rc = run_op(g, OP_RELEASE, hold_ms, NULL, err, sizeof err);
+    pthread_mutex_lock(&rl->mu);
+    if (atomic_exchange(&rl->held, 0) || rl->holding) {
+        rl->holding = hold_ms > 0;
+        int rc = run_op(rl, OP_RELEASE, hold_ms, NULL, err, sizeof err);
         if (rc < 0) {
-            check_lost(g);
+            check_lost(rl);
             log_warn("cannot release the run lock (%s); it frees itself when its lease ends", err);
         } else if (rc == 0 && !quiet) {
             log_warn("the run lock was no longer ours when the run ended");
         }
     }
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&rl->mu);
 }
 
-static void close_now(guard *g);
+static void close_now(runlock *rl);
 
 static void *close_main(void *arg)
 {
@@ -290,22 +293,22 @@ static void *close_main(void *arg)
  * A stopping process must exit within seconds even beside a hung server:
  * the close (a release, the heartbeat's last renewal) runs in a thread of
  * its own, and is left to finish alone if it takes longer than
- * GUARD_CLOSE_MS (the lease then frees itself).
+ * RUNLOCK_CLOSE_MS (the lease then frees itself).
  */
-#define GUARD_CLOSE_MS 1000
+#define RUNLOCK_CLOSE_MS 1000
 
-void guard_close(guard *g)
+void runlock_close(runlock *rl)
 {
     pthread_t t;
-    if (!g)
+    if (!rl)
         return;
-    if (pthread_create(&t, NULL, close_main, g) != 0) {
-        close_now(g);
+    if (pthread_create(&t, NULL, close_main, rl) != 0) {
+        close_now(rl);
         return;
     }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += GUARD_CLOSE_MS / 1000;
+    until.tv_sec += RUNLOCK_CLOSE_MS / 1000;
     if (pthread_timedjoin_np(t, NULL, &until) != 0) {
         log_warn("the run lock's connection does not answer: not waiting for it (the lease "
                  "frees itself)");
@@ -313,34 +316,34 @@ void guard_close(guard *g)
     }
 }
 
-static void close_now(guard *g)
+static void close_now(runlock *rl)
 {
     /* A stopping instance keeps no one waiting: a hold after a scheduled run
      * ends too (lock_release changes nothing if another took it since). */
-    if (atomic_load(&g->held) || g->holding)
-        release(g, 0, !atomic_load(&g->held));
-    pthread_mutex_lock(&g->mu);
-    g->closing = 1;
-    pthread_cond_signal(&g->cond);
-    pthread_mutex_unlock(&g->mu);
-    if (g->thread_started)
-        pthread_join(g->heartbeat, NULL);
-    db_close(g->conn);
-    pthread_cond_destroy(&g->cond);
-    pthread_mutex_destroy(&g->mu);
-    free(g);
+    if (atomic_load(&rl->held) || rl->holding)
+        release(rl, 0, !atomic_load(&rl->held));
+    pthread_mutex_lock(&rl->mu);
+    rl->closing = 1;
+    pthread_cond_signal(&rl->cond);
+    pthread_mutex_unlock(&rl->mu);
+    if (rl->thread_started)
+        pthread_join(rl->heartbeat, NULL);
+    db_close(rl->conn);
+    pthread_cond_destroy(&rl->cond);
+    pthread_mutex_destroy(&rl->mu);
+    free(rl);
 }
 
-void guard_set_ttl(guard *g, int64_t ttl_ms)
+void runlock_set_ttl(runlock *rl, int64_t ttl_ms)
 {
-    pthread_mutex_lock(&g->mu);
-    g->next_ttl_ms = ttl_ms;
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_lock(&rl->mu);
+    rl->next_ttl_ms = ttl_ms;
+    pthread_mutex_unlock(&rl->mu);
 }
 
-void guard_set_max_skew(guard *g, int64_t max_ms)
+void runlock_set_max_skew(runlock *rl, int64_t max_ms)
 {
-    atomic_store(&g->max_skew_ms, max_ms);
+    atomic_store(&rl->max_skew_ms, max_ms);
 }
 
 /* A deadlock or lock wait on the lock row (Galera reports write conflicts as
@@ -353,71 +356,71 @@ static void pause_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t errlen)
+int runlock_acquire(runlock *rl, int64_t wait_ms, lock_info *other, char *err, size_t errlen)
 {
     int64_t give_up = util_mono_ms() + wait_ms;
     int retryable = 0;
     for (;;) {
-        pthread_mutex_lock(&g->mu);
+        pthread_mutex_lock(&rl->mu);
         int64_t sent = util_mono_ms();
-        g->ttl_ms = g->next_ttl_ms;
-        int rc = run_op(g, OP_TRY, g->ttl_ms, other, err, errlen);
-        if (rc == 1 && !clock_ok(g, err, errlen)) {
-            pthread_mutex_unlock(&g->mu);
-            return GUARD_ERROR;
+        rl->ttl_ms = rl->next_ttl_ms;
+        int rc = run_op(rl, OP_TRY, rl->ttl_ms, other, err, errlen);
+        if (rc == 1 && !clock_ok(rl, err, errlen)) {
+            pthread_mutex_unlock(&rl->mu);
+            return RUNLOCK_ERROR;
         }
         if (rc == 1) {
-            atomic_store(&g->stop, STOP_NONE);
-            atomic_store(&g->deadline, sent + g->ttl_ms - margin_for(g->ttl_ms));
-            atomic_store(&g->held, 1);
-            g->holding = 0;
-            g->next_renew = sent + g->ttl_ms / 3;
-            pthread_cond_signal(&g->cond); /* the heartbeat counts from now */
+            atomic_store(&rl->stop, STOP_NONE);
+            atomic_store(&rl->deadline, sent + rl->ttl_ms - margin_for(rl->ttl_ms));
+            atomic_store(&rl->held, 1);
+            rl->holding = 0;
+            rl->next_renew = sent + rl->ttl_ms / 3;
+            pthread_cond_signal(&rl->cond); /* the heartbeat counts from now */
         } else if (rc < 0) {
-            if (g->conn && db_retryable(g->conn) && ++retryable < RETRYABLE_TRIES)
+            if (rl->conn && db_retryable(rl->conn) && ++retryable < RETRYABLE_TRIES)
                 rc = -2;
             else
-                check_lost(g);
+                check_lost(rl);
         }
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&rl->mu);
         if (rc == 1)
-            return GUARD_TAKEN;
+            return RUNLOCK_TAKEN;
         if (rc == -1)
-            return GUARD_ERROR;
+            return RUNLOCK_ERROR;
         if (rc == -2) {
             log_debug("run lock: %s; trying again", err);
             pause_ms(50);
             continue;
         }
         if (util_mono_ms() >= give_up)
-            return GUARD_BUSY;
+            return RUNLOCK_BUSY;
         for (int i = 0; i < 5; i++) {
             if (stop_requested())
-                return GUARD_STOPPED;
+                return RUNLOCK_STOPPED;
             pause_ms(50);
         }
     }
 }
 
-void guard_release(guard *g, int64_t hold_ms)
+void runlock_release(runlock *rl, int64_t hold_ms)
 {
-    release(g, hold_ms, 0);
+    release(rl, hold_ms, 0);
 }
 
-int guard_held(const guard *g)
+int runlock_held(const runlock *rl)
 {
-    return atomic_load(&g->held);
+    return atomic_load(&rl->held);
 }
 
-int guard_must_stop(guard *g)
+int runlock_must_stop(runlock *rl)
 {
-    int why = atomic_load(&g->stop);
+    int why = atomic_load(&rl->stop);
     if (why != STOP_NONE)
         return 1;
-    if (atomic_load(&g->held) && util_mono_ms() >= atomic_load(&g->deadline)) {
+    if (atomic_load(&rl->held) && util_mono_ms() >= atomic_load(&rl->deadline)) {
         /* Remembered, so that the run's result and later checks agree. */
         int none = STOP_NONE;
-        if (atomic_compare_exchange_strong(&g->stop, &none, STOP_DEADLINE))
+        if (atomic_compare_exchange_strong(&rl->stop, &none, STOP_DEADLINE))
             log_error("the run lock could not be renewed in time (the lease may end soon); "
                       "stopping the run at its next chunk");
         return 1;
@@ -425,14 +428,14 @@ int guard_must_stop(guard *g)
     return 0;
 }
 
-const char *guard_stop_reason(const guard *g)
+const char *runlock_stop_reason(const runlock *rl)
 {
-    return atomic_load(&g->stop) == STOP_TAKEN
+    return atomic_load(&rl->stop) == STOP_TAKEN
                ? "interrupted: the run lock was lost to another instance"
                : "interrupted: the run lock could not be renewed before its lease could end";
 }
 
-const char *guard_holder(const guard *g)
+const char *runlock_holder(const runlock *rl)
 {
-    return g->holder;
+    return rl->holder;
 }

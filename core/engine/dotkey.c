@@ -1,10 +1,10 @@
-/* result.c - see result.h. */
-#include "engine/result.h"
+/* dotkey.c - see dotkey.h. */
+#include "engine/dotkey.h"
 
 #include <stdio.h>
 #include <string.h>
 
-int result_set(json_t *obj, const char *key, json_t *value, char *err, size_t errlen)
+int dotkey_set(json_t *obj, const char *key, json_t *value, char *err, size_t errlen)
 {
     json_t *node = obj;
     const char *part = key;

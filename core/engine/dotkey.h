@@ -1,6 +1,6 @@
-/* result.h - dotted-key results ("jobs.byStatus.retry") into nested JSON objects. */
-#ifndef RC_RESULT_H
-#define RC_RESULT_H
+/* dotkey.h - dotted-key results ("jobs.byStatus.retry") into nested JSON objects. */
+#ifndef RC_DOTKEY_H
+#define RC_DOTKEY_H
 
 #include <stddef.h>
 #include <jansson.h>
@@ -11,6 +11,6 @@
  * the key is empty, has an empty part ("a..b"), or passes through a value
  * that is not an object.
  */
-int result_set(json_t *obj, const char *key, json_t *value, char *err, size_t errlen);
+int dotkey_set(json_t *obj, const char *key, json_t *value, char *err, size_t errlen);
 
 #endif

@@ -1,58 +1,58 @@
 /*
- * guard.h - the run lock as a process holds it.
+ * runlock.h - the run lock as a process holds it.
  *
- * The lock itself is a lease row in the bot's database (db/lock.h). The guard
+ * The lock itself is a lease row in the bot's database (db/lock.h). This module
  * owns a connection of its own for it, with timeouts well under the lease
  * (max(1 s, lock_ttl / 6)), takes the lease before a run (waiting if asked),
  * renews it from a heartbeat thread on an absolute schedule (every third of
  * the ttl from the take), and lets go after the run.
  *
- * The run never trusts the heartbeat to return: guard_must_stop() reads an
+ * The run never trusts the heartbeat to return: runlock_must_stop() reads an
  * atomic deadline (the last successful renewal's send time + ttl - a safety
  * margin) and an atomic "lost" flag itself, so that a renewal stuck on a
  * hung server cannot let the lease run out under a run that goes on. Two
  * runs must never overlap.
  */
-#ifndef RC_GUARD_H
-#define RC_GUARD_H
+#ifndef RC_RUNLOCK_H
+#define RC_RUNLOCK_H
 
 #include <stdint.h>
 #include "config/config.h"
 #include "db/lock.h"
 
-typedef struct guard guard;
+typedef struct runlock runlock;
 
 /*
  * Start the heartbeat thread. No connection is opened yet: the first
- * acquire opens it (cfg's database). cfg must outlive g (the database keys
- * never change while a process runs; see guard_set_ttl for reloads).
+ * acquire opens it (cfg's database). cfg must outlive rl (the database keys
+ * never change while a process runs; see runlock_set_ttl for reloads).
  */
-guard *guard_open(const config *cfg);
+runlock *runlock_open(const config *cfg);
 /* Stop the heartbeat, let go of a held lock at once, disconnect. Accepts NULL. */
-void guard_close(guard *g);
+void runlock_close(runlock *rl);
 
 /* A reload changed schedule.lock_ttl: it applies from the next take. */
-void guard_set_ttl(guard *g, int64_t ttl_ms);
+void runlock_set_ttl(runlock *rl, int64_t ttl_ms);
 /* A reload changed schedule.max_clock_skew: it applies from the next take. */
-void guard_set_max_skew(guard *g, int64_t max_ms);
+void runlock_set_max_skew(runlock *rl, int64_t max_ms);
 
-enum { GUARD_TAKEN = 1, GUARD_BUSY = 0, GUARD_ERROR = -1, GUARD_STOPPED = -2 };
+enum { RUNLOCK_TAKEN = 1, RUNLOCK_BUSY = 0, RUNLOCK_ERROR = -1, RUNLOCK_STOPPED = -2 };
 
 /*
- * Take the lock, trying every 250 ms for up to wait_ms (0: once). GUARD_TAKEN;
- * GUARD_BUSY with *other (the holder) when the wait ran out; GUARD_ERROR with
+ * Take the lock, trying every 250 ms for up to wait_ms (0: once). RUNLOCK_TAKEN;
+ * RUNLOCK_BUSY with *other (the holder) when the wait ran out; RUNLOCK_ERROR with
  * err (the database cannot be reached, is read-only, reconciler_locks is
  * missing, or its clock is further from this host's than
  * schedule.max_clock_skew: the lock is then let go at once);
- * GUARD_STOPPED when the process was asked to stop while waiting.
+ * RUNLOCK_STOPPED when the process was asked to stop while waiting.
  */
-int guard_acquire(guard *g, int64_t wait_ms, lock_info *other, char *err, size_t errlen);
+int runlock_acquire(runlock *rl, int64_t wait_ms, lock_info *other, char *err, size_t errlen);
 
 /* Let go; hold_ms as lock_release (0: at once). Failures are logged. */
-void guard_release(guard *g, int64_t hold_ms);
+void runlock_release(runlock *rl, int64_t hold_ms);
 
 /* Is the lock held right now (for /metrics)? An atomic read: never waits. */
-int guard_held(const guard *g);
+int runlock_held(const runlock *rl);
 
 /*
  * Must the run that holds the lock stop now? Non-zero once a renewal found
@@ -61,12 +61,12 @@ int guard_held(const guard *g);
  * take, so a loss between take and run start is not forgotten. An atomic
  * read: the run's stop check calls it between chunks.
  */
-int guard_must_stop(guard *g);
+int runlock_must_stop(runlock *rl);
 
-/* Why guard_must_stop() says so, for the result: a static string. */
-const char *guard_stop_reason(const guard *g);
+/* Why runlock_must_stop() says so, for the result: a static string. */
+const char *runlock_stop_reason(const runlock *rl);
 
 /* This process's holder id. */
-const char *guard_holder(const guard *g);
+const char *runlock_holder(const runlock *rl);
 
 #endif

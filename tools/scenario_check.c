@@ -1,9 +1,11 @@
 /*
- * reconciler-validate - the manual validation tool (run it as tools/validate).
+ * reconciler-scenario-check - the manual scenario check (run it as
+ * tools/scenario-check). Not to be confused with `reconciler validate`,
+ * which only reads the pipeline file: this tool writes rows.
  *
  * Against a real bot database it creates one row (or a few) per scenario,
- * each recognisable by its marker (job_type 'rv-validate', user_id and
- * order_number prefixed 'rv-validate-'), runs the four steps once (first as
+ * each recognisable by its marker (job_type 'rv-scenario', user_id and
+ * order_number prefixed 'rv-scenario-'), runs the four steps once (first as
  * a dry run, then for real), checks every expected state and count, prints a
  * PASS/FAIL line per scenario, and deletes exactly the rows it created. The
  * run is a real one: it also repairs whatever else needs it, and its own
@@ -18,7 +20,7 @@
 #include "engine/run.h"
 #include "base/exitcode.h"
 #include "db/connect.h"
-#include "engine/guard.h"
+#include "engine/runlock.h"
 #include "base/util.h"
 
 #include <getopt.h>
@@ -29,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MARK "rv-validate"
+#define MARK "rv-scenario"
 
 static int failures, passes;
 
@@ -45,7 +47,7 @@ static void check(int ok, const char *scenario, const char *detail)
 static int exec(db *d, const char *sql, const rc_value *p, size_t n)
 {
     if (db_exec(d, sql, p, n, NULL) != 0) {
-        fprintf(stderr, "validate: %s\n  in: %s\n", db_errmsg(d), sql);
+        fprintf(stderr, "scenario-check: %s\n  in: %s\n", db_errmsg(d), sql);
         return -1;
     }
     return 0;
@@ -54,7 +56,8 @@ static int exec(db *d, const char *sql, const rc_value *p, size_t n)
 /* Scenario rows. Times are relative to the database clock now (t0), in its zone. */
 static int create_rows(db *d, const db_clock *t0)
 {
-    char past[20], future[20], stale[20], recent[20];
+    char past[RC_TIME_TEXT_SIZE], future[RC_TIME_TEXT_SIZE], stale[RC_TIME_TEXT_SIZE],
+        recent[RC_TIME_TEXT_SIZE];
     db_clock_format(t0, t0->unix_s - 3600, past, sizeof past);
     db_clock_format(t0, t0->unix_s + 3600, future, sizeof future);
     db_clock_format(t0, t0->unix_s - 400 * 86400LL, stale, sizeof stale);
@@ -106,7 +109,7 @@ static int row_is(db *d, const char *sql, const char *tag)
     rc_value p[] = { rc_text(tag) };
     int64_t n = 0;
     if (db_query(d, sql, p, 1, rc__count_row, &n) != 0) {
-        fprintf(stderr, "validate: %s\n", db_errmsg(d));
+        fprintf(stderr, "scenario-check: %s\n", db_errmsg(d));
         return 0;
     }
     return n == 1;
@@ -184,8 +187,8 @@ static int write_pipeline(const char *dir, const char *url, const char *plugin_d
 }
 
 static const char usage[] =
-    "Usage: tools/validate --db URL [--plugin-dir DIR]\n"
-    "Create each reconciliation scenario in rows marked 'rv-validate', run the\n"
+    "Usage: tools/scenario-check --db URL [--plugin-dir DIR]\n"
+    "Create each reconciliation scenario in rows marked 'rv-scenario', run the\n"
     "pipeline once (dry run, then real), check every state and count, and delete\n"
     "exactly the rows it created. The password comes from RECONCILER_DB_PASSWORD.\n"
     "Exit codes: 0 all passed, 1 a check failed, 2 usage, 3 database error.\n";
@@ -199,12 +202,12 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     const char *url = NULL, *plugin_dir = "build/plugins";
-    char err[2048], dir[] = "/tmp/rv-validate-XXXXXX", path[PATH_MAX] = "", plugabs[PATH_MAX];
+    char err[2048], dir[] = "/tmp/rv-scenario-XXXXXX", path[PATH_MAX] = "", plugabs[PATH_MAX];
     config *cfg = NULL;
     pipeline *p = NULL;
     history *h = NULL;
     db *d = NULL;
-    guard *g = NULL;
+    runlock *rl = NULL;
     json_t *dry = NULL, *real = NULL;
     int ch, rc = 3, created = 0;
 
@@ -221,60 +224,60 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!realpath(plugin_dir, plugabs)) {
-        fprintf(stderr, "validate: plugin folder %s: %m (build first: make)\n", plugin_dir);
+        fprintf(stderr, "scenario-check: plugin folder %s: %m (build first: make)\n", plugin_dir);
         return 2;
     }
     mysql_library_init(0, NULL, NULL);
     log_setup(RC_LOG_WARN, LOG_TEXT);
     if (!mkdtemp(dir) || write_pipeline(dir, url, plugabs, path, sizeof path) != 0) {
-        fprintf(stderr, "validate: cannot write a pipeline file in %s: %m\n", dir);
+        fprintf(stderr, "scenario-check: cannot write a pipeline file in %s: %m\n", dir);
         rc = 2;
         goto out;
     }
     if (config_load(path, &cfg, err, sizeof err) != 0 ||
         run_prepare(cfg, 0, &p, err, sizeof err) != EXIT_OK ||
         history_open(cfg->history_path, 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err) != 0) {
-        fprintf(stderr, "validate: %s\n", err);
+        fprintf(stderr, "scenario-check: %s\n", err);
         rc = 2;
         goto out;
     }
     int orc = connect_open(cfg, NULL, &d, err, sizeof err);
     if (orc != EXIT_OK) {
-        fprintf(stderr, "validate: %s\n", err);
+        fprintf(stderr, "scenario-check: %s\n", err);
         rc = orc == EXIT_USAGE ? 2 : 3;
         goto out;
     }
     db_clock t0;
     if (db_now(d, &t0) != 0 || delete_rows(d) != 0) {
-        fprintf(stderr, "validate: %s (run `reconciler migrate` first?)\n", db_errmsg(d));
+        fprintf(stderr, "scenario-check: %s (run `reconciler migrate` first?)\n", db_errmsg(d));
         goto out;
     }
     created = 1;
     if (create_rows(d, &t0) != 0)
         goto out;
-    printf("validate: scenarios created at %s %s (database clock); running the pipeline\n",
+    printf("scenario-check: scenarios created at %s %s (database clock); running the pipeline\n",
            t0.text, t0.zone);
 
     /* The real run takes the run lock like any other: never beside another instance's. */
-    g = guard_open(cfg);
-    run_env env = { cfg, p, h, g, &d };
-    run_plan dry_plan = { .trigger = "startup", .dry_run = 1 };
-    run_plan real_plan = { .trigger = "startup", .wait_ms = cfg->schedule_lock_wait_ms };
-    run_guarded(&env, &dry_plan, &dry);
+    rl = runlock_open(cfg);
+    run_env env = { cfg, p, h, rl, &d };
+    run_spec dry_spec = { .trigger = "startup", .dry_run = 1 };
+    run_spec real_spec = { .trigger = "startup", .wait_ms = cfg->schedule_lock_wait_ms };
+    run_execute(&env, &dry_spec, &dry);
     check(json_is_true(json_object_get(dry, "success")), "dry run", "every step ok");
-    run_guarded(&env, &real_plan, &real);
+    run_execute(&env, &real_spec, &real);
     check(json_is_true(json_object_get(real, "success")), "run", "every step ok");
     check_states(d);
     check_counts(dry, real);
     rc = failures ? 1 : 0;
 out:
     if (created && d && delete_rows(d) == 0)
-        printf("validate: removed the rows it created\n");
+        printf("scenario-check: removed the rows it created\n");
     if (rc <= 1)
-        printf("validate: %d passed, %d failed\n", passes, failures);
+        printf("scenario-check: %d passed, %d failed\n", passes, failures);
     json_decref(dry);
     json_decref(real);
-    guard_close(g);
+    runlock_close(rl);
     db_close(d);
     history_close(h);
     pipeline_free(p);

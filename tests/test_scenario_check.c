@@ -1,12 +1,12 @@
-/* test_validate.c - tools/validate on both drivers: every scenario passes,
- * and it removes exactly the rows it created. */
+/* test_scenario_check.c - tools/scenario-check on both drivers: every scenario
+ * passes, and it removes exactly the rows it created. */
 #include "helpers.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-DB_TEST(validate_tool, passes_and_cleans_up)
+DB_TEST(scenario_check, passes_and_cleans_up)
 {
     th_db t;
     th_db_create(kind, &t);
@@ -25,7 +25,7 @@ DB_TEST(validate_tool, passes_and_cleans_up)
         sums[i] = th_checksum(d, tables[i]);
 
     char bin[PATH_MAX], plugins[PATH_MAX], *env1 = NULL;
-    snprintf(bin, sizeof bin, "%s/reconciler-validate", th_build());
+    snprintf(bin, sizeof bin, "%s/reconciler-scenario-check", th_build());
     snprintf(plugins, sizeof plugins, "%s/plugins", th_build());
     cr_assert_neq(asprintf(&env1, "RECONCILER_DB_PASSWORD=%s", t.password ? t.password : ""), -1);
     const char *const env[] = { env1, NULL };
@@ -40,18 +40,18 @@ DB_TEST(validate_tool, passes_and_cleans_up)
     cr_assert(strstr(out, "17 passed, 0 failed"), "%s", out);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(th_checksum(d, tables[i]), sums[i], "%s changed", tables[i]);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE job_type = 'rv-validate'"), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE job_type = 'rv-scenario'"), 0);
     /* The real run's own log row stays as the record of it. */
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_job_logs"), 1);
     free(out); free(err); free(env1);
     th_db_destroy(&t);
 }
 
-Test(validate_tool, usage_without_db)
+Test(scenario_check, usage_without_db)
 {
     char bin[PATH_MAX], *out, *err;
-    snprintf(bin, sizeof bin, "%s/reconciler-validate", th_build());
+    snprintf(bin, sizeof bin, "%s/reconciler-scenario-check", th_build());
     cr_assert_eq(th_run_prog(bin, (const char *const[]){ NULL }, NULL, &out, &err), 2);
-    cr_assert(strstr(err, "Usage: tools/validate"), "%s", err);
+    cr_assert(strstr(err, "Usage: tools/scenario-check"), "%s", err);
     free(out); free(err);
 }
