@@ -1157,3 +1157,69 @@ Test(trace, json_log_lines_carry_the_threads_trace)
     cr_assert_eq(n, 5);
     free(all);
 }
+
+/* ------------------------------------------------------------ the pipeline keys */
+
+#include "config/config.h"
+
+static int load_keys(const char *tracing, config **c, char *err, size_t errlen)
+{
+    char *text = NULL;
+    cr_assert_neq(asprintf(&text, "steps:\n  - plugin: leases\n%s", tracing), -1);
+    int rc = config_load_text("p.yaml", text, c, err, errlen);
+    free(text);
+    return rc;
+}
+
+Test(trace, the_tracing_keys)
+{
+    config *c = NULL;
+    char err[2048];
+    cr_assert_eq(load_keys("", &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c->tracing_enabled, -1, "unset: the variables decide");
+    cr_assert_null(c->tracing_endpoint);
+    config_free(c);
+    cr_assert_eq(load_keys("tracing:\n  enabled: false\n  endpoint: https://otel.example:4318/v1/traces\n"
+                           "  headers_env: OTLP_HEADERS\n  service_name: bot-a\n"
+                           "  link: https://tracing.example/trace/{traceId}\n", &c, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(c->tracing_enabled, 0);
+    cr_assert_str_eq(c->tracing_endpoint, "https://otel.example:4318/v1/traces");
+    cr_assert_str_eq(c->tracing_headers_env, "OTLP_HEADERS");
+    cr_assert_str_eq(c->tracing_service_name, "bot-a");
+    cr_assert_str_eq(c->tracing_link, "https://tracing.example/trace/{traceId}");
+    config_free(c);
+    cr_assert_eq(load_keys("tracing:\n  enabled: true\n", &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c->tracing_enabled, 1);
+    config_free(c);
+
+    /* A bad endpoint is refused without quoting it: it may hold a token. */
+    cr_assert_eq(load_keys("tracing:\n  endpoint: ftp://u:TOKEN9@h/x\n", &c, err, sizeof err), -1);
+    cr_assert(strstr(err, "p.yaml:4:13: 'tracing.endpoint' must be an http:// or https:// URL with a host"), "%s", err);
+    cr_assert_null(strstr(err, "TOKEN9"), "%s", err);
+    cr_assert_eq(load_keys("tracing:\n  link: https://tracing.example/trace/\n", &c, err, sizeof err), -1);
+    cr_assert(strstr(err, "'tracing.link' must be an http:// or https:// URL holding {traceId}"), "%s", err);
+    cr_assert_eq(load_keys("tracing:\n  headers_env: Bearer abc\n", &c, err, sizeof err), -1);
+    cr_assert(strstr(err, "'tracing.headers_env' must be the name of an environment variable"), "%s", err);
+    cr_assert_eq(load_keys("tracing:\n  sampler: always\n", &c, err, sizeof err), -1);
+    cr_assert(strstr(err, "unknown key 'sampler' in 'tracing'"), "%s", err);
+}
+
+Test(trace, the_keys_map_onto_the_settings)
+{
+    config *c = NULL;
+    char err[2048];
+    trace_settings s;
+    clear_env();
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://from-env:4318", 1);
+    setenv("OTEL_SERVICE_NAME", "env-name", 1);
+    cr_assert_eq(load_keys("tracing:\n  endpoint: http://from-key:4318/v1/traces\n"
+                           "  service_name: key-name\n", &c, err, sizeof err), 0, "%s", err);
+    trace_overrides o = { c->tracing_enabled, c->tracing_endpoint, c->tracing_headers_env,
+                          c->tracing_service_name };
+    trace_settings_load(&o, &s);
+    cr_assert_str_eq(s.endpoint, "http://from-key:4318/v1/traces");
+    cr_assert_str_eq(s.resource.a[0].s, "key-name");
+    trace_settings_free(&s);
+    config_free(c);
+}

@@ -141,8 +141,6 @@ static const cfg_key top_keys[] = {
       .choices = "error|warn|info|debug" },
     { "log.format", RC_OPT_STRING, "text", "one line per event, as text or JSON", C(log_format),
       .choices = "text|json" },
-    { "steps", 0, NULL, "the steps, run in order; each is a mapping with the keys below", 0,
-      K_REQUIRED, .set = set_steps, .type_text = "list" },
     { "tracing.enabled", RC_OPT_BOOL, NULL,
       "send each run's trace over OTLP/HTTP; unset: on when an OTEL_EXPORTER_OTLP_ENDPOINT "
       "or tracing.endpoint is set and OTEL_SDK_DISABLED is not true", C(tracing_enabled) },
@@ -159,6 +157,8 @@ static const cfg_key top_keys[] = {
     { "tracing.link", RC_OPT_STRING, NULL,
       "the console links each run to this URL, {traceId} replaced by the run's trace id",
       C(tracing_link), .check = check_trace_link },
+    { "steps", 0, NULL, "the steps, run in order; each is a mapping with the keys below", 0,
+      K_REQUIRED, .set = set_steps, .type_text = "list" },
     { "notify", 0, NULL, "webhook targets told about runs; each is a mapping with the "
       "notify[] keys below", 0, .set = set_notify, .type_text = "list" },
 };
@@ -752,11 +752,13 @@ static const char *check_env_name(const char *text)
            "digit, at most 128), never the value itself";
 }
 
-/* tracing.endpoint: as notify[].url, an http(s) URL with a host (never quoted back). */
+/* tracing.endpoint: as notify[].url, an http(s) URL with a host (K_NO_ECHO: never quoted). */
 static const char *check_trace_url(const char *text)
 {
-    static _Thread_local char why[256];
-    return webhook_url_check(text, why, sizeof why);
+    char why[256];
+    return webhook_url_check(text, why, sizeof why)
+               ? "an http:// or https:// URL with a host, such as http://HOST:4318/v1/traces"
+               : NULL;
 }
 
 static const char *check_trace_link(const char *text)
