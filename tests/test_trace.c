@@ -11,6 +11,7 @@
  */
 #include "helpers.h"
 #include "th_otlp.h"
+#include "th_svc.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "trace/context.h"
@@ -1222,4 +1223,183 @@ Test(trace, the_keys_map_onto_the_settings)
     cr_assert_str_eq(s.resource.a[0].s, "key-name");
     trace_settings_free(&s);
     config_free(c);
+}
+
+/* ------------------------------------------------------------ run --once */
+
+#define TWO_STEPS "  - plugin: fixture\n  - plugin: fixture\n    name: second\n" \
+                  "    options: { fail: true }\n"
+
+/* `run --once --json --log-format json` on s with env (NULL-terminated); exit code. */
+static int once_json(svc *s, const char *const *env, char **out, char **err, int64_t *ms)
+{
+    const char *const args[] = { "run", "--once", "--json", "--log-format", "json", "-c", s->yaml,
+                                 NULL };
+    int64_t t0 = mono_ms();
+    int rc = th_run_cli(args, env, out, err);
+    if (ms)
+        *ms = mono_ms() - t0;
+    return rc;
+}
+
+Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    th_otlp rx = { 0 };
+    char endpoint[128], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    th_otlp_start(&rx, 200, 0);
+    svc_setup(&s, &t, 1, "tracing:\n  service_name: once-test\n", "", TWO_STEPS);
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", rx.port);
+    const char *const env[] = { endpoint, "TRACEPARENT=" TRACEPARENT_OK,
+                                "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20ONCE-SECRET-4411",
+                                NULL };
+    int rc = once_json(&s, env, &out, &err, NULL);
+    cr_assert_eq(rc, 1, "a failed step exits 1, traced or not: %d\n%s", rc, err);
+    json_t *result = json_loads(out, 0, NULL);
+    cr_assert_not_null(result, "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(result, "traceId")), TP_TRACE,
+                     "the result names the caller's trace");
+    cr_assert_eq(th_otlp_count(&rx), 1, "one request before exit: %s", err);
+    char *auth = th_otlp_header(&rx, 0, "Authorization");
+    cr_assert_str_eq(auth, "Bearer ONCE-SECRET-4411");
+    free(auth);
+
+    json_t *resource;
+    json_t *spans = th_otlp_spans(&rx, &resource);
+    cr_assert_eq(json_array_size(spans), 3, "the run and its two steps");
+    th_otlp_check_tree(spans, TP_TRACE, TP_SPAN);
+    json_t *root = th_otlp_find(spans, TRACE_SPAN_RUN);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "parentSpanId")), TP_SPAN);
+    cr_assert_str_eq(str_attr(root, "reconciler.status"), "partial");
+    cr_assert_str_eq(str_attr(root, "reconciler.trigger"), "startup");
+    cr_assert_eq(int_attr(root, "reconciler.run_id"),
+                 json_integer_value(json_object_get(result, "runId")));
+    cr_assert_not_null(th_otlp_attr(root, "reconciler.rows_changed"));
+    cr_assert_not_null(th_otlp_attr(root, "reconciler.job"));
+    cr_assert_not_null(th_otlp_find(json_object_get(root, "events"), "run lock taken"),
+                       "the lock's take is an event");
+    json_t *first = th_otlp_find(spans, "step fixture"), *second = th_otlp_find(spans, "step second");
+    cr_assert(first && second);
+    cr_assert_str_eq(str_attr(first, "reconciler.status"), "ok");
+    cr_assert_str_eq(str_attr(second, "reconciler.status"), "failed");
+    cr_assert(strstr(str_attr(second, "reconciler.error"), "fixture asked to fail"));
+    cr_assert_str_eq(str_attr(second, "reconciler.plugin"), "fixture");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(resource, 0),
+                                                                       "value"), "stringValue")),
+                     "once-test", "tracing.service_name");
+
+    /* The run's JSON log lines carry its trace; the step's lines its step's span. */
+    char *line = strtok(err, "\n");
+    int with_root = 0, with_step = 0;
+    const char *root_id = json_string_value(json_object_get(root, "spanId"));
+    const char *second_id = json_string_value(json_object_get(second, "spanId"));
+    while (line) {
+        json_t *j = json_loads(line, 0, NULL);
+        const char *tid = json_string_value(json_object_get(j, "trace_id"));
+        const char *sid = json_string_value(json_object_get(j, "span_id"));
+        if (tid) {
+            cr_assert_str_eq(tid, TP_TRACE, "%s", line);
+            with_root += strcmp(sid, root_id) == 0;
+            with_step += strcmp(sid, second_id) == 0;
+        }
+        cr_assert_null(strstr(line, "ONCE-SECRET"), "%s", line);
+        json_decref(j);
+        line = strtok(NULL, "\n");
+    }
+    cr_assert_gt(with_root, 0, "no line carries the run's span");
+    cr_assert_gt(with_step, 0, "no line carries the failed step's span");
+    cr_assert_null(strstr(out, "ONCE-SECRET"));
+    cr_assert_eq(th_file_contains(s.hist, "ONCE-SECRET"), 0, "a header value in the history");
+    cr_assert_eq(th_file_contains(s.hist, TP_TRACE), 1, "the history keeps the traceId");
+    json_decref(resource);
+    json_decref(spans);
+    json_decref(result);
+    free(out);
+    free(err);
+    th_otlp_stop(&rx);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    th_otlp rx = { 0 };
+    char endpoint[128], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    th_otlp_start(&rx, 200, 0);
+    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&rx));
+    /* A bad TRACEPARENT costs nothing but a warning: the run gets a trace of its own. */
+    const char *const env[] = { endpoint, "TRACEPARENT=00-" TP_TRACE "-0000000000000000-01", NULL };
+    int rc = once_json(&s, env, &out, &err, NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(err, "TRACEPARENT is not a W3C traceparent (the parent id is all zeros)"),
+              "%s", err);
+    json_t *result = json_loads(out, 0, NULL);
+    const char *tid = json_string_value(json_object_get(result, "traceId"));
+    cr_assert(tid && is_hex(tid, 32) && strcmp(tid, TP_TRACE) != 0, "%s", out);
+    json_t *spans = th_otlp_spans(&rx, NULL);
+    th_otlp_check_tree(spans, tid, NULL);
+    cr_assert_eq(json_array_size(spans), 2);
+    cr_assert_str_eq(str_attr(th_otlp_find(spans, TRACE_SPAN_RUN), "reconciler.status"), "success");
+    json_decref(spans);
+    json_decref(result);
+    free(out);
+    free(err);
+    th_otlp_stop(&rx);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * A receiver that hangs, one that answers 500, or none at all: the run's exit
+ * code and result are the same as without tracing, and run --once exits
+ * within the flush bound (the hanging one would hold it 20 s).
+ */
+Test(trace, run_once_whatever_the_receiver_does, .timeout = 90)
+{
+    th_db t;
+    svc s;
+    th_otlp hang = { 0 }, e500 = { 0 };
+    char url[3][160], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    th_otlp_start(&hang, 200, 20000);
+    th_otlp_start(&e500, 500, 0);
+    svc_setup(&s, &t, 1, "", "", TWO_STEPS);
+    snprintf(url[0], sizeof url[0], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&hang));
+    snprintf(url[1], sizeof url[1], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&e500));
+    snprintf(url[2], sizeof url[2], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:%d/v1/traces",
+             th_free_port());
+    const char *const none[] = { NULL };
+    int64_t base_ms;
+    int base = once_json(&s, none, &out, &err, &base_ms);
+    cr_assert_eq(base, 1, "%s", err);
+    free(out);
+    free(err);
+    for (int i = 0; i < 3; i++) {
+        const char *const env[] = { url[i], NULL };
+        int64_t ms;
+        int rc = once_json(&s, env, &out, &err, &ms);
+        cr_assert_eq(rc, base, "receiver %d changed the exit code: %d\n%s", i, rc, err);
+        json_t *r = json_loads(out, 0, NULL);
+        cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "partial");
+        cr_assert(json_is_string(json_object_get(r, "traceId")));
+        /* Bounded: the 2 s flush and the grace, on top of the run itself. */
+        cr_assert_lt(ms, base_ms + TRACE_ONCE_BUDGET_MS + TRACE_STOP_GRACE_MS + 3000,
+                     "receiver %d: %lld ms (without tracing %lld ms)", i, (long long)ms,
+                     (long long)base_ms);
+        json_decref(r);
+        free(out);
+        free(err);
+    }
+    cr_assert_eq(th_otlp_count(&hang), 1);
+    cr_assert_eq(th_otlp_count(&e500), 1, "500 is not retried");
+    th_otlp_stop(&hang);
+    th_otlp_stop(&e500);
+    svc_free(&s);
+    th_db_destroy(&t);
 }

@@ -1,6 +1,7 @@
 /* run_trace.c - see run_trace.h. */
 #include "trace/run_trace.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/util.h"
 
 #include <pthread.h>
@@ -118,6 +119,20 @@ trace_run *trace_run_begin(const trace_context *parent, const trace_run_info *in
     if (info->run_id)
         trace_attrs_int(&root->attrs, "reconciler.run_id", info->run_id);
     return r;
+}
+
+trace_run *trace_run_from_env(const trace_run_info *info, int64_t start_ns)
+{
+    const char *tp = getenv("TRACEPARENT"), *why;
+    trace_context parent;
+    if (!tp || !*tp)
+        return trace_run_begin(NULL, info, start_ns);
+    if (trace_context_parse(tp, &parent, &why) != 0) {
+        log_warn("tracing: TRACEPARENT is not a W3C traceparent (%s); the run starts a trace "
+                 "of its own", why);
+        return trace_run_begin(NULL, info, start_ns);
+    }
+    return trace_run_begin(&parent, info, start_ns);
 }
 
 void trace_run_free(trace_run *r)

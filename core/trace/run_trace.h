@@ -88,6 +88,13 @@ typedef struct trace_run trace_run;
  */
 trace_run *trace_run_begin(const trace_context *parent, const trace_run_info *info,
                            int64_t start_ns);
+/*
+ * trace_run_begin under the TRACEPARENT variable's context when it is set
+ * and valid. A bad one is warned about (why, never its value) and the run
+ * gets a trace of its own: a deployment's typo must not cost the run.
+ */
+trace_run *trace_run_from_env(const trace_run_info *info, int64_t start_ns);
+
 /* Free r and every span it still holds. Accepts NULL. */
 void trace_run_free(trace_run *r);
 
