@@ -1246,11 +1246,14 @@ Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60)
 {
     th_db t;
     svc s;
-    th_otlp rx = { 0 };
-    char endpoint[128], *out = NULL, *err = NULL;
+    th_otlp rx = { 0 }, hook = { 0 };
+    char endpoint[128], extra[256], *out = NULL, *err = NULL;
     migrated(DB_SQLITE, &t);
     th_otlp_start(&rx, 200, 0);
-    svc_setup(&s, &t, 1, "tracing:\n  service_name: once-test\n", "", TWO_STEPS);
+    th_otlp_start(&hook, 200, 0); /* a webhook receiver too: it keeps bodies */
+    snprintf(extra, sizeof extra, "tracing:\n  service_name: once-test\n"
+             "notify:\n  - url: http://127.0.0.1:%d/hook\n    on: [partial]\n", hook.port);
+    svc_setup(&s, &t, 1, extra, "", TWO_STEPS);
     snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", rx.port);
     const char *const env[] = { endpoint, "TRACEPARENT=" TRACEPARENT_OK,
                                 "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20ONCE-SECRET-4411",
@@ -1262,6 +1265,12 @@ Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60)
     cr_assert_str_eq(json_string_value(json_object_get(result, "traceId")), TP_TRACE,
                      "the result names the caller's trace");
     cr_assert_eq(th_otlp_count(&rx), 1, "one request before exit: %s", err);
+    cr_assert_eq(th_otlp_count(&hook), 1, "%s", err);
+    json_t *hb = th_otlp_body(&hook, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(hb, "traceId")), TP_TRACE,
+                     "the webhook body names the trace");
+    json_decref(hb);
+    th_otlp_stop(&hook);
     char *auth = th_otlp_header(&rx, 0, "Authorization");
     cr_assert_str_eq(auth, "Bearer ONCE-SECRET-4411");
     free(auth);
