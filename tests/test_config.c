@@ -212,14 +212,14 @@ Test(config, unknown_top_level_key)
 {
     refuses(STEP "databse:\n  url: x\n",
             ":3:1: unknown key 'databse'; valid keys: database, history, plugin_dir, schedule, "
-            "http, log, steps, notify");
+            "http, log, tracing, steps, notify");
 }
 
 Test(config, dotted_key_is_not_a_shortcut)
 {
     refuses("database.url: x\n" STEP,
             ":1:1: unknown key 'database.url'; valid keys: database, history, plugin_dir, "
-            "schedule, http, log, steps, notify");
+            "schedule, http, log, tracing, steps, notify");
 }
 
 Test(config, unknown_nested_key)

@@ -322,6 +322,27 @@ Test(layers, sixty_files_well_under_a_second)
     free(out); free(err); free(root);
 }
 
+/* core/trace sits above db and below engine: engine may use it, it may not use engine. */
+Test(layers, trace_layer_between_db_and_engine)
+{
+    char *root = tree("trace"), *out, *err;
+    plant_clean(root);
+    put(root, "core/trace/span.h", "#include \"db/db.h\"\n#include \"base/util.h\"\n");
+    put(root, "core/trace/span.c", "#include \"trace/span.h\"\n");
+    put(root, "core/engine/run.c", "#include \"trace/span.h\"\n#include \"engine/host.h\"\n");
+    cr_assert_eq(check(root, &out, &err), 0, "stdout:\n%s\nstderr:\n%s", out, err);
+    cr_assert(strstr(out, "4 layers"), "%s", out);
+    free(out); free(err);
+    put(root, "core/trace/export.c", "#include \"trace/span.h\"\n#include \"engine/host.h\"\n");
+    put(root, "core/db/x.c", "#include \"trace/span.h\"\n");
+    cr_assert_eq(check(root, &out, &err), 1, "stdout:\n%s\nstderr:\n%s", out, err);
+    cr_assert(strstr(err, "core/trace/export.c:2: includes \"engine/host.h\" (layer core/engine) "
+                          "from layer core/trace"), "%s", err);
+    cr_assert(strstr(err, "core/db/x.c:1: includes \"trace/span.h\" (layer core/trace) from layer "
+                          "core/db"), "%s", err);
+    free(out); free(err); free(root);
+}
+
 /* x_impl.h is the private half of module x: db.c and db_impl.h are one module. */
 Test(layers, impl_header_belongs_to_its_module)
 {

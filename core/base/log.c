@@ -16,6 +16,15 @@ static _Atomic int g_format = LOG_TEXT;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+/* The run's trace on the thread that makes it (trace/context.h: 32 and 16 hex digits). */
+static _Thread_local char t_trace_id[33], t_span_id[17];
+
+void log_set_trace(const char *trace_id, const char *span_id)
+{
+    snprintf(t_trace_id, sizeof t_trace_id, "%s", trace_id ? trace_id : "");
+    snprintf(t_span_id, sizeof t_span_id, "%s", trace_id && span_id ? span_id : "");
+}
+
 void log_setup(rc_log_level level, log_format format)
 {
     g_level = level;
@@ -52,6 +61,10 @@ void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
                                  "msg", msg));
         if (step)
             json_object_set_new(o, "step", jx_text(step));
+        if (t_trace_id[0]) {
+            json_object_set_new(o, "trace_id", jx_text(t_trace_id));
+            json_object_set_new(o, "span_id", jx_text(t_span_id));
+        }
         char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (line)
             fprintf(stderr, "%s\n", line);

@@ -17,6 +17,13 @@ void log_get(rc_log_level *level, log_format *format);
 /* Parse "error", "warn", "info", "debug"; -1 when unknown. */
 int log_level_parse(const char *s);
 
+/*
+ * The trace this thread's lines belong to: JSON lines then carry "trace_id"
+ * and "span_id" (text lines stay as they are). NULL trace_id: none. Per
+ * thread: a run's lines get its ids, an HTTP thread's beside it do not.
+ */
+void log_set_trace(const char *trace_id, const char *span_id);
+
 void log_msg(rc_log_level level, const char *step, const char *fmt, ...) RC_PRINTF(3, 4);
 void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap);
 

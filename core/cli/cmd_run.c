@@ -11,6 +11,9 @@
 #include "engine/runner.h"
 #include "service/service.h"
 #include "service/webhook.h"
+#include "trace/exporter.h"
+#include "trace/run_trace.h"
+#include "trace/settings.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -67,6 +70,28 @@ static int reload_config(void *user, config **out)
     return cli_load_config(user, 1, out) == EXIT_OK ? 0 : -1;
 }
 
+/* tracing: the pipeline's tracing: keys over the OTEL_* variables (trace/settings.h). */
+static trace_exporter *start_tracing(const config *cfg)
+{
+    trace_settings s;
+    trace_overrides o = { cfg->tracing_enabled, cfg->tracing_endpoint, cfg->tracing_headers_env,
+                          cfg->tracing_service_name };
+    trace_settings_load(&o, &s);
+    trace_exporter *e = trace_exporter_start(&s);
+    trace_settings_free(&s);
+    return e;
+}
+
+/* tracing: the run's spans to the exporter, unless the caller's trace is not sampled. */
+static void export_trace(trace_exporter *e, trace_run *tr)
+{
+    trace_batch b = { 0 };
+    if (!e || !tr || !trace_run_sampled(tr))
+        return;
+    trace_run_take(tr, &b);
+    trace_exporter_enqueue(e, &b);
+}
+
 /* `run --once`: one run through run_execute, its result on stdout, its exit code. */
 static int run_once(config *cfg, int dry_run, int as_json)
 {
@@ -75,6 +100,8 @@ static int run_once(config *cfg, int dry_run, int as_json)
     db *d = NULL;
     runlock *rl = NULL;
     json_t *result = NULL;
+    trace_exporter *tx = NULL;
+    trace_run *tr = NULL;
     char err[2048];
     int rc;
 
@@ -106,9 +133,16 @@ static int run_once(config *cfg, int dry_run, int as_json)
     if (!dry_run)
         rl = runlock_open(cfg);
     run_env env = { cfg, p, h, rl, &d };
+    /* tracing: the run is a trace, under a TRACEPARENT's when one is given. */
+    tx = start_tracing(cfg);
+    trace_run_info ti = { cfg->path, "startup", NULL, dry_run, 0 };
+    tr = trace_run_from_env(&ti, trace_now_ns());
     run_spec spec = { .trigger = "startup", .dry_run = dry_run,
-                      .wait_ms = cfg->schedule_lock_wait_ms };
+                      .wait_ms = cfg->schedule_lock_wait_ms, .trace = tr };
     rc = run_execute(&env, &spec, &result);
+    export_trace(tx, tr);
+    /* The exporter sends while the result is printed and webhooks go out; its bound starts now. */
+    int64_t trace_deadline = util_mono_ms() + TRACE_ONCE_BUDGET_MS;
     if (rc == EXIT_DATABASE || rc == EXIT_LOCKED || !json_array_size(json_object_get(result,
                                                                                       "steps")))
         /* It did not run: say why, as the one line a bot's unit log shows. */
@@ -128,7 +162,11 @@ static int run_once(config *cfg, int dry_run, int as_json)
         webhook_after_run(wh, cfg, result, NULL);
         webhook_finish(wh, util_mono_ms() + WEBHOOK_ONCE_BUDGET_MS, 1);
     }
+    trace_exporter_stop(tx, stop_requested() ? util_mono_ms() : trace_deadline, NULL);
+    tx = NULL;
 out:
+    trace_exporter_stop(tx, util_mono_ms(), NULL);
+    trace_run_free(tr);
     json_decref(result);
     runlock_close(rl);
     db_close(d);

@@ -75,6 +75,8 @@ static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *b
 static const char *check_env_name(const char *text);
 static const char *check_name(const char *text);
 static const char *check_time_zone(const char *text);
+static const char *check_trace_url(const char *text);
+static const char *check_trace_link(const char *text);
 
 #define C(field) offsetof(config, field)
 #define S(field) offsetof(cfg_step, field)
@@ -139,6 +141,22 @@ static const cfg_key top_keys[] = {
       .choices = "error|warn|info|debug" },
     { "log.format", RC_OPT_STRING, "text", "one line per event, as text or JSON", C(log_format),
       .choices = "text|json" },
+    { "tracing.enabled", RC_OPT_BOOL, NULL,
+      "send each run's trace over OTLP/HTTP; unset: on when an OTEL_EXPORTER_OTLP_ENDPOINT "
+      "or tracing.endpoint is set and OTEL_SDK_DISABLED is not true", C(tracing_enabled) },
+    { "tracing.endpoint", RC_OPT_STRING, NULL,
+      "the OTLP/HTTP traces URL, used as given (http://HOST:4318/v1/traces); beats "
+      "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT",
+      C(tracing_endpoint), K_NO_ECHO, .check = check_trace_url, .type_text = "url" },
+    { "tracing.headers_env", RC_OPT_STRING, NULL,
+      "variable holding the export's headers as k=v,k2=v2 (values URL-encoded, secret); "
+      "beats OTEL_EXPORTER_OTLP_HEADERS", C(tracing_headers_env), .check = check_env_name },
+    { "tracing.service_name", RC_OPT_STRING, NULL,
+      "the traces' service.name; beats OTEL_SERVICE_NAME (default reconciler)",
+      C(tracing_service_name) },
+    { "tracing.link", RC_OPT_STRING, NULL,
+      "the console links each run to this URL, {traceId} replaced by the run's trace id",
+      C(tracing_link), .check = check_trace_link },
     { "steps", 0, NULL, "the steps, run in order; each is a mapping with the keys below", 0,
       K_REQUIRED, .set = set_steps, .type_text = "list" },
     { "notify", 0, NULL, "webhook targets told about runs; each is a mapping with the "
@@ -734,6 +752,23 @@ static const char *check_env_name(const char *text)
            "digit, at most 128), never the value itself";
 }
 
+/* tracing.endpoint: as notify[].url, an http(s) URL with a host (K_NO_ECHO: never quoted). */
+static const char *check_trace_url(const char *text)
+{
+    char why[256];
+    return webhook_url_check(text, why, sizeof why)
+               ? "an http:// or https:// URL with a host, such as http://HOST:4318/v1/traces"
+               : NULL;
+}
+
+static const char *check_trace_link(const char *text)
+{
+    if ((strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0) &&
+        strstr(text, "{traceId}"))
+        return NULL;
+    return "an http:// or https:// URL holding {traceId}";
+}
+
 static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base)
 {
     cfg_notify *n = base;
@@ -954,6 +989,7 @@ int config_load_text(const char *path, const char *text, config **out, char *err
     *out = NULL;
     c->path = xstrdup(path);
     c->text = xstrdup(text);
+    c->tracing_enabled = -1; /* no default in the table: unset lets the variables decide */
     if (yt_load_string(text, path, &c->root, err, errlen) != 0)
         goto out;
     if (!c->root) {
@@ -1009,6 +1045,10 @@ void config_free(config *c)
     free(c->http_token_env);
     free(c->log_level);
     free(c->log_format);
+    free(c->tracing_endpoint);
+    free(c->tracing_headers_env);
+    free(c->tracing_service_name);
+    free(c->tracing_link);
     yt_free(c->root);
     free(c);
 }

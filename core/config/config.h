@@ -116,6 +116,14 @@ typedef struct config {
     cfg_step *steps;
     size_t n_steps;
 
+    /* tracing: OTLP export of each run's trace (trace/settings.h); each key, when set,
+       beats the OTEL_* variable it stands for */
+    int tracing_enabled;        /* -1: not set (the variables decide), 0, 1 */
+    char *tracing_endpoint;     /* the traces URL as given; may hold a token: never echoed */
+    char *tracing_headers_env;  /* variable holding k=v,k2=v2 headers (secret values) */
+    char *tracing_service_name;
+    char *tracing_link;         /* "https://tracing.example/trace/{traceId}" for the console */
+
     /* notify: webhook targets told about runs (service/webhook.c delivers) */
     cfg_notify *notify;
     size_t n_notify;

@@ -85,13 +85,29 @@ static int write_job_log(db **d, json_t *r)
     return rc;
 }
 
+/* The run's trace (if any) ends as the result says; the result names it (traceId). */
+static void trace_end(const run_spec *spec, json_t *r)
+{
+    trace_context ctx;
+    if (!spec->trace)
+        return;
+    trace_run_context(spec->trace, &ctx);
+    trace_run_end(spec->trace, json_string_value(json_object_get(r, "status")),
+                  json_integer_value(json_object_get(r, "rowsChanged")),
+                  json_string_value(json_array_get(json_object_get(r, "errors"), 0)),
+                  trace_now_ns());
+    json_object_set_new(r, "traceId", jx(json_string(ctx.trace_id)));
+}
+
 /* The run did not happen: recorded as such, with why. */
 static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const char *status,
                    const char *reason, int code, json_t **result)
 {
     *result = runner_not_run(spec->trigger, spec->dry_run, run_id, status, reason);
+    trace_end(spec, *result);
     if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
+    log_set_trace(NULL, NULL);
     return code;
 }
 
@@ -100,9 +116,17 @@ static int take_lock(run_env *env, const run_spec *spec, int64_t run_id, json_t 
 {
     char err[1024], reason[1400];
     lock_info other = { "", "" };
+    int64_t t0 = util_mono_ms();
     int got = runlock_acquire(env->rl, spec->wait_ms, &other, err, sizeof err);
-    if (got == RUNLOCK_TAKEN)
+    if (got == RUNLOCK_TAKEN) {
+        if (spec->trace) {
+            trace_attrs a = { 0 };
+            trace_attrs_str(&a, "reconciler.lock.holder", runlock_holder(env->rl));
+            trace_attrs_int(&a, "reconciler.lock.waited_ms", util_mono_ms() - t0);
+            trace_run_event(spec->trace, "run lock taken", trace_now_ns(), &a);
+        }
         return EXIT_OK;
+    }
     if (got == RUNLOCK_STOPPED)
         return not_run(env, spec, run_id, "skipped", "not run: reconciler is stopping",
                        EXIT_STEP_FAILED, result);
@@ -141,6 +165,12 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     }
     if (spec->started)
         spec->started(spec->user, run_id);
+    if (spec->trace) {
+        trace_context ctx;
+        trace_run_context(spec->trace, &ctx);
+        trace_run_set_id(spec->trace, run_id);
+        log_set_trace(ctx.trace_id, ctx.span_id); /* this thread's lines are the run's */
+    }
 
     /* A server restarted since the last run closed our session: reopen it now. */
     if ((rc = run_connect(env->cfg, env->d, err, sizeof err)) != EXIT_OK) {
@@ -157,7 +187,8 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
         log_error("%s", history_error(env->h));
 
     run_request req = { .trigger = spec->trigger, .dry_run = spec->dry_run,
-                        .reference_time = spec->reference_time, .run_id = run_id };
+                        .reference_time = spec->reference_time, .run_id = run_id,
+                        .trace = spec->trace };
     run_status st = supervise_run(env->p, env->cfg, env->d, locked ? env->rl : NULL, &req,
                                   result);
     /* The bot's own log table gets one row per real run; a dry run writes nothing. */
@@ -183,11 +214,13 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
      * frees itself; a stopping process does not wait on a hung server. */
     if (locked && (*env->d || !stop_requested()))
         runlock_release(env->rl, stop_requested() ? 0 : spec->hold_ms);
+    trace_end(spec, *result);
     if (env->h && run_id && history_finish(env->h, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);
     log_info("%s", summary);
     free(summary);
+    log_set_trace(NULL, NULL);
     if (*env->d && db_lost(*env->d)) {
         /* Reconnect before the next run rather than fail it too. */
         db_close(*env->d);

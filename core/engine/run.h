@@ -19,6 +19,7 @@
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/pipeline.h"
+#include "trace/run_trace.h"
 
 /* What a run works with. Owned by the caller; *d is opened, checked and reopened here. */
 typedef struct run_env {
@@ -43,6 +44,9 @@ typedef struct run_spec {
     /* Told the run's id as soon as it is recorded (may be NULL): the service's 409s name it. */
     void (*started)(void *user, int64_t run_id);
     void *user;
+    /* The run's trace (trace/run_trace.h), or NULL: run_execute adds the lock's take, the
+     * steps and the end to it, and the result's traceId; the caller exports it. */
+    trace_run *trace;
 } run_spec;
 
 /*

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include "db/db.h"
 #include "engine/pipeline.h"
+#include "trace/run_trace.h"
 
 /* A step's status, as in steps[].status. */
 enum { STEP_OK, STEP_FAILED, STEP_SKIPPED, STEP_INTERRUPTED };
@@ -75,6 +76,7 @@ typedef struct run_request {
      */
     const char *reference_time;
     int64_t run_id; /* the history id, for the result's runId (0: none) */
+    trace_run *trace; /* the run's trace: each step adds its span (NULL: not traced) */
 } run_request;
 
 /* The run's overall outcome, as in the result's "status". */

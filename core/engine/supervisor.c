@@ -550,6 +550,16 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
         pipeline_step *ps = &p->steps[i];
         step_outcome o = { .status = STEP_SKIPPED };
         stop_why now_why = must_stop(&run_only);
+        /* tracing: the step's span, open while it runs (the supervisor's lines carry it) */
+        char span_id[SPAN_ID_HEX + 1];
+        trace_context tc = { 0 };
+        size_t span = 0;
+        if (req->trace) {
+            trace_run_context(req->trace, &tc);
+            span = trace_run_step_begin(req->trace, ps->cfg->name, ps->cfg->plugin,
+                                        trace_now_ns(), span_id);
+            log_set_trace(tc.trace_id, span_id);
+        }
         if (!ps->cfg->enabled) {
             log_debug("step %s: disabled", ps->cfg->name);
         } else if (!clock_ok || aborted) {
@@ -566,7 +576,16 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
             if (o.status == STEP_FAILED && ps->cfg->on_error == CFG_ON_ERROR_ABORT)
                 aborted = 1;
         }
+        if (req->trace) {
+            /* The chunks' spans need the worker to report them (trace_chunks_json in its
+             * step reply): until it does, steps have no chunk spans. */
+            trace_step_facts f = { step_status_name(o.status), trace_now_ns(), o.rows_changed,
+                                   o.retries, o.error };
+            trace_run_step_end(req->trace, span, &f, NULL);
+        }
         run_result_step(&rr, ps, &o);
+        if (req->trace)
+            log_set_trace(tc.trace_id, tc.span_id);
     }
     finish(&w);
 
