@@ -4,6 +4,11 @@
 # (tools/install-deps, quick when nothing is missing), then re-run make so that
 # pkg-config is asked only once the libraries are installed.
 
+# `make` alone builds (all). The .mk files included below declare rules
+# before `all` does, and the first rule make reads is otherwise the default
+# goal: it was _bench, a 1M-row benchmark (tests/test_make.c checks this).
+.DEFAULT_GOAL := all
+
 BUILD    ?= build
 CC       ?= cc
 
