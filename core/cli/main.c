@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The version has one source, the file VERSION at the top of the tree, which
+ * the Makefile passes here and names the package after. */
 #ifndef RC_VERSION
-#define RC_VERSION "0.1.0"
+#error "RC_VERSION is not set: build with make (it reads the file VERSION)"
 #endif
 
 static const struct command {

@@ -25,12 +25,8 @@ FUZZ_CFLAGS    = -g -O1 $(WARNINGS) $(FUZZ_SAN)
 FUZZ_NAMES     = $(sort $(basename $(notdir $(wildcard tests/fuzz/*.c))))
 FUZZ_ONLY     ?= $(FUZZ_NAMES)
 FUZZ_BINS      = $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
-# The generated sources the core links (migrations, paths, console files...):
-# other .mk files add them to CORE_OBJ after this file is read, so the list
-# is taken at recipe time and handed to a sub-make (FUZZ_GEN).
-fuzz_gen       = $(patsubst $(BUILD)/obj/gen/%,$(FUZZ_DIR)/obj/gen/%,$(filter $(BUILD)/obj/gen/%,$(CORE_OBJ)))
-FUZZ_GEN      ?=
-FUZZ_CORE      = $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_GEN)
+# The generated sources the core links (the Makefile's CORE_GEN), compiled again.
+FUZZ_CORE      = $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(CORE_GEN:%=$(FUZZ_DIR)/obj/gen/%.o)
 # The built-in plugins are compiled in, each entry renamed fuzz_plugin_NAME,
 # and listed in a table (builtins.c) that fz_plugin() searches.
 FUZZ_PLUGINS   = $(sort $(basename $(notdir $(wildcard plugins/*.c))))
@@ -48,8 +44,7 @@ _fuzz: _fuzz-bins
 _test-fuzz: _fuzz-bins
 	@tests/fuzz/run --test $(FUZZ_DIR) $(FUZZ_TEST_TIME) $(FUZZ_NAMES)
 
-_fuzz-bins:
-	@$(MAKE) --no-print-directory $(FUZZ_BINS) FUZZ_GEN="$(fuzz_gen)"
+_fuzz-bins: $(FUZZ_BINS)
 
 $(FUZZ_DIR)/obj/core/%.o: core/%.c $(FUZZ_HEADERS)
 	@mkdir -p $(@D)

@@ -19,8 +19,6 @@ PLUGINDIR     = $(LIBDIR)/reconciler/plugins
 CONFDIR       = $(SYSCONFDIR)/reconciler
 DESTDIR      ?=
 
-# One version, the one the binary prints.
-VERSION := $(shell sed -n 's/^\#define RC_VERSION "\(.*\)"/\1/p' core/cli/main.c)
 INSTALL ?= install
 
 PUBLIC += install uninstall deb
@@ -33,8 +31,8 @@ TEST_STAGES += install
 # plugin folder and the usual /etc/reconciler/pipeline.yaml; the installed
 # binary, $(BUILD)/install/reconciler, links its own object with the
 # prefix's folders ahead of libcore.a, so the archive's member is never
-# pulled into it. Everything else is the very code the tests ran.
-CORE_OBJ += $(BUILD)/obj/gen/paths.o $(BUILD)/obj/gen/skeleton.o
+# pulled into it. Everything else is the very code the tests ran. (Both
+# objects are in the Makefile's CORE_GEN.)
 
 # Write $@ from the command's output only when it changed, so that a
 # different PREFIX relinks, and the same one does nothing.
@@ -58,7 +56,7 @@ $(BUILD)/install/paths.c: FORCE
 
 $(BUILD)/obj/gen/paths.o: $(BUILD)/gen/paths.c core/base/paths.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/install/paths.o: $(BUILD)/install/paths.c core/base/paths.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -72,7 +70,7 @@ $(BUILD)/gen/skeleton.c: $(SKELETON) tools/embed-text
 
 $(BUILD)/obj/gen/skeleton.o: $(BUILD)/gen/skeleton.c core/cli/skeleton.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/install/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/install/paths.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
