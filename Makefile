@@ -123,10 +123,10 @@ _bench: _all
 	@tools/bench $(BUILD)
 
 $(BUILD)/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/libcore.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/reconciler-scenario-check: $(BUILD)/obj/tools/scenario_check.o $(BUILD)/libcore.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -160,7 +160,7 @@ PLUGIN_CFLAGS = -Iinclude $(CFLAGS) -fPIC -shared -fvisibility=hidden
 
 $(BUILD)/plugins/%.so: plugins/%.c include/reconciler.h
 	@mkdir -p $(@D)
-	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	$(CC) $(PLUGIN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
 $(BUILD)/tests/plugins/%.so: tests/fixtures/%.c include/reconciler.h
 	@mkdir -p $(@D)
