@@ -62,6 +62,8 @@ int main(int argc, char **argv)
         printf("reconciler %s (plugin ABI %d.%d)\n"
                "default pipeline file: %s\ndefault plugin_dir: %s\n",
                RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR, rc_default_config, rc_default_plugin_dir);
+        if (rc_local_plugin_dir[0])
+            printf("then plugin_dir: %s (plugins of your own)\n", rc_local_plugin_dir);
         return EXIT_OK;
     }
     /* A step worker, started by a supervisor (engine/supervisor.c): not for people. */
