@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The version has one source, the file VERSION at the top of the tree, which
+ * the Makefile passes here and names the package after. */
 #ifndef RC_VERSION
-#define RC_VERSION "0.1.0"
+#error "RC_VERSION is not set: build with make (it reads the file VERSION)"
 #endif
 
 static const struct command {
@@ -60,6 +62,8 @@ int main(int argc, char **argv)
         printf("reconciler %s (plugin ABI %d.%d)\n"
                "default pipeline file: %s\ndefault plugin_dir: %s\n",
                RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR, rc_default_config, rc_default_plugin_dir);
+        if (rc_local_plugin_dir[0])
+            printf("then plugin_dir: %s (plugins of your own)\n", rc_local_plugin_dir);
         return EXIT_OK;
     }
     /* A step worker, started by a supervisor (engine/supervisor.c): not for people. */
