@@ -55,6 +55,7 @@ typedef struct conn_entry {
     int64_t since_ms;  /* connection start, or end of its previous request: the deadline's start */
     int delivered;     /* its request is in whole (handler running or reply queued) */
     int doomed;        /* shut down by us: no longer counted, never shut down again */
+    unsigned long seq; /* its number: http_listed */
 } conn_entry;
 
 struct http_server {
@@ -74,6 +75,7 @@ struct http_server {
     pthread_mutex_t mu;    /* guards the connection list, every conn_entry and stopping */
     pthread_cond_t wake;   /* on CLOCK_MONOTONIC: the reaper's sleep */
     conn_entry *head, *tail;
+    unsigned long accepted; /* connections listed so far: http_counts */
     int stopping;
     int reaper_started;
     pthread_t reaper;
@@ -212,6 +214,26 @@ static void conn_make_room(http_server *s, const conn_entry *e)
     }
 }
 
+void http_counts(http_server *s, unsigned long *accepted, unsigned *open)
+{
+    conn_entry none = { .family = -1 };
+    unsigned same;
+    pthread_mutex_lock(&s->mu);
+    *accepted = s->accepted;
+    conn_count(s, &none, open, &same);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int http_listed(http_server *s, unsigned long seq)
+{
+    int found = 0;
+    pthread_mutex_lock(&s->mu);
+    for (const conn_entry *x = s->head; x && !found; x = x->next)
+        found = x->seq == seq;
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
 /* 1 when e (listed) is over a cap: its request then goes on only to an open route. */
 static int conn_over_cap(http_server *s, const conn_entry *e)
 {
@@ -269,6 +291,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         else
             s->head = e;
         s->tail = e;
+        e->seq = ++s->accepted;
         pthread_mutex_unlock(&s->mu);
         *socket_context = e;
         return;

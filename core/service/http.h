@@ -134,4 +134,14 @@ const char *http_start_reason(const char *msg);
  */
 void http_stop(http_server *s);
 
+/*
+ * Connections are numbered 1, 2, ... in the order s lists them. The last
+ * number given so far and how many connections are open that count towards
+ * the caps; and whether connection seq is still listed. Tests wait on these
+ * facts (the server has taken a connection, has let it go) instead of
+ * sleeping.
+ */
+void http_counts(http_server *s, unsigned long *accepted, unsigned *open);
+int http_listed(http_server *s, unsigned long seq);
+
 #endif
