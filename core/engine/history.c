@@ -496,7 +496,8 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
     rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
     /* rowsChanged stays in the result JSON: no column, so no schema change. */
     if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                 "duration_ms, json_extract(result, '$.rowsChanged') FROM runs WHERE id < ? "
+                 "duration_ms, CASE WHEN json_valid(result) THEN json_extract(result, '$.rowsChanged') END "
+                 "FROM runs WHERE id < ? "
                  "ORDER BY id DESC LIMIT ?", p, 2, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
@@ -521,11 +522,34 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
     return st.runs;
 }
 
+/*
+ * A finished run's stored result. One bad value never makes the run
+ * unreadable: a number too large for a double is kept as its text, and a
+ * result that is not JSON at all gives way to the run's own columns; either
+ * way the run says so in "salvaged".
+ */
 static int result_row(void *user, const rc_value *c, size_t n)
 {
     json_t **out = user;
-    if (n >= 1 && c[0].type == RC_TEXT)
-        *out = json_loads(c[0].s, 0, NULL);
+    size_t quoted = 0;
+    if (n < 9 || c[0].type != RC_TEXT)
+        return 1;
+    *out = util_json_load_stored(c[0].s, &quoted);
+    char note[128];
+    if (*out && quoted) {
+        snprintf(note, sizeof note, "%zu number%s out of range for a double, kept as text",
+                 quoted, quoted == 1 ? "" : "s");
+        json_object_set_new(*out, "salvaged", jx(json_string(note)));
+    } else if (!json_is_object(*out)) {
+        json_decref(*out);
+        list_state st = { jx(json_array()), 0 };
+        list_row(&st, c + 1, n - 1);
+        *out = json_incref(json_array_get(st.runs, 0));
+        json_decref(st.runs);
+        if (*out)
+            json_object_set_new(*out, "salvaged", jx(json_string(
+                "its stored result is not readable JSON: only the run's own columns are shown")));
+    }
     return 1;
 }
 
@@ -533,7 +557,9 @@ static json_t *locked_get(history *h, int64_t run_id)
 {
     json_t *result = NULL;
     rc_value p[] = { rc_int(run_id) };
-    if (db_query(h->conn, "SELECT result FROM runs WHERE id = ?", p, 1, result_row, &result) != 0)
+    if (db_query(h->conn, "SELECT result, id, trigger, dry_run, status, started_at, "
+                 "finished_at, duration_ms, NULL FROM runs WHERE id = ? AND result IS NOT NULL",
+                 p, 1, result_row, &result) != 0)
         set_err(h, "read run");
     if (json_is_object(result) && add_notifications(h, run_id, result) != 0) {
         json_decref(result);
