@@ -71,14 +71,15 @@ typedef struct http_match {
     size_t tail_off;       /* with hit: where req->tail starts in path */
     int path_known;        /* some route serves path, with some method (else 404) */
     int open;              /* no token needed: hit's flag, or (no hit) any route of path's */
-    char allow[128];       /* the methods that serve path, "GET, POST" (405's Allow:) */
+    char allow[128];       /* the methods that serve path, "GET, HEAD, POST" (405's Allow:) */
 } http_match;
 
 /*
  * Route method and path against routes (a pure function: what the server
  * does first with every request, kept apart from libmicrohttpd so that it
  * can be tested and fuzzed alone). The first route that matches both wins;
- * a prefix route matches only with a non-empty tail.
+ * a prefix route matches only with a non-empty tail. A GET route serves
+ * HEAD too (and Allow lists HEAD after GET).
  */
 void http_route_find(const http_route *routes, size_t n_routes, const char *method,
                      const char *path, http_match *m);
