@@ -26,6 +26,7 @@ struct history {
     char *path;
     int64_t keep_runs;
     int read_only;
+    int wal_pending; /* a write failed: the WAL is to be checkpointed and truncated */
 };
 
 static _Thread_local char tl_err[512];
@@ -600,13 +601,33 @@ static int locked_last_status(history *h, int64_t before_id, char *out)
     return out[0] ? 1 : 0;
 }
 
+/*
+ * After a failed write (a full disk, say) the WAL keeps the space it grew
+ * into, and SQLite only reuses it after a checkpoint. So: checkpoint into
+ * the file and truncate the WAL to nothing, giving its space back. On a disk
+ * that is still full the checkpoint fails too (the file cannot grow); it is
+ * tried again before each later write until one succeeds, so the store
+ * recovers by itself once space is freed. Under h->mu.
+ */
+static void settle_wal(history *h, int failed)
+{
+    int64_t busy = 1;
+    h->wal_pending |= failed;
+    if (h->wal_pending
+        && db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
+        && busy == 0)
+        h->wal_pending = 0;
+}
+
 /* The public calls: each one under the handle's mutex. */
 
 int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
                   int64_t *run_id)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_begin(h, trigger, dry_run, started_ms, run_id);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }
@@ -614,7 +635,9 @@ int history_begin(history *h, const char *trigger, int dry_run, int64_t started_
 int history_started(history *h, int64_t run_id, int64_t started_ms)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_started(h, run_id, started_ms);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }
@@ -622,7 +645,9 @@ int history_started(history *h, int64_t run_id, int64_t started_ms)
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_finish(h, run_id, finished_ms, result);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }
