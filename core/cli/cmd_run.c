@@ -44,7 +44,8 @@ static void print_human(const json_t *r)
             printf("  error: %s", err);
         printf("\n");
     }
-    char *results = json_dumps(json_object_get(r, "results"), JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    const json_t *res = json_object_get(r, "results");
+    char *results = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS | util_json_real_flags(res));
     if (results)
         printf("results: %s\n", results);
     free(results);
