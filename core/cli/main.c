@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef RC_VERSION
 #define RC_VERSION "0.1.0"
@@ -77,6 +78,10 @@ int main(int argc, char **argv)
         return cmd_calendar_batch(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
+            /* What reconciler writes (the history store, its -wal and -shm, folders) is
+             * its own: 0600/0700. A plugin skeleton is the user's source: their umask. */
+            if (strcmp(argv[1], "new-plugin") != 0)
+                umask(077);
             /* Once, before any thread, as Connector/C asks. */
             mysql_library_init(0, NULL, NULL);
             int rc = commands[i].fn(argc - 1, argv + 1);
