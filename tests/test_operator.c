@@ -148,3 +148,105 @@ Test(operator, store_of_another_user_names_owner_and_fix, .timeout = 30)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* A scheduled run every 3 s (no jitter, no startup run): the lock is held after each. */
+#define HOLDING_SCHEDULE "schedule:\n  on_startup: false\n  interval: 3s\n  jitter: 0s\n"
+
+/* Wait for the service's first scheduled run to finish (its state names it). */
+static void wait_scheduled_run(svc *s)
+{
+    int64_t end = mono_ms() + 20000;
+    for (;;) {
+        json_t *st = wait_for(s, "/v1/service/state", 200, 10000);
+        json_t *last = json_object_get(st, "lastRun");
+        int done = last && json_is_string(json_object_get(last, "trigger"));
+        json_decref(st);
+        if (done)
+            return;
+        cr_assert_lt(mono_ms(), end, "no scheduled run; log:\n%s", th_read(s->errlog));
+        sleep_ms(100);
+    }
+}
+
+/*
+ * After a scheduled run the service keeps the run lock (so N instances make
+ * one run per interval): the state, the metric and `run --once` on the same
+ * host all say so. Before the fix the state said held:false and `run --once`
+ * waited schedule.lock_wait in silence, then blamed "another instance".
+ */
+DB_TEST(operator, lock_held_after_scheduled_run_is_reported, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    migrated(kind, &t);
+    svc_setup(&s, &t, 1, HOLDING_SCHEDULE, "", REAL_STEPS);
+    svc_start(&s, NULL);
+    wait_scheduled_run(&s);
+
+    json_t *st = wait_for(&s, "/v1/service/state", 200, 5000);
+    json_t *lock = json_object_get(st, "lock");
+    cr_assert(json_is_true(json_object_get(lock, "held")), "%s", json_dumps(st, 0));
+    cr_assert(json_is_string(json_object_get(lock, "until")), "%s", json_dumps(st, 0));
+    const char *phase = json_string_value(json_object_get(lock, "phase"));
+    cr_assert(phase && (strcmp(phase, "hold") == 0 || strcmp(phase, "run") == 0), "%s",
+              json_dumps(st, 0));
+    json_decref(st);
+
+    th_response r;
+    cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_not_null(strstr(r.body, "\nreconciler_lock_held 1\n"), "%s", r.body);
+    cr_assert_null(strstr(r.body, "\nreconciler_lock_held_until_timestamp_seconds 0\n"), "%s",
+                   r.body);
+    th_response_free(&r);
+
+    /* The default lock_wait is 60 s: an answer within the test's timeout is the fix. */
+    int rc = run_once(&s, 0, &out, &err);
+    cr_assert_eq(rc, 4, "exit %d: %s", rc, err);
+    char want[128];
+    snprintf(want, sizeof want, "the service on this host (pid %ld) holds the run lock until",
+             (long)s.pid);
+    cr_assert_not_null(strstr(err, want), "%s", err);
+    cr_assert_not_null(strstr(err, "reconciler trigger"), "%s", err);
+    free(out);
+    free(err);
+    svc_term(&s);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * `run --once` that gave up waiting for another host's lock is recorded as
+ * that wait (its duration, the holder, the outcome), not as a 0 ms run.
+ */
+DB_TEST(operator, abandoned_wait_is_recorded_as_a_wait, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char why[512], *out = NULL, *err = NULL;
+    migrated(kind, &t);
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+                          sizeof why), 1, "%s", why);
+    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
+    int rc = run_once(&s, 1, &out, &err);
+    cr_assert_eq(rc, 4, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "otherhost:7:feed0007"), "%s", err);
+    json_t *runs = history_of(&s);
+    json_t *run = json_array_get(runs, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "skipped");
+    json_t *res = json_loads(out, 0, NULL);
+    cr_assert_not_null(res, "%s", out);
+    json_t *w = json_object_get(res, "lockWait");
+    cr_assert(json_is_object(w), "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(w, "holder")), "otherhost:7:feed0007");
+    cr_assert_str_eq(json_string_value(json_object_get(w, "outcome")), "timed out");
+    cr_assert_geq(json_integer_value(json_object_get(w, "waitedMs")), 1000);
+    cr_assert_eq(json_integer_value(json_object_get(run, "durationMs")),
+                 json_integer_value(json_object_get(w, "waitedMs")), "%s", json_dumps(run, 0));
+    json_decref(res);
+    json_decref(runs);
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}

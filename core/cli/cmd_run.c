@@ -15,11 +15,13 @@
 #include "trace/run_trace.h"
 #include "trace/settings.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void on_stop_signal(int sig)
 {
@@ -92,6 +94,67 @@ static void export_trace(trace_exporter *e, trace_run *tr)
     trace_exporter_enqueue(e, &b);
 }
 
+/* What the lock wait of `run --once` shows and decides (run_spec.lock_busy). */
+typedef struct once_wait {
+    int tty;       /* stderr is a terminal: a progress line */
+    int shown;     /* the progress line is on screen (ends with a newline) */
+} once_wait;
+
+/* 1 when pid runs `reconciler run` without --once (the service), from /proc/PID/cmdline. */
+static int is_service(long pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    int run = 0, once = 0;
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+        run |= strcmp(buf + i, "run") == 0;
+        once |= strcmp(buf + i, "--once") == 0;
+    }
+    return run && !once;
+}
+
+/*
+ * The holder id is HOST:PID:RANDOM (db/lock.h). When it is the service on
+ * this host, waiting is pointless (after a scheduled run it keeps the lock
+ * for about an interval): say so at once, and how to run through it.
+ * Otherwise wait, with a progress line on a terminal.
+ */
+static int once_lock_busy(void *user, const lock_info *holder, int64_t waited_ms,
+                          int64_t wait_ms, char *why, size_t whylen)
+{
+    once_wait *w = user;
+    char host[256] = "", me[256] = "";
+    long pid = 0;
+    if (sscanf(holder->holder, "%255[^:]:%ld:", host, &pid) == 2 &&
+        gethostname(me, sizeof me) == 0 && strcmp(host, me) == 0 && pid > 0 &&
+        pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
+        is_service(pid)) {
+        snprintf(why, whylen, "the service on this host (pid %ld) holds the run lock until %s "
+                 "UTC; use `reconciler trigger` to have it run now", pid, holder->until);
+        if (w->shown)
+            fputc('\n', stderr);
+        w->shown = 0;
+        return 1;
+    }
+    if (w->tty) {
+        fprintf(stderr, "\rwaiting for the run lock held by %s (until %s UTC): %llds of %llds ",
+                holder->holder, holder->until, (long long)(waited_ms / 1000),
+                (long long)(wait_ms / 1000));
+        w->shown = 1;
+        if (waited_ms >= wait_ms) {
+            fputc('\n', stderr);
+            w->shown = 0;
+        }
+    }
+    return 0;
+}
+
 /* `run --once`: one run through run_execute, its result on stdout, its exit code. */
 static int run_once(config *cfg, int dry_run, int as_json)
 {
@@ -137,9 +200,13 @@ static int run_once(config *cfg, int dry_run, int as_json)
     tx = start_tracing(cfg);
     trace_run_info ti = { cfg->path, "startup", NULL, dry_run, 0 };
     tr = trace_run_from_env(&ti, trace_now_ns());
+    once_wait wait = { .tty = isatty(2) };
     run_spec spec = { .trigger = "startup", .dry_run = dry_run,
-                      .wait_ms = cfg->schedule_lock_wait_ms, .trace = tr };
+                      .wait_ms = cfg->schedule_lock_wait_ms, .trace = tr,
+                      .lock_busy = once_lock_busy, .user = &wait };
     rc = run_execute(&env, &spec, &result);
+    if (wait.shown) /* the run went on after a wait: its output starts on a line of its own */
+        fputc('\n', stderr);
     export_trace(tx, tr);
     /* The exporter sends while the result is printed and webhooks go out; its bound starts now. */
     int64_t trace_deadline = util_mono_ms() + TRACE_ONCE_BUDGET_MS;

@@ -169,6 +169,25 @@ static void h_history(void *user, const http_request *req, http_response *resp)
 }
 
 /*
+ * The run lock as other instances see it: held while a run holds it and,
+ * after a scheduled run, while its hold lasts ("until": the lease's or the
+ * hold's end; "phase": "run" or "hold"). Atomics only: never waits.
+ */
+static json_t *lock_state(runlock *rl)
+{
+    int64_t until_ms = 0;
+    int st = rl ? runlock_state(rl, &until_ms) : RUNLOCK_FREE;
+    char until[32] = "";
+    if (st != RUNLOCK_FREE)
+        util_iso_time(until_ms, until, sizeof until);
+    return jx(json_pack("{s:b, s:s, s:o, s:o}", "held", st != RUNLOCK_FREE,
+                        "instance", rl ? runlock_holder(rl) : "",
+                        "phase", st == RUNLOCK_RUNNING ? jx(json_string("run"))
+                                 : st == RUNLOCK_HOLDING ? jx(json_string("hold")) : json_null(),
+                        "until", until[0] ? jx(json_string(until)) : json_null()));
+}
+
+/*
  * What the console shows at a glance, from memory only (like /metrics):
  * the run going on or queued, when the next scheduled one is due, whether
  * this instance holds the run lock, the database watch's last ping.
@@ -188,9 +207,7 @@ static void h_state(void *user, const http_request *req, http_response *resp)
                               "error", w.ok ? json_null() : jx_text(w.why)));
     json_t *body = run_state_activity(a->rs);
     json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
-    json_object_set_new(body, "lock", jx(json_pack("{s:b, s:s}", "held",
-                                                   a->rl ? runlock_held(a->rl) : 0, "instance",
-                                                   a->rl ? runlock_holder(a->rl) : "")));
+    json_object_set_new(body, "lock", lock_state(a->rl));
     json_object_set_new(body, "database", dbj);
     json_object_set_new(body, "uptime", jx(json_integer(util_uptime_s())));
     json_object_set_new(body, "generatedAt", generated_at());
@@ -429,7 +446,8 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
 
     /* Memory and an atomic only: /metrics never waits for a run or the heartbeat. */
     run_state_stats(a->rs, &st, &r);
-    int held = a->rl ? runlock_held(a->rl) : 0;
+    int64_t lock_until_ms = 0;
+    int held = a->rl ? runlock_state(a->rl, &lock_until_ms) != RUNLOCK_FREE : 0;
 
     prom_family(&b, "reconciler_runs_total", "counter",
                 "Reconciliation runs by outcome (skipped: another instance held the run lock).");
@@ -466,8 +484,13 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_sample(&b, "reconciler_history_write_errors_total", (double)history_write_errors(),
                 NULL);
     prom_family(&b, "reconciler_lock_held", "gauge",
-                "1 while this instance holds the cross-instance run lock.");
+                "1 while this instance holds the cross-instance run lock (during a run, and "
+                "its hold after a scheduled run).");
     prom_sample(&b, "reconciler_lock_held", held ? 1.0 : 0.0, NULL);
+    prom_family(&b, "reconciler_lock_held_until_timestamp_seconds", "gauge",
+                "When this instance's hold of the run lock ends (Unix time); 0: not held.");
+    prom_sample(&b, "reconciler_lock_held_until_timestamp_seconds",
+                held ? (double)lock_until_ms / 1000.0 : 0.0, NULL);
     webhook_metrics(a->wh, &b);
     json_decref(r);
 

@@ -23,7 +23,7 @@ typedef struct api_deps {
     run_state *rs;
     snapshots *snaps;
     history *h;          /* the API's own handle (short busy timeout) */
-    runlock *rl;         /* read: runlock_held() only */
+    runlock *rl;         /* read: runlock_state() only */
     dbwatch *watch;
     const config *boot;  /* database settings for the live figures' connections */
     const char *listen;

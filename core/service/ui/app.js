@@ -171,8 +171,11 @@
 
     var lock = $("lock-state");
     clear(lock);
-    lock.appendChild(el("span", s.lock.held ? "good" : "", s.lock.held ? "held here" : "not held"));
-    $("lock-meta").textContent = s.lock.instance ? "this instance: " + s.lock.instance : "";
+    /* Held also after a scheduled run, until its hold ends: no other instance runs meanwhile. */
+    lock.appendChild(el("span", s.lock.held ? "good" : "", !s.lock.held ? "not held"
+      : s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)"));
+    $("lock-meta").textContent = (s.lock.held && s.lock.until ? "until " + fmtTime(s.lock.until) + " · " : "") +
+      (s.lock.instance ? "this instance: " + s.lock.instance : "");
 
     var db = $("db-state");
     clear(db);
