@@ -29,7 +29,7 @@ static void on_stop_signal(int sig)
     stop_request();
 }
 
-static void print_human(const json_t *r)
+void cli_print_result(const json_t *r)
 {
     char *summary = runner_summary(r);
     printf("%s\n", summary ? summary : "reconciliation run");
@@ -67,9 +67,9 @@ static const char run_help[] =
     "the run lock for all of schedule.lock_wait, 5 history store error.\n";
 
 /* Read the pipeline file again with the command line's overrides (a SIGHUP reload). */
-static int reload_config(void *user, config **out)
+static int reload_config(void *user, config **out, char *err, size_t errlen)
 {
-    return cli_load_config(user, 1, out) == EXIT_OK ? 0 : -1;
+    return cli_load_config_err(user, 1, out, err, errlen) == EXIT_OK ? 0 : -1;
 }
 
 /* tracing: the pipeline's tracing: keys over the OTEL_* variables (trace/settings.h). */
@@ -219,7 +219,7 @@ static int run_once(config *cfg, int dry_run, int as_json)
         printf("%s\n", text ? text : "{}");
         free(text);
     } else if (json_array_size(json_object_get(result, "steps"))) {
-        print_human(result);
+        cli_print_result(result);
     }
     fflush(stdout);
     /* The notify: targets are told after the result is out, within a bounded time; their

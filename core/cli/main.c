@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "engine/worker.h"
 #include "base/paths.h"
+#include "base/version.h"
 #include "base/util.h"
 
 #include <mysql.h>
@@ -10,9 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#ifndef RC_VERSION
-#define RC_VERSION "0.1.0"
-#endif
 
 static const struct command {
     const char *name;
@@ -26,6 +24,9 @@ static const struct command {
     { "plugins", cmd_plugins, "list the plugins found, with their options" },
     { "new-plugin", cmd_new_plugin, "write a step plugin's skeleton (source and Makefile)" },
     { "calendar", cmd_calendar, "show the next fire times of a cron expression in a time zone" },
+    { "status", cmd_status, "what the running service does: runs, lock, reload, database" },
+    { "trigger", cmd_trigger, "have the running service make a run now (--wait for its result)" },
+    { "reload", cmd_reload, "have the running service re-read its pipeline file; fails if refused" },
 };
 
 static void usage(FILE *f)
@@ -39,7 +40,8 @@ static void usage(FILE *f)
                "  reconciler --version\n"
                "\nExit codes: 0 ok, 1 a step failed, 2 usage/config/plugin error,\n"
                "3 database unreachable or failing, 4 run lock held elsewhere,\n"
-               "5 local history store error.\n");
+               "5 local history store error, 6 the service cannot be reached (status,\n"
+               "trigger, reload).\n");
 }
 
 int main(int argc, char **argv)

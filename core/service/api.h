@@ -15,6 +15,7 @@
 #include "engine/history.h"
 #include "service/dbwatch.h"
 #include "service/http.h"
+#include "service/reload_state.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
@@ -29,6 +30,8 @@ typedef struct api_deps {
     const char *listen;
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
+    reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
+    void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */

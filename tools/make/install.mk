@@ -20,7 +20,7 @@ CONFDIR       = $(SYSCONFDIR)/reconciler
 DESTDIR      ?=
 
 # One version, the one the binary prints.
-VERSION := $(shell sed -n 's/^\#define RC_VERSION "\(.*\)"/\1/p' core/cli/main.c)
+VERSION := $(shell sed -n 's/^\#define RC_VERSION "\(.*\)"/\1/p' core/base/version.h)
 INSTALL ?= install
 
 PUBLIC += install uninstall deb

@@ -169,6 +169,18 @@
       $("next-meta").textContent = s.queuedId ? "manual run #" + s.queuedId + " queued" : "";
     }
 
+    /* The file on disk was refused at the last reload: an older pipeline runs, and the next
+       restart would fail on that file. Say so until a reload takes a good file. */
+    var banner = $("reload-banner");
+    if (s.reload && s.reload.outcome === "refused") {
+      banner.textContent = "The pipeline file on disk was refused at its reload (" +
+        fmtTime(s.reload.at) + "); the pipeline loaded " + fmtTime(s.reload.lastSuccessAt) +
+        " still runs, and a restart would fail: " + (s.reload.error || "");
+      banner.classList.remove("hidden");
+    } else {
+      banner.classList.add("hidden");
+    }
+
     var lock = $("lock-state");
     clear(lock);
     /* Held also after a scheduled run, until its hold ends: no other instance runs meanwhile. */
