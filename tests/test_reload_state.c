@@ -241,3 +241,22 @@ Test(reload_state, commands_send_the_token, .timeout = 30)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* A pipeline file that does not load at start, with --log-format json: a JSON line too. */
+Test(reload_state, start_error_is_a_json_line, .timeout = 30)
+{
+    char *out = NULL, *err = NULL;
+    char *yaml = th_path(th_tmpdir(), "broken.yaml");
+    th_write(yaml, "steps: [\n");
+    const char *const args[] = { "run", "-c", yaml, "--log-format", "json", NULL };
+    int rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
+    json_t *o = json_loads(err, JSON_DISABLE_EOF_CHECK, NULL);
+    cr_assert_not_null(o, "not a JSON line: %s", err);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "level")), "error");
+    cr_assert_not_null(strstr(json_string_value(json_object_get(o, "msg")), yaml), "%s", err);
+    json_decref(o);
+    free(out);
+    free(err);
+    free(yaml);
+}

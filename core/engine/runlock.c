@@ -261,7 +261,7 @@ runlock *runlock_open(const config *cfg)
     lock_holder_id(rl->holder, sizeof rl->holder);
     if (pthread_create(&rl->heartbeat, NULL, heartbeat_main, rl) != 0) {
         /* Without a heartbeat a lease would run out under a long run. */
-        fprintf(stderr, "reconciler: cannot start the run lock's heartbeat thread\n");
+        log_error("cannot start the run lock's heartbeat thread");
         abort();
     }
     rl->thread_started = 1;
