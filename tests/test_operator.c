@@ -250,3 +250,112 @@ DB_TEST(operator, abandoned_wait_is_recorded_as_a_wait, .timeout = 30)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* `validate -c FILE [more]`: exit code, stdout, stderr. */
+static int validate(const char *yaml, const char *a, const char *b, const char *const *env,
+                    char **out, char **err)
+{
+    const char *const args[] = { "validate", "-c", yaml, a, b, NULL };
+    return th_run_cli(args, env, out, err);
+}
+
+/* A pipeline file on SQLite with the fixture step and more lines under database:/top level. */
+static char *validate_yaml(const char *db_extra, const char *top_extra)
+{
+    char *text = NULL, *plugins = strdup(th_build_path("tests/plugins"));
+    char *yaml = th_path(th_tmpdir(), "v.yaml");
+    char abs[PATH_MAX];
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    char *dbp = th_path(abs, "v.db");
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"sqlite:%s\"\n%splugin_dir: %s\n%s"
+                           "steps:\n  - plugin: fixture\n", dbp, db_extra, plugins, top_extra),
+                  -1);
+    th_write(yaml, text);
+    free(text);
+    free(plugins);
+    free(dbp);
+    return yaml;
+}
+
+/* database.password_file: missing or unreadable is an error; readable by all a warning. */
+Test(validate_checks, password_file_must_be_readable, .timeout = 30)
+{
+    char *out = NULL, *err = NULL;
+    char *pw = th_path(th_tmpdir(), "pw");
+    char *yaml = validate_yaml("  password_file: pw\n", "");
+    int rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "a missing password file passed: %s%s", out, err);
+    cr_assert_not_null(strstr(err, "database.password_file"), "%s", err);
+    cr_assert_not_null(strstr(err, "cannot be read"), "%s", err);
+    free(out);
+    free(err);
+
+    th_write(pw, "s3cret\n");
+    cr_assert_eq(chmod(pw, 0644), 0);
+    rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "readable by every user (mode 0644)"), "%s", err);
+    cr_assert_not_null(strstr(out, "1 warning above"), "%s", out);
+    cr_assert_null(strstr(out, "s3cret"));
+    cr_assert_null(strstr(err, "s3cret"));
+    free(out);
+    free(err);
+
+    cr_assert_eq(chmod(pw, 0640), 0);
+    rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_null(strstr(err, "warning"), "%s", err);
+    free(out);
+    free(err);
+    free(yaml);
+    free(pw);
+}
+
+/* Every variable the file names and this environment lacks is a warning naming it. */
+Test(validate_checks, unset_variables_are_named, .timeout = 30)
+{
+    char *out = NULL, *err = NULL;
+    char *yaml = validate_yaml("  password_env: OPV_DB_PW\n",
+                               "http:\n  token_env: OPV_TOKEN\n"
+                               "notify:\n  - url: https://hooks.example/x\n"
+                               "    secret_env: OPV_HOOK_KEY\n");
+    int rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "database.password_env names the variable OPV_DB_PW"), "%s",
+                       err);
+    cr_assert_not_null(strstr(err, "http.token_env names the variable OPV_TOKEN"), "%s", err);
+    cr_assert_not_null(strstr(err, "notify[0].secret_env names the variable OPV_HOOK_KEY"),
+                       "%s", err);
+    cr_assert_not_null(strstr(out, "3 warnings above"), "%s", out);
+    free(out);
+    free(err);
+
+    const char *const env[] = { "OPV_DB_PW=x", "OPV_TOKEN=y", "OPV_HOOK_KEY=z", NULL };
+    rc = validate(yaml, NULL, NULL, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_null(strstr(err, "warning"), "%s", err);
+    free(out);
+    free(err);
+    free(yaml);
+}
+
+/* `validate --db` alone checks against the file's database.url; --db URL still works. */
+Test(validate_checks, db_without_url_uses_the_files, .timeout = 30)
+{
+    th_db t;
+    char *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    char *yaml = validate_yaml("", "");
+    int rc = validate(yaml, "--db", NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "(statements prepared)"), "%s", out);
+    free(out);
+    free(err);
+    rc = validate(yaml, "--db", t.url, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "(statements prepared)"), "%s", out);
+    free(out);
+    free(err);
+    free(yaml);
+    th_db_destroy(&t);
+}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void on_stop_signal(int sig)
@@ -287,18 +288,82 @@ int cmd_run(int argc, char **argv)
 }
 
 static const char validate_help[] =
-    "Usage: reconciler validate [-c FILE] [--db URL]\n"
-    "Check the pipeline file, load every step's plugin and check its options.\n"
-    "Without --db nothing connects to the database. With --db URL, it also\n"
-    "connects and has the database compile every step's statements (plugins\n"
-    "with a prepare() callback, such as sql), reading and writing nothing: an\n"
-    "SQL error is reported with its option's FILE:LINE:COL (exit 2).\n\n"
+    "Usage: reconciler validate [-c FILE] [--db [URL]]\n"
+    "Check the pipeline file, load every step's plugin and check its options,\n"
+    "and what can be checked without the database: database.password_file\n"
+    "exists and can be read (an error; a warning when others can read it too),\n"
+    "and every variable database.password_env, http.token_env, notify[].secret_env,\n"
+    "notify[].headers and tracing.headers_env name is set here (a warning: the\n"
+    "service's environment may differ).\n"
+    "Without --db nothing connects to the database. With --db (the file's\n"
+    "database.url) or --db URL, it also connects and has the database compile\n"
+    "every step's statements (plugins with a prepare() callback, such as sql),\n"
+    "reading and writing nothing: an SQL error is reported with its option's\n"
+    "FILE:LINE:COL (exit 2).\n\n"
     CLI_COMMON_HELP
     "\nThe keys a pipeline file may hold:\n";
 
+/* A variable a key names, unset where validate runs: a warning (the service's may differ). */
+static void warn_unset(const config *cfg, const char *key, const char *var, int *warnings)
+{
+    if (!var || getenv(var))
+        return;
+    fprintf(stderr, "reconciler: warning: %s: %s names the variable %s, which is not set "
+            "here (set it where the service runs: its unit's EnvironmentFile=)\n", cfg->path,
+            key, var);
+    ++*warnings;
+}
+
+/*
+ * What can be checked without the database: the password file exists and
+ * can be read by this user (an error: the first run would fail), and is not
+ * readable by others (a warning); the variables the file names are set.
+ */
+static int check_secrets(const config *cfg, int *warnings)
+{
+    char key[96];
+    if (cfg->db_password_file) {
+        struct stat st;
+        if (stat(cfg->db_password_file, &st) != 0 || access(cfg->db_password_file, R_OK) != 0) {
+            cli_error("%s: database.password_file %s cannot be read: %s", cfg->path,
+                      cfg->db_password_file, strerror(errno));
+            return EXIT_USAGE;
+        }
+        if (st.st_mode & S_IROTH) {
+            fprintf(stderr, "reconciler: warning: %s: database.password_file %s is readable by "
+                    "every user (mode %04o): `chmod 0640 %s` (group reconciler)\n", cfg->path,
+                    cfg->db_password_file, (unsigned)(st.st_mode & 07777),
+                    cfg->db_password_file);
+            ++*warnings;
+        }
+    }
+    warn_unset(cfg, "database.password_env", cfg->db_password_env, warnings);
+    warn_unset(cfg, "http.token_env", cfg->http_token_env, warnings);
+    warn_unset(cfg, "tracing.headers_env", cfg->tracing_headers_env, warnings);
+    for (size_t i = 0; i < cfg->n_notify; i++) {
+        snprintf(key, sizeof key, "notify[%zu].secret_env", i);
+        warn_unset(cfg, key, cfg->notify[i].secret_env, warnings);
+        for (size_t k = 0; k < cfg->notify[i].n_headers; k++) {
+            snprintf(key, sizeof key, "notify[%zu].headers.%.40s", i,
+                     cfg->notify[i].headers[k].name);
+            warn_unset(cfg, key, cfg->notify[i].headers[k].env, warnings);
+        }
+    }
+    return EXIT_OK;
+}
+
 int cmd_validate(int argc, char **argv)
 {
-    static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+    /* --db takes its URL optionally: alone, it checks against the file's database.url. */
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "db", optional_argument, NULL, OPT_DB },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int check_db = 0, warnings = 0;
     cli_common common = { 0 };
     config *cfg = NULL;
     pipeline *p = NULL;
@@ -309,6 +374,14 @@ int cmd_validate(int argc, char **argv)
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (ch == OPT_DB) {
+            check_db = 1;
+            /* "--db URL" as well as "--db=URL": a next word that is no option is the URL. */
+            if (!optarg && optind < argc && argv[optind][0] != '-')
+                optarg = argv[optind++];
+            common.db_url = optarg;
+            continue;
+        }
         if (cli_common_opt(ch, optarg, &common))
             continue;
         FILE *f = ch == 'h' ? stdout : stderr;
@@ -317,6 +390,8 @@ int cmd_validate(int argc, char **argv)
         return ch == 'h' ? EXIT_OK : EXIT_USAGE;
     }
     if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
+        goto out;
+    if ((rc = check_secrets(cfg, &warnings)) != EXIT_OK)
         goto out;
     if ((rc = connect_parse_url(cfg, &u, err, sizeof err)) != EXIT_OK) {
         cli_error("%s", err);
@@ -328,7 +403,7 @@ int cmd_validate(int argc, char **argv)
         goto out;
     }
     /* --db: the statements compile against that database (its SQL errors at exit 2). */
-    if (common.db_url) {
+    if (check_db) {
         db_clock clock;
         if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
             goto out;
@@ -348,6 +423,8 @@ int cmd_validate(int argc, char **argv)
     for (size_t i = 0; i < p->n; i++)
         printf("%s %s (%s %s)", i ? "," : "", p->steps[i].cfg->name, p->steps[i].plugin->name,
                p->steps[i].plugin->desc->version ? p->steps[i].plugin->desc->version : "");
+    if (warnings)
+        printf("; %d warning%s above", warnings, warnings == 1 ? "" : "s");
     printf("\n");
     rc = EXIT_OK;
 out:
