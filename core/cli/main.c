@@ -11,6 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The version has one source, the file VERSION at the top of the tree, which
+ * the Makefile passes here and names the package after. */
+#ifndef RC_VERSION
+#error "RC_VERSION is not set: build with make (it reads the file VERSION)"
+#endif
 
 static const struct command {
     const char *name;
@@ -47,6 +52,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     util_mark_start();
+    rc_version_set(RC_VERSION);
     /* A dropped connection must surface as an error, not kill the process. */
     signal(SIGPIPE, SIG_IGN);
 
@@ -63,6 +69,8 @@ int main(int argc, char **argv)
         printf("reconciler %s (plugin ABI %d.%d)\n"
                "default pipeline file: %s\ndefault plugin_dir: %s\n",
                RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR, rc_default_config, rc_default_plugin_dir);
+        if (rc_local_plugin_dir[0])
+            printf("then plugin_dir: %s (plugins of your own)\n", rc_local_plugin_dir);
         return EXIT_OK;
     }
     /* A step worker, started by a supervisor (engine/supervisor.c): not for people. */

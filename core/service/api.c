@@ -501,7 +501,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     snprintf(abi, sizeof abi, "%d.%d", RC_ABI_MAJOR, RC_ABI_MINOR);
     prom_family(&b, "reconciler_build_info", "gauge",
                 "Always 1: the version of this binary and the plugin ABI it offers.");
-    prom_sample(&b, "reconciler_build_info", 1.0, "version", RC_VERSION, "abi", abi, NULL);
+    prom_sample(&b, "reconciler_build_info", 1.0, "version", rc_version(), "abi", abi, NULL);
     json_decref(r);
 
     resp->status = 200;
