@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pty.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIXTURE_STEP "  - plugin: fixture\n"
@@ -357,5 +359,50 @@ Test(validate_checks, db_without_url_uses_the_files, .timeout = 30)
     free(out);
     free(err);
     free(yaml);
+    th_db_destroy(&t);
+}
+
+/*
+ * On a terminal, a wait for another host's lock shows a progress line
+ * naming the holder (stderr is a pseudo-terminal here); the result still
+ * goes to stdout as before.
+ */
+Test(operator, lock_wait_shows_progress_on_a_terminal, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char why[512];
+    migrated(DB_SQLITE, &t);
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+                          sizeof why), 1, "%s", why);
+    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 2s\n", "", FIXTURE_STEP);
+    char *bin = th_path(th_build(), "reconciler");
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+    if (pid == 0) {
+        execl(bin, bin, "run", "--once", "-c", s.yaml, (char *)NULL);
+        _exit(127);
+    }
+    char buf[8192];
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(master, buf + used, sizeof buf - 1 - used);
+        if (n <= 0)
+            break; /* EIO once the child has exited and the terminal is closed */
+        used += (size_t)n;
+        if (used >= sizeof buf - 1)
+            break;
+    }
+    buf[used] = '\0';
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 4, "status %d: %s", st, buf);
+    cr_assert_not_null(strstr(buf, "\rwaiting for the run lock held by otherhost:7:feed0007"),
+                       "%s", buf);
+    cr_assert_not_null(strstr(buf, "of 2s"), "%s", buf);
+    close(master);
+    free(bin);
+    svc_free(&s);
     th_db_destroy(&t);
 }
