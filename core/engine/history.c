@@ -689,12 +689,15 @@ static int locked_last_status(history *h, int64_t before_id, char *out)
  * the file and truncate the WAL to nothing, giving its space back. On a disk
  * that is still full the checkpoint fails too (the file cannot grow); it is
  * tried again before each later write until one succeeds, so the store
- * recovers by itself once space is freed. Under h->mu.
+ * recovers by itself once space is freed. A write that failed because
+ * another process held the file (busy, locked) grew nothing: no checkpoint
+ * then, which would only wait on that process again and make a request that
+ * must not wait (a manual run's POST) wait twice. Under h->mu.
  */
 static void settle_wal(history *h, int failed)
 {
     int64_t busy = 1;
-    h->wal_pending |= failed;
+    h->wal_pending |= failed && !db_retryable(h->conn);
     if (h->wal_pending
         && db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
         && busy == 0)
