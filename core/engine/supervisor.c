@@ -7,6 +7,7 @@
 #include "config/options.h"
 #include "engine/proto.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h> /* O_CLOEXEC */
 #include <pthread.h>
@@ -28,13 +29,15 @@ typedef enum stop_why {
 } stop_why;
 
 typedef struct worker {
-    pid_t pid;             /* 0: none */
+    pid_t pid;             /* 0: none; also its process group's id */
+    char label[96];        /* what it runs, for the log: "step NAME", "probes" */
     int to;                /* its standard input: the assignment, then commands */
     proto_in in;           /* its replies */
     int64_t conn_id;       /* its MySQL connection, to KILL on the server */
     stop_why asked;        /* why we sent SIGTERM */
     int64_t asked_at;      /* when (monotonic ms) */
     int killed;            /* we sent SIGKILL */
+    int oversized;         /* killed because its reply passed PROTO_MAX_LINE */
 } worker;
 
 /* ----------------------------------------------------------- starting one */
@@ -79,7 +82,9 @@ static json_t *assignment_of(const config *cfg, const char *mode, int dry_run,
  * fork + exec through posix_spawn, which is safe in a process with threads:
  * the worker starts clean, with default signal handling and an empty mask
  * (an HTTP thread that spawns a probe blocks the stop signals), and with no
- * descriptor of ours but its pipes (closefrom: not the API's sockets).
+ * descriptor of ours but its pipes (closefrom: not the API's sockets). It
+ * leads a process group of its own: whatever a plugin starts (system(),
+ * fork()) is in it, and is killed with it (kill_group).
  */
 static int spawn(worker *w, json_t *assignment, char *err, size_t errlen)
 {
@@ -89,7 +94,10 @@ static int spawn(worker *w, json_t *assignment, char *err, size_t errlen)
     sigset_t none, defaults;
     char *const argv[] = { (char *)"reconciler", (char *)WORKER_COMMAND, NULL };
 
+    char label[sizeof w->label];
+    memcpy(label, w->label, sizeof label);
     memset(w, 0, sizeof *w);
+    memcpy(w->label, label, sizeof label);
     w->to = -1;
     w->in.fd = -1;
     if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) {
@@ -109,7 +117,9 @@ static int spawn(worker *w, json_t *assignment, char *err, size_t errlen)
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
     int e = posix_spawn(&w->pid, worker_exe(), &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -141,23 +151,92 @@ out:
 
 /* ------------------------------------------------------------ its death */
 
-/* Reap it: wait up to 1 s after its replies ended, then kill. Its wait status. */
+/*
+ * Has it ended? Asked of its pid, never of its pipe: a process it started
+ * may hold a copy of the pipe (before exec) long after it is gone. Not
+ * reaped yet (WNOWAIT): while it is a zombie its pid, which is also its
+ * group's id, cannot be reused, so killing the group cannot hit a stranger.
+ */
+static int has_ended(const worker *w)
+{
+    siginfo_t si;
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return errno == ECHILD;
+    return si.si_pid == w->pid;
+}
+
+/* The processes still in the worker's group, besides itself (at most max, by pid). */
+static size_t group_members(pid_t pgid, pid_t *out, size_t max)
+{
+    size_t n = 0;
+    DIR *dir = opendir("/proc");
+    struct dirent *e;
+    if (!dir)
+        return 0;
+    while ((e = readdir(dir)) && n < max) {
+        char path[64], buf[512];
+        long pid = strtol(e->d_name, NULL, 10);
+        if (pid <= 0 || pid == pgid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        /* "pid (comm) state ppid pgrp ...": comm may hold anything, so after its last ')'. */
+        char *rp = strrchr(buf, ')');
+        char state;
+        long ppid, pgrp;
+        if (rp && sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+            state != 'Z')
+            out[n++] = (pid_t)pid;
+    }
+    closedir(dir);
+    return n;
+}
+
+/*
+ * Kill the worker's process group: the worker if it still runs, and what a
+ * plugin started in it (`sleep 30 &`), which must not outlive its step,
+ * hold the run's time or write afterwards; those are named in the log.
+ * Called while the worker is alive or a zombie (see has_ended).
+ */
+static void kill_group(const worker *w)
+{
+    pid_t left[8];
+    size_t n = group_members(w->pid, left, sizeof left / sizeof left[0]);
+    if (n) {
+        char pids[128] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < n && off < sizeof pids; i++)
+            off += (size_t)snprintf(pids + off, sizeof pids - off, "%s%ld", i ? ", " : "",
+                                    (long)left[i]);
+        log_warn("%s: its worker (pid %ld) is gone or going, killed with its process group "
+                 "with what a plugin started in it (pid %s%s)",
+                 w->label[0] ? w->label : "step worker", (long)w->pid, pids,
+                 n == sizeof left / sizeof left[0] ? ", ..." : "");
+    }
+    kill(-w->pid, SIGKILL);
+}
+
+/* Reap it: wait up to 1 s for its end, then kill its group; its wait status. */
 static int reap(worker *w)
 {
     int st = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    for (int i = 0; i < 100; i++) {
-        pid_t r = wait4(w->pid, &st, WNOHANG, &ru);
-        if (r == w->pid || (r < 0 && errno == ECHILD))
-            goto done;
+    for (int i = 0; i < 100 && !has_ended(w); i++) {
         struct timespec ts = { 0, 10 * 1000000L };
         nanosleep(&ts, NULL);
     }
-    kill(w->pid, SIGKILL);
-    w->killed = 1;
+    if (!has_ended(w))
+        w->killed = 1;
+    /* Before the worker is reaped: its group's id stays its own until then. */
+    kill_group(w);
     wait4(w->pid, &st, 0, &ru);
-done:
     /* make bench reads this line: a worker's memory is not the supervisor's. */
     log_debug("step worker %ld ended, peak RSS %ld KiB", (long)w->pid, ru.ru_maxrss);
     w->pid = 0;
@@ -197,6 +276,9 @@ static char *death_message(const worker *w, int st, int64_t step_timeout, int64_
     case WHY_NONE:
         break;
     }
+    if (w->oversized)
+        return xasprintf("killed by the supervisor: reply larger than %d MiB",
+                         PROTO_MAX_LINE / (1024 * 1024));
     if (WIFSIGNALED(st))
         return xasprintf("crashed: signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
     if (WIFEXITED(st))
@@ -339,8 +421,17 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
 {
     for (;;) {
         int got = proto_read(&w->in, msg, 100);
+        if (got == -1 && w->in.too_long && !w->killed) {
+            /* A reply this long is a broken or hostile peer: it ends here. */
+            kill_group(w);
+            w->killed = w->oversized = 1;
+            kill_connection(d, w);
+        }
         if (got != 0)
             return got;
+        if (has_ended(w))
+            /* Its end is its pid's: what it wrote before it ended is read, then no more. */
+            return proto_read(&w->in, msg, 0) == 1 ? 1 : -1;
         if (w->asked == WHY_NONE) {
             w->asked = must_stop(l);
             if (w->asked != WHY_NONE) {
@@ -351,7 +442,7 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
                    util_mono_ms() - w->asked_at >= (w->asked == WHY_LOCK
                                                         ? SUPERVISOR_LOCK_GRACE_MS
                                                         : SUPERVISOR_GRACE_MS)) {
-            kill(w->pid, SIGKILL);
+            kill_group(w); /* what the plugin started goes too */
             w->killed = 1;
             kill_connection(d, w);
         }
@@ -449,6 +540,7 @@ static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_u
 
     memset(o, 0, sizeof *o);
     l->step_deadline = t0 + ps->cfg->timeout_ms;
+    snprintf(w->label, sizeof w->label, "step %s", ps->cfg->name);
     if (!w->pid && start(w, assignment(assignment_user), d, l, err, sizeof err) != 0) {
         o->status = STEP_FAILED;
         o->error = xasprintf("cannot run: %s", err);
@@ -609,6 +701,7 @@ int supervise_probes(const config *cfg, const char *const *names, json_t **resul
 
     for (i = 0; names[i]; i++)
         results[i] = NULL;
+    snprintf(w.label, sizeof w.label, "probes");
     if (start(&w, assignment_of(cfg, "probe", 1, NULL), &none, &l, why, sizeof why) != 0) {
         snprintf(err, errlen, "%s", why);
         return -1;

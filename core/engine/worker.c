@@ -10,6 +10,7 @@
 #include "engine/run.h"
 #include "engine/runner.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,11 @@ int worker_main(void)
     /* Dies with the supervisor; a plugin's printf goes to the log, never the replies. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(2, 1);
+    /* Our pipes are not for a plugin's children (system(), fork + exec): one that held
+     * them would keep them open after we are gone. The supervisor judges our end by our
+     * pid anyway, and kills our process group with us. */
+    fcntl(0, F_SETFD, FD_CLOEXEC);
+    fcntl(WORKER_REPLY_FD, F_SETFD, FD_CLOEXEC);
     struct sigaction sa = { .sa_handler = on_stop };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

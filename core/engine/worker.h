@@ -17,7 +17,10 @@
  *             a setup failure: {"type":"fatal","error":...} and exit 3.
  *   stdout and stderr go to the supervisor's stderr (the log).
  * SIGTERM or SIGINT make interrupted() true: the step returns at its next
- * chunk. The worker dies with its supervisor (PR_SET_PDEATHSIG).
+ * chunk. The worker dies with its supervisor (PR_SET_PDEATHSIG). It leads
+ * its own process group, which the supervisor kills with it, and its stdin
+ * and fd 3 are close-on-exec: a process a plugin starts holds neither pipe,
+ * and is killed with the worker (the supervisor logs its pid).
  */
 #ifndef RC_WORKER_H
 #define RC_WORKER_H

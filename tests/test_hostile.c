@@ -1,0 +1,197 @@
+/*
+ * test_hostile.c - promises that hold against a hostile plugin (issue 18):
+ * what a plugin starts dies with its worker; nothing from a plugin runs in
+ * the supervisor, validate or `plugins`; a worker's death is its own step's;
+ * a refused result fails its step; memory and reply limits are reported as
+ * such; a plugin folder or file others may write is refused.
+ * The fixtures are tests/fixtures/hostile/ (their own folder: loading
+ * ctorcrash crashes).
+ */
+#include "helpers.h"
+#include "th_svc.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Under AddressSanitizer a segfault would become exit 1 with a report: keep it a signal. */
+#define AS_PLAIN "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allocator_may_return_null=1"
+
+/* A migrated database and a pipeline file whose plugin_dir has the hostile fixtures. */
+typedef struct hrig {
+    th_db t;
+    char *yaml;
+} hrig;
+
+static void hrig_up(hrig *h, db_kind kind, const char *extra, const char *steps)
+{
+    char *hostile = abs_build("tests/hostile"), *fixtures = abs_build("tests/plugins");
+    char *text = NULL;
+    memset(h, 0, sizeof *h);
+    th_db_create(kind, &h->t);
+    th_db_migrate(&h->t);
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: hist.db\n"
+                           "plugin_dir: [%s, %s]\n%ssteps:\n%s", h->t.url, hostile, fixtures,
+                           extra, steps), -1);
+    h->yaml = th_path(th_tmpdir(), "pipeline.yaml");
+    th_write(h->yaml, text);
+    free(text);
+    free(hostile);
+    free(fixtures);
+}
+
+static void hrig_down(hrig *h)
+{
+    th_db_destroy(&h->t);
+    free(h->yaml);
+}
+
+/* `reconciler ARGS -c FILE` with the database's password: exit code, stdout, stderr. */
+static int cli(hrig *h, const char *a1, const char *a2, const char *a3, char **out, char **err)
+{
+    char *pw = NULL;
+    if (h->t.password)
+        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", h->t.password), -1);
+    const char *args[] = { a1, "-c", h->yaml, a2, a3, NULL };
+    const char *env[] = { AS_PLAIN, pw, NULL };
+    int rc = th_run_cli(args, env, out, err);
+    free(pw);
+    return rc;
+}
+
+/* `run --once --json`: exit code, the result (parsed), stderr. */
+static int once(hrig *h, json_t **res, char **err)
+{
+    char *out = NULL;
+    int rc = cli(h, "run", "--once", "--json", &out, err);
+    *res = json_loads(out ? out : "", 0, NULL);
+    cr_assert_not_null(*res, "no result JSON (exit %d): %s\n%s", rc, out, err ? *err : "");
+    free(out);
+    return rc;
+}
+
+static json_t *step_of(json_t *res, size_t i)
+{
+    return json_array_get(json_object_get(res, "steps"), i);
+}
+
+static const char *field(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* The run is in the history store, with this status. */
+static void assert_in_history(hrig *h, json_int_t run_id, const char *status)
+{
+    char *out = NULL, arg[32];
+    snprintf(arg, sizeof arg, "%lld", (long long)run_id);
+    const char *args[] = { "history", "--run", arg, "-c", h->yaml, NULL };
+    cr_assert_eq(th_run_cli(args, NULL, &out, NULL), 0, "no history row for run %s", arg);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_str_eq(field(j, "status"), status, "%s", out);
+    json_decref(j);
+    free(out);
+}
+
+/* Is pid gone (or a zombie nobody reaps, which holds nothing)? */
+static int gone(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] == 'Z';
+}
+
+/* The pid the supervisor names as left behind by `label`'s worker (its log line). */
+static long left_behind(const char *log, const char *label)
+{
+    char want[128];
+    snprintf(want, sizeof want, "%s: its worker (pid ", label);
+    const char *at = strstr(log, want);
+    cr_assert_not_null(at, "no line about what %s left behind:\n%s", label, log);
+    at = strstr(at, "with what a plugin started in it (pid ");
+    cr_assert_not_null(at, "%s", log);
+    return strtol(at + strlen("with what a plugin started in it (pid "), NULL, 10);
+}
+
+/* ------------------------------------------- point 2: process groups */
+
+/*
+ * `sleep 30 &` then a hang past timeout 2s: the child inherited nothing the
+ * supervisor waits on, the run ends after the timeout and its grace (not
+ * after the child), and the child is killed with the worker's group and
+ * named in the log.
+ */
+DB_TEST(hostile, child_process_dies_with_its_worker, .timeout = 60)
+{
+    hrig h;
+    json_t *res = NULL;
+    char *err = NULL;
+    hrig_up(&h, kind, "", "  - plugin: hostile\n    name: forks\n    options: { how: child_hang }\n"
+            "    timeout: 2s\n  - plugin: fixture\n");
+    cr_assert_eq(once(&h, &res, &err), 1, "%s", err);
+    cr_assert_str_eq(field(step_of(res, 0), "error"), "killed after timeout 2s (steps[].timeout)");
+    cr_assert_str_eq(field(step_of(res, 1), "status"), "ok", "%s", err);
+    long child = left_behind(err, "step forks");
+    cr_assert(gone(child), "the step's child %ld is still running", child);
+    assert_in_history(&h, json_integer_value(json_object_get(res, "runId")), "partial");
+    json_decref(res);
+    free(err);
+    hrig_down(&h);
+}
+
+/* SIGTERM of the service while such a step hangs: out within 5 s, the child gone too. */
+Test(hostile, sigterm_with_a_child_holding_on, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    migrated(DB_SQLITE, &t);
+    char *hostile = abs_build("tests/hostile"), *dirs = NULL;
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "",
+              "  - plugin: hostile\n    name: forks\n    options: { how: child_hang }\n"
+              "    timeout: 1m\n");
+    /* The hostile folder in front of the others. */
+    char *text = th_read(s.yaml), *pd = strstr(text, "plugin_dir: ["), *fixed = NULL;
+    cr_assert_not_null(pd);
+    cr_assert_neq(asprintf(&dirs, "plugin_dir: [%s, ", hostile), -1);
+    cr_assert_neq(asprintf(&fixed, "%.*s%s%s", (int)(pd - text), text, dirs,
+                           pd + strlen("plugin_dir: [")), -1);
+    th_write(s.yaml, fixed);
+    svc_start(&s, NULL);
+    /* The step's child runs once the fixture says so. */
+    int64_t end = mono_ms() + 20000;
+    char *log = NULL;
+    for (;;) {
+        free(log);
+        log = th_read(s.errlog);
+        if (log && strstr(log, "hostile: child started"))
+            break;
+        cr_assert_lt(mono_ms(), end, "the step never started its child:\n%s", log);
+        sleep_ms(50);
+    }
+    kill(s.pid, SIGTERM);
+    int rc = svc_wait_exit(&s, 5000);
+    free(log);
+    log = th_read(s.errlog);
+    cr_assert_eq(rc, 0, "exit %d (-1: still running 5 s after SIGTERM):\n%s", rc, log);
+    long child = left_behind(log, "step forks");
+    cr_assert(gone(child), "the step's child %ld is still running", child);
+    free(log);
+    free(text);
+    free(fixed);
+    free(dirs);
+    free(hostile);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
