@@ -195,3 +195,114 @@ Test(hostile, sigterm_with_a_child_holding_on, .timeout = 60)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* ------------------------------- point 3: no plugin code in the supervisor */
+
+/* check() calls exit(0): the run fails (exit 2, never 0), and the history says so. */
+Test(hostile, check_that_exits_fails_the_run, .timeout = 60)
+{
+    hrig h;
+    char *out = NULL, *err = NULL;
+    hrig_up(&h, DB_SQLITE, "", "  - plugin: hostile\n    options: { how: check_exit }\n");
+    int rc = cli(&h, "run", "--once", NULL, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, err);
+    cr_assert(strstr(err, "pipeline.yaml:7:5: step 'hostile': plugin 'hostile': the worker "
+                     "running its check() exited with status 0 before reporting"), "%s", err);
+    free(out);
+    free(err);
+    const char *args[] = { "history", "--json", "-c", h.yaml, NULL };
+    cr_assert_eq(th_run_cli(args, NULL, &out, &err), 0, "%s", err);
+    json_t *runs = json_loads(out, 0, NULL);
+    cr_assert_eq(json_array_size(runs), 1, "%s", out);
+    cr_assert_str_eq(field(json_array_get(runs, 0), "status"), "failed", "%s", out);
+    json_decref(runs);
+    free(out);
+    free(err);
+    hrig_down(&h);
+}
+
+/* A constructor that crashes: validate and run name the plugin (exit 2, not 139). */
+Test(hostile, constructor_crash_is_reported_by_name, .timeout = 60)
+{
+    hrig h;
+    char *out = NULL, *err = NULL;
+    hrig_up(&h, DB_SQLITE, "", "  - plugin: fixture\n  - plugin: ctorcrash\n");
+    int rc = cli(&h, "validate", NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "validate: exit %d:\n%s", rc, err);
+    cr_assert(strstr(err, "ctorcrash.so: plugin 'ctorcrash' could not be loaded: the worker "
+                     "loading it crashed: signal 11 (Segmentation fault)"), "%s", err);
+    free(out);
+    free(err);
+    rc = cli(&h, "run", "--once", NULL, &out, &err);
+    cr_assert_eq(rc, 2, "run: exit %d:\n%s", rc, err);
+    cr_assert(strstr(err, "plugin 'ctorcrash' could not be loaded"), "%s", err);
+    free(out);
+    free(err);
+    /* `plugins` lists the others and names the broken one. */
+    rc = cli(&h, "plugins", NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "plugins: exit %d:\n%s", rc, err);
+    cr_assert(strstr(out, "hostile 1.0.0"), "%s", out);
+    cr_assert(strstr(err, "plugin 'ctorcrash' could not be loaded"), "%s", err);
+    free(out);
+    free(err);
+    hrig_down(&h);
+}
+
+/* The doc generator loads plugins in a worker too. */
+Test(hostile, doc_generation_survives_a_crashing_constructor, .timeout = 60)
+{
+    char *out = NULL, *err = NULL, *dir = abs_build("tests/hostile");
+    const char *args[] = { "__doc", "plugins", dir, "--markdown", NULL };
+    int rc = th_run_cli(args, (const char *[]){ AS_PLAIN, NULL }, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d:\n%s", rc, err);
+    cr_assert(strstr(err, "plugin 'ctorcrash' could not be loaded"), "%s", err);
+    cr_assert(strstr(out, "hostile"), "%s", out);
+    free(out);
+    free(err);
+    free(dir);
+}
+
+/* A reload that adds a plugin whose check() crashes is refused; the service stays up. */
+Test(hostile, reload_with_a_crashing_check_is_refused, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    migrated(DB_SQLITE, &t);
+    char *hostile = abs_build("tests/hostile"), *dirs = NULL;
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", "  - plugin: fixture\n");
+    char *text = th_read(s.yaml), *pd = strstr(text, "plugin_dir: ["), *fixed = NULL;
+    cr_assert_not_null(pd);
+    cr_assert_neq(asprintf(&dirs, "plugin_dir: [%s, ", hostile), -1);
+    cr_assert_neq(asprintf(&fixed, "%.*s%s%s", (int)(pd - text), text, dirs,
+                           pd + strlen("plugin_dir: [")), -1);
+    th_write(s.yaml, fixed);
+    svc_start(&s, (const char *[]){ AS_PLAIN, NULL });
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    char *more = NULL;
+    cr_assert_neq(asprintf(&more, "%s  - plugin: hostile\n    options: { how: check_segv }\n",
+                           fixed), -1);
+    th_write(s.yaml, more);
+    kill(s.pid, SIGHUP);
+    int64_t end = mono_ms() + 20000;
+    char *log = NULL;
+    for (;;) {
+        free(log);
+        log = th_read(s.errlog);
+        if (log && strstr(log, "keeping the running pipeline"))
+            break;
+        cr_assert_lt(mono_ms(), end, "no refused reload:\n%s", log);
+        sleep_ms(50);
+    }
+    cr_assert(strstr(log, "plugin 'hostile': the worker running its check() crashed: signal 11"),
+              "%s", log);
+    json_decref(wait_for(&s, "/healthz", 200, 1000));
+    svc_term(&s);
+    free(log);
+    free(more);
+    free(text);
+    free(fixed);
+    free(dirs);
+    free(hostile);
+    svc_free(&s);
+    th_db_destroy(&t);
+}

@@ -79,6 +79,7 @@ static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_c
         sr.clock = *clock;
     rc_ctx ctx;
     host_ctx_init(&ctx, &sr);
+    plugin_observe(ps->plugin, d ? "prepare()" : "check()", ps->cfg->name);
     int rc = hook(&ctx);
     int bad = rc != RC_OK || host_misused(&sr);
     if (bad) {

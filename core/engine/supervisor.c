@@ -1,5 +1,6 @@
 /* supervisor.c - see supervisor.h. */
 #include "engine/supervisor.h"
+#include "base/exitcode.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
@@ -742,5 +743,184 @@ out:
             results[i] = NULL;
         }
     finish(&w);
+    return rc;
+}
+
+/* ------------------------------------------------ inspecting plugins */
+
+/*
+ * What the last "at" note said: the plugin code a worker was running, to
+ * name it when the worker dies there.
+ */
+typedef struct at_note {
+    char plugin[80], path[1024], what[16], step[80];
+} at_note;
+
+static void take_note(json_t *msg, at_note *at)
+{
+    const char *v;
+    snprintf(at->plugin, sizeof at->plugin, "%s",
+             (v = json_string_value(json_object_get(msg, "plugin"))) ? v : "");
+    snprintf(at->path, sizeof at->path, "%s",
+             (v = json_string_value(json_object_get(msg, "path"))) ? v : "");
+    snprintf(at->what, sizeof at->what, "%s",
+             (v = json_string_value(json_object_get(msg, "what"))) ? v : "");
+    snprintf(at->step, sizeof at->step, "%s",
+             (v = json_string_value(json_object_get(msg, "step"))) ? v : "");
+}
+
+/* A worker that died in plugin code: the plugin, where, and how it died. */
+static void blame(const config *cfg, const at_note *at, const char *death, char *err,
+                  size_t errlen)
+{
+    const cfg_step *cs = NULL;
+    for (size_t i = 0; cfg && at->step[0] && i < cfg->n_steps && !cs; i++)
+        if (strcmp(cfg->steps[i].name, at->step) == 0)
+            cs = &cfg->steps[i];
+    if (!at->plugin[0])
+        snprintf(err, errlen, "the worker that inspects the plugins %s", death);
+    else if (strcmp(at->what, "loading") == 0)
+        snprintf(err, errlen, "%s: plugin '%s' could not be loaded: the worker loading it %s "
+                 "(its constructor or a library it needs)", at->path, at->plugin, death);
+    else if (cs)
+        snprintf(err, errlen, "%s:%d:%d: step '%s': plugin '%s': the worker running its %s %s",
+                 cfg->path, cs->line, cs->col, cs->name, at->plugin, at->what, death);
+    else
+        snprintf(err, errlen, "plugin '%s' (%s): the worker running its %s %s", at->plugin,
+                 at->path, at->what, death);
+}
+
+/* Read a worker's messages up to one of type want (1, *msg), noting "at" notes; -1: it died. */
+static int inspect_reply(worker *w, const limits *l, const char *want, at_note *at,
+                         json_t **msg)
+{
+    db *none = NULL;
+    for (;;) {
+        if (next_message(w, &none, l, msg) != 1)
+            return -1;
+        const char *type = json_string_value(json_object_get(*msg, "type"));
+        if (type && strcmp(type, want) == 0)
+            return 1;
+        if (type && strcmp(type, "at") == 0)
+            take_note(*msg, at);
+        json_decref(*msg);
+        *msg = NULL;
+    }
+}
+
+/* The worker ended without its answer: what happened, in err. */
+static void inspect_death(worker *w, const config *cfg, const at_note *at, int64_t timeout_ms,
+                          char *err, size_t errlen)
+{
+    char *death;
+    if (w->to >= 0)
+        close(w->to);
+    w->to = -1;
+    int st = reap(w);
+    if (w->asked == WHY_STEP_TIMEOUT)
+        death = xasprintf("did not finish within %lld ms", (long long)timeout_ms);
+    else
+        death = death_message(w, st, 0, 0);
+    blame(cfg, at, death, err, errlen);
+    free(death);
+    close_worker(w);
+}
+
+int supervise_inspect(const config *cfg, int with_probes, int prepare, pipeline **out,
+                      int *crashed, char *err, size_t errlen)
+{
+    worker w = { .to = -1, .in = { .fd = -1 } };
+    int64_t timeout = prepare ? SUPERVISOR_INSPECT_DB_MS : SUPERVISOR_INSPECT_MS;
+    limits l = { .step_deadline = util_mono_ms() + timeout };
+    at_note at = { "", "", "", "" };
+    json_t *reply = NULL, *a = assignment_of(cfg, "inspect", 1, NULL);
+    char why[2048];
+    db *none = NULL;
+    int rc = EXIT_USAGE;
+
+    *out = NULL;
+    *crashed = 0;
+    json_object_set_new(a, "probes", jx(json_boolean(with_probes)));
+    json_object_set_new(a, "prepare", jx(json_boolean(prepare)));
+    snprintf(w.label, sizeof w.label, "plugin inspection");
+    if (start(&w, a, &none, &l, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s", why);
+        *crashed = 1;
+        return EXIT_USAGE;
+    }
+    if (inspect_reply(&w, &l, "inspected", &at, &reply) != 1) {
+        inspect_death(&w, cfg, &at, timeout, err, errlen);
+        *crashed = 1;
+        return EXIT_USAGE;
+    }
+    finish(&w);
+    rc = (int)json_integer_value(json_object_get(reply, "code"));
+    if (rc != EXIT_OK) {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        snprintf(err, errlen, "%s", e ? e : "the plugins were refused");
+        goto done;
+    }
+    json_t *plugins = json_object_get(reply, "plugins");
+    size_t n = json_array_size(plugins), k = 0;
+    plugin **described = xcalloc(n ? n : 1, sizeof *described);
+    rc = EXIT_USAGE;
+    for (k = 0; k < n; k++)
+        if (plugin_described(json_array_get(plugins, k), &described[k], err, errlen) != 0)
+            break;
+    if (k < n) {
+        for (size_t i = 0; i < k; i++)
+            plugin_free(described[i]);
+        free(described);
+        goto done;
+    }
+    int built = pipeline_build_described(cfg, described, n, out, err, errlen);
+    free(described);
+    if (built != 0)
+        goto done;
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(reply, "probes"), i, name)
+        if (pipeline_add_probe(*out, json_string_value(name), why, sizeof why) != 0)
+            log_warn("%s", why);
+    rc = EXIT_OK;
+done:
+    json_decref(reply);
+    return rc;
+}
+
+int supervise_describe(const char *path, const char *name, plugin **out, char *err,
+                       size_t errlen)
+{
+    worker w = { .to = -1, .in = { .fd = -1 } };
+    limits l = { .step_deadline = util_mono_ms() + SUPERVISOR_INSPECT_MS };
+    at_note at = { "", "", "", "" };
+    rc_log_level level;
+    log_format format;
+    json_t *reply = NULL;
+    db *none = NULL;
+    char why[2048];
+    int rc = -1;
+
+    *out = NULL;
+    log_get(&level, &format);
+    snprintf(w.label, sizeof w.label, "plugin %s", name);
+    if (start(&w, jx(json_pack("{s:i, s:s, s:{s:i, s:i}}", "v", 1, "mode", "describe", "log",
+                               "level", (int)level, "format", (int)format)),
+              &none, &l, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    if (proto_write(w.to, jx(json_pack("{s:s, s:s}", "describe", path, "name", name))) != 0 ||
+        inspect_reply(&w, &l, "plugin", &at, &reply) != 1) {
+        inspect_death(&w, NULL, &at, SUPERVISOR_INSPECT_MS, err, errlen);
+        return -1;
+    }
+    finish(&w);
+    const char *e = json_string_value(json_object_get(reply, "error"));
+    if (e)
+        snprintf(err, errlen, "%s", e);
+    else
+        rc = plugin_described(json_object_get(reply, "plugin"), out, err, errlen);
+    json_decref(reply);
     return rc;
 }

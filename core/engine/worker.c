@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "engine/plugin.h"
 #include "engine/proto.h"
 #include "engine/run.h"
 #include "engine/runner.h"
@@ -113,6 +114,101 @@ static json_t *probe_reply(const pipeline *p, db *d, const char *name)
                         results, "now", now));
 }
 
+/* The supervisor hears what plugin code is about to run here, to name it if we die. */
+static void note(const char *name, const char *path, const char *what, const char *step)
+{
+    proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:o, s:o, s:s, s:o}", "type", "at",
+                                              "plugin", jx_text(name), "path", jx_text(path),
+                                              "what", what, "step", jx_text(step))));
+}
+
+static int hello(int64_t connection_id)
+{
+    return proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:I, s:I}", "type", "hello", "pid",
+                                                     (json_int_t)getpid(), "connectionId",
+                                                     (json_int_t)(connection_id > 0
+                                                                      ? connection_id : 0))));
+}
+
+/*
+ * mode "inspect": build the pipeline (every plugin loaded, every check()
+ * called; with "prepare", every prepare() against the database too) and
+ * send what the supervisor needs of it, as data: the plugins' descriptors
+ * and the probes that loaded. One reply {"type":"inspected","code":N,
+ * "error":...,"plugins":[...],"probes":[...]}; the exit code is 0 either way.
+ */
+static int inspect(json_t *assignment)
+{
+    config *cfg = NULL;
+    pipeline *p = NULL;
+    db *d = NULL;
+    char err[2048] = "";
+    int rc;
+    if (hello(0) != 0)
+        return EXIT_OK;
+    plugin_set_observer(note);
+    int with_probes = json_is_true(json_object_get(assignment, "probes"));
+    if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) == EXIT_OK &&
+        (rc = run_prepare(cfg, with_probes, &p, err, sizeof err)) == EXIT_OK &&
+        json_is_true(json_object_get(assignment, "prepare"))) {
+        db_clock clock;
+        if ((rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
+            /* err says why */
+        } else if (db_now(d, &clock) != 0) {
+            snprintf(err, sizeof err, "cannot read the database clock: %s", db_errmsg(d));
+            rc = EXIT_DATABASE;
+        } else if (runner_prepare(p, d, &clock, err, sizeof err) != 0) {
+            rc = EXIT_USAGE;
+        }
+    }
+    plugin_set_observer(NULL);
+    json_t *plugins = jx(json_array()), *probes = jx(json_array());
+    for (size_t i = 0; p && i < p->reg.n; i++)
+        json_array_append_new(plugins, jx(plugin_description(p->reg.items[i])));
+    for (size_t i = 0; p && i < p->n_probes; i++)
+        json_array_append_new(probes, jx_text(p->probes[i].plugin->name));
+    proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:i, s:o, s:o, s:o}", "type", "inspected",
+                                              "code", rc, "error",
+                                              rc == EXIT_OK ? json_null() : jx_text(err),
+                                              "plugins", plugins, "probes", probes)));
+    db_close(d);
+    pipeline_free(p);
+    config_free(cfg);
+    return EXIT_OK;
+}
+
+/*
+ * mode "describe": commands {"describe":PATH,"name":NAME}, each answered
+ * {"type":"plugin","plugin":{...}} or {"type":"plugin","error":...}: what
+ * `plugins` and the doc generator print, loaded here rather than there.
+ */
+static int describe(proto_in *in)
+{
+    if (hello(0) != 0)
+        return EXIT_OK;
+    plugin_set_observer(note);
+    for (;;) {
+        json_t *cmd = NULL, *reply;
+        char err[2048];
+        plugin *pl = NULL;
+        if (proto_read(in, &cmd, -1) != 1)
+            return EXIT_OK;
+        const char *path = str(cmd, "describe"), *name = str(cmd, "name");
+        if (!path || !name)
+            reply = jx(json_pack("{s:s, s:s}", "type", "plugin", "error",
+                                 "a describe command without a path or name"));
+        else if (plugin_load_file(path, name, &pl, err, sizeof err) != 0)
+            reply = jx(json_pack("{s:s, s:o}", "type", "plugin", "error", jx_text(err)));
+        else
+            reply = jx(json_pack("{s:s, s:o}", "type", "plugin", "plugin",
+                                 jx(plugin_description(pl))));
+        plugin_free(pl);
+        json_decref(cmd);
+        if (proto_write(WORKER_REPLY_FD, reply) != 0)
+            return EXIT_OK;
+    }
+}
+
 /* Answer commands until the supervisor closes our input. */
 static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
 {
@@ -177,6 +273,14 @@ int worker_main(void)
     log_setup((rc_log_level)json_integer_value(json_object_get(lg, "level")),
               (log_format)json_integer_value(json_object_get(lg, "format")));
     const char *mode = str(assignment, "mode");
+    if (mode && strcmp(mode, "inspect") == 0) {
+        rc = inspect(assignment);
+        goto out;
+    }
+    if (mode && strcmp(mode, "describe") == 0) {
+        rc = describe(&in);
+        goto out;
+    }
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
         (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0, &p, err,
                           sizeof err)) != EXIT_OK ||
@@ -184,10 +288,7 @@ int worker_main(void)
         rc = fatal(err, rc);
         goto out;
     }
-    int64_t id = db_connection_id(d);
-    if (proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:I, s:I}", "type", "hello", "pid",
-                                                  (json_int_t)getpid(), "connectionId",
-                                                  (json_int_t)(id > 0 ? id : 0)))) != 0) {
+    if (hello(db_connection_id(d)) != 0) {
         rc = EXIT_OK;
         goto out;
     }
