@@ -306,3 +306,58 @@ Test(hostile, reload_with_a_crashing_check_is_refused, .timeout = 60)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* ------------------------------ point 6: a worker's death is its own step's */
+
+/*
+ * A plugin thread that crashes 300 ms after its step reported ok: that
+ * step is failed with the crash, the next step (innocent) is ok; as the
+ * last step, the run is not a success (exit 1).
+ */
+DB_TEST(hostile, late_thread_crash_is_blamed_on_its_step, .timeout = 60)
+{
+    hrig h;
+    json_t *res = NULL;
+    char *err = NULL;
+    hrig_up(&h, kind, "", "  - plugin: hostile\n    options: { how: thread_crash }\n"
+            "  - plugin: fixture\n");
+    cr_assert_eq(once(&h, &res, &err), 1, "%s", err);
+    cr_assert_str_eq(field(step_of(res, 0), "status"), "failed");
+    cr_assert_str_eq(field(step_of(res, 0), "error"), "crashed: signal 11 (Segmentation fault)",
+                     "%s", err);
+    cr_assert_str_eq(field(step_of(res, 1), "status"), "ok", "%s", err);
+    assert_in_history(&h, json_integer_value(json_object_get(res, "runId")), "partial");
+    json_decref(res);
+    free(err);
+    hrig_down(&h);
+
+    hrig_up(&h, kind, "", "  - plugin: fixture\n"
+            "  - plugin: hostile\n    options: { how: thread_crash }\n");
+    cr_assert_eq(once(&h, &res, &err), 1, "%s", err);
+    cr_assert_str_eq(field(step_of(res, 0), "status"), "ok");
+    cr_assert_str_eq(field(step_of(res, 1), "error"), "crashed: signal 11 (Segmentation fault)",
+                     "%s", err);
+    cr_assert_str_eq(field(res, "status"), "partial");
+    json_decref(res);
+    free(err);
+    hrig_down(&h);
+}
+
+/* result_double(NaN) is refused, and the step that reported it fails with the refusal. */
+DB_TEST(hostile, refused_result_fails_its_step, .timeout = 60)
+{
+    hrig h;
+    json_t *res = NULL;
+    char *err = NULL;
+    hrig_up(&h, kind, "", "  - plugin: hostile\n    options: { how: nan }\n"
+            "  - plugin: hostile\n    name: fine\n");
+    cr_assert_eq(once(&h, &res, &err), 1, "%s", err);
+    cr_assert_str_eq(field(step_of(res, 0), "status"), "failed");
+    cr_assert_str_eq(field(step_of(res, 0), "error"),
+                     "result 'hostile.ratio': NaN is not a number JSON can hold");
+    /* The other side: a step that reports only what JSON holds is ok. */
+    cr_assert_str_eq(field(step_of(res, 1), "status"), "ok", "%s", err);
+    json_decref(res);
+    free(err);
+    hrig_down(&h);
+}

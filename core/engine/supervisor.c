@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h> /* O_CLOEXEC */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,16 +225,35 @@ static void kill_group(const worker *w)
     kill(-w->pid, SIGKILL);
 }
 
+/*
+ * Wait up to ms for it to end. A pidfd is readable when its process ends:
+ * no polling interval added to every step; without one (an old kernel),
+ * look every 10 ms.
+ */
+static void wait_end(const worker *w, int ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+    if (fd >= 0) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int64_t end = util_mono_ms() + ms;
+        while (!has_ended(w) && util_mono_ms() < end)
+            poll(&p, 1, (int)(end - util_mono_ms()));
+        close(fd);
+        return;
+    }
+    for (int i = 0; i < ms / 10 && !has_ended(w); i++) {
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Reap it: wait up to 1 s for its end, then kill its group; its wait status. */
 static int reap(worker *w)
 {
     int st = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    for (int i = 0; i < 100 && !has_ended(w); i++) {
-        struct timespec ts = { 0, 10 * 1000000L };
-        nanosleep(&ts, NULL);
-    }
+    wait_end(w, 1000);
     if (!has_ended(w))
         w->killed = 1;
     /* Before the worker is reaped: its group's id stays its own until then. */
@@ -451,16 +472,11 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
 }
 
 /* Start a worker and read its hello; 0, or -1 with err (it is reaped). */
-static int start(worker *w, json_t *assignment, db **d, const limits *l, char *err, size_t errlen)
+/* Wait for a spawned worker's hello; 0, or -1 with err (it is reaped). */
+static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err,
+                       size_t errlen)
 {
     json_t *hello = NULL;
-    int64_t t0 = util_mono_ms();
-    if (spawn(w, assignment, err, errlen) != 0) {
-        if (w->pid)
-            reap(w);
-        close_worker(w);
-        return -1;
-    }
     int got = next_message(w, d, l, &hello);
     const char *type = got == 1 ? json_string_value(json_object_get(hello, "type")) : NULL;
     if (type && strcmp(type, "hello") == 0) {
@@ -486,6 +502,17 @@ static int start(worker *w, json_t *assignment, db **d, const limits *l, char *e
     }
     close_worker(w);
     return -1;
+}
+
+static int start(worker *w, json_t *assignment, db **d, const limits *l, char *err, size_t errlen)
+{
+    if (spawn(w, assignment, err, errlen) != 0) {
+        if (w->pid)
+            reap(w);
+        close_worker(w);
+        return -1;
+    }
+    return await_hello(w, d, l, util_mono_ms(), err, errlen);
 }
 
 /* Done with it: end of input makes it exit; reaped (killed if it lingers); its pipes closed. */
@@ -531,9 +558,15 @@ static void limit_outcome(const worker *w, const pipeline_step *ps, int64_t run_
 }
 
 /* Run step i in *w (started when it has none); the outcome in o. */
-static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_user, db **d,
-                    size_t i, const pipeline_step *ps, limits *l, int64_t run_limit,
-                    step_outcome *o)
+/*
+ * Run step i in a worker of its own: the spare started during the previous
+ * step when there is one (its start-up, ~10-20 ms of exec, loading and
+ * connecting, overlaps that step), else a new one. With more to come
+ * (more), the next step's spare is started before this step runs.
+ */
+static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(void *),
+                    void *assignment_user, db **d, size_t i, const pipeline_step *ps,
+                    limits *l, int64_t run_limit, step_outcome *o)
 {
     char err[2048];
     json_t *reply = NULL;
@@ -541,12 +574,28 @@ static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_u
 
     memset(o, 0, sizeof *o);
     l->step_deadline = t0 + ps->cfg->timeout_ms;
+    if (spare->pid) {
+        *w = *spare;
+        memset(spare, 0, sizeof *spare);
+        spare->to = spare->in.fd = -1;
+        snprintf(w->label, sizeof w->label, "step %s", ps->cfg->name);
+        if (await_hello(w, d, l, t0, err, sizeof err) != 0)
+            log_warn("step %s: the spare step worker failed (%s); starting another",
+                     ps->cfg->name, err);
+    }
     snprintf(w->label, sizeof w->label, "step %s", ps->cfg->name);
     if (!w->pid && start(w, assignment(assignment_user), d, l, err, sizeof err) != 0) {
         o->status = STEP_FAILED;
         o->error = xasprintf("cannot run: %s", err);
         o->ms = util_mono_ms() - t0;
         return;
+    }
+    if (more && spare->pid == 0 &&
+        spawn(spare, assignment(assignment_user), err, sizeof err) != 0) {
+        log_debug("no spare step worker: %s", err); /* the next step starts its own */
+        if (spare->pid)
+            reap(spare);
+        close_worker(spare);
     }
     w->asked = WHY_NONE;
     w->killed = 0;
@@ -564,9 +613,28 @@ static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_u
         outcome_of(reply, o);
         json_decref(reply);
         limit_outcome(w, ps, run_limit, o);
-        /* Asked to stop, a worker stays stopped: the next step gets a fresh one. */
-        if (w->asked != WHY_NONE)
-            finish(w);
+        /* Each step has a worker of its own, which ends now: however it ends is this
+         * step's (a plugin thread that crashes after the step reported ok). */
+        close(w->to);
+        w->to = -1;
+        int st = reap(w);
+        if (w->asked == WHY_NONE && (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)) {
+            char *why = w->killed ? xstrdup("did not exit within 1 s of reporting: killed")
+                        : WIFSIGNALED(st)
+                            ? xasprintf("crashed after reporting: signal %d (%s)",
+                                        WTERMSIG(st), strsignal(WTERMSIG(st)))
+                            : xasprintf("exited with status %d after reporting",
+                                        WEXITSTATUS(st));
+            log_error("step %s: the step worker %s", ps->cfg->name, why);
+            if (o->status == STEP_OK) {
+                o->status = STEP_FAILED;
+                free(o->error);
+                o->error = why;
+            } else {
+                free(why);
+            }
+        }
+        close_worker(w);
         return;
     }
     /* It ended without answering: the step is failed, the worker gone. */
@@ -616,7 +684,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
 {
     run_result rr;
     db_clock clock;
-    worker w = { .to = -1, .in = { .fd = -1 } };
+    worker w = { .to = -1, .in = { .fd = -1 } }, spare = { .to = -1, .in = { .fd = -1 } };
     limits l = { .rl = rl, .run_deadline = util_mono_ms() + cfg->schedule_max_run_time_ms };
     /* The run's own limits, without a step's deadline: between steps and at the end. */
     const limits run_only = { .rl = rl, .run_deadline = l.run_deadline };
@@ -665,7 +733,11 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
             run_result_error(&rr, ps->cfg->name, o.error);
         } else {
             log_debug("step %s (%s): start", ps->cfg->name, ps->cfg->plugin);
-            run_one(&w, make_run_assignment, &pa, d, i, ps, &l, cfg->schedule_max_run_time_ms, &o);
+            int more = 0;
+            for (size_t k = i + 1; k < p->n && !more; k++)
+                more = p->steps[k].cfg->enabled;
+            run_one(&w, &spare, more, make_run_assignment, &pa, d, i, ps, &l,
+                    cfg->schedule_max_run_time_ms, &o);
             if (o.status == STEP_FAILED && ps->cfg->on_error == CFG_ON_ERROR_ABORT)
                 aborted = 1;
         }

@@ -11,12 +11,14 @@
 #include "engine/run.h"
 #include "engine/runner.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 static void on_stop(int sig)
@@ -209,6 +211,29 @@ static int describe(proto_in *in)
     }
 }
 
+/*
+ * Threads a plugin left running after its step returned: they would run,
+ * and might crash, after the step reported. Waits up to 1 s for them to
+ * end (a crash meanwhile is still this step's); how many are left.
+ */
+static int stray_threads(void)
+{
+    for (int i = 0;; i++) {
+        int n = -1;
+        DIR *dir = opendir("/proc/self/task");
+        struct dirent *e;
+        if (!dir)
+            return 0; /* cannot tell: trust it */
+        while ((e = readdir(dir)))
+            n += e->d_name[0] != '.';
+        closedir(dir);
+        if (n <= 0 || i == 100)
+            return n < 0 ? 0 : n;
+        struct timespec t = { 0, 10 * 1000000L };
+        nanosleep(&t, NULL);
+    }
+}
+
 /* Answer commands until the supervisor closes our input. */
 static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
 {
@@ -228,6 +253,14 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
             step_outcome o = { 0 };
             runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, &clock, dry,
                         &o);
+            int stray = stray_threads();
+            if (stray && o.status == STEP_OK) {
+                o.status = STEP_FAILED;
+                free(o.error);
+                o.error = xasprintf("its plugin left %d thread%s running after the step "
+                                    "returned: a step's threads must end before its run() "
+                                    "or fini() returns", stray, stray == 1 ? "" : "s");
+            }
             reply = step_reply(json_integer_value(run), &o);
         } else if (probe) {
             reply = probe_reply(p, d, probe);
