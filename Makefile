@@ -117,20 +117,24 @@ PLUGIN_CFLAGS = -Iinclude $(CFLAGS) -fPIC -shared -fvisibility=hidden
 $(BUILD)/plugins/%.so: plugins/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/plugins/%.so: tests/fixtures/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/crashprobe/%.so: tests/fixtures/crashprobe/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 # Plugins that attack the worker model (tests/test_hostile.c): a folder of their own, since
 # loading one (its constructor) crashes.
 $(BUILD)/tests/hostile/%.so: tests/fixtures/hostile/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/unit: $(TEST_OBJ) $(BUILD)/libcore.a
 	@mkdir -p $(@D)

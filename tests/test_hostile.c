@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,4 +361,128 @@ DB_TEST(hostile, refused_result_fails_its_step, .timeout = 60)
     json_decref(res);
     free(err);
     hrig_down(&h);
+}
+
+/* ------------------------------------------------- point 7: limits, modes */
+
+/*
+ * A plugin that allocates until malloc fails and then uses the NULL:
+ * reported as its memory limit, not a bare signal; the next step runs.
+ */
+DB_TEST(hostile, memory_limit_is_reported_as_such, .timeout = 60)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    (void)kind;
+    cr_skip_test("AddressSanitizer reserves terabytes: no memory limit applies under it");
+#else
+    hrig h;
+    json_t *res = NULL;
+    char *err = NULL;
+    hrig_up(&h, kind, "", "  - plugin: hostile\n    options: { how: hog }\n"
+            "    memory_limit: 64MiB\n  - plugin: fixture\n    memory_limit: 64MiB\n");
+    cr_assert_eq(once(&h, &res, &err), 1, "%s", err);
+    const char *e = field(step_of(res, 0), "error");
+    cr_assert(e && strncmp(e, "exceeded its memory limit (64MiB, steps[].memory_limit)", 55) == 0,
+              "%s\n%s", e, err);
+    /* The other side: a step within the same limit runs. */
+    cr_assert_str_eq(field(step_of(res, 1), "status"), "ok", "%s", err);
+    json_decref(res);
+    free(err);
+    hrig_down(&h);
+#endif
+}
+
+/* steps[].memory_limit: 64MiB and 1TiB are in, a byte less or more is refused, at its place. */
+Test(hostile, memory_limit_bounds)
+{
+    static const struct { const char *value; int ok; } cases[] = {
+        { "64MiB", 1 }, { "65535KiB", 0 }, { "1TiB", 1 }, { "1025GiB", 0 }, { "1gb", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hrig h;
+        char *out = NULL, *err = NULL, steps[128];
+        snprintf(steps, sizeof steps, "  - plugin: fixture\n    memory_limit: %s\n",
+                 cases[i].value);
+        hrig_up(&h, DB_SQLITE, "", steps);
+        int rc = cli(&h, "validate", NULL, NULL, &out, &err);
+        cr_assert_eq(rc, cases[i].ok ? 0 : 2, "%s: exit %d\n%s", cases[i].value, rc, err);
+        if (!cases[i].ok)
+            cr_assert(strstr(err, "pipeline.yaml:8:19: 'memory_limit'"), "%s", err);
+        free(out);
+        free(err);
+        hrig_down(&h);
+    }
+}
+
+/* A reply past the protocol's limit: killed by the supervisor, and said so. */
+Test(hostile, oversized_reply_is_named, .timeout = 60)
+{
+    hrig h;
+    json_t *res = NULL;
+    char *err = NULL;
+    hrig_up(&h, DB_SQLITE, "", "  - plugin: hostile\n    options: { how: bigreply }\n"
+            "  - plugin: fixture\n");
+    cr_assert_eq(once(&h, &res, &err), 1, "%s", err);
+    cr_assert_str_eq(field(step_of(res, 0), "error"),
+                     "killed by the supervisor: reply larger than 16 MiB");
+    cr_assert_str_eq(field(step_of(res, 1), "status"), "ok", "%s", err);
+    json_decref(res);
+    free(err);
+    hrig_down(&h);
+}
+
+/* A copy of the fixture plugin in a folder of its own, for mode games. */
+static char *own_plugin_dir(void)
+{
+    char abs[PATH_MAX];
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    char *dir = th_path(abs, "own"), *src = abs_build("tests/plugins/fixture.so");
+    char *dst = th_path(dir, "fixture.so"), *cmd = NULL;
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    cr_assert_neq(asprintf(&cmd, "cp '%s' '%s'", src, dst), -1);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(chmod(dst, 0755), 0);
+    free(cmd);
+    free(src);
+    free(dst);
+    return dir;
+}
+
+static int validate_in(const char *dir, char **err)
+{
+    char *yaml = th_path(th_tmpdir(), "own.yaml"), *text = NULL;
+    cr_assert_neq(asprintf(&text, "database: { url: \"sqlite:x.db\" }\nplugin_dir: %s\n"
+                           "steps:\n  - plugin: fixture\n", dir), -1);
+    th_write(yaml, text);
+    const char *args[] = { "validate", "-c", yaml, NULL };
+    int rc = th_run_cli(args, NULL, NULL, err);
+    free(text);
+    free(yaml);
+    return rc;
+}
+
+/* StrictModes: a plugin or its folder writable by group or others is refused, naming both. */
+Test(hostile, plugin_writable_by_others_is_refused, .timeout = 30)
+{
+    char *dir = own_plugin_dir(), *so = th_path(dir, "fixture.so"), *err = NULL, want[600];
+    cr_assert_eq(validate_in(dir, &err), 0, "0755 file in a 0755 folder: %s", err);
+    free(err);
+    cr_assert_eq(chmod(so, 0775), 0);
+    cr_assert_eq(validate_in(dir, &err), 2);
+    snprintf(want, sizeof want, "%s: writable by group or others (mode 0775)", so);
+    cr_assert(strstr(err, want), "%s", err);
+    free(err);
+    cr_assert_eq(chmod(so, 0757), 0);
+    cr_assert_eq(validate_in(dir, &err), 2);
+    cr_assert(strstr(err, "(mode 0757)"), "%s", err);
+    free(err);
+    cr_assert_eq(chmod(so, 0755), 0);
+    cr_assert_eq(chmod(dir, 0777), 0);
+    cr_assert_eq(validate_in(dir, &err), 2);
+    snprintf(want, sizeof want, "its folder %s is writable by group or others (mode 0777)", dir);
+    cr_assert(strstr(err, want), "%s", err);
+    free(err);
+    cr_assert_eq(chmod(dir, 0755), 0);
+    free(so);
+    free(dir);
 }

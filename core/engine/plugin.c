@@ -115,6 +115,38 @@ static int check_descriptor(const char *path, const char *expected, const rc_plu
     return 0;
 }
 
+/*
+ * As sshd's StrictModes: a plugin file, or the folder it is in, that a
+ * group or other users may write is refused; whoever can write it can run
+ * code as reconciler. 0, or -1 with err naming the path and its mode.
+ */
+static int writable_by_others(const char *path, const struct stat *st, char *err,
+                              size_t errlen)
+{
+    struct stat ds;
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(err, errlen, "%s: writable by group or others (mode %04o): refused, since "
+                 "whoever can write it can run code as reconciler; chmod go-w %s", path,
+                 (unsigned)(st->st_mode & 07777), path);
+        rc = -1;
+    } else if (stat(dir, &ds) == 0 && (ds.st_mode & (S_IWGRP | S_IWOTH))) {
+        snprintf(err, errlen, "%s: its folder %s is writable by group or others (mode %04o): "
+                 "refused, since whoever can write there can replace it; chmod go-w %s", path,
+                 dir, (unsigned)(ds.st_mode & 07777), dir);
+        rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
 int plugin_load_file(const char *path, const char *expected_name, plugin **out,
                      char *err, size_t errlen)
 {
@@ -130,6 +162,8 @@ int plugin_load_file(const char *path, const char *expected_name, plugin **out,
         snprintf(err, errlen, "%s: not a regular file (links and devices are not loaded)", path);
         goto fail;
     }
+    if (writable_by_others(path, &st, err, errlen) != 0)
+        goto fail;
     plugin_observe(&(plugin){ .name = (char *)expected_name, .path = (char *)path }, "loading",
                    NULL);
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);

@@ -2,7 +2,9 @@
  * plugin.h - finding, loading and checking step plugins.
  *
  * A plugin NAME lives in NAME.so in one of the plugin folders. The loader
- * lstat()s it (a regular file only), dlopen()s it with RTLD_NOW|RTLD_LOCAL,
+ * lstat()s it (a regular file only, which neither a group nor other users
+ * may write, in a folder they may not write either, as sshd's StrictModes
+ * has it), dlopen()s it with RTLD_NOW|RTLD_LOCAL,
  * calls its one exported symbol and checks the descriptor it returns before
  * anything else is touched: ABI major, struct size, a minor not newer than
  * ours or (ABI 1.4) a newer one whose min_abi_minor is not above ours,

@@ -41,6 +41,8 @@ typedef struct worker {
     int64_t asked_at;      /* when (monotonic ms) */
     int killed;            /* we sent SIGKILL */
     int oversized;         /* killed because its reply passed PROTO_MAX_LINE */
+    int64_t memory_limit;  /* its step's steps[].memory_limit (bytes), 0: none */
+    int out_of_memory;     /* it said it died for want of memory (worker.c's on_fatal) */
 } worker;
 
 /* ----------------------------------------------------------- starting one */
@@ -301,6 +303,15 @@ static char *death_message(const worker *w, int st, int64_t step_timeout, int64_
     if (w->oversized)
         return xasprintf("killed by the supervisor: reply larger than %d MiB",
                          PROTO_MAX_LINE / (1024 * 1024));
+    if (w->out_of_memory && w->memory_limit > 0) {
+        int64_t m = w->memory_limit;
+        const char *unit = m % (INT64_C(1) << 40) == 0 ? "TiB" : m % (1 << 30) == 0 ? "GiB"
+                           : m % (1 << 20) == 0 ? "MiB" : "KiB";
+        int shift = unit[0] == 'T' ? 40 : unit[0] == 'G' ? 30 : unit[0] == 'M' ? 20 : 10;
+        return xasprintf("exceeded its memory limit (%lld%s, steps[].memory_limit)%s%s",
+                         (long long)(m >> shift), unit, WIFSIGNALED(st) ? ": " : "",
+                         WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "");
+    }
     if (WIFSIGNALED(st))
         return xasprintf("crashed: signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
     if (WIFEXITED(st))
@@ -599,12 +610,15 @@ static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(vo
     }
     w->asked = WHY_NONE;
     w->killed = 0;
+    w->memory_limit = ps->cfg->memory_limit;
     if (proto_write(w->to, jx(json_pack("{s:I}", "run", (json_int_t)i))) == 0) {
         while (next_message(w, d, l, &reply) == 1) {
             const char *type = json_string_value(json_object_get(reply, "type"));
             if (type && strcmp(type, "step") == 0 &&
                 json_integer_value(json_object_get(reply, "index")) == (json_int_t)i)
                 break;
+            if (type && strcmp(type, "oom") == 0)
+                w->out_of_memory = 1;
             json_decref(reply); /* anything else is noise from a confused peer */
             reply = NULL;
         }

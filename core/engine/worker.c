@@ -12,12 +12,14 @@
 #include "engine/runner.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -211,6 +213,49 @@ static int describe(proto_in *in)
     }
 }
 
+/* The line a worker that dies for want of memory leaves its supervisor (see on_fatal). */
+static const char oom_line[] = "{\"type\":\"oom\"}\n";
+
+/*
+ * A fatal signal while the memory limit holds: when the last failed call
+ * says ENOMEM (a plugin that used what malloc returned without looking),
+ * tell the supervisor, so that it reports the limit rather than a bare
+ * signal; then die of the signal as before. Only async-signal-safe calls.
+ */
+static void on_fatal(int sig)
+{
+    if (errno == ENOMEM) {
+        ssize_t n = write(WORKER_REPLY_FD, oom_line, sizeof oom_line - 1);
+        (void)n;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/*
+ * steps[].memory_limit: this worker runs one step, so its whole address
+ * space is the step's (RLIMIT_AS, which a process can only lower).
+ */
+static void apply_memory_limit(const pipeline_step *ps)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer reserves terabytes of shadow memory: any limit would stop it. */
+    (void)ps;
+    (void)on_fatal;
+#else
+    struct rlimit r = { (rlim_t)ps->cfg->memory_limit, (rlim_t)ps->cfg->memory_limit };
+    if (setrlimit(RLIMIT_AS, &r) != 0) {
+        log_warn("step %s: cannot set its memory limit: %s", ps->cfg->name, strerror(errno));
+        return;
+    }
+    struct sigaction sa = { .sa_handler = on_fatal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGABRT, &sa, NULL);
+#endif
+}
+
 /*
  * Threads a plugin left running after its step returned: they would run,
  * and might crash, after the step reported. Waits up to 1 s for them to
@@ -251,6 +296,7 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
         if (json_is_integer(run) && json_integer_value(run) >= 0 &&
             (size_t)json_integer_value(run) < p->n) {
             step_outcome o = { 0 };
+            apply_memory_limit(&p->steps[json_integer_value(run)]);
             runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, &clock, dry,
                         &o);
             int stray = stray_threads();
