@@ -6,8 +6,9 @@
  *
  * A worker that dies during a step (a signal, exit(), abort(), a closed
  * pipe) fails that step with what happened ("crashed: signal 11
- * (Segmentation fault)", "exited with status 0 before reporting"); the next
- * step runs in a fresh worker unless the failed one says on_error: abort. A
+ * (Segmentation fault)", "exited with status 0 before reporting"). Every
+ * step has a worker of its own (started while the step before runs), so a
+ * death, also after the step reported, is always that step's. A
  * step past its timeout (steps[].timeout), a run past schedule.max_run_time,
  * a stop request or a lost run lock: the worker is asked to stop (SIGTERM:
  * its step returns at the next chunk), then after a short grace killed
