@@ -10,6 +10,7 @@
 #include "helpers.h"
 #include "th_svc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -485,4 +486,62 @@ Test(hostile, plugin_writable_by_others_is_refused, .timeout = 30)
     cr_assert_eq(chmod(dir, 0755), 0);
     free(so);
     free(dir);
+}
+
+/* The children of pid, from /proc (its threads' lists): how many. */
+static int children_of(pid_t pid)
+{
+    char path[64];
+    int n = 0;
+    snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    cr_assert_not_null(d);
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char cp[400], buf[512];
+        snprintf(cp, sizeof cp, "%s/%s/children", path, e->d_name);
+        FILE *f = fopen(cp, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        for (char *t = strtok(buf, " \n"); t; t = strtok(NULL, " \n"))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/*
+ * The next step's worker is started while a step runs; when that step then
+ * aborts the run, the spare goes with the run: the service keeps no worker.
+ */
+Test(hostile, no_worker_outlives_its_run, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "",
+              "  - plugin: misbehave\n    options: { how: segv }\n    on_error: abort\n"
+              "  - plugin: fixture\n");
+    svc_start(&s, (const char *[]){ AS_PLAIN, NULL });
+    int64_t end = mono_ms() + 20000;
+    char *log = NULL;
+    for (;;) {
+        free(log);
+        log = th_read(s.errlog);
+        if (log && strstr(log, "reconciliation run 1 (startup): failed"))
+            break;
+        cr_assert_lt(mono_ms(), end, "no run:\n%s", log);
+        sleep_ms(50);
+    }
+    cr_assert(strstr(log, "step fixture") == NULL || strstr(log, "skipped") != NULL, "%s", log);
+    cr_assert_eq(children_of(s.pid), 0, "a worker outlived its run:\n%s", log);
+    svc_term(&s);
+    free(log);
+    svc_free(&s);
+    th_db_destroy(&t);
 }

@@ -767,6 +767,13 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
             log_set_trace(tc.trace_id, tc.span_id);
     }
     finish(&w);
+    /* A spare no step took (a later step was skipped or never reached): it ran nothing of
+     * a step, so it goes at once rather than after a wait for its hello. */
+    if (spare.pid) {
+        kill_group(&spare);
+        reap(&spare);
+    }
+    close_worker(&spare);
 
     /* A run cut short by a stop request did not do all its work: never "success". */
     stop_why why = must_stop(&run_only);
