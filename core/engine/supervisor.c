@@ -526,6 +526,26 @@ static int start(worker *w, json_t *assignment, db **d, const limits *l, char *e
     return await_hello(w, d, l, util_mono_ms(), err, errlen);
 }
 
+/*
+ * How a worker ended after its last reply, when not cleanly, said in the
+ * log: it changes no outcome there, but it is what a worker that corrupted
+ * its heap, or (under LeakSanitizer, which exits 23) leaked, looks like
+ * from here.
+ */
+static void say_unclean_end(const worker *w, long pid, int st)
+{
+    if (w->asked != WHY_NONE)
+        ; /* we stopped it: its end is already the step's outcome */
+    else if (w->killed)
+        log_warn("step worker %ld did not exit within 1 s of its last step: killed", pid);
+    else if (WIFSIGNALED(st))
+        log_warn("step worker %ld ended with signal %d (%s) after its last step", pid,
+                 WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+        log_warn("step worker %ld exited with status %d after its last step", pid,
+                 WEXITSTATUS(st));
+}
+
 /* Done with it: end of input makes it exit; reaped (killed if it lingers); its pipes closed. */
 static void finish(worker *w)
 {
@@ -533,7 +553,9 @@ static void finish(worker *w)
         if (w->to >= 0)
             close(w->to);
         w->to = -1;
-        reap(w);
+        long pid = (long)w->pid;
+        int st = reap(w);
+        say_unclean_end(w, pid, st);
     }
     close_worker(w);
 }
@@ -631,14 +653,12 @@ static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(vo
          * step's (a plugin thread that crashes after the step reported ok). */
         close(w->to);
         w->to = -1;
+        long pid = (long)w->pid;
         int st = reap(w);
-        if (w->asked == WHY_NONE && (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)) {
-            char *why = w->killed ? xstrdup("did not exit within 1 s of reporting: killed")
-                        : WIFSIGNALED(st)
-                            ? xasprintf("crashed after reporting: signal %d (%s)",
-                                        WTERMSIG(st), strsignal(WTERMSIG(st)))
-                            : xasprintf("exited with status %d after reporting",
-                                        WEXITSTATUS(st));
+        if (w->asked == WHY_NONE && !w->killed && WIFSIGNALED(st)) {
+            /* A crash after its reply (a thread the plugin left) is still this step's. */
+            char *why = xasprintf("crashed after reporting: signal %d (%s)", WTERMSIG(st),
+                                  strsignal(WTERMSIG(st)));
             log_error("step %s: the step worker %s", ps->cfg->name, why);
             if (o->status == STEP_OK) {
                 o->status = STEP_FAILED;
@@ -647,6 +667,8 @@ static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(vo
             } else {
                 free(why);
             }
+        } else {
+            say_unclean_end(w, pid, st); /* an exit status (atexit, LeakSanitizer) is said */
         }
         close_worker(w);
         return;
@@ -666,12 +688,18 @@ typedef struct run_assignment_args {
     const config *cfg;
     int dry_run;
     const db_clock *clock;
+    runlock *rl;
 } run_assignment_args;
 
+/* A run that holds the run lock tells its worker whose lease fences its writes. */
 static json_t *make_run_assignment(void *user)
 {
     const run_assignment_args *a = user;
-    return assignment_of(a->cfg, "run", a->dry_run, a->clock);
+    json_t *j = assignment_of(a->cfg, "run", a->dry_run, a->clock);
+    if (a->rl && !a->dry_run)
+        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s}", "name", LOCK_NAME, "holder",
+                                                    runlock_holder(a->rl))));
+    return j;
 }
 
 static const char *stop_reason(stop_why why, runlock *rl, const config *cfg, char *buf,
@@ -719,7 +747,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
         log_error("%s", why);
         free(why);
     }
-    run_assignment_args pa = { cfg, req->dry_run, &clock };
+    run_assignment_args pa = { cfg, req->dry_run, &clock, rl };
 
     for (size_t i = 0; i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];
