@@ -611,12 +611,21 @@ static int locked_last_status(history *h, int64_t before_id, char *out)
  */
 static void settle_wal(history *h, int failed)
 {
-    int64_t busy = 1;
+    int64_t busy = 1, timeout_ms = 0;
+    char sql[64];
     h->wal_pending |= failed;
-    if (h->wal_pending
-        && db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
+    if (!h->wal_pending)
+        return;
+    /* Without waiting: a write that failed because another process holds the
+     * file must not wait the busy timeout once more here; the next try does. */
+    if (db_query(h->conn, "PRAGMA busy_timeout", NULL, 0, rc__count_row, &timeout_ms) != 0)
+        return;
+    db_exec(h->conn, "PRAGMA busy_timeout = 0", NULL, 0, NULL);
+    if (db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
         && busy == 0)
         h->wal_pending = 0;
+    snprintf(sql, sizeof sql, "PRAGMA busy_timeout = %lld", (long long)timeout_ms);
+    db_exec(h->conn, sql, NULL, 0, NULL);
 }
 
 /* The public calls: each one under the handle's mutex. */
