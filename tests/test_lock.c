@@ -365,8 +365,8 @@ Test(lock, mysql_keeps_milliseconds)
                           "WHERE table_schema = DATABASE() AND table_name = 'reconciler_locks' "
                           "AND column_name IN ('locked_at', 'lock_until') "
                           "AND datetime_precision = 3"), 2);
-    cr_assert_eq(db_exec(t.conn, "INSERT INTO reconciler_locks VALUES "
-                         "('x', 'h', '2026-01-01 00:00:00.250', '2099-01-01 00:00:00.750')",
+    cr_assert_eq(db_exec(t.conn, "INSERT INTO reconciler_locks (name, holder, locked_at, "
+                         "lock_until) VALUES ('x', 'h', '2026-01-01 00:00:00.250', '2099-01-01 00:00:00.750')",
                          NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
     char err[512];
     lock_info li;

@@ -507,12 +507,18 @@ typedef struct run_assignment_args {
     const config *cfg;
     int dry_run;
     const db_clock *clock;
+    runlock *rl;
 } run_assignment_args;
 
+/* A run that holds the run lock tells its worker whose lease fences its writes. */
 static json_t *make_run_assignment(void *user)
 {
     const run_assignment_args *a = user;
-    return assignment_of(a->cfg, "run", a->dry_run, a->clock);
+    json_t *j = assignment_of(a->cfg, "run", a->dry_run, a->clock);
+    if (a->rl && !a->dry_run)
+        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s}", "name", LOCK_NAME, "holder",
+                                                    runlock_holder(a->rl))));
+    return j;
 }
 
 static const char *stop_reason(stop_why why, runlock *rl, const config *cfg, char *buf,
@@ -560,7 +566,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
         log_error("%s", why);
         free(why);
     }
-    run_assignment_args pa = { cfg, req->dry_run, &clock };
+    run_assignment_args pa = { cfg, req->dry_run, &clock, rl };
 
     for (size_t i = 0; i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];
