@@ -400,7 +400,7 @@ static int start(worker *w, json_t *assignment, db **d, const limits *l, char *e
  * Done with it: end of input makes it exit; reaped (killed if it lingers); its
  * pipes closed. Every reply is in by now, so an unclean end changes no
  * outcome, but it is said: it is what a worker that corrupted its heap, or
- * (under LeakSanitizer, which exits 23) leaked, looks like from here.
+ * (under LeakSanitizer, which then exits non-zero) leaked, looks like from here.
  */
 static void finish(worker *w)
 {
