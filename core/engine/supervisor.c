@@ -697,8 +697,9 @@ static json_t *make_run_assignment(void *user)
     const run_assignment_args *a = user;
     json_t *j = assignment_of(a->cfg, "run", a->dry_run, a->clock);
     if (a->rl && !a->dry_run)
-        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s}", "name", LOCK_NAME, "holder",
-                                                    runlock_holder(a->rl))));
+        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s, s:I}", "name", LOCK_NAME,
+                                                    "holder", runlock_holder(a->rl), "ttlMs",
+                                                    (json_int_t)a->cfg->schedule_lock_ttl_ms)));
     return j;
 }
 
