@@ -4,6 +4,7 @@
  * to the millisecond, errors, and one winner when many try at once.
  */
 #include "helpers.h"
+#include "th_wait.h"
 #include "db/lock.h"
 #include "db/migrate.h"
 
@@ -18,12 +19,6 @@
 #define A "hostA:100:aaaaaaaa"
 #define B "hostB:200:bbbbbbbb"
 #define MISSING "table reconciler_locks is missing: run `reconciler migrate`"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static th_db fresh(db_kind kind)
 {
