@@ -6,6 +6,7 @@
  * must still read each other's leases right.
  */
 #include "db/lock.h"
+#include "db/db_impl.h" /* db_set_error, for the fence's message */
 
 #include <inttypes.h>
 #include <limits.h>
@@ -272,7 +273,12 @@ int lock_fence(db *d, void *ident)
     const lock_ident *id = ident;
     int64_t n = 0;
     rc_value p[] = { rc_text(id->name), rc_text(id->holder) };
-    if (db_exec(d, sql_of(d)->fence, p, 2, &n) != 0)
+    if (db_exec(d, sql_of(d)->fence, p, 2, &n) != 0) {
+        /* A binary newer than the schema: say what fixes it. */
+        if (strstr(db_errmsg(d), "fences"))
+            db_set_error(d, -1, "the run lock's fence: reconciler_locks has no column "
+                         "'fences': run `reconciler migrate` (migration 005)");
         return -1;
+    }
     return n == 1;
 }
