@@ -137,6 +137,13 @@ static const cfg_key top_keys[] = {
       C(http_listen) },
     { "http.token_env", RC_OPT_STRING, NULL,
       "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env) },
+    { "http.figures_refresh", RC_OPT_DURATION, "15s",
+      "service mode: how often the live figures (queue, dashboard, /metrics) are recomputed "
+      "in the background; stretched so that refreshes take at most 5% of the time",
+      C(http_figures_refresh_ms), .min = SECOND_MS, .max = HOUR_MS },
+    { "http.figures_wait", RC_OPT_DURATION, "5s",
+      "service mode: how long a request with ?fresh=1 waits for a refresh that starts after "
+      "it", C(http_figures_wait_ms), .max = 60 * SECOND_MS },
     { "log.level", RC_OPT_STRING, "info", "least severe level logged", C(log_level),
       .choices = "error|warn|info|debug" },
     { "log.format", RC_OPT_STRING, "text", "one line per event, as text or JSON", C(log_format),

@@ -149,6 +149,13 @@ static const char *const schema[] = {
     " error TEXT,"
     " at TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS run_notifications_run ON run_notifications (run_id)",
+    /* The service's last figure snapshot (service/figures.c), one row, so that the console
+     * shows figures at once after a restart, with their age. */
+    "CREATE TABLE IF NOT EXISTS figures ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " as_of_ms INTEGER NOT NULL,"
+    " reference_time TEXT NOT NULL,"
+    " body TEXT NOT NULL)",
 };
 
 static int set_err(history *h, const char *what)
@@ -645,6 +652,64 @@ json_t *history_get(history *h, int64_t run_id)
     json_t *r = locked_get(h, run_id);
     pthread_mutex_unlock(&h->mu);
     return r;
+}
+
+/* ------------------------------------------------ the figure snapshot */
+
+static int locked_figures_save(history *h, int64_t as_of_ms, const char *reference_time,
+                               const json_t *figures)
+{
+    char *body = util_json_dump(figures, 0);
+    rc_value p[] = { rc_int(as_of_ms), rc_text(reference_time), rc_text(body ? body : "{}") };
+    int rc = db_exec(h->conn, "INSERT OR REPLACE INTO figures (id, as_of_ms, reference_time, "
+                     "body) VALUES (1, ?, ?, ?)", p, 3, NULL) == 0
+                 ? 0 : set_err(h, "save the figures");
+    free(body);
+    return rc;
+}
+
+int history_figures_save(history *h, int64_t as_of_ms, const char *reference_time,
+                         const json_t *figures)
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_figures_save(h, as_of_ms, reference_time, figures);
+    pthread_mutex_unlock(&h->mu);
+    return wrote(rc);
+}
+
+typedef struct figures_row {
+    int64_t *as_of_ms;
+    char *reference_time;
+    size_t reflen;
+    json_t *body;
+} figures_row;
+
+static int read_figures_row(void *user, const rc_value *c, size_t n)
+{
+    figures_row *r = user;
+    if (n < 3 || c[0].type != RC_INT || c[1].type != RC_TEXT || c[2].type != RC_TEXT)
+        return 1;
+    *r->as_of_ms = c[0].i;
+    snprintf(r->reference_time, r->reflen, "%s", c[1].s);
+    r->body = json_loads(c[2].s, 0, NULL);
+    return 1;
+}
+
+json_t *history_figures_load(history *h, int64_t *as_of_ms, char *reference_time,
+                             size_t reflen)
+{
+    figures_row r = { as_of_ms, reference_time, reflen, NULL };
+    pthread_mutex_lock(&h->mu);
+    if (db_query(h->conn, "SELECT as_of_ms, reference_time, body FROM figures WHERE id = 1",
+                 NULL, 0, read_figures_row, &r) != 0)
+        set_err(h, "read the figures");
+    pthread_mutex_unlock(&h->mu);
+    /* A damaged row is no snapshot: the first refresh writes a new one. */
+    if (r.body && !json_is_object(r.body)) {
+        json_decref(r.body);
+        r.body = NULL;
+    }
+    return r.body;
 }
 
 /* ------------------------------------------------ runs left behind */
