@@ -43,6 +43,12 @@ typedef struct pipeline {
 int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen);
 void pipeline_free(pipeline *p); /* accepts NULL */
 
+/*
+ * The figure called name (ABI 1.5) among the probes' declarations, with the
+ * plugin that declares it in *by (may be NULL), or NULL.
+ */
+const rc_figure *pipeline_figure(const pipeline *p, const char *name, const plugin **by);
+
 /* Load plugin name as a probe of p. 0, or -1 with err (the plugin is missing or refused). */
 int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen);
 

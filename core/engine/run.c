@@ -22,6 +22,23 @@
 /* The supervisor's own statements (T, the log row, KILL) are small: short timeouts. */
 static const connect_timeouts supervisor_timeouts = { 0, 5, 5 };
 
+/* A figure name declared by two plugins would be exported twice: refused, naming both. */
+static int figures_unique(const pipeline *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->n_probes; i++)
+        for (const rc_figure *f = plugin_figures(p->probes[i].plugin); f && f->name; f++) {
+            const plugin *by = NULL;
+            pipeline_figure(p, f->name, &by);
+            if (by != p->probes[i].plugin) {
+                snprintf(err, errlen, "figure '%s' is declared by both plugin '%s' (%s) and "
+                         "plugin '%s' (%s): rename one", f->name, by->name, by->path,
+                         p->probes[i].plugin->name, p->probes[i].plugin->path);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, size_t errlen)
 {
     char why[1024];
@@ -30,6 +47,16 @@ int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, s
     for (size_t i = 0; with_probes && run_probe_names[i]; i++)
         if (pipeline_add_probe(*out, run_probe_names[i], why, sizeof why) != 0)
             log_warn("%s; the API endpoints that use it answer 503", why);
+    /* A step's plugin that declares figures (ABI 1.5) is a probe too: the service serves them. */
+    for (size_t i = 0; with_probes && i < (*out)->n; i++)
+        if (plugin_figures((*out)->steps[i].plugin) &&
+            pipeline_add_probe(*out, (*out)->steps[i].plugin->name, why, sizeof why) != 0)
+            log_warn("%s; its figures are not served", why);
+    if (with_probes && figures_unique(*out, err, errlen) != 0) {
+        pipeline_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
+    }
     if (runner_check(*out, err, errlen) != 0) {
         pipeline_free(*out);
         *out = NULL;

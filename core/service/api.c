@@ -12,7 +12,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "base/util.h"
-#include "engine/supervisor.h"
+#include "engine/dotkey.h"
 #include "service/console.h"
 #include "service/prom.h"
 
@@ -392,6 +392,44 @@ static void result_gauges(strbuf *b, const char *step, const char *prefix, json_
     }
 }
 
+/* A figure's value as a sample: numbers as they are, booleans as 1/0; else nothing. */
+static int figure_number(json_t *v, double *out)
+{
+    if (json_is_number(v))
+        *out = json_number_value(v);
+    else if (json_is_boolean(v))
+        *out = json_is_true(v) ? 1.0 : 0.0;
+    else
+        return 0;
+    return 1;
+}
+
+/*
+ * Every figure the probes' plugins declare (ABI 1.5), under its declared
+ * name and help, from the snapshot (probes: {"PLUGIN": results}, may be
+ * NULL: families without samples).
+ */
+static void declared_figures(strbuf *b, const pipeline *p, json_t *probes)
+{
+    for (size_t i = 0; i < p->n_probes; i++) {
+        json_t *res = json_object_get(probes, p->probes[i].plugin->name);
+        for (const rc_figure *f = plugin_figures(p->probes[i].plugin); f && f->name; f++) {
+            json_t *v = res ? dotkey_get(res, f->key) : NULL;
+            const char *k;
+            json_t *m;
+            double x;
+            prom_family(b, f->name, f->type == RC_FIGURE_COUNTER ? "counter" : "gauge", f->help);
+            if (f->label) {
+                json_object_foreach(json_is_object(v) ? v : NULL, k, m)
+                    if (figure_number(m, &x))
+                        prom_sample(b, f->name, x, f->label, k, NULL);
+            } else if (figure_number(v, &x)) {
+                prom_sample(b, f->name, x, NULL);
+            }
+        }
+    }
+}
+
 static void h_metrics(void *user, const http_request *req, http_response *resp)
 {
     static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
@@ -457,6 +495,9 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
                 "1 while the last refresh of the live figures failed (the previous ones are "
                 "served).");
     prom_sample(&b, "reconciler_figures_stale", v.stale ? 1.0 : 0.0, NULL);
+    snapshot *snap = snapshots_hold(a->snaps);
+    declared_figures(&b, snap->p, v.probes);
+    snapshot_release(snap);
     figures_view_free(&v);
 
     resp->status = 200;
