@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* A refresh runs in the background: it may take long on big tables, never a request's time. */
@@ -40,6 +41,8 @@ struct figures {
     uint64_t started, finished, failed;
     int refreshing, waiting;
     int wanted;              /* a request or a run asks for one as soon as the budget allows */
+    int sqlite;              /* the bot's database is SQLite: no refresh beside a run */
+    int run_going;           /* a run is going (figures_run_begins .. figures_kick) */
     int last_ok;             /* the last finished refresh succeeded */
     int fails;               /* refreshes failed in a row */
     int64_t next_due;        /* mono ms of the next scheduled refresh */
@@ -104,6 +107,10 @@ static void *refresher(void *arg)
     figures *f = arg;
     pthread_mutex_lock(&f->mu);
     while (!f->stopping) {
+        if (f->run_going && f->sqlite) {
+            pthread_cond_wait(&f->wake, &f->mu);
+            continue;
+        }
         int64_t now = util_mono_ms();
         int64_t due = f->wanted ? max64(f->earliest, 0) : max64(f->next_due, f->earliest);
         if (now < due) {
@@ -162,7 +169,7 @@ static void *refresher(void *arg)
     return NULL;
 }
 
-figures *figures_start(snapshots *snaps, history *h)
+figures *figures_start(snapshots *snaps, history *h, int run_first)
 {
     figures *f = xcalloc(1, sizeof *f);
     pthread_condattr_t ca;
@@ -177,6 +184,9 @@ figures *figures_start(snapshots *snaps, history *h)
     f->last_took_ms = -1;
     snapshot *snap = snapshots_hold(snaps);
     f->period_ms = snap->cfg->http_figures_refresh_ms;
+    /* database.url is bound at start: a reload cannot change the driver. */
+    f->sqlite = snap->cfg->db_url && strncasecmp(snap->cfg->db_url, "sqlite:", 7) == 0;
+    f->run_going = run_first;
     snapshot_release(snap);
     if (h) {
         f->probes = history_figures_load(h, &f->as_of_ms, f->reference_time,
@@ -222,11 +232,21 @@ void figures_stop(figures *f)
     free(f);
 }
 
+void figures_run_begins(figures *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->run_going = 1;
+    pthread_mutex_unlock(&f->mu);
+}
+
 void figures_kick(figures *f)
 {
     if (!f)
         return;
     pthread_mutex_lock(&f->mu);
+    f->run_going = 0;
     f->wanted = 1;
     pthread_cond_signal(&f->wake);
     pthread_mutex_unlock(&f->mu);

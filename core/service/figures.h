@@ -28,14 +28,22 @@ typedef struct figures figures;
 
 /*
  * Start the refresh thread: it restores the snapshot kept in h (may be
- * NULL: none kept), then refreshes at once. snaps and h must outlive it.
- * Never NULL (no thread to spare: the figures stay as restored, and say so).
+ * NULL: none kept), then refreshes at once, or, when run_first is set (a
+ * startup run comes), as figures_run_begins had been called. snaps and h
+ * must outlive it. Never NULL (no thread to spare: the figures stay as
+ * restored, and say so).
  */
-figures *figures_start(snapshots *snaps, history *h);
+figures *figures_start(snapshots *snaps, history *h, int run_first);
 /* The service stops: requests waiting for ?fresh=1 answer now, no refresh starts. Accepts NULL. */
 void figures_halt(figures *f);
 /* Stop the thread (a refresh under way is cut short with the process's stop flag) and free. Accepts NULL. */
 void figures_stop(figures *f);
+/*
+ * A run starts. On SQLite (one writer at a time, and a long read holds the
+ * writer off) no refresh starts until the run ends; on MySQL they go on
+ * beside it. Accepts NULL.
+ */
+void figures_run_begins(figures *f);
 /* A run ended: refresh as soon as the budget allows. Accepts NULL. */
 void figures_kick(figures *f);
 

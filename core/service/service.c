@@ -145,6 +145,7 @@ static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, 
                       .wait_ms = wait_ms, .hold_ms = hold_ms, .started = run_started,
                       .user = &s->rs };
     run_state_running(&s->rs, run_id);
+    figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
@@ -346,7 +347,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
     s.rl = runlock_open(cfg);
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
-    s.fig = figures_start(&s.snaps, s.fig_hist);
+    s.fig = figures_start(&s.snaps, s.fig_hist, cfg->schedule_on_startup);
     api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
                       .token = s.token, .wh = s.wh, .fig = s.fig };
