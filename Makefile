@@ -29,7 +29,8 @@ LDLIBS    = $(PKG_LIBS) -ldl -lpthread -lm
 CRIT_LIBS = $(shell pkg-config --libs criterion)
 
 CORE_SRC  = $(filter-out core/cli/main.c,$(wildcard core/*/*.c))
-CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
+            $(BUILD)/obj/gen/figure_defaults.o
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
 FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/fixtures/*.c)) \
@@ -105,6 +106,15 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*/*.h tests/*.h)
 $(BUILD)/gen/migrations.c: $(SQL_FILES) tools/embed-sql
 	@mkdir -p $(@D)
 	tools/embed-sql $@ $(SQL_FILES)
+
+# The live figures' defaults (conf/figures.yaml), compiled in (CORE_OBJ: above).
+$(BUILD)/gen/figure_defaults.c: conf/figures.yaml tools/embed-text
+	@mkdir -p $(@D)
+	tools/embed-text $@ config/figure_defaults.h figure_defaults_yaml=conf/figures.yaml
+
+$(BUILD)/obj/gen/figure_defaults.o: $(BUILD)/gen/figure_defaults.c core/config/figure_defaults.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c core/db/migrate.h core/db/db.h
 	@mkdir -p $(@D)

@@ -260,6 +260,12 @@ int cmd_validate(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
+    /* The figures the service would serve: a mapping naming an undeclared one is an error. */
+    if (run_figures(p, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     /* --db: the statements compile against that database (its SQL errors at exit 2). */
     if (common.db_url) {
         db_clock clock;

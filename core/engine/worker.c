@@ -172,7 +172,7 @@ int worker_main(void)
               (log_format)json_integer_value(json_object_get(lg, "format")));
     const char *mode = str(assignment, "mode");
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
-        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0, &p, err,
+        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0 ? RUN_PROBES_QUIET : 0, &p, err,
                           sizeof err)) != EXIT_OK ||
         (rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
         rc = fatal(err, rc);

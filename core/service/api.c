@@ -307,16 +307,6 @@ static int figures_for(const api_deps *a, const http_request *req, http_response
     return -1;
 }
 
-/* One probe's results in the snapshot, or NULL after a 503 (its plugin is missing). */
-static json_t *probe_results(const figures_view *v, const char *name, http_response *resp)
-{
-    json_t *r = json_object_get(v->probes, name);
-    if (!r)
-        http_reply_error(resp, 503, "no figures of the %s plugin: it is not loaded (see the "
-                         "service's log)", name);
-    return r;
-}
-
 /* The body's common tail: T of the snapshot, when it was sent, and how old it is. */
 static void figures_tail(json_t *body, const figures_view *v)
 {
@@ -325,52 +315,66 @@ static void figures_tail(json_t *body, const figures_view *v)
     figures_view_meta(v, body);
 }
 
+/*
+ * An endpoint's JSON from the declared figures, as map says (member ->
+ * figure): the figures are looked up by name among the probes' plugins,
+ * never by a result key known here. NULL after a 503 naming a figure that
+ * no plugin loaded declares, or that its plugin did not report.
+ */
+static json_t *mapped_body(const api_deps *a, const char *key, const figures_view *v,
+                           http_response *resp)
+{
+    snapshot *snap = snapshots_hold(a->snaps);
+    const cfg_figure_map *map = strcmp(key, "http.queue_figures") == 0
+                                    ? &snap->cfg->http_queue_figures
+                                    : &snap->cfg->http_dashboard_figures;
+    json_t *body = jx(json_object());
+    char why[512];
+    for (size_t i = 0; i < map->n && body; i++) {
+        const cfg_figure_ref *r = &map->items[i];
+        const plugin *by = NULL;
+        const rc_figure *f = pipeline_figure(snap->p, r->figure, &by);
+        json_t *val = f ? dotkey_get(json_object_get(v->probes, by->name), f->key) : NULL;
+        if (!val) {
+            http_reply_error(resp, 503, "%s: member '%s': %s '%s'%s%s", key, r->path,
+                             f ? "no value yet for figure" : "no loaded plugin declares figure",
+                             r->figure, f ? " of plugin " : "", f ? by->name : "");
+        } else if (dotkey_set(body, r->path, jx(json_deep_copy(val)), why, sizeof why) != 0) {
+            http_reply_error(resp, 500, "%s: member '%s': %s", key, r->path, why);
+        } else {
+            continue;
+        }
+        json_decref(body);
+        body = NULL;
+    }
+    snapshot_release(snap);
+    return body;
+}
+
 static void h_queue(void *user, const http_request *req, http_response *resp)
 {
     figures_view v;
-    json_t *res;
     if (figures_for(user, req, resp, &v) != 0)
         return;
-    if ((res = probe_results(&v, "queue", resp)) != NULL) {
-        json_t *found = json_object_get(res, "queue");
-        json_t *q = jx(found ? json_deep_copy(found) : json_object());
+    json_t *q = mapped_body(user, "http.queue_figures", &v, resp);
+    if (q) {
         figures_tail(q, &v);
         http_reply_json(resp, 200, q);
     }
     figures_view_free(&v);
 }
 
-static json_t *copy_of(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return v ? jx(json_deep_copy(v)) : json_null();
-}
-
 static void h_dashboard(void *user, const http_request *req, http_response *resp)
 {
     figures_view v;
-    json_t *res[3];
     if (figures_for(user, req, resp, &v) != 0)
         return;
-    if (!(res[0] = probe_results(&v, "metrics", resp)) ||
-        !(res[1] = probe_results(&v, "followups", resp)) ||
-        !(res[2] = probe_results(&v, "orders", resp))) {
-        figures_view_free(&v);
-        return;
-    }
-    json_t *orders = copy_of(res[0], "orders"), *jobs = copy_of(res[0], "jobs");
-    if (json_is_object(orders))
-        json_object_set(orders, "pending", json_object_get(res[2], "pendingOrders"));
-    json_t *body = json_pack("{s:o, s:o, s:{s:O}, s:o, s:o}",
-                             "orders", orders, "jobs", jobs,
-                             "followUps", "candidates", json_object_get(res[1], "followUpCandidates"),
-                             "database", copy_of(res[0], "database"),
-                             "lastRun", run_state_last_brief(((const api_deps *)user)->rs));
+    json_t *body = mapped_body(user, "http.dashboard_figures", &v, resp);
     if (body) {
+        json_object_set_new(body, "lastRun",
+                            run_state_last_brief(((const api_deps *)user)->rs));
         figures_tail(body, &v);
         http_reply_json(resp, 200, body);
-    } else {
-        http_reply_error(resp, 500, "a probe plugin reported unexpected figures");
     }
     figures_view_free(&v);
 }
