@@ -363,3 +363,144 @@ Test(figures, third_party_figures_on_metrics, .timeout = 30)
     tally_free(&f);
     th_db_destroy(&t);
 }
+
+/* The member names of object o, in order, joined by ',' (malloc'd). */
+static char *members(json_t *o)
+{
+    char *out = calloc(1, 1024);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (*out)
+            strcat(out, ",");
+        strcat(out, k);
+    }
+    return out;
+}
+
+static void assert_members(json_t *o, const char *want)
+{
+    char *got = members(o);
+    cr_assert_str_eq(got, want);
+    free(got);
+}
+
+/*
+ * The built-in mappings (conf/figures.yaml) reproduce the JSON the endpoints
+ * gave before the figures were declared, member for member and in order,
+ * and every figure they name is declared by a bundled plugin.
+ */
+Test(figures, built_in_mappings_keep_the_json, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    tally_files f;
+    tally_paths(&f);
+    migrated(DB_SQLITE, &t);
+    tally_service(&s, &t, &f, 0);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    json_t *d = get_fresh(&s, "/api/admin/dashboard", 15000);
+    assert_members(d, "orders,jobs,followUps,database,lastRun,referenceTime,generatedAt,asOf,"
+                      "ageMs,fresh,stale,lastError");
+    assert_members(json_object_get(d, "orders"), "byStatus,total,revenue,pending");
+    assert_members(json_object_get(json_object_get(d, "orders"), "byStatus"),
+                   "pending,processing,completed,failed,cancelled");
+    assert_members(json_object_get(d, "jobs"), "byStatus,avgDurationMs");
+    assert_members(json_object_get(d, "followUps"), "candidates");
+    assert_members(json_object_get(d, "database"), "ok,latencyMs");
+    cr_assert(json_is_true(json_object_get(json_object_get(d, "database"), "ok")));
+    json_decref(d);
+    json_t *q = get_fresh(&s, "/v1/processing/queue", 15000);
+    assert_members(q, "byStatus,total,leased,expiredLeases,oldestPendingAgeSeconds,"
+                      "referenceTime,generatedAt,asOf,ageMs,fresh,stale,lastError");
+    json_decref(q);
+    cr_assert_eq(th_file_contains(s.errlog, "which no loaded plugin declares"), 0, "%s",
+                 th_read(s.errlog));
+    svc_term(&s);
+    svc_free(&s);
+    tally_free(&f);
+    th_db_destroy(&t);
+}
+
+/*
+ * A third-party figure reaches the dashboard through a mapping in the
+ * pipeline file (which replaces the built-in one), and the console draws
+ * the members it does not know.
+ */
+Test(figures, third_party_figure_in_the_dashboard, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    tally_files f;
+    char steps[1024];
+    tally_paths(&f);
+    migrated(DB_SQLITE, &t);
+    snprintf(steps, sizeof steps, "  - plugin: tally\n    options:\n      count_file: %s\n",
+             f.count);
+    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n",
+              "  dashboard_figures:\n    orders.total: orders_total\n"
+              "    widgets.count: tally_widgets\n    widgets.byColour: tally_widgets_by_colour\n",
+              steps);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    json_t *d = get_fresh(&s, "/api/admin/dashboard", 15000);
+    assert_members(d, "orders,widgets,lastRun,referenceTime,generatedAt,asOf,ageMs,fresh,stale,"
+                      "lastError");
+    json_t *w = json_object_get(d, "widgets");
+    cr_assert_eq(json_integer_value(json_object_get(w, "count")), 7);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(w, "byColour"), "red")), 7);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(w, "byColour"), "blue")), 1);
+    json_decref(d);
+    /* The console's data is this JSON; its script draws members it does not know. */
+    th_response r;
+    cr_assert_eq(th_http(s.port, "GET", "/ui/app.js", NULL, NULL, &r), 0);
+    cr_assert(strstr(r.body, "function extraFigures"), "the console draws no extra figures");
+    th_response_free(&r);
+    svc_term(&s);
+    svc_free(&s);
+    tally_free(&f);
+    th_db_destroy(&t);
+}
+
+/* validate: a mapping naming a figure no plugin declares, at its FILE:LINE:COL; then fixed. */
+Test(figures, validate_reports_an_undeclared_figure, .timeout = 30)
+{
+    char *yaml = th_path(th_tmpdir(), "v.yaml"), *text = NULL, *err = NULL;
+    const char *const args[] = { "validate", "-c", yaml, NULL };
+    static const char fmt[] = "database: { url: \"sqlite:x.db\" }\n"
+                              "plugin_dir: [%s, %s]\n"
+                              "http:\n"
+                              "  dashboard_figures:\n"
+                              "    widgets.count: %s\n"
+                              "steps:\n"
+                              "  - plugin: tally\n";
+    char *plugins = strdup(th_build_path("plugins")), *fixtures = strdup(th_build_path("tests/plugins"));
+    cr_assert_neq(asprintf(&text, fmt, plugins, fixtures, "tally_widgetz"), -1);
+    th_write(yaml, text);
+    free(text);
+    cr_assert_eq(th_run_cli(args, NULL, NULL, &err), 2, "%s", err);
+    char want[1024];
+    snprintf(want, sizeof want, "%s:5:20: http.dashboard_figures: member 'widgets.count' names "
+             "figure 'tally_widgetz', which no plugin declares", yaml);
+    cr_assert(strstr(err, want), "want %s in:\n%s", want, err);
+    free(err);
+
+    cr_assert_neq(asprintf(&text, fmt, plugins, fixtures, "tally_widgets"), -1);
+    th_write(yaml, text);
+    free(text);
+    cr_assert_eq(th_run_cli(args, NULL, NULL, &err), 0, "%s", err);
+    free(err);
+    /* A member path that is not one is refused at its own position. */
+    cr_assert_neq(asprintf(&text, fmt, plugins, fixtures, "tally_widgets\n    widgets..x: a"),
+                  -1);
+    th_write(yaml, text);
+    free(text);
+    cr_assert_eq(th_run_cli(args, NULL, NULL, &err), 2, "%s", err);
+    snprintf(want, sizeof want, "%s:6:5: 'http.dashboard_figures': member 'widgets..x'", yaml);
+    cr_assert(strstr(err, want), "want %s in:\n%s", want, err);
+    free(err);
+    free(plugins);
+    free(fixtures);
+    free(yaml);
+}
