@@ -422,7 +422,8 @@ out:
 
 typedef struct list_state {
     json_t *runs;
-    int paged; /* history_page: rowsChanged too */
+    int paged;     /* history_page: rowsChanged too */
+    int64_t total; /* every run in the store (the query's last column), -1: no row came */
 } list_state;
 
 static json_t *int_or_null(const rc_value *v)
@@ -436,19 +437,38 @@ static json_t *text_or_null(const rc_value *v)
     return v->type == RC_TEXT ? jx_text(v->s) : json_null();
 }
 
+/*
+ * A run's steps or notifications as the query built them (a JSON array in
+ * text), or NULL when that text cannot be read (bytes that are not UTF-8 in
+ * an error message): the caller reads those rows one by one then, repaired.
+ */
+static json_t *array_or_null(const rc_value *v)
+{
+    json_t *a = v->type == RC_TEXT ? json_loads(v->s, JSON_DECODE_ANY, NULL) : NULL;
+    if (json_is_array(a))
+        return a;
+    json_decref(a);
+    return NULL;
+}
+
 static int list_row(void *user, const rc_value *c, size_t n)
 {
     list_state *st = user;
-    if (n < 8)
+    if (n < 11)
         return 1;
-    json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:[]}",
+    json_t *steps = array_or_null(&c[8]), *notes = array_or_null(&c[9]);
+    json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}",
                             "runId", int_or_null(&c[0]), "trigger", text_or_null(&c[1]),
                             "dryRun", c[2].type == RC_INT && c[2].i != 0,
                             "status", text_or_null(&c[3]), "startedAt", text_or_null(&c[4]),
                             "finishedAt", text_or_null(&c[5]),
-                            "durationMs", int_or_null(&c[6]), "steps"));
+                            "durationMs", int_or_null(&c[6]),
+                            "steps", steps ? steps : jx(json_null())));
     if (st->paged)
         json_object_set_new(run, "rowsChanged", int_or_null(&c[7]));
+    json_object_set_new(run, "notifications", notes ? notes : json_null());
+    if (c[10].type == RC_INT)
+        st->total = c[10].i;
     json_array_append_new(st->runs, run);
     return 0;
 }
@@ -497,14 +517,30 @@ static int add_notifications(history *h, int64_t run_id, json_t *run)
     return 0;
 }
 
-static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged)
+/*
+ * A page of runs in one query (a page of 1000 runs used to take 2001): each
+ * run's steps and notifications come as JSON arrays built by SQLite, and
+ * the count of all runs as the last column. Only a run whose arrays cannot
+ * be read back (an error message that is not UTF-8) costs its own queries.
+ */
+static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged,
+                           int64_t *total)
 {
-    list_state st = { jx(json_array()), paged };
+    list_state st = { jx(json_array()), paged, -1 };
     rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
     /* rowsChanged stays in the result JSON: no column, so no schema change. */
-    if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                 "duration_ms, json_extract(result, '$.rowsChanged') FROM runs WHERE id < ? "
-                 "ORDER BY id DESC LIMIT ?", p, 2, list_row, &st) != 0) {
+    if (db_query(h->conn, "SELECT r.id, r.trigger, r.dry_run, r.status, r.started_at, "
+                 "r.finished_at, r.duration_ms, json_extract(r.result, '$.rowsChanged'), "
+                 "(SELECT json_group_array(json_object('name', name, 'plugin', plugin, "
+                 "'status', status, 'durationMs', duration_ms, 'error', error)) FROM "
+                 "(SELECT * FROM run_steps s WHERE s.run_id = r.id ORDER BY s.seq)), "
+                 "(SELECT json_group_array(json_object('target', target, 'event', event, "
+                 "'status', status, 'httpCode', http_code, 'attempts', attempts, 'error', "
+                 "error)) FROM (SELECT * FROM run_notifications n WHERE n.run_id = r.id "
+                 "ORDER BY n.id)), "
+                 "(SELECT COUNT(*) FROM runs) "
+                 "FROM runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?", p, 2, list_row,
+                 &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
         return NULL;
@@ -513,18 +549,24 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
     json_t *run;
     json_array_foreach(st.runs, i, run) {
         rc_value id[] = { rc_int(json_integer_value(json_object_get(run, "runId"))) };
-        if (db_query(h->conn, "SELECT name, plugin, status, duration_ms, error FROM run_steps "
-                     "WHERE run_id = ? ORDER BY seq", id, 1, step_row,
-                     json_object_get(run, "steps")) != 0) {
-            set_err(h, "list steps");
-            json_decref(st.runs);
-            return NULL;
+        if (json_is_null(json_object_get(run, "steps"))) {
+            json_object_set_new(run, "steps", jx(json_array()));
+            if (db_query(h->conn, "SELECT name, plugin, status, duration_ms, error FROM "
+                         "run_steps WHERE run_id = ? ORDER BY seq", id, 1, step_row,
+                         json_object_get(run, "steps")) != 0) {
+                set_err(h, "list steps");
+                json_decref(st.runs);
+                return NULL;
+            }
         }
-        if (add_notifications(h, id[0].i, run) != 0) {
+        if (json_is_null(json_object_get(run, "notifications")) &&
+            add_notifications(h, id[0].i, run) != 0) {
             json_decref(st.runs);
             return NULL;
         }
     }
+    if (total)
+        *total = st.total;
     return st.runs;
 }
 
@@ -611,7 +653,7 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
 json_t *history_list(history *h, int64_t limit)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, limit, 0, 0);
+    json_t *runs = locked_list(h, limit, 0, 0, NULL);
     pthread_mutex_unlock(&h->mu);
     return runs;
 }
@@ -619,9 +661,12 @@ json_t *history_list(history *h, int64_t limit)
 json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, limit, before_id, 1);
-    if (runs && db_query(h->conn, "SELECT COUNT(*) FROM runs", NULL, 0, rc__count_row,
-                         total) != 0) {
+    int64_t counted = -1;
+    json_t *runs = locked_list(h, limit, before_id, 1, &counted);
+    *total = counted;
+    /* An empty page has no row to carry the count. */
+    if (runs && counted < 0 && db_query(h->conn, "SELECT COUNT(*) FROM runs", NULL, 0,
+                                        rc__count_row, total) != 0) {
         set_err(h, "count runs");
         json_decref(runs);
         runs = NULL;
