@@ -270,8 +270,15 @@ int cmd_plugins(int argc, char **argv)
     registry_init(&seen, NULL, 0);
     for (size_t i = 0; i < cfg->n_plugin_dirs; i++) {
         const char *dir = cfg->plugin_dirs[i];
+        int local = rc_local_plugin_dir[0] && strcmp(dir, rc_local_plugin_dir) == 0;
         printf("plugin_dir %s%s\n", dir,
-               strcmp(dir, rc_default_plugin_dir) == 0 ? " (the built-in default)" : "");
+               strcmp(dir, rc_default_plugin_dir) == 0 ? " (the built-in default)" :
+               local ? " (the built-in default for plugins of your own)" : "");
+        /* Nobody may have put a plugin of their own there yet: not an error. */
+        if (local && access(dir, F_OK) != 0 && errno == ENOENT) {
+            printf("    (no such folder yet)\n");
+            continue;
+        }
         bad |= list_dir(dir, &seen);
     }
     registry_free(&seen);

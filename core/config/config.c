@@ -113,7 +113,8 @@ static const cfg_key top_keys[] = {
       C(history_path), K_PATH },
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .min = 1, .max = 1000000 },
-    /* The default is absolute (base/paths.h): the installed plugin folder. */
+    /* The default is absolute (base/paths.h): the installed plugin folder,
+     * then the local one where there is one (set_plugin_dirs). */
     { "plugin_dir", RC_OPT_STRING, rc_default_plugin_dir,
       "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
       .set = set_plugin_dirs, .type_text = "string|list" },
@@ -632,11 +633,16 @@ static void free_dirs(char **dirs, size_t n)
     free(dirs);
 }
 
+/*
+ * plugin_dir from the file (a folder or a list), or, when the file has none
+ * (node NULL), the default: k->def, then the local folder for plugins of
+ * one's own (base/paths.h) when the binary was built with one.
+ */
 static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *base)
 {
     config *c = base;
     int is_list = node && node->kind == YT_SEQ;
-    size_t n = is_list ? node->n : 1;
+    size_t n = is_list ? node->n : !node && rc_local_plugin_dir[0] ? 2 : 1;
     char **dirs = NULL;
     int rc = -1;
 
@@ -651,7 +657,8 @@ static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *ba
     dirs = xcalloc(n, sizeof *dirs);
     for (size_t i = 0; i < n; i++) {
         const yt_node *item = is_list ? node->items[i] : node;
-        if (plugin_dir_item(ld, item, item ? item->scalar : k->def, &dirs[i]) != 0)
+        const char *def = i == 0 ? k->def : rc_local_plugin_dir;
+        if (plugin_dir_item(ld, item, item ? item->scalar : def, &dirs[i]) != 0)
             goto out;
     }
     free_dirs(c->plugin_dirs, c->n_plugin_dirs);
@@ -1424,8 +1431,9 @@ static void doc_key_markdown(FILE *f, const char *prefix, const cfg_key *k)
     doc_code(f, DOC_MARKDOWN, t.type);
     fputs(" | ", f);
     if (k->def == rc_default_plugin_dir)
-        fputs("the installed plugin folder, `LIBDIR/reconciler/plugins` (`reconciler --version` "
-              "prints it)", f);
+        fputs("the installed plugin folder, `LIBDIR/reconciler/plugins`, then the local one "
+              "(the package's: `/usr/local/lib/reconciler/plugins`; `reconciler --version` "
+              "prints both)", f);
     else if (strcmp(t.def, "-") == 0)
         fputs("none", f);
     else if (strcmp(t.def, "(required)") == 0)

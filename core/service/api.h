@@ -16,6 +16,7 @@
 #include "service/dbwatch.h"
 #include "service/figures.h"
 #include "service/http.h"
+#include "service/reload_state.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
@@ -24,12 +25,14 @@ typedef struct api_deps {
     run_state *rs;
     snapshots *snaps;
     history *h;          /* the API's own handle (short busy timeout) */
-    runlock *rl;         /* read: runlock_held() only */
+    runlock *rl;         /* read: runlock_state() only */
     dbwatch *watch;
     const config *boot;  /* database settings for the live figures' connections */
     const char *listen;
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
+    reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
+    void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
     figures *fig;        /* the figure snapshot the queue, dashboard and /metrics answer from */
 } api_deps;
 
