@@ -30,6 +30,7 @@ struct history {
     char *path;
     int64_t keep_runs;
     int read_only;
+    int counted; /* the file keeps its runs' count (run_count): pages need no COUNT(*) */
     int wal_pending; /* a write failed: the WAL is to be checkpointed and truncated */
 };
 
@@ -234,6 +235,44 @@ static void owner_hint(const char *what, const char *path, char *out, size_t out
 }
 
 /*
+ * The runs' count, kept by triggers in the file itself (whoever writes:
+ * `run --once` beside the service too), so that a page of the history
+ * costs the same at a million runs as at ten: COUNT(*) read every run.
+ * Made in one write transaction with its first value, so that no run
+ * written meanwhile by another process is missed. A file that cannot take
+ * it now (locked, full) opens all the same: its pages count, as before.
+ */
+static int has_count(history *h)
+{
+    int64_t n = 0;
+    return db_query(h->conn, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                    "name = 'run_count'", NULL, 0, rc__count_row, &n) == 0 && n > 0;
+}
+
+static void add_count(history *h)
+{
+    static const char script[] =
+        "BEGIN IMMEDIATE;"
+        "CREATE TABLE IF NOT EXISTS run_count (id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " n INTEGER NOT NULL);"
+        "INSERT OR IGNORE INTO run_count (id, n) SELECT 1, COUNT(*) FROM runs;"
+        "CREATE TRIGGER IF NOT EXISTS runs_counted_in AFTER INSERT ON runs"
+        " BEGIN UPDATE run_count SET n = n + 1 WHERE id = 1; END;"
+        "CREATE TRIGGER IF NOT EXISTS runs_counted_out AFTER DELETE ON runs"
+        " BEGIN UPDATE run_count SET n = n - 1 WHERE id = 1; END;"
+        "COMMIT;";
+    if (has_count(h)) {
+        h->counted = 1;
+    } else if (db_exec_script(h->conn, script) == 0) {
+        h->counted = 1;
+    } else {
+        log_warn("history %s: cannot keep the runs' count yet (%s); pages count them",
+                 h->path, db_errmsg(h->conn));
+        (void)db_exec(h->conn, "ROLLBACK", NULL, 0, NULL);
+    }
+}
+
+/*
  * Can the store (or, while it does not exist, its folder) be written? SQLite
  * alone would say "unable to open database file" on a read-only filesystem.
  */
@@ -306,6 +345,7 @@ int history_open_read(const char *path, history **out, char *err, size_t errlen)
         history_close(h);
         return -1;
     }
+    h->counted = has_count(h);
     *out = h;
     return 0;
 }
@@ -344,6 +384,7 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
         set_err(h, "add the owner column");
         goto fail_msg;
     }
+    add_count(h);
     read_floor(h);
     *out = h;
     return 0;
@@ -606,13 +647,20 @@ static int add_notifications(history *h, int64_t run_id, json_t *run)
  * the count of all runs as the last column. Only a run whose arrays cannot
  * be read back (an error message that is not UTF-8) costs its own queries.
  */
+/* The count of all runs, as an SQL expression: kept by the file, or counted (an older file read only). */
+static const char *count_sql(const history *h)
+{
+    return h->counted ? "(SELECT n FROM run_count WHERE id = 1)" : "(SELECT COUNT(*) FROM runs)";
+}
+
 static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged,
                            int64_t *total)
 {
     list_state st = { jx(json_array()), paged, -1 };
     rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
+    char sql[1536];
     /* rowsChanged stays in the result JSON: no column, so no schema change. */
-    if (db_query(h->conn, "SELECT r.id, r.trigger, r.dry_run, r.status, r.started_at, "
+    snprintf(sql, sizeof sql, "SELECT r.id, r.trigger, r.dry_run, r.status, r.started_at, "
                  "r.finished_at, r.duration_ms, CASE WHEN json_valid(r.result) THEN "
                  "json_extract(r.result, '$.rowsChanged') END, "
                  "(SELECT json_group_array(json_object('name', name, 'plugin', plugin, "
@@ -622,9 +670,8 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
                  "'status', status, 'httpCode', http_code, 'attempts', attempts, 'error', "
                  "error)) FROM (SELECT * FROM run_notifications n WHERE n.run_id = r.id "
                  "ORDER BY n.id)), "
-                 "(SELECT COUNT(*) FROM runs) "
-                 "FROM runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?", p, 2, list_row,
-                 &st) != 0) {
+                 "%s FROM runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?", count_sql(h));
+    if (db_query(h->conn, sql, p, 2, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
         return NULL;
@@ -801,8 +848,9 @@ json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *tota
     json_t *runs = locked_list(h, limit, before_id, 1, &counted);
     *total = counted;
     /* An empty page has no row to carry the count. */
-    if (runs && counted < 0 && db_query(h->conn, "SELECT COUNT(*) FROM runs", NULL, 0,
-                                        rc__count_row, total) != 0) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT %s", count_sql(h));
+    if (runs && counted < 0 && db_query(h->conn, sql, NULL, 0, rc__count_row, total) != 0) {
         set_err(h, "count runs");
         json_decref(runs);
         runs = NULL;
