@@ -223,6 +223,8 @@ static void reload(service *s)
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
     reload_state_loaded(&s->cfgs, nc, 1);
     snapshots_swap(&s->snaps, nc, np);
+    /* Its probes or their options may differ: the figures follow the pipeline in force. */
+    figures_kick(s->fig);
 }
 
 static void install_signals(void)
