@@ -504,3 +504,48 @@ Test(figures, validate_reports_an_undeclared_figure, .timeout = 30)
     free(fixtures);
     free(yaml);
 }
+
+/*
+ * The refresh period stretches so that refreshes take at most 5% of the
+ * time: after a refresh held at the gate, the period in force is at least
+ * 20 times that refresh's duration (and never below http.figures_refresh).
+ */
+Test(figures, period_stretches_with_the_refresh, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    tally_files f;
+    char steps[1024];
+    tally_paths(&f);
+    migrated(DB_SQLITE, &t);
+    snprintf(steps, sizeof steps, "  - plugin: tally\n    options:\n      count_file: %s\n"
+             "      gate: %s\n", f.count, f.gate);
+    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n",
+              "  figures_refresh: 1s\n", steps);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    wait_probe_runs(&s, &f, 1, 15000);
+    /* Held at the gate 300 ms at least: a refresh of a known least length (the wait
+     * only sets that length; nothing waits on it for an event). */
+    sleep_ms(300);
+    th_write(f.gate, "open\n");
+    int64_t end = mono_ms() + 10000;
+    json_t *j;
+    while (j = figures_state(&s), json_is_null(json_object_get(j, "lastRefreshMs"))) {
+        json_decref(j);
+        cr_assert_lt(mono_ms(), end, "the first refresh never ended");
+        sleep_ms(10);
+    }
+    int64_t took = json_integer_value(json_object_get(j, "lastRefreshMs"));
+    int64_t period = json_integer_value(json_object_get(j, "periodMs"));
+    json_decref(j);
+    cr_assert_geq(took, 300, "%lld ms", (long long)took);
+    cr_assert_geq(period, 20 * took, "period %lld ms for a refresh of %lld ms",
+                  (long long)period, (long long)took);
+    cr_log_info("period_stretches_with_the_refresh: a refresh of %lld ms, period %lld ms",
+                (long long)took, (long long)period);
+    svc_term(&s);
+    svc_free(&s);
+    tally_free(&f);
+    th_db_destroy(&t);
+}
