@@ -9,6 +9,7 @@
 #include "helpers.h"
 #include "th_http.h"
 #include "th_svc.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -548,4 +549,33 @@ Test(figures, period_stretches_with_the_refresh, .timeout = 60)
     svc_free(&s);
     tally_free(&f);
     th_db_destroy(&t);
+}
+
+/* The figure keys' own checks, each at its FILE:LINE:COL; the built-in defaults load. */
+Test(figures, mapping_errors_name_their_place)
+{
+    static const struct { const char *http, *want; } bad[] = {
+        { "  dashboard_figures: [a, b]\n", "f.yaml:3:22: 'http.dashboard_figures' expects a mapping" },
+        { "  queue_figures:\n    total: Queue-Size\n", "f.yaml:4:12: 'http.queue_figures': total: expects a figure's name" },
+        { "  queue_figures:\n    a: x\n    a.b: y\n", "f.yaml:5:5: 'http.queue_figures': member 'a.b' overlaps member 'a'" },
+        { "  figure_plugins: [queue, \"no/such\"]\n", "f.yaml:3:27: 'http.figure_plugins' item" },
+        { "  figure_plugins: queue\n", "f.yaml:3:19: 'http.figure_plugins' expects a list" },
+    };
+    char err[1024], text[512];
+    config *c = NULL;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "database: { url: \"sqlite:x.db\" }\nhttp:\n%s"
+                 "steps:\n  - plugin: tally\n", bad[i].http);
+        cr_assert_neq(config_load_text("f.yaml", text, &c, err, sizeof err), 0, "%s", text);
+        cr_assert(strstr(err, bad[i].want), "want %s in: %s", bad[i].want, err);
+    }
+    cr_assert_eq(config_load_text("f.yaml", "database: { url: \"sqlite:x.db\" }\n"
+                                  "steps:\n  - plugin: tally\n", &c, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(c->n_http_figure_plugins, 4);
+    cr_assert_eq(c->http_dashboard_figures.n, 9);
+    cr_assert_eq(c->http_dashboard_figures.from_file, 0);
+    cr_assert_str_eq(c->http_queue_figures.items[0].path, "byStatus");
+    cr_assert_str_eq(c->http_queue_figures.items[0].figure, "queue_jobs");
+    config_free(c);
 }
