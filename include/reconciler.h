@@ -24,9 +24,10 @@
  *   - init(), run() and fini() are called once per step per run, in that
  *     order, on one thread, in the worker (twice when the step sets
  *     max_changes: see MAX_CHANGES below): also in dry runs, and also when
- *     the service's API runs the plugin as a read-only probe (the live
- *     /v1/processing/queue and /api/admin/dashboard figures), each probe in
- *     a worker of its own. They are never called by `validate`.
+ *     the service runs the plugin as a read-only probe for its figures (in
+ *     the background, every http.figures_refresh and after each run; see
+ *     FIGURES below), in a worker of its own. They are never called by
+ *     `validate`.
  *   - check() (ABI 1.1, optional) is called by `validate` and before every
  *     run, before any step writes, with the step's options and no database.
  *   - prepare() (ABI 1.2, optional) is called by `validate --db URL`, and in

@@ -14,7 +14,6 @@
 #include "base/util.h"
 #include "base/version.h"
 #include "engine/dotkey.h"
-#include "engine/supervisor.h"
 #include "service/console.h"
 #include "service/prom.h"
 

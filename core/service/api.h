@@ -27,7 +27,7 @@ typedef struct api_deps {
     history *h;          /* the API's own handle (short busy timeout) */
     runlock *rl;         /* read: runlock_state() only */
     dbwatch *watch;
-    const config *boot;  /* database settings for the live figures' connections */
+    const config *boot;  /* the configuration the service started with */
     const char *listen;
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
