@@ -457,6 +457,8 @@
   }
 
   function figureError(bodyId, r) {
+    /* No snapshot yet (the first refresh runs at start): ask again at the next tick. */
+    view.lastFigures = 0;
     var b = $(bodyId);
     clear(b);
     b.appendChild(el("p", "empty", "Not available (" + r.status + "): " + (r.body.error || "")));
