@@ -235,7 +235,7 @@ Test(config, unknown_step_key)
 {
     refuses(STEP "    option: { a: 1 }\n",
             ":3:5: unknown key 'option' in a step; valid keys: plugin, name, options, on_error, "
-            "enabled, timeout, max_changes");
+            "enabled, timeout, max_changes, memory_limit");
 }
 
 /* ------------------------------------------------------- wrong types */
@@ -753,7 +753,7 @@ static const char *const every_key[] = {
     "http.token_env", "http.figures_refresh", "http.figures_wait",
     "http.figure_plugins", "http.dashboard_figures", "http.queue_figures", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
-    "steps[].max_changes",
+    "steps[].max_changes", "steps[].memory_limit",
     "notify", "notify[].url", "notify[].name", "notify[].on", "notify[].format",
     "notify[].secret_env", "notify[].timeout", "notify[].retries", "notify[].backoff",
     "notify[].headers",

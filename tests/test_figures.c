@@ -492,6 +492,13 @@ Test(figures, validate_reports_an_undeclared_figure, .timeout = 30)
     free(text);
     cr_assert_eq(th_run_cli(args, NULL, NULL, &err), 0, "%s", err);
     free(err);
+    /* A figure of a plugin no step uses, run for http.figure_plugins (the built-in list). */
+    cr_assert_neq(asprintf(&text, fmt, plugins, fixtures, "tally_widgets\n    orders: orders_total"),
+                  -1);
+    th_write(yaml, text);
+    free(text);
+    cr_assert_eq(th_run_cli(args, NULL, NULL, &err), 0, "%s", err);
+    free(err);
     /* A member path that is not one is refused at its own position. */
     cr_assert_neq(asprintf(&text, fmt, plugins, fixtures, "tally_widgets\n    widgets..x: a"),
                   -1);

@@ -44,6 +44,14 @@ int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen);
 void pipeline_free(pipeline *p); /* accepts NULL */
 
 /*
+ * The same from plugins a worker described (engine/plugin.h; all n taken,
+ * whatever the outcome): nothing is loaded, no plugin code runs. What the
+ * supervisor, validate and the service build (engine/supervisor.h).
+ */
+int pipeline_build_described(const config *cfg, plugin **described, size_t n, pipeline **out,
+                             char *err, size_t errlen);
+
+/*
  * The figure called name (ABI 1.5) among the probes' declarations, with the
  * plugin that declares it in *by (may be NULL), or NULL.
  */
