@@ -529,8 +529,8 @@ static int start(worker *w, json_t *assignment, db **d, const limits *l, char *e
 /*
  * How a worker ended after its last reply, when not cleanly, said in the
  * log: it changes no outcome there, but it is what a worker that corrupted
- * its heap, or (under LeakSanitizer, which exits 23) leaked, looks like
- * from here.
+ * its heap, or (under LeakSanitizer, which then exits non-zero) leaked,
+ * looks like from here.
  */
 static void say_unclean_end(const worker *w, long pid, int st)
 {
