@@ -40,6 +40,20 @@ static void insert_leased_job(db *d, int secs)
     cr_assert_eq(db_exec(d, sql, p, 1, NULL), 0, "%s", db_errmsg(d));
 }
 
+/* Did a stop request cut this run (a history entry) short? */
+static int cut_by_stop(json_t *run)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(run, "steps"), i, st) {
+        const char *e = json_string_value(json_object_get(st, "error"));
+        if (e && (strstr(e, "reconciler is stopping") || strstr(e, "reconciler was stopping") ||
+                  strncmp(e, "interrupted", 11) == 0))
+            return 1;
+    }
+    return 0;
+}
+
 /*
  * A startup run, then interval runs at the configured pace; a lease that
  * expires while the service runs is freed and its job requeued by the next
@@ -68,7 +82,10 @@ DB_TEST(service, startup_then_interval_runs, .timeout = 40, SVC_FIXTURE)
     for (i = json_array_size(runs); i-- > 0;) {
         run = json_array_get(runs, i);
         const char *trig = json_string_value(json_object_get(run, "trigger"));
-        cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "success");
+        /* The newest run may be the one svc_term cut short (with a worker per step a
+         * run is long enough to be caught): a step of it then says so. */
+        if (!(i == 0 && cut_by_stop(run)))
+            cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "success");
         if (strcmp(trig, "scheduled") == 0) {
             int64_t at = iso_ms(json_string_value(json_object_get(run, "startedAt")));
             if (scheduled++)
