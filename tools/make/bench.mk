@@ -1,5 +1,10 @@
-# make bench: its live worker (tools/bench-worker.c), built beside the rest.
-_bench: $(BUILD)/tools/bench-worker
+# make bench: its live worker (tools/bench-worker.c) and its HTTP load
+# (tools/bench-http.c), built beside the rest.
+_bench: $(BUILD)/tools/bench-worker $(BUILD)/tools/bench-http
+
+$(BUILD)/tools/bench-http: tools/bench-http.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lpthread
 
 # Compiled and linked in one step; its header dependencies come from the
 # compiler as the objects' do ($(BUILD)/tools/bench-worker.d).
