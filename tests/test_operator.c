@@ -406,3 +406,81 @@ Test(operator, lock_wait_shows_progress_on_a_terminal, .timeout = 30)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* Everything `cmd` wrote to a pseudo-terminal (stdout and stderr), and its exit code. */
+static int on_terminal(const char *const *args, char *buf, size_t n)
+{
+    char *bin = th_path(th_build(), "reconciler");
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+    if (pid == 0) {
+        size_t k = 0;
+        const char *argv[16] = { bin };
+        while (args[k] && k < 14) {
+            argv[k + 1] = args[k];
+            k++;
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    size_t used = 0;
+    for (;;) {
+        ssize_t got = read(master, buf + used, n - 1 - used);
+        if (got <= 0 || (used += (size_t)got) >= n - 1)
+            break;
+    }
+    buf[used] = '\0';
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(master);
+    free(bin);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/*
+ * On a terminal `run --once` prints its summary once (no info log lines
+ * repeating it), a table of steps, "would change" for a dry run; `history`
+ * shows rows changed and the first error of a failed run.
+ */
+Test(operator, terminal_summary_once_and_history_columns, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char buf[16384], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    name: first_step\n"
+              "  - plugin: fixture\n    name: broken\n    options:\n      fail: true\n");
+    const char *const dry[] = { "run", "--once", "--dry-run", "-c", s.yaml, NULL };
+    int rc = on_terminal(dry, buf, sizeof buf);
+    cr_assert_eq(rc, 1, "exit %d: %s", rc, buf);
+    cr_assert_eq(count_of(buf, "reconciliation run 1 "), 1, "the summary twice: %s", buf);
+    cr_assert_not_null(strstr(buf, "would change 0 rows"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "first_step"), "%s", buf);
+    cr_assert_null(strstr(buf, " info "), "info log lines on a terminal: %s", buf);
+    cr_assert_not_null(strstr(buf, "error in broken: "), "%s", buf);
+
+    rc = run_once(&s, 0, &out, &err);
+    cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+    free(out);
+    free(err);
+    const char *const hist[] = { "history", "-c", s.yaml, NULL };
+    rc = th_run_cli(hist, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "rows changed"), "%s", out);
+    cr_assert_not_null(strstr(out, "0 (dry)"), "%s", out);
+    cr_assert_eq(count_of(out, "error: "), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "broken=failed"), "%s", out);
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}

@@ -109,3 +109,22 @@ int cli_connect(const config *cfg, db **out)
         cli_error("%s", err);
     return rc;
 }
+
+void cli_duration(int64_t ms, char *out, size_t n)
+{
+    int64_t s = ms / 1000;
+    if (ms < 1000)
+        snprintf(out, n, "%lld ms", (long long)(ms < 0 ? 0 : ms));
+    else if (s < 10)
+        snprintf(out, n, "%lld.%llds", (long long)s, (long long)(ms % 1000 / 100));
+    else if (s < 60)
+        snprintf(out, n, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(out, n, s % 60 ? "%lldm %llds" : "%lldm", (long long)(s / 60),
+                 (long long)(s % 60));
+    else if (s < 86400)
+        snprintf(out, n, (s % 3600) / 60 ? "%lldh %lldm" : "%lldh", (long long)(s / 3600),
+                 (long long)((s % 3600) / 60));
+    else
+        snprintf(out, n, "%lldd %lldh", (long long)(s / 86400), (long long)((s % 86400) / 3600));
+}

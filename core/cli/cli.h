@@ -7,6 +7,8 @@
 #include "db/db.h"
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Options every command takes. */
 typedef struct cli_common {
@@ -26,6 +28,9 @@ int cmd_calendar(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+
+/* A duration for people: "800 ms", "4.2s", "45s", "2m", "2m 5s", "1h 3m", "2d 1h". */
+void cli_duration(int64_t ms, char *out, size_t n);
 
 /* A run's result for people: the summary, a line per step, the figures (run --once, trigger). */
 void cli_print_result(const json_t *r);

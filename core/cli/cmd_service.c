@@ -329,24 +329,6 @@ static const char status_help[] =
     "\nExit codes: 0 the service answered (whatever its state), 6 it could not be\n"
     "reached.\n";
 
-/* "2m", "1h 5m", "45s", "800 ms" for a duration. */
-static void fmt_span(int64_t ms, char *out, size_t n)
-{
-    int64_t s = ms / 1000;
-    if (ms < 1000)
-        snprintf(out, n, "%lld ms", (long long)ms);
-    else if (s < 60)
-        snprintf(out, n, "%llds", (long long)s);
-    else if (s < 3600)
-        snprintf(out, n, s % 60 ? "%lldm %llds" : "%lldm", (long long)(s / 60),
-                 (long long)(s % 60));
-    else if (s < 86400)
-        snprintf(out, n, (s % 3600) / 60 ? "%lldh %lldm" : "%lldh", (long long)(s / 3600),
-                 (long long)((s % 3600) / 60));
-    else
-        snprintf(out, n, "%lldd %lldh", (long long)(s / 86400), (long long)((s % 86400) / 3600));
-}
-
 /* ISO time (UTC) as Unix ms, or 0. */
 static int64_t iso_ms(const char *iso)
 {
@@ -369,7 +351,7 @@ static void when(const char *iso, char *out, size_t n)
         snprintf(out, n, "-");
         return;
     }
-    fmt_span(t > now ? t - now : now - t, span, sizeof span);
+    cli_duration(t > now ? t - now : now - t, span, sizeof span);
     snprintf(out, n, "%s (%s%s%s)", iso, t > now ? "in " : "", span, t > now ? "" : " ago");
 }
 
@@ -400,7 +382,7 @@ int cmd_status(int argc, char **argv)
         goto out;
     }
     /* One line per subject, "subject:" first, so that a list of jobs can follow as more. */
-    fmt_span(json_integer_value(json_object_get(st, "uptime")) * 1000, span, sizeof span);
+    cli_duration(json_integer_value(json_object_get(st, "uptime")) * 1000, span, sizeof span);
     printf("service:   %s, up %s\n", c.base, span);
     if (json_is_true(json_object_get(st, "running")))
         printf("state:     running run %lld\n",
@@ -416,7 +398,7 @@ int cmd_status(int argc, char **argv)
     json_t *last = json_object_get(st, "lastRun");
     if (json_is_object(last)) {
         when(str(last, "timestamp"), a, sizeof a);
-        fmt_span(json_integer_value(json_object_get(last, "durationMs")), span, sizeof span);
+        cli_duration(json_integer_value(json_object_get(last, "durationMs")), span, sizeof span);
         printf("last run:  %lld %s (%s%s) at %s, took %s\n",
                (long long)json_integer_value(json_object_get(last, "runId")), str(last, "status"),
                str(last, "trigger"), json_is_true(json_object_get(last, "dryRun")) ? ", dry run"
