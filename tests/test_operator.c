@@ -484,3 +484,69 @@ Test(operator, terminal_summary_once_and_history_columns, .timeout = 30)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/*
+ * Before `migrate`: a run (dry too) says "run `reconciler migrate`" once,
+ * not an SQL error per step; `migrate --status` lists what is pending and
+ * `--dry-run` prints it, both changing nothing. On both drivers.
+ */
+DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    th_db_create(kind, &t);
+    svc_setup(&s, &t, 1, "", "", REAL_STEPS);
+    char *pw = password_env(&s);
+    const char *const env[] = { pw, NULL };
+
+    int rc = run_once(&s, 0, &out, &err);
+    cr_assert_eq(rc, 3, "exit %d: %s", rc, err);
+    cr_assert_eq(count_of(err, "run `reconciler migrate`"), 2, "one log line, one message: %s",
+                 err);
+    cr_assert_null(strstr(err, "no such table"), "%s", err);
+    cr_assert_null(strstr(err, "doesn't exist"), "%s", err);
+    free(out);
+    free(err);
+
+    const char *const st[] = { "migrate", "--status", "-c", s.yaml, NULL };
+    rc = th_run_cli(st, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "001_bot_tables.sql"), "%s", out);
+    cr_assert_not_null(strstr(out, "pending"), "%s", out);
+    cr_assert_null(strstr(out, "applied "), "%s", out);
+    free(out);
+    free(err);
+    const char *const dry[] = { "migrate", "--dry-run", "-c", s.yaml, NULL };
+    rc = th_run_cli(dry, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "-- 001_bot_tables.sql (would run)"), "%s", out);
+    cr_assert_not_null(strstr(out, "CREATE TABLE"), "%s", out);
+    free(out);
+    free(err);
+    /* Nothing was created by either. */
+    cr_assert_eq(th_count(t.conn, kind == DB_MYSQL
+                                      ? "SELECT COUNT(*) FROM information_schema.tables WHERE "
+                                        "table_schema = DATABASE()"
+                                      : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"),
+                 0);
+
+    const char *const mig[] = { "migrate", "-c", s.yaml, NULL };
+    rc = th_run_cli(mig, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    free(out);
+    free(err);
+    rc = th_run_cli(st, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "0 pending"), "%s", out);
+    cr_assert_not_null(strstr(out, "applied "), "%s", out);
+    free(out);
+    free(err);
+    rc = run_once(&s, 0, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    free(out);
+    free(err);
+    free(pw);
+    svc_free(&s);
+    th_db_destroy(&t);
+}

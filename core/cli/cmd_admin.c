@@ -39,25 +39,77 @@ static int common_only(int argc, char **argv, const char *help, cli_common *comm
 }
 
 static const char migrate_help[] =
-    "Usage: reconciler migrate [-c FILE] [--db URL]\n"
+    "Usage: reconciler migrate [--status | --dry-run] [-c FILE] [--db URL]\n"
     "Create or upgrade the bot's tables (processing_jobs, user_sessions, orders,\n"
     "processing_job_logs, reconciler_locks). Applied versions are recorded in\n"
-    "schema_migrations; running it again applies nothing new.\n\n" CLI_COMMON_HELP;
+    "schema_migrations; running it again applies nothing new.\n\n"
+    "      --status         list every migration, applied (when) or pending;\n"
+    "                       change nothing (exit 0 either way)\n"
+    "      --dry-run        print the pending migrations' SQL; change nothing\n"
+    CLI_COMMON_HELP;
+
+/* migrate --status / --dry-run: one migration. */
+static void show_migration(void *user, const migration *m, const char *applied_at)
+{
+    int dry = *(int *)user;
+    if (!dry)
+        printf("  %-32s %s%s\n", m->name, applied_at ? "applied " : "pending",
+               applied_at ? applied_at : "");
+    else if (!applied_at)
+        printf("-- %s (would run)\n%s\n", m->name, m->sql);
+}
 
 int cmd_migrate(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        { "status", no_argument, NULL, 's' },
+        { "dry-run", no_argument, NULL, 'n' },
+        CLI_COMMON_LONGOPTS,
+        { NULL, 0, NULL, 0 }
+    };
     cli_common common = { 0 };
     config *cfg = NULL;
     db *d = NULL;
     char err[2048];
-    int rc = common_only(argc, argv, migrate_help, &common);
-    if (rc >= 0)
-        return rc;
+    int status = 0, dry = 0, ch, rc;
 
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_common_opt(ch, optarg, &common))
+            continue;
+        switch (ch) {
+        case 's': status = 1; break;
+        case 'n': dry = 1; break;
+        case 'h': fputs(migrate_help, stdout); return EXIT_OK;
+        default: fputs(migrate_help, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (status && dry) {
+        cli_error("migrate: --status or --dry-run, not both");
+        return EXIT_USAGE;
+    }
     if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
         goto out;
     if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
         goto out;
+    if (status || dry) {
+        if (status)
+            printf("migrations (%s):\n", db_driver_name(d));
+        int pending = migrate_status(d, show_migration, &dry, err, sizeof err);
+        if (pending < 0) {
+            cli_error("migrate: %s", err);
+            rc = EXIT_DATABASE;
+            goto out;
+        }
+        printf("%s%d pending%s\n", dry ? "-- " : "", pending,
+               pending && status ? ": `reconciler migrate` applies them" : "");
+        rc = EXIT_OK;
+        goto out;
+    }
     int n = migrate_apply(d, err, sizeof err);
     if (n < 0) {
         cli_error("migrate: %s", err);

@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/migrate.h"
 #include "engine/runner.h"
 #include "engine/supervisor.h"
 
@@ -131,6 +132,32 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
     return code;
 }
 
+/* One migration's name for the message (the first pending one). */
+static void first_pending(void *user, const migration *m, const char *applied_at)
+{
+    const char **first = user;
+    if (!applied_at && !*first)
+        *first = m->name;
+}
+
+/*
+ * 1 with why when the bot's database lacks migrations this binary has
+ * (before the first `reconciler migrate`, or after an upgrade). A status that
+ * cannot be read is no reason to refuse: the run's own statements will say.
+ */
+static int migrations_pending(db *d, char *why, size_t whylen)
+{
+    const char *first = NULL;
+    char err[512];
+    int pending = d ? migrate_status(d, first_pending, &first, err, sizeof err) : 0;
+    if (pending <= 0)
+        return 0;
+    snprintf(why, whylen, "not run: the database lacks %d migration%s of this version (from "
+             "%s on): run `reconciler migrate` first", pending, pending == 1 ? "" : "s",
+             first ? first : "?");
+    return 1;
+}
+
 /*
  * Try for the lock until spec->wait_ms ran out. With spec->lock_busy, in
  * slices of a second, asking it after each whether to give up (it also shows
@@ -238,6 +265,11 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
         snprintf(reason, sizeof reason, "not run: %s", err);
         log_error("%s run %s", spec->trigger, reason);
         return not_run(env, spec, run_id, "failed", reason, rc, NULL, result);
+    }
+    /* Tables not there yet: one message that says what to do, not an SQL error per step. */
+    if (migrations_pending(*env->d, reason, sizeof reason)) {
+        log_error("%s run %s", spec->trigger, reason);
+        return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, NULL, result);
     }
     int locked = env->rl && !spec->dry_run;
     if (locked && (rc = take_lock(env, spec, run_id, result)) != EXIT_OK)
