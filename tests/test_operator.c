@@ -550,3 +550,43 @@ DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* --log-format json: a run's lines carry fields, not only prose. */
+Test(operator, json_log_lines_carry_fields, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    name: first_step\n");
+    const char *const args[] = { "run", "--once", "--log-format", "json", "-c", s.yaml, NULL };
+    int rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    int step_lines = 0, run_lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "not a JSON line: %s", line);
+        const char *step = json_string_value(json_object_get(o, "step"));
+        if (step && strcmp(step, "first_step") == 0 && json_object_get(o, "duration_ms")) {
+            cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "ok", "%s", line);
+            cr_assert(json_is_integer(json_object_get(o, "rows_changed")), "%s", line);
+            cr_assert_eq(json_integer_value(json_object_get(o, "run_id")), 1, "%s", line);
+            step_lines++;
+        }
+        if (!step && json_object_get(o, "rows_changed")) {
+            cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "success", "%s",
+                             line);
+            cr_assert_eq(json_integer_value(json_object_get(o, "run_id")), 1, "%s", line);
+            cr_assert(json_is_integer(json_object_get(o, "duration_ms")), "%s", line);
+            run_lines++;
+        }
+        json_decref(o);
+    }
+    cr_assert_eq(step_lines, 1, "%d step lines", step_lines);
+    cr_assert_eq(run_lines, 1, "%d run lines", run_lines);
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}

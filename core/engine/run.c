@@ -129,6 +129,7 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
     if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
     log_set_trace(NULL, NULL);
+    log_set_run(0);
     return code;
 }
 
@@ -251,6 +252,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
                       (long long)run_id);
         }
     }
+    log_set_run(run_id); /* this thread's JSON lines are the run's */
     if (spec->started)
         spec->started(spec->user, run_id);
     if (spec->trace) {
@@ -311,9 +313,18 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     if (env->h && run_id && history_finish(env->h, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);
-    log_info("%s", summary);
+    json_t *f = jx(json_pack("{s:s, s:s, s:b, s:I, s:I}",
+                             "status", json_string_value(json_object_get(*result, "status")),
+                             "trigger", spec->trigger, "dry_run", spec->dry_run,
+                             "duration_ms", json_integer_value(json_object_get(*result,
+                                                                                "durationMs")),
+                             "rows_changed", json_integer_value(json_object_get(*result,
+                                                                                 "rowsChanged"))));
+    log_fields(RC_LOG_INFO, NULL, f, "%s", summary);
+    json_decref(f);
     free(summary);
     log_set_trace(NULL, NULL);
+    log_set_run(0);
     if (*env->d && db_lost(*env->d)) {
         /* Reconnect before the next run rather than fail it too. */
         db_close(*env->d);
