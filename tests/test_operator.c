@@ -7,6 +7,7 @@
 #include "helpers.h"
 #include "db/lock.h"
 #include "th_http.h"
+#include "th_otlp.h"
 #include "th_svc.h"
 
 #include <errno.h>
@@ -587,6 +588,49 @@ Test(operator, json_log_lines_carry_fields, .timeout = 30)
     cr_assert_eq(run_lines, 1, "%d run lines", run_lines);
     free(out);
     free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * http.public_url: an alert links to the run's page in the console
+ * (PUBLIC_URL/#/runs/ID), for run --once too; a bad value is refused.
+ */
+Test(operator, public_url_makes_alert_links_to_the_console, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    th_otlp rx = { 0 }; /* no script: every answer is 200 */
+    char extra[512], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    th_otlp_start(&rx, 200, 0);
+    snprintf(extra, sizeof extra, "notify:\n  - url: http://127.0.0.1:%d/hook\n", rx.port);
+    svc_setup(&s, &t, 1, extra, "  public_url: https://ops.example/reconciler/\n",
+              "  - plugin: fixture\n    options:\n      fail: true\n");
+    int rc = run_once(&s, 1, &out, &err);
+    cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_assert_geq(th_otlp_wait(&rx, 1, 10000), 1, "no alert: %s", err);
+    json_t *b = th_otlp_body(&rx, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "link")),
+                     "https://ops.example/reconciler/#/runs/1", "%s", json_dumps(b, 0));
+    json_decref(b);
+    free(out);
+    free(err);
+    th_otlp_stop(&rx);
+
+    char *bad = th_path(th_tmpdir(), "bad.yaml");
+    char *text = th_read(s.yaml), *p = strstr(text, "https://ops.example");
+    cr_assert_not_null(p);
+    memcpy(p, "ftp://", 6);
+    th_write(bad, text);
+    const char *const args[] = { "validate", "-c", bad, NULL };
+    rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "http.public_url"), "%s", err);
+    free(out);
+    free(err);
+    free(text);
+    free(bad);
     svc_free(&s);
     th_db_destroy(&t);
 }

@@ -108,6 +108,7 @@ typedef struct config {
     /* http: */
     char *http_listen;     /* default 127.0.0.1:3006 */
     char *http_token_env;  /* default NULL */
+    char *http_public_url; /* the console as people reach it, for links in alerts; NULL */
 
     /* log: */
     char *log_level;   /* error|warn|info|debug, default info */

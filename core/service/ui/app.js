@@ -593,7 +593,14 @@
       resizeTimer = setTimeout(function () { if (chartRuns) drawChart(chartRuns); }, 100);
     });
     document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    /* #/runs/ID (the link alerts carry when http.public_url is set) opens that run. */
+    function fromHash() {
+      var m = /^#\/runs\/(\d+)$/.exec(location.hash);
+      if (m) openRun(Number(m[1]));
+    }
+    window.addEventListener("hashchange", fromHash);
     refresh();
+    fromHash();
     schedule();
   });
 })();
