@@ -233,7 +233,7 @@ Test(reload_state, commands_send_the_token, .timeout = 30)
     free(err);
     rc = th_run_cli(args, NULL, &out, &err);
     cr_assert_eq(rc, 6, "exit %d: %s", rc, err);
-    cr_assert_not_null(strstr(err, "asks for a token"), "%s", err);
+    cr_assert_not_null(strstr(err, "OP_TOKEN (http.token_env) is not set here"), "%s", err);
     cr_assert_null(strstr(err, "op-secret-1"));
     free(out);
     free(err);

@@ -153,10 +153,13 @@ static int call(const client *c, const char *method, const char *path, long *sta
     *body = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     if (*status == 401) {
-        snprintf(err, errlen, "the service on %s asks for a token: %s", c->base,
-                 c->token_env[0] ? "the variable http.token_env names is not set here, or holds "
-                                "another token"
-                              : "set http.token_env in the pipeline file and the variable");
+        if (c->token_env[0])
+            snprintf(err, errlen, "the service on %s refused the token: %s (http.token_env) is "
+                     "%s here; set it as the service has it (its unit's EnvironmentFile=)",
+                     c->base, c->token_env, c->token ? "another token" : "not set");
+        else
+            snprintf(err, errlen, "the service on %s asks for a token, and the pipeline file "
+                     "names no http.token_env to read it from", c->base);
         json_decref(*body);
         *body = NULL;
         goto out;
