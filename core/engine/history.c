@@ -30,6 +30,7 @@ struct history {
     char *path;
     int64_t keep_runs;
     int read_only;
+    int wal_pending; /* a write failed: the WAL is to be checkpointed and truncated */
 };
 
 static _Thread_local char tl_err[512];
@@ -578,7 +579,8 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
     rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
     /* rowsChanged stays in the result JSON: no column, so no schema change. */
     if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                 "duration_ms, json_extract(result, '$.rowsChanged') FROM runs WHERE id < ? "
+                 "duration_ms, CASE WHEN json_valid(result) THEN json_extract(result, '$.rowsChanged') END "
+                 "FROM runs WHERE id < ? "
                  "ORDER BY id DESC LIMIT ?", p, 2, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
@@ -603,11 +605,34 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
     return st.runs;
 }
 
+/*
+ * A finished run's stored result. One bad value never makes the run
+ * unreadable: a number too large for a double is kept as its text, and a
+ * result that is not JSON at all gives way to the run's own columns; either
+ * way the run says so in "salvaged".
+ */
 static int result_row(void *user, const rc_value *c, size_t n)
 {
     json_t **out = user;
-    if (n >= 1 && c[0].type == RC_TEXT)
-        *out = json_loads(c[0].s, 0, NULL);
+    size_t quoted = 0;
+    if (n < 9 || c[0].type != RC_TEXT)
+        return 1;
+    *out = util_json_load_stored(c[0].s, &quoted);
+    char note[128];
+    if (*out && quoted) {
+        snprintf(note, sizeof note, "%zu number%s out of range for a double, kept as text",
+                 quoted, quoted == 1 ? "" : "s");
+        json_object_set_new(*out, "salvaged", jx(json_string(note)));
+    } else if (!json_is_object(*out)) {
+        json_decref(*out);
+        list_state st = { jx(json_array()), 0 };
+        list_row(&st, c + 1, n - 1);
+        *out = json_incref(json_array_get(st.runs, 0));
+        json_decref(st.runs);
+        if (*out)
+            json_object_set_new(*out, "salvaged", jx(json_string(
+                "its stored result is not readable JSON: only the run's own columns are shown")));
+    }
     return 1;
 }
 
@@ -615,7 +640,9 @@ static json_t *locked_get(history *h, int64_t run_id)
 {
     json_t *result = NULL;
     rc_value p[] = { rc_int(run_id) };
-    if (db_query(h->conn, "SELECT result FROM runs WHERE id = ?", p, 1, result_row, &result) != 0)
+    if (db_query(h->conn, "SELECT result, id, trigger, dry_run, status, started_at, "
+                 "finished_at, duration_ms, NULL FROM runs WHERE id = ? AND result IS NOT NULL",
+                 p, 1, result_row, &result) != 0)
         set_err(h, "read run");
     if (json_is_object(result) && add_notifications(h, run_id, result) != 0) {
         json_decref(result);
@@ -656,13 +683,36 @@ static int locked_last_status(history *h, int64_t before_id, char *out)
     return out[0] ? 1 : 0;
 }
 
+/*
+ * After a failed write (a full disk, say) the WAL keeps the space it grew
+ * into, and SQLite only reuses it after a checkpoint. So: checkpoint into
+ * the file and truncate the WAL to nothing, giving its space back. On a disk
+ * that is still full the checkpoint fails too (the file cannot grow); it is
+ * tried again before each later write until one succeeds, so the store
+ * recovers by itself once space is freed. A write that failed because
+ * another process held the file (busy, locked) grew nothing: no checkpoint
+ * then, which would only wait on that process again and make a request that
+ * must not wait (a manual run's POST) wait twice. Under h->mu.
+ */
+static void settle_wal(history *h, int failed)
+{
+    int64_t busy = 1;
+    h->wal_pending |= failed && !db_retryable(h->conn);
+    if (h->wal_pending
+        && db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
+        && busy == 0)
+        h->wal_pending = 0;
+}
+
 /* The public calls: each one under the handle's mutex. */
 
 int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
                   int64_t *run_id)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_begin(h, trigger, dry_run, started_ms, run_id);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }
@@ -670,7 +720,9 @@ int history_begin(history *h, const char *trigger, int dry_run, int64_t started_
 int history_started(history *h, int64_t run_id, int64_t started_ms)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_started(h, run_id, started_ms);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }
@@ -678,7 +730,9 @@ int history_started(history *h, int64_t run_id, int64_t started_ms)
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_finish(h, run_id, finished_ms, result);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }

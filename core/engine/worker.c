@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/lock.h"
 #include "engine/proto.h"
 #include "engine/run.h"
 #include "engine/runner.h"
@@ -177,6 +178,14 @@ int worker_main(void)
         (rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
         rc = fatal(err, rc);
         goto out;
+    }
+    /* A run's writes are fenced by its run lock's lease (db_set_fence). */
+    lock_ident lock = { "", "" };
+    json_t *lk = json_object_get(assignment, "lock");
+    if (str(lk, "name") && str(lk, "holder")) {
+        snprintf(lock.name, sizeof lock.name, "%s", str(lk, "name"));
+        snprintf(lock.holder, sizeof lock.holder, "%s", str(lk, "holder"));
+        db_set_fence(d, lock_fence, &lock);
     }
     int64_t id = db_connection_id(d);
     if (proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:I, s:I}", "type", "hello", "pid",

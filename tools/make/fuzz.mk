@@ -34,7 +34,8 @@ FUZZ_SUPPORT   = $(FUZZ_DIR)/obj/tests/fuzz/lib/fuzz.o $(FUZZ_DIR)/obj/builtins.
                  $(FUZZ_PLUGINS:%=$(FUZZ_DIR)/obj/plugins/%.o)
 # Header dependencies from the compiler, as in the Makefile (DEPFLAGS): each
 # object's .d beside it, each .d named as a target so a missing one counts
-# as new.
+# as new. clang writes the .d after the object: each rule touches the
+# object last, or it would always look older than its .d.
 FUZZ_DEPFILES  = $(patsubst %.o,%.d,$(FUZZ_CORE) $(filter %.o,$(FUZZ_SUPPORT)) \
                      $(FUZZ_NAMES:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o))
 
@@ -53,15 +54,18 @@ _fuzz-bins: $(FUZZ_BINS)
 $(FUZZ_DIR)/obj/core/%.o: core/%.c $(FUZZ_DIR)/obj/core/%.d
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	@touch $@
 
 $(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c $(FUZZ_DIR)/obj/gen/%.d
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	@touch $@
 
 $(FUZZ_DIR)/obj/plugins/%.o: plugins/%.c $(FUZZ_DIR)/obj/plugins/%.d
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) -Iinclude $(DEPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 	    -Dreconciler_plugin=fuzz_plugin_$* -c -o $@ $<
+	@touch $@
 
 $(FUZZ_DIR)/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
 	@mkdir -p $(@D)
@@ -78,11 +82,13 @@ $(FUZZ_DIR)/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
 $(FUZZ_DIR)/obj/builtins.o: $(FUZZ_DIR)/builtins.c $(FUZZ_DIR)/obj/builtins.d
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -c -o $@ $<
+	@touch $@
 
 $(FUZZ_DIR)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_DIR)/obj/tests/fuzz/%.d
 	@mkdir -p $(@D)
 	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	    -c -o $@ $<
+	@touch $@
 
 $(FUZZ_DIR)/libcore.a: $(FUZZ_CORE)
 	@rm -f $@
