@@ -6,6 +6,7 @@
  */
 #include "helpers.h"
 #include "db/lock.h"
+#include "service/webhook_payload.h"
 #include "th_http.h"
 #include "th_otlp.h"
 #include "th_svc.h"
@@ -633,4 +634,35 @@ Test(operator, public_url_makes_alert_links_to_the_console, .timeout = 30)
     free(bad);
     svc_free(&s);
     th_db_destroy(&t);
+}
+
+/* A success alert says what was repaired: rows changed in all and per step, and the figures. */
+Test(operator, alert_says_what_was_repaired)
+{
+    json_t *r = json_pack("{s:s, s:I, s:s, s:b, s:i, s:I, s:[], s:[{s:s, s:s, s:i, s:I, s:{s:i}},"
+                          " {s:s, s:s, s:i, s:I, s:{}}]}",
+                          "status", "success", "runId", (json_int_t)9, "trigger", "scheduled",
+                          "dryRun", 0, "durationMs", 1200, "rowsChanged", (json_int_t)5,
+                          "errors", "steps", "name", "leases", "status", "ok", "durationMs", 3,
+                          "rowsChanged", (json_int_t)5, "results", "leasesRepaired", 5,
+                          "name", "metrics", "status", "ok", "durationMs", 4,
+                          "rowsChanged", (json_int_t)0, "results");
+    cr_assert_not_null(r);
+    char *body = webhook_payload(r, "success", CFG_HOOK_SLACK, NULL, NULL);
+    json_t *j = json_loads(body, 0, NULL);
+    const char *text = json_string_value(json_object_get(j, "text"));
+    cr_assert_not_null(strstr(text, "changed 5 rows: leases 5"), "%s", text);
+    cr_assert_null(strstr(text, "metrics 0"), "%s", text);
+    json_decref(j);
+    free(body);
+    body = webhook_payload(r, "success", CFG_HOOK_JSON, NULL, NULL);
+    j = json_loads(body, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(j, "rowsChanged")), 5, "%s", body);
+    json_t *step = json_array_get(json_object_get(j, "steps"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(step, "rowsChanged")), 5, "%s", body);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(step, "results"),
+                                                    "leasesRepaired")), 5, "%s", body);
+    json_decref(j);
+    free(body);
+    json_decref(r);
 }
