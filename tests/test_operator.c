@@ -296,7 +296,8 @@ Test(validate_checks, password_file_must_be_readable, .timeout = 30)
 
     th_write(pw, "s3cret\n");
     cr_assert_eq(chmod(pw, 0644), 0);
-    rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    rc = validate(yaml, NULL, NULL, (const char *const[]){ "RECONCILER_SERVICE_USER=root", NULL },
+                  &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(err, "readable by every user (mode 0644)"), "%s", err);
     cr_assert_not_null(strstr(out, "1 warning above"), "%s", out);
@@ -306,7 +307,9 @@ Test(validate_checks, password_file_must_be_readable, .timeout = 30)
     free(err);
 
     cr_assert_eq(chmod(pw, 0640), 0);
-    rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    /* The service's user is this one here (no "reconciler" user is assumed to exist). */
+    const char *const as_root[] = { "RECONCILER_SERVICE_USER=root", NULL };
+    rc = validate(yaml, NULL, NULL, as_root, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_null(strstr(err, "warning"), "%s", err);
     free(out);
@@ -665,4 +668,36 @@ Test(operator, alert_says_what_was_repaired)
     json_decref(j);
     free(body);
     json_decref(r);
+}
+
+/*
+ * Run as root, validate also checks the password file for the service's
+ * user (RECONCILER_SERVICE_USER, here nobody): root-only 0600 is a warning
+ * naming the user and the fix; readable by that user, none.
+ */
+Test(validate_checks, password_file_for_the_service_user, .timeout = 30)
+{
+    char *out = NULL, *err = NULL;
+    if (geteuid() != 0)
+        cr_skip_test("needs root");
+    char *pw = th_path(th_tmpdir(), "pw");
+    char *yaml = validate_yaml("  password_file: pw\n", "");
+    th_write(pw, "s3cret\n");
+    cr_assert_eq(chmod(pw, 0600), 0);
+    const char *const env[] = { "RECONCILER_SERVICE_USER=nobody", NULL };
+    int rc = validate(yaml, NULL, NULL, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "cannot be read by the user nobody"), "%s", err);
+    free(out);
+    free(err);
+    struct passwd *nobody = getpwnam("nobody");
+    cr_assert_not_null(nobody);
+    cr_assert_eq(chown(pw, nobody->pw_uid, (gid_t)-1), 0);
+    rc = validate(yaml, NULL, NULL, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_null(strstr(err, "warning"), "%s", err);
+    free(out);
+    free(err);
+    free(yaml);
+    free(pw);
 }

@@ -18,6 +18,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +374,40 @@ static void warn_unset(const config *cfg, const char *key, const char *var, int 
 }
 
 /*
+ * Run as root (which reads anything), validate would pass a password file
+ * that the service's user cannot read: check it for that user too, when it
+ * exists (a warning: the service may run as another user).
+ * $RECONCILER_SERVICE_USER names it; default the package's "reconciler".
+ */
+static void service_user_can_read(const config *cfg, const struct stat *st, int *warnings)
+{
+    struct passwd pw, *pp = NULL;
+    char buf[4096];
+    gid_t groups[64];
+    int n = (int)(sizeof groups / sizeof groups[0]), ok = 0;
+    const char *user = getenv("RECONCILER_SERVICE_USER");
+    if (!user || !*user)
+        user = "reconciler";
+    if (geteuid() != 0 || getpwnam_r(user, &pw, buf, sizeof buf, &pp) != 0 || !pp)
+        return;
+    if (st->st_uid == pp->pw_uid)
+        ok = (st->st_mode & S_IRUSR) != 0;
+    else if (getgrouplist(pp->pw_name, pp->pw_gid, groups, &n) >= 0) {
+        int member = 0;
+        for (int i = 0; i < n; i++)
+            member |= groups[i] == st->st_gid;
+        ok = member ? (st->st_mode & S_IRGRP) != 0 : (st->st_mode & S_IROTH) != 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "reconciler: warning: %s: database.password_file %s cannot be read by "
+                "the user %s, as which the service runs: `chown root:%s %s && chmod 0640 %s`\n",
+                cfg->path, cfg->db_password_file, user, user, cfg->db_password_file,
+                cfg->db_password_file);
+        ++*warnings;
+    }
+}
+
+/*
  * What can be checked without the database: the password file exists and
  * can be read by this user (an error: the first run would fail), and is not
  * readable by others (a warning); the variables the file names are set.
@@ -386,6 +422,7 @@ static int check_secrets(const config *cfg, int *warnings)
                       cfg->db_password_file, strerror(errno));
             return EXIT_USAGE;
         }
+        service_user_can_read(cfg, &st, warnings);
         if (st.st_mode & S_IROTH) {
             fprintf(stderr, "reconciler: warning: %s: database.password_file %s is readable by "
                     "every user (mode %04o): `chmod 0640 %s` (group reconciler)\n", cfg->path,
