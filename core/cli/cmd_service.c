@@ -81,7 +81,8 @@ static int find_service(const cli_common *common, client *c)
     config *cfg = NULL;
     if (cli_load_config_err(common, 0, &cfg, err, sizeof err) == EXIT_OK) {
         client_init(cfg->http_listen, cfg->http_token_env, c);
-            return EXIT_OK;
+        config_free(cfg);
+        return EXIT_OK;
     }
     const char *path = common->config_path ? common->config_path : getenv("RECONCILER_CONFIG");
     if (!path || !*path)
