@@ -260,3 +260,57 @@ Test(reload_state, start_error_is_a_json_line, .timeout = 30)
     free(err);
     free(yaml);
 }
+
+/* Every stderr line is a JSON object (the same check for each case below). */
+static void all_json_lines(const char *err, const char *needle)
+{
+    char *copy = strdup(err), *save = NULL;
+    int found = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "not a JSON line: %s", line);
+        const char *msg = json_string_value(json_object_get(o, "msg"));
+        found |= msg && strstr(msg, needle) != NULL;
+        json_decref(o);
+    }
+    cr_assert(found, "no line says \"%s\": %s", needle, err);
+    free(copy);
+}
+
+/*
+ * --log-format json on `run --once` and `validate`: a plugin that is not
+ * found, a run that could not happen, a validate warning all come as JSON
+ * lines, none as plain text.
+ */
+Test(reload_state, command_errors_are_json_lines, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    th_db_create(DB_SQLITE, &t); /* not migrated: the run cannot happen */
+    svc_setup(&s, &t, 1, "", "  token_env: OPJ_UNSET_TOKEN\n", ONE_STEP);
+    const char *const run[] = { "run", "--once", "--log-format", "json", "-c", s.yaml, NULL };
+    int rc = th_run_cli(run, NULL, &out, &err);
+    cr_assert_eq(rc, 3, "exit %d: %s", rc, err);
+    all_json_lines(err, "run `reconciler migrate` first");
+    free(out);
+    free(err);
+    const char *const val[] = { "validate", "--log-format", "json", "-c", s.yaml, NULL };
+    rc = th_run_cli(val, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    all_json_lines(err, "OPJ_UNSET_TOKEN");
+    free(out);
+    free(err);
+
+    char *text = th_read(s.yaml), *p = strstr(text, "plugin: fixture");
+    memcpy(p, "plugin: nosuchx", 15);
+    th_write(s.yaml, text);
+    free(text);
+    rc = th_run_cli(run, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
+    all_json_lines(err, "nosuchx");
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}

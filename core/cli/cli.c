@@ -10,14 +10,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* With --log-format json every stderr line is a JSON object: a log pipeline loses none. */
+static int json_logs(void)
+{
+    rc_log_level lv;
+    log_format fmt;
+    log_get(&lv, &fmt);
+    return fmt == LOG_JSON;
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("reconciler: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (json_logs()) {
+        log_vmsg(RC_LOG_ERROR, NULL, fmt, ap);
+    } else {
+        fputs("reconciler: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (json_logs()) {
+        log_vmsg(RC_LOG_WARN, NULL, fmt, ap);
+    } else {
+        fputs("reconciler: warning: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
+
+void cli_say(const char *msg)
+{
+    if (json_logs())
+        log_error("%s", msg);
+    else
+        fprintf(stderr, "%s\n", msg);
 }
 
 int cli_common_opt(int ch, const char *arg, cli_common *c)

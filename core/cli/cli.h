@@ -61,8 +61,12 @@ int cli_load_config_err(const cli_common *c, int need_db, config **out, char *er
  */
 int cli_connect(const config *cfg, db **out);
 
-/* Print "reconciler: " + message on stderr. */
+/* Print "reconciler: " + message on stderr (a JSON log line with --log-format json). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "reconciler: warning: " + message (a JSON log line with --log-format json). */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A message that names its own FILE:LINE:COL, as it is (a JSON log line likewise). */
+void cli_say(const char *msg);
 
 /* getopt_long entries every command accepts; cli_common_opt handles them. */
 enum { OPT_DB = 1000, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_HELP };

@@ -229,7 +229,7 @@ static int run_once(config *cfg, int dry_run, int as_json, int level_given)
     if (!as_json && !level_given && lv == RC_LOG_INFO && isatty(1) && isatty(2))
         log_setup(RC_LOG_WARN, lf);
     if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
-        fprintf(stderr, "%s\n", err);
+        cli_say(err);
         goto out;
     }
     if ((rc = connect_preflight(cfg, err, sizeof err)) != EXIT_OK) {
@@ -367,9 +367,8 @@ static void warn_unset(const config *cfg, const char *key, const char *var, int 
 {
     if (!var || getenv(var))
         return;
-    fprintf(stderr, "reconciler: warning: %s: %s names the variable %s, which is not set "
-            "here (set it where the service runs: its unit's EnvironmentFile=)\n", cfg->path,
-            key, var);
+    cli_warn("%s: %s names the variable %s, which is not set here (set it where the service "
+             "runs: its unit's EnvironmentFile=)", cfg->path, key, var);
     ++*warnings;
 }
 
@@ -399,10 +398,10 @@ static void service_user_can_read(const config *cfg, const struct stat *st, int 
         ok = member ? (st->st_mode & S_IRGRP) != 0 : (st->st_mode & S_IROTH) != 0;
     }
     if (!ok) {
-        fprintf(stderr, "reconciler: warning: %s: database.password_file %s cannot be read by "
-                "the user %s, as which the service runs: `chown root:%s %s && chmod 0640 %s`\n",
-                cfg->path, cfg->db_password_file, user, user, cfg->db_password_file,
-                cfg->db_password_file);
+        cli_warn("%s: database.password_file %s cannot be read by the user %s, as which the "
+                 "service runs: `chown root:%s %s && chmod 0640 %s`", cfg->path,
+                 cfg->db_password_file, user, user, cfg->db_password_file,
+                 cfg->db_password_file);
         ++*warnings;
     }
 }
@@ -424,10 +423,9 @@ static int check_secrets(const config *cfg, int *warnings)
         }
         service_user_can_read(cfg, &st, warnings);
         if (st.st_mode & S_IROTH) {
-            fprintf(stderr, "reconciler: warning: %s: database.password_file %s is readable by "
-                    "every user (mode %04o): `chmod 0640 %s` (group reconciler)\n", cfg->path,
-                    cfg->db_password_file, (unsigned)(st.st_mode & 07777),
-                    cfg->db_password_file);
+            cli_warn("%s: database.password_file %s is readable by every user (mode %04o): "
+                     "`chmod 0640 %s` (group reconciler)", cfg->path, cfg->db_password_file,
+                     (unsigned)(st.st_mode & 07777), cfg->db_password_file);
             ++*warnings;
         }
     }
@@ -493,7 +491,7 @@ int cmd_validate(int argc, char **argv)
     }
     /* Every plugin's check() too: a value out of its range is refused here, not mid-run. */
     if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
-        fprintf(stderr, "%s\n", err);
+        cli_say(err);
         goto out;
     }
     /* --db: the statements compile against that database (its SQL errors at exit 2). */
@@ -507,7 +505,7 @@ int cmd_validate(int argc, char **argv)
             goto out;
         }
         if (runner_prepare(p, d, &clock, err, sizeof err) != 0) {
-            fprintf(stderr, "%s\n", err);
+            cli_say(err);
             rc = EXIT_USAGE;
             goto out;
         }
