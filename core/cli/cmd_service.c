@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +190,7 @@ static const char *str(const json_t *o, const char *key)
 /* Parse the common options and the command's own; load the file. */
 typedef struct svc_opts {
     int dry_run, wait, as_json;
-    int64_t timeout_ms;
+    int64_t timeout_ms; /* 0: no bound */
 } svc_opts;
 
 enum { OPT_DRY = 2000, OPT_WAIT, OPT_JSON, OPT_TIMEOUT };
@@ -207,7 +208,9 @@ static int parse(int argc, char **argv, const char *help, int allow, svc_opts *o
     cli_common common = { 0 };
     int ch;
     memset(o, 0, sizeof *o);
-    o->timeout_ms = 30000;
+    /* A reload's outcome comes between runs; a triggered run takes as long as it takes
+     * (its lock wait, then its steps): --wait waits for its end unless bounded. */
+    o->timeout_ms = allow & 2 ? 0 : 30000;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         if (cli_common_opt(ch, optarg, &common))
@@ -454,7 +457,8 @@ static const char trigger_help[] =
     "      --dry-run        a dry run: report what would change; write nothing\n"
     "      --wait           wait for the run's end and print its result\n"
     "      --json           with --wait: print only the result JSON on stdout\n"
-    "      --timeout S      with --wait: wait at most S seconds (default 30)\n"
+    "      --timeout S      with --wait: wait at most S seconds (default: until\n"
+    "                       the run ends)\n"
     CLI_COMMON_HELP
     "\nExit codes: without --wait, 0 the run was queued; with --wait, those of\n"
     "`run --once` (0 every step ok, 1 a step failed, 3 the database, 4 another\n"
@@ -517,7 +521,7 @@ int cmd_trigger(int argc, char **argv)
         fprintf(stderr, "run %lld queued%s; waiting for its end\n", (long long)id,
                 o.dry_run ? " (dry run)" : "");
     snprintf(path, sizeof path, "/v1/reconciliation/runs/%lld", (long long)id);
-    int64_t end = util_mono_ms() + o.timeout_ms;
+    int64_t end = o.timeout_ms ? util_mono_ms() + o.timeout_ms : INT64_MAX;
     for (;;) {
         json_decref(body);
         body = NULL;
