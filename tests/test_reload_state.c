@@ -5,6 +5,7 @@
  * (`reconciler reload`, `status`, `trigger`). The real binary over loopback.
  */
 #include "helpers.h"
+#include "db/lock.h"
 #include "th_http.h"
 #include "th_svc.h"
 
@@ -311,6 +312,28 @@ Test(reload_state, command_errors_are_json_lines, .timeout = 30)
     all_json_lines(err, "nosuchx");
     free(out);
     free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* `trigger --wait` exits as `run --once` would: 4 when another instance held the lock. */
+DB_TEST(reload_state, trigger_exits_4_on_a_held_lock, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    char why[512], *out = NULL, *err = NULL;
+    migrated(kind, &t);
+    svc_setup(&s, &t, 1, QUIET "  lock_wait: 1s\n", "", ONE_STEP);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+                          sizeof why), 1, "%s", why);
+    int rc = cli(&s, "trigger", "--wait", NULL, &out, &err);
+    cr_assert_eq(rc, 4, "exit %d: %s%s", rc, out, err);
+    cr_assert_not_null(strstr(err, "otherhost:7:feed0007"), "%s", err);
+    free(out);
+    free(err);
+    svc_term(&s);
     svc_free(&s);
     th_db_destroy(&t);
 }
