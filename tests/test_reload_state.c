@@ -328,7 +328,25 @@ DB_TEST(reload_state, trigger_exits_4_on_a_held_lock, .timeout = 60)
     json_decref(wait_for(&s, "/healthz", 200, 10000));
     cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
                           sizeof why), 1, "%s", why);
-    int rc = cli(&s, "trigger", "--wait", NULL, &out, &err);
+    /* The state names the other holder once the database watch has read the row. */
+    int64_t end = mono_ms() + 10000;
+    for (;;) {
+        json_t *st = wait_for(&s, "/v1/service/state", 200, 5000);
+        const char *id = json_string_value(json_object_get(
+            json_object_get(json_object_get(st, "lock"), "holder"), "id"));
+        int seen = id && strcmp(id, "otherhost:7:feed0007") == 0;
+        json_decref(st);
+        if (seen)
+            break;
+        cr_assert_lt(mono_ms(), end, "the state never named the holder");
+        sleep_ms(100);
+    }
+    int rc = cli(&s, "status", NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "lock:      held by otherhost:7:feed0007 until"), "%s", out);
+    free(out);
+    free(err);
+    rc = cli(&s, "trigger", "--wait", NULL, &out, &err);
     cr_assert_eq(rc, 4, "exit %d: %s%s", rc, out, err);
     cr_assert_not_null(strstr(err, "otherhost:7:feed0007"), "%s", err);
     free(out);

@@ -421,8 +421,12 @@ int cmd_status(int argc, char **argv)
                strcmp(str(lock, "phase"), "hold") == 0 ? "kept after a scheduled run"
                                                          : "a run holds it",
                a, str(lock, "instance"));
+    } else if (json_is_object(json_object_get(lock, "holder"))) {
+        json_t *h = json_object_get(lock, "holder");
+        printf("lock:      held by %s until %s UTC (another instance; this one is %s)\n",
+               str(h, "id"), str(h, "until"), str(lock, "instance"));
     } else {
-        printf("lock:      not held by this service (holder id %s)\n", str(lock, "instance"));
+        printf("lock:      free (this service's holder id %s)\n", str(lock, "instance"));
     }
     json_t *rl = json_object_get(st, "reload");
     if (json_is_object(rl) && strcmp(str(rl, "outcome"), "refused") == 0) {
