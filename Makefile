@@ -56,7 +56,8 @@ CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_GEN:%=$(BUILD)/obj/gen/%.o)
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
 FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/fixtures/*.c)) \
-            $(patsubst tests/fixtures/crashprobe/%.c,$(BUILD)/tests/crashprobe/%.so,$(wildcard tests/fixtures/crashprobe/*.c))
+            $(patsubst tests/fixtures/crashprobe/%.c,$(BUILD)/tests/crashprobe/%.so,$(wildcard tests/fixtures/crashprobe/*.c)) \
+            $(patsubst tests/fixtures/hostile/%.c,$(BUILD)/tests/hostile/%.so,$(wildcard tests/fixtures/hostile/*.c))
 TEST_SRC  = $(wildcard tests/test_*.c) $(wildcard tests/th_*.c) tests/helpers.c
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -171,14 +172,24 @@ PLUGIN_CFLAGS = -Iinclude $(CFLAGS) -fPIC -shared -fvisibility=hidden
 $(BUILD)/plugins/%.so: plugins/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/plugins/%.so: tests/fixtures/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/crashprobe/%.so: tests/fixtures/crashprobe/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
+
+# Plugins that attack the worker model (tests/test_hostile.c): a folder of their own, since
+# loading one (its constructor) crashes.
+$(BUILD)/tests/hostile/%.so: tests/fixtures/hostile/%.c include/reconciler.h
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/unit: $(TEST_OBJ) $(BUILD)/libcore.a
 	@mkdir -p $(@D)

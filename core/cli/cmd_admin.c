@@ -4,6 +4,7 @@
 #include "db/migrate.h"
 #include "config/options.h"
 #include "engine/plugin.h"
+#include "engine/supervisor.h"
 #include "base/text.h"
 #include "base/json.h"
 #include "base/paths.h"
@@ -340,7 +341,7 @@ static int list_dir(const char *dir, plugin_registry *seen)
             if (dup) {
                 cli_error("plugins: %s duplicates %s: the same plugin name twice", path, dup->path);
                 bad = 1;
-            } else if (plugin_load_file(path, name, &p, err, sizeof err) != 0) {
+            } else if (supervise_describe(path, name, &p, err, sizeof err) != 0) {
                 cli_error("plugins: %s", err);
                 bad = 1;
             } else {

@@ -10,6 +10,7 @@
 #include "engine/history.h"
 #include "engine/run.h"
 #include "engine/runner.h"
+#include "engine/supervisor.h"
 #include "service/service.h"
 #include "service/webhook.h"
 #include "trace/exporter.h"
@@ -147,6 +148,31 @@ static void export_trace(trace_exporter *e, trace_run *tr)
     trace_exporter_enqueue(e, &b);
 }
 
+/*
+ * A run that could not start because a plugin crashed the worker inspecting
+ * it (its constructor, its check()): it failed, and the history says so.
+ */
+static void record_not_run(const config *cfg, int dry_run, const char *reason)
+{
+    history *h = NULL;
+    char err[1024];
+    int64_t id;
+    if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &h,
+                     err, sizeof err) != 0) {
+        log_error("%s", err);
+        return;
+    }
+    if (history_begin(h, "startup", dry_run, util_wall_ms(), &id) == 0) {
+        json_t *r = runner_not_run("startup", dry_run, id, "failed", reason);
+        if (history_finish(h, id, util_wall_ms(), r) != 0)
+            log_error("%s", history_error(h));
+        json_decref(r);
+    } else {
+        log_error("%s", history_error(h));
+    }
+    history_close(h);
+}
+
 /* What the lock wait of `run --once` shows and decides (run_spec.lock_busy). */
 typedef struct once_wait {
     int tty;       /* stderr is a terminal: a progress line */
@@ -219,7 +245,7 @@ static int run_once(config *cfg, int dry_run, int as_json, int level_given)
     trace_exporter *tx = NULL;
     trace_run *tr = NULL;
     char err[2048];
-    int rc;
+    int rc, crashed = 0;
 
     /* On a terminal the summary below says what the info lines would (once, not twice):
      * only warnings and errors go to stderr, unless --log-level asked for more. */
@@ -228,8 +254,11 @@ static int run_once(config *cfg, int dry_run, int as_json, int level_given)
     log_get(&lv, &lf);
     if (!as_json && !level_given && lv == RC_LOG_INFO && isatty(1) && isatty(2))
         log_setup(RC_LOG_WARN, lf);
-    if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
+    /* The plugins are loaded and checked in a worker: nothing of theirs runs here. */
+    if ((rc = supervise_inspect(cfg, 0, 0, &p, &crashed, err, sizeof err)) != EXIT_OK) {
         cli_say(err);
+        if (crashed)
+            record_not_run(cfg, dry_run, err);
         goto out;
     }
     if ((rc = connect_preflight(cfg, err, sizeof err)) != EXIT_OK) {
@@ -358,7 +387,9 @@ static const char validate_help[] =
     "database.url) or --db URL, it also connects and has the database compile\n"
     "every step's statements (plugins with a prepare() callback, such as sql),\n"
     "reading and writing nothing: an SQL error is reported with its option's\n"
-    "FILE:LINE:COL (exit 2).\n\n"
+    "FILE:LINE:COL (exit 2).\n"
+    "Plugins are loaded and checked in a separate worker process: one that\n"
+    "crashes or exits while loading or in its check() is reported by name (exit 2).\n\n"
     CLI_COMMON_HELP
     "\nThe keys a pipeline file may hold:\n";
 
@@ -461,8 +492,7 @@ int cmd_validate(int argc, char **argv)
     pipeline *p = NULL;
     char err[2048];
     db_url u = { 0 };
-    db *d = NULL;
-    int ch, rc;
+    int ch, rc, crashed;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -489,28 +519,20 @@ int cmd_validate(int argc, char **argv)
         cli_error("%s", err);
         goto out;
     }
-    /* Every plugin's check() too: a value out of its range is refused here, not mid-run. */
-    if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
-        cli_say(err);
+    /*
+     * Every plugin's check() too: a value out of its range is refused here, not
+     * mid-run. With --db the statements compile against that database (its SQL
+     * errors at exit 2). Both in a worker: a plugin that crashes there is
+     * reported by name (exit 2), and nothing of a plugin runs here.
+     */
+    if ((rc = supervise_inspect(cfg, 0, check_db, &p, &crashed, err, sizeof err)) != EXIT_OK) {
+        if (rc == EXIT_DATABASE)
+            cli_error("%s", err);
+        else
+            cli_say(err);
         goto out;
     }
-    /* --db: the statements compile against that database (its SQL errors at exit 2). */
-    if (check_db) {
-        db_clock clock;
-        if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
-            goto out;
-        if (db_now(d, &clock) != 0) {
-            cli_error("cannot read the database clock: %s", db_errmsg(d));
-            rc = EXIT_DATABASE;
-            goto out;
-        }
-        if (runner_prepare(p, d, &clock, err, sizeof err) != 0) {
-            cli_say(err);
-            rc = EXIT_USAGE;
-            goto out;
-        }
-    }
-    printf("%s: ok%s, %zu step%s:", cfg->path, d ? " (statements prepared)" : "", p->n,
+    printf("%s: ok%s, %zu step%s:", cfg->path, check_db ? " (statements prepared)" : "", p->n,
            p->n == 1 ? "" : "s");
     for (size_t i = 0; i < p->n; i++)
         printf("%s %s (%s %s)", i ? "," : "", p->steps[i].cfg->name, p->steps[i].plugin->name,
@@ -520,7 +542,6 @@ int cmd_validate(int argc, char **argv)
     printf("\n");
     rc = EXIT_OK;
 out:
-    db_close(d);
     db_url_free(&u);
     pipeline_free(p);
     config_free(cfg);

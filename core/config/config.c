@@ -72,6 +72,7 @@ static int set_notify(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_memory_limit(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static const char *check_env_name(const char *text);
 static const char *check_name(const char *text);
 static const char *check_time_zone(const char *text);
@@ -189,6 +190,10 @@ static const cfg_key step_keys[] = {
       "a real run whose writes would match more rows than this does nothing for the step "
       "and fails it (the step is rehearsed first, its writes rolled back); unset: no cap",
       S(max_changes), .min = 0, .max = CFG_MAX_CHANGES_MAX },
+    { "memory_limit", 0, "1GiB",
+      "the address space the step's worker may use (RLIMIT_AS), from 64MiB to 1TiB, in "
+      "KiB, MiB, GiB or TiB; a step that passes it fails: \"exceeded its memory limit\"", 0,
+      .set = set_memory_limit, .type_text = "size" },
 };
 
 /* The event names of notify[].on, in CFG_EV_* bit order. */
@@ -846,6 +851,48 @@ static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base)
                 return -1;
     }
     n->on = bits;
+    return 0;
+}
+
+/* "512MiB", "1GiB", "2TiB": a whole number and a binary unit, in bytes; -1 when it is not one. */
+static int64_t parse_size(const char *text)
+{
+    static const struct { const char *unit; int shift; } units[] = {
+        { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
+    };
+    char *end;
+    errno = 0;
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    long long n = strtoll(text, &end, 10);
+    if (errno || n < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0)
+            /* No overflow: anything above 1 TiB is refused, so cap before shifting. */
+            return n > (INT64_C(1) << (62 - units[i].shift)) ? INT64_MAX
+                                                             : (int64_t)n << units[i].shift;
+    return -1;
+}
+
+static int set_memory_limit(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_step *s = base;
+    if (!node) {
+        s->memory_limit = parse_size(k->def);
+        return 0;
+    }
+    if (node->kind != YT_SCALAR)
+        return fail_at(ld, node, "'%s' expects a size such as 512MiB or 2GiB, got %s", k->path,
+                       yt_kind_name(node->kind));
+    int64_t v = parse_size(node->scalar);
+    if (v < 0)
+        return fail_at(ld, node, "'%s' expects a size such as 512MiB or 2GiB (a whole number "
+                       "and KiB, MiB, GiB or TiB), got '%.64s'", k->path, node->scalar);
+    if (v < CFG_MEMORY_MIN || v > CFG_MEMORY_MAX)
+        return fail_at(ld, node, "'%s' must be from 64MiB to 1TiB, got %.64s", k->path,
+                       node->scalar);
+    s->memory_limit = v;
     return 0;
 }
 

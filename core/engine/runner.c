@@ -45,13 +45,25 @@ static int run_step(step_run *sr)
     if (d->init && d->init(&ctx, &state) != RC_OK) {
         if (!sr->error)
             sr->error = xstrdup("init failed");
+        free(sr->result_refused);
+        sr->result_refused = NULL;
         return STEP_FAILED;
     }
     rc = d->run(&ctx, state);
     if (d->fini)
         d->fini(state);
-    if (host_misused(sr))
+    char *refused = sr->result_refused;
+    sr->result_refused = NULL;
+    if (host_misused(sr)) {
+        free(refused);
         return STEP_FAILED; /* an undeclared option asked for: a plugin bug, loudly */
+    }
+    if (refused) {
+        /* A figure it reported was refused: its results are not what it meant. */
+        free(sr->error);
+        sr->error = refused;
+        return STEP_FAILED;
+    }
     if (rc != RC_OK) {
         if (!sr->error)
             sr->error = xstrdup("step failed without saying why");
@@ -79,6 +91,7 @@ static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_c
         sr.clock = *clock;
     rc_ctx ctx;
     host_ctx_init(&ctx, &sr);
+    plugin_observe(ps->plugin, d ? "prepare()" : "check()", ps->cfg->name);
     int rc = hook(&ctx);
     int bad = rc != RC_OK || host_misused(&sr);
     if (bad) {
@@ -93,6 +106,7 @@ static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_c
                      ps->cfg->name, why);
     }
     free(sr.error);
+    free(sr.result_refused);
     json_decref(sr.results);
     return bad ? -1 : 0;
 }

@@ -7,6 +7,7 @@
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/run.h"
+#include "engine/supervisor.h"
 #include "service/api.h"
 #include "service/dbwatch.h"
 #include "service/http.h"
@@ -181,10 +182,15 @@ static void keep_bound(const config *old, config *nc)
     nc->db_write_timeout_ms = old->db_write_timeout_ms;
 }
 
-/* Build a pipeline and its probes; a probe plugin that is missing only disables its endpoint. */
+/*
+ * Build a pipeline and its probes; a probe plugin that is missing only
+ * disables its endpoint. The plugins are loaded and checked in a worker:
+ * one that crashes there (a reload adding it) is refused, the service stays.
+ */
 static int build(config *cfg, pipeline **out, char *err, size_t errlen)
 {
-    return run_prepare(cfg, 1, out, err, errlen) == EXIT_OK ? 0 : -1;
+    int crashed;
+    return supervise_inspect(cfg, 1, 0, out, &crashed, err, errlen) == EXIT_OK ? 0 : -1;
 }
 
 /* The API's POST /v1/service/reload: the same as a SIGHUP. */
