@@ -165,7 +165,8 @@ static void print_run_line(history *h, const json_t *run)
     int dry = json_is_true(json_object_get(run, "dryRun"));
     if (finished && json_is_integer(dur))
         cli_duration(json_integer_value(dur), took, sizeof took);
-    if (json_is_integer(rc))
+    /* A run that did not happen (no steps) changed nothing it could count: "-". */
+    if (json_is_integer(rc) && json_array_size(json_object_get(run, "steps")))
         snprintf(rows, sizeof rows, "%lld%s", (long long)json_integer_value(rc),
                  dry ? " (dry)" : "");
     printf("%6lld  %-24s  %-9s %-11s %-4s %8s %12s ",
