@@ -279,6 +279,8 @@ static int run_once(config *cfg, int dry_run, int as_json, int level_given)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* From here a stop cuts every wait on a database that does not answer. */
+    db_cut_waits_on_stop(DB_STOP_GRACE_MS);
 
     /* A real run takes the run lock, waiting for another instance's run to
      * end; a dry run writes nothing and needs none. */

@@ -696,12 +696,21 @@ static int locked_last_status(history *h, int64_t before_id, char *out)
  */
 static void settle_wal(history *h, int failed)
 {
-    int64_t busy = 1;
+    int64_t busy = 1, timeout_ms = 0;
+    char sql[64];
     h->wal_pending |= failed && !db_retryable(h->conn);
-    if (h->wal_pending
-        && db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
+    if (!h->wal_pending)
+        return;
+    /* Without waiting: another process holding the file must not make this
+     * wait the busy timeout before the write itself does; the next try does. */
+    if (db_query(h->conn, "PRAGMA busy_timeout", NULL, 0, rc__count_row, &timeout_ms) != 0)
+        return;
+    db_exec(h->conn, "PRAGMA busy_timeout = 0", NULL, 0, NULL);
+    if (db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
         && busy == 0)
         h->wal_pending = 0;
+    snprintf(sql, sizeof sql, "PRAGMA busy_timeout = %lld", (long long)timeout_ms);
+    db_exec(h->conn, sql, NULL, 0, NULL);
 }
 
 /* The public calls: each one under the handle's mutex. */

@@ -369,11 +369,12 @@ int worker_main(void)
         goto out;
     }
     /* A run's writes are fenced by its run lock's lease (db_set_fence). */
-    lock_ident lock = { "", "" };
+    lock_ident lock = { "", "", 0 };
     json_t *lk = json_object_get(assignment, "lock");
     if (str(lk, "name") && str(lk, "holder")) {
         snprintf(lock.name, sizeof lock.name, "%s", str(lk, "name"));
         snprintf(lock.holder, sizeof lock.holder, "%s", str(lk, "holder"));
+        lock.ttl_ms = (int64_t)json_integer_value(json_object_get(lk, "ttlMs"));
         db_set_fence(d, lock_fence, &lock);
     }
     if (hello(db_connection_id(d)) != 0) {

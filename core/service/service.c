@@ -237,6 +237,8 @@ static void install_signals(void)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &hup, NULL);
     sigaction(SIGPIPE, &ign, NULL);
+    /* A stop cuts every wait on a database that does not answer (frozen). */
+    db_cut_waits_on_stop(DB_STOP_GRACE_MS);
 }
 
 /* The schedule of the pipeline in force (a copy: a reload may swap the snapshot). */
