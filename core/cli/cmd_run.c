@@ -527,7 +527,9 @@ int cmd_validate(int argc, char **argv)
      * errors at exit 2). Both in a worker: a plugin that crashes there is
      * reported by name (exit 2), and nothing of a plugin runs here.
      */
-    if ((rc = supervise_inspect(cfg, 0, check_db, &p, &crashed, err, sizeof err)) != EXIT_OK) {
+    /* With the probes, quietly: a figure mapping naming an undeclared figure is refused. */
+    if ((rc = supervise_inspect(cfg, RUN_PROBES_QUIET, check_db, &p, &crashed, err,
+                                sizeof err)) != EXIT_OK) {
         if (rc == EXIT_DATABASE)
             cli_error("%s", err);
         else
