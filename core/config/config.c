@@ -80,6 +80,7 @@ static const char *check_env_name(const char *text);
 static const char *check_name(const char *text);
 static const char *check_time_zone(const char *text);
 static const char *check_trace_url(const char *text);
+static const char *check_public_url(const char *text);
 static const char *check_trace_link(const char *text);
 
 #define C(field) offsetof(config, field)
@@ -145,6 +146,10 @@ static const cfg_key top_keys[] = {
       C(http_listen) },
     { "http.token_env", RC_OPT_STRING, NULL,
       "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env) },
+    { "http.public_url", RC_OPT_STRING, NULL,
+      "the console's address as people reach it (https://ops.example/reconciler): webhook "
+      "links point at its page of the run; unset: the run's JSON on http.listen",
+      C(http_public_url), .check = check_public_url },
     { "http.figures_refresh", RC_OPT_DURATION, "15s",
       "service mode: how often the live figures (queue, dashboard, /metrics) are recomputed "
       "in the background; stretched so that refreshes take at most 5% of the time",
@@ -952,6 +957,16 @@ static const char *check_trace_url(const char *text)
                : NULL;
 }
 
+/* http.public_url: where people open the console; links append "/#/runs/ID". */
+static const char *check_public_url(const char *text)
+{
+    char why[256];
+    return webhook_url_check(text, why, sizeof why) || strchr(text, '#') || strchr(text, '?')
+               ? "an http:// or https:// URL with a host and no query or fragment, such as "
+                 "https://ops.example/reconciler"
+               : NULL;
+}
+
 static const char *check_trace_link(const char *text)
 {
     if ((strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0) &&
@@ -1276,6 +1291,7 @@ void config_free(config *c)
     free(c->history_path);
     free(c->http_listen);
     free(c->http_token_env);
+    free(c->http_public_url);
     free_names(c->http_figure_plugins, c->n_http_figure_plugins);
     cfg_figure_map_free(&c->http_dashboard_figures);
     cfg_figure_map_free(&c->http_queue_figures);

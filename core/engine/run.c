@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/migrate.h"
 #include "engine/runner.h"
 #include "engine/supervisor.h"
 
@@ -188,7 +189,34 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
     if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
     log_set_trace(NULL, NULL);
+    log_set_run(0);
     return code;
+}
+
+/* One migration's name for the message (the first pending one). */
+static void first_pending(void *user, const migration *m, const char *applied_at)
+{
+    const char **first = user;
+    if (!applied_at && !*first)
+        *first = m->name;
+}
+
+/*
+ * 1 with why when the bot's database lacks migrations this binary has
+ * (before the first `reconciler migrate`, or after an upgrade). A status that
+ * cannot be read is no reason to refuse: the run's own statements will say.
+ */
+static int migrations_pending(db *d, char *why, size_t whylen)
+{
+    const char *first = NULL;
+    char err[512];
+    int pending = d ? migrate_status(d, first_pending, &first, err, sizeof err) : 0;
+    if (pending <= 0)
+        return 0;
+    snprintf(why, whylen, "not run: the database lacks %d migration%s of this version (from "
+             "%s on): run `reconciler migrate` first", pending, pending == 1 ? "" : "s",
+             first ? first : "?");
+    return 1;
 }
 
 /*
@@ -284,6 +312,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
                       (long long)run_id);
         }
     }
+    log_set_run(run_id); /* this thread's JSON lines are the run's */
     if (spec->started)
         spec->started(spec->user, run_id);
     if (spec->trace) {
@@ -298,6 +327,11 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
         snprintf(reason, sizeof reason, "not run: %s", err);
         log_error("%s run %s", spec->trigger, reason);
         return not_run(env, spec, run_id, "failed", reason, rc, NULL, result);
+    }
+    /* Tables not there yet: one message that says what to do, not an SQL error per step. */
+    if (migrations_pending(*env->d, reason, sizeof reason)) {
+        log_error("%s run %s", spec->trigger, reason);
+        return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, NULL, result);
     }
     int locked = env->rl && !spec->dry_run;
     if (locked && (rc = take_lock(env, spec, run_id, result)) != EXIT_OK)
@@ -339,9 +373,18 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     if (env->h && run_id && history_finish(env->h, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);
-    log_info("%s", summary);
+    json_t *f = jx(json_pack("{s:s, s:s, s:b, s:I, s:I}",
+                             "status", json_string_value(json_object_get(*result, "status")),
+                             "trigger", spec->trigger, "dry_run", spec->dry_run,
+                             "duration_ms", json_integer_value(json_object_get(*result,
+                                                                                "durationMs")),
+                             "rows_changed", json_integer_value(json_object_get(*result,
+                                                                                 "rowsChanged"))));
+    log_fields(RC_LOG_INFO, NULL, f, "%s", summary);
+    json_decref(f);
     free(summary);
     log_set_trace(NULL, NULL);
+    log_set_run(0);
     if (*env->d && db_lost(*env->d)) {
         /* Reconnect before the next run rather than fail it too. */
         db_close(*env->d);

@@ -192,18 +192,24 @@ static json_t *figures_state(figures *f)
  * after a scheduled run, while its hold lasts ("until": the lease's or the
  * hold's end; "phase": "run" or "hold"). Atomics only: never waits.
  */
-static json_t *lock_state(runlock *rl)
+static json_t *lock_state(runlock *rl, const dbwatch_state *w)
 {
     int64_t until_ms = 0;
     int st = rl ? runlock_state(rl, &until_ms) : RUNLOCK_FREE;
     char until[32] = "";
     if (st != RUNLOCK_FREE)
         util_iso_time(until_ms, until, sizeof until);
-    return jx(json_pack("{s:b, s:s, s:o, s:o}", "held", st != RUNLOCK_FREE,
+    /* Whoever holds it, as the database watch last read the row (another instance too). */
+    json_t *holder = w->ok && w->lock_holder[0]
+                         ? jx(json_pack("{s:o, s:o}", "id", jx_text(w->lock_holder),
+                                        "until", jx_text(w->lock_until)))
+                         : json_null();
+    return jx(json_pack("{s:b, s:s, s:o, s:o, s:o}", "held", st != RUNLOCK_FREE,
                         "instance", rl ? runlock_holder(rl) : "",
                         "phase", st == RUNLOCK_RUNNING ? jx(json_string("run"))
                                  : st == RUNLOCK_HOLDING ? jx(json_string("hold")) : json_null(),
-                        "until", until[0] ? jx(json_string(until)) : json_null()));
+                        "until", until[0] ? jx(json_string(until)) : json_null(),
+                        "holder", holder));
 }
 
 /*
@@ -226,7 +232,7 @@ static void h_state(void *user, const http_request *req, http_response *resp)
                               "error", w.ok ? json_null() : jx_text(w.why)));
     json_t *body = run_state_activity(a->rs);
     json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
-    json_object_set_new(body, "lock", lock_state(a->rl));
+    json_object_set_new(body, "lock", lock_state(a->rl, &w));
     /* The console's banner: the file on disk was refused, an older pipeline runs. */
     json_object_set_new(body, "reload", a->cfgs ? reload_state_json(a->cfgs) : json_null());
     json_object_set_new(body, "database", dbj);

@@ -184,9 +184,12 @@
     var lock = $("lock-state");
     clear(lock);
     /* Held also after a scheduled run, until its hold ends: no other instance runs meanwhile. */
-    lock.appendChild(el("span", s.lock.held ? "good" : "", !s.lock.held ? "not held"
-      : s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)"));
+    var other = !s.lock.held && s.lock.holder ? s.lock.holder : null;
+    lock.appendChild(el("span", s.lock.held ? "good" : "", s.lock.held
+      ? (s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)")
+      : other ? "held elsewhere" : "not held"));
     $("lock-meta").textContent = (s.lock.held && s.lock.until ? "until " + fmtTime(s.lock.until) + " · " : "") +
+      (other ? "by " + other.id + " until " + other.until + " UTC · " : "") +
       (s.lock.instance ? "this instance: " + s.lock.instance : "");
 
     var db = $("db-state");
@@ -623,7 +626,14 @@
       resizeTimer = setTimeout(function () { if (chartRuns) drawChart(chartRuns); }, 100);
     });
     document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    /* #/runs/ID (the link alerts carry when http.public_url is set) opens that run. */
+    function fromHash() {
+      var m = /^#\/runs\/(\d+)$/.exec(location.hash);
+      if (m) openRun(Number(m[1]));
+    }
+    window.addEventListener("hashchange", fromHash);
     refresh();
+    fromHash();
     schedule();
   });
 })();
