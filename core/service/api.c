@@ -431,31 +431,48 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     run_state_stats(a->rs, &st, &r);
     int held = a->rl ? runlock_held(a->rl) : 0;
 
+    /* Every run metric per job (job="..."): jobs run apart, and fail apart. */
+    run_job_stats *js = xcalloc(RS_MAX_JOBS, sizeof *js);
+    size_t nj = run_state_job_stats(a->rs, js, RS_MAX_JOBS);
     prom_family(&b, "reconciler_runs_total", "counter",
-                "Reconciliation runs by outcome (skipped: another instance held the run lock).");
-    for (int k = 0; k < RS_N_STATUS; k++)
-        prom_sample(&b, "reconciler_runs_total", (double)st.runs[k], "status", rs_status_names[k],
-                    NULL);
+                "Reconciliation runs by job and outcome (skipped: another instance held the "
+                "job's run lock, or the job is paused).");
+    for (size_t j = 0; j < nj; j++)
+        for (int k = 0; k < RS_N_STATUS; k++)
+            prom_sample(&b, "reconciler_runs_total", (double)js[j].stats.runs[k], "job",
+                        js[j].job, "status", rs_status_names[k], NULL);
     prom_family(&b, "reconciler_run_duration_seconds", "histogram",
-                "Duration of the runs that ran.");
-    prom_histogram(&b, "reconciler_run_duration_seconds", bounds, st.duration, RS_N_BUCKETS,
-                   st.duration_sum, NULL);
+                "Duration of the runs that ran, by job.");
+    for (size_t j = 0; j < nj; j++)
+        prom_histogram(&b, "reconciler_run_duration_seconds", bounds, js[j].stats.duration,
+                       RS_N_BUCKETS, js[j].stats.duration_sum, "job", js[j].job, NULL);
     prom_family(&b, "reconciler_chunk_retries_total", "counter",
                 "Chunks rolled back by a deadlock, lock wait timeout or Galera certification "
-                "conflict and run again.");
-    prom_sample(&b, "reconciler_chunk_retries_total", (double)st.chunk_retries, NULL);
+                "conflict and run again, by job.");
+    for (size_t j = 0; j < nj; j++)
+        prom_sample(&b, "reconciler_chunk_retries_total", (double)js[j].stats.chunk_retries,
+                    "job", js[j].job, NULL);
     prom_family(&b, "reconciler_last_run_timestamp_seconds", "gauge",
-                "When the last run that ran finished (Unix time); 0: none yet.");
-    prom_sample(&b, "reconciler_last_run_timestamp_seconds", st.last_run_s, NULL);
+                "When the job's last run that ran finished (Unix time); 0: none yet.");
+    for (size_t j = 0; j < nj; j++)
+        prom_sample(&b, "reconciler_last_run_timestamp_seconds", js[j].stats.last_run_s, "job",
+                    js[j].job, NULL);
     prom_family(&b, "reconciler_last_success_timestamp_seconds", "gauge",
-                "When the last successful run finished (Unix time); 0: none yet.");
-    prom_sample(&b, "reconciler_last_success_timestamp_seconds", st.last_success_s, NULL);
+                "When the job's last successful run finished (Unix time); 0: none yet.");
+    for (size_t j = 0; j < nj; j++)
+        prom_sample(&b, "reconciler_last_success_timestamp_seconds",
+                    js[j].stats.last_success_s, "job", js[j].job, NULL);
     prom_family(&b, "reconciler_step_duration_seconds", "gauge",
-                "Each step's duration in the last run that ran.");
-    json_array_foreach(json_object_get(r, "steps"), i, step)
-        prom_sample(&b, "reconciler_step_duration_seconds",
-                    (double)json_integer_value(json_object_get(step, "durationMs")) / 1000.0,
-                    "step", json_string_value(json_object_get(step, "name")), NULL);
+                "Each step's duration in its job's last run that ran.");
+    for (size_t j = 0; j < nj; j++)
+        json_array_foreach(json_object_get(js[j].last_result, "steps"), i, step)
+            prom_sample(&b, "reconciler_step_duration_seconds",
+                        (double)json_integer_value(json_object_get(step, "durationMs")) / 1000.0,
+                        "job", js[j].job, "step", json_string_value(json_object_get(step, "name")),
+                        NULL);
+    for (size_t j = 0; j < nj; j++)
+        json_decref(js[j].last_result);
+    free(js);
     prom_family(&b, "reconciler_result", "gauge",
                 "The figures each step reported in the last run that ran.");
     json_array_foreach(json_object_get(r, "steps"), i, step)

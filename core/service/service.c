@@ -7,7 +7,9 @@
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/run.h"
+#include "db/jobstate.h"
 #include "service/api.h"
+#include "service/jobctl.h"
 #include "service/dbwatch.h"
 #include "service/http.h"
 #include "service/notify.h"
@@ -20,6 +22,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +35,26 @@
 /* How long the API's history handle waits for a writer's lock: it must answer within 1 s. */
 #define API_HISTORY_BUSY_MS 500
 
+/* A slot is on time until this long (plus the job's jitter) after it: a run later than that
+ * is for a missed slot (schedule.missed decides). */
+#define SLOT_GRACE_MS 2000
+
 static int g_wake_fd = -1;              /* the signal handlers write here */
 static volatile sig_atomic_t g_reload;  /* written by the SIGHUP handler */
 
-typedef struct service {
+typedef struct service service;
+
+/* One job's thread: its slots, on its own run lock and connection. */
+typedef struct job_thread {
+    service *s;
+    jobctl *ctl;
+    runlock *rl;
+    db *d;
+    pthread_t th;
+    int started;
+} job_thread;
+
+struct service {
     snapshots snaps;        /* the pipeline in force */
     snapshot *boot;         /* the first one, held for good: its database settings
                                (bound at start) serve every connection */
@@ -50,7 +69,13 @@ typedef struct service {
     db *d;                  /* the run's connection */
     char *token;            /* the API's bearer token, or NULL */
     int wake_r;
-} service;
+    /* The jobs of the file the service started with (a reload may change their keys, not
+     * which jobs there are): one control block and thread each. */
+    jobctl *ctls;
+    job_thread *jobs;
+    size_t n_jobs;
+    pthread_mutex_t next_mu; /* publish_next */
+};
 
 static void wake(void)
 {
@@ -89,12 +114,6 @@ static void wait_until(int wake_r, int64_t deadline)
     }
 }
 
-static int64_t pick_jitter(const config *cfg)
-{
-    return cfg->schedule_jitter_ms > 0
-               ? (int64_t)(util_random_u64() % (uint64_t)(cfg->schedule_jitter_ms + 1)) : 0;
-}
-
 /*
  * Connect the run's connection, retrying with capped exponential backoff
  * while the database cannot be reached; the service (and its /healthz) stays
@@ -126,28 +145,67 @@ static void run_started(void *user, int64_t run_id)
     run_state_running(user, run_id);
 }
 
+/* What one run of a job is: its trigger and slot, and whose lock and connection. */
+typedef struct job_run {
+    const char *trigger;
+    int dry_run;
+    int64_t run_id;  /* recorded ahead (a queued manual run), or 0 */
+    int64_t wait_ms;
+    int64_t slot;    /* Unix s; 0: none */
+    const char *claim;
+    runlock *rl;
+    db **d;
+    jobctl *ctl;     /* a job thread's run (NULL: the main thread's, in run_state) */
+} job_run;
+
+static void job_started(void *user, int64_t run_id)
+{
+    jobctl_set_running(user, 1, run_id);
+}
+
 /*
- * One run with the pipeline in force (held by reference for the run: a
- * reload meanwhile takes effect from the next one). Returns run_execute's
- * exit code.
+ * One run of job (by name) with the pipeline in force (held by reference for the run: a
+ * reload meanwhile takes effect from the next one). Returns run_execute's exit code.
  */
-static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, int64_t wait_ms,
-                  int64_t hold_ms)
+static int do_job_run(service *s, const char *job, const job_run *jr)
 {
     json_t *r = NULL;
     snapshot *snap = snapshots_hold(&s->snaps);
+    const cfg_job *j = cfg_job_find(snap->cfg, job);
     /* The snapshot's config: its steps' file text, with the bound database settings. */
-    run_env env = { snap->cfg, snap->p, s->h, s->rl, &s->d };
-    run_spec spec = { .trigger = trigger, .dry_run = dry_run, .run_id = run_id,
-                      .wait_ms = wait_ms, .hold_ms = hold_ms, .started = run_started,
-                      .user = &s->rs };
-    run_state_running(&s->rs, run_id);
+    run_env env = { snap->cfg, snap->p, s->h, jr->rl, jr->d };
+    run_spec spec = { .trigger = jr->trigger, .dry_run = jr->dry_run, .run_id = jr->run_id,
+                      .wait_ms = jr->wait_ms, .job = j, .slot = jr->slot, .claim = jr->claim };
+    if (jr->ctl) {
+        spec.started = job_started;
+        spec.user = jr->ctl;
+        jobctl_set_running(jr->ctl, 1, jr->run_id);
+    } else {
+        spec.started = run_started;
+        spec.user = &s->rs;
+        run_state_running(&s->rs, jr->run_id);
+    }
     int rc = run_execute(&env, &spec, &r);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
     snapshot_release(snap);
-    run_state_finish(&s->rs, r);
+    if (jr->ctl) {
+        jobctl_set_running(jr->ctl, 0, 0);
+        run_state_record(&s->rs, r);
+    } else {
+        run_state_finish(&s->rs, r);
+    }
     return rc;
+}
+
+/* The main thread's run of the first job (startup runs, POST /v1/reconciliation/run). */
+static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, int64_t wait_ms,
+                  int64_t hold_ms)
+{
+    (void)hold_ms; /* slot claims keep other instances off a slot: no lock is held after a run */
+    job_run jr = { .trigger = trigger, .dry_run = dry_run, .run_id = run_id,
+                   .wait_ms = wait_ms, .rl = s->rl, .d = &s->d };
+    return do_job_run(s, s->ctls[0].name, &jr);
 }
 
 /* The keys that are bound at start; a reload keeps their running values. */
@@ -204,8 +262,24 @@ static void reload(service *s)
         return;
     }
     keep_bound(s->boot->cfg, nc);
-    runlock_set_ttl(s->rl, nc->schedule_lock_ttl_ms);
-    runlock_set_max_skew(s->rl, nc->schedule_max_clock_skew_ms);
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const cfg_job *j = cfg_job_find(nc, s->ctls[i].name);
+        if (!j) {
+            log_warn("reload: job %s is gone from %s; it stops running now and its thread "
+                     "goes when reconciler restarts", s->ctls[i].name, nc->path);
+            continue;
+        }
+        runlock_set_ttl(s->jobs[i].rl, j->lock_ttl_ms);
+        runlock_set_max_skew(s->jobs[i].rl, nc->schedule_max_clock_skew_ms);
+        if (i == 0) {
+            runlock_set_ttl(s->rl, j->lock_ttl_ms);
+            runlock_set_max_skew(s->rl, nc->schedule_max_clock_skew_ms);
+        }
+    }
+    for (size_t i = 0; i < nc->n_jobs; i++)
+        if (!jobctl_find(s->ctls, s->n_jobs, nc->jobs[i].name))
+            log_warn("reload: job %s is new; it runs once reconciler restarts",
+                     nc->jobs[i].name);
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
     snapshots_swap(&s->snaps, nc, np);
 }
@@ -224,59 +298,247 @@ static void install_signals(void)
     sigaction(SIGPIPE, &ign, NULL);
 }
 
-/* The schedule of the pipeline in force (a copy: a reload may swap the snapshot). */
-static void current_schedule(service *s, int64_t *interval, int64_t *jitter, int64_t *lock_wait)
+/* /v1/service/state's nextRunAt: the soonest of the jobs' next runs. */
+static void publish_next(service *s)
 {
-    snapshot *snap = snapshots_hold(&s->snaps);
-    *interval = snap->cfg->schedule_interval_ms;
-    *jitter = pick_jitter(snap->cfg);
-    *lock_wait = snap->cfg->schedule_lock_wait_ms;
-    snapshot_release(snap);
+    int64_t soonest = 0;
+    pthread_mutex_lock(&s->next_mu);
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        jobctl_view v;
+        jobctl_get(&s->ctls[i], &v);
+        if (v.next_ms > 0 && (!soonest || v.next_ms < soonest))
+            soonest = v.next_ms;
+    }
+    run_state_next(&s->rs, soonest);
+    pthread_mutex_unlock(&s->next_mu);
 }
 
-static int schedule_loop(service *s)
+static int64_t pick_job_jitter(const cfg_job *j)
 {
-    int64_t interval, jitter, lock_wait;
-    schedule sch;
-    current_schedule(s, &interval, &jitter, &lock_wait);
-    schedule_init(&sch, util_mono_ms(), interval, jitter);
+    return j->jitter_ms > 0 ? (int64_t)(util_random_u64() % (uint64_t)(j->jitter_ms + 1)) : 0;
+}
 
+/*
+ * A slot that is due: skipped when another instance has it already or the job is paused
+ * (recorded once, by the instance whose row it is), else run with its claim.
+ */
+static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const char *trigger)
+{
+    service *s = jt->s;
+    char err[1024], by[JOBSTATE_CLAIM_MAX + 1], slot_text[40];
+    int64_t slot = slot_ms / 1000;
+    const char *claim = runlock_holder(jt->rl);
+    job_pause pause;
+
+    run_slot_text(slot, slot_text, sizeof slot_text);
+    if (run_connect(s->boot->cfg, &jt->d, err, sizeof err) == EXIT_OK) {
+        int taken = jobslot_taken(jt->d, j->name, slot, by, sizeof by, err, sizeof err);
+        if (taken == 1) {
+            log_debug("job %s: slot %s is %s's", j->name, slot_text, by);
+            return;
+        }
+        if (jobpause_get(jt->d, j->name, &pause, err, sizeof err) == 1) {
+            if (jobslot_claim(jt->d, j->name, slot, claim, trigger, "skipped", "paused", NULL, 0,
+                              err, sizeof err) != 1)
+                return; /* another instance recorded it */
+            char *why = xasprintf("skipped: the job is paused (by %s at %s UTC%s%s)", pause.by,
+                                  pause.at, *pause.reason ? ": " : "", pause.reason);
+            snapshot *snap = snapshots_hold(&s->snaps);
+            run_env env = { snap->cfg, snap->p, s->h, jt->rl, &jt->d };
+            run_spec spec = { .trigger = trigger, .job = j, .slot = slot };
+            json_t *r = NULL;
+            run_record_skipped(&env, &spec, why, &r);
+            snapshot_release(snap);
+            run_state_record(&s->rs, r);
+            free(why);
+            return;
+        }
+    }
+    job_run jr = { .trigger = trigger, .slot = slot, .claim = claim, .rl = jt->rl, .d = &jt->d,
+                   .ctl = jt->ctl };
+    do_job_run(s, j->name, &jr);
+    /* Retention: the newest rows judge what was missed; older than missed_within (at least
+     * a day) they judge nothing. */
+    int64_t keep_s = (j->missed_within_ms > 86400000 ? j->missed_within_ms : 86400000) / 1000;
+    if (jt->d && jobslot_prune(jt->d, j->name, slot - keep_s, err, sizeof err) != 0)
+        log_warn("job %s: %s", j->name, err);
+}
+
+/*
+ * Where a job's thread starts looking for slots: just before now, so that a slot due this
+ * moment still runs; or, with missed: run_once, at the job's newest row in the slot table
+ * (within missed_within), so that the slots that passed unrun since (the service was
+ * down) are seen as missed by the loop, which catches up the latest of them. Judged from
+ * the table, not from memory: it holds across restarts, deploys and other instances.
+ */
+static int64_t first_cursor(job_thread *jt, const cfg_job *j)
+{
+    char err[1024];
+    int64_t now = util_wall_ms(), cursor = now - SLOT_GRACE_MS - j->jitter_ms, newest = 0;
+    if (j->missed != CFG_MISSED_RUN_ONCE)
+        return cursor;
+    if (run_connect(jt->s->boot->cfg, &jt->d, err, sizeof err) != EXIT_OK) {
+        log_warn("job %s: missed slots cannot be looked for: %s", j->name, err);
+        return cursor;
+    }
+    int got = jobslot_latest(jt->d, j->name, &newest, err, sizeof err);
+    if (got < 0)
+        log_warn("job %s: missed slots cannot be looked for: %s", j->name, err);
+    if (got != 1)
+        return cursor; /* a new job has missed nothing */
+    int64_t from = newest * 1000;
+    if (from < now - j->missed_within_ms)
+        from = now - j->missed_within_ms;
+    return from < cursor ? from : cursor;
+}
+
+static void *job_main(void *arg)
+{
+    job_thread *jt = arg;
+    service *s = jt->s;
+    int64_t cursor = 0, next = -2, due = 0;
+    int first = 1;
+
+    while (!stop_requested()) {
+        snapshot *snap = snapshots_hold(&s->snaps);
+        const cfg_job *j = cfg_job_find(snap->cfg, jt->ctl->name);
+        if (j && j->enabled && jobctl_take_request(jt->ctl)) {
+            /* POST /v1/jobs/{job}/run: the API refused it while paused. */
+            job_run jr = { .trigger = "manual", .wait_ms = j->lock_wait_ms, .rl = jt->rl,
+                           .d = &jt->d, .ctl = jt->ctl };
+            char name[65];
+            snprintf(name, sizeof name, "%s", j->name);
+            snapshot_release(snap);
+            do_job_run(s, name, &jr);
+            continue;
+        }
+        if (!j || !j->enabled || !cfg_job_scheduled(j)) {
+            snapshot_release(snap);
+            jobctl_set_next(jt->ctl, 0);
+            jobctl_wait(jt->ctl, util_wall_ms() + 1000);
+            continue;
+        }
+        if (first) {
+            cursor = first_cursor(jt, j);
+            first = 0;
+        }
+        int64_t n = schedule_next_slot(j, cursor);
+        if (n != next) {
+            next = n;
+            due = next + pick_job_jitter(j);
+            jobctl_set_next(jt->ctl, next >= 0 ? due : 0);
+            publish_next(s);
+        }
+        int64_t now = util_wall_ms();
+        if (next < 0 || now < due) {
+            snapshot_release(snap);
+            jobctl_wait(jt->ctl, next < 0 ? now + 1000 : due);
+            continue;
+        }
+        /*
+         * Due: the latest slot that has come is the one to run (none runs twice, the ones
+         * between are gone). Slots passed unrun before it (a long run, a restart), or a
+         * run this late, make it a missed one: schedule.missed decides. With skip, a slot
+         * still on time runs as scheduled.
+         */
+        int64_t last = schedule_last_slot(j, next, now);
+        int late = now - last > SLOT_GRACE_MS + j->jitter_ms, passed = last > next;
+        const char *trigger = "scheduled";
+        if (late || passed) {
+            char slot_text[40];
+            run_slot_text(last / 1000, slot_text, sizeof slot_text);
+            if (j->missed == CFG_MISSED_RUN_ONCE && now - last <= j->missed_within_ms) {
+                trigger = "catch_up";
+                log_info("job %s: slots were missed; catching up with slot %s "
+                         "(schedule.missed: run_once)", j->name, slot_text);
+            } else if (late) {
+                log_info("job %s: slot %s was missed; not caught up (%s)", j->name, slot_text,
+                         j->missed == CFG_MISSED_SKIP ? "schedule.missed: skip"
+                                                      : "older than schedule.missed_within");
+                cursor = last;
+                snapshot_release(snap);
+                continue;
+            }
+        }
+        run_slot(jt, j, last, trigger);
+        cursor = last;
+        snapshot_release(snap);
+    }
+    jobctl_set_next(jt->ctl, 0);
+    return NULL;
+}
+
+/* The main thread from READY on: reloads, and the manual runs of POST /v1/reconciliation/run. */
+static int main_loop(service *s)
+{
     while (!stop_requested()) {
         int64_t id;
         int dry;
         if (g_reload) {
             g_reload = 0;
             reload(s);
-            current_schedule(s, &interval, &jitter, &lock_wait);
-            schedule_set_interval(&sch, interval, jitter);
             continue;
         }
         if (run_state_take_queued(&s->rs, &id, &dry)) {
-            if (do_run(s, "manual", dry, id, lock_wait, 0) == EXIT_DATABASE)
+            snapshot *snap = snapshots_hold(&s->snaps);
+            const cfg_job *j = cfg_job_find(snap->cfg, s->ctls[0].name);
+            int64_t wait = j ? j->lock_wait_ms : snap->cfg->schedule_lock_wait_ms;
+            snapshot_release(snap);
+            if (do_run(s, "manual", dry, id, wait, 0) == EXIT_DATABASE)
                 connect_with_backoff(s);
             continue;
         }
-        if (util_mono_ms() < schedule_due(&sch)) {
-            run_state_next(&s->rs, util_wall_ms() + (schedule_due(&sch) - util_mono_ms()));
-            wait_until(s->wake_r, schedule_due(&sch));
-            continue;
-        }
-        int64_t start = util_mono_ms();
-        /* After a scheduled run the lock stays ours for about one interval
-         * from its start, so N instances make one run per interval, not N. */
-        int rc = do_run(s, "scheduled", 0, 0, 0, sch.interval);
-        /* The database went away: reconnect with backoff rather than fail every tick. */
-        if (rc == EXIT_DATABASE && connect_with_backoff(s) != EXIT_OK)
-            log_error("service: cannot reconnect (see above); trying again at the next run");
-        int64_t took = util_mono_ms() - start;
-        current_schedule(s, &interval, &jitter, &lock_wait);
-        int64_t missed = schedule_after_run(&sch, took, util_mono_ms(), jitter);
-        if (missed)
-            log_warn("the run took %lld ms, longer than schedule.interval (%lld ms); "
-                     "skipping %lld tick%s", (long long)took, (long long)sch.interval,
-                     (long long)missed, missed == 1 ? "" : "s");
+        wait_until(s->wake_r, util_mono_ms() + 3600000);
     }
     return EXIT_OK;
+}
+
+/* Every job's startup run, in file order, on the main thread (before READY). */
+static int startup_runs(service *s, const config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_jobs && !stop_requested(); i++) {
+        const cfg_job *j = &cfg->jobs[i];
+        if (!j->on_startup || !j->enabled)
+            continue;
+        job_run jr = { .trigger = "startup", .wait_ms = j->lock_wait_ms, .rl = s->jobs[i].rl,
+                       .d = &s->d };
+        if (do_job_run(s, j->name, &jr) == EXIT_LOCKED) {
+            log_error("the startup run of job %s waited %lld ms for its run lock and gave up",
+                      j->name, (long long)j->lock_wait_ms);
+            return EXIT_LOCKED;
+        }
+    }
+    return EXIT_OK;
+}
+
+static void start_jobs(service *s)
+{
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        job_thread *jt = &s->jobs[i];
+        if (pthread_create(&jt->th, NULL, job_main, jt) != 0)
+            log_error("job %s: cannot start its thread: it does not run", jt->ctl->name);
+        else
+            jt->started = 1;
+    }
+}
+
+static void stop_jobs(service *s)
+{
+    for (size_t i = 0; i < s->n_jobs; i++)
+        jobctl_stop(&s->ctls[i]);
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        job_thread *jt = &s->jobs[i];
+        if (jt->started)
+            pthread_join(jt->th, NULL);
+        runlock_close(jt->rl);
+        db_close(jt->d);
+        jobctl_destroy(&s->ctls[i]);
+    }
+    free(s->jobs);
+    free(s->ctls);
+    s->jobs = NULL;
+    s->ctls = NULL;
+    s->n_jobs = 0;
 }
 
 /* The bearer token from http.token_env, and a warning for an open API beyond loopback. */
@@ -300,7 +562,8 @@ static void read_token(service *s, const config *cfg)
 
 int service_run(config *cfg, service_loader load, void *load_user)
 {
-    service s = { .load = load, .load_user = load_user, .wake_r = -1 };
+    service s = { .load = load, .load_user = load_user, .wake_r = -1,
+                  .next_mu = PTHREAD_MUTEX_INITIALIZER };
     http_server *http = NULL;
     pipeline *p = NULL;
     int wake_fds[2] = { -1, -1 }, rc;
@@ -336,7 +599,17 @@ int service_run(config *cfg, service_loader load, void *load_user)
         log_error("%s", history_error(s.h));
     s.rs.h = s.api_hist;
     s.wh = webhook_start(s.h);
-    s.rl = runlock_open(cfg);
+    /* The first job's lock for the main thread's runs; each job's own for its thread. */
+    s.rl = runlock_open_job(cfg, &cfg->jobs[0]);
+    s.n_jobs = cfg->n_jobs;
+    s.ctls = xcalloc(s.n_jobs, sizeof *s.ctls);
+    s.jobs = xcalloc(s.n_jobs, sizeof *s.jobs);
+    for (size_t i = 0; i < s.n_jobs; i++) {
+        jobctl_init(&s.ctls[i], cfg->jobs[i].name);
+        s.jobs[i] = (job_thread){ .s = &s, .ctl = &s.ctls[i],
+                                  .rl = runlock_open_job(cfg, &cfg->jobs[i]) };
+        run_state_know_job(&s.rs, cfg->jobs[i].name);
+    }
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
     api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
@@ -347,28 +620,35 @@ int service_run(config *cfg, service_loader load, void *load_user)
         rc = EXIT_USAGE;
         goto out;
     }
-    log_info("service: %s, %zu step%s, every %lld ms (+ up to %lld ms), API on %s%s",
-             cfg->path, p->n, p->n == 1 ? "" : "s", (long long)cfg->schedule_interval_ms,
-             (long long)cfg->schedule_jitter_ms, cfg->http_listen,
+    log_info("service: %s, %zu job%s, %zu step%s, API on %s%s", cfg->path, cfg->n_jobs,
+             cfg->n_jobs == 1 ? "" : "s", p->n, p->n == 1 ? "" : "s", cfg->http_listen,
              s.token ? " (bearer token required)" : "");
+    for (size_t i = 0; i < cfg->n_jobs; i++) {
+        const cfg_job *j = &cfg->jobs[i];
+        char every[32];
+        duration_format(j->every_ms, every, sizeof every);
+        log_info("service: job %s: %s%s%s%s%s%s", j->name, j->every_ms ? "every " : "",
+                 j->every_ms ? every : "", j->cron ? "cron " : "", j->cron ? j->cron : "",
+                 j->cron ? " in " : "", j->cron ? j->time_zone : !j->every_ms ? "no schedule" : "");
+    }
 
     if ((rc = connect_with_backoff(&s)) != EXIT_OK || stop_requested())
         goto out;
     log_info("service: run lock holder id %s", runlock_holder(s.rl));
-    if (cfg->schedule_on_startup &&
-        do_run(&s, "startup", 0, 0, cfg->schedule_lock_wait_ms, 0) == EXIT_LOCKED) {
-        log_error("the startup run waited %lld ms for the run lock and gave up",
-                  (long long)cfg->schedule_lock_wait_ms);
-        rc = EXIT_LOCKED;
+    if ((rc = startup_runs(&s, cfg)) != EXIT_OK)
         goto out;
-    }
     notify_send("READY=1\nSTATUS=startup reconciliation done; running on schedule");
-    rc = schedule_loop(&s);
+    start_jobs(&s);
+    rc = main_loop(&s);
 
 out:
     notify_send("STOPPING=1");
     run_state_stop(&s.rs);
+    /* The jobs stop before the API goes: its handlers may still ask a job for a run. */
+    for (size_t i = 0; i < s.n_jobs; i++)
+        jobctl_stop(&s.ctls[i]);
     http_stop(http);
+    stop_jobs(&s);
     /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
     webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
     dbwatch_stop(s.watch);
