@@ -25,6 +25,9 @@ static const struct command {
     { "plugins", cmd_plugins, "list the plugins found, with their options" },
     { "new-plugin", cmd_new_plugin, "write a step plugin's skeleton (source and Makefile)" },
     { "calendar", cmd_calendar, "show the next fire times of a cron expression in a time zone" },
+    { "jobs", cmd_jobs, "list the jobs: schedule, next fire time, last run, paused" },
+    { "pause", cmd_pause, "pause a job on every instance (kept in the bot's database)" },
+    { "resume", cmd_resume, "resume a paused job" },
 };
 
 static void usage(FILE *f)
