@@ -15,6 +15,7 @@
 #include "engine/history.h"
 #include "service/dbwatch.h"
 #include "service/http.h"
+#include "service/jobctl.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
@@ -29,6 +30,8 @@ typedef struct api_deps {
     const char *listen;
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
+    jobctl *jobs;        /* the jobs' run-now requests and state (/v1/jobs); may be NULL */
+    size_t n_jobs;
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */

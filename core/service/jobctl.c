@@ -50,6 +50,27 @@ int jobctl_request(jobctl *j, int64_t *running_id)
     return rc;
 }
 
+void jobctl_hand_manual(jobctl *j, int64_t run_id, int dry_run)
+{
+    pthread_mutex_lock(&j->mu);
+    j->has_manual = 1;
+    j->manual_id = run_id;
+    j->manual_dry = dry_run;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+int jobctl_take_manual(jobctl *j, int64_t *run_id, int *dry_run)
+{
+    pthread_mutex_lock(&j->mu);
+    int got = j->has_manual;
+    *run_id = j->manual_id;
+    *dry_run = j->manual_dry;
+    j->has_manual = 0;
+    pthread_mutex_unlock(&j->mu);
+    return got;
+}
+
 int jobctl_take_request(jobctl *j)
 {
     pthread_mutex_lock(&j->mu);
@@ -80,7 +101,7 @@ void jobctl_wait(jobctl *j, int64_t due_ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&j->mu);
-    if (!j->requested && !j->stopping)
+    if (!j->requested && !j->has_manual && !j->stopping)
         pthread_cond_timedwait(&j->cv, &j->mu, &ts);
     pthread_mutex_unlock(&j->mu);
 }

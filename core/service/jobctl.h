@@ -20,6 +20,10 @@ typedef struct jobctl {
     int64_t running_id;   /* its history id once known */
     int64_t next_ms;      /* wall ms the next scheduled run is due at; 0: none */
     int stopping;
+    /* POST /v1/reconciliation/run's queued run, handed over by the main thread (the first
+     * job's thread runs it, on the job's own lock) */
+    int has_manual, manual_dry;
+    int64_t manual_id;
 } jobctl;
 
 void jobctl_init(jobctl *j, const char *name);
@@ -33,6 +37,11 @@ jobctl *jobctl_find(jobctl *jobs, size_t n, const char *name);
  * running (*running_id: its id, 0 when not known yet); -1 stopping.
  */
 int jobctl_request(jobctl *j, int64_t *running_id);
+
+/* Main thread: hand the queued run run_id over to the job's thread. */
+void jobctl_hand_manual(jobctl *j, int64_t run_id, int dry_run);
+/* The job's thread: take a handed-over run (1) or not (0). */
+int jobctl_take_manual(jobctl *j, int64_t *run_id, int *dry_run);
 
 /* The job's thread: take a waiting request (1) or not (0). */
 int jobctl_take_request(jobctl *j);

@@ -42,7 +42,7 @@ static void next_times(const cfg_job *j, int64_t now_ms, json_t *local, json_t *
     char text[CAL_ISO_MAX];
     int64_t t = now_ms;
     for (int i = 0; i < JOBINFO_NEXT && cfg_job_scheduled(j); i++) {
-        t = schedule_next_slot(j, t);
+        t = schedule_next_slot(j, 0, t);
         if (t < 0)
             break;
         json_array_append_new(local, jx_text(cal_format_iso(in, t / 1000, text)));

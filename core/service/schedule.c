@@ -35,14 +35,18 @@ void schedule_set_interval(schedule *s, int64_t interval, int64_t next_jitter)
     s->jitter = next_jitter;
 }
 
-int64_t schedule_next_slot(const cfg_job *j, int64_t after_ms)
+/* a - b's floor multiple of e, plus b: the grid point at or before a. */
+static int64_t grid_floor(int64_t a, int64_t e, int64_t phase)
 {
-    if (j->every_ms > 0) {
-        int64_t e = j->every_ms;
-        /* Floor division: a time before the epoch still lands on the grid. */
-        int64_t q = after_ms / e - (after_ms % e < 0);
-        return (q + 1) * e;
-    }
+    int64_t d = a - phase;
+    /* Floor division: a time before the phase still lands on the grid. */
+    return (d / e - (d % e < 0)) * e + phase;
+}
+
+int64_t schedule_next_slot(const cfg_job *j, int64_t phase_ms, int64_t after_ms)
+{
+    if (j->every_ms > 0)
+        return grid_floor(after_ms, j->every_ms, phase_ms) + j->every_ms;
     if (j->cron && j->zone) {
         int64_t next;
         int64_t after_s = after_ms / 1000 - (after_ms % 1000 < 0);
@@ -51,13 +55,13 @@ int64_t schedule_next_slot(const cfg_job *j, int64_t after_ms)
     return -1;
 }
 
-int64_t schedule_last_slot(const cfg_job *j, int64_t from_ms, int64_t upto_ms)
+int64_t schedule_last_slot(const cfg_job *j, int64_t phase_ms, int64_t from_ms,
+                           int64_t upto_ms)
 {
     if (upto_ms < from_ms)
         return -1;
     if (j->every_ms > 0) {
-        int64_t e = j->every_ms;
-        int64_t last = (upto_ms / e - (upto_ms % e < 0)) * e;
+        int64_t last = grid_floor(upto_ms, j->every_ms, phase_ms);
         return last >= from_ms ? last : -1;
     }
     /*
@@ -72,10 +76,10 @@ int64_t schedule_last_slot(const cfg_job *j, int64_t from_ms, int64_t upto_ms)
         int last_window = start <= from_ms || w + 1 == sizeof windows_s / sizeof windows_s[0];
         if (start < from_ms)
             start = from_ms;
-        int64_t found = -1, t = schedule_next_slot(j, start - 1);
+        int64_t found = -1, t = schedule_next_slot(j, 0, start - 1);
         while (t >= 0 && t <= upto_ms) {
             found = t;
-            t = schedule_next_slot(j, t);
+            t = schedule_next_slot(j, 0, t);
         }
         if (found >= 0 || last_window)
             return found;

@@ -42,9 +42,14 @@ void schedule_set_interval(schedule *s, int64_t interval, int64_t next_jitter);
  * calendar's fire times in the job's zone (calendar/cron.h). Pure: the caller
  * passes the times.
  */
-/* The first slot strictly after after_ms, or -1 (none: no schedule, or the calendar ends). */
-int64_t schedule_next_slot(const cfg_job *j, int64_t after_ms);
+/*
+ * The first slot strictly after after_ms, or -1 (none: no schedule, or the calendar ends).
+ * phase_ms moves an every: grid off the epoch (the legacy job's grid starts when its
+ * service starts, as before jobs); 0 for every other job, and ignored by cron.
+ */
+int64_t schedule_next_slot(const cfg_job *j, int64_t phase_ms, int64_t after_ms);
 /* The latest slot in [from_ms, upto_ms], or -1 when there is none. */
-int64_t schedule_last_slot(const cfg_job *j, int64_t from_ms, int64_t upto_ms);
+int64_t schedule_last_slot(const cfg_job *j, int64_t phase_ms, int64_t from_ms,
+                           int64_t upto_ms);
 
 #endif

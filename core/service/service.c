@@ -151,6 +151,7 @@ typedef struct job_run {
     int dry_run;
     int64_t run_id;  /* recorded ahead (a queued manual run), or 0 */
     int64_t wait_ms;
+    int64_t hold_ms; /* keep the lock this long after the run's start (0: let go) */
     int64_t slot;    /* Unix s; 0: none */
     const char *claim;
     runlock *rl;
@@ -175,7 +176,8 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     /* The snapshot's config: its steps' file text, with the bound database settings. */
     run_env env = { snap->cfg, snap->p, s->h, jr->rl, jr->d };
     run_spec spec = { .trigger = jr->trigger, .dry_run = jr->dry_run, .run_id = jr->run_id,
-                      .wait_ms = jr->wait_ms, .job = j, .slot = jr->slot, .claim = jr->claim };
+                      .wait_ms = jr->wait_ms, .hold_ms = jr->hold_ms, .job = j,
+                      .slot = jr->slot, .claim = jr->claim };
     if (jr->ctl) {
         spec.started = job_started;
         spec.user = jr->ctl;
@@ -196,16 +198,6 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
         run_state_finish(&s->rs, r);
     }
     return rc;
-}
-
-/* The main thread's run of the first job (startup runs, POST /v1/reconciliation/run). */
-static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, int64_t wait_ms,
-                  int64_t hold_ms)
-{
-    (void)hold_ms; /* slot claims keep other instances off a slot: no lock is held after a run */
-    job_run jr = { .trigger = trigger, .dry_run = dry_run, .run_id = run_id,
-                   .wait_ms = wait_ms, .rl = s->rl, .d = &s->d };
-    return do_job_run(s, s->ctls[0].name, &jr);
 }
 
 /* The keys that are bound at start; a reload keeps their running values. */
@@ -271,10 +263,6 @@ static void reload(service *s)
         }
         runlock_set_ttl(s->jobs[i].rl, j->lock_ttl_ms);
         runlock_set_max_skew(s->jobs[i].rl, nc->schedule_max_clock_skew_ms);
-        if (i == 0) {
-            runlock_set_ttl(s->rl, j->lock_ttl_ms);
-            runlock_set_max_skew(s->rl, nc->schedule_max_clock_skew_ms);
-        }
     }
     for (size_t i = 0; i < nc->n_jobs; i++)
         if (!jobctl_find(s->ctls, s->n_jobs, nc->jobs[i].name))
@@ -330,16 +318,21 @@ static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const ch
     const char *claim = runlock_holder(jt->rl);
     job_pause pause;
 
+    /* The legacy job's instances each have a grid of their own, as before jobs: the lock
+     * and its hold keep them apart, and their slots are not claimed. */
+    if (j->legacy)
+        claim = NULL;
     run_slot_text(slot, slot_text, sizeof slot_text);
     if (run_connect(s->boot->cfg, &jt->d, err, sizeof err) == EXIT_OK) {
-        int taken = jobslot_taken(jt->d, j->name, slot, by, sizeof by, err, sizeof err);
+        int taken = claim ? jobslot_taken(jt->d, j->name, slot, by, sizeof by, err, sizeof err)
+                          : 0;
         if (taken == 1) {
             log_debug("job %s: slot %s is %s's", j->name, slot_text, by);
             return;
         }
         if (jobpause_get(jt->d, j->name, &pause, err, sizeof err) == 1) {
-            if (jobslot_claim(jt->d, j->name, slot, claim, trigger, "skipped", "paused", NULL, 0,
-                              err, sizeof err) != 1)
+            if (claim && jobslot_claim(jt->d, j->name, slot, claim, trigger, "skipped", "paused",
+                                       NULL, 0, err, sizeof err) != 1)
                 return; /* another instance recorded it */
             char *why = xasprintf("skipped: the job is paused (by %s at %s UTC%s%s)", pause.by,
                                   pause.at, *pause.reason ? ": " : "", pause.reason);
@@ -354,19 +347,20 @@ static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const ch
             return;
         }
     }
+    /* The legacy job keeps its lock for about an interval after a run, as it always did:
+     * its instances' grids differ, so their slots do not meet in the table. */
     job_run jr = { .trigger = trigger, .slot = slot, .claim = claim, .rl = jt->rl, .d = &jt->d,
-                   .ctl = jt->ctl };
+                   .ctl = jt->ctl, .hold_ms = j->legacy ? j->every_ms : 0 };
     do_job_run(s, j->name, &jr);
     /* Retention: the newest rows judge what was missed; older than missed_within (at least
      * a day) they judge nothing. */
     int64_t keep_s = (j->missed_within_ms > 86400000 ? j->missed_within_ms : 86400000) / 1000;
-    if (jt->d && jobslot_prune(jt->d, j->name, slot - keep_s, err, sizeof err) != 0)
+    if (claim && jt->d && jobslot_prune(jt->d, j->name, slot - keep_s, err, sizeof err) != 0)
         log_warn("job %s: %s", j->name, err);
 }
 
 /*
- * Where a job's thread starts looking for slots: just before now, so that a slot due this
- * moment still runs; or, with missed: run_once, at the job's newest row in the slot table
+ * Where a job's thread starts looking for slots: now; or, with missed: run_once, at the job's newest row in the slot table
  * (within missed_within), so that the slots that passed unrun since (the service was
  * down) are seen as missed by the loop, which catches up the latest of them. Judged from
  * the table, not from memory: it holds across restarts, deploys and other instances.
@@ -374,7 +368,7 @@ static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const ch
 static int64_t first_cursor(job_thread *jt, const cfg_job *j)
 {
     char err[1024];
-    int64_t now = util_wall_ms(), cursor = now - SLOT_GRACE_MS - j->jitter_ms, newest = 0;
+    int64_t now = util_wall_ms(), cursor = now, newest = 0;
     if (j->missed != CFG_MISSED_RUN_ONCE)
         return cursor;
     if (run_connect(jt->s->boot->cfg, &jt->d, err, sizeof err) != EXIT_OK) {
@@ -392,16 +386,46 @@ static int64_t first_cursor(job_thread *jt, const cfg_job *j)
     return from < cursor ? from : cursor;
 }
 
+/* Log the slots a run covered under schedule.missed: skip, as the legacy schedule did. */
+static void log_covered(const cfg_job *j, int64_t took_ms, int64_t covered)
+{
+    char every[32];
+    duration_format(j->every_ms, every, sizeof every);
+    if (j->legacy)
+        log_warn("the run took %lld ms, longer than schedule.interval (%lld ms); skipping "
+                 "%lld tick%s", (long long)took_ms, (long long)j->every_ms, (long long)covered,
+                 covered == 1 ? "" : "s");
+    else
+        log_warn("job %s: the run took %lld ms and covered %lld slot%s; skipped "
+                 "(schedule.missed: skip)", j->name, (long long)took_ms, (long long)covered,
+                 covered == 1 ? "" : "s");
+}
+
 static void *job_main(void *arg)
 {
     job_thread *jt = arg;
     service *s = jt->s;
-    int64_t cursor = 0, next = -2, due = 0;
+    /* The legacy job's grid starts with the service, one interval on, as it always did (its
+     * lock held for an interval after a run keeps other instances off); the others' grid
+     * is the epoch's, the same on every instance, so that their slots are claimed once. */
+    int64_t started = util_wall_ms(), phase = 0;
+    int64_t cursor = 0, next = -2, due = 0, ran_from = 0, ran_until = 0;
     int first = 1;
 
     while (!stop_requested()) {
         snapshot *snap = snapshots_hold(&s->snaps);
         const cfg_job *j = cfg_job_find(snap->cfg, jt->ctl->name);
+        int64_t manual_id;
+        int manual_dry;
+        if (jobctl_take_manual(jt->ctl, &manual_id, &manual_dry)) {
+            /* POST /v1/reconciliation/run, queued in run_state (which counts it running). */
+            job_run jr = { .trigger = "manual", .dry_run = manual_dry, .run_id = manual_id,
+                           .wait_ms = j ? j->lock_wait_ms : snap->cfg->schedule_lock_wait_ms,
+                           .rl = jt->rl, .d = &jt->d };
+            snapshot_release(snap);
+            do_job_run(s, jt->ctl->name, &jr);
+            continue;
+        }
         if (j && j->enabled && jobctl_take_request(jt->ctl)) {
             /* POST /v1/jobs/{job}/run: the API refused it while paused. */
             job_run jr = { .trigger = "manual", .wait_ms = j->lock_wait_ms, .rl = jt->rl,
@@ -419,10 +443,11 @@ static void *job_main(void *arg)
             continue;
         }
         if (first) {
-            cursor = first_cursor(jt, j);
+            phase = j->legacy && j->every_ms ? started % j->every_ms : 0;
+            cursor = j->legacy ? started : first_cursor(jt, j);
             first = 0;
         }
-        int64_t n = schedule_next_slot(j, cursor);
+        int64_t n = schedule_next_slot(j, phase, cursor);
         if (n != next) {
             next = n;
             due = next + pick_job_jitter(j);
@@ -437,20 +462,30 @@ static void *job_main(void *arg)
         }
         /*
          * Due: the latest slot that has come is the one to run (none runs twice, the ones
-         * between are gone). Slots passed unrun before it (a long run, a restart), or a
-         * run this late, make it a missed one: schedule.missed decides. With skip, a slot
-         * still on time runs as scheduled.
+         * between are gone). When slots passed unrun before it (a restart, a long run),
+         * when it came while the job's last run went on, or when it is this late, it is a
+         * missed one: schedule.missed decides (skip: a slot that came after the run and is
+         * on time still runs as scheduled).
          */
-        int64_t last = schedule_last_slot(j, next, now);
+        int64_t last = schedule_last_slot(j, phase, next, now);
         int late = now - last > SLOT_GRACE_MS + j->jitter_ms, passed = last > next;
+        int covered = last <= ran_until;
         const char *trigger = "scheduled";
-        if (late || passed) {
+        if (late || passed || covered) {
             char slot_text[40];
             run_slot_text(last / 1000, slot_text, sizeof slot_text);
             if (j->missed == CFG_MISSED_RUN_ONCE && now - last <= j->missed_within_ms) {
                 trigger = "catch_up";
                 log_info("job %s: slots were missed; catching up with slot %s "
                          "(schedule.missed: run_once)", j->name, slot_text);
+            } else if (covered) {
+                int64_t k = 0;
+                for (int64_t t = next; t >= 0 && t <= ran_until; t = schedule_next_slot(j, phase, t))
+                    k++;
+                log_covered(j, ran_until - ran_from, k);
+                cursor = ran_until;
+                snapshot_release(snap);
+                continue;
             } else if (late) {
                 log_info("job %s: slot %s was missed; not caught up (%s)", j->name, slot_text,
                          j->missed == CFG_MISSED_SKIP ? "schedule.missed: skip"
@@ -460,7 +495,9 @@ static void *job_main(void *arg)
                 continue;
             }
         }
+        ran_from = util_wall_ms();
         run_slot(jt, j, last, trigger);
+        ran_until = util_wall_ms();
         cursor = last;
         snapshot_release(snap);
     }
@@ -480,12 +517,9 @@ static int main_loop(service *s)
             continue;
         }
         if (run_state_take_queued(&s->rs, &id, &dry)) {
-            snapshot *snap = snapshots_hold(&s->snaps);
-            const cfg_job *j = cfg_job_find(snap->cfg, s->ctls[0].name);
-            int64_t wait = j ? j->lock_wait_ms : snap->cfg->schedule_lock_wait_ms;
-            snapshot_release(snap);
-            if (do_run(s, "manual", dry, id, wait, 0) == EXIT_DATABASE)
-                connect_with_backoff(s);
+            /* The first job's thread runs it on the job's own lock: a run of the job never
+             * waits for its own instance's hold of that lock. */
+            jobctl_hand_manual(&s->ctls[0], id, dry);
             continue;
         }
         wait_until(s->wake_r, util_mono_ms() + 3600000);
@@ -599,8 +633,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
         log_error("%s", history_error(s.h));
     s.rs.h = s.api_hist;
     s.wh = webhook_start(s.h);
-    /* The first job's lock for the main thread's runs; each job's own for its thread. */
-    s.rl = runlock_open_job(cfg, &cfg->jobs[0]);
+    /* Each job's own lock for its thread; the API's lock metric shows the first job's. */
     s.n_jobs = cfg->n_jobs;
     s.ctls = xcalloc(s.n_jobs, sizeof *s.ctls);
     s.jobs = xcalloc(s.n_jobs, sizeof *s.jobs);
@@ -610,11 +643,12 @@ int service_run(config *cfg, service_loader load, void *load_user)
                                   .rl = runlock_open_job(cfg, &cfg->jobs[i]) };
         run_state_know_job(&s.rs, cfg->jobs[i].name);
     }
+    s.rl = s.jobs[0].rl;
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
     api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
-                      .token = s.token, .wh = s.wh };
+                      .token = s.token, .wh = s.wh, .jobs = s.ctls, .n_jobs = s.n_jobs };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -652,7 +686,6 @@ out:
     /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
     webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
     dbwatch_stop(s.watch);
-    runlock_close(s.rl);
     db_close(s.d);
     run_state_destroy(&s.rs);
     history_close(s.h);
