@@ -110,6 +110,16 @@ DB_TEST(jobs_service, two_jobs_at_once_never_one_with_itself, .timeout = 60)
                 together += overlap(&runs[i], &runs[k]);
         }
     cr_assert_gt(together, 0, "a and b never ran at the same time");
+    /* The history filters by job. */
+    svc_start(&s, NULL);
+    json_t *page = wait_for(&s, "/v1/reconciliation/history?job=b&limit=1000", 200, 10000);
+    size_t i;
+    json_t *run;
+    cr_assert_gt(json_array_size(json_object_get(page, "runs")), 2);
+    json_array_foreach(json_object_get(page, "runs"), i, run)
+        cr_assert_str_eq(json_string_value(json_object_get(run, "job")), "b");
+    json_decref(page);
+    svc_term(&s);
     svc_free(&s);
     th_db_destroy(&t);
 }

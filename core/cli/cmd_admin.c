@@ -73,11 +73,12 @@ out:
 }
 
 static const char history_help[] =
-    "Usage: reconciler history [-n N] [--json] [-c FILE]\n"
+    "Usage: reconciler history [-n N] [--job NAME] [--json] [-c FILE]\n"
     "Show the newest runs from the local history store (history.path), opened\n"
     "read-only: it writes nothing, and reads a store on a read-only or full disk.\n\n"
     "  -n, --limit N        how many runs (default 20)\n"
     "      --json           print a JSON array\n"
+    "      --job NAME       only that job's runs\n"
     "      --run ID         print one run's full result JSON\n" CLI_COMMON_HELP;
 
 static void print_run_line(const json_t *run)
@@ -97,6 +98,10 @@ static void print_run_line(const json_t *run)
     json_array_foreach(json_object_get(run, "steps"), i, s)
         printf("%s%s=%s", i ? " " : "  ", json_string_value(json_object_get(s, "name")),
                json_string_value(json_object_get(s, "status")));
+    /* A jobs file's runs say whose they are; the one-job form's look as they always did. */
+    const char *job = json_string_value(json_object_get(run, "job"));
+    if (job && strcmp(job, "reconcile") != 0)
+        printf("  job=%s", job);
     printf("\n");
 }
 
@@ -106,12 +111,14 @@ int cmd_history(int argc, char **argv)
         { "limit", required_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
         { "run", required_argument, NULL, 'r' },
+        { "job", required_argument, NULL, 'J' },
         CLI_COMMON_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     cli_common common = { 0 };
     int64_t limit = 20, run_id = 0;
     int as_json = 0, ch, rc;
+    const char *job = NULL;
     config *cfg = NULL;
     history *h = NULL;
     json_t *out = NULL;
@@ -138,6 +145,7 @@ int cmd_history(int argc, char **argv)
             }
             break;
         case 'j': as_json = 1; break;
+        case 'J': job = optarg; break;
         case 'h': fputs(history_help, stdout); return EXIT_OK;
         default: fputs(history_help, stderr); return EXIT_USAGE;
         }
@@ -167,7 +175,7 @@ int cmd_history(int argc, char **argv)
             goto done;
         }
         as_json = 1;
-    } else if (h && !(out = history_list(h, limit))) {
+    } else if (h && !(out = history_list_job(h, job, limit))) {
         cli_error("%s", history_error(h));
         rc = EXIT_LOCAL;
         goto done;

@@ -145,7 +145,8 @@ int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen)
 /*
  * A page of the history: ?limit=N newest first, ?before=ID the runs older
  * than ID (keyset paging: a run recorded meanwhile never shifts a page).
- * nextBefore is the argument for the next older page, null on the last.
+ * nextBefore is the argument for the next older page, null on the last. ?job=NAME: only
+ * that job's runs (runs from before jobs are the job reconcile's).
  */
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
@@ -157,7 +158,7 @@ static void h_history(void *user, const http_request *req, http_response *resp)
         http_reply_error(resp, 400, "%s", why);
         return;
     }
-    json_t *runs = history_page(a->h, limit, before, &total);
+    json_t *runs = history_page_job(a->h, http_query(req, "job"), limit, before, &total);
     if (!runs) {
         http_reply_error(resp, 503, "%s", history_error(a->h));
         return;
