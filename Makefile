@@ -4,6 +4,11 @@
 # (tools/install-deps, quick when nothing is missing), then re-run make so that
 # pkg-config is asked only once the libraries are installed.
 
+# `make` alone builds (all). The .mk files included below declare rules
+# before `all` does, and the first rule make reads is otherwise the default
+# goal: it was _bench, a 1M-row benchmark (tests/test_make.c checks this).
+.DEFAULT_GOAL := all
+
 BUILD    ?= build
 CC       ?= cc
 
@@ -23,21 +28,40 @@ override CFLAGS += $(WARNINGS)
 ifeq ($(ASAN),1)
 override CFLAGS += $(ASAN_FLAGS)
 endif
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+# pkg-config is asked once, on first use, and the answer kept (the eval
+# turns each variable into a simple `:=` one). Not at parse time: `make all`
+# on a fresh machine reads this file before tools/install-deps has installed
+# pkg-config and the libraries, and only the make it starts then uses them.
+pkg_config = $(shell pkg-config $(1))$(if $(filter 0,$(.SHELLSTATUS)),,$(error \
+    pkg-config $(1) failed; tools/install-deps installs what is missing))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_config,--cflags $$(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(call pkg_config,--libs $$(PKGS)))$(PKG_LIBS)
+CRIT_LIBS  = $(eval CRIT_LIBS := $$(call pkg_config,--libs criterion))$(CRIT_LIBS)
 LDLIBS    = $(PKG_LIBS) -ldl -lpthread -lm
-CRIT_LIBS = $(shell pkg-config --libs criterion)
+
+# The version, in one place: the binary prints it (-DRC_VERSION), the
+# package is named after it (tools/make/install.mk).
+VERSION  := $(strip $(file <VERSION))
+
+# Each object's header dependencies come from the compiler (-MMD -MP writes
+# $(BUILD)/obj/X.d beside X.o, included at the end of this file).
+DEPFLAGS  = -MMD -MP
 
 CORE_SRC  = $(filter-out core/cli/main.c,$(wildcard core/*/*.c))
-CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+# The generated sources the core links, each made by its own rule
+# (migrations here, console_files in console.mk, paths and skeleton in
+# install.mk), listed here once: fuzz.mk builds the same list.
+CORE_GEN  = migrations console_files paths skeleton
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_GEN:%=$(BUILD)/obj/gen/%.o)
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
 FIXTURES  = $(patsubst tests/fixtures/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/fixtures/*.c)) \
-            $(patsubst tests/fixtures/crashprobe/%.c,$(BUILD)/tests/crashprobe/%.so,$(wildcard tests/fixtures/crashprobe/*.c))
+            $(patsubst tests/fixtures/crashprobe/%.c,$(BUILD)/tests/crashprobe/%.so,$(wildcard tests/fixtures/crashprobe/*.c)) \
+            $(patsubst tests/fixtures/hostile/%.c,$(BUILD)/tests/hostile/%.so,$(wildcard tests/fixtures/hostile/*.c))
 TEST_SRC  = $(wildcard tests/test_*.c) $(wildcard tests/th_*.c) tests/helpers.c
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-PUBLIC = all demo test asan bench
+PUBLIC = all demo test check asan bench
 # Further test stages that `make test` runs after the unit suite, each a
 # target `_test-NAME` declared in its own file under tools/make/ (one job per
 # file: install, faults, cluster, fuzz, browser...). Such a file may also add
@@ -62,11 +86,32 @@ _demo: _all
 
 # Every test: Criterion unit and integration tests on SQLite and on a real
 # MariaDB server that tests/with-mariadb starts under $(BUILD) and stops.
+#
+# UNIT_TWICE=1 (off by default: it doubles the time) runs the unit suite twice
+# in a row, two tests at a time (-j2): proof that the tests share nothing
+# (each reserves its ports, has its own temp folder and databases) and wait
+# on facts, not on time, however their runs interleave.
+UNIT_TWICE ?= 0
 _test: _all $(BUILD)/locale/de_DE.UTF-8/LC_NUMERIC
 	@tools/check-layers
-	@RECONCILER_BUILD=$(BUILD) tests/with-mariadb $(BUILD) $(BUILD)/tests/unit
+	@if [ "$(UNIT_TWICE)" = 1 ]; then \
+	    for i in 1 2; do echo "unit suite, run $$i of 2, -j2"; \
+	        RECONCILER_BUILD=$(BUILD) tests/with-mariadb $(BUILD) $(BUILD)/tests/unit -j2 || exit 1; \
+	    done; \
+	else RECONCILER_BUILD=$(BUILD) tests/with-mariadb $(BUILD) $(BUILD)/tests/unit; fi
 	@for s in $(TEST_STAGES); do \
 	    $(MAKE) --no-print-directory _test-$$s || exit 1; done
+
+# The edit-compile-test loop (docs/tests.md, "make check"): the same suite
+# on SQLite and MariaDB, without the layer check and the stages, its tests
+# CHECK_JOBS at a time (most of them wait on servers and child processes,
+# so twice the cores keeps the CPUs busy); CHECK_FILTER, a Criterion glob
+# on suite/test, runs some of them (make check CHECK_FILTER='sql_step/*').
+CHECK_JOBS   ?= $(shell echo $$(( $$(nproc) * 2 )))
+CHECK_FILTER ?=
+_check: _all $(BUILD)/locale/de_DE.UTF-8/LC_NUMERIC
+	@RECONCILER_BUILD=$(BUILD) tests/with-mariadb $(BUILD) $(BUILD)/tests/unit \
+	    --jobs $(CHECK_JOBS) $(if $(CHECK_FILTER),--filter '$(CHECK_FILTER)')
 
 # A comma-decimal locale for the tests that check numbers never follow the
 # locale (LOCPATH points at it: no root, nothing outside build/).
@@ -78,28 +123,39 @@ $(BUILD)/locale/de_DE.UTF-8/LC_NUMERIC:
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer. The
 # binaries are checked for the sanitizers' symbols first: a build that
 # silently lost -fsanitize fails here instead of passing unchecked.
+ASAN_BUILD = $(BUILD)/asan
 _asan:
-	@$(MAKE) --no-print-directory _all BUILD=build/asan ASAN=1 CFLAGS="-O1 -g"
-	@tools/check-asan build/asan
+	@$(MAKE) --no-print-directory _all BUILD=$(ASAN_BUILD) ASAN=1 CFLAGS="-O1 -g"
+	@tools/check-asan $(ASAN_BUILD)
 	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	    $(MAKE) --no-print-directory _test BUILD=build/asan ASAN=1 CFLAGS="-O1 -g"
+	    $(MAKE) --no-print-directory _test BUILD=$(ASAN_BUILD) ASAN=1 CFLAGS="-O1 -g"
 
 _bench: _all
 	@tools/bench $(BUILD)
 
 $(BUILD)/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/libcore.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/reconciler-scenario-check: $(BUILD)/obj/tools/scenario_check.o $(BUILD)/libcore.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*/*.h tests/*.h)
+# An object without its .d yet (a build from before -MMD) is made again
+# once: each .d is named as a target with no recipe, so a missing one
+# counts as new (a pattern rule would make it an intermediate file, which
+# make does not remake for its own sake).
+DEPFILES = $(patsubst %.c,$(BUILD)/obj/%.d,$(CORE_SRC) core/cli/main.c tools/scenario_check.c \
+               $(TEST_SRC) tests/galera/test_galera.c)
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+$(DEPFILES):
+
+$(BUILD)/obj/core/cli/main.o: override CPPFLAGS += -DRC_VERSION='"$(VERSION)"'
+$(BUILD)/obj/core/cli/main.o: VERSION
 
 # Migrations are compiled into the binary: an installed reconciler needs no sql/.
 $(BUILD)/gen/migrations.c: $(SQL_FILES) tools/embed-sql
@@ -108,26 +164,39 @@ $(BUILD)/gen/migrations.c: $(SQL_FILES) tools/embed-sql
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c core/db/migrate.h core/db/db.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Plugins see only include/: no core header, no core symbol.
 PLUGIN_CFLAGS = -Iinclude $(CFLAGS) -fPIC -shared -fvisibility=hidden
 
 $(BUILD)/plugins/%.so: plugins/%.c include/reconciler.h
 	@mkdir -p $(@D)
-	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	$(CC) $(PLUGIN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/plugins/%.so: tests/fixtures/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/crashprobe/%.so: tests/fixtures/crashprobe/%.c include/reconciler.h
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
+
+# Plugins that attack the worker model (tests/test_hostile.c): a folder of their own, since
+# loading one (its constructor) crashes.
+$(BUILD)/tests/hostile/%.so: tests/fixtures/hostile/%.c include/reconciler.h
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+	@chmod go-w $(@D) $@ # plugin.c refuses what others may write (StrictModes)
 
 $(BUILD)/tests/unit: $(TEST_OBJ) $(BUILD)/libcore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(CRIT_LIBS) $(LDLIBS)
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
+
+# The header dependencies the compiler wrote (see DEPFLAGS).
+-include $(wildcard $(DEPFILES) $(BUILD)/obj/gen/*.d)

@@ -37,11 +37,20 @@ const char *th_tmpdir(void)
     char base[PATH_MAX];
     snprintf(base, sizeof base, "%s/tmp", th_build());
     mkdir(base, 0755);
-    snprintf(dir, sizeof dir, "%s/tmp/t%ld", th_build(), (long)getpid());
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-    cr_assert_eq(mkdir(dir, 0755), 0, "mkdir %s: %s", dir, strerror(errno));
+    /* Named by the pid, which an earlier run may have had too: its folder is
+     * removed first. One that cannot be (a tmpfs a crashed test left mounted
+     * there) is left alone, and this test takes the next free name. */
+    char cmd[PATH_MAX + 32];
+    for (int n = 0; n < 100; n++) {
+        if (n == 0)
+            snprintf(dir, sizeof dir, "%s/tmp/t%ld", th_build(), (long)getpid());
+        else
+            snprintf(dir, sizeof dir, "%s/tmp/t%ld.%d", th_build(), (long)getpid(), n);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' 2>/dev/null", dir);
+        if (system(cmd) == 0 && mkdir(dir, 0755) == 0)
+            return dir;
+    }
+    cr_assert_fail("no fresh folder under %s/tmp: %s", th_build(), strerror(errno));
     return dir;
 }
 

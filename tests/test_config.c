@@ -235,7 +235,7 @@ Test(config, unknown_step_key)
 {
     refuses(STEP "    option: { a: 1 }\n",
             ":3:5: unknown key 'option' in a step; valid keys: plugin, name, options, on_error, "
-            "enabled, timeout, max_changes");
+            "enabled, timeout, max_changes, memory_limit");
 }
 
 /* ------------------------------------------------------- wrong types */
@@ -752,7 +752,7 @@ static const char *const every_key[] = {
     "schedule.lock_ttl", "schedule.max_clock_skew", "http.listen",
     "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
-    "steps[].max_changes",
+    "steps[].max_changes", "steps[].memory_limit",
     "notify", "notify[].url", "notify[].name", "notify[].on", "notify[].format",
     "notify[].secret_env", "notify[].timeout", "notify[].retries", "notify[].backoff",
     "notify[].headers",

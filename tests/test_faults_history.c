@@ -12,6 +12,7 @@
  */
 #include "helpers.h"
 #include "th_svc.h"
+#include "th_disk.h"
 #include "engine/history.h"
 
 #include <errno.h>
@@ -29,56 +30,6 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
-
-/* The tmpfs a test mounted: unmounted whatever happens to the test. */
-static char g_mnt[PATH_MAX];
-
-static void unmount_disk(void)
-{
-    if (g_mnt[0]) {
-        umount2(g_mnt, MNT_DETACH);
-        g_mnt[0] = '\0';
-    }
-}
-
-/* A tmpfs of size (e.g. "1m") at TMP/name; its path (malloc'd). Skips without the right. */
-static char *small_disk(const char *name, const char *size)
-{
-    char abs[PATH_MAX], opts[32];
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    char *dir = th_path(abs, name);
-    cr_assert(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
-    snprintf(opts, sizeof opts, "size=%s", size);
-    if (mount("tmpfs", dir, "tmpfs", 0, opts) != 0)
-        cr_skip_test("cannot mount a tmpfs at %s (%s): this fault test needs root", dir,
-                     strerror(errno));
-    snprintf(g_mnt, sizeof g_mnt, "%s", dir);
-    return dir;
-}
-
-static void remount(const char *dir, unsigned long flags)
-{
-    cr_assert_eq(mount("tmpfs", dir, "tmpfs", MS_REMOUNT | flags, NULL), 0, "remount %s: %s",
-                 dir, strerror(errno));
-}
-
-/* Take every free byte of the filesystem at dir with one file; its path (malloc'd). */
-static char *fill_disk(const char *dir)
-{
-    static char block[16384];
-    char *path = th_path(dir, "filler");
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
-    size_t chunk = sizeof block;
-    while (chunk > 0) { /* smaller and smaller writes fill the last partial pages too */
-        if (write(fd, block, chunk) < 0) {
-            cr_assert_eq(errno, ENOSPC, "filling %s: %s", dir, strerror(errno));
-            chunk /= 2;
-        }
-    }
-    close(fd);
-    return path;
-}
 
 static json_t *result_of(const char *status)
 {
@@ -239,12 +190,12 @@ Test(faults_history, abandoned_runs_are_closed_at_start)
  * no -shm) still reads, through `reconciler history`; `run --once` cannot
  * write it and says so at start: exit 5, naming the file.
  */
-Test(faults_history, read_only_filesystem, .fini = unmount_disk, .timeout = 30)
+Test(faults_history, read_only_filesystem, .fini = th_unmount_disk, .timeout = 30)
 {
     char err[512];
     th_db t;
     migrated(DB_SQLITE, &t);
-    char *dir = small_disk("ro", "2m");
+    char *dir = th_small_disk("ro", "2m");
     char *hist = th_path(dir, "history.db");
     history *h = NULL;
     cr_assert_eq(history_open(hist, 100, 0, &h, err, sizeof err), 0, "%s", err);
@@ -256,7 +207,7 @@ Test(faults_history, read_only_filesystem, .fini = unmount_disk, .timeout = 30)
         json_decref(r);
     }
     history_close(h);
-    remount(dir, MS_RDONLY);
+    th_remount(dir, MS_RDONLY);
 
     char *yaml = pipeline_with(&t, hist, "ro.yaml"), *out = NULL, *e = NULL;
     const char *hargs[] = { "history", "--json", "-c", yaml, NULL };
@@ -353,12 +304,12 @@ Test(faults_history, read_only_folder, .timeout = 30)
  * holds; once there is room again its end writes the whole row under that
  * id, and the next run's id is above it.
  */
-Test(faults_history, full_disk, .fini = unmount_disk, .timeout = 30)
+Test(faults_history, full_disk, .fini = th_unmount_disk, .timeout = 30)
 {
     char err[512];
     th_db t;
     migrated(DB_SQLITE, &t);
-    char *dir = small_disk("full", "1m");
+    char *dir = th_small_disk("full", "1m");
     char *hist = th_path(dir, "history.db");
     history *h = NULL;
     cr_assert_eq(history_open(hist, 100, 0, &h, err, sizeof err), 0, "%s", err);
@@ -369,7 +320,7 @@ Test(faults_history, full_disk, .fini = unmount_disk, .timeout = 30)
     json_decref(r);
     uint64_t errors_before = history_write_errors();
 
-    char *filler = fill_disk(dir);
+    char *filler = th_fill_disk(dir);
     /* Several starts: one may still fit in a page the WAL already has. */
     int64_t id = 0;
     int failed = 0;
@@ -421,12 +372,12 @@ Test(faults_history, full_disk, .fini = unmount_disk, .timeout = 30)
  * at start (exit 5, naming the file); `reconciler history` reads the empty
  * file that start left as "no runs".
  */
-Test(faults_history, full_disk_at_start, .fini = unmount_disk, .timeout = 30)
+Test(faults_history, full_disk_at_start, .fini = th_unmount_disk, .timeout = 30)
 {
     th_db t;
     migrated(DB_SQLITE, &t);
-    char *dir = small_disk("fullstart", "256k");
-    char *filler = fill_disk(dir);
+    char *dir = th_small_disk("fullstart", "256k");
+    char *filler = th_fill_disk(dir);
     char *hist = th_path(dir, "history.db");
     char *yaml = pipeline_with(&t, hist, "fullstart.yaml"), *out = NULL, *e = NULL;
     const char *rargs[] = { "run", "--once", "-c", yaml, NULL };
@@ -571,12 +522,12 @@ static double metric(const char *text, const char *name)
  * still 200: the bot's database is fine). With room again, runs are
  * recorded as before and /readyz says history ok.
  */
-Test(faults_history, service_with_a_full_history_disk, .fini = unmount_disk, .timeout = 60)
+Test(faults_history, service_with_a_full_history_disk, .fini = th_unmount_disk, .timeout = 60)
 {
     th_db t;
     svc s;
     migrated(DB_SQLITE, &t);
-    char *dir = small_disk("svcfull", "1m");
+    char *dir = th_small_disk("svcfull", "1m");
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", "  - plugin: fixture\n");
     char *hist = th_path(dir, "history.db");
     char *text = th_read(s.yaml), *at = strstr(text, s.hist), *edited = NULL;
@@ -591,7 +542,7 @@ Test(faults_history, service_with_a_full_history_disk, .fini = unmount_disk, .ti
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/readyz", 200, 15000));
 
-    char *filler = fill_disk(dir);
+    char *filler = th_fill_disk(dir);
     /* Runs until a history write fails (the WAL may hold a free page or two). */
     int64_t id = 0;
     json_t *r = NULL;

@@ -3,6 +3,7 @@
 #include "service/http.h"
 #include "base/log.h"
 #include "th_http.h"
+#include "th_wait.h"
 #include "base/util.h"
 
 #include <jansson.h>
@@ -45,10 +46,13 @@ static void h_run(void *user, const http_request *req, http_response *resp)
     http_reply_json(resp, 200, json_pack("{s:s}", "tail", req->tail));
 }
 
+static atomic_int slow_inside; /* h_slow has begun */
+
 static void h_slow(void *user, const http_request *req, http_response *resp)
 {
     (void)user;
     (void)req;
+    atomic_store(&slow_inside, 1);
     usleep(1500 * 1000);
     http_reply_error(resp, 503, "slow %d", 1);
 }
@@ -267,11 +271,11 @@ Test(http, wrong_method_405_with_allow)
     th_response r;
     cr_assert_eq(th_http(port, "DELETE", "/v1/things", NULL, NULL, &r), 0);
     assert_error(&r, 405);
-    assert_header(&r, "Allow", "GET, POST");
+    assert_header(&r, "Allow", "GET, HEAD, POST");
     th_response_free(&r);
-    cr_assert_eq(th_http(port, "HEAD", "/healthz", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(port, "PUT", "/healthz", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 405);
-    assert_header(&r, "Allow", "GET");
+    assert_header(&r, "Allow", "GET, HEAD");
     th_response_free(&r);
     cr_assert_eq(th_http(port, "POST", "/v1/things", NULL, "{}", &r), 0);
     cr_assert_eq(r.status, 201, "%s", r.body);
@@ -430,20 +434,42 @@ Test(http, idle_client_blocks_nothing_and_is_dropped)
     http_stop(s);
 }
 
-/* Connections that have sent nothing, one every 20 ms so that their ages differ. */
-static void open_idle(int port, const char *from, int *fds, int n)
+/* The number the server gave its last connection. */
+static unsigned long accepted(http_server *s)
+{
+    unsigned long n;
+    unsigned open;
+    http_counts(s, &n, &open);
+    return n;
+}
+
+/* The connections open on s that count towards its caps. */
+static unsigned open_now(http_server *s)
+{
+    unsigned long n;
+    unsigned open;
+    http_counts(s, &n, &open);
+    return open;
+}
+
+/*
+ * Connections that have sent nothing, each taken by the server before the
+ * next is made: they are listed in this order (ties in age go to the first).
+ */
+static void open_idle(http_server *s, int port, const char *from, int *fds, int n)
 {
     for (int i = 0; i < n; i++) {
+        unsigned long before = accepted(s);
         fds[i] = th_connect_from(port, from);
         cr_assert_geq(fds[i], 0, "connect from %s", from ? from : "127.0.0.1");
-        usleep(20 * 1000);
+        TH_WAIT(accepted(s) > before, 5000, "connection %d from %s", i, from ? from : "127.0.0.1");
     }
-    usleep(100 * 1000); /* the server has taken them */
 }
 
 /* GET path from address from (NULL: 127.0.0.1) on a connection of its own; the status. */
-static int get_from(int port, const char *from, const char *path)
+static int get_from(http_server *s, int port, const char *from, const char *path)
 {
+    unsigned long seq = accepted(s) + 1; /* the number ours gets: one client at a time */
     int fd = th_connect_from(port, from);
     cr_assert_geq(fd, 0);
     char req[256];
@@ -453,7 +479,7 @@ static int get_from(int port, const char *from, const char *path)
     int st = r.status;
     th_response_free(&r);
     close(fd);
-    usleep(100 * 1000); /* the server has let the connection go */
+    TH_WAIT(accepted(s) >= seq && !http_listed(s, seq), 5000, "GET %s: the server kept it", path);
     return st;
 }
 
@@ -468,17 +494,17 @@ Test(http, idle_connections_give_way_at_the_cap)
     int port, idle[5];
     http_server *s = start(&port, NULL, 4, 0);
     /* Three idle and a new one: within the cap, nobody is closed. */
-    open_idle(port, NULL, idle, 3);
-    cr_assert_eq(get_from(port, NULL, "/v1/things"), 200);
+    open_idle(s, port, NULL, idle, 3);
+    cr_assert_eq(get_from(s, port, NULL, "/v1/things"), 200);
     assert_open(idle, 0, 3);
     /* Four idle: the new one makes five, so the oldest waiting one gives way, and only it. */
-    open_idle(port, NULL, idle + 3, 1);
+    open_idle(s, port, NULL, idle + 3, 1);
     assert_open(idle, 0, 4);
-    cr_assert_eq(get_from(port, NULL, "/v1/things"), 200);
+    cr_assert_eq(get_from(s, port, NULL, "/v1/things"), 200);
     cr_assert(th_closed_within(idle[0], 1000), "the oldest idle connection is closed");
     assert_open(idle, 1, 4);
-    open_idle(port, NULL, idle + 4, 1);
-    cr_assert_eq(get_from(port, NULL, "/healthz"), 200);
+    open_idle(s, port, NULL, idle + 4, 1);
+    cr_assert_eq(get_from(s, port, NULL, "/healthz"), 200);
     cr_assert(th_closed_within(idle[1], 1000), "then the next oldest");
     assert_open(idle, 2, 5);
     for (int i = 0; i < 5; i++)
@@ -491,22 +517,22 @@ Test(http, caps_evict_within_the_client_address)
     /* 20 connections, 10 per client address; other addresses of 127/8 are other clients. */
     int port, a[10], b[10], c;
     http_server *s = start(&port, NULL, 20, 0);
-    open_idle(port, "127.0.0.2", a, 10);
+    open_idle(s, port, "127.0.0.2", a, 10);
     /* Another address is below its own cap and the total is below 20: nobody goes. */
-    cr_assert_eq(get_from(port, "127.0.0.1", "/v1/things"), 200);
+    cr_assert_eq(get_from(s, port, "127.0.0.1", "/v1/things"), 200);
     assert_open(a, 0, 10);
     /* The same address is at its cap: its own oldest goes. */
-    cr_assert_eq(get_from(port, "127.0.0.2", "/v1/things"), 200);
+    cr_assert_eq(get_from(s, port, "127.0.0.2", "/v1/things"), 200);
     cr_assert(th_closed_within(a[0], 1000), "the address's oldest connection is closed");
     assert_open(a, 1, 10);
     /* 9 + 10 waiting: a new one makes 20, the total cap, and nobody goes. */
-    open_idle(port, "127.0.0.3", b, 10);
-    cr_assert_eq(get_from(port, "127.0.0.1", "/v1/things"), 200);
+    open_idle(s, port, "127.0.0.3", b, 10);
+    cr_assert_eq(get_from(s, port, "127.0.0.1", "/v1/things"), 200);
     assert_open(a, 1, 10);
     assert_open(b, 0, 10);
     /* 9 + 10 + 1 waiting: a new one would make 21; the oldest of any address goes. */
-    open_idle(port, "127.0.0.4", &c, 1);
-    cr_assert_eq(get_from(port, "127.0.0.1", "/v1/things"), 200);
+    open_idle(s, port, "127.0.0.4", &c, 1);
+    cr_assert_eq(get_from(s, port, "127.0.0.1", "/v1/things"), 200);
     cr_assert(th_closed_within(a[1], 1000), "the oldest connection of any address is closed");
     assert_open(a, 2, 10);
     assert_open(b, 0, 10);
@@ -544,7 +570,7 @@ Test(http, busy_connections_at_the_cap_503_but_open_routes_answer)
     }
     gate_wait(3);
     /* Three busy: a fourth connection is within the cap. */
-    cr_assert_eq(get_from(port, NULL, "/v1/things"), 200);
+    cr_assert_eq(get_from(s, port, NULL, "/v1/things"), 200);
     held[3] = (call){ port, -1, "/v1/gate", { 0, NULL, NULL } };
     cr_assert_eq(pthread_create(&t[3], NULL, call_main, &held[3]), 0);
     gate_wait(4);
@@ -555,8 +581,8 @@ Test(http, busy_connections_at_the_cap_503_but_open_routes_answer)
     assert_header(&r, "Retry-After", "1");
     th_response_free(&r);
     /* Open routes (by their flag, whatever their name) are answered all the same. */
-    cr_assert_eq(get_from(port, NULL, "/healthz"), 200);
-    cr_assert_eq(get_from(port, NULL, "/ping"), 200);
+    cr_assert_eq(get_from(s, port, NULL, "/healthz"), 200);
+    cr_assert_eq(get_from(s, port, NULL, "/ping"), 200);
     gate_release();
     for (int i = 0; i < 4; i++) {
         pthread_join(t[i], NULL);
@@ -564,8 +590,8 @@ Test(http, busy_connections_at_the_cap_503_but_open_routes_answer)
         cr_assert_eq(held[i].r.status, 200, "%s", held[i].r.body);
         th_response_free(&held[i].r);
     }
-    usleep(100 * 1000);
-    cr_assert_eq(get_from(port, NULL, "/v1/things"), 200, "served again once the slots free");
+    TH_WAIT(open_now(s) == 0, 5000, "the held connections are let go");
+    cr_assert_eq(get_from(s, port, NULL, "/v1/things"), 200, "served again once the slots free");
     http_stop(s);
 }
 
@@ -589,8 +615,9 @@ static void *trickle_main(void *arg)
     return NULL;
 }
 
-static void trickle_start(trickle *tr, int port, int n, int interval_ms)
+static void trickle_start(trickle *tr, http_server *s, int port, int n, int interval_ms)
 {
+    unsigned long before = accepted(s);
     const char *head = "GET /v1/things HTTP/1.1\r\nHost: x\r\nX-Slow: ";
     tr->n = n;
     tr->interval_ms = interval_ms;
@@ -598,10 +625,9 @@ static void trickle_start(trickle *tr, int port, int n, int interval_ms)
     for (int i = 0; i < n; i++) {
         cr_assert_geq(tr->fds[i] = th_connect(port), 0, "slow client %d", i);
         cr_assert_eq(send(tr->fds[i], head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
-        usleep(5 * 1000);
     }
+    TH_WAIT(accepted(s) >= before + (unsigned long)n, 5000, "the server has taken the slow clients");
     cr_assert_eq(pthread_create(&tr->t, NULL, trickle_main, tr), 0);
-    usleep(200 * 1000);
 }
 
 static void trickle_stop(trickle *tr)
@@ -617,14 +643,14 @@ Test(http, slowloris_leaves_healthz_answering)
     int port, st;
     http_server *s = start(&port, NULL, 0, 0); /* 32, 16 per address, deadline 10 s */
     trickle tr;
-    trickle_start(&tr, port, 16, 1000);
+    trickle_start(&tr, s, port, 16, 1000);
     for (int i = 0; i < 3; i++) {
         int64_t ms = get_ms(port, "/healthz", &st);
         cr_assert_eq(st, 200);
         cr_assert_lt(ms, 1000, "/healthz took %lld ms", (long long)ms);
         usleep(700 * 1000);
     }
-    cr_assert_eq(get_from(port, NULL, "/v1/things"), 200, "a non-open route gets a slot too");
+    cr_assert_eq(get_from(s, port, NULL, "/v1/things"), 200, "a non-open route gets a slot too");
     /* Each request above took the slot of one slow client; the others still trickle. */
     int open = 0;
     for (int i = 0; i < 16; i++)
@@ -749,7 +775,7 @@ Test(http, slow_handler_does_not_delay_others)
     pthread_t t;
     int64_t t0 = util_mono_ms();
     cr_assert_eq(pthread_create(&t, NULL, call_main, &slow), 0);
-    usleep(200 * 1000); /* the slow handler is running */
+    TH_WAIT(atomic_load(&slow_inside), 5000, "the slow handler never began");
     cr_assert_lt(get_ms(port, "/healthz", &st), 500);
     cr_assert_eq(st, 200);
     pthread_join(t, NULL);

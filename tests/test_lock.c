@@ -4,6 +4,7 @@
  * to the millisecond, errors, and one winner when many try at once.
  */
 #include "helpers.h"
+#include "th_wait.h"
 #include "db/lock.h"
 #include "db/migrate.h"
 
@@ -18,12 +19,6 @@
 #define A "hostA:100:aaaaaaaa"
 #define B "hostB:200:bbbbbbbb"
 #define MISSING "table reconciler_locks is missing: run `reconciler migrate`"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static th_db fresh(db_kind kind)
 {
@@ -370,8 +365,8 @@ Test(lock, mysql_keeps_milliseconds)
                           "WHERE table_schema = DATABASE() AND table_name = 'reconciler_locks' "
                           "AND column_name IN ('locked_at', 'lock_until') "
                           "AND datetime_precision = 3"), 2);
-    cr_assert_eq(db_exec(t.conn, "INSERT INTO reconciler_locks VALUES "
-                         "('x', 'h', '2026-01-01 00:00:00.250', '2099-01-01 00:00:00.750')",
+    cr_assert_eq(db_exec(t.conn, "INSERT INTO reconciler_locks (name, holder, locked_at, "
+                         "lock_until) VALUES ('x', 'h', '2026-01-01 00:00:00.250', '2099-01-01 00:00:00.750')",
                          NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
     char err[512];
     lock_info li;

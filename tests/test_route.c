@@ -43,7 +43,7 @@ Test(route, exact_path_and_method)
     cr_assert_eq(m.tail_off, strlen("/things"));
     cr_assert(m.path_known);
     cr_assert_not(m.open);
-    cr_assert_str_eq(m.allow, "GET, POST");
+    cr_assert_str_eq(m.allow, "GET, HEAD, POST");
     cr_assert_eq(find("POST", "/things").hit, &routes[2]);
 }
 
@@ -65,7 +65,7 @@ Test(route, known_path_other_method_lists_allow)
     http_match m = find("DELETE", "/things");
     cr_assert_null(m.hit);
     cr_assert(m.path_known);
-    cr_assert_str_eq(m.allow, "GET, POST");
+    cr_assert_str_eq(m.allow, "GET, HEAD, POST");
     /* Methods compare exactly, as HTTP says. */
     cr_assert_null(find("get", "/things").hit);
 }

@@ -342,7 +342,7 @@ DB_TEST(service, sigterm_mid_run, .timeout = 30)
     char steps[256], err[512];
     migrated(kind, &t);
     slow_steps(steps, sizeof steps, "60s");
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", steps);
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\nlog:\n  level: debug\n", "", steps);
     svc_start(&s, NULL);
     /* The startup run is going once the lock is taken. */
     lock_info li;
@@ -351,7 +351,8 @@ DB_TEST(service, sigterm_mid_run, .timeout = 30)
         cr_assert_lt(mono_ms(), end, "the startup run never took the lock: %s", th_read(s.errlog));
         sleep_ms(50);
     }
-    sleep_ms(300);
+    /* ... and its step has begun (the supervisor says so at debug level). */
+    th_wait_log(s.errlog, "step fixture (fixture): start", 1, 5000);
     int64_t t0 = mono_ms();
     kill(s.pid, SIGTERM);
     cr_assert_eq(svc_wait_exit(&s, 5000), 0, "no exit 0 within 5 s");
@@ -388,7 +389,7 @@ Test(service, sighup_reload, .timeout = 30)
 
     th_write(s.yaml, "steps: [\n");
     kill(s.pid, SIGHUP);
-    sleep_ms(500);
+    th_wait_log(s.errlog, "keeping the running pipeline", 1, 5000);
     cr_assert_eq(svc_wait_exit(&s, 0), -1, "a bad file stopped the service");
     int64_t id = post_run(&s, "", 202);
     json_t *j = wait_run(&s, id, 10000);
@@ -402,7 +403,7 @@ Test(service, sighup_reload, .timeout = 30)
     p[7] = '2';
     th_write(s.yaml, good);
     kill(s.pid, SIGHUP);
-    sleep_ms(500);
+    th_wait_log(s.errlog, "1 step in force", 1, 5000);
     id = post_run(&s, "", 202);
     j = wait_run(&s, id, 10000);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "results"), "fixture"), "value")), 2);
@@ -829,6 +830,17 @@ Test(service, json_log_lines, .timeout = 30)
     th_db_destroy(&t);
 }
 
+/* 1 when /v1/reconciliation/status says the first run is going (503, "is running"). */
+static int status_says_running(svc *s)
+{
+    th_response r;
+    if (th_http(s->port, "GET", "/v1/reconciliation/status", NULL, NULL, &r) != 0)
+        return 0;
+    int yes = r.status == 503 && r.body && strstr(r.body, "the first one is running");
+    th_response_free(&r);
+    return yes;
+}
+
 /* A conflict during a startup or scheduled run names that run's id, never null. */
 Test(service, conflict_during_a_startup_run_names_it, .timeout = 30)
 {
@@ -840,7 +852,8 @@ Test(service, conflict_during_a_startup_run_names_it, .timeout = 30)
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", steps);
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/healthz", 200, 10000));
-    sleep_ms(300); /* the startup run has begun its 2 s step */
+    /* The startup run is going: the status endpoint says so. */
+    TH_WAIT(status_says_running(&s), 5000, "log:\n%s", th_read(s.errlog));
     th_response r;
     cr_assert_eq(th_http(s.port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
@@ -1087,17 +1100,6 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait up to ms for needle in s's log. */
-static void wait_log(svc *s, const char *needle, int ms)
-{
-    int64_t end = mono_ms() + ms;
-    while (th_file_contains(s->errlog, needle) != 1) {
-        cr_assert_lt(mono_ms(), end, "no \"%s\" in the log within %d ms:\n%s", needle, ms,
-                     th_read(s->errlog));
-        sleep_ms(20);
-    }
-}
-
 /* Replace the first `from` in s's pipeline file by `to` (same length or not). */
 static void edit_pipeline(svc *s, const char *from, const char *to)
 {
@@ -1206,7 +1208,7 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40)
     cr_assert_eq(th_file_contains(s.errlog, "step in force"), 0);
     int64_t t0 = mono_ms();
     kill(s.pid, SIGHUP);
-    wait_log(&s, "1 step in force", 5000);
+    th_wait_log(s.errlog, "1 step in force", 1, 5000);
     int64_t reload_ms = mono_ms() - t0;
     cr_assert_lt(reload_ms, PROMPT_MS, "the reload took %lld ms while the dashboard hung",
                  (long long)reload_ms);
@@ -1295,7 +1297,7 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
     svc s;
     private_db(&srv, &t);
     g_frozen_server = srv.pid;
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
+    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\nlog:\n  level: debug\n", "",
               "  - plugin: fixture\n    options:\n      pause: 0s\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/readyz", 200, 15000));
@@ -1307,7 +1309,7 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
     /* The next run lasts 8 s, with a heartbeat every 2 s on its own connection. */
     edit_pipeline(&s, "pause: 0s", "pause: 8s");
     kill(s.pid, SIGHUP);
-    wait_log(&s, "1 step in force", 5000);
+    th_wait_log(s.errlog, "1 step in force", 1, 5000);
     int64_t id = post_run(&s, "", 202);
     int64_t end = mono_ms() + 10000;
     for (;;) {
@@ -1320,7 +1322,8 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
         cr_assert_lt(mono_ms(), end, "the run never took the lock:\n%s", th_read(s.errlog));
         sleep_ms(20);
     }
-    sleep_ms(300);
+    /* Its step has begun (the startup run's was the first). */
+    th_wait_log(s.errlog, "step fixture (fixture): start", 2, 5000);
 
     cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
     int64_t stopped = mono_ms(), unready_after = -1;

@@ -1,15 +1,20 @@
 /* th_http.c - see th_http.h. */
 #include "th_http.h"
+#include "helpers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -163,19 +168,50 @@ void th_response_free(th_response *r)
     r->headers = r->body = NULL;
 }
 
-int th_free_port(void)
+/* 1 when nothing listens on (or holds) 127.0.0.1:port. */
+static int port_bindable(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0
-        && getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        port = ntohs(a.sin_port);
+    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
     if (fd >= 0)
         close(fd);
-    return port;
+    return ok;
+}
+
+/*
+ * Why not bind port 0 and hand that out: the port is free only until it is
+ * closed, and in a suite run with -j2 (or two suites at once) another test's
+ * service, or any outgoing connection, may take it before our service binds
+ * it. So: ports below the kernel's ephemeral range (32768 and up by default:
+ * no outgoing connection is given one), each reserved for this test process
+ * by an flock on BUILD/tmp/ports/PORT that it holds until it exits, and
+ * checked to be free of anything else on the machine.
+ */
+#define PORT_FIRST 20000
+#define PORT_COUNT 10000
+
+int th_free_port(void)
+{
+    static unsigned calls;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/tmp", th_build());
+    mkdir(dir, 0755);
+    snprintf(dir, sizeof dir, "%s/tmp/ports", th_build());
+    mkdir(dir, 0755);
+    unsigned start = ((unsigned)getpid() * 7919u + calls++ * 104729u) % PORT_COUNT;
+    for (unsigned i = 0; i < PORT_COUNT; i++) {
+        int port = PORT_FIRST + (int)((start + i) % PORT_COUNT);
+        snprintf(path, sizeof path, "%s/%d", dir, port);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && port_bindable(port))
+            return port; /* fd stays open: the reservation lasts as long as this process */
+        close(fd);
+    }
+    return -1;
 }
 
 char *th_header(const th_response *r, const char *name)

@@ -39,7 +39,10 @@ int th_exchange(int fd, const char *request, th_response *out);
 /* 1 if the server closed fd (end of file or reset) within ms milliseconds, else 0. */
 int th_closed_within(int fd, int ms);
 
-/* A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
+/*
+ * A free TCP port on 127.0.0.1, reserved for this test process until it
+ * exits (no other test of this or a parallel suite run gets it); -1 if none.
+ */
 int th_free_port(void);
 
 /* "Name" header value from r->headers (malloc'd, case-insensitive name) or NULL. */

@@ -1,6 +1,7 @@
 /* th_otlp.c - see th_otlp.h. */
 #include "th_otlp.h"
 #include "helpers.h"
+#include "th_wait.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,13 +19,6 @@ typedef struct conn {
     th_otlp *rx;
     int fd;
 } conn;
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One request (headers, then Content-Length bytes) within 5 s; 0 or -1. */
 static int read_request(int fd, char **head, char **body)

@@ -1,6 +1,7 @@
 /* th_server.c - see th_server.h. */
 #include "th_server.h"
 #include "helpers.h"
+#include "th_wait.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -12,12 +13,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 /* mariadbd refuses to run as root unless told so; the test may be root. */
 static const char *user_opt(void)

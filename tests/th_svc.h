@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include "helpers.h"
 #include "th_http.h"
+#include "th_wait.h"
 
 typedef struct svc {
     th_db *t;        /* the database (shared by instances) */
@@ -28,8 +29,6 @@ typedef struct svc {
 /* Write instance n's pipeline file (see th_svc.c). */
 void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *http_extra,
                const char *steps);
-void sleep_ms(int ms);
-int64_t mono_ms(void);
 char *abs_build(const char *sub);
 char *password_env(const svc *s);
 pid_t spawn(svc *s, const char *const *env, const char *out_path);

@@ -11,7 +11,8 @@ enum {
     EXIT_USAGE = 2,       /* usage, pipeline file or plugin error */
     EXIT_DATABASE = 3,    /* database unreachable, or failed outside a step */
     EXIT_LOCKED = 4,      /* another instance holds the run lock */
-    EXIT_LOCAL = 5        /* the local history store failed */
+    EXIT_LOCAL = 5,       /* the local history store failed */
+    EXIT_SERVICE = 6      /* status/trigger/reload: the service cannot be reached through its API */
 };
 
 #endif

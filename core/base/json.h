@@ -9,10 +9,22 @@
 #include <jansson.h>
 
 /*
- * The result JSON as text (malloc'd): field order kept, reals with 15
- * significant digits so that 0.3 prints as 0.3. pretty: indented.
+ * The result JSON as text (malloc'd): field order kept, reals with the
+ * fewest significant digits (15 to 17) that read back as the same double for
+ * every real in j, so that 0.3 prints as 0.3 and 1.7976931348623157e308 does
+ * not overflow when it is read again. pretty: indented.
  */
 char *util_json_dump(const json_t *j, int pretty);
+/* That precision as jansson flags (JSON_REAL_PRECISION(15..17)), for other json_dumps calls. */
+size_t util_json_real_flags(const json_t *j);
+
+/*
+ * Parse text that we wrote earlier (a stored result), never losing it to one
+ * bad value: a number too large for a double (written with too few digits
+ * by an older version) is kept as a string of its text. *salvaged (may be
+ * NULL) says how many were; NULL when the text is not JSON even then.
+ */
+json_t *util_json_load_stored(const char *text, size_t *salvaged);
 
 /*
  * jx(j) returns j or aborts; use it only on constructors whose strings are

@@ -13,6 +13,15 @@
 /* plugin_dir when the pipeline file sets none: an absolute folder. */
 extern const char rc_default_plugin_dir[];
 
+/*
+ * The folder for plugins of one's own, searched after rc_default_plugin_dir
+ * when the pipeline file sets no plugin_dir: /usr/local/lib/reconciler/plugins
+ * for the Debian package (whose own folder dpkg owns), PREFIX/lib/... for a
+ * source install. Empty when there is none: the in-tree build, or a
+ * prefix where it is the default folder itself.
+ */
+extern const char rc_local_plugin_dir[];
+
 /* The pipeline file when neither -c nor $RECONCILER_CONFIG gives one. */
 extern const char rc_default_config[];
 

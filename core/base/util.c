@@ -68,7 +68,8 @@ int util_mkdir_parent(const char *path)
     int rc = 0;
     if (slash && slash != dir) {
         *slash = '\0';
-        if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        /* 0700: the history holds the bot's figures and errors; no one else reads them. */
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
             rc = -1;
     }
     free(dir);

@@ -22,7 +22,7 @@ int64_t util_uptime_s(void);
  */
 uint64_t util_random_u64(void);
 
-/* Create path's parent folder (one level, mode 0750) if missing; 0 or -1. */
+/* Create path's parent folder (one level, mode 0700) if missing; 0 or -1. */
 int util_mkdir_parent(const char *path);
 
 

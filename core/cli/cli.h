@@ -6,6 +6,8 @@
 #include "config/config.h"
 #include "db/db.h"
 
+#include <jansson.h>
+
 /* Options every command takes. */
 typedef struct cli_common {
     const char *config_path; /* -c; default $RECONCILER_CONFIG or rc_default_config */
@@ -25,6 +27,12 @@ int cmd_calendar(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_trigger(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
+
+/* A run's result for people: the summary, a line per step, the figures (run --once, trigger). */
+void cli_print_result(const json_t *r);
 
 /* `reconciler __calendar-batch`: many calendar queries on stdin, for the
  * differential test (tests/calendar/). Not for people. */
@@ -42,6 +50,9 @@ int cmd_doc(int argc, char **argv);
  * Returns EXIT_OK and *out, or an exit code after printing why.
  */
 int cli_load_config(const cli_common *c, int need_db, config **out);
+/* The same, printing nothing: why in err (a reload logs it itself). */
+int cli_load_config_err(const cli_common *c, int need_db, config **out, char *err,
+                        size_t errlen);
 
 /*
  * Connect to the configured database (db/connect.h): EXIT_OK and *out, or

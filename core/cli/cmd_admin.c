@@ -4,6 +4,7 @@
 #include "db/migrate.h"
 #include "config/options.h"
 #include "engine/plugin.h"
+#include "engine/supervisor.h"
 #include "base/text.h"
 #include "base/json.h"
 #include "base/paths.h"
@@ -242,7 +243,7 @@ static int list_dir(const char *dir, plugin_registry *seen)
             if (dup) {
                 cli_error("plugins: %s duplicates %s: the same plugin name twice", path, dup->path);
                 bad = 1;
-            } else if (plugin_load_file(path, name, &p, err, sizeof err) != 0) {
+            } else if (supervise_describe(path, name, &p, err, sizeof err) != 0) {
                 cli_error("plugins: %s", err);
                 bad = 1;
             } else {
@@ -273,8 +274,15 @@ int cmd_plugins(int argc, char **argv)
     registry_init(&seen, NULL, 0);
     for (size_t i = 0; i < cfg->n_plugin_dirs; i++) {
         const char *dir = cfg->plugin_dirs[i];
+        int local = rc_local_plugin_dir[0] && strcmp(dir, rc_local_plugin_dir) == 0;
         printf("plugin_dir %s%s\n", dir,
-               strcmp(dir, rc_default_plugin_dir) == 0 ? " (the built-in default)" : "");
+               strcmp(dir, rc_default_plugin_dir) == 0 ? " (the built-in default)" :
+               local ? " (the built-in default for plugins of your own)" : "");
+        /* Nobody may have put a plugin of their own there yet: not an error. */
+        if (local && access(dir, F_OK) != 0 && errno == ENOENT) {
+            printf("    (no such folder yet)\n");
+            continue;
+        }
         bad |= list_dir(dir, &seen);
     }
     registry_free(&seen);

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "config/options.h"
 #include "engine/plugin.h"
+#include "engine/supervisor.h"
 #include "base/util.h"
 
 #include <dirent.h>
@@ -82,7 +83,8 @@ static int doc_plugins(FILE *f, doc_format fmt, const char *dir)
             char err[1024], *path = xasprintf("%s/%s", dir, names[i]->d_name);
             char *name = xstrndup(names[i]->d_name, len - 3);
             plugin *p = NULL;
-            if (plugin_load_file(path, name, &p, err, sizeof err) != 0) {
+            /* Loaded in a worker: a plugin's constructor does not run here. */
+            if (supervise_describe(path, name, &p, err, sizeof err) != 0) {
                 cli_error("%s: %s", DOC_COMMAND, err);
                 bad = 1;
             } else {

@@ -26,7 +26,7 @@ static const char pause_help[] =
     "Usage: reconciler pause JOB [--reason TEXT] [-c FILE] [--db URL]\n"
     "       reconciler resume JOB [-c FILE] [--db URL]\n"
     "Pause a job, or resume it, for every instance: the state is kept in the bot's\n"
-    "database (reconciler_job_pauses, migration 005), with who (this user and host),\n"
+    "database (reconciler_job_pauses, migration 007), with who (this user and host),\n"
     "when and why. A paused job's slots are recorded as skipped (reason paused); a\n"
     "run going on when the pause comes finishes.\n\n"
     "      --reason TEXT    why (shown by `reconciler jobs` and GET /v1/jobs)\n"

@@ -9,17 +9,21 @@
 #include "engine/history.h"
 #include "engine/run.h"
 #include "engine/runner.h"
+#include "engine/supervisor.h"
 #include "service/service.h"
 #include "service/webhook.h"
 #include "trace/exporter.h"
 #include "trace/run_trace.h"
 #include "trace/settings.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void on_stop_signal(int sig)
 {
@@ -27,7 +31,7 @@ static void on_stop_signal(int sig)
     stop_request();
 }
 
-static void print_human(const json_t *r)
+void cli_print_result(const json_t *r)
 {
     char *summary = runner_summary(r);
     printf("%s\n", summary ? summary : "reconciliation run");
@@ -44,7 +48,8 @@ static void print_human(const json_t *r)
             printf("  error: %s", err);
         printf("\n");
     }
-    char *results = json_dumps(json_object_get(r, "results"), JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    const json_t *res = json_object_get(r, "results");
+    char *results = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS | util_json_real_flags(res));
     if (results)
         printf("results: %s\n", results);
     free(results);
@@ -68,9 +73,9 @@ static const char run_help[] =
     "the run lock for all of schedule.lock_wait, 5 history store error.\n";
 
 /* Read the pipeline file again with the command line's overrides (a SIGHUP reload). */
-static int reload_config(void *user, config **out)
+static int reload_config(void *user, config **out, char *err, size_t errlen)
 {
-    return cli_load_config(user, 1, out) == EXIT_OK ? 0 : -1;
+    return cli_load_config_err(user, 1, out, err, errlen) == EXIT_OK ? 0 : -1;
 }
 
 /* tracing: the pipeline's tracing: keys over the OTEL_* variables (trace/settings.h). */
@@ -95,6 +100,92 @@ static void export_trace(trace_exporter *e, trace_run *tr)
     trace_exporter_enqueue(e, &b);
 }
 
+/*
+ * A run that could not start because a plugin crashed the worker inspecting
+ * it (its constructor, its check()): it failed, and the history says so.
+ */
+static void record_not_run(const config *cfg, int dry_run, const char *reason)
+{
+    history *h = NULL;
+    char err[1024];
+    int64_t id;
+    if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &h,
+                     err, sizeof err) != 0) {
+        log_error("%s", err);
+        return;
+    }
+    if (history_begin(h, "startup", dry_run, util_wall_ms(), &id) == 0) {
+        json_t *r = runner_not_run("startup", dry_run, id, "failed", reason);
+        if (history_finish(h, id, util_wall_ms(), r) != 0)
+            log_error("%s", history_error(h));
+        json_decref(r);
+    } else {
+        log_error("%s", history_error(h));
+    }
+    history_close(h);
+}
+
+/* What the lock wait of `run --once` shows and decides (run_spec.lock_busy). */
+typedef struct once_wait {
+    int tty;       /* stderr is a terminal: a progress line */
+    int shown;     /* the progress line is on screen (ends with a newline) */
+} once_wait;
+
+/* 1 when pid runs `reconciler run` without --once (the service), from /proc/PID/cmdline. */
+static int is_service(long pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    int run = 0, once = 0;
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+        run |= strcmp(buf + i, "run") == 0;
+        once |= strcmp(buf + i, "--once") == 0;
+    }
+    return run && !once;
+}
+
+/*
+ * The holder id is HOST:PID:RANDOM (db/lock.h). When it is the service on
+ * this host, waiting is pointless (after a scheduled run it keeps the lock
+ * for about an interval): say so at once, and how to run through it.
+ * Otherwise wait, with a progress line on a terminal.
+ */
+static int once_lock_busy(void *user, const lock_info *holder, int64_t waited_ms,
+                          int64_t wait_ms, char *why, size_t whylen)
+{
+    once_wait *w = user;
+    char host[256] = "", me[256] = "";
+    long pid = 0;
+    if (sscanf(holder->holder, "%255[^:]:%ld:", host, &pid) == 2 &&
+        gethostname(me, sizeof me) == 0 && strcmp(host, me) == 0 && pid > 0 &&
+        pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
+        is_service(pid)) {
+        snprintf(why, whylen, "the service on this host (pid %ld) holds the run lock until %s "
+                 "UTC; use `reconciler trigger` to have it run now", pid, holder->until);
+        if (w->shown)
+            fputc('\n', stderr);
+        w->shown = 0;
+        return 1;
+    }
+    if (w->tty) {
+        fprintf(stderr, "\rwaiting for the run lock held by %s (until %s UTC): %llds of %llds ",
+                holder->holder, holder->until, (long long)(waited_ms / 1000),
+                (long long)(wait_ms / 1000));
+        w->shown = 1;
+        if (waited_ms >= wait_ms) {
+            fputc('\n', stderr);
+            w->shown = 0;
+        }
+    }
+    return 0;
+}
+
 /* One job's run of `run --once`: its own run lock and trace; the result in *result. */
 static int run_job_once(config *cfg, pipeline *p, history *h, db **d, trace_exporter *tx,
                         const cfg_job *job, int dry_run, json_t **result)
@@ -106,9 +197,12 @@ static int run_job_once(config *cfg, pipeline *p, history *h, db **d, trace_expo
     /* tracing: the run is a trace, under a TRACEPARENT's when one is given. */
     trace_run_info ti = { cfg->path, "startup", NULL, dry_run, 0 };
     trace_run *tr = trace_run_from_env(&ti, trace_now_ns());
+    once_wait wait = { .tty = isatty(2) };
     run_spec spec = { .trigger = "startup", .dry_run = dry_run, .wait_ms = job->lock_wait_ms,
-                      .trace = tr, .job = job };
+                      .trace = tr, .job = job, .lock_busy = once_lock_busy, .user = &wait };
     int rc = run_execute(&env, &spec, result);
+    if (wait.shown) /* the run went on after a wait: its output starts on a line of its own */
+        fputc('\n', stderr);
     export_trace(tx, tr);
     trace_run_free(tr);
     runlock_close(rl);
@@ -123,7 +217,7 @@ static void print_result(const json_t *result, int as_json)
         printf("%s\n", text ? text : "{}");
         free(text);
     } else if (json_array_size(json_object_get(result, "steps"))) {
-        print_human(result);
+        cli_print_result(result);
     }
 }
 
@@ -140,7 +234,7 @@ static int run_once(config *cfg, const char *only, int dry_run, int as_json)
     json_t *results = jx(json_array());
     trace_exporter *tx = NULL;
     char err[2048];
-    int rc;
+    int rc, crashed = 0;
 
     const cfg_job *one = only ? cfg_job_find(cfg, only) : NULL;
     if (only && !one) {
@@ -152,8 +246,11 @@ static int run_once(config *cfg, const char *only, int dry_run, int as_json)
         rc = EXIT_USAGE;
         goto out;
     }
-    if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
+    /* The plugins are loaded and checked in a worker: nothing of theirs runs here. */
+    if ((rc = supervise_inspect(cfg, 0, 0, &p, &crashed, err, sizeof err)) != EXIT_OK) {
         fprintf(stderr, "%s\n", err);
+        if (crashed)
+            record_not_run(cfg, dry_run, err);
         goto out;
     }
     if ((rc = connect_preflight(cfg, err, sizeof err)) != EXIT_OK) {
@@ -278,28 +375,101 @@ int cmd_run(int argc, char **argv)
 }
 
 static const char validate_help[] =
-    "Usage: reconciler validate [-c FILE] [--db URL]\n"
-    "Check the pipeline file, load every step's plugin and check its options.\n"
-    "Without --db nothing connects to the database. With --db URL, it also\n"
-    "connects and has the database compile every step's statements (plugins\n"
-    "with a prepare() callback, such as sql), reading and writing nothing: an\n"
-    "SQL error is reported with its option's FILE:LINE:COL (exit 2).\n\n"
+    "Usage: reconciler validate [-c FILE] [--db [URL]]\n"
+    "Check the pipeline file, load every step's plugin and check its options,\n"
+    "and what can be checked without the database: database.password_file\n"
+    "exists and can be read (an error; a warning when others can read it too),\n"
+    "and every variable database.password_env, http.token_env, notify[].secret_env,\n"
+    "notify[].headers and tracing.headers_env name is set here (a warning: the\n"
+    "service's environment may differ).\n"
+    "Without --db nothing connects to the database. With --db (the file's\n"
+    "database.url) or --db URL, it also connects and has the database compile\n"
+    "every step's statements (plugins with a prepare() callback, such as sql),\n"
+    "reading and writing nothing: an SQL error is reported with its option's\n"
+    "FILE:LINE:COL (exit 2).\n"
+    "Plugins are loaded and checked in a separate worker process: one that\n"
+    "crashes or exits while loading or in its check() is reported by name (exit 2).\n\n"
     CLI_COMMON_HELP
     "\nThe keys a pipeline file may hold:\n";
 
+/* A variable a key names, unset where validate runs: a warning (the service's may differ). */
+static void warn_unset(const config *cfg, const char *key, const char *var, int *warnings)
+{
+    if (!var || getenv(var))
+        return;
+    fprintf(stderr, "reconciler: warning: %s: %s names the variable %s, which is not set "
+            "here (set it where the service runs: its unit's EnvironmentFile=)\n", cfg->path,
+            key, var);
+    ++*warnings;
+}
+
+/*
+ * What can be checked without the database: the password file exists and
+ * can be read by this user (an error: the first run would fail), and is not
+ * readable by others (a warning); the variables the file names are set.
+ */
+static int check_secrets(const config *cfg, int *warnings)
+{
+    char key[96];
+    if (cfg->db_password_file) {
+        struct stat st;
+        if (stat(cfg->db_password_file, &st) != 0 || access(cfg->db_password_file, R_OK) != 0) {
+            cli_error("%s: database.password_file %s cannot be read: %s", cfg->path,
+                      cfg->db_password_file, strerror(errno));
+            return EXIT_USAGE;
+        }
+        if (st.st_mode & S_IROTH) {
+            fprintf(stderr, "reconciler: warning: %s: database.password_file %s is readable by "
+                    "every user (mode %04o): `chmod 0640 %s` (group reconciler)\n", cfg->path,
+                    cfg->db_password_file, (unsigned)(st.st_mode & 07777),
+                    cfg->db_password_file);
+            ++*warnings;
+        }
+    }
+    warn_unset(cfg, "database.password_env", cfg->db_password_env, warnings);
+    warn_unset(cfg, "http.token_env", cfg->http_token_env, warnings);
+    warn_unset(cfg, "tracing.headers_env", cfg->tracing_headers_env, warnings);
+    for (size_t i = 0; i < cfg->n_notify; i++) {
+        snprintf(key, sizeof key, "notify[%zu].secret_env", i);
+        warn_unset(cfg, key, cfg->notify[i].secret_env, warnings);
+        for (size_t k = 0; k < cfg->notify[i].n_headers; k++) {
+            snprintf(key, sizeof key, "notify[%zu].headers.%.40s", i,
+                     cfg->notify[i].headers[k].name);
+            warn_unset(cfg, key, cfg->notify[i].headers[k].env, warnings);
+        }
+    }
+    return EXIT_OK;
+}
+
 int cmd_validate(int argc, char **argv)
 {
-    static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+    /* --db takes its URL optionally: alone, it checks against the file's database.url. */
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "db", optional_argument, NULL, OPT_DB },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int check_db = 0, warnings = 0;
     cli_common common = { 0 };
     config *cfg = NULL;
     pipeline *p = NULL;
     char err[2048];
     db_url u = { 0 };
-    db *d = NULL;
-    int ch, rc;
+    int ch, rc, crashed;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (ch == OPT_DB) {
+            check_db = 1;
+            /* "--db URL" as well as "--db=URL": a next word that is no option is the URL. */
+            if (!optarg && optind < argc && argv[optind][0] != '-')
+                optarg = argv[optind++];
+            common.db_url = optarg;
+            continue;
+        }
         if (cli_common_opt(ch, optarg, &common))
             continue;
         FILE *f = ch == 'h' ? stdout : stderr;
@@ -309,40 +479,35 @@ int cmd_validate(int argc, char **argv)
     }
     if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
         goto out;
+    if ((rc = check_secrets(cfg, &warnings)) != EXIT_OK)
+        goto out;
     if ((rc = connect_parse_url(cfg, &u, err, sizeof err)) != EXIT_OK) {
         cli_error("%s", err);
         goto out;
     }
-    /* Every plugin's check() too: a value out of its range is refused here, not mid-run. */
-    if ((rc = run_prepare(cfg, 0, &p, err, sizeof err)) != EXIT_OK) {
-        fprintf(stderr, "%s\n", err);
+    /*
+     * Every plugin's check() too: a value out of its range is refused here, not
+     * mid-run. With --db the statements compile against that database (its SQL
+     * errors at exit 2). Both in a worker: a plugin that crashes there is
+     * reported by name (exit 2), and nothing of a plugin runs here.
+     */
+    if ((rc = supervise_inspect(cfg, 0, check_db, &p, &crashed, err, sizeof err)) != EXIT_OK) {
+        if (rc == EXIT_DATABASE)
+            cli_error("%s", err);
+        else
+            fprintf(stderr, "%s\n", err);
         goto out;
     }
-    /* --db: the statements compile against that database (its SQL errors at exit 2). */
-    if (common.db_url) {
-        db_clock clock;
-        if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
-            goto out;
-        if (db_now(d, &clock) != 0) {
-            cli_error("cannot read the database clock: %s", db_errmsg(d));
-            rc = EXIT_DATABASE;
-            goto out;
-        }
-        if (runner_prepare(p, d, &clock, err, sizeof err) != 0) {
-            fprintf(stderr, "%s\n", err);
-            rc = EXIT_USAGE;
-            goto out;
-        }
-    }
-    printf("%s: ok%s, %zu step%s:", cfg->path, d ? " (statements prepared)" : "", p->n,
+    printf("%s: ok%s, %zu step%s:", cfg->path, check_db ? " (statements prepared)" : "", p->n,
            p->n == 1 ? "" : "s");
     for (size_t i = 0; i < p->n; i++)
         printf("%s %s (%s %s)", i ? "," : "", p->steps[i].cfg->name, p->steps[i].plugin->name,
                p->steps[i].plugin->desc->version ? p->steps[i].plugin->desc->version : "");
+    if (warnings)
+        printf("; %d warning%s above", warnings, warnings == 1 ? "" : "s");
     printf("\n");
     rc = EXIT_OK;
 out:
-    db_close(d);
     db_url_free(&u);
     pipeline_free(p);
     config_free(cfg);

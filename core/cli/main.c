@@ -2,15 +2,19 @@
 #include "cli/cli.h"
 #include "engine/worker.h"
 #include "base/paths.h"
+#include "base/version.h"
 #include "base/util.h"
 
 #include <mysql.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+/* The version has one source, the file VERSION at the top of the tree, which
+ * the Makefile passes here and names the package after. */
 #ifndef RC_VERSION
-#define RC_VERSION "0.1.0"
+#error "RC_VERSION is not set: build with make (it reads the file VERSION)"
 #endif
 
 static const struct command {
@@ -28,6 +32,9 @@ static const struct command {
     { "jobs", cmd_jobs, "list the jobs: schedule, next fire time, last run, paused" },
     { "pause", cmd_pause, "pause a job on every instance (kept in the bot's database)" },
     { "resume", cmd_resume, "resume a paused job" },
+    { "status", cmd_status, "what the running service does: runs, lock, reload, database" },
+    { "trigger", cmd_trigger, "have the running service make a run now (--wait for its result)" },
+    { "reload", cmd_reload, "have the running service re-read its pipeline file; fails if refused" },
 };
 
 static void usage(FILE *f)
@@ -41,12 +48,14 @@ static void usage(FILE *f)
                "  reconciler --version\n"
                "\nExit codes: 0 ok, 1 a step failed, 2 usage/config/plugin error,\n"
                "3 database unreachable or failing, 4 run lock held elsewhere,\n"
-               "5 local history store error.\n");
+               "5 local history store error, 6 the service cannot be reached (status,\n"
+               "trigger, reload).\n");
 }
 
 int main(int argc, char **argv)
 {
     util_mark_start();
+    rc_version_set(RC_VERSION);
     /* A dropped connection must surface as an error, not kill the process. */
     signal(SIGPIPE, SIG_IGN);
 
@@ -63,6 +72,8 @@ int main(int argc, char **argv)
         printf("reconciler %s (plugin ABI %d.%d)\n"
                "default pipeline file: %s\ndefault plugin_dir: %s\n",
                RC_VERSION, RC_ABI_MAJOR, RC_ABI_MINOR, rc_default_config, rc_default_plugin_dir);
+        if (rc_local_plugin_dir[0])
+            printf("then plugin_dir: %s (plugins of your own)\n", rc_local_plugin_dir);
         return EXIT_OK;
     }
     /* A step worker, started by a supervisor (engine/supervisor.c): not for people. */
@@ -80,6 +91,10 @@ int main(int argc, char **argv)
         return cmd_calendar_batch(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
+            /* What reconciler writes (the history store, its -wal and -shm, folders) is
+             * its own: 0600/0700. A plugin skeleton is the user's source: their umask. */
+            if (strcmp(argv[1], "new-plugin") != 0)
+                umask(077);
             /* Once, before any thread, as Connector/C asks. */
             mysql_library_init(0, NULL, NULL);
             int rc = commands[i].fn(argc - 1, argv + 1);

@@ -75,6 +75,7 @@ static int set_job_notify(loader *ld, const cfg_key *k, yt_node *node, void *bas
 static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_memory_limit(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static const char *check_env_name(const char *text);
 static const char *check_name(const char *text);
 static const char *check_time_zone(const char *text);
@@ -112,7 +113,8 @@ static const cfg_key top_keys[] = {
       C(history_path), K_PATH },
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .min = 1, .max = 1000000 },
-    /* The default is absolute (base/paths.h): the installed plugin folder. */
+    /* The default is absolute (base/paths.h): the installed plugin folder,
+     * then the local one where there is one (set_plugin_dirs). */
     { "plugin_dir", RC_OPT_STRING, rc_default_plugin_dir,
       "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
       .set = set_plugin_dirs, .type_text = "string|list" },
@@ -192,6 +194,10 @@ static const cfg_key step_keys[] = {
       "a real run whose writes would match more rows than this does nothing for the step "
       "and fails it (the step is rehearsed first, its writes rolled back); unset: no cap",
       S(max_changes), .min = 0, .max = CFG_MAX_CHANGES_MAX },
+    { "memory_limit", 0, "1GiB",
+      "the address space the step's worker may use (RLIMIT_AS), from 64MiB to 1TiB, in "
+      "KiB, MiB, GiB or TiB; a step that passes it fails: \"exceeded its memory limit\"", 0,
+      .set = set_memory_limit, .type_text = "size" },
 };
 
 /* The keys of one job (a value of the "jobs" mapping). */
@@ -662,11 +668,16 @@ static void free_dirs(char **dirs, size_t n)
     free(dirs);
 }
 
+/*
+ * plugin_dir from the file (a folder or a list), or, when the file has none
+ * (node NULL), the default: k->def, then the local folder for plugins of
+ * one's own (base/paths.h) when the binary was built with one.
+ */
 static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *base)
 {
     config *c = base;
     int is_list = node && node->kind == YT_SEQ;
-    size_t n = is_list ? node->n : 1;
+    size_t n = is_list ? node->n : !node && rc_local_plugin_dir[0] ? 2 : 1;
     char **dirs = NULL;
     int rc = -1;
 
@@ -681,7 +692,8 @@ static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *ba
     dirs = xcalloc(n, sizeof *dirs);
     for (size_t i = 0; i < n; i++) {
         const yt_node *item = is_list ? node->items[i] : node;
-        if (plugin_dir_item(ld, item, item ? item->scalar : k->def, &dirs[i]) != 0)
+        const char *def = i == 0 ? k->def : rc_local_plugin_dir;
+        if (plugin_dir_item(ld, item, item ? item->scalar : def, &dirs[i]) != 0)
             goto out;
     }
     free_dirs(c->plugin_dirs, c->n_plugin_dirs);
@@ -1132,6 +1144,48 @@ static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base)
     return 0;
 }
 
+/* "512MiB", "1GiB", "2TiB": a whole number and a binary unit, in bytes; -1 when it is not one. */
+static int64_t parse_size(const char *text)
+{
+    static const struct { const char *unit; int shift; } units[] = {
+        { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
+    };
+    char *end;
+    errno = 0;
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    long long n = strtoll(text, &end, 10);
+    if (errno || n < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0)
+            /* No overflow: anything above 1 TiB is refused, so cap before shifting. */
+            return n > (INT64_C(1) << (62 - units[i].shift)) ? INT64_MAX
+                                                             : (int64_t)n << units[i].shift;
+    return -1;
+}
+
+static int set_memory_limit(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_step *s = base;
+    if (!node) {
+        s->memory_limit = parse_size(k->def);
+        return 0;
+    }
+    if (node->kind != YT_SCALAR)
+        return fail_at(ld, node, "'%s' expects a size such as 512MiB or 2GiB, got %s", k->path,
+                       yt_kind_name(node->kind));
+    int64_t v = parse_size(node->scalar);
+    if (v < 0)
+        return fail_at(ld, node, "'%s' expects a size such as 512MiB or 2GiB (a whole number "
+                       "and KiB, MiB, GiB or TiB), got '%.64s'", k->path, node->scalar);
+    if (v < CFG_MEMORY_MIN || v > CFG_MEMORY_MAX)
+        return fail_at(ld, node, "'%s' must be from 64MiB to 1TiB, got %.64s", k->path,
+                       node->scalar);
+    s->memory_limit = v;
+    return 0;
+}
+
 /* Header names are HTTP tokens; the ones the delivery itself sets cannot be replaced. */
 static const char *check_header_name(const char *name)
 {
@@ -1555,8 +1609,9 @@ static void doc_key_markdown(FILE *f, const char *prefix, const cfg_key *k)
     doc_code(f, DOC_MARKDOWN, t.type);
     fputs(" | ", f);
     if (k->def == rc_default_plugin_dir)
-        fputs("the installed plugin folder, `LIBDIR/reconciler/plugins` (`reconciler --version` "
-              "prints it)", f);
+        fputs("the installed plugin folder, `LIBDIR/reconciler/plugins`, then the local one "
+              "(the package's: `/usr/local/lib/reconciler/plugins`; `reconciler --version` "
+              "prints both)", f);
     else if (strcmp(t.def, "-") == 0)
         fputs("none", f);
     else if (strcmp(t.def, "(required)") == 0)

@@ -21,6 +21,9 @@ typedef enum cfg_on_error { CFG_ON_ERROR_CONTINUE = 0, CFG_ON_ERROR_ABORT = 1 } 
 /* steps[].max_changes when not set (no cap), and its largest value. */
 #define CFG_NO_MAX_CHANGES (-1)
 #define CFG_MAX_CHANGES_MAX INT64_C(1000000000000)
+/* steps[].memory_limit's bounds: below 64 MiB a worker cannot even load its libraries. */
+#define CFG_MEMORY_MIN (INT64_C(64) << 20)
+#define CFG_MEMORY_MAX (INT64_C(1) << 40)
 
 typedef struct cfg_step {
     char *name;            /* defaults to plugin */
@@ -30,6 +33,8 @@ typedef struct cfg_step {
     int64_t timeout_ms;    /* default 10m: the step's worker is killed after this long */
     int64_t max_changes;   /* CFG_NO_MAX_CHANGES (default) or 0 to CFG_MAX_CHANGES_MAX: a real
                               run whose writes would match more rows fails the step, unwritten */
+    int64_t memory_limit;  /* bytes, default 1 GiB, CFG_MEMORY_MIN..CFG_MEMORY_MAX: the address
+                              space its worker may use (RLIMIT_AS) */
     const yt_node *options; /* the "options:" mapping; points into cfg->root. A step without one
                                gets an empty mapping at the step's position (for messages) */
     int line, col;         /* where the step starts, for messages */

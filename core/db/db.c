@@ -7,6 +7,7 @@
 #include "base/util.h"
 
 #include <ctype.h>
+#include <strings.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -524,6 +525,178 @@ static int bad_args(db *d, const char *sql, const rc_value *params, size_t n)
     return 0;
 }
 
+/* ------------------------------------------------------------ guards */
+
+/*
+ * The first word of sql, upper-cased into out (at most outlen - 1 letters),
+ * after blanks and comments; "(" for a parenthesis, "" for nothing. -1 for a
+ * MySQL executable comment ("/" "*!..." or "/" "*M!..."): text the server runs and a
+ * reader does not see, so no guard can judge it.
+ */
+static int first_word(const char *sql, char *out, size_t outlen, const char **after)
+{
+    const char *p = sql;
+    for (;;) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (p[0] == '/' && p[1] == '*') {
+            if (p[2] == '!' || (p[2] == 'M' && p[3] == '!'))
+                return -1;
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+        } else if ((p[0] == '-' && p[1] == '-') || p[0] == '#') {
+            p += strcspn(p, "\n");
+        } else {
+            break;
+        }
+    }
+    size_t n = 0;
+    if (*p == '(') {
+        snprintf(out, outlen, "(");
+        if (after)
+            *after = p + 1;
+        return 0;
+    }
+    while (isalpha((unsigned char)p[n]) && n + 1 < outlen) {
+        out[n] = (char)toupper((unsigned char)p[n]);
+        n++;
+    }
+    out[n] = '\0';
+    if (after)
+        *after = p + n;
+    return 0;
+}
+
+static int word_in(const char *w, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(w, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Does s hold needle, ignoring case? */
+static int holds_ci(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *s; s++)
+        if (strncasecmp(s, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* A guarded db_query's statement: 0 when it reads, else -1 with the error. */
+static int query_refused(db *d, const char *sql)
+{
+    static const char *const reads[] = { "SELECT", "WITH", "VALUES", "TABLE", "SHOW", "(", NULL };
+    char w[16];
+    if (first_word(sql, w, sizeof w, NULL) != 0) {
+        db_set_error(d, DB_OWN_ERROR, "db_query refused an executable comment (/*! ... */): "
+                     "db_query only reads; write with db_exec or db_chunked");
+        return -1;
+    }
+    if (word_in(w, reads))
+        return 0;
+    db_set_error(d, DB_OWN_ERROR, "db_query refused a statement that starts with '%s': "
+                 "db_query only reads (SELECT, WITH, VALUES, TABLE, SHOW); write with "
+                 "db_exec or db_chunked", w[0] ? w : "(no word)");
+    return -1;
+}
+
+/*
+ * A guarded db_exec's statement: what would end or change a transaction
+ * behind the guard's back is refused (db.h). 0 or -1 with the error.
+ */
+static int exec_refused(db *d, const char *sql)
+{
+    static const char *const tx_words[] = { "BEGIN", "START", "COMMIT", "ROLLBACK", "END",
+                                            "SAVEPOINT", "RELEASE", "XA", "ATTACH", "DETACH",
+                                            NULL };
+    /* MySQL commits the open transaction before these: past the fence. */
+    static const char *const implicit_commit[] = { "ALTER", "TRUNCATE", "RENAME", "GRANT",
+                                                   "REVOKE", "LOCK", "UNLOCK", "ANALYZE",
+                                                   "OPTIMIZE", "REPAIR", "FLUSH", "INSTALL",
+                                                   "UNINSTALL", "LOAD", NULL };
+    char w[16], w2[16];
+    const char *rest;
+    if (first_word(sql, w, sizeof w, &rest) != 0) {
+        db_set_error(d, DB_OWN_ERROR, "db_exec refused an executable comment (/*! ... */) "
+                     "during a run: no guard can read what it runs");
+        return -1;
+    }
+    const char *why = NULL;
+    if (word_in(w, tx_words))
+        why = "it ends or changes the transaction the core manages (use db_begin, db_commit, "
+              "db_rollback)";
+    else if (strcmp(w, "SET") == 0 && (holds_ci(rest, "transaction") ||
+                                       holds_ci(rest, "read_only") || holds_ci(rest, "tx_")))
+        why = "it changes the session's transaction mode, which the core sets (a dry run and a "
+              "rehearsal are read-only on the server)";
+    else if (strcmp(w, "PRAGMA") == 0 && holds_ci(rest, "query_only"))
+        why = "it changes query_only, which the core sets (a dry run is read-only)";
+    else if (d->drv->kind == DB_MYSQL && (word_in(w, implicit_commit) ||
+             ((strcmp(w, "CREATE") == 0 || strcmp(w, "DROP") == 0) &&
+              (first_word(rest, w2, sizeof w2, NULL) != 0 || strcmp(w2, "TEMPORARY") != 0))))
+        why = "MySQL commits the open transaction before it, past the run lock's fence "
+              "(only CREATE/DROP TEMPORARY TABLE are allowed)";
+    if (!why)
+        return 0;
+    db_set_error(d, DB_OWN_ERROR, "db_exec refused a statement that starts with '%s' during a "
+                 "run: %s", w, why);
+    return -1;
+}
+
+/* A write the server or the authorizer refused to a guarded session: say why. */
+static void explain_read_only(db *d, const char *call)
+{
+    int code = d->errcode;
+    int ro = d->drv->kind == DB_MYSQL ? code == 1792 /* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */
+                                      : (code & 0xff) == 8 /* SQLITE_READONLY */ ||
+                                        (code & 0xff) == 23 /* SQLITE_AUTH */;
+    if (!ro)
+        return;
+    char was[sizeof d->errmsg / 2]; /* cut: room for the explanation */
+    snprintf(was, sizeof was, "%.*s", (int)sizeof was - 1, d->errmsg);
+    snprintf(d->errmsg, sizeof d->errmsg, "%s: the database refused a write (%s): %s",
+             call, was, d->guard == DB_GUARD_READ_ONLY && strcmp(call, "db_query") != 0
+                 ? "a dry run is read-only on the server"
+                 : "db_query is read-only (it cannot write, lock rows or call what writes); "
+                   "write with db_exec or db_chunked");
+}
+
+int db_set_guard(db *d, db_guard g)
+{
+    db_clear_error(d);
+    if (d->in_tx) {
+        db_set_error(d, DB_OWN_ERROR, "the guard cannot change inside a transaction");
+        return -1;
+    }
+    if (g == d->guard)
+        return 0;
+    if (d->drv->set_read_only(d, g != DB_GUARD_OFF) != 0)
+        return -1;
+    d->guard = g;
+    return 0;
+}
+
+db_guard db_get_guard(const db *d)
+{
+    return d->guard;
+}
+
+int db_in_transaction(const db *d)
+{
+    return d->in_tx;
+}
+
+void db_set_fence(db *d, db_fence_fn fn, void *arg)
+{
+    d->fence = fn;
+    d->fence_arg = arg;
+}
+
+/* ---------------------------------------------------------- statements */
+
 int db_exec(db *d, const char *sql, const rc_value *params, size_t n, int64_t *affected)
 {
     int64_t dummy;
@@ -533,8 +706,33 @@ int db_exec(db *d, const char *sql, const rc_value *params, size_t n, int64_t *a
     *affected = 0;
     if (bad_args(d, sql, params, n))
         return -1;
-    return d->drv->exec(d, sql, params, n, affected) == 0 ? 0 : -1;
+    if (d->guard != DB_GUARD_OFF && exec_refused(d, sql) != 0)
+        return -1;
+    /*
+     * A run's session writes only in transactions (db.h): one of its own,
+     * so that the fence runs before it commits.
+     */
+    if (d->guard == DB_GUARD_WRITE_TX && !d->in_tx) {
+        if (db_begin(d) != 0)
+            return -1;
+        if (d->drv->exec(d, sql, params, n, affected) != 0 || db_commit(d) != 0) {
+            explain_read_only(d, "db_exec");
+            db_rollback(d);
+            *affected = 0;
+            return -1;
+        }
+        return 0;
+    }
+    if (d->drv->exec(d, sql, params, n, affected) != 0) {
+        if (d->guard != DB_GUARD_OFF)
+            explain_read_only(d, "db_exec");
+        return -1;
+    }
+    return 0;
 }
+
+/* "ROLLBACK TO" undoes a write hidden in a query inside a read-write transaction. */
+#define QUERY_SAVEPOINT "rc_query"
 
 int db_query(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn, void *user)
 {
@@ -545,7 +743,29 @@ int db_query(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn
         db_set_error(d, DB_OWN_ERROR, "db_query without a row callback");
         return -1;
     }
-    return d->drv->query(d, sql, params, n, fn, user) == 0 ? 0 : -1;
+    if (d->guard == DB_GUARD_OFF)
+        return d->drv->query(d, sql, params, n, fn, user) == 0 ? 0 : -1;
+    if (query_refused(d, sql) != 0)
+        return -1;
+    int savepoint = d->drv->kind == DB_MYSQL && d->in_tx && d->tx_rw;
+    if (savepoint && d->drv->exec_script(d, "SAVEPOINT " QUERY_SAVEPOINT) != 0)
+        return -1;
+    d->query_depth++;
+    int rc = d->drv->query(d, sql, params, n, fn, user);
+    d->query_depth--;
+    if (rc != 0)
+        explain_read_only(d, "db_query");
+    if (savepoint) {
+        /* Keep the query's error, if any, over the rollback's. */
+        int code = d->errcode;
+        char first[sizeof d->errmsg];
+        memcpy(first, d->errmsg, sizeof first);
+        if (d->drv->exec_script(d, "ROLLBACK TO SAVEPOINT " QUERY_SAVEPOINT) != 0)
+            return -1;
+        d->errcode = code;
+        memcpy(d->errmsg, first, sizeof first);
+    }
+    return rc == 0 ? 0 : -1;
 }
 
 int db_prepare(db *d, const char *sql)
@@ -553,19 +773,65 @@ int db_prepare(db *d, const char *sql)
     db_clear_error(d);
     if (bad_args(d, sql, NULL, 0))
         return -1;
-    return d->drv->prepare(d, sql) == 0 ? 0 : -1;
+    /*
+     * MySQL refuses even to compile a write in a read-only session. A
+     * compile runs nothing: it gets a read-write transaction that is rolled
+     * back at once, whatever the guard.
+     */
+    if (d->guard == DB_GUARD_OFF || d->in_tx || d->drv->kind != DB_MYSQL)
+        return d->drv->prepare(d, sql) == 0 ? 0 : -1;
+    if (d->drv->begin(d, DB_TX_READ_WRITE) != 0)
+        return -1;
+    int rc = d->drv->prepare(d, sql);
+    int code = d->errcode;
+    char first[sizeof d->errmsg];
+    memcpy(first, d->errmsg, sizeof first);
+    if (d->drv->rollback(d) != 0)
+        return -1;
+    d->errcode = code;
+    memcpy(d->errmsg, first, sizeof first);
+    return rc == 0 ? 0 : -1;
 }
 
 int db_begin(db *d)
 {
     db_clear_error(d);
-    return d->drv->begin(d) == 0 ? 0 : -1;
+    int mode = d->guard == DB_GUARD_OFF     ? DB_TX_PLAIN
+               : d->guard == DB_GUARD_WRITE_TX ? DB_TX_READ_WRITE
+                                               : DB_TX_READ_ONLY;
+    if (d->drv->begin(d, mode) != 0)
+        return -1;
+    d->in_tx = 1;
+    d->tx_rw = mode != DB_TX_READ_ONLY;
+    return 0;
+}
+
+/* The fence (db.h), in the transaction about to commit: 0, or -1 with the error. */
+static int run_fence(db *d)
+{
+    if (!d->fence || !d->tx_rw || d->guard == DB_GUARD_OFF)
+        return 0;
+    int live = d->fence(d, d->fence_arg);
+    if (live == 1)
+        return 0;
+    if (live == 0)
+        db_set_error(d, DB_OWN_ERROR, "lease lost: the run lock's lease is no longer this "
+                     "run's on the database clock (it ended, or another instance took it); "
+                     "the transaction was rolled back, nothing of it was written");
+    return -1;
 }
 
 int db_commit(db *d)
 {
     db_clear_error(d);
-    return d->drv->commit(d) == 0 ? 0 : -1;
+    if (run_fence(d) != 0) {
+        db_rollback(d);
+        return -1;
+    }
+    if (d->drv->commit(d) != 0)
+        return -1;
+    d->in_tx = d->tx_rw = 0;
+    return 0;
 }
 
 /*
@@ -579,6 +845,9 @@ int db_rollback(db *d)
     int code = d->errcode;
     char first[sizeof d->errmsg];
     memcpy(first, d->errmsg, sizeof first);
+    /* Whatever happens, the transaction is over for us (a failed rollback
+     * means the server dropped it, or the connection is gone). */
+    d->in_tx = d->tx_rw = 0;
     if (d->drv->rollback(d) == 0) {
         d->errcode = code;
         memcpy(d->errmsg, first, sizeof first);

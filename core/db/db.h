@@ -88,8 +88,54 @@ int db_query(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn
  */
 int db_prepare(db *d, const char *sql);
 int db_begin(db *d);
+/*
+ * Commit. With a fence set (db_set_fence) and a transaction that may write,
+ * the fence runs first, inside the transaction: when it says the lease is
+ * gone, the transaction is rolled back and -1 returned ("lease lost").
+ */
 int db_commit(db *d);
 int db_rollback(db *d);
+
+/*
+ * The guard on a session that runs plugin SQL (a step's). Whatever the
+ * guard, a guarded db_query never writes: its statement must start with
+ * SELECT, WITH, VALUES, TABLE, SHOW or '(' (anything else is refused before
+ * it reaches the server), and the database itself refuses a write hidden in
+ * one (a function that writes, SELECT ... FOR UPDATE):
+ *   - MySQL: outside a transaction the session is read-only on the server
+ *     (SET SESSION TRANSACTION READ ONLY); inside a read-write transaction
+ *     the query runs between a SAVEPOINT and a ROLLBACK TO it, so whatever
+ *     it wrote is undone;
+ *   - SQLite: an authorizer allows reads only, and sqlite3_stmt_readonly()
+ *     must agree.
+ * DB_GUARD_WRITE_TX (a run, a max_changes rehearsal): the session is
+ * read-only on the server (SQLite: PRAGMA query_only) except inside
+ * db_begin's transactions, which are read-write; a db_exec outside one gets
+ * a transaction of its own (so every write is fenced, see db_set_fence).
+ * db_exec refuses what would end a transaction behind our back: transaction
+ * control (BEGIN, COMMIT, SAVEPOINT, XA...), SET ... TRANSACTION or
+ * read_only, and on MySQL statements that commit implicitly (DDL but
+ * CREATE/DROP TEMPORARY, LOCK TABLES).
+ * DB_GUARD_READ_ONLY (a dry run, a probe, prepare()): transactions are
+ * read-only too: nothing this session runs can write.
+ * DB_GUARD_OFF: the service's own connections, as opened.
+ * Not inside a transaction. 0, or -1 with the error.
+ */
+typedef enum db_guard { DB_GUARD_OFF = 0, DB_GUARD_WRITE_TX = 1, DB_GUARD_READ_ONLY = 2 } db_guard;
+int db_set_guard(db *d, db_guard g);
+db_guard db_get_guard(const db *d);
+/* Is a transaction open (db_begin, not yet committed or rolled back)? */
+int db_in_transaction(const db *d);
+
+/*
+ * A fence: called inside every read-write transaction of a guarded session
+ * just before its COMMIT (db_commit, each chunk, each db_exec that gets a
+ * transaction of its own). 1: the lease is live, commit; 0: it is not
+ * (rolled back, "lease lost"); -1: error (db_errmsg; rolled back). NULL
+ * clears it. lock_fence (lock.h) is the run lock's.
+ */
+typedef int (*db_fence_fn)(db *d, void *arg);
+void db_set_fence(db *d, db_fence_fn fn, void *arg);
 
 /*
  * Run a script of several statements separated by ';' at the end of a line

@@ -49,12 +49,19 @@ typedef struct db_driver {
     /* As db_exec ... db_exec_script; on failure they call db_set_error. */
     int (*exec)(db *d, const char *sql, const rc_value *p, size_t n, int64_t *affected);
     int (*query)(db *d, const char *sql, const rc_value *p, size_t n, rc_row_fn fn, void *user);
-    int (*begin)(db *d);
+    /* mode: DB_TX_PLAIN, DB_TX_READ_WRITE or DB_TX_READ_ONLY (see db.c). */
+    int (*begin)(db *d, int mode);
     int (*commit)(db *d);
     int (*rollback)(db *d);
     int (*exec_script)(db *d, const char *script);
     /* As db_prepare: compile sql (kept in the statement cache), run nothing. */
     int (*prepare)(db *d, const char *sql);
+
+    /*
+     * The session's default for statements outside an explicit transaction:
+     * read-only on the server (1) or not (0). 0, or -1 after db_set_error.
+     */
+    int (*set_read_only)(db *d, int on);
 
     /* Is the connection alive? 0, or -1 after db_set_error. */
     int (*ping)(db *d);
@@ -72,9 +79,20 @@ struct db {
     void *impl;
     /* SQLite only: 'now' is shifted by this fixed offset (time_zone "+HH:MM"). */
     int sqlite_offset_s;
+    db_guard guard;     /* db_set_guard: DB_GUARD_OFF unless a step runs */
+    int in_tx;          /* between db_begin and its commit or rollback */
+    int tx_rw;          /* ...and that transaction may write (it is fenced) */
+    int query_depth;    /* SQLite: a guarded db_query runs (its authorizer refuses writes) */
+    db_fence_fn fence;  /* db_set_fence, or NULL */
+    void *fence_arg;
     int errcode;        /* 0 = no error */
     char errmsg[1024];  /* "driver error CODE: message" or "" */
 };
+
+/* db_begin's modes, for the drivers. */
+#define DB_TX_PLAIN 0     /* as the session's default (unguarded handles) */
+#define DB_TX_READ_WRITE 1 /* a guarded run's write transaction */
+#define DB_TX_READ_ONLY 2  /* a guarded dry run's transaction */
 
 /* Record the last error as "<driver> error CODE: message". */
 void db_set_error(db *d, int code, const char *fmt, ...) RC_PRINTF(3, 4);

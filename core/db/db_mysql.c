@@ -630,9 +630,13 @@ static int run_text(db *d, const char *sql, size_t len)
  * START TRANSACTION / COMMIT / ROLLBACK as statements: autocommit stays on
  * between transactions, so a statement outside one commits by itself.
  */
-static int my_begin(db *d)
+static int my_begin(db *d, int mode)
 {
-    return run_text(d, "START TRANSACTION", 17);
+    /* An explicit READ WRITE overrides the session's READ ONLY (db_set_guard). */
+    const char *sql = mode == DB_TX_READ_WRITE ? "START TRANSACTION READ WRITE"
+                      : mode == DB_TX_READ_ONLY ? "START TRANSACTION READ ONLY"
+                                                : "START TRANSACTION";
+    return run_text(d, sql, strlen(sql));
 }
 
 static int my_commit(db *d)
@@ -693,6 +697,13 @@ out:
     return rc;
 }
 
+/* Outside a transaction, every statement is then refused a write by the server. */
+static int my_set_read_only(db *d, int on)
+{
+    const char *sql = on ? "SET SESSION TRANSACTION READ ONLY" : "SET SESSION TRANSACTION READ WRITE";
+    return run_text(d, sql, strlen(sql));
+}
+
 static int my_ping(db *d)
 {
     if (busy(d))
@@ -716,6 +727,7 @@ const db_driver db_mysql_driver = {
     .rollback = my_rollback,
     .exec_script = my_exec_script,
     .prepare = my_prepare,
+    .set_read_only = my_set_read_only,
     .ping = my_ping,
     .retryable = my_retryable,
     .lost = my_lost,

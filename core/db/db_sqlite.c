@@ -18,6 +18,9 @@
 typedef struct lite_db {
     sqlite3 *conn;
     stmt_cache cache;
+    /* Statements of guarded queries, prepared under the read-only authorizer
+     * (never shared with db_exec's, which were not). */
+    stmt_cache query_cache;
 } lite_db;
 
 #define LITE(d) ((lite_db *)(d)->impl)
@@ -147,6 +150,29 @@ static int open_read_only(const char *path, const db_options *o, sqlite3 **out, 
     return rc;
 }
 
+/*
+ * While a guarded db_query prepares (d->query_depth): reads only. Anything
+ * else (a write, a PRAGMA, ATTACH, a transaction or savepoint, DDL) fails
+ * the prepare with SQLITE_AUTH, which db.c words for the plugin.
+ */
+static int authorize(void *arg, int action, const char *a, const char *b, const char *c,
+                     const char *e)
+{
+    const db *d = arg;
+    (void)a, (void)b, (void)c, (void)e;
+    if (!d->query_depth)
+        return SQLITE_OK;
+    switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE:
+        return SQLITE_OK;
+    default:
+        return SQLITE_DENY;
+    }
+}
+
 static int lite_open(db *d, const db_url *u, const db_options *o, char *err, size_t errlen)
 {
     const char *path = u->path;
@@ -185,6 +211,10 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
     l = xcalloc(1, sizeof *l);
     l->conn = c;
     stmt_cache_init(&l->cache, finalize_stmt);
+    stmt_cache_init(&l->query_cache, finalize_stmt);
+    /* Asked at every prepare (and re-prepare inside a step): refuses only
+     * while a guarded query runs. */
+    sqlite3_set_authorizer(l->conn, authorize, d);
     d->impl = l;
     c = NULL;
     rc = DB_OK;
@@ -199,6 +229,7 @@ static void lite_close(db *d)
     if (!l)
         return;
     stmt_cache_clear(&l->cache);
+    stmt_cache_clear(&l->query_cache);
     /* _v2: a statement still stepping (a close from a callback) cannot block it. */
     sqlite3_close_v2(l->conn);
     free(l);
@@ -227,9 +258,15 @@ static int single_statement(db *d, const char *tail)
     return 0;
 }
 
+/* The cache of d's statements of this kind (see lite_db.query_cache). */
+static stmt_cache *cache_of(db *d)
+{
+    return d->query_depth ? &LITE(d)->query_cache : &LITE(d)->cache;
+}
+
 static sqlite3_stmt *prepare(db *d, const char *sql)
 {
-    sqlite3_stmt *st = stmt_cache_take(&LITE(d)->cache, sql);
+    sqlite3_stmt *st = stmt_cache_take(cache_of(d), sql);
     const char *tail = NULL;
     if (st)
         return st;
@@ -259,7 +296,7 @@ static void release(db *d, const char *sql, sqlite3_stmt *st, int ok)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (ok)
-        stmt_cache_give(&LITE(d)->cache, sql, st);
+        stmt_cache_give(cache_of(d), sql, st);
     else
         sqlite3_finalize(st);
 }
@@ -370,6 +407,10 @@ static int lite_query(db *d, const char *sql, const rc_value *p, size_t n, rc_ro
     int ok = 0, rc, ncols = 0;
     if (!st)
         return -1;
+    if (d->query_depth && !sqlite3_stmt_readonly(st)) {
+        db_set_error(d, SQLITE_AUTH, "the statement would write");
+        goto out;
+    }
     if (bind_params(d, st, p, n) != 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -413,23 +454,63 @@ static int run_text(db *d, const char *sql)
  * SQLITE_BUSY, which the caller retries; a deferred BEGIN could instead fail
  * half-way when a read lock cannot be upgraded, which no waiting resolves.
  */
-static int lite_begin(db *d)
+static int lite_begin(db *d, int mode)
 {
-    return run_text(d, "BEGIN IMMEDIATE");
+    /* A guarded read-only session: the write transaction lifts query_only
+     * for its length (lite_commit, lite_rollback put it back). A read-only
+     * one stays under it, deferred: it takes no write lock. */
+    if (mode == DB_TX_READ_ONLY)
+        return run_text(d, "BEGIN");
+    if (mode == DB_TX_READ_WRITE && run_text(d, "PRAGMA query_only=0") != 0)
+        return -1;
+    if (run_text(d, "BEGIN IMMEDIATE") == 0)
+        return 0;
+    if (mode == DB_TX_READ_WRITE) {
+        int code = d->errcode;
+        char first[sizeof d->errmsg];
+        memcpy(first, d->errmsg, sizeof first);
+        sqlite3_exec(LITE(d)->conn, "PRAGMA query_only=1", NULL, NULL, NULL);
+        d->errcode = code;
+        memcpy(d->errmsg, first, sizeof first);
+    }
+    return -1;
+}
+
+/* After a transaction: a guarded session is read-only again. */
+static int read_only_again(db *d)
+{
+    if (d->guard == DB_GUARD_OFF || !sqlite3_get_autocommit(LITE(d)->conn))
+        return 0;
+    return sqlite3_exec(LITE(d)->conn, "PRAGMA query_only=1", NULL, NULL, NULL) == SQLITE_OK
+               ? 0 : -1;
 }
 
 static int lite_commit(db *d)
 {
-    return run_text(d, "COMMIT");
+    if (run_text(d, "COMMIT") != 0)
+        return -1;
+    if (read_only_again(d) != 0) {
+        lite_fail(d, sqlite3_errcode(LITE(d)->conn));
+        return -1;
+    }
+    return 0;
 }
 
 static int lite_rollback(db *d)
 {
     /* SQLite already rolled back by itself after some errors (BUSY, FULL,
      * IOERR): then there is nothing left to do, and that is no failure. */
-    if (sqlite3_get_autocommit(LITE(d)->conn))
-        return 0;
-    return run_text(d, "ROLLBACK");
+    int rc = sqlite3_get_autocommit(LITE(d)->conn) ? 0 : run_text(d, "ROLLBACK");
+    if (read_only_again(d) != 0 && rc == 0) {
+        lite_fail(d, sqlite3_errcode(LITE(d)->conn));
+        rc = -1;
+    }
+    return rc;
+}
+
+static int lite_set_read_only(db *d, int on)
+{
+    return run_text(d, on ? "PRAGMA query_only=1" : "PRAGMA query_only=0");
 }
 
 static int lite_exec_script(db *d, const char *script)
@@ -455,6 +536,7 @@ const db_driver db_sqlite_driver = {
     .rollback = lite_rollback,
     .exec_script = lite_exec_script,
     .prepare = lite_prepare,
+    .set_read_only = lite_set_read_only,
     .ping = lite_ping,
     .retryable = lite_retryable,
     .lost = lite_lost,

@@ -1,6 +1,6 @@
 /*
  * jobstate.h - the jobs' state every instance shares, in the bot's database
- * beside the run lock (migration 005): the slots claimed or skipped
+ * beside the run lock (migration 007): the slots claimed or skipped
  * (reconciler_job_slots) and the paused jobs (reconciler_job_pauses).
  *
  * A slot is a fire time a job was scheduled for, as Unix seconds: the same

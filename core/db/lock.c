@@ -17,7 +17,7 @@
 
 /* The SQL of one operation in both dialects. */
 typedef struct dialect {
-    const char *ensure, *take, *extend, *release_now, *release_hold, *peek;
+    const char *ensure, *take, *extend, *release_now, *release_hold, *peek, *fence;
 } dialect;
 
 #define SQ_NOW "strftime('%Y-%m-%d %H:%M:%f', 'now')"
@@ -35,13 +35,17 @@ static const dialect mysql_sql = {
     "UPDATE reconciler_locks SET holder = ?, locked_at = UTC_TIMESTAMP(3), "
     "lock_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND "
     "WHERE name = ? AND (holder = ? OR lock_until <= UTC_TIMESTAMP(3))",
+    /* Only a live lease is renewed: one that ended stays ended, so that a
+     * lease live at a fence was live at every instant before it (lock_fence). */
     "UPDATE reconciler_locks SET lock_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND "
-    "WHERE name = ? AND holder = ?",
+    "WHERE name = ? AND holder = ? AND lock_until > UTC_TIMESTAMP(3)",
     "UPDATE reconciler_locks SET lock_until = UTC_TIMESTAMP(3) WHERE name = ? AND holder = ?",
     "UPDATE reconciler_locks SET lock_until = GREATEST(UTC_TIMESTAMP(3), "
     "locked_at + INTERVAL ? MICROSECOND) WHERE name = ? AND holder = ?",
     "SELECT holder, CAST(lock_until AS CHAR), lock_until > UTC_TIMESTAMP(3) FROM reconciler_locks "
     "WHERE name = ?",
+    "UPDATE reconciler_locks SET fences = fences + 1 "
+    "WHERE name = ? AND holder = ? AND lock_until > UTC_TIMESTAMP(3)",
 };
 
 /* SQLite: 'now' is the same for every use within one statement, and a
@@ -53,11 +57,13 @@ static const dialect sqlite_sql = {
     "lock_until = strftime('%Y-%m-%d %H:%M:%f', 'now', ?) "
     "WHERE name = ? AND (holder = ? OR lock_until <= " SQ_NOW ")",
     "UPDATE reconciler_locks SET lock_until = strftime('%Y-%m-%d %H:%M:%f', 'now', ?) "
-    "WHERE name = ? AND holder = ?",
+    "WHERE name = ? AND holder = ? AND lock_until > " SQ_NOW,
     "UPDATE reconciler_locks SET lock_until = " SQ_NOW " WHERE name = ? AND holder = ?",
     "UPDATE reconciler_locks SET lock_until = MAX(" SQ_NOW ", "
     "strftime('%Y-%m-%d %H:%M:%f', locked_at, ?)) WHERE name = ? AND holder = ?",
     "SELECT holder, lock_until, lock_until > " SQ_NOW " FROM reconciler_locks WHERE name = ?",
+    "UPDATE reconciler_locks SET fences = fences + 1 WHERE name = ? AND holder = ? "
+    "AND lock_until > " SQ_NOW,
 };
 
 static const dialect *sql_of(db *d)
@@ -258,5 +264,15 @@ int lock_release(db *d, const char *name, const char *holder, int64_t hold_ms, c
     }
     if (rc != 0)
         return fail(d, "release", err, errlen);
+    return n == 1;
+}
+
+int lock_fence(db *d, void *ident)
+{
+    const lock_ident *id = ident;
+    int64_t n = 0;
+    rc_value p[] = { rc_text(id->name), rc_text(id->holder) };
+    if (db_exec(d, sql_of(d)->fence, p, 2, &n) != 0)
+        return -1;
     return n == 1;
 }

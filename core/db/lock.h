@@ -66,9 +66,10 @@ int lock_try(db *d, const char *name, const char *holder, int64_t ttl_ms, lock_i
              char *err, size_t errlen);
 
 /*
- * Extend our lease to now + ttl_ms. Only the holder can extend: 1 still ours,
- * 0 not ours any more (someone else took it after it expired; nothing
- * changed), -1 error.
+ * Extend our lease to now + ttl_ms. Only the holder can extend, and only a
+ * live lease: 1 still ours, 0 not ours any more (it ended on the database
+ * clock, or someone else took it after it ended; nothing changed), -1 error.
+ * A lease that ended is not revived: the fence (lock_fence) relies on it.
  */
 int lock_extend(db *d, const char *name, const char *holder, int64_t ttl_ms, char *err,
                 size_t errlen);
@@ -89,5 +90,24 @@ int lock_release(db *d, const char *name, const char *holder, int64_t hold_ms, c
  * absent), -1 error.
  */
 int lock_peek(db *d, const char *name, lock_info *info, char *err, size_t errlen);
+
+/* Who holds a lease: what a step worker needs to fence its writes. */
+typedef struct lock_ident {
+    char name[65];
+    char holder[129];
+} lock_ident;
+
+/*
+ * The fence (a db_fence_fn; arg is a lock_ident): in the caller's open
+ * transaction, bump the lock row's fence counter only if ident still holds
+ * its lease on the database clock (lock_until > now). 1 live, 0 not (the
+ * caller rolls back), -1 on error. The UPDATE row-locks the lock row until
+ * the transaction ends, so no take by another instance can come between the
+ * check and the commit; on Galera it is a write to that row, which
+ * certification orders against a competitor's take. Renewals only extend a
+ * live lease (lock_extend), and no one else can take it back for this
+ * holder: a lease live at the fence was live at every write before it.
+ */
+int lock_fence(db *d, void *ident);
 
 #endif

@@ -6,6 +6,9 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -27,6 +31,7 @@ struct history {
     int64_t keep_runs;
     int read_only;
     int has_jobs; /* runs has the job and scheduled_for columns */
+    int wal_pending; /* a write failed: the WAL is to be checkpointed and truncated */
 };
 
 static _Thread_local char tl_err[512];
@@ -182,6 +187,46 @@ static int add_owner(history *h)
     return db_exec(h->conn, "ALTER TABLE runs ADD COLUMN owner TEXT", NULL, 0, NULL);
 }
 
+/* The name of user uid (or its number), and of its primary group, for messages. */
+static void user_names(uid_t uid, char *user, size_t ulen, char *group, size_t glen)
+{
+    struct passwd pw, *pp = NULL;
+    struct group gr, *gp = NULL;
+    char buf[4096];
+    gid_t gid = (gid_t)-1;
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &pp) == 0 && pp) {
+        snprintf(user, ulen, "%s", pp->pw_name);
+        gid = pp->pw_gid;
+    } else {
+        snprintf(user, ulen, "%lu", (unsigned long)uid);
+    }
+    if (gid != (gid_t)-1 && getgrgid_r(gid, &gr, buf, sizeof buf, &gp) == 0 && gp)
+        snprintf(group, glen, "%s", gp->gr_name);
+    else if (gid != (gid_t)-1)
+        snprintf(group, glen, "%lu", (unsigned long)gid);
+    else
+        snprintf(group, glen, "%s", user);
+}
+
+/*
+ * The usual cause of a store that cannot be written is a first run as root
+ * before the service ran as its own user: say who owns it, who we are, and
+ * the chown that fixes it.
+ */
+static void owner_hint(const char *what, const char *path, char *out, size_t outlen)
+{
+    struct stat st;
+    char owner[64], ogroup[64], me[64], mygroup[64];
+    out[0] = '\0';
+    if (stat(path, &st) != 0 || st.st_uid == geteuid())
+        return;
+    user_names(st.st_uid, owner, sizeof owner, ogroup, sizeof ogroup);
+    user_names(geteuid(), me, sizeof me, mygroup, sizeof mygroup);
+    snprintf(out, outlen, "; %s belongs to %s (mode %04o) and reconciler runs as %s: "
+             "`chown %s:%s %s` fixes it", what, owner, (unsigned)(st.st_mode & 07777), me, me,
+             mygroup, path);
+}
+
 /*
  * Jobs (issue 19): runs gain the job they belong to and the slot they were
  * scheduled for. Versioned with PRAGMA user_version, so that each step runs
@@ -218,18 +263,56 @@ static int writable(const char *path, char *err, size_t errlen)
 {
     char *copy = xstrdup(path), *slash = strrchr(copy, '/');
     const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+    char hint[1024];
     int exists = access(path, F_OK) == 0, ok = 0;
-    if (exists && access(path, W_OK) != 0)
-        snprintf(err, errlen, "history %s: the file cannot be written: %s (`reconciler "
-                 "history` can still read it)", path, strerror(errno));
-    else if (access(dir, W_OK) != 0) /* WAL mode keeps PATH-wal and PATH-shm beside it */
-        snprintf(err, errlen, "history %s: its folder %s cannot be written: %s%s", path, dir,
-                 strerror(errno), exists ? " (`reconciler history` can still read the file)"
-                                         : "");
-    else
+    if (exists && access(path, W_OK) != 0) {
+        int e = errno, readable = access(path, R_OK) == 0;
+        owner_hint("the file", path, hint, sizeof hint);
+        snprintf(err, errlen, "history %s: the file cannot be written: %s%s%s", path,
+                 strerror(e), hint, readable ? " (`reconciler history` can still read it)" : "");
+    } else if (access(dir, W_OK) != 0) { /* WAL mode keeps PATH-wal and PATH-shm beside it */
+        int e = errno;
+        owner_hint("the folder", dir, hint, sizeof hint);
+        snprintf(err, errlen, "history %s: its folder %s cannot be written: %s%s%s", path, dir,
+                 strerror(e), hint,
+                 exists && access(path, R_OK) == 0
+                     ? " (`reconciler history` can still read the file)" : "");
+    } else {
         ok = 1;
+    }
     free(copy);
     return ok;
+}
+
+/*
+ * Create a missing store 0600 (it holds the bot's figures and errors; SQLite
+ * would create it 0644 under the usual umask). Root creating it in a folder
+ * that belongs to another user (the service's) gives it to that user, so a
+ * first `run --once` as root does not lock the service out of its own store.
+ * SQLite gives PATH-wal and PATH-shm the store's owner and mode.
+ */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return 0;
+        snprintf(err, errlen, "history %s: cannot create the file: %s", path, strerror(errno));
+        return -1;
+    }
+    char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+    const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+    struct stat st;
+    int rc = 0;
+    if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0 &&
+        fchown(fd, st.st_uid, st.st_gid) != 0) {
+        snprintf(err, errlen, "history %s: cannot give the file to its folder's owner (uid "
+                 "%lu): %s", path, (unsigned long)st.st_uid, strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    free(copy);
+    return rc;
 }
 
 int history_open_read(const char *path, history **out, char *err, size_t errlen)
@@ -266,7 +349,7 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
         snprintf(err, errlen, "history %s: cannot create its folder: %s", path, strerror(errno));
         goto fail;
     }
-    if (!writable(path, err, errlen))
+    if (!writable(path, err, errlen) || create_private(path, err, errlen) != 0)
         goto fail;
     if (db_open(&u, &o, &h->conn, err, errlen) != DB_OK)
         goto fail;
@@ -558,11 +641,13 @@ static json_t *locked_list(history *h, const char *job, int64_t limit, int64_t b
     /* A file that `reconciler history` reads and no service upgraded has no job column. */
     if (db_query(h->conn, h->has_jobs
                  ? "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                   "duration_ms, json_extract(result, '$.rowsChanged'), job, scheduled_for "
+                   "duration_ms, CASE WHEN json_valid(result) THEN json_extract(result, "
+                   "'$.rowsChanged') END, job, scheduled_for "
                    "FROM runs WHERE id < ? AND (? IS NULL OR COALESCE(job, 'reconcile') = ?) "
                    "ORDER BY id DESC LIMIT ?"
                  : "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                   "duration_ms, json_extract(result, '$.rowsChanged'), NULL, NULL "
+                   "duration_ms, CASE WHEN json_valid(result) THEN json_extract(result, "
+                   "'$.rowsChanged') END, NULL, NULL "
                    "FROM runs WHERE id < ? AND (? IS NULL OR 'reconcile' = ?) "
                    "ORDER BY id DESC LIMIT ?", p, 4, list_row, &st) != 0) {
         set_err(h, "list runs");
@@ -588,11 +673,34 @@ static json_t *locked_list(history *h, const char *job, int64_t limit, int64_t b
     return st.runs;
 }
 
+/*
+ * A finished run's stored result. One bad value never makes the run
+ * unreadable: a number too large for a double is kept as its text, and a
+ * result that is not JSON at all gives way to the run's own columns; either
+ * way the run says so in "salvaged".
+ */
 static int result_row(void *user, const rc_value *c, size_t n)
 {
     json_t **out = user;
-    if (n >= 1 && c[0].type == RC_TEXT)
-        *out = json_loads(c[0].s, 0, NULL);
+    size_t quoted = 0;
+    if (n < 9 || c[0].type != RC_TEXT)
+        return 1;
+    *out = util_json_load_stored(c[0].s, &quoted);
+    char note[128];
+    if (*out && quoted) {
+        snprintf(note, sizeof note, "%zu number%s out of range for a double, kept as text",
+                 quoted, quoted == 1 ? "" : "s");
+        json_object_set_new(*out, "salvaged", jx(json_string(note)));
+    } else if (!json_is_object(*out)) {
+        json_decref(*out);
+        list_state st = { jx(json_array()), 0 };
+        list_row(&st, c + 1, n - 1);
+        *out = json_incref(json_array_get(st.runs, 0));
+        json_decref(st.runs);
+        if (*out)
+            json_object_set_new(*out, "salvaged", jx(json_string(
+                "its stored result is not readable JSON: only the run's own columns are shown")));
+    }
     return 1;
 }
 
@@ -600,7 +708,9 @@ static json_t *locked_get(history *h, int64_t run_id)
 {
     json_t *result = NULL;
     rc_value p[] = { rc_int(run_id) };
-    if (db_query(h->conn, "SELECT result FROM runs WHERE id = ?", p, 1, result_row, &result) != 0)
+    if (db_query(h->conn, "SELECT result, id, trigger, dry_run, status, started_at, "
+                 "finished_at, duration_ms, NULL FROM runs WHERE id = ? AND result IS NOT NULL",
+                 p, 1, result_row, &result) != 0)
         set_err(h, "read run");
     if (json_is_object(result) && add_notifications(h, run_id, result) != 0) {
         json_decref(result);
@@ -645,6 +755,27 @@ static int locked_last_status(history *h, const char *job, int64_t before_id, ch
     return out[0] ? 1 : 0;
 }
 
+/*
+ * After a failed write (a full disk, say) the WAL keeps the space it grew
+ * into, and SQLite only reuses it after a checkpoint. So: checkpoint into
+ * the file and truncate the WAL to nothing, giving its space back. On a disk
+ * that is still full the checkpoint fails too (the file cannot grow); it is
+ * tried again before each later write until one succeeds, so the store
+ * recovers by itself once space is freed. A write that failed because
+ * another process held the file (busy, locked) grew nothing: no checkpoint
+ * then, which would only wait on that process again and make a request that
+ * must not wait (a manual run's POST) wait twice. Under h->mu.
+ */
+static void settle_wal(history *h, int failed)
+{
+    int64_t busy = 1;
+    h->wal_pending |= failed && !db_retryable(h->conn);
+    if (h->wal_pending
+        && db_query(h->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, rc__count_row, &busy) == 0
+        && busy == 0)
+        h->wal_pending = 0;
+}
+
 /* The public calls: each one under the handle's mutex. */
 
 int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
@@ -657,7 +788,9 @@ int history_begin_job(history *h, const char *job, const char *scheduled_for,
                       const char *trigger, int dry_run, int64_t started_ms, int64_t *run_id)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_begin(h, job, scheduled_for, trigger, dry_run, started_ms, run_id);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }
@@ -665,7 +798,9 @@ int history_begin_job(history *h, const char *job, const char *scheduled_for,
 int history_started(history *h, int64_t run_id, int64_t started_ms)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_started(h, run_id, started_ms);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }
@@ -679,7 +814,9 @@ int history_finish_keep(history *h, int64_t run_id, int64_t finished_ms, const j
                         int64_t job_keep_runs)
 {
     pthread_mutex_lock(&h->mu);
+    settle_wal(h, 0);
     int rc = locked_finish(h, run_id, finished_ms, result, job_keep_runs);
+    settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
 }

@@ -13,7 +13,10 @@
 typedef struct history history;
 
 /*
- * Open (creating the file, its parent folder and tables). busy_ms: how long
+ * Open (creating the file 0600, its parent folder 0700 and tables; a file
+ * created by root in a folder of another user's is given to that user). A
+ * store that cannot be written: err names its owner and the chown that fixes
+ * it (exit 5 for the commands). busy_ms: how long
  * a write waits for another writer's lock (0: 10 s); the API's handle waits
  * briefly, so that a history file locked by another process cannot hold an
  * HTTP answer. One handle may be used from several threads: it owns a mutex.

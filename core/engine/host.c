@@ -411,6 +411,9 @@ static int refuse_result(rc_ctx *ctx, const char *key, const char *why)
     text_repair_buf(msg, sizeof msg);
     log_msg(RC_LOG_ERROR, ctx->step, "%s", msg);
     set_error(SR(ctx), msg, 0);
+    /* A figure the run cannot report: the step fails with it, whatever it returns. */
+    if (!SR(ctx)->result_refused)
+        SR(ctx)->result_refused = xstrdup(msg);
     return RC_ERROR;
 }
 
@@ -426,6 +429,8 @@ static int put(rc_ctx *ctx, const char *key, json_t *v)
         text_repair_buf(err, sizeof err);
         log_msg(RC_LOG_ERROR, ctx->step, "%s", err);
         set_error(SR(ctx), err, 0);
+        if (!SR(ctx)->result_refused)
+            SR(ctx)->result_refused = xstrdup(err);
         return RC_ERROR;
     }
     return RC_OK;

@@ -20,6 +20,7 @@ typedef struct step_run {
     int error_set_by_plugin; /* fail() was called: a later db error does not replace it */
     int misused;       /* asked for an undeclared option: fails the step whatever it returns */
     char refusal[256]; /* why the core refused the last database call itself, or "" */
+    char *result_refused; /* the first result the core refused (owned): fails the step */
     int64_t rows_changed; /* rows its db_exec and db_chunked calls changed: the core
                              counts them, so no plugin has to report them */
     int64_t retries;   /* chunks db_chunked ran again after a deadlock or conflict */

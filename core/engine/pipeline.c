@@ -6,14 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen)
+/* Bind cfg's steps to p's registry (loading, or only the described plugins in it). */
+static int build(const config *cfg, pipeline *p, pipeline **out, char *err, size_t errlen)
 {
-    pipeline *p = xcalloc(1, sizeof *p);
     char why[1024];
     *out = NULL;
-
-    p->cfg = cfg;
-    registry_init(&p->reg, cfg->plugin_dirs, cfg->n_plugin_dirs);
     p->steps = xcalloc(cfg->n_steps, sizeof *p->steps);
     for (size_t i = 0; i < cfg->n_steps; i++) {
         const cfg_step *cs = &cfg->steps[i];
@@ -35,6 +32,26 @@ int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen)
 fail:
     pipeline_free(p);
     return -1;
+}
+
+int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen)
+{
+    pipeline *p = xcalloc(1, sizeof *p);
+    p->cfg = cfg;
+    registry_init(&p->reg, cfg->plugin_dirs, cfg->n_plugin_dirs);
+    return build(cfg, p, out, err, errlen);
+}
+
+int pipeline_build_described(const config *cfg, plugin **described, size_t n, pipeline **out,
+                             char *err, size_t errlen)
+{
+    pipeline *p = xcalloc(1, sizeof *p);
+    p->cfg = cfg;
+    registry_init(&p->reg, cfg->plugin_dirs, cfg->n_plugin_dirs);
+    for (size_t i = 0; i < n; i++)
+        registry_add(&p->reg, described[i]);
+    p->reg.described_only = 1;
+    return build(cfg, p, out, err, errlen);
 }
 
 void pipeline_free(pipeline *p)

@@ -43,6 +43,14 @@ typedef struct pipeline {
 int pipeline_build(const config *cfg, pipeline **out, char *err, size_t errlen);
 void pipeline_free(pipeline *p); /* accepts NULL */
 
+/*
+ * The same from plugins a worker described (engine/plugin.h; all n taken,
+ * whatever the outcome): nothing is loaded, no plugin code runs. What the
+ * supervisor, validate and the service build (engine/supervisor.h).
+ */
+int pipeline_build_described(const config *cfg, plugin **described, size_t n, pipeline **out,
+                             char *err, size_t errlen);
+
 /* Load plugin name as a probe of p. 0, or -1 with err (the plugin is missing or refused). */
 int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen);
 

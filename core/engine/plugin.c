@@ -115,6 +115,38 @@ static int check_descriptor(const char *path, const char *expected, const rc_plu
     return 0;
 }
 
+/*
+ * As sshd's StrictModes: a plugin file, or the folder it is in, that a
+ * group or other users may write is refused; whoever can write it can run
+ * code as reconciler. 0, or -1 with err naming the path and its mode.
+ */
+static int writable_by_others(const char *path, const struct stat *st, char *err,
+                              size_t errlen)
+{
+    struct stat ds;
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(err, errlen, "%s: writable by group or others (mode %04o): refused, since "
+                 "whoever can write it can run code as reconciler; chmod go-w %s", path,
+                 (unsigned)(st->st_mode & 07777), path);
+        rc = -1;
+    } else if (stat(dir, &ds) == 0 && (ds.st_mode & (S_IWGRP | S_IWOTH))) {
+        snprintf(err, errlen, "%s: its folder %s is writable by group or others (mode %04o): "
+                 "refused, since whoever can write there can replace it; chmod go-w %s", path,
+                 dir, (unsigned)(ds.st_mode & 07777), dir);
+        rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
 int plugin_load_file(const char *path, const char *expected_name, plugin **out,
                      char *err, size_t errlen)
 {
@@ -130,6 +162,10 @@ int plugin_load_file(const char *path, const char *expected_name, plugin **out,
         snprintf(err, errlen, "%s: not a regular file (links and devices are not loaded)", path);
         goto fail;
     }
+    if (writable_by_others(path, &st, err, errlen) != 0)
+        goto fail;
+    plugin_observe(&(plugin){ .name = (char *)expected_name, .path = (char *)path }, "loading",
+                   NULL);
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());
@@ -179,9 +215,120 @@ void plugin_free(plugin *p)
         return;
     if (p->handle)
         dlclose(p->handle);
+    if (p->own_desc) {
+        rc_plugin *d = p->own_desc;
+        for (rc_option *o = (rc_option *)d->options; o && o->name; o++) {
+            free((char *)o->name);
+            free((char *)o->default_value);
+            free((char *)o->description);
+        }
+        free((rc_option *)d->options);
+        free((char *)d->name);
+        free((char *)d->description);
+        free((char *)d->version);
+        free(d);
+    }
     free(p->name);
     free(p->path);
     free(p);
+}
+
+/* ------------------------------------------------- described plugins */
+
+static json_t *text_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static char *dup_text(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? xstrdup(s) : NULL;
+}
+
+json_t *plugin_description(const plugin *p)
+{
+    const rc_plugin *d = p->desc;
+    json_t *opts = json_array();
+    for (const rc_option *o = d->options; o && o->name; o++)
+        json_array_append_new(opts, json_pack("{s:s, s:i, s:o, s:o}", "name", o->name,
+                                              "type", (int)o->type,
+                                              "default", text_or_null(o->default_value),
+                                              "description", text_or_null(o->description)));
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "name", p->name,
+                     "path", p->path, "abiMajor", (int)d->abi_major, "abiMinor",
+                     (int)d->abi_minor, "size", (int)d->size, "minAbiMinor",
+                     (int)needed_minor(d), "descName", text_or_null(d->name),
+                     "description", text_or_null(d->description),
+                     "version", text_or_null(d->version), "options", opts);
+}
+
+/* A described plugin's run(): never called (nothing runs it outside a worker). */
+static int described_run(rc_ctx *ctx, void *state)
+{
+    (void)ctx;
+    (void)state;
+    return RC_ERROR;
+}
+
+int plugin_described(json_t *j, plugin **out, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *path = json_string_value(json_object_get(j, "path"));
+    json_t *opts = json_object_get(j, "options");
+    *out = NULL;
+    if (!name || !path || !json_is_array(opts)) {
+        snprintf(err, errlen, "a plugin description without a name, path or options");
+        return -1;
+    }
+    plugin *p = xcalloc(1, sizeof *p);
+    rc_plugin *d = xcalloc(1, sizeof *d);
+    p->name = xstrdup(name);
+    p->path = xstrdup(path);
+    p->own_desc = d;
+    p->desc = d;
+    d->abi_major = (uint32_t)json_integer_value(json_object_get(j, "abiMajor"));
+    d->abi_minor = (uint32_t)json_integer_value(json_object_get(j, "abiMinor"));
+    /* What this core reads of it: the fields as they are, with no callback. */
+    d->size = sizeof *d;
+    d->min_abi_minor = (uint32_t)json_integer_value(json_object_get(j, "minAbiMinor"));
+    d->name = dup_text(j, "descName");
+    d->description = dup_text(j, "description");
+    d->version = dup_text(j, "version");
+    d->run = described_run;
+    rc_option *o = xcalloc(json_array_size(opts) + 1, sizeof *o);
+    d->options = o;
+    for (size_t i = 0; i < json_array_size(opts); i++) {
+        json_t *e = json_array_get(opts, i);
+        o[i].name = dup_text(e, "name");
+        o[i].type = (rc_opt_type)json_integer_value(json_object_get(e, "type"));
+        o[i].default_value = dup_text(e, "default");
+        o[i].description = dup_text(e, "description");
+        if (!o[i].name) {
+            snprintf(err, errlen, "%s: an option without a name in its description", path);
+            plugin_free(p);
+            return -1;
+        }
+    }
+    if (check_descriptor(path, name, d, err, errlen) != 0) {
+        plugin_free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static plugin_observer observer;
+
+void plugin_set_observer(plugin_observer fn)
+{
+    observer = fn;
+}
+
+void plugin_observe(const plugin *p, const char *what, const char *step)
+{
+    if (observer)
+        observer(p->name, p->path, what, step);
 }
 
 void registry_init(plugin_registry *r, char **dirs, size_t ndirs)
@@ -189,6 +336,12 @@ void registry_init(plugin_registry *r, char **dirs, size_t ndirs)
     memset(r, 0, sizeof *r);
     r->dirs = dirs;
     r->ndirs = ndirs;
+}
+
+void registry_add(plugin_registry *r, plugin *p)
+{
+    r->items = xrealloc(r->items, (r->n + 1) * sizeof *r->items);
+    r->items[r->n++] = p;
 }
 
 void registry_free(plugin_registry *r)
@@ -216,6 +369,10 @@ int registry_get(plugin_registry *r, const char *name, plugin **out, char *err, 
                  "'-', at most 64)", name);
         return -1;
     }
+    if (r->described_only) {
+        snprintf(err, errlen, "plugin '%s' was not inspected", name);
+        return -1;
+    }
     for (size_t i = 0; i < r->ndirs; i++) {
         char *path = xasprintf("%s/%s.so", r->dirs[i], name);
         struct stat st;
@@ -240,8 +397,7 @@ int registry_get(plugin_registry *r, const char *name, plugin **out, char *err, 
     plugin *p;
     if (plugin_load_file(found, name, &p, err, errlen) != 0)
         goto out;
-    r->items = xrealloc(r->items, (r->n + 1) * sizeof *r->items);
-    r->items[r->n++] = p;
+    registry_add(r, p);
     *out = p;
     rc = 0;
 out:

@@ -13,8 +13,10 @@
 static int take_line(proto_in *in, json_t **msg)
 {
     char *nl = in->len ? memchr(in->buf, '\n', in->len) : NULL;
-    if (!nl)
-        return in->len > PROTO_MAX_LINE ? -1 : 0;
+    if (!nl) {
+        in->too_long = in->len > PROTO_MAX_LINE;
+        return in->too_long ? -1 : 0;
+    }
     *nl = '\0';
     json_t *j = json_loads(in->buf, 0, NULL);
     size_t used = (size_t)(nl - in->buf) + 1;
@@ -40,10 +42,9 @@ int proto_read(proto_in *in, json_t **msg, int timeout_ms)
             return -1;
         int wait = -1;
         if (timeout_ms >= 0) {
+            /* At least one look, also at timeout 0: what is already in the pipe is read. */
             int64_t left = deadline - util_mono_ms();
-            if (left <= 0)
-                return 0;
-            wait = left > 60000 ? 60000 : (int)left;
+            wait = left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
         }
         struct pollfd p = { .fd = in->fd, .events = POLLIN };
         int r = poll(&p, 1, wait);
@@ -51,8 +52,11 @@ int proto_read(proto_in *in, json_t **msg, int timeout_ms)
             continue;
         if (r < 0)
             return -1;
-        if (r == 0)
-            continue; /* the deadline is checked above */
+        if (r == 0) {
+            if (timeout_ms >= 0 && util_mono_ms() >= deadline)
+                return 0;
+            continue;
+        }
         if (in->cap - in->len < 65536) {
             in->cap = in->cap ? in->cap * 2 : 65536;
             in->buf = xrealloc(in->buf, in->cap);

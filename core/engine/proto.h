@@ -22,6 +22,7 @@ typedef struct proto_in {
     char *buf;
     size_t len, cap;
     int eof;
+    int too_long; /* the stream ended in a line longer than PROTO_MAX_LINE */
 } proto_in;
 
 /* Longest line accepted (a step's results, a pipeline file): larger is a broken peer. */
@@ -29,8 +30,9 @@ typedef struct proto_in {
 
 /*
  * The next message: 1 with *msg (new reference), 0 when nothing complete
- * arrived within timeout_ms (-1: wait as long as it takes), -1 at the end
- * of the stream or on an error (a line that is no JSON object, one too long).
+ * arrived within timeout_ms (-1: wait as long as it takes; 0: only what is
+ * already there), -1 at the end of the stream or on an error (a line that
+ * is no JSON object, one too long: in->too_long).
  */
 int proto_read(proto_in *in, json_t **msg, int timeout_ms);
 void proto_in_free(proto_in *in);

@@ -131,12 +131,32 @@ static int finish_history(run_env *env, const run_spec *spec, int64_t run_id, in
     return history_finish_keep(env->h, run_id, at_ms, r, spec->job ? spec->job->keep_runs : 0);
 }
 
-/* The run did not happen: recorded as such, with why. */
+/* A wait for the run lock that ended without it, for the record of the run it held up. */
+typedef struct lock_wait {
+    const lock_info *other; /* the holder seen last */
+    int64_t waited_ms;
+    const char *outcome;    /* "timed out", "refused" (lock_busy gave up), "stopped" */
+} lock_wait;
+
+/*
+ * The run did not happen: recorded as such, with why. A run that waited for
+ * the lock (w non-NULL) is recorded as that wait: its duration is the wait,
+ * and lockWait says on whom and for how long, so that history does not show
+ * a 0 ms run.
+ */
 static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const char *status,
-                   const char *reason, int code, json_t **result)
+                   const char *reason, int code, const lock_wait *w, json_t **result)
 {
     *result = runner_not_run(spec->trigger, spec->dry_run, run_id, status, reason);
     tag_result(spec, *result);
+    if (w) {
+        json_object_set_new(*result, "durationMs", jx(json_integer(w->waited_ms)));
+        json_object_set_new(*result, "lockWait",
+                            jx(json_pack("{s:s, s:s, s:I, s:s}", "holder", w->other->holder,
+                                         "until", w->other->until,
+                                         "waitedMs", (json_int_t)w->waited_ms,
+                                         "outcome", w->outcome)));
+    }
     trace_end(spec, *result);
     if (env->h && run_id && finish_history(env, spec, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
@@ -144,37 +164,78 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
     return code;
 }
 
+/*
+ * Try for the lock until spec->wait_ms ran out. With spec->lock_busy, in
+ * slices of a second, asking it after each whether to give up (it also shows
+ * progress); without, in one wait.
+ */
+#define LOCK_SLICE_MS 1000
+
+static int acquire(run_env *env, const run_spec *spec, lock_info *other, int64_t *waited,
+                   int *gave_up, char *why, size_t whylen, char *err, size_t errlen)
+{
+    int64_t t0 = util_mono_ms();
+    int got, first = 1;
+    *gave_up = 0;
+    for (;;) {
+        int64_t left = spec->wait_ms - (util_mono_ms() - t0);
+        int64_t slice = !spec->lock_busy ? spec->wait_ms
+                        : first ? 0 : left < LOCK_SLICE_MS ? left : LOCK_SLICE_MS;
+        got = runlock_acquire(env->rl, slice < 0 ? 0 : slice, other, err, errlen);
+        first = 0;
+        *waited = util_mono_ms() - t0;
+        if (got != RUNLOCK_BUSY || !spec->lock_busy)
+            return got;
+        if (spec->lock_busy(spec->user, other, *waited, spec->wait_ms, why, whylen)) {
+            *gave_up = 1;
+            return got;
+        }
+        if (*waited >= spec->wait_ms)
+            return got;
+    }
+}
+
 /* Take the lock; EXIT_OK, or the exit code of a run that could not happen (*result set). */
 static int take_lock(run_env *env, const run_spec *spec, int64_t run_id, json_t **result)
 {
-    char err[1024], reason[1400];
+    char err[1024], reason[1400], why[600] = "";
     lock_info other = { "", "" };
-    int64_t t0 = util_mono_ms();
-    int got = runlock_acquire(env->rl, spec->wait_ms, &other, err, sizeof err);
+    int64_t waited = 0;
+    int gave_up;
+    int got = acquire(env, spec, &other, &waited, &gave_up, why, sizeof why, err, sizeof err);
     if (got == RUNLOCK_TAKEN) {
         if (spec->trace) {
             trace_attrs a = { 0 };
             trace_attrs_str(&a, "reconciler.lock.holder", runlock_holder(env->rl));
-            trace_attrs_int(&a, "reconciler.lock.waited_ms", util_mono_ms() - t0);
+            trace_attrs_int(&a, "reconciler.lock.waited_ms", waited);
             trace_run_event(spec->trace, "run lock taken", trace_now_ns(), &a);
         }
         return EXIT_OK;
     }
-    if (got == RUNLOCK_STOPPED)
-        return not_run(env, spec, run_id, "skipped", "not run: reconciler is stopping",
-                       EXIT_STEP_FAILED, result);
+    if (got == RUNLOCK_STOPPED) {
+        lock_wait w = { &other, waited, "stopped" };
+        return not_run(env, spec, run_id, "skipped", other.holder[0]
+                       ? "not run: reconciler was stopped while it waited for the run lock"
+                       : "not run: reconciler is stopping", EXIT_STEP_FAILED,
+                       other.holder[0] ? &w : NULL, result);
+    }
     if (got == RUNLOCK_BUSY) {
-        snprintf(reason, sizeof reason, "skipped: another instance holds the run lock: %s "
-                 "(until %s UTC); waited %lld ms (schedule.lock_wait)", other.holder, other.until,
-                 (long long)spec->wait_ms);
+        if (gave_up)
+            snprintf(reason, sizeof reason, "skipped: %s", why);
+        else
+            snprintf(reason, sizeof reason, "skipped: another instance holds the run lock: %s "
+                     "(until %s UTC); gave up after waiting %lld ms (schedule.lock_wait)",
+                     other.holder, other.until, (long long)waited);
         /* A scheduled tick that finds another instance running is routine. */
         log_msg(spec->wait_ms ? RC_LOG_ERROR : RC_LOG_INFO, NULL, "%s run %s", spec->trigger,
                 reason);
-        return not_run(env, spec, run_id, "skipped", reason, EXIT_LOCKED, result);
+        lock_wait w = { &other, waited, gave_up ? "refused" : "timed out" };
+        return not_run(env, spec, run_id, "skipped", reason, EXIT_LOCKED,
+                       spec->wait_ms || gave_up ? &w : NULL, result);
     }
     snprintf(reason, sizeof reason, "not run: the run lock: %s", err);
     log_error("%s run %s", spec->trigger, reason);
-    return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, result);
+    return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, NULL, result);
 }
 
 /* Record a run's start: its history row, with its job and slot. */
@@ -197,7 +258,7 @@ void run_record_skipped(run_env *env, const run_spec *spec, const char *reason,
         run_id = 0;
     }
     log_info("%s run of job %s %s", spec->trigger, spec->job ? spec->job->name : "-", reason);
-    not_run(env, spec, run_id, "skipped", reason, EXIT_OK, result);
+    not_run(env, spec, run_id, "skipped", reason, EXIT_OK, NULL, result);
 }
 
 /*
@@ -218,11 +279,11 @@ static int claim_slot(run_env *env, const run_spec *spec, int64_t run_id, json_t
         snprintf(reason, sizeof reason, "skipped: the slot %s of job %s was already claimed "
                  "by %s", slot, spec->job->name, by);
         log_info("%s run %s", spec->trigger, reason);
-        return not_run(env, spec, run_id, "skipped", reason, EXIT_LOCKED, result);
+        return not_run(env, spec, run_id, "skipped", reason, EXIT_LOCKED, NULL, result);
     }
     snprintf(reason, sizeof reason, "not run: the slot %s could not be claimed: %s", slot, err);
     log_error("%s run %s", spec->trigger, reason);
-    return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, result);
+    return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, NULL, result);
 }
 
 int run_execute(run_env *env, const run_spec *spec, json_t **result)
@@ -256,7 +317,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     if ((rc = run_connect(env->cfg, env->d, err, sizeof err)) != EXIT_OK) {
         snprintf(reason, sizeof reason, "not run: %s", err);
         log_error("%s run %s", spec->trigger, reason);
-        return not_run(env, spec, run_id, "failed", reason, rc, result);
+        return not_run(env, spec, run_id, "failed", reason, rc, NULL, result);
     }
     int locked = env->rl && !spec->dry_run;
     if (locked && (rc = take_lock(env, spec, run_id, result)) != EXIT_OK)

@@ -44,6 +44,14 @@ typedef struct run_spec {
     /* Told the run's id as soon as it is recorded (may be NULL): the service's 409s name it. */
     void (*started)(void *user, int64_t run_id);
     void *user;
+    /*
+     * While the run lock is held by another (may be NULL: one quiet wait): called after the
+     * first try and then about every second with the holder, the time waited and the bound
+     * (wait_ms). It may show progress; it returns 1 to give up at once, with why (recorded
+     * as the reason: "skipped: " + why, exit 4), or 0 to wait on. Gets user.
+     */
+    int (*lock_busy)(void *user, const lock_info *holder, int64_t waited_ms, int64_t wait_ms,
+                     char *why, size_t whylen);
     /* The run's trace (trace/run_trace.h), or NULL: run_execute adds the lock's take, the
      * steps and the end to it, and the result's traceId; the caller exports it. */
     trace_run *trace;

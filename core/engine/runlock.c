@@ -36,9 +36,12 @@ struct runlock {
     _Atomic int64_t max_skew_ms; /* schedule.max_clock_skew (a reload may change it) */
     int64_t next_renew;   /* monotonic ms of the next renewal: an absolute schedule */
     int holding;          /* let go with a hold (lock_until still ahead, still ours) */
+    int64_t taken_wall_ms; /* wall ms of the last take (a hold counts from it) */
     int closing;
 
     atomic_int held;          /* 1 from a take to its release */
+    _Atomic int64_t until_ms; /* wall ms: while held, the lease's end as last renewed;
+                                 after a release with a hold, the hold's end; else 0 */
     atomic_int stop;          /* STOP_*: why the run holding it must stop */
     _Atomic int64_t deadline; /* monotonic ms: past it, the lease may have ended */
 };
@@ -196,11 +199,13 @@ static void renew(runlock *rl)
     if (rc == 1) {
         if (atomic_load(&rl->stop) == STOP_NONE)
             atomic_store(&rl->deadline, sent + rl->ttl_ms - margin_for(rl->ttl_ms));
+        atomic_store(&rl->until_ms, util_wall_ms() - (util_mono_ms() - sent) + rl->ttl_ms);
         return;
     }
     if (rc == 0) {
         atomic_store(&rl->stop, STOP_TAKEN);
         atomic_store(&rl->held, 0);
+        atomic_store(&rl->until_ms, 0);
         log_error("the run lock was taken by another instance while this run went on; "
                   "stopping the run at its next chunk");
         return;
@@ -269,11 +274,41 @@ runlock *runlock_open_named(const config *cfg, const char *name, int64_t ttl_ms)
     lock_holder_id(rl->holder, sizeof rl->holder);
     if (pthread_create(&rl->heartbeat, NULL, heartbeat_main, rl) != 0) {
         /* Without a heartbeat a lease would run out under a long run. */
-        fprintf(stderr, "reconciler: cannot start the run lock's heartbeat thread\n");
+        log_error("cannot start the run lock's heartbeat thread");
         abort();
     }
     rl->thread_started = 1;
     return rl;
+}
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" (UTC, the lock row's text) as Unix ms, or 0. */
+static int64_t lock_text_ms(const char *t)
+{
+    struct tm tm = { 0 };
+    int ms = 0;
+    if (sscanf(t, "%d-%d-%d %d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/*
+ * After a release with a hold (rl->mu held): the hold's end as the row says
+ * (the database's clock decides it: locked_at + hold), so that the state
+ * and /metrics report the lock held until then. Estimated from this host's
+ * clock when the row cannot be read.
+ */
+static void note_hold(runlock *rl, int64_t hold_ms, int64_t estimate_ms)
+{
+    lock_info li = { "", "" };
+    char err[256];
+    int64_t until = 0;
+    if (rl->conn && lock_peek(rl->conn, LOCK_NAME, &li, err, sizeof err) == 1 &&
+        strcmp(li.holder, rl->holder) == 0)
+        until = lock_text_ms(li.until);
+    atomic_store(&rl->until_ms, hold_ms > 0 ? (until ? until : estimate_ms) : 0);
 }
 
 /* quiet: at close, a hold another instance has taken over since is no news. */
@@ -290,6 +325,11 @@ static void release(runlock *rl, int64_t hold_ms, int quiet)
         } else if (rc == 0 && !quiet) {
             log_warn("the run lock was no longer ours when the run ended");
         }
+        int64_t now = util_wall_ms(), est = rl->taken_wall_ms + hold_ms;
+        if (rc == 1 && hold_ms > 0)
+            note_hold(rl, hold_ms, est > now ? est : now);
+        else
+            atomic_store(&rl->until_ms, 0);
     }
     pthread_mutex_unlock(&rl->mu);
 }
@@ -386,6 +426,8 @@ int runlock_acquire(runlock *rl, int64_t wait_ms, lock_info *other, char *err, s
             atomic_store(&rl->stop, STOP_NONE);
             atomic_store(&rl->deadline, sent + rl->ttl_ms - margin_for(rl->ttl_ms));
             atomic_store(&rl->held, 1);
+            rl->taken_wall_ms = util_wall_ms();
+            atomic_store(&rl->until_ms, rl->taken_wall_ms + rl->ttl_ms);
             rl->holding = 0;
             rl->next_renew = sent + rl->ttl_ms / 3;
             pthread_cond_signal(&rl->cond); /* the heartbeat counts from now */
@@ -423,6 +465,16 @@ void runlock_release(runlock *rl, int64_t hold_ms)
 int runlock_held(const runlock *rl)
 {
     return atomic_load(&rl->held);
+}
+
+int runlock_state(const runlock *rl, int64_t *until_ms)
+{
+    int held = atomic_load(&rl->held);
+    int64_t until = atomic_load(&rl->until_ms);
+    int state = held ? RUNLOCK_RUNNING : until > util_wall_ms() ? RUNLOCK_HOLDING : RUNLOCK_FREE;
+    if (until_ms)
+        *until_ms = state == RUNLOCK_FREE ? 0 : until;
+    return state;
 }
 
 int runlock_must_stop(runlock *rl)

@@ -55,8 +55,18 @@ int runlock_acquire(runlock *rl, int64_t wait_ms, lock_info *other, char *err, s
 /* Let go; hold_ms as lock_release (0: at once). Failures are logged. */
 void runlock_release(runlock *rl, int64_t hold_ms);
 
-/* Is the lock held right now (for /metrics)? An atomic read: never waits. */
+/* Is a run holding the lock right now (from a take to its release)? An atomic read. */
 int runlock_held(const runlock *rl);
+
+/*
+ * Does this process hold the lock, as other instances see it? RUNLOCK_RUNNING
+ * while a run holds it; RUNLOCK_HOLDING after a scheduled run let it go with
+ * a hold that has not ended yet (no other instance can take it until then);
+ * RUNLOCK_FREE. *until_ms (may be NULL): the lease's or the hold's end, Unix
+ * ms (0 when free). Atomic reads: for the state endpoint and /metrics.
+ */
+enum { RUNLOCK_FREE = 0, RUNLOCK_RUNNING = 1, RUNLOCK_HOLDING = 2 };
+int runlock_state(const runlock *rl, int64_t *until_ms);
 
 /*
  * Must the run that holds the lock stop now? Non-zero once a renewal found

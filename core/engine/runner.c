@@ -45,13 +45,25 @@ static int run_step(step_run *sr)
     if (d->init && d->init(&ctx, &state) != RC_OK) {
         if (!sr->error)
             sr->error = xstrdup("init failed");
+        free(sr->result_refused);
+        sr->result_refused = NULL;
         return STEP_FAILED;
     }
     rc = d->run(&ctx, state);
     if (d->fini)
         d->fini(state);
-    if (host_misused(sr))
+    char *refused = sr->result_refused;
+    sr->result_refused = NULL;
+    if (host_misused(sr)) {
+        free(refused);
         return STEP_FAILED; /* an undeclared option asked for: a plugin bug, loudly */
+    }
+    if (refused) {
+        /* A figure it reported was refused: its results are not what it meant. */
+        free(sr->error);
+        sr->error = refused;
+        return STEP_FAILED;
+    }
     if (rc != RC_OK) {
         if (!sr->error)
             sr->error = xstrdup("step failed without saying why");
@@ -79,6 +91,7 @@ static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_c
         sr.clock = *clock;
     rc_ctx ctx;
     host_ctx_init(&ctx, &sr);
+    plugin_observe(ps->plugin, d ? "prepare()" : "check()", ps->cfg->name);
     int rc = hook(&ctx);
     int bad = rc != RC_OK || host_misused(&sr);
     if (bad) {
@@ -93,6 +106,7 @@ static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_c
                      ps->cfg->name, why);
     }
     free(sr.error);
+    free(sr.result_refused);
     json_decref(sr.results);
     return bad ? -1 : 0;
 }
@@ -173,6 +187,20 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     int64_t t0 = util_mono_ms();
     int status;
     memset(out, 0, sizeof *out);
+    /*
+     * Plugin SQL runs under the database's guard (db.h db_set_guard): a dry
+     * run's session cannot write at all; a run's (and its max_changes
+     * rehearsal's) writes only inside the core's transactions, each fenced
+     * by the run lock when the worker has one. The previous guard is put
+     * back after the step (a test may go on with the handle).
+     */
+    db_guard was = db_get_guard(d);
+    if (db_set_guard(d, dry_run ? DB_GUARD_READ_ONLY : DB_GUARD_WRITE_TX) != 0) {
+        out->status = STEP_FAILED;
+        out->error = xasprintf("cannot make the step's database session read-only: %s",
+                               db_errmsg(d));
+        return;
+    }
     if (hook_step(file, ps, plugin_prepare_fn(ps->plugin), d, clock, err, sizeof err) != 0) {
         status = STEP_FAILED; /* its SQL does not compile: nothing ran */
         sr.error = xstrdup(err);
@@ -202,6 +230,15 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     out->error = sr.error;
     out->rows_changed = sr.rows_changed;
     out->retries = sr.retries;
+    /* A transaction the plugin left open is not committed by the next one's
+     * start (MySQL would, unfenced): it is rolled back here. */
+    if (db_in_transaction(d)) {
+        log_warn("step %s left a transaction open: rolled back", ps->cfg->name);
+        db_rollback(d);
+    }
+    if (db_set_guard(d, was) != 0)
+        log_warn("step %s: cannot restore the session's guard: %s", ps->cfg->name,
+                 db_errmsg(d));
 }
 
 int runner_probe(const pipeline *p, const char *name, db *d, json_t **results,
@@ -226,7 +263,17 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results,
     memcpy(now_text, clock.text, sizeof clock.text);
     step_run sr = { .ps = ps, .d = d, .dry_run = 1, .clock = clock, .cap = HOST_NO_CAP,
                     .results = jx(json_object()) };
-    if (run_step(&sr) != STEP_OK) {
+    /* A probe is a dry run: its session cannot write (see runner_step). */
+    db_guard was = db_get_guard(d);
+    if (db_set_guard(d, DB_GUARD_READ_ONLY) != 0) {
+        snprintf(err, errlen, "cannot make the probe's database session read-only: %s",
+                 db_errmsg(d));
+        json_decref(sr.results);
+        return -1;
+    }
+    int status = run_step(&sr);
+    db_set_guard(d, was);
+    if (status != STEP_OK) {
         snprintf(err, errlen, "%s: %s", name, sr.error);
         free(sr.error);
         json_decref(sr.results);

@@ -1,5 +1,6 @@
 /* supervisor.c - see supervisor.h. */
 #include "engine/supervisor.h"
+#include "base/exitcode.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
@@ -7,8 +8,10 @@
 #include "config/options.h"
 #include "engine/proto.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h> /* O_CLOEXEC */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,13 +32,17 @@ typedef enum stop_why {
 } stop_why;
 
 typedef struct worker {
-    pid_t pid;             /* 0: none */
+    pid_t pid;             /* 0: none; also its process group's id */
+    char label[96];        /* what it runs, for the log: "step NAME", "probes" */
     int to;                /* its standard input: the assignment, then commands */
     proto_in in;           /* its replies */
     int64_t conn_id;       /* its MySQL connection, to KILL on the server */
     stop_why asked;        /* why we sent SIGTERM */
     int64_t asked_at;      /* when (monotonic ms) */
     int killed;            /* we sent SIGKILL */
+    int oversized;         /* killed because its reply passed PROTO_MAX_LINE */
+    int64_t memory_limit;  /* its step's steps[].memory_limit (bytes), 0: none */
+    int out_of_memory;     /* it said it died for want of memory (worker.c's on_fatal) */
 } worker;
 
 /* ----------------------------------------------------------- starting one */
@@ -79,7 +87,9 @@ static json_t *assignment_of(const config *cfg, const char *mode, int dry_run,
  * fork + exec through posix_spawn, which is safe in a process with threads:
  * the worker starts clean, with default signal handling and an empty mask
  * (an HTTP thread that spawns a probe blocks the stop signals), and with no
- * descriptor of ours but its pipes (closefrom: not the API's sockets).
+ * descriptor of ours but its pipes (closefrom: not the API's sockets). It
+ * leads a process group of its own: whatever a plugin starts (system(),
+ * fork()) is in it, and is killed with it (kill_group).
  */
 static int spawn(worker *w, json_t *assignment, char *err, size_t errlen)
 {
@@ -89,7 +99,10 @@ static int spawn(worker *w, json_t *assignment, char *err, size_t errlen)
     sigset_t none, defaults;
     char *const argv[] = { (char *)"reconciler", (char *)WORKER_COMMAND, NULL };
 
+    char label[sizeof w->label];
+    memcpy(label, w->label, sizeof label);
     memset(w, 0, sizeof *w);
+    memcpy(w->label, label, sizeof label);
     w->to = -1;
     w->in.fd = -1;
     if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) {
@@ -109,7 +122,9 @@ static int spawn(worker *w, json_t *assignment, char *err, size_t errlen)
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
     int e = posix_spawn(&w->pid, worker_exe(), &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -141,23 +156,111 @@ out:
 
 /* ------------------------------------------------------------ its death */
 
-/* Reap it: wait up to 1 s after its replies ended, then kill. Its wait status. */
+/*
+ * Has it ended? Asked of its pid, never of its pipe: a process it started
+ * may hold a copy of the pipe (before exec) long after it is gone. Not
+ * reaped yet (WNOWAIT): while it is a zombie its pid, which is also its
+ * group's id, cannot be reused, so killing the group cannot hit a stranger.
+ */
+static int has_ended(const worker *w)
+{
+    siginfo_t si;
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return errno == ECHILD;
+    return si.si_pid == w->pid;
+}
+
+/* The processes still in the worker's group, besides itself (at most max, by pid). */
+static size_t group_members(pid_t pgid, pid_t *out, size_t max)
+{
+    size_t n = 0;
+    DIR *dir = opendir("/proc");
+    struct dirent *e;
+    if (!dir)
+        return 0;
+    while ((e = readdir(dir)) && n < max) {
+        char path[64], buf[512];
+        long pid = strtol(e->d_name, NULL, 10);
+        if (pid <= 0 || pid == pgid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        /* "pid (comm) state ppid pgrp ...": comm may hold anything, so after its last ')'. */
+        char *rp = strrchr(buf, ')');
+        char state;
+        long ppid, pgrp;
+        if (rp && sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+            state != 'Z')
+            out[n++] = (pid_t)pid;
+    }
+    closedir(dir);
+    return n;
+}
+
+/*
+ * Kill the worker's process group: the worker if it still runs, and what a
+ * plugin started in it (`sleep 30 &`), which must not outlive its step,
+ * hold the run's time or write afterwards; those are named in the log.
+ * Called while the worker is alive or a zombie (see has_ended).
+ */
+static void kill_group(const worker *w)
+{
+    pid_t left[8];
+    size_t n = group_members(w->pid, left, sizeof left / sizeof left[0]);
+    if (n) {
+        char pids[128] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < n && off < sizeof pids; i++)
+            off += (size_t)snprintf(pids + off, sizeof pids - off, "%s%ld", i ? ", " : "",
+                                    (long)left[i]);
+        log_warn("%s: its worker (pid %ld) is gone or going, killed with its process group "
+                 "with what a plugin started in it (pid %s%s)",
+                 w->label[0] ? w->label : "step worker", (long)w->pid, pids,
+                 n == sizeof left / sizeof left[0] ? ", ..." : "");
+    }
+    kill(-w->pid, SIGKILL);
+}
+
+/*
+ * Wait up to ms for it to end. A pidfd is readable when its process ends:
+ * no polling interval added to every step; without one (an old kernel),
+ * look every 10 ms.
+ */
+static void wait_end(const worker *w, int ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+    if (fd >= 0) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int64_t end = util_mono_ms() + ms;
+        while (!has_ended(w) && util_mono_ms() < end)
+            poll(&p, 1, (int)(end - util_mono_ms()));
+        close(fd);
+        return;
+    }
+    for (int i = 0; i < ms / 10 && !has_ended(w); i++) {
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Reap it: wait up to 1 s for its end, then kill its group; its wait status. */
 static int reap(worker *w)
 {
     int st = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    for (int i = 0; i < 100; i++) {
-        pid_t r = wait4(w->pid, &st, WNOHANG, &ru);
-        if (r == w->pid || (r < 0 && errno == ECHILD))
-            goto done;
-        struct timespec ts = { 0, 10 * 1000000L };
-        nanosleep(&ts, NULL);
-    }
-    kill(w->pid, SIGKILL);
-    w->killed = 1;
+    wait_end(w, 1000);
+    if (!has_ended(w))
+        w->killed = 1;
+    /* Before the worker is reaped: its group's id stays its own until then. */
+    kill_group(w);
     wait4(w->pid, &st, 0, &ru);
-done:
     /* make bench reads this line: a worker's memory is not the supervisor's. */
     log_debug("step worker %ld ended, peak RSS %ld KiB", (long)w->pid, ru.ru_maxrss);
     w->pid = 0;
@@ -196,6 +299,18 @@ static char *death_message(const worker *w, int st, int64_t step_timeout, int64_
         break;
     case WHY_NONE:
         break;
+    }
+    if (w->oversized)
+        return xasprintf("killed by the supervisor: reply larger than %d MiB",
+                         PROTO_MAX_LINE / (1024 * 1024));
+    if (w->out_of_memory && w->memory_limit > 0) {
+        int64_t m = w->memory_limit;
+        const char *unit = m % (INT64_C(1) << 40) == 0 ? "TiB" : m % (1 << 30) == 0 ? "GiB"
+                           : m % (1 << 20) == 0 ? "MiB" : "KiB";
+        int shift = unit[0] == 'T' ? 40 : unit[0] == 'G' ? 30 : unit[0] == 'M' ? 20 : 10;
+        return xasprintf("exceeded its memory limit (%lld%s, steps[].memory_limit)%s%s",
+                         (long long)(m >> shift), unit, WIFSIGNALED(st) ? ": " : "",
+                         WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "");
     }
     if (WIFSIGNALED(st))
         return xasprintf("crashed: signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
@@ -339,8 +454,17 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
 {
     for (;;) {
         int got = proto_read(&w->in, msg, 100);
+        if (got == -1 && w->in.too_long && !w->killed) {
+            /* A reply this long is a broken or hostile peer: it ends here. */
+            kill_group(w);
+            w->killed = w->oversized = 1;
+            kill_connection(d, w);
+        }
         if (got != 0)
             return got;
+        if (has_ended(w))
+            /* Its end is its pid's: what it wrote before it ended is read, then no more. */
+            return proto_read(&w->in, msg, 0) == 1 ? 1 : -1;
         if (w->asked == WHY_NONE) {
             w->asked = must_stop(l);
             if (w->asked != WHY_NONE) {
@@ -351,7 +475,7 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
                    util_mono_ms() - w->asked_at >= (w->asked == WHY_LOCK
                                                         ? SUPERVISOR_LOCK_GRACE_MS
                                                         : SUPERVISOR_GRACE_MS)) {
-            kill(w->pid, SIGKILL);
+            kill_group(w); /* what the plugin started goes too */
             w->killed = 1;
             kill_connection(d, w);
         }
@@ -359,16 +483,11 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
 }
 
 /* Start a worker and read its hello; 0, or -1 with err (it is reaped). */
-static int start(worker *w, json_t *assignment, db **d, const limits *l, char *err, size_t errlen)
+/* Wait for a spawned worker's hello; 0, or -1 with err (it is reaped). */
+static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err,
+                       size_t errlen)
 {
     json_t *hello = NULL;
-    int64_t t0 = util_mono_ms();
-    if (spawn(w, assignment, err, errlen) != 0) {
-        if (w->pid)
-            reap(w);
-        close_worker(w);
-        return -1;
-    }
     int got = next_message(w, d, l, &hello);
     const char *type = got == 1 ? json_string_value(json_object_get(hello, "type")) : NULL;
     if (type && strcmp(type, "hello") == 0) {
@@ -396,6 +515,37 @@ static int start(worker *w, json_t *assignment, db **d, const limits *l, char *e
     return -1;
 }
 
+static int start(worker *w, json_t *assignment, db **d, const limits *l, char *err, size_t errlen)
+{
+    if (spawn(w, assignment, err, errlen) != 0) {
+        if (w->pid)
+            reap(w);
+        close_worker(w);
+        return -1;
+    }
+    return await_hello(w, d, l, util_mono_ms(), err, errlen);
+}
+
+/*
+ * How a worker ended after its last reply, when not cleanly, said in the
+ * log: it changes no outcome there, but it is what a worker that corrupted
+ * its heap, or (under LeakSanitizer, which exits 23) leaked, looks like
+ * from here.
+ */
+static void say_unclean_end(const worker *w, long pid, int st)
+{
+    if (w->asked != WHY_NONE)
+        ; /* we stopped it: its end is already the step's outcome */
+    else if (w->killed)
+        log_warn("step worker %ld did not exit within 1 s of its last step: killed", pid);
+    else if (WIFSIGNALED(st))
+        log_warn("step worker %ld ended with signal %d (%s) after its last step", pid,
+                 WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+        log_warn("step worker %ld exited with status %d after its last step", pid,
+                 WEXITSTATUS(st));
+}
+
 /* Done with it: end of input makes it exit; reaped (killed if it lingers); its pipes closed. */
 static void finish(worker *w)
 {
@@ -403,7 +553,9 @@ static void finish(worker *w)
         if (w->to >= 0)
             close(w->to);
         w->to = -1;
-        reap(w);
+        long pid = (long)w->pid;
+        int st = reap(w);
+        say_unclean_end(w, pid, st);
     }
     close_worker(w);
 }
@@ -439,9 +591,15 @@ static void limit_outcome(const worker *w, const pipeline_step *ps, int64_t run_
 }
 
 /* Run step i in *w (started when it has none); the outcome in o. */
-static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_user, db **d,
-                    size_t i, const pipeline_step *ps, limits *l, int64_t run_limit,
-                    step_outcome *o)
+/*
+ * Run step i in a worker of its own: the spare started during the previous
+ * step when there is one (its start-up, ~10-20 ms of exec, loading and
+ * connecting, overlaps that step), else a new one. With more to come
+ * (more), the next step's spare is started before this step runs.
+ */
+static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(void *),
+                    void *assignment_user, db **d, size_t i, const pipeline_step *ps,
+                    limits *l, int64_t run_limit, step_outcome *o)
 {
     char err[2048];
     json_t *reply = NULL;
@@ -449,20 +607,40 @@ static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_u
 
     memset(o, 0, sizeof *o);
     l->step_deadline = t0 + ps->cfg->timeout_ms;
+    if (spare->pid) {
+        *w = *spare;
+        memset(spare, 0, sizeof *spare);
+        spare->to = spare->in.fd = -1;
+        snprintf(w->label, sizeof w->label, "step %s", ps->cfg->name);
+        if (await_hello(w, d, l, t0, err, sizeof err) != 0)
+            log_warn("step %s: the spare step worker failed (%s); starting another",
+                     ps->cfg->name, err);
+    }
+    snprintf(w->label, sizeof w->label, "step %s", ps->cfg->name);
     if (!w->pid && start(w, assignment(assignment_user), d, l, err, sizeof err) != 0) {
         o->status = STEP_FAILED;
         o->error = xasprintf("cannot run: %s", err);
         o->ms = util_mono_ms() - t0;
         return;
     }
+    if (more && spare->pid == 0 &&
+        spawn(spare, assignment(assignment_user), err, sizeof err) != 0) {
+        log_debug("no spare step worker: %s", err); /* the next step starts its own */
+        if (spare->pid)
+            reap(spare);
+        close_worker(spare);
+    }
     w->asked = WHY_NONE;
     w->killed = 0;
+    w->memory_limit = ps->cfg->memory_limit;
     if (proto_write(w->to, jx(json_pack("{s:I}", "run", (json_int_t)i))) == 0) {
         while (next_message(w, d, l, &reply) == 1) {
             const char *type = json_string_value(json_object_get(reply, "type"));
             if (type && strcmp(type, "step") == 0 &&
                 json_integer_value(json_object_get(reply, "index")) == (json_int_t)i)
                 break;
+            if (type && strcmp(type, "oom") == 0)
+                w->out_of_memory = 1;
             json_decref(reply); /* anything else is noise from a confused peer */
             reply = NULL;
         }
@@ -471,9 +649,28 @@ static void run_one(worker *w, json_t *(*assignment)(void *), void *assignment_u
         outcome_of(reply, o);
         json_decref(reply);
         limit_outcome(w, ps, run_limit, o);
-        /* Asked to stop, a worker stays stopped: the next step gets a fresh one. */
-        if (w->asked != WHY_NONE)
-            finish(w);
+        /* Each step has a worker of its own, which ends now: however it ends is this
+         * step's (a plugin thread that crashes after the step reported ok). */
+        close(w->to);
+        w->to = -1;
+        long pid = (long)w->pid;
+        int st = reap(w);
+        if (w->asked == WHY_NONE && !w->killed && WIFSIGNALED(st)) {
+            /* A crash after its reply (a thread the plugin left) is still this step's. */
+            char *why = xasprintf("crashed after reporting: signal %d (%s)", WTERMSIG(st),
+                                  strsignal(WTERMSIG(st)));
+            log_error("step %s: the step worker %s", ps->cfg->name, why);
+            if (o->status == STEP_OK) {
+                o->status = STEP_FAILED;
+                free(o->error);
+                o->error = why;
+            } else {
+                free(why);
+            }
+        } else {
+            say_unclean_end(w, pid, st); /* an exit status (atexit, LeakSanitizer) is said */
+        }
+        close_worker(w);
         return;
     }
     /* It ended without answering: the step is failed, the worker gone. */
@@ -491,12 +688,18 @@ typedef struct run_assignment_args {
     const config *cfg;
     int dry_run;
     const db_clock *clock;
+    runlock *rl;
 } run_assignment_args;
 
+/* A run that holds the run lock tells its worker whose lease fences its writes. */
 static json_t *make_run_assignment(void *user)
 {
     const run_assignment_args *a = user;
-    return assignment_of(a->cfg, "run", a->dry_run, a->clock);
+    json_t *j = assignment_of(a->cfg, "run", a->dry_run, a->clock);
+    if (a->rl && !a->dry_run)
+        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s}", "name", LOCK_NAME, "holder",
+                                                    runlock_holder(a->rl))));
+    return j;
 }
 
 static const char *stop_reason(stop_why why, runlock *rl, int64_t max_run_time_ms, char *buf,
@@ -523,7 +726,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
 {
     run_result rr;
     db_clock clock;
-    worker w = { .to = -1, .in = { .fd = -1 } };
+    worker w = { .to = -1, .in = { .fd = -1 } }, spare = { .to = -1, .in = { .fd = -1 } };
     int64_t max_run = req->max_run_time_ms > 0 ? req->max_run_time_ms
                                                : cfg->schedule_max_run_time_ms;
     size_t from = req->step_to ? req->step_from : 0, to = req->step_to ? req->step_to : p->n;
@@ -547,7 +750,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
         log_error("%s", why);
         free(why);
     }
-    run_assignment_args pa = { cfg, req->dry_run, &clock };
+    run_assignment_args pa = { cfg, req->dry_run, &clock, rl };
 
     for (size_t i = from; i < to && i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];
@@ -575,7 +778,10 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
             run_result_error(&rr, ps->cfg->name, o.error);
         } else {
             log_debug("step %s (%s): start", ps->cfg->name, ps->cfg->plugin);
-            run_one(&w, make_run_assignment, &pa, d, i, ps, &l, max_run, &o);
+            int more = 0;
+            for (size_t k = i + 1; k < to && k < p->n && !more; k++)
+                more = p->steps[k].cfg->enabled;
+            run_one(&w, &spare, more, make_run_assignment, &pa, d, i, ps, &l, max_run, &o);
             if (o.status == STEP_FAILED && ps->cfg->on_error == CFG_ON_ERROR_ABORT)
                 aborted = 1;
         }
@@ -591,6 +797,13 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
             log_set_trace(tc.trace_id, tc.span_id);
     }
     finish(&w);
+    /* A spare no step took (a later step was skipped or never reached): it ran nothing of
+     * a step, so it goes at once rather than after a wait for its hello. */
+    if (spare.pid) {
+        kill_group(&spare);
+        reap(&spare);
+    }
+    close_worker(&spare);
 
     /* A run cut short by a stop request did not do all its work: never "success". */
     stop_why why = must_stop(&run_only);
@@ -612,6 +825,7 @@ int supervise_probes(const config *cfg, const char *const *names, json_t **resul
 
     for (i = 0; names[i]; i++)
         results[i] = NULL;
+    snprintf(w.label, sizeof w.label, "probes");
     if (start(&w, assignment_of(cfg, "probe", 1, NULL), &none, &l, why, sizeof why) != 0) {
         snprintf(err, errlen, "%s", why);
         return -1;
@@ -652,5 +866,184 @@ out:
             results[i] = NULL;
         }
     finish(&w);
+    return rc;
+}
+
+/* ------------------------------------------------ inspecting plugins */
+
+/*
+ * What the last "at" note said: the plugin code a worker was running, to
+ * name it when the worker dies there.
+ */
+typedef struct at_note {
+    char plugin[80], path[1024], what[16], step[80];
+} at_note;
+
+static void take_note(json_t *msg, at_note *at)
+{
+    const char *v;
+    snprintf(at->plugin, sizeof at->plugin, "%s",
+             (v = json_string_value(json_object_get(msg, "plugin"))) ? v : "");
+    snprintf(at->path, sizeof at->path, "%s",
+             (v = json_string_value(json_object_get(msg, "path"))) ? v : "");
+    snprintf(at->what, sizeof at->what, "%s",
+             (v = json_string_value(json_object_get(msg, "what"))) ? v : "");
+    snprintf(at->step, sizeof at->step, "%s",
+             (v = json_string_value(json_object_get(msg, "step"))) ? v : "");
+}
+
+/* A worker that died in plugin code: the plugin, where, and how it died. */
+static void blame(const config *cfg, const at_note *at, const char *death, char *err,
+                  size_t errlen)
+{
+    const cfg_step *cs = NULL;
+    for (size_t i = 0; cfg && at->step[0] && i < cfg->n_steps && !cs; i++)
+        if (strcmp(cfg->steps[i].name, at->step) == 0)
+            cs = &cfg->steps[i];
+    if (!at->plugin[0])
+        snprintf(err, errlen, "the worker that inspects the plugins %s", death);
+    else if (strcmp(at->what, "loading") == 0)
+        snprintf(err, errlen, "%s: plugin '%s' could not be loaded: the worker loading it %s "
+                 "(its constructor or a library it needs)", at->path, at->plugin, death);
+    else if (cs)
+        snprintf(err, errlen, "%s:%d:%d: step '%s': plugin '%s': the worker running its %s %s",
+                 cfg->path, cs->line, cs->col, cs->name, at->plugin, at->what, death);
+    else
+        snprintf(err, errlen, "plugin '%s' (%s): the worker running its %s %s", at->plugin,
+                 at->path, at->what, death);
+}
+
+/* Read a worker's messages up to one of type want (1, *msg), noting "at" notes; -1: it died. */
+static int inspect_reply(worker *w, const limits *l, const char *want, at_note *at,
+                         json_t **msg)
+{
+    db *none = NULL;
+    for (;;) {
+        if (next_message(w, &none, l, msg) != 1)
+            return -1;
+        const char *type = json_string_value(json_object_get(*msg, "type"));
+        if (type && strcmp(type, want) == 0)
+            return 1;
+        if (type && strcmp(type, "at") == 0)
+            take_note(*msg, at);
+        json_decref(*msg);
+        *msg = NULL;
+    }
+}
+
+/* The worker ended without its answer: what happened, in err. */
+static void inspect_death(worker *w, const config *cfg, const at_note *at, int64_t timeout_ms,
+                          char *err, size_t errlen)
+{
+    char *death;
+    if (w->to >= 0)
+        close(w->to);
+    w->to = -1;
+    int st = reap(w);
+    if (w->asked == WHY_STEP_TIMEOUT)
+        death = xasprintf("did not finish within %lld ms", (long long)timeout_ms);
+    else
+        death = death_message(w, st, 0, 0);
+    blame(cfg, at, death, err, errlen);
+    free(death);
+    close_worker(w);
+}
+
+int supervise_inspect(const config *cfg, int with_probes, int prepare, pipeline **out,
+                      int *crashed, char *err, size_t errlen)
+{
+    worker w = { .to = -1, .in = { .fd = -1 } };
+    int64_t timeout = prepare ? SUPERVISOR_INSPECT_DB_MS : SUPERVISOR_INSPECT_MS;
+    limits l = { .step_deadline = util_mono_ms() + timeout };
+    at_note at = { "", "", "", "" };
+    json_t *reply = NULL, *a = assignment_of(cfg, "inspect", 1, NULL);
+    char why[2048];
+    db *none = NULL;
+    int rc = EXIT_USAGE;
+
+    *out = NULL;
+    *crashed = 0;
+    json_object_set_new(a, "probes", jx(json_boolean(with_probes)));
+    json_object_set_new(a, "prepare", jx(json_boolean(prepare)));
+    snprintf(w.label, sizeof w.label, "plugin inspection");
+    if (start(&w, a, &none, &l, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s", why);
+        *crashed = 1;
+        return EXIT_USAGE;
+    }
+    if (inspect_reply(&w, &l, "inspected", &at, &reply) != 1) {
+        inspect_death(&w, cfg, &at, timeout, err, errlen);
+        *crashed = 1;
+        return EXIT_USAGE;
+    }
+    finish(&w);
+    rc = (int)json_integer_value(json_object_get(reply, "code"));
+    if (rc != EXIT_OK) {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        snprintf(err, errlen, "%s", e ? e : "the plugins were refused");
+        goto done;
+    }
+    json_t *plugins = json_object_get(reply, "plugins");
+    size_t n = json_array_size(plugins), k = 0;
+    plugin **described = xcalloc(n ? n : 1, sizeof *described);
+    rc = EXIT_USAGE;
+    for (k = 0; k < n; k++)
+        if (plugin_described(json_array_get(plugins, k), &described[k], err, errlen) != 0)
+            break;
+    if (k < n) {
+        for (size_t i = 0; i < k; i++)
+            plugin_free(described[i]);
+        free(described);
+        goto done;
+    }
+    int built = pipeline_build_described(cfg, described, n, out, err, errlen);
+    free(described);
+    if (built != 0)
+        goto done;
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(reply, "probes"), i, name)
+        if (pipeline_add_probe(*out, json_string_value(name), why, sizeof why) != 0)
+            log_warn("%s", why);
+    rc = EXIT_OK;
+done:
+    json_decref(reply);
+    return rc;
+}
+
+int supervise_describe(const char *path, const char *name, plugin **out, char *err,
+                       size_t errlen)
+{
+    worker w = { .to = -1, .in = { .fd = -1 } };
+    limits l = { .step_deadline = util_mono_ms() + SUPERVISOR_INSPECT_MS };
+    at_note at = { "", "", "", "" };
+    rc_log_level level;
+    log_format format;
+    json_t *reply = NULL;
+    db *none = NULL;
+    char why[2048];
+    int rc = -1;
+
+    *out = NULL;
+    log_get(&level, &format);
+    snprintf(w.label, sizeof w.label, "plugin %s", name);
+    if (start(&w, jx(json_pack("{s:i, s:s, s:{s:i, s:i}}", "v", 1, "mode", "describe", "log",
+                               "level", (int)level, "format", (int)format)),
+              &none, &l, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    if (proto_write(w.to, jx(json_pack("{s:s, s:s}", "describe", path, "name", name))) != 0 ||
+        inspect_reply(&w, &l, "plugin", &at, &reply) != 1) {
+        inspect_death(&w, NULL, &at, SUPERVISOR_INSPECT_MS, err, errlen);
+        return -1;
+    }
+    finish(&w);
+    const char *e = json_string_value(json_object_get(reply, "error"));
+    if (e)
+        snprintf(err, errlen, "%s", e);
+    else
+        rc = plugin_described(json_object_get(reply, "plugin"), out, err, errlen);
+    json_decref(reply);
     return rc;
 }

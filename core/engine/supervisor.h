@@ -6,8 +6,9 @@
  *
  * A worker that dies during a step (a signal, exit(), abort(), a closed
  * pipe) fails that step with what happened ("crashed: signal 11
- * (Segmentation fault)", "exited with status 0 before reporting"); the next
- * step runs in a fresh worker unless the failed one says on_error: abort. A
+ * (Segmentation fault)", "exited with status 0 before reporting"). Every
+ * step has a worker of its own (started while the step before runs), so a
+ * death, also after the step reported, is always that step's. A
  * step past its timeout (steps[].timeout), a run past schedule.max_run_time,
  * a stop request or a lost run lock: the worker is asked to stop (SIGTERM:
  * its step returns at the next chunk), then after a short grace killed
@@ -56,5 +57,34 @@ int supervise_probes(const config *cfg, const char *const *names, json_t **resul
  */
 int supervise_bounded(db **d, const char *sql, const rc_value *params, size_t n,
                       int64_t timeout_ms);
+
+/* How long inspecting the plugins may take (their constructors and check()s; with prepare,
+ * a connection and every prepare() too). */
+#define SUPERVISOR_INSPECT_MS 30000
+#define SUPERVISOR_INSPECT_DB_MS 60000
+
+/*
+ * cfg's pipeline, its plugins loaded and every check() called in a worker,
+ * never here: the pipeline returned holds their descriptors as data
+ * (engine/plugin.h's described plugins), so nothing a plugin contains runs
+ * in the caller (the service, `run --once`, `validate`). with_probes: the
+ * API's probes too (one that fails to load is logged and left out).
+ * prepare: the worker also connects and calls every prepare() (`validate
+ * --db`). EXIT_OK and *out, or an exit code with err: EXIT_USAGE for a
+ * plugin or option refused, and for a worker that died in plugin code
+ * (*crashed set; err names the plugin, the step and how it died: "...:
+ * plugin 'x' could not be loaded: the worker loading it crashed: signal 11
+ * (Segmentation fault) ..."), EXIT_DATABASE when prepare cannot connect.
+ */
+int supervise_inspect(const config *cfg, int with_probes, int prepare, pipeline **out,
+                      int *crashed, char *err, size_t errlen);
+
+/*
+ * One plugin file, loaded in a worker: 0 and *out (a described plugin, see
+ * engine/plugin.h), or -1 with err (refused, or the worker loading it died:
+ * err names the file and how).
+ */
+int supervise_describe(const char *path, const char *name, plugin **out, char *err,
+                       size_t errlen);
 
 #endif

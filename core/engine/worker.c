@@ -6,15 +6,22 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/lock.h"
+#include "engine/plugin.h"
 #include "engine/proto.h"
 #include "engine/run.h"
 #include "engine/runner.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static void on_stop(int sig)
@@ -112,6 +119,167 @@ static json_t *probe_reply(const pipeline *p, db *d, const char *name)
                         results, "now", now));
 }
 
+/* The supervisor hears what plugin code is about to run here, to name it if we die. */
+static void note(const char *name, const char *path, const char *what, const char *step)
+{
+    proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:o, s:o, s:s, s:o}", "type", "at",
+                                              "plugin", jx_text(name), "path", jx_text(path),
+                                              "what", what, "step", jx_text(step))));
+}
+
+static int hello(int64_t connection_id)
+{
+    return proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:I, s:I}", "type", "hello", "pid",
+                                                     (json_int_t)getpid(), "connectionId",
+                                                     (json_int_t)(connection_id > 0
+                                                                      ? connection_id : 0))));
+}
+
+/*
+ * mode "inspect": build the pipeline (every plugin loaded, every check()
+ * called; with "prepare", every prepare() against the database too) and
+ * send what the supervisor needs of it, as data: the plugins' descriptors
+ * and the probes that loaded. One reply {"type":"inspected","code":N,
+ * "error":...,"plugins":[...],"probes":[...]}; the exit code is 0 either way.
+ */
+static int inspect(json_t *assignment)
+{
+    config *cfg = NULL;
+    pipeline *p = NULL;
+    db *d = NULL;
+    char err[2048] = "";
+    int rc;
+    if (hello(0) != 0)
+        return EXIT_OK;
+    plugin_set_observer(note);
+    int with_probes = json_is_true(json_object_get(assignment, "probes"));
+    if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) == EXIT_OK &&
+        (rc = run_prepare(cfg, with_probes, &p, err, sizeof err)) == EXIT_OK &&
+        json_is_true(json_object_get(assignment, "prepare"))) {
+        db_clock clock;
+        if ((rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
+            /* err says why */
+        } else if (db_now(d, &clock) != 0) {
+            snprintf(err, sizeof err, "cannot read the database clock: %s", db_errmsg(d));
+            rc = EXIT_DATABASE;
+        } else if (runner_prepare(p, d, &clock, err, sizeof err) != 0) {
+            rc = EXIT_USAGE;
+        }
+    }
+    plugin_set_observer(NULL);
+    json_t *plugins = jx(json_array()), *probes = jx(json_array());
+    for (size_t i = 0; p && i < p->reg.n; i++)
+        json_array_append_new(plugins, jx(plugin_description(p->reg.items[i])));
+    for (size_t i = 0; p && i < p->n_probes; i++)
+        json_array_append_new(probes, jx_text(p->probes[i].plugin->name));
+    proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:i, s:o, s:o, s:o}", "type", "inspected",
+                                              "code", rc, "error",
+                                              rc == EXIT_OK ? json_null() : jx_text(err),
+                                              "plugins", plugins, "probes", probes)));
+    db_close(d);
+    pipeline_free(p);
+    config_free(cfg);
+    return EXIT_OK;
+}
+
+/*
+ * mode "describe": commands {"describe":PATH,"name":NAME}, each answered
+ * {"type":"plugin","plugin":{...}} or {"type":"plugin","error":...}: what
+ * `plugins` and the doc generator print, loaded here rather than there.
+ */
+static int describe(proto_in *in)
+{
+    if (hello(0) != 0)
+        return EXIT_OK;
+    plugin_set_observer(note);
+    for (;;) {
+        json_t *cmd = NULL, *reply;
+        char err[2048];
+        plugin *pl = NULL;
+        if (proto_read(in, &cmd, -1) != 1)
+            return EXIT_OK;
+        const char *path = str(cmd, "describe"), *name = str(cmd, "name");
+        if (!path || !name)
+            reply = jx(json_pack("{s:s, s:s}", "type", "plugin", "error",
+                                 "a describe command without a path or name"));
+        else if (plugin_load_file(path, name, &pl, err, sizeof err) != 0)
+            reply = jx(json_pack("{s:s, s:o}", "type", "plugin", "error", jx_text(err)));
+        else
+            reply = jx(json_pack("{s:s, s:o}", "type", "plugin", "plugin",
+                                 jx(plugin_description(pl))));
+        plugin_free(pl);
+        json_decref(cmd);
+        if (proto_write(WORKER_REPLY_FD, reply) != 0)
+            return EXIT_OK;
+    }
+}
+
+/* The line a worker that dies for want of memory leaves its supervisor (see on_fatal). */
+static const char oom_line[] = "{\"type\":\"oom\"}\n";
+
+/*
+ * A fatal signal while the memory limit holds: when the last failed call
+ * says ENOMEM (a plugin that used what malloc returned without looking),
+ * tell the supervisor, so that it reports the limit rather than a bare
+ * signal; then die of the signal as before. Only async-signal-safe calls.
+ */
+static void on_fatal(int sig)
+{
+    if (errno == ENOMEM) {
+        ssize_t n = write(WORKER_REPLY_FD, oom_line, sizeof oom_line - 1);
+        (void)n;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/*
+ * steps[].memory_limit: this worker runs one step, so its whole address
+ * space is the step's (RLIMIT_AS, which a process can only lower).
+ */
+static void apply_memory_limit(const pipeline_step *ps)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer reserves terabytes of shadow memory: any limit would stop it. */
+    (void)ps;
+    (void)on_fatal;
+#else
+    struct rlimit r = { (rlim_t)ps->cfg->memory_limit, (rlim_t)ps->cfg->memory_limit };
+    if (setrlimit(RLIMIT_AS, &r) != 0) {
+        log_warn("step %s: cannot set its memory limit: %s", ps->cfg->name, strerror(errno));
+        return;
+    }
+    struct sigaction sa = { .sa_handler = on_fatal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGABRT, &sa, NULL);
+#endif
+}
+
+/*
+ * Threads a plugin left running after its step returned: they would run,
+ * and might crash, after the step reported. Waits up to 1 s for them to
+ * end (a crash meanwhile is still this step's); how many are left.
+ */
+static int stray_threads(void)
+{
+    for (int i = 0;; i++) {
+        int n = -1;
+        DIR *dir = opendir("/proc/self/task");
+        struct dirent *e;
+        if (!dir)
+            return 0; /* cannot tell: trust it */
+        while ((e = readdir(dir)))
+            n += e->d_name[0] != '.';
+        closedir(dir);
+        if (n <= 0 || i == 100)
+            return n < 0 ? 0 : n;
+        struct timespec t = { 0, 10 * 1000000L };
+        nanosleep(&t, NULL);
+    }
+}
+
 /* Answer commands until the supervisor closes our input. */
 static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
 {
@@ -129,8 +297,17 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
         if (json_is_integer(run) && json_integer_value(run) >= 0 &&
             (size_t)json_integer_value(run) < p->n) {
             step_outcome o = { 0 };
+            apply_memory_limit(&p->steps[json_integer_value(run)]);
             runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, &clock, dry,
                         &o);
+            int stray = stray_threads();
+            if (stray && o.status == STEP_OK) {
+                o.status = STEP_FAILED;
+                free(o.error);
+                o.error = xasprintf("its plugin left %d thread%s running after the step "
+                                    "returned: a step's threads must end before its run() "
+                                    "or fini() returns", stray, stray == 1 ? "" : "s");
+            }
             reply = step_reply(json_integer_value(run), &o);
         } else if (probe) {
             reply = probe_reply(p, d, probe);
@@ -157,6 +334,11 @@ int worker_main(void)
     /* Dies with the supervisor; a plugin's printf goes to the log, never the replies. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(2, 1);
+    /* Our pipes are not for a plugin's children (system(), fork + exec): one that held
+     * them would keep them open after we are gone. The supervisor judges our end by our
+     * pid anyway, and kills our process group with us. */
+    fcntl(0, F_SETFD, FD_CLOEXEC);
+    fcntl(WORKER_REPLY_FD, F_SETFD, FD_CLOEXEC);
     struct sigaction sa = { .sa_handler = on_stop };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -171,6 +353,14 @@ int worker_main(void)
     log_setup((rc_log_level)json_integer_value(json_object_get(lg, "level")),
               (log_format)json_integer_value(json_object_get(lg, "format")));
     const char *mode = str(assignment, "mode");
+    if (mode && strcmp(mode, "inspect") == 0) {
+        rc = inspect(assignment);
+        goto out;
+    }
+    if (mode && strcmp(mode, "describe") == 0) {
+        rc = describe(&in);
+        goto out;
+    }
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
         (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0, &p, err,
                           sizeof err)) != EXIT_OK ||
@@ -178,10 +368,15 @@ int worker_main(void)
         rc = fatal(err, rc);
         goto out;
     }
-    int64_t id = db_connection_id(d);
-    if (proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:I, s:I}", "type", "hello", "pid",
-                                                  (json_int_t)getpid(), "connectionId",
-                                                  (json_int_t)(id > 0 ? id : 0)))) != 0) {
+    /* A run's writes are fenced by its run lock's lease (db_set_fence). */
+    lock_ident lock = { "", "" };
+    json_t *lk = json_object_get(assignment, "lock");
+    if (str(lk, "name") && str(lk, "holder")) {
+        snprintf(lock.name, sizeof lock.name, "%s", str(lk, "name"));
+        snprintf(lock.holder, sizeof lock.holder, "%s", str(lk, "holder"));
+        db_set_fence(d, lock_fence, &lock);
+    }
+    if (hello(db_connection_id(d)) != 0) {
         rc = EXIT_OK;
         goto out;
     }

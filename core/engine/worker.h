@@ -5,7 +5,7 @@
  *
  * The protocol, lines of JSON (engine/proto.h):
  *   stdin  <- the assignment (what to run and how):
- *             {"v":1, "mode":"run"|"probe", "config":{"path","text"},
+ *             {"v":1, "mode":"run"|"probe"|"inspect"|"describe", "config":{"path","text"},
  *             "db":{...bound database settings...}, "log":{"level","format"},
  *             "dryRun":bool, "clock":{"unix","offset","text","zone"}}
  *             then commands: {"run":I} (pipeline step I) or {"probe":"NAME"}
@@ -15,9 +15,22 @@
  *             "interrupted","durationMs":N,"results":{...},"error":...} or
  *             {"type":"probe","name":...,"results":{...},"now":...,"error":...};
  *             a setup failure: {"type":"fatal","error":...} and exit 3.
+ *             Before plugin code runs in modes inspect and describe:
+ *             {"type":"at","plugin","path","what":"loading"|"check()"|
+ *             "prepare()","step"}; then {"type":"inspected","code","error",
+ *             "plugins":[descriptors],"probes":[names]} (inspect: the
+ *             pipeline built and checked, "prepare":true also prepare()
+ *             against the database), or per {"describe":PATH,"name":N}
+ *             command {"type":"plugin","plugin"|"error"} (describe).
+ *             A worker that dies of a fatal signal after a failed
+ *             allocation under steps[].memory_limit first writes
+ *             {"type":"oom"}.
  *   stdout and stderr go to the supervisor's stderr (the log).
  * SIGTERM or SIGINT make interrupted() true: the step returns at its next
- * chunk. The worker dies with its supervisor (PR_SET_PDEATHSIG).
+ * chunk. The worker dies with its supervisor (PR_SET_PDEATHSIG). It leads
+ * its own process group, which the supervisor kills with it, and its stdin
+ * and fd 3 are close-on-exec: a process a plugin starts holds neither pipe,
+ * and is killed with the worker (the supervisor logs its pid).
  */
 #ifndef RC_WORKER_H
 #define RC_WORKER_H

@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "db/connect.h"
 #include "db/jobstate.h"
+#include "base/version.h"
 #include "engine/supervisor.h"
 #include "service/console.h"
 #include "service/jobinfo.h"
@@ -174,6 +175,25 @@ static void h_history(void *user, const http_request *req, http_response *resp)
 }
 
 /*
+ * The run lock as other instances see it: held while a run holds it and,
+ * after a scheduled run, while its hold lasts ("until": the lease's or the
+ * hold's end; "phase": "run" or "hold"). Atomics only: never waits.
+ */
+static json_t *lock_state(runlock *rl)
+{
+    int64_t until_ms = 0;
+    int st = rl ? runlock_state(rl, &until_ms) : RUNLOCK_FREE;
+    char until[32] = "";
+    if (st != RUNLOCK_FREE)
+        util_iso_time(until_ms, until, sizeof until);
+    return jx(json_pack("{s:b, s:s, s:o, s:o}", "held", st != RUNLOCK_FREE,
+                        "instance", rl ? runlock_holder(rl) : "",
+                        "phase", st == RUNLOCK_RUNNING ? jx(json_string("run"))
+                                 : st == RUNLOCK_HOLDING ? jx(json_string("hold")) : json_null(),
+                        "until", until[0] ? jx(json_string(until)) : json_null()));
+}
+
+/*
  * What the console shows at a glance, from memory only (like /metrics):
  * the run going on or queued, when the next scheduled one is due, whether
  * this instance holds the run lock, the database watch's last ping.
@@ -193,9 +213,9 @@ static void h_state(void *user, const http_request *req, http_response *resp)
                               "error", w.ok ? json_null() : jx_text(w.why)));
     json_t *body = run_state_activity(a->rs);
     json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
-    json_object_set_new(body, "lock", jx(json_pack("{s:b, s:s}", "held",
-                                                   a->rl ? runlock_held(a->rl) : 0, "instance",
-                                                   a->rl ? runlock_holder(a->rl) : "")));
+    json_object_set_new(body, "lock", lock_state(a->rl));
+    /* The console's banner: the file on disk was refused, an older pipeline runs. */
+    json_object_set_new(body, "reload", a->cfgs ? reload_state_json(a->cfgs) : json_null());
     json_object_set_new(body, "database", dbj);
     json_object_set_new(body, "uptime", jx(json_integer(util_uptime_s())));
     json_object_set_new(body, "generatedAt", generated_at());
@@ -434,7 +454,8 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
 
     /* Memory and an atomic only: /metrics never waits for a run or the heartbeat. */
     run_state_stats(a->rs, &st, &r);
-    int held = a->rl ? runlock_held(a->rl) : 0;
+    int64_t lock_until_ms = 0;
+    int held = a->rl ? runlock_state(a->rl, &lock_until_ms) != RUNLOCK_FREE : 0;
 
     /* Every run metric per job (job="..."): jobs run apart, and fail apart. */
     run_job_stats *js = xcalloc(RS_MAX_JOBS, sizeof *js);
@@ -488,9 +509,21 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_sample(&b, "reconciler_history_write_errors_total", (double)history_write_errors(),
                 NULL);
     prom_family(&b, "reconciler_lock_held", "gauge",
-                "1 while this instance holds the cross-instance run lock.");
+                "1 while this instance holds the cross-instance run lock (during a run, and "
+                "its hold after a scheduled run).");
     prom_sample(&b, "reconciler_lock_held", held ? 1.0 : 0.0, NULL);
+    prom_family(&b, "reconciler_lock_held_until_timestamp_seconds", "gauge",
+                "When this instance's hold of the run lock ends (Unix time); 0: not held.");
+    prom_sample(&b, "reconciler_lock_held_until_timestamp_seconds",
+                held ? (double)lock_until_ms / 1000.0 : 0.0, NULL);
     webhook_metrics(a->wh, &b);
+    if (a->cfgs)
+        reload_state_metrics(a->cfgs, &b);
+    char abi[16];
+    snprintf(abi, sizeof abi, "%d.%d", RC_ABI_MAJOR, RC_ABI_MINOR);
+    prom_family(&b, "reconciler_build_info", "gauge",
+                "Always 1: the version of this binary and the plugin ABI it offers.");
+    prom_sample(&b, "reconciler_build_info", 1.0, "version", rc_version(), "abi", abi, NULL);
     json_decref(r);
 
     resp->status = 200;
@@ -654,6 +687,40 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
     db_close(d);
 }
 
+/* The pipeline in force (secrets redacted), its file's hash and mtime, the last reload. */
+static void h_config(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    (void)req;
+    if (!a->cfgs) {
+        http_reply_error(resp, 503, "no pipeline state in this process");
+        return;
+    }
+    http_reply_json(resp, 200, reload_state_config_json(a->cfgs, a->boot ? a->boot->path : ""));
+}
+
+/*
+ * Ask the main thread to re-read the pipeline file, as SIGHUP does. The
+ * outcome comes later: GET /v1/service/config's reload.generation grows by
+ * one when it is known (`reconciler reload` waits for it).
+ */
+static void h_reload(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    (void)req;
+    if (!a->reload || !a->cfgs) {
+        http_reply_error(resp, 503, "this process cannot reload");
+        return;
+    }
+    json_t *r = reload_state_json(a->cfgs);
+    json_int_t gen = json_integer_value(json_object_get(r, "generation"));
+    json_decref(r);
+    log_info("reload asked for through the API");
+    a->reload();
+    http_reply_json(resp, 202, jx(json_pack("{s:s, s:I}", "status", "queued", "after",
+                                            gen)));
+}
+
 /* The console's files are open: the page holds no data, the API it calls is not. */
 static const http_route routes[] = {
     { "GET", "/", 0, 1, console_page },
@@ -664,6 +731,8 @@ static const http_route routes[] = {
     { "GET", "/v1/reconciliation/status", 0, 0, h_status },
     { "GET", "/v1/reconciliation/history", 0, 0, h_history },
     { "GET", "/v1/service/state", 0, 0, h_state },
+    { "GET", "/v1/service/config", 0, 0, h_config },
+    { "POST", "/v1/service/reload", 0, 0, h_reload },
     { "GET", "/v1/reconciliation/runs/", 1, 0, h_run_get },
     { "POST", "/v1/reconciliation/run", 0, 0, h_run_post },
     { "GET", "/v1/processing/queue", 0, 0, h_queue },

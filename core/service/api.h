@@ -16,6 +16,7 @@
 #include "service/dbwatch.h"
 #include "service/http.h"
 #include "service/jobctl.h"
+#include "service/reload_state.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
@@ -24,7 +25,7 @@ typedef struct api_deps {
     run_state *rs;
     snapshots *snaps;
     history *h;          /* the API's own handle (short busy timeout) */
-    runlock *rl;         /* read: runlock_held() only */
+    runlock *rl;         /* read: runlock_state() only */
     dbwatch *watch;
     const config *boot;  /* database settings for the live figures' connections */
     const char *listen;
@@ -32,6 +33,8 @@ typedef struct api_deps {
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
     jobctl *jobs;        /* the jobs' run-now requests and state (/v1/jobs); may be NULL */
     size_t n_jobs;
+    reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
+    void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */

@@ -1,6 +1,7 @@
 /* dbwatch.c - see dbwatch.h. */
 #include "service/dbwatch.h"
 #include "base/exitcode.h"
+#include "base/log.h"
 #include "base/util.h"
 #include "db/connect.h"
 
@@ -122,7 +123,7 @@ dbwatch *dbwatch_start(const config *cfg)
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
-        fprintf(stderr, "reconciler: cannot start the database watch thread\n");
+        log_error("cannot start the database watch thread");
         abort();
     }
     return w;

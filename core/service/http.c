@@ -55,6 +55,7 @@ typedef struct conn_entry {
     int64_t since_ms;  /* connection start, or end of its previous request: the deadline's start */
     int delivered;     /* its request is in whole (handler running or reply queued) */
     int doomed;        /* shut down by us: no longer counted, never shut down again */
+    unsigned long seq; /* its number: http_listed */
 } conn_entry;
 
 struct http_server {
@@ -74,6 +75,7 @@ struct http_server {
     pthread_mutex_t mu;    /* guards the connection list, every conn_entry and stopping */
     pthread_cond_t wake;   /* on CLOCK_MONOTONIC: the reaper's sleep */
     conn_entry *head, *tail;
+    unsigned long accepted; /* connections listed so far: http_counts */
     int stopping;
     int reaper_started;
     pthread_t reaper;
@@ -227,6 +229,26 @@ static void conn_make_room(http_server *s, const conn_entry *e)
     }
 }
 
+void http_counts(http_server *s, unsigned long *accepted, unsigned *open)
+{
+    conn_entry none = { .family = -1 };
+    unsigned same;
+    pthread_mutex_lock(&s->mu);
+    *accepted = s->accepted;
+    conn_count(s, &none, open, &same);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int http_listed(http_server *s, unsigned long seq)
+{
+    int found = 0;
+    pthread_mutex_lock(&s->mu);
+    for (const conn_entry *x = s->head; x && !found; x = x->next)
+        found = x->seq == seq;
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
 /* 1 when e (listed) is over a cap: its request then goes on only to an open route. */
 static int conn_over_cap(http_server *s, const conn_entry *e)
 {
@@ -284,6 +306,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         else
             s->head = e;
         s->tail = e;
+        e->seq = ++s->accepted;
         pthread_mutex_unlock(&s->mu);
         *socket_context = e;
         return;
@@ -424,6 +447,57 @@ static enum MHD_Result arg_utf8(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_NO;
 }
 
+/* What the length headers of a request say: MHD_KeyValueIterator state. */
+typedef struct length_headers {
+    const char *content_length; /* the first Content-Length */
+    int lengths_differ;         /* another Content-Length says otherwise */
+    int transfer_encoding;      /* a Transfer-Encoding header came too */
+} length_headers;
+
+static enum MHD_Result length_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    length_headers *lh = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        lh->transfer_encoding = 1;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (!lh->content_length)
+            lh->content_length = value ? value : "";
+        else if (strcmp(lh->content_length, value ? value : "") != 0)
+            lh->lengths_differ = 1;
+    }
+    return MHD_YES;
+}
+
+/*
+ * NULL when the request's length is unambiguous, else why not. Two
+ * different Content-Length headers, or Content-Length with
+ * Transfer-Encoding (RFC 9112 6.3), let a proxy and this server see
+ * different requests in the same bytes (request smuggling); libmicrohttpd
+ * 0.9.75 takes the first Content-Length, or lets chunked win, silently.
+ */
+static const char *length_ambiguous(struct MHD_Connection *conn)
+{
+    length_headers lh = { NULL, 0, 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, length_header, &lh);
+    if (lh.lengths_differ)
+        return "two Content-Length headers that differ";
+    if (lh.content_length && lh.transfer_encoding)
+        return "both Content-Length and Transfer-Encoding";
+    return NULL;
+}
+
+/*
+ * Route r serves method: its own, and HEAD where it is GET (RFC 9110 9.3.2:
+ * the GET's headers without its body; libmicrohttpd leaves the body out).
+ */
+static int serves(const http_route *r, const char *method)
+{
+    return strcmp(r->method, method) == 0
+        || (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+}
+
 void http_route_find(const http_route *routes, size_t n_routes, const char *method,
                      const char *path, http_match *m)
 {
@@ -435,7 +509,7 @@ void http_route_find(const http_route *routes, size_t n_routes, const char *meth
             continue;
         m->path_known = 1;
         m->open |= r->open;
-        if (!m->hit && strcmp(r->method, method) == 0) {
+        if (!m->hit && serves(r, method)) {
             m->hit = r;
             m->tail_off = off;
         }
@@ -446,7 +520,8 @@ void http_route_find(const http_route *routes, size_t n_routes, const char *meth
                 && strcmp(routes[j].method, r->method) == 0;
         if (!seen) {
             size_t n = strlen(m->allow);
-            snprintf(m->allow + n, sizeof m->allow - n, "%s%s", n ? ", " : "", r->method);
+            snprintf(m->allow + n, sizeof m->allow - n, "%s%s%s", n ? ", " : "", r->method,
+                     strcmp(r->method, "GET") == 0 ? ", HEAD" : "");
         }
     }
     /* A 405 for a path that has an open route tells nothing secret. */
@@ -464,6 +539,15 @@ static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, co
                  const char *path, enum MHD_Result *rc)
 {
     http_match m;
+    char msg[256];
+    const char *ambiguous = length_ambiguous(conn);
+    if (ambiguous) {
+        /* The body's end is unknown: the connection cannot carry another request. */
+        const char *const close_hdr[] = { MHD_HTTP_HEADER_CONNECTION, "close", NULL };
+        snprintf(msg, sizeof msg, "the request's length is ambiguous: %s", ambiguous);
+        *rc = send_error(conn, st, method, path, 400, close_hdr, msg);
+        return;
+    }
     http_route_find(s->routes, s->n_routes, method, path, &m);
     if (s->token && !m.open
         && !token_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -472,7 +556,6 @@ static void admit(http_server *s, struct MHD_Connection *conn, req_state *st, co
         *rc = send_error(conn, st, method, path, 401, www, "missing or wrong bearer token");
         return;
     }
-    char msg[256];
     if (!m.hit) {
         const char *const allow_hdr[] = { MHD_HTTP_HEADER_ALLOW, m.allow, NULL };
         if (m.path_known)

@@ -73,14 +73,15 @@ typedef struct http_match {
     size_t tail_off;       /* with hit: where req->tail starts in path */
     int path_known;        /* some route serves path, with some method (else 404) */
     int open;              /* no token needed: hit's flag, or (no hit) any route of path's */
-    char allow[128];       /* the methods that serve path, "GET, POST" (405's Allow:) */
+    char allow[128];       /* the methods that serve path, "GET, HEAD, POST" (405's Allow:) */
 } http_match;
 
 /*
  * Route method and path against routes (a pure function: what the server
  * does first with every request, kept apart from libmicrohttpd so that it
  * can be tested and fuzzed alone). The first route that matches both wins;
- * a prefix route matches only with a non-empty tail.
+ * a prefix route matches only with a non-empty tail. A GET route serves
+ * HEAD too (and Allow lists HEAD after GET).
  */
 void http_route_find(const http_route *routes, size_t n_routes, const char *method,
                      const char *path, http_match *m);
@@ -135,5 +136,15 @@ const char *http_start_reason(const char *msg);
  * Accepts NULL.
  */
 void http_stop(http_server *s);
+
+/*
+ * Connections are numbered 1, 2, ... in the order s lists them. The last
+ * number given so far and how many connections are open that count towards
+ * the caps; and whether connection seq is still listed. Tests wait on these
+ * facts (the server has taken a connection, has let it go) instead of
+ * sleeping.
+ */
+void http_counts(http_server *s, unsigned long *accepted, unsigned *open);
+int http_listed(http_server *s, unsigned long seq);
 
 #endif

@@ -8,11 +8,13 @@
 #include "engine/history.h"
 #include "engine/run.h"
 #include "db/jobstate.h"
+#include "engine/supervisor.h"
 #include "service/api.h"
 #include "service/jobctl.h"
 #include "service/dbwatch.h"
 #include "service/http.h"
 #include "service/notify.h"
+#include "service/reload_state.h"
 #include "service/run_state.h"
 #include "service/schedule.h"
 #include "service/snapshot.h"
@@ -61,6 +63,7 @@ struct service {
     service_loader load;
     void *load_user;
     run_state rs;
+    reload_state cfgs;      /* the file in force and the last reload's outcome, for the API */
     history *h;             /* the main thread's history handle */
     history *api_hist;      /* the API's own */
     runlock *rl;
@@ -229,27 +232,38 @@ static void keep_bound(const config *old, config *nc)
     nc->db_write_timeout_ms = old->db_write_timeout_ms;
 }
 
-/* Build a pipeline and its probes; a probe plugin that is missing only disables its endpoint. */
+/*
+ * Build a pipeline and its probes; a probe plugin that is missing only
+ * disables its endpoint. The plugins are loaded and checked in a worker:
+ * one that crashes there (a reload adding it) is refused, the service stays.
+ */
 static int build(config *cfg, pipeline **out, char *err, size_t errlen)
 {
-    return run_prepare(cfg, 1, out, err, errlen) == EXIT_OK ? 0 : -1;
+    int crashed;
+    return supervise_inspect(cfg, 1, 0, out, &crashed, err, errlen) == EXIT_OK ? 0 : -1;
 }
 
-/* SIGHUP: re-read the pipeline file; a bad one is reported and the running one kept. */
+/* The API's POST /v1/service/reload: the same as a SIGHUP. */
+static void request_reload(void)
+{
+    g_reload = 1;
+    wake();
+}
+
+/*
+ * SIGHUP: re-read the pipeline file; a bad one is refused, logged (in the
+ * log's format) and kept for the API, and the running one kept.
+ */
 static void reload(service *s)
 {
     config *nc = NULL;
     pipeline *np = NULL;
-    char err[2048];
+    char err[2048] = "";
 
     log_info("reload: reading %s", s->boot->cfg->path);
-    if (s->load(s->load_user, &nc) != 0) {
-        log_error("reload: %s is not valid (see above); keeping the running pipeline",
-                  s->boot->cfg->path);
-        return;
-    }
-    if (build(nc, &np, err, sizeof err) != 0) {
-        log_error("reload: %s; keeping the running pipeline", err);
+    if (s->load(s->load_user, &nc, err, sizeof err) != 0 || build(nc, &np, err, sizeof err) != 0) {
+        log_error("reload: refused: %s; keeping the running pipeline", err);
+        reload_state_refused(&s->cfgs, s->boot->cfg->path, err);
         config_free(nc);
         return;
     }
@@ -269,6 +283,7 @@ static void reload(service *s)
             log_warn("reload: job %s is new; it runs once reconciler restarts",
                      nc->jobs[i].name);
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
+    reload_state_loaded(&s->cfgs, nc, 1);
     snapshots_swap(&s->snaps, nc, np);
 }
 
@@ -603,11 +618,14 @@ int service_run(config *cfg, service_loader load, void *load_user)
     int wake_fds[2] = { -1, -1 }, rc;
     char err[2048];
 
+    reload_state_init(&s.cfgs);
     if (build(cfg, &p, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
+        log_error("%s", err);
+        reload_state_destroy(&s.cfgs);
         config_free(cfg);
         return EXIT_USAGE;
     }
+    reload_state_loaded(&s.cfgs, cfg, 0);
     snapshots_init(&s.snaps, cfg, p);
     s.boot = snapshots_hold(&s.snaps);
     run_state_init(&s.rs, NULL, -1);
@@ -648,7 +666,8 @@ int service_run(config *cfg, service_loader load, void *load_user)
     read_token(&s, cfg);
     api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
-                      .token = s.token, .wh = s.wh, .jobs = s.ctls, .n_jobs = s.n_jobs };
+                      .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
+                      .reload = request_reload, .jobs = s.ctls, .n_jobs = s.n_jobs };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -688,6 +707,7 @@ out:
     dbwatch_stop(s.watch);
     db_close(s.d);
     run_state_destroy(&s.rs);
+    reload_state_destroy(&s.cfgs);
     history_close(s.h);
     history_close(s.api_hist);
     snapshot_release(s.boot);

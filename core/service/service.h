@@ -15,10 +15,12 @@
 #include "config/config.h"
 
 /*
- * Read the pipeline file again for a SIGHUP reload, with the command line's
- * overrides: 0 and *out, or non-zero after logging why.
+ * Read the pipeline file again for a reload (SIGHUP, POST /v1/service/reload),
+ * with the command line's overrides: 0 and *out, or non-zero with why in err
+ * (FILE:LINE:COL); the service logs it in the log's format and keeps it for
+ * GET /v1/service/config.
  */
-typedef int (*service_loader)(void *user, config **out);
+typedef int (*service_loader)(void *user, config **out, char *err, size_t errlen);
 
 /* Run the service until stopped; returns the process exit code. Takes cfg. */
 int service_run(config *cfg, service_loader load, void *load_user);

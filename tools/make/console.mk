@@ -2,15 +2,15 @@
 # browser test: headless Chromium against a real service (tests/browser/).
 
 UI_FILES  = core/service/ui/index.html core/service/ui/app.css core/service/ui/app.js
-CORE_OBJ += $(BUILD)/obj/gen/console_files.o
 
 $(BUILD)/gen/console_files.c: $(UI_FILES) tools/embed-ui
 	@mkdir -p $(@D)
 	tools/embed-ui $@ $(UI_FILES)
 
+# (console_files is in the Makefile's CORE_GEN.)
 $(BUILD)/obj/gen/console_files.o: $(BUILD)/gen/console_files.c core/service/console.h core/service/http.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 # make test: load the page in headless Chromium, read the state, open a run,
 # press "Dry run", and check the token prompt; a screenshot goes to $(BUILD)/.

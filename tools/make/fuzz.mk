@@ -25,18 +25,19 @@ FUZZ_CFLAGS    = -g -O1 $(WARNINGS) $(FUZZ_SAN)
 FUZZ_NAMES     = $(sort $(basename $(notdir $(wildcard tests/fuzz/*.c))))
 FUZZ_ONLY     ?= $(FUZZ_NAMES)
 FUZZ_BINS      = $(FUZZ_NAMES:%=$(FUZZ_DIR)/bin/%)
-# The generated sources the core links (migrations, paths, console files...):
-# other .mk files add them to CORE_OBJ after this file is read, so the list
-# is taken at recipe time and handed to a sub-make (FUZZ_GEN).
-fuzz_gen       = $(patsubst $(BUILD)/obj/gen/%,$(FUZZ_DIR)/obj/gen/%,$(filter $(BUILD)/obj/gen/%,$(CORE_OBJ)))
-FUZZ_GEN      ?=
-FUZZ_CORE      = $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_GEN)
+# The generated sources the core links (the Makefile's CORE_GEN), compiled again.
+FUZZ_CORE      = $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(CORE_GEN:%=$(FUZZ_DIR)/obj/gen/%.o)
 # The built-in plugins are compiled in, each entry renamed fuzz_plugin_NAME,
 # and listed in a table (builtins.c) that fz_plugin() searches.
 FUZZ_PLUGINS   = $(sort $(basename $(notdir $(wildcard plugins/*.c))))
 FUZZ_SUPPORT   = $(FUZZ_DIR)/obj/tests/fuzz/lib/fuzz.o $(FUZZ_DIR)/obj/builtins.o \
                  $(FUZZ_PLUGINS:%=$(FUZZ_DIR)/obj/plugins/%.o)
-FUZZ_HEADERS   = $(wildcard include/*.h core/*/*.h tests/fuzz/lib/*.h)
+# Header dependencies from the compiler, as in the Makefile (DEPFLAGS): each
+# object's .d beside it, each .d named as a target so a missing one counts
+# as new. clang writes the .d after the object: each rule touches the
+# object last, or it would always look older than its .d.
+FUZZ_DEPFILES  = $(patsubst %.o,%.d,$(FUZZ_CORE) $(filter %.o,$(FUZZ_SUPPORT)) \
+                     $(FUZZ_NAMES:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o))
 
 .PHONY: _test-fuzz _fuzz-bins
 # Kept between runs: only what changed is built again.
@@ -48,21 +49,23 @@ _fuzz: _fuzz-bins
 _test-fuzz: _fuzz-bins
 	@tests/fuzz/run --test $(FUZZ_DIR) $(FUZZ_TEST_TIME) $(FUZZ_NAMES)
 
-_fuzz-bins:
-	@$(MAKE) --no-print-directory $(FUZZ_BINS) FUZZ_GEN="$(fuzz_gen)"
+_fuzz-bins: $(FUZZ_BINS)
 
-$(FUZZ_DIR)/obj/core/%.o: core/%.c $(FUZZ_HEADERS)
+$(FUZZ_DIR)/obj/core/%.o: core/%.c $(FUZZ_DIR)/obj/core/%.d
 	@mkdir -p $(@D)
-	@$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	@touch $@
 
-$(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c $(FUZZ_HEADERS)
+$(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c $(FUZZ_DIR)/obj/gen/%.d
 	@mkdir -p $(@D)
-	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	@touch $@
 
-$(FUZZ_DIR)/obj/plugins/%.o: plugins/%.c include/reconciler.h
+$(FUZZ_DIR)/obj/plugins/%.o: plugins/%.c $(FUZZ_DIR)/obj/plugins/%.d
 	@mkdir -p $(@D)
-	@$(FUZZ_CC) -Iinclude $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	@$(FUZZ_CC) -Iinclude $(DEPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 	    -Dreconciler_plugin=fuzz_plugin_$* -c -o $@ $<
+	@touch $@
 
 $(FUZZ_DIR)/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
 	@mkdir -p $(@D)
@@ -76,14 +79,16 @@ $(FUZZ_DIR)/builtins.c: $(wildcard plugins/*.c) tools/make/fuzz.mk
 	   echo 'const size_t fz_n_builtins = sizeof fz_builtins / sizeof fz_builtins[0] - 1;'; \
 	 } > $@
 
-$(FUZZ_DIR)/obj/builtins.o: $(FUZZ_DIR)/builtins.c $(FUZZ_HEADERS)
+$(FUZZ_DIR)/obj/builtins.o: $(FUZZ_DIR)/builtins.c $(FUZZ_DIR)/obj/builtins.d
 	@mkdir -p $(@D)
-	@$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -c -o $@ $<
+	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -c -o $@ $<
+	@touch $@
 
-$(FUZZ_DIR)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS)
+$(FUZZ_DIR)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_DIR)/obj/tests/fuzz/%.d
 	@mkdir -p $(@D)
-	@$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	@$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -Itests/fuzz/lib $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	    -c -o $@ $<
+	@touch $@
 
 $(FUZZ_DIR)/libcore.a: $(FUZZ_CORE)
 	@rm -f $@
@@ -93,3 +98,6 @@ $(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_SUPPORT) $(FUZZ_DIR)/li
 	@mkdir -p $(@D)
 	@echo "fuzz: linking $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(FUZZ_DEPFILES):
+-include $(wildcard $(FUZZ_DEPFILES))

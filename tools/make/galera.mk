@@ -7,21 +7,25 @@
 TEST_STAGES += galera
 PUBLIC += test-galera
 
-GALERA_OBJ = $(BUILD)/obj/tests/galera/test_galera.o $(BUILD)/obj/tests/helpers.o \
-             $(BUILD)/obj/tests/th_svc.o $(BUILD)/obj/tests/th_http.o
+GALERA_OBJ = $(BUILD)/obj/tests/galera/test_galera.o $(BUILD)/obj/tests/galera/test_galera_jobs.o \
+             $(BUILD)/obj/tests/helpers.o \
+             $(BUILD)/obj/tests/th_svc.o $(BUILD)/obj/tests/th_http.o \
+             $(BUILD)/obj/tests/th_wait.o
 
 # The suite includes the shared test helpers' headers as the unit tests do.
-$(BUILD)/obj/tests/galera/test_galera.o: CPPFLAGS += -Itests
+$(BUILD)/obj/tests/galera/test_galera.o $(BUILD)/obj/tests/galera/test_galera_jobs.o: CPPFLAGS += -Itests
 
 $(BUILD)/tests/galera: $(GALERA_OBJ) $(BUILD)/libcore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(CRIT_LIBS) $(LDLIBS)
 
 # One test at a time (they share the cluster; --verbose prints the figures
-# each measured), node_killed_mid_run last: it
-# leaves two nodes.
+# each measured), then the fencing loop (tests/faults/fence-loop: node 1
+# frozen past the lease three times), node_killed_mid_run last: it leaves
+# two nodes.
 _test-galera: _all $(BUILD)/tests/galera
 	@RECONCILER_BUILD=$(BUILD) RECONCILER_WORKER=$(CURDIR)/$(BUILD)/reconciler \
 	    tests/galera/cluster $(BUILD) sh -c '\
 	    $(BUILD)/tests/galera --jobs 1 --verbose --filter "galera/[!n]*" && \
+	    tests/faults/fence-loop $(BUILD) 3 && \
 	    $(BUILD)/tests/galera --jobs 1 --verbose --filter "galera/node_killed_mid_run"'

@@ -169,10 +169,25 @@
       $("next-meta").textContent = s.queuedId ? "manual run #" + s.queuedId + " queued" : "";
     }
 
+    /* The file on disk was refused at the last reload: an older pipeline runs, and the next
+       restart would fail on that file. Say so until a reload takes a good file. */
+    var banner = $("reload-banner");
+    if (s.reload && s.reload.outcome === "refused") {
+      banner.textContent = "The pipeline file on disk was refused at its reload (" +
+        fmtTime(s.reload.at) + "); the pipeline loaded " + fmtTime(s.reload.lastSuccessAt) +
+        " still runs, and a restart would fail: " + (s.reload.error || "");
+      banner.classList.remove("hidden");
+    } else {
+      banner.classList.add("hidden");
+    }
+
     var lock = $("lock-state");
     clear(lock);
-    lock.appendChild(el("span", s.lock.held ? "good" : "", s.lock.held ? "held here" : "not held"));
-    $("lock-meta").textContent = s.lock.instance ? "this instance: " + s.lock.instance : "";
+    /* Held also after a scheduled run, until its hold ends: no other instance runs meanwhile. */
+    lock.appendChild(el("span", s.lock.held ? "good" : "", !s.lock.held ? "not held"
+      : s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)"));
+    $("lock-meta").textContent = (s.lock.held && s.lock.until ? "until " + fmtTime(s.lock.until) + " · " : "") +
+      (s.lock.instance ? "this instance: " + s.lock.instance : "");
 
     var db = $("db-state");
     clear(db);

@@ -1,4 +1,4 @@
--- 005: the jobs' shared state, as in sql/mysql/005_job_slots.sql.
+-- 007: the jobs' shared state, as in sql/mysql/007_job_slots.sql.
 
 CREATE TABLE IF NOT EXISTS reconciler_job_slots (
   job TEXT NOT NULL,

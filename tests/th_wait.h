@@ -1,0 +1,45 @@
+/*
+ * th_wait.h - waiting on facts instead of sleeping. A test that must wait
+ * for something another process or thread does (a log line, an answer of the
+ * state endpoint, a socket the server has taken) polls for that fact with a
+ * deadline; a fixed sleep would be either too short on a loaded machine or
+ * too long everywhere else. Pauses are only for pacing a poll, or for a
+ * scenario that needs time to pass (an interval, a deadline).
+ */
+#ifndef RC_TH_WAIT_H
+#define RC_TH_WAIT_H
+
+#include <stdint.h>
+#include <criterion/criterion.h>
+
+/* The monotonic clock in milliseconds. */
+int64_t mono_ms(void);
+/* Let ms milliseconds pass: pacing, never synchronisation. */
+void sleep_ms(int ms);
+
+/*
+ * Poll cond (an expression, evaluated again each time) until it is true;
+ * fail the test after ms milliseconds with the message that follows
+ * (printf-style, may be left out), preceded by the condition's text.
+ */
+#define TH_WAIT(cond, ms, ...)                                                    \
+    do {                                                                          \
+        int64_t th_wait_end_ = mono_ms() + (ms);                                  \
+        while (!(cond)) {                                                         \
+            if (mono_ms() >= th_wait_end_)                                        \
+                cr_assert_fail("not within %d ms: %s. " __VA_ARGS__, (int)(ms), #cond); \
+            sleep_ms(TH_WAIT_POLL_MS);                                            \
+        }                                                                         \
+    } while (0)
+#define TH_WAIT_POLL_MS 10
+
+/* How often needle occurs in the file at path (0 when it does not exist). */
+int th_log_count(const char *path, const char *needle);
+
+/*
+ * Wait until needle occurs at least n times in the file at path (a log);
+ * fail the test after ms milliseconds, showing the file.
+ */
+void th_wait_log(const char *path, const char *needle, int n, int ms);
+
+#endif
