@@ -113,7 +113,7 @@ int cmd_jobs(int argc, char **argv)
     json_t *list = jx(json_array());
     int64_t now = util_wall_ms();
     for (size_t i = 0; i < cfg->n_jobs; i++)
-        json_array_append_new(list, jobinfo_describe(cfg, &cfg->jobs[i], h, d, now));
+        json_array_append_new(list, jobinfo_describe(cfg, &cfg->jobs[i], h, d, 0, now));
     if (as_json) {
         char *text = util_json_dump(list, 1);
         printf("%s\n", text ? text : "[]");

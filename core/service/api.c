@@ -550,12 +550,12 @@ static db *jobs_connect(const api_deps *a, char *err, size_t errlen)
 /* jobinfo_describe, with what this instance knows: running, runningId, nextRunAt. */
 static json_t *job_json(const api_deps *a, const config *cfg, const cfg_job *j, db *d)
 {
-    json_t *o = jobinfo_describe(cfg, j, a->h, d, util_wall_ms());
     jobctl *c = jobctl_find(a->jobs, a->n_jobs, j->name);
     jobctl_view v = { 0 };
     char ts[32];
     if (c)
         jobctl_get(c, &v);
+    json_t *o = jobinfo_describe(cfg, j, a->h, d, v.phase_ms, util_wall_ms());
     if (v.next_ms > 0)
         util_iso_time(v.next_ms, ts, sizeof ts);
     json_object_set_new(o, "running", jx(json_boolean(v.running)));

@@ -129,6 +129,13 @@ void jobctl_set_next(jobctl *j, int64_t next_ms)
     pthread_mutex_unlock(&j->mu);
 }
 
+void jobctl_set_phase(jobctl *j, int64_t phase_ms)
+{
+    pthread_mutex_lock(&j->mu);
+    j->phase_ms = phase_ms;
+    pthread_mutex_unlock(&j->mu);
+}
+
 void jobctl_get(jobctl *j, jobctl_view *out)
 {
     pthread_mutex_lock(&j->mu);
@@ -136,5 +143,6 @@ void jobctl_get(jobctl *j, jobctl_view *out)
     out->running = j->running;
     out->running_id = j->running_id;
     out->next_ms = j->next_ms;
+    out->phase_ms = j->phase_ms;
     pthread_mutex_unlock(&j->mu);
 }

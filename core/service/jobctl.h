@@ -19,6 +19,7 @@ typedef struct jobctl {
     int running;          /* a run of the job goes on */
     int64_t running_id;   /* its history id once known */
     int64_t next_ms;      /* wall ms the next scheduled run is due at; 0: none */
+    int64_t phase_ms;     /* the legacy job's grid phase (schedule.h), else 0 */
     int stopping;
     /* POST /v1/reconciliation/run's queued run, handed over by the main thread (the first
      * job's thread runs it, on the job's own lock) */
@@ -58,10 +59,11 @@ void jobctl_stop(jobctl *j);
 
 void jobctl_set_running(jobctl *j, int running, int64_t running_id);
 void jobctl_set_next(jobctl *j, int64_t next_ms);
+void jobctl_set_phase(jobctl *j, int64_t phase_ms);
 
 typedef struct jobctl_view {
     int requested, running;
-    int64_t running_id, next_ms;
+    int64_t running_id, next_ms, phase_ms;
 } jobctl_view;
 void jobctl_get(jobctl *j, jobctl_view *out);
 

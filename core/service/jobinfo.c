@@ -35,14 +35,15 @@ static json_t *schedule_json(const cfg_job *j)
 }
 
 /* The next fire times, in the job's zone and in UTC. */
-static void next_times(const cfg_job *j, int64_t now_ms, json_t *local, json_t *utc)
+static void next_times(const cfg_job *j, int64_t phase_ms, int64_t now_ms, json_t *local,
+                       json_t *utc)
 {
     cal_zone *z = cal_zone_fixed(0, "UTC");
     const cal_zone *in = j->zone ? j->zone : z;
     char text[CAL_ISO_MAX];
     int64_t t = now_ms;
     for (int i = 0; i < JOBINFO_NEXT && cfg_job_scheduled(j); i++) {
-        t = schedule_next_slot(j, 0, t);
+        t = schedule_next_slot(j, phase_ms, t);
         if (t < 0)
             break;
         json_array_append_new(local, jx_text(cal_format_iso(in, t / 1000, text)));
@@ -111,11 +112,11 @@ static json_t *lock_json(db *d, const cfg_job *j)
 }
 
 json_t *jobinfo_describe(const config *cfg, const cfg_job *j, history *h, db *d,
-                         int64_t now_ms)
+                         int64_t phase_ms, int64_t now_ms)
 {
     (void)cfg;
     json_t *local = jx(json_array()), *utc = jx(json_array());
-    next_times(j, now_ms, local, utc);
+    next_times(j, phase_ms, now_ms, local, utc);
     json_t *out = jx(json_pack("{s:s, s:b, s:b, s:o, s:o, s:o}", "job", j->name,
                                "enabled", j->enabled, "onStartup", j->on_startup,
                                "schedule", schedule_json(j), "next", local, "nextUtc", utc));

@@ -19,10 +19,11 @@
  * nextUtc: [the same in UTC], lastRun, lastSuccess ({runId, status, trigger,
  * scheduledFor, startedAt, finishedAt} or null), paused ({paused, by, at, reason};
  * null without d), lock ({held, holder, until}; null without d)}. h and d may
- * be NULL. New reference.
+ * be NULL. phase_ms: the legacy job's grid phase in the running service (0 elsewhere:
+ * its grid starts with the service). New reference.
  */
 json_t *jobinfo_describe(const config *cfg, const cfg_job *j, history *h, db *d,
-                         int64_t now_ms);
+                         int64_t phase_ms, int64_t now_ms);
 
 /* How many next fire times jobinfo_describe lists. */
 #define JOBINFO_NEXT 3

@@ -459,6 +459,7 @@ static void *job_main(void *arg)
         }
         if (first) {
             phase = j->legacy && j->every_ms ? started % j->every_ms : 0;
+            jobctl_set_phase(jt->ctl, phase);
             cursor = j->legacy ? started : first_cursor(jt, j);
             first = 0;
         }
