@@ -393,3 +393,44 @@ DB_TEST(jobs_service, legacy_file_keeps_its_lock_row)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* `reconciler jobs --json`: each job with its schedule, zone, next fire times and pause. */
+DB_TEST(jobs_service, jobs_command_lists_the_jobs)
+{
+    th_db t;
+    svc s;
+    migrated(kind, &t);
+    jobs_setup(&s, &t, 1, "",
+               "  follow:\n    schedule: { cron: \"0 9 * * MON-FRI\", time_zone: Asia/Kolkata }\n"
+               "    steps:\n      - plugin: fixture\n"
+               "  grid:\n    schedule: { every: 5m }\n    steps:\n      - plugin: fixture\n");
+    char *pw = password_env(&s), *out = NULL, *err = NULL;
+    const char *const env[] = { pw, NULL };
+    const char *const pause[] = { "pause", "grid", "--reason", "why not", "-c", s.yaml, NULL };
+    cr_assert_eq(th_run_cli(pause, env, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    const char *const nope[] = { "pause", "nope", "-c", s.yaml, NULL };
+    cr_assert_eq(th_run_cli(nope, env, &out, &err), 2);
+    cr_assert(strstr(err, "no job 'nope'; its jobs: follow, grid"), "%s", err);
+    free(out);
+    free(err);
+    const char *const args[] = { "jobs", "--json", "-c", s.yaml, NULL };
+    cr_assert_eq(th_run_cli(args, env, &out, &err), 0, "%s", err);
+    json_t *list = json_loads(out, 0, NULL);
+    cr_assert_eq(json_array_size(list), 2, "%s", out);
+    json_t *f = json_array_get(list, 0), *g = json_array_get(list, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(f, "schedule"),
+                                                       "timeZone")), "Asia/Kolkata");
+    const char *next = json_string_value(json_array_get(json_object_get(f, "next"), 0));
+    cr_assert(next && strstr(next, "T09:00:00+05:30"), "%s", out);
+    cr_assert_eq(json_array_size(json_object_get(g, "next")), 3);
+    cr_assert(json_is_true(json_object_get(json_object_get(g, "paused"), "paused")), "%s", out);
+    cr_assert(json_is_false(json_object_get(json_object_get(f, "paused"), "paused")), "%s", out);
+    json_decref(list);
+    free(out);
+    free(err);
+    free(pw);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
