@@ -75,6 +75,18 @@ int jobslot_claim(db *d, const char *job, int64_t slot, const char *claim, const
     return got == 1 && strcmp(who, claim) == 0;
 }
 
+int jobslot_reclaim_paused(db *d, const char *job, int64_t slot, const char *claim,
+                           const char *kind, char *err, size_t errlen)
+{
+    int64_t n = 0;
+    rc_value p[] = { rc_text(claim), rc_text(kind), rc_text(job), rc_int(slot) };
+    if (db_exec(d, "UPDATE reconciler_job_slots SET claim = ?, kind = ?, status = 'claimed', "
+                "reason = NULL WHERE job = ? AND scheduled_for = ? AND status = 'skipped' AND "
+                "reason = 'paused'", p, 4, &n) != 0)
+        return fail(d, "reconciler_job_slots", "reclaim a paused slot", err, errlen);
+    return n == 1;
+}
+
 int jobslot_done(db *d, const char *job, int64_t slot, const char *claim, const char *status,
                  int64_t run_id, char *err, size_t errlen)
 {

@@ -35,6 +35,14 @@ int jobslot_claim(db *d, const char *job, int64_t slot, const char *claim, const
 int jobslot_taken(db *d, const char *job, int64_t slot, char *by, size_t bylen, char *err,
                   size_t errlen);
 
+/*
+ * Take over a slot recorded as skipped because the job was paused, to run it after all
+ * (a resume with missed: run_once): one UPDATE that only one claim can win. 1 ours now,
+ * 0 not (not a paused slot, or another claim won), -1.
+ */
+int jobslot_reclaim_paused(db *d, const char *job, int64_t slot, const char *claim,
+                           const char *kind, char *err, size_t errlen);
+
 /* Our claimed slot ended: its status (the run's) and run id. 0 or -1. */
 int jobslot_done(db *d, const char *job, int64_t slot, const char *claim, const char *status,
                  int64_t run_id, char *err, size_t errlen);

@@ -325,7 +325,7 @@ static int64_t pick_job_jitter(const cfg_job *j)
  * A slot that is due: skipped when another instance has it already or the job is paused
  * (recorded once, by the instance whose row it is), else run with its claim.
  */
-static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const char *trigger)
+static int run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const char *trigger)
 {
     service *s = jt->s;
     char err[1024], by[JOBSTATE_CLAIM_MAX + 1], slot_text[40];
@@ -343,12 +343,12 @@ static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const ch
                           : 0;
         if (taken == 1) {
             log_debug("job %s: slot %s is %s's", j->name, slot_text, by);
-            return;
+            return 0;
         }
         if (jobpause_get(jt->d, j->name, &pause, err, sizeof err) == 1) {
             if (claim && jobslot_claim(jt->d, j->name, slot, claim, trigger, "skipped", "paused",
                                        NULL, 0, err, sizeof err) != 1)
-                return; /* another instance recorded it */
+                return 1; /* another instance recorded it */
             char *why = xasprintf("skipped: the job is paused (by %s at %s UTC%s%s)", pause.by,
                                   pause.at, *pause.reason ? ": " : "", pause.reason);
             snapshot *snap = snapshots_hold(&s->snaps);
@@ -359,7 +359,7 @@ static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const ch
             snapshot_release(snap);
             run_state_record(&s->rs, r);
             free(why);
-            return;
+            return 1;
         }
     }
     /* The legacy job keeps its lock for about an interval after a run, as it always did:
@@ -372,6 +372,41 @@ static void run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const ch
     int64_t keep_s = (j->missed_within_ms > 86400000 ? j->missed_within_ms : 86400000) / 1000;
     if (claim && jt->d && jobslot_prune(jt->d, j->name, slot - keep_s, err, sizeof err) != 0)
         log_warn("job %s: %s", j->name, err);
+    return 0;
+}
+
+/*
+ * While the job's last slot was skipped for a pause: is it resumed? Then, with missed:
+ * run_once and that slot within missed_within, it is run after all (trigger catch_up), by
+ * the one instance whose claim takes it over. 1 when the pause is over (handled), else 0.
+ */
+#define PAUSE_POLL_MS 2000
+static int after_pause(job_thread *jt, const cfg_job *j, int64_t paused_slot_ms)
+{
+    char err[1024], slot_text[40];
+    job_pause pause;
+    if (run_connect(jt->s->boot->cfg, &jt->d, err, sizeof err) != EXIT_OK ||
+        jobpause_get(jt->d, j->name, &pause, err, sizeof err) != 0)
+        return 0;
+    const char *claim = runlock_holder(jt->rl);
+    int64_t slot = paused_slot_ms / 1000;
+    run_slot_text(slot, slot_text, sizeof slot_text);
+    if (j->legacy || j->missed != CFG_MISSED_RUN_ONCE ||
+        util_wall_ms() - paused_slot_ms > j->missed_within_ms)
+        return 1;
+    int got = jobslot_reclaim_paused(jt->d, j->name, slot, claim, "catch_up", err, sizeof err);
+    if (got < 0)
+        log_warn("job %s: %s", j->name, err);
+    if (got != 1)
+        return 1;
+    log_info("job %s: resumed; catching up the paused slot %s (schedule.missed: run_once)",
+             j->name, slot_text);
+    /* The slot is ours already (claimed outside the lock): wait for the lock, as a manual
+     * run does, rather than lose the slot to another instance's run of a later one. */
+    job_run jr = { .trigger = "catch_up", .wait_ms = j->lock_wait_ms, .slot = slot,
+                   .claim = claim, .rl = jt->rl, .d = &jt->d, .ctl = jt->ctl };
+    do_job_run(jt->s, j->name, &jr);
+    return 1;
 }
 
 /*
@@ -425,6 +460,7 @@ static void *job_main(void *arg)
      * is the epoch's, the same on every instance, so that their slots are claimed once. */
     int64_t started = util_wall_ms(), phase = 0;
     int64_t cursor = 0, next = -2, due = 0, ran_from = 0, ran_until = 0;
+    int64_t paused_slot = 0, pause_polled = 0;
     int first = 1;
 
     while (!stop_requested()) {
@@ -456,6 +492,13 @@ static void *job_main(void *arg)
             jobctl_set_next(jt->ctl, 0);
             jobctl_wait(jt->ctl, util_wall_ms() + 1000);
             continue;
+        }
+        /* A pause is looked at again every PAUSE_POLL_MS, and before the next slot runs. */
+        if (paused_slot && (util_mono_ms() - pause_polled >= PAUSE_POLL_MS ||
+                            (next >= 0 && util_wall_ms() >= due))) {
+            pause_polled = util_mono_ms();
+            if (after_pause(jt, j, paused_slot))
+                paused_slot = 0;
         }
         if (first) {
             phase = j->legacy && j->every_ms ? started % j->every_ms : 0;
@@ -512,8 +555,13 @@ static void *job_main(void *arg)
             }
         }
         ran_from = util_wall_ms();
-        run_slot(jt, j, last, trigger);
-        ran_until = util_wall_ms();
+        if (run_slot(jt, j, last, trigger)) {
+            paused_slot = last;
+            pause_polled = util_mono_ms();
+        } else {
+            paused_slot = 0;
+            ran_until = util_wall_ms();
+        }
         cursor = last;
         snapshot_release(snap);
     }
