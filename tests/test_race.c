@@ -8,6 +8,7 @@
  * the race overwrites nothing.
  */
 #include "helpers.h"
+#include "th_race.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -19,53 +20,11 @@
 #define JOBS 3000
 #define ROUNDS 4
 
-/* A worker: for each id of its share, in a shuffled order, run sql; record
- * the ids it won (rows matched = 1) in path. Exits 0, or 1 on any error. */
-static void worker(const th_db *t, const char *sql, int share, const char *path)
-{
-    char err[512];
-    db_url u;
-    db *d = NULL;
-    db_options o = { .password = t->password };
-    if (db_url_parse(t->url, NULL, &u, err, sizeof err) != 0 ||
-        db_open(&u, &o, &d, err, sizeof err) != DB_OK)
-        _exit(1);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        _exit(1);
-    int ids[JOBS], n = 0;
-    for (int id = 1; id <= JOBS; id++)
-        if (id % 4 == share)
-            ids[n++] = id;
-    srand((unsigned)getpid());
-    for (int i = n - 1; i > 0; i--) {
-        int j = rand() % (i + 1), tmp = ids[i];
-        ids[i] = ids[j];
-        ids[j] = tmp;
-    }
-    for (int i = 0; i < n; i++) {
-        int64_t matched = 0;
-        rc_value p[] = { rc_int(ids[i]) };
-        if (db_exec(d, sql, p, 1, &matched) != 0) {
-            fprintf(stderr, "worker: %s\n", db_errmsg(d));
-            _exit(1);
-        }
-        if (matched == 1)
-            fprintf(f, "%d\n", ids[i]);
-    }
-    fclose(f);
-    db_close(d);
-    db_url_free(&u);
-    _exit(0);
-}
-
+/* A worker racing the reconciler: for each id of its share (id % 4), shuffled, run sql. */
 static pid_t spawn(const th_db *t, const char *sql, int share, const char *path)
 {
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0)
-        worker(t, sql, share, path);
-    return pid;
+    th_racer r = { .sql = sql, .jobs = JOBS, .mod = 4, .share = share, .won = path };
+    return th_racer_start(t, &r);
 }
 
 static int64_t count_where(db *d, const char *sql, int64_t id)

@@ -8,6 +8,7 @@
 #include "th_http.h"
 #include "th_server.h"
 #include "th_svc.h"
+#include "th_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,29 +40,41 @@ static void insert_leased_job(db *d, int secs)
     cr_assert_eq(db_exec(d, sql, p, 1, NULL), 0, "%s", db_errmsg(d));
 }
 
+/* Did a stop request cut this run (a history entry) short? */
+static int cut_by_stop(json_t *run)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(run, "steps"), i, st) {
+        const char *e = json_string_value(json_object_get(st, "error"));
+        if (e && (strstr(e, "reconciler is stopping") || strstr(e, "reconciler was stopping") ||
+                  strncmp(e, "interrupted", 11) == 0))
+            return 1;
+    }
+    return 0;
+}
+
 /*
  * A startup run, then interval runs at the configured pace; a lease that
  * expires while the service runs is freed and its job requeued by the next
  * interval run; each run writes its processing_job_logs row.
  */
-DB_TEST(service, startup_then_interval_runs, .timeout = 40)
+DB_TEST(service, startup_then_interval_runs, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
-    insert_leased_job(t.conn, 2);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1s\n  jitter: 0s\n", "", REAL_STEPS);
-    svc_start(&s, NULL);
-    json_t *first = wait_for(&s, "/v1/reconciliation/status", 200, 10000);
+    th_db *t = fx_db(kind);
+    insert_leased_job(t->conn, 2);
+    svc *s = fx_svc("schedule:\n  interval: 1s\n  jitter: 0s\n", "", REAL_STEPS);
+    svc_start(s, NULL);
+    json_t *first = wait_for(s, "/v1/reconciliation/status", 200, 10000);
     cr_assert_str_eq(json_string_value(json_object_get(first, "trigger")), "startup");
     /* The lease was live at startup: left alone. */
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(first, "results"),
                                                     "jobsRequeued")), 0);
     json_decref(first);
     sleep_ms(3600);
-    svc_term(&s);
+    svc_term(s);
 
-    json_t *runs = history_of(&s);
+    json_t *runs = history_of(s);
     size_t i, scheduled = 0;
     json_t *run;
     int64_t prev = 0;
@@ -69,7 +82,10 @@ DB_TEST(service, startup_then_interval_runs, .timeout = 40)
     for (i = json_array_size(runs); i-- > 0;) {
         run = json_array_get(runs, i);
         const char *trig = json_string_value(json_object_get(run, "trigger"));
-        cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "success");
+        /* The newest run may be the one svc_term cut short (with a worker per step a
+         * run is long enough to be caught): a step of it then says so. */
+        if (!(i == 0 && cut_by_stop(run)))
+            cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "success");
         if (strcmp(trig, "scheduled") == 0) {
             int64_t at = iso_ms(json_string_value(json_object_get(run, "startedAt")));
             if (scheduled++)
@@ -82,71 +98,67 @@ DB_TEST(service, startup_then_interval_runs, .timeout = 40)
         }
     }
     cr_assert(scheduled >= 2 && scheduled <= 4, "%zu scheduled runs in 3.6 s at 1 s", scheduled);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_job_logs "
                           "WHERE category = 'startup_reconciliation'"), 1);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_job_logs "
                           "WHERE category = 'scheduled_reconciliation'"), (int64_t)scheduled);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry' "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry' "
                           "AND locked_until IS NULL"), 1, "the expired lease's job was requeued");
     json_decref(runs);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* Every endpoint's code and body, and live figures that follow the rows at once. */
-DB_TEST(service, endpoints, .timeout = 40)
+DB_TEST(service, endpoints, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     int st;
-    migrated(kind, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "", REAL_STEPS);
-    svc_start(&s, NULL);
-    json_t *j = wait_for(&s, "/healthz", 200, 10000);
+    th_db *t = fx_db(kind);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n", "", REAL_STEPS);
+    svc_start(s, NULL);
+    json_t *j = wait_for(s, "/healthz", 200, 10000);
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
     json_decref(j);
 
     /* Before the first run. */
-    j = get_json(&s, "/v1/reconciliation/status", &st);
+    j = get_json(s, "/v1/reconciliation/status", &st);
     cr_assert_eq(st, 503);
     cr_assert_not_null(strstr(json_string_value(json_object_get(j, "error")), "no reconciliation"));
     json_decref(j);
-    j = get_json(&s, "/readyz", &st);
+    j = get_json(s, "/readyz", &st);
     cr_assert_eq(st, 503);
     json_decref(j);
 
     /* A manual dry run does not make it ready; a real one does. */
-    int64_t dry = post_run(&s, "?dryRun=true", 202);
-    j = wait_run(&s, dry, 10000);
+    int64_t dry = post_run(s, "?dryRun=true", 202);
+    j = wait_run(s, dry, 10000);
     cr_assert(json_is_true(json_object_get(j, "dryRun")));
     json_decref(j);
-    j = get_json(&s, "/readyz", &st);
+    j = get_json(s, "/readyz", &st);
     cr_assert_eq(st, 503);
     json_decref(j);
-    int64_t id = post_run(&s, "", 202);
+    int64_t id = post_run(s, "", 202);
     cr_assert_gt(id, dry);
-    j = wait_run(&s, id, 10000);
+    j = wait_run(s, id, 10000);
     cr_assert_str_eq(json_string_value(json_object_get(j, "trigger")), "manual");
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "success");
     json_decref(j);
-    j = wait_for(&s, "/readyz", 200, 5000);
+    j = wait_for(s, "/readyz", 200, 5000);
     json_decref(j);
-    j = wait_for(&s, "/v1/reconciliation/status", 200, 5000);
+    j = wait_for(s, "/v1/reconciliation/status", 200, 5000);
     cr_assert_eq(json_integer_value(json_object_get(j, "runId")), id);
     cr_assert(json_is_integer(json_object_get(j, "uptime")));
     cr_assert(json_is_object(json_object_get(j, "results")));
     json_decref(j);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_job_logs "
                           "WHERE category = 'manual_reconciliation'"), 1);
 
     /* History, newest first, limited. */
-    j = get_json(&s, "/v1/reconciliation/history?limit=1", &st);
+    j = get_json(s, "/v1/reconciliation/history?limit=1", &st);
     cr_assert_eq(st, 200);
     cr_assert_eq(json_array_size(json_object_get(j, "runs")), 1);
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "runs"), 0),
                                                     "runId")), id);
     json_decref(j);
-    j = get_json(&s, "/v1/reconciliation/history", &st);
+    j = get_json(s, "/v1/reconciliation/history", &st);
     cr_assert_eq(json_array_size(json_object_get(j, "runs")), 2);
     json_decref(j);
     static const struct { const char *path; int status; } bad[] = {
@@ -158,34 +170,33 @@ DB_TEST(service, endpoints, .timeout = 40)
         { "/v1/nothing", 404 },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        j = get_json(&s, bad[i].path, &st);
+        j = get_json(s, bad[i].path, &st);
         cr_assert_eq(st, bad[i].status, "%s: %d", bad[i].path, st);
         cr_assert(json_is_string(json_object_get(j, "error")), "%s", bad[i].path);
         json_decref(j);
     }
-    j = get_json(&s, "/v1/reconciliation/history?limit=1000", &st);
+    j = get_json(s, "/v1/reconciliation/history?limit=1000", &st);
     cr_assert_eq(st, 200);
     json_decref(j);
-    post_run(&s, "?dryRun=maybe", 400);
+    post_run(s, "?dryRun=maybe", 400);
     th_response r;
-    cr_assert_eq(th_http(s.port, "DELETE", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "DELETE", "/metrics", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 405);
     th_response_free(&r);
-    cr_assert_eq(th_http(s.port, "GET", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "GET", "/v1/reconciliation/run", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 405);
     th_response_free(&r);
 
-    /* The queue, live. */
-    j = get_json(&s, "/v1/processing/queue", &st);
-    cr_assert_eq(st, 200, "%d", st);
+    /* The queue, live (?fresh=1: a refresh after the rows changed). */
+    j = get_fresh(s, "/v1/processing/queue", 10000);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "byStatus"), "pending")), 0);
     cr_assert_eq(json_integer_value(json_object_get(j, "oldestPendingAgeSeconds")), 0);
     json_decref(j);
-    cr_assert_eq(db_exec(t.conn, "INSERT INTO processing_jobs (job_type, status, created_at) "
+    cr_assert_eq(db_exec(t->conn, "INSERT INTO processing_jobs (job_type, status, created_at) "
                          "VALUES ('t', 'pending', '2020-01-01 00:00:00')", NULL, 0, NULL), 0);
-    insert_leased_job(t.conn, 600);
-    insert_leased_job(t.conn, -600);
-    j = get_json(&s, "/v1/processing/queue", &st);
+    insert_leased_job(t->conn, 600);
+    insert_leased_job(t->conn, -600);
+    j = get_fresh(s, "/v1/processing/queue", 10000);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "byStatus"), "pending")), 1);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "byStatus"), "processing")),
                  2);
@@ -196,20 +207,19 @@ DB_TEST(service, endpoints, .timeout = 40)
     json_decref(j);
 
     /* The dashboard, live. */
-    j = get_json(&s, "/api/admin/dashboard", &st);
-    cr_assert_eq(st, 200);
+    j = get_fresh(s, "/api/admin/dashboard", 10000);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "orders"), "total")), 0);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "jobs"),
                                                                     "byStatus"), "processing")), 2);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "lastRun"), "runId")), id);
     json_decref(j);
-    cr_assert_eq(db_exec(t.conn, "INSERT INTO orders (order_number, processing_status, "
+    cr_assert_eq(db_exec(t->conn, "INSERT INTO orders (order_number, processing_status, "
                          "total_amount) VALUES ('A1', 'completed', 12.34), "
                          "('A2', 'pending', 5.00)", NULL, 0, NULL), 0);
-    cr_assert_eq(db_exec(t.conn, "INSERT INTO user_sessions (user_id, contact_status, "
+    cr_assert_eq(db_exec(t->conn, "INSERT INTO user_sessions (user_id, contact_status, "
                          "last_activity) VALUES ('u1', 'ACTIVE', '2099-01-01 00:00:00')",
                          NULL, 0, NULL), 0);
-    j = get_json(&s, "/api/admin/dashboard", &st);
+    j = get_fresh(s, "/api/admin/dashboard", 10000);
     json_t *orders = json_object_get(j, "orders");
     cr_assert_eq(json_integer_value(json_object_get(orders, "total")), 2);
     cr_assert_eq(json_integer_value(json_object_get(orders, "pending")), 1);
@@ -219,7 +229,7 @@ DB_TEST(service, endpoints, .timeout = 40)
     json_decref(j);
 
     /* Prometheus text. */
-    cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "GET", "/metrics", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 200);
     char *ct = th_header(&r, "Content-Type");
     cr_assert_not_null(strstr(ct, "text/plain; version=0.0.4"), "%s", ct);
@@ -240,9 +250,7 @@ DB_TEST(service, endpoints, .timeout = 40)
         cr_assert_not_null(strstr(r.body, want[i]), "missing %s in:\n%s", want[i], r.body);
     th_response_free(&r);
 
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }
 
 #define SLOW_STEP "  - plugin: fixture\n    options:\n      pause: %s\n"
@@ -253,31 +261,29 @@ static void slow_steps(char *out, size_t n, const char *pause)
 }
 
 /* A second manual run while one is going: 409 naming the first. */
-Test(service, manual_run_conflict, .timeout = 30)
+Test(service, manual_run_conflict, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char steps[256];
-    migrated(DB_SQLITE, &t);
+    fx_db(DB_SQLITE);
     slow_steps(steps, sizeof steps, "1500ms");
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "", steps);
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
-    int64_t id = post_run(&s, "", 202);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n", "", steps);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
+    int64_t id = post_run(s, "", 202);
     th_response r;
-    cr_assert_eq(th_http(s.port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
     json_t *j = parse(&r);
     cr_assert_eq(json_integer_value(json_object_get(j, "runId")), id);
     json_decref(j);
     th_response_free(&r);
-    json_decref(wait_run(&s, id, 10000));
+    json_decref(wait_run(s, id, 10000));
     /* Once it is over (the status shows it: history has it a moment sooner,
      * before the lock is released), another may start. */
     int64_t end = mono_ms() + 5000;
     for (;;) {
         int st;
-        j = get_json(&s, "/v1/reconciliation/status", &st);
+        j = get_json(s, "/v1/reconciliation/status", &st);
         int64_t shown = st == 200 ? json_integer_value(json_object_get(j, "runId")) : 0;
         json_decref(j);
         if (shown == id)
@@ -285,25 +291,21 @@ Test(service, manual_run_conflict, .timeout = 30)
         cr_assert_lt(mono_ms(), end, "the status never showed run %lld", (long long)id);
         sleep_ms(20);
     }
-    cr_assert_gt(post_run(&s, "", 202), id);
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    cr_assert_gt(post_run(s, "", 202), id);
+    svc_term(s);
 }
 
 /* With http.token_env set, everything but the health checks needs the bearer token. */
-Test(service, token_required, .timeout = 30)
+Test(service, token_required, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     th_response r;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n",
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n",
               "  token_env: RT_API_TOKEN\n", REAL_STEPS);
     const char *const env[] = { "RT_API_TOKEN=tok-3f9a71c2", NULL };
-    svc_start(&s, env);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
-    json_decref(wait_for(&s, "/readyz", 503, 1000));
+    svc_start(s, env);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
+    json_decref(wait_for(s, "/readyz", 503, 1000));
     static const struct { const char *hdr; int status; } cases[] = {
         { NULL, 401 },
         { "Authorization: Bearer tok-3f9a71c3\r\n", 401 },
@@ -312,57 +314,53 @@ Test(service, token_required, .timeout = 30)
         { "Authorization: Bearer tok-3f9a71c2\r\n", 503 }, /* in: no run yet */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cr_assert_eq(th_http(s.port, "GET", "/v1/reconciliation/status", cases[i].hdr, NULL, &r), 0);
+        cr_assert_eq(th_http(s->port, "GET", "/v1/reconciliation/status", cases[i].hdr, NULL, &r), 0);
         cr_assert_eq(r.status, cases[i].status, "case %zu: %d", i, r.status);
         th_response_free(&r);
     }
-    cr_assert_eq(th_http(s.port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 401);
     th_response_free(&r);
-    cr_assert_eq(th_http(s.port, "GET", "/metrics", "Authorization: Bearer tok-3f9a71c2\r\n",
+    cr_assert_eq(th_http(s->port, "GET", "/metrics", "Authorization: Bearer tok-3f9a71c2\r\n",
                          NULL, &r), 0);
     cr_assert_eq(r.status, 200);
     th_response_free(&r);
-    svc_term(&s);
-    char *log = th_read(s.errlog);
+    svc_term(s);
+    char *log = th_read(s->errlog);
     cr_assert_null(strstr(log, "tok-3f9a71c2"), "the token is logged:\n%s", log);
     free(log);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
  * SIGTERM in the middle of a run: the step stops at its next chunk, the run
  * is recorded as interrupted, the lock is released, exit 0 within 5 s.
  */
-DB_TEST(service, sigterm_mid_run, .timeout = 30)
+DB_TEST(service, sigterm_mid_run, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char steps[256], err[512];
-    migrated(kind, &t);
+    th_db *t = fx_db(kind);
     slow_steps(steps, sizeof steps, "60s");
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\nlog:\n  level: debug\n", "", steps);
-    svc_start(&s, NULL);
+    svc *s = fx_svc("schedule:\n  interval: 1h\nlog:\n  level: debug\n", "", steps);
+    svc_start(s, NULL);
     /* The startup run is going once the lock is taken. */
     lock_info li;
     int64_t end = mono_ms() + 10000;
-    while (lock_peek(t.conn, LOCK_NAME, &li, err, sizeof err) != 1) {
-        cr_assert_lt(mono_ms(), end, "the startup run never took the lock: %s", th_read(s.errlog));
+    while (lock_peek(t->conn, LOCK_NAME, &li, err, sizeof err) != 1) {
+        cr_assert_lt(mono_ms(), end, "the startup run never took the lock: %s", th_read(s->errlog));
         sleep_ms(50);
     }
     /* ... and its step has begun (the supervisor says so at debug level). */
-    th_wait_log(s.errlog, "step fixture (fixture): start", 1, 5000);
+    th_wait_log(s->errlog, "step fixture (fixture): start", 1, 5000);
     int64_t t0 = mono_ms();
-    kill(s.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 0, "no exit 0 within 5 s");
+    kill(s->pid, SIGTERM);
+    cr_assert_eq(svc_wait_exit(s, 5000), 0, "no exit 0 within 5 s");
     cr_assert_lt(mono_ms() - t0, 5000);
-    cr_assert_eq(lock_peek(t.conn, LOCK_NAME, &li, err, sizeof err), 0,
+    cr_assert_eq(lock_peek(t->conn, LOCK_NAME, &li, err, sizeof err), 0,
                  "the lock is still held by %s", li.holder);
-    json_t *runs = history_of(&s);
+    json_t *runs = history_of(s);
     cr_assert_eq(json_array_size(runs), 1);
     history *h;
-    cr_assert_eq(history_open(s.hist, 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0);
+    cr_assert_eq(history_open(s->hist, 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0);
     json_t *r = history_get(h, json_integer_value(json_object_get(json_array_get(runs, 0),
                                                                   "runId")));
     cr_assert_not_null(r, "the interrupted run has no recorded result");
@@ -371,56 +369,48 @@ DB_TEST(service, sigterm_mid_run, .timeout = 30)
     json_decref(r);
     history_close(h);
     json_decref(runs);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* SIGHUP re-reads the file; a broken file is reported and the running pipeline kept. */
-Test(service, sighup_reload, .timeout = 30)
+Test(service, sighup_reload, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
+    fx_db(DB_SQLITE);
     const char *schedule = "schedule:\n  on_startup: false\n  interval: 1h\n";
-    svc_setup(&s, &t, 1, schedule, "", "  - plugin: fixture\n    options:\n      value: 1\n");
-    char *good = th_read(s.yaml);
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    svc *s = fx_svc(schedule, "", "  - plugin: fixture\n    options:\n      value: 1\n");
+    char *good = th_read(s->yaml);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
 
-    th_write(s.yaml, "steps: [\n");
-    kill(s.pid, SIGHUP);
-    th_wait_log(s.errlog, "keeping the running pipeline", 1, 5000);
-    cr_assert_eq(svc_wait_exit(&s, 0), -1, "a bad file stopped the service");
-    int64_t id = post_run(&s, "", 202);
-    json_t *j = wait_run(&s, id, 10000);
+    th_write(s->yaml, "steps: [\n");
+    kill(s->pid, SIGHUP);
+    th_wait_log(s->errlog, "keeping the running pipeline", 1, 5000);
+    cr_assert_eq(svc_wait_exit(s, 0), -1, "a bad file stopped the service");
+    int64_t id = post_run(s, "", 202);
+    json_t *j = wait_run(s, id, 10000);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "results"), "fixture"), "value")), 1,
                  "%s", json_dumps(j, 0));
     json_decref(j);
-    cr_assert_eq(th_file_contains(s.errlog, "keeping the running pipeline"), 1);
+    cr_assert_eq(th_file_contains(s->errlog, "keeping the running pipeline"), 1);
 
     char *p = strstr(good, "value: 1");
     cr_assert_not_null(p);
     p[7] = '2';
-    th_write(s.yaml, good);
-    kill(s.pid, SIGHUP);
-    th_wait_log(s.errlog, "1 step in force", 1, 5000);
-    id = post_run(&s, "", 202);
-    j = wait_run(&s, id, 10000);
+    th_write(s->yaml, good);
+    kill(s->pid, SIGHUP);
+    th_wait_log(s->errlog, "1 step in force", 1, 5000);
+    id = post_run(s, "", 202);
+    j = wait_run(s, id, 10000);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(j, "results"), "fixture"), "value")), 2);
     json_decref(j);
-    svc_term(&s);
+    svc_term(s);
     free(good);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* Readiness reaches the notify socket after the startup run. */
-Test(service, notifies_systemd, .timeout = 30)
+Test(service, notifies_systemd, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", REAL_STEPS);
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  interval: 1h\n", "", REAL_STEPS);
     char *sock = th_path(th_tmpdir(), "notify.sock");
     int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -434,7 +424,7 @@ Test(service, notifies_systemd, .timeout = 30)
     char *env0 = NULL;
     cr_assert_neq(asprintf(&env0, "NOTIFY_SOCKET=%s", sa.sun_path), -1);
     const char *const env[] = { env0, NULL };
-    svc_start(&s, env);
+    svc_start(s, env);
     struct timeval tv = { 10, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char buf[256] = "";
@@ -444,14 +434,12 @@ Test(service, notifies_systemd, .timeout = 30)
     cr_assert_not_null(strstr(buf, "READY=1"), "%s", buf);
     /* Ready means the startup run is over. */
     int st;
-    json_decref(get_json(&s, "/v1/reconciliation/status", &st));
+    json_decref(get_json(s, "/v1/reconciliation/status", &st));
     cr_assert_eq(st, 200);
-    svc_term(&s);
+    svc_term(s);
     close(fd);
     free(env0);
     free(sock);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* The database is not there at start: the service stays up and retries until it is. */
@@ -469,9 +457,9 @@ Test(service, waits_for_the_database, .timeout = 40)
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/healthz", 200, 10000));
     json_decref(wait_for(&s, "/readyz", 503, 1000));
-    sleep_ms(1500);
+    /* It tries, fails and tries again: two retries said, and still running. */
+    th_wait_log(s.errlog, "retrying in", 2, 10000);
     cr_assert_eq(svc_wait_exit(&s, 0), -1, "it gave up");
-    cr_assert_eq(th_file_contains(s.errlog, "retrying in"), 1);
     /* Now the database appears (a copy of the migrated one). */
     char *cmd = NULL;
     cr_assert_neq(asprintf(&cmd, "mkdir -p '%s' && cp '%s' '%s/bot.db'", later, t.url + 7, later),
@@ -497,40 +485,36 @@ Test(service, waits_for_the_database, .timeout = 40)
 }
 
 /* run --once waits for another holder up to schedule.lock_wait, then exits 4 naming it. */
-DB_TEST(service, once_waits_for_the_lock, .timeout = 30)
+DB_TEST(service, once_waits_for_the_lock, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL, why[512];
-    migrated(kind, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
-    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 3600000, NULL, why,
+    th_db *t = fx_db(kind);
+    svc *s = fx_svc("schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
+    cr_assert_eq(lock_try(t->conn, LOCK_NAME, "otherhost:42:cafe0001", 3600000, NULL, why,
                           sizeof why), 1, "%s", why);
     int64_t t0 = mono_ms();
-    int rc = run_once(&s, 0, &out, &err);
+    int rc = run_once(s, 0, &out, &err);
     cr_assert_eq(rc, 4, "exit %d: %s", rc, err);
     cr_assert_geq(mono_ms() - t0, 1000, "it did not wait");
     cr_assert_not_null(strstr(err, "otherhost:42:cafe0001"), "%s", err);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 0);
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_job_logs"), 0);
     free(out);
     free(err);
     /* A holder that lets go within the wait: the run goes ahead. */
-    cr_assert_eq(lock_release(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 0, why, sizeof why), 1);
-    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:42:cafe0001", 3000, NULL, why,
+    cr_assert_eq(lock_release(t->conn, LOCK_NAME, "otherhost:42:cafe0001", 0, why, sizeof why), 1);
+    cr_assert_eq(lock_try(t->conn, LOCK_NAME, "otherhost:42:cafe0001", 3000, NULL, why,
                           sizeof why), 1, "%s", why);
-    char *text = th_read(s.yaml);
+    char *text = th_read(s->yaml);
     char *lw = strstr(text, "lock_wait: 1s");
     cr_assert_not_null(lw);
     lw[11] = '9';
-    th_write(s.yaml, text);
+    th_write(s->yaml, text);
     free(text);
-    rc = run_once(&s, 0, &out, &err);
+    rc = run_once(s, 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 1);
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_job_logs"), 1);
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -615,26 +599,24 @@ static void wait_for_holder(svc *s, lock_info *li)
  * A run longer than the lock's lease keeps the lock: the heartbeat renews it,
  * so no other instance can take it at any moment of the run.
  */
-DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40)
+DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char steps[256], err[512];
-    migrated(kind, &t);
+    th_db *t = fx_db(kind);
     slow_steps(steps, sizeof steps, "7s");
-    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
+    svc *s = fx_svc("schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
-    s.pid = spawn(&s, NULL, out);
+    s->pid = spawn(s, NULL, out);
     lock_info li;
-    wait_for_holder(&s, &li);
+    wait_for_holder(s, &li);
     int tries = 0;
-    while (svc_wait_exit(&s, 250) == -1) {
-        int rc = lock_try(t.conn, LOCK_NAME, "intruder:1:00000000", 60000, NULL, err, sizeof err);
+    while (svc_wait_exit(s, 250) == -1) {
+        int rc = lock_try(t->conn, LOCK_NAME, "intruder:1:00000000", 60000, NULL, err, sizeof err);
         cr_assert_geq(rc, 0, "%s", err);
         if (rc == 1) {
             /* Only fine in the moment between the release at the run's end and
              * the exit: then the process is gone at once and its run whole. */
-            cr_assert_neq(svc_wait_exit(&s, 1000), -1,
+            cr_assert_neq(svc_wait_exit(s, 1000), -1,
                           "another instance took the lock %d tries into the run", tries);
             cr_assert_gt(tries, 20, "taken %d tries into the run", tries);
             break;
@@ -645,33 +627,29 @@ DB_TEST(service, heartbeat_keeps_a_long_run_locked, .timeout = 40)
     char *text = th_read(out);
     json_t *r = json_loads(text, 0, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "success", "%s", text);
-    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "intruder:1:00000000", 1000, NULL, err, sizeof err),
+    cr_assert_eq(lock_try(t->conn, LOCK_NAME, "intruder:1:00000000", 1000, NULL, err, sizeof err),
                  1, "released at the end (or taken by the intruder then)");
     json_decref(r);
     free(text);
     free(out);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A run whose lock is taken from it stops at its next chunk instead of overlapping. */
-DB_TEST(service, lost_lock_stops_the_run, .timeout = 40)
+DB_TEST(service, lost_lock_stops_the_run, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char steps[256];
-    migrated(kind, &t);
+    th_db *t = fx_db(kind);
     slow_steps(steps, sizeof steps, "30s");
-    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
+    svc *s = fx_svc("schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
-    s.pid = spawn(&s, NULL, out);
+    s->pid = spawn(s, NULL, out);
     lock_info li;
-    wait_for_holder(&s, &li);
+    wait_for_holder(s, &li);
     /* Another instance "takes" it (as after a lease that ran out). */
-    cr_assert_eq(db_exec(t.conn, "UPDATE reconciler_locks SET holder = 'thief:1:00000000'",
+    cr_assert_eq(db_exec(t->conn, "UPDATE reconciler_locks SET holder = 'thief:1:00000000'",
                          NULL, 0, NULL), 0);
-    int rc = svc_wait_exit(&s, 6000);
-    cr_assert_eq(rc, 1, "exit %d; log:\n%s", rc, th_read(s.errlog));
+    int rc = svc_wait_exit(s, 6000);
+    cr_assert_eq(rc, 1, "exit %d; log:\n%s", rc, th_read(s->errlog));
     char *text = th_read(out);
     json_t *r = json_loads(text, 0, NULL);
     cr_assert(json_is_true(json_object_get(r, "interrupted")), "%s", text);
@@ -679,8 +657,6 @@ DB_TEST(service, lost_lock_stops_the_run, .timeout = 40)
     json_decref(r);
     free(text);
     free(out);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -689,11 +665,9 @@ DB_TEST(service, lost_lock_stops_the_run, .timeout = 40)
  * still 'processing'; the next run (once the dead holder's lease ends)
  * finishes the work.
  */
-DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
+DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
+    th_db *t = fx_db(kind);
     const char *fill = kind == DB_MYSQL
         ? "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
@@ -705,62 +679,72 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60)
     const char *steps = kind == DB_MYSQL ? "  - plugin: leases\n    options: { batch_size: 10 }\n"
                                          : "  - plugin: leases\n    options: { batch_size: 2 }\n";
     if (kind == DB_MYSQL) /* MariaDB stops a recursive CTE at 1000 rows by default */
-        cr_assert_eq(db_exec(t.conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
-                             NULL), 0, "%s", db_errmsg(t.conn));
-    cr_assert_eq(db_exec(t.conn, fill, NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
-    svc_setup(&s, &t, 1, "schedule:\n  lock_ttl: 3s\n", "", steps);
+        cr_assert_eq(db_exec(t->conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
+                             NULL), 0, "%s", db_errmsg(t->conn));
+    cr_assert_eq(db_exec(t->conn, fill, NULL, 0, NULL), 0, "%s", db_errmsg(t->conn));
+    svc *s = fx_svc("schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
-    s.pid = spawn(&s, NULL, out);
+    s->pid = spawn(s, NULL, out);
     /* Kill it once some chunks are in, before all are. */
     int64_t end = mono_ms() + 20000, done = 0;
-    while ((done = th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"))
+    while ((done = th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"))
            < 500) {
-        cr_assert_lt(mono_ms(), end, "no progress: %s", th_read(s.errlog));
+        cr_assert_lt(mono_ms(), end, "no progress: %s", th_read(s->errlog));
         sleep_ms(5);
     }
-    kill(s.pid, SIGKILL);
-    cr_assert_eq(svc_wait_exit(&s, 5000), 128 + SIGKILL);
-    done = th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
+    kill(s->pid, SIGKILL);
+    cr_assert_eq(svc_wait_exit(s, 5000), 128 + SIGKILL);
+    done = th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
     cr_assert_lt(done, 20000, "the run finished before the kill: make it longer");
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs "
                           "WHERE status = 'processing' AND locked_until IS NULL"), 0,
                  "a half-applied job");
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry' "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry' "
                           "AND (locked_until IS NOT NULL OR locked_by IS NOT NULL)"), 0);
-    /* The dead run's lease ends within lock_ttl; the next run waits for it and converges. */
+    /*
+     * The dead run's lease ends within lock_ttl; the next run waits for it and
+     * converges. In chunks of 500: what is tested here is the kill, and 10,000
+     * chunks of 2 (one commit and fsync each) took most of the minute on a busy
+     * machine.
+     */
+    char *yaml = th_read(s->yaml);
+    char *at = strstr(yaml, "batch_size: ");
+    cr_assert(at, "%s", yaml);
+    FILE *f = fopen(s->yaml, "w");
+    cr_assert(f);
+    fprintf(f, "%.*sbatch_size: 500%s", (int)(at - yaml), yaml,
+            strchr(at, ' ') + strspn(strchr(at, ' '), " 0123456789"));
+    fclose(f);
+    free(yaml);
     char *o = NULL, *e = NULL;
-    int rc = run_once(&s, 1, &o, &e);
+    int rc = run_once(s, 1, &o, &e);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, e);
     json_t *r = json_loads(o, 0, NULL);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "results"), "jobsRequeued")),
                  20000 - done, "%s", o);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"),
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"),
                  20000);
     json_decref(r);
     free(o);
     free(e);
     free(out);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
  * A run longer than the interval: logged, and the next one starts on the grid
  * after it (the ticks it covered are skipped), never on top of it.
  */
-Test(service, overrun_skips_covered_ticks, .timeout = 40)
+Test(service, overrun_skips_covered_ticks, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char steps[256];
-    migrated(DB_SQLITE, &t);
+    fx_db(DB_SQLITE);
     slow_steps(steps, sizeof steps, "1300ms");
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1s\n  jitter: 0s\n", "",
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1s\n  jitter: 0s\n", "",
               steps);
-    svc_start(&s, NULL);
+    svc_start(s, NULL);
     sleep_ms(6500);
-    svc_term(&s);
-    json_t *runs = history_of(&s);
+    svc_term(s);
+    json_t *runs = history_of(s);
     size_t n = json_array_size(runs);
     cr_assert_geq(n, 2, "%zu runs", n);
     for (size_t i = 0; i + 1 < n; i++) {
@@ -771,49 +755,41 @@ Test(service, overrun_skips_covered_ticks, .timeout = 40)
         cr_assert(later - earlier >= 1800 && later - earlier <= 2400,
                   "runs %lld ms apart: on the 1 s grid after the 1.3 s run, 2 s", (long long)(later - earlier));
     }
-    cr_assert_eq(th_file_contains(s.errlog, "longer than schedule.interval"), 1);
-    cr_assert_eq(th_file_contains(s.errlog, "skipping 1 tick"), 1);
+    cr_assert_eq(th_file_contains(s->errlog, "longer than schedule.interval"), 1);
+    cr_assert_eq(th_file_contains(s->errlog, "skipping 1 tick"), 1);
     json_decref(runs);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* The service's startup run waits schedule.lock_wait for another holder, then exits 4 naming it. */
-Test(service, startup_gives_up_on_a_held_lock, .timeout = 30)
+Test(service, startup_gives_up_on_a_held_lock, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char why[512];
-    migrated(DB_SQLITE, &t);
-    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+    th_db *t = fx_db(DB_SQLITE);
+    cr_assert_eq(lock_try(t->conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
                           sizeof why), 1, "%s", why);
-    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
+    svc *s = fx_svc("schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
     int64_t t0 = mono_ms();
-    svc_start(&s, NULL);
-    int rc = svc_wait_exit(&s, 10000);
-    cr_assert_eq(rc, 4, "exit %d:\n%s", rc, th_read(s.errlog));
+    svc_start(s, NULL);
+    int rc = svc_wait_exit(s, 10000);
+    cr_assert_eq(rc, 4, "exit %d:\n%s", rc, th_read(s->errlog));
     cr_assert_geq(mono_ms() - t0, 1000, "it did not wait");
-    cr_assert_eq(th_file_contains(s.errlog, "otherhost:7:feed0007"), 1);
-    json_t *runs = history_of(&s);
+    cr_assert_eq(th_file_contains(s->errlog, "otherhost:7:feed0007"), 1);
+    json_t *runs = history_of(s);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, 0), "status")),
                      "skipped");
     json_decref(runs);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* --log-format json: every line the service logs is one JSON object. */
-Test(service, json_log_lines, .timeout = 30)
+Test(service, json_log_lines, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", REAL_STEPS);
-    s.extra_arg = "--log-format=json";
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 10000));
-    svc_term(&s);
-    char *log = th_read(s.errlog), *save = NULL;
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  interval: 1h\n", "", REAL_STEPS);
+    s->extra_arg = "--log-format=json";
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/v1/reconciliation/status", 200, 10000));
+    svc_term(s);
+    char *log = th_read(s->errlog), *save = NULL;
     int lines = 0;
     for (char *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         json_t *o = json_loads(line, 0, NULL);
@@ -826,8 +802,6 @@ Test(service, json_log_lines, .timeout = 30)
     }
     cr_assert_geq(lines, 4, "%d lines", lines);
     free(log);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* 1 when /v1/reconciliation/status says the first run is going (503, "is running"). */
@@ -842,33 +816,29 @@ static int status_says_running(svc *s)
 }
 
 /* A conflict during a startup or scheduled run names that run's id, never null. */
-Test(service, conflict_during_a_startup_run_names_it, .timeout = 30)
+Test(service, conflict_during_a_startup_run_names_it, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char steps[256];
-    migrated(DB_SQLITE, &t);
+    fx_db(DB_SQLITE);
     slow_steps(steps, sizeof steps, "2s");
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", steps);
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    svc *s = fx_svc("schedule:\n  interval: 1h\n", "", steps);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
     /* The startup run is going: the status endpoint says so. */
-    TH_WAIT(status_says_running(&s), 5000, "log:\n%s", th_read(s.errlog));
+    TH_WAIT(status_says_running(s), 5000, "log:\n%s", th_read(s->errlog));
     th_response r;
-    cr_assert_eq(th_http(s.port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "POST", "/v1/reconciliation/run", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 409, "%d %s", r.status, r.body);
     json_t *j = parse(&r);
     json_t *id = json_object_get(j, "runId");
     cr_assert(json_is_integer(id), "runId of the running startup run: %s", r.body);
     th_response_free(&r);
-    json_t *done = wait_for(&s, "/v1/reconciliation/status", 200, 10000);
+    json_t *done = wait_for(s, "/v1/reconciliation/status", 200, 10000);
     cr_assert_eq(json_integer_value(json_object_get(done, "runId")), json_integer_value(id));
     cr_assert_str_eq(json_string_value(json_object_get(done, "trigger")), "startup");
     json_decref(done);
     json_decref(j);
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }
 
 /* Every run history recorded after `after` (its list position) has status want. */
@@ -968,22 +938,20 @@ static double result_number(json_t *r, const char *a, const char *b)
  * change no number: DECIMAL columns read from MySQL, the result JSON and the
  * Prometheus text keep '.', and a reload still parses "0.75".
  */
-Test(service, numbers_ignore_the_locale, .timeout = 40)
+Test(service, numbers_ignore_the_locale, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_MYSQL, &t);
-    cr_assert_eq(db_exec(t.conn, "INSERT INTO orders (order_number, processing_status, "
+    th_db *t = fx_db(DB_MYSQL);
+    cr_assert_eq(db_exec(t->conn, "INSERT INTO orders (order_number, processing_status, "
                          "total_amount) VALUES ('o1', 'completed', 12.34)", NULL, 0, NULL), 0,
-                 "%s", db_errmsg(t.conn));
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "",
+                 "%s", db_errmsg(t->conn));
+    svc *s = fx_svc("schedule:\n  interval: 1h\n", "",
               "  - plugin: fixture\n    options: { set_locale: true, ratio: 0.25 }\n"
               "  - plugin: fixture\n    name: sums\n    options: { sum_amounts: true }\n"
               "  - plugin: metrics\n");
     char *loc = locpath_env();
     const char *env[] = { "LC_ALL=de_DE.UTF-8", loc, NULL };
-    svc_start(&s, env);
-    json_t *st = wait_for(&s, "/v1/reconciliation/status", 200, 15000);
+    svc_start(s, env);
+    json_t *st = wait_for(s, "/v1/reconciliation/status", 200, 15000);
     cr_assert_str_eq(json_string_value(json_object_get(st, "status")), "success");
     json_t *first = json_array_get(json_object_get(st, "steps"), 0);
     cr_assert_float_eq(result_number(first, "fixture", "ratio"), 0.25, 1e-12);
@@ -997,37 +965,37 @@ Test(service, numbers_ignore_the_locale, .timeout = 40)
     json_decref(st);
 
     th_response r;
-    cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "GET", "/metrics", NULL, NULL, &r), 0);
     cr_assert(strstr(r.body, "{step=\"fixture\",key=\"fixture.ratio\"} 0.25\n"), "%s", r.body);
     cr_assert(strstr(r.body, "key=\"orders.revenue\"} 12.34\n"), "%s", r.body);
     cr_assert_null(strstr(r.body, "0,25"), "%s", r.body);
     th_response_free(&r);
 
     /* A reload after the plugin's setlocale still reads "0.75" as a number. */
-    char *text = th_read(s.yaml), *at = strstr(text, "ratio: 0.25");
+    char *text = th_read(s->yaml), *at = strstr(text, "ratio: 0.25");
     cr_assert_not_null(at);
     memcpy(at, "ratio: 0.75", 11);
-    th_write(s.yaml, text);
+    th_write(s->yaml, text);
     free(text);
-    kill(s.pid, SIGHUP);
+    kill(s->pid, SIGHUP);
     int64_t end = mono_ms() + 5000;
-    while (th_file_contains(s.errlog, "steps in force") != 1) {
-        cr_assert_eq(th_file_contains(s.errlog, "keeping the running pipeline"), 0,
-                     "the reload was refused:\n%s", th_read(s.errlog));
-        cr_assert_lt(mono_ms(), end, "no reload within 5 s:\n%s", th_read(s.errlog));
+    while (th_file_contains(s->errlog, "steps in force") != 1) {
+        cr_assert_eq(th_file_contains(s->errlog, "keeping the running pipeline"), 0,
+                     "the reload was refused:\n%s", th_read(s->errlog));
+        cr_assert_lt(mono_ms(), end, "no reload within 5 s:\n%s", th_read(s->errlog));
         sleep_ms(50);
     }
-    json_t *run = wait_run(&s, post_run(&s, "", 202), 10000);
+    json_t *run = wait_run(s, post_run(s, "", 202), 10000);
     first = json_array_get(json_object_get(run, "steps"), 0);
     cr_assert_float_eq(result_number(first, "fixture", "ratio"), 0.75, 1e-12);
     json_decref(run);
-    svc_term(&s);
+    svc_term(s);
 
     /* run --once --json under the same locale. */
     char *out = NULL;
-    char *pw = password_env(&s);
+    char *pw = password_env(s);
     const char *env2[] = { "LC_ALL=de_DE.UTF-8", loc, pw, NULL };
-    const char *args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
+    const char *args[] = { "run", "--once", "--json", "-c", s->yaml, NULL };
     cr_assert_eq(th_run_cli(args, env2, &out, NULL), 0);
     cr_assert(strstr(out, "\"ratio\": 0.75"), "%s", out);
     cr_assert(strstr(out, "\"amounts\": 12.34"), "%s", out);
@@ -1035,8 +1003,6 @@ Test(service, numbers_ignore_the_locale, .timeout = 40)
     free(out);
     free(pw);
     free(loc);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -1178,49 +1144,48 @@ static size_t scheduled_since(svc *s, int64_t since, int64_t *starts, size_t max
  * nor the schedule: SIGHUP is in force within 1 s, scheduled runs keep their
  * 2 s grid, and the dashboard answers once the table is free.
  */
-Test(service, busy_dashboard_holds_up_nothing, .timeout = 40)
+Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_MYSQL, &t);
+    th_db *t = fx_db(DB_MYSQL);
     /* The pipeline's own step never touches user_sessions. */
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 2s\n  jitter: 0s\n", "",
+    /* ?fresh=1 with a long wait: the request waits for the refresh that hangs. */
+    svc *s = fx_svc("schedule:\n  interval: 2s\n  jitter: 0s\n", "  figures_wait: 60s\n",
               "  - plugin: fixture\n    options:\n      value: 1\n");
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 15000));
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/v1/reconciliation/status", 200, 15000));
 
-    db *locker = session(&t);
+    db *locker = session(t);
     exec_ok(locker, "LOCK TABLES user_sessions WRITE");
     int64_t hang_wall = wall_ms();
-    int fd = send_get(s.port, "/api/admin/dashboard");
+    int fd = send_get(s->port, "/api/admin/dashboard?fresh=1");
     /* Blocked in the database: its query waits for the table lock. */
     static const char waiting[] = "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
                                   "WHERE DB = DATABASE() AND STATE LIKE 'Waiting for table%'";
     int64_t end = mono_ms() + 10000;
-    while (th_count(t.conn, waiting) < 1) {
+    while (th_count(t->conn, waiting) < 1) {
         cr_assert_lt(mono_ms(), end, "the dashboard's query never waited for the table lock");
         cr_assert_not(answered_within(fd, 0), "the dashboard answered through the table lock");
         sleep_ms(20);
     }
 
     /* A reload, in force within 1 s. */
-    edit_pipeline(&s, "value: 1", "value: 2");
-    cr_assert_eq(th_file_contains(s.errlog, "step in force"), 0);
+    edit_pipeline(s, "value: 1", "value: 2");
+    cr_assert_eq(th_file_contains(s->errlog, "step in force"), 0);
     int64_t t0 = mono_ms();
-    kill(s.pid, SIGHUP);
-    th_wait_log(s.errlog, "1 step in force", 1, 5000);
+    kill(s->pid, SIGHUP);
+    th_wait_log(s->errlog, "1 step in force", 1, 5000);
     int64_t reload_ms = mono_ms() - t0;
     cr_assert_lt(reload_ms, PROMPT_MS, "the reload took %lld ms while the dashboard hung",
                  (long long)reload_ms);
-    cr_assert_eq(th_file_contains(s.errlog, "keeping the running pipeline"), 0);
+    cr_assert_eq(th_file_contains(s->errlog, "keeping the running pipeline"), 0);
 
     /* Scheduled runs on their 2 s grid, while the dashboard still hangs. */
     int64_t starts[16];
     size_t n;
     end = mono_ms() + 10000;
-    while ((n = scheduled_since(&s, hang_wall, starts, 16)) < 3) {
+    while ((n = scheduled_since(s, hang_wall, starts, 16)) < 3) {
         cr_assert_lt(mono_ms(), end, "%zu scheduled runs in 10 s at a 2 s interval; log:\n%s", n,
-                     th_read(s.errlog));
+                     th_read(s->errlog));
         sleep_ms(100);
     }
     cr_assert_lt(starts[0] - hang_wall, 2600, "the first scheduled run came %lld ms after the "
@@ -1234,10 +1199,10 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40)
             widest = gap;
     }
     cr_assert_not(answered_within(fd, 0), "the dashboard answered through the table lock");
-    cr_assert_geq(th_count(t.conn, waiting), 1, "the dashboard no longer waits in the database");
+    cr_assert_geq(th_count(t->conn, waiting), 1, "the dashboard no longer waits in the database");
     /* The runs since the reload use the new pipeline. */
     int st;
-    json_t *last = get_json(&s, "/v1/reconciliation/status", &st);
+    json_t *last = get_json(s, "/v1/reconciliation/status", &st);
     cr_assert_eq(st, 200);
     cr_assert_eq(result_number(json_array_get(json_object_get(last, "steps"), 0), "fixture",
                                "value"), 2, "the reloaded pipeline is not in force");
@@ -1250,10 +1215,8 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40)
     cr_log_info("busy_dashboard_holds_up_nothing: reload in force after %lld ms; %zu scheduled "
                 "runs while the dashboard hung, at most %lld ms apart", (long long)reload_ms, n,
                 (long long)widest);
-    svc_term(&s);
+    svc_term(s);
     db_close(locker);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* The private server a test may freeze: thawed and killed whatever happens to the test. */
@@ -1411,14 +1374,12 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
  * historyError, under a fallback id) and the POSTs after it name it (409);
  * once the lock is gone the run is made and recorded under that id.
  */
-Test(service, locked_history_file, .timeout = 40)
+Test(service, locked_history_file, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "", "  - plugin: fixture\n");
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 15000));
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  interval: 1h\n", "", "  - plugin: fixture\n");
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/v1/reconciliation/status", 200, 15000));
 
     /* The other process: BEGIN IMMEDIATE and a row, kept until told (or 20 s). */
     int ready[2], release[2];
@@ -1430,7 +1391,7 @@ Test(service, locked_history_file, .timeout = 40)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         close(ready[0]);
         close(release[1]);
-        db_url u = { .kind = DB_SQLITE, .path = s.hist };
+        db_url u = { .kind = DB_SQLITE, .path = s->hist };
         db *d = NULL;
         char err[512];
         if (db_open(&u, NULL, &d, err, sizeof err) != DB_OK ||
@@ -1456,16 +1417,16 @@ Test(service, locked_history_file, .timeout = 40)
     int64_t queued = 0;
     while (mono_ms() - locked < 4000) {
         th_response r;
-        prompt(&s, "GET", "/metrics", &r, &worst);
+        prompt(s, "GET", "/metrics", &r, &worst);
         cr_assert_eq(r.status, 200);
         th_response_free(&r);
-        prompt(&s, "GET", "/v1/reconciliation/status", &r, &worst);
+        prompt(s, "GET", "/v1/reconciliation/status", &r, &worst);
         cr_assert_eq(r.status, 200);
         th_response_free(&r);
-        prompt(&s, "GET", "/v1/reconciliation/history", &r, &worst);
+        prompt(s, "GET", "/v1/reconciliation/history", &r, &worst);
         cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
         th_response_free(&r);
-        prompt(&s, "POST", "/v1/reconciliation/run", &r, &worst);
+        prompt(s, "POST", "/v1/reconciliation/run", &r, &worst);
         json_t *j = parse(&r);
         if (!queued) {
             cr_assert_eq(r.status, 202, "POST with the history file locked: %d %s", r.status,
@@ -1488,19 +1449,17 @@ Test(service, locked_history_file, .timeout = 40)
     cr_assert(WIFEXITED(hst) && WEXITSTATUS(hst) == 0, "the other process failed");
     close(ready[0]);
 
-    json_t *j = wait_run(&s, queued, 20000);
+    json_t *j = wait_run(s, queued, 20000);
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "success");
     json_decref(j);
-    int64_t id = post_run(&s, "", 202);
+    int64_t id = post_run(s, "", 202);
     cr_assert_gt(id, queued);
-    j = wait_run(&s, id, 10000);
+    j = wait_run(s, id, 10000);
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "success");
     json_decref(j);
     cr_log_info("locked_history_file: %zu rounds of 4 requests while locked; slowest %lld ms "
                 "(%s)", rounds, (long long)worst.ms, worst.what);
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }
 
 /*

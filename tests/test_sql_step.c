@@ -11,6 +11,7 @@
  * plain db_exec), and the cap check of the real pass itself.
  */
 #include "helpers.h"
+#include "th_race.h"
 #include "config/config.h"
 #include "engine/host.h"
 #include "engine/plugin.h"
@@ -58,18 +59,6 @@ static json_t *step_of(json_t *res, const char *name)
             return s;
     cr_assert_fail("no step %s in the result", name);
     return NULL;
-}
-
-/* results.<path> of the run as an integer (fails when missing). */
-static int64_t figure(json_t *res, const char *path)
-{
-    json_t *node = json_object_get(res, "results");
-    char *copy = strdup(path), *save = NULL;
-    for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
-        node = json_object_get(node, part);
-    free(copy);
-    cr_assert(json_is_number(node), "results.%s missing", path);
-    return (int64_t)json_number_value(node);
 }
 
 static const char *step_error(json_t *res, const char *name)
@@ -120,12 +109,12 @@ DB_TEST(sql_step, write_form_dry_run_then_chunks)
     uint64_t before = th_checksum(d, "user_sessions");
 
     cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS, "%s", step_error(res, "stale_contacts"));
-    cr_assert_eq(figure(res, "staleContacts"), 3, "the dry run's COUNT(*)");
+    cr_assert_eq(th_figure(res, "staleContacts"), 3, "the dry run's COUNT(*)");
     cr_assert_eq(th_checksum(d, "user_sessions"), before, "a dry run wrote");
     json_decref(res);
 
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS, "%s", step_error(res, "stale_contacts"));
-    cr_assert_eq(figure(res, "staleContacts"), 3, "rows changed, over two chunks of 2");
+    cr_assert_eq(th_figure(res, "staleContacts"), 3, "rows changed, over two chunks of 2");
     json_decref(res);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM user_sessions WHERE contact_status = 'STALE' "
                           "AND user_id IN ('s1', 's2', 's3')"), 3);
@@ -134,7 +123,7 @@ DB_TEST(sql_step, write_form_dry_run_then_chunks)
 
     /* Converged: a second run changes nothing. */
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(figure(res, "staleContacts"), 0);
+    cr_assert_eq(th_figure(res, "staleContacts"), 0);
     json_decref(res);
     free(yaml);
     rig_down(&r);
@@ -165,7 +154,7 @@ DB_TEST(sql_step, write_form_integer_key_and_now_unix)
     job(d, "completed", "2030-01-01 00:00:00", NULL); /* not pending */
 
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS, "%s", step_error(res, "stuck_pending"));
-    cr_assert_eq(figure(res, "jobs.stuckFailed"), 2);
+    cr_assert_eq(th_figure(res, "jobs.stuckFailed"), 2);
     json_decref(res);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'failed' AND "
                           "last_error = 'stuck in pending' AND id IN (1, 3)"), 2);
@@ -205,13 +194,13 @@ DB_TEST(sql_step, read_form_number_and_labels)
     for (int dry = 1; dry >= 0; dry--) {
         cr_assert_eq(rig_run(&r, T, dry, &res), RUN_SUCCESS, "%s %s", step_error(res, "stuck"),
                      step_error(res, "by_status"));
-        cr_assert_eq(figure(res, "jobs.stuckPending"), 1);
-        cr_assert_eq(figure(res, "jobs.byStatus.pending"), 2);
-        cr_assert_eq(figure(res, "jobs.byStatus.failed"), 1);
+        cr_assert_eq(th_figure(res, "jobs.stuckPending"), 1);
+        cr_assert_eq(th_figure(res, "jobs.byStatus.pending"), 2);
+        cr_assert_eq(th_figure(res, "jobs.byStatus.failed"), 1);
         json_t *by = json_object_get(json_object_get(json_object_get(res, "results"), "jobs"),
                                      "byStatus");
         cr_assert_eq(json_object_size(by), 2, "one figure per label the query returned");
-        cr_assert_eq(figure(res, "jobs.maxRetry"), 0, "a NULL reads as 0");
+        cr_assert_eq(th_figure(res, "jobs.maxRetry"), 0, "a NULL reads as 0");
         json_decref(res);
     }
     cr_assert_eq(th_checksum(d, "processing_jobs"), before, "a read step wrote");
@@ -246,51 +235,6 @@ DB_TEST(sql_step, read_form_wrong_shape_fails)
 #define RACE_ROWS 400
 
 /*
- * A worker: completes every job of its share (id % 2 == 1), shuffled, one
- * statement each, and records the ids it won (rows matched = 1).
- */
-static void racer(const th_db *t, const char *path)
-{
-    char err[512];
-    db_url u;
-    db *d = NULL;
-    db_options o = { .password = t->password, .busy_timeout_ms = 5000 };
-    if (db_url_parse(t->url, NULL, &u, err, sizeof err) != 0 ||
-        db_open(&u, &o, &d, err, sizeof err) != DB_OK)
-        _exit(1);
-    FILE *f = fopen(path, "w");
-    int ids[RACE_ROWS], n = 0;
-    if (!f)
-        _exit(1);
-    for (int id = 1; id <= RACE_ROWS; id += 2)
-        ids[n++] = id;
-    srand((unsigned)getpid());
-    for (int i = n - 1; i > 0; i--) {
-        int j = rand() % (i + 1), tmp = ids[i];
-        ids[i] = ids[j];
-        ids[j] = tmp;
-    }
-    for (int i = 0; i < n; i++) {
-        int64_t matched = 0;
-        rc_value p[] = { rc_int(ids[i]) };
-        if (db_exec(d, "UPDATE processing_jobs SET status = 'completed', locked_until = NULL "
-                    "WHERE id = ? AND status = 'processing'", p, 1, &matched) != 0) {
-            fprintf(stderr, "racer: %s\n", db_errmsg(d));
-            _exit(1);
-        }
-        if (matched == 1)
-            fprintf(f, "%d\n", ids[i]);
-        /* A worker's pace, not a loop's: SQLite lets one writer in at a time. */
-        struct timespec pause = { 0, 1000000L };
-        nanosleep(&pause, NULL);
-    }
-    fclose(f);
-    db_close(d);
-    db_url_free(&u);
-    _exit(0);
-}
-
-/*
  * The step fails processing jobs whose lease expired, in chunks of 3, while a
  * worker completes half of them. A job the worker completed between the
  * step's find and its chunk's UPDATE must stay completed: the UPDATE
@@ -322,17 +266,18 @@ DB_TEST(sql_step, racing_writer_is_left_alone, .timeout = 60)
         cr_assert_eq(db_exec(d, "UPDATE processing_jobs SET status = 'processing', "
                              "locked_until = '2030-06-15 11:00:00', last_error = NULL", NULL, 0,
                              NULL), 0, "%s", db_errmsg(d));
-        pid_t pid = fork();
-        cr_assert_neq(pid, -1);
-        if (pid == 0)
-            racer(&r.t, won);
-        int st;
+        /* A worker: completes every job of its share (the odd ids), shuffled, one
+         * statement each, at a worker's pace (SQLite lets one writer in at a time). */
+        th_racer racer = { .sql = "UPDATE processing_jobs SET status = 'completed', "
+                                  "locked_until = NULL WHERE id = ? AND status = 'processing'",
+                           .jobs = RACE_ROWS, .mod = 2, .share = 1, .busy_ms = 5000,
+                           .pause_us = 1000, .won = won };
+        pid_t pid = th_racer_start(&r.t, &racer);
         /* The step runs while the worker works (it starts at once; the run needs a worker too). */
         cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS, "%s", step_error(res, "expire"));
-        int64_t changed = figure(res, "expired");
+        int64_t changed = th_figure(res, "expired");
         json_decref(res);
-        cr_assert_eq(waitpid(pid, &st, 0), pid);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the racing worker failed");
+        th_racer_wait(pid, "the racing worker");
 
         FILE *f = fopen(won, "r");
         int id, n = 0;
@@ -583,13 +528,13 @@ DB_TEST(sql_step, max_changes_sql_boundary)
         uint64_t before = th_checksum(d, "user_sessions");
         /* A dry run is never capped: it writes nothing anyway. */
         cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS);
-        cr_assert_eq(figure(res, "staleContacts"), 3);
+        cr_assert_eq(th_figure(res, "staleContacts"), 3);
         json_decref(res);
         run_status st = rig_run(&r, T, 0, &res);
         if (cap == 3) {
             cr_assert_eq(st, RUN_SUCCESS, "3 rows within max_changes 3: %s",
                          step_error(res, "stale_contacts"));
-            cr_assert_eq(figure(res, "staleContacts"), 3, "counted once, not per pass");
+            cr_assert_eq(th_figure(res, "staleContacts"), 3, "counted once, not per pass");
             cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM user_sessions WHERE "
                                   "contact_status = 'STALE'"), 3);
         } else {
@@ -623,7 +568,7 @@ DB_TEST(sql_step, max_changes_c_plugins_boundary)
         run_status st = rig_run(&r, T, 0, &res);
         if (cap == 3) {
             cr_assert_eq(st, RUN_SUCCESS, "%s", step_error(res, "leases"));
-            cr_assert_eq(figure(res, "leasesRepaired"), 3);
+            cr_assert_eq(th_figure(res, "leasesRepaired"), 3);
             cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE "
                                   "locked_until IS NULL"), 3);
         } else {
@@ -753,7 +698,7 @@ DB_TEST(sql_step, abi_1_2_plugin_chunks_as_before)
     for (int i = 0; i < 5; i++)
         job(d, "pending", T_MINUS_1H, i == 2 ? NULL : "2030-01-01 00:00:00");
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS, "%s", step_error(res, "old12"));
-    cr_assert_eq(figure(res, "old12.cleared"), 4);
+    cr_assert_eq(th_figure(res, "old12.cleared"), 4);
     json_decref(res);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE locked_until IS NULL "
                              "AND locked_by IS NULL"), 5);
@@ -782,7 +727,7 @@ Test(sql_step, abi_1_1_plugin_has_no_prepare)
     json_t *res;
     rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: old11\n    max_changes: 0\n");
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS, "%s", step_error(res, "old11"));
-    cr_assert_eq(figure(res, "old11.ran"), 1);
+    cr_assert_eq(th_figure(res, "old11.ran"), 1);
     json_decref(res);
     rig_down(&r);
 }

@@ -1,6 +1,7 @@
 /* test_steps.c - the four steps on both drivers, with a fixed reference time
  * T so that every boundary is hit exactly. */
 #include "helpers.h"
+#include "th_race.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,17 +59,6 @@ static job_state get_job(db *d, int64_t id)
     return j;
 }
 
-static int64_t result_int(json_t *res, const char *path)
-{
-    json_t *node = json_object_get(res, "results");
-    char *copy = strdup(path), *save = NULL;
-    for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
-        node = json_object_get(node, part);
-    free(copy);
-    cr_assert(json_is_number(node), "results.%s missing", path);
-    return (int64_t)json_number_value(node);
-}
-
 #define LEASE_MSG "Lease expired - worker crashed or timed out"
 
 static void check_leases(db_kind kind, const char *step_yaml)
@@ -91,9 +81,9 @@ static void check_leases(db_kind kind, const char *step_yaml)
 
     json_t *res;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(result_int(res, "leasesRepaired"), 5); /* a b c g h */
-    cr_assert_eq(result_int(res, "jobsRequeued"), 3);   /* a b e */
-    cr_assert_eq(result_int(res, "jobsFailed"), 1);     /* c */
+    cr_assert_eq(th_figure(res, "leasesRepaired"), 5); /* a b c g h */
+    cr_assert_eq(th_figure(res, "jobsRequeued"), 3);   /* a b e */
+    cr_assert_eq(th_figure(res, "jobsFailed"), 1);     /* c */
     json_decref(res);
 
     job_state s = get_job(d, a);
@@ -135,9 +125,9 @@ static void check_leases(db_kind kind, const char *step_yaml)
     /* A second run changes nothing and reports zeros. */
     uint64_t before = th_checksum(d, "processing_jobs");
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(result_int(res, "leasesRepaired"), 0);
-    cr_assert_eq(result_int(res, "jobsRequeued"), 0);
-    cr_assert_eq(result_int(res, "jobsFailed"), 0);
+    cr_assert_eq(th_figure(res, "leasesRepaired"), 0);
+    cr_assert_eq(th_figure(res, "jobsRequeued"), 0);
+    cr_assert_eq(th_figure(res, "jobsFailed"), 0);
     cr_assert_eq(th_checksum(d, "processing_jobs"), before);
     json_decref(res);
     rig_down(&r);
@@ -164,8 +154,8 @@ DB_TEST(leases, options_change_the_rules)
     int64_t b = job(d, "processing", 1, "w", T_MINUS_1H);
     json_t *res;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(result_int(res, "jobsRequeued"), 1);
-    cr_assert_eq(result_int(res, "jobsFailed"), 1);
+    cr_assert_eq(th_figure(res, "jobsRequeued"), 1);
+    cr_assert_eq(th_figure(res, "jobsFailed"), 1);
     json_decref(res);
     cr_assert_str_eq(get_job(d, a).status, "retry");
     cr_assert_str_eq(get_job(d, b).status, "failed");
@@ -246,14 +236,14 @@ DB_TEST(followups, rules_and_boundaries)
     uint64_t before = th_checksum(d, "user_sessions");
     json_t *res;
     cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS);
-    cr_assert_eq(result_int(res, "cooldownsCleared"), 2);
-    cr_assert_eq(result_int(res, "followUpCandidates"), 3);
+    cr_assert_eq(th_figure(res, "cooldownsCleared"), 2);
+    cr_assert_eq(th_figure(res, "followUpCandidates"), 3);
     json_decref(res);
     cr_assert_eq(th_checksum(d, "user_sessions"), before, "a dry run changes nothing");
 
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(result_int(res, "cooldownsCleared"), 2);
-    cr_assert_eq(result_int(res, "followUpCandidates"), 3);
+    cr_assert_eq(th_figure(res, "cooldownsCleared"), 2);
+    cr_assert_eq(th_figure(res, "followUpCandidates"), 3);
     json_decref(res);
     const char *q_att = "SELECT follow_up_attempts FROM user_sessions WHERE user_id = ?";
     const char *q_cool = "SELECT COUNT(*) FROM user_sessions WHERE user_id = ? AND cooldown_until IS NULL";
@@ -265,8 +255,8 @@ DB_TEST(followups, rules_and_boundaries)
     cr_assert_eq(session_int(d, "s5", q_att), 3);
 
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(result_int(res, "cooldownsCleared"), 0, "idempotent");
-    cr_assert_eq(result_int(res, "followUpCandidates"), 3);
+    cr_assert_eq(th_figure(res, "cooldownsCleared"), 0, "idempotent");
+    cr_assert_eq(th_figure(res, "followUpCandidates"), 3);
     json_decref(res);
     rig_down(&r);
 }
@@ -305,22 +295,22 @@ DB_TEST(orders_metrics, counts_revenue_and_durations)
 
     json_t *res;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(result_int(res, "pendingOrders"), 3);
-    cr_assert_eq(result_int(res, "orders.pendingByStatus.pending"), 2);
-    cr_assert_eq(result_int(res, "orders.pendingByStatus.processing"), 1);
-    cr_assert_eq(result_int(res, "orders.total"), 8);
-    cr_assert_eq(result_int(res, "orders.byStatus.completed"), 3);
-    cr_assert_eq(result_int(res, "orders.byStatus.cancelled"), 1);
+    cr_assert_eq(th_figure(res, "pendingOrders"), 3);
+    cr_assert_eq(th_figure(res, "orders.pendingByStatus.pending"), 2);
+    cr_assert_eq(th_figure(res, "orders.pendingByStatus.processing"), 1);
+    cr_assert_eq(th_figure(res, "orders.total"), 8);
+    cr_assert_eq(th_figure(res, "orders.byStatus.completed"), 3);
+    cr_assert_eq(th_figure(res, "orders.byStatus.cancelled"), 1);
     json_t *rev = json_object_get(json_object_get(json_object_get(res, "results"), "orders"), "revenue");
     cr_assert(json_is_real(rev));
     cr_assert_float_eq(json_real_value(rev), 1234.86, 1e-9);
     char *text = json_dumps(rev, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     cr_assert_str_eq(text, "1234.86");
     free(text);
-    cr_assert_eq(result_int(res, "jobs.byStatus.completed"), 3);
-    cr_assert_eq(result_int(res, "jobs.byStatus.pending"), 1);
-    cr_assert_eq(result_int(res, "jobs.byStatus.processing"), 0, "zero statuses are reported");
-    cr_assert_eq(result_int(res, "jobs.avgDurationMs"), 15000);
+    cr_assert_eq(th_figure(res, "jobs.byStatus.completed"), 3);
+    cr_assert_eq(th_figure(res, "jobs.byStatus.pending"), 1);
+    cr_assert_eq(th_figure(res, "jobs.byStatus.processing"), 0, "zero statuses are reported");
+    cr_assert_eq(th_figure(res, "jobs.avgDurationMs"), 15000);
     json_t *dbok = json_object_get(json_object_get(json_object_get(res, "results"), "database"), "ok");
     cr_assert(json_is_true(dbok));
     cr_assert(json_is_number(json_object_get(json_object_get(json_object_get(res, "results"),
@@ -363,8 +353,8 @@ DB_TEST(pipeline, job_log_row_dry_run_and_failing_step)
     const char *keys[] = { "leasesRepaired", "jobsRequeued", "jobsFailed", "cooldownsCleared",
                            "followUpCandidates", "pendingOrders" };
     for (int i = 0; i < 6; i++)
-        cr_assert_eq(result_int(dry, keys[i]), result_int(res, keys[i]), "%s", keys[i]);
-    cr_assert_eq(result_int(res, "leasesRepaired"), 1);
+        cr_assert_eq(th_figure(dry, keys[i]), th_figure(res, keys[i]), "%s", keys[i]);
+    cr_assert_eq(th_figure(res, "leasesRepaired"), 1);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_job_logs"), 1);
     json_t *row = NULL;
     cr_assert_eq(db_query(d, "SELECT job_id, level, category, message, details "

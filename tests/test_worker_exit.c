@@ -1,6 +1,6 @@
 /*
  * test_worker_exit.c - a step worker that ends uncleanly after its last
- * reply (what a heap it corrupted, or LeakSanitizer's exit 23 under `make
+ * reply (what a heap it corrupted, or LeakSanitizer's exit 1 under `make
  * asan`, looks like) changes no outcome, but the supervisor says so: the
  * check that lets workers/leaking_plugin_runs fail.
  */

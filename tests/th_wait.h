@@ -20,14 +20,17 @@ void sleep_ms(int ms);
 /*
  * Poll cond (an expression, evaluated again each time) until it is true;
  * fail the test after ms milliseconds with the message that follows
- * (printf-style, may be left out), preceded by the condition's text.
+ * (printf-style: a string literal, then its arguments; may be left out),
+ * the condition's text logged before it.
  */
 #define TH_WAIT(cond, ms, ...)                                                    \
     do {                                                                          \
         int64_t th_wait_end_ = mono_ms() + (ms);                                  \
         while (!(cond)) {                                                         \
-            if (mono_ms() >= th_wait_end_)                                        \
-                cr_assert_fail("not within %d ms: %s. " __VA_ARGS__, (int)(ms), #cond); \
+            if (mono_ms() >= th_wait_end_) {                                      \
+                cr_log_error("not within %d ms: %s", (int)(ms), #cond);          \
+                cr_assert_fail("" __VA_ARGS__);                                   \
+            }                                                                     \
             sleep_ms(TH_WAIT_POLL_MS);                                            \
         }                                                                         \
     } while (0)

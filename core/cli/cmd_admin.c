@@ -203,7 +203,8 @@ done:
 
 static const char plugins_help[] =
     "Usage: reconciler plugins [-c FILE]\n"
-    "List every plugin in the plugin folders (plugin_dir) with its options; each\n"
+    "List every plugin in the plugin folders (plugin_dir) with its options and the\n"
+    "figures it declares (what http.dashboard_figures and http.queue_figures name); each\n"
     "folder is named first (plugin_dir left out of the file: the built-in one).\n"
     "A file that is not a valid plugin is reported, and the exit code is 2.\n\n" CLI_COMMON_HELP;
 
@@ -212,14 +213,18 @@ static void print_plugin(const plugin *p)
     const rc_plugin *d = p->desc;
     printf("%s %s (ABI %u.%u) - %s\n    %s\n", d->name, d->version ? d->version : "",
            d->abi_major, d->abi_minor, d->description ? d->description : "", p->path);
-    if (!d->options || !d->options[0].name) {
+    if (!d->options || !d->options[0].name)
         printf("    no options\n");
-        return;
-    }
-    for (const rc_option *o = d->options; o->name; o++)
+    for (const rc_option *o = d->options; o && o->name; o++)
         printf("    %-20s %-8s default %-12s %s\n", o->name, opt_type_name(o->type),
                o->default_value ? o->default_value : "(required)",
                o->description ? o->description : "");
+    /* ABI 1.5: the figures it declares, by the names the figure mappings use. */
+    for (const rc_figure *f = plugin_figures(p); f && f->name; f++)
+        printf("    figure %s %s%s%s (%s, %s): %s\n", f->name,
+               f->type == RC_FIGURE_COUNTER ? "counter" : "gauge", f->label ? " by " : "",
+               f->label ? f->label : "", f->key, f->unit && *f->unit ? f->unit : "no unit",
+               f->help);
 }
 
 static int list_dir(const char *dir, plugin_registry *seen)

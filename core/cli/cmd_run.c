@@ -271,6 +271,8 @@ static int run_once(config *cfg, const char *only, int dry_run, int as_json)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* From here a stop cuts every wait on a database that does not answer. */
+    db_cut_waits_on_stop(DB_STOP_GRACE_MS);
 
     tx = start_tracing(cfg);
     for (size_t i = 0; i < cfg->n_jobs && !stop_requested(); i++) {
@@ -491,7 +493,9 @@ int cmd_validate(int argc, char **argv)
      * errors at exit 2). Both in a worker: a plugin that crashes there is
      * reported by name (exit 2), and nothing of a plugin runs here.
      */
-    if ((rc = supervise_inspect(cfg, 0, check_db, &p, &crashed, err, sizeof err)) != EXIT_OK) {
+    /* With the probes, quietly: a figure mapping naming an undeclared figure is refused. */
+    if ((rc = supervise_inspect(cfg, RUN_PROBES_QUIET, check_db, &p, &crashed, err,
+                                sizeof err)) != EXIT_OK) {
         if (rc == EXIT_DATABASE)
             cli_error("%s", err);
         else

@@ -6,6 +6,7 @@
  * must still read each other's leases right.
  */
 #include "db/lock.h"
+#include "db/db_impl.h" /* db_set_error, for the fence's message */
 
 #include <inttypes.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 /* The SQL of one operation in both dialects. */
 typedef struct dialect {
     const char *ensure, *take, *extend, *release_now, *release_hold, *peek, *fence;
+    const char *fence_renew; /* NULL: the fence never renews (lock_fence) */
 } dialect;
 
 #define SQ_NOW "strftime('%Y-%m-%d %H:%M:%f', 'now')"
@@ -46,6 +48,8 @@ static const dialect mysql_sql = {
     "WHERE name = ?",
     "UPDATE reconciler_locks SET fences = fences + 1 "
     "WHERE name = ? AND holder = ? AND lock_until > UTC_TIMESTAMP(3)",
+    /* The server queues writers: the heartbeat is never starved here. */
+    NULL,
 };
 
 /* SQLite: 'now' is the same for every use within one statement, and a
@@ -63,6 +67,9 @@ static const dialect sqlite_sql = {
     "strftime('%Y-%m-%d %H:%M:%f', locked_at, ?)) WHERE name = ? AND holder = ?",
     "SELECT holder, lock_until, lock_until > " SQ_NOW " FROM reconciler_locks WHERE name = ?",
     "UPDATE reconciler_locks SET fences = fences + 1 WHERE name = ? AND holder = ? "
+    "AND lock_until > " SQ_NOW,
+    "UPDATE reconciler_locks SET fences = fences + 1, lock_until = MAX(lock_until, "
+    "strftime('%Y-%m-%d %H:%M:%f', 'now', ?)) WHERE name = ? AND holder = ? "
     "AND lock_until > " SQ_NOW,
 };
 
@@ -270,9 +277,24 @@ int lock_release(db *d, const char *name, const char *holder, int64_t hold_ms, c
 int lock_fence(db *d, void *ident)
 {
     const lock_ident *id = ident;
+    const dialect *q = sql_of(d);
     int64_t n = 0;
-    rc_value p[] = { rc_text(id->name), rc_text(id->holder) };
-    if (db_exec(d, sql_of(d)->fence, p, 2, &n) != 0)
+    int rc;
+    if (q->fence_renew && id->ttl_ms > 0) {
+        span ttl;
+        span_of(d, id->ttl_ms, &ttl);
+        rc_value p[] = { ttl.v, rc_text(id->name), rc_text(id->holder) };
+        rc = db_exec(d, q->fence_renew, p, 3, &n);
+    } else {
+        rc_value p[] = { rc_text(id->name), rc_text(id->holder) };
+        rc = db_exec(d, q->fence, p, 2, &n);
+    }
+    if (rc != 0) {
+        /* A binary newer than the schema: say what fixes it. */
+        if (strstr(db_errmsg(d), "fences"))
+            db_set_error(d, -1, "the run lock's fence: reconciler_locks has no column "
+                         "'fences': run `reconciler migrate` (migration 005)");
         return -1;
+    }
     return n == 1;
 }

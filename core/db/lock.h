@@ -95,6 +95,7 @@ int lock_peek(db *d, const char *name, lock_info *info, char *err, size_t errlen
 typedef struct lock_ident {
     char name[65];
     char holder[129];
+    int64_t ttl_ms; /* > 0: on SQLite the fence also renews the lease (below) */
 } lock_ident;
 
 /*
@@ -107,6 +108,15 @@ typedef struct lock_ident {
  * certification orders against a competitor's take. Renewals only extend a
  * live lease (lock_extend), and no one else can take it back for this
  * holder: a lease live at the fence was live at every write before it.
+ *
+ * On SQLite, with ident->ttl_ms > 0, the same UPDATE also pushes the live
+ * lease to at least now + ttl_ms. SQLite has one writer at a time and no
+ * queue: a step writing chunk after chunk can starve the heartbeat's own
+ * renewal (its busy handler sleeps, the next chunk's BEGIN wins), which then
+ * stopped a healthy run. A write of the holder's run is as good a sign of
+ * life as the heartbeat, and it is only made while the lease is live, so a
+ * lease that ended still stays ended. The heartbeat reads the row when its
+ * own renewal finds the file busy (runlock.c).
  */
 int lock_fence(db *d, void *ident);
 

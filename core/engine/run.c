@@ -23,14 +23,75 @@
 /* The supervisor's own statements (T, the log row, KILL) are small: short timeouts. */
 static const connect_timeouts supervisor_timeouts = { 0, 5, 5 };
 
+/* A figure name declared by two plugins would be exported twice: refused, naming both. */
+static int figures_unique(const pipeline *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->n_probes; i++)
+        for (const rc_figure *f = plugin_figures(p->probes[i].plugin); f && f->name; f++) {
+            const plugin *by = NULL;
+            pipeline_figure(p, f->name, &by);
+            if (by != p->probes[i].plugin) {
+                snprintf(err, errlen, "figure '%s' is declared by both plugin '%s' (%s) and "
+                         "plugin '%s' (%s): rename one", f->name, by->name, by->path,
+                         p->probes[i].plugin->name, p->probes[i].plugin->path);
+                return -1;
+            }
+        }
+    return 0;
+}
+
+/* Every member of map names a declared figure; one from the built-in defaults that does not is only logged (warn). */
+static int map_declared(const pipeline *p, const char *key, const cfg_figure_map *map, int warn,
+                        char *err, size_t errlen)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        const cfg_figure_ref *r = &map->items[i];
+        if (pipeline_figure(p, r->figure, NULL))
+            continue;
+        if (map->from_file) {
+            snprintf(err, errlen, "%s:%d:%d: %s: member '%s' names figure '%s', which no "
+                     "plugin declares (`reconciler plugins` lists the figures; a plugin that "
+                     "declares it must be a step or in http.figure_plugins)", p->cfg->path,
+                     r->line, r->col, key, r->path, r->figure);
+            return -1;
+        }
+        if (warn)
+            log_warn("%s (built in): member '%s' names figure '%s', which no loaded plugin "
+                     "declares; the endpoint answers 503 until one does", key, r->path,
+                     r->figure);
+    }
+    return 0;
+}
+
+int run_figures(pipeline *p, int warn, char *err, size_t errlen)
+{
+    const config *cfg = p->cfg;
+    char why[1024];
+    for (size_t i = 0; i < cfg->n_http_figure_plugins; i++)
+        if (pipeline_add_probe(p, cfg->http_figure_plugins[i], why, sizeof why) != 0 && warn)
+            log_warn("http.figure_plugins: %s; its figures are not served", why);
+    /* A step's plugin that declares figures (ABI 1.5) is a probe too: the service serves them. */
+    for (size_t i = 0; i < p->n; i++)
+        if (plugin_figures(p->steps[i].plugin) &&
+            pipeline_add_probe(p, p->steps[i].plugin->name, why, sizeof why) != 0 && warn)
+            log_warn("%s; its figures are not served", why);
+    if (figures_unique(p, err, errlen) != 0 ||
+        map_declared(p, "http.dashboard_figures", &cfg->http_dashboard_figures, warn, err,
+                     errlen) != 0 ||
+        map_declared(p, "http.queue_figures", &cfg->http_queue_figures, warn, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, size_t errlen)
 {
-    char why[1024];
     if (pipeline_build(cfg, out, err, errlen) != 0)
         return EXIT_USAGE;
-    for (size_t i = 0; with_probes && run_probe_names[i]; i++)
-        if (pipeline_add_probe(*out, run_probe_names[i], why, sizeof why) != 0)
-            log_warn("%s; the API endpoints that use it answer 503", why);
+    if (with_probes && run_figures(*out, with_probes != RUN_PROBES_QUIET, err, errlen) != 0) {
+        pipeline_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
+    }
     if (runner_check(*out, err, errlen) != 0) {
         pipeline_free(*out);
         *out = NULL;
@@ -44,7 +105,6 @@ int run_connect(const config *cfg, db **d, char *err, size_t errlen)
     return connect_check(cfg, &supervisor_timeouts, d, err, errlen);
 }
 
-const char *const run_probe_names[] = { "queue", "metrics", "followups", "orders", NULL };
 
 /*
  * One processing_job_logs row: job_id 0 (system), the category of the

@@ -188,6 +188,39 @@ static int run_op(runlock *rl, lock_op op, int64_t ms, lock_info *other, char *e
 }
 
 /*
+ * SQLite, after a renewal found the file busy: the run's own chunks may have
+ * been holding it, and each of them renews the lease (lock_fence). Read the
+ * row (a read gets in between two writes): when it is still ours, live, and
+ * ends later than the margin, the lease was renewed by the run's writes.
+ * SQLite shares this host's clock, so its lock_until is comparable with
+ * util_wall_ms(). 1 renewed that way, 0 not. With rl->mu held.
+ */
+static int renewed_by_writes(runlock *rl)
+{
+    lock_info li;
+    struct tm tm;
+    int ms = 0;
+    if (!rl->conn || db_get_kind(rl->conn) != DB_SQLITE || !db_retryable(rl->conn) ||
+        lock_peek(rl->conn, LOCK_NAME, &li, NULL, 0) != 1 || strcmp(li.holder, rl->holder) != 0)
+        return 0;
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(li.until, "%d-%d-%d %d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t until = (int64_t)timegm(&tm) * 1000 + ms, now = util_wall_ms();
+    int64_t left = until - now, margin = margin_for(rl->ttl_ms);
+    if (left <= margin)
+        return 0;
+    if (atomic_load(&rl->stop) == STOP_NONE)
+        atomic_store(&rl->deadline, util_mono_ms() + left - margin);
+    atomic_store(&rl->until_ms, until);
+    log_debug("run lock: renewed by the run's own writes until %s", li.until);
+    return 1;
+}
+
+/*
  * A renewal, with rl->mu held. sent: when it was sent (the lease counts from
  * then at the latest).
  */
@@ -210,6 +243,8 @@ static void renew(runlock *rl)
                   "stopping the run at its next chunk");
         return;
     }
+    if (renewed_by_writes(rl))
+        return;
     check_lost(rl);
     log_warn("cannot renew the run lock: %s (the run stops if no renewal succeeds in time)",
              err);

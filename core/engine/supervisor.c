@@ -493,9 +493,14 @@ static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err
     if (type && strcmp(type, "hello") == 0) {
         w->conn_id = json_integer_value(json_object_get(hello, "connectionId"));
         json_decref(hello);
-        /* make bench reads this line: the cost of a worker per run. */
-        log_debug("step worker %ld ready in %lld ms", (long)w->pid,
-                  (long long)(util_mono_ms() - t0));
+        /* make bench reads this line: the cost of a step's worker (its "ready in" is a
+         * step worker's alone; the plugin inspection's is said otherwise). */
+        if (strncmp(w->label, "step ", 5) == 0)
+            log_debug("step worker %ld ready in %lld ms", (long)w->pid,
+                      (long long)(util_mono_ms() - t0));
+        else
+            log_debug("%s: worker %ld up after %lld ms", w->label, (long)w->pid,
+                      (long long)(util_mono_ms() - t0));
         return 0;
     }
     if (type && strcmp(type, "fatal") == 0)
@@ -529,8 +534,8 @@ static int start(worker *w, json_t *assignment, db **d, const limits *l, char *e
 /*
  * How a worker ended after its last reply, when not cleanly, said in the
  * log: it changes no outcome there, but it is what a worker that corrupted
- * its heap, or (under LeakSanitizer, which exits 23) leaked, looks like
- * from here.
+ * its heap, or (under LeakSanitizer, which then exits non-zero) leaked,
+ * looks like from here.
  */
 static void say_unclean_end(const worker *w, long pid, int st)
 {
@@ -697,8 +702,9 @@ static json_t *make_run_assignment(void *user)
     const run_assignment_args *a = user;
     json_t *j = assignment_of(a->cfg, "run", a->dry_run, a->clock);
     if (a->rl && !a->dry_run)
-        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s}", "name", LOCK_NAME, "holder",
-                                                    runlock_holder(a->rl))));
+        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s, s:I}", "name", LOCK_NAME,
+                                                    "holder", runlock_holder(a->rl), "ttlMs",
+                                                    (json_int_t)a->cfg->schedule_lock_ttl_ms)));
     return j;
 }
 
@@ -963,7 +969,7 @@ int supervise_inspect(const config *cfg, int with_probes, int prepare, pipeline 
 
     *out = NULL;
     *crashed = 0;
-    json_object_set_new(a, "probes", jx(json_boolean(with_probes)));
+    json_object_set_new(a, "probes", jx(json_integer(with_probes)));
     json_object_set_new(a, "prepare", jx(json_boolean(prepare)));
     snprintf(w.label, sizeof w.label, "plugin inspection");
     if (start(&w, a, &none, &l, why, sizeof why) != 0) {

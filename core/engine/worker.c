@@ -152,7 +152,7 @@ static int inspect(json_t *assignment)
     if (hello(0) != 0)
         return EXIT_OK;
     plugin_set_observer(note);
-    int with_probes = json_is_true(json_object_get(assignment, "probes"));
+    int with_probes = (int)json_integer_value(json_object_get(assignment, "probes"));
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) == EXIT_OK &&
         (rc = run_prepare(cfg, with_probes, &p, err, sizeof err)) == EXIT_OK &&
         json_is_true(json_object_get(assignment, "prepare"))) {
@@ -362,18 +362,19 @@ int worker_main(void)
         goto out;
     }
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
-        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0, &p, err,
+        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0 ? RUN_PROBES_QUIET : 0, &p, err,
                           sizeof err)) != EXIT_OK ||
         (rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
         rc = fatal(err, rc);
         goto out;
     }
     /* A run's writes are fenced by its run lock's lease (db_set_fence). */
-    lock_ident lock = { "", "" };
+    lock_ident lock = { "", "", 0 };
     json_t *lk = json_object_get(assignment, "lock");
     if (str(lk, "name") && str(lk, "holder")) {
         snprintf(lock.name, sizeof lock.name, "%s", str(lk, "name"));
         snprintf(lock.holder, sizeof lock.holder, "%s", str(lk, "holder"));
+        lock.ttl_ms = (int64_t)json_integer_value(json_object_get(lk, "ttlMs"));
         db_set_fence(d, lock_fence, &lock);
     }
     if (hello(db_connection_id(d)) != 0) {

@@ -1,8 +1,8 @@
 /*
  * api.h - the service's HTTP API (routes in api.c, transport in http.c).
  * The API gets only what it serves from, each behind its own small
- * interface: the run state (memory), the pipeline snapshots (for the live
- * figures), the API's own history handle, the run lock's "held" flag and
+ * interface: the run state (memory), the pipeline snapshots, the figure
+ * snapshot, the API's own history handle, the run lock's "held" flag and
  * the database watch. No handler takes a lock that a run or the heartbeat
  * holds across I/O.
  */
@@ -14,6 +14,7 @@
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "service/dbwatch.h"
+#include "service/figures.h"
 #include "service/http.h"
 #include "service/jobctl.h"
 #include "service/reload_state.h"
@@ -27,7 +28,7 @@ typedef struct api_deps {
     history *h;          /* the API's own handle (short busy timeout) */
     runlock *rl;         /* read: runlock_state() only */
     dbwatch *watch;
-    const config *boot;  /* database settings for the live figures' connections */
+    const config *boot;  /* the configuration the service started with */
     const char *listen;
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
@@ -35,6 +36,7 @@ typedef struct api_deps {
     size_t n_jobs;
     reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
     void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
+    figures *fig;        /* the figure snapshot the queue, dashboard and /metrics answer from */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */

@@ -12,6 +12,7 @@
 #include "service/api.h"
 #include "service/jobctl.h"
 #include "service/dbwatch.h"
+#include "service/figures.h"
 #include "service/http.h"
 #include "service/notify.h"
 #include "service/reload_state.h"
@@ -66,9 +67,11 @@ struct service {
     reload_state cfgs;      /* the file in force and the last reload's outcome, for the API */
     history *h;             /* the main thread's history handle */
     history *api_hist;      /* the API's own */
+    history *fig_hist;      /* the figures' own: saving a snapshot never holds up the API */
     runlock *rl;
     webhook *wh;            /* the notify: deliveries' thread */
     dbwatch *watch;
+    figures *fig;           /* the live figures' snapshot and its refresh thread */
     db *d;                  /* the run's connection */
     char *token;            /* the API's bearer token, or NULL */
     int wake_r;
@@ -190,6 +193,7 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
         spec.user = &s->rs;
         run_state_running(&s->rs, jr->run_id);
     }
+    figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
@@ -200,6 +204,8 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     } else {
         run_state_finish(&s->rs, r);
     }
+    /* The run changed the tables: the figures follow at once (within their budget). */
+    figures_kick(s->fig);
     return rc;
 }
 
@@ -285,6 +291,8 @@ static void reload(service *s)
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
     reload_state_loaded(&s->cfgs, nc, 1);
     snapshots_swap(&s->snaps, nc, np);
+    /* Its probes or their options may differ: the figures follow the pipeline in force. */
+    figures_kick(s->fig);
 }
 
 static void install_signals(void)
@@ -299,6 +307,8 @@ static void install_signals(void)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &hup, NULL);
     sigaction(SIGPIPE, &ign, NULL);
+    /* A stop cuts every wait on a database that does not answer (frozen). */
+    db_cut_waits_on_stop(DB_STOP_GRACE_MS);
 }
 
 /* /v1/service/state's nextRunAt: the soonest of the jobs' next runs. */
@@ -690,7 +700,9 @@ int service_run(config *cfg, service_loader load, void *load_user)
     if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &s.h,
                      err, sizeof err) != 0 ||
         history_open(cfg->history_path, cfg->history_keep_runs, API_HISTORY_BUSY_MS,
-                     &s.api_hist, err, sizeof err) != 0) {
+                     &s.api_hist, err, sizeof err) != 0 ||
+        history_open(cfg->history_path, cfg->history_keep_runs, API_HISTORY_BUSY_MS,
+                     &s.fig_hist, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_LOCAL;
         goto out;
@@ -713,10 +725,12 @@ int service_run(config *cfg, service_loader load, void *load_user)
     s.rl = s.jobs[0].rl;
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
+    s.fig = figures_start(&s.snaps, s.fig_hist, cfg->schedule_on_startup);
     api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
                       .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
-                      .reload = request_reload, .jobs = s.ctls, .n_jobs = s.n_jobs };
+                      .reload = request_reload, .fig = s.fig, .jobs = s.ctls,
+                      .n_jobs = s.n_jobs };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -749,7 +763,9 @@ out:
     /* The jobs stop before the API goes: its handlers may still ask a job for a run. */
     for (size_t i = 0; i < s.n_jobs; i++)
         jobctl_stop(&s.ctls[i]);
+    figures_halt(s.fig); /* before http_stop: no handler may wait for a refresh then */
     http_stop(http);
+    figures_stop(s.fig);
     stop_jobs(&s);
     /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
     webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
@@ -759,6 +775,7 @@ out:
     reload_state_destroy(&s.cfgs);
     history_close(s.h);
     history_close(s.api_hist);
+    history_close(s.fig_hist);
     snapshot_release(s.boot);
     snapshots_destroy(&s.snaps);
     g_wake_fd = -1;

@@ -11,6 +11,7 @@
 #include "helpers.h"
 #include "th_http.h"
 #include "th_svc.h"
+#include "th_race.h"
 #include "db/lock.h"
 
 #include <signal.h>
@@ -156,54 +157,9 @@ static void jobs_checksum(db *d, char out[80])
 static pid_t worker(const th_db *t, const char *sql, int jobs, int mod, int share, int pause_us,
                     int run_ms, const char *path)
 {
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid != 0)
-        return pid;
-    char err[512];
-    db_url u;
-    db *d = NULL;
-    db_options o = { .password = t->password };
-    if (db_url_parse(t->url, NULL, &u, err, sizeof err) != 0 ||
-        db_open(&u, &o, &d, err, sizeof err) != DB_OK)
-        _exit(1);
-    FILE *f = path ? fopen(path, "w") : NULL;
-    if (path && !f)
-        _exit(1);
-    int *ids = calloc((size_t)jobs, sizeof *ids), n = 0;
-    for (int id = 1; id <= jobs; id++)
-        if (id % mod == share)
-            ids[n++] = id;
-    srand((unsigned)getpid());
-    for (int i = n - 1; i > 0; i--) {
-        int j = rand() % (i + 1), tmp = ids[i];
-        ids[i] = ids[j];
-        ids[j] = tmp;
-    }
-    int64_t end = mono_ms() + run_ms;
-    for (int i = 0; i < n; i++) {
-        int64_t matched = 0;
-        rc_value p[] = { rc_int(ids[i]) };
-        int tries = 0;
-        while (db_exec(d, sql, p, 1, &matched) != 0) {
-            if (!db_retryable(d) || ++tries > 20) {
-                fprintf(stderr, "worker: %s\n", db_errmsg(d));
-                _exit(1);
-            }
-        }
-        if (f && matched == 1)
-            fprintf(f, "%d\n", ids[i]);
-        if (pause_us)
-            usleep((useconds_t)pause_us);
-        if (i == n - 1 && mono_ms() < end)
-            i = -1;
-    }
-    if (f)
-        fclose(f);
-    free(ids);
-    db_close(d);
-    db_url_free(&u);
-    _exit(0);
+    th_racer r = { .sql = sql, .jobs = jobs, .mod = mod, .share = share, .retries = 20,
+                   .pause_us = pause_us, .run_ms = run_ms, .won = path };
+    return th_racer_start(t, &r);
 }
 
 static void wait_workers(pid_t *pids, int n)
