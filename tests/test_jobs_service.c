@@ -380,13 +380,16 @@ DB_TEST(jobs_service, run_once_runs_startup_jobs_in_order)
     th_db_destroy(&t);
 }
 
-/* The legacy file keeps its lock row "reconciler" and says job reconcile. */
+/*
+ * The legacy file keeps its lock row "reconciler" and says job reconcile; run --once runs
+ * it whatever schedule.on_startup says (that key was always the service's only).
+ */
 DB_TEST(jobs_service, legacy_file_keeps_its_lock_row)
 {
     th_db t;
     svc s;
     migrated(kind, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
+    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n", "", "  - plugin: fixture\n");
     char *out = NULL, *err = NULL;
     cr_assert_eq(run_once(&s, 1, &out, &err), 0, "%s", err);
     json_t *r = json_loads(out, 0, NULL);

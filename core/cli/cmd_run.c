@@ -277,8 +277,9 @@ static int run_once(config *cfg, const char *only, int dry_run, int as_json)
     tx = start_tracing(cfg);
     for (size_t i = 0; i < cfg->n_jobs && !stop_requested(); i++) {
         const cfg_job *job = &cfg->jobs[i];
-        /* --job runs the job asked for whatever its on_startup; a disabled one never runs. */
-        if (one ? job != one : !job->on_startup || !job->enabled)
+        /* --job runs the job asked for whatever its on_startup; a disabled one never runs.
+         * The one-job form's schedule.on_startup was always the service's only. */
+        if (one ? job != one : (!job->on_startup && !job->legacy) || !job->enabled)
             continue;
         if (!job->enabled) {
             cli_error("run: job '%s' is disabled (enabled: false)", job->name);

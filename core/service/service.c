@@ -765,8 +765,8 @@ out:
         jobctl_stop(&s.ctls[i]);
     figures_halt(s.fig); /* before http_stop: no handler may wait for a refresh then */
     http_stop(http);
+    stop_jobs(&s); /* before figures_stop: a job's run tells the figures when it ends */
     figures_stop(s.fig);
-    stop_jobs(&s);
     /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
     webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
     dbwatch_stop(s.watch);
