@@ -801,8 +801,14 @@ static json_t *locked_get(history *h, int64_t run_id)
 {
     json_t *result = NULL;
     rc_value p[] = { rc_int(run_id) };
-    if (db_query(h->conn, "SELECT result, id, trigger, dry_run, status, started_at, "
-                 "finished_at, duration_ms, NULL FROM runs WHERE id = ? AND result IS NOT NULL",
+    /* The columns list_row reads (for a result that is not JSON), after the result. */
+    if (db_query(h->conn, h->has_jobs
+                 ? "SELECT result, id, trigger, dry_run, status, started_at, finished_at, "
+                   "duration_ms, NULL, NULL, NULL, NULL, job, scheduled_for FROM runs "
+                   "WHERE id = ? AND result IS NOT NULL"
+                 : "SELECT result, id, trigger, dry_run, status, started_at, finished_at, "
+                   "duration_ms, NULL, NULL, NULL, NULL, NULL, NULL FROM runs "
+                   "WHERE id = ? AND result IS NOT NULL",
                  p, 1, result_row, &result) != 0)
         set_err(h, "read run");
     if (json_is_object(result) && add_notifications(h, run_id, result) != 0) {

@@ -189,9 +189,10 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
         spec.user = jr->ctl;
         jobctl_set_running(jr->ctl, 1, jr->run_id);
     } else {
+        /* Running from when its id is known (started), so that a 409 always names it; a
+         * queued run counts as running since it was taken, under its id. */
         spec.started = run_started;
         spec.user = &s->rs;
-        run_state_running(&s->rs, jr->run_id);
     }
     figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
