@@ -139,8 +139,12 @@ $(BUILD)/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/libcore.a
 $(BUILD)/reconciler-scenario-check: $(BUILD)/obj/tools/scenario_check.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Made afresh: `ar r` on an old archive keeps the members of deleted
+# sources and appends new ones after the old, so the archive (and the
+# binary linked from it) would depend on the build's history.
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 # An object without its .d yet (a build from before -MMD) is made again

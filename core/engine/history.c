@@ -776,7 +776,7 @@ static int result_row(void *user, const rc_value *c, size_t n)
 {
     json_t **out = user;
     size_t quoted = 0;
-    if (n < 9 || c[0].type != RC_TEXT)
+    if (n < 12 || c[0].type != RC_TEXT)
         return 1;
     *out = util_json_load_stored(c[0].s, &quoted);
     char note[128];
@@ -786,7 +786,8 @@ static int result_row(void *user, const rc_value *c, size_t n)
         json_object_set_new(*out, "salvaged", jx(json_string(note)));
     } else if (!json_is_object(*out)) {
         json_decref(*out);
-        list_state st = { jx(json_array()), 0 };
+        /* The columns after the result are list_row's (steps, notifications NULL). */
+        list_state st = { jx(json_array()), 0, -1 };
         list_row(&st, c + 1, n - 1);
         *out = json_incref(json_array_get(st.runs, 0));
         json_decref(st.runs);
