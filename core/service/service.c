@@ -55,6 +55,7 @@ typedef struct job_thread {
     db *d;
     pthread_t th;
     int started;
+    int64_t backoff_ms; /* > 0: the database was lost; reconnect before the next run */
 } job_thread;
 
 struct service {
@@ -336,6 +337,43 @@ static int64_t pick_job_jitter(const cfg_job *j)
  * A slot that is due: skipped when another instance has it already or the job is paused
  * (recorded once, by the instance whose row it is), else run with its claim.
  */
+/*
+ * A run in a job's thread. A run that lost the database (or could not reach
+ * it) leaves the thread without a connection: the thread then reconnects with
+ * capped exponential backoff (job_reconnect) before its next run, as the
+ * service does at start, rather than fail a run per slot against a database
+ * that is down.
+ */
+static int thread_run(job_thread *jt, const char *job, const job_run *jr)
+{
+    int rc = do_job_run(jt->s, job, jr);
+    if (!jt->d && !jt->backoff_ms)
+        jt->backoff_ms = 1000;
+    return rc;
+}
+
+/*
+ * 1 while the database is still out of reach (logged with the next try's
+ * delay; the thread waited for it), 0 once connected, or when the error is
+ * not the database's (the next run reports it).
+ */
+static int job_reconnect(job_thread *jt)
+{
+    char err[2048];
+    snapshot *snap = snapshots_hold(&jt->s->snaps);
+    int rc = run_connect(snap->cfg, &jt->d, err, sizeof err);
+    snapshot_release(snap);
+    if (rc != EXIT_DATABASE) {
+        jt->backoff_ms = 0;
+        return 0;
+    }
+    log_error("job %s: %s; retrying in %lld s", jt->ctl->name, err,
+              (long long)(jt->backoff_ms / 1000));
+    jobctl_wait(jt->ctl, util_wall_ms() + jt->backoff_ms);
+    jt->backoff_ms = jt->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : jt->backoff_ms * 2;
+    return 1;
+}
+
 static int run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const char *trigger)
 {
     service *s = jt->s;
@@ -377,7 +415,7 @@ static int run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const cha
      * its instances' grids differ, so their slots do not meet in the table. */
     job_run jr = { .trigger = trigger, .slot = slot, .claim = claim, .rl = jt->rl, .d = &jt->d,
                    .ctl = jt->ctl, .hold_ms = j->legacy ? j->every_ms : 0 };
-    do_job_run(s, j->name, &jr);
+    thread_run(jt, j->name, &jr);
     /* Retention: the newest rows judge what was missed; older than missed_within (at least
      * a day) they judge nothing. */
     int64_t keep_s = (j->missed_within_ms > 86400000 ? j->missed_within_ms : 86400000) / 1000;
@@ -416,7 +454,7 @@ static int after_pause(job_thread *jt, const cfg_job *j, int64_t paused_slot_ms)
      * run does, rather than lose the slot to another instance's run of a later one. */
     job_run jr = { .trigger = "catch_up", .wait_ms = j->lock_wait_ms, .slot = slot,
                    .claim = claim, .rl = jt->rl, .d = &jt->d, .ctl = jt->ctl };
-    do_job_run(jt->s, j->name, &jr);
+    thread_run(jt, j->name, &jr);
     return 1;
 }
 
@@ -475,6 +513,8 @@ static void *job_main(void *arg)
     int first = 1;
 
     while (!stop_requested()) {
+        if (jt->backoff_ms && !jt->d && job_reconnect(jt))
+            continue;
         snapshot *snap = snapshots_hold(&s->snaps);
         const cfg_job *j = cfg_job_find(snap->cfg, jt->ctl->name);
         int64_t manual_id;
@@ -485,7 +525,7 @@ static void *job_main(void *arg)
                            .wait_ms = j ? j->lock_wait_ms : snap->cfg->schedule_lock_wait_ms,
                            .rl = jt->rl, .d = &jt->d };
             snapshot_release(snap);
-            do_job_run(s, jt->ctl->name, &jr);
+            thread_run(jt, jt->ctl->name, &jr);
             continue;
         }
         if (j && j->enabled && jobctl_take_request(jt->ctl)) {
@@ -495,7 +535,7 @@ static void *job_main(void *arg)
             char name[65];
             snprintf(name, sizeof name, "%s", j->name);
             snapshot_release(snap);
-            do_job_run(s, name, &jr);
+            thread_run(jt, name, &jr);
             continue;
         }
         if (!j || !j->enabled || !cfg_job_scheduled(j)) {
