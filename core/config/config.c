@@ -208,6 +208,9 @@ static const cfg_key step_keys[] = {
       "a real run whose writes would match more rows than this does nothing for the step "
       "and fails it (the step is rehearsed first, its writes rolled back); unset: no cap",
       S(max_changes), .min = 0, .max = CFG_MAX_CHANGES_MAX },
+    { "record_changes", RC_OPT_BOOL, "true",
+      "write a change record (reconciler_changes) for every row the step's chunked writes "
+      "change, in the same transaction; false: none", S(record_changes) },
     { "memory_limit", 0, "1GiB",
       "the address space the step's worker may use (RLIMIT_AS), from 64MiB to 1TiB, in "
       "KiB, MiB, GiB or TiB; a step that passes it fails: \"exceeded its memory limit\"", 0,

@@ -1,5 +1,6 @@
 /* chunk.c - see chunk.h. */
 #include "db/chunk.h"
+#include "db/changes.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -156,6 +157,15 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* The change declaration of statement i, or NULL: nothing to record for it. */
+static const rc_change_decl *chunk_decl(const chunk_hooks *hooks, size_t i)
+{
+    if (!hooks || !hooks->changes || i >= hooks->changes->ndecls ||
+        !hooks->changes->decls[i].table)
+        return NULL;
+    return &hooks->changes->decls[i];
+}
+
 /*
  * Apply every statement to (lo, hi] in one transaction: 0, -1 on a database
  * error (db_errmsg), -2 when the hook refused the chunk (err).
@@ -166,14 +176,26 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
 {
     rc_value params[MAX_PARAMS];
     int verdict = CHUNK_COMMIT;
+    changes_meta *cm = hooks ? hooks->changes : NULL;
+    if (cm)
+        cm->pending = 0;
     if (db_begin(d) != 0)
         return -1;
     for (size_t i = 0; i < nstmts; i++) {
+        const rc_change_decl *decl = chunk_decl(hooks, i);
+        change_rows *rows = NULL;
         if (stmts[i].n)
             memcpy(params, stmts[i].params, stmts[i].n * sizeof *params);
         size_t n = bind_bound(params, stmts[i].n, key, lo);
         n = bind_bound(params, n, key, hi);
-        if (db_exec(d, stmts[i].sql, params, n, &counts[i]) != 0)
+        /* The rows' values before, read (and on MySQL locked) in this transaction. */
+        if (decl && changes_before(d, decl, params, n, &rows) != 0)
+            goto rollback;
+        if (db_exec(d, stmts[i].sql, params, n, &counts[i]) != 0) {
+            change_rows_free(rows);
+            goto rollback;
+        }
+        if (decl && changes_after(d, decl, rows, cm) != 0)
             goto rollback;
     }
     if (hooks && hooks->before_commit)
@@ -185,6 +207,8 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
     }
     if (db_commit(d) != 0)
         goto rollback;
+    if (cm)
+        cm->written += cm->pending;
     return 0;
 rollback:
     {
@@ -205,6 +229,11 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
 
     if (check_args(key, find_params, find_n, batch, stmts, nstmts, err, errlen) != 0)
         return -1;
+    for (size_t i = 0; i < nstmts; i++) {
+        const rc_change_decl *decl = chunk_decl(hooks, i);
+        if (decl && changes_check(decl, stmts[i].n + 2 * key->nbind, err, errlen) != 0)
+            return -1;
+    }
     counts = xcalloc(nstmts ? nstmts : 1, sizeof *counts);
     lo.ncols = hi.ncols = key->ncols;
     bound_set(&lo, key->first);

@@ -1,0 +1,286 @@
+/* changes.c - see changes.h. */
+#include "db/changes.h"
+#include "base/json.h"
+#include "base/strbuf.h"
+#include "base/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keys read back per query, and records per INSERT: well under every driver's parameter cap. */
+#define AFTER_KEYS 500
+#define INSERT_ROWS 100
+
+struct change_rows {
+    size_t n, cap;
+    rc_value *key;   /* as read (text copied into keytext) */
+    char **keytext;  /* the key as text: the record's row_key */
+    json_t **before; /* an array of the declared columns' values per row */
+    json_t *index;   /* keytext -> row number */
+};
+
+static int plain_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
+int changes_check(const rc_change_decl *decl, size_t nparams, char *err, size_t errlen)
+{
+    if (!plain_name(decl->table) || !plain_name(decl->key_column)) {
+        snprintf(err, errlen, "a change declaration needs a plain table and key_column "
+                 "([A-Za-z0-9_], 64 at most)");
+        return -1;
+    }
+    if (decl->ncolumns < 1 || decl->ncolumns > RC_CHANGE_COLUMNS_MAX || !decl->columns) {
+        snprintf(err, errlen, "a change declaration names 1 to %d columns",
+                 RC_CHANGE_COLUMNS_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < decl->ncolumns; i++) {
+        if (!plain_name(decl->columns[i])) {
+            snprintf(err, errlen, "change declaration column %zu is not a plain name", i);
+            return -1;
+        }
+    }
+    if (!decl->where || !*decl->where || decl->where_param > nparams) {
+        snprintf(err, errlen, "a change declaration needs its statement's WHERE clause, "
+                 "and where_param within the statement's parameters");
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *value_json(const rc_value *v)
+{
+    json_t *j = NULL;
+    switch (v->type) {
+    case RC_INT:
+        return jx(json_integer((json_int_t)v->i));
+    case RC_DOUBLE:
+        return jx(json_real(v->d));
+    case RC_TEXT:
+        /* Text that is not UTF-8 cannot be JSON: say so rather than drop the record. */
+        j = json_string(v->s);
+        return j ? j : jx(json_string("(not UTF-8)"));
+    default:
+        return json_null();
+    }
+}
+
+static char *key_text(const rc_value *v)
+{
+    switch (v->type) {
+    case RC_INT:
+        return xasprintf("%lld", (long long)v->i);
+    case RC_DOUBLE:
+        return xasprintf("%.17g", v->d);
+    case RC_TEXT:
+        return xstrdup(v->s);
+    default:
+        return xstrdup("");
+    }
+}
+
+/* "SELECT key, c1, ... FROM table WHERE " */
+static void select_head(strbuf *sb, const rc_change_decl *decl)
+{
+    sb_printf(sb, "SELECT %s", decl->key_column);
+    for (size_t i = 0; i < decl->ncolumns; i++)
+        sb_printf(sb, ", %s", decl->columns[i]);
+    sb_printf(sb, " FROM %s WHERE ", decl->table);
+}
+
+typedef struct before_ctx {
+    change_rows *r;
+    size_t ncols;
+} before_ctx;
+
+static int before_row(void *user, const rc_value *cols, size_t n)
+{
+    before_ctx *b = user;
+    change_rows *r = b->r;
+    if (n < b->ncols + 1)
+        return 1;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->key = xrealloc(r->key, r->cap * sizeof *r->key);
+        r->keytext = xrealloc(r->keytext, r->cap * sizeof *r->keytext);
+        r->before = xrealloc(r->before, r->cap * sizeof *r->before);
+    }
+    r->keytext[r->n] = key_text(&cols[0]);
+    r->key[r->n] = cols[0];
+    if (cols[0].type == RC_TEXT)
+        r->key[r->n].s = r->keytext[r->n];
+    r->before[r->n] = jx(json_array());
+    for (size_t i = 1; i <= b->ncols; i++)
+        json_array_append_new(r->before[r->n], value_json(&cols[i]));
+    json_object_set_new(r->index, r->keytext[r->n], jx(json_integer((json_int_t)r->n)));
+    r->n++;
+    return 0;
+}
+
+int changes_before(db *d, const rc_change_decl *decl, const rc_value *params, size_t n,
+                   change_rows **out)
+{
+    strbuf sb = STRBUF_INIT;
+    change_rows *r = xcalloc(1, sizeof *r);
+    r->index = jx(json_object());
+    select_head(&sb, decl);
+    sb_printf(&sb, "(%s)%s", decl->where, db_get_kind(d) == DB_MYSQL ? " FOR UPDATE" : "");
+    before_ctx b = { r, decl->ncolumns };
+    int rc = db_query(d, sb.s, params + decl->where_param, n - decl->where_param,
+                      before_row, &b);
+    sb_free(&sb);
+    if (rc != 0 || r->n == 0) {
+        change_rows_free(r);
+        *out = NULL;
+        return rc == 0 ? 0 : -1;
+    }
+    *out = r;
+    return 0;
+}
+
+typedef struct after_ctx {
+    change_rows *r;
+    size_t ncols;
+    json_t **after; /* per row, NULL until read back */
+} after_ctx;
+
+static int after_row(void *user, const rc_value *cols, size_t n)
+{
+    after_ctx *a = user;
+    if (n < a->ncols + 1)
+        return 1;
+    char *k = key_text(&cols[0]);
+    json_t *at = json_object_get(a->r->index, k);
+    free(k);
+    if (!at)
+        return 0; /* a key the update gave a row: not one it changed */
+    size_t i = (size_t)json_integer_value(at);
+    json_t *vals = jx(json_array());
+    for (size_t c = 1; c <= a->ncols; c++)
+        json_array_append_new(vals, value_json(&cols[c]));
+    json_decref(a->after[i]);
+    a->after[i] = vals;
+    return 0;
+}
+
+/* Insert the records in rec (an array of [row_key, changes text]) in batches. */
+static int insert_records(db *d, const changes_meta *m, const char *table, json_t *rec)
+{
+    size_t total = json_array_size(rec);
+    const char *now = db_get_kind(d) == DB_MYSQL ? "NOW(3)"
+                                                 : "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+    rc_value *p = xcalloc(INSERT_ROWS * 6, sizeof *p);
+    int rc = 0;
+    for (size_t at = 0; at < total && rc == 0; at += INSERT_ROWS) {
+        size_t k = total - at < INSERT_ROWS ? total - at : INSERT_ROWS, np = 0;
+        strbuf sb = STRBUF_INIT;
+        sb_printf(&sb, "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, "
+                  "changes, at) VALUES ");
+        for (size_t i = 0; i < k; i++) {
+            json_t *one = json_array_get(rec, at + i);
+            sb_printf(&sb, "%s(?, ?, ?, ?, ?, ?, %s)", i ? ", " : "", now);
+            p[np++] = rc_int(m->run_id);
+            p[np++] = rc_text(m->job ? m->job : "");
+            p[np++] = rc_text(m->step ? m->step : "");
+            p[np++] = rc_text(table);
+            p[np++] = rc_text(json_string_value(json_array_get(one, 0)));
+            p[np++] = rc_text(json_string_value(json_array_get(one, 1)));
+        }
+        rc = db_exec(d, sb.s, p, np, NULL);
+        sb_free(&sb);
+    }
+    free(p);
+    return rc;
+}
+
+int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_meta *m)
+{
+    if (!r)
+        return 0;
+    after_ctx a = { r, decl->ncolumns, xcalloc(r->n, sizeof(json_t *)) };
+    rc_value *p = xcalloc(AFTER_KEYS, sizeof *p);
+    json_t *rec = jx(json_array());
+    int rc = 0;
+    for (size_t at = 0; at < r->n && rc == 0; at += AFTER_KEYS) {
+        size_t k = r->n - at < AFTER_KEYS ? r->n - at : AFTER_KEYS;
+        strbuf sb = STRBUF_INIT;
+        select_head(&sb, decl);
+        sb_printf(&sb, "%s IN (", decl->key_column);
+        for (size_t i = 0; i < k; i++) {
+            sb_printf(&sb, "%s?", i ? ", " : "");
+            p[i] = r->key[at + i];
+        }
+        sb_printf(&sb, ")");
+        rc = db_query(d, sb.s, p, k, after_row, &a);
+        sb_free(&sb);
+    }
+    for (size_t i = 0; rc == 0 && i < r->n; i++) {
+        /* A row the statement deleted has no after-values: each is null. */
+        json_t *after = a.after[i];
+        json_t *diff = jx(json_object());
+        for (size_t c = 0; c < decl->ncolumns; c++) {
+            json_t *b = json_array_get(r->before[i], c);
+            json_t *v = after ? json_array_get(after, c) : json_null();
+            if (!json_equal(b, v))
+                json_object_set_new(diff, decl->columns[c], jx(json_pack("[OO]", b, v)));
+            if (!after)
+                json_decref(v);
+        }
+        if (json_object_size(diff)) {
+            char *text = util_json_dump(diff, 0);
+            json_array_append_new(rec, jx(json_pack("[ss]", r->keytext[i], text)));
+            free(text);
+        }
+        json_decref(diff);
+    }
+    if (rc == 0 && json_array_size(rec)) {
+        rc = insert_records(d, m, decl->table, rec);
+        if (rc == 0)
+            m->pending += (int64_t)json_array_size(rec);
+    }
+    for (size_t i = 0; i < r->n; i++)
+        json_decref(a.after[i]);
+    free(a.after);
+    free(p);
+    json_decref(rec);
+    change_rows_free(r);
+    return rc;
+}
+
+void change_rows_free(change_rows *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->keytext[i]);
+        json_decref(r->before[i]);
+    }
+    free(r->key);
+    free(r->keytext);
+    free(r->before);
+    json_decref(r->index);
+    free(r);
+}
+
+int64_t changes_prune(db *d, const char *cutoff, int64_t limit)
+{
+    rc_value p[] = { rc_text(cutoff), rc_int(limit) };
+    int64_t n = 0;
+    /* The oldest ids first: pruning walks the primary key, one small delete at a time. */
+    const char *sql = db_get_kind(d) == DB_MYSQL
+        ? "DELETE FROM reconciler_changes WHERE at < ? ORDER BY id LIMIT ?"
+        : "DELETE FROM reconciler_changes WHERE id IN (SELECT id FROM reconciler_changes "
+          "WHERE at < ? ORDER BY id LIMIT ?)";
+    if (db_exec(d, sql, p, 2, &n) != 0)
+        return -1;
+    return n;
+}

@@ -1,0 +1,52 @@
+/*
+ * changes.h - change records: one row of reconciler_changes for every row a
+ * chunked statement changes, written in the chunk's own transaction
+ * (docs/internals.md "Change records"; migration 008).
+ */
+#ifndef RC_CHANGES_H
+#define RC_CHANGES_H
+
+#include "db/db.h"
+
+/* Who made the changes, for every record a chunk loop writes. */
+typedef struct changes_meta {
+    const rc_change_decl *decls; /* decls[i] for statement i; NULL: none declared */
+    size_t ndecls;
+    int64_t run_id;              /* the run's history id, 0 when it has none */
+    const char *job;
+    const char *step;
+    int64_t written;             /* records written in chunks that committed */
+    int64_t pending;             /* records written in the chunk still open */
+} changes_meta;
+
+/* The rows one statement is about to change, read before it runs (opaque). */
+typedef struct change_rows change_rows;
+
+/* Is decl usable (names, column count, where_param within n params)? 0, or -1 with err. */
+int changes_check(const rc_change_decl *decl, size_t nparams, char *err, size_t errlen);
+
+/*
+ * In the chunk's open transaction, before the statement: read the key and
+ * the declared columns of the rows its WHERE matches (params are the
+ * statement's, bounds included), locking them on MySQL (FOR UPDATE; SQLite's
+ * write lock covers it). *out is NULL when there are none. 0, or -1 (db_errmsg).
+ */
+int changes_before(db *d, const rc_change_decl *decl, const rc_value *params, size_t n,
+                   change_rows **out);
+
+/*
+ * After the statement: read the same rows again and write one record for
+ * each row whose declared columns changed; adds them to m->pending. Frees
+ * rows (NULL is nothing to do). 0, or -1 (db_errmsg).
+ */
+int changes_after(db *d, const rc_change_decl *decl, change_rows *rows, changes_meta *m);
+
+void change_rows_free(change_rows *rows);
+
+/*
+ * Delete up to limit records older than cutoff ("YYYY-MM-DD HH:MM:SS", the
+ * database's clock): the rows deleted, or -1 (db_errmsg).
+ */
+int64_t changes_prune(db *d, const char *cutoff, int64_t limit);
+
+#endif
