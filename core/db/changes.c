@@ -172,8 +172,8 @@ static int after_row(void *user, const rc_value *cols, size_t n)
     return 0;
 }
 
-/* Insert the records in rec (an array of [row_key, changes text]) in batches. */
-static int insert_records(db *d, const changes_meta *m, const char *table, json_t *rec)
+/* Insert the records in rec (arrays of [table, row_key, changes text]) in batches. */
+static int insert_records(db *d, const changes_meta *m, json_t *rec)
 {
     size_t total = json_array_size(rec);
     const char *now = db_get_kind(d) == DB_MYSQL ? "NOW(3)"
@@ -191,9 +191,9 @@ static int insert_records(db *d, const changes_meta *m, const char *table, json_
             p[np++] = rc_int(m->run_id);
             p[np++] = rc_text(m->job ? m->job : "");
             p[np++] = rc_text(m->step ? m->step : "");
-            p[np++] = rc_text(table);
             p[np++] = rc_text(json_string_value(json_array_get(one, 0)));
             p[np++] = rc_text(json_string_value(json_array_get(one, 1)));
+            p[np++] = rc_text(json_string_value(json_array_get(one, 2)));
         }
         rc = db_exec(d, sb.s, p, np, NULL);
         sb_free(&sb);
@@ -202,13 +202,39 @@ static int insert_records(db *d, const changes_meta *m, const char *table, json_
     return rc;
 }
 
+/* Note row i's values: the first before of a column stays, its after is the latest. */
+static void note_row(changes_meta *m, const rc_change_decl *decl, const char *key,
+                     json_t *before, json_t *after)
+{
+    if (!m->rows)
+        m->rows = jx(json_object());
+    char *id = xasprintf("%s\x1f%s", decl->table, key);
+    json_t *row = json_object_get(m->rows, id);
+    if (!row) {
+        row = jx(json_pack("[ss{}]", decl->table, key));
+        json_object_set_new(m->rows, id, row);
+    }
+    free(id);
+    json_t *cols = json_array_get(row, 2);
+    for (size_t c = 0; c < decl->ncolumns; c++) {
+        json_t *b = json_array_get(before, c);
+        json_t *v = after ? json_incref(json_array_get(after, c)) : json_null();
+        json_t *had = json_object_get(cols, decl->columns[c]);
+        if (had)
+            json_array_set_new(had, 1, v);
+        else if (!json_equal(b, v))
+            json_object_set_new(cols, decl->columns[c], jx(json_pack("[Oo]", b, v)));
+        else
+            json_decref(v);
+    }
+}
+
 int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_meta *m)
 {
     if (!r)
         return 0;
     after_ctx a = { r, decl->ncolumns, xcalloc(r->n, sizeof(json_t *)) };
     rc_value *p = xcalloc(AFTER_KEYS, sizeof *p);
-    json_t *rec = jx(json_array());
     int rc = 0;
     for (size_t at = 0; at < r->n && rc == 0; at += AFTER_KEYS) {
         size_t k = r->n - at < AFTER_KEYS ? r->n - at : AFTER_KEYS;
@@ -223,37 +249,54 @@ int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_met
         rc = db_query(d, sb.s, p, k, after_row, &a);
         sb_free(&sb);
     }
-    for (size_t i = 0; rc == 0 && i < r->n; i++) {
-        /* A row the statement deleted has no after-values: each is null. */
-        json_t *after = a.after[i];
-        json_t *diff = jx(json_object());
-        for (size_t c = 0; c < decl->ncolumns; c++) {
-            json_t *b = json_array_get(r->before[i], c);
-            json_t *v = after ? json_array_get(after, c) : json_null();
-            if (!json_equal(b, v))
-                json_object_set_new(diff, decl->columns[c], jx(json_pack("[OO]", b, v)));
-            if (!after)
-                json_decref(v);
-        }
-        if (json_object_size(diff)) {
-            char *text = util_json_dump(diff, 0);
-            json_array_append_new(rec, jx(json_pack("[ss]", r->keytext[i], text)));
-            free(text);
-        }
-        json_decref(diff);
-    }
-    if (rc == 0 && json_array_size(rec)) {
-        rc = insert_records(d, m, decl->table, rec);
-        if (rc == 0)
-            m->pending += (int64_t)json_array_size(rec);
-    }
+    /* A row the statement deleted has no after-values: each is null. */
+    for (size_t i = 0; rc == 0 && i < r->n; i++)
+        note_row(m, decl, r->keytext[i], r->before[i], a.after[i]);
     for (size_t i = 0; i < r->n; i++)
         json_decref(a.after[i]);
     free(a.after);
     free(p);
-    json_decref(rec);
     change_rows_free(r);
     return rc;
+}
+
+int changes_flush(db *d, changes_meta *m)
+{
+    json_t *rec = jx(json_array());
+    const char *id;
+    json_t *row;
+    int rc = 0;
+    json_object_foreach(m->rows, id, row) {
+        json_t *cols = json_array_get(row, 2), *pair;
+        const char *col;
+        void *tmp;
+        /* A column set back to its first value is no change. */
+        json_object_foreach_safe(cols, tmp, col, pair) {
+            if (json_equal(json_array_get(pair, 0), json_array_get(pair, 1)))
+                json_object_del(cols, col);
+        }
+        if (!json_object_size(cols))
+            continue;
+        char *text = util_json_dump(cols, 0);
+        json_array_append_new(rec, jx(json_pack("[OOs]", json_array_get(row, 0),
+                                                json_array_get(row, 1), text)));
+        free(text);
+    }
+    (void)id;
+    if (json_array_size(rec)) {
+        rc = insert_records(d, m, rec);
+        if (rc == 0)
+            m->pending += (int64_t)json_array_size(rec);
+    }
+    json_decref(rec);
+    changes_discard(m);
+    return rc;
+}
+
+void changes_discard(changes_meta *m)
+{
+    json_decref(m->rows);
+    m->rows = NULL;
 }
 
 void change_rows_free(change_rows *r)

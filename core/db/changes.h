@@ -6,6 +6,7 @@
 #ifndef RC_CHANGES_H
 #define RC_CHANGES_H
 
+#include <jansson.h>
 #include "db/db.h"
 
 /* Who made the changes, for every record a chunk loop writes. */
@@ -17,6 +18,12 @@ typedef struct changes_meta {
     const char *step;
     int64_t written;             /* records written in chunks that committed */
     int64_t pending;             /* records written in the chunk still open */
+    /*
+     * The open chunk's changed rows, "table\x1fkey" -> {column: [before,
+     * after]}: a row two statements change is one record (the first before,
+     * the last after). Owned; NULL until a row changes.
+     */
+    json_t *rows;
 } changes_meta;
 
 /* The rows one statement is about to change, read before it runs (opaque). */
@@ -35,11 +42,20 @@ int changes_before(db *d, const rc_change_decl *decl, const rc_value *params, si
                    change_rows **out);
 
 /*
- * After the statement: read the same rows again and write one record for
- * each row whose declared columns changed; adds them to m->pending. Frees
- * rows (NULL is nothing to do). 0, or -1 (db_errmsg).
+ * After the statement: read the same rows again and note in m->rows each
+ * row whose declared columns changed. Frees rows (NULL is nothing to do).
+ * 0, or -1 (db_errmsg).
  */
 int changes_after(db *d, const rc_change_decl *decl, change_rows *rows, changes_meta *m);
+
+/*
+ * Before the chunk commits: write one record per row in m->rows whose values
+ * differ in the end, counted in m->pending, and empty m->rows. 0, or -1.
+ */
+int changes_flush(db *d, changes_meta *m);
+
+/* Forget the open chunk's rows (it rolled back). */
+void changes_discard(changes_meta *m);
 
 void change_rows_free(change_rows *rows);
 

@@ -198,6 +198,9 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
         if (decl && changes_after(d, decl, rows, cm) != 0)
             goto rollback;
     }
+    /* The records go in this transaction, before its (fenced) commit. */
+    if (cm && changes_flush(d, cm) != 0)
+        goto rollback;
     if (hooks && hooks->before_commit)
         verdict = hooks->before_commit(hooks->arg, counts, nstmts, err, errlen);
     if (verdict != CHUNK_COMMIT) {
@@ -214,6 +217,8 @@ rollback:
     {
         /* Keep the error that made us roll back, not the rollback's own. */
         db_rollback(d);
+        if (cm)
+            changes_discard(cm);
         return -1;
     }
 }

@@ -1,0 +1,188 @@
+/* test_changes.c - change records (reconciler_changes): one per changed row,
+ * written with the change, on both drivers, through real runs. */
+#include "helpers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define T "2030-06-15 12:00:00"
+#define T_MINUS_1H "2030-06-15 11:00:00"
+#define T_PLUS_1H "2030-06-15 13:00:00"
+
+static int64_t job(db *d, const char *status, int attempts, const char *locked_by,
+                   const char *locked_until)
+{
+    rc_value p[] = { rc_text(status), rc_int(attempts),
+                     locked_by ? rc_text(locked_by) : rc_null(),
+                     locked_until ? rc_text(locked_until) : rc_null() };
+    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
+                         "locked_until) VALUES ('test', ?, ?, ?, ?)", p, 4, NULL), 0, "%s",
+                 db_errmsg(d));
+    return th_count(d, "SELECT MAX(id) FROM processing_jobs");
+}
+
+typedef struct record {
+    char step[64], table[64], key[32];
+    json_t *changes;
+} record;
+
+typedef struct records {
+    size_t n;
+    record r[64];
+} records;
+
+static int record_row(void *user, const rc_value *c, size_t n)
+{
+    records *rs = user;
+    cr_assert_eq(n, 4);
+    cr_assert_lt(rs->n, 64);
+    record *r = &rs->r[rs->n++];
+    snprintf(r->step, sizeof r->step, "%s", c[0].s);
+    snprintf(r->table, sizeof r->table, "%s", c[1].s);
+    snprintf(r->key, sizeof r->key, "%s", c[2].s);
+    r->changes = json_loads(c[3].s, 0, NULL);
+    cr_assert_not_null(r->changes, "%s", c[3].s);
+    return 0;
+}
+
+static void read_records(db *d, records *rs)
+{
+    rs->n = 0;
+    cr_assert_eq(db_query(d, "SELECT step, table_name, row_key, changes FROM reconciler_changes "
+                          "ORDER BY id", NULL, 0, record_row, rs), 0, "%s", db_errmsg(d));
+}
+
+static void free_records(records *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        json_decref(rs->r[i].changes);
+}
+
+static const record *find(const records *rs, int64_t id)
+{
+    char key[32];
+    const record *hit = NULL;
+    snprintf(key, sizeof key, "%lld", (long long)id);
+    for (size_t i = 0; i < rs->n; i++) {
+        if (strcmp(rs->r[i].key, key) == 0) {
+            cr_assert_null(hit, "row %s has two records", key);
+            hit = &rs->r[i];
+        }
+    }
+    return hit;
+}
+
+/* [before, after] of column col in r, as text ("null" for NULL). */
+static void expect(const record *r, const char *col, const char *before, const char *after)
+{
+    json_t *pair = json_object_get(r->changes, col);
+    cr_assert(json_is_array(pair), "row %s: no %s in its record", r->key, col);
+    json_t *b = json_array_get(pair, 0), *a = json_array_get(pair, 1);
+    if (before)
+        cr_assert_str_eq(json_string_value(b) ? json_string_value(b) : "?", before, "%s", col);
+    else
+        cr_assert(json_is_null(b), "row %s: %s was NULL before", r->key, col);
+    if (after)
+        cr_assert_str_eq(json_string_value(a) ? json_string_value(a) : "?", after, "%s", col);
+    else
+        cr_assert(json_is_null(a), "row %s: %s is NULL after", r->key, col);
+}
+
+static json_t *step0(json_t *res)
+{
+    return json_array_get(json_object_get(res, "steps"), 0);
+}
+
+DB_TEST(changes, leases_records_each_changed_row_once)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    int64_t requeue = job(d, "processing", 0, "w1", T_MINUS_1H);
+    int64_t fail = job(d, "processing", 3, "w1", T_MINUS_1H);
+    int64_t orphan = job(d, "processing", 1, "w2", NULL);
+    int64_t stale = job(d, "completed", 1, "w5", T_MINUS_1H);
+    int64_t live = job(d, "processing", 0, "w3", T_PLUS_1H);
+    int64_t idle = job(d, "completed", 1, NULL, NULL);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    json_t *s = step0(res);
+    cr_assert_eq(json_integer_value(json_object_get(s, "rowsChanged")) > 0, 1);
+    cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 0);
+
+    records rs;
+    read_records(d, &rs);
+    cr_assert_eq(rs.n, 4, "one record per changed row, got %zu", rs.n);
+    cr_assert_null(find(&rs, live));
+    cr_assert_null(find(&rs, idle));
+    const record *a = find(&rs, requeue), *b = find(&rs, fail), *c = find(&rs, orphan),
+                 *e = find(&rs, stale);
+    cr_assert(a && b && c && e);
+    cr_assert_str_eq(a->step, "leases");
+    cr_assert_str_eq(a->table, "processing_jobs");
+    expect(a, "status", "processing", "retry");
+    expect(a, "locked_by", "w1", NULL);
+    expect(b, "status", "processing", "failed");
+    expect(c, "status", "processing", "retry");
+    expect(c, "locked_by", "w2", NULL);
+    expect(e, "locked_by", "w5", NULL);
+    cr_assert_null(json_object_get(e->changes, "status"), "status did not change");
+    free_records(&rs);
+    json_decref(res);
+
+    /* Nothing left to do: the second run changes nothing and records nothing. */
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 4);
+    json_decref(res);
+    rig_down(&r);
+}
+
+DB_TEST(changes, dry_run_records_nothing)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+DB_TEST(changes, record_changes_false_records_nothing)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n    record_changes: false\n");
+    db *d = r.t.conn;
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 1);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "unrecordedChanges")), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+/* Many chunks: records and changed rows match one to one, each chunk's in its transaction. */
+DB_TEST(changes, many_chunks_one_record_per_row)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n    options:\n      batch_size: 7\n");
+    db *d = r.t.conn;
+    for (int i = 0; i < 100; i++)
+        job(d, "processing", i % 5, "w", i % 2 ? T_MINUS_1H : NULL);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    int64_t changed = th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status <> "
+                                  "'processing'");
+    cr_assert_eq(changed, 100);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), changed);
+    cr_assert_eq(th_count(d, "SELECT COUNT(DISTINCT row_key) FROM reconciler_changes"), changed);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), changed);
+    json_decref(res);
+    rig_down(&r);
+}
