@@ -186,3 +186,58 @@ DB_TEST(changes, many_chunks_one_record_per_row)
     json_decref(res);
     rig_down(&r);
 }
+
+/* A plugin built for 1.5 loads and runs; what its chunks change is counted, not lost. */
+DB_TEST(changes, abi_1_5_plugin_writes_are_unrecorded_changes)
+{
+    rig r;
+    rig_up(&r, kind, "tests/plugins", "  - plugin: old15\n");
+    db *d = r.t.conn;
+    for (int i = 0; i < 5; i++)
+        job(d, "pending", 0, "w", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    json_t *s = step0(res);
+    cr_assert_eq(json_integer_value(json_object_get(s, "rowsChanged")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+/* The sql step declares its update: set's columns, before and after, per row. */
+DB_TEST(changes, sql_step_records_its_update)
+{
+    rig r;
+    rig_up(&r, kind, "plugins",
+           "  - plugin: sql\n    name: park\n    options:\n      table: processing_jobs\n"
+           "      set: \"status = 'failed', `attempts` = attempts + 1\"\n"
+           "      where: \"status = 'pending'\"\n      result: parked\n"
+           "      batch_size: 2\n");
+    db *d = r.t.conn;
+    int64_t a = job(d, "pending", 1, NULL, NULL);
+    int64_t b = job(d, "pending", 2, NULL, NULL);
+    job(d, "completed", 0, NULL, NULL);
+    int64_t c = job(d, "pending", 0, NULL, NULL);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "unrecordedChanges")), 0);
+    records rs;
+    read_records(d, &rs);
+    cr_assert_eq(rs.n, 3);
+    const int64_t ids[] = { a, b, c }, att[] = { 1, 2, 0 };
+    for (int i = 0; i < 3; i++) {
+        const record *x = find(&rs, ids[i]);
+        cr_assert_not_null(x);
+        cr_assert_str_eq(x->step, "park");
+        expect(x, "status", "pending", "failed");
+        json_t *p = json_object_get(x->changes, "attempts");
+        cr_assert_eq(json_integer_value(json_array_get(p, 0)), att[i]);
+        cr_assert_eq(json_integer_value(json_array_get(p, 1)), att[i] + 1);
+    }
+    free_records(&rs);
+    json_decref(res);
+    rig_down(&r);
+}

@@ -88,13 +88,16 @@ static char *key_text(const rc_value *v)
     }
 }
 
-/* "SELECT key, c1, ... FROM table WHERE " */
+/*
+ * "SELECT `key`, `c1`, ... FROM `table` WHERE ": names are plain (checked),
+ * quoted so that a reserved word is a name; SQLite takes MySQL's backticks.
+ */
 static void select_head(strbuf *sb, const rc_change_decl *decl)
 {
-    sb_printf(sb, "SELECT %s", decl->key_column);
+    sb_printf(sb, "SELECT `%s`", decl->key_column);
     for (size_t i = 0; i < decl->ncolumns; i++)
-        sb_printf(sb, ", %s", decl->columns[i]);
-    sb_printf(sb, " FROM %s WHERE ", decl->table);
+        sb_printf(sb, ", `%s`", decl->columns[i]);
+    sb_printf(sb, " FROM `%s` WHERE ", decl->table);
 }
 
 typedef struct before_ctx {
@@ -240,7 +243,7 @@ int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_met
         size_t k = r->n - at < AFTER_KEYS ? r->n - at : AFTER_KEYS;
         strbuf sb = STRBUF_INIT;
         select_head(&sb, decl);
-        sb_printf(&sb, "%s IN (", decl->key_column);
+        sb_printf(&sb, "`%s` IN (", decl->key_column);
         for (size_t i = 0; i < k; i++) {
             sb_printf(&sb, "%s?", i ? ", " : "");
             p[i] = r->key[at + i];
