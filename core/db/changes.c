@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Keys read back per query, and records per INSERT: well under every driver's parameter cap. */
 #define AFTER_KEYS 500
@@ -254,7 +255,8 @@ int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_met
     }
     /* A row the statement deleted has no after-values: each is null. */
     for (size_t i = 0; rc == 0 && i < r->n; i++)
-        note_row(m, decl, r->keytext[i], r->before[i], a.after[i]);
+        if (r->before[i])
+            note_row(m, decl, r->keytext[i], r->before[i], a.after[i]);
     for (size_t i = 0; i < r->n; i++)
         json_decref(a.after[i]);
     free(a.after);
@@ -300,6 +302,72 @@ void changes_discard(changes_meta *m)
 {
     json_decref(m->rows);
     m->rows = NULL;
+}
+
+char *changes_capture_sql(db *d, const rc_change_decl *decl, const char *stmt)
+{
+    size_t ls = strlen(stmt), lw = strlen(decl->where), lk = strlen(" WHERE ");
+    if (db_get_kind(d) != DB_MYSQL || ls < lw + lk || strcmp(stmt + ls - lw, decl->where) != 0 ||
+        strncasecmp(stmt + ls - lw - lk, " WHERE ", lk) != 0)
+        return NULL;
+    /* No placeholder is added: the statement's parameters keep their places. */
+    return xasprintf("%.*s, `%s` = IF((@rc_changed := JSON_ARRAY_APPEND(COALESCE(@rc_changed, "
+                     "'[]'), '$', `%s`)) IS NULL, `%s`, `%s`)%s", (int)(ls - lw - lk), stmt,
+                     decl->key_column, decl->key_column, decl->key_column, decl->key_column,
+                     stmt + ls - lw - lk);
+}
+
+static int ignore_row(void *user, const rc_value *cols, size_t n)
+{
+    (void)user;
+    (void)cols;
+    (void)n;
+    return 0;
+}
+
+int changes_capture_reset(db *d)
+{
+    return db_query(d, "SELECT @rc_changed := NULL", NULL, 0, ignore_row, NULL);
+}
+
+static int text_row(void *user, const rc_value *cols, size_t n)
+{
+    char **out = user;
+    if (n >= 1 && cols[0].type == RC_TEXT)
+        *out = xstrdup(cols[0].s);
+    return 0;
+}
+
+int changes_capture_keep(db *d, change_rows *r, int64_t *missed)
+{
+    char *text = NULL;
+    if (db_query(d, "SELECT @rc_changed", NULL, 0, text_row, &text) != 0)
+        return -1;
+    json_t *keys = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    json_t *hit = jx(json_object());
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) {
+        char *kt = json_is_integer(k) ? xasprintf("%lld", (long long)json_integer_value(k))
+                   : json_is_string(k) ? xstrdup(json_string_value(k)) : NULL;
+        if (!kt)
+            continue;
+        if (!r || !json_object_get(r->index, kt))
+            (*missed)++;
+        json_object_set_new(hit, kt, json_true());
+        free(kt);
+    }
+    /* Rows read before that the statement did not match: another writer won them. */
+    for (size_t j = 0; r && j < r->n; j++) {
+        if (!json_object_get(hit, r->keytext[j])) {
+            json_decref(r->before[j]);
+            r->before[j] = NULL;
+        }
+    }
+    json_decref(hit);
+    json_decref(keys);
+    return 0;
 }
 
 void change_rows_free(change_rows *r)

@@ -18,6 +18,7 @@ typedef struct changes_meta {
     const char *step;
     int64_t written;             /* records written in chunks that committed */
     int64_t pending;             /* records written in the chunk still open */
+    int64_t missed;              /* rows changed whose before-values were not read */
     /*
      * The open chunk's changed rows, "table\x1fkey" -> {column: [before,
      * after]}: a row two statements change is one record (the first before,
@@ -58,6 +59,25 @@ int changes_flush(db *d, changes_meta *m);
 void changes_discard(changes_meta *m);
 
 void change_rows_free(change_rows *rows);
+
+/*
+ * MySQL: the statement rewritten to note the key of every row it matches in
+ * the session variable @rc_changed (its SET clause gains `key` = `key`), so
+ * that only rows this very statement changed get a record; malloc'd. NULL
+ * on SQLite (one writer: the rows read are the rows written) or when the
+ * statement does not end with " WHERE " and its declared where.
+ */
+char *changes_capture_sql(db *d, const rc_change_decl *decl, const char *stmt);
+
+/* Clear @rc_changed before a captured statement: 0, or -1 (db_errmsg). */
+int changes_capture_reset(db *d);
+
+/*
+ * After a captured statement: keep in rows only those it matched. Rows it
+ * matched that the before-read did not see are added to *missed (their
+ * before-values are unknown: counted, not recorded). 0, or -1.
+ */
+int changes_capture_keep(db *d, change_rows *rows, int64_t *missed);
 
 /*
  * Delete up to limit records older than cutoff ("YYYY-MM-DD HH:MM:SS", the

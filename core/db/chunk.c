@@ -177,6 +177,7 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
     rc_value params[MAX_PARAMS];
     int verdict = CHUNK_COMMIT;
     changes_meta *cm = hooks ? hooks->changes : NULL;
+    int64_t missed_before = cm ? cm->missed : 0;
     if (cm)
         cm->pending = 0;
     if (db_begin(d) != 0)
@@ -189,9 +190,20 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
         size_t n = bind_bound(params, stmts[i].n, key, lo);
         n = bind_bound(params, n, key, hi);
         /* The rows' values before, read (and on MySQL locked) in this transaction. */
-        if (decl && changes_before(d, decl, params, n, &rows) != 0)
+        char *captured = decl ? changes_capture_sql(d, decl, stmts[i].sql) : NULL;
+        if (decl && changes_before(d, decl, params, n, &rows) != 0) {
+            free(captured);
             goto rollback;
-        if (db_exec(d, stmts[i].sql, params, n, &counts[i]) != 0) {
+        }
+        /*
+         * MySQL: the statement notes the keys it matched, so that a row the
+         * before-read saw but another writer took first gets no record.
+         */
+        int bad = (captured && changes_capture_reset(d) != 0) ||
+                  db_exec(d, captured ? captured : stmts[i].sql, params, n, &counts[i]) != 0 ||
+                  (captured && changes_capture_keep(d, rows, &cm->missed) != 0);
+        free(captured);
+        if (bad) {
             change_rows_free(rows);
             goto rollback;
         }
@@ -204,6 +216,8 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
     if (hooks && hooks->before_commit)
         verdict = hooks->before_commit(hooks->arg, counts, nstmts, err, errlen);
     if (verdict != CHUNK_COMMIT) {
+        if (cm)
+            cm->missed = missed_before;
         if (db_rollback(d) != 0)
             return -1;
         return verdict == CHUNK_ROLLBACK ? 0 : -2;
@@ -217,8 +231,10 @@ rollback:
     {
         /* Keep the error that made us roll back, not the rollback's own. */
         db_rollback(d);
-        if (cm)
+        if (cm) {
             changes_discard(cm);
+            cm->missed = missed_before; /* what a rolled-back chunk changed is undone */
+        }
         return -1;
     }
 }

@@ -534,6 +534,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
     }
     free(was);
     sr->changes_recorded += cm.written;
+    sr->unrecorded += cm.missed; /* rows changed whose before-values were never read */
     if (after > before)
         sr->rows_changed += after - before;
     if (rc == 0)
