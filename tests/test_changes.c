@@ -241,3 +241,73 @@ DB_TEST(changes, sql_step_records_its_update)
     json_decref(res);
     rig_down(&r);
 }
+
+static json_t *cli_json(const char *const *args)
+{
+    char *out = NULL, *err = NULL;
+    int st = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(st, 0, "exit %d: %s", st, err);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert(json_is_array(j), "%s", out);
+    free(out);
+    free(err);
+    return j;
+}
+
+/* `reconciler changes`: one row's records, a run's records in pages by keyset. */
+DB_TEST(changes, cli_filters_and_pages)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    int64_t a = job(d, "processing", 0, "w1", T_MINUS_1H);
+    for (int i = 0; i < 4; i++)
+        job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    int64_t run = json_integer_value(json_object_get(res, "runId"));
+    json_decref(res);
+    cr_assert_gt(run, 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes WHERE run_id = "
+                             "(SELECT MAX(run_id) FROM reconciler_changes)"), 5);
+
+    char key[32], runs[32], before[32];
+    snprintf(key, sizeof key, "%lld", (long long)a);
+    snprintf(runs, sizeof runs, "%lld", (long long)run);
+    const char *one[] = { "changes", "-c", r.yaml, "--table", "processing_jobs", "--key", key,
+                          "--json", NULL };
+    json_t *j = cli_json(one);
+    cr_assert_eq(json_array_size(j), 1);
+    json_t *st = json_object_get(json_object_get(json_array_get(j, 0), "changes"), "status");
+    cr_assert_str_eq(json_string_value(json_array_get(st, 0)), "processing");
+    cr_assert_str_eq(json_string_value(json_array_get(st, 1)), "retry");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(j, 0), "runId")), run);
+    json_decref(j);
+
+    const char *page1[] = { "changes", "-c", r.yaml, "--run", runs, "-n", "3", "--json", NULL };
+    j = cli_json(page1);
+    cr_assert_eq(json_array_size(j), 3);
+    int64_t last = json_integer_value(json_object_get(json_array_get(j, 2), "id"));
+    cr_assert_gt(json_integer_value(json_object_get(json_array_get(j, 0), "id")), last);
+    json_decref(j);
+    snprintf(before, sizeof before, "%lld", (long long)last);
+    const char *page2[] = { "changes", "-c", r.yaml, "--run", runs, "-n", "3", "--before",
+                            before, "--json", NULL };
+    j = cli_json(page2);
+    cr_assert_eq(json_array_size(j), 2, "the rest: 5 records in all");
+    cr_assert_lt(json_integer_value(json_object_get(json_array_get(j, 0), "id")), last);
+    json_decref(j);
+
+    const char *nokey[] = { "changes", "-c", r.yaml, "--key", key, NULL };
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_cli(nokey, NULL, &out, &err), 2);
+    cr_assert(strstr(err, "--key needs --table"), "%s", err);
+    free(out);
+    free(err);
+    const char *text[] = { "changes", "-c", r.yaml, "--step", "leases", NULL };
+    cr_assert_eq(th_run_cli(text, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "status: \"processing\" -> \"retry\""), "%s", out);
+    free(out);
+    free(err);
+    rig_down(&r);
+}

@@ -26,6 +26,7 @@ int cmd_calendar(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_changes(int argc, char **argv);
 
 /* A run's result for people: the summary, a line per step, the figures (run --once, trigger). */
 void cli_print_result(const json_t *r);

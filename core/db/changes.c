@@ -398,3 +398,61 @@ int64_t changes_prune(db *d, const char *cutoff, int64_t limit)
         return -1;
     return n;
 }
+
+static int list_row(void *user, const rc_value *c, size_t n)
+{
+    json_t *out = user;
+    if (n < 8)
+        return 1;
+    json_t *ch = c[6].type == RC_TEXT ? json_loads(c[6].s, 0, NULL) : NULL;
+    json_array_append_new(out, jx(json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
+                                            "id", (json_int_t)c[0].i, "runId",
+                                            (json_int_t)c[1].i, "job", value_json(&c[2]),
+                                            "step", value_json(&c[3]), "table",
+                                            value_json(&c[4]), "key", value_json(&c[5]),
+                                            "changes", ch ? ch : json_object(), "at",
+                                            value_json(&c[7]))));
+    return 0;
+}
+
+json_t *changes_list(db *d, const changes_filter *f)
+{
+    strbuf sb = STRBUF_INIT;
+    rc_value p[8];
+    size_t n = 0;
+    sb_printf(&sb, "SELECT id, run_id, job, step, table_name, row_key, changes, %s FROM "
+              "reconciler_changes WHERE 1 = 1",
+              db_get_kind(d) == DB_MYSQL ? "DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f')" : "at");
+    if (f->run_id) {
+        sb_printf(&sb, " AND run_id = ?");
+        p[n++] = rc_int(f->run_id);
+    }
+#define TEXT_FILTER(field, col)                                                          \
+    if (f->field) {                                                                      \
+        sb_printf(&sb, " AND " col " = ?");                                              \
+        p[n++] = rc_text(f->field);                                                      \
+    }
+    TEXT_FILTER(table, "table_name")
+    TEXT_FILTER(key, "row_key")
+    TEXT_FILTER(step, "step")
+    TEXT_FILTER(job, "job")
+#undef TEXT_FILTER
+    if (f->since) {
+        sb_printf(&sb, " AND at >= ?");
+        p[n++] = rc_text(f->since);
+    }
+    if (f->before > 0) {
+        sb_printf(&sb, " AND id < ?");
+        p[n++] = rc_int(f->before);
+    }
+    sb_printf(&sb, " ORDER BY id DESC LIMIT ?");
+    p[n++] = rc_int(f->limit < 1 ? 1 : f->limit > CHANGES_LIST_MAX ? CHANGES_LIST_MAX : f->limit);
+    json_t *out = jx(json_array());
+    int rc = db_query(d, sb.s, p, n, list_row, out);
+    sb_free(&sb);
+    if (rc != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}

@@ -85,4 +85,22 @@ int changes_capture_keep(db *d, change_rows *rows, int64_t *missed);
  */
 int64_t changes_prune(db *d, const char *cutoff, int64_t limit);
 
+
+
+/* What `reconciler changes` and GET /v1/changes ask for; NULL / 0 fields match all. */
+typedef struct changes_filter {
+    int64_t run_id;
+    const char *table, *key, *step, *job;
+    const char *since;  /* "YYYY-MM-DD HH:MM:SS": records at or after it */
+    int64_t before;     /* keyset paging: records whose id is below it */
+    int64_t limit;      /* 1..CHANGES_LIST_MAX */
+} changes_filter;
+#define CHANGES_LIST_MAX 1000
+
+/*
+ * The matching records, newest first, as a JSON array of {id, runId, job,
+ * step, table, key, changes: {column: [before, after]}, at} (owned), or
+ * NULL (db_errmsg).
+ */
+json_t *changes_list(db *d, const changes_filter *f);
 #endif
