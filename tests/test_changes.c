@@ -311,3 +311,79 @@ DB_TEST(changes, cli_filters_and_pages)
     free(err);
     rig_down(&r);
 }
+
+/* A database not migrated to 008: the step still runs; its changes are counted, not lost. */
+DB_TEST(changes, without_the_table_changes_are_counted)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    cr_assert_eq(db_exec(d, "DROP TABLE reconciler_changes", NULL, 0, NULL), 0, "%s",
+                 db_errmsg(d));
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 2);
+    /* Counted as rowsChanged counts: per statement (SQLite's chunk clears, then requeues). */
+    json_t *s = step0(res);
+    cr_assert_geq(json_integer_value(json_object_get(s, "unrecordedChanges")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")),
+                 json_integer_value(json_object_get(s, "rowsChanged")));
+    cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+#include "db/changes.h"
+
+/* Pruning deletes the records older than the bound, oldest first, at most limit at a time. */
+DB_TEST(changes, prune_deletes_old_records_in_chunks)
+{
+    th_db t;
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    const char *ins = kind == DB_MYSQL
+        ? "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, changes, at) "
+          "VALUES (1, '', 's', 't', ?, '{}', NOW(3) - INTERVAL ? HOUR)"
+        : "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, changes, at) "
+          "VALUES (1, '', 's', 't', ?, '{}', strftime('%Y-%m-%d %H:%M:%f', 'now', ?))";
+    for (int i = 0; i < 10; i++) {
+        char key[8], ago[32];
+        snprintf(key, sizeof key, "%d", i);
+        snprintf(ago, sizeof ago, "-%d hours", i < 5 ? 48 : 1);
+        rc_value p[] = { rc_text(key), kind == DB_MYSQL ? rc_int(i < 5 ? 48 : 1) : rc_text(ago) };
+        cr_assert_eq(db_exec(t.conn, ins, p, 2, NULL), 0, "%s", db_errmsg(t.conn));
+    }
+    /* Kept 24 h: the five of 48 h ago go, 3 then 2; the five of 1 h ago stay. */
+    cr_assert_eq(changes_prune(t.conn, 86400, 3), 3);
+    cr_assert_eq(changes_prune(t.conn, 86400, 3), 2);
+    cr_assert_eq(changes_prune(t.conn, 86400, 3), 0);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_changes"), 5);
+    cr_assert_eq(th_count(t.conn, "SELECT MIN(CAST(row_key AS INTEGER)) FROM "
+                                   "reconciler_changes"), 5);
+    th_db_destroy(&t);
+}
+
+/* history.changes_keep is bounded: 1h to 3650d, both sides of each bound. */
+Test(changes, changes_keep_is_bounded)
+{
+    static const struct { const char *v; int ok; } cases[] = {
+        { "59m", 0 }, { "1h", 1 }, { "30d", 1 }, { "3650d", 1 }, { "3651d", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = NULL, err[1024] = "";
+        config *cfg = NULL;
+        cr_assert_neq(asprintf(&text, "database:\n  url: \"sqlite:x.db\"\nhistory:\n  "
+                               "changes_keep: %s\nsteps:\n  - plugin: leases\n", cases[i].v), -1);
+        char *path = th_path(th_tmpdir(), "keep.yaml");
+        th_write(path, text);
+        int rc = config_load(path, &cfg, err, sizeof err);
+        cr_assert_eq(rc == 0, cases[i].ok, "%s: %s", cases[i].v, err);
+        if (!cases[i].ok)
+            cr_assert(strstr(err, "changes_keep"), "%s", err);
+        config_free(cfg);
+        free(text);
+        free(path);
+    }
+}

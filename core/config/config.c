@@ -114,6 +114,10 @@ static const cfg_key top_keys[] = {
       C(history_path), K_PATH },
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .min = 1, .max = 1000000 },
+    { "history.changes_keep", RC_OPT_DURATION, "30d",
+      "how long change records (reconciler_changes) are kept; the service deletes older ones "
+      "in small chunks after its runs", C(history_changes_keep_ms), .min = HOUR_MS,
+      .max = 3650 * DAY_MS },
     /* The default is absolute (base/paths.h): the installed plugin folder,
      * then the local one where there is one (set_plugin_dirs). */
     { "plugin_dir", RC_OPT_STRING, rc_default_plugin_dir,

@@ -118,6 +118,7 @@ typedef struct config {
     /* history: */
     char *history_path;  /* resolved; default var/history.db */
     int64_t history_keep_runs; /* default 1000, 1 to 1000000 */
+    int64_t history_changes_keep_ms; /* default 30d, 1h to 3650d: change records' age */
 
     /* plugin_dir: a string or a list of strings, resolved; default "plugins" */
     char **plugin_dirs;

@@ -385,18 +385,20 @@ void change_rows_free(change_rows *r)
     free(r);
 }
 
-int64_t changes_prune(db *d, const char *cutoff, int64_t limit)
+int64_t changes_prune(db *d, int64_t keep_s, int64_t limit)
 {
-    rc_value p[] = { rc_text(cutoff), rc_int(limit) };
+    char ago[48];
+    rc_value p[] = { rc_int(keep_s), rc_int(limit) };
     int64_t n = 0;
-    /* The oldest ids first: pruning walks the primary key, one small delete at a time. */
-    const char *sql = db_get_kind(d) == DB_MYSQL
-        ? "DELETE FROM reconciler_changes WHERE at < ? ORDER BY id LIMIT ?"
-        : "DELETE FROM reconciler_changes WHERE id IN (SELECT id FROM reconciler_changes "
-          "WHERE at < ? ORDER BY id LIMIT ?)";
-    if (db_exec(d, sql, p, 2, &n) != 0)
-        return -1;
-    return n;
+    snprintf(ago, sizeof ago, "-%lld seconds", (long long)keep_s);
+    /* The oldest ids first: the delete walks the primary key, one small chunk at a time. */
+    if (db_get_kind(d) == DB_MYSQL)
+        return db_exec(d, "DELETE FROM reconciler_changes WHERE at < NOW(3) - INTERVAL ? SECOND "
+                       "ORDER BY id LIMIT ?", p, 2, &n) != 0 ? -1 : n;
+    p[0] = rc_text(ago);
+    return db_exec(d, "DELETE FROM reconciler_changes WHERE id IN (SELECT id FROM "
+                   "reconciler_changes WHERE at < strftime('%Y-%m-%d %H:%M:%f', 'now', ?) "
+                   "ORDER BY id LIMIT ?)", p, 2, &n) != 0 ? -1 : n;
 }
 
 static int list_row(void *user, const rc_value *c, size_t n)

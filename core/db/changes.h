@@ -80,10 +80,11 @@ int changes_capture_reset(db *d);
 int changes_capture_keep(db *d, change_rows *rows, int64_t *missed);
 
 /*
- * Delete up to limit records older than cutoff ("YYYY-MM-DD HH:MM:SS", the
- * database's clock): the rows deleted, or -1 (db_errmsg).
+ * Delete up to limit records older than keep_s seconds (the database's
+ * clock), oldest first: the rows deleted, or -1 (db_errmsg).
  */
-int64_t changes_prune(db *d, const char *cutoff, int64_t limit);
+int64_t changes_prune(db *d, int64_t keep_s, int64_t limit);
+#define CHANGES_PRUNE_CHUNK 1000
 
 
 

@@ -48,6 +48,7 @@ typedef struct step_run {
     size_t ndecls;
     int64_t changes_recorded;    /* records written with committed chunks */
     int64_t unrecorded;          /* rows changed that no record describes */
+    int warned_no_table;         /* said once that reconciler_changes is missing */
 } step_run;
 
 /* step_run's cap when steps[].max_changes is not set. */
