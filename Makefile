@@ -139,8 +139,12 @@ $(BUILD)/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/libcore.a
 $(BUILD)/reconciler-scenario-check: $(BUILD)/obj/tools/scenario_check.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Made afresh: `ar r` on an old archive keeps the members of deleted
+# sources and appends new ones after the old, so the archive (and the
+# binary linked from it) would depend on the build's history.
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 # An object without its .d yet (a build from before -MMD) is made again
@@ -148,7 +152,7 @@ $(BUILD)/libcore.a: $(CORE_OBJ)
 # counts as new (a pattern rule would make it an intermediate file, which
 # make does not remake for its own sake).
 DEPFILES = $(patsubst %.c,$(BUILD)/obj/%.d,$(CORE_SRC) core/cli/main.c tools/scenario_check.c \
-               $(TEST_SRC) tests/galera/test_galera.c)
+               $(TEST_SRC) tests/galera/test_galera.c tests/galera/test_galera_jobs.c)
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<

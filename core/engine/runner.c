@@ -343,13 +343,22 @@ void run_result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
         json_t *copy = jx(json_deep_copy(o->results));
         json_object_update_recursive(rr->results, copy);
         json_decref(copy);
-        log_info("step %s: ok in %lld ms", ps->cfg->name, (long long)o->ms);
+    }
+    /* JSON logs carry the step's figures as fields, for a log pipeline to count. */
+    json_t *f = jx(json_pack("{s:s, s:s, s:I, s:I}", "step", ps->cfg->name,
+                             "status", step_status_name(o->status),
+                             "duration_ms", (json_int_t)o->ms,
+                             "rows_changed", (json_int_t)o->rows_changed));
+    if (o->status == STEP_OK) {
+        log_fields(RC_LOG_INFO, NULL, f, "step %s: ok in %lld ms", ps->cfg->name,
+                   (long long)o->ms);
     } else if (o->status == STEP_FAILED || o->status == STEP_INTERRUPTED) {
         rr->n_failed++;
         run_result_error(rr, ps->cfg->name, o->error ? o->error : "failed");
-        log_warn("step %s: %s in %lld ms: %s", ps->cfg->name, step_status_name(o->status),
-                 (long long)o->ms, o->error ? o->error : "");
+        log_fields(RC_LOG_WARN, NULL, f, "step %s: %s in %lld ms: %s", ps->cfg->name,
+                   step_status_name(o->status), (long long)o->ms, o->error ? o->error : "");
     }
+    json_decref(f);
     rr->rows_changed += o->rows_changed;
     if (o->retries)
         log_info("step %s: %lld chunk(s) retried after a deadlock or certification conflict",
@@ -400,6 +409,8 @@ const char *runner_log_category(const char *trigger)
         return "scheduled_reconciliation";
     if (strcmp(trigger, "manual") == 0)
         return "manual_reconciliation";
+    if (strcmp(trigger, "catch_up") == 0) /* a scheduled run, late */
+        return "scheduled_reconciliation";
     return "startup_reconciliation";
 }
 
@@ -434,11 +445,18 @@ char *runner_summary(const json_t *r)
     if (counts[STEP_INTERRUPTED])
         snprintf(more, sizeof more, ", %d interrupted", counts[STEP_INTERRUPTED]);
     json_int_t id = json_integer_value(json_object_get(r, "runId"));
-    return xasprintf("reconciliation run %lld (%s%s): %s in %lld ms; steps: %d ok, %d failed, "
-                     "%d skipped%s", (long long)id,
-                     json_string_value(json_object_get(r, "trigger")),
+    /* A job's run names its job and slot: "(job leases, scheduled for 2026-...Z)". */
+    const char *job = json_string_value(json_object_get(r, "job"));
+    const char *slot = json_string_value(json_object_get(r, "scheduledFor"));
+    char *what = xasprintf("%s%s%s%s%s", job ? "job " : "", job ? job : "", job ? ", " : "",
+                           json_string_value(json_object_get(r, "trigger")),
+                           slot ? " for " : "");
+    char *line = xasprintf("reconciliation run %lld (%s%s%s): %s in %lld ms; steps: %d ok, "
+                     "%d failed, %d skipped%s", (long long)id, what, slot ? slot : "",
                      json_is_true(json_object_get(r, "dryRun")) ? ", dry run" : "",
                      json_string_value(json_object_get(r, "status")),
                      (long long)json_integer_value(json_object_get(r, "durationMs")),
                      counts[STEP_OK], counts[STEP_FAILED], counts[STEP_SKIPPED], more);
+    free(what);
+    return line;
 }

@@ -184,9 +184,12 @@
     var lock = $("lock-state");
     clear(lock);
     /* Held also after a scheduled run, until its hold ends: no other instance runs meanwhile. */
-    lock.appendChild(el("span", s.lock.held ? "good" : "", !s.lock.held ? "not held"
-      : s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)"));
+    var other = !s.lock.held && s.lock.holder ? s.lock.holder : null;
+    lock.appendChild(el("span", s.lock.held ? "good" : "", s.lock.held
+      ? (s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)")
+      : other ? "held elsewhere" : "not held"));
     $("lock-meta").textContent = (s.lock.held && s.lock.until ? "until " + fmtTime(s.lock.until) + " · " : "") +
+      (other ? "by " + other.id + " until " + other.until + " UTC · " : "") +
       (s.lock.instance ? "this instance: " + s.lock.instance : "");
 
     var db = $("db-state");
@@ -523,10 +526,68 @@
     $("dash-at").textContent = asOfText(d);
   }
 
+  /* ---- the jobs panel ---- */
+
+  function scheduleText(j) {
+    var s = j.schedule;
+    if (!s) return "on start / on demand";
+    return s.cron ? "cron " + s.cron + " (" + s.timeZone + ")" : "every " + s.every;
+  }
+
+  function jobAction(name, action) {
+    api("POST", "/v1/jobs/" + encodeURIComponent(name) + "/" + action).then(function (r) {
+      if (r.status === 200 || r.status === 202) {
+        notice("ok", "Job " + name + ": " + (action === "run" ? "run queued" : action + "d") + ".");
+      } else {
+        notice(r.status === 409 ? "warn" : "bad", "Job " + name + ": " + (r.body.error || r.status) +
+          (r.body.pausedBy ? " (paused by " + r.body.pausedBy + ")" : ""));
+      }
+    }, function (e) {
+      if (e instanceof NeedToken) askToken(!!token());
+      else notice("bad", "Cannot reach the service.");
+    }).then(function () { refresh(); });
+  }
+
+  function drawJobs(body) {
+    var tbody = $("jobs-table").tBodies[0], filter = $("jobs-filter");
+    clear(tbody);
+    (body.jobs || []).forEach(function (j) {
+      var tr = el("tr");
+      var paused = j.paused && j.paused.paused;
+      var next = (j.next || [])[0], nextUtc = (j.nextUtc || [])[0];
+      tr.appendChild(el("td", "mono", j.job));
+      tr.appendChild(el("td", null, scheduleText(j)));
+      tr.appendChild(el("td", "mono", next || "–"));
+      tr.appendChild(el("td", null, nextUtc ? new Date(nextUtc).toLocaleString() : "–"));
+      var last = el("td");
+      if (j.lastRun) last.appendChild(badge(j.lastRun.status)); else last.textContent = "–";
+      tr.appendChild(last);
+      tr.appendChild(el("td", null, !j.enabled ? "disabled" : paused ?
+        "paused by " + j.paused.by + (j.paused.reason ? ": " + j.paused.reason : "") :
+        j.running ? "running" : "active"));
+      var act = el("td");
+      var pr = el("button", "btn small", paused ? "Resume" : "Pause");
+      pr.type = "button";
+      pr.addEventListener("click", function () { jobAction(j.job, paused ? "resume" : "pause"); });
+      var run = el("button", "btn small", "Run");
+      run.type = "button";
+      run.disabled = paused || !j.enabled;
+      run.addEventListener("click", function () { jobAction(j.job, "run"); });
+      act.appendChild(pr);
+      act.appendChild(run);
+      tr.appendChild(act);
+      tbody.appendChild(tr);
+      var known = Array.prototype.some.call(filter.options, function (o) { return o.value === j.job; });
+      if (!known) filter.appendChild(el("option", null, j.job)).value = j.job;
+    });
+  }
+
   /* ---- the refresh loop ---- */
 
   function historyPath(limit, before) {
-    return "/v1/reconciliation/history?limit=" + limit + (before ? "&before=" + before : "");
+    var job = $("jobs-filter") ? $("jobs-filter").value : "";
+    return "/v1/reconciliation/history?limit=" + limit + (before ? "&before=" + before : "") +
+      (job ? "&job=" + encodeURIComponent(job) : "");
   }
 
   function refresh() {
@@ -541,6 +602,7 @@
       api("GET", historyPath(CHART_RUNS, null)).then(function (r) {
         if (r.status === 200) drawChart(r.body.runs);
       }),
+      api("GET", "/v1/jobs").then(function (r) { if (r.status === 200) drawJobs(r.body); }),
       loadDetail(false)
     ];
     if (figures) {
@@ -593,6 +655,11 @@
     $("btn-dry").addEventListener("click", function () { postRun(true); });
     $("detail-close").addEventListener("click", closeDetail);
     $("notice").addEventListener("click", function () { this.className = "notice hidden"; });
+    $("jobs-filter").addEventListener("change", function () {
+      view.before = null;
+      view.stack = [];
+      refresh();
+    });
     $("page-older").addEventListener("click", function () {
       if (view.nextBefore === null) return;
       view.stack.push(view.before);
@@ -623,7 +690,14 @@
       resizeTimer = setTimeout(function () { if (chartRuns) drawChart(chartRuns); }, 100);
     });
     document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    /* #/runs/ID (the link alerts carry when http.public_url is set) opens that run. */
+    function fromHash() {
+      var m = /^#\/runs\/(\d+)$/.exec(location.hash);
+      if (m) openRun(Number(m[1]));
+    }
+    window.addEventListener("hashchange", fromHash);
     refresh();
+    fromHash();
     schedule();
   });
 })();
