@@ -482,7 +482,6 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
     }
 }
 
-/* Start a worker and read its hello; 0, or -1 with err (it is reaped). */
 /* Wait for a spawned worker's hello; 0, or -1 with err (it is reaped). */
 static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err,
                        size_t errlen)
@@ -503,12 +502,14 @@ static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err
                       (long long)(util_mono_ms() - t0));
         return 0;
     }
-    if (type && strcmp(type, "fatal") == 0)
+    /* type points into hello: decided before hello is let go. */
+    int fatal = type && strcmp(type, "fatal") == 0;
+    if (fatal)
         snprintf(err, errlen, "%s", json_string_value(json_object_get(hello, "error")));
     json_decref(hello);
     close(w->to);
     w->to = -1;
-    if (!type || strcmp(type, "fatal") != 0) {
+    if (!fatal) {
         int st = reap(w);
         char *why = death_message(w, st, 0, 0);
         snprintf(err, errlen, "the step worker %s while starting", why);
