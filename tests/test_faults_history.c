@@ -334,7 +334,7 @@ Test(faults_history, full_disk, .fini = th_unmount_disk, .timeout = 30)
     cr_assert_eq(history_write_failing(why, sizeof why, &since), 1);
     cr_assert_gt(since, 0);
 
-    int64_t fallback = history_fallback_id();
+    int64_t fallback = history_fallback_id(h);
     json_t *runs = history_list(h, 1000);
     cr_assert_not_null(runs, "reading failed on a full disk: %s", history_error(h));
     int64_t highest = json_integer_value(json_object_get(json_array_get(runs, 0), "runId"));

@@ -44,12 +44,19 @@ int history_abandon(history *h, int64_t *closed);
 
 /*
  * An id for a run that the store could not record (full disk, read-only,
- * locked): above every id this process has seen or handed out, so never
- * one the file holds or will give; the next recorded run starts above it.
- * If the store works again by the run's end, history_finish records the
- * whole run under this id.
+ * locked): above every id h (and the handles sharing its ids) has seen or
+ * handed out, so never one the file holds or will give; the next recorded
+ * run starts above it. If the store works again by the run's end,
+ * history_finish records the whole run under this id.
  */
-int64_t history_fallback_id(void);
+int64_t history_fallback_id(history *h);
+
+/*
+ * h and with are on the same file (the service's run handle and its API's):
+ * from now on they share one run-id floor, the higher of the two, so that
+ * an id either hands out is above every id the other has seen.
+ */
+void history_share_ids(history *h, history *with);
 
 /* Failed writes since the process started, over every handle (/metrics). */
 uint64_t history_write_errors(void);

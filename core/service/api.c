@@ -269,38 +269,35 @@ static void h_run_post(void *user, const http_request *req, http_response *resp)
 /*
  * Probes run in step workers (engine/supervisor.c), like every plugin: a
  * probe that crashes or hangs costs its request a 503, never the API. At
- * most PROBES_MAX run at once; a request beyond that waits up to
+ * most PROBES_MAX run at once on one server (api_deps.probes: two servers
+ * in one process each have their own); a request beyond that waits up to
  * PROBE_QUEUE_MS for a slot, then gets 503.
  */
 #define PROBES_MAX 4
 #define PROBE_QUEUE_MS 1000
 #define PROBE_TIMEOUT_MS 10000
 
-static pthread_mutex_t probes_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t probes_cv = PTHREAD_COND_INITIALIZER;
-static int probes_running;
-
-static int probe_slot(void)
+static int probe_slot(api_probes *p)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += PROBE_QUEUE_MS / 1000;
-    pthread_mutex_lock(&probes_mu);
-    while (probes_running >= PROBES_MAX)
-        if (pthread_cond_timedwait(&probes_cv, &probes_mu, &until) != 0)
+    pthread_mutex_lock(&p->mu);
+    while (p->running >= PROBES_MAX)
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0)
             break;
-    int got = probes_running < PROBES_MAX;
-    probes_running += got;
-    pthread_mutex_unlock(&probes_mu);
+    int got = p->running < PROBES_MAX;
+    p->running += got;
+    pthread_mutex_unlock(&p->mu);
     return got;
 }
 
-static void probe_done(void)
+static void probe_done(api_probes *p)
 {
-    pthread_mutex_lock(&probes_mu);
-    probes_running--;
-    pthread_cond_signal(&probes_cv);
-    pthread_mutex_unlock(&probes_mu);
+    pthread_mutex_lock(&p->mu);
+    p->running--;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /*
@@ -309,22 +306,22 @@ static void probe_done(void)
  * pipeline in force is held by reference for the duration, with no lock
  * held: a slow database here never holds up a reload or a run.
  */
-static int probe_run(const api_deps *a, const char *const *names, json_t **results,
+static int probe_run(api_deps *a, const char *const *names, json_t **results,
                      char now[static RC_TIME_TEXT_SIZE], char *err, size_t errlen)
 {
-    if (!probe_slot()) {
+    if (!probe_slot(&a->probes)) {
         snprintf(err, errlen, "too many live queries at once (%d); try again", PROBES_MAX);
         return -1;
     }
     snapshot *snap = snapshots_hold(a->snaps);
     int rc = supervise_probes(snap->cfg, names, results, now, PROBE_TIMEOUT_MS, err, errlen);
     snapshot_release(snap);
-    probe_done();
+    probe_done(&a->probes);
     return rc;
 }
 
 /* As probe_run, answering 503 with why when it fails. */
-static int probe(const api_deps *a, const char *const *names, json_t **results,
+static int probe(api_deps *a, const char *const *names, json_t **results,
                  char now[static RC_TIME_TEXT_SIZE], http_response *resp)
 {
     char err[2048];
@@ -336,7 +333,7 @@ static int probe(const api_deps *a, const char *const *names, json_t **results,
 
 /* A probe_run on a thread of its own, so that two workers query at once. */
 typedef struct probe_job {
-    const api_deps *a;
+    api_deps *a;
     const char *const *names;
     json_t **results;
     char now[RC_TIME_TEXT_SIZE];
@@ -568,13 +565,29 @@ const http_route *api_routes(size_t *n)
     return routes;
 }
 
-int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen)
+int api_start(api_deps *deps, http_server **out, char *err, size_t errlen)
 {
     http_config hc = {
         .listen = deps->listen,
         .token = deps->token,
-        .user = (void *)deps,
+        .user = deps,
     };
+    pthread_mutex_init(&deps->probes.mu, NULL);
+    pthread_cond_init(&deps->probes.cv, NULL);
+    deps->probes.running = 0;
     hc.routes = api_routes(&hc.n_routes);
-    return http_start(&hc, out, err, errlen);
+    if (http_start(&hc, out, err, errlen) == 0)
+        return 0;
+    pthread_cond_destroy(&deps->probes.cv);
+    pthread_mutex_destroy(&deps->probes.mu);
+    return -1;
+}
+
+void api_stop(api_deps *deps, http_server *server)
+{
+    if (!server)
+        return;
+    http_stop(server); /* waits for the handlers: no probe runs after it */
+    pthread_cond_destroy(&deps->probes.cv);
+    pthread_mutex_destroy(&deps->probes.mu);
 }

@@ -9,6 +9,7 @@
 #ifndef RC_API_H
 #define RC_API_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "engine/runlock.h"
@@ -19,6 +20,13 @@
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
+
+/* The live queries (probes) running at once: each API server's own (api_start). */
+typedef struct api_probes {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running;
+} api_probes;
 
 typedef struct api_deps {
     run_state *rs;
@@ -32,6 +40,8 @@ typedef struct api_deps {
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
     reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
     void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
+    api_probes probes;   /* the server's own probe limit: set up by api_start, torn down by
+                            api_stop (not the caller's to fill) */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */
@@ -54,6 +64,8 @@ int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen);
 int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen);
 
 /* Start serving (deps must outlive the server). 0, or -1 with err. */
-int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen);
+int api_start(api_deps *deps, http_server **out, char *err, size_t errlen);
+/* Stop serving (the server from api_start; NULL: nothing) and tear down deps->probes. */
+void api_stop(api_deps *deps, http_server *server);
 
 #endif

@@ -317,6 +317,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
 {
     service s = { .load = load, .load_user = load_user, .wake_r = -1 };
     http_server *http = NULL;
+    api_deps deps = { 0 }; /* the API's; lives until api_stop below */
     pipeline *p = NULL;
     int wake_fds[2] = { -1, -1 }, rc;
     char err[2048];
@@ -349,6 +350,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
         rc = EXIT_LOCAL;
         goto out;
     }
+    history_share_ids(s.api_hist, s.h); /* one file, one run-id floor */
     int64_t closed;
     if (history_abandon(s.h, &closed) != 0)
         log_error("%s", history_error(s.h));
@@ -357,10 +359,10 @@ int service_run(config *cfg, service_loader load, void *load_user)
     s.rl = runlock_open(cfg);
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
-    api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
-                      .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
-                      .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
-                      .reload = request_reload };
+    deps = (api_deps){ .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
+                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
+                       .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
+                       .reload = request_reload };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -387,7 +389,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
 out:
     notify_send("STOPPING=1");
     run_state_stop(&s.rs);
-    http_stop(http);
+    api_stop(&deps, http);
     /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
     webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
     dbwatch_stop(s.watch);
