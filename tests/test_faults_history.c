@@ -163,7 +163,8 @@ Test(faults_history, abandoned_runs_are_closed_at_start)
         cr_assert_str_eq(status_in(h, i), "abandoned", "run %lld", (long long)i);
 
     /* Its result says why, naming the process. */
-    json_t *r = history_get(h, dead_id);
+    json_t *r = NULL;
+    cr_assert_eq(history_get(h, dead_id, &r), 1, "%s", history_error(h));
     cr_assert_not_null(r);
     char *text = json_dumps(r, 0), want[64];
     snprintf(want, sizeof want, "(pid %ld) ended before recording its end", (long)dead);

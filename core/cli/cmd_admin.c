@@ -158,8 +158,11 @@ int cmd_history(int argc, char **argv)
     }
     if (!h) {
         out = run_id ? NULL : jx(json_array());
-    } else if (run_id) {
-        out = history_get(h, run_id);
+    } else if (run_id && history_get(h, run_id, &out) < 0) {
+        /* A store that cannot be read is exit 5, not "no such run" (exit 2). */
+        cli_error("history: cannot read run %lld: %s", (long long)run_id, history_error(h));
+        rc = EXIT_LOCAL;
+        goto done;
     }
     if (run_id) {
         if (!out) {

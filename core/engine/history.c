@@ -681,19 +681,27 @@ static int result_row(void *user, const rc_value *c, size_t n)
     return 1;
 }
 
-static json_t *locked_get(history *h, int64_t run_id)
+static int locked_get(history *h, int64_t run_id, json_t **out)
 {
     json_t *result = NULL;
     rc_value p[] = { rc_int(run_id) };
+    *out = NULL;
     if (db_query(h->conn, "SELECT result, id, trigger, dry_run, status, started_at, "
                  "finished_at, duration_ms, NULL FROM runs WHERE id = ? AND result IS NOT NULL",
-                 p, 1, result_row, &result) != 0)
-        set_err(h, "read run");
-    if (json_is_object(result) && add_notifications(h, run_id, result) != 0) {
+                 p, 1, result_row, &result) != 0) {
         json_decref(result);
-        result = NULL;
+        return set_err(h, "read run");
     }
-    return result;
+    if (!json_is_object(result)) {
+        json_decref(result);
+        return 0;
+    }
+    if (add_notifications(h, run_id, result) != 0) {
+        json_decref(result);
+        return -1;
+    }
+    *out = result;
+    return 1;
 }
 
 static int locked_notified(history *h, int64_t run_id, const history_notification *n)
@@ -829,12 +837,12 @@ int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_M
     return rc;
 }
 
-json_t *history_get(history *h, int64_t run_id)
+int history_get(history *h, int64_t run_id, json_t **out)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *r = locked_get(h, run_id);
+    int rc = locked_get(h, run_id, out);
     pthread_mutex_unlock(&h->mu);
-    return r;
+    return rc;
 }
 
 /* ------------------------------------------------ runs left behind */

@@ -99,10 +99,13 @@ json_t *history_list(history *h, int64_t limit);
 json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total);
 
 /*
- * One run's full result JSON (new reference) with its "notifications"
- * (as in history_list), or NULL when unknown.
+ * One run's full result JSON with its "notifications" (as in history_list):
+ * 1 and *out (new reference); 0 when the store has no finished run run_id
+ * (*out NULL); -1 when the store cannot be read (a disk error, a damaged
+ * file: history_error says why, *out NULL). Absent is not failed: the API
+ * answers 404 for the one and 500 for the other.
  */
-json_t *history_get(history *h, int64_t run_id);
+int history_get(history *h, int64_t run_id, json_t **out);
 
 /* One webhook delivery's outcome (service/webhook.c). No URL: it may hold secrets. */
 typedef struct history_notification {
