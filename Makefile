@@ -49,9 +49,9 @@ DEPFLAGS  = -MMD -MP
 
 CORE_SRC  = $(filter-out core/cli/main.c,$(wildcard core/*/*.c))
 # The generated sources the core links, each made by its own rule
-# (migrations here, console_files in console.mk, paths and skeleton in
-# install.mk), listed here once: fuzz.mk builds the same list.
-CORE_GEN  = migrations console_files paths skeleton
+# (migrations and figure_defaults here, console_files in console.mk, paths
+# and skeleton in install.mk), listed here once: fuzz.mk builds the same list.
+CORE_GEN  = migrations figure_defaults console_files paths skeleton
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_GEN:%=$(BUILD)/obj/gen/%.o)
 SQL_FILES = $(sort $(wildcard sql/mysql/*.sql)) $(sort $(wildcard sql/sqlite/*.sql))
 PLUGINS   = $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c))
@@ -139,8 +139,12 @@ $(BUILD)/reconciler: $(BUILD)/obj/core/cli/main.o $(BUILD)/libcore.a
 $(BUILD)/reconciler-scenario-check: $(BUILD)/obj/tools/scenario_check.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Made afresh: `ar r` on an old archive keeps the members of deleted
+# sources and appends new ones after the old, so the archive (and the
+# binary linked from it) would depend on the build's history.
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 # An object without its .d yet (a build from before -MMD) is made again
@@ -161,6 +165,15 @@ $(BUILD)/obj/core/cli/main.o: VERSION
 $(BUILD)/gen/migrations.c: $(SQL_FILES) tools/embed-sql
 	@mkdir -p $(@D)
 	tools/embed-sql $@ $(SQL_FILES)
+
+# The live figures' defaults (conf/figures.yaml), compiled in (CORE_GEN: above).
+$(BUILD)/gen/figure_defaults.c: conf/figures.yaml tools/embed-text
+	@mkdir -p $(@D)
+	tools/embed-text $@ config/figure_defaults.h figure_defaults_yaml=conf/figures.yaml
+
+$(BUILD)/obj/gen/figure_defaults.o: $(BUILD)/gen/figure_defaults.c core/config/figure_defaults.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c core/db/migrate.h core/db/db.h
 	@mkdir -p $(@D)

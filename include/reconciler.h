@@ -24,9 +24,10 @@
  *   - init(), run() and fini() are called once per step per run, in that
  *     order, on one thread, in the worker (twice when the step sets
  *     max_changes: see MAX_CHANGES below): also in dry runs, and also when
- *     the service's API runs the plugin as a read-only probe (the live
- *     /v1/processing/queue and /api/admin/dashboard figures), each probe in
- *     a worker of its own. They are never called by `validate`.
+ *     the service runs the plugin as a read-only probe for its figures (in
+ *     the background, every http.figures_refresh and after each run; see
+ *     FIGURES below), in a worker of its own. They are never called by
+ *     `validate`.
  *   - check() (ABI 1.1, optional) is called by `validate` and before every
  *     run, before any step writes, with the step's options and no database.
  *   - prepare() (ABI 1.2, optional) is called by `validate --db URL`, and in
@@ -80,7 +81,8 @@
  *     compile instead of loading wrong.
  *   - A plugin built for an older minor keeps loading (a 1.0 plugin simply
  *     has no check(), a 1.1 plugin no prepare(), a 1.2 plugin never calls
- *     db_chunked_by(), a 1.3 plugin has no min_abi_minor).
+ *     db_chunked_by(), a 1.3 plugin has no min_abi_minor, a 1.4 plugin
+ *     declares no figures).
  *   - A plugin built for a newer minor than the core's (ABI 1.4 on): it
  *     says in rc_plugin.min_abi_minor the lowest core minor it needs, and a
  *     core of at least 1.4 loads it when that is not above its own minor
@@ -94,8 +96,8 @@
  *     (rc_api.size tells which entries exist: RC_API_HAS), and rc_plugin
  *     carries its size as its third field (after the two ABI numbers), so
  *     the core can tell which fields a descriptor has. The small value
- *     structs (rc_option, rc_value, rc_chunk_stmt, rc_chunk_key) have no
- *     size field: they are frozen, and a need they cannot meet gets a new
+ *     structs (rc_option, rc_value, rc_chunk_stmt, rc_chunk_key, rc_figure)
+ *     have no size field: they are frozen, and a need they cannot meet gets a new
  *     struct and a new entry.
  *
  * WHICH rc_api CALLS EACH CALLBACK MAY MAKE
@@ -174,7 +176,7 @@ extern "C" {
 #endif
 
 #define RC_ABI_MAJOR 1
-#define RC_ABI_MINOR 4
+#define RC_ABI_MINOR 5
 
 /*
  * The lowest core minor this plugin needs (rc_plugin.min_abi_minor, ABI
@@ -574,6 +576,51 @@ struct rc_ctx {
 #define RC_API_HAS(ctx, entry)                                                      \
     ((ctx)->api->size >= offsetof(rc_api, entry) + sizeof((ctx)->api->entry))
 
+/* ---------------------------------------------------------------- figures */
+
+/*
+ * ABI 1.5: the figures a plugin computes, declared so that the service can
+ * serve them without knowing the plugin. The service runs every plugin that
+ * declares figures (as a pipeline step or a bundled probe) read-only in the
+ * background (a probe: dry_run() is 1), keeps the last results, exports
+ * every declared figure on /metrics under its name with its help text, and
+ * builds the dashboard and queue JSON from them through a mapping
+ * (http.dashboard_figures, http.queue_figures) that names figures, never
+ * result keys. A mapping that names a figure no plugin declares is an error
+ * of `validate`, with the mapping's FILE:LINE:COL.
+ *
+ *   name   the figure's name: 1 to 64 of [a-z0-9_], starting with a letter,
+ *          not starting with "reconciler_" (the core's own metrics); unique
+ *          over every loaded plugin. /metrics exports it as is.
+ *   key    the result key run() reports it under ("queue.total"): a number
+ *          or a boolean (1/0); with label, an object of numbers
+ *          ("queue.byStatus" = {"pending": 3, ...}).
+ *   type   RC_FIGURE_GAUGE (a level) or RC_FIGURE_COUNTER (only grows).
+ *   unit   what it counts ("jobs", "seconds", "" for none); shown in docs.
+ *   help   one line for /metrics' # HELP.
+ *   label  NULL: one value; else the label name the members of key's
+ *          object are exported under (name{label="pending"} 3).
+ *
+ * The table ends with RC_FIGURES_END. A 1.4 core ignores the table, so a
+ * plugin that declares figures still loads there (RC_PLUGIN_NEEDS_MINOR
+ * may stay 4).
+ */
+typedef enum rc_figure_type {
+    RC_FIGURE_GAUGE = 1,
+    RC_FIGURE_COUNTER = 2
+} rc_figure_type;
+
+typedef struct rc_figure {
+    const char *name;
+    const char *key;
+    rc_figure_type type;
+    const char *unit;
+    const char *help;
+    const char *label;
+} rc_figure;
+
+#define RC_FIGURES_END { NULL, NULL, (rc_figure_type)0, NULL, NULL, NULL }
+
 /* ------------------------------------------------------------- descriptor */
 
 typedef struct rc_plugin {
@@ -624,6 +671,12 @@ typedef struct rc_plugin {
      * with. It may not be above abi_minor.
      */
     uint32_t min_abi_minor;
+
+    /*
+     * ABI 1.5. figures (optional, may be NULL): the figures the plugin
+     * computes (see rc_figure), ending with RC_FIGURES_END.
+     */
+    const rc_figure *figures;
 } rc_plugin;
 
 typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
@@ -632,11 +685,12 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
  * Define the descriptor and the exported entry point in one line (no ';'
  * after it). Build the plugin with -fvisibility=hidden; only this symbol is
  * exported. RC_PLUGIN_CHECK also names a check() callback, RC_PLUGIN_PREPARE
- * a check() and a prepare() callback (either may be NULL). min_abi_minor is
+ * a check() and a prepare() callback (either may be NULL), RC_PLUGIN_FIGURES
+ * those and a table of declared figures (ABI 1.5; may be NULL). min_abi_minor is
  * RC_PLUGIN_NEEDS_MINOR (see COMPATIBILITY).
  */
-#define RC_PLUGIN_PREPARE(name_, desc_, version_, options_, init_, run_, fini_, check_,  \
-                          prepare_)                                                       \
+#define RC_PLUGIN_FIGURES(name_, desc_, version_, options_, init_, run_, fini_, check_,  \
+                          prepare_, figures_)                                             \
     RC_EXPORT const rc_plugin *reconciler_plugin(void);                               \
     RC_EXPORT const rc_plugin *reconciler_plugin(void)                                \
     {                                                                                 \
@@ -644,9 +698,13 @@ typedef const rc_plugin *(*rc_plugin_entry_fn)(void);
                                         (uint32_t)sizeof(rc_plugin), name_,           \
                                         desc_, version_, options_, init_, run_,       \
                                         fini_, check_, prepare_,                      \
-                                        RC_PLUGIN_NEEDS_MINOR };                      \
+                                        RC_PLUGIN_NEEDS_MINOR, figures_ };            \
         return &desc;                                                                 \
     }
+#define RC_PLUGIN_PREPARE(name_, desc_, version_, options_, init_, run_, fini_, check_,  \
+                          prepare_)                                                       \
+    RC_PLUGIN_FIGURES(name_, desc_, version_, options_, init_, run_, fini_, check_,     \
+                      prepare_, NULL)
 #define RC_PLUGIN_CHECK(name_, desc_, version_, options_, init_, run_, fini_, check_)  \
     RC_PLUGIN_PREPARE(name_, desc_, version_, options_, init_, run_, fini_, check_, NULL)
 #define RC_PLUGIN(name_, desc_, version_, options_, init_, run_, fini_)                \
@@ -741,13 +799,22 @@ RC__PLUGIN_AT(fini, 6);
 RC__PLUGIN_AT(check, 7);         /* 1.1 */
 RC__PLUGIN_AT(prepare, 8);       /* 1.2 */
 RC__PLUGIN_AT(min_abi_minor, 9); /* 1.4 */
-RC__STATIC_ASSERT(sizeof(rc_plugin) == RC__PLUGIN_PTRS + 10 * RC__P,
+RC__PLUGIN_AT(figures, 10);      /* 1.5 */
+RC__STATIC_ASSERT(sizeof(rc_plugin) == RC__PLUGIN_PTRS + 11 * RC__P,
                   "rc_plugin grew without a new minor");
 
 RC__STATIC_ASSERT(offsetof(rc_option, name) == 0 && offsetof(rc_option, type) == RC__P &&
                   offsetof(rc_option, default_value) == 2 * RC__P &&
                   offsetof(rc_option, description) == 3 * RC__P &&
                   sizeof(rc_option) == 4 * RC__P, "rc_option changed");
+RC__STATIC_ASSERT(sizeof(rc_figure_type) == sizeof(int),
+                  "rc_figure_type is not int-sized (-fshort-enums?)");
+RC__STATIC_ASSERT(offsetof(rc_figure, name) == 0 && offsetof(rc_figure, key) == RC__P &&
+                  offsetof(rc_figure, type) == 2 * RC__P &&
+                  offsetof(rc_figure, unit) == 3 * RC__P &&
+                  offsetof(rc_figure, help) == 4 * RC__P &&
+                  offsetof(rc_figure, label) == 5 * RC__P &&
+                  sizeof(rc_figure) == 6 * RC__P, "rc_figure (1.5) changed");
 RC__STATIC_ASSERT(offsetof(rc_chunk_key, ncols) == 0 &&
                   offsetof(rc_chunk_key, first) == RC__P &&
                   offsetof(rc_chunk_key, bind) == 2 * RC__P &&

@@ -176,5 +176,12 @@ static int run(rc_ctx *ctx, void *state)
     return RC_OK;
 }
 
-RC_PLUGIN_CHECK("followups", "Clear ended follow-up cooldowns and count follow-up candidates",
-                "1.2.0", options, NULL, run, NULL, check)
+/* What the service serves and exports (ABI 1.5). */
+static const rc_figure figures[] = {
+    { "followup_candidates", "followUpCandidates", RC_FIGURE_GAUGE, "sessions",
+      "Active sessions a follow-up may be sent to now.", NULL },
+    RC_FIGURES_END
+};
+
+RC_PLUGIN_FIGURES("followups", "Clear ended follow-up cooldowns and count follow-up candidates",
+                  "1.2.0", options, NULL, run, NULL, check, NULL, figures)

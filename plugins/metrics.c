@@ -120,5 +120,22 @@ static int run(rc_ctx *ctx, void *state)
     return RC_OK;
 }
 
-RC_PLUGIN("metrics", "Fresh dashboard numbers: jobs, orders, revenue, database health", "1.0.0",
-          options, NULL, run, NULL)
+/* What the service serves and exports (ABI 1.5); the dashboard maps these names. */
+static const rc_figure figures[] = {
+    { "jobs_by_status", "jobs.byStatus", RC_FIGURE_GAUGE, "jobs", "Jobs per status.", "status" },
+    { "jobs_avg_duration_ms", "jobs.avgDurationMs", RC_FIGURE_GAUGE, "milliseconds",
+      "Mean duration of the completed jobs (finished_at - started_at).", NULL },
+    { "orders_by_status", "orders.byStatus", RC_FIGURE_GAUGE, "orders",
+      "Orders per processing status.", "status" },
+    { "orders_total", "orders.total", RC_FIGURE_GAUGE, "orders", "Orders, all statuses.", NULL },
+    { "orders_revenue", "orders.revenue", RC_FIGURE_GAUGE, "currency",
+      "Sum of total_amount of the completed orders.", NULL },
+    { "database_ok", "database.ok", RC_FIGURE_GAUGE, "", "1 when the database answered SELECT 1.",
+      NULL },
+    { "database_latency_ms", "database.latencyMs", RC_FIGURE_GAUGE, "milliseconds",
+      "One SELECT 1 round trip.", NULL },
+    RC_FIGURES_END
+};
+
+RC_PLUGIN_FIGURES("metrics", "Fresh dashboard numbers: jobs, orders, revenue, database health",
+                  "1.0.0", options, NULL, run, NULL, NULL, NULL, figures)

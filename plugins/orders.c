@@ -38,4 +38,14 @@ static int run(rc_ctx *ctx, void *state)
     return RC_OK;
 }
 
-RC_PLUGIN("orders", "Count the pending-orders queue", "1.0.0", options, NULL, run, NULL)
+/* What the service serves and exports (ABI 1.5). */
+static const rc_figure figures[] = {
+    { "orders_pending", "pendingOrders", RC_FIGURE_GAUGE, "orders",
+      "Orders waiting to be processed (pending or processing).", NULL },
+    { "orders_pending_by_status", "orders.pendingByStatus", RC_FIGURE_GAUGE, "orders",
+      "Orders waiting to be processed, per status.", "status" },
+    RC_FIGURES_END
+};
+
+RC_PLUGIN_FIGURES("orders", "Count the pending-orders queue", "1.0.0", options, NULL, run, NULL,
+                  NULL, NULL, figures)

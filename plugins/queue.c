@@ -111,5 +111,22 @@ static int run(rc_ctx *ctx, void *state)
     return RC_OK;
 }
 
-RC_PLUGIN("queue", "The job queue as it stands: jobs per status, live and expired leases, "
-          "oldest pending job's age", "1.0.0", options, NULL, run, NULL)
+/* What the service serves and exports (ABI 1.5); the queue endpoint maps these names. */
+static const rc_figure figures[] = {
+    { "queue_jobs", "queue.byStatus", RC_FIGURE_GAUGE, "jobs", "Jobs in the queue per status.",
+      "status" },
+    { "queue_size", "queue.total", RC_FIGURE_GAUGE, "jobs", "Jobs in the queue, all statuses.",
+      NULL },
+    { "queue_leased_jobs", "queue.leased", RC_FIGURE_GAUGE, "jobs",
+      "Jobs with a live lease (locked_until at or after T).", NULL },
+    { "queue_expired_leases", "queue.expiredLeases", RC_FIGURE_GAUGE, "jobs",
+      "Jobs whose lease ran out (locked_until before T): what the leases step frees next.",
+      NULL },
+    { "queue_oldest_pending_age_seconds", "queue.oldestPendingAgeSeconds", RC_FIGURE_GAUGE,
+      "seconds", "Age of the oldest pending job at T; 0 when none is pending.", NULL },
+    RC_FIGURES_END
+};
+
+RC_PLUGIN_FIGURES("queue", "The job queue as it stands: jobs per status, live and expired "
+                  "leases, oldest pending job's age", "1.0.0", options, NULL, run, NULL, NULL,
+                  NULL, figures)

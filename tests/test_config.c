@@ -750,7 +750,8 @@ static const char *const every_key[] = {
     "database.time_zone", "history.path", "history.keep_runs", "plugin_dir", "schedule.on_startup",
     "schedule.interval", "schedule.jitter", "schedule.lock_wait", "schedule.max_run_time",
     "schedule.lock_ttl", "schedule.max_clock_skew", "http.listen",
-    "http.token_env", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
+    "http.token_env", "http.figures_refresh", "http.figures_wait",
+    "http.figure_plugins", "http.dashboard_figures", "http.queue_figures", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
     "steps[].max_changes", "steps[].memory_limit",
     "notify", "notify[].url", "notify[].name", "notify[].on", "notify[].format",
@@ -786,9 +787,9 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 15, "keep_runs, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, max_clock_skew, steps[].timeout, steps[].max_changes, "
-                 "notify[].timeout, retries, backoff");
+    cr_assert_eq(numbers, 17, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, max_clock_skew, figures_refresh, figures_wait, "
+                 "steps[].timeout, steps[].max_changes, notify[].timeout, retries, backoff");
     free(text);
 }
 

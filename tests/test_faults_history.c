@@ -215,7 +215,7 @@ Test(faults_history, read_only_filesystem, .fini = th_unmount_disk, .timeout = 3
     int rc = th_run_cli(hargs, NULL, &out, &e);
     cr_assert_eq(rc, 0, "history on a read-only filesystem: exit %d: %s", rc, e);
     json_t *runs = json_loads(out, 0, NULL);
-    cr_assert_eq(json_array_size(runs), 3, "%s", out);
+    cr_assert_eq(json_array_size(json_object_get(runs, "runs")), 3, "%s", out);
     json_decref(runs);
     free(out);
     free(e);

@@ -175,3 +175,19 @@ DB_TEST(fence, cost_per_chunk)
                 (long long)(best[1] - best[0]));
     th_db_destroy(&t);
 }
+
+/* A schema without migration 005: the write is refused, and the message says what fixes it. */
+DB_TEST(fence, unmigrated_lock_table_names_the_migration)
+{
+    th_db t;
+    lock_ident id;
+    db *d = setup(kind, &t, ME, later(kind));
+    cr_assert_eq(db_exec(d, "ALTER TABLE reconciler_locks DROP COLUMN fences", NULL, 0, NULL),
+                 0, "%s", db_errmsg(d));
+    fence_on(d, &id);
+    cr_assert_neq(db_exec(d, "UPDATE orders SET total_amount = 5", NULL, 0, NULL), 0);
+    cr_assert(strstr(db_errmsg(d), "reconciler migrate"), "%s", db_errmsg(d));
+    cr_assert_eq(db_set_guard(d, DB_GUARD_OFF), 0);
+    cr_assert_eq(th_count(d, "SELECT SUM(total_amount) FROM orders"), 0, "rows were written");
+    th_db_destroy(&t);
+}

@@ -201,3 +201,26 @@ Test(header, short_time_buffer_is_a_compile_error, .timeout = 60)
     cr_assert(strstr(m, "runner_probe"), "%s", m);
     free(m);
 }
+
+/* ABI 1.5: a plugin that declares figures compiles as C and C++, and its table is pinned. */
+#define FIGURES_SRC                                                                  \
+    "#include <reconciler.h>\n"                                                     \
+    "static const rc_figure figs[] = { { \"x_total\", \"x\", RC_FIGURE_GAUGE, \"\", "  \
+    "\"X.\", NULL }, RC_FIGURES_END };\n"                                             \
+    "static int run(rc_ctx *ctx, void *s) { (void)s; return rc_result_int(ctx, \"x\", 1); }\n" \
+    "RC_PLUGIN_FIGURES(\"p\", \"d\", \"1\", NULL, NULL, run, NULL, NULL, NULL, figs)\n"
+
+Test(header, figures_table_compiles_and_is_pinned, .timeout = 60)
+{
+    char *m;
+    cr_assert_eq(compile("cc", "p.c", FIGURES_SRC, "-std=c11 -Wall -Wextra -Werror -pedantic", &m),
+                 0, "%s", m);
+    free(m);
+    cr_assert_eq(compile("clang++", "p.cc", FIGURES_SRC,
+                         "-std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only", &m), 0,
+                 "%s", m);
+    free(m);
+    cr_assert_eq(offsetof(rc_plugin, figures), offsetof(rc_plugin, min_abi_minor) + 8,
+                 "figures follows min_abi_minor at the next pointer");
+    cr_assert_eq(sizeof(rc_figure), 6 * sizeof(void *));
+}

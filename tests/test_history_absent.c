@@ -93,7 +93,7 @@ static void api_get(const char *hist, const char *path, th_response *out)
     http_server *srv = NULL;
     cr_assert_eq(api_start(&deps, &srv, err, sizeof err), 0, "%s", err);
     cr_assert_eq(th_http(port, "GET", path, NULL, NULL, out), 0);
-    api_stop(&deps, srv);
+    http_stop(srv);
     history_close(h);
 }
 

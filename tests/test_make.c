@@ -206,3 +206,36 @@ Test(make, pkg_config_is_asked_once_and_only_when_used)
     free(log);
     free(bin);
 }
+
+/*
+ * make check: the suite under tests/with-mariadb, CHECK_JOBS at a time,
+ * CHECK_FILTER passed on; no layer check, no stage (printed, -n).
+ */
+Test(make, check_runs_the_suite_alone)
+{
+    char bflag[600], want[1600], *out = NULL;
+    const char *b = th_build();
+    snprintf(bflag, sizeof bflag, "BUILD=%s", b);
+    const char *args[] = { "-n", "_check", bflag, "CHECK_JOBS=3", "CHECK_FILTER=sql_step/*", NULL };
+    cr_assert_eq(run_make(args, &out), 0);
+    /* make -n prints a continued recipe line as written: join it. */
+    char *w = out;
+    for (const char *r = out; *r; r++) {
+        if (r[0] == '\\' && r[1] == '\n') {
+            for (r += 2; *r == ' ' || *r == '\t'; r++)
+                ;
+            if (w == out || w[-1] != ' ')
+                *w++ = ' ';
+            r--;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    snprintf(want, sizeof want, "RECONCILER_BUILD=%s tests/with-mariadb %s %s/tests/unit "
+             "--jobs 3 --filter 'sql_step/*'", b, b, b);
+    cr_assert(strstr(out, want), "no '%s' in:\n%s", want, out);
+    cr_assert(!strstr(out, "check-layers"), "%s", out);
+    cr_assert(!strstr(out, "_test-"), "make check runs a stage:\n%s", out);
+    free(out);
+}

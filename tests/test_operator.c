@@ -6,7 +6,9 @@
  */
 #include "helpers.h"
 #include "db/lock.h"
+#include "service/webhook_payload.h"
 #include "th_http.h"
+#include "th_otlp.h"
 #include "th_svc.h"
 
 #include <errno.h>
@@ -294,7 +296,8 @@ Test(validate_checks, password_file_must_be_readable, .timeout = 30)
 
     th_write(pw, "s3cret\n");
     cr_assert_eq(chmod(pw, 0644), 0);
-    rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    rc = validate(yaml, NULL, NULL, (const char *const[]){ "RECONCILER_SERVICE_USER=root", NULL },
+                  &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(err, "readable by every user (mode 0644)"), "%s", err);
     cr_assert_not_null(strstr(out, "1 warning above"), "%s", out);
@@ -304,7 +307,9 @@ Test(validate_checks, password_file_must_be_readable, .timeout = 30)
     free(err);
 
     cr_assert_eq(chmod(pw, 0640), 0);
-    rc = validate(yaml, NULL, NULL, NULL, &out, &err);
+    /* The service's user is this one here (no "reconciler" user is assumed to exist). */
+    const char *const as_root[] = { "RECONCILER_SERVICE_USER=root", NULL };
+    rc = validate(yaml, NULL, NULL, as_root, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_null(strstr(err, "warning"), "%s", err);
     free(out);
@@ -405,4 +410,294 @@ Test(operator, lock_wait_shows_progress_on_a_terminal, .timeout = 30)
     free(bin);
     svc_free(&s);
     th_db_destroy(&t);
+}
+
+/* Everything `cmd` wrote to a pseudo-terminal (stdout and stderr), and its exit code. */
+static int on_terminal(const char *const *args, char *buf, size_t n)
+{
+    char *bin = th_path(th_build(), "reconciler");
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+    if (pid == 0) {
+        size_t k = 0;
+        const char *argv[16] = { bin };
+        while (args[k] && k < 14) {
+            argv[k + 1] = args[k];
+            k++;
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    size_t used = 0;
+    for (;;) {
+        ssize_t got = read(master, buf + used, n - 1 - used);
+        if (got <= 0 || (used += (size_t)got) >= n - 1)
+            break;
+    }
+    buf[used] = '\0';
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(master);
+    free(bin);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/*
+ * On a terminal `run --once` prints its summary once (no info log lines
+ * repeating it), a table of steps, "would change" for a dry run; `history`
+ * shows rows changed and the first error of a failed run.
+ */
+Test(operator, terminal_summary_once_and_history_columns, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char buf[16384], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    name: first_step\n"
+              "  - plugin: fixture\n    name: broken\n    options:\n      fail: true\n");
+    const char *const dry[] = { "run", "--once", "--dry-run", "-c", s.yaml, NULL };
+    int rc = on_terminal(dry, buf, sizeof buf);
+    cr_assert_eq(rc, 1, "exit %d: %s", rc, buf);
+    cr_assert_eq(count_of(buf, "reconciliation run 1 "), 1, "the summary twice: %s", buf);
+    cr_assert_not_null(strstr(buf, "would change 0 rows"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "first_step"), "%s", buf);
+    cr_assert_null(strstr(buf, " info "), "info log lines on a terminal: %s", buf);
+    cr_assert_not_null(strstr(buf, "error in broken: "), "%s", buf);
+
+    rc = run_once(&s, 0, &out, &err);
+    cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+    free(out);
+    free(err);
+    const char *const hist[] = { "history", "-c", s.yaml, NULL };
+    rc = th_run_cli(hist, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "rows changed"), "%s", out);
+    cr_assert_not_null(strstr(out, "0 (dry)"), "%s", out);
+    cr_assert_eq(count_of(out, "error: "), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "broken=failed"), "%s", out);
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * Before `migrate`: a run (dry too) says "run `reconciler migrate`" once,
+ * not an SQL error per step; `migrate --status` lists what is pending and
+ * `--dry-run` prints it, both changing nothing. On both drivers.
+ */
+DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    th_db_create(kind, &t);
+    svc_setup(&s, &t, 1, "", "", REAL_STEPS);
+    char *pw = password_env(&s);
+    const char *const env[] = { pw, NULL };
+
+    int rc = run_once(&s, 0, &out, &err);
+    cr_assert_eq(rc, 3, "exit %d: %s", rc, err);
+    cr_assert_eq(count_of(err, "run `reconciler migrate`"), 2, "one log line, one message: %s",
+                 err);
+    cr_assert_null(strstr(err, "no such table"), "%s", err);
+    cr_assert_null(strstr(err, "doesn't exist"), "%s", err);
+    free(out);
+    free(err);
+
+    const char *const st[] = { "migrate", "--status", "-c", s.yaml, NULL };
+    rc = th_run_cli(st, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "001_bot_tables.sql"), "%s", out);
+    cr_assert_not_null(strstr(out, "pending"), "%s", out);
+    cr_assert_null(strstr(out, "applied "), "%s", out);
+    free(out);
+    free(err);
+    const char *const dry[] = { "migrate", "--dry-run", "-c", s.yaml, NULL };
+    rc = th_run_cli(dry, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "-- 001_bot_tables.sql (would run)"), "%s", out);
+    cr_assert_not_null(strstr(out, "CREATE TABLE"), "%s", out);
+    free(out);
+    free(err);
+    /* Nothing was created by either. */
+    cr_assert_eq(th_count(t.conn, kind == DB_MYSQL
+                                      ? "SELECT COUNT(*) FROM information_schema.tables WHERE "
+                                        "table_schema = DATABASE()"
+                                      : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"),
+                 0);
+
+    const char *const mig[] = { "migrate", "-c", s.yaml, NULL };
+    rc = th_run_cli(mig, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    free(out);
+    free(err);
+    rc = th_run_cli(st, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "0 pending"), "%s", out);
+    cr_assert_not_null(strstr(out, "applied "), "%s", out);
+    free(out);
+    free(err);
+    rc = run_once(&s, 0, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    free(out);
+    free(err);
+    free(pw);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* --log-format json: a run's lines carry fields, not only prose. */
+Test(operator, json_log_lines_carry_fields, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    name: first_step\n");
+    const char *const args[] = { "run", "--once", "--log-format", "json", "-c", s.yaml, NULL };
+    int rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    int step_lines = 0, run_lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "not a JSON line: %s", line);
+        const char *step = json_string_value(json_object_get(o, "step"));
+        if (step && strcmp(step, "first_step") == 0 && json_object_get(o, "duration_ms")) {
+            cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "ok", "%s", line);
+            cr_assert(json_is_integer(json_object_get(o, "rows_changed")), "%s", line);
+            cr_assert_eq(json_integer_value(json_object_get(o, "run_id")), 1, "%s", line);
+            step_lines++;
+        }
+        if (!step && json_object_get(o, "rows_changed")) {
+            cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "success", "%s",
+                             line);
+            cr_assert_eq(json_integer_value(json_object_get(o, "run_id")), 1, "%s", line);
+            cr_assert(json_is_integer(json_object_get(o, "duration_ms")), "%s", line);
+            run_lines++;
+        }
+        json_decref(o);
+    }
+    cr_assert_eq(step_lines, 1, "%d step lines", step_lines);
+    cr_assert_eq(run_lines, 1, "%d run lines", run_lines);
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * http.public_url: an alert links to the run's page in the console
+ * (PUBLIC_URL/#/runs/ID), for run --once too; a bad value is refused.
+ */
+Test(operator, public_url_makes_alert_links_to_the_console, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    th_otlp rx = { 0 }; /* no script: every answer is 200 */
+    char extra[512], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    th_otlp_start(&rx, 200, 0);
+    snprintf(extra, sizeof extra, "notify:\n  - url: http://127.0.0.1:%d/hook\n", rx.port);
+    svc_setup(&s, &t, 1, extra, "  public_url: https://ops.example/reconciler/\n",
+              "  - plugin: fixture\n    options:\n      fail: true\n");
+    int rc = run_once(&s, 1, &out, &err);
+    cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_assert_geq(th_otlp_wait(&rx, 1, 10000), 1, "no alert: %s", err);
+    json_t *b = th_otlp_body(&rx, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "link")),
+                     "https://ops.example/reconciler/#/runs/1", "%s", json_dumps(b, 0));
+    json_decref(b);
+    free(out);
+    free(err);
+    th_otlp_stop(&rx);
+
+    char *bad = th_path(th_tmpdir(), "bad.yaml");
+    char *text = th_read(s.yaml), *p = strstr(text, "https://ops.example");
+    cr_assert_not_null(p);
+    memcpy(p, "ftp://", 6);
+    th_write(bad, text);
+    const char *const args[] = { "validate", "-c", bad, NULL };
+    rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "http.public_url"), "%s", err);
+    free(out);
+    free(err);
+    free(text);
+    free(bad);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* A success alert says what was repaired: rows changed in all and per step, and the figures. */
+Test(operator, alert_says_what_was_repaired)
+{
+    json_t *r = json_pack("{s:s, s:I, s:s, s:b, s:i, s:I, s:[], s:[{s:s, s:s, s:i, s:I, s:{s:i}},"
+                          " {s:s, s:s, s:i, s:I, s:{}}]}",
+                          "status", "success", "runId", (json_int_t)9, "trigger", "scheduled",
+                          "dryRun", 0, "durationMs", 1200, "rowsChanged", (json_int_t)5,
+                          "errors", "steps", "name", "leases", "status", "ok", "durationMs", 3,
+                          "rowsChanged", (json_int_t)5, "results", "leasesRepaired", 5,
+                          "name", "metrics", "status", "ok", "durationMs", 4,
+                          "rowsChanged", (json_int_t)0, "results");
+    cr_assert_not_null(r);
+    char *body = webhook_payload(r, "success", CFG_HOOK_SLACK, NULL, NULL);
+    json_t *j = json_loads(body, 0, NULL);
+    const char *text = json_string_value(json_object_get(j, "text"));
+    cr_assert_not_null(strstr(text, "changed 5 rows: leases 5"), "%s", text);
+    cr_assert_null(strstr(text, "metrics 0"), "%s", text);
+    json_decref(j);
+    free(body);
+    body = webhook_payload(r, "success", CFG_HOOK_JSON, NULL, NULL);
+    j = json_loads(body, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(j, "rowsChanged")), 5, "%s", body);
+    json_t *step = json_array_get(json_object_get(j, "steps"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(step, "rowsChanged")), 5, "%s", body);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(step, "results"),
+                                                    "leasesRepaired")), 5, "%s", body);
+    json_decref(j);
+    free(body);
+    json_decref(r);
+}
+
+/*
+ * Run as root, validate also checks the password file for the service's
+ * user (RECONCILER_SERVICE_USER, here nobody): root-only 0600 is a warning
+ * naming the user and the fix; readable by that user, none.
+ */
+Test(validate_checks, password_file_for_the_service_user, .timeout = 30)
+{
+    char *out = NULL, *err = NULL;
+    if (geteuid() != 0)
+        cr_skip_test("needs root");
+    char *pw = th_path(th_tmpdir(), "pw");
+    char *yaml = validate_yaml("  password_file: pw\n", "");
+    th_write(pw, "s3cret\n");
+    cr_assert_eq(chmod(pw, 0600), 0);
+    const char *const env[] = { "RECONCILER_SERVICE_USER=nobody", NULL };
+    int rc = validate(yaml, NULL, NULL, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "cannot be read by the user nobody"), "%s", err);
+    free(out);
+    free(err);
+    struct passwd *nobody = getpwnam("nobody");
+    cr_assert_not_null(nobody);
+    cr_assert_eq(chown(pw, nobody->pw_uid, (gid_t)-1), 0);
+    rc = validate(yaml, NULL, NULL, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_null(strstr(err, "warning"), "%s", err);
+    free(out);
+    free(err);
+    free(yaml);
+    free(pw);
 }

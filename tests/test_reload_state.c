@@ -5,6 +5,7 @@
  * (`reconciler reload`, `status`, `trigger`). The real binary over loopback.
  */
 #include "helpers.h"
+#include "db/lock.h"
 #include "th_http.h"
 #include "th_svc.h"
 
@@ -233,7 +234,7 @@ Test(reload_state, commands_send_the_token, .timeout = 30)
     free(err);
     rc = th_run_cli(args, NULL, &out, &err);
     cr_assert_eq(rc, 6, "exit %d: %s", rc, err);
-    cr_assert_not_null(strstr(err, "asks for a token"), "%s", err);
+    cr_assert_not_null(strstr(err, "OP_TOKEN (http.token_env) is not set here"), "%s", err);
     cr_assert_null(strstr(err, "op-secret-1"));
     free(out);
     free(err);
@@ -259,4 +260,98 @@ Test(reload_state, start_error_is_a_json_line, .timeout = 30)
     free(out);
     free(err);
     free(yaml);
+}
+
+/* Every stderr line is a JSON object (the same check for each case below). */
+static void all_json_lines(const char *err, const char *needle)
+{
+    char *copy = strdup(err), *save = NULL;
+    int found = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "not a JSON line: %s", line);
+        const char *msg = json_string_value(json_object_get(o, "msg"));
+        found |= msg && strstr(msg, needle) != NULL;
+        json_decref(o);
+    }
+    cr_assert(found, "no line says \"%s\": %s", needle, err);
+    free(copy);
+}
+
+/*
+ * --log-format json on `run --once` and `validate`: a plugin that is not
+ * found, a run that could not happen, a validate warning all come as JSON
+ * lines, none as plain text.
+ */
+Test(reload_state, command_errors_are_json_lines, .timeout = 30)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    th_db_create(DB_SQLITE, &t); /* not migrated: the run cannot happen */
+    svc_setup(&s, &t, 1, "", "  token_env: OPJ_UNSET_TOKEN\n", ONE_STEP);
+    const char *const run[] = { "run", "--once", "--log-format", "json", "-c", s.yaml, NULL };
+    int rc = th_run_cli(run, NULL, &out, &err);
+    cr_assert_eq(rc, 3, "exit %d: %s", rc, err);
+    all_json_lines(err, "run `reconciler migrate` first");
+    free(out);
+    free(err);
+    const char *const val[] = { "validate", "--log-format", "json", "-c", s.yaml, NULL };
+    rc = th_run_cli(val, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    all_json_lines(err, "OPJ_UNSET_TOKEN");
+    free(out);
+    free(err);
+
+    char *text = th_read(s.yaml), *p = strstr(text, "plugin: fixture");
+    memcpy(p, "plugin: nosuchx", 15);
+    th_write(s.yaml, text);
+    free(text);
+    rc = th_run_cli(run, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
+    all_json_lines(err, "nosuchx");
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/* `trigger --wait` exits as `run --once` would: 4 when another instance held the lock. */
+DB_TEST(reload_state, trigger_exits_4_on_a_held_lock, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    char why[512], *out = NULL, *err = NULL;
+    migrated(kind, &t);
+    svc_setup(&s, &t, 1, QUIET "  lock_wait: 1s\n", "", ONE_STEP);
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+                          sizeof why), 1, "%s", why);
+    /* The state names the other holder once the database watch has read the row. */
+    int64_t end = mono_ms() + 10000;
+    for (;;) {
+        json_t *st = wait_for(&s, "/v1/service/state", 200, 5000);
+        const char *id = json_string_value(json_object_get(
+            json_object_get(json_object_get(st, "lock"), "holder"), "id"));
+        int seen = id && strcmp(id, "otherhost:7:feed0007") == 0;
+        json_decref(st);
+        if (seen)
+            break;
+        cr_assert_lt(mono_ms(), end, "the state never named the holder");
+        sleep_ms(100);
+    }
+    int rc = cli(&s, "status", NULL, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "lock:      held by otherhost:7:feed0007 until"), "%s", out);
+    free(out);
+    free(err);
+    rc = cli(&s, "trigger", "--wait", NULL, &out, &err);
+    cr_assert_eq(rc, 4, "exit %d: %s%s", rc, out, err);
+    cr_assert_not_null(strstr(err, "otherhost:7:feed0007"), "%s", err);
+    free(out);
+    free(err);
+    svc_term(&s);
+    svc_free(&s);
+    th_db_destroy(&t);
 }

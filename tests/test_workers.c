@@ -376,7 +376,7 @@ Test(workers, crashing_probe_costs_its_request_only, .timeout = 30)
     svc_start(&s, env);
     json_decref(wait_for(&s, "/healthz", 200, 10000));
     int st;
-    json_t *j = get_json(&s, "/api/admin/dashboard", &st);
+    json_t *j = get_json(&s, "/api/admin/dashboard?fresh=1", &st);
     cr_assert_eq(st, 503);
     const char *e = field(j, "error");
     cr_assert(e && strstr(e, "metrics") && strstr(e, "crashed: signal 11"), "%s", e);

@@ -239,3 +239,23 @@ int64_t iso_ms(const char *iso)
     tm.tm_mon -= 1;
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
+
+/*
+ * GET path?fresh=1 until its body says "fresh": true (a refresh that started
+ * after the request succeeded), up to ms; returns that body (status 200).
+ */
+json_t *get_fresh(svc *s, const char *path, int ms)
+{
+    char url[512];
+    int64_t end = mono_ms() + ms;
+    snprintf(url, sizeof url, "%s%sfresh=1", path, strchr(path, '?') ? "&" : "?");
+    for (;;) {
+        int st;
+        json_t *j = get_json(s, url, &st);
+        if (st == 200 && json_is_true(json_object_get(j, "fresh")))
+            return j;
+        cr_assert_lt(mono_ms(), end, "%s: no fresh answer within %d ms (last: %d %s); log:\n%s",
+                     url, ms, st, json_dumps(j, 0), th_read(s->errlog));
+        json_decref(j);
+    }
+}

@@ -42,6 +42,7 @@ void migrated(db_kind kind, th_db *t);
 json_t *parse(const th_response *r);
 json_t *get_json(svc *s, const char *path, int *status);
 json_t *wait_for(svc *s, const char *path, int want, int ms);
+json_t *get_fresh(svc *s, const char *path, int ms);
 int64_t post_run(svc *s, const char *query, int want);
 json_t *wait_run(svc *s, int64_t id, int ms);
 json_t *history_of(svc *s);

@@ -18,6 +18,12 @@ static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 /* The run's trace on the thread that makes it (trace/context.h: 32 and 16 hex digits). */
 static _Thread_local char t_trace_id[33], t_span_id[17];
+static _Thread_local int64_t t_run_id;
+
+void log_set_run(int64_t run_id)
+{
+    t_run_id = run_id;
+}
 
 void log_set_trace(const char *trace_id, const char *span_id)
 {
@@ -45,7 +51,8 @@ int log_level_parse(const char *s)
     return -1;
 }
 
-void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
+static void emit(rc_log_level level, const char *step, const json_t *fields, const char *fmt,
+                 va_list ap)
 {
     if ((int)level > g_level)
         return;
@@ -59,8 +66,17 @@ void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
     if (g_format == LOG_JSON) {
         json_t *o = jx(json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level],
                                  "msg", msg));
+        if (t_run_id)
+            json_object_set_new(o, "run_id", jx(json_integer(t_run_id)));
         if (step)
             json_object_set_new(o, "step", jx_text(step));
+        if (fields) {
+            const char *k;
+            json_t *v;
+            json_object_foreach((json_t *)fields, k, v)
+                if (!json_object_get(o, k)) /* never over ts, level, msg */
+                    json_object_set(o, k, v);
+        }
         if (t_trace_id[0]) {
             json_object_set_new(o, "trace_id", jx_text(t_trace_id));
             json_object_set_new(o, "span_id", jx_text(t_span_id));
@@ -75,6 +91,20 @@ void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
     } else {
         fprintf(stderr, "%s %-5s %s\n", ts, level_names[level], msg);
     }
+}
+
+void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap)
+{
+    emit(level, step, NULL, fmt, ap);
+}
+
+void log_fields(rc_log_level level, const char *step, const json_t *fields, const char *fmt,
+                ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(level, step, fields, fmt, ap);
+    va_end(ap);
 }
 
 void log_msg(rc_log_level level, const char *step, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #define RC_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include "reconciler.h"
 
 typedef enum log_format { LOG_TEXT = 0, LOG_JSON = 1 } log_format;
@@ -23,6 +24,21 @@ int log_level_parse(const char *s);
  * thread: a run's lines get its ids, an HTTP thread's beside it do not.
  */
 void log_set_trace(const char *trace_id, const char *span_id);
+
+/*
+ * The run this thread's lines belong to: JSON lines then carry "run_id"
+ * (0: none). Per thread, like the trace.
+ */
+void log_set_run(int64_t run_id);
+
+/*
+ * A line with fields: JSON lines carry each field of `fields` (an object:
+ * "status", "duration_ms", "rows_changed" ...) beside "msg"; text lines are
+ * the message alone. fields may be NULL; it is not consumed.
+ */
+struct json_t;
+void log_fields(rc_log_level level, const char *step, const struct json_t *fields,
+                const char *fmt, ...) RC_PRINTF(4, 5);
 
 void log_msg(rc_log_level level, const char *step, const char *fmt, ...) RC_PRINTF(3, 4);
 void log_vmsg(rc_log_level level, const char *step, const char *fmt, va_list ap);

@@ -10,14 +10,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* With --log-format json every stderr line is a JSON object: a log pipeline loses none. */
+static int json_logs(void)
+{
+    rc_log_level lv;
+    log_format fmt;
+    log_get(&lv, &fmt);
+    return fmt == LOG_JSON;
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("reconciler: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (json_logs()) {
+        log_vmsg(RC_LOG_ERROR, NULL, fmt, ap);
+    } else {
+        fputs("reconciler: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (json_logs()) {
+        log_vmsg(RC_LOG_WARN, NULL, fmt, ap);
+    } else {
+        fputs("reconciler: warning: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
+
+void cli_say(const char *msg)
+{
+    if (json_logs())
+        log_error("%s", msg);
+    else
+        fprintf(stderr, "%s\n", msg);
 }
 
 int cli_common_opt(int ch, const char *arg, cli_common *c)
@@ -108,4 +143,23 @@ int cli_connect(const config *cfg, db **out)
     if (rc != EXIT_OK)
         cli_error("%s", err);
     return rc;
+}
+
+void cli_duration(int64_t ms, char *out, size_t n)
+{
+    int64_t s = ms / 1000;
+    if (ms < 1000)
+        snprintf(out, n, "%lld ms", (long long)(ms < 0 ? 0 : ms));
+    else if (s < 10)
+        snprintf(out, n, "%lld.%llds", (long long)s, (long long)(ms % 1000 / 100));
+    else if (s < 60)
+        snprintf(out, n, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(out, n, s % 60 ? "%lldm %llds" : "%lldm", (long long)(s / 60),
+                 (long long)(s % 60));
+    else if (s < 86400)
+        snprintf(out, n, (s % 3600) / 60 ? "%lldh %lldm" : "%lldh", (long long)(s / 3600),
+                 (long long)((s % 3600) / 60));
+    else
+        snprintf(out, n, "%lldd %lldh", (long long)(s / 86400), (long long)((s % 86400) / 3600));
 }

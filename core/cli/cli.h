@@ -7,6 +7,8 @@
 #include "db/db.h"
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Options every command takes. */
 typedef struct cli_common {
@@ -26,6 +28,9 @@ int cmd_calendar(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+
+/* A duration for people: "800 ms", "4.2s", "45s", "2m", "2m 5s", "1h 3m", "2d 1h". */
+void cli_duration(int64_t ms, char *out, size_t n);
 
 /* A run's result for people: the summary, a line per step, the figures (run --once, trigger). */
 void cli_print_result(const json_t *r);
@@ -56,8 +61,12 @@ int cli_load_config_err(const cli_common *c, int need_db, config **out, char *er
  */
 int cli_connect(const config *cfg, db **out);
 
-/* Print "reconciler: " + message on stderr. */
+/* Print "reconciler: " + message on stderr (a JSON log line with --log-format json). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "reconciler: warning: " + message (a JSON log line with --log-format json). */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A message that names its own FILE:LINE:COL, as it is (a JSON log line likewise). */
+void cli_say(const char *msg);
 
 /* getopt_long entries every command accepts; cli_common_opt handles them. */
 enum { OPT_DB = 1000, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_HELP };

@@ -40,25 +40,77 @@ static int common_only(int argc, char **argv, const char *help, cli_common *comm
 }
 
 static const char migrate_help[] =
-    "Usage: reconciler migrate [-c FILE] [--db URL]\n"
+    "Usage: reconciler migrate [--status | --dry-run] [-c FILE] [--db URL]\n"
     "Create or upgrade the bot's tables (processing_jobs, user_sessions, orders,\n"
     "processing_job_logs, reconciler_locks). Applied versions are recorded in\n"
-    "schema_migrations; running it again applies nothing new.\n\n" CLI_COMMON_HELP;
+    "schema_migrations; running it again applies nothing new.\n\n"
+    "      --status         list every migration, applied (when) or pending;\n"
+    "                       change nothing (exit 0 either way)\n"
+    "      --dry-run        print the pending migrations' SQL; change nothing\n"
+    CLI_COMMON_HELP;
+
+/* migrate --status / --dry-run: one migration. */
+static void show_migration(void *user, const migration *m, const char *applied_at)
+{
+    int dry = *(int *)user;
+    if (!dry)
+        printf("  %-32s %s%s\n", m->name, applied_at ? "applied " : "pending",
+               applied_at ? applied_at : "");
+    else if (!applied_at)
+        printf("-- %s (would run)\n%s\n", m->name, m->sql);
+}
 
 int cmd_migrate(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        { "status", no_argument, NULL, 's' },
+        { "dry-run", no_argument, NULL, 'n' },
+        CLI_COMMON_LONGOPTS,
+        { NULL, 0, NULL, 0 }
+    };
     cli_common common = { 0 };
     config *cfg = NULL;
     db *d = NULL;
     char err[2048];
-    int rc = common_only(argc, argv, migrate_help, &common);
-    if (rc >= 0)
-        return rc;
+    int status = 0, dry = 0, ch, rc;
 
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_common_opt(ch, optarg, &common))
+            continue;
+        switch (ch) {
+        case 's': status = 1; break;
+        case 'n': dry = 1; break;
+        case 'h': fputs(migrate_help, stdout); return EXIT_OK;
+        default: fputs(migrate_help, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (status && dry) {
+        cli_error("migrate: --status or --dry-run, not both");
+        return EXIT_USAGE;
+    }
     if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
         goto out;
     if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
         goto out;
+    if (status || dry) {
+        if (status)
+            printf("migrations (%s):\n", db_driver_name(d));
+        int pending = migrate_status(d, show_migration, &dry, err, sizeof err);
+        if (pending < 0) {
+            cli_error("migrate: %s", err);
+            rc = EXIT_DATABASE;
+            goto out;
+        }
+        printf("%s%d pending%s\n", dry ? "-- " : "", pending,
+               pending && status ? ": `reconciler migrate` applies them" : "");
+        rc = EXIT_OK;
+        goto out;
+    }
     int n = migrate_apply(d, err, sizeof err);
     if (n < 0) {
         cli_error("migrate: %s", err);
@@ -74,30 +126,68 @@ out:
 }
 
 static const char history_help[] =
-    "Usage: reconciler history [-n N] [--json] [-c FILE]\n"
+    "Usage: reconciler history [-n N] [--before ID] [--json] [-c FILE]\n"
     "Show the newest runs from the local history store (history.path), opened\n"
-    "read-only: it writes nothing, and reads a store on a read-only or full disk.\n\n"
+    "read-only: it writes nothing, and reads a store on a read-only or full disk.\n"
+    "Each run: its id, start, trigger, status, duration, rows changed (or that a\n"
+    "dry run would change), its steps, and its first error.\n\n"
     "  -n, --limit N        how many runs (default 20)\n"
-    "      --json           print a JSON array\n"
+    "      --before ID      only runs older than run ID (the next page)\n"
+    "      --json           print {runs, total, nextBefore}, as GET\n"
+    "                       /v1/reconciliation/history answers\n"
     "      --run ID         print one run's full result JSON\n" CLI_COMMON_HELP;
 
-static void print_run_line(const json_t *run)
+/* The first error of a run: a step's, else the run's own (a run that did not happen). */
+static char *first_error(history *h, const json_t *run)
 {
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(run, "steps"), i, s) {
+        const char *e = json_string_value(json_object_get(s, "error"));
+        if (e)
+            return xstrdup(e);
+    }
+    const char *status = json_string_value(json_object_get(run, "status"));
+    if (!h || !status || strcmp(status, "success") == 0)
+        return NULL;
+    /* A line of the listing: an unreadable run shows no error rather than failing the list. */
+    json_t *full = NULL;
+    history_get(h, json_integer_value(json_object_get(run, "runId")), &full);
+    const char *e = json_string_value(json_array_get(json_object_get(full, "errors"), 0));
+    char *copy = e ? xstrdup(e) : NULL;
+    json_decref(full);
+    return copy;
+}
+
+static void print_run_line(history *h, const json_t *run)
+{
+    char took[32] = "-", rows[24] = "-";
     const char *finished = json_string_value(json_object_get(run, "finishedAt"));
-    json_t *dur = json_object_get(run, "durationMs");
-    printf("%6lld  %-24s  %-9s %-8s %s %8s", (long long)json_integer_value(json_object_get(run, "runId")),
+    json_t *dur = json_object_get(run, "durationMs"), *rc = json_object_get(run, "rowsChanged");
+    int dry = json_is_true(json_object_get(run, "dryRun"));
+    if (finished && json_is_integer(dur))
+        cli_duration(json_integer_value(dur), took, sizeof took);
+    /* A run that did not happen (no steps) changed nothing it could count: "-". */
+    if (json_is_integer(rc) && json_array_size(json_object_get(run, "steps")))
+        snprintf(rows, sizeof rows, "%lld%s", (long long)json_integer_value(rc),
+                 dry ? " (dry)" : "");
+    printf("%6lld  %-24s  %-9s %-11s %-4s %8s %12s ",
+           (long long)json_integer_value(json_object_get(run, "runId")),
            json_string_value(json_object_get(run, "startedAt")),
            json_string_value(json_object_get(run, "trigger")),
-           json_string_value(json_object_get(run, "status")),
-           json_is_true(json_object_get(run, "dryRun")) ? "dry" : "   ",
-           finished ? "" : "-");
-    if (json_is_integer(dur))
-        printf("%6lld ms", (long long)json_integer_value(dur));
+           json_string_value(json_object_get(run, "status")), dry ? "dry" : "", took, rows);
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(run, "steps"), i, s)
-        printf("%s%s=%s", i ? " " : "  ", json_string_value(json_object_get(s, "name")),
+        printf("%s%s=%s", i ? " " : " ", json_string_value(json_object_get(s, "name")),
                json_string_value(json_object_get(s, "status")));
+    char *err = first_error(h, run);
+    if (err) {
+        /* One line per run: the first line of the error, cut to stay scannable. */
+        size_t n = strcspn(err, "\n");
+        printf("  error: %.*s%s", (int)(n > 160 ? 160 : n), err, n > 160 ? "..." : "");
+    }
+    free(err);
     printf("\n");
 }
 
@@ -107,11 +197,12 @@ int cmd_history(int argc, char **argv)
         { "limit", required_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
         { "run", required_argument, NULL, 'r' },
+        { "before", required_argument, NULL, 'b' },
         CLI_COMMON_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     cli_common common = { 0 };
-    int64_t limit = 20, run_id = 0;
+    int64_t limit = 20, run_id = 0, before = 0, total = 0;
     int as_json = 0, ch, rc;
     config *cfg = NULL;
     history *h = NULL;
@@ -135,6 +226,13 @@ int cmd_history(int argc, char **argv)
                 cli_error("history: --run wants %s >= 1, got '%s'",
                           rc == TEXT_SYNTAX ? "a run id (a whole decimal number)" : "a run id",
                           optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'b':
+            if ((rc = text_int(optarg, 1, INT64_MAX, &before)) != TEXT_OK) {
+                cli_error("history: --before wants a run id (a whole decimal number) >= 1, "
+                          "got '%s'", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -171,22 +269,33 @@ int cmd_history(int argc, char **argv)
             goto done;
         }
         as_json = 1;
-    } else if (h && !(out = history_list(h, limit))) {
+    } else if (h && !(out = history_page(h, limit, before, &total))) {
         cli_error("%s", history_error(h));
         rc = EXIT_LOCAL;
         goto done;
     }
-    if (as_json) {
+    if (as_json && !run_id) {
+        /* The API's shape (GET /v1/reconciliation/history), so one parser reads both. */
+        size_t n = json_array_size(out);
+        json_t *last = n ? json_object_get(json_array_get(out, n - 1), "runId") : NULL;
+        int more = (int64_t)n == limit && json_integer_value(last) > 1;
+        json_t *page = jx(json_pack("{s:O, s:I, s:o}", "runs", out, "total", (json_int_t)total,
+                                    "nextBefore", more ? json_incref(last) : json_null()));
+        char *text = util_json_dump(page, 1);
+        printf("%s\n", text ? text : "null");
+        free(text);
+        json_decref(page);
+    } else if (as_json) {
         char *text = util_json_dump(out, 1);
         printf("%s\n", text ? text : "null");
         free(text);
     } else {
         size_t i;
         json_t *run;
-        printf("%6s  %-24s  %-9s %-8s %s %8s\n", "run", "started", "trigger", "status", "   ",
-               "duration");
+        printf("%6s  %-24s  %-9s %-11s %-4s %8s %12s  %s\n", "run", "started", "trigger",
+               "status", "", "duration", "rows changed", "steps");
         json_array_foreach(out, i, run)
-            print_run_line(run);
+            print_run_line(h, run);
     }
     rc = EXIT_OK;
 done:
@@ -198,7 +307,8 @@ done:
 
 static const char plugins_help[] =
     "Usage: reconciler plugins [-c FILE]\n"
-    "List every plugin in the plugin folders (plugin_dir) with its options; each\n"
+    "List every plugin in the plugin folders (plugin_dir) with its options and the\n"
+    "figures it declares (what http.dashboard_figures and http.queue_figures name); each\n"
     "folder is named first (plugin_dir left out of the file: the built-in one).\n"
     "A file that is not a valid plugin is reported, and the exit code is 2.\n\n" CLI_COMMON_HELP;
 
@@ -207,14 +317,18 @@ static void print_plugin(const plugin *p)
     const rc_plugin *d = p->desc;
     printf("%s %s (ABI %u.%u) - %s\n    %s\n", d->name, d->version ? d->version : "",
            d->abi_major, d->abi_minor, d->description ? d->description : "", p->path);
-    if (!d->options || !d->options[0].name) {
+    if (!d->options || !d->options[0].name)
         printf("    no options\n");
-        return;
-    }
-    for (const rc_option *o = d->options; o->name; o++)
+    for (const rc_option *o = d->options; o && o->name; o++)
         printf("    %-20s %-8s default %-12s %s\n", o->name, opt_type_name(o->type),
                o->default_value ? o->default_value : "(required)",
                o->description ? o->description : "");
+    /* ABI 1.5: the figures it declares, by the names the figure mappings use. */
+    for (const rc_figure *f = plugin_figures(p); f && f->name; f++)
+        printf("    figure %s %s%s%s (%s, %s): %s\n", f->name,
+               f->type == RC_FIGURE_COUNTER ? "counter" : "gauge", f->label ? " by " : "",
+               f->label ? f->label : "", f->key, f->unit && *f->unit ? f->unit : "no unit",
+               f->help);
 }
 
 static int list_dir(const char *dir, plugin_registry *seen)

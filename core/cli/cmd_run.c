@@ -3,6 +3,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
+#include "base/strbuf.h"
 #include "base/util.h"
 #include "db/connect.h"
 #include "engine/runlock.h"
@@ -18,6 +19,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,28 +34,76 @@ static void on_stop_signal(int sig)
     stop_request();
 }
 
+/* A step's figures, flattened ("jobs.byStatus.failed=2"): the non-zero ones, to scan. */
+static void figures(strbuf *b, const char *prefix, const json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    char key[256];
+    json_object_foreach((json_t *)obj, k, v) {
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+        if (json_is_object(v))
+            figures(b, key, v);
+        else if (json_is_integer(v) && json_integer_value(v) != 0)
+            sb_printf(b, "%s%s=%lld", b->len ? " " : "", key, (long long)json_integer_value(v));
+        else if (json_is_real(v) && json_real_value(v) != 0)
+            sb_printf(b, "%s%s=%.15g", b->len ? " " : "", key, json_real_value(v));
+        else if (json_is_true(v))
+            sb_printf(b, "%s%s=true", b->len ? " " : "", key);
+    }
+}
+
+/*
+ * One summary line, then a table of the steps (columns sized to the names),
+ * their non-zero figures, and the errors. A dry run says "would change".
+ * Durations read as people say them ("2m", not "120000 ms"); --json has the
+ * numbers.
+ */
 void cli_print_result(const json_t *r)
 {
-    char *summary = runner_summary(r);
-    printf("%s\n", summary ? summary : "reconciliation run");
-    free(summary);
+    int dry = json_is_true(json_object_get(r, "dryRun"));
+    json_t *steps = json_object_get(r, "steps"), *s;
+    size_t i, wname = 4, wstatus = 6;
+    int counts[4] = { 0 }; /* ok, failed, skipped, interrupted */
+    char took[32];
 
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(r, "steps"), i, s) {
-        printf("  %-16s %-8s %6lld ms", json_string_value(json_object_get(s, "name")),
-               json_string_value(json_object_get(s, "status")),
-               (long long)json_integer_value(json_object_get(s, "durationMs")));
+    json_array_foreach(steps, i, s) {
+        size_t n = strlen(json_string_value(json_object_get(s, "name")));
+        size_t m = strlen(json_string_value(json_object_get(s, "status")));
+        wname = n > wname ? n : wname;
+        wstatus = m > wstatus ? m : wstatus;
+        const char *st = json_string_value(json_object_get(s, "status"));
+        counts[strcmp(st, "ok") == 0 ? 0 : strcmp(st, "failed") == 0 ? 1
+               : strcmp(st, "skipped") == 0 ? 2 : 3]++;
+    }
+    cli_duration(json_integer_value(json_object_get(r, "durationMs")), took, sizeof took);
+    long long rows = (long long)json_integer_value(json_object_get(r, "rowsChanged"));
+    printf("reconciliation run %lld (%s%s): %s in %s; steps: %d ok, %d failed, %d skipped%s; "
+           "%s %lld row%s\n",
+           (long long)json_integer_value(json_object_get(r, "runId")),
+           json_string_value(json_object_get(r, "trigger")), dry ? ", dry run" : "",
+           json_string_value(json_object_get(r, "status")), took, counts[0], counts[1],
+           counts[2], counts[3] ? ", some interrupted" : "",
+           dry ? "would change" : "changed", rows, rows == 1 ? "" : "s");
+    printf("  %-*s  %-*s  %8s  %12s  %s\n", (int)wname, "step", (int)wstatus, "status", "time",
+           dry ? "would change" : "rows changed", "figures");
+    json_array_foreach(steps, i, s) {
+        strbuf fb = STRBUF_INIT;
+        figures(&fb, "", json_object_get(s, "results"));
+        char *f = sb_take(&fb);
+        cli_duration(json_integer_value(json_object_get(s, "durationMs")), took, sizeof took);
+        printf("  %-*s  %-*s  %8s  %12lld  %s\n", (int)wname,
+               json_string_value(json_object_get(s, "name")), (int)wstatus,
+               json_string_value(json_object_get(s, "status")), took,
+               (long long)json_integer_value(json_object_get(s, "rowsChanged")),
+               f && *f ? f : "-");
+        free(f);
+    }
+    json_array_foreach(steps, i, s) {
         const char *err = json_string_value(json_object_get(s, "error"));
         if (err)
-            printf("  error: %s", err);
-        printf("\n");
+            printf("error in %s: %s\n", json_string_value(json_object_get(s, "name")), err);
     }
-    const json_t *res = json_object_get(r, "results");
-    char *results = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS | util_json_real_flags(res));
-    if (results)
-        printf("results: %s\n", results);
-    free(results);
 }
 
 static const char run_help[] =
@@ -184,7 +235,7 @@ static int once_lock_busy(void *user, const lock_info *holder, int64_t waited_ms
 }
 
 /* `run --once`: one run through run_execute, its result on stdout, its exit code. */
-static int run_once(config *cfg, int dry_run, int as_json)
+static int run_once(config *cfg, int dry_run, int as_json, int level_given)
 {
     pipeline *p = NULL;
     history *h = NULL;
@@ -196,9 +247,16 @@ static int run_once(config *cfg, int dry_run, int as_json)
     char err[2048];
     int rc, crashed = 0;
 
+    /* On a terminal the summary below says what the info lines would (once, not twice):
+     * only warnings and errors go to stderr, unless --log-level asked for more. */
+    rc_log_level lv;
+    log_format lf;
+    log_get(&lv, &lf);
+    if (!as_json && !level_given && lv == RC_LOG_INFO && isatty(1) && isatty(2))
+        log_setup(RC_LOG_WARN, lf);
     /* The plugins are loaded and checked in a worker: nothing of theirs runs here. */
     if ((rc = supervise_inspect(cfg, 0, 0, &p, &crashed, err, sizeof err)) != EXIT_OK) {
-        fprintf(stderr, "%s\n", err);
+        cli_say(err);
         if (crashed)
             record_not_run(cfg, dry_run, err);
         goto out;
@@ -221,6 +279,8 @@ static int run_once(config *cfg, int dry_run, int as_json)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* From here a stop cuts every wait on a database that does not answer. */
+    db_cut_waits_on_stop(DB_STOP_GRACE_MS);
 
     /* A real run takes the run lock, waiting for another instance's run to
      * end; a dry run writes nothing and needs none. */
@@ -312,7 +372,7 @@ int cmd_run(int argc, char **argv)
         return rc;
     if (!once)
         return service_run(cfg, reload_config, &common); /* it takes cfg */
-    rc = run_once(cfg, dry_run, as_json);
+    rc = run_once(cfg, dry_run, as_json, common.log_level != NULL);
     config_free(cfg);
     return rc;
 }
@@ -340,10 +400,43 @@ static void warn_unset(const config *cfg, const char *key, const char *var, int 
 {
     if (!var || getenv(var))
         return;
-    fprintf(stderr, "reconciler: warning: %s: %s names the variable %s, which is not set "
-            "here (set it where the service runs: its unit's EnvironmentFile=)\n", cfg->path,
-            key, var);
+    cli_warn("%s: %s names the variable %s, which is not set here (set it where the service "
+             "runs: its unit's EnvironmentFile=)", cfg->path, key, var);
     ++*warnings;
+}
+
+/*
+ * Run as root (which reads anything), validate would pass a password file
+ * that the service's user cannot read: check it for that user too, when it
+ * exists (a warning: the service may run as another user).
+ * $RECONCILER_SERVICE_USER names it; default the package's "reconciler".
+ */
+static void service_user_can_read(const config *cfg, const struct stat *st, int *warnings)
+{
+    struct passwd pw, *pp = NULL;
+    char buf[4096];
+    gid_t groups[64];
+    int n = (int)(sizeof groups / sizeof groups[0]), ok = 0;
+    const char *user = getenv("RECONCILER_SERVICE_USER");
+    if (!user || !*user)
+        user = "reconciler";
+    if (geteuid() != 0 || getpwnam_r(user, &pw, buf, sizeof buf, &pp) != 0 || !pp)
+        return;
+    if (st->st_uid == pp->pw_uid)
+        ok = (st->st_mode & S_IRUSR) != 0;
+    else if (getgrouplist(pp->pw_name, pp->pw_gid, groups, &n) >= 0) {
+        int member = 0;
+        for (int i = 0; i < n; i++)
+            member |= groups[i] == st->st_gid;
+        ok = member ? (st->st_mode & S_IRGRP) != 0 : (st->st_mode & S_IROTH) != 0;
+    }
+    if (!ok) {
+        cli_warn("%s: database.password_file %s cannot be read by the user %s, as which the "
+                 "service runs: `chown root:%s %s && chmod 0640 %s`", cfg->path,
+                 cfg->db_password_file, user, user, cfg->db_password_file,
+                 cfg->db_password_file);
+        ++*warnings;
+    }
 }
 
 /*
@@ -361,11 +454,11 @@ static int check_secrets(const config *cfg, int *warnings)
                       cfg->db_password_file, strerror(errno));
             return EXIT_USAGE;
         }
+        service_user_can_read(cfg, &st, warnings);
         if (st.st_mode & S_IROTH) {
-            fprintf(stderr, "reconciler: warning: %s: database.password_file %s is readable by "
-                    "every user (mode %04o): `chmod 0640 %s` (group reconciler)\n", cfg->path,
-                    cfg->db_password_file, (unsigned)(st.st_mode & 07777),
-                    cfg->db_password_file);
+            cli_warn("%s: database.password_file %s is readable by every user (mode %04o): "
+                     "`chmod 0640 %s` (group reconciler)", cfg->path, cfg->db_password_file,
+                     (unsigned)(st.st_mode & 07777), cfg->db_password_file);
             ++*warnings;
         }
     }
@@ -434,11 +527,13 @@ int cmd_validate(int argc, char **argv)
      * errors at exit 2). Both in a worker: a plugin that crashes there is
      * reported by name (exit 2), and nothing of a plugin runs here.
      */
-    if ((rc = supervise_inspect(cfg, 0, check_db, &p, &crashed, err, sizeof err)) != EXIT_OK) {
+    /* With the probes, quietly: a figure mapping naming an undeclared figure is refused. */
+    if ((rc = supervise_inspect(cfg, RUN_PROBES_QUIET, check_db, &p, &crashed, err,
+                                sizeof err)) != EXIT_OK) {
         if (rc == EXIT_DATABASE)
             cli_error("%s", err);
         else
-            fprintf(stderr, "%s\n", err);
+            cli_say(err);
         goto out;
     }
     printf("%s: ok%s, %zu step%s:", cfg->path, check_db ? " (statements prepared)" : "", p->n,

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,8 @@ static int find_service(const cli_common *common, client *c)
     config *cfg = NULL;
     if (cli_load_config_err(common, 0, &cfg, err, sizeof err) == EXIT_OK) {
         client_init(cfg->http_listen, cfg->http_token_env, c);
-            return EXIT_OK;
+        config_free(cfg);
+        return EXIT_OK;
     }
     const char *path = common->config_path ? common->config_path : getenv("RECONCILER_CONFIG");
     if (!path || !*path)
@@ -153,10 +155,13 @@ static int call(const client *c, const char *method, const char *path, long *sta
     *body = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     if (*status == 401) {
-        snprintf(err, errlen, "the service on %s asks for a token: %s", c->base,
-                 c->token_env[0] ? "the variable http.token_env names is not set here, or holds "
-                                "another token"
-                              : "set http.token_env in the pipeline file and the variable");
+        if (c->token_env[0])
+            snprintf(err, errlen, "the service on %s refused the token: %s (http.token_env) is "
+                     "%s here; set it as the service has it (its unit's EnvironmentFile=)",
+                     c->base, c->token_env, c->token ? "another token" : "not set");
+        else
+            snprintf(err, errlen, "the service on %s asks for a token, and the pipeline file "
+                     "names no http.token_env to read it from", c->base);
         json_decref(*body);
         *body = NULL;
         goto out;
@@ -185,7 +190,7 @@ static const char *str(const json_t *o, const char *key)
 /* Parse the common options and the command's own; load the file. */
 typedef struct svc_opts {
     int dry_run, wait, as_json;
-    int64_t timeout_ms;
+    int64_t timeout_ms; /* 0: no bound */
 } svc_opts;
 
 enum { OPT_DRY = 2000, OPT_WAIT, OPT_JSON, OPT_TIMEOUT };
@@ -203,7 +208,9 @@ static int parse(int argc, char **argv, const char *help, int allow, svc_opts *o
     cli_common common = { 0 };
     int ch;
     memset(o, 0, sizeof *o);
-    o->timeout_ms = 30000;
+    /* A reload's outcome comes between runs; a triggered run takes as long as it takes
+     * (its lock wait, then its steps): --wait waits for its end unless bounded. */
+    o->timeout_ms = allow & 2 ? 0 : 30000;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         if (cli_common_opt(ch, optarg, &common))
@@ -329,24 +336,6 @@ static const char status_help[] =
     "\nExit codes: 0 the service answered (whatever its state), 6 it could not be\n"
     "reached.\n";
 
-/* "2m", "1h 5m", "45s", "800 ms" for a duration. */
-static void fmt_span(int64_t ms, char *out, size_t n)
-{
-    int64_t s = ms / 1000;
-    if (ms < 1000)
-        snprintf(out, n, "%lld ms", (long long)ms);
-    else if (s < 60)
-        snprintf(out, n, "%llds", (long long)s);
-    else if (s < 3600)
-        snprintf(out, n, s % 60 ? "%lldm %llds" : "%lldm", (long long)(s / 60),
-                 (long long)(s % 60));
-    else if (s < 86400)
-        snprintf(out, n, (s % 3600) / 60 ? "%lldh %lldm" : "%lldh", (long long)(s / 3600),
-                 (long long)((s % 3600) / 60));
-    else
-        snprintf(out, n, "%lldd %lldh", (long long)(s / 86400), (long long)((s % 86400) / 3600));
-}
-
 /* ISO time (UTC) as Unix ms, or 0. */
 static int64_t iso_ms(const char *iso)
 {
@@ -369,7 +358,7 @@ static void when(const char *iso, char *out, size_t n)
         snprintf(out, n, "-");
         return;
     }
-    fmt_span(t > now ? t - now : now - t, span, sizeof span);
+    cli_duration(t > now ? t - now : now - t, span, sizeof span);
     snprintf(out, n, "%s (%s%s%s)", iso, t > now ? "in " : "", span, t > now ? "" : " ago");
 }
 
@@ -400,7 +389,7 @@ int cmd_status(int argc, char **argv)
         goto out;
     }
     /* One line per subject, "subject:" first, so that a list of jobs can follow as more. */
-    fmt_span(json_integer_value(json_object_get(st, "uptime")) * 1000, span, sizeof span);
+    cli_duration(json_integer_value(json_object_get(st, "uptime")) * 1000, span, sizeof span);
     printf("service:   %s, up %s\n", c.base, span);
     if (json_is_true(json_object_get(st, "running")))
         printf("state:     running run %lld\n",
@@ -416,7 +405,7 @@ int cmd_status(int argc, char **argv)
     json_t *last = json_object_get(st, "lastRun");
     if (json_is_object(last)) {
         when(str(last, "timestamp"), a, sizeof a);
-        fmt_span(json_integer_value(json_object_get(last, "durationMs")), span, sizeof span);
+        cli_duration(json_integer_value(json_object_get(last, "durationMs")), span, sizeof span);
         printf("last run:  %lld %s (%s%s) at %s, took %s\n",
                (long long)json_integer_value(json_object_get(last, "runId")), str(last, "status"),
                str(last, "trigger"), json_is_true(json_object_get(last, "dryRun")) ? ", dry run"
@@ -432,8 +421,12 @@ int cmd_status(int argc, char **argv)
                strcmp(str(lock, "phase"), "hold") == 0 ? "kept after a scheduled run"
                                                          : "a run holds it",
                a, str(lock, "instance"));
+    } else if (json_is_object(json_object_get(lock, "holder"))) {
+        json_t *h = json_object_get(lock, "holder");
+        printf("lock:      held by %s until %s UTC (another instance; this one is %s)\n",
+               str(h, "id"), str(h, "until"), str(lock, "instance"));
     } else {
-        printf("lock:      not held by this service (holder id %s)\n", str(lock, "instance"));
+        printf("lock:      free (this service's holder id %s)\n", str(lock, "instance"));
     }
     json_t *rl = json_object_get(st, "reload");
     if (json_is_object(rl) && strcmp(str(rl, "outcome"), "refused") == 0) {
@@ -468,7 +461,8 @@ static const char trigger_help[] =
     "      --dry-run        a dry run: report what would change; write nothing\n"
     "      --wait           wait for the run's end and print its result\n"
     "      --json           with --wait: print only the result JSON on stdout\n"
-    "      --timeout S      with --wait: wait at most S seconds (default 30)\n"
+    "      --timeout S      with --wait: wait at most S seconds (default: until\n"
+    "                       the run ends)\n"
     CLI_COMMON_HELP
     "\nExit codes: without --wait, 0 the run was queued; with --wait, those of\n"
     "`run --once` (0 every step ok, 1 a step failed, 3 the database, 4 another\n"
@@ -531,7 +525,7 @@ int cmd_trigger(int argc, char **argv)
         fprintf(stderr, "run %lld queued%s; waiting for its end\n", (long long)id,
                 o.dry_run ? " (dry run)" : "");
     snprintf(path, sizeof path, "/v1/reconciliation/runs/%lld", (long long)id);
-    int64_t end = util_mono_ms() + o.timeout_ms;
+    int64_t end = o.timeout_ms ? util_mono_ms() + o.timeout_ms : INT64_MAX;
     for (;;) {
         json_decref(body);
         body = NULL;

@@ -1,6 +1,7 @@
 /* config.c - see config.h. */
 #include "config/config.h"
 #include "config/options.h"
+#include "config/figure_defaults.h"
 #include "config/webhook_url.h"
 #include "base/paths.h"
 #include "base/text.h"
@@ -72,16 +73,22 @@ static int set_notify(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_figure_plugins(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_figure_map(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_memory_limit(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static const char *check_env_name(const char *text);
 static const char *check_name(const char *text);
 static const char *check_time_zone(const char *text);
 static const char *check_trace_url(const char *text);
+static const char *check_public_url(const char *text);
 static const char *check_trace_link(const char *text);
 
 #define C(field) offsetof(config, field)
 #define S(field) offsetof(cfg_step, field)
 #define N(field) offsetof(cfg_notify, field)
+
+/* The default of the figure keys: conf/figures.yaml, compiled in. */
+#define FIGURES_BUILT_IN "built-in"
 
 /* Every key of the pipeline file, in the order help lists them. */
 static const cfg_key top_keys[] = {
@@ -139,6 +146,27 @@ static const cfg_key top_keys[] = {
       C(http_listen) },
     { "http.token_env", RC_OPT_STRING, NULL,
       "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env) },
+    { "http.public_url", RC_OPT_STRING, NULL,
+      "the console's address as people reach it (https://ops.example/reconciler): webhook "
+      "links point at its page of the run; unset: the run's JSON on http.listen",
+      C(http_public_url), .check = check_public_url },
+    { "http.figures_refresh", RC_OPT_DURATION, "15s",
+      "service mode: how often the live figures (queue, dashboard, /metrics) are recomputed "
+      "in the background; stretched so that refreshes take at most 5% of the time",
+      C(http_figures_refresh_ms), .min = SECOND_MS, .max = HOUR_MS },
+    { "http.figures_wait", RC_OPT_DURATION, "5s",
+      "service mode: how long a request with ?fresh=1 waits for a refresh that starts after "
+      "it", C(http_figures_wait_ms), .max = 60 * SECOND_MS },
+    { "http.figure_plugins", 0, FIGURES_BUILT_IN,
+      "service mode: plugins run for their declared figures even when no step uses them (a "
+      "step's plugin that declares figures always is)", C(http_figure_plugins),
+      .set = set_figure_plugins, .type_text = "list" },
+    { "http.dashboard_figures", 0, FIGURES_BUILT_IN,
+      "service mode: /api/admin/dashboard's JSON, member (dotted: nested) to declared figure",
+      C(http_dashboard_figures), .set = set_figure_map, .type_text = "mapping" },
+    { "http.queue_figures", 0, FIGURES_BUILT_IN,
+      "service mode: /v1/processing/queue's JSON, member to declared figure",
+      C(http_queue_figures), .set = set_figure_map, .type_text = "mapping" },
     { "log.level", RC_OPT_STRING, "info", "least severe level logged", C(log_level),
       .choices = "error|warn|info|debug" },
     { "log.format", RC_OPT_STRING, "text", "one line per event, as text or JSON", C(log_format),
@@ -588,9 +616,9 @@ static int check_required(loader *ld, const key_table *t, const unsigned char *s
 /* Apply a whole mapping against a table: values, then what is missing. */
 static int apply_table(loader *ld, const key_table *t, yt_node *map, void *base)
 {
-    unsigned char seen[32] = { 0 };
-    const yt_node *parent[32];
-    _Static_assert(N_TOP <= 32 && N_STEP <= 32 && N_NOTIFY <= 32, "seen[] holds every key");
+    unsigned char seen[48] = { 0 };
+    const yt_node *parent[48];
+    _Static_assert(N_TOP <= 48 && N_STEP <= 48 && N_NOTIFY <= 48, "seen[] holds every key");
 
     if (apply_map(ld, t, map, NULL, base, seen, parent) != 0)
         return -1;
@@ -650,6 +678,162 @@ static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *ba
     rc = 0;
 out:
     free_dirs(dirs, n);
+    return rc;
+}
+
+/*
+ * The built-in value of a figure key (node NULL: its default), from
+ * conf/figures.yaml as compiled in: *root to free, *node in it.
+ */
+static int figure_default(loader *ld, const cfg_key *k, yt_node **root, yt_node **node)
+{
+    char why[512];
+    const char *leaf = strchr(k->path, '.') + 1;
+    const yt_node *http = NULL;
+    *node = NULL;
+    if (yt_load_string(figure_defaults_yaml, FIGURE_DEFAULTS_NAME, root, why, sizeof why) == 0 &&
+        (http = yt_get(*root, "http")) != NULL)
+        *node = (yt_node *)yt_get(http, leaf);
+    if (*node)
+        return 0;
+    return fail_at(ld, NULL, "%s: no %s in it (%s)", FIGURE_DEFAULTS_NAME, k->path,
+                   *root ? "missing" : why);
+}
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int set_figure_plugins(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    config *c = base;
+    yt_node *root = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (!node && figure_default(ld, k, &root, &node) != 0)
+        goto out;
+    if (node->kind != YT_SEQ) {
+        fail_at(ld, node, "'%s' expects a list of plugin names, got %s", k->path,
+                yt_kind_name(node->kind));
+        goto out;
+    }
+    names = xcalloc(node->n ? node->n : 1, sizeof *names);
+    for (; n < node->n; n++) {
+        const yt_node *it = node->items[n];
+        const char *why = it->kind == YT_SCALAR ? check_name(it->scalar) : "a plugin name";
+        if (why) {
+            fail_at(ld, it, "'%s' item: expects %s", k->path, why);
+            goto out;
+        }
+        names[n] = xstrdup(it->scalar);
+    }
+    free_names(c->http_figure_plugins, c->n_http_figure_plugins);
+    c->http_figure_plugins = names;
+    c->n_http_figure_plugins = n;
+    names = NULL;
+    rc = 0;
+out:
+    free_names(names, n);
+    yt_free(root);
+    return rc;
+}
+
+/* A member path: dot-separated parts of letters, digits and '_'. */
+static int member_path_ok(const char *p)
+{
+    size_t part = 0;
+    for (; *p; p++) {
+        if (*p == '.') {
+            if (part == 0)
+                return 0;
+            part = 0;
+        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || *p == '_') {
+            part++;
+        } else {
+            return 0;
+        }
+    }
+    return part > 0;
+}
+
+/* A declared figure's name (as include/reconciler.h says): [a-z][a-z0-9_]{0,63}. */
+static int figure_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 64 || !(n[0] >= 'a' && n[0] <= 'z'))
+        return 0;
+    return strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_") == len;
+}
+
+/* Is a the same member as b or one inside it ("a" and "a.b")? */
+static int member_within(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '.');
+}
+
+void cfg_figure_map_free(cfg_figure_map *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->items[i].path);
+        free(m->items[i].figure);
+    }
+    free(m->items);
+    memset(m, 0, sizeof *m);
+}
+
+static int set_figure_map(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_figure_map *m = (cfg_figure_map *)((char *)base + k->off), nm = { NULL, 0, node != NULL };
+    yt_node *root = NULL;
+    int rc = -1;
+    if (!node && figure_default(ld, k, &root, &node) != 0)
+        goto out;
+    if (node->kind != YT_MAP) {
+        fail_at(ld, node, "'%s' expects a mapping of JSON member to figure name, got %s",
+                k->path, yt_kind_name(node->kind));
+        goto out;
+    }
+    nm.items = xcalloc(node->n ? node->n : 1, sizeof *nm.items);
+    for (size_t i = 0; i < node->n; i++) {
+        const yt_node *key = node->keys[i], *val = node->items[i];
+        if (!member_path_ok(key->scalar)) {
+            fail_at(ld, key, "'%s': member '%s' must be dot-separated names of letters, "
+                    "digits and _", k->path, key->scalar);
+            goto out;
+        }
+        if (val->kind != YT_SCALAR || !figure_name_ok(val->scalar)) {
+            fail_at(ld, val, "'%s': %s: expects a figure's name (a-z, 0-9 and _, from a "
+                    "letter; `reconciler plugins` lists the declared ones)", k->path,
+                    key->scalar);
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (member_within(key->scalar, nm.items[j].path) ||
+                member_within(nm.items[j].path, key->scalar)) {
+                fail_at(ld, key, "'%s': member '%s' overlaps member '%s' (line %d)", k->path,
+                        key->scalar, nm.items[j].path, nm.items[j].line);
+                goto out;
+            }
+        nm.items[i].path = xstrdup(key->scalar);
+        nm.items[i].figure = xstrdup(val->scalar);
+        nm.items[i].line = nm.from_file ? val->line : 0;
+        nm.items[i].col = nm.from_file ? val->col : 0;
+        nm.n = i + 1;
+    }
+    cfg_figure_map_free(m);
+    *m = nm;
+    nm.items = NULL;
+    nm.n = 0;
+    rc = 0;
+out:
+    cfg_figure_map_free(&nm);
+    yt_free(root);
     return rc;
 }
 
@@ -770,6 +954,16 @@ static const char *check_trace_url(const char *text)
     char why[256];
     return webhook_url_check(text, why, sizeof why)
                ? "an http:// or https:// URL with a host, such as http://HOST:4318/v1/traces"
+               : NULL;
+}
+
+/* http.public_url: where people open the console; links append "/#/runs/ID". */
+static const char *check_public_url(const char *text)
+{
+    char why[256];
+    return webhook_url_check(text, why, sizeof why) || strchr(text, '#') || strchr(text, '?')
+               ? "an http:// or https:// URL with a host and no query or fragment, such as "
+                 "https://ops.example/reconciler"
                : NULL;
 }
 
@@ -1097,6 +1291,10 @@ void config_free(config *c)
     free(c->history_path);
     free(c->http_listen);
     free(c->http_token_env);
+    free(c->http_public_url);
+    free_names(c->http_figure_plugins, c->n_http_figure_plugins);
+    cfg_figure_map_free(&c->http_dashboard_figures);
+    cfg_figure_map_free(&c->http_queue_figures);
     free(c->log_level);
     free(c->log_format);
     free(c->tracing_endpoint);

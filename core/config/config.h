@@ -76,6 +76,27 @@ typedef struct cfg_notify {
     int line, col;        /* where the target starts, for messages */
 } cfg_notify;
 
+/*
+ * One member of a figure endpoint's JSON (http.dashboard_figures,
+ * http.queue_figures): the dotted member path and the declared figure whose
+ * value it takes; line and col of the figure's name (0 in the built-in
+ * defaults, conf/figures.yaml).
+ */
+typedef struct cfg_figure_ref {
+    char *path;
+    char *figure;
+    int line, col;
+} cfg_figure_ref;
+
+typedef struct cfg_figure_map {
+    cfg_figure_ref *items;
+    size_t n;
+    int from_file; /* 1: set in the pipeline file; 0: the built-in defaults */
+} cfg_figure_map;
+
+/* Free a map's items (leaves it empty). */
+void cfg_figure_map_free(cfg_figure_map *m);
+
 typedef struct config {
     char *path;  /* as given */
     char *text;  /* the file's text as loaded (step workers build the same pipeline from it) */
@@ -113,6 +134,13 @@ typedef struct config {
     /* http: */
     char *http_listen;     /* default 127.0.0.1:3006 */
     char *http_token_env;  /* default NULL */
+    char *http_public_url; /* the console as people reach it, for links in alerts; NULL */
+    int64_t http_figures_refresh_ms; /* default 15s, 1s to 1h: the figures' refresh interval */
+    int64_t http_figures_wait_ms;    /* default 5s, at most 60s: ?fresh=1's longest wait */
+    char **http_figure_plugins;      /* plugins refreshed for their figures (default: built in) */
+    size_t n_http_figure_plugins;
+    cfg_figure_map http_dashboard_figures; /* /api/admin/dashboard's members (default: built in) */
+    cfg_figure_map http_queue_figures;     /* /v1/processing/queue's members (default: built in) */
 
     /* log: */
     char *log_level;   /* error|warn|info|debug, default info */

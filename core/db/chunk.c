@@ -12,7 +12,7 @@
 #define MAX_PARAMS RC_CHUNK_PARAMS_MAX
 #define MAX_BIND RC_CHUNK_BIND_MAX
 /* SQLite: the pause between chunks (see chunk_run). */
-#define SQLITE_CHUNK_GAP_MS 2
+#define SQLITE_CHUNK_GAP_MS 1
 
 /*
  * A chunk bound that outlives the row callback: the key's values, ints by
@@ -250,10 +250,11 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
             stmts[i].affected += counts[i];
         bound_set(&lo, hi.v);
         /*
-         * SQLite has one writer at a time, and its busy handler retries in
-         * sleeps of up to 100 ms: a loop that begins its next chunk the
-         * moment it commits would starve every other writer, the bot's own
-         * and our run lock's renewal alike. A short pause lets them in.
+         * SQLite has one writer at a time: a loop that begins its next chunk
+         * the moment it commits would starve every other writer, the bot's
+         * own and our run lock's renewal alike. A short pause lets them in:
+         * 1 ms, since our busy handler tries every 1 ms (db_sqlite.c; SQLite's
+         * own sleeps up to 100 ms, which needed a longer gap and still lost).
          */
         if (db_get_kind(d) == DB_SQLITE) {
             struct timespec gap = { 0, SQLITE_CHUNK_GAP_MS * 1000000L };

@@ -4,9 +4,11 @@
  * few helpers (db_now, db_table_exists) that are plain queries.
  */
 #include "db/db_impl.h"
+#include "base/stop.h"
 #include "base/util.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -75,6 +77,41 @@ void stmt_cache_clear(stmt_cache *c)
             c->finalize(c->stmt[i]);
         slot_empty(c, i);
     }
+}
+
+/* ---------------------------------------------------------- stop cuts */
+
+static _Atomic int64_t cut_grace_ms;   /* 0: off */
+static _Atomic int64_t stop_seen_ms;   /* when a wait first saw the stop */
+
+int64_t db_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void db_cut_waits_on_stop(int64_t grace_ms)
+{
+    atomic_store(&cut_grace_ms, grace_ms > 0 ? grace_ms : 0);
+    if (grace_ms > 0)
+        db_mysql_watch_start();
+}
+
+/*
+ * The stop's time is when a waiter first noticed it (the signal handler may
+ * only set a flag): the watcher looks every 100 ms, so that is at most that
+ * late. A wait that began after the stop gets the grace from its own start.
+ */
+int db_stop_cuts(int64_t since_ms)
+{
+    int64_t grace = atomic_load(&cut_grace_ms);
+    if (!grace || !since_ms || !stop_requested())
+        return 0;
+    int64_t now = db_mono_ms(), none = 0;
+    atomic_compare_exchange_strong(&stop_seen_ms, &none, now);
+    int64_t from = atomic_load(&stop_seen_ms);
+    return now - (since_ms > from ? since_ms : from) >= grace;
 }
 
 /* ------------------------------------------------------------- errors */

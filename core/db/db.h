@@ -203,6 +203,24 @@ int db_parse_time(const char *text, int64_t *unix_s);
  */
 int64_t db_connection_id(db *d);
 
+/*
+ * A stop cuts every wait on the database: once the process is asked to stop
+ * (base/stop.h), a wait of this process on the database that has lasted
+ * grace_ms since the stop (a connect, a statement, a ping, a SQLite busy
+ * lock) ends at once with an error that says so, instead of running to its
+ * timeout: a frozen server cannot hold a stopping process. MySQL: connects
+ * use the client's non-blocking API and check the stop between polls; a
+ * watcher thread shuts down the socket of a connection whose statement
+ * still waits (the server rolls back its open transaction). SQLite: the
+ * busy handler checks the stop. The grace lets a healthy server answer the
+ * last statements of a stop (releasing the run lock, the run's record).
+ * 0 (the default) turns it off: step workers finish their statement and
+ * stop at a chunk boundary; their supervisor kills them if they do not.
+ */
+void db_cut_waits_on_stop(int64_t grace_ms);
+/* The grace the service and run --once give: a healthy server answers well within it. */
+#define DB_STOP_GRACE_MS 500
+
 /* Does table exist in the connected database? 1 yes, 0 no, -1 error. */
 int db_table_exists(db *d, const char *table);
 

@@ -94,6 +94,15 @@ struct db {
 #define DB_TX_READ_WRITE 1 /* a guarded run's write transaction */
 #define DB_TX_READ_ONLY 2  /* a guarded dry run's transaction */
 
+/*
+ * db_cut_waits_on_stop: has a wait that began at since_ms (monotonic) gone
+ * on long enough past a stop to be cut? Async-safe: atomics only.
+ */
+int db_stop_cuts(int64_t since_ms);
+int64_t db_mono_ms(void);
+/* MySQL: start the watcher thread that cuts statements (db_mysql.c). */
+void db_mysql_watch_start(void);
+
 /* Record the last error as "<driver> error CODE: message". */
 void db_set_error(db *d, int code, const char *fmt, ...) RC_PRINTF(3, 4);
 /* Forget it (a driver that recovered by itself, e.g. by preparing again). */

@@ -9,10 +9,14 @@
 #include "db/db_impl.h"
 #include "base/util.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <errmsg.h>
 #include <mysql.h>
@@ -33,6 +37,9 @@ typedef struct my_db {
     MYSQL *conn;
     stmt_cache cache;
     int streaming; /* a row callback runs: the connection is mid-result */
+    int fd;        /* its socket, for the stop watcher */
+    _Atomic int64_t wait_since; /* monotonic ms a statement began waiting; 0: none */
+    atomic_int cut; /* the stop watcher shut its socket down */
 } my_db;
 
 #define MY(d) ((my_db *)(d)->impl)
@@ -53,7 +60,11 @@ static int my_lost(int code)
 
 static void my_fail(db *d, unsigned code, const char *msg)
 {
-    db_set_error(d, (int)code, "%s", msg);
+    if (atomic_load(&MY(d)->cut))
+        db_set_error(d, (int)code, "stopped: the database did not answer a stopping process "
+                     "in time, its connection was cut (%s)", msg);
+    else
+        db_set_error(d, (int)code, "%s", msg);
     /* Prepared statements live in the server session: gone with it. */
     if (my_lost((int)code))
         stmt_cache_clear(&MY(d)->cache);
@@ -78,6 +89,142 @@ static int busy(db *d)
                  "a statement was run from inside a row callback; MySQL rows are streamed "
                  "over the connection, so read them first and run statements afterwards");
     return 1;
+}
+
+/* ---------------------------------------------------------- stop cuts */
+
+/*
+ * The stop watcher (db_cut_waits_on_stop): every open connection is listed
+ * here; a thread looks every 100 ms and shuts down the socket of one whose
+ * statement has waited past the stop's grace. The blocked read or write
+ * then fails at once. A connection leaves the list (under the lock) before
+ * its socket is closed, so a socket the watcher shuts down is never one
+ * that was closed and reused since.
+ */
+#define WATCH_MAX 64
+
+static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static my_db *watched[WATCH_MAX];
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+
+static void *watch_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&watch_mu);
+        for (size_t i = 0; i < WATCH_MAX; i++) {
+            my_db *m = watched[i];
+            if (m && !atomic_load(&m->cut) && db_stop_cuts(atomic_load(&m->wait_since))) {
+                atomic_store(&m->cut, 1);
+                shutdown(m->fd, SHUT_RDWR);
+            }
+        }
+        pthread_mutex_unlock(&watch_mu);
+    }
+    return NULL;
+}
+
+static void watch_thread(void)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, watch_main, NULL) != 0)
+        fprintf(stderr, "reconciler: cannot start the database stop watcher; a stop waits "
+                "for the database's timeouts\n");
+    pthread_attr_destroy(&a);
+}
+
+void db_mysql_watch_start(void)
+{
+    pthread_once(&watch_once, watch_thread);
+}
+
+/* A full list only means that connection is not watched (timeouts still bound it). */
+static void watch_add(my_db *m)
+{
+    pthread_mutex_lock(&watch_mu);
+    for (size_t i = 0; i < WATCH_MAX; i++) {
+        if (!watched[i]) {
+            watched[i] = m;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&watch_mu);
+}
+
+static void watch_remove(my_db *m)
+{
+    pthread_mutex_lock(&watch_mu);
+    for (size_t i = 0; i < WATCH_MAX; i++)
+        if (watched[i] == m)
+            watched[i] = NULL;
+    pthread_mutex_unlock(&watch_mu);
+}
+
+/* Around every call that waits for the server. */
+static void wait_begin(db *d)
+{
+    atomic_store(&MY(d)->wait_since, db_mono_ms());
+}
+
+static void wait_end(db *d)
+{
+    atomic_store(&MY(d)->wait_since, 0);
+}
+
+/*
+ * mysql_real_connect through the non-blocking API, polling in slices of
+ * 100 ms so that a stop is seen (db_cut_waits_on_stop): a server that
+ * accepts the connection and then says nothing (frozen) would otherwise
+ * hold the caller for the whole connect timeout. NULL on failure, as
+ * mysql_real_connect; *stopped is set when it was the stop.
+ */
+static MYSQL *connect_stoppable(MYSQL *c, const db_url *u, const char *password, int *stopped)
+{
+    MYSQL *ret = NULL;
+    int64_t since = db_mono_ms();
+    *stopped = 0;
+    int status = mysql_real_connect_start(&ret, c, u->host, u->user, password, u->database,
+                                          u->port, u->socket, CLIENT_FOUND_ROWS);
+    while (status) {
+        int64_t deadline = status & MYSQL_WAIT_TIMEOUT
+                               ? db_mono_ms() + mysql_get_timeout_value_ms(c) : INT64_MAX;
+        int ready = 0;
+        while (!ready) {
+            if (db_stop_cuts(since)) {
+                *stopped = 1;
+                /* Ends the attempt: the library's state is dropped with the handle. */
+                return NULL;
+            }
+            int64_t left = deadline - db_mono_ms();
+            if (left <= 0) {
+                ready = MYSQL_WAIT_TIMEOUT;
+                break;
+            }
+            struct pollfd p = { mysql_get_socket(c), 0, 0 };
+            if (status & MYSQL_WAIT_READ)
+                p.events |= POLLIN;
+            if (status & MYSQL_WAIT_WRITE)
+                p.events |= POLLOUT;
+            if (status & MYSQL_WAIT_EXCEPT)
+                p.events |= POLLPRI;
+            int n = poll(&p, 1, (int)(left < 100 ? left : 100));
+            if (n > 0) {
+                ready = (p.revents & (POLLIN | POLLHUP | POLLERR) ? MYSQL_WAIT_READ : 0) |
+                        (p.revents & (POLLOUT | POLLHUP | POLLERR) ? MYSQL_WAIT_WRITE : 0) |
+                        (p.revents & POLLPRI ? MYSQL_WAIT_EXCEPT : 0);
+                ready &= status | MYSQL_WAIT_READ | MYSQL_WAIT_WRITE;
+                if (!ready)
+                    ready = status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE);
+            }
+        }
+        status = mysql_real_connect_cont(&ret, c, ready);
+    }
+    return ret;
 }
 
 /* --------------------------------------------------------------- open */
@@ -132,6 +279,9 @@ static int set_options(MYSQL *c, const db_url *u, const db_options *o, unsigned 
         mysql_optionsv(c, MYSQL_REPORT_DATA_TRUNCATION, &report_truncation))
         return -1;
     if (wants_tcp(u) && mysql_optionsv(c, MYSQL_OPT_PROTOCOL, &tcp))
+        return -1;
+    /* For connect_stoppable; the blocking calls still work on the handle. */
+    if (mysql_optionsv(c, MYSQL_OPT_NONBLOCK, 0))
         return -1;
     return 0;
 }
@@ -247,17 +397,30 @@ static int my_open(db *d, const db_url *u, const db_options *o, char *err, size_
         goto out;
     }
     /* CLIENT_FOUND_ROWS: affected rows are rows matched, like SQLite's changes(). */
-    if (!mysql_real_connect(m->conn, u->host, u->user, password, u->database, u->port,
-                            u->socket, CLIENT_FOUND_ROWS)) {
-        rc = connect_error(m->conn, u, where, ct, err, errlen);
+    int stopped = 0;
+    if (!connect_stoppable(m->conn, u, password, &stopped)) {
+        if (stopped) {
+            snprintf(err, errlen, "stopped while connecting to MySQL server at %s (database "
+                     "%s): it did not answer", where, u->database);
+            rc = DB_UNREACHABLE;
+        } else {
+            rc = connect_error(m->conn, u, where, ct, err, errlen);
+        }
         goto out;
     }
     /* The client keeps a copy of the password for reconnects, which we never
      * do (we reconnect ourselves): wipe it now rather than at mysql_close. */
     if (m->conn->passwd)
         explicit_bzero(m->conn->passwd, strlen(m->conn->passwd));
-    if (session_setup(m->conn, o->time_zone, where, err, errlen) != 0)
+    m->fd = (int)mysql_get_socket(m->conn);
+    watch_add(m);
+    atomic_store(&m->wait_since, db_mono_ms());
+    int setup = session_setup(m->conn, o->time_zone, where, err, errlen);
+    atomic_store(&m->wait_since, 0);
+    if (setup != 0) {
+        watch_remove(m);
         goto out;
+    }
     d->impl = m;
     m = NULL;
     rc = DB_OK;
@@ -273,6 +436,7 @@ static void my_close(db *d)
     my_db *m = MY(d);
     if (!m)
         return;
+    watch_remove(m);
     stmt_cache_clear(&m->cache);
     mysql_close(m->conn);
     free(m);
@@ -313,7 +477,12 @@ static int my_prepare(db *d, const char *sql)
 {
     int cached;
     MYSQL_STMT *st;
-    if (busy(d) || !(st = prepare(d, sql, &cached)))
+    if (busy(d))
+        return -1;
+    wait_begin(d);
+    st = prepare(d, sql, &cached);
+    wait_end(d);
+    if (!st)
         return -1;
     release(d, sql, st, 1);
     return 0;
@@ -396,13 +565,21 @@ static MYSQL_STMT *prepare_and_execute(db *d, const char *sql, const rc_value *p
 static int my_exec(db *d, const char *sql, const rc_value *p, size_t n, int64_t *affected)
 {
     MYSQL_STMT *st;
-    if (busy(d) || !(st = prepare_and_execute(d, sql, p, n)))
+    if (busy(d))
+        return -1;
+    wait_begin(d);
+    st = prepare_and_execute(d, sql, p, n);
+    wait_end(d);
+    if (!st)
         return -1;
     my_ulonglong a = mysql_stmt_affected_rows(st);
     *affected = a == (my_ulonglong)-1 ? 0 : (int64_t)a;
     /* A statement that returns rows: discard them, the connection is needed. */
-    if (mysql_stmt_field_count(st) > 0)
+    if (mysql_stmt_field_count(st) > 0) {
+        wait_begin(d);
         mysql_stmt_free_result(st);
+        wait_end(d);
+    }
     release(d, sql, st, 1);
     return 0;
 }
@@ -589,8 +766,15 @@ static int my_query(db *d, const char *sql, const rc_value *p, size_t n, rc_row_
     MYSQL_STMT *st;
     int ok = 0;
 
-    if (busy(d) || !(st = prepare_and_execute(d, sql, p, n)))
+    if (busy(d))
         return -1;
+    /* The row callbacks count as waiting too: they are the caller's, and short. */
+    wait_begin(d);
+    st = prepare_and_execute(d, sql, p, n);
+    if (!st) {
+        wait_end(d);
+        return -1;
+    }
     if (result_bind(d, st, &r) == 0 && (r.ncols == 0 || stream_rows(d, st, &r, fn, user) == 0))
         ok = 1;
     /*
@@ -600,6 +784,7 @@ static int my_query(db *d, const char *sql, const rc_value *p, size_t n, rc_row_
      */
     if (r.ncols)
         mysql_stmt_free_result(st);
+    wait_end(d);
     result_free(&r);
     release(d, sql, st, ok);
     return ok ? 0 : -1;
@@ -610,20 +795,25 @@ static int my_query(db *d, const char *sql, const rc_value *p, size_t n, rc_row_
 /* A statement with no parameters and no rows we want. */
 static int run_text(db *d, const char *sql, size_t len)
 {
+    int rc = -1;
     if (busy(d))
         return -1;
+    wait_begin(d);
     if (mysql_real_query(MY(d)->conn, sql, len) != 0) {
         conn_fail(d);
-        return -1;
+        goto out;
     }
     MYSQL_RES *res = mysql_store_result(MY(d)->conn);
     if (res) {
         mysql_free_result(res);
     } else if (mysql_field_count(MY(d)->conn) != 0) {
         conn_fail(d);
-        return -1;
+        goto out;
     }
-    return 0;
+    rc = 0;
+out:
+    wait_end(d);
+    return rc;
 }
 
 /*
@@ -708,7 +898,10 @@ static int my_ping(db *d)
 {
     if (busy(d))
         return -1;
-    if (mysql_ping(MY(d)->conn) != 0) {
+    wait_begin(d);
+    int rc = mysql_ping(MY(d)->conn);
+    wait_end(d);
+    if (rc != 0) {
         conn_fail(d);
         return -1;
     }

@@ -12,11 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
+typedef struct busy_state busy_state;
+static int busy_wait(void *arg, int count);
+
 typedef struct lite_db {
     sqlite3 *conn;
+    struct busy_state {
+        int timeout_ms;
+        int64_t since;
+    } busy;
     stmt_cache cache;
     /* Statements of guarded queries, prepared under the read-only authorizer
      * (never shared with db_exec's, which were not). */
@@ -68,13 +76,35 @@ static int check_folder(const char *path, char *err, size_t errlen)
     return rc;
 }
 
-static int lite_setup(sqlite3 *c, const char *path, const db_options *o, char *err,
-                      size_t errlen)
+/*
+ * The busy handler: waits for another writer up to the busy timeout, in
+ * sleeps of 1 ms. SQLite's own handler sleeps up to 100 ms at a time, which
+ * a writer that commits and begins again within a few ms (a chunk loop)
+ * outruns every time: the run lock's renewal then starved behind a step's
+ * chunks and failed with "database is locked". Short sleeps find the gap.
+ * A stop ends the wait (db_cut_waits_on_stop).
+ */
+static int busy_wait(void *arg, int count)
+{
+    busy_state *b = arg;
+    int64_t now = db_mono_ms();
+    if (count == 0)
+        b->since = now;
+    if (now - b->since >= b->timeout_ms || db_stop_cuts(b->since))
+        return 0;
+    struct timespec ts = { 0, 1000000L };
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+static int lite_setup(sqlite3 *c, busy_state *busy, const char *path, const db_options *o,
+                      char *err, size_t errlen)
 {
     int ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms
                                     : (o->write_timeout_s > 0 ? o->write_timeout_s : 10) * 1000;
     const char *what = "set a busy timeout";
-    int rc = sqlite3_busy_timeout(c, ms);
+    busy->timeout_ms = ms;
+    int rc = sqlite3_busy_handler(c, busy_wait, busy);
     if (rc == SQLITE_OK) {
         what = "enable foreign keys";
         rc = sqlite3_exec(c, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
@@ -115,8 +145,8 @@ static char *immutable_uri(const char *path)
  * may not let it create: then, when no -wal file holds unmerged pages (the
  * last writer closed cleanly), reading the file as immutable loses nothing.
  */
-static int open_read_only(const char *path, const db_options *o, sqlite3 **out, char *err,
-                          size_t errlen)
+static int open_read_only(const char *path, const db_options *o, sqlite3 **out,
+                          busy_state *busy, char *err, size_t errlen)
 {
     struct stat sb;
     char *wal = xasprintf("%s-wal", path);
@@ -128,7 +158,7 @@ static int open_read_only(const char *path, const db_options *o, sqlite3 **out, 
         return -1;
     }
     int orc = sqlite3_open_v2(path, out, SQLITE_OPEN_READONLY, NULL);
-    if (orc == SQLITE_OK && lite_setup(*out, path, o, err, errlen) == 0)
+    if (orc == SQLITE_OK && lite_setup(*out, busy, path, o, err, errlen) == 0)
         return 0;
     if (orc != SQLITE_OK)
         snprintf(err, errlen, "cannot open SQLite database %s for reading: sqlite error %d: %s",
@@ -146,7 +176,7 @@ static int open_read_only(const char *path, const db_options *o, sqlite3 **out, 
         snprintf(err, errlen, "cannot open SQLite database %s for reading: sqlite error %d: %s",
                  path, orc, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(orc));
     else
-        rc = lite_setup(*out, path, o, err, errlen);
+        rc = lite_setup(*out, busy, path, o, err, errlen);
     return rc;
 }
 
@@ -177,7 +207,8 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
 {
     const char *path = u->path;
     sqlite3 *c = NULL;
-    lite_db *l = NULL;
+    /* Owned by the handle from here on: the busy handler's state outlives this call. */
+    lite_db *l = xcalloc(1, sizeof *l);
     int rc = DB_ERROR;
 
     if (!path || !*path) {
@@ -187,7 +218,7 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
     if (strcmp(path, ":memory:") != 0 && check_folder(path, err, errlen) != 0)
         goto out;
     if (o->read_only) {
-        if (open_read_only(path, o, &c, err, errlen) != 0)
+        if (open_read_only(path, o, &c, &l->busy, err, errlen) != 0)
             goto out;
     } else {
         int orc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -196,7 +227,7 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
                      orc, c ? sqlite3_errmsg(c) : sqlite3_errstr(orc));
             goto out;
         }
-        if (lite_setup(c, path, o, err, errlen) != 0)
+        if (lite_setup(c, &l->busy, path, o, err, errlen) != 0)
             goto out;
     }
     /* SQLite's 'now' is UTC; an offset shifts it. A zone name needs zone
@@ -208,7 +239,6 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
                  o->time_zone);
         goto out;
     }
-    l = xcalloc(1, sizeof *l);
     l->conn = c;
     stmt_cache_init(&l->cache, finalize_stmt);
     stmt_cache_init(&l->query_cache, finalize_stmt);
@@ -216,10 +246,12 @@ static int lite_open(db *d, const db_url *u, const db_options *o, char *err, siz
      * while a guarded query runs. */
     sqlite3_set_authorizer(l->conn, authorize, d);
     d->impl = l;
+    l = NULL;
     c = NULL;
     rc = DB_OK;
 out:
     sqlite3_close(c); /* accepts NULL */
+    free(l);
     return rc;
 }
 

@@ -6,6 +6,7 @@
  * must still read each other's leases right.
  */
 #include "db/lock.h"
+#include "db/db_impl.h" /* db_set_error, for the fence's message */
 
 #include <inttypes.h>
 #include <limits.h>
@@ -288,7 +289,12 @@ int lock_fence(db *d, void *ident)
         rc_value p[] = { rc_text(id->name), rc_text(id->holder) };
         rc = db_exec(d, q->fence, p, 2, &n);
     }
-    if (rc != 0)
+    if (rc != 0) {
+        /* A binary newer than the schema: say what fixes it. */
+        if (strstr(db_errmsg(d), "fences"))
+            db_set_error(d, -1, "the run lock's fence: reconciler_locks has no column "
+                         "'fences': run `reconciler migrate` (migration 005)");
         return -1;
+    }
     return n == 1;
 }

@@ -9,6 +9,8 @@
 #include "db/migrate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MYSQL_DUP_ENTRY 1062
 
@@ -113,4 +115,66 @@ int migrate_apply(db *d, char *err, size_t errlen)
         applied += rc;
     }
     return applied;
+}
+
+/* The applied versions and when, read once for migrate_status. */
+typedef struct applied_rows {
+    int versions[256];
+    char at[256][32];
+    size_t n;
+} applied_rows;
+
+static int applied_row(void *user, const rc_value *c, size_t n)
+{
+    applied_rows *a = user;
+    if (n >= 2 && c[0].type == RC_INT && a->n < sizeof a->versions / sizeof a->versions[0]) {
+        a->versions[a->n] = (int)c[0].i;
+        snprintf(a->at[a->n], sizeof a->at[0], "%s", c[1].type == RC_TEXT ? c[1].s : "");
+        a->n++;
+    }
+    return 0; /* every row */
+}
+
+int migrate_status(db *d, void (*each)(void *user, const migration *m, const char *applied_at),
+                   void *user, char *err, size_t errlen)
+{
+    db_kind kind = db_get_kind(d);
+    int64_t exists = 0;
+    int pending = 0;
+    applied_rows *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Nothing is created: a status must not change the database it looks at. */
+    if (db_query(d, kind == DB_MYSQL
+                        ? "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
+                          "DATABASE() AND table_name = 'schema_migrations'"
+                        : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                          "'schema_migrations'",
+                 NULL, 0, count_row, &exists) != 0 ||
+        (exists && db_query(d, kind == DB_MYSQL
+                                   ? "SELECT version, CAST(applied_at AS CHAR) FROM "
+                                     "schema_migrations ORDER BY version"
+                                   : "SELECT version, applied_at FROM schema_migrations ORDER "
+                                     "BY version",
+                            NULL, 0, applied_row, a) != 0)) {
+        snprintf(err, errlen, "cannot read schema_migrations: %s", db_errmsg(d));
+        free(a);
+        return -1;
+    }
+    for (size_t i = 0; i < rc_migrations_count; i++) {
+        const migration *m = &rc_migrations[i];
+        const char *at = NULL;
+        if (m->kind != kind)
+            continue;
+        for (size_t k = 0; k < a->n && !at; k++)
+            if (a->versions[k] == m->version)
+                at = a->at[k];
+        pending += !at;
+        if (each)
+            each(user, m, at);
+    }
+    free(a);
+    return pending;
 }

@@ -28,4 +28,13 @@ extern const size_t rc_migrations_count;
  */
 int migrate_apply(db *d, char *err, size_t errlen);
 
+/*
+ * Which of d's driver's migrations are applied, creating nothing: each(user,
+ * m, applied_at) for every one in order, applied_at NULL while pending (each
+ * may be NULL). Returns the number pending (all of them when schema_migrations
+ * does not exist yet), or -1 with err.
+ */
+int migrate_status(db *d, void (*each)(void *user, const migration *m, const char *applied_at),
+                   void *user, char *err, size_t errlen);
+
 #endif

@@ -47,3 +47,16 @@ out:
     json_decref(value);
     return rc;
 }
+
+json_t *dotkey_get(json_t *obj, const char *key)
+{
+    const char *part = key;
+    while (obj && json_is_object(obj)) {
+        const char *dot = strchr(part, '.');
+        if (!dot)
+            return json_object_get(obj, part);
+        obj = json_object_getn(obj, part, (size_t)(dot - part));
+        part = dot + 1;
+    }
+    return NULL;
+}

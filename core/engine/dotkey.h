@@ -13,4 +13,7 @@
  */
 int dotkey_set(json_t *obj, const char *key, json_t *value, char *err, size_t errlen);
 
+/* The value a dotted key names in obj (borrowed), or NULL when any part is missing. */
+json_t *dotkey_get(json_t *obj, const char *key);
+
 #endif

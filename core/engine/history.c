@@ -45,6 +45,7 @@ struct history {
     char *path;
     int64_t keep_runs;
     int read_only;
+    int counted; /* the file keeps its runs' count (run_count): pages need no COUNT(*) */
     int wal_pending; /* a write failed: the WAL is to be checkpointed and truncated */
 };
 
@@ -180,6 +181,13 @@ static const char *const schema[] = {
     " error TEXT,"
     " at TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS run_notifications_run ON run_notifications (run_id)",
+    /* The service's last figure snapshot (service/figures.c), one row, so that the console
+     * shows figures at once after a restart, with their age. */
+    "CREATE TABLE IF NOT EXISTS figures ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " as_of_ms INTEGER NOT NULL,"
+    " reference_time TEXT NOT NULL,"
+    " body TEXT NOT NULL)",
 };
 
 static int set_err(history *h, const char *what)
@@ -250,6 +258,44 @@ static void owner_hint(const char *what, const char *path, char *out, size_t out
     snprintf(out, outlen, "; %s belongs to %s (mode %04o) and reconciler runs as %s: "
              "`chown %s:%s %s` fixes it", what, owner, (unsigned)(st.st_mode & 07777), me, me,
              mygroup, path);
+}
+
+/*
+ * The runs' count, kept by triggers in the file itself (whoever writes:
+ * `run --once` beside the service too), so that a page of the history
+ * costs the same at a million runs as at ten: COUNT(*) read every run.
+ * Made in one write transaction with its first value, so that no run
+ * written meanwhile by another process is missed. A file that cannot take
+ * it now (locked, full) opens all the same: its pages count, as before.
+ */
+static int has_count(history *h)
+{
+    int64_t n = 0;
+    return db_query(h->conn, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                    "name = 'run_count'", NULL, 0, rc__count_row, &n) == 0 && n > 0;
+}
+
+static void add_count(history *h)
+{
+    static const char script[] =
+        "BEGIN IMMEDIATE;"
+        "CREATE TABLE IF NOT EXISTS run_count (id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " n INTEGER NOT NULL);"
+        "INSERT OR IGNORE INTO run_count (id, n) SELECT 1, COUNT(*) FROM runs;"
+        "CREATE TRIGGER IF NOT EXISTS runs_counted_in AFTER INSERT ON runs"
+        " BEGIN UPDATE run_count SET n = n + 1 WHERE id = 1; END;"
+        "CREATE TRIGGER IF NOT EXISTS runs_counted_out AFTER DELETE ON runs"
+        " BEGIN UPDATE run_count SET n = n - 1 WHERE id = 1; END;"
+        "COMMIT;";
+    if (has_count(h)) {
+        h->counted = 1;
+    } else if (db_exec_script(h->conn, script) == 0) {
+        h->counted = 1;
+    } else {
+        log_warn("history %s: cannot keep the runs' count yet (%s); pages count them",
+                 h->path, db_errmsg(h->conn));
+        (void)db_exec(h->conn, "ROLLBACK", NULL, 0, NULL);
+    }
 }
 
 /*
@@ -326,6 +372,7 @@ int history_open_read(const char *path, history **out, char *err, size_t errlen)
         history_close(h);
         return -1;
     }
+    h->counted = has_count(h);
     *out = h;
     return 0;
 }
@@ -365,6 +412,7 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
         set_err(h, "add the owner column");
         goto fail_msg;
     }
+    add_count(h);
     read_floor(h);
     *out = h;
     return 0;
@@ -543,7 +591,8 @@ out:
 
 typedef struct list_state {
     json_t *runs;
-    int paged; /* history_page: rowsChanged too */
+    int paged;     /* history_page: rowsChanged too */
+    int64_t total; /* every run in the store (the query's last column), -1: no row came */
 } list_state;
 
 static json_t *int_or_null(const rc_value *v)
@@ -557,19 +606,38 @@ static json_t *text_or_null(const rc_value *v)
     return v->type == RC_TEXT ? jx_text(v->s) : json_null();
 }
 
+/*
+ * A run's steps or notifications as the query built them (a JSON array in
+ * text), or NULL when that text cannot be read (bytes that are not UTF-8 in
+ * an error message): the caller reads those rows one by one then, repaired.
+ */
+static json_t *array_or_null(const rc_value *v)
+{
+    json_t *a = v->type == RC_TEXT ? json_loads(v->s, JSON_DECODE_ANY, NULL) : NULL;
+    if (json_is_array(a))
+        return a;
+    json_decref(a);
+    return NULL;
+}
+
 static int list_row(void *user, const rc_value *c, size_t n)
 {
     list_state *st = user;
-    if (n < 8)
+    if (n < 11)
         return 1;
-    json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:[]}",
+    json_t *steps = array_or_null(&c[8]), *notes = array_or_null(&c[9]);
+    json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}",
                             "runId", int_or_null(&c[0]), "trigger", text_or_null(&c[1]),
                             "dryRun", c[2].type == RC_INT && c[2].i != 0,
                             "status", text_or_null(&c[3]), "startedAt", text_or_null(&c[4]),
                             "finishedAt", text_or_null(&c[5]),
-                            "durationMs", int_or_null(&c[6]), "steps"));
+                            "durationMs", int_or_null(&c[6]),
+                            "steps", steps ? steps : jx(json_null())));
     if (st->paged)
         json_object_set_new(run, "rowsChanged", int_or_null(&c[7]));
+    json_object_set_new(run, "notifications", notes ? notes : json_null());
+    if (c[10].type == RC_INT)
+        st->total = c[10].i;
     json_array_append_new(st->runs, run);
     return 0;
 }
@@ -618,15 +686,37 @@ static int add_notifications(history *h, int64_t run_id, json_t *run)
     return 0;
 }
 
-static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged)
+/*
+ * A page of runs in one query (a page of 1000 runs used to take 2001): each
+ * run's steps and notifications come as JSON arrays built by SQLite, and
+ * the count of all runs as the last column. Only a run whose arrays cannot
+ * be read back (an error message that is not UTF-8) costs its own queries.
+ */
+/* The count of all runs, as an SQL expression: kept by the file, or counted (an older file read only). */
+static const char *count_sql(const history *h)
 {
-    list_state st = { jx(json_array()), paged };
+    return h->counted ? "(SELECT n FROM run_count WHERE id = 1)" : "(SELECT COUNT(*) FROM runs)";
+}
+
+static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged,
+                           int64_t *total)
+{
+    list_state st = { jx(json_array()), paged, -1 };
     rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
+    char sql[1536];
     /* rowsChanged stays in the result JSON: no column, so no schema change. */
-    if (db_query(h->conn, "SELECT id, trigger, dry_run, status, started_at, finished_at, "
-                 "duration_ms, CASE WHEN json_valid(result) THEN json_extract(result, '$.rowsChanged') END "
-                 "FROM runs WHERE id < ? "
-                 "ORDER BY id DESC LIMIT ?", p, 2, list_row, &st) != 0) {
+    snprintf(sql, sizeof sql, "SELECT r.id, r.trigger, r.dry_run, r.status, r.started_at, "
+                 "r.finished_at, r.duration_ms, CASE WHEN json_valid(r.result) THEN "
+                 "json_extract(r.result, '$.rowsChanged') END, "
+                 "(SELECT json_group_array(json_object('name', name, 'plugin', plugin, "
+                 "'status', status, 'durationMs', duration_ms, 'error', error)) FROM "
+                 "(SELECT * FROM run_steps s WHERE s.run_id = r.id ORDER BY s.seq)), "
+                 "(SELECT json_group_array(json_object('target', target, 'event', event, "
+                 "'status', status, 'httpCode', http_code, 'attempts', attempts, 'error', "
+                 "error)) FROM (SELECT * FROM run_notifications n WHERE n.run_id = r.id "
+                 "ORDER BY n.id)), "
+                 "%s FROM runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?", count_sql(h));
+    if (db_query(h->conn, sql, p, 2, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
         return NULL;
@@ -635,18 +725,24 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
     json_t *run;
     json_array_foreach(st.runs, i, run) {
         rc_value id[] = { rc_int(json_integer_value(json_object_get(run, "runId"))) };
-        if (db_query(h->conn, "SELECT name, plugin, status, duration_ms, error FROM run_steps "
-                     "WHERE run_id = ? ORDER BY seq", id, 1, step_row,
-                     json_object_get(run, "steps")) != 0) {
-            set_err(h, "list steps");
-            json_decref(st.runs);
-            return NULL;
+        if (json_is_null(json_object_get(run, "steps"))) {
+            json_object_set_new(run, "steps", jx(json_array()));
+            if (db_query(h->conn, "SELECT name, plugin, status, duration_ms, error FROM "
+                         "run_steps WHERE run_id = ? ORDER BY seq", id, 1, step_row,
+                         json_object_get(run, "steps")) != 0) {
+                set_err(h, "list steps");
+                json_decref(st.runs);
+                return NULL;
+            }
         }
-        if (add_notifications(h, id[0].i, run) != 0) {
+        if (json_is_null(json_object_get(run, "notifications")) &&
+            add_notifications(h, id[0].i, run) != 0) {
             json_decref(st.runs);
             return NULL;
         }
     }
+    if (total)
+        *total = st.total;
     return st.runs;
 }
 
@@ -660,7 +756,7 @@ static int result_row(void *user, const rc_value *c, size_t n)
 {
     json_t **out = user;
     size_t quoted = 0;
-    if (n < 9 || c[0].type != RC_TEXT)
+    if (n < 12 || c[0].type != RC_TEXT)
         return 1;
     *out = util_json_load_stored(c[0].s, &quoted);
     char note[128];
@@ -670,7 +766,8 @@ static int result_row(void *user, const rc_value *c, size_t n)
         json_object_set_new(*out, "salvaged", jx(json_string(note)));
     } else if (!json_is_object(*out)) {
         json_decref(*out);
-        list_state st = { jx(json_array()), 0 };
+        /* The columns after the result are list_row's (steps, notifications NULL). */
+        list_state st = { jx(json_array()), 0, -1 };
         list_row(&st, c + 1, n - 1);
         *out = json_incref(json_array_get(st.runs, 0));
         json_decref(st.runs);
@@ -687,7 +784,8 @@ static int locked_get(history *h, int64_t run_id, json_t **out)
     rc_value p[] = { rc_int(run_id) };
     *out = NULL;
     if (db_query(h->conn, "SELECT result, id, trigger, dry_run, status, started_at, "
-                 "finished_at, duration_ms, NULL FROM runs WHERE id = ? AND result IS NOT NULL",
+                 "finished_at, duration_ms, NULL, NULL, NULL, NULL FROM runs "
+                 "WHERE id = ? AND result IS NOT NULL",
                  p, 1, result_row, &result) != 0) {
         json_decref(result);
         return set_err(h, "read run");
@@ -802,7 +900,7 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
 json_t *history_list(history *h, int64_t limit)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, limit, 0, 0);
+    json_t *runs = locked_list(h, limit, 0, 0, NULL);
     pthread_mutex_unlock(&h->mu);
     return runs;
 }
@@ -810,9 +908,13 @@ json_t *history_list(history *h, int64_t limit)
 json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, limit, before_id, 1);
-    if (runs && db_query(h->conn, "SELECT COUNT(*) FROM runs", NULL, 0, rc__count_row,
-                         total) != 0) {
+    int64_t counted = -1;
+    json_t *runs = locked_list(h, limit, before_id, 1, &counted);
+    *total = counted;
+    /* An empty page has no row to carry the count. */
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT %s", count_sql(h));
+    if (runs && counted < 0 && db_query(h->conn, sql, NULL, 0, rc__count_row, total) != 0) {
         set_err(h, "count runs");
         json_decref(runs);
         runs = NULL;
@@ -843,6 +945,64 @@ int history_get(history *h, int64_t run_id, json_t **out)
     int rc = locked_get(h, run_id, out);
     pthread_mutex_unlock(&h->mu);
     return rc;
+}
+
+/* ------------------------------------------------ the figure snapshot */
+
+static int locked_figures_save(history *h, int64_t as_of_ms, const char *reference_time,
+                               const json_t *figures)
+{
+    char *body = util_json_dump(figures, 0);
+    rc_value p[] = { rc_int(as_of_ms), rc_text(reference_time), rc_text(body ? body : "{}") };
+    int rc = db_exec(h->conn, "INSERT OR REPLACE INTO figures (id, as_of_ms, reference_time, "
+                     "body) VALUES (1, ?, ?, ?)", p, 3, NULL) == 0
+                 ? 0 : set_err(h, "save the figures");
+    free(body);
+    return rc;
+}
+
+int history_figures_save(history *h, int64_t as_of_ms, const char *reference_time,
+                         const json_t *figures)
+{
+    pthread_mutex_lock(&h->mu);
+    int rc = locked_figures_save(h, as_of_ms, reference_time, figures);
+    pthread_mutex_unlock(&h->mu);
+    return wrote(rc);
+}
+
+typedef struct figures_row {
+    int64_t *as_of_ms;
+    char *reference_time;
+    size_t reflen;
+    json_t *body;
+} figures_row;
+
+static int read_figures_row(void *user, const rc_value *c, size_t n)
+{
+    figures_row *r = user;
+    if (n < 3 || c[0].type != RC_INT || c[1].type != RC_TEXT || c[2].type != RC_TEXT)
+        return 1;
+    *r->as_of_ms = c[0].i;
+    snprintf(r->reference_time, r->reflen, "%s", c[1].s);
+    r->body = json_loads(c[2].s, 0, NULL);
+    return 1;
+}
+
+json_t *history_figures_load(history *h, int64_t *as_of_ms, char *reference_time,
+                             size_t reflen)
+{
+    figures_row r = { as_of_ms, reference_time, reflen, NULL };
+    pthread_mutex_lock(&h->mu);
+    if (db_query(h->conn, "SELECT as_of_ms, reference_time, body FROM figures WHERE id = 1",
+                 NULL, 0, read_figures_row, &r) != 0)
+        set_err(h, "read the figures");
+    pthread_mutex_unlock(&h->mu);
+    /* A damaged row is no snapshot: the first refresh writes a new one. */
+    if (r.body && !json_is_object(r.body)) {
+        json_decref(r.body);
+        r.body = NULL;
+    }
+    return r.body;
 }
 
 /* ------------------------------------------------ runs left behind */

@@ -128,6 +128,17 @@ int history_notified(history *h, int64_t run_id, const history_notification *n);
 #define HISTORY_STATUS_MAX 16
 int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_MAX]);
 
+/*
+ * The service's figure snapshot (service/figures.c), one kept at a time:
+ * save replaces it (0 or -1); load returns it (new reference) with when it
+ * was taken (wall ms) and its reference time T, or NULL when there is none
+ * (or it cannot be read: the store is not the figures' source of truth).
+ */
+int history_figures_save(history *h, int64_t as_of_ms, const char *reference_time,
+                         const json_t *figures);
+json_t *history_figures_load(history *h, int64_t *as_of_ms, char *reference_time,
+                             size_t reflen);
+
 /* The calling thread's last history error, for messages. */
 const char *history_error(const history *h);
 

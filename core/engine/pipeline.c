@@ -73,6 +73,9 @@ int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen)
     plugin *pl;
     char why[1024];
 
+    for (size_t i = 0; i < p->n_probes; i++)
+        if (strcmp(p->probes[i].plugin->name, name) == 0)
+            return 0; /* already one */
     if (p->n_probes == PIPELINE_MAX_PROBES) {
         snprintf(err, errlen, "probe '%s': too many probes", name);
         return -1;
@@ -102,4 +105,18 @@ int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen)
         return -1;
     p->n_probes++;
     return 0;
+}
+
+const rc_figure *pipeline_figure(const pipeline *p, const char *name, const plugin **by)
+{
+    for (size_t i = 0; i < p->n_probes; i++) {
+        const rc_figure *f = plugin_figures(p->probes[i].plugin);
+        for (; f && f->name; f++)
+            if (strcmp(f->name, name) == 0) {
+                if (by)
+                    *by = p->probes[i].plugin;
+                return f;
+            }
+    }
+    return NULL;
 }

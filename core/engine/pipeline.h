@@ -51,6 +51,12 @@ void pipeline_free(pipeline *p); /* accepts NULL */
 int pipeline_build_described(const config *cfg, plugin **described, size_t n, pipeline **out,
                              char *err, size_t errlen);
 
+/*
+ * The figure called name (ABI 1.5) among the probes' declarations, with the
+ * plugin that declares it in *by (may be NULL), or NULL.
+ */
+const rc_figure *pipeline_figure(const pipeline *p, const char *name, const plugin **by);
+
 /* Load plugin name as a probe of p. 0, or -1 with err (the plugin is missing or refused). */
 int pipeline_add_probe(pipeline *p, const char *name, char *err, size_t errlen);
 

@@ -26,12 +26,16 @@
 #define RC_PLUGIN_SIZE_1_2 (offsetof(rc_plugin, prepare) + sizeof(int (*)(rc_ctx *)))
 /* ABI 1.4 appended min_abi_minor. */
 #define RC_PLUGIN_SIZE_1_4 (offsetof(rc_plugin, min_abi_minor) + sizeof(uint32_t))
+/* ABI 1.5 appended figures. */
+#define RC_PLUGIN_SIZE_1_5 (offsetof(rc_plugin, figures) + sizeof(const rc_figure *))
 _Static_assert(offsetof(rc_plugin, name) == 16, "rc_plugin.name moved");
 _Static_assert(offsetof(rc_plugin, run) == 56, "rc_plugin.run moved");
 _Static_assert(RC_PLUGIN_SIZE_1_0 == 72, "rc_plugin 1.0 size changed");
 _Static_assert(RC_PLUGIN_SIZE_1_1 == 80, "rc_plugin 1.1 size changed");
 _Static_assert(RC_PLUGIN_SIZE_1_2 == 88, "rc_plugin 1.2 size changed");
-_Static_assert(RC_PLUGIN_SIZE_1_4 == 92 && sizeof(rc_plugin) == 96, "rc_plugin 1.4 size changed");
+_Static_assert(RC_PLUGIN_SIZE_1_4 == 92, "rc_plugin 1.4 size changed");
+_Static_assert(RC_PLUGIN_SIZE_1_5 == 104 && sizeof(rc_plugin) == 104, "rc_plugin 1.5 size changed");
+_Static_assert(sizeof(rc_figure) == 48, "rc_figure (1.5) changed");
 _Static_assert(offsetof(rc_api, db_chunked) == 200, "rc_api 1.0 entries moved");
 _Static_assert(offsetof(rc_api, fail_option) == 208, "rc_api.fail_option (1.1) moved");
 _Static_assert(offsetof(rc_api, db_prepare) == 216, "rc_api.db_prepare (1.2) moved");
@@ -49,6 +53,61 @@ static uint32_t needed_minor(const rc_plugin *d)
     if (d->size >= RC_PLUGIN_SIZE_1_4 && d->min_abi_minor != 0)
         return d->min_abi_minor;
     return d->abi_minor;
+}
+
+/* A Prometheus-safe name: [a-z][a-z0-9_]{0,63}. */
+static int figure_name_ok(const char *n)
+{
+    size_t len = n ? strlen(n) : 0;
+    if (len == 0 || len > 64 || !(n[0] >= 'a' && n[0] <= 'z'))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
+            return 0;
+    return 1;
+}
+
+const rc_figure *plugin_figures(const plugin *p)
+{
+    return p->desc->size >= RC_PLUGIN_SIZE_1_5 ? p->desc->figures : NULL;
+}
+
+/* The figures table (ABI 1.5): every entry sound, names unique. 0, or -1 with why. */
+static int figures_check(const rc_figure *f, char *why, size_t whylen)
+{
+    for (size_t i = 0; f[i].name || f[i].key; i++) {
+        const rc_figure *x = &f[i];
+        if (!figure_name_ok(x->name) || strncmp(x->name, "reconciler_", 11) == 0) {
+            snprintf(why, whylen, "figure %zu: name '%.64s' must be 1 to 64 of a-z, 0-9 and _, "
+                     "start with a letter and not with reconciler_", i + 1,
+                     x->name ? x->name : "(null)");
+            return -1;
+        }
+        if (!x->key || !*x->key) {
+            snprintf(why, whylen, "figure '%s': no result key", x->name);
+            return -1;
+        }
+        if (x->type != RC_FIGURE_GAUGE && x->type != RC_FIGURE_COUNTER) {
+            snprintf(why, whylen, "figure '%s': type %d is neither RC_FIGURE_GAUGE (1) nor "
+                     "RC_FIGURE_COUNTER (2)", x->name, (int)x->type);
+            return -1;
+        }
+        if (!x->help || !*x->help) {
+            snprintf(why, whylen, "figure '%s': no help text", x->name);
+            return -1;
+        }
+        if (x->label && !figure_name_ok(x->label)) {
+            snprintf(why, whylen, "figure '%s': label '%.64s' must be 1 to 64 of a-z, 0-9 and _",
+                     x->name, x->label);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(f[j].name, x->name) == 0) {
+                snprintf(why, whylen, "figure '%s' is declared twice", x->name);
+                return -1;
+            }
+    }
+    return 0;
 }
 
 int plugin_name_valid(const char *name)
@@ -110,6 +169,11 @@ static int check_descriptor(const char *path, const char *expected, const rc_plu
     }
     if (d->options && opt_table_check(d->options, why, sizeof why) != 0) {
         snprintf(err, errlen, "%s: plugin '%s' options table: %s", path, d->name, why);
+        return -1;
+    }
+    if (d->size >= RC_PLUGIN_SIZE_1_5 && d->figures &&
+        figures_check(d->figures, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: plugin '%s' figures table: %s", path, d->name, why);
         return -1;
     }
     return 0;
@@ -223,6 +287,14 @@ void plugin_free(plugin *p)
             free((char *)o->description);
         }
         free((rc_option *)d->options);
+        for (rc_figure *f = (rc_figure *)d->figures; f && f->name; f++) {
+            free((char *)f->name);
+            free((char *)f->key);
+            free((char *)f->unit);
+            free((char *)f->help);
+            free((char *)f->label);
+        }
+        free((rc_figure *)d->figures);
         free((char *)d->name);
         free((char *)d->description);
         free((char *)d->version);
@@ -255,12 +327,19 @@ json_t *plugin_description(const plugin *p)
                                               "type", (int)o->type,
                                               "default", text_or_null(o->default_value),
                                               "description", text_or_null(o->description)));
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "name", p->name,
+    json_t *figs = json_array();
+    for (const rc_figure *f = plugin_figures(p); f && f->name; f++)
+        json_array_append_new(figs, json_pack("{s:s, s:o, s:i, s:o, s:o, s:o}", "name", f->name,
+                                              "key", text_or_null(f->key), "type", (int)f->type,
+                                              "unit", text_or_null(f->unit),
+                                              "help", text_or_null(f->help),
+                                              "label", text_or_null(f->label)));
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o}", "name", p->name,
                      "path", p->path, "abiMajor", (int)d->abi_major, "abiMinor",
                      (int)d->abi_minor, "size", (int)d->size, "minAbiMinor",
                      (int)needed_minor(d), "descName", text_or_null(d->name),
                      "description", text_or_null(d->description),
-                     "version", text_or_null(d->version), "options", opts);
+                     "version", text_or_null(d->version), "options", opts, "figures", figs);
 }
 
 /* A described plugin's run(): never called (nothing runs it outside a worker). */
@@ -308,6 +387,25 @@ int plugin_described(json_t *j, plugin **out, char *err, size_t errlen)
             snprintf(err, errlen, "%s: an option without a name in its description", path);
             plugin_free(p);
             return -1;
+        }
+    }
+    /* ABI 1.5: the figures, as data too (a description without them declares none). */
+    json_t *figs = json_object_get(j, "figures");
+    if (json_array_size(figs) > 0) {
+        rc_figure *f = xcalloc(json_array_size(figs) + 1, sizeof *f);
+        d->figures = f;
+        for (size_t i = 0; i < json_array_size(figs); i++) {
+            json_t *e = json_array_get(figs, i);
+            if (!(f[i].name = dup_text(e, "name"))) {
+                snprintf(err, errlen, "%s: a figure without a name in its description", path);
+                plugin_free(p);
+                return -1;
+            }
+            f[i].key = dup_text(e, "key");
+            f[i].type = (rc_figure_type)json_integer_value(json_object_get(e, "type"));
+            f[i].unit = dup_text(e, "unit");
+            f[i].help = dup_text(e, "help");
+            f[i].label = dup_text(e, "label");
         }
     }
     if (check_descriptor(path, name, d, err, errlen) != 0) {

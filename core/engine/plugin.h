@@ -75,6 +75,9 @@ int (*plugin_check_fn(const plugin *p))(rc_ctx *);
 /* The plugin's prepare() callback (ABI 1.2), or NULL (none, or an older descriptor). */
 int (*plugin_prepare_fn(const plugin *p))(rc_ctx *);
 
+/* The figures the plugin declares (ABI 1.5), ending with RC_FIGURES_END, or NULL (none, or an older descriptor). */
+const rc_figure *plugin_figures(const plugin *p);
+
 void registry_init(plugin_registry *r, char **dirs, size_t ndirs);
 void registry_free(plugin_registry *r);
 /* Add p (taken) to r: a described plugin, before anything asks for it. */

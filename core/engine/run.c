@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/migrate.h"
 #include "engine/runner.h"
 #include "engine/supervisor.h"
 
@@ -22,14 +23,75 @@
 /* The supervisor's own statements (T, the log row, KILL) are small: short timeouts. */
 static const connect_timeouts supervisor_timeouts = { 0, 5, 5 };
 
+/* A figure name declared by two plugins would be exported twice: refused, naming both. */
+static int figures_unique(const pipeline *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->n_probes; i++)
+        for (const rc_figure *f = plugin_figures(p->probes[i].plugin); f && f->name; f++) {
+            const plugin *by = NULL;
+            pipeline_figure(p, f->name, &by);
+            if (by != p->probes[i].plugin) {
+                snprintf(err, errlen, "figure '%s' is declared by both plugin '%s' (%s) and "
+                         "plugin '%s' (%s): rename one", f->name, by->name, by->path,
+                         p->probes[i].plugin->name, p->probes[i].plugin->path);
+                return -1;
+            }
+        }
+    return 0;
+}
+
+/* Every member of map names a declared figure; one from the built-in defaults that does not is only logged (warn). */
+static int map_declared(const pipeline *p, const char *key, const cfg_figure_map *map, int warn,
+                        char *err, size_t errlen)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        const cfg_figure_ref *r = &map->items[i];
+        if (pipeline_figure(p, r->figure, NULL))
+            continue;
+        if (map->from_file) {
+            snprintf(err, errlen, "%s:%d:%d: %s: member '%s' names figure '%s', which no "
+                     "plugin declares (`reconciler plugins` lists the figures; a plugin that "
+                     "declares it must be a step or in http.figure_plugins)", p->cfg->path,
+                     r->line, r->col, key, r->path, r->figure);
+            return -1;
+        }
+        if (warn)
+            log_warn("%s (built in): member '%s' names figure '%s', which no loaded plugin "
+                     "declares; the endpoint answers 503 until one does", key, r->path,
+                     r->figure);
+    }
+    return 0;
+}
+
+int run_figures(pipeline *p, int warn, char *err, size_t errlen)
+{
+    const config *cfg = p->cfg;
+    char why[1024];
+    for (size_t i = 0; i < cfg->n_http_figure_plugins; i++)
+        if (pipeline_add_probe(p, cfg->http_figure_plugins[i], why, sizeof why) != 0 && warn)
+            log_warn("http.figure_plugins: %s; its figures are not served", why);
+    /* A step's plugin that declares figures (ABI 1.5) is a probe too: the service serves them. */
+    for (size_t i = 0; i < p->n; i++)
+        if (plugin_figures(p->steps[i].plugin) &&
+            pipeline_add_probe(p, p->steps[i].plugin->name, why, sizeof why) != 0 && warn)
+            log_warn("%s; its figures are not served", why);
+    if (figures_unique(p, err, errlen) != 0 ||
+        map_declared(p, "http.dashboard_figures", &cfg->http_dashboard_figures, warn, err,
+                     errlen) != 0 ||
+        map_declared(p, "http.queue_figures", &cfg->http_queue_figures, warn, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, size_t errlen)
 {
-    char why[1024];
     if (pipeline_build(cfg, out, err, errlen) != 0)
         return EXIT_USAGE;
-    for (size_t i = 0; with_probes && run_probe_names[i]; i++)
-        if (pipeline_add_probe(*out, run_probe_names[i], why, sizeof why) != 0)
-            log_warn("%s; the API endpoints that use it answer 503", why);
+    if (with_probes && run_figures(*out, with_probes != RUN_PROBES_QUIET, err, errlen) != 0) {
+        pipeline_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
+    }
     if (runner_check(*out, err, errlen) != 0) {
         pipeline_free(*out);
         *out = NULL;
@@ -43,7 +105,6 @@ int run_connect(const config *cfg, db **d, char *err, size_t errlen)
     return connect_check(cfg, &supervisor_timeouts, d, err, errlen);
 }
 
-const char *const run_probe_names[] = { "queue", "metrics", "followups", "orders", NULL };
 
 /*
  * One processing_job_logs row: job_id 0 (system), the category of the
@@ -128,7 +189,34 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
     if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
     log_set_trace(NULL, NULL);
+    log_set_run(0);
     return code;
+}
+
+/* One migration's name for the message (the first pending one). */
+static void first_pending(void *user, const migration *m, const char *applied_at)
+{
+    const char **first = user;
+    if (!applied_at && !*first)
+        *first = m->name;
+}
+
+/*
+ * 1 with why when the bot's database lacks migrations this binary has
+ * (before the first `reconciler migrate`, or after an upgrade). A status that
+ * cannot be read is no reason to refuse: the run's own statements will say.
+ */
+static int migrations_pending(db *d, char *why, size_t whylen)
+{
+    const char *first = NULL;
+    char err[512];
+    int pending = d ? migrate_status(d, first_pending, &first, err, sizeof err) : 0;
+    if (pending <= 0)
+        return 0;
+    snprintf(why, whylen, "not run: the database lacks %d migration%s of this version (from "
+             "%s on): run `reconciler migrate` first", pending, pending == 1 ? "" : "s",
+             first ? first : "?");
+    return 1;
 }
 
 /*
@@ -224,6 +312,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
                       (long long)run_id);
         }
     }
+    log_set_run(run_id); /* this thread's JSON lines are the run's */
     if (spec->started)
         spec->started(spec->user, run_id);
     if (spec->trace) {
@@ -238,6 +327,11 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
         snprintf(reason, sizeof reason, "not run: %s", err);
         log_error("%s run %s", spec->trigger, reason);
         return not_run(env, spec, run_id, "failed", reason, rc, NULL, result);
+    }
+    /* Tables not there yet: one message that says what to do, not an SQL error per step. */
+    if (migrations_pending(*env->d, reason, sizeof reason)) {
+        log_error("%s run %s", spec->trigger, reason);
+        return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, NULL, result);
     }
     int locked = env->rl && !spec->dry_run;
     if (locked && (rc = take_lock(env, spec, run_id, result)) != EXIT_OK)
@@ -279,9 +373,18 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     if (env->h && run_id && history_finish(env->h, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);
-    log_info("%s", summary);
+    json_t *f = jx(json_pack("{s:s, s:s, s:b, s:I, s:I}",
+                             "status", json_string_value(json_object_get(*result, "status")),
+                             "trigger", spec->trigger, "dry_run", spec->dry_run,
+                             "duration_ms", json_integer_value(json_object_get(*result,
+                                                                                "durationMs")),
+                             "rows_changed", json_integer_value(json_object_get(*result,
+                                                                                 "rowsChanged"))));
+    log_fields(RC_LOG_INFO, NULL, f, "%s", summary);
+    json_decref(f);
     free(summary);
     log_set_trace(NULL, NULL);
+    log_set_run(0);
     if (*env->d && db_lost(*env->d)) {
         /* Reconnect before the next run rather than fail it too. */
         db_close(*env->d);

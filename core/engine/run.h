@@ -58,11 +58,12 @@ typedef struct run_spec {
 } run_spec;
 
 /*
- * Build cfg's pipeline (and, with_probes, the API's probes) and call every
+ * Build cfg's pipeline (and, with_probes, the API's probes: run_figures) and call every
  * step's check(): what `validate` checks, a run starts with, and a step
  * worker rebuilds. EXIT_OK and *out, or EXIT_USAGE with err
  * (FILE:LINE:COL).
  */
+#define RUN_PROBES_QUIET 2 /* with_probes, in a probe worker: the service already warned */
 int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, size_t errlen);
 
 /*
@@ -72,8 +73,15 @@ int run_prepare(const config *cfg, int with_probes, pipeline **out, char *err, s
  */
 int run_connect(const config *cfg, db **d, char *err, size_t errlen);
 
-/* The plugins the API runs as probes for its live figures; NULL-terminated. */
-extern const char *const run_probe_names[];
+/*
+ * Add p's probes: the plugins of http.figure_plugins and every step's
+ * plugin that declares figures (ABI 1.5); refuse a figure name declared
+ * twice, and a figure mapping (http.dashboard_figures, http.queue_figures)
+ * written in the pipeline file that names a figure no probe declares
+ * (FILE:LINE:COL). A plugin that cannot be loaded, or a built-in mapping's
+ * undeclared figure, is logged when warn is set. 0, or -1 with err.
+ */
+int run_figures(pipeline *p, int warn, char *err, size_t errlen);
 
 /*
  * Make the run. *result receives the result JSON (new reference): the run's,

@@ -327,13 +327,22 @@ void run_result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
         json_t *copy = jx(json_deep_copy(o->results));
         json_object_update_recursive(rr->results, copy);
         json_decref(copy);
-        log_info("step %s: ok in %lld ms", ps->cfg->name, (long long)o->ms);
+    }
+    /* JSON logs carry the step's figures as fields, for a log pipeline to count. */
+    json_t *f = jx(json_pack("{s:s, s:s, s:I, s:I}", "step", ps->cfg->name,
+                             "status", step_status_name(o->status),
+                             "duration_ms", (json_int_t)o->ms,
+                             "rows_changed", (json_int_t)o->rows_changed));
+    if (o->status == STEP_OK) {
+        log_fields(RC_LOG_INFO, NULL, f, "step %s: ok in %lld ms", ps->cfg->name,
+                   (long long)o->ms);
     } else if (o->status == STEP_FAILED || o->status == STEP_INTERRUPTED) {
         rr->n_failed++;
         run_result_error(rr, ps->cfg->name, o->error ? o->error : "failed");
-        log_warn("step %s: %s in %lld ms: %s", ps->cfg->name, step_status_name(o->status),
-                 (long long)o->ms, o->error ? o->error : "");
+        log_fields(RC_LOG_WARN, NULL, f, "step %s: %s in %lld ms: %s", ps->cfg->name,
+                   step_status_name(o->status), (long long)o->ms, o->error ? o->error : "");
     }
+    json_decref(f);
     rr->rows_changed += o->rows_changed;
     if (o->retries)
         log_info("step %s: %lld chunk(s) retried after a deadlock or certification conflict",

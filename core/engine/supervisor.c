@@ -976,7 +976,7 @@ int supervise_inspect(const config *cfg, int with_probes, int prepare, pipeline 
 
     *out = NULL;
     *crashed = 0;
-    json_object_set_new(a, "probes", jx(json_boolean(with_probes)));
+    json_object_set_new(a, "probes", jx(json_integer(with_probes)));
     json_object_set_new(a, "prepare", jx(json_boolean(prepare)));
     snprintf(w.label, sizeof w.label, "plugin inspection");
     if (start(&w, a, &none, &l, why, sizeof why) != 0) {

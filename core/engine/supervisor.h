@@ -68,7 +68,9 @@ int supervise_bounded(db **d, const char *sql, const rc_value *params, size_t n,
  * never here: the pipeline returned holds their descriptors as data
  * (engine/plugin.h's described plugins), so nothing a plugin contains runs
  * in the caller (the service, `run --once`, `validate`). with_probes: the
- * API's probes too (one that fails to load is logged and left out).
+ * API's probes too, as run_prepare takes it (1: one that fails to load is
+ * logged and left out; RUN_PROBES_QUIET: not logged), and the figure
+ * mappings checked against what they declare (engine/run.h, run_figures).
  * prepare: the worker also connects and calls every prepare() (`validate
  * --db`). EXIT_OK and *out, or an exit code with err: EXIT_USAGE for a
  * plugin or option refused, and for a worker that died in plugin code

@@ -152,7 +152,7 @@ static int inspect(json_t *assignment)
     if (hello(0) != 0)
         return EXIT_OK;
     plugin_set_observer(note);
-    int with_probes = json_is_true(json_object_get(assignment, "probes"));
+    int with_probes = (int)json_integer_value(json_object_get(assignment, "probes"));
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) == EXIT_OK &&
         (rc = run_prepare(cfg, with_probes, &p, err, sizeof err)) == EXIT_OK &&
         json_is_true(json_object_get(assignment, "prepare"))) {
@@ -363,7 +363,7 @@ int worker_main(void)
         goto out;
     }
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
-        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0, &p, err,
+        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0 ? RUN_PROBES_QUIET : 0, &p, err,
                           sizeof err)) != EXIT_OK ||
         (rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
         rc = fatal(err, rc);

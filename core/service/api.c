@@ -2,10 +2,10 @@
  * api.c - the service's HTTP API: the routes and their handlers.
  *
  * The transport (libmicrohttpd, auth, 404/405) is http.c; this file only says
- * what each path answers. Live figures (queue, dashboard) come from running
- * the step plugins read-only as probes in a step worker per request
- * (engine/supervisor.c), so their SQL stays in the plugins, nothing here is
- * cached, and a plugin that crashes costs only its request.
+ * what each path answers. Live figures (queue, dashboard, /metrics) come
+ * from the figure snapshot (figures.c), which a background thread refreshes
+ * by running the probe plugins read-only in a step worker: no request ever
+ * queries the bot's database, so their cost does not grow with its tables.
  */
 #include "service/api.h"
 #include "base/json.h"
@@ -13,12 +13,10 @@
 #include "base/text.h"
 #include "base/util.h"
 #include "base/version.h"
-#include "engine/supervisor.h"
+#include "engine/dotkey.h"
 #include "service/console.h"
 #include "service/prom.h"
 
-#include <pthread.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,23 +167,49 @@ static void h_history(void *user, const http_request *req, http_response *resp)
                                                                : json_null())));
 }
 
+/* The figure snapshot's age and its refreshes, for /v1/service/state. */
+static json_t *figures_state(figures *f)
+{
+    figures_view v;
+    figures_counts c;
+    figures_read(f, 0, &v);
+    figures_counts_read(f, &c);
+    json_t *o = jx(json_object());
+    figures_view_meta(&v, o);
+    json_object_set_new(o, "refreshing", jx(json_boolean(c.refreshing)));
+    json_object_set_new(o, "waiting", jx(json_integer(c.waiting)));
+    json_object_set_new(o, "refreshes", jx(json_integer((json_int_t)c.started)));
+    json_object_set_new(o, "failedRefreshes", jx(json_integer((json_int_t)c.failed)));
+    json_object_set_new(o, "lastRefreshMs", c.last_took_ms >= 0
+                                                 ? jx(json_integer(c.last_took_ms)) : json_null());
+    json_object_set_new(o, "periodMs", jx(json_integer(v.period_ms)));
+    figures_view_free(&v);
+    return o;
+}
+
 /*
  * The run lock as other instances see it: held while a run holds it and,
  * after a scheduled run, while its hold lasts ("until": the lease's or the
  * hold's end; "phase": "run" or "hold"). Atomics only: never waits.
  */
-static json_t *lock_state(runlock *rl)
+static json_t *lock_state(runlock *rl, const dbwatch_state *w)
 {
     int64_t until_ms = 0;
     int st = rl ? runlock_state(rl, &until_ms) : RUNLOCK_FREE;
     char until[32] = "";
     if (st != RUNLOCK_FREE)
         util_iso_time(until_ms, until, sizeof until);
-    return jx(json_pack("{s:b, s:s, s:o, s:o}", "held", st != RUNLOCK_FREE,
+    /* Whoever holds it, as the database watch last read the row (another instance too). */
+    json_t *holder = w->ok && w->lock_holder[0]
+                         ? jx(json_pack("{s:o, s:o}", "id", jx_text(w->lock_holder),
+                                        "until", jx_text(w->lock_until)))
+                         : json_null();
+    return jx(json_pack("{s:b, s:s, s:o, s:o, s:o}", "held", st != RUNLOCK_FREE,
                         "instance", rl ? runlock_holder(rl) : "",
                         "phase", st == RUNLOCK_RUNNING ? jx(json_string("run"))
                                  : st == RUNLOCK_HOLDING ? jx(json_string("hold")) : json_null(),
-                        "until", until[0] ? jx(json_string(until)) : json_null()));
+                        "until", until[0] ? jx(json_string(until)) : json_null(),
+                        "holder", holder));
 }
 
 /*
@@ -208,10 +232,11 @@ static void h_state(void *user, const http_request *req, http_response *resp)
                               "error", w.ok ? json_null() : jx_text(w.why)));
     json_t *body = run_state_activity(a->rs);
     json_object_set_new(body, "lastRun", run_state_last_brief(a->rs));
-    json_object_set_new(body, "lock", lock_state(a->rl));
+    json_object_set_new(body, "lock", lock_state(a->rl, &w));
     /* The console's banner: the file on disk was refused, an older pipeline runs. */
     json_object_set_new(body, "reload", a->cfgs ? reload_state_json(a->cfgs) : json_null());
     json_object_set_new(body, "database", dbj);
+    json_object_set_new(body, "figures", figures_state(a->fig));
     json_object_set_new(body, "uptime", jx(json_integer(util_uptime_s())));
     json_object_set_new(body, "generatedAt", generated_at());
     http_reply_json(resp, 200, body);
@@ -271,154 +296,117 @@ static void h_run_post(void *user, const http_request *req, http_response *resp)
 }
 
 /*
- * Probes run in step workers (engine/supervisor.c), like every plugin: a
- * probe that crashes or hangs costs its request a 503, never the API. At
- * most PROBES_MAX run at once on one server (api_deps.probes: two servers
- * in one process each have their own); a request beyond that waits up to
- * PROBE_QUEUE_MS for a slot, then gets 503.
+ * ?fresh=1 (or true): wait, at most http.figures_wait, for a refresh that
+ * starts after the request. 0 with *wait_ms (0: no waiting), or -1 after a 400.
  */
-#define PROBES_MAX 4
-#define PROBE_QUEUE_MS 1000
-#define PROBE_TIMEOUT_MS 10000
-
-static int probe_slot(api_probes *p)
+static int fresh_wait(const api_deps *a, const http_request *req, http_response *resp,
+                      int64_t *wait_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += PROBE_QUEUE_MS / 1000;
-    pthread_mutex_lock(&p->mu);
-    while (p->running >= PROBES_MAX)
-        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0)
-            break;
-    int got = p->running < PROBES_MAX;
-    p->running += got;
-    pthread_mutex_unlock(&p->mu);
-    return got;
-}
-
-static void probe_done(api_probes *p)
-{
-    pthread_mutex_lock(&p->mu);
-    p->running--;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/*
- * Run probes (NULL-terminated names) in one worker; results[i] get their
- * figures. 0, or -1 with why in err (a 503 for the caller to send). The
- * pipeline in force is held by reference for the duration, with no lock
- * held: a slow database here never holds up a reload or a run.
- */
-static int probe_run(api_deps *a, const char *const *names, json_t **results,
-                     char now[static RC_TIME_TEXT_SIZE], char *err, size_t errlen)
-{
-    if (!probe_slot(&a->probes)) {
-        snprintf(err, errlen, "too many live queries at once (%d); try again", PROBES_MAX);
+    const char *arg = http_query(req, "fresh");
+    *wait_ms = 0;
+    if (!arg || strcmp(arg, "0") == 0 || strcmp(arg, "false") == 0)
+        return 0;
+    if (strcmp(arg, "1") != 0 && strcmp(arg, "true") != 0) {
+        http_reply_error(resp, 400, "fresh must be 1, true, 0 or false, got '%s'", arg);
         return -1;
     }
     snapshot *snap = snapshots_hold(a->snaps);
-    int rc = supervise_probes(snap->cfg, names, results, now, PROBE_TIMEOUT_MS, err, errlen);
+    *wait_ms = snap->cfg->http_figures_wait_ms;
     snapshot_release(snap);
-    probe_done(&a->probes);
-    return rc;
+    /* 0 s configured still asks for a refresh, and waits for nothing. */
+    if (*wait_ms == 0)
+        *wait_ms = 1;
+    return 0;
 }
 
-/* As probe_run, answering 503 with why when it fails. */
-static int probe(api_deps *a, const char *const *names, json_t **results,
-                 char now[static RC_TIME_TEXT_SIZE], http_response *resp)
+/*
+ * The snapshot a figure endpoint answers from: 0 with v filled, or -1 after
+ * a 503 (no snapshot was ever made: the last refresh's error says why).
+ */
+static int figures_for(const api_deps *a, const http_request *req, http_response *resp,
+                       figures_view *v)
 {
-    char err[2048];
-    int rc = probe_run(a, names, results, now, err, sizeof err);
-    if (rc != 0)
-        http_reply_error(resp, 503, "%s", err);
-    return rc;
+    int64_t wait_ms;
+    if (fresh_wait(a, req, resp, &wait_ms) != 0)
+        return -1;
+    figures_read(a->fig, wait_ms, v);
+    if (v->probes)
+        return 0;
+    http_reply_error(resp, 503, "no figures yet: %s",
+                     v->error[0] ? v->error : "the first refresh has not finished");
+    return -1;
 }
 
-/* A probe_run on a thread of its own, so that two workers query at once. */
-typedef struct probe_job {
-    api_deps *a;
-    const char *const *names;
-    json_t **results;
-    char now[RC_TIME_TEXT_SIZE];
-    char err[2048];
-    int rc;
-} probe_job;
-
-static void *probe_thread(void *arg)
+/* The body's common tail: T of the snapshot, when it was sent, and how old it is. */
+static void figures_tail(json_t *body, const figures_view *v)
 {
-    probe_job *j = arg;
-    j->rc = probe_run(j->a, j->names, j->results, j->now, j->err, sizeof j->err);
-    return NULL;
+    json_object_set_new(body, "referenceTime", jx_text(v->reference_time));
+    json_object_set_new(body, "generatedAt", generated_at());
+    figures_view_meta(v, body);
+}
+
+/*
+ * An endpoint's JSON from the declared figures, as map says (member ->
+ * figure): the figures are looked up by name among the probes' plugins,
+ * never by a result key known here. NULL after a 503 naming a figure that
+ * no plugin loaded declares, or that its plugin did not report.
+ */
+static json_t *mapped_body(const api_deps *a, const char *key, const figures_view *v,
+                           http_response *resp)
+{
+    snapshot *snap = snapshots_hold(a->snaps);
+    const cfg_figure_map *map = strcmp(key, "http.queue_figures") == 0
+                                    ? &snap->cfg->http_queue_figures
+                                    : &snap->cfg->http_dashboard_figures;
+    json_t *body = jx(json_object());
+    char why[512];
+    for (size_t i = 0; i < map->n && body; i++) {
+        const cfg_figure_ref *r = &map->items[i];
+        const plugin *by = NULL;
+        const rc_figure *f = pipeline_figure(snap->p, r->figure, &by);
+        json_t *val = f ? dotkey_get(json_object_get(v->probes, by->name), f->key) : NULL;
+        if (!val) {
+            http_reply_error(resp, 503, "%s: member '%s': %s '%s'%s%s", key, r->path,
+                             f ? "no value yet for figure" : "no loaded plugin declares figure",
+                             r->figure, f ? " of plugin " : "", f ? by->name : "");
+        } else if (dotkey_set(body, r->path, jx(json_deep_copy(val)), why, sizeof why) != 0) {
+            http_reply_error(resp, 500, "%s: member '%s': %s", key, r->path, why);
+        } else {
+            continue;
+        }
+        json_decref(body);
+        body = NULL;
+    }
+    snapshot_release(snap);
+    return body;
 }
 
 static void h_queue(void *user, const http_request *req, http_response *resp)
 {
-    static const char *const names[] = { "queue", NULL };
-    json_t *res[1] = { NULL };
-    char now[RC_TIME_TEXT_SIZE];
-    (void)req;
-    if (probe(user, names, res, now, resp) != 0)
+    figures_view v;
+    if (figures_for(user, req, resp, &v) != 0)
         return;
-    json_t *found = json_object_get(res[0], "queue");
-    json_t *q = jx(found ? json_deep_copy(found) : json_object());
-    json_decref(res[0]);
-    json_object_set_new(q, "referenceTime", jx_text(now));
-    json_object_set_new(q, "generatedAt", generated_at());
-    http_reply_json(resp, 200, q);
+    json_t *q = mapped_body(user, "http.queue_figures", &v, resp);
+    if (q) {
+        figures_tail(q, &v);
+        http_reply_json(resp, 200, q);
+    }
+    figures_view_free(&v);
 }
 
-static json_t *copy_of(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return v ? jx(json_deep_copy(v)) : json_null();
-}
-
-/*
- * The dashboard's three probes read different tables: metrics (jobs and
- * orders, the larger part) runs in one worker while followups and orders run
- * in another, each on its own connection, so the answer takes about the
- * longest part rather than the sum (at 1M jobs, 0.26 s in one worker). Each
- * worker takes a probe slot.
- */
 static void h_dashboard(void *user, const http_request *req, http_response *resp)
 {
-    static const char *const first[] = { "metrics", NULL };
-    static const char *const second[] = { "followups", "orders", NULL };
-    json_t *res[3] = { NULL, NULL, NULL };
-    char now[RC_TIME_TEXT_SIZE];
-    pthread_t th;
-    probe_job other = { .a = user, .names = second, .results = res + 1, .rc = -1 };
-    (void)req;
-    int threaded = pthread_create(&th, NULL, probe_thread, &other) == 0;
-    if (!threaded) /* no thread to spare: one after the other */
-        probe_thread(&other);
-    char err[2048];
-    int rc = probe_run(user, first, res, now, err, sizeof err);
-    if (threaded)
-        pthread_join(th, NULL);
-    if (rc != 0 || other.rc != 0) {
-        http_reply_error(resp, 503, "%s", rc != 0 ? err : other.err);
-        for (int i = 0; i < 3; i++)
-            json_decref(res[i]);
+    figures_view v;
+    if (figures_for(user, req, resp, &v) != 0)
         return;
-    }
-    json_t *orders = copy_of(res[0], "orders"), *jobs = copy_of(res[0], "jobs");
-    if (json_is_object(orders))
-        json_object_set(orders, "pending", json_object_get(res[2], "pendingOrders"));
-    json_t *body = json_pack("{s:o, s:o, s:{s:O}, s:o, s:o, s:s, s:o}",
-                             "orders", orders, "jobs", jobs,
-                             "followUps", "candidates", json_object_get(res[1], "followUpCandidates"),
-                             "database", copy_of(res[0], "database"),
-                             "lastRun", run_state_last_brief(((const api_deps *)user)->rs),
-                             "referenceTime", now,
-                             "generatedAt", generated_at());
-    for (int i = 0; i < 3; i++)
-        json_decref(res[i]);
-    if (body)
+    json_t *body = mapped_body(user, "http.dashboard_figures", &v, resp);
+    if (body) {
+        json_object_set_new(body, "lastRun",
+                            run_state_last_brief(((const api_deps *)user)->rs));
+        figures_tail(body, &v);
         http_reply_json(resp, 200, body);
-    else
-        http_reply_error(resp, 500, "a probe plugin reported unexpected figures");
+    }
+    figures_view_free(&v);
 }
 
 /* reconciler_result{step,key}: every number (and bool, as 0/1) a step reported. */
@@ -435,6 +423,44 @@ static void result_gauges(strbuf *b, const char *step, const char *prefix, json_
             prom_sample(b, "reconciler_result",
                         json_is_boolean(v) ? (json_is_true(v) ? 1.0 : 0.0) : json_number_value(v),
                         "step", step, "key", key, NULL);
+    }
+}
+
+/* A figure's value as a sample: numbers as they are, booleans as 1/0; else nothing. */
+static int figure_number(json_t *v, double *out)
+{
+    if (json_is_number(v))
+        *out = json_number_value(v);
+    else if (json_is_boolean(v))
+        *out = json_is_true(v) ? 1.0 : 0.0;
+    else
+        return 0;
+    return 1;
+}
+
+/*
+ * Every figure the probes' plugins declare (ABI 1.5), under its declared
+ * name and help, from the snapshot (probes: {"PLUGIN": results}, may be
+ * NULL: families without samples).
+ */
+static void declared_figures(strbuf *b, const pipeline *p, json_t *probes)
+{
+    for (size_t i = 0; i < p->n_probes; i++) {
+        json_t *res = json_object_get(probes, p->probes[i].plugin->name);
+        for (const rc_figure *f = plugin_figures(p->probes[i].plugin); f && f->name; f++) {
+            json_t *v = res ? dotkey_get(res, f->key) : NULL;
+            const char *k;
+            json_t *m;
+            double x;
+            prom_family(b, f->name, f->type == RC_FIGURE_COUNTER ? "counter" : "gauge", f->help);
+            if (f->label) {
+                json_object_foreach(json_is_object(v) ? v : NULL, k, m)
+                    if (figure_number(m, &x))
+                        prom_sample(b, f->name, x, f->label, k, NULL);
+            } else if (figure_number(v, &x)) {
+                prom_sample(b, f->name, x, NULL);
+            }
+        }
     }
 }
 
@@ -505,6 +531,22 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_sample(&b, "reconciler_build_info", 1.0, "version", rc_version(), "abi", abi, NULL);
     json_decref(r);
 
+    figures_view v;
+    figures_read(a->fig, 0, &v);
+    prom_family(&b, "reconciler_figures_age_seconds", "gauge",
+                "Age of the live figures the API serves (since their refresh started); absent "
+                "before the first.");
+    if (v.as_of_ms)
+        prom_sample(&b, "reconciler_figures_age_seconds", (double)v.age_ms / 1000.0, NULL);
+    prom_family(&b, "reconciler_figures_stale", "gauge",
+                "1 while the last refresh of the live figures failed (the previous ones are "
+                "served).");
+    prom_sample(&b, "reconciler_figures_stale", v.stale ? 1.0 : 0.0, NULL);
+    snapshot *snap = snapshots_hold(a->snaps);
+    declared_figures(&b, snap->p, v.probes);
+    snapshot_release(snap);
+    figures_view_free(&v);
+
     resp->status = 200;
     resp->body = sb_take(&b);
     resp->content_type = PROM_CONTENT_TYPE;
@@ -569,29 +611,13 @@ const http_route *api_routes(size_t *n)
     return routes;
 }
 
-int api_start(api_deps *deps, http_server **out, char *err, size_t errlen)
+int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen)
 {
     http_config hc = {
         .listen = deps->listen,
         .token = deps->token,
-        .user = deps,
+        .user = (void *)deps,
     };
-    pthread_mutex_init(&deps->probes.mu, NULL);
-    pthread_cond_init(&deps->probes.cv, NULL);
-    deps->probes.running = 0;
     hc.routes = api_routes(&hc.n_routes);
-    if (http_start(&hc, out, err, errlen) == 0)
-        return 0;
-    pthread_cond_destroy(&deps->probes.cv);
-    pthread_mutex_destroy(&deps->probes.mu);
-    return -1;
-}
-
-void api_stop(api_deps *deps, http_server *server)
-{
-    if (!server)
-        return;
-    http_stop(server); /* waits for the handlers: no probe runs after it */
-    pthread_cond_destroy(&deps->probes.cv);
-    pthread_mutex_destroy(&deps->probes.mu);
+    return http_start(&hc, out, err, errlen);
 }

@@ -1,32 +1,25 @@
 /*
  * api.h - the service's HTTP API (routes in api.c, transport in http.c).
  * The API gets only what it serves from, each behind its own small
- * interface: the run state (memory), the pipeline snapshots (for the live
- * figures), the API's own history handle, the run lock's "held" flag and
+ * interface: the run state (memory), the pipeline snapshots, the figure
+ * snapshot, the API's own history handle, the run lock's "held" flag and
  * the database watch. No handler takes a lock that a run or the heartbeat
  * holds across I/O.
  */
 #ifndef RC_API_H
 #define RC_API_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "service/dbwatch.h"
+#include "service/figures.h"
 #include "service/http.h"
 #include "service/reload_state.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
-
-/* The live queries (probes) running at once: each API server's own (api_start). */
-typedef struct api_probes {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int running;
-} api_probes;
 
 typedef struct api_deps {
     run_state *rs;
@@ -34,14 +27,13 @@ typedef struct api_deps {
     history *h;          /* the API's own handle (short busy timeout) */
     runlock *rl;         /* read: runlock_state() only */
     dbwatch *watch;
-    const config *boot;  /* database settings for the live figures' connections */
+    const config *boot;  /* the configuration the service started with */
     const char *listen;
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
     reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
     void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
-    api_probes probes;   /* the server's own probe limit: set up by api_start, torn down by
-                            api_stop (not the caller's to fill) */
+    figures *fig;        /* the figure snapshot the queue, dashboard and /metrics answer from */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */
@@ -64,8 +56,6 @@ int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen);
 int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen);
 
 /* Start serving (deps must outlive the server). 0, or -1 with err. */
-int api_start(api_deps *deps, http_server **out, char *err, size_t errlen);
-/* Stop serving (the server from api_start; NULL: nothing) and tear down deps->probes. */
-void api_stop(api_deps *deps, http_server *server);
+int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,7 @@
 #include "base/util.h"
 #include "db/connect.h"
 #include "db/library.h"
+#include "db/lock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ struct dbwatch {
     dbwatch_state st;
 };
 
-static void set_state(dbwatch *w, int ok, double latency, const char *why, const char *db_time)
+static void set_state(dbwatch *w, int ok, double latency, const char *why, const char *db_time,
+                      const lock_info *li)
 {
     pthread_mutex_lock(&w->mu);
     w->ping_started = 0;
@@ -36,6 +38,8 @@ static void set_state(dbwatch *w, int ok, double latency, const char *why, const
         w->st.latency_ms = latency;
         w->st.why[0] = '\0';
         snprintf(w->st.db_time, sizeof w->st.db_time, "%s", db_time);
+        snprintf(w->st.lock_holder, sizeof w->st.lock_holder, "%s", li ? li->holder : "");
+        snprintf(w->st.lock_until, sizeof w->st.lock_until, "%s", li ? li->until : "");
     } else {
         snprintf(w->st.why, sizeof w->st.why, "%.500s", why);
     }
@@ -57,18 +61,23 @@ static void ping_once(dbwatch *w, db **d)
     if (closing)
         return;
     if (!*d && connect_open(w->cfg, &quick, d, err, sizeof err) != EXIT_OK) {
-        set_state(w, 0, 0, err, "");
+        set_state(w, 0, 0, err, "", NULL);
         return;
     }
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     if (db_now(*d, &clock) != 0) {
-        set_state(w, 0, 0, db_errmsg(*d), "");
+        set_state(w, 0, 0, db_errmsg(*d), "", NULL);
         db_close(*d);
         *d = NULL;
         return;
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
+    /* Who holds the run lock, for the state (`reconciler status` names the holder). A row
+     * that cannot be read (no migrate yet, a busy SQLite file) only leaves it unknown. */
+    lock_info li = { "", "" };
+    if (lock_peek(*d, LOCK_NAME, &li, err, sizeof err) != 1)
+        li.holder[0] = li.until[0] = '\0';
     /* An open SQLite file keeps answering after the file is moved away: check
      * it afresh every time, as the bot would find it. A server connection is
      * kept (a ping tells a dead one). */
@@ -77,7 +86,7 @@ static void ping_once(dbwatch *w, db **d)
         *d = NULL;
     }
     double ms = (double)(b.tv_sec - a.tv_sec) * 1000.0 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-    set_state(w, 1, ms, NULL, clock.text);
+    set_state(w, 1, ms, NULL, clock.text, &li);
 }
 
 static void watch_free(dbwatch *w)

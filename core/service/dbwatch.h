@@ -25,6 +25,10 @@ typedef struct dbwatch_state {
     int64_t checked_ms;   /* monotonic ms of the last ping's end (0: none yet) */
     char why[512];        /* when not ok: the reason */
     char db_time[RC_TIME_TEXT_SIZE]; /* the database clock at the last answer */
+    /* The run lock's row as the last ping read it (whoever holds it: this instance or
+     * another), for the state's lock holder; lock_holder "" when free or unread. */
+    char lock_holder[129];
+    char lock_until[32];  /* "YYYY-MM-DD HH:MM:SS.mmm" UTC */
 } dbwatch_state;
 
 /* Start watching cfg's database (cfg must outlive the watch). */

@@ -10,6 +10,7 @@
 #include "engine/supervisor.h"
 #include "service/api.h"
 #include "service/dbwatch.h"
+#include "service/figures.h"
 #include "service/http.h"
 #include "service/notify.h"
 #include "service/reload_state.h"
@@ -47,9 +48,11 @@ typedef struct service {
     reload_state cfgs;      /* the file in force and the last reload's outcome, for the API */
     history *h;             /* the main thread's history handle */
     history *api_hist;      /* the API's own */
+    history *fig_hist;      /* the figures' own: saving a snapshot never holds up the API */
     runlock *rl;
     webhook *wh;            /* the notify: deliveries' thread */
     dbwatch *watch;
+    figures *fig;           /* the live figures' snapshot and its refresh thread */
     db *d;                  /* the run's connection */
     char *token;            /* the API's bearer token, or NULL */
     int wake_r;
@@ -145,11 +148,14 @@ static int do_run(service *s, const char *trigger, int dry_run, int64_t run_id, 
                       .wait_ms = wait_ms, .hold_ms = hold_ms, .started = run_started,
                       .user = &s->rs };
     run_state_running(&s->rs, run_id);
+    figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
     snapshot_release(snap);
     run_state_finish(&s->rs, r);
+    /* The run changed the tables: the figures follow at once (within their budget). */
+    figures_kick(s->fig);
     return rc;
 }
 
@@ -223,6 +229,8 @@ static void reload(service *s)
     log_info("reload: %s: %zu step%s in force", nc->path, np->n, np->n == 1 ? "" : "s");
     reload_state_loaded(&s->cfgs, nc, 1);
     snapshots_swap(&s->snaps, nc, np);
+    /* Its probes or their options may differ: the figures follow the pipeline in force. */
+    figures_kick(s->fig);
 }
 
 static void install_signals(void)
@@ -237,6 +245,8 @@ static void install_signals(void)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &hup, NULL);
     sigaction(SIGPIPE, &ign, NULL);
+    /* A stop cuts every wait on a database that does not answer (frozen). */
+    db_cut_waits_on_stop(DB_STOP_GRACE_MS);
 }
 
 /* The schedule of the pipeline in force (a copy: a reload may swap the snapshot). */
@@ -317,7 +327,6 @@ int service_run(config *cfg, service_loader load, void *load_user)
 {
     service s = { .load = load, .load_user = load_user, .wake_r = -1 };
     http_server *http = NULL;
-    api_deps deps = { 0 }; /* the API's; lives until api_stop below */
     pipeline *p = NULL;
     int wake_fds[2] = { -1, -1 }, rc;
     char err[2048];
@@ -345,7 +354,9 @@ int service_run(config *cfg, service_loader load, void *load_user)
     if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &s.h,
                      err, sizeof err) != 0 ||
         history_open(cfg->history_path, cfg->history_keep_runs, API_HISTORY_BUSY_MS,
-                     &s.api_hist, err, sizeof err) != 0) {
+                     &s.api_hist, err, sizeof err) != 0 ||
+        history_open(cfg->history_path, cfg->history_keep_runs, API_HISTORY_BUSY_MS,
+                     &s.fig_hist, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_LOCAL;
         goto out;
@@ -359,10 +370,11 @@ int service_run(config *cfg, service_loader load, void *load_user)
     s.rl = runlock_open(cfg);
     s.watch = dbwatch_start(cfg);
     read_token(&s, cfg);
-    deps = (api_deps){ .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
-                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
-                       .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
-                       .reload = request_reload };
+    s.fig = figures_start(&s.snaps, s.fig_hist, cfg->schedule_on_startup);
+    api_deps deps = { .rs = &s.rs, .snaps = &s.snaps, .h = s.api_hist, .rl = s.rl,
+                      .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
+                      .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
+                      .reload = request_reload, .fig = s.fig };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -389,7 +401,9 @@ int service_run(config *cfg, service_loader load, void *load_user)
 out:
     notify_send("STOPPING=1");
     run_state_stop(&s.rs);
-    api_stop(&deps, http);
+    figures_halt(s.fig); /* before http_stop: no handler may wait for a refresh then */
+    http_stop(http);
+    figures_stop(s.fig);
     /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
     webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
     dbwatch_stop(s.watch);
@@ -399,6 +413,7 @@ out:
     reload_state_destroy(&s.cfgs);
     history_close(s.h);
     history_close(s.api_hist);
+    history_close(s.fig_hist);
     snapshot_release(s.boot);
     snapshots_destroy(&s.snaps);
     g_wake_fd = -1;

@@ -151,14 +151,24 @@ static void job_env(job *j, const cfg_notify *t)
     }
 }
 
+/*
+ * The run's link: its page in the console when http.public_url says where
+ * people reach it, else its JSON on http.listen (service only), else none.
+ */
 static job *job_new(const cfg_notify *t, const json_t *r, unsigned ev, const char *listen,
-                    const char *note)
+                    const char *public_url, const char *note)
 {
     job *j = xcalloc(1, sizeof *j);
     char *link = NULL;
     json_int_t id = json_integer_value(json_object_get(r, "runId"));
-    if (listen && id)
+    if (public_url && id) {
+        size_t n = strlen(public_url);
+        while (n && public_url[n - 1] == '/')
+            n--;
+        link = xasprintf("%.*s/#/runs/%lld", (int)n, public_url, (long long)id);
+    } else if (listen && id) {
         link = xasprintf("http://%s/v1/reconciliation/runs/%lld", listen, (long long)id);
+    }
     j->run_id = id;
     j->target = xstrdup(t->name);
     j->event = xstrdup(cfg_event_name(ev));
@@ -516,7 +526,7 @@ void webhook_after_run(webhook *w, const config *cfg, const json_t *r, const cha
     for (size_t i = 0; i < cfg->n_notify; i++) {
         unsigned ev = webhook_pick_event(cfg->notify[i].on, events);
         if (ev)
-            enqueue(w, job_new(&cfg->notify[i], r, ev, listen, note));
+            enqueue(w, job_new(&cfg->notify[i], r, ev, listen, cfg->http_public_url, note));
     }
     free(note);
 }

@@ -51,9 +51,11 @@ webhook *webhook_start(history *h);
 
 /*
  * After each run, on the run's thread: the run's events (see above), and a
- * delivery queued for each target of cfg whose "on" names one. listen (the
- * service's http.listen) makes the link to the run; NULL: no link (`run
- * --once`). Never waits for the network; accepts w == NULL (no deliveries).
+ * delivery queued for each target of cfg whose "on" names one. The link to
+ * the run: cfg's http.public_url + "/#/runs/ID" (the console's page of it)
+ * when set; else listen (the service's http.listen) makes a link to its
+ * JSON; NULL: no link (`run --once`). Never waits for the network; accepts
+ * w == NULL (no deliveries).
  */
 void webhook_after_run(webhook *w, const config *cfg, const json_t *result, const char *listen);
 

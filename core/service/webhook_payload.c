@@ -17,15 +17,17 @@ static json_t *json_body(const json_t *r, const char *event, const char *link, c
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(r, "steps"), i, s)
-        json_array_append_new(steps, jx(json_pack("{s:O?, s:O?, s:O?, s:O?}",
+        json_array_append_new(steps, jx(json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
                                                   "name", json_object_get(s, "name"),
                                                   "status", json_object_get(s, "status"),
                                                   "durationMs", json_object_get(s, "durationMs"),
+                                                  "rowsChanged", json_object_get(s, "rowsChanged"),
+                                                  "results", json_object_get(s, "results"),
                                                   "error", json_object_get(s, "error"))));
     char *summary = runner_summary(r);
     json_t *errors = json_object_get(r, "errors");
-    json_t *body = jx(json_pack("{s:s, s:O?, s:O?, s:O?, s:b, s:b, s:O?, s:O?, s:o, s:o, s:o, s:o, "
-                                "s:o}",
+    json_t *body = jx(json_pack("{s:s, s:O?, s:O?, s:O?, s:b, s:b, s:O?, s:O?, s:O?, s:o, s:o, s:o, "
+                                "s:o, s:o}",
                                 "event", event,
                                 "runId", json_object_get(r, "runId"),
                                 "status", json_object_get(r, "status"),
@@ -34,6 +36,7 @@ static json_t *json_body(const json_t *r, const char *event, const char *link, c
                                 "interrupted", json_is_true(json_object_get(r, "interrupted")),
                                 "timestamp", json_object_get(r, "timestamp"),
                                 "durationMs", json_object_get(r, "durationMs"),
+                                "rowsChanged", json_object_get(r, "rowsChanged"),
                                 "summary", jx_text(summary),
                                 "errors", errors ? json_incref(errors) : jx(json_array()),
                                 "steps", steps,
@@ -102,6 +105,25 @@ static char *slack_escape(const char *s)
     return b.s ? sb_take(&b) : xstrdup("");
 }
 
+/* "changed 5 rows: leases 3, followups 2" (a dry run: "would change"): what was repaired. */
+static void what_changed(strbuf *b, const json_t *r)
+{
+    json_int_t rows = json_integer_value(json_object_get(r, "rowsChanged"));
+    size_t i, shown = 0;
+    json_t *s;
+    if (!json_array_size(json_object_get(r, "steps")))
+        return;
+    sb_printf(b, "\n%s %lld row%s", json_is_true(json_object_get(r, "dryRun")) ? "would change"
+                                                                              : "changed",
+              (long long)rows, rows == 1 ? "" : "s");
+    json_array_foreach(json_object_get(r, "steps"), i, s) {
+        json_int_t n = json_integer_value(json_object_get(s, "rowsChanged"));
+        if (n > 0)
+            sb_printf(b, "%s%s %lld", shown++ ? ", " : ": ",
+                      json_string_value(json_object_get(s, "name")), (long long)n);
+    }
+}
+
 static char *chat_text(const json_t *r, const char *event, const char *link, const char *note,
                        size_t max, int slack)
 {
@@ -110,6 +132,7 @@ static char *chat_text(const json_t *r, const char *event, const char *link, con
     size_t i;
     json_t *e;
     sb_printf(&b, "reconciler: %s\n%s", headline(event), summary);
+    what_changed(&b, r);
     if (note)
         sb_printf(&b, "\n%s", note);
     json_array_foreach(json_object_get(r, "errors"), i, e) {

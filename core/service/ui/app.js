@@ -10,7 +10,7 @@
   var PAGE_SIZE = 15;
   var CHART_RUNS = 40;
   var REFRESH_MS = 3000;        /* state, runs, chart */
-  var FIGURES_MS = 15000;       /* queue and dashboard run probes: less often */
+  var FIGURES_MS = 15000;       /* queue and dashboard: snapshots, refreshed in the background */
 
   var view = {
     before: null,       /* the page shown: runs older than this id (null: newest) */
@@ -184,9 +184,12 @@
     var lock = $("lock-state");
     clear(lock);
     /* Held also after a scheduled run, until its hold ends: no other instance runs meanwhile. */
-    lock.appendChild(el("span", s.lock.held ? "good" : "", !s.lock.held ? "not held"
-      : s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)"));
+    var other = !s.lock.held && s.lock.holder ? s.lock.holder : null;
+    lock.appendChild(el("span", s.lock.held ? "good" : "", s.lock.held
+      ? (s.lock.phase === "hold" ? "held here (after the run)" : "held here (running)")
+      : other ? "held elsewhere" : "not held"));
     $("lock-meta").textContent = (s.lock.held && s.lock.until ? "until " + fmtTime(s.lock.until) + " · " : "") +
+      (other ? "by " + other.id + " until " + other.until + " UTC · " : "") +
       (s.lock.instance ? "this instance: " + s.lock.instance : "");
 
     var db = $("db-state");
@@ -457,9 +460,38 @@
   }
 
   function figureError(bodyId, r) {
+    /* No snapshot yet (the first refresh runs at start): ask again at the next tick. */
+    view.lastFigures = 0;
     var b = $(bodyId);
     clear(b);
     b.appendChild(el("p", "empty", "Not available (" + r.status + "): " + (r.body.error || "")));
+  }
+
+  /* The figures come from a snapshot: say how old it is, and why when a refresh failed. */
+  function asOfText(d) {
+    var t = d.asOf ? "as of " + fmtTime(d.asOf) : "no figures yet";
+    if (d.stale) t += " · stale: " + (d.lastError || "the last refresh failed");
+    return t;
+  }
+
+  /* Members the mapping (http.dashboard_figures) adds beyond the ones drawn above. */
+  var DRAWN = { orders: 1, jobs: 1, followUps: 1, database: 1, lastRun: 1, referenceTime: 1,
+                generatedAt: 1, asOf: 1, ageMs: 1, fresh: 1, stale: 1, lastError: 1 };
+
+  function extraFigures(d, b) {
+    var stats = el("div", "stats"), dists = [];
+    Object.keys(d).forEach(function (k) {
+      var v = d[k];
+      if (DRAWN[k]) return;
+      if (typeof v === "number") { stats.appendChild(stat(k, fmtNum(v))); return; }
+      if (!v || typeof v !== "object") return;
+      Object.keys(v).forEach(function (m) {
+        if (typeof v[m] === "number") stats.appendChild(stat(k + " " + m, fmtNum(v[m])));
+        else if (v[m] && typeof v[m] === "object") dists.push(dist(k + " " + m, v[m]));
+      });
+    });
+    if (stats.childNodes.length) b.appendChild(stats);
+    dists.forEach(function (x) { b.appendChild(x); });
   }
 
   function drawQueue(r) {
@@ -473,7 +505,7 @@
     stats.appendChild(stat("Oldest pending", q.oldestPendingAgeSeconds ? fmtSpan(q.oldestPendingAgeSeconds) : "–"));
     b.appendChild(stats);
     b.appendChild(dist("Jobs by status", q.byStatus));
-    $("queue-at").textContent = "as of " + fmtTime(q.generatedAt);
+    $("queue-at").textContent = asOfText(q);
   }
 
   function drawDashboard(r) {
@@ -490,7 +522,8 @@
     stats.appendChild(stat("Avg job time", d.jobs ? fmtMs(Math.round(d.jobs.avgDurationMs || 0)) : "–"));
     b.appendChild(stats);
     if (d.orders) b.appendChild(dist("Orders by status", d.orders.byStatus));
-    $("dash-at").textContent = "as of " + fmtTime(d.generatedAt);
+    extraFigures(d, b);
+    $("dash-at").textContent = asOfText(d);
   }
 
   /* ---- the refresh loop ---- */
@@ -593,7 +626,14 @@
       resizeTimer = setTimeout(function () { if (chartRuns) drawChart(chartRuns); }, 100);
     });
     document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    /* #/runs/ID (the link alerts carry when http.public_url is set) opens that run. */
+    function fromHash() {
+      var m = /^#\/runs\/(\d+)$/.exec(location.hash);
+      if (m) openRun(Number(m[1]));
+    }
+    window.addEventListener("hashchange", fromHash);
     refresh();
+    fromHash();
     schedule();
   });
 })();
