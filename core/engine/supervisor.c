@@ -512,12 +512,14 @@ static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err
                       (long long)(util_mono_ms() - t0));
         return 0;
     }
-    if (type && strcmp(type, "fatal") == 0)
+    /* Decided before hello goes: type points into it (make tsan saw it read after free). */
+    int fatal = type && strcmp(type, "fatal") == 0;
+    if (fatal)
         snprintf(err, errlen, "%s", json_string_value(json_object_get(hello, "error")));
     json_decref(hello);
     close(w->to);
     w->to = -1;
-    if (!type || strcmp(type, "fatal") != 0) {
+    if (!fatal) {
         int st = reap(w);
         char *why = death_message(w, st, 0, 0);
         snprintf(err, errlen, "the step worker %s while starting", why);
