@@ -212,14 +212,14 @@ Test(config, unknown_top_level_key)
 {
     refuses(STEP "databse:\n  url: x\n",
             ":3:1: unknown key 'databse'; valid keys: database, history, plugin_dir, schedule, "
-            "http, log, tracing, steps, notify");
+            "http, log, tracing, steps, jobs, notify");
 }
 
 Test(config, dotted_key_is_not_a_shortcut)
 {
     refuses("database.url: x\n" STEP,
             ":1:1: unknown key 'database.url'; valid keys: database, history, plugin_dir, "
-            "schedule, http, log, tracing, steps, notify");
+            "schedule, http, log, tracing, steps, jobs, notify");
 }
 
 Test(config, unknown_nested_key)
@@ -463,8 +463,8 @@ Test(config, enums_list_valid_values)
 
 Test(config, steps_required_and_a_non_empty_list)
 {
-    refuses("database:\n  url: x\n", ":1:1: missing required key 'steps'");
-    refuses("database:\n  url: x\nsteps:\n", ":1:1: missing required key 'steps'");
+    refuses("database:\n  url: x\n", ":1:1: missing required key 'steps' (one job) or 'jobs'");
+    refuses("database:\n  url: x\nsteps:\n", ":1:1: missing required key 'steps' (one job) or 'jobs'");
     refuses("steps:\n  plugin: leases\n", ":2:3: 'steps' expects a list of steps, got a mapping");
     refuses("steps: leases\n", ":1:8: 'steps' expects a list of steps, got a scalar");
     refuses("steps: []\n", ":1:8: 'steps' is empty; list at least one step");
@@ -787,9 +787,11 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 17, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+    cr_assert_eq(numbers, 24, "keep_runs, three timeouts, interval, jitter, lock_wait, "
                  "max_run_time, lock_ttl, max_clock_skew, figures_refresh, figures_wait, "
-                 "steps[].timeout, steps[].max_changes, notify[].timeout, retries, backoff");
+                 "steps[].timeout, steps[].max_changes, notify[].timeout, retries, backoff, "
+                 "jobs.NAME. every, jitter, missed_within, lock_ttl, max_run_time, lock_wait, "
+                 "keep_runs");
     free(text);
 }
 

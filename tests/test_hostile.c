@@ -214,10 +214,10 @@ Test(hostile, check_that_exits_fails_the_run, .timeout = 60)
     free(err);
     const char *args[] = { "history", "--json", "-c", h.yaml, NULL };
     cr_assert_eq(th_run_cli(args, NULL, &out, &err), 0, "%s", err);
-    json_t *runs = json_loads(out, 0, NULL);
+    json_t *page = json_loads(out, 0, NULL), *runs = json_object_get(page, "runs");
     cr_assert_eq(json_array_size(runs), 1, "%s", out);
     cr_assert_str_eq(field(json_array_get(runs, 0), "status"), "failed", "%s", out);
-    json_decref(runs);
+    json_decref(page);
     free(out);
     free(err);
     hrig_down(&h);
@@ -534,7 +534,7 @@ Test(hostile, no_worker_outlives_its_run, .timeout = 60)
     for (;;) {
         free(log);
         log = th_read(s.errlog);
-        if (log && strstr(log, "reconciliation run 1 (startup): failed"))
+        if (log && strstr(log, "reconciliation run 1 (job reconcile, startup): failed"))
             break;
         cr_assert_lt(mono_ms(), end, "no run:\n%s", log);
         sleep_ms(50);

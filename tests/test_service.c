@@ -235,13 +235,13 @@ DB_TEST(service, endpoints, .timeout = 40, SVC_FIXTURE)
     cr_assert_not_null(strstr(ct, "text/plain; version=0.0.4"), "%s", ct);
     free(ct);
     static const char *const want[] = {
-        "reconciler_runs_total{status=\"success\"} 2\n",
-        "reconciler_runs_total{status=\"skipped\"} 0\n",
+        "reconciler_runs_total{job=\"reconcile\",status=\"success\"} 2\n",
+        "reconciler_runs_total{job=\"reconcile\",status=\"skipped\"} 0\n",
         "# TYPE reconciler_run_duration_seconds histogram\n",
-        "reconciler_run_duration_seconds_bucket{le=\"+Inf\"} 2\n",
-        "reconciler_run_duration_seconds_count 2\n",
-        "reconciler_last_success_timestamp_seconds 1",
-        "reconciler_step_duration_seconds{step=\"leases\"} ",
+        "reconciler_run_duration_seconds_bucket{job=\"reconcile\",le=\"+Inf\"} 2\n",
+        "reconciler_run_duration_seconds_count{job=\"reconcile\"} 2\n",
+        "reconciler_last_success_timestamp_seconds{job=\"reconcile\"} 1",
+        "reconciler_step_duration_seconds{job=\"reconcile\",step=\"leases\"} ",
         "reconciler_result{step=\"leases\",key=\"leasesRepaired\"} 0\n",
         "reconciler_result{step=\"metrics\",key=\"database.ok\"} 1\n",
         "reconciler_lock_held 0\n",

@@ -25,6 +25,10 @@ int cmd_history(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_new_plugin(int argc, char **argv);
 int cmd_calendar(int argc, char **argv);
+/* cmd_jobs.c: the jobs, and their pause state in the bot's database. */
+int cmd_jobs(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_reload(int argc, char **argv);

@@ -126,13 +126,14 @@ out:
 }
 
 static const char history_help[] =
-    "Usage: reconciler history [-n N] [--before ID] [--json] [-c FILE]\n"
+    "Usage: reconciler history [-n N] [--before ID] [--job NAME] [--json] [-c FILE]\n"
     "Show the newest runs from the local history store (history.path), opened\n"
     "read-only: it writes nothing, and reads a store on a read-only or full disk.\n"
     "Each run: its id, start, trigger, status, duration, rows changed (or that a\n"
     "dry run would change), its steps, and its first error.\n\n"
     "  -n, --limit N        how many runs (default 20)\n"
     "      --before ID      only runs older than run ID (the next page)\n"
+    "      --job NAME       only that job's runs\n"
     "      --json           print {runs, total, nextBefore}, as GET\n"
     "                       /v1/reconciliation/history answers\n"
     "      --run ID         print one run's full result JSON\n" CLI_COMMON_HELP;
@@ -181,6 +182,10 @@ static void print_run_line(history *h, const json_t *run)
     json_array_foreach(json_object_get(run, "steps"), i, s)
         printf("%s%s=%s", i ? " " : " ", json_string_value(json_object_get(s, "name")),
                json_string_value(json_object_get(s, "status")));
+    /* A jobs file's runs say whose they are; the one-job form's look as they always did. */
+    const char *job = json_string_value(json_object_get(run, "job"));
+    if (job && strcmp(job, "reconcile") != 0)
+        printf("  job=%s", job);
     char *err = first_error(h, run);
     if (err) {
         /* One line per run: the first line of the error, cut to stay scannable. */
@@ -198,12 +203,14 @@ int cmd_history(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "run", required_argument, NULL, 'r' },
         { "before", required_argument, NULL, 'b' },
+        { "job", required_argument, NULL, 'J' },
         CLI_COMMON_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     cli_common common = { 0 };
     int64_t limit = 20, run_id = 0, before = 0, total = 0;
     int as_json = 0, ch, rc;
+    const char *job = NULL;
     config *cfg = NULL;
     history *h = NULL;
     json_t *out = NULL;
@@ -237,6 +244,7 @@ int cmd_history(int argc, char **argv)
             }
             break;
         case 'j': as_json = 1; break;
+        case 'J': job = optarg; break;
         case 'h': fputs(history_help, stdout); return EXIT_OK;
         default: fputs(history_help, stderr); return EXIT_USAGE;
         }
@@ -269,7 +277,7 @@ int cmd_history(int argc, char **argv)
             goto done;
         }
         as_json = 1;
-    } else if (h && !(out = history_page(h, limit, before, &total))) {
+    } else if (h && !(out = history_page_job(h, job, limit, before, &total))) {
         cli_error("%s", history_error(h));
         rc = EXIT_LOCAL;
         goto done;

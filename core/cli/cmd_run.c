@@ -107,16 +107,19 @@ void cli_print_result(const json_t *r)
 }
 
 static const char run_help[] =
-    "Usage: reconciler run [--once [--dry-run] [--json]] [-c FILE] [--db URL]\n"
-    "Without --once: run as a service (a startup run, then one every\n"
-    "schedule.interval, and the HTTP API on http.listen) until SIGTERM/SIGINT;\n"
+    "Usage: reconciler run [--once [--job NAME] [--dry-run] [--json]] [-c FILE] [--db URL]\n"
+    "Without --once: run as a service (each job's startup run, then its runs on its\n"
+    "schedule, and the HTTP API on http.listen) until SIGTERM/SIGINT;\n"
     "SIGHUP re-reads the pipeline file.\n"
-    "With --once: run the pipeline's steps in order against the database, once, and exit.\n\n"
-    "      --once           one run, then exit (trigger \"startup\")\n"
+    "With --once: run every job with on_startup (a file of top-level steps: its one\n"
+    "job, reconcile), in file order, once each, and exit.\n\n"
+    "      --once           one run of each such job, then exit (trigger \"startup\")\n"
+    "      --job NAME       with --once: only this job, whatever its on_startup\n"
     "      --dry-run        with --once: report what would change; write nothing\n"
-    "      --json           with --once: print only the result JSON on stdout\n"
+    "      --json           with --once: print only the result JSON on stdout (a list\n"
+    "                       of results when several jobs ran)\n"
     CLI_COMMON_HELP
-    "\nExit codes: 0 every step ok (service: stopped by a signal), 1 a step failed,\n"
+    "\nExit codes (the first job that did not succeed decides): 0 every step ok (service: stopped by a signal), 1 a step failed,\n"
     "2 usage/config/plugin error, 3 database unreachable, 4 another instance held\n"
     "the run lock for all of schedule.lock_wait, 5 history store error.\n";
 
@@ -234,16 +237,53 @@ static int once_lock_busy(void *user, const lock_info *holder, int64_t waited_ms
     return 0;
 }
 
-/* `run --once`: one run through run_execute, its result on stdout, its exit code. */
-static int run_once(config *cfg, int dry_run, int as_json, int level_given)
+/* One job's run of `run --once`: its own run lock and trace; the result in *result. */
+static int run_job_once(config *cfg, pipeline *p, history *h, db **d, trace_exporter *tx,
+                        const cfg_job *job, int dry_run, json_t **result)
+{
+    /* A real run takes the job's run lock, waiting for another instance's run to
+     * end; a dry run writes nothing and needs none. */
+    runlock *rl = dry_run ? NULL : runlock_open_job(cfg, job);
+    run_env env = { cfg, p, h, rl, d };
+    /* tracing: the run is a trace, under a TRACEPARENT's when one is given. */
+    trace_run_info ti = { cfg->path, "startup", NULL, dry_run, 0 };
+    trace_run *tr = trace_run_from_env(&ti, trace_now_ns());
+    once_wait wait = { .tty = isatty(2) };
+    run_spec spec = { .trigger = "startup", .dry_run = dry_run, .wait_ms = job->lock_wait_ms,
+                      .trace = tr, .job = job, .lock_busy = once_lock_busy, .user = &wait };
+    int rc = run_execute(&env, &spec, result);
+    if (wait.shown) /* the run went on after a wait: its output starts on a line of its own */
+        fputc('\n', stderr);
+    export_trace(tx, tr);
+    trace_run_free(tr);
+    runlock_close(rl);
+    return rc;
+}
+
+/* The result printed as `run --once` prints it. */
+static void print_result(const json_t *result, int as_json)
+{
+    if (as_json) {
+        char *text = util_json_dump(result, 1);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+    } else if (json_array_size(json_object_get(result, "steps"))) {
+        cli_print_result(result);
+    }
+}
+
+/*
+ * `run --once`: every enabled job with on_startup, in file order (or only the job
+ * named), each through run_execute; their results on stdout; the exit code the
+ * first that did not succeed gave, else 0.
+ */
+static int run_once(config *cfg, const char *only, int dry_run, int as_json, int level_given)
 {
     pipeline *p = NULL;
     history *h = NULL;
     db *d = NULL;
-    runlock *rl = NULL;
-    json_t *result = NULL;
+    json_t *results = jx(json_array());
     trace_exporter *tx = NULL;
-    trace_run *tr = NULL;
     char err[2048];
     int rc, crashed = 0;
 
@@ -254,6 +294,16 @@ static int run_once(config *cfg, int dry_run, int as_json, int level_given)
     log_get(&lv, &lf);
     if (!as_json && !level_given && lv == RC_LOG_INFO && isatty(1) && isatty(2))
         log_setup(RC_LOG_WARN, lf);
+    const cfg_job *one = only ? cfg_job_find(cfg, only) : NULL;
+    if (only && !one) {
+        char names[1024] = "";
+        for (size_t i = 0; i < cfg->n_jobs; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     cfg->jobs[i].name);
+        cli_error("run: %s has no job '%s'; its jobs: %s", cfg->path, only, names);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     /* The plugins are loaded and checked in a worker: nothing of theirs runs here. */
     if ((rc = supervise_inspect(cfg, 0, 0, &p, &crashed, err, sizeof err)) != EXIT_OK) {
         cli_say(err);
@@ -282,51 +332,55 @@ static int run_once(config *cfg, int dry_run, int as_json, int level_given)
     /* From here a stop cuts every wait on a database that does not answer. */
     db_cut_waits_on_stop(DB_STOP_GRACE_MS);
 
-    /* A real run takes the run lock, waiting for another instance's run to
-     * end; a dry run writes nothing and needs none. */
-    if (!dry_run)
-        rl = runlock_open(cfg);
-    run_env env = { cfg, p, h, rl, &d };
-    /* tracing: the run is a trace, under a TRACEPARENT's when one is given. */
     tx = start_tracing(cfg);
-    trace_run_info ti = { cfg->path, "startup", NULL, dry_run, 0 };
-    tr = trace_run_from_env(&ti, trace_now_ns());
-    once_wait wait = { .tty = isatty(2) };
-    run_spec spec = { .trigger = "startup", .dry_run = dry_run,
-                      .wait_ms = cfg->schedule_lock_wait_ms, .trace = tr,
-                      .lock_busy = once_lock_busy, .user = &wait };
-    rc = run_execute(&env, &spec, &result);
-    if (wait.shown) /* the run went on after a wait: its output starts on a line of its own */
-        fputc('\n', stderr);
-    export_trace(tx, tr);
-    /* The exporter sends while the result is printed and webhooks go out; its bound starts now. */
+    for (size_t i = 0; i < cfg->n_jobs && !stop_requested(); i++) {
+        const cfg_job *job = &cfg->jobs[i];
+        /* --job runs the job asked for whatever its on_startup; a disabled one never runs.
+         * The one-job form's schedule.on_startup was always the service's only. */
+        if (one ? job != one : (!job->on_startup && !job->legacy) || !job->enabled)
+            continue;
+        if (!job->enabled) {
+            cli_error("run: job '%s' is disabled (enabled: false)", job->name);
+            rc = EXIT_USAGE;
+            break;
+        }
+        json_t *result = NULL;
+        int got = run_job_once(cfg, p, h, &d, tx, job, dry_run, &result);
+        if (rc == EXIT_OK)
+            rc = got;
+        if (got == EXIT_DATABASE || got == EXIT_LOCKED ||
+            !json_array_size(json_object_get(result, "steps")))
+            /* It did not run: say why, as the one line a bot's unit log shows. */
+            cli_error("%s", json_string_value(json_array_get(json_object_get(result, "errors"), 0)));
+        json_array_append_new(results, result);
+    }
+    /* The exporter sends while the results are printed and webhooks go out; its bound starts now. */
     int64_t trace_deadline = util_mono_ms() + TRACE_ONCE_BUDGET_MS;
-    if (rc == EXIT_DATABASE || rc == EXIT_LOCKED || !json_array_size(json_object_get(result,
-                                                                                      "steps")))
-        /* It did not run: say why, as the one line a bot's unit log shows. */
-        cli_error("%s", json_string_value(json_array_get(json_object_get(result, "errors"), 0)));
-    if (as_json) {
-        char *text = util_json_dump(result, 1);
-        printf("%s\n", text ? text : "{}");
-        free(text);
-    } else if (json_array_size(json_object_get(result, "steps"))) {
-        cli_print_result(result);
+    /* One job (a file of top-level steps, or --job): its result as before; several: a list. */
+    if (json_array_size(results) == 1 || !as_json) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(results, i, r)
+            print_result(r, as_json);
+    } else {
+        print_result(results, 1);
     }
     fflush(stdout);
-    /* The notify: targets are told after the result is out, within a bounded time; their
+    /* The notify: targets are told after the results are out, within a bounded time; their
      * outcome never changes the exit code. */
-    if (cfg->n_notify) {
+    if (cfg->n_notify && json_array_size(results)) {
         webhook *wh = webhook_start(h);
-        webhook_after_run(wh, cfg, result, NULL);
+        size_t i;
+        json_t *r;
+        json_array_foreach(results, i, r)
+            webhook_after_run(wh, cfg, r, NULL);
         webhook_finish(wh, util_mono_ms() + WEBHOOK_ONCE_BUDGET_MS, 1);
     }
     trace_exporter_stop(tx, stop_requested() ? util_mono_ms() : trace_deadline, NULL);
     tx = NULL;
 out:
     trace_exporter_stop(tx, util_mono_ms(), NULL);
-    trace_run_free(tr);
-    json_decref(result);
-    runlock_close(rl);
+    json_decref(results);
     db_close(d);
     history_close(h);
     pipeline_free(p);
@@ -339,11 +393,13 @@ int cmd_run(int argc, char **argv)
         { "once", no_argument, NULL, 'o' },
         { "dry-run", no_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
+        { "job", required_argument, NULL, 'J' },
         CLI_COMMON_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     cli_common common = { 0 };
     int once = 0, dry_run = 0, as_json = 0, ch;
+    const char *only = NULL;
     config *cfg = NULL;
     int rc;
 
@@ -355,6 +411,7 @@ int cmd_run(int argc, char **argv)
         case 'o': once = 1; break;
         case 'n': dry_run = 1; break;
         case 'j': as_json = 1; break;
+        case 'J': only = optarg; break;
         case 'h': fputs(run_help, stdout); return EXIT_OK;
         default: fputs(run_help, stderr); return EXIT_USAGE;
         }
@@ -363,16 +420,17 @@ int cmd_run(int argc, char **argv)
         cli_error("run: unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
-    if (!once && (dry_run || as_json)) {
-        cli_error("run: --dry-run and --json go with --once (a service's runs are real; "
-                  "queue a dry run with POST /v1/reconciliation/run?dryRun=true)");
+    if (!once && (dry_run || as_json || only)) {
+        cli_error("run: --dry-run, --json and --job go with --once (a service's runs are "
+                  "real; queue a dry run with POST /v1/reconciliation/run?dryRun=true, a job's "
+                  "run with POST /v1/jobs/JOB/run)");
         return EXIT_USAGE;
     }
     if ((rc = cli_load_config(&common, 1, &cfg)) != EXIT_OK)
         return rc;
     if (!once)
         return service_run(cfg, reload_config, &common); /* it takes cfg */
-    rc = run_once(cfg, dry_run, as_json, common.log_level != NULL);
+    rc = run_once(cfg, only, dry_run, as_json, common.log_level != NULL);
     config_free(cfg);
     return rc;
 }

@@ -70,6 +70,9 @@ static int set_plugin_dirs(loader *ld, const cfg_key *k, yt_node *node, void *ba
 static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_options(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_notify(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_jobs(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_job_steps(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static int set_job_notify(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *base);
@@ -82,10 +85,12 @@ static const char *check_time_zone(const char *text);
 static const char *check_trace_url(const char *text);
 static const char *check_public_url(const char *text);
 static const char *check_trace_link(const char *text);
+static const yt_node *given_node(const struct config *c, const char *path);
 
 #define C(field) offsetof(config, field)
 #define S(field) offsetof(cfg_step, field)
 #define N(field) offsetof(cfg_notify, field)
+#define J(field) offsetof(cfg_job, field)
 
 /* The default of the figure keys: conf/figures.yaml, compiled in. */
 #define FIGURES_BUILT_IN "built-in"
@@ -187,8 +192,12 @@ static const cfg_key top_keys[] = {
     { "tracing.link", RC_OPT_STRING, NULL,
       "the console links each run to this URL, {traceId} replaced by the run's trace id",
       C(tracing_link), .check = check_trace_link },
-    { "steps", 0, NULL, "the steps, run in order; each is a mapping with the keys below", 0,
-      K_REQUIRED, .set = set_steps, .type_text = "list" },
+    { "steps", 0, NULL, "the steps, run in order; each is a mapping with the keys below. "
+      "The file is then one job named reconcile, on schedule.interval; give either steps or "
+      "jobs", 0, .set = set_steps, .type_text = "list" },
+    { "jobs", 0, NULL, "named jobs, each with its own steps, schedule, lock and history: a "
+      "mapping from a job's name to the jobs.NAME keys below; give either steps or jobs", 0,
+      .set = set_jobs, .type_text = "mapping" },
     { "notify", 0, NULL, "webhook targets told about runs; each is a mapping with the "
       "notify[] keys below", 0, .set = set_notify, .type_text = "list" },
 };
@@ -217,6 +226,47 @@ static const cfg_key step_keys[] = {
       "the address space the step's worker may use (RLIMIT_AS), from 64MiB to 1TiB, in "
       "KiB, MiB, GiB or TiB; a step that passes it fails: \"exceeded its memory limit\"", 0,
       .set = set_memory_limit, .type_text = "size" },
+};
+
+/* The keys of one job (a value of the "jobs" mapping). */
+static const cfg_key job_keys[] = {
+    { "steps", 0, NULL, "the job's steps, run in order, each with the steps[] keys", 0,
+      K_REQUIRED, .set = set_job_steps, .type_text = "list" },
+    { "schedule.every", RC_OPT_DURATION, NULL,
+      "run on a grid of this period (aligned to the Unix epoch, so every instance agrees on "
+      "the slots); not with cron", J(every_ms), .min = SECOND_MS, .max = 365 * DAY_MS },
+    { "schedule.cron", RC_OPT_STRING, NULL,
+      "run at the fire times of this cron expression (5 fields, or 6 with seconds first; "
+      "docs/scheduling.md) in time_zone; not with every", J(cron), .type_text = "cron" },
+    { "schedule.time_zone", RC_OPT_STRING, "UTC",
+      "the zone cron's wall times are read in: a tz database name (Europe/Berlin) or a "
+      "fixed offset +HH:MM", J(time_zone), .type_text = "NAME|+HH:MM" },
+    { "schedule.jitter", RC_OPT_DURATION, "0s",
+      "random extra delay after each slot, up to this; less than every", J(jitter_ms),
+      .max = DAY_MS },
+    { "schedule.missed", RC_OPT_STRING, "run_once",
+      "slots that passed with no run (the service was down): run once for the latest of "
+      "them (trigger catch_up), or skip them", J(missed), K_INDEX, .choices = "run_once|skip" },
+    { "schedule.missed_within", RC_OPT_DURATION, "1d",
+      "a missed slot older than this is not caught up", J(missed_within_ms),
+      .min = SECOND_MS, .max = 365 * DAY_MS },
+    { "on_startup", RC_OPT_BOOL, NULL,
+      "run once when the service starts, and in run --once; default: true for a job without "
+      "a schedule, false for one with", J(on_startup) },
+    { "enabled", RC_OPT_BOOL, "true", "false keeps the job in the file but never runs it",
+      J(enabled) },
+    { "lock_ttl", RC_OPT_DURATION, NULL, "the job's run lock lease; default schedule.lock_ttl",
+      J(lock_ttl_ms), .min = 3 * SECOND_MS, .max = HOUR_MS },
+    { "max_run_time", RC_OPT_DURATION, NULL,
+      "the job's run is stopped after this long; default schedule.max_run_time",
+      J(max_run_time_ms), .min = SECOND_MS, .max = DAY_MS },
+    { "lock_wait", RC_OPT_DURATION, NULL,
+      "wait this long for another instance's run of the job; default schedule.lock_wait",
+      J(lock_wait_ms), .max = DAY_MS },
+    { "notify", 0, NULL, "the names of the notify targets told about this job's runs; "
+      "default all of them", 0, .set = set_job_notify, .type_text = "list" },
+    { "keep_runs", RC_OPT_INT, NULL, "how many of this job's runs the history keeps; default "
+      "history.keep_runs", J(keep_runs), .min = 1, .max = 1000000 },
 };
 
 /* The event names of notify[].on, in CFG_EV_* bit order. */
@@ -250,10 +300,12 @@ static const cfg_key notify_keys[] = {
 #define N_TOP (sizeof top_keys / sizeof top_keys[0])
 #define N_STEP (sizeof step_keys / sizeof step_keys[0])
 #define N_NOTIFY (sizeof notify_keys / sizeof notify_keys[0])
+#define N_JOB (sizeof job_keys / sizeof job_keys[0])
 
 static const key_table top_table = { top_keys, N_TOP, "" };
 static const key_table step_table = { step_keys, N_STEP, " in a step" };
 static const key_table notify_table = { notify_keys, N_NOTIFY, " in a notify target" };
+static const key_table job_table = { job_keys, N_JOB, " in a job" };
 
 /* K_INDEX writes an int; so is the format enum (choices listed in enum order). */
 _Static_assert(sizeof(cfg_hook_format) == sizeof(int), "format is kept as an int");
@@ -618,7 +670,8 @@ static int apply_table(loader *ld, const key_table *t, yt_node *map, void *base)
 {
     unsigned char seen[48] = { 0 };
     const yt_node *parent[48];
-    _Static_assert(N_TOP <= 48 && N_STEP <= 48 && N_NOTIFY <= 48, "seen[] holds every key");
+    _Static_assert(N_TOP <= 48 && N_STEP <= 48 && N_NOTIFY <= 48 && N_JOB <= 48,
+                   "seen[] holds every key");
 
     if (apply_map(ld, t, map, NULL, base, seen, parent) != 0)
         return -1;
@@ -898,12 +951,13 @@ static int load_step(loader *ld, yt_node *node, cfg_step *s)
     return 0;
 }
 
-/* Names key results and history: two steps may share a plugin, never a name. */
+/* Names key results and history: two steps of a job may share a plugin, never a name. */
 static int check_names(loader *ld, const config *c)
 {
     for (size_t i = 1; i < c->n_steps; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(c->steps[i].name, c->steps[j].name) == 0) {
+            if (c->steps[i].job == c->steps[j].job &&
+                strcmp(c->steps[i].name, c->steps[j].name) == 0) {
                 const cfg_step *a = &c->steps[j], *b = &c->steps[i];
                 yt_node at = { .line = b->line, .col = b->col };
                 char lines[64];
@@ -917,21 +971,272 @@ static int check_names(loader *ld, const config *c)
     return 0;
 }
 
-static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base)
+/* Append node's steps to config.steps as steps of job. */
+static int add_steps(loader *ld, const cfg_key *k, yt_node *node, size_t job)
 {
-    config *c = base;
+    config *c = ld->cfg;
     if (node->kind != YT_SEQ)
         return fail_at(ld, node, "'%s' expects a list of steps, got %s", k->path,
                        yt_kind_name(node->kind));
     if (node->n == 0)
         return fail_at(ld, node, "'%s' is empty; list at least one step", k->path);
-    /* Counted first: config_free then frees a half-built list. */
-    c->steps = xcalloc(node->n, sizeof *c->steps);
-    c->n_steps = node->n;
-    for (size_t i = 0; i < node->n; i++)
-        if (load_step(ld, node->items[i], &c->steps[i]) != 0)
+    /* Grown first, zeroed: config_free then frees a half-built list. */
+    c->steps = xrealloc(c->steps, (c->n_steps + node->n) * sizeof *c->steps);
+    memset(c->steps + c->n_steps, 0, node->n * sizeof *c->steps);
+    size_t first = c->n_steps;
+    c->n_steps += node->n;
+    for (size_t i = 0; i < node->n; i++) {
+        c->steps[first + i].job = job;
+        if (load_step(ld, node->items[i], &c->steps[first + i]) != 0)
             return -1;
+    }
     return check_names(ld, c);
+}
+
+static int set_steps(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    (void)base;
+    if (ld->cfg->n_jobs)
+        return fail_at(ld, node, "give either top-level 'steps' (one job named "
+                       CFG_LEGACY_JOB ") or 'jobs', not both: move these steps into a job");
+    return add_steps(ld, k, node, 0); /* the legacy job, made at the end, is job 0 */
+}
+
+/* -------------------------------------------------------------------- jobs */
+
+#define UNSET (-1)
+
+static int set_job_steps(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_job *j = base;
+    size_t index = (size_t)(j - ld->cfg->jobs);
+    j->first_step = ld->cfg->n_steps;
+    if (add_steps(ld, k, node, index) != 0)
+        return -1;
+    j->n_steps = ld->cfg->n_steps - j->first_step;
+    return 0;
+}
+
+/* The names are checked against notify: at the end, which may stand further down. */
+static int set_job_notify(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    cfg_job *j = base;
+    if (node->kind != YT_SEQ)
+        return fail_at(ld, node, "'%s' expects a list of notify target names, got %s", k->path,
+                       yt_kind_name(node->kind));
+    for (size_t i = 0; i < node->n; i++)
+        if (node->items[i]->kind != YT_SCALAR)
+            return fail_at(ld, node->items[i], "'%s' expects names of notify targets, got %s",
+                           k->path, yt_kind_name(node->items[i]->kind));
+    j->notify_node = node;
+    return 0;
+}
+
+static int load_job(loader *ld, const yt_node *key, yt_node *node, cfg_job *j)
+{
+    j->line = key->line;
+    j->col = key->col;
+    j->name = xstrdup(key->scalar);
+    if (!text_name_ok(j->name, 0))
+        return fail_at(ld, key, "job name '%.128s': %s", j->name, text_name_rule(0));
+    if (node->kind != YT_MAP)
+        return fail_at(ld, node, "job '%s' must be a mapping with at least 'steps', not %s",
+                       j->name, yt_kind_name(node->kind));
+    /* No default in the table: unset values come from elsewhere (finish_job). */
+    j->on_startup = UNSET;
+    j->lock_ttl_ms = j->max_run_time_ms = j->lock_wait_ms = j->keep_runs = UNSET;
+    return fill_defaults(ld, &job_table, j) != 0 || apply_table(ld, &job_table, node, j) != 0
+               ? -1 : 0;
+}
+
+static int set_jobs(loader *ld, const cfg_key *k, yt_node *node, void *base)
+{
+    config *c = base;
+    if (node->kind != YT_MAP)
+        return fail_at(ld, node, "'%s' expects a mapping from a job's name to its keys, got %s",
+                       k->path, yt_kind_name(node->kind));
+    if (node->n == 0)
+        return fail_at(ld, node, "'%s' is empty; give at least one job", k->path);
+    if (c->n_steps)
+        return fail_at(ld, node, "give either top-level 'steps' (one job named "
+                       CFG_LEGACY_JOB ") or 'jobs', not both: move the steps into a job");
+    /* Counted first: config_free then frees a half-built list (the yaml refuses a
+     * duplicate key, so two jobs never share a name). */
+    c->jobs = xcalloc(node->n, sizeof *c->jobs);
+    c->n_jobs = node->n;
+    for (size_t i = 0; i < node->n; i++)
+        if (load_job(ld, node->keys[i], node->items[i], &c->jobs[i]) != 0)
+            return -1;
+    return 0;
+}
+
+int cfg_job_notifies(const cfg_job *j, size_t i)
+{
+    return !j->notify_to || j->notify_to[i];
+}
+
+int cfg_job_scheduled(const cfg_job *j)
+{
+    return j->every_ms > 0 || j->cron;
+}
+
+const cfg_job *cfg_job_find(const config *c, const char *name)
+{
+    for (size_t i = 0; name && i < c->n_jobs; i++)
+        if (strcmp(c->jobs[i].name, name) == 0)
+            return &c->jobs[i];
+    return NULL;
+}
+
+/* The value node of jobs.NAME.schedule.KEY (or jobs.NAME.KEY when key has no dot). */
+static const yt_node *job_node(const config *c, const cfg_job *j, const char *key)
+{
+    const yt_node *n = yt_get(yt_get(c->root, "jobs"), j->name);
+    const char *dot = strchr(key, '.');
+    if (dot) {
+        char section[32];
+        snprintf(section, sizeof section, "%.*s", (int)(dot - key), key);
+        n = yt_get(n, section);
+        key = dot + 1;
+    }
+    n = yt_get(n, key);
+    return n && !is_null(n) ? n : NULL;
+}
+
+/* The job's place for a message about key: its value, else the job's name. */
+static const yt_node *job_at(const config *c, const cfg_job *j, const char *key, yt_node *tmp)
+{
+    const yt_node *n = job_node(c, j, key);
+    if (n)
+        return n;
+    tmp->line = j->line;
+    tmp->col = j->col;
+    return tmp;
+}
+
+static int job_cron(loader *ld, cfg_job *j)
+{
+    config *c = ld->cfg;
+    cal_err e;
+    char zerr[512];
+    yt_node tmp = { 0 };
+    const yt_node *at = job_at(c, j, "schedule.cron", &tmp);
+    if (j->every_ms)
+        return fail_at(ld, at, "job '%s': give 'schedule.every' or 'schedule.cron', not both",
+                       j->name);
+    if (cal_cron_parse(j->cron, &j->cron_parsed, &e) != 0 || cal_cron_never(&j->cron_parsed, &e)) {
+        /* Point into the expression: its column within the value, past an opening quote. */
+        yt_node in = { .line = at->line, .col = at->col + (at->quoted ? 1 : 0) +
+                                                (e.column > 0 ? e.column - 1 : 0) };
+        return fail_at(ld, &in, "job '%s': schedule.cron '%.128s': %s", j->name, j->cron, e.msg);
+    }
+    if (cal_zone_open(j->time_zone, NULL, &j->zone, zerr, sizeof zerr) != 0)
+        return fail_at(ld, job_at(c, j, "schedule.time_zone", &tmp), "job '%s': "
+                       "schedule.time_zone: %s", j->name, zerr);
+    return 0;
+}
+
+static int job_notify(loader *ld, cfg_job *j)
+{
+    config *c = ld->cfg;
+    const yt_node *list = j->notify_node;
+    j->notify_node = NULL;
+    if (!list)
+        return 0;
+    j->notify_to = xcalloc(c->n_notify ? c->n_notify : 1, 1);
+    for (size_t i = 0; i < list->n; i++) {
+        const char *name = list->items[i]->scalar;
+        size_t t = 0;
+        while (t < c->n_notify && strcmp(c->notify[t].name, name) != 0)
+            t++;
+        if (t == c->n_notify) {
+            char names[512] = "";
+            for (size_t n = 0; n < c->n_notify; n++)
+                list_add(names, sizeof names, c->notify[n].name, strlen(c->notify[n].name));
+            return fail_at(ld, list->items[i], "job '%s': notify names '%.64s', which is not a "
+                           "notify target; the targets are: %s", j->name, name,
+                           *names ? names : "(none: the file has no notify list)");
+        }
+        j->notify_to[t] = 1;
+    }
+    return 0;
+}
+
+/* What a job left unset, from the top level; its schedule checked. */
+static int finish_job(loader *ld, cfg_job *j)
+{
+    config *c = ld->cfg;
+    yt_node tmp = { 0 };
+    char a[32], b[32];
+    if (j->lock_ttl_ms == UNSET)
+        j->lock_ttl_ms = c->schedule_lock_ttl_ms;
+    if (j->max_run_time_ms == UNSET)
+        j->max_run_time_ms = c->schedule_max_run_time_ms;
+    if (j->lock_wait_ms == UNSET)
+        j->lock_wait_ms = c->schedule_lock_wait_ms;
+    if (j->keep_runs == UNSET)
+        j->keep_runs = c->history_keep_runs;
+    if (j->cron && job_cron(ld, j) != 0)
+        return -1;
+    if (!j->cron && job_node(c, j, "schedule.time_zone"))
+        return fail_at(ld, job_node(c, j, "schedule.time_zone"), "job '%s': "
+                       "'schedule.time_zone' goes with 'schedule.cron' (an every: grid has no "
+                       "zone)", j->name);
+    if (j->every_ms && j->jitter_ms >= j->every_ms) {
+        duration_format(j->jitter_ms, a, sizeof a);
+        duration_format(j->every_ms, b, sizeof b);
+        return fail_at(ld, job_at(c, j, "schedule.jitter", &tmp), "job '%s': "
+                       "'schedule.jitter' (%s) must be less than 'schedule.every' (%s)",
+                       j->name, a, b);
+    }
+    if (j->on_startup == UNSET)
+        j->on_startup = !cfg_job_scheduled(j);
+    return job_notify(ld, j);
+}
+
+/* The file's top-level steps: as the one job they have always been. */
+static void make_legacy_job(config *c)
+{
+    cfg_job *j = c->jobs = xcalloc(1, sizeof *c->jobs);
+    c->n_jobs = 1;
+    j->name = xstrdup(CFG_LEGACY_JOB);
+    j->legacy = 1;
+    j->first_step = 0;
+    j->n_steps = c->n_steps;
+    j->every_ms = c->schedule_interval_ms;
+    j->jitter_ms = c->schedule_jitter_ms;
+    j->time_zone = xstrdup("UTC");
+    /* As before jobs: a restart makes its startup run, not a catch-up too. */
+    j->missed = CFG_MISSED_SKIP;
+    j->missed_within_ms = DAY_MS;
+    j->on_startup = c->schedule_on_startup;
+    j->enabled = 1;
+    j->lock_ttl_ms = j->max_run_time_ms = j->lock_wait_ms = j->keep_runs = UNSET;
+    j->line = j->col = 1;
+}
+
+static int finish_jobs(loader *ld)
+{
+    config *c = ld->cfg;
+    static const char *const grid_keys[] = { "schedule.interval", "schedule.jitter",
+                                             "schedule.on_startup" };
+    if (!c->n_jobs && !c->n_steps)
+        return fail_at(ld, c->root, "missing required key 'steps' (one job) or 'jobs'");
+    if (!c->n_jobs) {
+        make_legacy_job(c);
+    } else {
+        for (size_t i = 0; i < sizeof grid_keys / sizeof grid_keys[0]; i++) {
+            const yt_node *n = given_node(c, grid_keys[i]);
+            if (n)
+                return fail_at(ld, n, "'%s' is for top-level steps; with jobs, each job has "
+                               "its own (jobs.NAME.schedule.every, .jitter, jobs.NAME.on_startup)",
+                               grid_keys[i]);
+        }
+    }
+    for (size_t i = 0; i < c->n_jobs; i++)
+        if (finish_job(ld, &c->jobs[i]) != 0)
+            return -1;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- notify */
@@ -1248,7 +1553,7 @@ int config_load_text(const char *path, const char *text, config **out, char *err
         goto out;
     if (fill_defaults(&ld, &top_table, c) != 0 || apply_table(&ld, &top_table, c->root, c) != 0)
         goto out;
-    if (check_jitter(&ld) != 0)
+    if (check_jitter(&ld) != 0 || finish_jobs(&ld) != 0)
         goto out;
     note_url_position(c);
     *out = c;
@@ -1268,6 +1573,14 @@ void config_free(config *c)
         free(c->steps[i].plugin);
     }
     free(c->steps);
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        free(c->jobs[i].name);
+        free(c->jobs[i].cron);
+        free(c->jobs[i].time_zone);
+        cal_zone_free(c->jobs[i].zone);
+        free(c->jobs[i].notify_to);
+    }
+    free(c->jobs);
     for (size_t i = 0; i < c->n_notify; i++) {
         cfg_notify *n = &c->notify[i];
         for (size_t j = 0; j < n->n_headers; j++) {
@@ -1516,6 +1829,7 @@ static const struct {
     const key_table *table;
 } shown_tables[] = {
     { "", &top_table }, { "steps[].", &step_table }, { "notify[].", &notify_table },
+    { "jobs.NAME.", &job_table },
 };
 
 static void each_key(FILE *f, void (*show)(FILE *, const char *, const cfg_key *))

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "calendar/cron.h"
+#include "calendar/zone.h"
 #include "config/yamltree.h"
 
 typedef enum cfg_on_error { CFG_ON_ERROR_CONTINUE = 0, CFG_ON_ERROR_ABORT = 1 } cfg_on_error;
@@ -36,6 +38,7 @@ typedef struct cfg_step {
     const yt_node *options; /* the "options:" mapping; points into cfg->root. A step without one
                                gets an empty mapping at the step's position (for messages) */
     int line, col;         /* where the step starts, for messages */
+    size_t job;            /* its job's index in config.jobs */
 } cfg_step;
 
 /* notify[].on: the events a webhook target is sent (a bit each, in this order). */
@@ -75,6 +78,45 @@ typedef struct cfg_notify {
     size_t n_headers;
     int line, col;        /* where the target starts, for messages */
 } cfg_notify;
+
+/* jobs.NAME.schedule.missed: what a start finds when slots passed unrun. */
+typedef enum cfg_missed { CFG_MISSED_RUN_ONCE = 0, CFG_MISSED_SKIP = 1 } cfg_missed;
+
+/* The job a file with top-level steps: (and no jobs:) means. */
+#define CFG_LEGACY_JOB "reconcile"
+
+/*
+ * One job of "jobs:" (or the one legacy job): its steps, its schedule and
+ * its own lock, history and notifications. Its steps are config.steps
+ * [first_step, first_step + n_steps): every job's steps stand in that one
+ * array, in file order, so a step worker addresses a step by its index alone.
+ */
+typedef struct cfg_job {
+    char *name;
+    size_t first_step, n_steps;
+    int64_t every_ms;     /* schedule.every; 0: none */
+    char *cron;           /* schedule.cron as written; NULL: none */
+    cal_cron cron_parsed; /* when cron */
+    char *time_zone;      /* schedule.time_zone, default UTC */
+    cal_zone *zone;       /* opened from time_zone when cron (owned) */
+    int64_t jitter_ms;    /* default 0 (legacy: schedule.jitter) */
+    int missed;           /* cfg_missed; default run_once (legacy: skip, as before) */
+    int64_t missed_within_ms; /* default 1d */
+    int on_startup;       /* default: 1 without a schedule, else 0 (legacy: schedule.on_startup) */
+    int enabled;          /* default 1 */
+    int64_t lock_ttl_ms, max_run_time_ms, lock_wait_ms; /* default: the top-level schedule.* */
+    int64_t keep_runs;    /* default history.keep_runs */
+    unsigned char *notify_to; /* one flag per config.notify target; NULL: all of them */
+    int legacy;           /* the top-level steps: job; its lock row keeps the old name */
+    int line, col;        /* where the job starts, for messages */
+    /* While loading only (then NULL): where unset values are filled from. */
+    const yt_node *notify_node;
+} cfg_job;
+
+/* Does job j tell notify target i? */
+int cfg_job_notifies(const cfg_job *j, size_t i);
+/* Has job j a schedule (every or cron)? */
+int cfg_job_scheduled(const cfg_job *j);
 
 /*
  * One member of a figure endpoint's JSON (http.dashboard_figures,
@@ -146,8 +188,12 @@ typedef struct config {
     char *log_level;   /* error|warn|info|debug, default info */
     char *log_format;  /* text|json, default text */
 
-    cfg_step *steps;
+    cfg_step *steps;  /* every job's steps, in file order (cfg_job.first_step) */
     size_t n_steps;
+
+    /* jobs: in file order; a file with top-level steps: has the one job CFG_LEGACY_JOB */
+    cfg_job *jobs;
+    size_t n_jobs;
 
     /* tracing: OTLP export of each run's trace (trace/settings.h); each key, when set,
        beats the OTEL_* variable it stands for */
@@ -163,6 +209,9 @@ typedef struct config {
 
     yt_node *root; /* kept: step options point into it */
 } config;
+
+/* The job called name, or NULL. */
+const cfg_job *cfg_job_find(const config *c, const char *name);
 
 /*
  * Load and check path. Returns 0 and *out, or -1 with err

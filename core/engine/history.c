@@ -45,6 +45,7 @@ struct history {
     char *path;
     int64_t keep_runs;
     int read_only;
+    int has_jobs; /* runs has the job and scheduled_for columns */
     int counted; /* the file keeps its runs' count (run_count): pages need no COUNT(*) */
     int wal_pending; /* a write failed: the WAL is to be checkpointed and truncated */
 };
@@ -261,6 +262,34 @@ static void owner_hint(const char *what, const char *path, char *out, size_t out
 }
 
 /*
+ * Jobs (issue 19): runs gain the job they belong to and the slot they were
+ * scheduled for. Versioned with PRAGMA user_version, so that each step runs
+ * once per file; rows from before keep NULL (the job they were: reconcile).
+ */
+#define HISTORY_VERSION_JOBS 1
+
+static int add_job_columns(history *h)
+{
+    int64_t v = 0;
+    if (db_query(h->conn, "PRAGMA user_version", NULL, 0, rc__count_row, &v) != 0)
+        return -1;
+    if (v >= HISTORY_VERSION_JOBS)
+        return 0;
+    /* A column already there (a run of the same build that died before the pragma) stays. */
+    if (db_query(h->conn, "SELECT job FROM runs LIMIT 0", NULL, 0, ignore_row, NULL) != 0 &&
+        db_exec(h->conn, "ALTER TABLE runs ADD COLUMN job TEXT", NULL, 0, NULL) != 0)
+        return -1;
+    if (db_query(h->conn, "SELECT scheduled_for FROM runs LIMIT 0", NULL, 0, ignore_row,
+                 NULL) != 0 &&
+        db_exec(h->conn, "ALTER TABLE runs ADD COLUMN scheduled_for TEXT", NULL, 0, NULL) != 0)
+        return -1;
+    if (db_exec(h->conn, "CREATE INDEX IF NOT EXISTS runs_job ON runs (job, id)", NULL, 0,
+                NULL) != 0)
+        return -1;
+    return db_exec(h->conn, "PRAGMA user_version = 1", NULL, 0, NULL);
+}
+
+/*
  * The runs' count, kept by triggers in the file itself (whoever writes:
  * `run --once` beside the service too), so that a page of the history
  * costs the same at a million runs as at ten: COUNT(*) read every run.
@@ -372,6 +401,8 @@ int history_open_read(const char *path, history **out, char *err, size_t errlen)
         history_close(h);
         return -1;
     }
+    h->has_jobs = db_query(h->conn, "SELECT job FROM runs LIMIT 0", NULL, 0, ignore_row,
+                           NULL) == 0;
     h->counted = has_count(h);
     *out = h;
     return 0;
@@ -412,6 +443,11 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
         set_err(h, "add the owner column");
         goto fail_msg;
     }
+    if (add_job_columns(h) != 0) {
+        set_err(h, "add the job columns");
+        goto fail_msg;
+    }
+    h->has_jobs = 1;
     add_count(h);
     read_floor(h);
     *out = h;
@@ -466,8 +502,8 @@ static rc_value id_above_unrecorded(history *h)
     return above ? rc_int(above) : rc_null();
 }
 
-static int locked_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
-                  int64_t *run_id)
+static int locked_begin(history *h, const char *job, const char *scheduled_for,
+                        const char *trigger, int dry_run, int64_t started_ms, int64_t *run_id)
 {
     char ts[32], owner[64];
     util_iso_time(started_ms, ts, sizeof ts);
@@ -475,10 +511,12 @@ static int locked_begin(history *h, const char *trigger, int dry_run, int64_t st
     rc_value above = id_above_unrecorded(h);
     /* An explicit id larger than the file's sequence moves the sequence past it. */
     rc_value p[] = { above, above, rc_text(ts), rc_text(trigger), rc_int(dry_run ? 1 : 0),
-                     rc_text(owner) };
-    if (db_exec(h->conn, "INSERT INTO runs (id, started_at, trigger, dry_run, status, owner) "
-                "VALUES (CASE WHEN ? > COALESCE((SELECT seq FROM sqlite_sequence WHERE "
-                "name = 'runs'), 0) THEN ? END, ?, ?, ?, 'running', ?)", p, 6, NULL) != 0)
+                     rc_text(owner), job ? rc_text(job) : rc_null(),
+                     scheduled_for ? rc_text(scheduled_for) : rc_null() };
+    if (db_exec(h->conn, "INSERT INTO runs (id, started_at, trigger, dry_run, status, owner, "
+                "job, scheduled_for) VALUES (CASE WHEN ? > COALESCE((SELECT seq FROM "
+                "sqlite_sequence WHERE name = 'runs'), 0) THEN ? END, ?, ?, ?, 'running', ?, ?, "
+                "?)", p, 8, NULL) != 0)
         return set_err(h, "record run start");
     if (db_query(h->conn, "SELECT last_insert_rowid()", NULL, 0, rc__count_row, run_id) != 0)
         return set_err(h, "read run id");
@@ -527,19 +565,23 @@ static int insert_whole(history *h, int64_t run_id, const char *finished, const 
     const char *started = json_string_value(json_object_get(result, "timestamp"));
     const char *trigger = json_string_value(json_object_get(result, "trigger"));
     my_owner(owner, sizeof owner);
+    const char *job = json_string_value(json_object_get(result, "job"));
+    const char *slot = json_string_value(json_object_get(result, "scheduledFor"));
     rc_value p[] = { rc_int(run_id), rc_text(started ? started : finished),
                      rc_text(finished), rc_text(trigger ? trigger : "unknown"),
                      rc_int(json_is_true(json_object_get(result, "dryRun"))), rc_text(status),
                      rc_int(json_integer_value(json_object_get(result, "durationMs"))),
-                     rc_text(text), rc_text(owner) };
+                     rc_text(text), rc_text(owner), job ? rc_text(job) : rc_null(),
+                     slot ? rc_text(slot) : rc_null() };
     if (db_exec(h->conn, "INSERT INTO runs (id, started_at, finished_at, trigger, dry_run, "
-                "status, duration_ms, result, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9,
-                NULL) != 0)
+                "status, duration_ms, result, owner, job, scheduled_for) VALUES (?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?)", p, 11, NULL) != 0)
         return set_err(h, "record run");
     return 0;
 }
 
-static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
+static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
+                         int64_t keep_runs)
 {
     char ts[32];
     char *text = util_json_dump(result, 0);
@@ -555,12 +597,16 @@ static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const 
         set_err(h, "begin");
         goto out;
     }
+    const char *job = json_string_value(json_object_get(result, "job"));
+    const char *slot = json_string_value(json_object_get(result, "scheduledFor"));
     rc_value p[] = { rc_text(ts), rc_text(status),
                      rc_int(json_integer_value(json_object_get(result, "durationMs"))),
-                     rc_text(text), rc_int(run_id) };
+                     rc_text(text), job ? rc_text(job) : rc_null(),
+                     slot ? rc_text(slot) : rc_null(), rc_int(run_id) };
     int64_t changed = 0;
     if (db_exec(h->conn, "UPDATE runs SET finished_at = ?, status = ?, duration_ms = ?, "
-                "result = ? WHERE id = ?", p, 5, &changed) != 0) {
+                "result = ?, job = COALESCE(?, job), scheduled_for = COALESCE(?, scheduled_for) "
+                "WHERE id = ?", p, 7, &changed) != 0) {
         set_err(h, "record run");
         goto rollback;
     }
@@ -574,6 +620,15 @@ static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const 
     if (db_exec(h->conn, "DELETE FROM runs WHERE id <= (SELECT id FROM runs ORDER BY id DESC "
                 "LIMIT 1 OFFSET ?)", keep, 1, NULL) != 0) {
         set_err(h, "prune");
+        goto rollback;
+    }
+    /* A job's own keep_runs: its runs beyond it go, the other jobs' stay. */
+    rc_value keep_job[] = { job ? rc_text(job) : rc_null(), job ? rc_text(job) : rc_null(),
+                            rc_int(keep_runs) };
+    if (job && keep_runs > 0 &&
+        db_exec(h->conn, "DELETE FROM runs WHERE job = ? AND id <= (SELECT id FROM runs WHERE "
+                "job = ? ORDER BY id DESC LIMIT 1 OFFSET ?)", keep_job, 3, NULL) != 0) {
+        set_err(h, "prune the job's runs");
         goto rollback;
     }
     if (db_commit(h->conn) != 0) {
@@ -623,7 +678,7 @@ static json_t *array_or_null(const rc_value *v)
 static int list_row(void *user, const rc_value *c, size_t n)
 {
     list_state *st = user;
-    if (n < 11)
+    if (n < 13)
         return 1;
     json_t *steps = array_or_null(&c[8]), *notes = array_or_null(&c[9]);
     json_t *run = jx(json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o}",
@@ -638,6 +693,10 @@ static int list_row(void *user, const rc_value *c, size_t n)
     json_object_set_new(run, "notifications", notes ? notes : json_null());
     if (c[10].type == RC_INT)
         st->total = c[10].i;
+    /* Runs from before jobs were the one job there was. */
+    json_object_set_new(run, "job", c[11].type == RC_TEXT ? jx_text(c[11].s)
+                                                          : jx_text("reconcile"));
+    json_object_set_new(run, "scheduledFor", text_or_null(&c[12]));
     json_array_append_new(st->runs, run);
     return 0;
 }
@@ -698,12 +757,17 @@ static const char *count_sql(const history *h)
     return h->counted ? "(SELECT n FROM run_count WHERE id = 1)" : "(SELECT COUNT(*) FROM runs)";
 }
 
-static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int paged,
-                           int64_t *total)
+/* job: only that job's runs (NULL: all); then the count column is NULL (the caller counts). */
+static json_t *locked_list(history *h, const char *job, int64_t limit, int64_t before_id,
+                           int paged, int64_t *total)
 {
     list_state st = { jx(json_array()), paged, -1 };
-    rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), rc_int(limit) };
-    char sql[1536];
+    rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), job ? rc_text(job) : rc_null(),
+                     job ? rc_text(job) : rc_null(), rc_int(limit) };
+    char sql[2048];
+    /* A file that `reconciler history` reads and no service upgraded has no job column. */
+    const char *job_cols = h->has_jobs ? "r.job, r.scheduled_for" : "NULL, NULL";
+    const char *job_of = h->has_jobs ? "COALESCE(r.job, 'reconcile')" : "'reconcile'";
     /* rowsChanged stays in the result JSON: no column, so no schema change. */
     snprintf(sql, sizeof sql, "SELECT r.id, r.trigger, r.dry_run, r.status, r.started_at, "
                  "r.finished_at, r.duration_ms, CASE WHEN json_valid(r.result) THEN "
@@ -715,8 +779,9 @@ static json_t *locked_list(history *h, int64_t limit, int64_t before_id, int pag
                  "'status', status, 'httpCode', http_code, 'attempts', attempts, 'error', "
                  "error)) FROM (SELECT * FROM run_notifications n WHERE n.run_id = r.id "
                  "ORDER BY n.id)), "
-                 "%s FROM runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?", count_sql(h));
-    if (db_query(h->conn, sql, p, 2, list_row, &st) != 0) {
+                 "%s, %s FROM runs r WHERE r.id < ? AND (? IS NULL OR %s = ?) "
+                 "ORDER BY r.id DESC LIMIT ?", job ? "NULL" : count_sql(h), job_cols, job_of);
+    if (db_query(h->conn, sql, p, 4, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
         return NULL;
@@ -783,9 +848,14 @@ static int locked_get(history *h, int64_t run_id, json_t **out)
     json_t *result = NULL;
     rc_value p[] = { rc_int(run_id) };
     *out = NULL;
-    if (db_query(h->conn, "SELECT result, id, trigger, dry_run, status, started_at, "
-                 "finished_at, duration_ms, NULL, NULL, NULL, NULL FROM runs "
-                 "WHERE id = ? AND result IS NOT NULL",
+    /* The columns list_row reads (for a result that is not JSON), after the result. */
+    if (db_query(h->conn, h->has_jobs
+                 ? "SELECT result, id, trigger, dry_run, status, started_at, finished_at, "
+                   "duration_ms, NULL, NULL, NULL, NULL, job, scheduled_for FROM runs "
+                   "WHERE id = ? AND result IS NOT NULL"
+                 : "SELECT result, id, trigger, dry_run, status, started_at, finished_at, "
+                   "duration_ms, NULL, NULL, NULL, NULL, NULL, NULL FROM runs "
+                   "WHERE id = ? AND result IS NOT NULL",
                  p, 1, result_row, &result) != 0) {
         json_decref(result);
         return set_err(h, "read run");
@@ -822,14 +892,18 @@ static int status_row(void *user, const rc_value *c, size_t n)
     return 1;
 }
 
-static int locked_last_status(history *h, int64_t before_id, char *out)
+static int locked_last_status(history *h, const char *job, int64_t before_id, char *out)
 {
     /* Runs that ran: a skipped one did no work, a running one has no outcome yet. */
-    rc_value p[] = { rc_int(before_id), rc_int(before_id) };
+    rc_value p[] = { rc_int(before_id), rc_int(before_id), job ? rc_text(job) : rc_null(),
+                     job ? rc_text(job) : rc_null() };
     out[0] = '\0';
+    if (!h->has_jobs)
+        p[2] = p[3] = rc_null();
     if (db_query(h->conn, "SELECT status FROM runs WHERE dry_run = 0 AND status IN "
-                 "('success', 'partial', 'failed') AND (? = 0 OR id < ?) ORDER BY id DESC "
-                 "LIMIT 1", p, 2, status_row, out) != 0)
+                 "('success', 'partial', 'failed') AND (? = 0 OR id < ?) AND (? IS NULL OR "
+                 "COALESCE(job, 'reconcile') = ?) ORDER BY id DESC LIMIT 1", p, 4, status_row,
+                 out) != 0)
         return set_err(h, "read the last run's status");
     return out[0] ? 1 : 0;
 }
@@ -869,9 +943,15 @@ static void settle_wal(history *h, int failed)
 int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
                   int64_t *run_id)
 {
+    return history_begin_job(h, NULL, NULL, trigger, dry_run, started_ms, run_id);
+}
+
+int history_begin_job(history *h, const char *job, const char *scheduled_for,
+                      const char *trigger, int dry_run, int64_t started_ms, int64_t *run_id)
+{
     pthread_mutex_lock(&h->mu);
     settle_wal(h, 0);
-    int rc = locked_begin(h, trigger, dry_run, started_ms, run_id);
+    int rc = locked_begin(h, job, scheduled_for, trigger, dry_run, started_ms, run_id);
     settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
@@ -889,9 +969,15 @@ int history_started(history *h, int64_t run_id, int64_t started_ms)
 
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
 {
+    return history_finish_keep(h, run_id, finished_ms, result, 0);
+}
+
+int history_finish_keep(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
+                        int64_t job_keep_runs)
+{
     pthread_mutex_lock(&h->mu);
     settle_wal(h, 0);
-    int rc = locked_finish(h, run_id, finished_ms, result);
+    int rc = locked_finish(h, run_id, finished_ms, result, job_keep_runs);
     settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
@@ -899,22 +985,39 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
 
 json_t *history_list(history *h, int64_t limit)
 {
+    return history_list_job(h, NULL, limit);
+}
+
+json_t *history_list_job(history *h, const char *job, int64_t limit)
+{
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, limit, 0, 0, NULL);
+    json_t *runs = locked_list(h, job, limit, 0, 0, NULL);
     pthread_mutex_unlock(&h->mu);
     return runs;
 }
 
 json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total)
 {
+    return history_page_job(h, NULL, limit, before_id, total);
+}
+
+json_t *history_page_job(history *h, const char *job, int64_t limit, int64_t before_id,
+                         int64_t *total)
+{
     pthread_mutex_lock(&h->mu);
     int64_t counted = -1;
-    json_t *runs = locked_list(h, limit, before_id, 1, &counted);
+    json_t *runs = locked_list(h, job, limit, before_id, 1, &counted);
     *total = counted;
-    /* An empty page has no row to carry the count. */
-    char sql[64];
-    snprintf(sql, sizeof sql, "SELECT %s", count_sql(h));
-    if (runs && counted < 0 && db_query(h->conn, sql, NULL, 0, rc__count_row, total) != 0) {
+    /* An empty page has no row to carry the count, and a job's page counts its own. */
+    char sql[160];
+    rc_value p[] = { job ? rc_text(job) : rc_null() };
+    if (job)
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM runs WHERE %s = ?",
+                 h->has_jobs ? "COALESCE(job, 'reconcile')" : "'reconcile'");
+    else
+        snprintf(sql, sizeof sql, "SELECT %s", count_sql(h));
+    if (runs && counted < 0 && db_query(h->conn, sql, p, job ? 1 : 0, rc__count_row,
+                                        total) != 0) {
         set_err(h, "count runs");
         json_decref(runs);
         runs = NULL;
@@ -933,8 +1036,14 @@ int history_notified(history *h, int64_t run_id, const history_notification *n)
 
 int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_MAX])
 {
+    return history_last_status_job(h, NULL, before_id, out);
+}
+
+int history_last_status_job(history *h, const char *job, int64_t before_id,
+                            char out[HISTORY_STATUS_MAX])
+{
     pthread_mutex_lock(&h->mu);
-    int rc = locked_last_status(h, before_id, out);
+    int rc = locked_last_status(h, job, before_id, out);
     pthread_mutex_unlock(&h->mu);
     return rc;
 }

@@ -72,6 +72,15 @@ int history_write_failing(char *why, size_t whylen, int64_t *since_ms);
 int history_begin(history *h, const char *trigger, int dry_run, int64_t started_ms,
                   int64_t *run_id);
 
+/*
+ * The same for a job's run: job (NULL: none recorded; lists show it as
+ * reconcile, the one job there was) and the slot it is for ("YYYY-MM-DDTHH:MM:SSZ",
+ * NULL: none, as for a manual run). history_finish takes both from the
+ * result ("job", "scheduledFor") too.
+ */
+int history_begin_job(history *h, const char *job, const char *scheduled_for,
+                      const char *trigger, int dry_run, int64_t started_ms, int64_t *run_id);
+
 /* A run recorded ahead (queued) starts now: update its startedAt. 0 or -1. */
 int history_started(history *h, int64_t run_id, int64_t started_ms);
 
@@ -81,6 +90,9 @@ int history_started(history *h, int64_t run_id, int64_t started_ms);
  * not recorded (a fallback id) is inserted whole. 0 or -1.
  */
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result);
+/* The same, then the result's job is pruned to its own job_keep_runs (0: no such pruning). */
+int history_finish_keep(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
+                        int64_t job_keep_runs);
 
 /*
  * Newest first, at most limit runs: an array of
@@ -89,6 +101,8 @@ int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t
  * Returns a new reference or NULL on error.
  */
 json_t *history_list(history *h, int64_t limit);
+/* Only job's runs (NULL: all); each run also has "job" and "scheduledFor". */
+json_t *history_list_job(history *h, const char *job, int64_t limit);
 
 /*
  * A page of history_list: the runs older than before_id (0: from the
@@ -97,6 +111,9 @@ json_t *history_list(history *h, int64_t limit);
  * many runs the store holds. New reference or NULL on error.
  */
 json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *total);
+/* Only job's runs (NULL: all), *total counting those. */
+json_t *history_page_job(history *h, const char *job, int64_t limit, int64_t before_id,
+                         int64_t *total);
 
 /*
  * One run's full result JSON with its "notifications" (as in history_list):
@@ -127,6 +144,9 @@ int history_notified(history *h, int64_t run_id, const history_notification *n);
  */
 #define HISTORY_STATUS_MAX 16
 int history_last_status(history *h, int64_t before_id, char out[HISTORY_STATUS_MAX]);
+/* The same among job's runs (NULL: any job's). */
+int history_last_status_job(history *h, const char *job, int64_t before_id,
+                            char out[HISTORY_STATUS_MAX]);
 
 /*
  * The service's figure snapshot (service/figures.c), one kept at a time:

@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/jobstate.h"
 #include "db/migrate.h"
 #include "engine/runner.h"
 #include "engine/supervisor.h"
@@ -160,6 +161,37 @@ static void trace_end(const run_spec *spec, json_t *r)
     json_object_set_new(r, "traceId", jx(json_string(ctx.trace_id)));
 }
 
+void run_slot_text(int64_t slot, char *out, size_t outlen)
+{
+    char ms[40];
+    util_iso_time(slot * 1000, ms, sizeof ms);
+    /* Slots are whole seconds: no ".000". */
+    char *dot = strchr(ms, '.');
+    if (dot)
+        snprintf(dot, sizeof ms - (size_t)(dot - ms), "Z");
+    snprintf(out, outlen, "%s", ms);
+}
+
+/* The result names the job and the slot it ran for (null when none). */
+static void tag_result(const run_spec *spec, json_t *r)
+{
+    char slot[40];
+    if (spec->job)
+        json_object_set_new(r, "job", jx_text(spec->job->name));
+    if (spec->slot) {
+        run_slot_text(spec->slot, slot, sizeof slot);
+        json_object_set_new(r, "scheduledFor", jx_text(slot));
+    } else if (spec->job) {
+        json_object_set_new(r, "scheduledFor", json_null());
+    }
+}
+
+static int finish_history(run_env *env, const run_spec *spec, int64_t run_id, int64_t at_ms,
+                          json_t *r)
+{
+    return history_finish_keep(env->h, run_id, at_ms, r, spec->job ? spec->job->keep_runs : 0);
+}
+
 /* A wait for the run lock that ended without it, for the record of the run it held up. */
 typedef struct lock_wait {
     const lock_info *other; /* the holder seen last */
@@ -177,6 +209,7 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
                    const char *reason, int code, const lock_wait *w, json_t **result)
 {
     *result = runner_not_run(spec->trigger, spec->dry_run, run_id, status, reason);
+    tag_result(spec, *result);
     if (w) {
         json_object_set_new(*result, "durationMs", jx(json_integer(w->waited_ms)));
         json_object_set_new(*result, "lockWait",
@@ -186,7 +219,7 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
                                          "outcome", w->outcome)));
     }
     trace_end(spec, *result);
-    if (env->h && run_id && history_finish(env->h, run_id, util_wall_ms(), *result) != 0)
+    if (env->h && run_id && finish_history(env, spec, run_id, util_wall_ms(), *result) != 0)
         log_error("%s", history_error(env->h));
     log_set_trace(NULL, NULL);
     log_set_run(0);
@@ -293,6 +326,54 @@ static int take_lock(run_env *env, const run_spec *spec, int64_t run_id, json_t 
     return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, NULL, result);
 }
 
+/* Record a run's start: its history row, with its job and slot. */
+static int begin_history(run_env *env, const run_spec *spec, int64_t *run_id)
+{
+    char slot[40];
+    if (spec->slot)
+        run_slot_text(spec->slot, slot, sizeof slot);
+    return history_begin_job(env->h, spec->job ? spec->job->name : NULL,
+                             spec->slot ? slot : NULL, spec->trigger, spec->dry_run,
+                             util_wall_ms(), run_id);
+}
+
+void run_record_skipped(run_env *env, const run_spec *spec, const char *reason,
+                        json_t **result)
+{
+    int64_t run_id = 0;
+    if (env->h && begin_history(env, spec, &run_id) != 0) {
+        log_error("%s", history_error(env->h));
+        run_id = 0;
+    }
+    log_info("%s run of job %s %s", spec->trigger, spec->job ? spec->job->name : "-", reason);
+    not_run(env, spec, run_id, "skipped", reason, EXIT_OK, NULL, result);
+}
+
+/*
+ * Claim the run's slot, under the lock just taken. EXIT_OK when it is ours; else the lock
+ * is let go and the exit code of a run that did not happen (*result set).
+ */
+static int claim_slot(run_env *env, const run_spec *spec, int64_t run_id, json_t **result)
+{
+    char err[1024], by[JOBSTATE_CLAIM_MAX + 1], reason[1400], slot[40];
+    int got = jobslot_claim(*env->d, spec->job->name, spec->slot, spec->claim, spec->trigger,
+                            "claimed", NULL, by, sizeof by, err, sizeof err);
+    if (got == 1)
+        return EXIT_OK;
+    runlock_release(env->rl, 0);
+    run_slot_text(spec->slot, slot, sizeof slot);
+    if (got == 0) {
+        /* Another instance ran it between our look and our lock: routine, not an error. */
+        snprintf(reason, sizeof reason, "skipped: the slot %s of job %s was already claimed "
+                 "by %s", slot, spec->job->name, by);
+        log_info("%s run %s", spec->trigger, reason);
+        return not_run(env, spec, run_id, "skipped", reason, EXIT_LOCKED, NULL, result);
+    }
+    snprintf(reason, sizeof reason, "not run: the slot %s could not be claimed: %s", slot, err);
+    log_error("%s run %s", spec->trigger, reason);
+    return not_run(env, spec, run_id, "failed", reason, EXIT_DATABASE, NULL, result);
+}
+
 int run_execute(run_env *env, const run_spec *spec, json_t **result)
 {
     char err[2048], reason[2100];
@@ -302,8 +383,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     /* Recorded before anything else, so that every run is, and a 409 can name it. */
     int recorded = spec->run_id != 0;
     if (!run_id && env->h) {
-        recorded = history_begin(env->h, spec->trigger, spec->dry_run, util_wall_ms(),
-                                 &run_id) == 0;
+        recorded = begin_history(env, spec, &run_id) == 0;
         if (!recorded) {
             /* The run goes on: a full or locked history disk must not stop the repairs. */
             run_id = history_fallback_id(env->h);
@@ -336,6 +416,9 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     int locked = env->rl && !spec->dry_run;
     if (locked && (rc = take_lock(env, spec, run_id, result)) != EXIT_OK)
         return rc;
+    int slotted = locked && spec->job && spec->slot && spec->claim;
+    if (slotted && (rc = claim_slot(env, spec, run_id, result)) != EXIT_OK)
+        return rc;
     /* The run starts now, after any wait for the lock: history's start and
      * finish times are the run's own, so two instances' runs never seem to overlap. */
     if (env->h && run_id && recorded && history_started(env->h, run_id, util_wall_ms()) != 0)
@@ -344,8 +427,14 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     run_request req = { .trigger = spec->trigger, .dry_run = spec->dry_run,
                         .reference_time = spec->reference_time, .run_id = run_id,
                         .trace = spec->trace };
+    if (spec->job) {
+        req.step_from = spec->job->first_step;
+        req.step_to = spec->job->first_step + spec->job->n_steps;
+        req.max_run_time_ms = spec->job->max_run_time_ms;
+    }
     run_status st = supervise_run(env->p, env->cfg, env->d, locked ? env->rl : NULL, &req,
                                   result);
+    tag_result(spec, *result);
     /* The bot's own log table gets one row per real run; a dry run writes nothing. */
     int logged = spec->dry_run ? 0 : write_job_log(env->d, *result);
     if (logged != 0 && st == RUN_SUCCESS) {
@@ -365,12 +454,17 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
      * taken: letting go may wait on a hung database for seconds, past the
      * lease, when another instance may already have taken the lock and begun. */
     int64_t finished_ms = util_wall_ms();
+    if (slotted && *env->d &&
+        jobslot_done(*env->d, spec->job->name, spec->slot, spec->claim,
+                     json_string_value(json_object_get(*result, "status")), run_id, err,
+                     sizeof err) != 0)
+        log_warn("job %s: %s", spec->job->name, err);
     /* Without the supervisor's connection the server did not answer: the lease
      * frees itself; a stopping process does not wait on a hung server. */
     if (locked && (*env->d || !stop_requested()))
         runlock_release(env->rl, stop_requested() ? 0 : spec->hold_ms);
     trace_end(spec, *result);
-    if (env->h && run_id && history_finish(env->h, run_id, finished_ms, *result) != 0)
+    if (env->h && run_id && finish_history(env, spec, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));
     char *summary = runner_summary(*result);
     json_t *f = jx(json_pack("{s:s, s:s, s:b, s:I, s:I}",
@@ -380,6 +474,8 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
                                                                                 "durationMs")),
                              "rows_changed", json_integer_value(json_object_get(*result,
                                                                                  "rowsChanged"))));
+    if (spec->job)
+        json_object_set_new(f, "job", jx_text(spec->job->name));
     log_fields(RC_LOG_INFO, NULL, f, "%s", summary);
     json_decref(f);
     free(summary);

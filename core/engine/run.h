@@ -55,6 +55,14 @@ typedef struct run_spec {
     /* The run's trace (trace/run_trace.h), or NULL: run_execute adds the lock's take, the
      * steps and the end to it, and the result's traceId; the caller exports it. */
     trace_run *trace;
+    /* A job's run (NULL: every step of the pipeline, no job recorded: tests): its steps,
+     * max_run_time and keep_runs, and "job" in the result. */
+    const cfg_job *job;
+    /* The slot the run is for (Unix s; 0: none, as for startup and manual runs): it is
+     * claimed (db/jobstate.h) with claim, under the run lock, before the steps run; a slot
+     * another instance has claimed is not run (status skipped). "scheduledFor" in the result. */
+    int64_t slot;
+    const char *claim;
 } run_spec;
 
 /*
@@ -93,5 +101,16 @@ int run_figures(pipeline *p, int warn, char *err, size_t errlen);
  * EXIT_LOCKED (another instance held the lock for all of wait_ms).
  */
 int run_execute(run_env *env, const run_spec *spec, json_t **result);
+
+/*
+ * A slot of a job that is not run, recorded as such: a history row with
+ * status "skipped" and reason (paused: "skipped: the job is paused ..."),
+ * the result (new reference) in *result.
+ */
+void run_record_skipped(run_env *env, const run_spec *spec, const char *reason,
+                        json_t **result);
+
+/* The slot as the result's scheduledFor: "2026-03-29T01:00:00Z" (UTC). out: 32 bytes. */
+void run_slot_text(int64_t slot, char *out, size_t outlen);
 
 #endif

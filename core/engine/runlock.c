@@ -34,6 +34,7 @@ struct runlock {
     config *cfg;
     db *conn;             /* NULL until first used, or after it was lost */
     char holder[129];
+    char name[65];        /* the lock row: LOCK_NAME, or the job's name */
     int64_t ttl_ms;       /* of the current hold */
     int64_t next_ttl_ms;  /* for the next take (a reload may change it) */
     _Atomic int64_t max_skew_ms; /* schedule.max_clock_skew (a reload may change it) */
@@ -136,7 +137,7 @@ static int clock_ok(runlock *rl, char *err, size_t errlen)
     }
     if (ok == 0) {
         snprintf(err, errlen, "%s", why);
-        if (lock_release(rl->conn, LOCK_NAME, rl->holder, 0, NULL, 0) < 0)
+        if (lock_release(rl->conn, rl->name, rl->holder, 0, NULL, 0) < 0)
             check_lost(rl);
         return 0;
     }
@@ -170,13 +171,13 @@ static int run_op(runlock *rl, lock_op op, int64_t ms, lock_info *other, char *e
             return -1;
         switch (op) {
         case OP_TRY:
-            rc = lock_try(rl->conn, LOCK_NAME, rl->holder, ms, other, err, errlen);
+            rc = lock_try(rl->conn, rl->name, rl->holder, ms, other, err, errlen);
             break;
         case OP_EXTEND:
-            rc = lock_extend(rl->conn, LOCK_NAME, rl->holder, ms, err, errlen);
+            rc = lock_extend(rl->conn, rl->name, rl->holder, ms, err, errlen);
             break;
         case OP_RELEASE:
-            rc = lock_release(rl->conn, LOCK_NAME, rl->holder, ms, err, errlen);
+            rc = lock_release(rl->conn, rl->name, rl->holder, ms, err, errlen);
             break;
         }
         if (rc >= 0 || !db_lost(rl->conn))
@@ -286,6 +287,17 @@ static void *heartbeat_main(void *arg)
 
 runlock *runlock_open(const config *cfg)
 {
+    return runlock_open_named(cfg, LOCK_NAME, cfg->schedule_lock_ttl_ms);
+}
+
+runlock *runlock_open_job(const config *cfg, const cfg_job *job)
+{
+    /* The legacy job keeps the row instances before jobs take: a mixed fleet shares it. */
+    return runlock_open_named(cfg, job->legacy ? LOCK_NAME : job->name, job->lock_ttl_ms);
+}
+
+runlock *runlock_open_named(const config *cfg, const char *name, int64_t ttl_ms)
+{
     runlock *rl = xcalloc(1, sizeof *rl);
     pthread_condattr_t ca;
 
@@ -295,7 +307,8 @@ runlock *runlock_open(const config *cfg)
     pthread_cond_init(&rl->cond, &ca);
     pthread_condattr_destroy(&ca);
     rl->cfg = connect_config_dup(cfg);
-    rl->ttl_ms = rl->next_ttl_ms = cfg->schedule_lock_ttl_ms;
+    snprintf(rl->name, sizeof rl->name, "%s", name);
+    rl->ttl_ms = rl->next_ttl_ms = ttl_ms;
     atomic_store(&rl->max_skew_ms, cfg->schedule_max_clock_skew_ms);
     lock_holder_id(rl->holder, sizeof rl->holder);
     if (pthread_create(&rl->heartbeat, NULL, heartbeat_main, rl) != 0) {
@@ -533,6 +546,11 @@ const char *runlock_stop_reason(const runlock *rl)
     return atomic_load(&rl->stop) == STOP_TAKEN
                ? "interrupted: the run lock was lost to another instance"
                : "interrupted: the run lock could not be renewed before its lease could end";
+}
+
+const char *runlock_name(const runlock *rl)
+{
+    return rl->name;
 }
 
 const char *runlock_holder(const runlock *rl)

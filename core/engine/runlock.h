@@ -28,6 +28,10 @@ typedef struct runlock runlock;
  * never change while a process runs; see runlock_set_ttl for reloads).
  */
 runlock *runlock_open(const config *cfg);
+/* The same for the lock row name with lease ttl_ms (a job's lock: runlock_open_job). */
+runlock *runlock_open_named(const config *cfg, const char *name, int64_t ttl_ms);
+/* job's lock: the row named as the job (the legacy job: LOCK_NAME), its lock_ttl. */
+runlock *runlock_open_job(const config *cfg, const cfg_job *job);
 /* Stop the heartbeat, let go of a held lock at once, disconnect. Accepts NULL. */
 void runlock_close(runlock *rl);
 
@@ -75,6 +79,9 @@ int runlock_must_stop(runlock *rl);
 
 /* Why runlock_must_stop() says so, for the result: a static string. */
 const char *runlock_stop_reason(const runlock *rl);
+
+/* The lock row's name. */
+const char *runlock_name(const runlock *rl);
 
 /* This process's holder id. */
 const char *runlock_holder(const runlock *rl);

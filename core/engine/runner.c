@@ -393,6 +393,8 @@ const char *runner_log_category(const char *trigger)
         return "scheduled_reconciliation";
     if (strcmp(trigger, "manual") == 0)
         return "manual_reconciliation";
+    if (strcmp(trigger, "catch_up") == 0) /* a scheduled run, late */
+        return "scheduled_reconciliation";
     return "startup_reconciliation";
 }
 
@@ -427,11 +429,18 @@ char *runner_summary(const json_t *r)
     if (counts[STEP_INTERRUPTED])
         snprintf(more, sizeof more, ", %d interrupted", counts[STEP_INTERRUPTED]);
     json_int_t id = json_integer_value(json_object_get(r, "runId"));
-    return xasprintf("reconciliation run %lld (%s%s): %s in %lld ms; steps: %d ok, %d failed, "
-                     "%d skipped%s", (long long)id,
-                     json_string_value(json_object_get(r, "trigger")),
+    /* A job's run names its job and slot: "(job leases, scheduled for 2026-...Z)". */
+    const char *job = json_string_value(json_object_get(r, "job"));
+    const char *slot = json_string_value(json_object_get(r, "scheduledFor"));
+    char *what = xasprintf("%s%s%s%s%s", job ? "job " : "", job ? job : "", job ? ", " : "",
+                           json_string_value(json_object_get(r, "trigger")),
+                           slot ? " for " : "");
+    char *line = xasprintf("reconciliation run %lld (%s%s%s): %s in %lld ms; steps: %d ok, "
+                     "%d failed, %d skipped%s", (long long)id, what, slot ? slot : "",
                      json_is_true(json_object_get(r, "dryRun")) ? ", dry run" : "",
                      json_string_value(json_object_get(r, "status")),
                      (long long)json_integer_value(json_object_get(r, "durationMs")),
                      counts[STEP_OK], counts[STEP_FAILED], counts[STEP_SKIPPED], more);
+    free(what);
+    return line;
 }

@@ -77,6 +77,10 @@ typedef struct run_request {
     const char *reference_time;
     int64_t run_id; /* the history id, for the result's runId (0: none) */
     trace_run *trace; /* the run's trace: each step adds its span (NULL: not traced) */
+    /* A job's run: its steps [step_from, step_to) of the pipeline (step_to 0: every step)
+     * and its max_run_time (0: schedule.max_run_time). */
+    size_t step_from, step_to;
+    int64_t max_run_time_ms;
 } run_request;
 
 /* The run's overall outcome, as in the result's "status". */

@@ -719,7 +719,7 @@ static json_t *make_run_assignment(void *user)
     return j;
 }
 
-static const char *stop_reason(stop_why why, runlock *rl, const config *cfg, char *buf,
+static const char *stop_reason(stop_why why, runlock *rl, int64_t max_run_time_ms, char *buf,
                                size_t buflen)
 {
     char lim[48];
@@ -729,7 +729,7 @@ static const char *stop_reason(stop_why why, runlock *rl, const config *cfg, cha
     case WHY_LOCK:
         return runlock_stop_reason(rl);
     case WHY_RUN_TIMEOUT:
-        duration_format(cfg->schedule_max_run_time_ms, lim, sizeof lim);
+        duration_format(max_run_time_ms, lim, sizeof lim);
         snprintf(buf, buflen, "interrupted: the run took longer than schedule.max_run_time (%s)",
                  lim);
         return buf;
@@ -744,7 +744,10 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
     run_result rr;
     db_clock clock;
     worker w = { .to = -1, .in = { .fd = -1 } }, spare = { .to = -1, .in = { .fd = -1 } };
-    limits l = { .rl = rl, .run_deadline = util_mono_ms() + cfg->schedule_max_run_time_ms };
+    int64_t max_run = req->max_run_time_ms > 0 ? req->max_run_time_ms
+                                               : cfg->schedule_max_run_time_ms;
+    size_t from = req->step_to ? req->step_from : 0, to = req->step_to ? req->step_to : p->n;
+    limits l = { .rl = rl, .run_deadline = util_mono_ms() + max_run };
     /* The run's own limits, without a step's deadline: between steps and at the end. */
     const limits run_only = { .rl = rl, .run_deadline = l.run_deadline };
     char why_buf[160];
@@ -766,7 +769,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
     }
     run_assignment_args pa = { cfg, req->dry_run, &clock, rl };
 
-    for (size_t i = 0; i < p->n; i++) {
+    for (size_t i = from; i < to && i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];
         step_outcome o = { .status = STEP_SKIPPED };
         stop_why now_why = must_stop(&run_only);
@@ -793,10 +796,9 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
         } else {
             log_debug("step %s (%s): start", ps->cfg->name, ps->cfg->plugin);
             int more = 0;
-            for (size_t k = i + 1; k < p->n && !more; k++)
+            for (size_t k = i + 1; k < to && k < p->n && !more; k++)
                 more = p->steps[k].cfg->enabled;
-            run_one(&w, &spare, more, make_run_assignment, &pa, d, i, ps, &l,
-                    cfg->schedule_max_run_time_ms, &o);
+            run_one(&w, &spare, more, make_run_assignment, &pa, d, i, ps, &l, max_run, &o);
             if (o.status == STEP_FAILED && ps->cfg->on_error == CFG_ON_ERROR_ABORT)
                 aborted = 1;
         }
@@ -822,7 +824,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
 
     /* A run cut short by a stop request did not do all its work: never "success". */
     stop_why why = must_stop(&run_only);
-    *result = run_result_finish(&rr, stop_reason(why, rl, cfg, why_buf, sizeof why_buf), &st);
+    *result = run_result_finish(&rr, stop_reason(why, rl, max_run, why_buf, sizeof why_buf), &st);
     return st;
 }
 

@@ -8,13 +8,17 @@
  * queries the bot's database, so their cost does not grow with its tables.
  */
 #include "service/api.h"
+#include "base/exitcode.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "base/util.h"
+#include "db/connect.h"
+#include "db/jobstate.h"
 #include "base/version.h"
 #include "engine/dotkey.h"
 #include "service/console.h"
+#include "service/jobinfo.h"
 #include "service/prom.h"
 
 #include <stdio.h>
@@ -140,7 +144,8 @@ int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen)
 /*
  * A page of the history: ?limit=N newest first, ?before=ID the runs older
  * than ID (keyset paging: a run recorded meanwhile never shifts a page).
- * nextBefore is the argument for the next older page, null on the last.
+ * nextBefore is the argument for the next older page, null on the last. ?job=NAME: only
+ * that job's runs (runs from before jobs are the job reconcile's).
  */
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
@@ -152,7 +157,7 @@ static void h_history(void *user, const http_request *req, http_response *resp)
         http_reply_error(resp, 400, "%s", why);
         return;
     }
-    json_t *runs = history_page(a->h, limit, before, &total);
+    json_t *runs = history_page_job(a->h, http_query(req, "job"), limit, before, &total);
     if (!runs) {
         http_reply_error(resp, 503, "%s", history_error(a->h));
         return;
@@ -479,31 +484,48 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     int64_t lock_until_ms = 0;
     int held = a->rl ? runlock_state(a->rl, &lock_until_ms) != RUNLOCK_FREE : 0;
 
+    /* Every run metric per job (job="..."): jobs run apart, and fail apart. */
+    run_job_stats *js = xcalloc(RS_MAX_JOBS, sizeof *js);
+    size_t nj = run_state_job_stats(a->rs, js, RS_MAX_JOBS);
     prom_family(&b, "reconciler_runs_total", "counter",
-                "Reconciliation runs by outcome (skipped: another instance held the run lock).");
-    for (int k = 0; k < RS_N_STATUS; k++)
-        prom_sample(&b, "reconciler_runs_total", (double)st.runs[k], "status", rs_status_names[k],
-                    NULL);
+                "Reconciliation runs by job and outcome (skipped: another instance held the "
+                "job's run lock, or the job is paused).");
+    for (size_t j = 0; j < nj; j++)
+        for (int k = 0; k < RS_N_STATUS; k++)
+            prom_sample(&b, "reconciler_runs_total", (double)js[j].stats.runs[k], "job",
+                        js[j].job, "status", rs_status_names[k], NULL);
     prom_family(&b, "reconciler_run_duration_seconds", "histogram",
-                "Duration of the runs that ran.");
-    prom_histogram(&b, "reconciler_run_duration_seconds", bounds, st.duration, RS_N_BUCKETS,
-                   st.duration_sum, NULL);
+                "Duration of the runs that ran, by job.");
+    for (size_t j = 0; j < nj; j++)
+        prom_histogram(&b, "reconciler_run_duration_seconds", bounds, js[j].stats.duration,
+                       RS_N_BUCKETS, js[j].stats.duration_sum, "job", js[j].job, NULL);
     prom_family(&b, "reconciler_chunk_retries_total", "counter",
                 "Chunks rolled back by a deadlock, lock wait timeout or Galera certification "
-                "conflict and run again.");
-    prom_sample(&b, "reconciler_chunk_retries_total", (double)st.chunk_retries, NULL);
+                "conflict and run again, by job.");
+    for (size_t j = 0; j < nj; j++)
+        prom_sample(&b, "reconciler_chunk_retries_total", (double)js[j].stats.chunk_retries,
+                    "job", js[j].job, NULL);
     prom_family(&b, "reconciler_last_run_timestamp_seconds", "gauge",
-                "When the last run that ran finished (Unix time); 0: none yet.");
-    prom_sample(&b, "reconciler_last_run_timestamp_seconds", st.last_run_s, NULL);
+                "When the job's last run that ran finished (Unix time); 0: none yet.");
+    for (size_t j = 0; j < nj; j++)
+        prom_sample(&b, "reconciler_last_run_timestamp_seconds", js[j].stats.last_run_s, "job",
+                    js[j].job, NULL);
     prom_family(&b, "reconciler_last_success_timestamp_seconds", "gauge",
-                "When the last successful run finished (Unix time); 0: none yet.");
-    prom_sample(&b, "reconciler_last_success_timestamp_seconds", st.last_success_s, NULL);
+                "When the job's last successful run finished (Unix time); 0: none yet.");
+    for (size_t j = 0; j < nj; j++)
+        prom_sample(&b, "reconciler_last_success_timestamp_seconds",
+                    js[j].stats.last_success_s, "job", js[j].job, NULL);
     prom_family(&b, "reconciler_step_duration_seconds", "gauge",
-                "Each step's duration in the last run that ran.");
-    json_array_foreach(json_object_get(r, "steps"), i, step)
-        prom_sample(&b, "reconciler_step_duration_seconds",
-                    (double)json_integer_value(json_object_get(step, "durationMs")) / 1000.0,
-                    "step", json_string_value(json_object_get(step, "name")), NULL);
+                "Each step's duration in its job's last run that ran.");
+    for (size_t j = 0; j < nj; j++)
+        json_array_foreach(json_object_get(js[j].last_result, "steps"), i, step)
+            prom_sample(&b, "reconciler_step_duration_seconds",
+                        (double)json_integer_value(json_object_get(step, "durationMs")) / 1000.0,
+                        "job", js[j].job, "step", json_string_value(json_object_get(step, "name")),
+                        NULL);
+    for (size_t j = 0; j < nj; j++)
+        json_decref(js[j].last_result);
+    free(js);
     prom_family(&b, "reconciler_result", "gauge",
                 "The figures each step reported in the last run that ran.");
     json_array_foreach(json_object_get(r, "steps"), i, step)
@@ -550,6 +572,162 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     resp->status = 200;
     resp->body = sb_take(&b);
     resp->content_type = PROM_CONTENT_TYPE;
+}
+
+
+/* ------------------------------------------------------------------ jobs */
+
+/*
+ * The bot's database for a jobs request: a connection of the request's own with short
+ * timeouts (the pause state and lock rows are small), never the run's. NULL with err.
+ */
+static db *jobs_connect(const api_deps *a, char *err, size_t errlen)
+{
+    static const connect_timeouts t = { 2, 2, 2, 500 };
+    db *d = NULL;
+    if (connect_open(a->boot, &t, &d, err, errlen) != EXIT_OK)
+        return NULL;
+    return d;
+}
+
+/* jobinfo_describe, with what this instance knows: running, runningId, nextRunAt. */
+static json_t *job_json(const api_deps *a, const config *cfg, const cfg_job *j, db *d)
+{
+    jobctl *c = jobctl_find(a->jobs, a->n_jobs, j->name);
+    jobctl_view v = { 0 };
+    char ts[32];
+    if (c)
+        jobctl_get(c, &v);
+    json_t *o = jobinfo_describe(cfg, j, a->h, d, v.phase_ms, util_wall_ms());
+    if (v.next_ms > 0)
+        util_iso_time(v.next_ms, ts, sizeof ts);
+    json_object_set_new(o, "running", jx(json_boolean(v.running)));
+    json_object_set_new(o, "runningId", v.running && v.running_id ? jx(json_integer(v.running_id))
+                                                                  : json_null());
+    json_object_set_new(o, "nextRunAt", v.next_ms > 0 ? jx_text(ts) : json_null());
+    return o;
+}
+
+static void h_jobs(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    char err[1024];
+    (void)req;
+    snapshot *snap = snapshots_hold(a->snaps);
+    db *d = jobs_connect(a, err, sizeof err);
+    json_t *list = jx(json_array());
+    for (size_t i = 0; i < snap->cfg->n_jobs; i++)
+        json_array_append_new(list, job_json(a, snap->cfg, &snap->cfg->jobs[i], d));
+    json_t *body = jx(json_pack("{s:o, s:o}", "jobs", list, "generatedAt", generated_at()));
+    if (!d)
+        json_object_set_new(body, "databaseError", jx_text(err));
+    db_close(d);
+    snapshot_release(snap);
+    http_reply_json(resp, 200, body);
+}
+
+/* GET /v1/jobs/{job} */
+static void h_job_get(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    char err[1024];
+    snapshot *snap = snapshots_hold(a->snaps);
+    const cfg_job *j = cfg_job_find(snap->cfg, req->tail);
+    if (!j) {
+        http_reply_error(resp, 404, "no job '%.64s'", req->tail);
+    } else {
+        db *d = jobs_connect(a, err, sizeof err);
+        json_t *o = job_json(a, snap->cfg, j, d);
+        if (!d)
+            json_object_set_new(o, "databaseError", jx_text(err));
+        db_close(d);
+        http_reply_json(resp, 200, o);
+    }
+    snapshot_release(snap);
+}
+
+/* "api ADDRESS token" or "api ADDRESS no token": who paused, for the pause row. */
+static void api_actor(const api_deps *a, const http_request *req, char *out, size_t outlen)
+{
+    char addr[64];
+    http_remote(req, addr, sizeof addr);
+    /* One token: its name is the variable that holds it, never the value. */
+    snprintf(out, outlen, "api %s %s%s", addr, a->token ? "token " : "no token",
+             a->token && a->boot->http_token_env ? a->boot->http_token_env : "");
+}
+
+/* POST /v1/jobs/{job}/pause|resume|run */
+static void h_job_post(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    char name[65], err[1024], actor[256];
+    const char *slash = strchr(req->tail, '/');
+    const char *action = slash ? slash + 1 : "";
+    snprintf(name, sizeof name, "%.*s", slash ? (int)(slash - req->tail) : 0, req->tail);
+    if (!slash || (strcmp(action, "pause") != 0 && strcmp(action, "resume") != 0 &&
+                   strcmp(action, "run") != 0)) {
+        http_reply_error(resp, 404, "POST /v1/jobs/JOB/pause, /resume or /run");
+        return;
+    }
+    snapshot *snap = snapshots_hold(a->snaps);
+    const cfg_job *j = cfg_job_find(snap->cfg, name);
+    int enabled = j && j->enabled;
+    snapshot_release(snap);
+    if (!j) {
+        http_reply_error(resp, 404, "no job '%.64s'", name);
+        return;
+    }
+    db *d = jobs_connect(a, err, sizeof err);
+    if (!d) {
+        http_reply_error(resp, 503, "the database cannot be reached: %s", err);
+        return;
+    }
+    job_pause p;
+    if (strcmp(action, "run") != 0) {
+        int pause = strcmp(action, "pause") == 0;
+        const char *reason = pause ? http_query(req, "reason") : NULL;
+        api_actor(a, req, actor, sizeof actor);
+        if (jobpause_set(d, name, pause, actor, reason, err, sizeof err) != 0) {
+            http_reply_error(resp, 503, "%s", err);
+        } else {
+            log_info("job %s %s by %s%s%s", name, pause ? "paused" : "resumed", actor,
+                     reason ? ": " : "", reason ? reason : "");
+            http_reply_json(resp, 200, jx(json_pack("{s:s, s:b, s:s, s:o}", "job", name,
+                                                    "paused", pause, "by", actor, "reason",
+                                                    reason ? jx_text(reason) : json_null())));
+        }
+    } else {
+        int paused = jobpause_get(d, name, &p, err, sizeof err);
+        jobctl *c = jobctl_find(a->jobs, a->n_jobs, name);
+        int64_t running_id = 0;
+        int got;
+        if (paused < 0)
+            http_reply_error(resp, 503, "%s", err);
+        else if (paused)
+            http_reply_json(resp, 409, jx(json_pack(
+                "{s:s, s:i, s:s, s:s, s:s, s:o}", "error", "the job is paused: resume it first "
+                "(POST /v1/jobs/JOB/resume or reconciler resume JOB)", "status", 409, "job", name,
+                "pausedBy", p.by, "pausedAt", p.at, "reason", p.reason[0] ? jx_text(p.reason)
+                                                                           : json_null())));
+        else if (!enabled || !c)
+            http_reply_error(resp, 409, "job '%s' is disabled (enabled: false), or new since "
+                             "the service started", name);
+        else if ((got = jobctl_request(c, &running_id)) < 0)
+            http_reply_error(resp, 503, "reconciler is stopping");
+        else if (got == 0)
+            http_reply_json(resp, 409, jx(json_pack("{s:s, s:i, s:s, s:o}", "error",
+                                                    "a run of the job is already running or "
+                                                    "queued", "status", 409, "job", name,
+                                                    "runId", running_id
+                                                        ? jx(json_integer(running_id))
+                                                        : json_null())));
+        else {
+            log_info("job %s: manual run queued", name);
+            http_reply_json(resp, 202, jx(json_pack("{s:s, s:s, s:s}", "job", name, "status",
+                                                    "queued", "trigger", "manual")));
+        }
+    }
+    db_close(d);
 }
 
 /* The pipeline in force (secrets redacted), its file's hash and mtime, the last reload. */
@@ -603,6 +781,9 @@ static const http_route routes[] = {
     { "GET", "/v1/processing/queue", 0, 0, h_queue },
     { "GET", "/api/admin/dashboard", 0, 0, h_dashboard },
     { "GET", "/metrics", 0, 0, h_metrics },
+    { "GET", "/v1/jobs", 0, 0, h_jobs },
+    { "GET", "/v1/jobs/", 1, 0, h_job_get },
+    { "POST", "/v1/jobs/", 1, 0, h_job_post },
 };
 
 const http_route *api_routes(size_t *n)

@@ -16,6 +16,7 @@
 #include "service/dbwatch.h"
 #include "service/figures.h"
 #include "service/http.h"
+#include "service/jobctl.h"
 #include "service/reload_state.h"
 #include "service/run_state.h"
 #include "service/snapshot.h"
@@ -31,6 +32,8 @@ typedef struct api_deps {
     const char *listen;
     const char *token;   /* NULL: none */
     webhook *wh;         /* read: webhook_metrics() only; may be NULL */
+    jobctl *jobs;        /* the jobs' run-now requests and state (/v1/jobs); may be NULL */
+    size_t n_jobs;
     reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
     void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
     figures *fig;        /* the figure snapshot the queue, dashboard and /metrics answer from */

@@ -95,6 +95,21 @@ const char *http_query(const http_request *req, const char *key)
     return MHD_lookup_connection_value(req->impl, MHD_GET_ARGUMENT_KIND, key);
 }
 
+void http_remote(const http_request *req, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->impl, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, outlen, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
+}
+
 const char *http_header(const http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->impl, MHD_HEADER_KIND, name);

@@ -24,6 +24,8 @@ typedef struct http_request {
  * the handler returns.
  */
 const char *http_query(const http_request *req, const char *key);
+/* The client's address as text ("127.0.0.1", "::1"; "unknown"), for who did what. */
+void http_remote(const http_request *req, char *out, size_t outlen);
 /* A request header's value ("If-None-Match"; case-insensitive name), or NULL. */
 const char *http_header(const http_request *req, const char *name);
 

@@ -22,6 +22,8 @@ void run_state_init(run_state *rs, history *h, int wake_fd)
 void run_state_destroy(run_state *rs)
 {
     json_decref(rs->last_result);
+    for (size_t i = 0; i < rs->n_jobs; i++)
+        json_decref(rs->jobs[i].last_result);
     pthread_mutex_destroy(&rs->mu);
 }
 
@@ -101,9 +103,44 @@ static int status_index(const char *status)
     return RS_FAILED;
 }
 
-void run_state_finish(run_state *rs, json_t *r)
+/* The stats of r's job (called with rs->mu held). */
+static run_job_stats *job_stats_of(run_state *rs, const json_t *r)
+{
+    const char *job = json_string_value(json_object_get(r, "job"));
+    if (!job)
+        job = "reconcile"; /* a run of no job (tests): the one job there was */
+    for (size_t i = 0; i < rs->n_jobs; i++)
+        if (strcmp(rs->jobs[i].job, job) == 0)
+            return &rs->jobs[i];
+    if (rs->n_jobs == RS_MAX_JOBS)
+        return &rs->jobs[RS_MAX_JOBS - 1];
+    run_job_stats *j = &rs->jobs[rs->n_jobs++];
+    snprintf(j->job, sizeof j->job, "%s", job);
+    return j;
+}
+
+/* Count r in st; 1 when it ran (not skipped). */
+static int stats_add(run_stats *st, int status, double secs, double now, uint64_t retries)
 {
     static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
+    st->runs[status]++;
+    st->chunk_retries += retries;
+    if (status == RS_SKIPPED)
+        return 0;
+    size_t b = 0;
+    while (b < RS_N_BUCKETS && secs > bounds[b])
+        b++;
+    st->duration[b]++;
+    st->duration_sum += secs;
+    st->last_run_s = now;
+    if (status == RS_SUCCESS)
+        st->last_success_s = now;
+    return 1;
+}
+
+/* Count r, globally and for its job; keep it as the last result when it ran. Takes r. */
+static void record(run_state *rs, json_t *r, int finished)
+{
     int st = status_index(json_string_value(json_object_get(r, "status")));
     double secs = (double)json_integer_value(json_object_get(r, "durationMs")) / 1000.0;
     double now = (double)util_wall_ms() / 1000.0;
@@ -116,28 +153,55 @@ void run_state_finish(run_state *rs, json_t *r)
         retries += (uint64_t)json_integer_value(json_object_get(step, "retries"));
 
     pthread_mutex_lock(&rs->mu);
-    rs->stats.runs[st]++;
-    rs->stats.chunk_retries += retries;
-    if (st != RS_SKIPPED) {
-        size_t b = 0;
-        while (b < RS_N_BUCKETS && secs > bounds[b])
-            b++;
-        rs->stats.duration[b]++;
-        rs->stats.duration_sum += secs;
-        rs->stats.last_run_s = now;
-        if (st == RS_SUCCESS) {
-            rs->stats.last_success_s = now;
-            if (!dry)
-                rs->succeeded = 1;
-        }
+    run_job_stats *js = job_stats_of(rs, r);
+    stats_add(&js->stats, st, secs, now, retries);
+    if (stats_add(&rs->stats, st, secs, now, retries)) {
+        if (st == RS_SUCCESS && !dry)
+            rs->succeeded = 1;
+        json_decref(js->last_result);
+        js->last_result = json_incref(r);
         json_decref(rs->last_result);
         rs->last_result = r;
         r = NULL;
     }
-    rs->running = 0;
-    rs->running_id = 0;
+    if (finished) {
+        rs->running = 0;
+        rs->running_id = 0;
+    }
     pthread_mutex_unlock(&rs->mu);
     json_decref(r);
+}
+
+void run_state_know_job(run_state *rs, const char *job)
+{
+    json_t *r = jx(json_pack("{s:s}", "job", job));
+    pthread_mutex_lock(&rs->mu);
+    job_stats_of(rs, r);
+    pthread_mutex_unlock(&rs->mu);
+    json_decref(r);
+}
+
+void run_state_finish(run_state *rs, json_t *r)
+{
+    record(rs, r, 1);
+}
+
+void run_state_record(run_state *rs, json_t *r)
+{
+    record(rs, r, 0);
+}
+
+size_t run_state_job_stats(run_state *rs, run_job_stats *out, size_t max)
+{
+    pthread_mutex_lock(&rs->mu);
+    size_t n = rs->n_jobs < max ? rs->n_jobs : max;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = rs->jobs[i];
+        if (out[i].last_result)
+            json_incref(out[i].last_result);
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return n;
 }
 
 void run_state_stop(run_state *rs)

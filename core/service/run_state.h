@@ -29,6 +29,14 @@ typedef struct run_stats {
     double last_run_s, last_success_s;    /* Unix seconds; 0 = never */
 } run_stats;
 
+/* One job's counters (/metrics labels each run metric with its job). */
+#define RS_MAX_JOBS 64
+typedef struct run_job_stats {
+    char job[65];
+    run_stats stats;
+    json_t *last_result; /* the job's last run that ran, or NULL */
+} run_job_stats;
+
 typedef struct run_state {
     pthread_mutex_t mu;
     json_t *last_result;   /* the last run that ran (not skipped), or NULL */
@@ -41,6 +49,8 @@ typedef struct run_state {
     int stopping;
     int64_t next_run_ms;   /* wall-clock ms the next scheduled run is due at; 0: not known */
     run_stats stats;
+    run_job_stats jobs[RS_MAX_JOBS]; /* by the result's "job"; a job past the end shares the last */
+    size_t n_jobs;
     history *h;            /* where a POST records the run it queues (not owned) */
     int wake_fd;           /* a byte written here wakes the main thread */
 } run_state;
@@ -69,6 +79,15 @@ int run_state_take_queued(run_state *rs, int64_t *run_id, int *dry_run);
 void run_state_running(run_state *rs, int64_t run_id);
 /* Main thread: a run ended, ran or not; takes result. */
 void run_state_finish(run_state *rs, json_t *result);
+/* A job's thread: a run ended (counted, kept as the last result); the running flag stays
+ * the main thread's. Takes result. */
+void run_state_record(run_state *rs, json_t *result);
+/* Count job from the start (its metrics read 0 until it runs). */
+void run_state_know_job(run_state *rs, const char *job);
+/* Each job's counters and last result, in the order first seen: n filled (at most max);
+ * each last (may be NULL) a reference the caller decrefs. */
+size_t run_state_job_stats(run_state *rs, run_job_stats *out, size_t max);
+
 /* The service is stopping: POSTs answer 503 from now on. */
 void run_state_stop(run_state *rs);
 

@@ -54,6 +54,14 @@ typedef struct lane {
     uint64_t n[R_N];        /* reconciler_notifications_total{target,result} */
 } lane;
 
+/* skipped_too_long's memory of one job. */
+#define WEBHOOK_MAX_TRACKS 64
+typedef struct job_track {
+    char job[65];
+    int64_t last_ran_ms;    /* monotonic: when a run of the job last ran (or the start) */
+    int skip_told;
+} job_track;
+
 struct webhook {
     pthread_mutex_t mu;     /* the lanes and their queues */
     pthread_cond_t cv;      /* a new job, a deadline, a lane done */
@@ -62,9 +70,11 @@ struct webhook {
     int stopping;           /* no more jobs: each thread ends when its queue is empty */
     _Atomic int64_t deadline; /* monotonic ms; 0: none. Read by curl's progress callback */
     history *h;
-    /* skipped_too_long, on the run's thread only */
-    int64_t last_ran_ms;    /* monotonic: when a run last ran (or the start) */
-    int skip_told;
+    /* skipped_too_long, per job (jobs run on threads of their own): under track_mu */
+    pthread_mutex_t track_mu;
+    job_track tracks[WEBHOOK_MAX_TRACKS];
+    size_t n_tracks;
+    int64_t start_ms;       /* monotonic: a job first seen counts from here */
 };
 
 /* ------------------------------------------------------------ events */
@@ -444,7 +454,8 @@ webhook *webhook_start(history *h)
     }
     webhook *w = xcalloc(1, sizeof *w);
     w->h = h;
-    w->last_ran_ms = util_mono_ms();
+    w->start_ms = util_mono_ms();
+    pthread_mutex_init(&w->track_mu, NULL);
     atomic_init(&w->deadline, 0);
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&ca);
@@ -480,20 +491,50 @@ static void enqueue(webhook *w, job *j)
         job_free(j);
 }
 
+/* The job's memory (called with track_mu held; a job past the table's end shares the last). */
+static job_track *track_of(webhook *w, const char *jname)
+{
+    for (size_t i = 0; i < w->n_tracks; i++)
+        if (strcmp(w->tracks[i].job, jname) == 0)
+            return &w->tracks[i];
+    if (w->n_tracks == WEBHOOK_MAX_TRACKS)
+        return &w->tracks[WEBHOOK_MAX_TRACKS - 1];
+    job_track *t = &w->tracks[w->n_tracks++];
+    snprintf(t->job, sizeof t->job, "%s", jname);
+    t->last_ran_ms = w->start_ms;
+    t->skip_told = 0;
+    return t;
+}
+
+/* How long a job may go without running before skipped_too_long: 3 of its periods. */
+static int64_t job_period(const config *cfg, const cfg_job *j)
+{
+    if (!j || j->legacy)
+        return cfg->schedule_interval_ms;
+    /* A cron job's period varies: its missed_within is how late a run may be. */
+    return j->every_ms ? j->every_ms : j->missed_within_ms;
+}
+
 /* skipped_too_long: the note for a skipped scheduled run, or NULL when it is not time. */
-static char *skipped_note(webhook *w, const config *cfg, const json_t *r)
+static char *skipped_note(const config *cfg, const cfg_job *j, job_track *t, const json_t *r)
 {
     const char *trigger = json_string_value(json_object_get(r, "trigger"));
-    int64_t now = util_mono_ms(), limit = WEBHOOK_SKIPPED_INTERVALS * cfg->schedule_interval_ms;
+    int64_t period = job_period(cfg, j);
+    int64_t now = util_mono_ms(), limit = WEBHOOK_SKIPPED_INTERVALS * period;
     char since[32], interval[32];
-    if (!trigger || strcmp(trigger, "scheduled") != 0 || w->skip_told ||
-        now - w->last_ran_ms < limit)
+    if (!trigger || strcmp(trigger, "scheduled") != 0 || t->skip_told ||
+        now - t->last_ran_ms < limit)
         return NULL;
-    w->skip_told = 1;
-    duration_format(now - w->last_ran_ms, since, sizeof since);
-    duration_format(cfg->schedule_interval_ms, interval, sizeof interval);
-    return xasprintf("no run has run on this instance for %s (%d x schedule.interval %s); the "
-                     "last scheduled one: %s", since, WEBHOOK_SKIPPED_INTERVALS, interval,
+    t->skip_told = 1;
+    duration_format(now - t->last_ran_ms, since, sizeof since);
+    duration_format(period, interval, sizeof interval);
+    return xasprintf("no run %s%s%shas run on this instance for %s (%d x %s %s); the "
+                     "last scheduled one: %s", j && !j->legacy ? "of job " : "",
+                     j && !j->legacy ? j->name : "", j && !j->legacy ? " " : "", since,
+                     WEBHOOK_SKIPPED_INTERVALS,
+                     !j || j->legacy ? "schedule.interval" : j->every_ms ? "schedule.every"
+                                                                         : "missed_within",
+                     interval,
                      json_string_value(json_array_get(json_object_get(r, "errors"), 0))
                          ? json_string_value(json_array_get(json_object_get(r, "errors"), 0))
                          : "skipped");
@@ -505,26 +546,37 @@ void webhook_after_run(webhook *w, const config *cfg, const json_t *r, const cha
     char *note = NULL;
     unsigned events;
     const char *status = json_string_value(json_object_get(r, "status"));
+    const char *jname = json_string_value(json_object_get(r, "job"));
+    const cfg_job *j = cfg_job_find(cfg, jname);
     if (!w || !status)
         return;
     if (strcmp(status, "skipped") == 0) {
-        if (json_is_true(json_object_get(r, "dryRun")) || !(note = skipped_note(w, cfg, r)))
+        if (json_is_true(json_object_get(r, "dryRun")))
+            return;
+        pthread_mutex_lock(&w->track_mu);
+        note = skipped_note(cfg, j, track_of(w, jname ? jname : CFG_LEGACY_JOB), r);
+        pthread_mutex_unlock(&w->track_mu);
+        if (!note)
             return;
         events = CFG_EV_SKIPPED_TOO_LONG;
     } else {
         if (!json_is_true(json_object_get(r, "dryRun"))) {
-            w->last_ran_ms = util_mono_ms();
-            w->skip_told = 0;
+            pthread_mutex_lock(&w->track_mu);
+            job_track *t = track_of(w, jname ? jname : CFG_LEGACY_JOB);
+            t->last_ran_ms = util_mono_ms();
+            t->skip_told = 0;
+            pthread_mutex_unlock(&w->track_mu);
         }
         int64_t id = json_integer_value(json_object_get(r, "runId"));
-        /* The run before this one, from the history: `run --once` has no other memory. */
-        int found = w->h ? history_last_status(w->h, id, prev) : 0;
+        /* The job's run before this one, from the history: `run --once` has no other memory. */
+        int found = w->h ? history_last_status_job(w->h, jname, id, prev) : 0;
         if (found < 0)
             log_error("%s (recovered cannot be told)", history_error(w->h));
         events = webhook_run_events(r, found > 0 ? prev : NULL);
     }
     for (size_t i = 0; i < cfg->n_notify; i++) {
-        unsigned ev = webhook_pick_event(cfg->notify[i].on, events);
+        unsigned ev = j && !cfg_job_notifies(j, i) ? 0 : webhook_pick_event(cfg->notify[i].on,
+                                                                              events);
         if (ev)
             enqueue(w, job_new(&cfg->notify[i], r, ev, listen, cfg->http_public_url, note));
     }
@@ -571,6 +623,7 @@ void webhook_finish(webhook *w, int64_t deadline_ms, int watch_stop)
     free(w->lanes);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->track_mu);
     free(w);
 }
 

@@ -43,6 +43,11 @@ static json_t *json_body(const json_t *r, const char *event, const char *link, c
                                 "link", link ? jx_text(link) : json_null(),
                                 "note", note ? jx_text(note) : json_null()));
     free(summary);
+    /* A job's run says which job and slot (the receiver routes by job). */
+    if (json_is_string(json_object_get(r, "job")))
+        json_object_set(body, "job", json_object_get(r, "job"));
+    if (json_object_get(r, "scheduledFor"))
+        json_object_set(body, "scheduledFor", json_object_get(r, "scheduledFor"));
     /* tracing: the run's trace, for a receiver that links to it. */
     if (json_is_string(json_object_get(r, "traceId")))
         json_object_set(body, "traceId", json_object_get(r, "traceId"));

@@ -526,10 +526,68 @@
     $("dash-at").textContent = asOfText(d);
   }
 
+  /* ---- the jobs panel ---- */
+
+  function scheduleText(j) {
+    var s = j.schedule;
+    if (!s) return "on start / on demand";
+    return s.cron ? "cron " + s.cron + " (" + s.timeZone + ")" : "every " + s.every;
+  }
+
+  function jobAction(name, action) {
+    api("POST", "/v1/jobs/" + encodeURIComponent(name) + "/" + action).then(function (r) {
+      if (r.status === 200 || r.status === 202) {
+        notice("ok", "Job " + name + ": " + (action === "run" ? "run queued" : action + "d") + ".");
+      } else {
+        notice(r.status === 409 ? "warn" : "bad", "Job " + name + ": " + (r.body.error || r.status) +
+          (r.body.pausedBy ? " (paused by " + r.body.pausedBy + ")" : ""));
+      }
+    }, function (e) {
+      if (e instanceof NeedToken) askToken(!!token());
+      else notice("bad", "Cannot reach the service.");
+    }).then(function () { refresh(); });
+  }
+
+  function drawJobs(body) {
+    var tbody = $("jobs-table").tBodies[0], filter = $("jobs-filter");
+    clear(tbody);
+    (body.jobs || []).forEach(function (j) {
+      var tr = el("tr");
+      var paused = j.paused && j.paused.paused;
+      var next = (j.next || [])[0], nextUtc = (j.nextUtc || [])[0];
+      tr.appendChild(el("td", "mono", j.job));
+      tr.appendChild(el("td", null, scheduleText(j)));
+      tr.appendChild(el("td", "mono", next || "–"));
+      tr.appendChild(el("td", null, nextUtc ? new Date(nextUtc).toLocaleString() : "–"));
+      var last = el("td");
+      if (j.lastRun) last.appendChild(badge(j.lastRun.status)); else last.textContent = "–";
+      tr.appendChild(last);
+      tr.appendChild(el("td", null, !j.enabled ? "disabled" : paused ?
+        "paused by " + j.paused.by + (j.paused.reason ? ": " + j.paused.reason : "") :
+        j.running ? "running" : "active"));
+      var act = el("td");
+      var pr = el("button", "btn small", paused ? "Resume" : "Pause");
+      pr.type = "button";
+      pr.addEventListener("click", function () { jobAction(j.job, paused ? "resume" : "pause"); });
+      var run = el("button", "btn small", "Run");
+      run.type = "button";
+      run.disabled = paused || !j.enabled;
+      run.addEventListener("click", function () { jobAction(j.job, "run"); });
+      act.appendChild(pr);
+      act.appendChild(run);
+      tr.appendChild(act);
+      tbody.appendChild(tr);
+      var known = Array.prototype.some.call(filter.options, function (o) { return o.value === j.job; });
+      if (!known) filter.appendChild(el("option", null, j.job)).value = j.job;
+    });
+  }
+
   /* ---- the refresh loop ---- */
 
   function historyPath(limit, before) {
-    return "/v1/reconciliation/history?limit=" + limit + (before ? "&before=" + before : "");
+    var job = $("jobs-filter") ? $("jobs-filter").value : "";
+    return "/v1/reconciliation/history?limit=" + limit + (before ? "&before=" + before : "") +
+      (job ? "&job=" + encodeURIComponent(job) : "");
   }
 
   function refresh() {
@@ -544,6 +602,7 @@
       api("GET", historyPath(CHART_RUNS, null)).then(function (r) {
         if (r.status === 200) drawChart(r.body.runs);
       }),
+      api("GET", "/v1/jobs").then(function (r) { if (r.status === 200) drawJobs(r.body); }),
       loadDetail(false)
     ];
     if (figures) {
@@ -596,6 +655,11 @@
     $("btn-dry").addEventListener("click", function () { postRun(true); });
     $("detail-close").addEventListener("click", closeDetail);
     $("notice").addEventListener("click", function () { this.className = "notice hidden"; });
+    $("jobs-filter").addEventListener("change", function () {
+      view.before = null;
+      view.stack = [];
+      refresh();
+    });
     $("page-older").addEventListener("click", function () {
       if (view.nextBefore === null) return;
       view.stack.push(view.before);
