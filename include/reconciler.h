@@ -176,7 +176,7 @@ extern "C" {
 #endif
 
 #define RC_ABI_MAJOR 1
-#define RC_ABI_MINOR 5
+#define RC_ABI_MINOR 6
 
 /*
  * The lowest core minor this plugin needs (rc_plugin.min_abi_minor, ABI
@@ -320,6 +320,29 @@ typedef struct rc_chunk_key {
     size_t nbind;               /* 1..RC_CHUNK_BIND_MAX (10); every column appears
                                    at least once */
 } rc_chunk_key;
+
+/*
+ * ABI 1.6: what one statement of a chunked write changes, so that the core
+ * can write a change record for every row it changes (docs/internals.md
+ * "Change records"). The statement must be an UPDATE of table whose WHERE
+ * clause is where (its placeholders last in the statement, the chunk's
+ * bounds included; the first of them is the statement's where_param-th,
+ * counted from 0). In the chunk's transaction the core reads key_column and
+ * columns of the rows that match where, under row locks, before the
+ * statement, and the same columns of those rows after it. A struct of its
+ * own, frozen like rc_chunk_stmt, so that 1.5 plugins are untouched.
+ */
+typedef struct rc_change_decl {
+    const char *table;          /* a plain table name */
+    const char *key_column;     /* a column that names one row of table */
+    const char *const *columns; /* the columns the statement sets */
+    size_t ncolumns;            /* 1..RC_CHANGE_COLUMNS_MAX */
+    const char *where;          /* the statement's WHERE clause, without WHERE */
+    size_t where_param;         /* its first placeholder's index in the statement */
+} rc_change_decl;
+
+/* The most columns one rc_change_decl may name. */
+#define RC_CHANGE_COLUMNS_MAX 16
 
 /*
  * The core's function table. Entries are appended only (see COMPATIBILITY).
@@ -558,6 +581,21 @@ typedef struct rc_api {
     int (*db_chunked_by)(rc_ctx *ctx, const char *find_sql, const rc_value *find_params,
                          size_t find_n, const rc_chunk_key *key, int64_t batch,
                          struct rc_chunk_stmt *stmts, size_t nstmts);
+
+    /* ------------------------------------------------------ ABI 1.6 */
+
+    /*
+     * declare_changes - declare what the statements of the next
+     *   db_chunked / db_chunked_by call change: decls[i] belongs to its
+     *   stmts[i] (n may be below its nstmts; a decl whose table is NULL
+     *   declares nothing). That call consumes the declaration. The rows a
+     *   statement without one changes are counted in the step's
+     *   unrecordedChanges (every write of a plugin built for 1.5 and below).
+     * RETURNS RC_OK, or RC_ERROR when a declaration is malformed (why in
+     *   db_error and the step's error).
+     * NOTES define RC_PLUGIN_NEEDS_MINOR 6, or ask RC_API_HAS first.
+     */
+    int (*declare_changes)(rc_ctx *ctx, const rc_change_decl *decls, size_t n);
 } rc_api;
 
 /* What a plugin is handed. The core owns it; it lives while the call lasts. */
@@ -780,7 +818,8 @@ RC__API_AT(db_chunked, 25);
 RC__API_AT(fail_option, 26);   /* 1.1 */
 RC__API_AT(db_prepare, 27);    /* 1.2 */
 RC__API_AT(db_chunked_by, 28); /* 1.3 */
-RC__STATIC_ASSERT(sizeof(rc_api) == 29 * RC__P, "rc_api grew without a new minor");
+RC__API_AT(declare_changes, 29); /* 1.6 */
+RC__STATIC_ASSERT(sizeof(rc_api) == 30 * RC__P, "rc_api grew without a new minor");
 
 RC__STATIC_ASSERT(offsetof(rc_ctx, size) == 0 && offsetof(rc_ctx, api) == RC__P &&
                   offsetof(rc_ctx, step) == 2 * RC__P && offsetof(rc_ctx, core) == 3 * RC__P,
@@ -820,6 +859,13 @@ RC__STATIC_ASSERT(offsetof(rc_chunk_key, ncols) == 0 &&
                   offsetof(rc_chunk_key, bind) == 2 * RC__P &&
                   offsetof(rc_chunk_key, nbind) == 3 * RC__P &&
                   sizeof(rc_chunk_key) == 4 * RC__P, "rc_chunk_key (1.3) changed");
+RC__STATIC_ASSERT(offsetof(rc_change_decl, table) == 0 &&
+                  offsetof(rc_change_decl, key_column) == RC__P &&
+                  offsetof(rc_change_decl, columns) == 2 * RC__P &&
+                  offsetof(rc_change_decl, ncolumns) == 3 * RC__P &&
+                  offsetof(rc_change_decl, where) == 4 * RC__P &&
+                  offsetof(rc_change_decl, where_param) == 5 * RC__P &&
+                  sizeof(rc_change_decl) == 6 * RC__P, "rc_change_decl (1.6) changed");
 #if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
 RC__STATIC_ASSERT(offsetof(rc_value, type) == 0 && offsetof(rc_value, i) == 8 &&
                   offsetof(rc_value, d) == 16 && offsetof(rc_value, s) == 24 &&

@@ -41,20 +41,22 @@ static const rc_option options[] = {
 typedef struct followup_sql {
     const char *count_ended, *find, *clear, *candidates;
     const char *unjudged_cooldown, *unjudged_activity; /* SQLite only; NULL on MySQL */
+    const char *clear_where; /* clear's WHERE clause, for its change declaration (ABI 1.6) */
 } followup_sql;
 
 #define ENDED(OK) "(cooldown_until < ?" OK ")"
+#define CLEAR_WHERE(OK) ENDED(OK) " AND user_id > ? AND user_id <= ?"
 #define FOLLOWUP_SQL(OK_COOLDOWN, OK_ACTIVITY, UNJ_C, UNJ_A)                                  \
     {                                                                                         \
         "SELECT COUNT(*) FROM user_sessions WHERE " ENDED(OK_COOLDOWN),                       \
         "SELECT user_id FROM user_sessions WHERE " ENDED(OK_COOLDOWN)                         \
         " AND user_id > ? ORDER BY user_id LIMIT ?",                                          \
         "UPDATE user_sessions SET cooldown_until = NULL, follow_up_attempts = 0 "             \
-        "WHERE " ENDED(OK_COOLDOWN) " AND user_id > ? AND user_id <= ?",                      \
+        "WHERE " CLEAR_WHERE(OK_COOLDOWN),                                                    \
         "SELECT COUNT(*) FROM user_sessions WHERE contact_status = ? "                        \
         "AND (last_activity >= ?" OK_ACTIVITY ") AND ((cooldown_until IS NULL AND "           \
         "follow_up_attempts < ?) OR (" ENDED(OK_COOLDOWN) " AND ? > 0))",                     \
-        UNJ_C, UNJ_A                                                                          \
+        UNJ_C, UNJ_A, CLEAR_WHERE(OK_COOLDOWN)                                                \
     }
 
 static const followup_sql mysql_sql = FOLLOWUP_SQL("", "", NULL, NULL);
@@ -76,9 +78,20 @@ static const followup_sql sqlite_sql = FOLLOWUP_SQL(
 #define ENDED_FIND                                                                        \
     "SELECT cooldown_until, user_id FROM user_sessions WHERE cooldown_until < ?" CD_AFTER   \
     " ORDER BY cooldown_until, user_id LIMIT ?"
+#define ENDED_CLEAR_WHERE "cooldown_until < ?" CD_AFTER CD_UPTO
 #define ENDED_CLEAR                                                                       \
     "UPDATE user_sessions SET cooldown_until = NULL, follow_up_attempts = 0 "             \
-    "WHERE cooldown_until < ?" CD_AFTER CD_UPTO
+    "WHERE " ENDED_CLEAR_WHERE
+
+/* What clear changes (ABI 1.6), so that the core records each row; a 1.5 core cannot. */
+static const char *const clear_cols[] = { "cooldown_until", "follow_up_attempts" };
+static int declare_clear(rc_ctx *ctx, const char *where)
+{
+    rc_change_decl d = { "user_sessions", "user_id", clear_cols, 2, where, 0 };
+    if (!RC_API_HAS(ctx, declare_changes))
+        return RC_OK;
+    return ctx->api->declare_changes(ctx, &d, 1);
+}
 static const unsigned char cd_bind[] = { 0, 0, 1 }; /* cooldown_until, cooldown_until, user_id */
 
 /* MySQL: every ended cooldown, chunk by chunk, added to *total. */
@@ -88,7 +101,8 @@ static int clear_mysql(rc_ctx *ctx, const char *t, int64_t batch, int64_t *total
     rc_value first[] = { rc_text("0000-00-00 00:00:00"), rc_text("") };
     rc_chunk_key key = { 2, first, cd_bind, 3 };
     rc_chunk_stmt clear = { ENDED_CLEAR, p_t, 1, 0 };
-    if (ctx->api->db_chunked_by(ctx, ENDED_FIND, p_t, 1, &key, batch, &clear, 1) != RC_OK)
+    if (declare_clear(ctx, ENDED_CLEAR_WHERE) != RC_OK ||
+        ctx->api->db_chunked_by(ctx, ENDED_FIND, p_t, 1, &key, batch, &clear, 1) != RC_OK)
         return RC_ERROR;
     *total += clear.affected;
     return RC_OK;
@@ -157,7 +171,8 @@ static int run(rc_ctx *ctx, void *state)
             return RC_ERROR;
     } else {
         rc_chunk_stmt clear = { q->clear, p_t, 1, 0 };
-        if (api->db_chunked(ctx, q->find, p_t, 1, rc_text(""), batch, &clear, 1) != RC_OK)
+        if (declare_clear(ctx, q->clear_where) != RC_OK ||
+            api->db_chunked(ctx, q->find, p_t, 1, rc_text(""), batch, &clear, 1) != RC_OK)
             return RC_ERROR;
         cleared = clear.affected;
     }

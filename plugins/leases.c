@@ -45,6 +45,8 @@ typedef struct lease_sql {
     const char *count_expired, *count_requeue, *count_fail;
     const char *find, *clear, *requeue, *fail;
     const char *count_unjudged; /* SQLite: rows whose time is not canonical; NULL on MySQL */
+    /* The WHERE clauses of clear, requeue and fail, for their change declarations (ABI 1.6). */
+    const char *clear_where, *requeue_where, *fail_where;
 } lease_sql;
 
 /*
@@ -54,6 +56,9 @@ typedef struct lease_sql {
 #define EXPIRED(OK) "(locked_until < ?" OK ")"
 #define ORPHAN "status = 'processing' AND locked_until IS NULL"
 #define ORPHAN_OR_EXPIRED(OK) "status = 'processing' AND (locked_until IS NULL OR " EXPIRED(OK) ")"
+#define CLEAR_WHERE(OK) EXPIRED(OK) " AND id > ? AND id <= ?"
+#define REQUEUE_WHERE ORPHAN " AND attempts < ? AND id > ? AND id <= ?"
+#define FAIL_WHERE ORPHAN " AND attempts >= ? AND id > ? AND id <= ?"
 #define LEASE_SQL(OK, UNJUDGED)                                                            \
     {                                                                                      \
         "SELECT COUNT(*) FROM processing_jobs WHERE " EXPIRED(OK),                         \
@@ -62,12 +67,12 @@ typedef struct lease_sql {
         "SELECT id FROM processing_jobs WHERE (" EXPIRED(OK) " OR " ORPHAN                  \
         ") AND id > ? ORDER BY id LIMIT ?",                                                \
         "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? " \
-        "WHERE " EXPIRED(OK) " AND id > ? AND id <= ?",                                    \
+        "WHERE " CLEAR_WHERE(OK),                                                          \
         "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "  \
-        "updated_at = ? WHERE " ORPHAN " AND attempts < ? AND id > ? AND id <= ?",         \
+        "updated_at = ? WHERE " REQUEUE_WHERE,                                             \
         "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, " \
-        "updated_at = ? WHERE " ORPHAN " AND attempts >= ? AND id > ? AND id <= ?",        \
-        UNJUDGED                                                                           \
+        "updated_at = ? WHERE " FAIL_WHERE,                                                \
+        UNJUDGED, CLEAR_WHERE(OK), REQUEUE_WHERE, FAIL_WHERE                               \
     }
 
 static const lease_sql mysql_sql = LEASE_SQL("", NULL);
@@ -89,17 +94,38 @@ static const lease_sql sqlite_sql = LEASE_SQL(
     "SELECT locked_until, id FROM processing_jobs WHERE locked_until < ?" LU_AFTER         \
     " ORDER BY locked_until, id LIMIT ?"
 /* A chunk's orphans are requeued or failed in the same statement as their lease goes. */
+#define EXPIRED_REQUEUE_WHERE                                                            \
+    "status = 'processing' AND attempts < ? AND locked_until < ?" LU_AFTER LU_UPTO
 #define EXPIRED_REQUEUE                                                                  \
     "UPDATE processing_jobs SET status = 'retry', last_error = ?, locked_by = NULL, "    \
-    "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts < ? "  \
-    "AND locked_until < ?" LU_AFTER LU_UPTO
+    "locked_until = NULL, updated_at = ? WHERE " EXPIRED_REQUEUE_WHERE
+#define EXPIRED_FAIL_WHERE                                                               \
+    "status = 'processing' AND attempts >= ? AND locked_until < ?" LU_AFTER LU_UPTO
 #define EXPIRED_FAIL                                                                     \
     "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, "   \
-    "locked_until = NULL, updated_at = ? WHERE status = 'processing' AND attempts >= ? " \
-    "AND locked_until < ?" LU_AFTER LU_UPTO
+    "locked_until = NULL, updated_at = ? WHERE " EXPIRED_FAIL_WHERE
+#define EXPIRED_CLEAR_WHERE "locked_until < ?" LU_AFTER LU_UPTO
 #define EXPIRED_CLEAR                                                                    \
     "UPDATE processing_jobs SET locked_by = NULL, locked_until = NULL, updated_at = ? "  \
-    "WHERE locked_until < ?" LU_AFTER LU_UPTO
+    "WHERE " EXPIRED_CLEAR_WHERE
+
+/*
+ * What each statement changes (ABI 1.6), so that the core records every row
+ * it changes: the table, its key, the columns set and the WHERE clause.
+ */
+static const char *const cols_requeue[] = { "status", "last_error", "locked_by",
+                                            "locked_until", "updated_at" };
+static const char *const cols_orphan[] = { "status", "last_error", "locked_by", "updated_at" };
+static const char *const cols_clear[] = { "locked_by", "locked_until", "updated_at" };
+#define DECL(cols, where, from) { "processing_jobs", "id", cols, sizeof cols / sizeof *cols, where, from }
+
+/* Declare them when the core can take it (a 1.5 core cannot: nothing is recorded there). */
+static int declare(rc_ctx *ctx, const rc_change_decl *d, size_t n)
+{
+    if (!RC_API_HAS(ctx, declare_changes))
+        return RC_OK;
+    return ctx->api->declare_changes(ctx, d, n);
+}
 static const unsigned char lu_bind[] = { 0, 0, 1 }; /* locked_until, locked_until, id */
 
 /* MySQL: jobs in 'processing' with no lease at all, over the (status, locked_until, id) index. */
@@ -120,12 +146,25 @@ static int repair_mysql(rc_ctx *ctx, const lease_sql *q, const char *t, const ch
     };
     rc_value first[] = { rc_text("0000-00-00 00:00:00"), rc_int(0) };
     rc_chunk_key key = { 2, first, lu_bind, 3 };
+    const rc_change_decl expired_decl[] = {
+        DECL(cols_requeue, EXPIRED_REQUEUE_WHERE, 2),
+        DECL(cols_requeue, EXPIRED_FAIL_WHERE, 2),
+        DECL(cols_clear, EXPIRED_CLEAR_WHERE, 1),
+    };
+    if (declare(ctx, expired_decl, 3) != RC_OK)
+        return RC_ERROR;
     if (api->db_chunked_by(ctx, EXPIRED_FIND, find, 1, &key, batch, expired, 3) != RC_OK)
         return RC_ERROR;
     rc_chunk_stmt orphans[] = {
         { q->requeue, requeue, 3, 0 },
         { q->fail, requeue, 3, 0 },
     };
+    const rc_change_decl orphan_decl[] = {
+        DECL(cols_orphan, q->requeue_where, 2),
+        DECL(cols_orphan, q->fail_where, 2),
+    };
+    if (!api->interrupted(ctx) && declare(ctx, orphan_decl, 2) != RC_OK)
+        return RC_ERROR;
     if (!api->interrupted(ctx) &&
         api->db_chunked(ctx, ORPHAN_FIND, NULL, 0, rc_int(0), batch, orphans, 2) != RC_OK)
         return RC_ERROR;
@@ -213,7 +252,13 @@ static int run(rc_ctx *ctx, void *state)
         { q->requeue, requeue, 3, 0 },
         { q->fail, requeue, 3, 0 },
     };
-    if (api->db_chunked(ctx, q->find, find, 1, rc_int(0), batch, stmts, 3) != RC_OK)
+    const rc_change_decl decls[] = {
+        DECL(cols_clear, q->clear_where, 1),
+        DECL(cols_orphan, q->requeue_where, 2),
+        DECL(cols_orphan, q->fail_where, 2),
+    };
+    if (declare(ctx, decls, 3) != RC_OK ||
+        api->db_chunked(ctx, q->find, find, 1, rc_int(0), batch, stmts, 3) != RC_OK)
         return RC_ERROR;
     rc_result_int(ctx, "leasesRepaired", stmts[0].affected);
     rc_result_int(ctx, "jobsRequeued", stmts[1].affected);

@@ -474,7 +474,64 @@ typedef struct step {
     rc_value find_p[BINDS_MAX], update_p[BINDS_MAX], query_p[BINDS_MAX];
     size_t find_n, update_n, query_n;
     int find_b[BINDS_MAX], update_b[BINDS_MAX], query_b[BINDS_MAX];
+    /* What the update changes (ABI 1.6): the columns set names, and its WHERE clause. */
+    char cols[RC_CHANGE_COLUMNS_MAX][IDENT_MAX + 1];
+    const char *colp[RC_CHANGE_COLUMNS_MAX];
+    size_t ncols;      /* 0: set could not be read, the update is not declared */
+    size_t set_n;      /* the update's parameters in set, before where's */
+    char *update_where;
 } step;
+
+/*
+ * The columns `set` assigns: "col = expr, `col` = expr, ..." split at the
+ * commas outside quotes and parentheses. 0 when a piece does not start with
+ * a column and '=' (the update then goes unrecorded, counted by the core).
+ */
+static size_t set_columns(const char *set, char cols[][IDENT_MAX + 1], size_t max)
+{
+    size_t n = 0;
+    const char *p = set;
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        int tick = *p == '`';
+        p += tick;
+        size_t len = 0;
+        while (isalnum((unsigned char)p[len]) || p[len] == '_')
+            len++;
+        if (len == 0 || len > IDENT_MAX || n == max)
+            return 0;
+        memcpy(cols[n], p, len);
+        cols[n][len] = '\0';
+        p += len;
+        if (tick && *p++ != '`')
+            return 0;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=')
+            return 0;
+        n++;
+        int depth = 0;
+        char q = 0;
+        for (; *p; p++) {
+            if (q) {
+                if (*p == q)
+                    q = 0;
+            } else if (*p == '\'' || *p == '"' || *p == '`') {
+                q = *p;
+            } else if (*p == '(') {
+                depth++;
+            } else if (*p == ')') {
+                depth--;
+            } else if (*p == ',' && depth == 0) {
+                break;
+            }
+        }
+        if (!*p)
+            return n;
+        p++;
+    }
+}
 
 static void step_free(void *state)
 {
@@ -487,6 +544,7 @@ static void step_free(void *state)
     free(s->min_key);
     free(s->table_only);
     free(s->query);
+    free(s->update_where);
     free(s);
 }
 
@@ -714,6 +772,7 @@ static int build(rc_ctx *ctx, step **out)
             char *f1 = join("SELECT ", qk, " FROM ", qt, " WHERE ", cond, qk);
             s->find = f1 ? join(f1, " > ? ORDER BY ", qk, " LIMIT ?", NULL, NULL, NULL) : NULL;
             char *u1 = join("UPDATE ", qt, " SET ", st, " WHERE ", cond, qk);
+            s->update_where = join(cond, qk, " > ? AND ", qk, " <= ?", NULL, NULL);
             s->update = u1 ? join(u1, " > ? AND ", qk, " <= ?", NULL, NULL, NULL) : NULL;
             free(f1);
             free(u1);
@@ -721,8 +780,13 @@ static int build(rc_ctx *ctx, step **out)
         free(cond);
         free(w);
         free(st);
-        if (!s->table_only || !s->count || !s->min_key || !s->find || !s->update)
+        if (!s->table_only || !s->count || !s->min_key || !s->find || !s->update ||
+            !s->update_where)
             goto oom;
+        s->ncols = set_columns(api->opt_string(ctx, "set"), s->cols, RC_CHANGE_COLUMNS_MAX);
+        for (size_t i = 0; i < s->ncols; i++)
+            s->colp[i] = s->cols[i];
+        s->set_n = set.nbinds;
         add_binds(s->find_b, &s->find_n, &where);
         add_binds(s->update_b, &s->update_n, &set);
         add_binds(s->update_b, &s->update_n, &where);
@@ -905,6 +969,12 @@ static int run_write(rc_ctx *ctx, step *s)
     }
     if (first.type != RC_NULL) { /* NULL: the table is empty */
         rc_chunk_stmt update = { s->update, s->update_p, s->update_n, 0 };
+        rc_change_decl decl = { table, api->opt_string(ctx, "key"), s->colp, s->ncols,
+                                s->update_where, s->set_n };
+        /* A 1.5 core records nothing; set that names no plain columns goes unrecorded. */
+        if (s->ncols && RC_API_HAS(ctx, declare_changes) &&
+            api->declare_changes(ctx, &decl, 1) != RC_OK)
+            return RC_ERROR;
         if (api->db_chunked(ctx, s->find, s->find_p, s->find_n, first,
                             api->opt_int(ctx, "batch_size"), &update, 1) != RC_OK)
             return RC_ERROR;

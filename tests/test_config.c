@@ -235,7 +235,7 @@ Test(config, unknown_step_key)
 {
     refuses(STEP "    option: { a: 1 }\n",
             ":3:5: unknown key 'option' in a step; valid keys: plugin, name, options, on_error, "
-            "enabled, timeout, max_changes, memory_limit");
+            "enabled, timeout, max_changes, record_changes, memory_limit");
 }
 
 /* ------------------------------------------------------- wrong types */
@@ -787,7 +787,7 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 24, "keep_runs, three timeouts, interval, jitter, lock_wait, "
+    cr_assert_eq(numbers, 25, "keep_runs, changes_keep, three timeouts, interval, jitter, lock_wait, "
                  "max_run_time, lock_ttl, max_clock_skew, figures_refresh, figures_wait, "
                  "steps[].timeout, steps[].max_changes, notify[].timeout, retries, backoff, "
                  "jobs.NAME. every, jitter, missed_within, lock_ttl, max_run_time, lock_wait, "

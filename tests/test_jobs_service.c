@@ -261,21 +261,21 @@ static int cli(svc *s, const char *cmd, const char *job, const char *reason)
 }
 
 /*
- * Paused on A (the CLI), B obeys at once: its slots are recorded skipped (paused), no run;
- * run-now on B answers 409 with why; after both restart, still paused; resumed through
- * B's API, runs start again.
+ * Three instances. Paused on A (the CLI), B and C obey at once: the slots are recorded
+ * skipped (paused), no run; run-now on B and on C answers 409 with why; after all three
+ * restart, still paused; resumed through B's API, runs start again.
  */
 Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
 {
     th_db t;
-    svc s[2];
+    svc s[3];
     char *body = NULL, sql[256];
     migrated(DB_MYSQL, &t);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         jobs_setup(&s[i], &t, i + 1, "",
                    "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
                    "      - plugin: fixture\n" QUICK);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         svc_start(&s[i], NULL);
     wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = 'success'", 1,
                15000, &s[0]);
@@ -288,13 +288,16 @@ Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
              "'skipped' AND scheduled_for > %lld", (long long)paused_at + 1);
     cr_assert_eq(th_count(t.conn, sql), 0, "a paused job ran");
 
-    cr_assert_eq(http_status(&s[1], "POST", "/v1/jobs/tick/run", &body), 409, "%s", body);
-    cr_assert(strstr(body, "paused") && strstr(body, "incident drill"), "%s", body);
-    free(body);
+    /* Paused on instance A (s[0]): refused on B and C at once. */
+    for (int i = 1; i < 3; i++) {
+        cr_assert_eq(http_status(&s[i], "POST", "/v1/jobs/tick/run", &body), 409, "%s", body);
+        cr_assert(strstr(body, "paused") && strstr(body, "incident drill"), "%s", body);
+        free(body);
+    }
 
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         svc_term(&s[i]);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         svc_start(&s[i], NULL);
     json_t *j = wait_for(&s[0], "/v1/jobs/tick", 200, 15000);
     json_t *p = json_object_get(j, "paused");
@@ -326,11 +329,11 @@ Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
     cr_assert_eq(http_status(&s[0], "POST", "/v1/jobs/tick/run", &body), 202, "%s", body);
     free(body);
     cr_assert_eq(http_status(&s[0], "POST", "/v1/jobs/nope/run", NULL), 404);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         svc_term(&s[i]);
     cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE kind = "
                                   "'catch_up'"), 1, "one catch-up for the pause, no more");
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         svc_free(&s[i]);
     th_db_destroy(&t);
 }

@@ -26,6 +26,7 @@ static const struct command {
     { "validate", cmd_validate, "check the pipeline file, its plugins and their options" },
     { "migrate", cmd_migrate, "create or upgrade the bot's tables (idempotent)" },
     { "history", cmd_history, "show recent runs from the local history store" },
+    { "changes", cmd_changes, "show the change records: every row a run changed, before and after" },
     { "plugins", cmd_plugins, "list the plugins found, with their options" },
     { "new-plugin", cmd_new_plugin, "write a step plugin's skeleton (source and Makefile)" },
     { "calendar", cmd_calendar, "show the next fire times of a cron expression in a time zone" },

@@ -33,6 +33,7 @@ typedef struct cfg_step {
     int64_t timeout_ms;    /* default 10m: the step's worker is killed after this long */
     int64_t max_changes;   /* CFG_NO_MAX_CHANGES (default) or 0 to CFG_MAX_CHANGES_MAX: a real
                               run whose writes would match more rows fails the step, unwritten */
+    int record_changes;    /* default 1: change records for its chunked writes */
     int64_t memory_limit;  /* bytes, default 1 GiB, CFG_MEMORY_MIN..CFG_MEMORY_MAX: the address
                               space its worker may use (RLIMIT_AS) */
     const yt_node *options; /* the "options:" mapping; points into cfg->root. A step without one
@@ -159,6 +160,7 @@ typedef struct config {
     /* history: */
     char *history_path;  /* resolved; default var/history.db */
     int64_t history_keep_runs; /* default 1000, 1 to 1000000 */
+    int64_t history_changes_keep_ms; /* default 30d, 1h to 3650d: change records' age */
 
     /* plugin_dir: a string or a list of strings, resolved; default "plugins" */
     char **plugin_dirs;

@@ -1,5 +1,6 @@
 /* chunk.c - see chunk.h. */
 #include "db/chunk.h"
+#include "db/changes.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -156,6 +157,15 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* The change declaration of statement i, or NULL: nothing to record for it. */
+static const rc_change_decl *chunk_decl(const chunk_hooks *hooks, size_t i)
+{
+    if (!hooks || !hooks->changes || i >= hooks->changes->ndecls ||
+        !hooks->changes->decls[i].table)
+        return NULL;
+    return &hooks->changes->decls[i];
+}
+
 /*
  * Apply every statement to (lo, hi] in one transaction: 0, -1 on a database
  * error (db_errmsg), -2 when the hook refused the chunk (err).
@@ -166,30 +176,65 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
 {
     rc_value params[MAX_PARAMS];
     int verdict = CHUNK_COMMIT;
+    changes_meta *cm = hooks ? hooks->changes : NULL;
+    int64_t missed_before = cm ? cm->missed : 0;
+    if (cm)
+        cm->pending = 0;
     if (db_begin(d) != 0)
         return -1;
     for (size_t i = 0; i < nstmts; i++) {
+        const rc_change_decl *decl = chunk_decl(hooks, i);
+        change_rows *rows = NULL;
         if (stmts[i].n)
             memcpy(params, stmts[i].params, stmts[i].n * sizeof *params);
         size_t n = bind_bound(params, stmts[i].n, key, lo);
         n = bind_bound(params, n, key, hi);
-        if (db_exec(d, stmts[i].sql, params, n, &counts[i]) != 0)
+        /* The rows' values before, read (and on MySQL locked) in this transaction. */
+        char *captured = decl ? changes_capture_sql(d, decl, stmts[i].sql) : NULL;
+        if (decl && changes_before(d, decl, params, n, &rows) != 0) {
+            free(captured);
+            goto rollback;
+        }
+        /*
+         * MySQL: the statement notes the keys it matched, so that a row the
+         * before-read saw but another writer took first gets no record.
+         */
+        int bad = (captured && changes_capture_reset(d) != 0) ||
+                  db_exec(d, captured ? captured : stmts[i].sql, params, n, &counts[i]) != 0 ||
+                  (captured && changes_capture_keep(d, rows, &cm->missed) != 0);
+        free(captured);
+        if (bad) {
+            change_rows_free(rows);
+            goto rollback;
+        }
+        if (decl && changes_after(d, decl, rows, cm) != 0)
             goto rollback;
     }
+    /* The records go in this transaction, before its (fenced) commit. */
+    if (cm && changes_flush(d, cm) != 0)
+        goto rollback;
     if (hooks && hooks->before_commit)
         verdict = hooks->before_commit(hooks->arg, counts, nstmts, err, errlen);
     if (verdict != CHUNK_COMMIT) {
+        if (cm)
+            cm->missed = missed_before;
         if (db_rollback(d) != 0)
             return -1;
         return verdict == CHUNK_ROLLBACK ? 0 : -2;
     }
     if (db_commit(d) != 0)
         goto rollback;
+    if (cm)
+        cm->written += cm->pending;
     return 0;
 rollback:
     {
         /* Keep the error that made us roll back, not the rollback's own. */
         db_rollback(d);
+        if (cm) {
+            changes_discard(cm);
+            cm->missed = missed_before; /* what a rolled-back chunk changed is undone */
+        }
         return -1;
     }
 }
@@ -205,6 +250,11 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
 
     if (check_args(key, find_params, find_n, batch, stmts, nstmts, err, errlen) != 0)
         return -1;
+    for (size_t i = 0; i < nstmts; i++) {
+        const rc_change_decl *decl = chunk_decl(hooks, i);
+        if (decl && changes_check(decl, stmts[i].n + 2 * key->nbind, err, errlen) != 0)
+            return -1;
+    }
     counts = xcalloc(nstmts ? nstmts : 1, sizeof *counts);
     lo.ncols = hi.ncols = key->ncols;
     bound_set(&lo, key->first);

@@ -19,6 +19,11 @@ typedef struct chunk_hooks {
      */
     int (*before_commit)(void *arg, const int64_t *counts, size_t n, char *err, size_t errlen);
     void *arg;
+    /*
+     * Change records to write in each chunk's transaction (db/changes.h), or
+     * NULL: none. changes->written counts those of committed chunks.
+     */
+    struct changes_meta *changes;
 } chunk_hooks;
 
 /*

@@ -1,6 +1,7 @@
 /* host.c - see host.h. Every rc_api entry lives here. */
 #include "engine/host.h"
 #include "db/chunk.h"
+#include "db/changes.h"
 #include "base/log.h"
 #include "engine/dotkey.h"
 #include "base/text.h"
@@ -298,8 +299,8 @@ static int counted_exec(rc_ctx *ctx, const char *sql, const rc_value *params, si
     return RC_OK;
 }
 
-static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
-                     int64_t *affected)
+static int exec_write(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
+                      int64_t *affected)
 {
     step_run *sr = SR(ctx);
     int64_t rows = 0;
@@ -333,6 +334,18 @@ static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_
     if (affected)
         *affected = rows;
     return RC_OK;
+}
+
+/* db_exec's writes name no table and key: the core cannot record them, so it counts them. */
+static int h_db_exec(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
+                     int64_t *affected)
+{
+    step_run *sr = SR(ctx);
+    int64_t was = sr->rows_changed;
+    int rc = exec_write(ctx, sql, params, n, affected);
+    if (sr->record_changes && sr->rows_changed > was)
+        sr->unrecorded += sr->rows_changed - was;
+    return rc;
 }
 
 static int h_db_query(rc_ctx *ctx, const char *sql, const rc_value *params, size_t n,
@@ -495,14 +508,45 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
         return refuse_over_cap(ctx, call);
     if (nested_tx_refused(ctx, call))
         return RC_ERROR;
-    for (size_t i = 0; stmts && i < nstmts; i++)
+    /* The declaration is this call's alone, whatever becomes of it. */
+    const rc_change_decl *decls = sr->decls;
+    int no_table = 0;
+    size_t ndecls = sr->ndecls;
+    sr->decls = NULL;
+    sr->ndecls = 0;
+    int64_t *was = xcalloc(nstmts ? nstmts : 1, sizeof *was);
+    for (size_t i = 0; stmts && i < nstmts; i++) {
+        was[i] = stmts[i].affected;
         before += stmts[i].affected;
-    chunk_hooks hooks = { chunk_stop, chunk_verdict, sr };
+    }
+    /* A rehearsal rolls every chunk back: its records would go with it. */
+    changes_meta cm = { decls, ndecls, sr->run_id, sr->job ? sr->job : "", sr->ps->cfg->name,
+                        0, 0 };
+    int recording = sr->record_changes && !sr->rehearsal;
+    /* A database `migrate` has not brought to 008 yet: the writes go on, counted, not recorded. */
+    if (recording && db_table_exists(sr->d, "reconciler_changes") != 1) {
+        if (!sr->warned_no_table)
+            log_warn("step %s: no table reconciler_changes (run `reconciler migrate`): its "
+                     "changes are counted in unrecordedChanges, not recorded", sr->ps->cfg->name);
+        sr->warned_no_table = 1;
+        recording = 0;
+        for (size_t i = 0; i < ndecls && i < nstmts; i++)
+            if (decls[i].table)
+                no_table = 1;
+    }
+    chunk_hooks hooks = { chunk_stop, chunk_verdict, sr, recording ? &cm : NULL };
     int rc = chunk_run(sr->d, find_sql, find_params, find_n, key, batch, stmts, nstmts, &hooks,
                        &sr->retries, err, sizeof err);
     /* Whole chunks that were applied count, also when a later one failed. */
-    for (size_t i = 0; stmts && i < nstmts; i++)
+    for (size_t i = 0; stmts && i < nstmts; i++) {
         after += stmts[i].affected;
+        int declared = i < ndecls && decls[i].table && !no_table;
+        if ((recording || no_table) && !declared && !sr->rehearsal)
+            sr->unrecorded += stmts[i].affected - was[i];
+    }
+    free(was);
+    sr->changes_recorded += cm.written;
+    sr->unrecorded += cm.missed; /* rows changed whose before-values were never read */
     if (after > before)
         sr->rows_changed += after - before;
     if (rc == 0)
@@ -532,6 +576,30 @@ static int h_db_chunked_by(rc_ctx *ctx, const char *find_sql, const rc_value *fi
 {
     return chunked(ctx, "db_chunked_by", find_sql, find_params, find_n, key, batch, stmts,
                    nstmts);
+}
+
+static int h_declare_changes(rc_ctx *ctx, const rc_change_decl *decls, size_t n)
+{
+    step_run *sr = SR(ctx);
+    char err[256];
+    sr->decls = NULL;
+    sr->ndecls = 0;
+    if (n && !decls) {
+        set_error(sr, "declare_changes: declarations announced but none given", 0);
+        return RC_ERROR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* where_param is checked against the statement when the chunked call comes. */
+        if (decls[i].table && changes_check(&decls[i], (size_t)-1, err, sizeof err) != 0) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "declare_changes: %s", err);
+            set_error(sr, msg, 0);
+            return RC_ERROR;
+        }
+    }
+    sr->decls = decls;
+    sr->ndecls = n;
+    return RC_OK;
 }
 
 const rc_api host_api = {
@@ -564,6 +632,7 @@ const rc_api host_api = {
     .fail_option = h_fail_option,
     .db_prepare = h_db_prepare,
     .db_chunked_by = h_db_chunked_by,
+    .declare_changes = h_declare_changes,
 };
 
 void host_ctx_init(rc_ctx *ctx, step_run *sr)

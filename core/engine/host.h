@@ -39,6 +39,16 @@ typedef struct step_run {
     int in_tx;         /* the plugin called db_begin and has not ended it */
     int over_cap;      /* a write passed the cap: the step fails whatever run() returns */
     int64_t found;     /* over_cap: the sum that passed the cap (a lower bound) */
+
+    /* Change records (docs/internals.md "Change records"). */
+    int record_changes;     /* steps[].record_changes, and not a dry run */
+    int64_t run_id;         /* the run's history id (0: none), for the records */
+    const char *job;        /* the job's name for the records ("" when none) */
+    const rc_change_decl *decls; /* declare_changes(), for the next chunked call */
+    size_t ndecls;
+    int64_t changes_recorded;    /* records written with committed chunks */
+    int64_t unrecorded;          /* rows changed that no record describes */
+    int warned_no_table;         /* said once that reconciler_changes is missing */
 } step_run;
 
 /* step_run's cap when steps[].max_changes is not set. */

@@ -40,7 +40,8 @@ _Static_assert(offsetof(rc_api, db_chunked) == 200, "rc_api 1.0 entries moved");
 _Static_assert(offsetof(rc_api, fail_option) == 208, "rc_api.fail_option (1.1) moved");
 _Static_assert(offsetof(rc_api, db_prepare) == 216, "rc_api.db_prepare (1.2) moved");
 _Static_assert(offsetof(rc_api, db_chunked_by) == 224, "rc_api.db_chunked_by (1.3) moved");
-_Static_assert(sizeof(rc_api) == 232, "rc_api 1.3 size changed (1.4 added no entry)");
+_Static_assert(offsetof(rc_api, declare_changes) == 232, "rc_api.declare_changes (1.6) moved");
+_Static_assert(sizeof(rc_api) == 240, "rc_api 1.6 size changed (1.4 and 1.5 added no entry)");
 _Static_assert(sizeof(rc_chunk_key) == 32, "rc_chunk_key (1.3) changed");
 _Static_assert(sizeof(rc_value) == 32 && sizeof(rc_option) == 32, "rc_value or rc_option changed");
 

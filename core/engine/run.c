@@ -431,6 +431,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
         req.step_from = spec->job->first_step;
         req.step_to = spec->job->first_step + spec->job->n_steps;
         req.max_run_time_ms = spec->job->max_run_time_ms;
+        req.job = spec->job->name;
     }
     run_status st = supervise_run(env->p, env->cfg, env->d, locked ? env->rl : NULL, &req,
                                   result);

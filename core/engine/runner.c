@@ -177,13 +177,25 @@ static int rehearse(const pipeline_step *ps, const char *file, db *d, const db_c
     return ok ? 0 : -1;
 }
 
+/* A worker runs the steps of one run: one owner per process. */
+static int64_t owner_run_id;
+static char owner_job[129];
+
+void runner_set_change_owner(int64_t run_id, const char *job)
+{
+    owner_run_id = run_id;
+    snprintf(owner_job, sizeof owner_job, "%s", job ? job : "");
+}
+
 void runner_step(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
                  int dry_run, step_outcome *out)
 {
     char err[2048];
     step_run sr = { .ps = ps, .d = d, .file = file, .dry_run = dry_run, .clock = *clock,
                     .cap = dry_run ? HOST_NO_CAP : ps->cfg->max_changes,
-                    .results = jx(json_object()) };
+                    .results = jx(json_object()),
+                    .record_changes = !dry_run && ps->cfg->record_changes,
+                    .run_id = owner_run_id, .job = owner_job };
     int64_t t0 = util_mono_ms();
     int status;
     memset(out, 0, sizeof *out);
@@ -230,6 +242,8 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     out->error = sr.error;
     out->rows_changed = sr.rows_changed;
     out->retries = sr.retries;
+    out->changes_recorded = sr.changes_recorded;
+    out->unrecorded_changes = sr.unrecorded;
     /* A transaction the plugin left open is not committed by the next one's
      * start (MySQL would, unfenced): it is rolled back here. */
     if (db_in_transaction(d)) {
@@ -286,12 +300,14 @@ int runner_probe(const pipeline *p, const char *name, db *d, json_t **results,
 /* Names are checked [A-Za-z0-9_-] names; the error is foreign text. */
 static json_t *step_json(const pipeline_step *ps, const step_outcome *o, json_t *results)
 {
-    return jx(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "name", ps->cfg->name,
-                        "plugin", ps->cfg->plugin, "status", step_status_name(o->status),
-                        "durationMs", (json_int_t)o->ms,
+    return jx(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "name",
+                        ps->cfg->name, "plugin", ps->cfg->plugin, "status",
+                        step_status_name(o->status), "durationMs", (json_int_t)o->ms,
                         "rowsChanged", (json_int_t)o->rows_changed,
-                        "retries", (json_int_t)o->retries, "results", results,
-                        "error", jx_text(o->error)));
+                        "retries", (json_int_t)o->retries,
+                        "changesRecorded", (json_int_t)o->changes_recorded,
+                        "unrecordedChanges", (json_int_t)o->unrecorded_changes,
+                        "results", results, "error", jx_text(o->error)));
 }
 
 void run_result_error(run_result *rr, const char *step, const char *msg)

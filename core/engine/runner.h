@@ -31,7 +31,16 @@ typedef struct step_outcome {
     char *error;      /* why it failed (owned), or NULL */
     int64_t rows_changed; /* rows its writes changed (the core counts them) */
     int64_t retries;  /* chunks retried after a deadlock or certification conflict */
+    int64_t changes_recorded;   /* change records written with its committed chunks */
+    int64_t unrecorded_changes; /* rows changed that no record describes */
 } step_outcome;
+
+/*
+ * Whose change records this process's steps write: the run's history id
+ * (0: none) and job name (copied; NULL is ""). A worker sets it from its
+ * assignment before its first step.
+ */
+void runner_set_change_owner(int64_t run_id, const char *job);
 void step_outcome_clear(step_outcome *o);
 
 /*
@@ -81,6 +90,7 @@ typedef struct run_request {
      * and its max_run_time (0: schedule.max_run_time). */
     size_t step_from, step_to;
     int64_t max_run_time_ms;
+    const char *job; /* the job's name, for its change records (NULL: none) */
 } run_request;
 
 /* The run's overall outcome, as in the result's "status". */

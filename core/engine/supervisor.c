@@ -491,7 +491,6 @@ static int next_message(worker *w, db **d, const limits *l, json_t **msg)
     }
 }
 
-/* Start a worker and read its hello; 0, or -1 with err (it is reaped). */
 /* Wait for a spawned worker's hello; 0, or -1 with err (it is reaped). */
 static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err,
                        size_t errlen)
@@ -512,7 +511,7 @@ static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err
                       (long long)(util_mono_ms() - t0));
         return 0;
     }
-    /* Decided before hello goes: type points into it (make tsan saw it read after free). */
+    /* type points into hello: decided before hello is let go. */
     int fatal = type && strcmp(type, "fatal") == 0;
     if (fatal)
         snprintf(err, errlen, "%s", json_string_value(json_object_get(hello, "error")));
@@ -587,6 +586,8 @@ static void outcome_of(json_t *reply, step_outcome *o)
     o->ms = json_integer_value(json_object_get(reply, "durationMs"));
     o->rows_changed = json_integer_value(json_object_get(reply, "rowsChanged"));
     o->retries = json_integer_value(json_object_get(reply, "retries"));
+    o->changes_recorded = json_integer_value(json_object_get(reply, "changesRecorded"));
+    o->unrecorded_changes = json_integer_value(json_object_get(reply, "unrecordedChanges"));
     o->results = json_is_object(res) ? json_incref(res) : jx(json_object());
     o->error = e ? xstrdup(e) : st < 0 ? xstrdup("the step worker sent an unknown status") : NULL;
 }
@@ -705,6 +706,8 @@ typedef struct run_assignment_args {
     int dry_run;
     const db_clock *clock;
     runlock *rl;
+    int64_t run_id; /* for the change records */
+    const char *job;
 } run_assignment_args;
 
 /* A run that holds the run lock tells its worker whose lease fences its writes. */
@@ -716,6 +719,8 @@ static json_t *make_run_assignment(void *user)
         json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s, s:I}", "name", LOCK_NAME,
                                                     "holder", runlock_holder(a->rl), "ttlMs",
                                                     (json_int_t)a->cfg->schedule_lock_ttl_ms)));
+    json_object_set_new(j, "runId", jx(json_integer(a->run_id)));
+    json_object_set_new(j, "job", jx_text(a->job ? a->job : ""));
     return j;
 }
 
@@ -767,7 +772,7 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
         log_error("%s", why);
         free(why);
     }
-    run_assignment_args pa = { cfg, req->dry_run, &clock, rl };
+    run_assignment_args pa = { cfg, req->dry_run, &clock, rl, req->run_id, req->job };
 
     for (size_t i = from; i < to && i < p->n; i++) {
         pipeline_step *ps = &p->steps[i];

@@ -103,6 +103,8 @@ static json_t *step_reply(json_int_t index, step_outcome *o)
                              "retries", (json_int_t)o->retries, "results",
                              o->results ? o->results : jx(json_object()),
                              "error", jx_text(o->error)));
+    json_object_set_new(r, "changesRecorded", jx(json_integer(o->changes_recorded)));
+    json_object_set_new(r, "unrecordedChanges", jx(json_integer(o->unrecorded_changes)));
     o->results = NULL;
     step_outcome_clear(o);
     return r;
@@ -287,6 +289,8 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
     db_clock clock;
     int dry = json_is_true(json_object_get(assignment, "dryRun"));
     clock_of(assignment, &clock);
+    runner_set_change_owner(json_integer_value(json_object_get(assignment, "runId")),
+                            str(assignment, "job"));
     for (;;) {
         json_t *cmd = NULL;
         int got = proto_read(in, &cmd, -1);

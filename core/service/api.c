@@ -8,6 +8,8 @@
  * queries the bot's database, so their cost does not grow with its tables.
  */
 #include "service/api.h"
+#include "db/changes.h"
+#include "db/connect.h"
 #include "base/exitcode.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -170,6 +172,51 @@ static void h_history(void *user, const http_request *req, http_response *resp)
                                             "total", (json_int_t)total,
                                             "nextBefore", more ? json_incref(last)
                                                                : json_null())));
+}
+
+/*
+ * GET /v1/changes?run=&table=&key=&step=&job=&before=&limit=: the change
+ * records, newest first, paged by keyset (nextBefore: the last id of a full
+ * page). The bot's database is asked on a connection of the request's own,
+ * so that a slow answer holds up no other request.
+ */
+static void h_changes(void *user, const http_request *req, http_response *resp)
+{
+    const api_deps *a = user;
+    changes_filter f = { 0 };
+    char why[API_WHY_MAX], err[1024];
+    const char *run = http_query(req, "run");
+    if (api_arg_limit(http_query(req, "limit"), &f.limit, why, sizeof why) != 0 ||
+        api_arg_before(http_query(req, "before"), &f.before, why, sizeof why) != 0 ||
+        (run && api_arg_run_id(run, &f.run_id, why, sizeof why) != 0)) {
+        http_reply_error(resp, 400, "%s", why);
+        return;
+    }
+    f.table = http_query(req, "table");
+    f.key = http_query(req, "key");
+    f.step = http_query(req, "step");
+    f.job = http_query(req, "job");
+    if (f.key && !f.table) {
+        http_reply_error(resp, 400, "key needs table: a key names a row of one table");
+        return;
+    }
+    db *d = NULL;
+    if (connect_open(a->boot, NULL, &d, err, sizeof err) != 0) {
+        http_reply_error(resp, 503, "%s", err);
+        return;
+    }
+    json_t *list = changes_list(d, &f);
+    if (!list) {
+        http_reply_error(resp, 503, "the change records: %s", db_errmsg(d));
+        db_close(d);
+        return;
+    }
+    db_close(d);
+    size_t n = json_array_size(list);
+    json_t *last = n ? json_object_get(json_array_get(list, n - 1), "id") : NULL;
+    int more = (int64_t)n == f.limit && json_integer_value(last) > 1;
+    http_reply_json(resp, 200, jx(json_pack("{s:o, s:o}", "changes", list, "nextBefore",
+                                            more ? json_incref(last) : json_null())));
 }
 
 /* The figure snapshot's age and its refreshes, for /v1/service/state. */
@@ -773,6 +820,7 @@ static const http_route routes[] = {
     { "GET", "/readyz", 0, 1, h_readyz },
     { "GET", "/v1/reconciliation/status", 0, 0, h_status },
     { "GET", "/v1/reconciliation/history", 0, 0, h_history },
+    { "GET", "/v1/changes", 0, 0, h_changes },
     { "GET", "/v1/service/state", 0, 0, h_state },
     { "GET", "/v1/service/config", 0, 0, h_config },
     { "POST", "/v1/service/reload", 0, 0, h_reload },

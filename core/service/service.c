@@ -1,5 +1,6 @@
 /* service.c - see service.h. */
 #include "service/service.h"
+#include "db/changes.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "base/stop.h"
@@ -175,6 +176,22 @@ static void job_started(void *user, int64_t run_id)
  * One run of job (by name) with the pipeline in force (held by reference for the run: a
  * reload meanwhile takes effect from the next one). Returns run_execute's exit code.
  */
+/*
+ * After a run: delete change records older than history.changes_keep, in
+ * chunks of 1000 rows (short transactions beside the bot's own), at most 20
+ * chunks a run; the next run goes on where this one stopped.
+ */
+static void changes_prune_old(db *d, int64_t keep_s)
+{
+    int64_t n = CHANGES_PRUNE_CHUNK;
+    if (db_table_exists(d, "reconciler_changes") != 1)
+        return; /* not migrated to 008 yet: the run said so */
+    for (int i = 0; i < 20 && n == CHANGES_PRUNE_CHUNK; i++) {
+        if ((n = changes_prune(d, keep_s, CHANGES_PRUNE_CHUNK)) < 0)
+            log_warn("service: pruning change records: %s", db_errmsg(d));
+    }
+}
+
 static int do_job_run(service *s, const char *job, const job_run *jr)
 {
     json_t *r = NULL;
@@ -197,6 +214,8 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     }
     figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
+    if (!jr->dry_run && *jr->d)
+        changes_prune_old(*jr->d, snap->cfg->history_changes_keep_ms / 1000);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
     snapshot_release(snap);

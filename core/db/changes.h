@@ -1,0 +1,107 @@
+/*
+ * changes.h - change records: one row of reconciler_changes for every row a
+ * chunked statement changes, written in the chunk's own transaction
+ * (docs/internals.md "Change records"; migration 008).
+ */
+#ifndef RC_CHANGES_H
+#define RC_CHANGES_H
+
+#include <jansson.h>
+#include "db/db.h"
+
+/* Who made the changes, for every record a chunk loop writes. */
+typedef struct changes_meta {
+    const rc_change_decl *decls; /* decls[i] for statement i; NULL: none declared */
+    size_t ndecls;
+    int64_t run_id;              /* the run's history id, 0 when it has none */
+    const char *job;
+    const char *step;
+    int64_t written;             /* records written in chunks that committed */
+    int64_t pending;             /* records written in the chunk still open */
+    int64_t missed;              /* rows changed whose before-values were not read */
+    /*
+     * The open chunk's changed rows, "table\x1fkey" -> {column: [before,
+     * after]}: a row two statements change is one record (the first before,
+     * the last after). Owned; NULL until a row changes.
+     */
+    json_t *rows;
+} changes_meta;
+
+/* The rows one statement is about to change, read before it runs (opaque). */
+typedef struct change_rows change_rows;
+
+/* Is decl usable (names, column count, where_param within n params)? 0, or -1 with err. */
+int changes_check(const rc_change_decl *decl, size_t nparams, char *err, size_t errlen);
+
+/*
+ * In the chunk's open transaction, before the statement: read the key and
+ * the declared columns of the rows its WHERE matches (params are the
+ * statement's, bounds included), locking them on MySQL (FOR UPDATE; SQLite's
+ * write lock covers it). *out is NULL when there are none. 0, or -1 (db_errmsg).
+ */
+int changes_before(db *d, const rc_change_decl *decl, const rc_value *params, size_t n,
+                   change_rows **out);
+
+/*
+ * After the statement: read the same rows again and note in m->rows each
+ * row whose declared columns changed. Frees rows (NULL is nothing to do).
+ * 0, or -1 (db_errmsg).
+ */
+int changes_after(db *d, const rc_change_decl *decl, change_rows *rows, changes_meta *m);
+
+/*
+ * Before the chunk commits: write one record per row in m->rows whose values
+ * differ in the end, counted in m->pending, and empty m->rows. 0, or -1.
+ */
+int changes_flush(db *d, changes_meta *m);
+
+/* Forget the open chunk's rows (it rolled back). */
+void changes_discard(changes_meta *m);
+
+void change_rows_free(change_rows *rows);
+
+/*
+ * MySQL: the statement rewritten to note the key of every row it matches in
+ * the session variable @rc_changed (its SET clause gains `key` = `key`), so
+ * that only rows this very statement changed get a record; malloc'd. NULL
+ * on SQLite (one writer: the rows read are the rows written) or when the
+ * statement does not end with " WHERE " and its declared where.
+ */
+char *changes_capture_sql(db *d, const rc_change_decl *decl, const char *stmt);
+
+/* Clear @rc_changed before a captured statement: 0, or -1 (db_errmsg). */
+int changes_capture_reset(db *d);
+
+/*
+ * After a captured statement: keep in rows only those it matched. Rows it
+ * matched that the before-read did not see are added to *missed (their
+ * before-values are unknown: counted, not recorded). 0, or -1.
+ */
+int changes_capture_keep(db *d, change_rows *rows, int64_t *missed);
+
+/*
+ * Delete up to limit records older than keep_s seconds (the database's
+ * clock), oldest first: the rows deleted, or -1 (db_errmsg).
+ */
+int64_t changes_prune(db *d, int64_t keep_s, int64_t limit);
+#define CHANGES_PRUNE_CHUNK 1000
+
+
+
+/* What `reconciler changes` and GET /v1/changes ask for; NULL / 0 fields match all. */
+typedef struct changes_filter {
+    int64_t run_id;
+    const char *table, *key, *step, *job;
+    const char *since;  /* "YYYY-MM-DD HH:MM:SS": records at or after it */
+    int64_t before;     /* keyset paging: records whose id is below it */
+    int64_t limit;      /* 1..CHANGES_LIST_MAX */
+} changes_filter;
+#define CHANGES_LIST_MAX 1000
+
+/*
+ * The matching records, newest first, as a JSON array of {id, runId, job,
+ * step, table, key, changes: {column: [before, after]}, at} (owned), or
+ * NULL (db_errmsg).
+ */
+json_t *changes_list(db *d, const changes_filter *f);
+#endif

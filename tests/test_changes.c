@@ -1,0 +1,389 @@
+/* test_changes.c - change records (reconciler_changes): one per changed row,
+ * written with the change, on both drivers, through real runs. */
+#include "helpers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define T "2030-06-15 12:00:00"
+#define T_MINUS_1H "2030-06-15 11:00:00"
+#define T_PLUS_1H "2030-06-15 13:00:00"
+
+static int64_t job(db *d, const char *status, int attempts, const char *locked_by,
+                   const char *locked_until)
+{
+    rc_value p[] = { rc_text(status), rc_int(attempts),
+                     locked_by ? rc_text(locked_by) : rc_null(),
+                     locked_until ? rc_text(locked_until) : rc_null() };
+    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
+                         "locked_until) VALUES ('test', ?, ?, ?, ?)", p, 4, NULL), 0, "%s",
+                 db_errmsg(d));
+    return th_count(d, "SELECT MAX(id) FROM processing_jobs");
+}
+
+typedef struct record {
+    char step[64], table[64], key[32];
+    json_t *changes;
+} record;
+
+typedef struct records {
+    size_t n;
+    record r[64];
+} records;
+
+static int record_row(void *user, const rc_value *c, size_t n)
+{
+    records *rs = user;
+    cr_assert_eq(n, 4);
+    cr_assert_lt(rs->n, 64);
+    record *r = &rs->r[rs->n++];
+    snprintf(r->step, sizeof r->step, "%s", c[0].s);
+    snprintf(r->table, sizeof r->table, "%s", c[1].s);
+    snprintf(r->key, sizeof r->key, "%s", c[2].s);
+    r->changes = json_loads(c[3].s, 0, NULL);
+    cr_assert_not_null(r->changes, "%s", c[3].s);
+    return 0;
+}
+
+static void read_records(db *d, records *rs)
+{
+    rs->n = 0;
+    cr_assert_eq(db_query(d, "SELECT step, table_name, row_key, changes FROM reconciler_changes "
+                          "ORDER BY id", NULL, 0, record_row, rs), 0, "%s", db_errmsg(d));
+}
+
+static void free_records(records *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        json_decref(rs->r[i].changes);
+}
+
+static const record *find(const records *rs, int64_t id)
+{
+    char key[32];
+    const record *hit = NULL;
+    snprintf(key, sizeof key, "%lld", (long long)id);
+    for (size_t i = 0; i < rs->n; i++) {
+        if (strcmp(rs->r[i].key, key) == 0) {
+            cr_assert_null(hit, "row %s has two records", key);
+            hit = &rs->r[i];
+        }
+    }
+    return hit;
+}
+
+/* [before, after] of column col in r, as text ("null" for NULL). */
+static void expect(const record *r, const char *col, const char *before, const char *after)
+{
+    json_t *pair = json_object_get(r->changes, col);
+    cr_assert(json_is_array(pair), "row %s: no %s in its record", r->key, col);
+    json_t *b = json_array_get(pair, 0), *a = json_array_get(pair, 1);
+    if (before)
+        cr_assert_str_eq(json_string_value(b) ? json_string_value(b) : "?", before, "%s", col);
+    else
+        cr_assert(json_is_null(b), "row %s: %s was NULL before", r->key, col);
+    if (after)
+        cr_assert_str_eq(json_string_value(a) ? json_string_value(a) : "?", after, "%s", col);
+    else
+        cr_assert(json_is_null(a), "row %s: %s is NULL after", r->key, col);
+}
+
+static json_t *step0(json_t *res)
+{
+    return json_array_get(json_object_get(res, "steps"), 0);
+}
+
+DB_TEST(changes, leases_records_each_changed_row_once)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    int64_t requeue = job(d, "processing", 0, "w1", T_MINUS_1H);
+    int64_t fail = job(d, "processing", 3, "w1", T_MINUS_1H);
+    int64_t orphan = job(d, "processing", 1, "w2", NULL);
+    int64_t stale = job(d, "completed", 1, "w5", T_MINUS_1H);
+    int64_t live = job(d, "processing", 0, "w3", T_PLUS_1H);
+    int64_t idle = job(d, "completed", 1, NULL, NULL);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    json_t *s = step0(res);
+    cr_assert_eq(json_integer_value(json_object_get(s, "rowsChanged")) > 0, 1);
+    cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 0);
+
+    records rs;
+    read_records(d, &rs);
+    cr_assert_eq(rs.n, 4, "one record per changed row, got %zu", rs.n);
+    cr_assert_null(find(&rs, live));
+    cr_assert_null(find(&rs, idle));
+    const record *a = find(&rs, requeue), *b = find(&rs, fail), *c = find(&rs, orphan),
+                 *e = find(&rs, stale);
+    cr_assert(a && b && c && e);
+    cr_assert_str_eq(a->step, "leases");
+    cr_assert_str_eq(a->table, "processing_jobs");
+    expect(a, "status", "processing", "retry");
+    expect(a, "locked_by", "w1", NULL);
+    expect(b, "status", "processing", "failed");
+    expect(c, "status", "processing", "retry");
+    expect(c, "locked_by", "w2", NULL);
+    expect(e, "locked_by", "w5", NULL);
+    cr_assert_null(json_object_get(e->changes, "status"), "status did not change");
+    free_records(&rs);
+    json_decref(res);
+
+    /* Nothing left to do: the second run changes nothing and records nothing. */
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 4);
+    json_decref(res);
+    rig_down(&r);
+}
+
+DB_TEST(changes, dry_run_records_nothing)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+DB_TEST(changes, record_changes_false_records_nothing)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n    record_changes: false\n");
+    db *d = r.t.conn;
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 1);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "unrecordedChanges")), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+/* Many chunks: records and changed rows match one to one, each chunk's in its transaction. */
+DB_TEST(changes, many_chunks_one_record_per_row)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n    options:\n      batch_size: 7\n");
+    db *d = r.t.conn;
+    for (int i = 0; i < 100; i++)
+        job(d, "processing", i % 5, "w", i % 2 ? T_MINUS_1H : NULL);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    int64_t changed = th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status <> "
+                                  "'processing'");
+    cr_assert_eq(changed, 100);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), changed);
+    cr_assert_eq(th_count(d, "SELECT COUNT(DISTINCT row_key) FROM reconciler_changes"), changed);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), changed);
+    json_decref(res);
+    rig_down(&r);
+}
+
+/* A plugin built for 1.5 loads and runs; what its chunks change is counted, not lost. */
+DB_TEST(changes, abi_1_5_plugin_writes_are_unrecorded_changes)
+{
+    rig r;
+    rig_up(&r, kind, "tests/plugins", "  - plugin: old15\n");
+    db *d = r.t.conn;
+    for (int i = 0; i < 5; i++)
+        job(d, "pending", 0, "w", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    json_t *s = step0(res);
+    cr_assert_eq(json_integer_value(json_object_get(s, "rowsChanged")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+/* The sql step declares its update: set's columns, before and after, per row. */
+DB_TEST(changes, sql_step_records_its_update)
+{
+    rig r;
+    rig_up(&r, kind, "plugins",
+           "  - plugin: sql\n    name: park\n    options:\n      table: processing_jobs\n"
+           "      set: \"status = 'failed', `attempts` = attempts + 1\"\n"
+           "      where: \"status = 'pending'\"\n      result: parked\n"
+           "      batch_size: 2\n");
+    db *d = r.t.conn;
+    int64_t a = job(d, "pending", 1, NULL, NULL);
+    int64_t b = job(d, "pending", 2, NULL, NULL);
+    job(d, "completed", 0, NULL, NULL);
+    int64_t c = job(d, "pending", 0, NULL, NULL);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "unrecordedChanges")), 0);
+    records rs;
+    read_records(d, &rs);
+    cr_assert_eq(rs.n, 3);
+    const int64_t ids[] = { a, b, c }, att[] = { 1, 2, 0 };
+    for (int i = 0; i < 3; i++) {
+        const record *x = find(&rs, ids[i]);
+        cr_assert_not_null(x);
+        cr_assert_str_eq(x->step, "park");
+        expect(x, "status", "pending", "failed");
+        json_t *p = json_object_get(x->changes, "attempts");
+        cr_assert_eq(json_integer_value(json_array_get(p, 0)), att[i]);
+        cr_assert_eq(json_integer_value(json_array_get(p, 1)), att[i] + 1);
+    }
+    free_records(&rs);
+    json_decref(res);
+    rig_down(&r);
+}
+
+static json_t *cli_json(const char *const *args)
+{
+    char *out = NULL, *err = NULL;
+    int st = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(st, 0, "exit %d: %s", st, err);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert(json_is_array(j), "%s", out);
+    free(out);
+    free(err);
+    return j;
+}
+
+/* `reconciler changes`: one row's records, a run's records in pages by keyset. */
+DB_TEST(changes, cli_filters_and_pages)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    int64_t a = job(d, "processing", 0, "w1", T_MINUS_1H);
+    for (int i = 0; i < 4; i++)
+        job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    int64_t run = json_integer_value(json_object_get(res, "runId"));
+    json_decref(res);
+    cr_assert_gt(run, 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes WHERE run_id = "
+                             "(SELECT MAX(run_id) FROM reconciler_changes)"), 5);
+
+    char key[32], runs[32], before[32];
+    snprintf(key, sizeof key, "%lld", (long long)a);
+    snprintf(runs, sizeof runs, "%lld", (long long)run);
+    const char *one[] = { "changes", "-c", r.yaml, "--table", "processing_jobs", "--key", key,
+                          "--json", NULL };
+    json_t *j = cli_json(one);
+    cr_assert_eq(json_array_size(j), 1);
+    json_t *st = json_object_get(json_object_get(json_array_get(j, 0), "changes"), "status");
+    cr_assert_str_eq(json_string_value(json_array_get(st, 0)), "processing");
+    cr_assert_str_eq(json_string_value(json_array_get(st, 1)), "retry");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(j, 0), "runId")), run);
+    json_decref(j);
+
+    const char *page1[] = { "changes", "-c", r.yaml, "--run", runs, "-n", "3", "--json", NULL };
+    j = cli_json(page1);
+    cr_assert_eq(json_array_size(j), 3);
+    int64_t last = json_integer_value(json_object_get(json_array_get(j, 2), "id"));
+    cr_assert_gt(json_integer_value(json_object_get(json_array_get(j, 0), "id")), last);
+    json_decref(j);
+    snprintf(before, sizeof before, "%lld", (long long)last);
+    const char *page2[] = { "changes", "-c", r.yaml, "--run", runs, "-n", "3", "--before",
+                            before, "--json", NULL };
+    j = cli_json(page2);
+    cr_assert_eq(json_array_size(j), 2, "the rest: 5 records in all");
+    cr_assert_lt(json_integer_value(json_object_get(json_array_get(j, 0), "id")), last);
+    json_decref(j);
+
+    const char *nokey[] = { "changes", "-c", r.yaml, "--key", key, NULL };
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_cli(nokey, NULL, &out, &err), 2);
+    cr_assert(strstr(err, "--key needs --table"), "%s", err);
+    free(out);
+    free(err);
+    const char *text[] = { "changes", "-c", r.yaml, "--step", "leases", NULL };
+    cr_assert_eq(th_run_cli(text, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "status: \"processing\" -> \"retry\""), "%s", out);
+    free(out);
+    free(err);
+    rig_down(&r);
+}
+
+/* A database not migrated to 008: the step still runs; its changes are counted, not lost. */
+DB_TEST(changes, without_the_table_changes_are_counted)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n");
+    db *d = r.t.conn;
+    cr_assert_eq(db_exec(d, "DROP TABLE reconciler_changes", NULL, 0, NULL), 0, "%s",
+                 db_errmsg(d));
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    job(d, "processing", 0, "w1", T_MINUS_1H);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 2);
+    /* Counted as rowsChanged counts: per statement (SQLite's chunk clears, then requeues). */
+    json_t *s = step0(res);
+    cr_assert_geq(json_integer_value(json_object_get(s, "unrecordedChanges")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")),
+                 json_integer_value(json_object_get(s, "rowsChanged")));
+    cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 0);
+    json_decref(res);
+    rig_down(&r);
+}
+
+#include "db/changes.h"
+
+/* Pruning deletes the records older than the bound, oldest first, at most limit at a time. */
+DB_TEST(changes, prune_deletes_old_records_in_chunks)
+{
+    th_db t;
+    th_db_create(kind, &t);
+    th_db_migrate(&t);
+    const char *ins = kind == DB_MYSQL
+        ? "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, changes, at) "
+          "VALUES (1, '', 's', 't', ?, '{}', NOW(3) - INTERVAL ? HOUR)"
+        : "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, changes, at) "
+          "VALUES (1, '', 's', 't', ?, '{}', strftime('%Y-%m-%d %H:%M:%f', 'now', ?))";
+    for (int i = 0; i < 10; i++) {
+        char key[8], ago[32];
+        snprintf(key, sizeof key, "%d", i);
+        snprintf(ago, sizeof ago, "-%d hours", i < 5 ? 48 : 1);
+        rc_value p[] = { rc_text(key), kind == DB_MYSQL ? rc_int(i < 5 ? 48 : 1) : rc_text(ago) };
+        cr_assert_eq(db_exec(t.conn, ins, p, 2, NULL), 0, "%s", db_errmsg(t.conn));
+    }
+    /* Kept 24 h: the five of 48 h ago go, 3 then 2; the five of 1 h ago stay. */
+    cr_assert_eq(changes_prune(t.conn, 86400, 3), 3);
+    cr_assert_eq(changes_prune(t.conn, 86400, 3), 2);
+    cr_assert_eq(changes_prune(t.conn, 86400, 3), 0);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_changes"), 5);
+    cr_assert_eq(th_count(t.conn, "SELECT MIN(CAST(row_key AS INTEGER)) FROM "
+                                   "reconciler_changes"), 5);
+    th_db_destroy(&t);
+}
+
+/* history.changes_keep is bounded: 1h to 3650d, both sides of each bound. */
+Test(changes, changes_keep_is_bounded)
+{
+    static const struct { const char *v; int ok; } cases[] = {
+        { "59m", 0 }, { "1h", 1 }, { "30d", 1 }, { "3650d", 1 }, { "3651d", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = NULL, err[1024] = "";
+        config *cfg = NULL;
+        cr_assert_neq(asprintf(&text, "database:\n  url: \"sqlite:x.db\"\nhistory:\n  "
+                               "changes_keep: %s\nsteps:\n  - plugin: leases\n", cases[i].v), -1);
+        char *path = th_path(th_tmpdir(), "keep.yaml");
+        th_write(path, text);
+        int rc = config_load(path, &cfg, err, sizeof err);
+        cr_assert_eq(rc == 0, cases[i].ok, "%s: %s", cases[i].v, err);
+        if (!cases[i].ok)
+            cr_assert(strstr(err, "changes_keep"), "%s", err);
+        config_free(cfg);
+        free(text);
+        free(path);
+    }
+}
