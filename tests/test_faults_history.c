@@ -163,7 +163,8 @@ Test(faults_history, abandoned_runs_are_closed_at_start)
         cr_assert_str_eq(status_in(h, i), "abandoned", "run %lld", (long long)i);
 
     /* Its result says why, naming the process. */
-    json_t *r = history_get(h, dead_id);
+    json_t *r = NULL;
+    cr_assert_eq(history_get(h, dead_id, &r), 1, "%s", history_error(h));
     cr_assert_not_null(r);
     char *text = json_dumps(r, 0), want[64];
     snprintf(want, sizeof want, "(pid %ld) ended before recording its end", (long)dead);
@@ -334,7 +335,7 @@ Test(faults_history, full_disk, .fini = th_unmount_disk, .timeout = 30)
     cr_assert_eq(history_write_failing(why, sizeof why, &since), 1);
     cr_assert_gt(since, 0);
 
-    int64_t fallback = history_fallback_id();
+    int64_t fallback = history_fallback_id(h);
     json_t *runs = history_list(h, 1000);
     cr_assert_not_null(runs, "reading failed on a full disk: %s", history_error(h));
     int64_t highest = json_integer_value(json_object_get(json_array_get(runs, 0), "runId"));

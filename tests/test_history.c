@@ -60,11 +60,13 @@ Test(history, write_read_and_prune)
     json_decref(list);
 
     /* The full result round-trips; a pruned run is gone. */
-    json_t *r = history_get(h, ids[3]);
+    json_t *r = NULL;
+    cr_assert_eq(history_get(h, ids[3], &r), 1, "%s", history_error(h));
     cr_assert_not_null(r);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "partial");
     json_decref(r);
-    cr_assert_null(history_get(h, ids[1]));
+    cr_assert_eq(history_get(h, ids[1], &r), 0);
+    cr_assert_null(r);
     history_close(h);
 
     /* Steps of pruned runs went with them. */

@@ -97,7 +97,8 @@ Test(history_full, wal_gives_its_space_back_after_a_failed_write, .fini = th_unm
         partial += strcmp(json_string_value(json_object_get(run, "status")), "partial") == 0;
     cr_assert_eq(partial, ok, "%lld whole runs, %lld recorded", (long long)partial, (long long)ok);
     json_decref(runs);
-    json_t *last = history_get(h, id);
+    json_t *last = NULL;
+    cr_assert_eq(history_get(h, id, &last), 1, "%s", history_error(h));
     cr_assert_not_null(last);
     cr_assert_eq(json_integer_value(json_object_get(last, "runId")), id);
     json_decref(last);

@@ -83,7 +83,8 @@ DB_TEST(runner, result_shape_and_history)
                  json_integer_value(json_object_get(res, "runId")));
     cr_assert_str_eq(str(run, "status"), "partial");
     cr_assert_eq(json_array_size(json_object_get(run, "steps")), 3);
-    json_t *full = history_get(r.h, json_integer_value(json_object_get(res, "runId")));
+    json_t *full = NULL;
+    cr_assert_eq(history_get(r.h, json_integer_value(json_object_get(res, "runId")), &full), 1);
     /* ...with its webhook deliveries beside it (none here). */
     cr_assert_eq(json_array_size(json_object_get(full, "notifications")), 0);
     cr_assert(json_is_array(json_object_get(full, "notifications")));

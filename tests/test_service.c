@@ -361,8 +361,8 @@ DB_TEST(service, sigterm_mid_run, .timeout = 30, SVC_FIXTURE)
     cr_assert_eq(json_array_size(runs), 1);
     history *h;
     cr_assert_eq(history_open(s->hist, 10, HISTORY_BUSY_DEFAULT_MS, &h, err, sizeof err), 0);
-    json_t *r = history_get(h, json_integer_value(json_object_get(json_array_get(runs, 0),
-                                                                  "runId")));
+    json_t *r = NULL;
+    history_get(h, json_integer_value(json_object_get(json_array_get(runs, 0), "runId")), &r);
     cr_assert_not_null(r, "the interrupted run has no recorded result");
     cr_assert(json_is_true(json_object_get(r, "interrupted")));
     cr_assert_str_neq(json_string_value(json_object_get(r, "status")), "success");

@@ -20,12 +20,12 @@
 #include "engine/run.h"
 #include "base/exitcode.h"
 #include "db/connect.h"
+#include "db/library.h"
 #include "engine/runlock.h"
 #include "base/util.h"
 
 #include <getopt.h>
 #include <limits.h>
-#include <mysql.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "scenario-check: plugin folder %s: %m (build first: make)\n", plugin_dir);
         return 2;
     }
-    mysql_library_init(0, NULL, NULL);
+    db_library_init();
     log_setup(RC_LOG_WARN, LOG_TEXT);
     if (!mkdtemp(dir) || write_pipeline(dir, url, plugabs, path, sizeof path) != 0) {
         fprintf(stderr, "scenario-check: cannot write a pipeline file in %s: %m\n", dir);
@@ -292,6 +292,6 @@ out:
         }
         rmdir(dir);
     }
-    mysql_library_end();
+    db_library_end();
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * stop.h - the process was asked to stop (SIGTERM, SIGINT). The signal
- * handler writes a sig_atomic_t, the only thing it may write; everyone else
- * only asks.
+ * handler stores to a lock-free atomic_int (async-signal-safe, and seen by
+ * every thread); everyone else only asks.
  */
 #ifndef RC_STOP_H
 #define RC_STOP_H

@@ -151,7 +151,9 @@ static char *first_error(history *h, const json_t *run)
     const char *status = json_string_value(json_object_get(run, "status"));
     if (!h || !status || strcmp(status, "success") == 0)
         return NULL;
-    json_t *full = history_get(h, json_integer_value(json_object_get(run, "runId")));
+    /* A line of the listing: an unreadable run shows no error rather than failing the list. */
+    json_t *full = NULL;
+    history_get(h, json_integer_value(json_object_get(run, "runId")), &full);
     const char *e = json_string_value(json_array_get(json_object_get(full, "errors"), 0));
     char *copy = e ? xstrdup(e) : NULL;
     json_decref(full);
@@ -262,8 +264,11 @@ int cmd_history(int argc, char **argv)
     }
     if (!h) {
         out = run_id ? NULL : jx(json_array());
-    } else if (run_id) {
-        out = history_get(h, run_id);
+    } else if (run_id && history_get(h, run_id, &out) < 0) {
+        /* A store that cannot be read is exit 5, not "no such run" (exit 2). */
+        cli_error("history: cannot read run %lld: %s", (long long)run_id, history_error(h));
+        rc = EXIT_LOCAL;
+        goto done;
     }
     if (run_id) {
         if (!out) {

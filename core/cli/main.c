@@ -4,8 +4,8 @@
 #include "base/paths.h"
 #include "base/version.h"
 #include "base/util.h"
+#include "db/library.h"
 
-#include <mysql.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,9 +79,9 @@ int main(int argc, char **argv)
     }
     /* A step worker, started by a supervisor (engine/supervisor.c): not for people. */
     if (strcmp(argv[1], WORKER_COMMAND) == 0) {
-        mysql_library_init(0, NULL, NULL);
+        db_library_init();
         int rc = worker_main();
-        mysql_library_end();
+        db_library_end();
         return rc;
     }
     /* What the manual pages are generated from (tools/make/install.mk): not for people. */
@@ -96,10 +96,12 @@ int main(int argc, char **argv)
              * its own: 0600/0700. A plugin skeleton is the user's source: their umask. */
             if (strcmp(argv[1], "new-plugin") != 0)
                 umask(077);
-            /* Once, before any thread, as Connector/C asks. */
-            mysql_library_init(0, NULL, NULL);
+            /* Once, before any thread, as Connector/C asks. The tear-down is
+             * skipped while a thread left behind at shutdown (a run lock's
+             * close on a hung server) still uses the library: db/library.h. */
+            db_library_init();
             int rc = commands[i].fn(argc - 1, argv + 1);
-            mysql_library_end();
+            db_library_end();
             return rc;
         }
     }

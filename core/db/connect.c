@@ -5,6 +5,7 @@
 #include "base/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -91,4 +92,21 @@ int connect_check(const config *cfg, const connect_timeouts *t, db **d, char *er
         *d = NULL;
     }
     return *d ? EXIT_OK : connect_open(cfg, t, d, err, errlen);
+}
+
+config *connect_config_dup(const config *cfg)
+{
+    config *c = xcalloc(1, sizeof *c);
+    c->path = cfg->path ? xstrdup(cfg->path) : NULL;
+    c->dir = cfg->dir ? xstrdup(cfg->dir) : NULL;
+    c->db_url = cfg->db_url ? xstrdup(cfg->db_url) : NULL;
+    c->db_url_line = cfg->db_url_line;
+    c->db_url_col = cfg->db_url_col;
+    c->db_password_env = cfg->db_password_env ? xstrdup(cfg->db_password_env) : NULL;
+    c->db_password_file = cfg->db_password_file ? xstrdup(cfg->db_password_file) : NULL;
+    c->db_connect_timeout_ms = cfg->db_connect_timeout_ms;
+    c->db_read_timeout_ms = cfg->db_read_timeout_ms;
+    c->db_write_timeout_ms = cfg->db_write_timeout_ms;
+    c->db_time_zone = cfg->db_time_zone ? xstrdup(cfg->db_time_zone) : NULL;
+    return c;
 }

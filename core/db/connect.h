@@ -44,6 +44,14 @@ int connect_open(const config *cfg, const connect_timeouts *t, db **out, char *e
  * server restarted since its last use) is closed and opened again, and a
  * NULL *d is opened. EXIT_OK, or an exit code with err (*d is then NULL).
  */
+/*
+ * A copy of what connect_open and connect_check read from cfg (the database
+ * keys, the file's path and folder for messages and relative paths), for a
+ * thread that may outlive cfg (library.h): everything else is zero/NULL.
+ * Freed with config_free.
+ */
+config *connect_config_dup(const config *cfg);
+
 int connect_check(const config *cfg, const connect_timeouts *t, db **d, char *err,
                   size_t errlen);
 

@@ -24,8 +24,23 @@
  * threads share one): mu serialises them. The last error is the calling
  * thread's own, so that one thread's failure is never read as another's.
  */
+/*
+ * The run-id floor of one history file, shared by the handles this process
+ * has on it (history_share_ids): the highest run id seen or handed out, so
+ * that an id handed out while the store could not be written is never given
+ * again, and a later recorded run starts above it. A handle's, not the
+ * process's: two services in one process, on two files, each have theirs.
+ */
+typedef struct id_floor {
+    pthread_mutex_t mu;
+    atomic_int refs;
+    int64_t floor;          /* highest id seen or handed out */
+    int64_t unrecorded_max; /* highest id handed out without a row, or 0 */
+} id_floor;
+
 struct history {
     pthread_mutex_t mu;
+    id_floor *ids;   /* never NULL; shared with history_share_ids */
     db *conn;
     char *path;
     int64_t keep_runs;
@@ -38,25 +53,36 @@ struct history {
 static _Thread_local char tl_err[512];
 
 /*
- * Process-wide, whatever the handle (the service has two on one file):
- * the failed writes, the last one's message, and the highest run id this
- * process has seen or handed out, so that an id handed out while the store
- * could not be written is never given again, and a later recorded run
- * starts above it.
+ * Process-wide, whatever the handle (they are the process's /metrics and
+ * /readyz): the failed writes and the last one's message.
  */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_fast64_t g_write_errors;
-static int64_t g_id_floor;        /* highest id seen or handed out */
-static int64_t g_unrecorded_max;  /* highest id handed out without a row, or 0 */
 static char g_last_error[512];    /* "" while the last write succeeded */
 static int64_t g_error_since_ms;
 
-static void note_id(int64_t id)
+static id_floor *ids_new(void)
 {
-    pthread_mutex_lock(&g_mu);
-    if (id > g_id_floor)
-        g_id_floor = id;
-    pthread_mutex_unlock(&g_mu);
+    id_floor *f = xcalloc(1, sizeof *f);
+    pthread_mutex_init(&f->mu, NULL);
+    atomic_init(&f->refs, 1);
+    return f;
+}
+
+static void ids_release(id_floor *f)
+{
+    if (!f || atomic_fetch_sub(&f->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+static void note_id(history *h, int64_t id)
+{
+    pthread_mutex_lock(&h->ids->mu);
+    if (id > h->ids->floor)
+        h->ids->floor = id;
+    pthread_mutex_unlock(&h->ids->mu);
 }
 
 /* Every write ends here: counted and remembered for /metrics and /readyz. */
@@ -184,7 +210,7 @@ static void read_floor(history *h)
     if (db_query(h->conn, "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE "
                  "name = 'runs'), 0), COALESCE((SELECT MAX(id) FROM runs), 0))", NULL, 0,
                  rc__count_row, &seq) == 0)
-        note_id(seq);
+        note_id(h, seq);
 }
 
 /* A file made before runs had an owner gains the column. */
@@ -368,6 +394,7 @@ int history_open_read(const char *path, history **out, char *err, size_t errlen)
     db_options o = { .read_only = 1 };
     *out = NULL;
     pthread_mutex_init(&h->mu, NULL);
+    h->ids = ids_new();
     h->path = xstrdup(path);
     h->read_only = 1;
     if (db_open(&u, &o, &h->conn, err, errlen) != DB_OK) {
@@ -390,6 +417,7 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
     *out = NULL;
 
     pthread_mutex_init(&h->mu, NULL);
+    h->ids = ids_new();
     h->path = xstrdup(path);
     h->keep_runs = keep_runs > 0 ? keep_runs : 1000;
     if (util_mkdir_parent(path) != 0) {
@@ -437,9 +465,26 @@ void history_close(history *h)
     if (!h)
         return;
     db_close(h->conn);
+    ids_release(h->ids);
     pthread_mutex_destroy(&h->mu);
     free(h->path);
     free(h);
+}
+
+void history_share_ids(history *h, history *with)
+{
+    pthread_mutex_lock(&with->ids->mu);
+    int64_t floor = with->ids->floor, unrecorded = with->ids->unrecorded_max;
+    pthread_mutex_unlock(&with->ids->mu);
+    atomic_fetch_add(&with->ids->refs, 1);
+    id_floor *own = h->ids;
+    h->ids = with->ids;
+    note_id(h, floor > own->floor ? floor : own->floor);
+    pthread_mutex_lock(&h->ids->mu);
+    if (own->unrecorded_max > unrecorded)
+        h->ids->unrecorded_max = own->unrecorded_max;
+    pthread_mutex_unlock(&h->ids->mu);
+    ids_release(own);
 }
 
 const char *history_error(const history *h)
@@ -449,11 +494,11 @@ const char *history_error(const history *h)
 }
 
 /* Above every id handed out without a row (NULL: the file's own next id). */
-static rc_value id_above_unrecorded(void)
+static rc_value id_above_unrecorded(history *h)
 {
-    pthread_mutex_lock(&g_mu);
-    int64_t above = g_unrecorded_max ? g_id_floor + 1 : 0;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_lock(&h->ids->mu);
+    int64_t above = h->ids->unrecorded_max ? h->ids->floor + 1 : 0;
+    pthread_mutex_unlock(&h->ids->mu);
     return above ? rc_int(above) : rc_null();
 }
 
@@ -463,7 +508,7 @@ static int locked_begin(history *h, const char *job, const char *scheduled_for,
     char ts[32], owner[64];
     util_iso_time(started_ms, ts, sizeof ts);
     my_owner(owner, sizeof owner);
-    rc_value above = id_above_unrecorded();
+    rc_value above = id_above_unrecorded(h);
     /* An explicit id larger than the file's sequence moves the sequence past it. */
     rc_value p[] = { above, above, rc_text(ts), rc_text(trigger), rc_int(dry_run ? 1 : 0),
                      rc_text(owner), job ? rc_text(job) : rc_null(),
@@ -475,7 +520,7 @@ static int locked_begin(history *h, const char *job, const char *scheduled_for,
         return set_err(h, "record run start");
     if (db_query(h->conn, "SELECT last_insert_rowid()", NULL, 0, rc__count_row, run_id) != 0)
         return set_err(h, "read run id");
-    note_id(*run_id);
+    note_id(h, *run_id);
     return 0;
 }
 
@@ -798,10 +843,11 @@ static int result_row(void *user, const rc_value *c, size_t n)
     return 1;
 }
 
-static json_t *locked_get(history *h, int64_t run_id)
+static int locked_get(history *h, int64_t run_id, json_t **out)
 {
     json_t *result = NULL;
     rc_value p[] = { rc_int(run_id) };
+    *out = NULL;
     /* The columns list_row reads (for a result that is not JSON), after the result. */
     if (db_query(h->conn, h->has_jobs
                  ? "SELECT result, id, trigger, dry_run, status, started_at, finished_at, "
@@ -810,13 +856,20 @@ static json_t *locked_get(history *h, int64_t run_id)
                  : "SELECT result, id, trigger, dry_run, status, started_at, finished_at, "
                    "duration_ms, NULL, NULL, NULL, NULL, NULL, NULL FROM runs "
                    "WHERE id = ? AND result IS NOT NULL",
-                 p, 1, result_row, &result) != 0)
-        set_err(h, "read run");
-    if (json_is_object(result) && add_notifications(h, run_id, result) != 0) {
+                 p, 1, result_row, &result) != 0) {
         json_decref(result);
-        result = NULL;
+        return set_err(h, "read run");
     }
-    return result;
+    if (!json_is_object(result)) {
+        json_decref(result);
+        return 0;
+    }
+    if (add_notifications(h, run_id, result) != 0) {
+        json_decref(result);
+        return -1;
+    }
+    *out = result;
+    return 1;
 }
 
 static int locked_notified(history *h, int64_t run_id, const history_notification *n)
@@ -995,12 +1048,12 @@ int history_last_status_job(history *h, const char *job, int64_t before_id,
     return rc;
 }
 
-json_t *history_get(history *h, int64_t run_id)
+int history_get(history *h, int64_t run_id, json_t **out)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *r = locked_get(h, run_id);
+    int rc = locked_get(h, run_id, out);
     pthread_mutex_unlock(&h->mu);
-    return r;
+    return rc;
 }
 
 /* ------------------------------------------------ the figure snapshot */
@@ -1141,12 +1194,12 @@ int history_abandon(history *h, int64_t *closed)
     return wrote(rc);
 }
 
-int64_t history_fallback_id(void)
+int64_t history_fallback_id(history *h)
 {
-    pthread_mutex_lock(&g_mu);
-    int64_t id = ++g_id_floor;
-    g_unrecorded_max = id;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_lock(&h->ids->mu);
+    int64_t id = ++h->ids->floor;
+    h->ids->unrecorded_max = id;
+    pthread_mutex_unlock(&h->ids->mu);
     return id;
 }
 

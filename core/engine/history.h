@@ -44,12 +44,19 @@ int history_abandon(history *h, int64_t *closed);
 
 /*
  * An id for a run that the store could not record (full disk, read-only,
- * locked): above every id this process has seen or handed out, so never
- * one the file holds or will give; the next recorded run starts above it.
- * If the store works again by the run's end, history_finish records the
- * whole run under this id.
+ * locked): above every id h (and the handles sharing its ids) has seen or
+ * handed out, so never one the file holds or will give; the next recorded
+ * run starts above it. If the store works again by the run's end,
+ * history_finish records the whole run under this id.
  */
-int64_t history_fallback_id(void);
+int64_t history_fallback_id(history *h);
+
+/*
+ * h and with are on the same file (the service's run handle and its API's):
+ * from now on they share one run-id floor, the higher of the two, so that
+ * an id either hands out is above every id the other has seen.
+ */
+void history_share_ids(history *h, history *with);
 
 /* Failed writes since the process started, over every handle (/metrics). */
 uint64_t history_write_errors(void);
@@ -109,10 +116,13 @@ json_t *history_page_job(history *h, const char *job, int64_t limit, int64_t bef
                          int64_t *total);
 
 /*
- * One run's full result JSON (new reference) with its "notifications"
- * (as in history_list), or NULL when unknown.
+ * One run's full result JSON with its "notifications" (as in history_list):
+ * 1 and *out (new reference); 0 when the store has no finished run run_id
+ * (*out NULL); -1 when the store cannot be read (a disk error, a damaged
+ * file: history_error says why, *out NULL). Absent is not failed: the API
+ * answers 404 for the one and 500 for the other.
  */
-json_t *history_get(history *h, int64_t run_id);
+int history_get(history *h, int64_t run_id, json_t **out);
 
 /* One webhook delivery's outcome (service/webhook.c). No URL: it may hold secrets. */
 typedef struct history_notification {

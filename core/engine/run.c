@@ -386,7 +386,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
         recorded = begin_history(env, spec, &run_id) == 0;
         if (!recorded) {
             /* The run goes on: a full or locked history disk must not stop the repairs. */
-            run_id = history_fallback_id();
+            run_id = history_fallback_id(env->h);
             log_error("%s (the run goes on as run %lld; its history row is written at its end "
                       "if the store can be written by then)", history_error(env->h),
                       (long long)run_id);

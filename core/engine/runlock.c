@@ -5,6 +5,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/library.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +28,10 @@ struct runlock {
     pthread_cond_t cond;  /* wakes the heartbeat: taken, released, closing */
     pthread_t heartbeat;
     int thread_started;
-    const config *cfg;
+    /* Its own copy of the database settings (connect_config_dup): the close
+     * may be left running after runlock_close returns and the caller frees
+     * its config (see runlock_close). */
+    config *cfg;
     db *conn;             /* NULL until first used, or after it was lost */
     char holder[129];
     char name[65];        /* the lock row: LOCK_NAME, or the job's name */
@@ -302,7 +306,7 @@ runlock *runlock_open_named(const config *cfg, const char *name, int64_t ttl_ms)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&rl->cond, &ca);
     pthread_condattr_destroy(&ca);
-    rl->cfg = cfg;
+    rl->cfg = connect_config_dup(cfg);
     snprintf(rl->name, sizeof rl->name, "%s", name);
     rl->ttl_ms = rl->next_ttl_ms = ttl_ms;
     atomic_store(&rl->max_skew_ms, cfg->schedule_max_clock_skew_ms);
@@ -374,6 +378,7 @@ static void close_now(runlock *rl);
 static void *close_main(void *arg)
 {
     close_now(arg);
+    db_library_release(); /* taken for us by runlock_close */
     return NULL;
 }
 
@@ -382,6 +387,11 @@ static void *close_main(void *arg)
  * the close (a release, the heartbeat's last renewal) runs in a thread of
  * its own, and is left to finish alone if it takes longer than
  * RUNLOCK_CLOSE_MS (the lease then frees itself).
+ *
+ * Such a thread outlives its caller, who frees its config next: it uses
+ * only what rl owns (its copy of the database settings, its connection, its
+ * heartbeat), frees rl when done, and holds the client library until then
+ * (db/library.h: db_library_end skips the tear-down while it runs).
  */
 #define RUNLOCK_CLOSE_MS 1000
 
@@ -390,7 +400,9 @@ void runlock_close(runlock *rl)
     pthread_t t;
     if (!rl)
         return;
+    db_library_hold();
     if (pthread_create(&t, NULL, close_main, rl) != 0) {
+        db_library_release();
         close_now(rl);
         return;
     }
@@ -417,6 +429,7 @@ static void close_now(runlock *rl)
     if (rl->thread_started)
         pthread_join(rl->heartbeat, NULL);
     db_close(rl->conn);
+    config_free(rl->cfg);
     pthread_cond_destroy(&rl->cond);
     pthread_mutex_destroy(&rl->mu);
     free(rl);

@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "config/options.h"
+#include "db/library.h"
 #include "engine/proto.h"
 
 #include <dirent.h>
@@ -358,6 +359,7 @@ static void *bounded_main(void *arg)
         db_close(b->d);
         bounded_free(b);
     }
+    db_library_release(); /* taken for us by supervise_bounded */
     return NULL;
 }
 
@@ -382,7 +384,14 @@ int supervise_bounded(db **d, const char *sql, const rc_value *params, size_t n,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&b->cv, &ca);
     pthread_condattr_destroy(&ca);
+    /*
+     * The thread may outlive us (abandoned on a hung server): it owns copies
+     * of the statement and its values, and then the connection, and holds
+     * the client library until it has closed it (db/library.h).
+     */
+    db_library_hold();
     if (pthread_create(&t, NULL, bounded_main, b) != 0) {
+        db_library_release();
         bounded_free(b);
         return -1;
     }

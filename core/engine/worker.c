@@ -241,8 +241,9 @@ static void on_fatal(int sig)
  */
 static void apply_memory_limit(const pipeline_step *ps)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    /* AddressSanitizer reserves terabytes of shadow memory: any limit would stop it. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* AddressSanitizer and ThreadSanitizer reserve terabytes of shadow memory: any limit
+     * would stop them (make asan, make tsan). */
     (void)ps;
     (void)on_fatal;
 #else

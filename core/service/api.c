@@ -303,11 +303,15 @@ static void h_run_get(void *user, const http_request *req, http_response *resp)
         http_reply_error(resp, 400, "%s", why);
         return;
     }
-    json_t *r = history_get(a->h, id);
-    if (r)
+    json_t *r = NULL;
+    int found = history_get(a->h, id, &r);
+    if (found > 0)
         http_reply_json(resp, 200, r);
-    else
+    else if (found == 0)
         http_reply_error(resp, 404, "no finished run %lld in the history", (long long)id);
+    else /* the store failed: not a 404, which would say the run does not exist */
+        http_reply_error(resp, 500, "cannot read run %lld from the history: %s", (long long)id,
+                         history_error(a->h));
 }
 
 /* Queue a manual run for the main thread (run_state_post says how it answers). */

@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/library.h"
 #include "db/lock.h"
 
 #include <pthread.h>
@@ -15,7 +16,8 @@
 #define PERIOD_MS 1000
 
 struct dbwatch {
-    const config *cfg;
+    config *cfg;          /* its own copy (connect_config_dup): dbwatch_stop may leave the
+                             thread mid-ping, and the service frees its config next */
     pthread_t thread;
     pthread_mutex_t mu;   /* guards st, pinging and closing; never held across I/O */
     pthread_cond_t cond;
@@ -89,6 +91,7 @@ static void ping_once(dbwatch *w, db **d)
 
 static void watch_free(dbwatch *w)
 {
+    config_free(w->cfg);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -117,6 +120,7 @@ static void *watch_main(void *arg)
     db_close(d);
     if (orphaned)
         watch_free(w);
+    db_library_release(); /* taken for us by dbwatch_start */
     return NULL;
 }
 
@@ -124,13 +128,14 @@ dbwatch *dbwatch_start(const config *cfg)
 {
     dbwatch *w = xcalloc(1, sizeof *w);
     pthread_condattr_t ca;
-    w->cfg = cfg;
+    w->cfg = connect_config_dup(cfg);
     snprintf(w->st.why, sizeof w->st.why, "not checked yet");
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
+    db_library_hold(); /* the thread may be left mid-ping by dbwatch_stop */
     if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
         log_error("cannot start the database watch thread");
         abort();

@@ -54,7 +54,7 @@ void run_state_post(run_state *rs, int dry_run, run_post *out)
      * history_fallback_id() and its row is written at its end if it can be.
      */
     if (history_begin(rs->h, "manual", dry_run, util_wall_ms(), &id) != 0) {
-        id = history_fallback_id();
+        id = history_fallback_id(rs->h);
         snprintf(out->error, sizeof out->error, "cannot record the run's start: %s",
                  history_error(rs->h));
         log_error("manual run %lld: %s", (long long)id, out->error);

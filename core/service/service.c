@@ -767,6 +767,9 @@ int service_run(config *cfg, service_loader load, void *load_user)
         rc = EXIT_LOCAL;
         goto out;
     }
+    /* One file, one run-id floor (history_fallback_id), whichever handle hands out an id. */
+    history_share_ids(s.api_hist, s.h);
+    history_share_ids(s.fig_hist, s.h);
     int64_t closed;
     if (history_abandon(s.h, &closed) != 0)
         log_error("%s", history_error(s.h));
