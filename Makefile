@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # reconciler - see README.md.
 #
 # The public targets first make sure the Debian packages are there

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reconciler.h - the one header a reconciler step plugin includes, and its
  * author's whole documentation.

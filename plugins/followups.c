@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * followups - rebuild the follow-up queue the bot lost when it stopped.
  *

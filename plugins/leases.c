@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * leases - free the leases of workers that died, and requeue their jobs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics - the dashboard's numbers, fresh from the database (no cache):
  *   jobs.byStatus.<status>  for every job status (0 when none)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * orders - the pending-orders queue, counted fresh from the database:
  * pendingOrders (processing_status pending or processing) and

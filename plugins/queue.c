@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue - the job queue as it stands, fresh from the database (reads only):
  *   queue.byStatus.<status>   jobs per status (0 when none)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sql - a step written as a few lines of SQL in the pipeline file, with the
  * same safety as the built-in steps.

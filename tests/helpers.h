@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers.h - shared test helpers: temp dirs, test databases, running the CLI. */
 #ifndef RC_TEST_HELPERS_H
 #define RC_TEST_HELPERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_api_numbers.c - the service API reads numbers with the core's one
  * integer parser: ?limit= and run ids are whole decimal numbers, nothing

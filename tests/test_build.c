@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_build.c - the build checks itself: tools/check-asan, which `make asan`
  * runs, refuses binaries built without the sanitizers (a planted one here),

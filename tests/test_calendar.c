@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_calendar.c - the calendar layer (core/calendar/): cron expressions
  * parsed and refused with columns, every field form, the day rule, never-

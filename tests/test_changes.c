@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_changes.c - change records (reconciler_changes): one per changed row,
  * written with the change, on both drivers, through real runs. */
 #include "helpers.h"

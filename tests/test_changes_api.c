@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_changes_api.c - GET /v1/changes on the real service: pages by keyset,
  * one row's records, bad arguments, and the token as on every GET. */
 #include "th_fixture.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_changes_kill.c - change records survive a SIGKILL as the changes do:
  * `run --once` killed while its chunks commit leaves exactly one record per

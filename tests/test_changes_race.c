@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_changes_race.c - change records beside live workers on MariaDB: while
  * the leases step runs in a loop, workers renew and complete the same jobs.

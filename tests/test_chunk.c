@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_chunk.c - the chunk loop behind rc_api.db_chunked and db_chunked_by:
  * a lock wait timeout rolls the chunk back and retries it, and the rows are
  * counted once; a key of two columns (time text, integer id) whose first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cli.c - the reconciler binary end to end: commands, output, exit codes. */
 #include "helpers.h"
 

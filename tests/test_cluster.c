@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cluster.c - what running beside other database nodes needs, on one
  * MariaDB: the clock-skew check the run lock makes at each take

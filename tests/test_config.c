@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_config.c - the pipeline file: keys, defaults, every refusal with its FILE:LINE:COL. */
 #include "helpers.h"
 #include "config/config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_console.c - the console page as the service serves it (headers, the
  * token rule, the embedded files) and the API it reads: /v1/service/state,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_db.c - the database layer: URLs, both drivers, errors, time text. */
 #include "helpers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_doc.c - the generated documents' text: Markdown escaping and the key table's rows. */
 #include "helpers.h"
 #include "config/config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_dotkey.c - dotted result keys. */
 #include "helpers.h"
 #include "engine/dotkey.h"

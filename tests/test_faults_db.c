@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_faults_db.c - the database server fails under a run and under an
  * idle service, on a private MariaDB server (tests/th_server.c): frozen

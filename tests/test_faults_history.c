@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_faults_history.c - the local history store under faults: runs left
  * "running" by a killed process, a read-only folder, a corrupt file, a full

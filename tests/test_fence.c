@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fence.c - every write transaction of a run is fenced by its run
  * lock's lease on the database clock (issue 18 point 4): a chunk, a db_exec

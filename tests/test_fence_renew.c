@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fence_renew.c - on SQLite a run's fenced writes also renew its live
  * lease (lock_fence with a ttl), since SQLite's one writer can starve the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_figures.c - the live figures served from a snapshot (issue 21): one
  * refresh for any number of requests (single flight), a failed refresh

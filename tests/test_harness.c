@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_harness.c - the test harness's own promises that parallel runs rest
  * on: a port th_free_port() hands out is reserved for its process until that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_header.c - include/reconciler.h itself: its inline conveniences on
  * values C cannot convert (NaN, out of range), and the size hazards fixed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_history.c - the local run-history store: write, read, prune. */
 #include "helpers.h"
 #include "engine/history.h"

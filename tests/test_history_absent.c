@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_history_absent.c - a lookup tells "absent" from "failed":
  * history_get is 0 for a run the store does not hold and -1 when the store

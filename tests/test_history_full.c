@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_history_full.c - the history store on a nearly full filesystem (a
  * small tmpfs; root only, else the test skips): after a write fails for want

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_history_ids.c - the run-id floor (history_fallback_id) belongs to its
  * handle, not to the process: two stores in one process (two services) do

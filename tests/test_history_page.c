@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_history_page.c - a page of the history in one query (issue 21): the
  * steps and notifications of every run come with it, in order, the count of

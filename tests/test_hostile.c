@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_hostile.c - promises that hold against a hostile plugin (issue 18):
  * what a plugin starts dies with its worker; nothing from a plugin runs in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_http.c - the HTTP transport over real loopback sockets. */
 #include "helpers.h"
 #include "service/http.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_http_edge.c - the service's HTTP edges: HEAD on every GET route (the
  * same status and headers, no body), and requests whose length is ambiguous

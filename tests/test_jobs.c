@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_jobs.c - jobs in the pipeline file (issue 19): their keys and defaults, every
  * refusal with its FILE:LINE:COL, the legacy file as the one job reconcile, and the

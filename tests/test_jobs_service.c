@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_jobs_service.c - jobs in the service (issue 19), on the real binary with SQLite and
  * MariaDB: two jobs at once but never one with itself, exactly one run per slot across

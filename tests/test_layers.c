@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_layers.c - tools/check-layers on planted trees: a clean tree passes;
  * an upward include, an include cycle (two or three modules, in one layer or

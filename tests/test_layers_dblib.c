@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_layers_dblib.c - tools/check-layers keeps the database client
  * libraries in core/db (db/library.h owns their set-up and tear-down): an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_lifetimes.c - a thread left behind at shutdown owns what it uses
  * (docs/ARCHITECTURE.md, "Who owns what at shutdown"): the run lock's close,

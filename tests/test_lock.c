@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_lock.c - the run lock (core/lock.c) on SQLite and MariaDB: who may
  * take, renew and release it, leases that run out, holds after a run, times

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_make.c - the Makefile's promises (docs/build.md): plain `make` builds,
  * and nothing else. make is run on this very tree, from its root, in

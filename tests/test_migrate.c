@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_migrate.c - schema migrations on both drivers. */
 #include "helpers.h"
 #include "db/migrate.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_migrate_006.c - migration 006 drops the two covering indexes of 004
  * that every repair paid for (processing_jobs, user_sessions) and keeps the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_numbers.c - doubles survive being stored: every JSON the core writes
  * reads back as the same doubles (DBL_MAX included), and one bad value in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_operator.c - what an operator meets on an installed system: the
  * history store's owner and modes, the run lock as `run --once` and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_options.c - typed option values and a step's options checked against a plugin's table. */
 #include "helpers.h"
 #include "config/options.h"

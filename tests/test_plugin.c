@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_plugin.c - the loader: a good fixture and every refusal. */
 #include "helpers.h"
 #include "engine/plugin.h"

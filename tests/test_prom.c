@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_prom.c - the Prometheus text format writer. */
 #include "helpers.h"
 #include "service/prom.h"

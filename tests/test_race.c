@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_race.c - the leases step beside live workers on MariaDB.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_readonly.c - db_query cannot write, and a dry run or a max_changes
  * rehearsal cannot write at all, whichever entry a plugin picks (issue 18

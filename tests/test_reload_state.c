@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_reload_state.c - the pipeline in force and its reloads as the
  * operator sees them: GET /v1/service/config, the reload metrics, JSON log

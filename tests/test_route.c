@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_route.c - routing and request arguments without a server: the pure
  * functions that http.c and api.c call first with every request (and that

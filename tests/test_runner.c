@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_runner.c - the whole path with the fixture plugin, on both drivers:
  * load -> options -> run -> results -> history. */
 #include "helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_scenario_check.c - tools/scenario-check on both drivers: every scenario
  * passes, and it removes exactly the rows it created. */
 #include "helpers.h"

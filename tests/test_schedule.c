@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_schedule.c - the service's grid of due times, as pure arithmetic. */
 #include "helpers.h"
 #include "service/schedule.h"

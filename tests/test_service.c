@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_service.c - `reconciler run` as a service: the real binary in the
  * background, its HTTP API over loopback, its schedule, signals and the run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_shutdown_hung.c - lifetimes at shutdown (docs/ARCHITECTURE.md,
  * "Processes and threads"): SIGTERM while the database is frozen (SIGSTOP of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_spdx.c - the licence (docs/build.md): LICENSE and the package's
  * copyright say MIT, and tools/spdx adds and checks the SPDX line of each
@@ -149,4 +150,15 @@ Test(spdx, the_tree_and_the_package_say_mit)
     cr_assert(!strstr(cp, "not yet published"), "%s", cp);
     free(cp);
     free(lic);
+}
+
+/* Every source file git tracks carries the line (tools/spdx --check on the tree). */
+Test(spdx, every_source_file_says_mit)
+{
+    char *out = NULL, *err = NULL;
+    const char *const args[] = { "--check", NULL };
+    int rc = th_run_prog("tools/spdx", args, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "tools/spdx --check (run `tools/spdx --fix`):\n%s%s", out, err);
+    free(out);
+    free(err);
 }

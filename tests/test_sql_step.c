@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sql_step.c - the `sql` plugin (SQL steps without C) and the core's
  * steps[].max_changes, on both drivers, with a fixed reference time T.

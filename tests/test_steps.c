@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_steps.c - the four steps on both drivers, with a fixed reference time
  * T so that every boundary is hit exactly. */
 #include "helpers.h"

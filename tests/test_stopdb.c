@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_stopdb.c - a stop cuts every wait on a database that does not answer
  * (issue 18 point 5): a service that was asked for a run while its server

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_text.c - text at the edges: foreign text never vanishes (invalid
  * UTF-8 and long messages from plugins reach the result, history, the JSON

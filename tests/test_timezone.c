@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_timezone.c - T is the bot's clock in the bot's zone. Private MariaDB
  * servers whose default zone is not UTC (-05:00, +03:00); a bot-like session

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_trace.c - core/trace: W3C trace context (ids, strict traceparent
  * parsing, formatting back), the span model and its OTLP/JSON encoding, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_url.c - database URLs never show a password: the redactor on every
  * shape a password can hide in, the parser's messages, and `validate` and

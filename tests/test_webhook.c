@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_webhook.c - the notify: targets, end to end: the real binary (`run
  * --once` and the service) POSTs to a real HTTP receiver on loopback that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_worker_exit.c - a step worker that ends uncleanly after its last
  * reply (what a heap it corrupted, or LeakSanitizer's exit 1 under `make

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_workers.c - steps run in supervised step workers: a plugin that
  * segfaults, aborts, exits, spins in C, blocks in the database or leaks

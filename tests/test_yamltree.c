@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_yamltree.c - YAML text into a positioned tree; every refusal names FILE:LINE:COL. */
 #include "helpers.h"
 #include "config/yamltree.h"

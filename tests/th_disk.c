@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_disk.c - see th_disk.h. */
 #include "th_disk.h"
 #include "helpers.h"

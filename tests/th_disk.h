@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * th_disk.h - a small filesystem of a test's own: a tmpfs mounted under the
  * test's folder (root only; without the right the test skips and says why),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_fixture.c - see th_fixture.h. */
 #include "th_fixture.h"
 

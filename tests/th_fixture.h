@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * th_fixture.h - the service under test as a Criterion fixture. A test asks
  * for a fresh migrated database of its driver (fx_db) and the service's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_http.c - see th_http.h. */
 #include "th_http.h"
 #include "helpers.h"

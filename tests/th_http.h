@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_http.h - a test-only HTTP/1.1 client over plain sockets to 127.0.0.1. */
 #ifndef RC_TH_HTTP_H
 #define RC_TH_HTTP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_otlp.c - see th_otlp.h. */
 #include "th_otlp.h"
 #include "helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * th_otlp.h - a loopback OTLP/HTTP receiver for the tests, on a thread of
  * its own: it reads each POST whole, keeps its request line, headers and

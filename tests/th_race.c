@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_race.c - see th_race.h. */
 #include "th_race.h"
 #include "th_wait.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * th_race.h - a racing worker, as a real worker beside the reconciler: a
  * child process with its own connection that runs one statement per job of

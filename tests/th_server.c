@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_server.c - see th_server.h. */
 #include "th_server.h"
 #include "helpers.h"

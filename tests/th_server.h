@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * th_server.h - a private MariaDB server for one test: its own data folder,
  * socket and options (a time zone, say), which the test may stop, restart,

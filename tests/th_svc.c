@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_svc.c - see th_svc.h. */
 #include "th_svc.h"
 #include "engine/history.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * th_svc.h - the service under test: the real binary started in the
  * background with a pipeline file of its own, spoken to over loopback HTTP,

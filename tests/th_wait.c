@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* th_wait.c - see th_wait.h. */
 #include "th_wait.h"
 #include "helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * th_wait.h - waiting on facts instead of sleeping. A test that must wait
  * for something another process or thread does (a log line, an answer of the

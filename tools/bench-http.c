@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-http - concurrent GETs for `make bench`: CLIENTS threads, each
  * sending REQUESTS requests one after another to 127.0.0.1:PORT PATH (a new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-worker - a live worker of the bot, for `make bench`: it claims the
  * oldest pending job and completes it, over and over at a fixed pace, and

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- A realistic sample for `make demo` (SQLite): a bot that was down for two
 -- hours. Every scenario the steps handle is here, among ordinary rows.
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2400)

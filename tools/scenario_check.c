@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reconciler-scenario-check - the manual scenario check (run it as
  * tools/scenario-check). Not to be confused with `reconciler validate`,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exitcode.h - the process exit codes, a contract with the bot that runs us
  * (docs/operations.md, "Exit codes"). Every layer that can decide one returns these.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json.h - jansson, checked and safe for foreign text. The core's policy:
  * allocation failure aborts with a message (as the x* helpers in util.h do),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.h - the core's log: one line per event on stderr, as text
  * ("2026-11-29T03:00:00.123Z info [leases] 12 leases repaired") or as JSON

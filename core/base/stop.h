@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stop.h - the process was asked to stop (SIGTERM, SIGINT). The signal
  * handler stores to a lock-free atomic_int (async-signal-safe, and seen by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* strbuf.h - a growable string, for text built piece by piece (/metrics, messages). */
 #ifndef RC_STRBUF_H
 #define RC_STRBUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * text.h - text at the core's edges, one rule each:
  *   - foreign text made safe for JSON, logs and HTTP (text_valid,

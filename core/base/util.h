@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util.h - small helpers shared by the core: clocks, time text, files. */
 #ifndef RC_UTIL_H
 #define RC_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * version.h - the binary's version, for the layers that report it (the API's
  * build info). Its one source is the file VERSION, which the Makefile passes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* civil.c - Gregorian calendar arithmetic (civil.h). */
 #include "calendar/civil.h"
 

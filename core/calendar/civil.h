@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * civil.h - the proleptic Gregorian calendar as arithmetic: days since
  * 1970-01-01 and back, month lengths, weekdays. No zone, no clock, no libc

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cron.c - parsing cron expressions into cal_cron (cron.h). Every refusal
  * carries the 1-based column of the text it is about and names the field,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cron.h - cron expressions and their fire times in a time zone.
  *

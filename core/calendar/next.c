@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * next.c - when a cron expression fires (cron.h): which days of a month
  * match, the next matching wall time by jumping field by field, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tzfile.c - cal_zone_open: zone names checked and looked up under the zone
  * folder, TZif files (RFC 8536) read and checked into a cal_zone. The only

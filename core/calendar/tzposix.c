@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tzposix.c - POSIX TZ strings of TZif footers (tzposix.h). */
 #include "calendar/tzposix.h"
 #include "calendar/civil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tzposix.h - the POSIX TZ strings that end a TZif file (RFC 8536 section
  * 3.3, with its version 3 extensions), e.g. "CET-1CEST,M3.5.0,M10.5.0/3" or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zone.c - looking up a zone's offset at an instant (its table of
  * transitions, then its POSIX rule), fixed-offset zones, and instants as

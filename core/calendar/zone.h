@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zone.h - time zones as objects: the system's compiled tz database
  * (/usr/share/zoneinfo, TZif files as RFC 8536 describes them) read into

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zone_impl.h - what a cal_zone holds: the private half of zone.c, shared
  * with tzfile.c, which builds zones from TZif files.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.c - what the commands share: config loading, connecting, messages. */
 #include "cli/cli.h"
 #include "base/log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h - the command-line commands and what they share. */
 #ifndef RC_CLI_H
 #define RC_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_admin.c - `reconciler migrate`, `history` and `plugins`. */
 #include "cli/cli.h"
 #include "engine/history.h"

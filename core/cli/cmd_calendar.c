@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_calendar.c - `reconciler calendar EXPR [--zone Z] [--from T] [-n N]`:
  * the next fire times of a cron expression, like `systemd-analyze

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_changes.c - `reconciler changes`: the change records (reconciler_changes). */
 #include "cli/cli.h"
 #include "db/changes.h"

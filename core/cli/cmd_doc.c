@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_doc.c - `reconciler __doc keys|plugins DIR [--markdown]`: what the
  * manual pages are generated from (tools/make/install.mk), in scdoc, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_jobs.c - `reconciler jobs`, `reconciler pause JOB`, `reconciler resume JOB`. */
 #include "cli/cli.h"
 #include "base/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_new_plugin.c - `reconciler new-plugin NAME [DIR]`: a step plugin's skeleton. */
 #include "cli/cli.h"
 #include "cli/skeleton.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cmd_run.c - `reconciler run` and `reconciler validate`. */
 #include "cli/cli.h"
 #include "base/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_service.c - the commands that talk to the running service through its
  * HTTP API: `reconciler status`, `reconciler trigger`, `reconciler reload`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - `reconciler COMMAND ...`: dispatch to the commands in cli.h. */
 #include "cli/cli.h"
 #include "engine/worker.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * skeleton.h - the templates `reconciler new-plugin` writes, compiled in from
  * the .in files of core/cli/skeleton/ by tools/embed-text. Every @NAME@ in them becomes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * figure_defaults.h - conf/figures.yaml, compiled in (build/gen/, written by
  * tools/embed-text): the defaults of http.figure_plugins,

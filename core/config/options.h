@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.h - typed option values, parsed from text by one set of rules.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* webhook_url.c - see webhook_url.h. */
 #include "config/webhook_url.h"
 

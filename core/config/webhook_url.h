@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * webhook_url.h - a webhook target's URL, checked and shown without its
  * secrets. Chat services put the secret in the URL itself (a Slack or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* yamltree.c - see yamltree.h. */
 #include "config/yamltree.h"
 #include "base/util.h"

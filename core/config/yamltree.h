@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * yamltree.h - a YAML file as a small tree of maps, sequences and scalars,
  * each node carrying its 1-based line and column for error messages.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* changes.c - see changes.h. */
 #include "db/changes.h"
 #include "base/json.h"

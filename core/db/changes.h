@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * changes.h - change records: one row of reconciler_changes for every row a
  * chunked statement changes, written in the chunk's own transaction

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* chunk.c - see chunk.h. */
 #include "db/chunk.h"
 #include "db/changes.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* chunk.h - keyset-chunked writes (rc_api.db_chunked); see reconciler.h. */
 #ifndef RC_CHUNK_H
 #define RC_CHUNK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* connect.c - see connect.h. */
 #include "db/connect.h"
 #include "base/exitcode.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * connect.h - the one connection factory: the configured database, with the
  * configured password source, time zone and timeouts. Every part that talks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * db.c - see db.h. The driver-independent half of the database layer: URLs,
  * the handle and its last error, dispatch to the driver, time text, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * db.h - one database interface, two drivers (MySQL/MariaDB and SQLite).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * db_impl.h - what db.c shares with the two drivers (db_mysql.c, db_sqlite.c).
  * Nothing outside core/db*.c includes this file.

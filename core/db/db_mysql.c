@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * db_mysql.c - the MySQL/MariaDB driver, on MariaDB Connector/C's prepared
  * statement API. Rows are streamed from the server one at a time (no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * db_sqlite.c - the SQLite driver. The bot's own database file is opened as
  * it is: we never change its journal mode, only turn on foreign keys and

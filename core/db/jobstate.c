@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobstate.c - see jobstate.h. Times are the database's (UTC), as the run
  * lock's: claimed_at and paused_at say when on one clock for every instance.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobstate.h - the jobs' state every instance shares, in the bot's database
  * beside the run lock (migration 007): the slots claimed or skipped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * library.h - the database client libraries' set-up and tear-down, once per
  * process, in the one layer that knows them (nothing above core/db includes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.c - see lock.h. Every time is computed in SQL, on the database clock:
  * instances on hosts whose clocks disagree still agree on when a lease ends.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.h - the cross-instance run lock: one lease row of reconciler_locks in
  * the bot's database, on the database's own clock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * migrate.c - see migrate.h. Applied versions are rows of schema_migrations.
  *

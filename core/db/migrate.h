@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * migrate.h - schema migrations, embedded in the binary at build time from
  * sql/mysql/NNN_name.sql and sql/sqlite/NNN_name.sql (tools/embed-sql), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dotkey.c - see dotkey.h. */
 #include "engine/dotkey.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dotkey.h - dotted-key results ("jobs.byStatus.retry") into nested JSON objects. */
 #ifndef RC_DOTKEY_H
 #define RC_DOTKEY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * history.h - the local run-history store: an SQLite file (WAL) with one row
  * per run and one per step, pruned to the newest keep_runs runs. It goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* host.c - see host.h. Every rc_api entry lives here. */
 #include "engine/host.h"
 #include "db/chunk.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * host.h - the core side of rc_ctx: the function table a plugin calls, bound
  * to one step of one run.

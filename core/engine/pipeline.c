@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pipeline.c - see pipeline.h. */
 #include "engine/pipeline.h"
 #include "base/util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pipeline.h - the pipeline file's steps bound to their loaded plugins and
  * checked options, plus the probes the API runs. Nothing here touches a

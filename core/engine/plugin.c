@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plugin.c - see plugin.h. */
 #include "engine/plugin.h"
 #include "config/options.h"

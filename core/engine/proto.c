@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto.c - see proto.h. */
 #include "engine/proto.h"
 #include "base/json.h"

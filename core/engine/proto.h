@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.h - the supervisor and its step workers talk in lines of JSON over
  * pipes: one object per line (jansson never writes a raw newline inside one).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run.h - one whole run, the one way every caller makes it (`run --once`,
  * the service's startup and scheduled runs, manual runs from the API):

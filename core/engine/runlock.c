@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runlock.c - see runlock.h. */
 #include "engine/runlock.h"
 #include "base/exitcode.h"

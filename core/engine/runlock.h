@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runlock.h - the run lock as a process holds it.
  *

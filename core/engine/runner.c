@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runner.c - see runner.h. */
 #include "engine/runner.h"
 #include "base/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* supervisor.c - see supervisor.h. */
 #include "engine/supervisor.h"
 #include "base/exitcode.h"

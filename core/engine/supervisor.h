@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * supervisor.h - steps run in step workers (engine/worker.h), never in the
  * process that holds the run lock, the history and the HTTP API; this is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.h - a step worker: this same binary, started as `reconciler
  * __worker` by a supervisor (engine/supervisor.c) with fork + exec, so it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api.c - the service's HTTP API: the routes and their handlers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api.h - the service's HTTP API (routes in api.c, transport in http.c).
  * The API gets only what it serves from, each behind its own small

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * console.h - the console page: one HTML page, its stylesheet and its
  * script, compiled into the binary from core/service/ui/ by tools/embed-ui

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dbwatch.c - see dbwatch.h. */
 #include "service/dbwatch.h"
 #include "base/exitcode.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dbwatch.h - is the database answering right now? A thread of its own pings
  * it every second on a connection of its own, with short timeouts, and keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * figures.h - the live figures, served from a snapshot.
  *

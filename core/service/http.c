@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http.c - see http.h. */
 #include "service/http.h"
 #include "base/log.h"

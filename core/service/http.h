@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h - a small HTTP/1.1 server on libmicrohttpd: a static route table,
  * bearer-token auth, JSON replies. Every connection gets a thread of its own,

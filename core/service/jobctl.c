@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jobctl.c - see jobctl.h. */
 #include "service/jobctl.h"
 #include "base/util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobctl.h - what the service's job threads and its HTTP threads share about
  * each job: a run-now request, whether a run goes on, and when the next is

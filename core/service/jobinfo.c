@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jobinfo.c - see jobinfo.h. */
 #include "service/jobinfo.h"
 #include "base/json.h"

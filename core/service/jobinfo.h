@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobinfo.h - a job as `reconciler jobs` and GET /v1/jobs show it: its
  * schedule and zone, its next fire times, its last run and last success

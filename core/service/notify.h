@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.h - systemd's readiness protocol (sd_notify), spoken directly: one
  * datagram to $NOTIFY_SOCKET. Nothing happens when the variable is unset

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prom.c - see prom.h. */
 #include "service/prom.h"
 #include "base/util.h"

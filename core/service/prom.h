@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * prom.h - the Prometheus text exposition format 0.0.4, written directly into
  * a growable string (serve it as PROM_CONTENT_TYPE). Names and label names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reload_state.c - see reload_state.h. */
 #include "service/reload_state.h"
 #include "base/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reload_state.h - the pipeline file in force and the last reload's outcome,
  * shared by the main thread (which loads and reloads) and the HTTP threads

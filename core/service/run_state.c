@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* run_state.c - see run_state.h. */
 #include "service/run_state.h"
 #include "base/json.h"

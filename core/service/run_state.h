@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run_state.h - what the service knows about its runs, shared by the main
  * thread (which makes them) and the HTTP threads (which read it and queue

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * schedule.h - the service's due times: a fixed grid on the monotonic clock
  * (due = grid point + jitter), as collectd's read loop keeps one, so that

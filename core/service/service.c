@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* service.c - see service.h. */
 #include "service/service.h"
 #include "db/changes.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * service.h - `reconciler run` without --once: a startup run, then one run
  * per schedule.interval (plus jitter) on a monotonic grid, manual runs queued

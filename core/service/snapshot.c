@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* snapshot.c - see snapshot.h. */
 #include "service/snapshot.h"
 #include "base/util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snapshot.h - the pipeline in force, as readers see it: a reference-counted,
  * read-only {config, pipeline}. A reader (an HTTP handler, a run) takes a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* webhook.c - see webhook.h. */
 #include "service/webhook.h"
 #include "base/log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * webhook.h - tell people about runs: the "notify:" targets of the pipeline
  * file, POSTed to with libcurl from delivery threads of their own, one per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* webhook_payload.c - see webhook_payload.h. */
 #include "service/webhook_payload.h"
 #include "base/json.h"

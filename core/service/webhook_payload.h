@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * webhook_payload.h - what a webhook target is sent about a run: the body in
  * the target's format. Separate from the delivery (webhook.c) so that the

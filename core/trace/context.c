@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* context.c - see context.h. */
 #include "trace/context.h"
 #include "base/util.h"

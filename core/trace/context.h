@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * context.h - W3C trace context: the ids a trace and its spans are known by,
  * and the `traceparent` text that carries them from one process to another

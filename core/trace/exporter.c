@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exporter.c - see exporter.h. */
 #include "trace/exporter.h"
 #include "base/log.h"

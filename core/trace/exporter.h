@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exporter.h - the background exporter: spans are handed over in batches
  * and sent by a thread of its own as OTLP/HTTP JSON requests (otlp_json.h),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otlp_json.c - see otlp_json.h. */
 #include "trace/otlp_json.h"
 #include "base/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * otlp_json.h - spans as an OTLP/HTTP JSON request body
  * (ExportTraceServiceRequest): resourceSpans[].scopeSpans[].spans[], in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* run_trace.c - see run_trace.h. */
 #include "trace/run_trace.h"
 #include "base/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run_trace.h - one run as one trace, assembled in the supervisor from what
  * it knows and what the step workers report:

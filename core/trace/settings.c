@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* settings.c - see settings.h. */
 #include "trace/settings.h"
 #include "base/log.h"

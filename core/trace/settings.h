@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * settings.h - where and how traces are sent, from the standard OpenTelemetry
  * variables and the pipeline file's tracing: keys (which win):

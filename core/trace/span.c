@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* span.c - see span.h. */
 #include "trace/span.h"
 #include "base/util.h"

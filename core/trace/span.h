@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * span.h - the span model: what OTLP calls a Span, as this program makes
  * them. A span has ids (its trace's, its own, its parent's), a name, a kind,

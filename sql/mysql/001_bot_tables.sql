@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 001: the bot's own tables, with the names and types the bot uses.
 --
 -- Every statement is re-runnable (IF NOT EXISTS), so that this migration

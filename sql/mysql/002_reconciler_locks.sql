@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 002: reconciler's own table: one lease row per lock name, so that one
 -- reconciler runs at a time across hosts. A row is taken or renewed with one
 -- conditional UPDATE on the database clock (see the service mode), which

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 004: indexes for the live endpoints (GET /v1/processing/queue and
 -- /api/admin/dashboard), which query the bot's tables at request time. Each
 -- one lets a figure be read from an index alone (a covering index) instead

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 005: a counter the run's fence writes (lock_fence, docs/internals.md
 -- "Fencing"). Every write transaction of a run bumps it in the same
 -- transaction, only while its lease is live on the database clock: a real

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 006: drop two of migration 004's covering indexes. The live figures are
 -- served from a snapshot refreshed in the background (docs/http-api.md),
 -- so no request reads these tables any more, while every repair paid for

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 007: the jobs' shared state (issue 19), beside reconciler_locks.
 -- reconciler_job_slots: one row per slot (a fire time a job was scheduled
 -- for) that an instance claimed, ran or skipped. Its primary key makes a slot

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 008: change records (docs/internals.md "Change records"). One row per
 -- row a step changed through the core's write paths, written in the same
 -- transaction as the change: run, job, step, the table and the row's key,

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 001: the bot's own tables, as in sql/mysql/001_bot_tables.sql.
 --
 -- Datetimes are TEXT 'YYYY-MM-DD HH:MM:SS' in UTC, which compares correctly

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 002: reconciler's own lease table, as in sql/mysql/002_reconciler_locks.sql.
 
 CREATE TABLE IF NOT EXISTS reconciler_locks (

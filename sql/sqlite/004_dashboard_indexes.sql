@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 004: indexes for the live endpoints, as in sql/mysql/004_dashboard_indexes.sql
 -- (numbered like it; SQLite needs no 003). Each lets a figure be read from
 -- the index alone.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 006: drop two of migration 004's covering indexes, as in
 -- sql/mysql/006_drop_dashboard_indexes.sql (why: there). The orders index
 -- stays.

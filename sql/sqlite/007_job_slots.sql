@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 007: the jobs' shared state, as in sql/mysql/007_job_slots.sql.
 
 CREATE TABLE IF NOT EXISTS reconciler_job_slots (

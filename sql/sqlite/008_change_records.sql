@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 008: change records, as in sql/mysql/008_change_records.sql.
 
 CREATE TABLE IF NOT EXISTS reconciler_changes (

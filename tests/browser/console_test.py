@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The console page in a real browser (make test's "browser" stage).
 
 Starts the real service twice on real SQLite databases under BUILD/browser/

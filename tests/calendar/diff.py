@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 Differential test of the calendar (core/calendar/, issue 19).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c - the pipeline file, from text to checked configuration: libyaml
  * and the YAML tree, the key table (types, ranges, choices, required keys,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * duration.c - the option parsers: durations ("1h30m", a bare number is
  * seconds) and, on the same text, every other option type (opt_parse).

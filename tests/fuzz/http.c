@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c - what the API does first with every request, without a socket:
  * the target is split and %-decoded as libmicrohttpd does it (its own

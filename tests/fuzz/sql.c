@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sql.c - the sql step's statement checks (plugins/sql.c, its check(), the
  * part that needs no database): identifiers, one statement per option, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * text.c - text at the core's edges (core/base/text.c): the UTF-8 check and
  * repair every foreign string passes before JSON, a log line or an HTTP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * url.c - the database URL: db_url_parse, db_url_redact and the message
  * connect_parse_url builds from them (FILE:LINE:COL, the URL redacted, why).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_galera.c - reconciler on a three-node MariaDB Galera cluster.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_galera_jobs.c - a job on the three-node Galera cluster (issue 19): three instances,
  * each on its own node, a 2-second seconds-cron job: exactly one run per slot, none

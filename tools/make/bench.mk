@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make bench: its live worker (tools/bench-worker.c) and its HTTP load
 # (tools/bench-http.c), built beside the rest.
 _bench: $(BUILD)/tools/bench-worker $(BUILD)/tools/bench-http

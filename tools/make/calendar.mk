@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # calendar.mk - the differential test of the calendar (core/calendar/,
 # issue 19): random cron expressions and start instants, the fire times of
 # `reconciler __calendar-batch` compared with a brute-force walk over

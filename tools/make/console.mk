@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The console page (core/service/ui/), compiled into the binary, and its
 # browser test: headless Chromium against a real service (tests/browser/).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # docs.mk - `make docs` and the docs test stage. See docs/tests.md, "The docs stage".
 #
 # Some sections of docs/*.md are generated from the tables in the code, as

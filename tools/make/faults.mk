@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Faults, repeated and measured (tests/faults/kill-loop): SIGKILL at random
 # moments of runs over a large MariaDB data set, then convergence against an
 # uninterrupted run. `make faults`: 50 kills over 200k jobs; `make test`: 10

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fuzzing: libFuzzer harnesses (tests/fuzz/NAME.c, one per target) linked
 # with the core built a second time, by clang under ASan + UBSan with
 # coverage, into $(BUILD)/fuzz/ (the gcc build is not touched). See

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # galera.mk - reconciler on a three-node MariaDB Galera cluster (issue 13).
 #
 # `make test-galera` (and `make test`, as a stage) starts the cluster on

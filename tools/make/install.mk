@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # install.mk - `make install`, `make uninstall`, `make deb`, and the install
 # test stage. See docs/install.md.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make tsan: the tests whose code runs on several threads (the service, the
 # HTTP server, webhook delivery, trace export, a stop with a hung database)
 # with the service under ThreadSanitizer (docs/tests.md, "make tsan"). Not a

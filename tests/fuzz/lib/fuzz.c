@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz.c - see fuzz.h. */
 #include "fuzz.h"
 #include "base/log.h"
