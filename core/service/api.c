@@ -517,6 +517,43 @@ static void declared_figures(strbuf *b, const pipeline *p, json_t *probes)
     }
 }
 
+/* reconciler_step_runs_total{job,step,status,dry_run}: every step of every run counted. */
+static void step_runs(strbuf *b, run_state *rs)
+{
+    size_t n;
+    run_step_stats *ss = run_state_step_stats(rs, &n);
+    prom_family(b, "reconciler_step_runs_total", "counter",
+                "Steps run, by job, step, the step's status and dry run (a series appears "
+                "with the step's first run).");
+    for (size_t i = 0; i < n; i++)
+        for (int dry = 0; dry < 2; dry++)
+            for (int k = 0; k < RS_N_STEP_STATUS; k++)
+                prom_sample(b, "reconciler_step_runs_total", (double)ss[i].runs[dry][k], "job",
+                            ss[i].job, "step", ss[i].step, "status", rs_step_status_names[k],
+                            "dry_run", dry ? "true" : "false", NULL);
+    free(ss);
+}
+
+/*
+ * reconciler_job_next_run_timestamp_seconds{job}: when each job's thread will run its next
+ * slot (jitter included). A job with no next slot (no schedule, disabled, not known yet)
+ * and a job this instance knows paused have no sample: a NaN or 0 would read as a time to
+ * an alert on "time() > next run".
+ */
+static void next_runs(strbuf *b, const api_deps *a)
+{
+    prom_family(b, "reconciler_job_next_run_timestamp_seconds", "gauge",
+                "When the job's next scheduled run is due (Unix time); absent for a job "
+                "without a schedule, disabled or paused.");
+    for (size_t i = 0; a->jobs && i < a->n_jobs; i++) {
+        jobctl_view v;
+        jobctl_get(&a->jobs[i], &v);
+        if (v.next_ms > 0 && !v.paused)
+            prom_sample(b, "reconciler_job_next_run_timestamp_seconds",
+                        (double)v.next_ms / 1000.0, "job", a->jobs[i].name, NULL);
+    }
+}
+
 static void h_metrics(void *user, const http_request *req, http_response *resp)
 {
     static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
@@ -536,12 +573,14 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     run_job_stats *js = xcalloc(RS_MAX_JOBS, sizeof *js);
     size_t nj = run_state_job_stats(a->rs, js, RS_MAX_JOBS);
     prom_family(&b, "reconciler_runs_total", "counter",
-                "Reconciliation runs by job and outcome (skipped: another instance held the "
-                "job's run lock, or the job is paused).");
+                "Reconciliation runs by job, outcome and dry run (skipped: another instance "
+                "held the job's run lock, or the job is paused).");
     for (size_t j = 0; j < nj; j++)
-        for (int k = 0; k < RS_N_STATUS; k++)
-            prom_sample(&b, "reconciler_runs_total", (double)js[j].stats.runs[k], "job",
-                        js[j].job, "status", rs_status_names[k], NULL);
+        for (int dry = 0; dry < 2; dry++)
+            for (int k = 0; k < RS_N_STATUS; k++)
+                prom_sample(&b, "reconciler_runs_total", (double)js[j].stats.runs[dry][k],
+                            "job", js[j].job, "status", rs_status_names[k], "dry_run",
+                            dry ? "true" : "false", NULL);
     prom_family(&b, "reconciler_run_duration_seconds", "histogram",
                 "Duration of the runs that ran, by job.");
     for (size_t j = 0; j < nj; j++)
@@ -574,6 +613,8 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     for (size_t j = 0; j < nj; j++)
         json_decref(js[j].last_result);
     free(js);
+    step_runs(&b, a->rs);
+    next_runs(&b, a);
     prom_family(&b, "reconciler_result", "gauge",
                 "The figures each step reported in the last run that ran.");
     json_array_foreach(json_object_get(r, "steps"), i, step)
@@ -738,6 +779,9 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
         if (jobpause_set(d, name, pause, actor, reason, err, sizeof err) != 0) {
             http_reply_error(resp, 503, "%s", err);
         } else {
+            jobctl *c = jobctl_find(a->jobs, a->n_jobs, name);
+            if (c)
+                jobctl_set_paused(c, pause);
             log_info("job %s %s by %s%s%s", name, pause ? "paused" : "resumed", actor,
                      reason ? ": " : "", reason ? reason : "");
             http_reply_json(resp, 200, jx(json_pack("{s:s, s:b, s:s, s:o}", "job", name,
@@ -749,6 +793,8 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
         jobctl *c = jobctl_find(a->jobs, a->n_jobs, name);
         int64_t running_id = 0;
         int got;
+        if (paused >= 0 && c)
+            jobctl_set_paused(c, paused);
         if (paused < 0)
             http_reply_error(resp, 503, "%s", err);
         else if (paused)

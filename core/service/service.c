@@ -568,8 +568,10 @@ static void *job_main(void *arg)
         if (paused_slot && (util_mono_ms() - pause_polled >= PAUSE_POLL_MS ||
                             (next >= 0 && util_wall_ms() >= due))) {
             pause_polled = util_mono_ms();
-            if (after_pause(jt, j, paused_slot))
+            if (after_pause(jt, j, paused_slot)) {
                 paused_slot = 0;
+                jobctl_set_paused(jt->ctl, 0);
+            }
         }
         if (first) {
             phase = j->legacy && j->every_ms ? started % j->every_ms : 0;
@@ -629,6 +631,7 @@ static void *job_main(void *arg)
         if (run_slot(jt, j, last, trigger)) {
             paused_slot = last;
             pause_polled = util_mono_ms();
+            jobctl_set_paused(jt->ctl, 1);
         } else {
             paused_slot = 0;
             ran_until = util_wall_ms();
