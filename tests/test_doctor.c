@@ -7,6 +7,7 @@
  * while a user with them passes (exit 0).
  */
 #include "helpers.h"
+#include "base/strbuf.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -326,6 +327,79 @@ Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
     snprintf(sql, sizeof sql, "DROP USER '%s'@'localhost'", user);
     exec_ok(&t, sql);
     free(url);
+    free(yaml);
+    free(hist);
+    th_db_destroy(&t);
+}
+
+/*
+ * The unit: the package's unit scores at most 2.0 in systemd-analyze security (ok), one
+ * stripped of its sandboxing does not (warn); its EnvironmentFile= readable by others
+ * warns, and its User= is the user checked. Skipped (a "skip" line) without systemd-analyze.
+ */
+Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
+{
+    th_db t;
+    char *hist, *out = NULL, *err = NULL, abs[4096], *text = NULL;
+    th_db_create(DB_SQLITE, &t);
+    th_db_migrate(&t);
+    char *yaml = pipeline_file(t.url, "unit", NULL, &hist);
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    char *env = th_path(abs, "unit.env"), *unit = th_path(abs, "reconciler.service");
+    th_write(env, "RECONCILER_API_TOKEN=x\n");
+    cr_assert_eq(chmod(env, 0644), 0);
+    /* The package's unit, with this test's environment file and user. */
+    char *src = th_read("conf/systemd/reconciler.service"), *kept = NULL;
+    cr_assert_not_null(src);
+    strbuf b = STRBUF_INIT;
+    for (char *save = NULL, *l = strtok_r(src, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (strncmp(l, "EnvironmentFile=", 16) == 0)
+            sb_printf(&b, "EnvironmentFile=-%s\n", env);
+        else if (strncmp(l, "User=", 5) == 0)
+            sb_printf(&b, "User=%s\n", me());
+        else
+            sb_printf(&b, "%s\n", l);
+    kept = sb_take(&b);
+    th_write(unit, kept);
+
+    const char *const args[] = { "doctor", "-c", yaml, "--unit", unit, NULL };
+    int rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
+    char who[96];
+    snprintf(who, sizeof who, "the service runs as %s", me());
+    cr_assert_not_null(line_of(out, "ok", "user", who), "User= of the unit: %s", out);
+    cr_assert_not_null(line_of(out, "warn", "secrets", "readable by every user (mode 0644)"),
+                       "%s", out);
+    int have = system("command -v systemd-analyze >/dev/null 2>&1") == 0;
+    if (!have) {
+        cr_assert_not_null(line_of(out, "skip", "unit", NULL), "%s", out);
+        cr_log_warn("systemd-analyze is not installed: the exposure is not checked");
+    } else {
+        cr_assert_not_null(line_of(out, "ok", "unit", "exposure "), "%s", out);
+    }
+    free(out);
+    free(err);
+
+    /* The other side: the same unit without its sandboxing is rated above 2.0. */
+    for (char *save = NULL, *l = strtok_r(kept, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (strncmp(l, "User=", 5) == 0 || strncmp(l, "EnvironmentFile=", 16) == 0 ||
+            l[0] == '[' || strncmp(l, "ExecStart=", 10) == 0 || strncmp(l, "Type=", 5) == 0)
+            sb_printf(&b, "%s\n", l);
+    text = sb_take(&b);
+    th_write(unit, text);
+    cr_assert_eq(chmod(env, 0640), 0);
+    rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "warnings only: exit %d:\n%s%s", rc, out, err);
+    if (have)
+        cr_assert_not_null(line_of(out, "warn", "unit", "above the package's 2.0"), "%s", out);
+    cr_assert_not_null(line_of(out, "ok", "secrets", "environment file"), "%s", out);
+    free(out);
+    free(err);
+    free(text);
+    free(kept);
+    free(src);
+    free(env);
+    free(unit);
     free(yaml);
     free(hist);
     th_db_destroy(&t);
