@@ -144,23 +144,93 @@ int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen)
     return -1;
 }
 
+int api_arg_choice(const char *name, const char *arg, const char *choices, char *why,
+                   size_t whylen)
+{
+    size_t n = arg ? strlen(arg) : 0;
+    for (const char *c = choices; arg && *c;) {
+        size_t len = strcspn(c, "|");
+        if (len == n && strncmp(c, arg, n) == 0)
+            return 0;
+        c += len + (c[len] == '|');
+    }
+    if (!arg)
+        return 0;
+    snprintf(why, whylen, "%s must be one of %s, got '%.64s'", name, choices, arg);
+    return -1;
+}
+
+/* digits at s[i..i+n) */
+static int digits(const char *s, size_t i, size_t n)
+{
+    for (size_t k = i; k < i + n; k++)
+        if (s[k] < '0' || s[k] > '9')
+            return 0;
+    return 1;
+}
+
+int api_arg_time(const char *name, const char *arg, char *why, size_t whylen)
+{
+    /* The forms that compare as text with the store's "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+    static const char *const forms[] = { "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ",
+                                         "YYYY-MM-DDTHH:MM:SS.mmmZ" };
+    if (!arg)
+        return 0;
+    size_t n = strlen(arg);
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        const char *form = forms[f];
+        if (strlen(form) != n)
+            continue;
+        size_t i = 0;
+        for (; i < n; i++) {
+            int want_digit = strchr("YMDHSm", form[i]) != NULL;
+            if (want_digit ? !digits(arg, i, 1) : arg[i] != form[i])
+                break;
+        }
+        if (i == n)
+            return 0;
+    }
+    snprintf(why, whylen, "%s must be a UTC time YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or "
+             "YYYY-MM-DDTHH:MM:SS.mmmZ, got '%.64s'", name, arg);
+    return -1;
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The values ?status= and ?trigger= of the history take (a run's status and trigger). */
+#define API_RUN_STATUSES "success|partial|failed|skipped|running|abandoned"
+#define API_RUN_TRIGGERS "startup|scheduled|catch_up|manual"
+
 /*
  * A page of the history: ?limit=N newest first, ?before=ID the runs older
  * than ID (keyset paging: a run recorded meanwhile never shifts a page).
  * nextBefore is the argument for the next older page, null on the last. ?job=NAME: only
- * that job's runs (runs from before jobs are the job reconcile's).
+ * that job's runs (runs from before jobs are the job reconcile's); ?status=, ?trigger=,
+ * ?since= and ?until= (UTC, started at or after since, before until) filter too; total
+ * counts the runs that pass the filters.
  */
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
     int64_t limit, before, total = 0;
     char why[API_WHY_MAX];
+    /* An empty value (a form's unset field) filters nothing. */
+    history_filter f = { nonempty(http_query(req, "job")), nonempty(http_query(req, "status")),
+                         nonempty(http_query(req, "trigger")),
+                         nonempty(http_query(req, "since")), nonempty(http_query(req, "until")) };
     if (api_arg_limit(http_query(req, "limit"), &limit, why, sizeof why) != 0 ||
-        api_arg_before(http_query(req, "before"), &before, why, sizeof why) != 0) {
+        api_arg_before(http_query(req, "before"), &before, why, sizeof why) != 0 ||
+        api_arg_choice("status", f.status, API_RUN_STATUSES, why, sizeof why) != 0 ||
+        api_arg_choice("trigger", f.trigger, API_RUN_TRIGGERS, why, sizeof why) != 0 ||
+        api_arg_time("since", f.since, why, sizeof why) != 0 ||
+        api_arg_time("until", f.until, why, sizeof why) != 0) {
         http_reply_error(resp, 400, "%s", why);
         return;
     }
-    json_t *runs = history_page_job(a->h, http_query(req, "job"), limit, before, &total);
+    json_t *runs = history_page_filter(a->h, &f, limit, before, &total);
     if (!runs) {
         http_reply_error(resp, 503, "%s", history_error(a->h));
         return;
