@@ -9,6 +9,7 @@
  */
 #include "th_svc.h"
 #include "engine/history.h"
+#include "service/api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,4 +137,32 @@ Test(history_filter, status_trigger_job_and_time_range, .timeout = 60)
     svc_term(&s);
     svc_free(&s);
     th_db_destroy(&t);
+}
+
+/* The filters' argument parsers alone: absent and empty filter nothing; each form of a
+ * time on both sides of its shape; a choice exactly, never a prefix. */
+Test(history_filter, argument_parsers)
+{
+    char why[API_WHY_MAX];
+    cr_assert_eq(api_arg_time("since", NULL, why, sizeof why), 0);
+    cr_assert_eq(api_arg_time("since", "", why, sizeof why), 0);
+    cr_assert_eq(api_arg_time("since", "2026-01-02", why, sizeof why), 0);
+    cr_assert_eq(api_arg_time("since", "2026-01-02T10:00:00Z", why, sizeof why), 0);
+    cr_assert_eq(api_arg_time("since", "2026-01-02T10:00:00.123Z", why, sizeof why), 0);
+    static const char *const bad[] = { "2026-1-02", "2026-01-02T", "2026-01-02T10:00:00",
+                                       "2026-01-02T10:00:00.12Z", "2026-01-02T10:00:00.1234Z",
+                                       "2026-01-02 10:00:00Z", "2026-01-0a", "x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(api_arg_time("until", bad[i], why, sizeof why), -1, "%s", bad[i]);
+        cr_assert_not_null(strstr(why, bad[i]), "%s", why);
+        cr_assert_not_null(strstr(why, "until must be"), "%s", why);
+    }
+    cr_assert_eq(api_arg_choice("status", NULL, "ok|failed", why, sizeof why), 0);
+    cr_assert_eq(api_arg_choice("status", "", "ok|failed", why, sizeof why), 0);
+    cr_assert_eq(api_arg_choice("status", "ok", "ok|failed", why, sizeof why), 0);
+    cr_assert_eq(api_arg_choice("status", "failed", "ok|failed", why, sizeof why), 0);
+    cr_assert_eq(api_arg_choice("status", "fail", "ok|failed", why, sizeof why), -1);
+    cr_assert_eq(api_arg_choice("status", "oks", "ok|failed", why, sizeof why), -1);
+    cr_assert_eq(api_arg_choice("status", "ok|failed", "ok|failed", why, sizeof why), -1);
+    cr_assert_str_eq(why, "status must be one of ok|failed, got 'ok|failed'");
 }

@@ -154,7 +154,7 @@ int api_arg_choice(const char *name, const char *arg, const char *choices, char 
             return 0;
         c += len + (c[len] == '|');
     }
-    if (!arg)
+    if (!arg || !*arg)
         return 0;
     snprintf(why, whylen, "%s must be one of %s, got '%.64s'", name, choices, arg);
     return -1;
@@ -174,7 +174,7 @@ int api_arg_time(const char *name, const char *arg, char *why, size_t whylen)
     /* The forms that compare as text with the store's "YYYY-MM-DDTHH:MM:SS.mmmZ". */
     static const char *const forms[] = { "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ",
                                          "YYYY-MM-DDTHH:MM:SS.mmmZ" };
-    if (!arg)
+    if (!arg || !*arg)
         return 0;
     size_t n = strlen(arg);
     for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {

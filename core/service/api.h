@@ -59,8 +59,8 @@ int api_arg_before(const char *arg, int64_t *before, char *why, size_t whylen);
 int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen);
 int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen);
 /*
- *   api_arg_choice: ?NAME= absent, or one of choices ("a|b|c").
- *   api_arg_time: ?NAME= absent, or a UTC time YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or
+ *   api_arg_choice: ?NAME= absent or empty (no filter), or one of choices ("a|b|c").
+ *   api_arg_time: ?NAME= absent or empty, or a UTC time YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or
  *   YYYY-MM-DDTHH:MM:SS.mmmZ (the history's since= and until=).
  */
 int api_arg_choice(const char *name, const char *arg, const char *choices, char *why,
