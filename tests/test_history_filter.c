@@ -166,3 +166,46 @@ Test(history_filter, argument_parsers)
     cr_assert_eq(api_arg_choice("status", "ok|failed", "ok|failed", why, sizeof why), -1);
     cr_assert_str_eq(why, "status must be one of ok|failed, got 'ok|failed'");
 }
+
+/* `reconciler history` takes the same filters, with the same checks, and its --json is the
+ * API's page of them. */
+Test(history_filter, cli_history_filters, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    char *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
+    write_runs(s.hist);
+    const char *const a1[] = { "history", "-c", s.yaml, "--status", "success", "--since",
+                               "2026-01-02", "--json", NULL };
+    int rc = th_run_cli(a1, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_eq(json_array_size(json_object_get(j, "runs")), 1, "%s", out);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "runs"),
+                                                                   0), "runId")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(j, "total")), 1);
+    json_decref(j);
+    free(out);
+    free(err);
+
+    const char *const a2[] = { "history", "-c", s.yaml, "--trigger", "scheduled", "--job", "b",
+                               NULL };
+    rc = th_run_cli(a2, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(out, "     3  "), "%s", out);
+    cr_assert_null(strstr(out, "     1  "), "%s", out);
+    free(out);
+    free(err);
+
+    const char *const a3[] = { "history", "-c", s.yaml, "--status", "done", NULL };
+    rc = th_run_cli(a3, NULL, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "--status must be one of success|partial"), "%s", err);
+    free(out);
+    free(err);
+    svc_free(&s);
+    th_db_destroy(&t);
+}

@@ -200,10 +200,6 @@ static const char *nonempty(const char *s)
     return s && *s ? s : NULL;
 }
 
-/* The values ?status= and ?trigger= of the history take (a run's status and trigger). */
-#define API_RUN_STATUSES "success|partial|failed|skipped|running|abandoned"
-#define API_RUN_TRIGGERS "startup|scheduled|catch_up|manual"
-
 /*
  * A page of the history: ?limit=N newest first, ?before=ID the runs older
  * than ID (keyset paging: a run recorded meanwhile never shifts a page).
