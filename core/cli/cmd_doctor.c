@@ -182,10 +182,12 @@ static void check_store_dir(doctor *dr, const char *dir)
 {
     struct stat st;
     char fix[PATH_MAX * 2 + 128], who[64];
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(fix, sizeof fix, "install -d -m 0700 -o %s -g %s %s", dr->user, dr->user, dir);
+    int found = stat(dir, &st) == 0;
+    if (!found || !S_ISDIR(st.st_mode)) {
+        snprintf(fix, sizeof fix, "install -d -m 0700 -o %s -g %s %s", dr->user,
+                 dr->has_user ? dr->group : dr->user, dir);
         say(dr, CK_FAIL, "store", fix, "the history store's folder %s: %s", dir,
-            errno ? strerror(errno) : "not a folder");
+            found ? "not a folder" : strerror(errno));
         return;
     }
     unsigned mode = (unsigned)(st.st_mode & 07777);
