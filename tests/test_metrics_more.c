@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* s's pipeline file with only jobs (the jobs: mapping's body). */
 static void jobs_setup(svc *s, th_db *t, const char *jobs)
@@ -155,6 +156,47 @@ Test(metrics_more, next_run_gauge, .timeout = 60)
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
     th_response_free(&r);
     cr_assert_float_eq(sample(&s, work), want, 0.0015, "resumed: the next slot again");
+    svc_term(&s);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether GET /v1/jobs/work says a run of it goes on. */
+static int work_running(svc *s)
+{
+    json_t *j = wait_for(s, "/v1/jobs/work", 200, 5000);
+    int running = json_is_true(json_object_get(j, "running"));
+    json_decref(j);
+    return running;
+}
+
+/*
+ * While a scheduled run goes on, the gauge is the slot after it, never a time that has
+ * passed (an alert on "time() > next run" must not fire during a long run).
+ */
+Test(metrics_more, next_run_during_a_run_is_ahead, .timeout = 60)
+{
+    th_db t;
+    svc s;
+    migrated(DB_SQLITE, &t);
+    jobs_setup(&s, &t, "  work:\n    schedule: { every: 5s }\n    steps:\n"
+                       "      - plugin: fixture\n        options: { pause: 3s }\n");
+    svc_start(&s, NULL);
+    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    TH_WAIT(work_running(&s), 20000, "no scheduled run began; log:\n%s", th_read(s.errlog));
+    double next = sample(&s, "reconciler_job_next_run_timestamp_seconds{job=\"work\"} ");
+    int64_t now = wall_ms();
+    cr_assert(work_running(&s), "the run ended before the gauge was read: too slow a machine");
+    cr_assert_gt(next * 1000.0, (double)now, "next run %.3f is behind now %.3f during a run",
+                 next, (double)now / 1000.0);
+    cr_assert_eq(fmod(next, 5.0), 0.0, "the next slot on the 5 s grid: %.3f", next);
     svc_term(&s);
     svc_free(&s);
     th_db_destroy(&t);

@@ -627,6 +627,12 @@ static void *job_main(void *arg)
                 continue;
             }
         }
+        /* While this slot runs, the job's next run (the API, /metrics) is the slot after it,
+         * not one that has passed: an alert on an overdue next run must not fire for a long
+         * run. The loop sets it again, with its jitter, once the run is over. */
+        int64_t after = schedule_next_slot(j, phase, last);
+        jobctl_set_next(jt->ctl, after >= 0 ? after : 0);
+        publish_next(s);
         ran_from = util_wall_ms();
         if (run_slot(jt, j, last, trigger)) {
             paused_slot = last;
