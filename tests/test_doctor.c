@@ -404,3 +404,68 @@ Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
     free(hist);
     th_db_destroy(&t);
 }
+
+/*
+ * The variables the file names are looked for where the service gets them, the unit's
+ * Environment= and EnvironmentFile=, not in this shell: set there, ok; missing, a warning
+ * naming the key, the variable and the file to add it to. Values are never printed.
+ */
+Test(doctor, variables_of_the_service_environment, .timeout = 60)
+{
+    th_db t;
+    char *out = NULL, *err = NULL, abs[4096], *text = NULL;
+    th_db_create(DB_SQLITE, &t);
+    th_db_migrate(&t);
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    char *env = th_path(abs, "vars.env"), *unit = th_path(abs, "vars.service");
+    char *yaml = th_path(abs, "vars.yaml"), *hist = NULL, *plugins = strdup(th_build_path("plugins"));
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s/vars.var/h.db\n"
+                           "plugin_dir: [%s]\nhttp:\n  listen: 127.0.0.1:1\n"
+                           "  token_env: DOC_API_TOKEN\nnotify:\n"
+                           "  - url: https://hooks.example/x\n    secret_env: DOC_HOOK_KEY\n"
+                           "steps:\n  - plugin: leases\n", t.url, abs, plugins), -1);
+    th_write(yaml, text);
+    free(text);
+    th_write(env, "# the service's secrets\nDOC_API_TOKEN=tok-s3cr3t-value\n");
+    cr_assert_eq(chmod(env, 0600), 0);
+    cr_assert_neq(asprintf(&text, "[Service]\nExecStart=/bin/true\nUser=%s\n"
+                           "Environment=\"OTHER=1 2\" PLAIN=x\nEnvironmentFile=-%s\n", me(), env),
+                  -1);
+    th_write(unit, text);
+    free(text);
+
+    const char *const args[] = { "doctor", "-c", yaml, "--unit", unit, NULL };
+    /* This shell has both set: the unit's environment is what counts. */
+    const char *const shell[] = { "DOC_API_TOKEN=a", "DOC_HOOK_KEY=b", NULL };
+    int rc = th_run_cli(args, shell, &out, &err);
+    cr_assert_eq(rc, 0, "warnings only: exit %d:\n%s%s", rc, out, err);
+    cr_assert_not_null(line_of(out, "ok", "variables", "http.token_env: DOC_API_TOKEN is set"),
+                       "%s", out);
+    char *l = line_of(out, "warn", "variables", "notify[0].secret_env names DOC_HOOK_KEY");
+    cr_assert_not_null(l, "%s", out);
+    char want[4200];
+    snprintf(want, sizeof want, "fix: add DOC_HOOK_KEY=... to %s", env);
+    cr_assert_not_null(strstr(l, want), "%s", out);
+    cr_assert_null(strstr(out, "tok-s3cr3t-value"), "a value was printed: %s", out);
+    free(out);
+    free(err);
+
+    /* Set by Environment= of the unit itself: ok too. */
+    cr_assert_neq(asprintf(&text, "[Service]\nExecStart=/bin/true\nUser=%s\n"
+                           "Environment=DOC_HOOK_KEY=k \"DOC_API_TOKEN=t t\"\n", me()), -1);
+    th_write(unit, text);
+    free(text);
+    rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
+    cr_assert_not_null(line_of(out, "ok", "variables", "DOC_HOOK_KEY is set"), "%s", out);
+    cr_assert_not_null(line_of(out, "ok", "variables", "DOC_API_TOKEN is set"), "%s", out);
+    cr_assert_null(line_of(out, "warn", "variables", NULL), "%s", out);
+    free(out);
+    free(err);
+    free(hist);
+    free(plugins);
+    free(env);
+    free(unit);
+    free(yaml);
+    th_db_destroy(&t);
+}

@@ -11,6 +11,9 @@
  *   secrets     database.password_file readable by that user and not by others;
  *               the unit's EnvironmentFile= not readable by others
  *   unit        systemd-analyze security --offline=true on the unit: exposure
+ *   variables   every variable the pipeline file names (database.password_env,
+ *               http.token_env, ...) is set in the unit's Environment= or
+ *               EnvironmentFile=: the service's environment, not this shell's
  *   database    the pipeline file's database answers
  *   migrations  none pending (migrate --status)
  *   grants      MariaDB: SHOW GRANTS holds what the core's statements and the
@@ -183,6 +186,25 @@ static void check_store_dir(doctor *dr, const char *dir)
     struct stat st;
     char fix[PATH_MAX * 2 + 128], who[64];
     int found = stat(dir, &st) == 0;
+    if (!found && errno == ENOENT) {
+        /* The service makes a missing folder (0700), when it may write the nearest one
+         * that exists above it. */
+        char up[PATH_MAX];
+        snprintf(up, sizeof up, "%s", dir);
+        struct stat ust;
+        int exists = 0;
+        while (!exists && strcmp(up, "/") != 0 && strcmp(up, ".") != 0) {
+            const char *parent = dirname(up); /* in up, or a constant "/" or "." */
+            memmove(up, parent, strlen(parent) + 1);
+            exists = stat(up, &ust) == 0;
+        }
+        if (exists && (!dr->has_user || user_may(dr, &ust, W_OK | X_OK))) {
+            say(dr, CK_OK, "store", NULL, "folder %s does not exist yet: the service creates "
+                "it (mode 0700) in %s", dir, up);
+            return;
+        }
+        errno = ENOENT;
+    }
     if (!found || !S_ISDIR(st.st_mode)) {
         snprintf(fix, sizeof fix, "install -d -m 0700 -o %s -g %s %s", dr->user,
                  dr->has_user ? dr->group : dr->user, dir);
@@ -359,6 +381,118 @@ static void check_unit(doctor *dr, const char *unit)
         say(dr, CK_OK, "unit", NULL, "%s: exposure %.1f (systemd-analyze security, at most "
             "%.1f)", unit, exposure, UNIT_EXPOSURE_MAX);
     free(out);
+}
+
+/* ------------------------------------------------------------------ the environment */
+
+/* Names set by the unit: its Environment= assignments and its EnvironmentFile= lines. */
+typedef struct env_names {
+    char **v;
+    size_t n, cap;
+} env_names;
+
+static void env_add(env_names *e, const char *name, size_t len)
+{
+    if (!len)
+        return;
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 16;
+        e->v = xrealloc(e->v, e->cap * sizeof *e->v);
+    }
+    e->v[e->n++] = xstrndup(name, len);
+}
+
+static int env_has(const env_names *e, const char *name)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (strcmp(e->v[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Read the names, never the values: Environment=A=1 "B=2 3" lines of the unit and
+ * KEY=VALUE lines of its environment file (# and ; start comments, as systemd reads them).
+ */
+static void env_read(env_names *e, const char *unit, const char *env_file)
+{
+    char line[4096];
+    FILE *f = unit ? fopen(unit, "r") : NULL;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Environment=", 12) != 0)
+            continue;
+        for (char *p = line + 12; *p && *p != '\n';) {
+            while (*p == ' ' || *p == '\t')
+                p++;
+            char quote = *p == '"' || *p == '\'' ? *p++ : 0;
+            env_add(e, p, strcspn(p, "="));
+            while (*p && *p != '\n' && (quote ? *p != quote : *p != ' '))
+                p++;
+            if (quote && *p == quote)
+                p++;
+        }
+    }
+    if (f)
+        fclose(f);
+    f = env_file ? fopen(env_file, "r") : NULL;
+    while (f && fgets(line, sizeof line, f)) {
+        char *p = line + strspn(line, " \t");
+        if (*p == '#' || *p == ';' || !strchr(p, '='))
+            continue;
+        env_add(e, p, strcspn(p, "= \t"));
+    }
+    if (f)
+        fclose(f);
+}
+
+static void check_var(doctor *dr, const env_names *e, const char *key, const char *var,
+                      const char *where, int *named)
+{
+    char fix[512];
+    if (!var)
+        return;
+    ++*named;
+    if (env_has(e, var)) {
+        say(dr, CK_OK, "variables", NULL, "%s: %s is set for the service", key, var);
+        return;
+    }
+    snprintf(fix, sizeof fix, "add %s=... to %s", var, where);
+    say(dr, CK_WARN, "variables", fix, "%s names %s, which the unit does not set (neither "
+        "Environment= nor its EnvironmentFile=)", key, var);
+}
+
+/* The variables the file names, against the service's environment as the unit sets it. */
+static void check_environment(doctor *dr, const config *cfg, const char *unit,
+                              const char *env_file)
+{
+    env_names e = { 0 };
+    char key[96];
+    int named = 0;
+    if (!unit) {
+        say(dr, CK_SKIP, "variables", NULL, "no unit: the service's environment is not "
+            "known here (validate checks this shell's)");
+        return;
+    }
+    env_read(&e, unit, env_file);
+    /* Where to add one: the unit's environment file, else an Environment= of the unit. */
+    const char *where = env_file ? env_file : unit;
+    check_var(dr, &e, "database.password_env", cfg->db_password_env, where, &named);
+    check_var(dr, &e, "http.token_env", cfg->http_token_env, where, &named);
+    check_var(dr, &e, "tracing.headers_env", cfg->tracing_headers_env, where, &named);
+    for (size_t i = 0; i < cfg->n_notify; i++) {
+        snprintf(key, sizeof key, "notify[%zu].secret_env", i);
+        check_var(dr, &e, key, cfg->notify[i].secret_env, where, &named);
+        for (size_t k = 0; k < cfg->notify[i].n_headers; k++) {
+            snprintf(key, sizeof key, "notify[%zu].headers.%.40s", i,
+                     cfg->notify[i].headers[k].name);
+            check_var(dr, &e, key, cfg->notify[i].headers[k].env, where, &named);
+        }
+    }
+    if (!named)
+        say(dr, CK_OK, "variables", NULL, "the pipeline file names no variable");
+    for (size_t i = 0; i < e.n; i++)
+        free(e.v[i]);
+    free(e.v);
 }
 
 /* ------------------------------------------------------------------ the database */
@@ -685,7 +819,9 @@ static const char doctor_help[] =
     "(ok, warn, FAIL or skip) with a fix: the history store and its folder owned by\n"
     "and writable for the service's user and not readable by others; the password\n"
     "file and the unit's EnvironmentFile= likewise; the unit's exposure in\n"
-    "`systemd-analyze security --offline=true` (skipped without it); the database\n"
+    "`systemd-analyze security --offline=true` (skipped without it); every\n"
+    "variable the file names (database.password_env, http.token_env, ...) set by\n"
+    "the unit (Environment=, EnvironmentFile=); the database\n"
     "answers; no migration pending; the grants the core's statements and the steps'\n"
     "recorded changes need (MariaDB: SHOW GRANTS; SQLite: the file is writable);\n"
     "every step's prepared statements compile.\n"
@@ -712,7 +848,7 @@ int cmd_doctor(int argc, char **argv)
     doctor dr = { 0 };
     config *cfg = NULL;
     const char *unit_arg = NULL;
-    char *unit_user = NULL, *env_file = NULL;
+    char *unit_user = NULL, *env_file = NULL, *unit_env = NULL;
     int ch, rc;
 
     optind = 1;
@@ -749,14 +885,17 @@ int cmd_doctor(int argc, char **argv)
         check_secret(&dr, "database.password_file", cfg->db_password_file, 1);
     /* systemd reads EnvironmentFile= as root, before it drops to User=: only others'
      * access matters. Without a unit, the one beside the default pipeline file. */
-    env_file = unit_value(unit, "EnvironmentFile");
-    if (!env_file) {
+    unit_env = unit_value(unit, "EnvironmentFile");
+    if (unit_env) {
+        env_file = xstrdup(unit_env);
+    } else {
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s", rc_default_config);
         env_file = xasprintf("%s/reconciler.env", dirname(dir));
     }
     check_secret(&dr, "environment file", env_file, 0);
     check_unit(&dr, unit);
+    check_environment(&dr, cfg, unit, unit_env);
     check_database(&dr, cfg);
 
     if (dr.as_json) {
@@ -772,6 +911,7 @@ int cmd_doctor(int argc, char **argv)
     json_decref(dr.checks);
     free(unit_user);
     free(env_file);
+    free(unit_env);
     config_free(cfg);
     return dr.n_fail ? EXIT_STEP_FAILED : EXIT_OK;
 }
