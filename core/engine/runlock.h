@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include "config/config.h"
 #include "db/lock.h"
+#include "trace/run_trace.h"
 
 typedef struct runlock runlock;
 
@@ -52,6 +53,12 @@ enum { RUNLOCK_TAKEN = 1, RUNLOCK_BUSY = 0, RUNLOCK_ERROR = -1, RUNLOCK_STOPPED 
  * RUNLOCK_STOPPED when the process was asked to stop while waiting.
  */
 int runlock_acquire(runlock *rl, int64_t wait_ms, lock_info *other, char *err, size_t errlen);
+
+/*
+ * tracing: while the lock is held, each renewal (and the release) is an event of tr's root
+ * span (NULL: none). The release forgets tr: the caller may free it once the lock is let go.
+ */
+void runlock_set_trace(runlock *rl, trace_run *tr);
 
 /* Let go; hold_ms as lock_release (0: at once). Failures are logged. */
 void runlock_release(runlock *rl, int64_t hold_ms);

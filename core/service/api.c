@@ -517,6 +517,27 @@ static void declared_figures(strbuf *b, const pipeline *p, json_t *probes)
     }
 }
 
+/* tracing: the exporter's counts (a mutex held for a copy: never waits on a receiver). */
+static void trace_metrics(trace_exporter *tx, strbuf *b)
+{
+    trace_export_stats st;
+    trace_exporter_stats(tx, &st);
+    prom_family(b, "reconciler_trace_spans_total", "counter",
+                "Spans of the runs' traces by result: exported (a receiver took them), failed "
+                "(refused, or given up after retries), dropped (the queue was full, or out of "
+                "time when stopping). All 0 while tracing is off.");
+    prom_sample(b, "reconciler_trace_spans_total", (double)st.sent, "result", "exported", NULL);
+    prom_sample(b, "reconciler_trace_spans_total", (double)st.failed, "result", "failed", NULL);
+    prom_sample(b, "reconciler_trace_spans_total", (double)st.dropped, "result", "dropped",
+                NULL);
+    prom_family(b, "reconciler_trace_export_requests_total", "counter",
+                "OTLP export requests made, retries included.");
+    prom_sample(b, "reconciler_trace_export_requests_total", (double)st.requests, NULL);
+    prom_family(b, "reconciler_trace_spans_queued", "gauge",
+                "Spans waiting in the exporter's queue.");
+    prom_sample(b, "reconciler_trace_spans_queued", (double)st.queued, NULL);
+}
+
 static void h_metrics(void *user, const http_request *req, http_response *resp)
 {
     static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
@@ -592,6 +613,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_sample(&b, "reconciler_lock_held_until_timestamp_seconds",
                 held ? (double)lock_until_ms / 1000.0 : 0.0, NULL);
     webhook_metrics(a->wh, &b);
+    trace_metrics(a->tx, &b);
     if (a->cfgs)
         reload_state_metrics(a->cfgs, &b);
     char abi[16];

@@ -22,6 +22,9 @@
 #include "service/schedule.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
+#include "trace/exporter.h"
+#include "trace/run_trace.h"
+#include "trace/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +76,7 @@ struct service {
     history *fig_hist;      /* the figures' own: saving a snapshot never holds up the API */
     runlock *rl;
     webhook *wh;            /* the notify: deliveries' thread */
+    trace_exporter *tx;     /* tracing: the runs' traces go out on its thread; NULL: off */
     dbwatch *watch;
     figures *fig;           /* the live figures' snapshot and its refresh thread */
     db *d;                  /* the run's connection */
@@ -149,6 +153,23 @@ static int connect_with_backoff(service *s)
     }
 }
 
+/*
+ * tracing: the exporter for the service's runs, from the file it started with (the
+ * tracing: keys over the OTEL_* variables; a reload does not move it). NULL: off.
+ */
+static trace_exporter *service_tracing(const config *cfg)
+{
+    trace_settings ts;
+    trace_overrides o = { cfg->tracing_enabled, cfg->tracing_endpoint, cfg->tracing_headers_env,
+                          cfg->tracing_service_name };
+    trace_settings_load(&o, &ts);
+    trace_exporter *e = trace_exporter_start(&ts);
+    if (e)
+        log_info("service: tracing: each run's trace is sent to %s", ts.shown);
+    trace_settings_free(&ts);
+    return e;
+}
+
 static void run_started(void *user, int64_t run_id)
 {
     run_state_running(user, run_id);
@@ -213,8 +234,26 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
         spec.started = run_started;
         spec.user = &s->rs;
     }
+    /* tracing: each run is a trace of its own. A TRACEPARENT in the service's environment
+     * is not honoured here: it would make every run for months a child of one span. */
+    trace_run *tr = NULL;
+    if (s->tx) {
+        char slot[40];
+        if (jr->slot)
+            run_slot_text(jr->slot, slot, sizeof slot);
+        trace_run_info ti = { job, jr->trigger, jr->slot ? slot : NULL, jr->dry_run,
+                              jr->run_id };
+        spec.trace = tr = trace_run_begin(NULL, &ti, trace_now_ns());
+    }
     figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
+    if (tr) {
+        /* Queued only (never waits on the receiver); a full queue drops it, counted. */
+        trace_batch b = { 0 };
+        trace_run_take(tr, &b);
+        trace_exporter_enqueue(s->tx, &b);
+        trace_run_free(tr);
+    }
     if (!jr->dry_run && *jr->d)
         changes_prune_old(*jr->d, snap->cfg->history_changes_keep_ms / 1000);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
@@ -776,6 +815,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
         log_error("%s", history_error(s.h));
     s.rs.h = s.api_hist;
     s.wh = webhook_start(s.h);
+    s.tx = service_tracing(cfg);
     /* Each job's own lock for its thread; the API's lock metric shows the first job's. */
     s.n_jobs = cfg->n_jobs;
     s.ctls = xcalloc(s.n_jobs, sizeof *s.ctls);
@@ -794,7 +834,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
                       .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
                       .reload = request_reload, .fig = s.fig, .jobs = s.ctls,
-                      .n_jobs = s.n_jobs };
+                      .n_jobs = s.n_jobs, .tx = s.tx };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -831,8 +871,11 @@ out:
     http_stop(http);
     stop_jobs(&s); /* before figures_stop: a job's run tells the figures when it ends */
     figures_stop(s.fig);
-    /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
-    webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
+    /* What is still queued (the last run's alert, its trace) gets a bounded moment, within
+     * SIGTERM's 5 s: one deadline for both, as the exporter sends on its own thread meanwhile. */
+    int64_t last_words = util_mono_ms() + WEBHOOK_STOP_BUDGET_MS;
+    webhook_finish(s.wh, last_words, 0);
+    trace_exporter_stop(s.tx, last_words, NULL);
     dbwatch_stop(s.watch);
     db_close(s.d);
     run_state_destroy(&s.rs);
