@@ -591,6 +591,11 @@ const char *runlock_stop_reason(const runlock *rl)
                : "interrupted: the run lock could not be renewed before its lease could end";
 }
 
+int64_t runlock_ttl(const runlock *rl)
+{
+    return rl->ttl_ms; /* written by acquire, on the caller's thread */
+}
+
 const char *runlock_name(const runlock *rl)
 {
     return rl->name;

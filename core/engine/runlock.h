@@ -90,6 +90,8 @@ const char *runlock_stop_reason(const runlock *rl);
 
 /* The lock row's name. */
 const char *runlock_name(const runlock *rl);
+/* The lease of the current (or last) take, ms: the job's lock_ttl, not schedule.lock_ttl. */
+int64_t runlock_ttl(const runlock *rl);
 
 /* This process's holder id. */
 const char *runlock_holder(const runlock *rl);

@@ -728,12 +728,13 @@ static json_t *make_run_assignment(void *user)
     const run_assignment_args *a = user;
     json_t *j = assignment_of(a->cfg, "run", a->dry_run, a->clock);
     /* The lock's own row (a job's is named as the job): fencing against another row
-     * found no lease of ours and refused every write of a named job ("lease lost"). */
+     * found no lease of ours and refused every write of a named job ("lease lost"); its
+     * lease is the job's lock_ttl, which a fence that renews (SQLite) must not stretch. */
     if (a->rl && !a->dry_run)
         json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s, s:I}", "name",
                                                     runlock_name(a->rl), "holder",
                                                     runlock_holder(a->rl), "ttlMs",
-                                                    (json_int_t)a->cfg->schedule_lock_ttl_ms)));
+                                                    (json_int_t)runlock_ttl(a->rl))));
     json_object_set_new(j, "runId", jx(json_integer(a->run_id)));
     json_object_set_new(j, "job", jx_text(a->job ? a->job : ""));
     return j;
