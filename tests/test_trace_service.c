@@ -275,3 +275,76 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* Wait up to ms for sql's count to reach want. */
+static void wait_count(db *d, const char *sql, int64_t want, int ms, const svc *s)
+{
+    int64_t end = mono_ms() + ms;
+    while (th_count(d, sql) < want) {
+        cr_assert_lt(mono_ms(), end, "%s: not %lld within %d ms; log:\n%s", sql,
+                     (long long)want, ms, th_read(s->errlog));
+        sleep_ms(50);
+    }
+}
+
+/* The value of the metric line that starts with name (e.g. `x{result="failed"} `), or -1. */
+static double metric(svc *s, const char *name)
+{
+    th_response m;
+    cr_assert_eq(th_http(s->port, "GET", "/metrics", NULL, NULL, &m), 0);
+    const char *at = strstr(m.body, name);
+    double v = at ? atof(at + strlen(name)) : -1;
+    th_response_free(&m);
+    return v;
+}
+
+/*
+ * A receiver that hangs (20 s without an answer) or answers 500: the service's scheduled
+ * runs go on and succeed one after the other (the exporter never holds a run up), the
+ * state endpoint answers, and SIGTERM still ends it with 0 within 5 s.
+ */
+Test(trace_service, a_hanging_or_failing_receiver_costs_the_service_nothing, .timeout = 120)
+{
+    for (int hang = 1; hang >= 0; hang--) {
+        th_db t;
+        svc s;
+        th_otlp rx = { 0 };
+        char endpoint[160];
+        migrated(DB_SQLITE, &t);
+        th_otlp_start(&rx, hang ? 200 : 500, hang ? 20000 : 0);
+        write_jobs(&s, &t, "", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
+                               "      - plugin: fixture\n");
+        snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
+                 th_otlp_url(&rx));
+        const char *const env[] = { endpoint, NULL };
+        svc_start(&s, env);
+        /* The receiver has the first trace (and holds or refuses it) ... */
+        cr_assert(th_otlp_wait(&rx, 1, 30000), "no export request; log:\n%s",
+                  th_read(s.errlog));
+        /* ... while runs go on: three more scheduled runs after it, every one a success. */
+        wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = "
+                   "'success'", 4, 30000, &s);
+        cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE "
+                              "status NOT IN ('success', 'claimed')"), 0,
+                     "a run that did not succeed; log:\n%s", th_read(s.errlog));
+        if (!hang) {
+            /* Refused, not retried (500), counted as failed; the hanging one is still in flight. */
+            for (int64_t end = mono_ms() + 10000;
+                 metric(&s, "reconciler_trace_spans_total{result=\"failed\"} ") <= 0;
+                 sleep_ms(50))
+                cr_assert_lt(mono_ms(), end, "no failed spans counted");
+            cr_assert_eq(th_otlp_count(&rx) > 0, 1);
+        }
+        int status = 0;
+        json_t *st = get_json(&s, "/v1/service/state", &status);
+        cr_assert_eq(status, 200);
+        json_decref(st);
+        svc_term(&s); /* exit 0 within 5 s, the hanging receiver notwithstanding */
+        char *log = th_read(s.errlog);
+        cr_assert_null(strstr(log, "\"level\":\"error\""), "%s", log);
+        free(log);
+        th_otlp_stop(&rx);
+        svc_free(&s);
+        th_db_destroy(&t);
+    }
+}
