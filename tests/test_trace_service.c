@@ -348,3 +348,72 @@ Test(trace_service, a_hanging_or_failing_receiver_costs_the_service_nothing, .ti
         th_db_destroy(&t);
     }
 }
+
+/*
+ * Past 100 chunks a step's chunks are summed in one span: a real sql step of 105 chunks
+ * (batch_size 1) is the step, 100 chunk spans and a summary of the other 5, whose rows
+ * add up to the step's.
+ */
+Test(trace_service, past_100_chunks_the_rest_is_one_summary_span, .timeout = 120)
+{
+    th_db t;
+    svc s;
+    th_otlp rx = { 0 };
+    char endpoint[160], *out = NULL, *err = NULL;
+    migrated(DB_SQLITE, &t);
+    cr_assert_eq(db_exec(t.conn, "BEGIN", NULL, 0, NULL), 0);
+    for (int i = 0; i < 105; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "u%03d", i);
+        session(t.conn, id);
+    }
+    cr_assert_eq(db_exec(t.conn, "COMMIT", NULL, 0, NULL), 0);
+    th_otlp_start(&rx, 200, 0);
+    write_jobs(&s, &t, "", "  many:\n    steps:\n"
+               "      - plugin: sql\n        name: stale\n        options:\n"
+               "          table: user_sessions\n          key: user_id\n"
+               "          where: \"contact_status = 'ACTIVE'\"\n"
+               "          set: \"contact_status = 'STALE'\"\n          batch_size: 1\n"
+               "          result: staleContacts\n");
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
+             th_otlp_url(&rx));
+    const char *const env[] = { endpoint, NULL };
+    const char *const args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
+    int rc = th_run_cli(args, env, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    json_t *result = json_loads(out, 0, NULL);
+    const char *tid = json_string_value(json_object_get(result, "traceId"));
+    cr_assert_not_null(tid, "%s", out);
+    cr_assert_eq(json_integer_value(json_object_get(result, "rowsChanged")), 105, "%s", out);
+    json_t *spans = th_otlp_spans(&rx, NULL);
+    th_otlp_check_tree(spans, tid, NULL);
+    /* The run, the step, 100 chunks, one summary. */
+    cr_assert_eq(json_array_size(spans), 1 + 1 + 100 + 1, "%zu spans", json_array_size(spans));
+    json_t *step = th_otlp_find(spans, "step stale");
+    cr_assert_eq(int_attr(step, "reconciler.chunks"), 105);
+    json_t *sum = th_otlp_find(spans, TRACE_SPAN_CHUNKS_SUMMARY);
+    cr_assert_not_null(sum);
+    cr_assert_str_eq(json_string_value(json_object_get(sum, "parentSpanId")),
+                     json_string_value(json_object_get(step, "spanId")));
+    cr_assert_eq(int_attr(sum, "reconciler.chunks.first_index"), 101);
+    cr_assert_eq(int_attr(sum, "reconciler.chunks.count"), 5);
+    cr_assert_eq(int_attr(sum, "reconciler.chunks.rows"), 5);
+    size_t i;
+    json_t *sp;
+    long long rows = 0, index_max = 0;
+    json_array_foreach(spans, i, sp)
+        if (strcmp(json_string_value(json_object_get(sp, "name")), TRACE_SPAN_CHUNK) == 0) {
+            rows += int_attr(sp, "reconciler.chunk.rows");
+            long long ix = int_attr(sp, "reconciler.chunk.index");
+            index_max = ix > index_max ? ix : index_max;
+        }
+    cr_assert_eq(rows, 100);
+    cr_assert_eq(index_max, 100);
+    json_decref(spans);
+    json_decref(result);
+    free(out);
+    free(err);
+    th_otlp_stop(&rx);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
