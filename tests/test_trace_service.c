@@ -134,7 +134,8 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
                "          where: \"contact_status = 'ACTIVE'\"\n"
                "          set: \"contact_status = 'STALE'\"\n          batch_size: 1\n"
                "          result: staleContacts\n"
-               "      - plugin: fixture\n        options: { pause: 1500ms }\n");
+               "      - plugin: fixture\n        options: { pause: 1500ms }\n"
+               "  boot:\n    steps:\n      - plugin: fixture\n");
     snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
              rx.port);
     snprintf(headers, sizeof headers, "OTEL_EXPORTER_OTLP_HEADERS=x-api-key=" SECRET);
@@ -250,6 +251,34 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
         cr_assert(counted || mono_ms() < end, "%s", m.body);
         th_response_free(&m);
     }
+
+    /* The startup run (job boot) and a run-now of tick are traces too. */
+    json_t *more = NULL;
+    char other[33];
+    wait_root(&rx, "startup", 0, 30000, other, &more, &s);
+    json_t *boot = of_trace(more, other);
+    cr_assert_str_eq(str_attr(th_otlp_find(boot, TRACE_SPAN_RUN), "reconciler.job"), "boot");
+    cr_assert_null(th_otlp_attr(th_otlp_find(boot, TRACE_SPAN_RUN), "reconciler.scheduled_for"));
+    json_decref(boot);
+    json_decref(more);
+    /* tick runs every second for 1.5 s: asked while one runs, it answers 409; ask again. */
+    for (int64_t end = mono_ms() + 30000;; sleep_ms(20)) {
+        th_response pr;
+        cr_assert_eq(th_http(s.port, "POST", "/v1/jobs/tick/run", NULL, NULL, &pr), 0);
+        int st = pr.status;
+        cr_assert(st < 300 || (st == 409 && mono_ms() < end), "%d %s", st, pr.body);
+        th_response_free(&pr);
+        if (st < 300)
+            break;
+    }
+    wait_root(&rx, "manual", 0, 30000, other, &more, &s);
+    json_t *manual = of_trace(more, other);
+    th_otlp_check_tree(manual, other, NULL);
+    cr_assert_str_eq(str_attr(th_otlp_find(manual, TRACE_SPAN_RUN), "reconciler.job"), "tick");
+    cr_assert_str_eq(str_attr(th_otlp_find(manual, TRACE_SPAN_RUN), "reconciler.status"),
+                     "success");
+    json_decref(manual);
+    json_decref(more);
 
     /* The run's JSON log lines carry its trace; none carries a secret. */
     svc_term(&s);
