@@ -348,6 +348,8 @@ void run_record_skipped(run_env *env, const run_spec *spec, const char *reason,
         run_id = 0;
     }
     log_info("%s run of job %s %s", spec->trigger, spec->job ? spec->job->name : "-", reason);
+    if (spec->trace)
+        trace_run_set_id(spec->trace, run_id);
     not_run(env, spec, run_id, "skipped", reason, EXIT_OK, NULL, result);
 }
 

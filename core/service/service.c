@@ -170,6 +170,35 @@ static trace_exporter *service_tracing(const config *cfg)
     return e;
 }
 
+/*
+ * tracing: a run's trace, or NULL when tracing is off. Each run is a trace of its own: a
+ * TRACEPARENT in the service's environment is not honoured (it would make every run for
+ * months a child of one span).
+ */
+static trace_run *begin_trace(service *s, const char *job, const char *trigger, int64_t slot,
+                              int dry_run, int64_t run_id)
+{
+    char slot_text[40];
+    if (!s->tx)
+        return NULL;
+    if (slot)
+        run_slot_text(slot, slot_text, sizeof slot_text);
+    trace_run_info ti = { job, trigger, slot ? slot_text : NULL, dry_run, run_id };
+    return trace_run_begin(NULL, &ti, trace_now_ns());
+}
+
+/* The run's spans to the exporter (queued only: never waits on the receiver; a full queue
+ * drops them, counted), and tr freed. Accepts NULL. */
+static void export_trace(service *s, trace_run *tr)
+{
+    trace_batch b = { 0 };
+    if (!tr)
+        return;
+    trace_run_take(tr, &b);
+    trace_exporter_enqueue(s->tx, &b);
+    trace_run_free(tr);
+}
+
 static void run_started(void *user, int64_t run_id)
 {
     run_state_running(user, run_id);
@@ -234,26 +263,10 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
         spec.started = run_started;
         spec.user = &s->rs;
     }
-    /* tracing: each run is a trace of its own. A TRACEPARENT in the service's environment
-     * is not honoured here: it would make every run for months a child of one span. */
-    trace_run *tr = NULL;
-    if (s->tx) {
-        char slot[40];
-        if (jr->slot)
-            run_slot_text(jr->slot, slot, sizeof slot);
-        trace_run_info ti = { job, jr->trigger, jr->slot ? slot : NULL, jr->dry_run,
-                              jr->run_id };
-        spec.trace = tr = trace_run_begin(NULL, &ti, trace_now_ns());
-    }
+    spec.trace = begin_trace(s, job, jr->trigger, jr->slot, jr->dry_run, jr->run_id);
     figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
-    if (tr) {
-        /* Queued only (never waits on the receiver); a full queue drops it, counted. */
-        trace_batch b = { 0 };
-        trace_run_take(tr, &b);
-        trace_exporter_enqueue(s->tx, &b);
-        trace_run_free(tr);
-    }
+    export_trace(s, spec.trace);
     if (!jr->dry_run && *jr->d)
         changes_prune_old(*jr->d, snap->cfg->history_changes_keep_ms / 1000);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
@@ -463,7 +476,10 @@ static int run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const cha
             run_env env = { snap->cfg, snap->p, s->h, jt->rl, &jt->d };
             run_spec spec = { .trigger = trigger, .job = j, .slot = slot };
             json_t *r = NULL;
+            /* A paused slot is a run that did not happen: a trace of one span says so. */
+            spec.trace = begin_trace(s, j->name, trigger, slot, 0, 0);
             run_record_skipped(&env, &spec, why, &r);
+            export_trace(s, spec.trace);
             snapshot_release(snap);
             run_state_record(&s->rs, r);
             free(why);
