@@ -17,6 +17,7 @@
 #include "trace/run_trace.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,10 @@
 #define SECRET "SVC-SECRET-7781"
 #define LINK "https://tracing.example/trace/"
 
-/* s's pipeline file: top-level keys top, then the jobs: mapping's body jobs. */
-static void write_jobs(svc *s, th_db *t, const char *top, const char *jobs)
+/* s's pipeline file (again): top-level keys top, then the jobs: mapping's body jobs. */
+static void rewrite_jobs(svc *s, th_db *t, const char *top, const char *jobs)
 {
     char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    svc_setup(s, t, 1, "", "", "  - plugin: fixture\n");
     cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
                            "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\nlog:\n"
                            "  format: json\n%sjobs:\n%s",
@@ -37,6 +37,13 @@ static void write_jobs(svc *s, th_db *t, const char *top, const char *jobs)
     free(text);
     free(plugins);
     free(fixtures);
+}
+
+/* A new instance's pipeline file (svc_setup's paths and port) with top and jobs. */
+static void write_jobs(svc *s, th_db *t, const char *top, const char *jobs)
+{
+    svc_setup(s, t, 1, "", "", "  - plugin: fixture\n");
+    rewrite_jobs(s, t, top, jobs);
 }
 
 static json_t *attr(json_t *span, const char *key)
@@ -442,6 +449,56 @@ Test(trace_service, past_100_chunks_the_rest_is_one_summary_span, .timeout = 120
     json_decref(result);
     free(out);
     free(err);
+    th_otlp_stop(&rx);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
+
+/*
+ * The exporter starts with the service: a reload that changes tracing.endpoint is warned
+ * about (by key, never quoting the URL, which may hold a token) and the traces keep going
+ * where they went; tracing.link, read per request, follows the file at once.
+ */
+Test(trace_service, a_reload_keeps_the_exporter_and_follows_the_link, .timeout = 120)
+{
+    th_db t;
+    svc s;
+    th_otlp rx = { 0 }, other = { 0 };
+    char top[512];
+    migrated(DB_SQLITE, &t);
+    th_otlp_start(&rx, 200, 0);
+    th_otlp_start(&other, 200, 0);
+    const char *jobs = "  tick:\n    schedule: { every: 1s }\n    steps:\n"
+                       "      - plugin: fixture\n";
+    snprintf(top, sizeof top, "tracing:\n  endpoint: %s\n", th_otlp_url(&rx));
+    write_jobs(&s, &t, top, jobs);
+    svc_start(&s, NULL);
+    cr_assert(th_otlp_wait(&rx, 1, 30000), "no export; log:\n%s", th_read(s.errlog));
+    snprintf(top, sizeof top, "tracing:\n  endpoint: http://u:RELOAD-TOKEN-5150@127.0.0.1:%d"
+             "/v1/traces\n  link: \"" LINK "{traceId}\"\n", other.port);
+    rewrite_jobs(&s, &t, top, jobs);
+    kill(s.pid, SIGHUP);
+    for (int64_t end = mono_ms() + 15000;
+         !th_file_contains(s.errlog, "reload: tracing.endpoint changed"); sleep_ms(50))
+        cr_assert_lt(mono_ms(), end, "no warning; log:\n%s", th_read(s.errlog));
+    int before = th_otlp_count(&rx);
+    cr_assert_gt(th_otlp_wait(&rx, before + 2, 30000), before + 1,
+                 "the traces stopped after the reload");
+    cr_assert_eq(th_otlp_count(&other), 0, "the reload moved the exporter");
+    /* The link follows the file in force: the newest run's detail has it. */
+    for (int64_t end = mono_ms() + 15000;; sleep_ms(100)) {
+        json_t *page = wait_for(&s, "/v1/reconciliation/history?limit=1", 200, 10000);
+        json_t *run = json_array_get(json_object_get(page, "runs"), 0);
+        const char *url = json_string_value(json_object_get(run, "traceUrl"));
+        int ok = url && strncmp(url, LINK, strlen(LINK)) == 0;
+        json_decref(page);
+        if (ok)
+            break;
+        cr_assert_lt(mono_ms(), end, "no traceUrl after the reload");
+    }
+    svc_term(&s);
+    cr_assert_eq(th_file_contains(s.errlog, "RELOAD-TOKEN"), 0, "the endpoint's token logged");
+    th_otlp_stop(&other);
     th_otlp_stop(&rx);
     svc_free(&s);
     th_db_destroy(&t);

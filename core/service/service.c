@@ -294,6 +294,10 @@ static void keep_bound(const config *old, config *nc)
         { "history.path", &old->history_path, &nc->history_path },
         { "http.listen", &old->http_listen, &nc->http_listen },
         { "http.token_env", &old->http_token_env, &nc->http_token_env },
+        /* The exporter starts with the service (tracing.link is read per request). */
+        { "tracing.endpoint", &old->tracing_endpoint, &nc->tracing_endpoint },
+        { "tracing.headers_env", &old->tracing_headers_env, &nc->tracing_headers_env },
+        { "tracing.service_name", &old->tracing_service_name, &nc->tracing_service_name },
     };
     for (size_t i = 0; i < sizeof bound / sizeof bound[0]; i++) {
         const char *o = *bound[i].o ? *bound[i].o : "", *n = *bound[i].n ? *bound[i].n : "";
@@ -306,6 +310,10 @@ static void keep_bound(const config *old, config *nc)
             nc->db_url_line = old->db_url_line;
             nc->db_url_col = old->db_url_col;
         }
+    }
+    if (nc->tracing_enabled != old->tracing_enabled) {
+        log_warn("reload: tracing.enabled changed; it takes effect when reconciler restarts");
+        nc->tracing_enabled = old->tracing_enabled;
     }
     nc->db_connect_timeout_ms = old->db_connect_timeout_ms;
     nc->db_read_timeout_ms = old->db_read_timeout_ms;
