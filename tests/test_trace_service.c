@@ -503,3 +503,51 @@ Test(trace_service, a_reload_keeps_the_exporter_and_follows_the_link, .timeout =
     svc_free(&s);
     th_db_destroy(&t);
 }
+
+/* A slot skipped while the job is paused is a trace of one span: status skipped, no steps. */
+Test(trace_service, a_paused_slot_is_a_skipped_trace, .timeout = 90)
+{
+    th_db t;
+    svc s;
+    th_otlp rx = { 0 };
+    char endpoint[160];
+    migrated(DB_SQLITE, &t);
+    th_otlp_start(&rx, 200, 0);
+    write_jobs(&s, &t, "", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
+                           "      - plugin: fixture\n");
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
+             th_otlp_url(&rx));
+    const char *const env[] = { endpoint, NULL };
+    svc_start(&s, env);
+    json_t *st = wait_for(&s, "/v1/service/state", 200, 15000);
+    json_decref(st);
+    th_response pr;
+    cr_assert_eq(th_http(s.port, "POST", "/v1/jobs/tick/pause", NULL, NULL, &pr), 0);
+    cr_assert_lt(pr.status, 300, "%d %s", pr.status, pr.body);
+    th_response_free(&pr);
+    for (int64_t end = mono_ms() + 30000, found = 0; !found; sleep_ms(50)) {
+        json_t *all = th_otlp_count(&rx) ? th_otlp_spans(&rx, NULL) : json_array(), *sp;
+        size_t i;
+        json_array_foreach(all, i, sp) {
+            json_t *status = th_otlp_attr(sp, "reconciler.status");
+            if (found || strcmp(json_string_value(json_object_get(sp, "name")),
+                                TRACE_SPAN_RUN) != 0 || !status ||
+                strcmp(json_string_value(json_object_get(status, "stringValue")), "skipped"))
+                continue;
+            json_t *spans = of_trace(all, json_string_value(json_object_get(sp, "traceId")));
+            cr_assert_eq(json_array_size(spans), 1, "a skipped run has no step spans");
+            cr_assert_str_eq(str_attr(sp, "reconciler.job"), "tick");
+            cr_assert_str_eq(str_attr(sp, "reconciler.trigger"), "scheduled");
+            cr_assert_not_null(th_otlp_attr(sp, "reconciler.scheduled_for"));
+            cr_assert_gt(int_attr(sp, "reconciler.run_id"), 0);
+            json_decref(spans);
+            found = 1;
+        }
+        json_decref(all);
+        cr_assert(found || mono_ms() < end, "no skipped trace; log:\n%s", th_read(s.errlog));
+    }
+    svc_term(&s);
+    th_otlp_stop(&rx);
+    svc_free(&s);
+    th_db_destroy(&t);
+}
