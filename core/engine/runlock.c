@@ -230,10 +230,6 @@ static int renewed_by_writes(runlock *rl)
     return 1;
 }
 
-/*
- * A renewal, with rl->mu held. sent: when it was sent (the lease counts from
- * then at the latest).
- */
 /* tracing: a renewal as an event of the holding run's root span (with rl->mu held). */
 static void renew_event(runlock *rl, const char *outcome, int64_t took_ms)
 {
@@ -248,6 +244,10 @@ static void renew_event(runlock *rl, const char *outcome, int64_t took_ms)
     pthread_mutex_unlock(&rl->trace_mu);
 }
 
+/*
+ * A renewal, with rl->mu held. sent: when it was sent (the lease counts from
+ * then at the latest).
+ */
 static void renew(runlock *rl)
 {
     char err[1024];
