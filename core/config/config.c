@@ -5,6 +5,7 @@
 #include "config/figure_defaults.h"
 #include "config/webhook_url.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/paths.h"
 #include "base/text.h"
 #include "base/util.h"
@@ -1640,6 +1641,13 @@ void config_free(config *c)
     free(c->tracing_link);
     yt_free(c->root);
     free(c);
+}
+
+void config_log_apply(const config *c)
+{
+    int level = log_level_parse(c->log_level ? c->log_level : "info");
+    log_setup(level < 0 ? RC_LOG_INFO : (rc_log_level)level,
+              c->log_format && strcmp(c->log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
 }
 
 /* ------------------------------------------------------- scopes */

@@ -260,6 +260,13 @@ int config_keys_take(config *c, const struct json_t *keys, unsigned scope, char 
  */
 int config_table_check(char *err, size_t errlen);
 
+/*
+ * The process's log settings from c's log.level and log.format (which a
+ * command line's --log-level and --log-format have been written into): at
+ * start, and for a reload only once its whole file has been accepted.
+ */
+void config_log_apply(const config *c);
+
 /* The job called name, or NULL. */
 const cfg_job *cfg_job_find(const config *c, const char *name);
 

@@ -4,6 +4,7 @@
 #include "base/exitcode.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/paths.h"
 #include "base/stop.h"
 #include "base/util.h"
 #include "config/options.h"
@@ -50,12 +51,13 @@ typedef struct worker {
 /* ----------------------------------------------------------- starting one */
 
 /*
- * The binary to start: this same one. RECONCILER_WORKER names another (the
- * test suite's own binary is not reconciler, so it points at the real one).
+ * The binary to start: this same one. In a test build only, RECONCILER_WORKER
+ * names another (the test suite's own binary is not reconciler, so it points
+ * at the real one); the installed binary has no such variable (base/paths.h).
  */
 static const char *worker_exe(void)
 {
-    const char *e = getenv("RECONCILER_WORKER");
+    const char *e = rc_worker_env[0] ? getenv(rc_worker_env) : NULL;
     return e && *e ? e : "/proc/self/exe";
 }
 

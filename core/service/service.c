@@ -273,6 +273,9 @@ static void reload(service *s)
         config_free(nc);
         return;
     }
+    /* The whole file is accepted: from here on it changes what it says. Until here nothing
+     * of it was applied, its log settings neither (a refused file left them as they were). */
+    config_log_apply(nc);
     config_keep_bound(nc, s->boot->cfg, bound_changed, NULL);
     for (size_t i = 0; i < s->n_jobs; i++) {
         const cfg_job *j = cfg_job_find(nc, s->ctls[i].name);
