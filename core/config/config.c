@@ -2006,6 +2006,10 @@ void doc_sentence(FILE *f, doc_format fmt, const char *s)
     doc_text(f, fmt, s + 1);
 }
 
+/* What the documents say of a CFG_BOUND key (the table says which they are). */
+#define BOUND_TEXT "Bound at start: a reload keeps the running value and logs that the change " \
+                   "waits for a restart."
+
 static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
 {
     key_text t;
@@ -2015,7 +2019,10 @@ static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
     fputs("*\n\t", f);
     /* The help's one-line meaning, as a sentence. */
     doc_sentence(f, DOC_SCDOC, k->desc);
-    fputs(".\n\tType: ", f);
+    fputs(".", f);
+    if (k->scope & CFG_BOUND)
+        fputs(" " BOUND_TEXT, f);
+    fputs("\n\tType: ", f);
     doc_text(f, DOC_SCDOC, t.type);
     fputs(". Default: ", f);
     doc_text(f, DOC_SCDOC, strcmp(t.def, "-") == 0 ? "none" : t.def);
@@ -2054,6 +2061,8 @@ static void doc_key_markdown(FILE *f, const char *prefix, const cfg_key *k)
     doc_text(f, DOC_MARKDOWN, t.range);
     fputs(" | ", f);
     doc_sentence(f, DOC_MARKDOWN, k->desc);
+    if (k->scope & CFG_BOUND)
+        fputs(". " BOUND_TEXT, f);
     fputs(" |\n", f);
 }
 
