@@ -1589,56 +1589,54 @@ out:
     return rc;
 }
 
+/*
+ * The string fields the key tables declare as plain strings (a type, no
+ * setter, not an index) are owned by the struct they are in: freed through
+ * the table, so that a new string key needs no line here. What a setter or
+ * the loader builds (lists, maps, names from mapping keys) is freed by hand.
+ */
+static void free_key_strings(const key_table *t, void *base)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        if (k->type == RC_OPT_STRING && !k->set && !(k->flags & K_INDEX))
+            free(*(char **)((char *)base + k->off));
+    }
+}
+
 void config_free(config *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_steps; i++) {
-        free(c->steps[i].name);
-        free(c->steps[i].plugin);
-    }
+    for (size_t i = 0; i < c->n_steps; i++)
+        free_key_strings(&step_table, &c->steps[i]);
     free(c->steps);
     for (size_t i = 0; i < c->n_jobs; i++) {
+        free_key_strings(&job_table, &c->jobs[i]);
         free(c->jobs[i].name);
-        free(c->jobs[i].cron);
-        free(c->jobs[i].time_zone);
         cal_zone_free(c->jobs[i].zone);
         free(c->jobs[i].notify_to);
     }
     free(c->jobs);
     for (size_t i = 0; i < c->n_notify; i++) {
         cfg_notify *n = &c->notify[i];
+        free_key_strings(&notify_table, n);
         for (size_t j = 0; j < n->n_headers; j++) {
             free(n->headers[j].name);
             free(n->headers[j].env);
         }
         free(n->headers);
-        free(n->name);
         free(n->url);
-        free(n->secret_env);
     }
     free(c->notify);
+    free_key_strings(&top_table, c);
     free_dirs(c->plugin_dirs, c->n_plugin_dirs);
     free(c->path);
     free(c->text);
     free(c->dir);
-    free(c->db_url);
-    free(c->db_password_env);
-    free(c->db_password_file);
-    free(c->db_time_zone);
-    free(c->history_path);
-    free(c->http_listen);
-    free(c->http_token_env);
-    free(c->http_public_url);
     free_names(c->http_figure_plugins, c->n_http_figure_plugins);
     cfg_figure_map_free(&c->http_dashboard_figures);
     cfg_figure_map_free(&c->http_queue_figures);
-    free(c->log_level);
-    free(c->log_format);
-    free(c->tracing_endpoint);
-    free(c->tracing_headers_env);
-    free(c->tracing_service_name);
-    free(c->tracing_link);
     yt_free(c->root);
     free(c);
 }
