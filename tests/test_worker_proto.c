@@ -271,3 +271,52 @@ Test(worker_proto, supervisor_refuses_a_hello_without_its_fields)
                              "the step worker's hello: field 'pid' must be an integer, got a "
                              "string");
 }
+
+/*
+ * A step's reply with a field of another type fails the step with the
+ * field's name (it was read as 0 before). The script hands the plugin
+ * inspection to the real worker and answers the run itself.
+ */
+Test(worker_proto, supervisor_fails_a_step_whose_reply_is_mistyped, .timeout = 60)
+{
+    rig r;
+    char *script = th_path(th_tmpdir(), "worker.sh"), *text = NULL, *out = NULL, *err = NULL;
+    char *real = th_path(th_build(), "reconciler");
+    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: fixture\n");
+    cr_assert_neq(asprintf(&text,
+        "#!/bin/sh\n"
+        "IFS= read -r line\n"
+        "case \"$line\" in\n"
+        "*'\"mode\":\"run\"'*)\n"
+        "  echo '{\"type\":\"hello\",\"v\":%d,\"pid\":1,\"connectionId\":0}' >&3\n"
+        "  IFS= read -r cmd\n"
+        "  echo '{\"type\":\"step\",\"index\":0,\"status\":\"ok\",\"durationMs\":\"5\","
+        "\"rowsChanged\":0,\"retries\":0,\"changesRecorded\":0,\"unrecordedChanges\":0,"
+        "\"results\":{},\"error\":null}' >&3\n"
+        "  exec cat >/dev/null ;;\n"
+        "*) { printf '%%s\\n' \"$line\"; cat; } | '%s' " WORKER_COMMAND " ;;\n"
+        "esac\n", PROTO_VERSION, real), -1);
+    th_write(script, text);
+    cr_assert_eq(chmod(script, 0755), 0);
+    char *env_kv = NULL;
+    cr_assert_neq(asprintf(&env_kv, "RECONCILER_WORKER=%s", script), -1);
+    const char *env[] = { env_kv, NULL };
+    const char *args[] = { "run", "--once", "--json", "-c", r.yaml, NULL };
+    int rc = th_run_cli(args, env, &out, &err);
+    cr_assert_eq(rc, 1, "exit %d:\n%s\n%s", rc, out, err);
+    json_t *res = json_loads(out, 0, NULL);
+    cr_assert_not_null(res, "%s\n%s", out, err);
+    json_t *step = json_array_get(json_object_get(res, "steps"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(step, "status")), "failed");
+    const char *e = json_string_value(json_object_get(step, "error"));
+    cr_assert(e && strstr(e, "the step worker's reply: field 'durationMs' must be an integer, "
+                             "got a string"), "%s", out);
+    json_decref(res);
+    free(env_kv);
+    free(text);
+    free(out);
+    free(err);
+    free(real);
+    free(script);
+    rig_down(&r);
+}

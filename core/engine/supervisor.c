@@ -592,6 +592,7 @@ static void finish(worker *w)
 static void outcome_of(json_t *reply, step_outcome *o)
 {
     proto_reader r = { reply, "the step worker's reply", "" };
+    (void)proto_int(&r, "index", 0);
     const char *status = proto_str(&r, "status", 0);
     json_t *e = proto_get(&r, "error", PROTO_STRING_OR_NULL, 0);
     json_t *res = proto_get(&r, "results", PROTO_OBJECT, 0);
@@ -673,8 +674,10 @@ static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(vo
     if (proto_write(w->to, jx(json_pack("{s:I}", "run", (json_int_t)i))) == 0) {
         while (next_message(w, d, l, &reply) == 1) {
             const char *type = json_string_value(json_object_get(reply, "type"));
+            json_t *index = json_object_get(reply, "index");
+            /* Its reply; one whose index is no integer is too, and outcome_of refuses it. */
             if (type && strcmp(type, "step") == 0 &&
-                json_integer_value(json_object_get(reply, "index")) == (json_int_t)i)
+                (!json_is_integer(index) || json_integer_value(index) == (json_int_t)i))
                 break;
             if (type && strcmp(type, "oom") == 0)
                 w->out_of_memory = 1;
