@@ -4,7 +4,9 @@
  *
  * Every key the file may hold is declared once, in a table in config.c, with
  * its type, default and description; that table fills defaults, rejects
- * unknown keys (listing the valid ones) and prints help (config_help).
+ * unknown keys (listing the valid ones), prints help (config_help), frees
+ * the strings, and says per top-level key what a reload and a step worker
+ * do with it (CFG_BOUND, CFG_WORKER below): adding a setting is one row.
  * Relative paths are resolved against the folder of the file.
  */
 #ifndef RC_CONFIG_H
