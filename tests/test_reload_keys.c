@@ -154,3 +154,30 @@ Test(reload_keys, refused_reload_changes_no_log_setting, .timeout = 60, SVC_FIXT
     free(loud);
     free(base);
 }
+
+/*
+ * A bound key (here the database's connect_timeout, kept silently before the
+ * table said it) changed by a reload is named in a warning and keeps its
+ * running value; the runs after it still connect with what the service bound.
+ */
+Test(reload_keys, a_bound_key_is_kept_and_named, .timeout = 60, SVC_FIXTURE)
+{
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc(schedule, "", "  - plugin: fixture\n");
+    char *base = th_read(s->yaml);
+    char *slower = replaced(base, "\nhistory:\n", "\n  connect_timeout: 7s\nhistory:\n");
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
+    th_write(s->yaml, slower);
+    kill(s->pid, SIGHUP);
+    th_wait_log(s->errlog, "1 step in force", 1, 10000);
+    cr_assert_eq(th_file_contains(s->errlog, "reload: database.connect_timeout changed; it takes "
+                                             "effect when reconciler restarts"), 1,
+                 "%s", th_read(s->errlog));
+    cr_assert_eq(th_file_contains(s->errlog, "database.url changed"), 0, "%s",
+                 th_read(s->errlog));
+    one_run(s);
+    svc_term(s);
+    free(slower);
+    free(base);
+}
