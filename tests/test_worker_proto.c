@@ -320,3 +320,19 @@ Test(worker_proto, supervisor_fails_a_step_whose_reply_is_mistyped, .timeout = 6
     free(script);
     rig_down(&r);
 }
+
+/* A command after the hello is checked too: a step index of another type is named. */
+Test(worker_proto, a_command_of_another_type_is_named)
+{
+    char *a = assignment(NULL, NULL), *input = NULL, *replies = NULL, *err = NULL;
+    cr_assert_neq(asprintf(&input, "%s\n{\"run\":\"0\"}", a), -1);
+    int rc = run_worker(input, &replies, &err);
+    cr_assert_eq(rc, 2, "exit %d\nreplies: %s\nstderr: %s", rc, replies, err);
+    cr_assert(strstr(replies, "\"type\":\"hello\""), "%s", replies);
+    cr_assert(strstr(replies, "the command: field 'run' must be a step's index, 0 to 0, got a "
+                              "string"), "%s", replies);
+    free(input);
+    free(a);
+    free(replies);
+    free(err);
+}

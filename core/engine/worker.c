@@ -317,8 +317,17 @@ static int serve(int dry, const db_clock *clock, pipeline *p, db *d, proto_in *i
         } else if (probe) {
             reply = probe_reply(p, d, probe);
         } else {
+            /* Say what was wrong with it: the field, its type, or a step it does not have. */
+            char why[256];
+            if (run)
+                snprintf(why, sizeof why, "the command: field 'run' must be a step's index, 0 "
+                         "to %zu, got %s%s", p->n ? p->n - 1 : 0, jx_type_name(run),
+                         json_is_integer(run) ? " out of range" : "");
+            else
+                snprintf(why, sizeof why, "a command the worker does not know: neither 'run' "
+                         "(an integer) nor 'probe' (a string)");
             json_decref(cmd);
-            return fatal("a command the worker does not know", EXIT_USAGE);
+            return fatal(why, EXIT_USAGE);
         }
         json_decref(cmd);
         if (proto_write(WORKER_REPLY_FD, reply) != 0)
