@@ -105,7 +105,12 @@ static const yt_node *given_node(const struct config *c, const char *path);
 /* The default of the figure keys: conf/figures.yaml, compiled in. */
 #define FIGURES_BUILT_IN "built-in"
 
-/* Every key of the pipeline file, in the order help lists them. */
+/*
+ * Every key of the pipeline file, in the order help lists them. .scope says
+ * what the running service does with a new value (config.h): none, it is in
+ * force from the next run; CFG_BOUND, a reload keeps the running value and
+ * warns; CFG_WORKER, step workers are handed the supervisor's value.
+ */
 static const cfg_key top_keys[] = {
     { "database.url", RC_OPT_STRING, NULL,
       "the bot's database: mysql://USER@HOST[:PORT]/DB, mysql://USER@/DB?socket=PATH or "
