@@ -86,6 +86,9 @@ static int find_service(const cli_common *common, client *c)
         config_free(cfg);
         return EXIT_OK;
     }
+    /* The file's own log.format is unknown when the file is what failed: --log-format
+     * json still makes every line that follows JSON (a log pipeline loses none). */
+    cli_json_logs_asked(common);
     const char *path = common->config_path ? common->config_path : getenv("RECONCILER_CONFIG");
     if (!path || !*path)
         path = rc_default_config;
@@ -99,8 +102,7 @@ static int find_service(const cli_common *common, client *c)
     scan_http_key(text, "token_env", token_env, sizeof token_env);
     free(text);
     client_init(listen, token_env, c);
-    fprintf(stderr, "reconciler: note: %s does not load (%s); asking the service on %s\n",
-            path, err, c->base);
+    cli_note("%s does not load (%s); asking the service on %s", path, err, c->base);
     return EXIT_OK;
 }
 
