@@ -4,7 +4,6 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
-#include "base/strbuf.h"
 #include "base/util.h"
 #include "db/connect.h"
 #include "engine/runlock.h"
@@ -33,25 +32,6 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_request();
-}
-
-/* A step's figures, flattened ("jobs.byStatus.failed=2"): the non-zero ones, to scan. */
-static void figures(strbuf *b, const char *prefix, const json_t *obj)
-{
-    const char *k;
-    json_t *v;
-    char key[256];
-    json_object_foreach((json_t *)obj, k, v) {
-        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
-        if (json_is_object(v))
-            figures(b, key, v);
-        else if (json_is_integer(v) && json_integer_value(v) != 0)
-            sb_printf(b, "%s%s=%lld", b->len ? " " : "", key, (long long)json_integer_value(v));
-        else if (json_is_real(v) && json_real_value(v) != 0)
-            sb_printf(b, "%s%s=%.15g", b->len ? " " : "", key, json_real_value(v));
-        else if (json_is_true(v))
-            sb_printf(b, "%s%s=true", b->len ? " " : "", key);
-    }
 }
 
 /*
@@ -89,9 +69,7 @@ void cli_print_result(const json_t *r)
     printf("  %-*s  %-*s  %8s  %12s  %s\n", (int)wname, "step", (int)wstatus, "status", "time",
            dry ? "would change" : "rows changed", "figures");
     json_array_foreach(steps, i, s) {
-        strbuf fb = STRBUF_INIT;
-        figures(&fb, "", json_object_get(s, "results"));
-        char *f = sb_take(&fb);
+        char *f = runner_figures_text(json_object_get(s, "results"));
         cli_duration(json_integer_value(json_object_get(s, "durationMs")), took, sizeof took);
         printf("  %-*s  %-*s  %8s  %12lld  %s\n", (int)wname,
                json_string_value(json_object_get(s, "name")), (int)wstatus,
