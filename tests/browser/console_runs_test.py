@@ -15,6 +15,9 @@ Headless Chromium then checks, in the page:
   - the run detail shows each notification: target, event, outcome, HTTP code
     and attempts, and the error of the one that failed.
 
+A second service, with scheduled runs only: after one, the console shows the
+run lock held here (after the run) and until when.
+
 Usage: console_runs_test.py --build BUILD
 Exit status 0 when every check passed, 1 on a failed check (it says which).
 """
@@ -166,6 +169,24 @@ def test_runs(driver, svc):
     check(not logged, "the browser logged: %s" % logged)
 
 
+def test_lock_hold(driver, svc):
+    """After a scheduled run the service keeps the run lock until the next slot: the
+    console says it is held here, after the run, and until when (as the state does)."""
+    deadline = time.time() + ct.WAIT_S
+    while True:
+        st, state, _ = svc.call("GET", "/v1/service/state")
+        lock = state.get("lock") or {}
+        if st == 200 and lock.get("held") and lock.get("phase") == "hold":
+            break
+        check(time.time() < deadline, f"no hold after a scheduled run: {state}")
+        time.sleep(0.1)
+    check(lock.get("until"), f"the hold has no end in the state: {lock}")
+    driver.get(svc.url("/"))
+    wait(driver, "the lock held here, after the run, until a time",
+         lambda d: text(d, "#lock-state") == "held here (after the run)"
+         and text(d, "#lock-meta").startswith("until "))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -184,11 +205,20 @@ def main():
     svc = ct.Service(args.build, os.path.join(root, "c"), ct.free_port(taken),
                      "  - plugin: leases\n  - plugin: fixture\n    name: thirdparty\n"
                      "    options: { value: 7, label: hello there }\n", extra=notify)
+    # Scheduled runs only, every 5 s: the lock is kept between them.
+    sched = ct.Service(args.build, os.path.join(root, "d"), ct.free_port(taken),
+                       "  - plugin: fixture\n")
+    with open(sched.conf) as f:
+        conf = f.read()
+    with open(sched.conf, "w") as f:
+        f.write(conf.replace("  interval: 1h\n", "  interval: 5s\n  on_startup: false\n", 1))
     driver = None
     try:
         svc.start()
+        sched.start()
         driver = ct.browser()
         test_runs(driver, svc)
+        test_lock_hold(driver, sched)
     except Failed as e:
         print(f"browser test (runs) FAILED: {e}", file=sys.stderr)
         if driver:
@@ -201,6 +231,7 @@ def main():
         if driver:
             driver.quit()
         svc.stop()
+        sched.stop()
         rx.shutdown()
     print(f"browser test (runs): the console passed every check in {time.time() - t0:.1f} s")
     return 0
