@@ -295,6 +295,9 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
     clock_of(assignment, &clock);
     runner_set_change_owner(json_integer_value(json_object_get(assignment, "runId")),
                             str(assignment, "job"));
+    /* The worker's JSON lines carry the run and job, as the supervisor's do. */
+    log_set_run(json_integer_value(json_object_get(assignment, "runId")));
+    log_set_job(str(assignment, "job"));
     for (;;) {
         json_t *cmd = NULL;
         int got = proto_read(in, &cmd, -1);
