@@ -3,10 +3,12 @@
  * test_reload_metrics.c - reconciler_config_last_reload_success_timestamp_seconds
  * says when the pipeline in force was loaded: at start, unchanged by a
  * refused reload (while ..._successful is 0), moved by a good one; always
- * the reload state's lastSuccessAt (GET /v1/service/config). The real
- * binary over loopback, SQLite.
+ * the reload state's lastSuccessAt (GET /v1/service/config); and
+ * reconciler_build_info{version,abi} names this build. The real binary over
+ * loopback, SQLite.
  */
 #include "helpers.h"
+#include "reconciler.h"
 #include "th_http.h"
 #include "th_svc.h"
 
@@ -91,6 +93,17 @@ Test(reload_metrics, success_timestamp_follows_the_pipeline_in_force, .timeout =
     cr_assert_gt(after_ms, start_ms);
     cr_assert_float_eq(after, after_ms / 1000.0, 0.0015, "%f vs %lld", after,
                        (long long)after_ms);
+
+    /* The build: its version and the plugin ABI it offers, always 1. */
+    char *out = NULL, *err = NULL, want[160], version[64] = "";
+    const char *const args[] = { "--version", NULL };
+    cr_assert_eq(th_run_cli(args, NULL, &out, &err), 0);
+    cr_assert_eq(sscanf(out, "reconciler %63s", version), 1, "%s", out);
+    snprintf(want, sizeof want, "reconciler_build_info{version=\"%s\",abi=\"%d.%d\"}",
+             version, RC_ABI_MAJOR, RC_ABI_MINOR);
+    cr_assert_eq(metric(&s, want), 1.0);
+    free(out);
+    free(err);
     svc_term(&s);
     free(good);
     svc_free(&s);
