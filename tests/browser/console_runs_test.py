@@ -13,7 +13,8 @@ Headless Chromium then checks, in the page:
   - the run detail shows every result figure of every step, the third-party
     step's too (each key and value the API returns);
   - the run detail shows each notification: target, event, outcome, HTTP code
-    and attempts, and the error of the one that failed.
+    and attempts, and the error of the one that failed;
+  - the alert's link (http.public_url set to this console) opens that run.
 
 A second service, with scheduled runs only: after one, the console shows the
 run lock held here (after the run) and until when.
@@ -24,6 +25,7 @@ Exit status 0 when every check passed, 1 on a failed check (it says which).
 import argparse
 import datetime
 import http.server
+import json
 import os
 import shutil
 import sqlite3
@@ -40,10 +42,12 @@ from selenium.webdriver.common.by import By  # noqa: E402
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
-    """A webhook target that takes every POST with 200."""
+    """A webhook target that takes every POST with 200, keeping the bodies."""
+    bodies = []
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Receiver.bodies.append(json.loads(self.rfile.read(int(self.headers.get(
+            "Content-Length", 0)))))
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -162,6 +166,14 @@ def test_runs(driver, svc):
     check(by_target["gone"]["error"] and by_target["gone"]["error"] in errors,
           f"the failed delivery's error is shown: {errors}")
 
+    # The alert's link (http.public_url: this console) opens the run it is about.
+    links = [b.get("link") for b in Receiver.bodies if b.get("runId") == second]
+    check(links == [svc.url(f"/#/runs/{second}")], f"the alert's link: {links}")
+    driver.get(svc.url("/"))
+    driver.get(links[0])
+    wait(driver, f"run {second} opened from the alert's link",
+         lambda d: text(d, "#detail-title") == f"Run #{second}")
+
     # The older run, from its address typed in.
     driver.get(svc.url("/#/runs/1"))
     wait(driver, "run 1 from its address", lambda d: text(d, "#detail-title") == "Run #1")
@@ -202,9 +214,11 @@ def main():
               f"    name: ops\n    on: [success]\n"
               f"  - url: http://127.0.0.1:{closed}/hook\n    name: gone\n    on: [success]\n"
               f"    retries: 0\n    timeout: 500ms\n")
-    svc = ct.Service(args.build, os.path.join(root, "c"), ct.free_port(taken),
+    port = ct.free_port(taken)
+    svc = ct.Service(args.build, os.path.join(root, "c"), port,
                      "  - plugin: leases\n  - plugin: fixture\n    name: thirdparty\n"
-                     "    options: { value: 7, label: hello there }\n", extra=notify)
+                     "    options: { value: 7, label: hello there }\n", extra=notify,
+                     http_extra=f"  public_url: http://127.0.0.1:{port}/\n")
     # Scheduled runs only, every 5 s: the lock is kept between them.
     sched = ct.Service(args.build, os.path.join(root, "d"), ct.free_port(taken),
                        "  - plugin: fixture\n")
