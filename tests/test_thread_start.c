@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* `run --once --log-format json` with threads unable to start; its stderr. */
-static char *run_without_threads(const char *yaml)
+/* `run [--once] --log-format json` with threads unable to start; its stderr. */
+static char *run_without_threads(const char *yaml, int once)
 {
     char bin[PATH_MAX];
     snprintf(bin, sizeof bin, "%s/reconciler", th_build());
@@ -40,7 +40,10 @@ static char *run_without_threads(const char *yaml)
             _exit(127);
         dup2(devnull, 1);
         dup2(e, 2);
-        execl(bin, bin, "run", "--once", "--log-format", "json", "-c", yaml, (char *)NULL);
+        if (once)
+            execl(bin, bin, "run", "--once", "--log-format", "json", "-c", yaml, (char *)NULL);
+        else
+            execl(bin, bin, "run", "--log-format", "json", "-c", yaml, (char *)NULL);
         _exit(127);
     }
     int st = 0;
@@ -53,7 +56,8 @@ static char *run_without_threads(const char *yaml)
 
 /*
  * The stop watcher (started before the run) and the run lock's heartbeat
- * cannot start: both say so as JSON lines, and every stderr line is one.
+ * cannot start: both say so as JSON lines, and every stderr line is one;
+ * for `run --once` and for the service (its startup run).
  * (Without a heartbeat the run does not go on: a lease would run out under
  * it; the process aborts after saying why, which is not what is judged here.)
  */
@@ -66,22 +70,26 @@ Test(thread_start, failures_are_json_lines, .timeout = 30)
     svc s;
     migrated(DB_SQLITE, &t);
     svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
-    char *err = run_without_threads(s.yaml);
-    int watcher = 0, heartbeat = 0, lines = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        json_t *o = json_loads(line, 0, NULL);
-        cr_assert_not_null(o, "not a JSON line: %s", line);
-        const char *msg = json_string_value(json_object_get(o, "msg"));
-        cr_assert_not_null(msg, "%s", line);
-        watcher += strstr(msg, "cannot start the database stop watcher") != NULL;
-        heartbeat += strstr(msg, "cannot start the run lock's heartbeat thread") != NULL;
-        lines++;
-        json_decref(o);
+    for (int once = 1; once >= 0; once--) {
+        char *err = run_without_threads(s.yaml, once);
+        int watcher = 0, heartbeat = 0, lines = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(err, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+            json_t *o = json_loads(line, 0, NULL);
+            cr_assert_not_null(o, "not a JSON line: %s", line);
+            const char *msg = json_string_value(json_object_get(o, "msg"));
+            cr_assert_not_null(msg, "%s", line);
+            watcher += strstr(msg, "cannot start the database stop watcher") != NULL;
+            heartbeat += strstr(msg, "cannot start the run lock's heartbeat thread") != NULL;
+            lines++;
+            json_decref(o);
+        }
+        const char *how = once ? "run --once" : "the service";
+        cr_assert_eq(watcher, 1, "%s: %d lines, none on the stop watcher", how, lines);
+        cr_assert_eq(heartbeat, 1, "%s: %d lines, none on the heartbeat", how, lines);
+        free(err);
     }
-    cr_assert_eq(watcher, 1, "%d lines, none on the stop watcher", lines);
-    cr_assert_eq(heartbeat, 1, "%d lines, none on the heartbeat", lines);
-    free(err);
     svc_free(&s);
     th_db_destroy(&t);
 #endif
