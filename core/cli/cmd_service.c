@@ -336,7 +336,8 @@ out:
 static const char status_help[] =
     "Usage: reconciler status [-c FILE] [--json]\n"
     "What the running service is doing: running or idle, the next scheduled run,\n"
-    "the last run, the run lock, the pipeline file's last reload, the database.\n"
+    "the last run, the run lock, the pipeline file's last reload, the database,\n"
+    "and a line per job (schedule, next run, last run, paused or disabled).\n"
     "The service is found through http.listen of the file and the token in the\n"
     "variable http.token_env names.\n\n"
     "      --json           print GET /v1/service/state as it is\n"
