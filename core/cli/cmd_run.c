@@ -6,6 +6,7 @@
 #include "base/stop.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/migrate.h"
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/run.h"
@@ -515,6 +516,27 @@ static int check_secrets(const config *cfg, int *warnings)
     return EXIT_OK;
 }
 
+/*
+ * validate --db: a database without this version's migrations passes the
+ * statements' check (the built-in steps prepare none) yet would not run: a
+ * warning says what to do, as run --once would ("run `reconciler migrate`").
+ * 1 when it warned.
+ */
+static int warn_pending_migrations(const config *cfg)
+{
+    db *d = NULL;
+    char err[512];
+    if (connect_open(cfg, NULL, &d, err, sizeof err) != EXIT_OK)
+        return 0; /* the statements' check reached it: a second try that fails adds nothing */
+    int pending = migrate_status(d, NULL, NULL, err, sizeof err);
+    db_close(d);
+    if (pending <= 0)
+        return 0;
+    cli_warn("the database lacks %d migration%s of this version: run `reconciler migrate` "
+             "before its first run", pending, pending == 1 ? "" : "s");
+    return 1;
+}
+
 int cmd_validate(int argc, char **argv)
 {
     /* --db takes its URL optionally: alone, it checks against the file's database.url. */
@@ -574,6 +596,8 @@ int cmd_validate(int argc, char **argv)
             cli_say(err);
         goto out;
     }
+    if (check_db)
+        warnings += warn_pending_migrations(cfg);
     printf("%s: ok%s, %zu step%s:", cfg->path, check_db ? " (statements prepared)" : "", p->n,
            p->n == 1 ? "" : "s");
     for (size_t i = 0; i < p->n; i++)
