@@ -4,9 +4,9 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
-#include "base/strbuf.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/migrate.h"
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/run.h"
@@ -33,25 +33,6 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_request();
-}
-
-/* A step's figures, flattened ("jobs.byStatus.failed=2"): the non-zero ones, to scan. */
-static void figures(strbuf *b, const char *prefix, const json_t *obj)
-{
-    const char *k;
-    json_t *v;
-    char key[256];
-    json_object_foreach((json_t *)obj, k, v) {
-        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
-        if (json_is_object(v))
-            figures(b, key, v);
-        else if (json_is_integer(v) && json_integer_value(v) != 0)
-            sb_printf(b, "%s%s=%lld", b->len ? " " : "", key, (long long)json_integer_value(v));
-        else if (json_is_real(v) && json_real_value(v) != 0)
-            sb_printf(b, "%s%s=%.15g", b->len ? " " : "", key, json_real_value(v));
-        else if (json_is_true(v))
-            sb_printf(b, "%s%s=true", b->len ? " " : "", key);
-    }
 }
 
 /*
@@ -89,9 +70,7 @@ void cli_print_result(const json_t *r)
     printf("  %-*s  %-*s  %8s  %12s  %s\n", (int)wname, "step", (int)wstatus, "status", "time",
            dry ? "would change" : "rows changed", "figures");
     json_array_foreach(steps, i, s) {
-        strbuf fb = STRBUF_INIT;
-        figures(&fb, "", json_object_get(s, "results"));
-        char *f = sb_take(&fb);
+        char *f = runner_figures_text(json_object_get(s, "results"));
         cli_duration(json_integer_value(json_object_get(s, "durationMs")), took, sizeof took);
         printf("  %-*s  %-*s  %8s  %12lld  %s\n", (int)wname,
                json_string_value(json_object_get(s, "name")), (int)wstatus,
@@ -537,6 +516,27 @@ static int check_secrets(const config *cfg, int *warnings)
     return EXIT_OK;
 }
 
+/*
+ * validate --db: a database without this version's migrations passes the
+ * statements' check (the built-in steps prepare none) yet would not run: a
+ * warning says what to do, as run --once would ("run `reconciler migrate`").
+ * 1 when it warned.
+ */
+static int warn_pending_migrations(const config *cfg)
+{
+    db *d = NULL;
+    char err[512];
+    if (connect_open(cfg, NULL, &d, err, sizeof err) != EXIT_OK)
+        return 0; /* the statements' check reached it: a second try that fails adds nothing */
+    int pending = migrate_status(d, NULL, NULL, err, sizeof err);
+    db_close(d);
+    if (pending <= 0)
+        return 0;
+    cli_warn("the database lacks %d migration%s of this version: run `reconciler migrate` "
+             "before its first run", pending, pending == 1 ? "" : "s");
+    return 1;
+}
+
 int cmd_validate(int argc, char **argv)
 {
     /* --db takes its URL optionally: alone, it checks against the file's database.url. */
@@ -596,6 +596,8 @@ int cmd_validate(int argc, char **argv)
             cli_say(err);
         goto out;
     }
+    if (check_db)
+        warnings += warn_pending_migrations(cfg);
     printf("%s: ok%s, %zu step%s:", cfg->path, check_db ? " (statements prepared)" : "", p->n,
            p->n == 1 ? "" : "s");
     for (size_t i = 0; i < p->n; i++)

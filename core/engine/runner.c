@@ -4,6 +4,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
+#include "base/strbuf.h"
 #include "base/util.h"
 #include "engine/host.h"
 #include "engine/plugin.h"
@@ -434,6 +435,31 @@ json_t *runner_not_run(const char *trigger, int dry_run, int64_t run_id, const c
                         "rowsChanged", 0, "results",
                         "steps", "errors", jx_text(reason),
                         "uptime", (json_int_t)util_uptime_s()));
+}
+
+static void figures_into(strbuf *b, const char *prefix, const json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    char key[256];
+    json_object_foreach((json_t *)obj, k, v) {
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+        if (json_is_object(v))
+            figures_into(b, key, v);
+        else if (json_is_integer(v) && json_integer_value(v) != 0)
+            sb_printf(b, "%s%s=%lld", b->len ? " " : "", key, (long long)json_integer_value(v));
+        else if (json_is_real(v) && json_real_value(v) != 0)
+            sb_printf(b, "%s%s=%.15g", b->len ? " " : "", key, json_real_value(v));
+        else if (json_is_true(v))
+            sb_printf(b, "%s%s=true", b->len ? " " : "", key);
+    }
+}
+
+char *runner_figures_text(const json_t *results)
+{
+    strbuf b = STRBUF_INIT;
+    figures_into(&b, "", results);
+    return sb_take(&b);
 }
 
 char *runner_summary(const json_t *r)

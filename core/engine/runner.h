@@ -139,4 +139,12 @@ const char *runner_log_category(const char *trigger);
 /* The one-line summary used in logs and processing_job_logs (malloc'd). */
 char *runner_summary(const json_t *result);
 
+/*
+ * A step's figures (its "results"), flattened and space-separated for a
+ * person to scan ("leasesRepaired=5 jobs.byStatus.failed=2"): the non-zero
+ * numbers and the true flags. The terminal summary and chat alerts print it.
+ * malloc'd; "" when there is none.
+ */
+char *runner_figures_text(const json_t *results);
+
 #endif

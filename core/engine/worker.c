@@ -412,6 +412,9 @@ int worker_main(void)
         goto out;
     }
     runner_set_change_owner(run_id, job);
+    /* The worker's JSON lines carry the run and job, as the supervisor's do. */
+    log_set_run(run_id);
+    log_set_job(job);
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
         (rc = run_prepare(cfg, strcmp(mode, "probe") == 0 ? RUN_PROBES_QUIET : 0, &p, err,
                           sizeof err)) != EXIT_OK ||

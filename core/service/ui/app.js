@@ -228,7 +228,12 @@
       tr.dataset.runId = r.runId;
       tr.tabIndex = 0;
       if (r.runId === view.selected) tr.className = "selected";
-      tr.appendChild(el("td", "mono", r.runId));
+      /* #/runs/ID: the run's own address, to open or pass on (alerts carry it too). */
+      var tdId = el("td", "mono");
+      var link = el("a", "run-link", String(r.runId));
+      link.href = "#/runs/" + r.runId;
+      tdId.appendChild(link);
+      tr.appendChild(tdId);
       var tdS = el("td");
       tdS.appendChild(badge(r.status));
       tr.appendChild(tdS);
@@ -394,12 +399,32 @@
       if (s.error) box.appendChild(el("div", "step-error", s.error));
       body.appendChild(box);
     });
+    drawNotifications(body, run.notifications);
     if (run.status !== "running") {
       var d = el("details", "json");
       d.appendChild(el("summary", null, "Result JSON"));
       d.appendChild(el("pre", "json-text", JSON.stringify(run, null, 2)));
       body.appendChild(d);
     }
+  }
+
+  /* What each notify target was told about the run, and how it went (delivered, failed,
+   * dropped); written when the delivery ends, so a run just finished may show none yet. */
+  function drawNotifications(body, notes) {
+    if (!notes || !notes.length) return;
+    var box = el("div", "notes");
+    box.appendChild(el("div", "sub-h", "Notifications"));
+    notes.forEach(function (n) {
+      var row = el("div", "note step-head");
+      row.appendChild(el("span", "name", n.target));
+      row.appendChild(el("span", "muted", n.event));
+      row.appendChild(el("span", "badge n-" + n.status, n.status));
+      row.appendChild(el("span", "right", (n.httpCode ? "HTTP " + n.httpCode + " · " : "") +
+        n.attempts + (n.attempts === 1 ? " attempt" : " attempts")));
+      box.appendChild(row);
+      if (n.error) box.appendChild(el("div", "step-error", n.error));
+    });
+    body.appendChild(box);
   }
 
   function openRun(id) {
