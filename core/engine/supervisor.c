@@ -589,6 +589,7 @@ static void outcome_of(json_t *reply, step_outcome *o)
     o->retries = json_integer_value(json_object_get(reply, "retries"));
     o->changes_recorded = json_integer_value(json_object_get(reply, "changesRecorded"));
     o->unrecorded_changes = json_integer_value(json_object_get(reply, "unrecordedChanges"));
+    o->would_record = json_integer_value(json_object_get(reply, "wouldRecordChanges"));
     o->results = json_is_object(res) ? json_incref(res) : jx(json_object());
     o->error = e ? xstrdup(e) : st < 0 ? xstrdup("the step worker sent an unknown status") : NULL;
 }

@@ -106,6 +106,7 @@ static json_t *step_reply(json_int_t index, step_outcome *o)
                              "error", jx_text(o->error)));
     json_object_set_new(r, "changesRecorded", jx(json_integer(o->changes_recorded)));
     json_object_set_new(r, "unrecordedChanges", jx(json_integer(o->unrecorded_changes)));
+    json_object_set_new(r, "wouldRecordChanges", jx(json_integer(o->would_record)));
     o->results = NULL;
     step_outcome_clear(o);
     return r;
