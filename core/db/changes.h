@@ -21,11 +21,11 @@ typedef struct changes_meta {
     int64_t pending;             /* records written in the chunk still open */
     int64_t missed;              /* rows changed whose before-values were not read */
     /*
-     * The open chunk's changed rows, "table\x1fkey" -> {column: [before,
-     * after]}: a row two statements change is one record (the first before,
-     * the last after). Owned; NULL until a row changes.
+     * The open chunk's changed rows (changes.c): a row two statements
+     * change is one record (the first before, the last after). Owned; NULL
+     * until a row changes.
      */
-    json_t *rows;
+    struct change_set *rows;
 } changes_meta;
 
 /* The rows one statement is about to change, read before it runs (opaque). */
