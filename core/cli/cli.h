@@ -34,6 +34,8 @@ int cmd_status(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_changes(int argc, char **argv);
+/* cmd_doctor.c: an installed system's files, unit, database, grants and migrations. */
+int cmd_doctor(int argc, char **argv);
 
 /* A duration for people: "800 ms", "4.2s", "45s", "2m", "2m 5s", "1h 3m", "2d 1h". */
 void cli_duration(int64_t ms, char *out, size_t n);

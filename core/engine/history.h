@@ -117,6 +117,19 @@ json_t *history_page_job(history *h, const char *job, int64_t limit, int64_t bef
                          int64_t *total);
 
 /*
+ * Which runs a page holds; every member NULL: all. since and until are UTC
+ * times as the store writes them ("2026-05-04T12:00:00.000Z") or a prefix of
+ * one ("2026-05-04"): started_at >= since and started_at < until, compared as
+ * text (the caller checks the form).
+ */
+typedef struct history_filter {
+    const char *job, *status, *trigger, *since, *until;
+} history_filter;
+/* history_page with f's filters (NULL: none), *total counting the runs that pass them. */
+json_t *history_page_filter(history *h, const history_filter *f, int64_t limit,
+                            int64_t before_id, int64_t *total);
+
+/*
  * One run's full result JSON with its "notifications" (as in history_list):
  * 1 and *out (new reference); 0 when the store has no finished run run_id
  * (*out NULL); -1 when the store cannot be read (a disk error, a damaged

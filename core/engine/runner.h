@@ -40,6 +40,7 @@ typedef struct step_outcome {
      * 0 when steps[].record_changes is false; -1 when the step did not say.
      */
     int64_t would_record;
+    trace_chunks *chunks;       /* tracing: its chunks (owned, bounded), or NULL */
 } step_outcome;
 
 /*

@@ -22,6 +22,7 @@
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
+#include "trace/exporter.h"
 
 typedef struct api_deps {
     run_state *rs;
@@ -38,6 +39,7 @@ typedef struct api_deps {
     reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
     void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
     figures *fig;        /* the figure snapshot the queue, dashboard and /metrics answer from */
+    trace_exporter *tx;  /* read: trace_exporter_stats() only; NULL: tracing is off */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */
@@ -58,6 +60,17 @@ int api_arg_limit(const char *arg, int64_t *limit, char *why, size_t whylen);
 int api_arg_before(const char *arg, int64_t *before, char *why, size_t whylen);
 int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen);
 int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen);
+/*
+ *   api_arg_choice: ?NAME= absent or empty (no filter), or one of choices ("a|b|c").
+ *   api_arg_time: ?NAME= absent or empty, or a UTC time YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or
+ *   YYYY-MM-DDTHH:MM:SS.mmmZ (the history's since= and until=).
+ */
+int api_arg_choice(const char *name, const char *arg, const char *choices, char *why,
+                   size_t whylen);
+int api_arg_time(const char *name, const char *arg, char *why, size_t whylen);
+/* The values the history's ?status= and ?trigger= take (a run's status and trigger). */
+#define API_RUN_STATUSES "success|partial|failed|skipped|running|abandoned"
+#define API_RUN_TRIGGERS "startup|scheduled|catch_up|manual"
 
 /* Start serving (deps must outlive the server). 0, or -1 with err. */
 int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen);
