@@ -505,6 +505,46 @@ static void chunk_seen(void *arg, int64_t start_ns, int64_t end_ns, int64_t rows
         trace_chunks_add(sr->chunks, &ch);
 }
 
+static void decls_free(rc_change_decl *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++) {
+        for (size_t j = 0; c[i].columns && j < c[i].ncolumns; j++)
+            free((void *)c[i].columns[j]);
+        free((void *)c[i].columns);
+        free((void *)c[i].table);
+        free((void *)c[i].key_column);
+        free((void *)c[i].where);
+    }
+    free(c);
+}
+
+/* A copy of checked declarations with their text; a NULL table declares nothing. */
+static rc_change_decl *decls_copy(const rc_change_decl *d, size_t n)
+{
+    rc_change_decl *c = xcalloc(n ? n : 1, sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        if (!d[i].table)
+            continue;
+        const char **cols = xcalloc(d[i].ncolumns, sizeof *cols);
+        for (size_t j = 0; j < d[i].ncolumns; j++)
+            cols[j] = xstrdup(d[i].columns[j]);
+        c[i].table = xstrdup(d[i].table);
+        c[i].key_column = xstrdup(d[i].key_column);
+        c[i].columns = cols;
+        c[i].ncolumns = d[i].ncolumns;
+        c[i].where = xstrdup(d[i].where);
+        c[i].where_param = d[i].where_param;
+    }
+    return c;
+}
+
+void host_forget_decls(step_run *sr)
+{
+    decls_free(sr->decls, sr->ndecls);
+    sr->decls = NULL;
+    sr->ndecls = 0;
+}
+
 /* db_chunked and db_chunked_by: one loop, the same refusals, hooks and counts. */
 static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
                    const rc_value *find_params, size_t find_n, const rc_chunk_key *key,
@@ -520,7 +560,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
     if (nested_tx_refused(ctx, call))
         return RC_ERROR;
     /* The declaration is this call's alone, whatever becomes of it. */
-    const rc_change_decl *decls = sr->decls;
+    rc_change_decl *decls = sr->decls; /* owned from here on */
     int no_table = 0;
     size_t ndecls = sr->ndecls;
     sr->decls = NULL;
@@ -556,6 +596,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
             sr->unrecorded += stmts[i].affected - was[i];
     }
     free(was);
+    decls_free(decls, ndecls);
     sr->changes_recorded += cm.written;
     sr->unrecorded += cm.missed; /* rows changed whose before-values were never read */
     if (after > before)
@@ -593,8 +634,7 @@ static int h_declare_changes(rc_ctx *ctx, const rc_change_decl *decls, size_t n)
 {
     step_run *sr = SR(ctx);
     char err[256];
-    sr->decls = NULL;
-    sr->ndecls = 0;
+    host_forget_decls(sr);
     if (n && !decls) {
         set_error(sr, "declare_changes: declarations announced but none given", 0);
         return RC_ERROR;
@@ -608,7 +648,7 @@ static int h_declare_changes(rc_ctx *ctx, const rc_change_decl *decls, size_t n)
             return RC_ERROR;
         }
     }
-    sr->decls = decls;
+    sr->decls = decls_copy(decls, n);
     sr->ndecls = n;
     return RC_OK;
 }

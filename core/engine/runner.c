@@ -45,6 +45,7 @@ static int run_step(step_run *sr)
 
     host_ctx_init(&ctx, sr);
     if (d->init && d->init(&ctx, &state) != RC_OK) {
+        host_forget_decls(sr);
         if (!sr->error)
             sr->error = xstrdup("init failed");
         free(sr->result_refused);
@@ -54,6 +55,7 @@ static int run_step(step_run *sr)
     rc = d->run(&ctx, state);
     if (d->fini)
         d->fini(state);
+    host_forget_decls(sr);
     char *refused = sr->result_refused;
     sr->result_refused = NULL;
     if (host_misused(sr)) {
