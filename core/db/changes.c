@@ -325,7 +325,7 @@ int changes_before(db *d, const rc_change_decl *decl, const rc_value *params, si
     select_head(&sb, decl);
     sb_printf(&sb, "(%s)%s", decl->where, db_get_kind(d) == DB_MYSQL ? " FOR UPDATE" : "");
     before_ctx b = { r, decl->ncolumns };
-    int rc = db_query(d, sb.s, params + decl->where_param, n - decl->where_param,
+    int rc = db_query_core(d, sb.s, params + decl->where_param, n - decl->where_param,
                       before_row, &b);
     sb_free(&sb);
     if (rc != 0 || r->n == 0) {
@@ -461,7 +461,7 @@ static int insert_records(db *d, const changes_meta *m, const struct change_set 
     const char *one = lite ? "(?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, NOW(3))";
     size_t lone = strlen(one);
     char *now = NULL;
-    if (lite && db_query(d, "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')", NULL, 0, text_row,
+    if (lite && db_query_core(d, "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')", NULL, 0, text_row,
                          &now) != 0)
         return -1;
     rc_value *p = xcalloc(INSERT_ROWS * 7, sizeof *p);
@@ -516,7 +516,7 @@ int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_met
             p[i] = r->key[at + i];
         }
         sb_printf(&sb, ")");
-        rc = db_query(d, sb.s, p, k, after_row, &a);
+        rc = db_query_core(d, sb.s, p, k, after_row, &a);
         sb_free(&sb);
     }
     /* A row the statement deleted is not read back: each of its values is null after. */
@@ -661,7 +661,7 @@ static int ignore_row(void *user, const rc_value *cols, size_t n)
 
 int changes_capture_reset(db *d)
 {
-    return db_query(d, "SELECT @rc_changed := NULL", NULL, 0, ignore_row, NULL);
+    return db_query_core(d, "SELECT @rc_changed := NULL", NULL, 0, ignore_row, NULL);
 }
 
 static int text_row(void *user, const rc_value *cols, size_t n)
@@ -688,7 +688,7 @@ static size_t utf8_bytes(const char *s, size_t n)
 int changes_capture_keep(db *d, change_rows *r, int64_t *missed)
 {
     char *text = NULL;
-    if (db_query(d, "SELECT @rc_changed", NULL, 0, text_row, &text) != 0)
+    if (db_query_core(d, "SELECT @rc_changed", NULL, 0, text_row, &text) != 0)
         return -1;
     unsigned char *hit = r ? xcalloc(r->n, 1) : NULL;
     /* "CHARS:key" after "CHARS:key" (changes_capture_sql). */

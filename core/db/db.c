@@ -769,6 +769,15 @@ int db_exec(db *d, const char *sql, const rc_value *params, size_t n, int64_t *a
     return 0;
 }
 
+int db_query_core(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn,
+                  void *user)
+{
+    db_clear_error(d);
+    if (bad_args(d, sql, params, n) || !fn)
+        return -1;
+    return d->drv->query(d, sql, params, n, fn, user) == 0 ? 0 : -1;
+}
+
 typedef struct counted_rows {
     rc_row_fn fn;
     void *user;
