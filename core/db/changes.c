@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,8 +540,9 @@ static int ends_with_where(const rc_change_decl *decl, const char *stmt)
 
 int changes_returning_ok(db *d, const rc_change_decl *decl, const char *stmt)
 {
-    return db_get_kind(d) == DB_SQLITE && strncasecmp(stmt, "UPDATE ", 7) == 0 &&
-           ends_with_where(decl, stmt);
+    /* RETURNING came with SQLite 3.35.0; an older library reads the rows again. */
+    return db_get_kind(d) == DB_SQLITE && sqlite3_libversion_number() >= 3035000 &&
+           strncasecmp(stmt, "UPDATE ", 7) == 0 && ends_with_where(decl, stmt);
 }
 
 int changes_returning(db *d, const rc_change_decl *decl, const char *stmt,
