@@ -59,9 +59,15 @@ int cmd_doc(int argc, char **argv);
  * Returns EXIT_OK and *out, or an exit code after printing why.
  */
 int cli_load_config(const cli_common *c, int need_db, config **out);
-/* The same, printing nothing: why in err (a reload logs it itself). */
+/* The same, printing nothing: why in err. */
 int cli_load_config_err(const cli_common *c, int need_db, config **out, char *err,
                         size_t errlen);
+/*
+ * The same, changing nothing: the log settings (the file's, or the command
+ * line's that beat them) are left in *out for config_log_apply. A reload
+ * reads the file so, and applies them only once the whole file is accepted.
+ */
+int cli_read_config(const cli_common *c, int need_db, config **out, char *err, size_t errlen);
 
 /*
  * Connect to the configured database (db/connect.h): EXIT_OK and *out, or

@@ -582,7 +582,7 @@ static int insert_whole(history *h, int64_t run_id, const char *finished, const 
 }
 
 static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
-                         int64_t keep_runs)
+                         int64_t all_keep_runs, int64_t keep_runs)
 {
     char ts[32];
     char *text = util_json_dump(result, 0);
@@ -617,7 +617,7 @@ static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const 
     if (insert_steps(h, run_id, json_object_get(result, "steps")) != 0)
         goto rollback;
     /* Prune: keep the newest keep_runs; steps go with their run (cascade). */
-    rc_value keep[] = { rc_int(h->keep_runs) };
+    rc_value keep[] = { rc_int(all_keep_runs > 0 ? all_keep_runs : h->keep_runs) };
     if (db_exec(h->conn, "DELETE FROM runs WHERE id <= (SELECT id FROM runs ORDER BY id DESC "
                 "LIMIT 1 OFFSET ?)", keep, 1, NULL) != 0) {
         set_err(h, "prune");
@@ -994,15 +994,15 @@ int history_started(history *h, int64_t run_id, int64_t started_ms)
 
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
 {
-    return history_finish_keep(h, run_id, finished_ms, result, 0);
+    return history_finish_keep(h, run_id, finished_ms, result, 0, 0);
 }
 
 int history_finish_keep(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
-                        int64_t job_keep_runs)
+                        int64_t keep_runs, int64_t job_keep_runs)
 {
     pthread_mutex_lock(&h->mu);
     settle_wal(h, 0);
-    int rc = locked_finish(h, run_id, finished_ms, result, job_keep_runs);
+    int rc = locked_finish(h, run_id, finished_ms, result, keep_runs, job_keep_runs);
     settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);

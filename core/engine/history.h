@@ -91,9 +91,14 @@ int history_started(history *h, int64_t run_id, int64_t started_ms);
  * not recorded (a fallback id) is inserted whole. 0 or -1.
  */
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result);
-/* The same, then the result's job is pruned to its own job_keep_runs (0: no such pruning). */
+/*
+ * The same, pruned to keep_runs (0: the handle's, from history_open) rather
+ * than the handle's: the pipeline in force says it at each run, so that a
+ * reload's history.keep_runs holds from the next run. Then the result's job
+ * is pruned to its own job_keep_runs (0: no such pruning).
+ */
 int history_finish_keep(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
-                        int64_t job_keep_runs);
+                        int64_t keep_runs, int64_t job_keep_runs);
 
 /*
  * Newest first, at most limit runs: an array of
