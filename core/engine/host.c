@@ -505,37 +505,42 @@ static void chunk_seen(void *arg, int64_t start_ns, int64_t end_ns, int64_t rows
         trace_chunks_add(sr->chunks, &ch);
 }
 
-static void decls_free(rc_change_decl *c, size_t n)
+static void decls_free(rc_change_decl *d, size_t n)
 {
-    for (size_t i = 0; c && i < n; i++) {
-        for (size_t j = 0; c[i].columns && j < c[i].ncolumns; j++)
-            free((void *)c[i].columns[j]);
-        free((void *)c[i].columns);
-        free((void *)c[i].table);
-        free((void *)c[i].key_column);
-        free((void *)c[i].where);
+    for (size_t i = 0; d && i < n; i++) {
+        free((char *)d[i].table);
+        free((char *)d[i].key_column);
+        free((char *)d[i].where);
+        for (size_t c = 0; d[i].columns && c < d[i].ncolumns; c++)
+            free((char *)d[i].columns[c]);
+        free((char **)d[i].columns);
     }
-    free(c);
+    free(d);
 }
 
-/* A copy of checked declarations with their text; a NULL table declares nothing. */
-static rc_change_decl *decls_copy(const rc_change_decl *d, size_t n)
+/*
+ * The core's own copy of a declaration. A plugin may well build it on the
+ * stack of a helper that returns before the chunked call (the built-in
+ * followups step did: ASan saw the chunk loop read a dead frame), so
+ * nothing of the plugin's memory is kept past the call that hands it over.
+ */
+static rc_change_decl *decls_copy(const rc_change_decl *src, size_t n)
 {
-    rc_change_decl *c = xcalloc(n ? n : 1, sizeof *c);
+    rc_change_decl *d = xcalloc(n ? n : 1, sizeof *d);
     for (size_t i = 0; i < n; i++) {
-        if (!d[i].table)
-            continue;
-        const char **cols = xcalloc(d[i].ncolumns, sizeof *cols);
-        for (size_t j = 0; j < d[i].ncolumns; j++)
-            cols[j] = xstrdup(d[i].columns[j]);
-        c[i].table = xstrdup(d[i].table);
-        c[i].key_column = xstrdup(d[i].key_column);
-        c[i].columns = cols;
-        c[i].ncolumns = d[i].ncolumns;
-        c[i].where = xstrdup(d[i].where);
-        c[i].where_param = d[i].where_param;
+        d[i].where_param = src[i].where_param;
+        if (!src[i].table)
+            continue; /* declares nothing: only the table's NULL counts */
+        d[i].table = xstrdup(src[i].table);
+        d[i].key_column = xstrdup(src[i].key_column);
+        d[i].where = xstrdup(src[i].where);
+        d[i].ncolumns = src[i].ncolumns;
+        char **cols = xcalloc(d[i].ncolumns ? d[i].ncolumns : 1, sizeof *cols);
+        for (size_t c = 0; c < d[i].ncolumns; c++)
+            cols[c] = xstrdup(src[i].columns[c]);
+        d[i].columns = (const char *const *)cols;
     }
-    return c;
+    return d;
 }
 
 void host_forget_decls(step_run *sr)
@@ -560,7 +565,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
     if (nested_tx_refused(ctx, call))
         return RC_ERROR;
     /* The declaration is this call's alone, whatever becomes of it. */
-    rc_change_decl *decls = sr->decls; /* owned from here on */
+    rc_change_decl *decls = sr->decls;
     int no_table = 0;
     size_t ndecls = sr->ndecls;
     sr->decls = NULL;

@@ -46,11 +46,7 @@ typedef struct step_run {
     int record_changes;     /* steps[].record_changes, and not a dry run */
     int64_t run_id;         /* the run's history id (0: none), for the records */
     const char *job;        /* the job's name for the records ("" when none) */
-    /*
-     * declare_changes()' declarations, copied with their text (owned): the
-     * plugin's may be gone by the chunked call (followups' was on its stack).
-     */
-    rc_change_decl *decls;
+    rc_change_decl *decls;       /* declare_changes()'s copy, for the next chunked call */
     size_t ndecls;
     int64_t changes_recorded;    /* records written with committed chunks */
     int64_t unrecorded;          /* rows changed that no record describes */
@@ -61,6 +57,12 @@ typedef struct step_run {
 
 /* step_run's cap when steps[].max_changes is not set. */
 #define HOST_NO_CAP (-1)
+
+/*
+ * Drop a declaration that no chunked call consumed (the plugin declared
+ * and returned): called once its run() has returned.
+ */
+void host_forget_decls(step_run *sr);
 
 /*
  * Bind ctx to sr. ctx and sr must outlive the plugin's calls. It also makes
@@ -78,9 +80,6 @@ int host_should_stop(const step_run *sr);
 
 /* Did the plugin ask for an option its table does not declare? */
 int host_misused(const step_run *sr);
-
-/* After the step: forget declarations no chunked call consumed. */
-void host_forget_decls(step_run *sr);
 
 /* The longest step error kept, in bytes (cut at a character boundary). */
 #define HOST_ERROR_MAX 4096

@@ -45,9 +45,9 @@ static int run_step(step_run *sr)
 
     host_ctx_init(&ctx, sr);
     if (d->init && d->init(&ctx, &state) != RC_OK) {
-        host_forget_decls(sr);
         if (!sr->error)
             sr->error = xstrdup("init failed");
+        host_forget_decls(sr);
         free(sr->result_refused);
         sr->result_refused = NULL;
         return STEP_FAILED;
