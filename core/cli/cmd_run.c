@@ -41,6 +41,28 @@ static void on_stop_signal(int sig)
  * Durations read as people say them ("2m", not "120000 ms"); --json has the
  * numbers.
  */
+/*
+ * A dry run records nothing: say what a real run would record, and which
+ * steps did not say (a plugin that does not report wouldRecordChanges).
+ */
+static void print_would_record(const json_t *r)
+{
+    json_int_t n = json_integer_value(json_object_get(r, "wouldRecordChanges"));
+    json_t *s;
+    size_t i;
+    strbuf quiet = STRBUF_INIT;
+    json_array_foreach(json_object_get(r, "steps"), i, s) {
+        json_t *w = json_object_get(s, "wouldRecordChanges");
+        if (json_is_null(w) && strcmp(json_string_value(json_object_get(s, "status")), "ok") == 0)
+            sb_printf(&quiet, "%s%s", quiet.s ? ", " : "",
+                      json_string_value(json_object_get(s, "name")));
+    }
+    printf("  nothing recorded (dry run); a real run would record %lld change record%s%s%s%s\n",
+           (long long)n, n == 1 ? "" : "s", quiet.s ? " (steps that do not say: " : "",
+           quiet.s ? quiet.s : "", quiet.s ? ")" : "");
+    sb_free(&quiet);
+}
+
 void cli_print_result(const json_t *r)
 {
     int dry = json_is_true(json_object_get(r, "dryRun"));
@@ -67,6 +89,8 @@ void cli_print_result(const json_t *r)
            json_string_value(json_object_get(r, "status")), took, counts[0], counts[1],
            counts[2], counts[3] ? ", some interrupted" : "",
            dry ? "would change" : "changed", rows, rows == 1 ? "" : "s");
+    if (dry)
+        print_would_record(r);
     printf("  %-*s  %-*s  %8s  %12s  %s\n", (int)wname, "step", (int)wstatus, "status", "time",
            dry ? "would change" : "rows changed", "figures");
     json_array_foreach(steps, i, s) {

@@ -192,6 +192,20 @@ void runner_set_change_owner(int64_t run_id, const char *job)
     snprintf(owner_job, sizeof owner_job, "%s", job ? job : "");
 }
 
+/*
+ * A dry run records nothing: the step says what a real run would record as
+ * its result wouldRecordChanges (docs/plugins.md), which becomes the step's
+ * own field rather than one of its figures. -1: the step did not say.
+ */
+static int64_t would_record(const pipeline_step *ps, json_t *results)
+{
+    json_t *v = json_object_get(results, WOULD_RECORD_KEY);
+    int64_t n = json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+    if (v)
+        json_object_del(results, WOULD_RECORD_KEY);
+    return ps->cfg->record_changes || n < 0 ? n : 0;
+}
+
 void runner_step(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
                  int dry_run, step_outcome *out)
 {
@@ -251,6 +265,7 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     out->retries = sr.retries;
     out->changes_recorded = sr.changes_recorded;
     out->unrecorded_changes = sr.unrecorded;
+    out->would_record = dry_run ? would_record(ps, sr.results) : 0;
     /* A transaction the plugin left open is not committed by the next one's
      * start (MySQL would, unfenced): it is rolled back here. */
     if (db_in_transaction(d)) {
@@ -370,8 +385,15 @@ void run_result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
     if (o->retries)
         log_info("step %s: %lld chunk(s) retried after a deadlock or certification conflict",
                  ps->cfg->name, (long long)o->retries);
-    json_array_append_new(rr->steps, step_json(ps, o,
-                                               o->results ? o->results : jx(json_object())));
+    json_t *sj = step_json(ps, o, o->results ? o->results : jx(json_object()));
+    /* Only a dry run says what it would record; null: the step did not say. */
+    if (rr->req.dry_run) {
+        json_object_set_new(sj, "wouldRecordChanges", o->would_record >= 0
+                            ? jx(json_integer(o->would_record)) : json_null());
+        if (o->would_record > 0)
+            rr->would_record += o->would_record;
+    }
+    json_array_append_new(rr->steps, sj);
     o->results = NULL;
     step_outcome_clear(o);
 }
@@ -399,6 +421,8 @@ json_t *run_result_finish(run_result *rr, const char *interrupted, run_status *s
                              "errors", rr->errors, "uptime", (json_int_t)util_uptime_s()));
     if (interrupted)
         json_object_set_new(r, "interrupted", jx(json_true()));
+    if (rr->req.dry_run)
+        json_object_set_new(r, "wouldRecordChanges", jx(json_integer(rr->would_record)));
     rr->steps = rr->results = rr->errors = NULL;
     *status = st;
     return r;
