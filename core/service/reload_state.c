@@ -68,9 +68,73 @@ static json_t *str_or_null(const char *s)
     return s ? jx_text(s) : json_null();
 }
 
+/*
+ * The secrets: every key the key table flags CFG_SECRET is found in the
+ * pipeline's JSON by its name there (the key's path, each part in camelCase:
+ * "database.url" is database.url, "notify[].url" each notify[i].url) and
+ * replaced by its redacted form. The JSON is built from the values as they
+ * are, so that flagging a key in the table is all it takes to hide it.
+ */
+static void camel(const char *part, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+        if (part[i] == '_' && i + 1 < len && part[i + 1] >= 'a' && part[i + 1] <= 'z')
+            out[o++] = (char)(part[++i] - 'a' + 'A');
+        else
+            out[o++] = part[i];
+    }
+    out[o] = '\0';
+}
+
+static void redact_member(json_t *obj, const char *path, cfg_redact how)
+{
+    char name[128], shown[2048];
+    size_t len = strcspn(path, ".");
+    camel(path, len, name, sizeof name);
+    json_t *v = json_object_get(obj, name);
+    if (path[len] == '.') {
+        if (json_is_object(v))
+            redact_member(v, path + len + 1, how);
+        return;
+    }
+    if (!json_is_string(v))
+        return;
+    if (how == CFG_REDACT_DSN)
+        db_url_redact(json_string_value(v), shown, sizeof shown);
+    else if (how == CFG_REDACT_URL)
+        webhook_url_redact(json_string_value(v), shown, sizeof shown);
+    else
+        snprintf(shown, sizeof shown, "***");
+    json_object_set_new(obj, name, jx_text(shown));
+}
+
+/* prefix: "" (the top), "notify[]." (each item of a list), "jobs.NAME." (each value of a map). */
+static void redact_key(void *user, const char *prefix, const char *path, cfg_redact how)
+{
+    json_t *root = user, *v, *item;
+    char name[128];
+    size_t i;
+    const char *key;
+    if (!*prefix) {
+        redact_member(root, path, how);
+        return;
+    }
+    camel(prefix, strcspn(prefix, ".["), name, sizeof name);
+    v = json_object_get(root, name);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item)
+            if (json_is_object(item))
+                redact_member(item, path, how);
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, key, item)
+            if (json_is_object(item))
+                redact_member(item, path, how);
+    }
+}
+
 json_t *reload_state_pipeline_json(const config *c)
 {
-    char url[2048];
     json_t *steps = jx(json_array()), *notify = jx(json_array()), *dirs = jx(json_array());
     for (size_t i = 0; i < c->n_plugin_dirs; i++)
         json_array_append_new(dirs, jx_text(c->plugin_dirs[i]));
@@ -93,28 +157,22 @@ json_t *reload_state_pipeline_json(const config *c)
                 json_array_append_new(on, jx_text(cfg_event_name(bit)));
         for (size_t k = 0; k < n->n_headers; k++) /* names and variables only, never values */
             json_object_set_new(headers, n->headers[k].name, jx_text(n->headers[k].env));
-        webhook_url_redact(n->url, url, sizeof url);
         json_array_append_new(notify, jx(json_pack(
             "{s:o, s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:o}", "name", jx_text(n->name),
-            "url", jx_text(url), "on", on,
+            "url", jx_text(n->url), "on", on,
             "format", n->format == CFG_HOOK_SLACK ? "slack"
                       : n->format == CFG_HOOK_DISCORD ? "discord" : "json",
             "secretEnv", str_or_null(n->secret_env), "timeoutMs", (json_int_t)n->timeout_ms,
             "retries", (json_int_t)n->retries, "backoffMs", (json_int_t)n->backoff_ms,
             "headersEnv", headers)));
     }
-    char trace_url[2048] = "";
-    if (c->tracing_endpoint)
-        webhook_url_redact(c->tracing_endpoint, trace_url, sizeof trace_url);
-    if (c->db_url)
-        db_url_redact(c->db_url, url, sizeof url);
-    return jx(json_pack(
+    json_t *pipeline = jx(json_pack(
         "{s:{s:o, s:o, s:o, s:o, s:I, s:I, s:I},"
         " s:{s:o, s:I}, s:o,"
         " s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I},"
         " s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o,"
         " s:{s:o, s:o, s:o, s:o, s:o}}",
-        "database", "url", c->db_url ? jx_text(url) : json_null(),
+        "database", "url", str_or_null(c->db_url),
         "passwordEnv", str_or_null(c->db_password_env),
         "passwordFile", str_or_null(c->db_password_file),
         "timeZone", str_or_null(c->db_time_zone),
@@ -136,10 +194,12 @@ json_t *reload_state_pipeline_json(const config *c)
         "steps", steps, "notify", notify,
         "tracing", "enabled", c->tracing_enabled < 0 ? json_null()
                                                      : jx(json_boolean(c->tracing_enabled)),
-        "endpoint", c->tracing_endpoint ? jx_text(trace_url) : json_null(),
+        "endpoint", str_or_null(c->tracing_endpoint),
         "headersEnv", str_or_null(c->tracing_headers_env),
         "serviceName", str_or_null(c->tracing_service_name),
         "link", str_or_null(c->tracing_link)));
+    config_each_secret(redact_key, pipeline);
+    return pipeline;
 }
 
 void reload_state_loaded(reload_state *rs, const config *cfg, int is_reload)
