@@ -112,6 +112,14 @@ Test(config_keys, the_checker_refuses_an_envname_on_a_non_string)
     cr_assert_eq(config_table_check_keys(&t, "", 1, err, sizeof err), 0, "%s", err);
 }
 
+Test(config_keys, the_checker_refuses_an_envname_that_may_echo_a_secret)
+{
+    const cfg_key k = { "pw_env", RC_OPT_STRING, NULL, "p", offsetof(sample, f_text),
+                        .holds = CFG_ENVNAME };
+    refused(&k, 1, "key 'x[].pw_env' is CFG_ENVNAME but does not check its value as a "
+                   "variable's name without quoting it (.check = check_env_name, K_NO_ECHO)");
+}
+
 Test(config_keys, the_checker_refuses_a_lister_without_the_flag)
 {
     const cfg_key k = { "headers", 0, NULL, "h", 0, .set = dummy_set, .type_text = "mapping",
@@ -383,6 +391,43 @@ Test(config_keys, every_envname_key_of_the_table_is_listed)
     cr_assert_eq(config_each_env_name(c, list_var, &l), n);
     cr_assert_str_eq(l.text, want);
     config_free(c);
+}
+
+/*
+ * A secret written where its variable's name belongs is refused, naming the
+ * key and never quoting the value: for every top-level CFG_ENVNAME key.
+ */
+Test(config_keys, every_envname_key_refuses_a_secret_in_its_place)
+{
+    const key_table *t = config_top_table();
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        char text[512], err[2048] = "";
+        size_t sec = strcspn(k->path, ".");
+        config *c = NULL;
+        if (!(k->holds & CFG_ENVNAME) || k->each_env)
+            continue;
+        cr_assert_eq(k->path[sec], '.', "%s: a top-level key in a section", k->path);
+        /* The database section holds the url too, which the file needs. */
+        snprintf(text, sizeof text, "%s%.*s:\n  %s: \"pa$$-S3KRET\"\n%s",
+                 strncmp(k->path, "database.", 9) == 0 ? "" : "database:\n  url: \"sqlite:a.db\"\n",
+                 (int)sec, k->path, k->path + sec + 1,
+                 strncmp(k->path, "database.", 9) == 0 ? "  url: \"sqlite:a.db\"\n" : "");
+        strncat(text, "steps:\n  - plugin: leases\n", sizeof text - strlen(text) - 1);
+        char *path = th_path(th_tmpdir(), "envname.yaml");
+        th_write(path, text);
+        cr_assert_eq(config_load(path, &c, err, sizeof err), -1, "%s accepted:\n%s", k->path,
+                     text);
+        char want[160];
+        snprintf(want, sizeof want, "'%.100s' must be the name of an environment variable",
+                 k->path);
+        cr_assert_not_null(strstr(err, want), "%s", err);
+        cr_assert_null(strstr(err, "S3KRET"), "%s", err);
+        free(path);
+        n++;
+    }
+    cr_assert_geq(n, 3);
 }
 
 /*

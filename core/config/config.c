@@ -74,8 +74,8 @@ static const cfg_key top_keys[] = {
       .scope = CFG_BOUND | CFG_WORKER, .at_line = C(db_url_line), .at_col = C(db_url_col),
       .holds = CFG_SECRET, .redact = CFG_REDACT_DSN },
     { "database.password_env", RC_OPT_STRING, NULL,
-      "name of an environment variable holding the password", C(db_password_env),
-      .scope = CFG_BOUND | CFG_WORKER, .holds = CFG_ENVNAME },
+      "name of an environment variable holding the password", C(db_password_env), K_NO_ECHO,
+      .check = check_env_name, .scope = CFG_BOUND | CFG_WORKER, .holds = CFG_ENVNAME },
     { "database.password_file", RC_OPT_STRING, NULL,
       "file holding the password (one trailing newline dropped); wins over password_env",
       C(db_password_file), K_PATH,
@@ -137,7 +137,7 @@ static const cfg_key top_keys[] = {
       .scope = CFG_BOUND },
     { "http.token_env", RC_OPT_STRING, NULL,
       "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env),
-      .scope = CFG_BOUND, .holds = CFG_ENVNAME },
+      K_NO_ECHO, .check = check_env_name, .scope = CFG_BOUND, .holds = CFG_ENVNAME },
     { "http.public_url", RC_OPT_STRING, NULL,
       "the console's address as people reach it (https://ops.example/reconciler): webhook "
       "links point at its page of the run; unset: the run's JSON on http.listen",
@@ -174,8 +174,8 @@ static const cfg_key top_keys[] = {
       .scope = CFG_BOUND, .holds = CFG_SECRET, .redact = CFG_REDACT_URL },
     { "tracing.headers_env", RC_OPT_STRING, NULL,
       "variable holding the export's headers as k=v,k2=v2 (values URL-encoded, secret); "
-      "beats OTEL_EXPORTER_OTLP_HEADERS", C(tracing_headers_env), .check = check_env_name,
-      .scope = CFG_BOUND, .holds = CFG_ENVNAME },
+      "beats OTEL_EXPORTER_OTLP_HEADERS", C(tracing_headers_env), K_NO_ECHO,
+      .check = check_env_name, .scope = CFG_BOUND, .holds = CFG_ENVNAME },
     { "tracing.service_name", RC_OPT_STRING, NULL,
       "the traces' service.name; beats OTEL_SERVICE_NAME (default reconciler)",
       C(tracing_service_name),
@@ -2122,6 +2122,14 @@ int config_table_check_keys(const key_table *t, const char *prefix, int top, cha
         if ((k->holds & CFG_ENVNAME) && (k->holds & CFG_SECRET)) {
             snprintf(err, errlen, "key '%s%s' is both CFG_ENVNAME and CFG_SECRET: a variable's "
                      "name is shown, a secret is not", prefix, k->path);
+            return -1;
+        }
+        /* The secret itself written in by mistake is refused, and never quoted. */
+        if ((k->holds & CFG_ENVNAME) && !k->each_env &&
+            (k->check != check_env_name || !(k->flags & K_NO_ECHO))) {
+            snprintf(err, errlen, "key '%s%s' is CFG_ENVNAME but does not check its value as a "
+                     "variable's name without quoting it (.check = check_env_name, K_NO_ECHO)",
+                     prefix, k->path);
             return -1;
         }
     }
