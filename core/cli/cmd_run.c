@@ -455,12 +455,12 @@ static const char validate_help[] =
     CLI_COMMON_HELP
     "\nThe keys a pipeline file may hold:\n";
 
-/* A variable a key names, unset where validate runs: a warning (the service's may differ). */
 typedef struct unset_check {
     const config *cfg;
     int *warnings;
 } unset_check;
 
+/* A variable a key names, unset where validate runs: a warning (the service's may differ). */
 static void warn_unset(void *user, const char *key, const char *var)
 {
     const unset_check *uc = user;
