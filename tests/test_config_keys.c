@@ -525,3 +525,58 @@ Test(config_keys, what_is_no_secret_is_shown_as_it_is)
     free(body);
     config_free(c);
 }
+
+/*
+ * GET /v1/service/config shows every top-level key with a plain field, from
+ * the table, under its JSON name: a key added tomorrow is shown with no code
+ * for it, and the names clients read today stay.
+ */
+Test(config_keys, every_key_is_shown_in_the_config_endpoint)
+{
+    config *c = load_text("shown.yaml", base_text);
+    const key_table *t = config_top_table();
+    json_t *p = reload_state_pipeline_json(c);
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        char section[64] = "", name[72];
+        const char *leaf = k->path;
+        if (!plain(k))
+            continue;
+        size_t slen = strcspn(k->path, ".");
+        json_t *in = p;
+        if (k->path[slen] == '.') {
+            config_json_name(k->path, slen, section, sizeof section);
+            in = json_object_get(p, section);
+            leaf += slen + 1;
+        }
+        config_json_name(leaf, strlen(leaf), name, sizeof name - 2);
+        if (k->type == RC_OPT_DURATION)
+            strcat(name, "Ms");
+        cr_assert(json_is_object(in), "%s: no section '%s'", k->path, section);
+        cr_assert_not_null(json_object_get(in, name), "%s is not shown as %s.%s", k->path,
+                           section, name);
+        n++;
+    }
+    cr_assert_gt(n, 20);
+    /* Names and values as docs/http-api.md shows them. */
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(p, "database"), "url")),
+                     "sqlite:a.db");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(p, "database"),
+                                                    "connectTimeoutMs")), 10000);
+    cr_assert(json_is_null(json_object_get(json_object_get(p, "database"), "passwordEnv")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(p, "schedule"),
+                                                    "intervalMs")), 6 * 3600 * 1000);
+    cr_assert(json_is_true(json_object_get(json_object_get(p, "schedule"), "onStartup")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(p, "history"), "keepRuns")),
+                 1000);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(p, "log"), "level")),
+                     "info");
+    /* tracing.enabled unset: null, not false (the variables decide). */
+    cr_assert(json_is_null(json_object_get(json_object_get(p, "tracing"), "enabled")));
+    cr_assert(json_is_array(json_object_get(p, "pluginDir")));
+    cr_assert_eq(json_array_size(json_object_get(p, "steps")), 1);
+    cr_assert(json_is_array(json_object_get(p, "notify")));
+    json_decref(p);
+    config_free(c);
+}

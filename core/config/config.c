@@ -1740,6 +1740,63 @@ json_t *config_keys_json(const config *c, unsigned scope)
     return jx(json_pack("{s:o, s:o}", "values", values, "at", at));
 }
 
+void config_json_name(const char *part, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (!outlen)
+        return;
+    for (size_t i = 0; i < len && part[i] && o + 1 < outlen; i++) {
+        if (part[i] == '_' && i + 1 < len && part[i + 1] >= 'a' && part[i + 1] <= 'z')
+            out[o++] = (char)(part[++i] - 'a' + 'A');
+        else
+            out[o++] = part[i];
+    }
+    out[o] = '\0';
+}
+
+/* A key's value as the API shows it: a choice by its name, an unset tri-state bool as null. */
+static json_t *api_value(const cfg_key *k, const config *c)
+{
+    const void *x = field_of(k, c);
+    if (k->flags & K_INDEX) {
+        const char *p = k->choices;
+        for (int i = *(const int *)x; i > 0 && *p; i--)
+            p += strcspn(p, "|") + (p[strcspn(p, "|")] == '|');
+        return jx(json_stringn(p, strcspn(p, "|")));
+    }
+    if (k->type == RC_OPT_BOOL && *(const int *)x < 0)
+        return jx(json_null());
+    return value_json(k, c);
+}
+
+json_t *config_api_json(const config *c)
+{
+    json_t *out = jx(json_object());
+    char section[64], name[72];
+    for (size_t i = 0; i < N_TOP; i++) {
+        const cfg_key *k = &top_keys[i];
+        json_t *into = out;
+        const char *leaf = k->path;
+        size_t slen = section_len(k->path);
+        if (!k->type || k->set || !k->off) /* what a setter builds, the caller shows */
+            continue;
+        if (is_section(k)) {
+            config_json_name(k->path, slen, section, sizeof section);
+            into = json_object_get(out, section);
+            if (!into) {
+                into = jx(json_object());
+                json_object_set_new(out, section, into);
+            }
+            leaf += slen + 1;
+        }
+        config_json_name(leaf, strlen(leaf), name, sizeof name - 2);
+        if (k->type == RC_OPT_DURATION)
+            strcat(name, "Ms");
+        json_object_set_new(into, name, api_value(k, c));
+    }
+    return out;
+}
+
 static size_t n_choices(const char *choices)
 {
     size_t n = 1;

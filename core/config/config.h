@@ -291,6 +291,21 @@ int config_keys_take(config *c, const struct json_t *keys, unsigned scope, char 
                      size_t errlen);
 
 /*
+ * The API's view of the top-level keys that have a plain field (GET
+ * /v1/service/config's "pipeline"): {"database":{"url":...,
+ * "connectTimeoutMs":10000,...},...}, each key under its JSON name (new
+ * reference). What a setter builds (plugin_dir, steps, notify, ...) is the
+ * caller's to add. Values as they are: the caller redacts CFG_SECRET keys.
+ */
+struct json_t *config_api_json(const config *c);
+
+/*
+ * A key's part ("password_env") as its JSON name ("passwordEnv"): camelCase;
+ * config_api_json appends "Ms" to a duration's name. len bytes of part.
+ */
+void config_json_name(const char *part, size_t len, char *out, size_t outlen);
+
+/*
  * The key table's own rules, beyond what the compiler checks: a key with a
  * scope has a plain field (a type, no setter), and only top-level keys have
  * one; a CFG_ENVNAME key is a string field or lists what its setter built; a

@@ -70,28 +70,17 @@ static json_t *str_or_null(const char *s)
 
 /*
  * The secrets: every key the key table flags CFG_SECRET is found in the
- * pipeline's JSON by its name there (the key's path, each part in camelCase:
- * "database.url" is database.url, "notify[].url" each notify[i].url) and
- * replaced by its redacted form. The JSON is built from the values as they
- * are, so that flagging a key in the table is all it takes to hide it.
+ * pipeline's JSON by its name there (each part of its path by
+ * config_json_name: "database.url" is database.url, "notify[].url" each
+ * notify[i].url) and replaced by its redacted form. The JSON is built from
+ * the values as they are, so that flagging a key in the table is all it
+ * takes to hide it.
  */
-static void camel(const char *part, size_t len, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
-        if (part[i] == '_' && i + 1 < len && part[i + 1] >= 'a' && part[i + 1] <= 'z')
-            out[o++] = (char)(part[++i] - 'a' + 'A');
-        else
-            out[o++] = part[i];
-    }
-    out[o] = '\0';
-}
-
 static void redact_member(json_t *obj, const char *path, cfg_redact how)
 {
     char name[128], shown[2048];
     size_t len = strcspn(path, ".");
-    camel(path, len, name, sizeof name);
+    config_json_name(path, len, name, sizeof name);
     json_t *v = json_object_get(obj, name);
     if (path[len] == '.') {
         if (json_is_object(v))
@@ -120,7 +109,7 @@ static void redact_key(void *user, const char *prefix, const char *path, cfg_red
         redact_member(root, path, how);
         return;
     }
-    camel(prefix, strcspn(prefix, ".["), name, sizeof name);
+    config_json_name(prefix, strcspn(prefix, ".["), name, sizeof name);
     v = json_object_get(root, name);
     if (json_is_array(v)) {
         json_array_foreach(v, i, item)
@@ -166,38 +155,11 @@ json_t *reload_state_pipeline_json(const config *c)
             "retries", (json_int_t)n->retries, "backoffMs", (json_int_t)n->backoff_ms,
             "headersEnv", headers)));
     }
-    json_t *pipeline = jx(json_pack(
-        "{s:{s:o, s:o, s:o, s:o, s:I, s:I, s:I},"
-        " s:{s:o, s:I}, s:o,"
-        " s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I},"
-        " s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o,"
-        " s:{s:o, s:o, s:o, s:o, s:o}}",
-        "database", "url", str_or_null(c->db_url),
-        "passwordEnv", str_or_null(c->db_password_env),
-        "passwordFile", str_or_null(c->db_password_file),
-        "timeZone", str_or_null(c->db_time_zone),
-        "connectTimeoutMs", (json_int_t)c->db_connect_timeout_ms,
-        "readTimeoutMs", (json_int_t)c->db_read_timeout_ms,
-        "writeTimeoutMs", (json_int_t)c->db_write_timeout_ms,
-        "history", "path", str_or_null(c->history_path),
-        "keepRuns", (json_int_t)c->history_keep_runs,
-        "pluginDir", dirs,
-        "schedule", "onStartup", c->schedule_on_startup,
-        "intervalMs", (json_int_t)c->schedule_interval_ms,
-        "jitterMs", (json_int_t)c->schedule_jitter_ms,
-        "lockWaitMs", (json_int_t)c->schedule_lock_wait_ms,
-        "lockTtlMs", (json_int_t)c->schedule_lock_ttl_ms,
-        "maxRunTimeMs", (json_int_t)c->schedule_max_run_time_ms,
-        "maxClockSkewMs", (json_int_t)c->schedule_max_clock_skew_ms,
-        "http", "listen", str_or_null(c->http_listen), "tokenEnv", str_or_null(c->http_token_env),
-        "log", "level", str_or_null(c->log_level), "format", str_or_null(c->log_format),
-        "steps", steps, "notify", notify,
-        "tracing", "enabled", c->tracing_enabled < 0 ? json_null()
-                                                     : jx(json_boolean(c->tracing_enabled)),
-        "endpoint", str_or_null(c->tracing_endpoint),
-        "headersEnv", str_or_null(c->tracing_headers_env),
-        "serviceName", str_or_null(c->tracing_service_name),
-        "link", str_or_null(c->tracing_link)));
+    /* Every top-level key with a plain field comes from the table; what setters build, here. */
+    json_t *pipeline = config_api_json(c);
+    json_object_set_new(pipeline, "pluginDir", dirs);
+    json_object_set_new(pipeline, "steps", steps);
+    json_object_set_new(pipeline, "notify", notify);
     config_each_secret(redact_key, pipeline);
     return pipeline;
 }
