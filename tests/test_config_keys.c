@@ -580,3 +580,24 @@ Test(config_keys, every_key_is_shown_in_the_config_endpoint)
     json_decref(p);
     config_free(c);
 }
+
+/* validate --help names the keys whose variables it checks, from the table. */
+Test(config_keys, help_names_every_envname_key)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    config_help(f);
+    cr_assert_eq(fclose(f), 0);
+    const char *line = strstr(text, "Keys naming a variable that holds a secret");
+    cr_assert_not_null(line, "%s", text);
+    const key_table *t = config_top_table();
+    for (size_t i = 0; i < t->n; i++)
+        if (t->keys[i].holds & CFG_ENVNAME)
+            cr_assert_not_null(strstr(line, t->keys[i].path), "%s", line);
+    cr_assert_not_null(strstr(line, "notify[].secret_env, notify[].headers."), "%s", line);
+    /* The other side: a key that names no variable is not there. */
+    cr_assert_null(strstr(line, "database.url"), "%s", line);
+    free(text);
+}

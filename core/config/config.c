@@ -2125,10 +2125,27 @@ void config_doc(FILE *f, doc_format fmt)
     each_key(f, fmt == DOC_MARKDOWN ? doc_key_markdown : doc_key);
 }
 
+/* help: the keys that name a variable holding a secret, on one line. */
+static void help_env_names(FILE *f)
+{
+    const char *sep = "Keys naming a variable that holds a secret (validate and doctor check "
+                      "that it is set): ";
+    for (size_t t = 0; t < sizeof shown_tables / sizeof shown_tables[0]; t++)
+        for (size_t i = 0; i < shown_tables[t].table->n; i++) {
+            const cfg_key *k = &shown_tables[t].table->keys[i];
+            if (!(k->holds & CFG_ENVNAME))
+                continue;
+            fprintf(f, "%s%s%s", sep, shown_tables[t].prefix, k->path);
+            sep = ", ";
+        }
+    fputs(".\n", f);
+}
+
 void config_help(FILE *f)
 {
     fprintf(f, "  %-26s %-22s %-15s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
     each_key(f, help_key);
+    help_env_names(f);
     fprintf(f, "Durations: 500ms, 30s, 5m, 6h, 1d, or combined (1h30m); a bare number is "
                "seconds.\nRelative paths resolve against the folder of the pipeline file.\n");
 }
