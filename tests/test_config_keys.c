@@ -17,6 +17,7 @@
 #include "service/reload_state.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -600,4 +601,47 @@ Test(config_keys, help_names_every_envname_key)
     /* The other side: a key that names no variable is not there. */
     cr_assert_null(strstr(line, "database.url"), "%s", line);
     free(text);
+}
+
+/*
+ * `reconciler validate` warns for every variable the file names and this
+ * environment lacks, the ones no test named before too (tracing.headers_env,
+ * notify[].headers), and for none once they are set.
+ */
+Test(config_keys, validate_warns_for_every_unset_variable, .timeout = 30)
+{
+    char *out = NULL, *err = NULL, *text = NULL;
+    char *plugins = strdup(th_build_path("tests/plugins"));
+    char *yaml = th_path(th_tmpdir(), "v.yaml");
+    char abs[PATH_MAX];
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    char *dbp = th_path(abs, "v.db");
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"sqlite:%s\"\n  password_env: CKV_PW\n"
+                           "plugin_dir: %s\n"
+                           "tracing:\n  enabled: false\n  headers_env: CKV_OTLP\n"
+                           "notify:\n  - url: https://hooks.example/x\n"
+                           "    headers:\n      X-Token: CKV_HDR\n"
+                           "steps:\n  - plugin: fixture\n", dbp, plugins), -1);
+    th_write(yaml, text);
+    const char *const args[] = { "validate", "-c", yaml, NULL };
+    int rc = th_run_cli(args, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_not_null(strstr(err, "database.password_env names the variable CKV_PW"), "%s", err);
+    cr_assert_not_null(strstr(err, "tracing.headers_env names the variable CKV_OTLP"), "%s", err);
+    cr_assert_not_null(strstr(err, "notify[0].headers.X-Token names the variable CKV_HDR"), "%s",
+                       err);
+    cr_assert_not_null(strstr(out, "3 warnings above"), "%s", out);
+    free(out);
+    free(err);
+
+    const char *const env[] = { "CKV_PW=x", "CKV_OTLP=y", "CKV_HDR=z", NULL };
+    rc = th_run_cli(args, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_assert_null(strstr(err, "warning"), "%s", err);
+    free(out);
+    free(err);
+    free(text);
+    free(dbp);
+    free(yaml);
+    free(plugins);
 }
