@@ -582,6 +582,47 @@ Test(config_keys, every_key_is_shown_in_the_config_endpoint)
     config_free(c);
 }
 
+/* Steps and notify targets: their tables' keys, and what their setters build, by name. */
+Test(config_keys, steps_and_targets_are_shown_in_the_config_endpoint)
+{
+    config *c = load_text("targets.yaml",
+                          "database:\n  url: \"sqlite:a.db\"\n"
+                          "notify:\n  - url: https://hooks.example/x\n    secret_env: HK\n"
+                          "    format: slack\n    headers:\n      X-Token: HV\n"
+                          "steps:\n  - plugin: leases\n    on_error: abort\n"
+                          "    max_changes: 5\n  - plugin: metrics\n");
+    json_t *p = reload_state_pipeline_json(c);
+    json_t *s0 = json_array_get(json_object_get(p, "steps"), 0);
+    json_t *s1 = json_array_get(json_object_get(p, "steps"), 1);
+    char *dump = json_dumps(p, JSON_COMPACT);
+    cr_assert_str_eq(json_string_value(json_object_get(s0, "name")), "leases", "%s", dump);
+    cr_assert_str_eq(json_string_value(json_object_get(s0, "plugin")), "leases");
+    cr_assert(json_is_true(json_object_get(s0, "enabled")));
+    cr_assert_str_eq(json_string_value(json_object_get(s0, "onError")), "abort");
+    cr_assert_str_eq(json_string_value(json_object_get(s1, "onError")), "continue");
+    cr_assert_eq(json_integer_value(json_object_get(s0, "timeoutMs")), 600000);
+    cr_assert_eq(json_integer_value(json_object_get(s0, "maxChanges")), 5);
+    /* Unset: no cap, null (not the -1 it is kept as). */
+    cr_assert(json_is_null(json_object_get(s1, "maxChanges")), "%s", dump);
+    cr_assert(json_is_true(json_object_get(s0, "recordChanges")), "%s", dump);
+    cr_assert(json_is_object(json_object_get(s0, "options")));
+    cr_assert_eq(json_integer_value(json_object_get(s0, "memoryLimit")), INT64_C(1) << 30);
+    json_t *n = json_array_get(json_object_get(p, "notify"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(n, "name")), "1", "%s", dump);
+    cr_assert_str_eq(json_string_value(json_object_get(n, "url")), "https://hooks.example/");
+    cr_assert_str_eq(json_string_value(json_object_get(n, "format")), "slack");
+    cr_assert_str_eq(json_string_value(json_object_get(n, "secretEnv")), "HK");
+    cr_assert_eq(json_integer_value(json_object_get(n, "timeoutMs")), 5000);
+    cr_assert_eq(json_integer_value(json_object_get(n, "retries")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(n, "backoffMs")), 1000);
+    cr_assert_eq(json_array_size(json_object_get(n, "on")), 3, "%s", dump);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(n, "headersEnv"),
+                                                       "X-Token")), "HV");
+    free(dump);
+    json_decref(p);
+    config_free(c);
+}
+
 /* validate --help names the keys whose variables it checks, from the table. */
 Test(config_keys, help_names_every_envname_key)
 {

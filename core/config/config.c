@@ -1754,31 +1754,46 @@ void config_json_name(const char *part, size_t len, char *out, size_t outlen)
     out[o] = '\0';
 }
 
-/* A key's value as the API shows it: a choice by its name, an unset tri-state bool as null. */
-static json_t *api_value(const cfg_key *k, const config *c)
+/*
+ * A key's value as the API shows it: a choice by its name; null for an unset
+ * tri-state bool (-1) and for a number below its range, the mark of "unset"
+ * where the key has no default (steps[].max_changes).
+ */
+static json_t *api_value(const cfg_key *k, const void *base)
 {
-    const void *x = field_of(k, c);
+    const void *x = (const char *)base + k->off;
     if (k->flags & K_INDEX) {
         const char *p = k->choices;
         for (int i = *(const int *)x; i > 0 && *p; i--)
             p += strcspn(p, "|") + (p[strcspn(p, "|")] == '|');
         return jx(json_stringn(p, strcspn(p, "|")));
     }
-    if (k->type == RC_OPT_BOOL && *(const int *)x < 0)
-        return jx(json_null());
-    return value_json(k, c);
+    switch (k->type) {
+    case RC_OPT_STRING: return jx_text(*(char *const *)x);
+    case RC_OPT_INT:
+    case RC_OPT_DURATION:
+        return *(const int64_t *)x < k->min ? jx(json_null())
+                                            : jx(json_integer(*(const int64_t *)x));
+    case RC_OPT_BOOL:
+        return *(const int *)x < 0 ? jx(json_null()) : jx(json_boolean(*(const int *)x));
+    case RC_OPT_DOUBLE: return jx(json_real(*(const double *)x));
+    }
+    return jx(json_null());
 }
 
-json_t *config_api_json(const config *c)
+/* The plain keys of table t in the struct at base, sections as nested objects. */
+static json_t *api_json(const key_table *t, const void *base)
 {
     json_t *out = jx(json_object());
     char section[64], name[72];
-    for (size_t i = 0; i < N_TOP; i++) {
-        const cfg_key *k = &top_keys[i];
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
         json_t *into = out;
         const char *leaf = k->path;
         size_t slen = section_len(k->path);
-        if (!k->type || k->set || !k->off) /* what a setter builds, the caller shows */
+        /* What a setter builds, the caller shows. (A plain key may have offset 0: a step's
+         * name is its struct's first field.) */
+        if (!k->type || k->set)
             continue;
         if (is_section(k)) {
             config_json_name(k->path, slen, section, sizeof section);
@@ -1792,9 +1807,24 @@ json_t *config_api_json(const config *c)
         config_json_name(leaf, strlen(leaf), name, sizeof name - 2);
         if (k->type == RC_OPT_DURATION)
             strcat(name, "Ms");
-        json_object_set_new(into, name, api_value(k, c));
+        json_object_set_new(into, name, api_value(k, base));
     }
     return out;
+}
+
+json_t *config_api_json(const config *c)
+{
+    return api_json(&top_table, c);
+}
+
+json_t *config_api_step_json(const cfg_step *s)
+{
+    return api_json(&step_table, s);
+}
+
+json_t *config_api_notify_json(const cfg_notify *n)
+{
+    return api_json(&notify_table, n);
 }
 
 static size_t n_choices(const char *choices)
@@ -2172,7 +2202,7 @@ int config_table_check_keys(const key_table *t, const char *prefix, int top, cha
             return -1;
         }
         /* config_each_env_name reads the field as a string, or asks each_env. */
-        if ((k->holds & CFG_ENVNAME) && !k->each_env && (!is_text(k) || k->set || !k->off)) {
+        if ((k->holds & CFG_ENVNAME) && !k->each_env && (!is_text(k) || k->set)) {
             snprintf(err, errlen, "key '%s%s' is CFG_ENVNAME but neither a plain string field "
                      "nor has each_env to list what its setter built", prefix, k->path);
             return -1;

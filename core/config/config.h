@@ -298,6 +298,9 @@ int config_keys_take(config *c, const struct json_t *keys, unsigned scope, char 
  * caller's to add. Values as they are: the caller redacts CFG_SECRET keys.
  */
 struct json_t *config_api_json(const config *c);
+/* The same for one step's and one notify target's keys (steps[], notify[]). */
+struct json_t *config_api_step_json(const cfg_step *s);
+struct json_t *config_api_notify_json(const cfg_notify *n);
 
 /*
  * A key's part ("password_env") as its JSON name ("passwordEnv"): camelCase;

@@ -63,11 +63,6 @@ static json_t *yaml_json(const yt_node *n)
     return out;
 }
 
-static json_t *str_or_null(const char *s)
-{
-    return s ? jx_text(s) : json_null();
-}
-
 /*
  * The secrets: every key the key table flags CFG_SECRET is found in the
  * pipeline's JSON by its name there (each part of its path by
@@ -127,33 +122,26 @@ json_t *reload_state_pipeline_json(const config *c)
     json_t *steps = jx(json_array()), *notify = jx(json_array()), *dirs = jx(json_array());
     for (size_t i = 0; i < c->n_plugin_dirs; i++)
         json_array_append_new(dirs, jx_text(c->plugin_dirs[i]));
+    /* Each step's and target's plain keys from the table; what their setters build, here. */
     for (size_t i = 0; i < c->n_steps; i++) {
-        const cfg_step *s = &c->steps[i];
-        json_array_append_new(steps, jx(json_pack(
-            "{s:o, s:o, s:b, s:s, s:I, s:o, s:o}", "name", jx_text(s->name),
-            "plugin", jx_text(s->plugin), "enabled", s->enabled,
-            "onError", s->on_error == CFG_ON_ERROR_ABORT ? "abort" : "continue",
-            "timeoutMs", (json_int_t)s->timeout_ms,
-            "maxChanges", s->max_changes == CFG_NO_MAX_CHANGES ? json_null()
-                                                               : jx(json_integer(s->max_changes)),
-            "options", yaml_json(s->options))));
+        json_t *s = config_api_step_json(&c->steps[i]);
+        json_object_set_new(s, "options", yaml_json(c->steps[i].options));
+        json_object_set_new(s, "memoryLimit", jx(json_integer(c->steps[i].memory_limit)));
+        json_array_append_new(steps, s);
     }
     for (size_t i = 0; i < c->n_notify; i++) {
         const cfg_notify *n = &c->notify[i];
         json_t *on = jx(json_array()), *headers = jx(json_object());
+        json_t *t = config_api_notify_json(n);
         for (unsigned bit = 1; bit < (1u << CFG_N_EVENTS); bit <<= 1)
             if (n->on & bit)
                 json_array_append_new(on, jx_text(cfg_event_name(bit)));
         for (size_t k = 0; k < n->n_headers; k++) /* names and variables only, never values */
             json_object_set_new(headers, n->headers[k].name, jx_text(n->headers[k].env));
-        json_array_append_new(notify, jx(json_pack(
-            "{s:o, s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:o}", "name", jx_text(n->name),
-            "url", jx_text(n->url), "on", on,
-            "format", n->format == CFG_HOOK_SLACK ? "slack"
-                      : n->format == CFG_HOOK_DISCORD ? "discord" : "json",
-            "secretEnv", str_or_null(n->secret_env), "timeoutMs", (json_int_t)n->timeout_ms,
-            "retries", (json_int_t)n->retries, "backoffMs", (json_int_t)n->backoff_ms,
-            "headersEnv", headers)));
+        json_object_set_new(t, "url", jx_text(n->url));
+        json_object_set_new(t, "on", on);
+        json_object_set_new(t, "headersEnv", headers);
+        json_array_append_new(notify, t);
     }
     /* Every top-level key with a plain field comes from the table; what setters build, here. */
     json_t *pipeline = config_api_json(c);
