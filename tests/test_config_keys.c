@@ -22,17 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static config *load_text(const char *name, const char *text)
-{
-    char err[2048];
-    config *c = NULL;
-    char *path = th_path(th_tmpdir(), name);
-    th_write(path, text);
-    cr_assert_eq(config_load(path, &c, err, sizeof err), 0, "%s\n--- for:\n%s", err, text);
-    free(path);
-    return c;
-}
-
 /* ------------------------------------------------------------ the checker */
 
 /* A struct for the tables below; no field at offset 0, which means "no field" in the table. */
@@ -253,7 +242,8 @@ static void note(void *user, const char *key)
  */
 Test(config_keys, every_key_is_bound_or_reloadable_as_the_table_says)
 {
-    config *run = load_text("run.yaml", base_text), *next = load_text("next.yaml", base_text);
+    config *run = th_config_text("run.yaml", base_text);
+    config *next = th_config_text("next.yaml", base_text);
     const key_table *t = config_top_table();
     named n = { "" };
     change_every_key(next);
@@ -293,7 +283,8 @@ Test(config_keys, every_key_is_bound_or_reloadable_as_the_table_says)
  */
 Test(config_keys, every_worker_key_and_only_those_reach_the_worker)
 {
-    config *sup = load_text("sup.yaml", base_text), *wrk = load_text("wrk.yaml", base_text);
+    config *sup = th_config_text("sup.yaml", base_text);
+    config *wrk = th_config_text("wrk.yaml", base_text);
     const key_table *t = config_top_table();
     char err[512] = "";
     change_every_key(wrk);
@@ -344,7 +335,7 @@ static void list_var(void *user, const char *key, const char *var)
 /* What validate and doctor check: every variable the file names, in the table's order. */
 Test(config_keys, every_variable_the_file_names_is_listed)
 {
-    config *c = load_text("vars.yaml",
+    config *c = th_config_text("vars.yaml",
                           "database:\n  url: \"sqlite:a.db\"\n  password_env: V_PW\n"
                           "http:\n  token_env: V_TOKEN\n"
                           "tracing:\n  headers_env: V_OTLP\n"
@@ -361,7 +352,7 @@ Test(config_keys, every_variable_the_file_names_is_listed)
     config_free(c);
 
     /* The other side: a file that names none lists none. */
-    c = load_text("novars.yaml", base_text);
+    c = th_config_text("novars.yaml", base_text);
     listed none = { "" };
     cr_assert_eq(config_each_env_name(c, list_var, &none), 0);
     cr_assert_str_eq(none.text, "");
@@ -371,7 +362,7 @@ Test(config_keys, every_variable_the_file_names_is_listed)
 /* Every top-level CFG_ENVNAME key is listed once set, whichever it is: set them all. */
 Test(config_keys, every_envname_key_of_the_table_is_listed)
 {
-    config *c = load_text("allvars.yaml", base_text);
+    config *c = th_config_text("allvars.yaml", base_text);
     const key_table *t = config_top_table();
     char want[2048] = "";
     size_t n = 0;
@@ -493,7 +484,7 @@ Test(config_keys, every_secret_is_redacted_in_the_config_endpoint)
         while (j < N_SAMPLES && strcmp(secret_samples[j].key, s.keys[i]) != 0)
             j++;
         cr_assert_lt(j, N_SAMPLES, "secret key %s has no sample in secret_samples", s.keys[i]);
-        config *c = load_text("secret.yaml", secret_samples[j].yaml);
+        config *c = th_config_text("secret.yaml", secret_samples[j].yaml);
         char *body = config_body(c);
         cr_assert_null(strstr(body, "S3KRET"), "%s shown: %s", s.keys[i], body);
         /* Redacted, not dropped: the part that is no secret is still there. */
@@ -513,7 +504,7 @@ Test(config_keys, every_secret_is_redacted_in_the_config_endpoint)
 /* The other side: what is no secret (a variable's name, a path) is shown as it is. */
 Test(config_keys, what_is_no_secret_is_shown_as_it_is)
 {
-    config *c = load_text("plain.yaml",
+    config *c = th_config_text("plain.yaml",
                           "database:\n  url: \"sqlite:plain-S3KRET.db\"\n"
                           "  password_env: PW_VAR\n"
                           "notify:\n  - url: https://hooks.example/x\n    secret_env: HOOK_VAR\n"
@@ -534,7 +525,7 @@ Test(config_keys, what_is_no_secret_is_shown_as_it_is)
  */
 Test(config_keys, every_key_is_shown_in_the_config_endpoint)
 {
-    config *c = load_text("shown.yaml", base_text);
+    config *c = th_config_text("shown.yaml", base_text);
     const key_table *t = config_top_table();
     json_t *p = reload_state_pipeline_json(c);
     size_t n = 0;
@@ -585,7 +576,7 @@ Test(config_keys, every_key_is_shown_in_the_config_endpoint)
 /* Steps and notify targets: their tables' keys, and what their setters build, by name. */
 Test(config_keys, steps_and_targets_are_shown_in_the_config_endpoint)
 {
-    config *c = load_text("targets.yaml",
+    config *c = th_config_text("targets.yaml",
                           "database:\n  url: \"sqlite:a.db\"\n"
                           "notify:\n  - url: https://hooks.example/x\n    secret_env: HK\n"
                           "    format: slack\n    headers:\n      X-Token: HV\n"
