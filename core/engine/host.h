@@ -46,7 +46,7 @@ typedef struct step_run {
     int record_changes;     /* steps[].record_changes, and not a dry run */
     int64_t run_id;         /* the run's history id (0: none), for the records */
     const char *job;        /* the job's name for the records ("" when none) */
-    const rc_change_decl *decls; /* declare_changes(), for the next chunked call */
+    rc_change_decl *decls;       /* declare_changes()'s copy, for the next chunked call */
     size_t ndecls;
     int64_t changes_recorded;    /* records written with committed chunks */
     int64_t unrecorded;          /* rows changed that no record describes */
@@ -57,6 +57,12 @@ typedef struct step_run {
 
 /* step_run's cap when steps[].max_changes is not set. */
 #define HOST_NO_CAP (-1)
+
+/*
+ * Drop a declaration that no chunked call consumed (the plugin declared
+ * and returned): called once its run() has returned.
+ */
+void host_forget_decls(step_run *sr);
 
 /*
  * Bind ctx to sr. ctx and sr must outlive the plugin's calls. It also makes

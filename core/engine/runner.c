@@ -47,6 +47,7 @@ static int run_step(step_run *sr)
     if (d->init && d->init(&ctx, &state) != RC_OK) {
         if (!sr->error)
             sr->error = xstrdup("init failed");
+        host_forget_decls(sr);
         free(sr->result_refused);
         sr->result_refused = NULL;
         return STEP_FAILED;
@@ -54,6 +55,7 @@ static int run_step(step_run *sr)
     rc = d->run(&ctx, state);
     if (d->fini)
         d->fini(state);
+    host_forget_decls(sr);
     char *refused = sr->result_refused;
     sr->result_refused = NULL;
     if (host_misused(sr)) {
