@@ -445,9 +445,8 @@ static const char validate_help[] =
     "Check the pipeline file, load every step's plugin and check its options,\n"
     "and what can be checked without the database: database.password_file\n"
     "exists and can be read (an error; a warning when others can read it too),\n"
-    "and every variable database.password_env, http.token_env, notify[].secret_env,\n"
-    "notify[].headers and tracing.headers_env name is set here (a warning: the\n"
-    "service's environment may differ).\n"
+    "and every variable the file names (the keys listed after the keys below)\n"
+    "is set here (a warning: the service's environment may differ).\n"
     "Without --db nothing connects to the database. With --db (the file's\n"
     "database.url) or --db URL, it also connects and has the database compile\n"
     "every step's statements (plugins with a prepare() callback, such as sql),\n"
@@ -458,14 +457,20 @@ static const char validate_help[] =
     CLI_COMMON_HELP
     "\nThe keys a pipeline file may hold:\n";
 
+typedef struct unset_check {
+    const config *cfg;
+    int *warnings;
+} unset_check;
+
 /* A variable a key names, unset where validate runs: a warning (the service's may differ). */
-static void warn_unset(const config *cfg, const char *key, const char *var, int *warnings)
+static void warn_unset(void *user, const char *key, const char *var)
 {
-    if (!var || getenv(var))
+    const unset_check *uc = user;
+    if (getenv(var))
         return;
     cli_warn("%s: %s names the variable %s, which is not set here (set it where the service "
-             "runs: its unit's EnvironmentFile=)", cfg->path, key, var);
-    ++*warnings;
+             "runs: its unit's EnvironmentFile=)", uc->cfg->path, key, var);
+    ++*uc->warnings;
 }
 
 /*
@@ -509,7 +514,6 @@ static void service_user_can_read(const config *cfg, const struct stat *st, int 
  */
 static int check_secrets(const config *cfg, int *warnings)
 {
-    char key[96];
     if (cfg->db_password_file) {
         struct stat st;
         if (stat(cfg->db_password_file, &st) != 0 || access(cfg->db_password_file, R_OK) != 0) {
@@ -525,18 +529,9 @@ static int check_secrets(const config *cfg, int *warnings)
             ++*warnings;
         }
     }
-    warn_unset(cfg, "database.password_env", cfg->db_password_env, warnings);
-    warn_unset(cfg, "http.token_env", cfg->http_token_env, warnings);
-    warn_unset(cfg, "tracing.headers_env", cfg->tracing_headers_env, warnings);
-    for (size_t i = 0; i < cfg->n_notify; i++) {
-        snprintf(key, sizeof key, "notify[%zu].secret_env", i);
-        warn_unset(cfg, key, cfg->notify[i].secret_env, warnings);
-        for (size_t k = 0; k < cfg->notify[i].n_headers; k++) {
-            snprintf(key, sizeof key, "notify[%zu].headers.%.40s", i,
-                     cfg->notify[i].headers[k].name);
-            warn_unset(cfg, key, cfg->notify[i].headers[k].env, warnings);
-        }
-    }
+    /* Every variable the file names: the key table's CFG_ENVNAME keys. */
+    unset_check uc = { cfg, warnings };
+    config_each_env_name(cfg, warn_unset, &uc);
     return EXIT_OK;
 }
 
