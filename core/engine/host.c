@@ -510,7 +510,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
     if (nested_tx_refused(ctx, call))
         return RC_ERROR;
     /* The declaration is this call's alone, whatever becomes of it. */
-    const rc_change_decl *decls = sr->decls;
+    rc_change_decl *decls = sr->decls; /* owned here from now on */
     int no_table = 0;
     size_t ndecls = sr->ndecls;
     sr->decls = NULL;
@@ -546,6 +546,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
             sr->unrecorded += stmts[i].affected - was[i];
     }
     free(was);
+    free(decls);
     sr->changes_recorded += cm.written;
     sr->unrecorded += cm.missed; /* rows changed whose before-values were never read */
     if (after > before)
@@ -583,8 +584,7 @@ static int h_declare_changes(rc_ctx *ctx, const rc_change_decl *decls, size_t n)
 {
     step_run *sr = SR(ctx);
     char err[256];
-    sr->decls = NULL;
-    sr->ndecls = 0;
+    host_forget_changes(sr); /* a new declaration replaces one not consumed */
     if (n && !decls) {
         set_error(sr, "declare_changes: declarations announced but none given", 0);
         return RC_ERROR;
@@ -598,8 +598,9 @@ static int h_declare_changes(rc_ctx *ctx, const rc_change_decl *decls, size_t n)
             return RC_ERROR;
         }
     }
-    sr->decls = decls;
-    sr->ndecls = n;
+    /* A copy: the plugin's declaration need only live during this call (its stack). */
+    sr->decls = changes_copy(decls, n);
+    sr->ndecls = sr->decls ? n : 0;
     return RC_OK;
 }
 
@@ -635,6 +636,13 @@ const rc_api host_api = {
     .db_chunked_by = h_db_chunked_by,
     .declare_changes = h_declare_changes,
 };
+
+void host_forget_changes(step_run *sr)
+{
+    free(sr->decls);
+    sr->decls = NULL;
+    sr->ndecls = 0;
+}
 
 void host_ctx_init(rc_ctx *ctx, step_run *sr)
 {

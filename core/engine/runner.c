@@ -44,6 +44,7 @@ static int run_step(step_run *sr)
 
     host_ctx_init(&ctx, sr);
     if (d->init && d->init(&ctx, &state) != RC_OK) {
+        host_forget_changes(sr);
         if (!sr->error)
             sr->error = xstrdup("init failed");
         free(sr->result_refused);
@@ -53,6 +54,7 @@ static int run_step(step_run *sr)
     rc = d->run(&ctx, state);
     if (d->fini)
         d->fini(state);
+    host_forget_changes(sr);
     char *refused = sr->result_refused;
     sr->result_refused = NULL;
     if (host_misused(sr)) {
@@ -94,6 +96,7 @@ static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_c
     host_ctx_init(&ctx, &sr);
     plugin_observe(ps->plugin, d ? "prepare()" : "check()", ps->cfg->name);
     int rc = hook(&ctx);
+    host_forget_changes(&sr);
     int bad = rc != RC_OK || host_misused(&sr);
     if (bad) {
         const char *why = sr.error ? sr.error
