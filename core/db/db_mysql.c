@@ -133,7 +133,7 @@ static void watch_thread(void)
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &a, watch_main, NULL) != 0)
+    if (util_thread_start(&t, &a, watch_main, NULL) != 0)
         fprintf(stderr, "reconciler: cannot start the database stop watcher; a stop waits "
                 "for the database's timeouts\n");
     pthread_attr_destroy(&a);

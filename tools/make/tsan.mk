@@ -14,7 +14,9 @@
 # runs in its own process (test_http.c's in-process server) is not covered.
 #
 # Every report goes to a file under $(TSAN_BUILD)/tsan-reports/ (log_path):
-# the target fails, showing them, when there is any, whatever the tests said.
+# the target fails, showing them, when there is any, whatever the tests said;
+# also when a test failed (a service that found a race exits 66, TSan's
+# exitcode, so its test fails too: the report shows why).
 # tests/tsan.supp silences only reports from inside libraries that are not
 # instrumented (each line says why); a race in our code is fixed, never
 # suppressed.
@@ -43,8 +45,10 @@ _tsan: _all
 	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
 	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp log_path=$(CURDIR)/$(TSAN_REPORTS)/report second_deadlock_stack=1 $(TSAN_OPTIONS)" \
 	    RECONCILER_BUILD=$(TSAN_BUILD) tests/with-mariadb $(TSAN_BUILD) \
-	    $(BUILD)/tests/unit --jobs $(TSAN_JOBS) --filter '$(TSAN_FILTER)'
-	@if [ -n "$$(ls -A $(TSAN_REPORTS))" ]; then cat $(TSAN_REPORTS)/*; \
+	    $(BUILD)/tests/unit --jobs $(TSAN_JOBS) --filter '$(TSAN_FILTER)'; tests_rc=$$?; \
+	if [ -n "$$(ls -A $(TSAN_REPORTS))" ]; then cat $(TSAN_REPORTS)/*; \
 	    echo "make tsan: ThreadSanitizer reported (above; files in $(TSAN_REPORTS))" >&2; \
+	    exit 1; fi; \
+	if [ $$tests_rc -ne 0 ]; then echo "make tsan: tests failed, no ThreadSanitizer report" >&2; \
 	    exit 1; fi
 	@echo "make tsan: no ThreadSanitizer report"
