@@ -31,6 +31,11 @@ TSAN_FLAGS   = -fsanitize=thread -fno-omit-frame-pointer
 # threads (the heartbeat, the schedule) run instrumented in the other tests.
 TSAN_FILTER ?= @(service|http|http_edge|webhook|trace|shutdown_hung)/!(heartbeat_keeps_a_long_run_locked_*|overrun_skips_covered_ticks)
 TSAN_JOBS   ?= 2
+# The tests' deadlines (th_wait.h: TH_WAIT, wait_for, svc_term's 5 s, each
+# Criterion .timeout) times this: the instrumented service starts and runs
+# several times slower, more so on a shared machine. Deadlines only: a test
+# still waits on its fact, and ends as soon as it holds.
+TSAN_TIME_SCALE ?= 3
 TSAN_REPORTS = $(TSAN_BUILD)/tsan-reports
 ifeq ($(TSAN),1)
 override CFLAGS += $(TSAN_FLAGS)
@@ -44,7 +49,7 @@ _tsan: _all
 	@$(MAKE) --no-print-directory _tsan-bins BUILD=$(TSAN_BUILD) TSAN=1 CFLAGS="-O1 -g"
 	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
 	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp log_path=$(CURDIR)/$(TSAN_REPORTS)/report second_deadlock_stack=1 $(TSAN_OPTIONS)" \
-	    RECONCILER_BUILD=$(TSAN_BUILD) tests/with-mariadb $(TSAN_BUILD) \
+	    TH_TIME_SCALE=$(TSAN_TIME_SCALE) RECONCILER_BUILD=$(TSAN_BUILD) tests/with-mariadb $(TSAN_BUILD) \
 	    $(BUILD)/tests/unit --jobs $(TSAN_JOBS) --filter '$(TSAN_FILTER)'; tests_rc=$$?; \
 	if [ -n "$$(ls -A $(TSAN_REPORTS))" ]; then cat $(TSAN_REPORTS)/*; \
 	    echo "make tsan: ThreadSanitizer reported (above; files in $(TSAN_REPORTS))" >&2; \
