@@ -263,6 +263,11 @@ static void keep_bound(const config *old, config *nc)
             nc->db_url_col = old->db_url_col;
         }
     }
+    if (nc->http_max_connections != old->http_max_connections) {
+        log_warn("reload: http.max_connections changed; it takes effect when reconciler "
+                 "restarts");
+        nc->http_max_connections = old->http_max_connections;
+    }
     nc->db_connect_timeout_ms = old->db_connect_timeout_ms;
     nc->db_read_timeout_ms = old->db_read_timeout_ms;
     nc->db_write_timeout_ms = old->db_write_timeout_ms;
