@@ -11,6 +11,7 @@
 #include "config/config.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,5 +204,32 @@ Test(http_conns, a_soft_limit_is_raised_within_the_hard_one, .timeout = 30, SVC_
     th_wait_log(s->errlog, "open files limit raised from 300 to 576", 1, 5000);
     cr_assert_eq(soft_nofile(s->pid), 576);
     cr_assert_eq(th_log_count(s->errlog, WARNING), 0, "%s", th_read(s->errlog));
+    svc_term(s);
+}
+
+/* Bound at start: a reload that changes it says so and keeps the running cap. */
+Test(http_conns, a_reload_keeps_the_cap_and_says_so, .timeout = 30, SVC_FIXTURE)
+{
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n", "  max_connections: 64\n",
+                    "  - plugin: fixture\n");
+    char *text = th_read(s->yaml);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
+    char *p = strstr(text, "max_connections: 64");
+    cr_assert_not_null(p);
+    memcpy(p + strlen("max_connections: "), "32", 2);
+    th_write(s->yaml, text);
+    kill(s->pid, SIGHUP);
+    th_wait_log(s->errlog, "1 step in force", 1, 5000);
+    cr_assert_eq(th_log_count(s->errlog, "reload: http.max_connections changed; it takes effect "
+                                         "when reconciler restarts"), 1, "%s", th_read(s->errlog));
+    /* Back to the running value: nothing to say. */
+    memcpy(p + strlen("max_connections: "), "64", 2);
+    th_write(s->yaml, text);
+    kill(s->pid, SIGHUP);
+    th_wait_log(s->errlog, "1 step in force", 2, 5000);
+    cr_assert_eq(th_log_count(s->errlog, "http.max_connections changed"), 1);
+    free(text);
     svc_term(s);
 }
