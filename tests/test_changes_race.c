@@ -72,11 +72,12 @@ Test(changes_race, before_values_are_what_the_write_replaced, .timeout = 120)
     char *renewed = th_path(th_tmpdir(), "renewed"), *completed = th_path(th_tmpdir(), "completed");
     th_racer ra = { .sql = "UPDATE processing_jobs SET locked_until = NOW() + INTERVAL 1 HOUR, "
                            "locked_by = 'renewer' WHERE id = ? AND status = 'processing'",
-                    .jobs = JOBS, .mod = 4, .share = 1, .won = renewed };
+                    .jobs = JOBS, .mod = 4, .share = 1, .retries = 50, .won = renewed };
     th_racer rb = { .sql = "UPDATE processing_jobs SET status = 'completed', locked_by = NULL, "
                            "locked_until = NULL, finished_at = NOW() WHERE id = ? "
                            "AND status = 'processing'",
-                    .jobs = JOBS, .mod = 4, .share = 2, .won = completed };
+                    .jobs = JOBS, .mod = 4, .share = 2, .retries = 50,
+                    .won = completed };
     pid_t a = th_racer_start(&r.t, &ra), b = th_racer_start(&r.t, &rb);
     int live = 2, st;
     while (live > 0) {

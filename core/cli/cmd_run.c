@@ -247,7 +247,7 @@ static int run_job_once(config *cfg, pipeline *p, history *h, db **d, trace_expo
     runlock *rl = dry_run ? NULL : runlock_open_job(cfg, job);
     run_env env = { cfg, p, h, rl, d };
     /* tracing: the run is a trace, under a TRACEPARENT's when one is given. */
-    trace_run_info ti = { cfg->path, "startup", NULL, dry_run, 0 };
+    trace_run_info ti = { job->name, "startup", NULL, dry_run, 0 };
     trace_run *tr = trace_run_from_env(&ti, trace_now_ns());
     once_wait wait = { .tty = isatty(2) };
     run_spec spec = { .trigger = "startup", .dry_run = dry_run, .wait_ms = job->lock_wait_ms,

@@ -240,6 +240,25 @@ rollback:
     }
 }
 
+/* Wall clock in Unix ns: what a chunk's span is timed in. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void tell_chunk(const chunk_hooks *hooks, int64_t start_ns, const int64_t *counts,
+                       size_t n, int64_t retried, int failed)
+{
+    int64_t rows = 0;
+    if (!hooks || !hooks->chunk_done)
+        return;
+    for (size_t i = 0; !failed && i < n; i++)
+        rows += counts[i];
+    hooks->chunk_done(hooks->arg, start_ns, now_ns(), rows, retried, failed);
+}
+
 int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t find_n,
               const rc_chunk_key *key, int64_t batch, rc_chunk_stmt *stmts, size_t nstmts,
               const chunk_hooks *hooks, int64_t *retries, char *err, size_t errlen)
@@ -262,6 +281,7 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
     for (;;) {
         if (hooks && hooks->stop && hooks->stop(hooks->arg))
             break;
+        int64_t chunk_start = now_ns();
         if (find_n)
             memcpy(params, find_params, find_n * sizeof *params);
         size_t n = bind_bound(params, find_n, key, &lo);
@@ -289,14 +309,19 @@ int chunk_run(db *d, const char *find_sql, const rc_value *find_params, size_t f
          * that succeeded after retries says so.
          */
         int attempt = 0, applied;
+        int64_t retried = 0;
         while ((applied = apply_chunk(d, key, &lo, &hi, stmts, nstmts, counts, hooks, err,
                                       errlen)) != 0) {
-            if (applied == -2 || !db_retryable(d) || ++attempt >= MAX_TRIES)
+            if (applied == -2 || !db_retryable(d) || ++attempt >= MAX_TRIES) {
+                tell_chunk(hooks, chunk_start, counts, nstmts, retried, 1);
                 goto out;
+            }
             if (retries)
                 (*retries)++;
+            retried++;
             backoff(attempt);
         }
+        tell_chunk(hooks, chunk_start, counts, nstmts, retried, 0);
         for (size_t i = 0; i < nstmts; i++)
             stmts[i].affected += counts[i];
         bound_set(&lo, hi.v);

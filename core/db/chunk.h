@@ -25,6 +25,14 @@ typedef struct chunk_hooks {
      * NULL: none. changes->written counts those of committed chunks.
      */
     struct changes_meta *changes;
+    /*
+     * Told of each chunk once it committed, or failed for good (failed 1):
+     * when it started (its find) and ended, in Unix ns, the rows its
+     * statements changed and how often it was run again. May be NULL.
+     * Tracing's chunk spans come from here (engine/host.c).
+     */
+    void (*chunk_done)(void *arg, int64_t start_ns, int64_t end_ns, int64_t rows,
+                       int64_t retries, int failed);
 } chunk_hooks;
 
 /*

@@ -698,6 +698,9 @@ static int list_row(void *user, const rc_value *c, size_t n)
     json_object_set_new(run, "job", c[11].type == RC_TEXT ? jx_text(c[11].s)
                                                           : jx_text("reconcile"));
     json_object_set_new(run, "scheduledFor", text_or_null(&c[12]));
+    /* tracing: the run's trace, for the console's link (only a traced run has one). */
+    if (n > 13 && c[13].type == RC_TEXT)
+        json_object_set_new(run, "traceId", jx_text(c[13].s));
     json_array_append_new(st->runs, run);
     return 0;
 }
@@ -780,7 +783,8 @@ static json_t *locked_list(history *h, const char *job, int64_t limit, int64_t b
                  "'status', status, 'httpCode', http_code, 'attempts', attempts, 'error', "
                  "error)) FROM (SELECT * FROM run_notifications n WHERE n.run_id = r.id "
                  "ORDER BY n.id)), "
-                 "%s, %s FROM runs r WHERE r.id < ? AND (? IS NULL OR %s = ?) "
+                 "%s, %s, CASE WHEN json_valid(r.result) THEN json_extract(r.result, "
+                 "'$.traceId') END FROM runs r WHERE r.id < ? AND (? IS NULL OR %s = ?) "
                  "ORDER BY r.id DESC LIMIT ?", job ? "NULL" : count_sql(h), job_cols, job_of);
     if (db_query(h->conn, sql, p, 4, list_row, &st) != 0) {
         set_err(h, "list runs");

@@ -495,6 +495,16 @@ static int chunk_verdict(void *arg, const int64_t *counts, size_t n, char *err, 
     return sr->rehearsal ? CHUNK_ROLLBACK : CHUNK_COMMIT;
 }
 
+/* tracing: each chunk of the step, for its span (bounded: trace_chunks keeps 100, sums the rest). */
+static void chunk_seen(void *arg, int64_t start_ns, int64_t end_ns, int64_t rows, int64_t retries,
+                       int failed)
+{
+    step_run *sr = arg;
+    trace_chunk ch = { start_ns, end_ns, rows, retries, failed };
+    if (sr->chunks)
+        trace_chunks_add(sr->chunks, &ch);
+}
+
 /* db_chunked and db_chunked_by: one loop, the same refusals, hooks and counts. */
 static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
                    const rc_value *find_params, size_t find_n, const rc_chunk_key *key,
@@ -535,7 +545,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
             if (decls[i].table)
                 no_table = 1;
     }
-    chunk_hooks hooks = { chunk_stop, chunk_verdict, sr, recording ? &cm : NULL };
+    chunk_hooks hooks = { chunk_stop, chunk_verdict, sr, recording ? &cm : NULL, chunk_seen };
     int rc = chunk_run(sr->d, find_sql, find_params, find_n, key, batch, stmts, nstmts, &hooks,
                        &sr->retries, err, sizeof err);
     /* Whole chunks that were applied count, also when a later one failed. */

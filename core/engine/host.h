@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include "db/db.h"
 #include "engine/pipeline.h"
+#include "trace/run_trace.h"
 
 typedef struct step_run {
     const pipeline_step *ps;
@@ -50,6 +51,8 @@ typedef struct step_run {
     int64_t changes_recorded;    /* records written with committed chunks */
     int64_t unrecorded;          /* rows changed that no record describes */
     int warned_no_table;         /* said once that reconciler_changes is missing */
+
+    trace_chunks *chunks;        /* tracing: the chunks of its chunked calls (bounded), or NULL */
 } step_run;
 
 /* step_run's cap when steps[].max_changes is not set. */

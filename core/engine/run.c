@@ -298,6 +298,7 @@ static int take_lock(run_env *env, const run_spec *spec, int64_t run_id, json_t 
             trace_attrs_str(&a, "reconciler.lock.holder", runlock_holder(env->rl));
             trace_attrs_int(&a, "reconciler.lock.waited_ms", waited);
             trace_run_event(spec->trace, "run lock taken", trace_now_ns(), &a);
+            runlock_set_trace(env->rl, spec->trace); /* its renewals and release: events */
         }
         return EXIT_OK;
     }
@@ -347,6 +348,8 @@ void run_record_skipped(run_env *env, const run_spec *spec, const char *reason,
         run_id = 0;
     }
     log_info("%s run of job %s %s", spec->trigger, spec->job ? spec->job->name : "-", reason);
+    if (spec->trace)
+        trace_run_set_id(spec->trace, run_id);
     not_run(env, spec, run_id, "skipped", reason, EXIT_OK, NULL, result);
 }
 
@@ -465,6 +468,8 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
      * frees itself; a stopping process does not wait on a hung server. */
     if (locked && (*env->d || !stop_requested()))
         runlock_release(env->rl, stop_requested() ? 0 : spec->hold_ms);
+    if (locked)
+        runlock_set_trace(env->rl, NULL); /* also when not let go: the trace ends here */
     trace_end(spec, *result);
     if (env->h && run_id && finish_history(env, spec, run_id, finished_ms, *result) != 0)
         log_error("%s", history_error(env->h));

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "trace/run_trace.h"
 
 enum { STOP_NONE = 0, STOP_TAKEN = 1, STOP_DEADLINE = 2 };
 
@@ -49,6 +50,10 @@ struct runlock {
                                  after a release with a hold, the hold's end; else 0 */
     atomic_int stop;          /* STOP_*: why the run holding it must stop */
     _Atomic int64_t deadline; /* monotonic ms: past it, the lease may have ended */
+    /* tracing: the holding run's trace (renewals are its events), or NULL. Under trace_mu,
+     * never held across I/O: the run's thread clears it without waiting on a hung server. */
+    pthread_mutex_t trace_mu;
+    trace_run *trace;
 };
 
 /*
@@ -225,6 +230,20 @@ static int renewed_by_writes(runlock *rl)
     return 1;
 }
 
+/* tracing: a renewal as an event of the holding run's root span (with rl->mu held). */
+static void renew_event(runlock *rl, const char *outcome, int64_t took_ms)
+{
+    pthread_mutex_lock(&rl->trace_mu);
+    if (rl->trace) {
+        trace_attrs a = { 0 };
+        trace_attrs_str(&a, "reconciler.lock.outcome", outcome);
+        trace_attrs_int(&a, "reconciler.lock.took_ms", took_ms);
+        trace_attrs_int(&a, "reconciler.lock.until_ms", atomic_load(&rl->until_ms));
+        trace_run_event(rl->trace, "run lock renewed", trace_now_ns(), &a);
+    }
+    pthread_mutex_unlock(&rl->trace_mu);
+}
+
 /*
  * A renewal, with rl->mu held. sent: when it was sent (the lease counts from
  * then at the latest).
@@ -234,10 +253,12 @@ static void renew(runlock *rl)
     char err[1024];
     int64_t sent = util_mono_ms();
     int rc = run_op(rl, OP_EXTEND, rl->ttl_ms, NULL, err, sizeof err);
+    int64_t took = util_mono_ms() - sent;
     if (rc == 1) {
         if (atomic_load(&rl->stop) == STOP_NONE)
             atomic_store(&rl->deadline, sent + rl->ttl_ms - margin_for(rl->ttl_ms));
         atomic_store(&rl->until_ms, util_wall_ms() - (util_mono_ms() - sent) + rl->ttl_ms);
+        renew_event(rl, "renewed", took);
         return;
     }
     if (rc == 0) {
@@ -246,11 +267,15 @@ static void renew(runlock *rl)
         atomic_store(&rl->until_ms, 0);
         log_error("the run lock was taken by another instance while this run went on; "
                   "stopping the run at its next chunk");
+        renew_event(rl, "lost to another instance", took);
         return;
     }
-    if (renewed_by_writes(rl))
+    if (renewed_by_writes(rl)) {
+        renew_event(rl, "renewed by the run's writes", took);
         return;
+    }
     check_lost(rl);
+    renew_event(rl, "failed", took);
     log_warn("cannot renew the run lock: %s (the run stops if no renewal succeeds in time)",
              err);
 }
@@ -303,6 +328,7 @@ runlock *runlock_open_named(const config *cfg, const char *name, int64_t ttl_ms)
     pthread_condattr_t ca;
 
     pthread_mutex_init(&rl->mu, NULL);
+    pthread_mutex_init(&rl->trace_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&rl->cond, &ca);
@@ -355,6 +381,14 @@ static void note_hold(runlock *rl, int64_t hold_ms, int64_t estimate_ms)
 static void release(runlock *rl, int64_t hold_ms, int quiet)
 {
     char err[1024];
+    pthread_mutex_lock(&rl->trace_mu);
+    if (rl->trace) {
+        trace_attrs a = { 0 };
+        trace_attrs_int(&a, "reconciler.lock.hold_ms", hold_ms);
+        trace_run_event(rl->trace, "run lock released", trace_now_ns(), &a);
+    }
+    rl->trace = NULL; /* the run's trace may be freed once its lock is let go */
+    pthread_mutex_unlock(&rl->trace_mu);
     pthread_mutex_lock(&rl->mu);
     if (atomic_exchange(&rl->held, 0) || rl->holding) {
         rl->holding = hold_ms > 0;
@@ -433,6 +467,7 @@ static void close_now(runlock *rl)
     config_free(rl->cfg);
     pthread_cond_destroy(&rl->cond);
     pthread_mutex_destroy(&rl->mu);
+    pthread_mutex_destroy(&rl->trace_mu);
     free(rl);
 }
 
@@ -506,6 +541,13 @@ int runlock_acquire(runlock *rl, int64_t wait_ms, lock_info *other, char *err, s
     }
 }
 
+void runlock_set_trace(runlock *rl, trace_run *tr)
+{
+    pthread_mutex_lock(&rl->trace_mu);
+    rl->trace = tr;
+    pthread_mutex_unlock(&rl->trace_mu);
+}
+
 void runlock_release(runlock *rl, int64_t hold_ms)
 {
     release(rl, hold_ms, 0);
@@ -547,6 +589,11 @@ const char *runlock_stop_reason(const runlock *rl)
     return atomic_load(&rl->stop) == STOP_TAKEN
                ? "interrupted: the run lock was lost to another instance"
                : "interrupted: the run lock could not be renewed before its lease could end";
+}
+
+int64_t runlock_ttl(const runlock *rl)
+{
+    return rl->ttl_ms; /* written by acquire, on the caller's thread */
 }
 
 const char *runlock_name(const runlock *rl)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include "config/config.h"
 #include "db/lock.h"
+#include "trace/run_trace.h"
 
 typedef struct runlock runlock;
 
@@ -53,6 +54,12 @@ enum { RUNLOCK_TAKEN = 1, RUNLOCK_BUSY = 0, RUNLOCK_ERROR = -1, RUNLOCK_STOPPED 
  */
 int runlock_acquire(runlock *rl, int64_t wait_ms, lock_info *other, char *err, size_t errlen);
 
+/*
+ * tracing: while the lock is held, each renewal (and the release) is an event of tr's root
+ * span (NULL: none). The release forgets tr: the caller may free it once the lock is let go.
+ */
+void runlock_set_trace(runlock *rl, trace_run *tr);
+
 /* Let go; hold_ms as lock_release (0: at once). Failures are logged. */
 void runlock_release(runlock *rl, int64_t hold_ms);
 
@@ -83,6 +90,8 @@ const char *runlock_stop_reason(const runlock *rl);
 
 /* The lock row's name. */
 const char *runlock_name(const runlock *rl);
+/* The lease of the current (or last) take, ms: the job's lock_ttl, not schedule.lock_ttl. */
+int64_t runlock_ttl(const runlock *rl);
 
 /* This process's holder id. */
 const char *runlock_holder(const runlock *rl);

@@ -31,6 +31,7 @@ void step_outcome_clear(step_outcome *o)
 {
     json_decref(o->results);
     free(o->error);
+    free(o->chunks);
     memset(o, 0, sizeof *o);
 }
 
@@ -199,10 +200,12 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
                     .cap = dry_run ? HOST_NO_CAP : ps->cfg->max_changes,
                     .results = jx(json_object()),
                     .record_changes = !dry_run && ps->cfg->record_changes,
-                    .run_id = owner_run_id, .job = owner_job };
+                    .run_id = owner_run_id, .job = owner_job,
+                    .chunks = xcalloc(1, sizeof(trace_chunks)) };
     int64_t t0 = util_mono_ms();
     int status;
     memset(out, 0, sizeof *out);
+    out->chunks = sr.chunks; /* owned by out from here, on every way out */
     /*
      * Plugin SQL runs under the database's guard (db.h db_set_guard): a dry
      * run's session cannot write at all; a run's (and its max_changes

@@ -34,6 +34,7 @@ typedef struct step_outcome {
     int64_t retries;  /* chunks retried after a deadlock or certification conflict */
     int64_t changes_recorded;   /* change records written with its committed chunks */
     int64_t unrecorded_changes; /* rows changed that no record describes */
+    trace_chunks *chunks;       /* tracing: its chunks (owned, bounded), or NULL */
 } step_outcome;
 
 /*

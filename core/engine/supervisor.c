@@ -590,6 +590,13 @@ static void outcome_of(json_t *reply, step_outcome *o)
     o->changes_recorded = json_integer_value(json_object_get(reply, "changesRecorded"));
     o->unrecorded_changes = json_integer_value(json_object_get(reply, "unrecordedChanges"));
     o->results = json_is_object(res) ? json_incref(res) : jx(json_object());
+    /* tracing: a reply without chunks (or a confused one) costs only the chunk spans. */
+    json_t *ch = json_object_get(reply, "chunks");
+    if (ch) {
+        o->chunks = xcalloc(1, sizeof *o->chunks);
+        if (trace_chunks_from_json(ch, o->chunks) != 0)
+            log_debug("a step reply's chunks are not what trace_chunks_json writes: ignored");
+    }
     o->error = e ? xstrdup(e) : st < 0 ? xstrdup("the step worker sent an unknown status") : NULL;
 }
 
@@ -617,7 +624,7 @@ static void limit_outcome(const worker *w, const pipeline_step *ps, int64_t run_
  */
 static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(void *),
                     void *assignment_user, db **d, size_t i, const pipeline_step *ps,
-                    limits *l, int64_t run_limit, step_outcome *o)
+                    limits *l, int64_t run_limit, const trace_context *tc, step_outcome *o)
 {
     char err[2048];
     json_t *reply = NULL;
@@ -651,7 +658,11 @@ static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(vo
     w->asked = WHY_NONE;
     w->killed = 0;
     w->memory_limit = ps->cfg->memory_limit;
-    if (proto_write(w->to, jx(json_pack("{s:I}", "run", (json_int_t)i))) == 0) {
+    json_t *cmd = jx(json_pack("{s:I}", "run", (json_int_t)i));
+    if (tc) /* tracing: the step's span, for the worker's log lines */
+        json_object_set_new(cmd, "trace", jx(json_pack("{s:s, s:s}", "traceId", tc->trace_id,
+                                                       "spanId", tc->span_id)));
+    if (proto_write(w->to, cmd) == 0) {
         while (next_message(w, d, l, &reply) == 1) {
             const char *type = json_string_value(json_object_get(reply, "type"));
             if (type && strcmp(type, "step") == 0 &&
@@ -716,10 +727,14 @@ static json_t *make_run_assignment(void *user)
 {
     const run_assignment_args *a = user;
     json_t *j = assignment_of(a->cfg, "run", a->dry_run, a->clock);
+    /* The lock's own row (a job's is named as the job): fencing against another row
+     * found no lease of ours and refused every write of a named job ("lease lost"); its
+     * lease is the job's lock_ttl, which a fence that renews (SQLite) must not stretch. */
     if (a->rl && !a->dry_run)
-        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s, s:I}", "name", LOCK_NAME,
-                                                    "holder", runlock_holder(a->rl), "ttlMs",
-                                                    (json_int_t)a->cfg->schedule_lock_ttl_ms)));
+        json_object_set_new(j, "lock", jx(json_pack("{s:s, s:s, s:I}", "name",
+                                                    runlock_name(a->rl), "holder",
+                                                    runlock_holder(a->rl), "ttlMs",
+                                                    (json_int_t)runlock_ttl(a->rl))));
     json_object_set_new(j, "runId", jx(json_integer(a->run_id)));
     json_object_set_new(j, "job", jx_text(a->job ? a->job : ""));
     return j;
@@ -804,16 +819,18 @@ run_status supervise_run(pipeline *p, const config *cfg, db **d, runlock *rl,
             int more = 0;
             for (size_t k = i + 1; k < to && k < p->n && !more; k++)
                 more = p->steps[k].cfg->enabled;
-            run_one(&w, &spare, more, make_run_assignment, &pa, d, i, ps, &l, max_run, &o);
+            trace_context step_tc = tc;
+            memcpy(step_tc.span_id, span_id, sizeof step_tc.span_id);
+            run_one(&w, &spare, more, make_run_assignment, &pa, d, i, ps, &l, max_run,
+                    req->trace ? &step_tc : NULL, &o);
             if (o.status == STEP_FAILED && ps->cfg->on_error == CFG_ON_ERROR_ABORT)
                 aborted = 1;
         }
         if (req->trace) {
-            /* The chunks' spans need the worker to report them (trace_chunks_json in its
-             * step reply): until it does, steps have no chunk spans. */
+            /* The chunks' spans: as the worker reported them in its step reply. */
             trace_step_facts f = { step_status_name(o.status), trace_now_ns(), o.rows_changed,
                                    o.retries, o.error };
-            trace_run_step_end(req->trace, span, &f, NULL);
+            trace_run_step_end(req->trace, span, &f, o.chunks);
         }
         run_result_step(&rr, ps, &o);
         if (req->trace)

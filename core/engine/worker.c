@@ -106,6 +106,9 @@ static json_t *step_reply(json_int_t index, step_outcome *o)
                              "error", jx_text(o->error)));
     json_object_set_new(r, "changesRecorded", jx(json_integer(o->changes_recorded)));
     json_object_set_new(r, "unrecordedChanges", jx(json_integer(o->unrecorded_changes)));
+    /* tracing: its chunks, for their spans (at most 100 and a sum: a reply of a few kB). */
+    if (o->chunks && trace_chunks_count(o->chunks))
+        json_object_set_new(r, "chunks", trace_chunks_json(o->chunks));
     o->results = NULL;
     step_outcome_clear(o);
     return r;
@@ -303,6 +306,11 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
         if (json_is_integer(run) && json_integer_value(run) >= 0 &&
             (size_t)json_integer_value(run) < p->n) {
             step_outcome o = { 0 };
+            /* tracing: the worker's lines carry the step's span, as the supervisor's do. */
+            json_t *tr = json_object_get(cmd, "trace");
+            const char *tid = str(tr, "traceId"), *sid = str(tr, "spanId");
+            log_set_trace(tid && trace_id_valid(tid, TRACE_ID_HEX) ? tid : NULL,
+                          sid && trace_id_valid(sid, SPAN_ID_HEX) ? sid : NULL);
             apply_memory_limit(&p->steps[json_integer_value(run)]);
             runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, &clock, dry,
                         &o);

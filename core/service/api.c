@@ -9,6 +9,7 @@
  * queries the bot's database, so their cost does not grow with its tables.
  */
 #include "service/api.h"
+#include "trace/settings.h"
 #include "db/changes.h"
 #include "db/connect.h"
 #include "base/exitcode.h"
@@ -150,6 +151,23 @@ int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen)
  * nextBefore is the argument for the next older page, null on the last. ?job=NAME: only
  * that job's runs (runs from before jobs are the job reconcile's).
  */
+/*
+ * tracing.link: a run that has a trace (traceId) gets traceUrl, the link with {traceId}
+ * replaced, for the console. The file in force decides (a reload may set or change it).
+ */
+static void add_trace_url(const api_deps *a, json_t *run)
+{
+    const char *tid = json_string_value(json_object_get(run, "traceId"));
+    if (!tid || !trace_id_valid(tid, TRACE_ID_HEX))
+        return;
+    snapshot *snap = snapshots_hold(a->snaps);
+    char *url = trace_link(snap->cfg->tracing_link, tid);
+    snapshot_release(snap);
+    if (url)
+        json_object_set_new(run, "traceUrl", jx_text(url));
+    free(url);
+}
+
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
@@ -165,7 +183,10 @@ static void h_history(void *user, const http_request *req, http_response *resp)
         http_reply_error(resp, 503, "%s", history_error(a->h));
         return;
     }
-    size_t n = json_array_size(runs);
+    size_t n = json_array_size(runs), i;
+    json_t *run;
+    json_array_foreach(runs, i, run)
+        add_trace_url(a, run);
     json_t *last = n ? json_object_get(json_array_get(runs, n - 1), "runId") : NULL;
     /* A full page may be followed by more; an id of 1 has nothing older. */
     int more = (int64_t)n == limit && json_integer_value(last) > 1;
@@ -306,6 +327,8 @@ static void h_run_get(void *user, const http_request *req, http_response *resp)
     }
     json_t *r = NULL;
     int found = history_get(a->h, id, &r);
+    if (found > 0)
+        add_trace_url(a, r);
     if (found > 0)
         http_reply_json(resp, 200, r);
     else if (found == 0)
@@ -517,6 +540,27 @@ static void declared_figures(strbuf *b, const pipeline *p, json_t *probes)
     }
 }
 
+/* tracing: the exporter's counts (a mutex held for a copy: never waits on a receiver). */
+static void trace_metrics(trace_exporter *tx, strbuf *b)
+{
+    trace_export_stats st;
+    trace_exporter_stats(tx, &st);
+    prom_family(b, "reconciler_trace_spans_total", "counter",
+                "Spans of the runs' traces by result: exported (a receiver took them), failed "
+                "(refused, or given up after retries), dropped (the queue was full, or out of "
+                "time when stopping). All 0 while tracing is off.");
+    prom_sample(b, "reconciler_trace_spans_total", (double)st.sent, "result", "exported", NULL);
+    prom_sample(b, "reconciler_trace_spans_total", (double)st.failed, "result", "failed", NULL);
+    prom_sample(b, "reconciler_trace_spans_total", (double)st.dropped, "result", "dropped",
+                NULL);
+    prom_family(b, "reconciler_trace_export_requests_total", "counter",
+                "OTLP export requests made, retries included.");
+    prom_sample(b, "reconciler_trace_export_requests_total", (double)st.requests, NULL);
+    prom_family(b, "reconciler_trace_spans_queued", "gauge",
+                "Spans waiting in the exporter's queue.");
+    prom_sample(b, "reconciler_trace_spans_queued", (double)st.queued, NULL);
+}
+
 static void h_metrics(void *user, const http_request *req, http_response *resp)
 {
     static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
@@ -592,6 +636,7 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     prom_sample(&b, "reconciler_lock_held_until_timestamp_seconds",
                 held ? (double)lock_until_ms / 1000.0 : 0.0, NULL);
     webhook_metrics(a->wh, &b);
+    trace_metrics(a->tx, &b);
     if (a->cfgs)
         reload_state_metrics(a->cfgs, &b);
     char abi[16];

@@ -22,6 +22,7 @@
 #include "service/run_state.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
+#include "trace/exporter.h"
 
 typedef struct api_deps {
     run_state *rs;
@@ -38,6 +39,7 @@ typedef struct api_deps {
     reload_state *cfgs;  /* the file in force, the last reload; may be NULL */
     void (*reload)(void); /* POST /v1/service/reload: ask the main thread to reload; may be NULL */
     figures *fig;        /* the figure snapshot the queue, dashboard and /metrics answer from */
+    trace_exporter *tx;  /* read: trace_exporter_stats() only; NULL: tracing is off */
 } api_deps;
 
 /* The API's route table (static), for tests that route without a server. */

@@ -22,6 +22,9 @@
 #include "service/schedule.h"
 #include "service/snapshot.h"
 #include "service/webhook.h"
+#include "trace/exporter.h"
+#include "trace/run_trace.h"
+#include "trace/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +83,7 @@ struct service {
     history *fig_hist;      /* the figures' own: saving a snapshot never holds up the API */
     runlock *rl;
     webhook *wh;            /* the notify: deliveries' thread */
+    trace_exporter *tx;     /* tracing: the runs' traces go out on its thread; NULL: off */
     dbwatch *watch;
     figures *fig;           /* the live figures' snapshot and its refresh thread */
     db *d;                  /* the run's connection */
@@ -157,6 +161,52 @@ static int connect_with_backoff(service *s)
     }
 }
 
+/*
+ * tracing: the exporter for the service's runs, from the file it started with (the
+ * tracing: keys over the OTEL_* variables; a reload does not move it). NULL: off.
+ */
+static trace_exporter *service_tracing(const config *cfg)
+{
+    trace_settings ts;
+    trace_overrides o = { cfg->tracing_enabled, cfg->tracing_endpoint, cfg->tracing_headers_env,
+                          cfg->tracing_service_name };
+    trace_settings_load(&o, &ts);
+    trace_exporter *e = trace_exporter_start(&ts);
+    if (e)
+        log_info("service: tracing: each run's trace is sent to %s", ts.shown);
+    trace_settings_free(&ts);
+    return e;
+}
+
+/*
+ * tracing: a run's trace, or NULL when tracing is off. Each run is a trace of its own: a
+ * TRACEPARENT in the service's environment is not honoured (it would make every run for
+ * months a child of one span).
+ */
+static trace_run *begin_trace(service *s, const char *job, const char *trigger, int64_t slot,
+                              int dry_run, int64_t run_id)
+{
+    char slot_text[40];
+    if (!s->tx)
+        return NULL;
+    if (slot)
+        run_slot_text(slot, slot_text, sizeof slot_text);
+    trace_run_info ti = { job, trigger, slot ? slot_text : NULL, dry_run, run_id };
+    return trace_run_begin(NULL, &ti, trace_now_ns());
+}
+
+/* The run's spans to the exporter (queued only: never waits on the receiver; a full queue
+ * drops them, counted), and tr freed. Accepts NULL. */
+static void export_trace(service *s, trace_run *tr)
+{
+    trace_batch b = { 0 };
+    if (!tr)
+        return;
+    trace_run_take(tr, &b);
+    trace_exporter_enqueue(s->tx, &b);
+    trace_run_free(tr);
+}
+
 static void run_started(void *user, int64_t run_id)
 {
     run_state_running(user, run_id);
@@ -221,8 +271,10 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
         spec.started = run_started;
         spec.user = &s->rs;
     }
+    spec.trace = begin_trace(s, job, jr->trigger, jr->slot, jr->dry_run, jr->run_id);
     figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
+    export_trace(s, spec.trace);
     if (!jr->dry_run && *jr->d)
         changes_prune_old(*jr->d, snap->cfg->history_changes_keep_ms / 1000);
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
@@ -250,6 +302,10 @@ static void keep_bound(const config *old, config *nc)
         { "history.path", &old->history_path, &nc->history_path },
         { "http.listen", &old->http_listen, &nc->http_listen },
         { "http.token_env", &old->http_token_env, &nc->http_token_env },
+        /* The exporter starts with the service (tracing.link is read per request). */
+        { "tracing.endpoint", &old->tracing_endpoint, &nc->tracing_endpoint },
+        { "tracing.headers_env", &old->tracing_headers_env, &nc->tracing_headers_env },
+        { "tracing.service_name", &old->tracing_service_name, &nc->tracing_service_name },
     };
     for (size_t i = 0; i < sizeof bound / sizeof bound[0]; i++) {
         const char *o = *bound[i].o ? *bound[i].o : "", *n = *bound[i].n ? *bound[i].n : "";
@@ -267,6 +323,10 @@ static void keep_bound(const config *old, config *nc)
         log_warn("reload: http.max_connections changed; it takes effect when reconciler "
                  "restarts");
         nc->http_max_connections = old->http_max_connections;
+    }
+    if (nc->tracing_enabled != old->tracing_enabled) {
+        log_warn("reload: tracing.enabled changed; it takes effect when reconciler restarts");
+        nc->tracing_enabled = old->tracing_enabled;
     }
     nc->db_connect_timeout_ms = old->db_connect_timeout_ms;
     nc->db_read_timeout_ms = old->db_read_timeout_ms;
@@ -437,7 +497,10 @@ static int run_slot(job_thread *jt, const cfg_job *j, int64_t slot_ms, const cha
             run_env env = { snap->cfg, snap->p, s->h, jt->rl, &jt->d };
             run_spec spec = { .trigger = trigger, .job = j, .slot = slot };
             json_t *r = NULL;
+            /* A paused slot is a run that did not happen: a trace of one span says so. */
+            spec.trace = begin_trace(s, j->name, trigger, slot, 0, 0);
             run_record_skipped(&env, &spec, why, &r);
+            export_trace(s, spec.trace);
             snapshot_release(snap);
             run_state_record(&s->rs, r);
             free(why);
@@ -789,6 +852,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
         log_error("%s", history_error(s.h));
     s.rs.h = s.api_hist;
     s.wh = webhook_start(s.h);
+    s.tx = service_tracing(cfg);
     /* Each job's own lock for its thread; the API's lock metric shows the first job's. */
     s.n_jobs = cfg->n_jobs;
     s.ctls = xcalloc(s.n_jobs, sizeof *s.ctls);
@@ -807,7 +871,7 @@ int service_run(config *cfg, service_loader load, void *load_user)
                       .watch = s.watch, .boot = cfg, .listen = cfg->http_listen,
                       .token = s.token, .wh = s.wh, .cfgs = &s.cfgs,
                       .reload = request_reload, .fig = s.fig, .jobs = s.ctls,
-                      .n_jobs = s.n_jobs };
+                      .n_jobs = s.n_jobs, .tx = s.tx };
     if (api_start(&deps, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         rc = EXIT_USAGE;
@@ -844,8 +908,11 @@ out:
     http_stop(http);
     stop_jobs(&s); /* before figures_stop: a job's run tells the figures when it ends */
     figures_stop(s.fig);
-    /* What is still queued (the last run's alert) gets a bounded moment, within SIGTERM's 5 s. */
-    webhook_finish(s.wh, util_mono_ms() + WEBHOOK_STOP_BUDGET_MS, 0);
+    /* What is still queued (the last run's alert, its trace) gets a bounded moment, within
+     * SIGTERM's 5 s: one deadline for both, as the exporter sends on its own thread meanwhile. */
+    int64_t last_words = util_mono_ms() + WEBHOOK_STOP_BUDGET_MS;
+    webhook_finish(s.wh, last_words, 0);
+    trace_exporter_stop(s.tx, last_words, NULL);
     dbwatch_stop(s.watch);
     db_close(s.d);
     run_state_destroy(&s.rs);

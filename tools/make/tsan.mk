@@ -29,7 +29,7 @@ TSAN_FLAGS   = -fsanitize=thread -fno-omit-frame-pointer
 # heartbeat_keeps_a_long_run_locked_* (1 s between the lock's release and
 # the exit) and overrun_skips_covered_ticks (runs 1.8 to 2.4 s apart). Their
 # threads (the heartbeat, the schedule) run instrumented in the other tests.
-TSAN_FILTER ?= @(service|http|http_edge|http_conns|webhook|trace|shutdown_hung)/!(heartbeat_keeps_a_long_run_locked_*|overrun_skips_covered_ticks)
+TSAN_FILTER ?= @(service|http|http_edge|http_conns|webhook|trace|trace_service|shutdown_hung)/!(heartbeat_keeps_a_long_run_locked_*|overrun_skips_covered_ticks)
 TSAN_JOBS   ?= 2
 # The tests' deadlines (th_wait.h: TH_WAIT, wait_for, svc_term's 5 s, each
 # Criterion .timeout) times this: the instrumented service starts and runs

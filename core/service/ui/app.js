@@ -349,6 +349,17 @@
     row("Duration", fmtMs(run.durationMs));
     row("Rows changed", run.rowsChanged === undefined ? "–" : fmtNum(run.rowsChanged));
     if (run.referenceTime) row("Reference time", run.referenceTime + " " + (run.referenceTimeZone || ""));
+    /* tracing.link: the run's trace in the tracing UI (traceUrl is built by the API) */
+    if (run.traceUrl) {
+      var tl = el("a", null, run.traceId);
+      tl.href = run.traceUrl;
+      tl.target = "_blank";
+      tl.rel = "noopener noreferrer";
+      var tdd = el("dd");
+      tdd.appendChild(tl);
+      meta.appendChild(el("dt", null, "Trace"));
+      meta.appendChild(tdd);
+    }
     body.appendChild(meta);
 
     /* errors[] repeats each step's error ("step: why"): show only the run's own here. */
