@@ -350,7 +350,7 @@ DB_TEST(changes, prune_deletes_old_records_in_chunks)
         : "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, changes, at) "
           "VALUES (1, '', 's', 't', ?, '{}', strftime('%Y-%m-%d %H:%M:%f', 'now', ?))";
     for (int i = 0; i < 10; i++) {
-        char key[8], ago[32];
+        char key[16], ago[32];
         snprintf(key, sizeof key, "%d", i);
         snprintf(ago, sizeof ago, "-%d hours", i < 5 ? 48 : 1);
         rc_value p[] = { rc_text(key), kind == DB_MYSQL ? rc_int(i < 5 ? 48 : 1) : rc_text(ago) };

@@ -22,7 +22,7 @@ DB_TEST(job_fence, a_named_jobs_writes_go_through_its_own_lock, .timeout = 60)
     char *plugins = abs_build("plugins"), *text = NULL, *out = NULL, *err = NULL;
     migrated(kind, &t);
     for (int i = 0; i < 3; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "u%d", i);
         rc_value p[] = { rc_text(id) };
         cr_assert_eq(db_exec(t.conn, "INSERT INTO user_sessions (user_id, contact_status, "

@@ -236,8 +236,9 @@ DB_TEST(service, endpoints, .timeout = 40, SVC_FIXTURE)
     cr_assert_not_null(strstr(ct, "text/plain; version=0.0.4"), "%s", ct);
     free(ct);
     static const char *const want[] = {
-        "reconciler_runs_total{job=\"reconcile\",status=\"success\"} 2\n",
-        "reconciler_runs_total{job=\"reconcile\",status=\"skipped\"} 0\n",
+        "reconciler_runs_total{job=\"reconcile\",status=\"success\",dry_run=\"false\"} 1\n",
+        "reconciler_runs_total{job=\"reconcile\",status=\"success\",dry_run=\"true\"} 1\n",
+        "reconciler_runs_total{job=\"reconcile\",status=\"skipped\",dry_run=\"false\"} 0\n",
         "# TYPE reconciler_run_duration_seconds histogram\n",
         "reconciler_run_duration_seconds_bucket{job=\"reconcile\",le=\"+Inf\"} 2\n",
         "reconciler_run_duration_seconds_count{job=\"reconcile\"} 2\n",

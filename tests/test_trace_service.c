@@ -125,7 +125,7 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     char endpoint[128], headers[128], top[512], tid[33];
     migrated(DB_MYSQL, &t);
     for (int i = 0; i < 3; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "u%d", i);
         session(t.conn, id);
     }

@@ -8,7 +8,7 @@
 
 enum {
     EXIT_OK = 0,          /* every step ok */
-    EXIT_STEP_FAILED = 1, /* the run was partial or failed */
+    EXIT_STEP_FAILED = 1, /* the run was partial or failed; doctor: a check failed */
     EXIT_USAGE = 2,       /* usage, pipeline file or plugin error */
     EXIT_DATABASE = 3,    /* database unreachable, or failed outside a step */
     EXIT_LOCKED = 4,      /* another instance holds the run lock */

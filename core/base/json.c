@@ -140,3 +140,18 @@ json_t *jx_text(const char *s)
     free(fixed);
     return j;
 }
+
+const char *jx_type_name(const json_t *j)
+{
+    switch (j ? json_typeof(j) : JSON_NULL) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return j ? "null" : "nothing";
+    }
+    return "something else";
+}

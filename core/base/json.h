@@ -36,4 +36,8 @@ json_t *util_json_load_stored(const char *text, size_t *salvaged);
 json_t *jx(json_t *j);
 json_t *jx_text(const char *s);
 
+/* What j is, for a message about a field of the wrong type: "a string", "an integer",
+ * "null" ..., "nothing" for NULL (the field is missing). */
+const char *jx_type_name(const json_t *j);
+
 #endif

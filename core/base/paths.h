@@ -26,4 +26,12 @@ extern const char rc_local_plugin_dir[];
 /* The pipeline file when neither -c nor $RECONCILER_CONFIG gives one. */
 extern const char rc_default_config[];
 
+/*
+ * The environment variable that names the binary a supervisor starts as its
+ * step workers instead of itself: "RECONCILER_WORKER" in the in-tree
+ * (test) builds, whose test binary is not reconciler; "" in the installed
+ * binary, which always starts itself (/proc/self/exe).
+ */
+extern const char rc_worker_env[];
+
 #endif

@@ -67,26 +67,34 @@ int cli_common_opt(int ch, const char *arg, cli_common *c)
     }
 }
 
-static int setup_log(const config *cfg, const cli_common *c, char *err, size_t errlen)
+/*
+ * --log-level and --log-format beat the file: checked, and written into cfg,
+ * so that cfg holds the settings in force (config_log_apply applies them,
+ * a reload too, once its whole file is accepted).
+ */
+static int log_overrides(config *cfg, const cli_common *c, char *err, size_t errlen)
 {
-    const char *level = c->log_level ? c->log_level : cfg->log_level;
-    const char *format = c->log_format ? c->log_format : cfg->log_format;
-    int lv = log_level_parse(level ? level : "info");
-    if (lv < 0) {
+    if (c->log_level && log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "unknown log level '%s'; valid levels: error, warn, info, debug",
-                 level);
+                 c->log_level);
         return EXIT_USAGE;
     }
-    if (format && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
-        snprintf(err, errlen, "unknown log format '%s'; valid formats: text, json", format);
+    if (c->log_format && strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
+        snprintf(err, errlen, "unknown log format '%s'; valid formats: text, json", c->log_format);
         return EXIT_USAGE;
     }
-    log_setup((rc_log_level)lv, format && strcmp(format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+    if (c->log_level) {
+        free(cfg->log_level);
+        cfg->log_level = xstrdup(c->log_level);
+    }
+    if (c->log_format) {
+        free(cfg->log_format);
+        cfg->log_format = xstrdup(c->log_format);
+    }
     return EXIT_OK;
 }
 
-int cli_load_config_err(const cli_common *c, int need_db, config **out, char *err,
-                        size_t errlen)
+int cli_read_config(const cli_common *c, int need_db, config **out, char *err, size_t errlen)
 {
     const char *path = c->config_path;
     *out = NULL;
@@ -109,13 +117,22 @@ int cli_load_config_err(const cli_common *c, int need_db, config **out, char *er
         config_free(cfg);
         return EXIT_USAGE;
     }
-    int rc = setup_log(cfg, c, err, errlen);
+    int rc = log_overrides(cfg, c, err, errlen);
     if (rc != EXIT_OK) {
         config_free(cfg);
         return rc;
     }
     *out = cfg;
     return EXIT_OK;
+}
+
+int cli_load_config_err(const cli_common *c, int need_db, config **out, char *err,
+                        size_t errlen)
+{
+    int rc = cli_read_config(c, need_db, out, err, errlen);
+    if (rc == EXIT_OK)
+        config_log_apply(*out);
+    return rc;
 }
 
 int cli_load_config(const cli_common *c, int need_db, config **out)

@@ -34,6 +34,8 @@ int cmd_status(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_changes(int argc, char **argv);
+/* cmd_doctor.c: an installed system's files, unit, database, grants and migrations. */
+int cmd_doctor(int argc, char **argv);
 
 /* A duration for people: "800 ms", "4.2s", "45s", "2m", "2m 5s", "1h 3m", "2d 1h". */
 void cli_duration(int64_t ms, char *out, size_t n);
@@ -57,9 +59,15 @@ int cmd_doc(int argc, char **argv);
  * Returns EXIT_OK and *out, or an exit code after printing why.
  */
 int cli_load_config(const cli_common *c, int need_db, config **out);
-/* The same, printing nothing: why in err (a reload logs it itself). */
+/* The same, printing nothing: why in err. */
 int cli_load_config_err(const cli_common *c, int need_db, config **out, char *err,
                         size_t errlen);
+/*
+ * The same, changing nothing: the log settings (the file's, or the command
+ * line's that beat them) are left in *out for config_log_apply. A reload
+ * reads the file so, and applies them only once the whole file is accepted.
+ */
+int cli_read_config(const cli_common *c, int need_db, config **out, char *err, size_t errlen);
 
 /*
  * Connect to the configured database (db/connect.h): EXIT_OK and *out, or

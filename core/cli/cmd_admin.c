@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_admin.c - `reconciler migrate`, `history` and `plugins`. */
 #include "cli/cli.h"
+#include "service/api.h"
 #include "engine/history.h"
 #include "db/migrate.h"
 #include "config/options.h"
@@ -127,7 +128,8 @@ out:
 }
 
 static const char history_help[] =
-    "Usage: reconciler history [-n N] [--before ID] [--job NAME] [--json] [-c FILE]\n"
+    "Usage: reconciler history [-n N] [--before ID] [--job NAME] [--status S]\n"
+    "                          [--trigger T] [--since TIME] [--until TIME] [--json] [-c FILE]\n"
     "Show the newest runs from the local history store (history.path), opened\n"
     "read-only: it writes nothing, and reads a store on a read-only or full disk.\n"
     "Each run: its id, start, trigger, status, duration, rows changed (or that a\n"
@@ -135,6 +137,11 @@ static const char history_help[] =
     "  -n, --limit N        how many runs (default 20)\n"
     "      --before ID      only runs older than run ID (the next page)\n"
     "      --job NAME       only that job's runs\n"
+    "      --status S       only runs of that status: " API_RUN_STATUSES "\n"
+    "      --trigger T      only runs of that trigger: " API_RUN_TRIGGERS "\n"
+    "      --since TIME     only runs started at or after TIME (UTC: YYYY-MM-DD,\n"
+    "                       YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DDTHH:MM:SS.mmmZ)\n"
+    "      --until TIME     only runs started before TIME (UTC, as --since)\n"
     "      --json           print {runs, total, nextBefore}, as GET\n"
     "                       /v1/reconciliation/history answers\n"
     "      --run ID         print one run's full result JSON\n" CLI_COMMON_HELP;
@@ -205,13 +212,17 @@ int cmd_history(int argc, char **argv)
         { "run", required_argument, NULL, 'r' },
         { "before", required_argument, NULL, 'b' },
         { "job", required_argument, NULL, 'J' },
+        { "status", required_argument, NULL, 'S' },
+        { "trigger", required_argument, NULL, 'T' },
+        { "since", required_argument, NULL, 's' },
+        { "until", required_argument, NULL, 'u' },
         CLI_COMMON_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     cli_common common = { 0 };
     int64_t limit = 20, run_id = 0, before = 0, total = 0;
     int as_json = 0, ch, rc;
-    const char *job = NULL;
+    history_filter f = { 0 };
     config *cfg = NULL;
     history *h = NULL;
     json_t *out = NULL;
@@ -245,10 +256,27 @@ int cmd_history(int argc, char **argv)
             }
             break;
         case 'j': as_json = 1; break;
-        case 'J': job = optarg; break;
+        case 'J': f.job = optarg; break;
+        case 'S': f.status = optarg; break;
+        case 'T': f.trigger = optarg; break;
+        case 's': f.since = optarg; break;
+        case 'u': f.until = optarg; break;
         case 'h': fputs(history_help, stdout); return EXIT_OK;
         default: fputs(history_help, stderr); return EXIT_USAGE;
         }
+    }
+    /* An empty value filters nothing, as in the API. */
+    const char **given[] = { &f.job, &f.status, &f.trigger, &f.since, &f.until };
+    for (size_t i = 0; i < sizeof given / sizeof given[0]; i++)
+        if (*given[i] && !**given[i])
+            *given[i] = NULL;
+    /* The API's own checks, so that both refuse the same values with the same words. */
+    if (api_arg_choice("--status", f.status, API_RUN_STATUSES, err, sizeof err) != 0 ||
+        api_arg_choice("--trigger", f.trigger, API_RUN_TRIGGERS, err, sizeof err) != 0 ||
+        api_arg_time("--since", f.since, err, sizeof err) != 0 ||
+        api_arg_time("--until", f.until, err, sizeof err) != 0) {
+        cli_error("history: %s", err);
+        return EXIT_USAGE;
     }
     if ((rc = cli_load_config(&common, 0, &cfg)) != EXIT_OK)
         goto done;
@@ -278,7 +306,7 @@ int cmd_history(int argc, char **argv)
             goto done;
         }
         as_json = 1;
-    } else if (h && !(out = history_page_job(h, job, limit, before, &total))) {
+    } else if (h && !(out = history_page_filter(h, &f, limit, before, &total))) {
         cli_error("%s", history_error(h));
         rc = EXIT_LOCAL;
         goto done;

@@ -127,7 +127,8 @@ static const char run_help[] =
 /* Read the pipeline file again with the command line's overrides (a SIGHUP reload). */
 static int reload_config(void *user, config **out, char *err, size_t errlen)
 {
-    return cli_load_config_err(user, 1, out, err, errlen) == EXIT_OK ? 0 : -1;
+    /* Nothing applied yet: the service applies the file once it has accepted all of it. */
+    return cli_read_config(user, 1, out, err, errlen) == EXIT_OK ? 0 : -1;
 }
 
 /* tracing: the pipeline's tracing: keys over the OTEL_* variables (trace/settings.h). */

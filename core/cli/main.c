@@ -37,6 +37,7 @@ static const struct command {
     { "status", cmd_status, "what the running service does: runs, lock, reload, database" },
     { "trigger", cmd_trigger, "have the running service make a run now (--wait for its result)" },
     { "reload", cmd_reload, "have the running service re-read its pipeline file; fails if refused" },
+    { "doctor", cmd_doctor, "check an installed system: files, unit, database, grants, migrations" },
 };
 
 static void usage(FILE *f)
@@ -51,7 +52,7 @@ static void usage(FILE *f)
                "\nExit codes: 0 ok, 1 a step failed, 2 usage/config/plugin error,\n"
                "3 database unreachable or failing, 4 run lock held elsewhere,\n"
                "5 local history store error, 6 the service cannot be reached (status,\n"
-               "trigger, reload).\n");
+               "trigger, reload); doctor: 1 when a check failed.\n");
 }
 
 int main(int argc, char **argv)

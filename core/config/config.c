@@ -4,6 +4,8 @@
 #include "config/options.h"
 #include "config/figure_defaults.h"
 #include "config/webhook_url.h"
+#include "base/json.h"
+#include "base/log.h"
 #include "base/paths.h"
 #include "base/text.h"
 #include "base/util.h"
@@ -53,6 +55,13 @@ struct cfg_key {
     cfg_check check;       /* strings: a rule beyond the type */
     cfg_setter set;        /* replaces the scalar handling */
     const char *type_text; /* the type for help when opt_type_name does not say it */
+    /* Top-level keys: CFG_BOUND and CFG_WORKER (config.h), what a key's value does after
+     * start. Only keys with a plain scalar field (a type, no setter) may have them: the
+     * generic copy, comparison and hand-off below work by type (config_table_check). */
+    unsigned scope;
+    /* Where the value stood in the file (two int fields: line, col), for messages that come
+     * later; 0 when the key keeps no position. Copied along with a bound or worker key. */
+    size_t at_line, at_col;
 };
 
 typedef struct key_table {
@@ -96,29 +105,42 @@ static const yt_node *given_node(const struct config *c, const char *path);
 /* The default of the figure keys: conf/figures.yaml, compiled in. */
 #define FIGURES_BUILT_IN "built-in"
 
-/* Every key of the pipeline file, in the order help lists them. */
+/*
+ * Every key of the pipeline file, in the order help lists them. .scope says
+ * what the running service does with a new value (config.h): none, it is in
+ * force from the next run; CFG_BOUND, a reload keeps the running value and
+ * warns; CFG_WORKER, step workers are handed the supervisor's value.
+ */
 static const cfg_key top_keys[] = {
     { "database.url", RC_OPT_STRING, NULL,
       "the bot's database: mysql://USER@HOST[:PORT]/DB, mysql://USER@/DB?socket=PATH or "
-      "sqlite:PATH; needed unless --db is given", C(db_url) },
+      "sqlite:PATH; needed unless --db is given", C(db_url),
+      .scope = CFG_BOUND | CFG_WORKER, .at_line = C(db_url_line), .at_col = C(db_url_col) },
     { "database.password_env", RC_OPT_STRING, NULL,
-      "name of an environment variable holding the password", C(db_password_env) },
+      "name of an environment variable holding the password", C(db_password_env),
+      .scope = CFG_BOUND | CFG_WORKER },
     { "database.password_file", RC_OPT_STRING, NULL,
       "file holding the password (one trailing newline dropped); wins over password_env",
-      C(db_password_file), K_PATH },
+      C(db_password_file), K_PATH,
+      .scope = CFG_BOUND | CFG_WORKER },
     { "database.connect_timeout", RC_OPT_DURATION, "10s", "give up connecting after this long",
-      C(db_connect_timeout_ms), .max = DAY_MS },
+      C(db_connect_timeout_ms), .max = DAY_MS,
+      .scope = CFG_BOUND | CFG_WORKER },
     { "database.read_timeout", RC_OPT_DURATION, "300s",
       "wait this long for a reply; longer than the slowest statement",
-      C(db_read_timeout_ms), .max = DAY_MS },
+      C(db_read_timeout_ms), .max = DAY_MS,
+      .scope = CFG_BOUND | CFG_WORKER },
     { "database.write_timeout", RC_OPT_DURATION, "60s", "wait this long to send a statement",
-      C(db_write_timeout_ms), .max = DAY_MS },
+      C(db_write_timeout_ms), .max = DAY_MS,
+      .scope = CFG_BOUND | CFG_WORKER },
     { "database.time_zone", RC_OPT_STRING, "server",
       "session time zone: leave at server unless the bot's sessions set their own time_zone; "
       "then set the same zone", C(db_time_zone), .check = check_time_zone,
-      .type_text = "server|+HH:MM|NAME" },
+      .type_text = "server|+HH:MM|NAME",
+      .scope = CFG_BOUND | CFG_WORKER },
     { "history.path", RC_OPT_STRING, "var/history.db", "SQLite file that keeps past runs",
-      C(history_path), K_PATH },
+      C(history_path), K_PATH,
+      .scope = CFG_BOUND },
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .min = 1, .max = 1000000 },
     { "history.changes_keep", RC_OPT_DURATION, "30d",
@@ -131,7 +153,8 @@ static const cfg_key top_keys[] = {
       "folder of step plugins (NAME.so), or a list of folders; a name found in two is refused", 0, K_PATH,
       .set = set_plugin_dirs, .type_text = "string|list" },
     { "schedule.on_startup", RC_OPT_BOOL, "true", "service mode: run once at start",
-      C(schedule_on_startup) },
+      C(schedule_on_startup),
+      .scope = CFG_BOUND },
     { "schedule.interval", RC_OPT_DURATION, "6h", "service mode: time between runs",
       C(schedule_interval_ms), .min = SECOND_MS, .max = 365 * DAY_MS },
     { "schedule.jitter", RC_OPT_DURATION, "30s",
@@ -153,15 +176,17 @@ static const cfg_key top_keys[] = {
       "this (measured at each take); 0: no check", C(schedule_max_clock_skew_ms),
       .max = HOUR_MS },
     { "http.listen", RC_OPT_STRING, "127.0.0.1:3006", "service mode: HTTP API address:port",
-      C(http_listen) },
+      C(http_listen),
+      .scope = CFG_BOUND },
     { "http.token_env", RC_OPT_STRING, NULL,
-      "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env) },
+      "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env),
+      .scope = CFG_BOUND },
     { "http.max_connections", RC_OPT_INT, "256",
       "service mode: most connections the API serves at once, a thread each (the console, "
       "dashboards, scrapers); at most half of them, and at least 8, from one client address "
-      "(a reverse proxy is one); bound at start. Needs about 2 file descriptors each: a "
+      "(a reverse proxy is one). Needs about 2 file descriptors each: a "
       "lower RLIMIT_NOFILE is raised up to its hard limit, or warned about",
-      C(http_max_connections), .min = 8, .max = 4096 },
+      C(http_max_connections), .min = 8, .max = 4096, .scope = CFG_BOUND },
     { "http.public_url", RC_OPT_STRING, NULL,
       "the console's address as people reach it (https://ops.example/reconciler): webhook "
       "links point at its page of the run; unset: the run's JSON on http.listen",
@@ -189,17 +214,21 @@ static const cfg_key top_keys[] = {
       .choices = "text|json" },
     { "tracing.enabled", RC_OPT_BOOL, NULL,
       "send each run's trace over OTLP/HTTP; unset: on when an OTEL_EXPORTER_OTLP_ENDPOINT "
-      "or tracing.endpoint is set and OTEL_SDK_DISABLED is not true", C(tracing_enabled) },
+      "or tracing.endpoint is set and OTEL_SDK_DISABLED is not true", C(tracing_enabled),
+      .scope = CFG_BOUND },
     { "tracing.endpoint", RC_OPT_STRING, NULL,
       "the OTLP/HTTP traces URL, used as given (http://HOST:4318/v1/traces); beats "
       "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT",
-      C(tracing_endpoint), K_NO_ECHO, .check = check_trace_url, .type_text = "url" },
+      C(tracing_endpoint), K_NO_ECHO, .check = check_trace_url, .type_text = "url",
+      .scope = CFG_BOUND },
     { "tracing.headers_env", RC_OPT_STRING, NULL,
       "variable holding the export's headers as k=v,k2=v2 (values URL-encoded, secret); "
-      "beats OTEL_EXPORTER_OTLP_HEADERS", C(tracing_headers_env), .check = check_env_name },
+      "beats OTEL_EXPORTER_OTLP_HEADERS", C(tracing_headers_env), .check = check_env_name,
+      .scope = CFG_BOUND },
     { "tracing.service_name", RC_OPT_STRING, NULL,
       "the traces' service.name; beats OTEL_SERVICE_NAME (default reconciler)",
-      C(tracing_service_name) },
+      C(tracing_service_name),
+      .scope = CFG_BOUND },
     { "tracing.link", RC_OPT_STRING, NULL,
       "the console links each run to this URL, {traceId} replaced by the run's trace id",
       C(tracing_link), .check = check_trace_link },
@@ -610,7 +639,13 @@ static int set_key(loader *ld, const cfg_key *k, yt_node *node, void *base)
     if (node->kind != YT_SCALAR)
         return fail_at(ld, node, "'%s' expects one value (%s), got %s", k->path,
                        opt_type_name(k->type), yt_kind_name(node->kind));
-    return store_text(ld, k, node, node->scalar, base) == 0 ? 1 : -1;
+    if (store_text(ld, k, node, node->scalar, base) != 0)
+        return -1;
+    if (k->at_line) { /* messages about the value that come later cite where it stood */
+        *(int *)((char *)base + k->at_line) = node->line;
+        *(int *)((char *)base + k->at_col) = node->col;
+    }
+    return 1;
 }
 
 static int fill_defaults(loader *ld, const key_table *t, void *base)
@@ -1504,14 +1539,6 @@ static int check_jitter(loader *ld)
                    "(0s turns it off)", interval, jitter, interval);
 }
 
-/* Where database.url stands, for messages about the URL that come later. */
-static void note_url_position(config *c)
-{
-    const yt_node *n = given_node(c, "database.url");
-    c->db_url_line = n ? n->line : 0;
-    c->db_url_col = n ? n->col : 0;
-}
-
 /* The absolute folder of path. */
 static int folder_of(loader *ld, const char *path)
 {
@@ -1569,7 +1596,6 @@ int config_load_text(const char *path, const char *text, config **out, char *err
         goto out;
     if (check_jitter(&ld) != 0 || finish_jobs(&ld) != 0)
         goto out;
-    note_url_position(c);
     *out = c;
     c = NULL;
     rc = 0;
@@ -1578,58 +1604,265 @@ out:
     return rc;
 }
 
+/*
+ * The string fields the key tables declare as plain strings (a type, no
+ * setter, not an index) are owned by the struct they are in: freed through
+ * the table, so that a new string key needs no line here. What a setter or
+ * the loader builds (lists, maps, names from mapping keys) is freed by hand.
+ */
+static void free_key_strings(const key_table *t, void *base)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        if (k->type == RC_OPT_STRING && !k->set && !(k->flags & K_INDEX))
+            free(*(char **)((char *)base + k->off));
+    }
+}
+
 void config_free(config *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_steps; i++) {
-        free(c->steps[i].name);
-        free(c->steps[i].plugin);
-    }
+    for (size_t i = 0; i < c->n_steps; i++)
+        free_key_strings(&step_table, &c->steps[i]);
     free(c->steps);
     for (size_t i = 0; i < c->n_jobs; i++) {
+        free_key_strings(&job_table, &c->jobs[i]);
         free(c->jobs[i].name);
-        free(c->jobs[i].cron);
-        free(c->jobs[i].time_zone);
         cal_zone_free(c->jobs[i].zone);
         free(c->jobs[i].notify_to);
     }
     free(c->jobs);
     for (size_t i = 0; i < c->n_notify; i++) {
         cfg_notify *n = &c->notify[i];
+        free_key_strings(&notify_table, n);
         for (size_t j = 0; j < n->n_headers; j++) {
             free(n->headers[j].name);
             free(n->headers[j].env);
         }
         free(n->headers);
-        free(n->name);
         free(n->url);
-        free(n->secret_env);
     }
     free(c->notify);
+    free_key_strings(&top_table, c);
     free_dirs(c->plugin_dirs, c->n_plugin_dirs);
     free(c->path);
     free(c->text);
     free(c->dir);
-    free(c->db_url);
-    free(c->db_password_env);
-    free(c->db_password_file);
-    free(c->db_time_zone);
-    free(c->history_path);
-    free(c->http_listen);
-    free(c->http_token_env);
-    free(c->http_public_url);
     free_names(c->http_figure_plugins, c->n_http_figure_plugins);
     cfg_figure_map_free(&c->http_dashboard_figures);
     cfg_figure_map_free(&c->http_queue_figures);
-    free(c->log_level);
-    free(c->log_format);
-    free(c->tracing_endpoint);
-    free(c->tracing_headers_env);
-    free(c->tracing_service_name);
-    free(c->tracing_link);
     yt_free(c->root);
     free(c);
+}
+
+void config_log_apply(const config *c)
+{
+    int level = log_level_parse(c->log_level ? c->log_level : "info");
+    log_setup(level < 0 ? RC_LOG_INFO : (rc_log_level)level,
+              c->log_format && strcmp(c->log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+}
+
+/* ------------------------------------------------------- scopes */
+
+/*
+ * A key with a scope has a plain field, so that its value is compared,
+ * copied and handed to a worker by its type alone: a K_INDEX int, a string
+ * (char *, may be NULL), an int64_t (ints, durations), an int (bools), a
+ * double. Nothing here is per key.
+ */
+static void *field_of(const cfg_key *k, const config *c)
+{
+    return (char *)c + k->off;
+}
+
+static int same_value(const cfg_key *k, const config *a, const config *b)
+{
+    const void *x = field_of(k, a), *y = field_of(k, b);
+    if (k->flags & K_INDEX)
+        return *(const int *)x == *(const int *)y;
+    switch (k->type) {
+    case RC_OPT_STRING: {
+        /* Unset and empty are the same setting (no variable, no file). */
+        const char *s = *(char *const *)x, *t = *(char *const *)y;
+        return strcmp(s ? s : "", t ? t : "") == 0;
+    }
+    case RC_OPT_INT:
+    case RC_OPT_DURATION: return *(const int64_t *)x == *(const int64_t *)y;
+    case RC_OPT_BOOL: return *(const int *)x == *(const int *)y;
+    case RC_OPT_DOUBLE: return *(const double *)x == *(const double *)y;
+    }
+    return 1;
+}
+
+/* src's value of k (and its position) into dst. */
+static void copy_value(const cfg_key *k, config *dst, const config *src)
+{
+    void *x = field_of(k, dst);
+    const void *y = field_of(k, src);
+    if (k->flags & K_INDEX) {
+        *(int *)x = *(const int *)y;
+    } else {
+        switch (k->type) {
+        case RC_OPT_STRING: {
+            char **s = x;
+            const char *t = *(char *const *)y;
+            free(*s);
+            *s = t ? xstrdup(t) : NULL;
+            break;
+        }
+        case RC_OPT_INT:
+        case RC_OPT_DURATION: *(int64_t *)x = *(const int64_t *)y; break;
+        case RC_OPT_BOOL: *(int *)x = *(const int *)y; break;
+        case RC_OPT_DOUBLE: *(double *)x = *(const double *)y; break;
+        }
+    }
+    if (k->at_line) {
+        *(int *)((char *)dst + k->at_line) = *(const int *)((const char *)src + k->at_line);
+        *(int *)((char *)dst + k->at_col) = *(const int *)((const char *)src + k->at_col);
+    }
+}
+
+void config_copy_keys(config *dst, const config *src, unsigned scope)
+{
+    for (size_t i = 0; i < N_TOP; i++)
+        if (top_keys[i].scope & scope)
+            copy_value(&top_keys[i], dst, src);
+}
+
+void config_keep_bound(config *next, const config *running,
+                       void (*changed)(void *user, const char *key), void *user)
+{
+    for (size_t i = 0; i < N_TOP; i++) {
+        const cfg_key *k = &top_keys[i];
+        if (!(k->scope & CFG_BOUND) || same_value(k, next, running))
+            continue;
+        if (changed)
+            changed(user, k->path);
+        copy_value(k, next, running);
+    }
+}
+
+static json_t *value_json(const cfg_key *k, const config *c)
+{
+    const void *x = field_of(k, c);
+    if (k->flags & K_INDEX)
+        return jx(json_integer(*(const int *)x));
+    switch (k->type) {
+    case RC_OPT_STRING: return jx_text(*(char *const *)x);
+    case RC_OPT_INT:
+    case RC_OPT_DURATION: return jx(json_integer(*(const int64_t *)x));
+    case RC_OPT_BOOL: return jx(json_boolean(*(const int *)x));
+    case RC_OPT_DOUBLE: return jx(json_real(*(const double *)x));
+    }
+    return jx(json_null());
+}
+
+json_t *config_keys_json(const config *c, unsigned scope)
+{
+    json_t *values = jx(json_object()), *at = jx(json_object());
+    for (size_t i = 0; i < N_TOP; i++) {
+        const cfg_key *k = &top_keys[i];
+        if (!(k->scope & scope))
+            continue;
+        json_object_set_new(values, k->path, value_json(k, c));
+        if (k->at_line)
+            json_object_set_new(at, k->path,
+                                jx(json_pack("[i, i]", *(const int *)((const char *)c + k->at_line),
+                                             *(const int *)((const char *)c + k->at_col))));
+    }
+    return jx(json_pack("{s:o, s:o}", "values", values, "at", at));
+}
+
+static size_t n_choices(const char *choices)
+{
+    size_t n = 1;
+    for (; *choices; choices++)
+        n += *choices == '|';
+    return n;
+}
+
+/* Is v what k's field holds? NULL, or what it should have been. */
+static const char *value_rule(const cfg_key *k, const json_t *v)
+{
+    if (k->flags & K_INDEX)
+        return json_is_integer(v) && json_integer_value(v) >= 0 &&
+                       (size_t)json_integer_value(v) < n_choices(k->choices)
+                   ? NULL : "the index of one of its choices";
+    switch (k->type) {
+    case RC_OPT_STRING: return json_is_string(v) || json_is_null(v) ? NULL : "a string or null";
+    case RC_OPT_INT:
+    case RC_OPT_DURATION:
+        return json_is_integer(v) && json_integer_value(v) >= k->min &&
+                       json_integer_value(v) <= k->max
+                   ? NULL : "an integer in its range";
+    case RC_OPT_BOOL: return json_is_boolean(v) ? NULL : "a boolean";
+    case RC_OPT_DOUBLE: return json_is_number(v) ? NULL : "a number";
+    }
+    return "a value of a known type";
+}
+
+static int position_ok(const json_t *p)
+{
+    return json_is_array(p) && json_array_size(p) == 2 && json_is_integer(json_array_get(p, 0)) &&
+           json_is_integer(json_array_get(p, 1));
+}
+
+/* The value of k from values into c (checked before). */
+static void take_value(const cfg_key *k, config *c, const json_t *v, const json_t *at)
+{
+    void *x = field_of(k, c);
+    if (k->flags & K_INDEX) {
+        *(int *)x = (int)json_integer_value(v);
+    } else {
+        switch (k->type) {
+        case RC_OPT_STRING:
+            free(*(char **)x);
+            *(char **)x = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+            break;
+        case RC_OPT_INT:
+        case RC_OPT_DURATION: *(int64_t *)x = json_integer_value(v); break;
+        case RC_OPT_BOOL: *(int *)x = json_is_true(v); break;
+        case RC_OPT_DOUBLE: *(double *)x = json_number_value(v); break;
+        }
+    }
+    if (k->at_line) {
+        *(int *)((char *)c + k->at_line) = (int)json_integer_value(json_array_get(at, 0));
+        *(int *)((char *)c + k->at_col) = (int)json_integer_value(json_array_get(at, 1));
+    }
+}
+
+int config_keys_take(config *c, const json_t *keys, unsigned scope, char *err, size_t errlen)
+{
+    const json_t *values = json_object_get(keys, "values"), *at = json_object_get(keys, "at");
+    if (!json_is_object(values) || !json_is_object(at)) {
+        snprintf(err, errlen, "'keys' must be an object with the objects 'values' and 'at'");
+        return -1;
+    }
+    /* Every value checked before any is taken: a refusal leaves c as it was. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < N_TOP; i++) {
+            const cfg_key *k = &top_keys[i];
+            if (!(k->scope & scope))
+                continue;
+            const json_t *v = json_object_get(values, k->path), *p = json_object_get(at, k->path);
+            const char *rule = value_rule(k, v);
+            if (pass == 1) {
+                take_value(k, c, v, p);
+            } else if (!v) {
+                snprintf(err, errlen, "'keys.values' has no '%s'", k->path);
+                return -1;
+            } else if (rule) {
+                snprintf(err, errlen, "'keys.values' '%s' must be %s, got %s", k->path, rule,
+                         jx_type_name(v));
+                return -1;
+            } else if (k->at_line && !position_ok(p)) {
+                snprintf(err, errlen, "'keys.at' '%s' must be [line, column], got %s", k->path,
+                         jx_type_name(p));
+                return -1;
+            }
+        }
+    return 0;
 }
 
 /* The password file's text less one trailing newline. Never puts the text in err. */
@@ -1786,6 +2019,10 @@ void doc_sentence(FILE *f, doc_format fmt, const char *s)
     doc_text(f, fmt, s + 1);
 }
 
+/* What the documents say of a CFG_BOUND key (the table says which they are). */
+#define BOUND_TEXT "Bound at start: a reload keeps the running value and logs that the change " \
+                   "waits for a restart."
+
 static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
 {
     key_text t;
@@ -1795,7 +2032,10 @@ static void doc_key(FILE *f, const char *prefix, const cfg_key *k)
     fputs("*\n\t", f);
     /* The help's one-line meaning, as a sentence. */
     doc_sentence(f, DOC_SCDOC, k->desc);
-    fputs(".\n\tType: ", f);
+    fputs(".", f);
+    if (k->scope & CFG_BOUND)
+        fputs(" " BOUND_TEXT, f);
+    fputs("\n\tType: ", f);
     doc_text(f, DOC_SCDOC, t.type);
     fputs(". Default: ", f);
     doc_text(f, DOC_SCDOC, strcmp(t.def, "-") == 0 ? "none" : t.def);
@@ -1834,6 +2074,8 @@ static void doc_key_markdown(FILE *f, const char *prefix, const cfg_key *k)
     doc_text(f, DOC_MARKDOWN, t.range);
     fputs(" | ", f);
     doc_sentence(f, DOC_MARKDOWN, k->desc);
+    if (k->scope & CFG_BOUND)
+        fputs(". " BOUND_TEXT, f);
     fputs(" |\n", f);
 }
 
@@ -1866,4 +2108,26 @@ void config_help(FILE *f)
     each_key(f, help_key);
     fprintf(f, "Durations: 500ms, 30s, 5m, 6h, 1d, or combined (1h30m); a bare number is "
                "seconds.\nRelative paths resolve against the folder of the pipeline file.\n");
+}
+
+int config_table_check(char *err, size_t errlen)
+{
+    for (size_t t = 0; t < sizeof shown_tables / sizeof shown_tables[0]; t++)
+        for (size_t i = 0; i < shown_tables[t].table->n; i++) {
+            const cfg_key *k = &shown_tables[t].table->keys[i];
+            int top = shown_tables[t].table == &top_table;
+            if (!k->scope)
+                continue;
+            if (!top || k->set || !k->type || !k->off) {
+                snprintf(err, errlen, "key '%s%s' has a scope but %s", shown_tables[t].prefix,
+                         k->path, !top ? "is not a top-level key"
+                                       : "no plain field (a type, an offset, no setter)");
+                return -1;
+            }
+            if ((k->at_line == 0) != (k->at_col == 0)) {
+                snprintf(err, errlen, "key '%s' keeps half a position", k->path);
+                return -1;
+            }
+        }
+    return 0;
 }

@@ -4,7 +4,9 @@
  *
  * Every key the file may hold is declared once, in a table in config.c, with
  * its type, default and description; that table fills defaults, rejects
- * unknown keys (listing the valid ones) and prints help (config_help).
+ * unknown keys (listing the valid ones), prints help (config_help), frees
+ * the strings, and says per top-level key what a reload and a step worker
+ * do with it (CFG_BOUND, CFG_WORKER below): adding a setting is one row.
  * Relative paths are resolved against the folder of the file.
  */
 #ifndef RC_CONFIG_H
@@ -213,6 +215,60 @@ typedef struct config {
 
     yt_node *root; /* kept: step options point into it */
 } config;
+
+/*
+ * What a top-level key's value does once the service runs; the key table
+ * (config.c) says it per key, and these functions act on every key it says
+ * it for, so that adding a setting is one row of the table. A key with
+ * neither is reloadable: a reload's new value is in force from the next run
+ * (the service reads it from the pipeline snapshot in force).
+ */
+#define CFG_BOUND (1u << 0)  /* bound at start (a connection, a socket, a file opened then):
+                                a reload keeps the running value and warns that the file's
+                                new one waits for a restart */
+#define CFG_WORKER (1u << 1) /* handed to step workers: a worker rebuilds its pipeline from
+                                the file's text, then takes these values from the supervisor
+                                (the bound ones, or --db), not from the text */
+
+/*
+ * Copy the value of every top-level key with a scope bit of scope (and its
+ * position in the file, where it keeps one) from src into dst.
+ */
+void config_copy_keys(config *dst, const config *src, unsigned scope);
+
+/*
+ * A reload: every CFG_BOUND key whose value in next differs from running's
+ * gets running's value back, and changed(user, "database.url") is told
+ * first (the service warns). next is not yet in force when this runs.
+ */
+void config_keep_bound(config *next, const config *running,
+                       void (*changed)(void *user, const char *key), void *user);
+
+/*
+ * The worker hand-off: the values of the keys of scope as JSON,
+ * {"values":{"database.url":...,...},"at":{"database.url":[LINE,COL]}}
+ * (new reference); and back: config_keys_take sets c's keys of scope from
+ * such an object. Every key must be there with its type (a string or null,
+ * an integer, a boolean); 0, or -1 with err naming the key and what it
+ * expected, and c unchanged.
+ */
+struct json_t *config_keys_json(const config *c, unsigned scope);
+int config_keys_take(config *c, const struct json_t *keys, unsigned scope, char *err,
+                     size_t errlen);
+
+/*
+ * The key table's own rules, beyond what the compiler checks: a key with a
+ * scope has a plain field (a type, no setter), and only top-level keys have
+ * one. 0, or -1 with err naming the key (the test suite runs it).
+ */
+int config_table_check(char *err, size_t errlen);
+
+/*
+ * The process's log settings from c's log.level and log.format (which a
+ * command line's --log-level and --log-format have been written into): at
+ * start, and for a reload only once its whole file has been accepted.
+ */
+void config_log_apply(const config *c);
 
 /* The job called name, or NULL. */
 const cfg_job *cfg_job_find(const config *c, const char *name);

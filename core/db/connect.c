@@ -100,14 +100,7 @@ config *connect_config_dup(const config *cfg)
     config *c = xcalloc(1, sizeof *c);
     c->path = cfg->path ? xstrdup(cfg->path) : NULL;
     c->dir = cfg->dir ? xstrdup(cfg->dir) : NULL;
-    c->db_url = cfg->db_url ? xstrdup(cfg->db_url) : NULL;
-    c->db_url_line = cfg->db_url_line;
-    c->db_url_col = cfg->db_url_col;
-    c->db_password_env = cfg->db_password_env ? xstrdup(cfg->db_password_env) : NULL;
-    c->db_password_file = cfg->db_password_file ? xstrdup(cfg->db_password_file) : NULL;
-    c->db_connect_timeout_ms = cfg->db_connect_timeout_ms;
-    c->db_read_timeout_ms = cfg->db_read_timeout_ms;
-    c->db_write_timeout_ms = cfg->db_write_timeout_ms;
-    c->db_time_zone = cfg->db_time_zone ? xstrdup(cfg->db_time_zone) : NULL;
+    /* The connection's settings are what a step worker is handed: the key table's CFG_WORKER. */
+    config_copy_keys(c, cfg, CFG_WORKER);
     return c;
 }

@@ -582,7 +582,7 @@ static int insert_whole(history *h, int64_t run_id, const char *finished, const 
 }
 
 static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
-                         int64_t keep_runs)
+                         int64_t all_keep_runs, int64_t keep_runs)
 {
     char ts[32];
     char *text = util_json_dump(result, 0);
@@ -617,7 +617,7 @@ static int locked_finish(history *h, int64_t run_id, int64_t finished_ms, const 
     if (insert_steps(h, run_id, json_object_get(result, "steps")) != 0)
         goto rollback;
     /* Prune: keep the newest keep_runs; steps go with their run (cascade). */
-    rc_value keep[] = { rc_int(h->keep_runs) };
+    rc_value keep[] = { rc_int(all_keep_runs > 0 ? all_keep_runs : h->keep_runs) };
     if (db_exec(h->conn, "DELETE FROM runs WHERE id <= (SELECT id FROM runs ORDER BY id DESC "
                 "LIMIT 1 OFFSET ?)", keep, 1, NULL) != 0) {
         set_err(h, "prune");
@@ -761,17 +761,36 @@ static const char *count_sql(const history *h)
     return h->counted ? "(SELECT n FROM run_count WHERE id = 1)" : "(SELECT COUNT(*) FROM runs)";
 }
 
-/* job: only that job's runs (NULL: all); then the count column is NULL (the caller counts). */
-static json_t *locked_list(history *h, const char *job, int64_t limit, int64_t before_id,
-                           int paged, int64_t *total)
+/* The runs f lets through: " AND ..." with 10 placeholders, and their values into p. */
+static void filter_sql(const history *h, const history_filter *f, char *out, size_t n,
+                       rc_value *p)
+{
+    const char *v[5] = { f->job, f->status, f->trigger, f->since, f->until };
+    for (int i = 0; i < 5; i++)
+        p[2 * i] = p[2 * i + 1] = v[i] ? rc_text(v[i]) : rc_null();
+    snprintf(out, n, " AND (? IS NULL OR %s = ?) AND (? IS NULL OR r.status = ?) AND "
+             "(? IS NULL OR r.trigger = ?) AND (? IS NULL OR r.started_at >= ?) AND "
+             "(? IS NULL OR r.started_at < ?)",
+             h->has_jobs ? "COALESCE(r.job, 'reconcile')" : "'reconcile'");
+}
+
+static int filtered(const history_filter *f)
+{
+    return f->job || f->status || f->trigger || f->since || f->until;
+}
+
+/* f: only the runs it lets through; then the count column is NULL (the caller counts). */
+static json_t *locked_list(history *h, const history_filter *f, int64_t limit,
+                           int64_t before_id, int paged, int64_t *total)
 {
     list_state st = { jx(json_array()), paged, -1 };
-    rc_value p[] = { rc_int(before_id > 0 ? before_id : INT64_MAX), job ? rc_text(job) : rc_null(),
-                     job ? rc_text(job) : rc_null(), rc_int(limit) };
-    char sql[2048];
+    rc_value p[12];
+    char sql[2560], where[400];
+    p[0] = rc_int(before_id > 0 ? before_id : INT64_MAX);
+    filter_sql(h, f, where, sizeof where, p + 1);
+    p[11] = rc_int(limit);
     /* A file that `reconciler history` reads and no service upgraded has no job column. */
     const char *job_cols = h->has_jobs ? "r.job, r.scheduled_for" : "NULL, NULL";
-    const char *job_of = h->has_jobs ? "COALESCE(r.job, 'reconcile')" : "'reconcile'";
     /* rowsChanged stays in the result JSON: no column, so no schema change. */
     snprintf(sql, sizeof sql, "SELECT r.id, r.trigger, r.dry_run, r.status, r.started_at, "
                  "r.finished_at, r.duration_ms, CASE WHEN json_valid(r.result) THEN "
@@ -784,9 +803,10 @@ static json_t *locked_list(history *h, const char *job, int64_t limit, int64_t b
                  "error)) FROM (SELECT * FROM run_notifications n WHERE n.run_id = r.id "
                  "ORDER BY n.id)), "
                  "%s, %s, CASE WHEN json_valid(r.result) THEN json_extract(r.result, "
-                 "'$.traceId') END FROM runs r WHERE r.id < ? AND (? IS NULL OR %s = ?) "
-                 "ORDER BY r.id DESC LIMIT ?", job ? "NULL" : count_sql(h), job_cols, job_of);
-    if (db_query(h->conn, sql, p, 4, list_row, &st) != 0) {
+                 "'$.traceId') END FROM runs r WHERE r.id < ?%s "
+                 "ORDER BY r.id DESC LIMIT ?", filtered(f) ? "NULL" : count_sql(h), job_cols,
+                 where);
+    if (db_query(h->conn, sql, p, 12, list_row, &st) != 0) {
         set_err(h, "list runs");
         json_decref(st.runs);
         return NULL;
@@ -974,15 +994,15 @@ int history_started(history *h, int64_t run_id, int64_t started_ms)
 
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result)
 {
-    return history_finish_keep(h, run_id, finished_ms, result, 0);
+    return history_finish_keep(h, run_id, finished_ms, result, 0, 0);
 }
 
 int history_finish_keep(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
-                        int64_t job_keep_runs)
+                        int64_t keep_runs, int64_t job_keep_runs)
 {
     pthread_mutex_lock(&h->mu);
     settle_wal(h, 0);
-    int rc = locked_finish(h, run_id, finished_ms, result, job_keep_runs);
+    int rc = locked_finish(h, run_id, finished_ms, result, keep_runs, job_keep_runs);
     settle_wal(h, rc != 0);
     pthread_mutex_unlock(&h->mu);
     return wrote(rc);
@@ -996,7 +1016,8 @@ json_t *history_list(history *h, int64_t limit)
 json_t *history_list_job(history *h, const char *job, int64_t limit)
 {
     pthread_mutex_lock(&h->mu);
-    json_t *runs = locked_list(h, job, limit, 0, 0, NULL);
+    history_filter f = { .job = job };
+    json_t *runs = locked_list(h, &f, limit, 0, 0, NULL);
     pthread_mutex_unlock(&h->mu);
     return runs;
 }
@@ -1009,19 +1030,29 @@ json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *tota
 json_t *history_page_job(history *h, const char *job, int64_t limit, int64_t before_id,
                          int64_t *total)
 {
+    history_filter f = { .job = job };
+    return history_page_filter(h, &f, limit, before_id, total);
+}
+
+json_t *history_page_filter(history *h, const history_filter *filter, int64_t limit,
+                            int64_t before_id, int64_t *total)
+{
+    static const history_filter none = { 0 };
+    const history_filter *f = filter ? filter : &none;
     pthread_mutex_lock(&h->mu);
     int64_t counted = -1;
-    json_t *runs = locked_list(h, job, limit, before_id, 1, &counted);
+    json_t *runs = locked_list(h, f, limit, before_id, 1, &counted);
     *total = counted;
-    /* An empty page has no row to carry the count, and a job's page counts its own. */
-    char sql[160];
-    rc_value p[] = { job ? rc_text(job) : rc_null() };
-    if (job)
-        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM runs WHERE %s = ?",
-                 h->has_jobs ? "COALESCE(job, 'reconcile')" : "'reconcile'");
-    else
+    /* An empty page has no row to carry the count, and a filtered page counts its own. */
+    char sql[600], where[400];
+    rc_value p[10];
+    if (filtered(f)) {
+        filter_sql(h, f, where, sizeof where, p);
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM runs r WHERE 1%s", where);
+    } else {
         snprintf(sql, sizeof sql, "SELECT %s", count_sql(h));
-    if (runs && counted < 0 && db_query(h->conn, sql, p, job ? 1 : 0, rc__count_row,
+    }
+    if (runs && counted < 0 && db_query(h->conn, sql, p, filtered(f) ? 10 : 0, rc__count_row,
                                         total) != 0) {
         set_err(h, "count runs");
         json_decref(runs);

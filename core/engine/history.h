@@ -91,9 +91,14 @@ int history_started(history *h, int64_t run_id, int64_t started_ms);
  * not recorded (a fallback id) is inserted whole. 0 or -1.
  */
 int history_finish(history *h, int64_t run_id, int64_t finished_ms, const json_t *result);
-/* The same, then the result's job is pruned to its own job_keep_runs (0: no such pruning). */
+/*
+ * The same, pruned to keep_runs (0: the handle's, from history_open) rather
+ * than the handle's: the pipeline in force says it at each run, so that a
+ * reload's history.keep_runs holds from the next run. Then the result's job
+ * is pruned to its own job_keep_runs (0: no such pruning).
+ */
 int history_finish_keep(history *h, int64_t run_id, int64_t finished_ms, const json_t *result,
-                        int64_t job_keep_runs);
+                        int64_t keep_runs, int64_t job_keep_runs);
 
 /*
  * Newest first, at most limit runs: an array of
@@ -115,6 +120,19 @@ json_t *history_page(history *h, int64_t limit, int64_t before_id, int64_t *tota
 /* Only job's runs (NULL: all), *total counting those. */
 json_t *history_page_job(history *h, const char *job, int64_t limit, int64_t before_id,
                          int64_t *total);
+
+/*
+ * Which runs a page holds; every member NULL: all. since and until are UTC
+ * times as the store writes them ("2026-05-04T12:00:00.000Z") or a prefix of
+ * one ("2026-05-04"): started_at >= since and started_at < until, compared as
+ * text (the caller checks the form).
+ */
+typedef struct history_filter {
+    const char *job, *status, *trigger, *since, *until;
+} history_filter;
+/* history_page with f's filters (NULL: none), *total counting the runs that pass them. */
+json_t *history_page_filter(history *h, const history_filter *f, int64_t limit,
+                            int64_t before_id, int64_t *total);
 
 /*
  * One run's full result JSON with its "notifications" (as in history_list):

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,4 +101,76 @@ int proto_write(int fd, json_t *msg)
     }
     free(text);
     return rc;
+}
+
+static const char *type_text(proto_type t)
+{
+    switch (t) {
+    case PROTO_STRING: return "a string";
+    case PROTO_STRING_OR_NULL: return "a string or null";
+    case PROTO_INT: return "an integer";
+    case PROTO_BOOL: return "a boolean";
+    case PROTO_OBJECT: return "an object";
+    case PROTO_ARRAY: return "an array";
+    }
+    return "?";
+}
+
+static int is_type(const json_t *v, proto_type t)
+{
+    switch (t) {
+    case PROTO_STRING: return json_is_string(v);
+    case PROTO_STRING_OR_NULL: return json_is_string(v) || json_is_null(v);
+    case PROTO_INT: return json_is_integer(v);
+    case PROTO_BOOL: return json_is_boolean(v);
+    case PROTO_OBJECT: return json_is_object(v);
+    case PROTO_ARRAY: return json_is_array(v);
+    }
+    return 0;
+}
+
+json_t *proto_get(proto_reader *r, const char *path, proto_type t, int optional)
+{
+    char part[128];
+    const json_t *v = r->msg;
+    if (r->err[0])
+        return NULL;
+    for (const char *p = path; v && *p;) {
+        size_t n = strcspn(p, ".");
+        snprintf(part, sizeof part, "%.*s", (int)n, p);
+        v = json_is_object(v) ? json_object_get(v, part) : NULL;
+        p += n + (p[n] == '.');
+    }
+    if (!v && optional)
+        return NULL;
+    if (!v || !is_type(v, t)) {
+        snprintf(r->err, sizeof r->err, "%s: field '%s' must be %s, got %s", r->what, path,
+                 type_text(t), jx_type_name(v));
+        return NULL;
+    }
+    return (json_t *)v;
+}
+
+const char *proto_str(proto_reader *r, const char *path, int optional)
+{
+    return json_string_value(proto_get(r, path, PROTO_STRING, optional));
+}
+
+json_int_t proto_int(proto_reader *r, const char *path, int optional)
+{
+    return json_integer_value(proto_get(r, path, PROTO_INT, optional));
+}
+
+int proto_bool(proto_reader *r, const char *path, int optional)
+{
+    return json_is_true(proto_get(r, path, PROTO_BOOL, optional));
+}
+
+int proto_version_ok(proto_reader *r)
+{
+    json_int_t v = proto_int(r, "v", 0);
+    if (!r->err[0] && v != PROTO_VERSION)
+        snprintf(r->err, sizeof r->err, "%s: field 'v' says protocol version %lld; this "
+                 "reconciler speaks version %d", r->what, (long long)v, PROTO_VERSION);
+    return r->err[0] == '\0';
 }

@@ -190,7 +190,9 @@ static void tag_result(const run_spec *spec, json_t *r)
 static int finish_history(run_env *env, const run_spec *spec, int64_t run_id, int64_t at_ms,
                           json_t *r)
 {
-    return history_finish_keep(env->h, run_id, at_ms, r, spec->job ? spec->job->keep_runs : 0);
+    /* The pipeline in force says how many runs to keep: a reload's value holds from now. */
+    return history_finish_keep(env->h, run_id, at_ms, r, env->cfg->history_keep_runs,
+                               spec->job ? spec->job->keep_runs : 0);
 }
 
 /* A wait for the run lock that ended without it, for the record of the run it held up. */

@@ -4,6 +4,7 @@
 #include "base/exitcode.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/paths.h"
 #include "base/stop.h"
 #include "base/util.h"
 #include "config/options.h"
@@ -50,34 +51,31 @@ typedef struct worker {
 /* ----------------------------------------------------------- starting one */
 
 /*
- * The binary to start: this same one. RECONCILER_WORKER names another (the
- * test suite's own binary is not reconciler, so it points at the real one).
+ * The binary to start: this same one. In a test build only, RECONCILER_WORKER
+ * names another (the test suite's own binary is not reconciler, so it points
+ * at the real one); the installed binary has no such variable (base/paths.h).
  */
 static const char *worker_exe(void)
 {
-    const char *e = getenv("RECONCILER_WORKER");
+    const char *e = rc_worker_env[0] ? getenv(rc_worker_env) : NULL;
     return e && *e ? e : "/proc/self/exe";
 }
 
-/* The worker's assignment: the first line on its standard input (worker.h). */
+/*
+ * The worker's assignment: the first line on its standard input (worker.h).
+ * The keys the table hands to workers (CFG_WORKER: the database settings,
+ * as bound at start or given by --db) travel by name, as the table says.
+ */
 static json_t *assignment_of(const config *cfg, const char *mode, int dry_run,
                              const db_clock *clock)
 {
     rc_log_level level;
     log_format format;
     log_get(&level, &format);
-    return jx(json_pack("{s:i, s:s, s:{s:s, s:s}, s:{s:o, s:i, s:i, s:o, s:o, s:o, s:I, s:I, s:I},"
-                        " s:{s:i, s:i}, s:b, s:{s:I, s:i, s:s, s:s}}",
-                        "v", 1, "mode", mode,
+    return jx(json_pack("{s:i, s:s, s:{s:s, s:s}, s:o, s:{s:i, s:i}, s:b, s:{s:I, s:i, s:s, s:s}}",
+                        "v", PROTO_VERSION, "mode", mode,
                         "config", "path", cfg->path, "text", cfg->text ? cfg->text : "",
-                        "db", "url", jx_text(cfg->db_url), "urlLine", cfg->db_url_line,
-                        "urlCol", cfg->db_url_col,
-                        "passwordEnv", jx_text(cfg->db_password_env),
-                        "passwordFile", jx_text(cfg->db_password_file),
-                        "timeZone", jx_text(cfg->db_time_zone),
-                        "connectMs", (json_int_t)cfg->db_connect_timeout_ms,
-                        "readMs", (json_int_t)cfg->db_read_timeout_ms,
-                        "writeMs", (json_int_t)cfg->db_write_timeout_ms,
+                        "keys", config_keys_json(cfg, CFG_WORKER),
                         "log", "level", (int)level, "format", (int)format,
                         "dryRun", dry_run,
                         "clock", "unix", (json_int_t)(clock ? clock->unix_s : 0),
@@ -499,27 +497,39 @@ static int await_hello(worker *w, db **d, const limits *l, int64_t t0, char *err
     json_t *hello = NULL;
     int got = next_message(w, d, l, &hello);
     const char *type = got == 1 ? json_string_value(json_object_get(hello, "type")) : NULL;
+    int said = 0; /* err already says why: the worker's fatal, or a hello we refuse */
     if (type && strcmp(type, "hello") == 0) {
-        w->conn_id = json_integer_value(json_object_get(hello, "connectionId"));
-        json_decref(hello);
-        /* make bench reads this line: the cost of a step's worker (its "ready in" is a
-         * step worker's alone; the plugin inspection's is said otherwise). */
-        if (strncmp(w->label, "step ", 5) == 0)
-            log_debug("step worker %ld ready in %lld ms", (long)w->pid,
-                      (long long)(util_mono_ms() - t0));
-        else
-            log_debug("%s: worker %ld up after %lld ms", w->label, (long)w->pid,
-                      (long long)(util_mono_ms() - t0));
-        return 0;
+        /* Its version and fields checked: a missing connection id never reads as 0. */
+        proto_reader r = { hello, "the step worker's hello", "" };
+        json_int_t conn = 0;
+        if (proto_version_ok(&r)) {
+            (void)proto_int(&r, "pid", 0);
+            conn = proto_int(&r, "connectionId", 0);
+        }
+        if (!r.err[0]) {
+            w->conn_id = conn;
+            json_decref(hello);
+            /* make bench reads this line: the cost of a step's worker (its "ready in" is a
+             * step worker's alone; the plugin inspection's is said otherwise). */
+            if (strncmp(w->label, "step ", 5) == 0)
+                log_debug("step worker %ld ready in %lld ms", (long)w->pid,
+                          (long long)(util_mono_ms() - t0));
+            else
+                log_debug("%s: worker %ld up after %lld ms", w->label, (long)w->pid,
+                          (long long)(util_mono_ms() - t0));
+            return 0;
+        }
+        snprintf(err, errlen, "%s (worker %s)", r.err, worker_exe());
+        said = 1;
+    } else if (type && strcmp(type, "fatal") == 0) {
+        const char *e = json_string_value(json_object_get(hello, "error"));
+        snprintf(err, errlen, "%s", e ? e : "the step worker failed and did not say why");
+        said = 1;
     }
-    /* type points into hello: decided before hello is let go. */
-    int fatal = type && strcmp(type, "fatal") == 0;
-    if (fatal)
-        snprintf(err, errlen, "%s", json_string_value(json_object_get(hello, "error")));
-    json_decref(hello);
+    json_decref(hello); /* type pointed into it: used up above */
     close(w->to);
     w->to = -1;
-    if (!fatal) {
+    if (!said) {
         int st = reap(w);
         char *why = death_message(w, st, 0, 0);
         snprintf(err, errlen, "the step worker %s while starting", why);
@@ -578,18 +588,22 @@ static void finish(worker *w)
 
 /* ------------------------------------------------------------ the run */
 
+/* A step's reply, its fields checked: one missing or of another type fails the step. */
 static void outcome_of(json_t *reply, step_outcome *o)
 {
-    int st = step_status_parse(json_string_value(json_object_get(reply, "status")));
-    const char *e = json_string_value(json_object_get(reply, "error"));
-    json_t *res = json_object_get(reply, "results");
+    proto_reader r = { reply, "the step worker's reply", "" };
+    (void)proto_int(&r, "index", 0);
+    const char *status = proto_str(&r, "status", 0);
+    json_t *e = proto_get(&r, "error", PROTO_STRING_OR_NULL, 0);
+    json_t *res = proto_get(&r, "results", PROTO_OBJECT, 0);
+    o->ms = proto_int(&r, "durationMs", 0);
+    o->rows_changed = proto_int(&r, "rowsChanged", 0);
+    o->retries = proto_int(&r, "retries", 0);
+    o->changes_recorded = proto_int(&r, "changesRecorded", 0);
+    o->unrecorded_changes = proto_int(&r, "unrecordedChanges", 0);
+    int st = r.err[0] ? -1 : step_status_parse(status);
     o->status = st < 0 ? STEP_FAILED : st;
-    o->ms = json_integer_value(json_object_get(reply, "durationMs"));
-    o->rows_changed = json_integer_value(json_object_get(reply, "rowsChanged"));
-    o->retries = json_integer_value(json_object_get(reply, "retries"));
-    o->changes_recorded = json_integer_value(json_object_get(reply, "changesRecorded"));
-    o->unrecorded_changes = json_integer_value(json_object_get(reply, "unrecordedChanges"));
-    o->results = json_is_object(res) ? json_incref(res) : jx(json_object());
+    o->results = res ? json_incref(res) : jx(json_object());
     /* tracing: a reply without chunks (or a confused one) costs only the chunk spans. */
     json_t *ch = json_object_get(reply, "chunks");
     if (ch) {
@@ -597,7 +611,13 @@ static void outcome_of(json_t *reply, step_outcome *o)
         if (trace_chunks_from_json(ch, o->chunks) != 0)
             log_debug("a step reply's chunks are not what trace_chunks_json writes: ignored");
     }
-    o->error = e ? xstrdup(e) : st < 0 ? xstrdup("the step worker sent an unknown status") : NULL;
+    if (r.err[0])
+        o->error = xstrdup(r.err);
+    else if (json_is_string(e))
+        o->error = xstrdup(json_string_value(e));
+    else
+        o->error = st < 0 ? xasprintf("the step worker sent an unknown status '%.32s'", status)
+                          : NULL;
 }
 
 /* A step that answered after we asked it to stop for a limit is no success. */
@@ -665,8 +685,10 @@ static void run_one(worker *w, worker *spare, int more, json_t *(*assignment)(vo
     if (proto_write(w->to, cmd) == 0) {
         while (next_message(w, d, l, &reply) == 1) {
             const char *type = json_string_value(json_object_get(reply, "type"));
+            json_t *index = json_object_get(reply, "index");
+            /* Its reply; one whose index is no integer is too, and outcome_of refuses it. */
             if (type && strcmp(type, "step") == 0 &&
-                json_integer_value(json_object_get(reply, "index")) == (json_int_t)i)
+                (!json_is_integer(index) || json_integer_value(index) == (json_int_t)i))
                 break;
             if (type && strcmp(type, "oom") == 0)
                 w->out_of_memory = 1;
@@ -886,16 +908,18 @@ int supervise_probes(const config *cfg, const char *const *names, json_t **resul
             free(d);
             goto out;
         }
-        const char *e = json_string_value(json_object_get(reply, "error"));
-        json_t *res = json_object_get(reply, "results");
-        if (e || !json_is_object(res)) {
-            snprintf(err, errlen, "%s", e ? e : "a probe answered no figures");
+        /* An error, or the figures and when they were read: each field checked. */
+        proto_reader r = { reply, "the probe worker's reply", "" };
+        const char *e = json_string_value(proto_get(&r, "error", PROTO_STRING, 1));
+        json_t *res = e ? NULL : proto_get(&r, "results", PROTO_OBJECT, 0);
+        const char *at = e ? NULL : proto_str(&r, "now", 0);
+        if (e || r.err[0]) {
+            snprintf(err, errlen, "%s", e ? e : r.err);
             json_decref(reply);
             goto out;
         }
         results[i] = json_incref(res);
-        snprintf(now, RC_TIME_TEXT_SIZE, "%s", json_string_value(json_object_get(reply, "now")) ?
-                 json_string_value(json_object_get(reply, "now")) : "");
+        snprintf(now, RC_TIME_TEXT_SIZE, "%s", at);
         json_decref(reply);
     }
     rc = 0;
@@ -1017,13 +1041,20 @@ int supervise_inspect(const config *cfg, int with_probes, int prepare, pipeline 
         return EXIT_USAGE;
     }
     finish(&w);
-    rc = (int)json_integer_value(json_object_get(reply, "code"));
+    proto_reader r = { reply, "the plugin inspection's reply", "" };
+    rc = (int)proto_int(&r, "code", 0);
+    const char *e = json_string_value(proto_get(&r, "error", PROTO_STRING_OR_NULL, 0));
+    json_t *plugins = proto_get(&r, "plugins", PROTO_ARRAY, 0);
+    (void)proto_get(&r, "probes", PROTO_ARRAY, 0);
+    if (r.err[0]) {
+        snprintf(err, errlen, "%s", r.err);
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (rc != EXIT_OK) {
-        const char *e = json_string_value(json_object_get(reply, "error"));
         snprintf(err, errlen, "%s", e ? e : "the plugins were refused");
         goto done;
     }
-    json_t *plugins = json_object_get(reply, "plugins");
     size_t n = json_array_size(plugins), k = 0;
     plugin **described = xcalloc(n ? n : 1, sizeof *described);
     rc = EXIT_USAGE;
@@ -1067,7 +1098,7 @@ int supervise_describe(const char *path, const char *name, plugin **out, char *e
     *out = NULL;
     log_get(&level, &format);
     snprintf(w.label, sizeof w.label, "plugin %s", name);
-    if (start(&w, jx(json_pack("{s:i, s:s, s:{s:i, s:i}}", "v", 1, "mode", "describe", "log",
+    if (start(&w, jx(json_pack("{s:i, s:s, s:{s:i, s:i}}", "v", PROTO_VERSION, "mode", "describe", "log",
                                "level", (int)level, "format", (int)format)),
               &none, &l, why, sizeof why) != 0) {
         snprintf(err, errlen, "%s: %s", path, why);

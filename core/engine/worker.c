@@ -44,20 +44,11 @@ static const char *str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* A string field of the assignment into *field (replacing what the file said). */
-static void take_string(json_t *o, const char *key, char **field)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v)
-        return;
-    free(*field);
-    *field = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
-}
-
 /*
- * The supervisor's pipeline: the file's text as it loaded it, with the
- * database settings it has bound (a reload may have changed the file since;
- * --db may override the url). A password from database.password_env or
+ * The supervisor's pipeline: the file's text as it loaded it, with the keys
+ * the key table hands to workers (CFG_WORKER: the database settings it has
+ * bound; a reload may have changed the file since, --db may override the
+ * url), checked by name and type. A password from database.password_env or
  * password_file (or RECONCILER_DB_PASSWORD) is read here, from the same
  * variable or file, and is not sent. A password written into database.url
  * does travel through the pipe, in the url and in the file's text: the pipe
@@ -65,34 +56,36 @@ static void take_string(json_t *o, const char *key, char **field)
  */
 static int load_assignment_config(json_t *assignment, config **out, char *err, size_t errlen)
 {
-    json_t *c = json_object_get(assignment, "config"), *d = json_object_get(assignment, "db");
-    if (!str(c, "path") || !str(c, "text") || !json_is_object(d)) {
-        snprintf(err, errlen, "the assignment has no pipeline");
+    proto_reader r = { assignment, "the assignment", "" };
+    const char *path = proto_str(&r, "config.path", 0), *text = proto_str(&r, "config.text", 0);
+    json_t *keys = proto_get(&r, "keys", PROTO_OBJECT, 0);
+    char why[512];
+    *out = NULL;
+    if (r.err[0]) {
+        snprintf(err, errlen, "%s", r.err);
         return EXIT_USAGE;
     }
-    if (config_load_text(str(c, "path"), str(c, "text"), out, err, errlen) != 0)
+    if (config_load_text(path, text, out, err, errlen) != 0)
         return EXIT_USAGE;
-    config *cfg = *out;
-    take_string(d, "url", &cfg->db_url);
-    take_string(d, "passwordEnv", &cfg->db_password_env);
-    take_string(d, "passwordFile", &cfg->db_password_file);
-    take_string(d, "timeZone", &cfg->db_time_zone);
-    cfg->db_url_line = (int)json_integer_value(json_object_get(d, "urlLine"));
-    cfg->db_url_col = (int)json_integer_value(json_object_get(d, "urlCol"));
-    cfg->db_connect_timeout_ms = json_integer_value(json_object_get(d, "connectMs"));
-    cfg->db_read_timeout_ms = json_integer_value(json_object_get(d, "readMs"));
-    cfg->db_write_timeout_ms = json_integer_value(json_object_get(d, "writeMs"));
+    if (config_keys_take(*out, keys, CFG_WORKER, why, sizeof why) != 0) {
+        snprintf(err, errlen, "the assignment: %s", why);
+        config_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
+    }
     return EXIT_OK;
 }
 
-static void clock_of(json_t *assignment, db_clock *c)
+/* The run's clock (modes run and probe); -1 with r->err when a field is missing or wrong. */
+static int clock_of(proto_reader *r, db_clock *c)
 {
-    json_t *j = json_object_get(assignment, "clock");
     memset(c, 0, sizeof *c);
-    c->unix_s = json_integer_value(json_object_get(j, "unix"));
-    c->offset_s = (int)json_integer_value(json_object_get(j, "offset"));
-    snprintf(c->text, sizeof c->text, "%s", str(j, "text") ? str(j, "text") : "");
-    snprintf(c->zone, sizeof c->zone, "%s", str(j, "zone") ? str(j, "zone") : "");
+    c->unix_s = proto_int(r, "clock.unix", 0);
+    c->offset_s = (int)proto_int(r, "clock.offset", 0);
+    const char *text = proto_str(r, "clock.text", 0), *zone = proto_str(r, "clock.zone", 0);
+    snprintf(c->text, sizeof c->text, "%s", text ? text : "");
+    snprintf(c->zone, sizeof c->zone, "%s", zone ? zone : "");
+    return r->err[0] ? -1 : 0;
 }
 
 static json_t *step_reply(json_int_t index, step_outcome *o)
@@ -135,7 +128,8 @@ static void note(const char *name, const char *path, const char *what, const cha
 
 static int hello(int64_t connection_id)
 {
-    return proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:I, s:I}", "type", "hello", "pid",
+    return proto_write(WORKER_REPLY_FD, jx(json_pack("{s:s, s:i, s:I, s:I}", "type", "hello",
+                                                     "v", PROTO_VERSION, "pid",
                                                      (json_int_t)getpid(), "connectionId",
                                                      (json_int_t)(connection_id > 0
                                                                       ? connection_id : 0))));
@@ -155,13 +149,15 @@ static int inspect(json_t *assignment)
     db *d = NULL;
     char err[2048] = "";
     int rc;
+    proto_reader r = { assignment, "the assignment", "" };
+    int with_probes = (int)proto_int(&r, "probes", 1), prepare = proto_bool(&r, "prepare", 1);
+    if (r.err[0])
+        return fatal(r.err, EXIT_USAGE);
     if (hello(0) != 0)
         return EXIT_OK;
     plugin_set_observer(note);
-    int with_probes = (int)json_integer_value(json_object_get(assignment, "probes"));
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) == EXIT_OK &&
-        (rc = run_prepare(cfg, with_probes, &p, err, sizeof err)) == EXIT_OK &&
-        json_is_true(json_object_get(assignment, "prepare"))) {
+        (rc = run_prepare(cfg, with_probes, &p, err, sizeof err)) == EXIT_OK && prepare) {
         db_clock clock;
         if ((rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
             /* err says why */
@@ -288,13 +284,8 @@ static int stray_threads(void)
 }
 
 /* Answer commands until the supervisor closes our input. */
-static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
+static int serve(int dry, const db_clock *clock, pipeline *p, db *d, proto_in *in)
 {
-    db_clock clock;
-    int dry = json_is_true(json_object_get(assignment, "dryRun"));
-    clock_of(assignment, &clock);
-    runner_set_change_owner(json_integer_value(json_object_get(assignment, "runId")),
-                            str(assignment, "job"));
     for (;;) {
         json_t *cmd = NULL;
         int got = proto_read(in, &cmd, -1);
@@ -312,7 +303,7 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
             log_set_trace(tid && trace_id_valid(tid, TRACE_ID_HEX) ? tid : NULL,
                           sid && trace_id_valid(sid, SPAN_ID_HEX) ? sid : NULL);
             apply_memory_limit(&p->steps[json_integer_value(run)]);
-            runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, &clock, dry,
+            runner_step(&p->steps[json_integer_value(run)], p->cfg->path, d, clock, dry,
                         &o);
             int stray = stray_threads();
             if (stray && o.status == STEP_OK) {
@@ -326,8 +317,17 @@ static int serve(json_t *assignment, pipeline *p, db *d, proto_in *in)
         } else if (probe) {
             reply = probe_reply(p, d, probe);
         } else {
+            /* Say what was wrong with it: the field, its type, or a step it does not have. */
+            char why[256];
+            if (run)
+                snprintf(why, sizeof why, "the command: field 'run' must be a step's index, 0 "
+                         "to %zu, got %s%s", p->n ? p->n - 1 : 0, jx_type_name(run),
+                         json_is_integer(run) ? " out of range" : "");
+            else
+                snprintf(why, sizeof why, "a command the worker does not know: neither 'run' "
+                         "(an integer) nor 'probe' (a string)");
             json_decref(cmd);
-            return fatal("a command the worker does not know", EXIT_USAGE);
+            return fatal(why, EXIT_USAGE);
         }
         json_decref(cmd);
         if (proto_write(WORKER_REPLY_FD, reply) != 0)
@@ -363,39 +363,70 @@ int worker_main(void)
         rc = fatal("no assignment on standard input", EXIT_USAGE);
         goto out;
     }
-    json_t *lg = json_object_get(assignment, "log");
-    log_setup((rc_log_level)json_integer_value(json_object_get(lg, "level")),
-              (log_format)json_integer_value(json_object_get(lg, "format")));
-    const char *mode = str(assignment, "mode");
-    if (mode && strcmp(mode, "inspect") == 0) {
+    /* Every field is checked before it is used: a missing one never reads as 0. */
+    proto_reader r = { assignment, "the assignment", "" };
+    json_int_t level = 0, format = 0;
+    const char *mode = NULL;
+    if (proto_version_ok(&r)) {
+        level = proto_int(&r, "log.level", 0);
+        format = proto_int(&r, "log.format", 0);
+        mode = proto_str(&r, "mode", 0);
+    }
+    if (!r.err[0] && (level < RC_LOG_ERROR || level > RC_LOG_DEBUG))
+        snprintf(r.err, sizeof r.err, "the assignment: field 'log.level' must be %d to %d, got "
+                 "%lld", RC_LOG_ERROR, RC_LOG_DEBUG, (long long)level);
+    if (!r.err[0] && format != LOG_TEXT && format != LOG_JSON)
+        snprintf(r.err, sizeof r.err, "the assignment: field 'log.format' must be %d or %d, got "
+                 "%lld", LOG_TEXT, LOG_JSON, (long long)format);
+    if (!r.err[0] && strcmp(mode, "run") != 0 && strcmp(mode, "probe") != 0 &&
+        strcmp(mode, "inspect") != 0 && strcmp(mode, "describe") != 0)
+        snprintf(r.err, sizeof r.err, "the assignment: field 'mode' must be run, probe, inspect "
+                 "or describe, got '%.64s'", mode);
+    if (r.err[0]) {
+        rc = fatal(r.err, EXIT_USAGE);
+        goto out;
+    }
+    log_setup((rc_log_level)level, (log_format)format);
+    if (strcmp(mode, "inspect") == 0) {
         rc = inspect(assignment);
         goto out;
     }
-    if (mode && strcmp(mode, "describe") == 0) {
+    if (strcmp(mode, "describe") == 0) {
         rc = describe(&in);
         goto out;
     }
+    /* Modes run and probe: what the steps are run with, then the pipeline and connection. */
+    db_clock clock;
+    int dry = proto_bool(&r, "dryRun", 0);
+    json_int_t run_id = proto_int(&r, "runId", 1);
+    const char *job = proto_str(&r, "job", 1);
+    lock_ident lock = { "", "", 0 };
+    if (proto_get(&r, "lock", PROTO_OBJECT, 1)) { /* a real run under its run lock */
+        const char *name = proto_str(&r, "lock.name", 0), *holder = proto_str(&r, "lock.holder", 0);
+        snprintf(lock.name, sizeof lock.name, "%s", name ? name : "");
+        snprintf(lock.holder, sizeof lock.holder, "%s", holder ? holder : "");
+        lock.ttl_ms = (int64_t)proto_int(&r, "lock.ttlMs", 0);
+    }
+    if (clock_of(&r, &clock) != 0) {
+        rc = fatal(r.err, EXIT_USAGE);
+        goto out;
+    }
+    runner_set_change_owner(run_id, job);
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
-        (rc = run_prepare(cfg, strcmp(mode ? mode : "", "probe") == 0 ? RUN_PROBES_QUIET : 0, &p, err,
+        (rc = run_prepare(cfg, strcmp(mode, "probe") == 0 ? RUN_PROBES_QUIET : 0, &p, err,
                           sizeof err)) != EXIT_OK ||
         (rc = connect_open(cfg, NULL, &d, err, sizeof err)) != EXIT_OK) {
         rc = fatal(err, rc);
         goto out;
     }
     /* A run's writes are fenced by its run lock's lease (db_set_fence). */
-    lock_ident lock = { "", "", 0 };
-    json_t *lk = json_object_get(assignment, "lock");
-    if (str(lk, "name") && str(lk, "holder")) {
-        snprintf(lock.name, sizeof lock.name, "%s", str(lk, "name"));
-        snprintf(lock.holder, sizeof lock.holder, "%s", str(lk, "holder"));
-        lock.ttl_ms = (int64_t)json_integer_value(json_object_get(lk, "ttlMs"));
+    if (lock.name[0])
         db_set_fence(d, lock_fence, &lock);
-    }
     if (hello(db_connection_id(d)) != 0) {
         rc = EXIT_OK;
         goto out;
     }
-    rc = serve(assignment, p, d, &in);
+    rc = serve(dry, &clock, p, d, &in);
 out:
     db_close(d);
     pipeline_free(p);

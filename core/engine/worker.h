@@ -6,12 +6,16 @@
  *
  * The protocol, lines of JSON (engine/proto.h):
  *   stdin  <- the assignment (what to run and how):
- *             {"v":1, "mode":"run"|"probe"|"inspect"|"describe", "config":{"path","text"},
- *             "db":{...bound database settings...}, "log":{"level","format"},
- *             "dryRun":bool, "clock":{"unix","offset","text","zone"}}
+ *             {"v":PROTO_VERSION, "mode":"run"|"probe"|"inspect"|"describe",
+ *             "config":{"path","text"}, "keys":{"values":{KEY:VALUE},"at":{KEY:[L,C]}}
+ *             (the key table's CFG_WORKER keys, config_keys_json), "log":{"level",
+ *             "format"}, "dryRun":bool, "clock":{"unix","offset","text","zone"}}
+ *             and for a real run "lock":{"name","holder","ttlMs"}, "runId", "job";
  *             then commands: {"run":I} (pipeline step I) or {"probe":"NAME"}
- *             End of input: the worker exits 0.
- *   fd 3   -> {"type":"hello","pid":N,"connectionId":N}, then one reply per
+ *             End of input: the worker exits 0. Each side checks the version and
+ *             the JSON type of every field it reads (proto_reader): a field
+ *             missing or of another type is refused with its name, never read as 0.
+ *   fd 3   -> {"type":"hello","v":PROTO_VERSION,"pid":N,"connectionId":N}, then one reply per
  *             command: {"type":"step","index":I,"status":"ok"|"failed"|
  *             "interrupted","durationMs":N,"results":{...},"error":...} or
  *             {"type":"probe","name":...,"results":{...},"now":...,"error":...};

@@ -145,12 +145,62 @@ int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen)
     return -1;
 }
 
-/*
- * A page of the history: ?limit=N newest first, ?before=ID the runs older
- * than ID (keyset paging: a run recorded meanwhile never shifts a page).
- * nextBefore is the argument for the next older page, null on the last. ?job=NAME: only
- * that job's runs (runs from before jobs are the job reconcile's).
- */
+int api_arg_choice(const char *name, const char *arg, const char *choices, char *why,
+                   size_t whylen)
+{
+    size_t n = arg ? strlen(arg) : 0;
+    for (const char *c = choices; arg && *c;) {
+        size_t len = strcspn(c, "|");
+        if (len == n && strncmp(c, arg, n) == 0)
+            return 0;
+        c += len + (c[len] == '|');
+    }
+    if (!arg || !*arg)
+        return 0;
+    snprintf(why, whylen, "%s must be one of %s, got '%.64s'", name, choices, arg);
+    return -1;
+}
+
+/* digits at s[i..i+n) */
+static int digits(const char *s, size_t i, size_t n)
+{
+    for (size_t k = i; k < i + n; k++)
+        if (s[k] < '0' || s[k] > '9')
+            return 0;
+    return 1;
+}
+
+int api_arg_time(const char *name, const char *arg, char *why, size_t whylen)
+{
+    /* The forms that compare as text with the store's "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+    static const char *const forms[] = { "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ",
+                                         "YYYY-MM-DDTHH:MM:SS.mmmZ" };
+    if (!arg || !*arg)
+        return 0;
+    size_t n = strlen(arg);
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        const char *form = forms[f];
+        if (strlen(form) != n)
+            continue;
+        size_t i = 0;
+        for (; i < n; i++) {
+            int want_digit = strchr("YMDHSm", form[i]) != NULL;
+            if (want_digit ? !digits(arg, i, 1) : arg[i] != form[i])
+                break;
+        }
+        if (i == n)
+            return 0;
+    }
+    snprintf(why, whylen, "%s must be a UTC time YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or "
+             "YYYY-MM-DDTHH:MM:SS.mmmZ, got '%.64s'", name, arg);
+    return -1;
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
 /*
  * tracing.link: a run that has a trace (traceId) gets traceUrl, the link with {traceId}
  * replaced, for the console. The file in force decides (a reload may set or change it).
@@ -168,17 +218,33 @@ static void add_trace_url(const api_deps *a, json_t *run)
     free(url);
 }
 
+/*
+ * A page of the history: ?limit=N newest first, ?before=ID the runs older
+ * than ID (keyset paging: a run recorded meanwhile never shifts a page).
+ * nextBefore is the argument for the next older page, null on the last. ?job=NAME: only
+ * that job's runs (runs from before jobs are the job reconcile's); ?status=, ?trigger=,
+ * ?since= and ?until= (UTC, started at or after since, before until) filter too; total
+ * counts the runs that pass the filters.
+ */
 static void h_history(void *user, const http_request *req, http_response *resp)
 {
     const api_deps *a = user;
     int64_t limit, before, total = 0;
     char why[API_WHY_MAX];
+    /* An empty value (a form's unset field) filters nothing. */
+    history_filter f = { nonempty(http_query(req, "job")), nonempty(http_query(req, "status")),
+                         nonempty(http_query(req, "trigger")),
+                         nonempty(http_query(req, "since")), nonempty(http_query(req, "until")) };
     if (api_arg_limit(http_query(req, "limit"), &limit, why, sizeof why) != 0 ||
-        api_arg_before(http_query(req, "before"), &before, why, sizeof why) != 0) {
+        api_arg_before(http_query(req, "before"), &before, why, sizeof why) != 0 ||
+        api_arg_choice("status", f.status, API_RUN_STATUSES, why, sizeof why) != 0 ||
+        api_arg_choice("trigger", f.trigger, API_RUN_TRIGGERS, why, sizeof why) != 0 ||
+        api_arg_time("since", f.since, why, sizeof why) != 0 ||
+        api_arg_time("until", f.until, why, sizeof why) != 0) {
         http_reply_error(resp, 400, "%s", why);
         return;
     }
-    json_t *runs = history_page_job(a->h, http_query(req, "job"), limit, before, &total);
+    json_t *runs = history_page_filter(a->h, &f, limit, before, &total);
     if (!runs) {
         http_reply_error(resp, 503, "%s", history_error(a->h));
         return;
@@ -540,6 +606,43 @@ static void declared_figures(strbuf *b, const pipeline *p, json_t *probes)
     }
 }
 
+/* reconciler_step_runs_total{job,step,status,dry_run}: every step of every run counted. */
+static void step_runs(strbuf *b, run_state *rs)
+{
+    size_t n;
+    run_step_stats *ss = run_state_step_stats(rs, &n);
+    prom_family(b, "reconciler_step_runs_total", "counter",
+                "Steps run, by job, step, the step's status and dry run (a series appears "
+                "with the step's first run).");
+    for (size_t i = 0; i < n; i++)
+        for (int dry = 0; dry < 2; dry++)
+            for (int k = 0; k < RS_N_STEP_STATUS; k++)
+                prom_sample(b, "reconciler_step_runs_total", (double)ss[i].runs[dry][k], "job",
+                            ss[i].job, "step", ss[i].step, "status", rs_step_status_names[k],
+                            "dry_run", dry ? "true" : "false", NULL);
+    free(ss);
+}
+
+/*
+ * reconciler_job_next_run_timestamp_seconds{job}: when each job's thread will run its next
+ * slot (jitter included). A job with no next slot (no schedule, disabled, not known yet)
+ * and a job this instance knows paused have no sample: a NaN or 0 would read as a time to
+ * an alert on "time() > next run".
+ */
+static void next_runs(strbuf *b, const api_deps *a)
+{
+    prom_family(b, "reconciler_job_next_run_timestamp_seconds", "gauge",
+                "When the job's next scheduled run is due (Unix time); absent for a job "
+                "without a schedule, disabled or paused.");
+    for (size_t i = 0; a->jobs && i < a->n_jobs; i++) {
+        jobctl_view v;
+        jobctl_get(&a->jobs[i], &v);
+        if (v.next_ms > 0 && !v.paused)
+            prom_sample(b, "reconciler_job_next_run_timestamp_seconds",
+                        (double)v.next_ms / 1000.0, "job", a->jobs[i].name, NULL);
+    }
+}
+
 /* tracing: the exporter's counts (a mutex held for a copy: never waits on a receiver). */
 static void trace_metrics(trace_exporter *tx, strbuf *b)
 {
@@ -580,12 +683,14 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     run_job_stats *js = xcalloc(RS_MAX_JOBS, sizeof *js);
     size_t nj = run_state_job_stats(a->rs, js, RS_MAX_JOBS);
     prom_family(&b, "reconciler_runs_total", "counter",
-                "Reconciliation runs by job and outcome (skipped: another instance held the "
-                "job's run lock, or the job is paused).");
+                "Reconciliation runs by job, outcome and dry run (skipped: another instance "
+                "held the job's run lock, or the job is paused).");
     for (size_t j = 0; j < nj; j++)
-        for (int k = 0; k < RS_N_STATUS; k++)
-            prom_sample(&b, "reconciler_runs_total", (double)js[j].stats.runs[k], "job",
-                        js[j].job, "status", rs_status_names[k], NULL);
+        for (int dry = 0; dry < 2; dry++)
+            for (int k = 0; k < RS_N_STATUS; k++)
+                prom_sample(&b, "reconciler_runs_total", (double)js[j].stats.runs[dry][k],
+                            "job", js[j].job, "status", rs_status_names[k], "dry_run",
+                            dry ? "true" : "false", NULL);
     prom_family(&b, "reconciler_run_duration_seconds", "histogram",
                 "Duration of the runs that ran, by job.");
     for (size_t j = 0; j < nj; j++)
@@ -618,6 +723,8 @@ static void h_metrics(void *user, const http_request *req, http_response *resp)
     for (size_t j = 0; j < nj; j++)
         json_decref(js[j].last_result);
     free(js);
+    step_runs(&b, a->rs);
+    next_runs(&b, a);
     prom_family(&b, "reconciler_result", "gauge",
                 "The figures each step reported in the last run that ran.");
     json_array_foreach(json_object_get(r, "steps"), i, step)
@@ -783,6 +890,9 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
         if (jobpause_set(d, name, pause, actor, reason, err, sizeof err) != 0) {
             http_reply_error(resp, 503, "%s", err);
         } else {
+            jobctl *c = jobctl_find(a->jobs, a->n_jobs, name);
+            if (c)
+                jobctl_set_paused(c, pause);
             log_info("job %s %s by %s%s%s", name, pause ? "paused" : "resumed", actor,
                      reason ? ": " : "", reason ? reason : "");
             http_reply_json(resp, 200, jx(json_pack("{s:s, s:b, s:s, s:o}", "job", name,
@@ -794,6 +904,8 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
         jobctl *c = jobctl_find(a->jobs, a->n_jobs, name);
         int64_t running_id = 0;
         int got;
+        if (paused >= 0 && c)
+            jobctl_set_paused(c, paused);
         if (paused < 0)
             http_reply_error(resp, 503, "%s", err);
         else if (paused)

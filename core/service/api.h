@@ -60,6 +60,17 @@ int api_arg_limit(const char *arg, int64_t *limit, char *why, size_t whylen);
 int api_arg_before(const char *arg, int64_t *before, char *why, size_t whylen);
 int api_arg_run_id(const char *tail, int64_t *id, char *why, size_t whylen);
 int api_arg_dry_run(const char *arg, int *dry, char *why, size_t whylen);
+/*
+ *   api_arg_choice: ?NAME= absent or empty (no filter), or one of choices ("a|b|c").
+ *   api_arg_time: ?NAME= absent or empty, or a UTC time YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or
+ *   YYYY-MM-DDTHH:MM:SS.mmmZ (the history's since= and until=).
+ */
+int api_arg_choice(const char *name, const char *arg, const char *choices, char *why,
+                   size_t whylen);
+int api_arg_time(const char *name, const char *arg, char *why, size_t whylen);
+/* The values the history's ?status= and ?trigger= take (a run's status and trigger). */
+#define API_RUN_STATUSES "success|partial|failed|skipped|running|abandoned"
+#define API_RUN_TRIGGERS "startup|scheduled|catch_up|manual"
 
 /* Start serving (deps must outlive the server). 0, or -1 with err. */
 int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen);

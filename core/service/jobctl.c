@@ -137,6 +137,13 @@ void jobctl_set_phase(jobctl *j, int64_t phase_ms)
     pthread_mutex_unlock(&j->mu);
 }
 
+void jobctl_set_paused(jobctl *j, int paused)
+{
+    pthread_mutex_lock(&j->mu);
+    j->paused = paused;
+    pthread_mutex_unlock(&j->mu);
+}
+
 void jobctl_get(jobctl *j, jobctl_view *out)
 {
     pthread_mutex_lock(&j->mu);
@@ -145,5 +152,6 @@ void jobctl_get(jobctl *j, jobctl_view *out)
     out->running_id = j->running_id;
     out->next_ms = j->next_ms;
     out->phase_ms = j->phase_ms;
+    out->paused = j->paused;
     pthread_mutex_unlock(&j->mu);
 }

@@ -21,6 +21,7 @@ typedef struct jobctl {
     int64_t running_id;   /* its history id once known */
     int64_t next_ms;      /* wall ms the next scheduled run is due at; 0: none */
     int64_t phase_ms;     /* the legacy job's grid phase (schedule.h), else 0 */
+    int paused;           /* this instance knows the job paused (see jobctl_set_paused) */
     int stopping;
     /* POST /v1/reconciliation/run's queued run, handed over by the main thread (the first
      * job's thread runs it, on the job's own lock) */
@@ -61,9 +62,15 @@ void jobctl_stop(jobctl *j);
 void jobctl_set_running(jobctl *j, int running, int64_t running_id);
 void jobctl_set_next(jobctl *j, int64_t next_ms);
 void jobctl_set_phase(jobctl *j, int64_t phase_ms);
+/*
+ * What this instance knows of the job's pause (the row in the database is the truth):
+ * set when its API pauses or resumes the job, and by the job's thread when a slot is
+ * skipped for a pause or the pause is seen over. /metrics reads it without I/O.
+ */
+void jobctl_set_paused(jobctl *j, int paused);
 
 typedef struct jobctl_view {
-    int requested, running;
+    int requested, running, paused;
     int64_t running_id, next_ms, phase_ms;
 } jobctl_view;
 void jobctl_get(jobctl *j, jobctl_view *out);

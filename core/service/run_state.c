@@ -7,10 +7,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 const char *const rs_status_names[RS_N_STATUS] = { "success", "partial", "failed", "skipped" };
+const char *const rs_step_status_names[RS_N_STEP_STATUS] = { "ok", "failed", "skipped",
+                                                             "interrupted" };
 
 void run_state_init(run_state *rs, history *h, int wake_fd)
 {
@@ -25,6 +28,7 @@ void run_state_destroy(run_state *rs)
     json_decref(rs->last_result);
     for (size_t i = 0; i < rs->n_jobs; i++)
         json_decref(rs->jobs[i].last_result);
+    free(rs->steps);
     pthread_mutex_destroy(&rs->mu);
 }
 
@@ -121,10 +125,11 @@ static run_job_stats *job_stats_of(run_state *rs, const json_t *r)
 }
 
 /* Count r in st; 1 when it ran (not skipped). */
-static int stats_add(run_stats *st, int status, double secs, double now, uint64_t retries)
+static int stats_add(run_stats *st, int status, int dry, double secs, double now,
+                     uint64_t retries)
 {
     static const double bounds[RS_N_BUCKETS] = RS_DURATION_BUCKETS;
-    st->runs[status]++;
+    st->runs[dry][status]++;
     st->chunk_retries += retries;
     if (status == RS_SKIPPED)
         return 0;
@@ -137,6 +142,44 @@ static int stats_add(run_stats *st, int status, double secs, double now, uint64_
     if (status == RS_SUCCESS)
         st->last_success_s = now;
     return 1;
+}
+
+/* The counts of job's step (called with rs->mu held); NULL when out of memory. */
+static run_step_stats *step_stats_of(run_state *rs, const char *job, const char *step)
+{
+    for (size_t i = 0; i < rs->n_steps; i++)
+        if (strcmp(rs->steps[i].job, job) == 0 && strcmp(rs->steps[i].step, step) == 0)
+            return &rs->steps[i];
+    if (rs->n_steps == rs->cap_steps) {
+        size_t cap = rs->cap_steps ? rs->cap_steps * 2 : 16;
+        run_step_stats *grown = realloc(rs->steps, cap * sizeof *grown);
+        if (!grown)
+            return NULL; /* a metric missed rather than the service stopped */
+        rs->steps = grown;
+        rs->cap_steps = cap;
+    }
+    run_step_stats *st = &rs->steps[rs->n_steps++];
+    memset(st, 0, sizeof *st);
+    snprintf(st->job, sizeof st->job, "%s", job);
+    snprintf(st->step, sizeof st->step, "%s", step);
+    return st;
+}
+
+/* Count each of r's steps by its status (called with rs->mu held). */
+static void steps_add(run_state *rs, const char *job, json_t *r, int dry)
+{
+    size_t i;
+    json_t *step;
+    json_array_foreach(json_object_get(r, "steps"), i, step) {
+        const char *name = json_string_value(json_object_get(step, "name"));
+        const char *status = json_string_value(json_object_get(step, "status"));
+        int k = 0;
+        while (k < RS_N_STEP_STATUS && !(status && strcmp(status, rs_step_status_names[k]) == 0))
+            k++;
+        run_step_stats *st = name && k < RS_N_STEP_STATUS ? step_stats_of(rs, job, name) : NULL;
+        if (st)
+            st->runs[dry][k]++;
+    }
 }
 
 /* Count r, globally and for its job; keep it as the last result when it ran. Takes r. */
@@ -155,8 +198,9 @@ static void record(run_state *rs, json_t *r, int finished)
 
     pthread_mutex_lock(&rs->mu);
     run_job_stats *js = job_stats_of(rs, r);
-    stats_add(&js->stats, st, secs, now, retries);
-    if (stats_add(&rs->stats, st, secs, now, retries)) {
+    stats_add(&js->stats, st, dry, secs, now, retries);
+    steps_add(rs, js->job, r, dry);
+    if (stats_add(&rs->stats, st, dry, secs, now, retries)) {
         if (st == RS_SUCCESS && !dry)
             rs->succeeded = 1;
         json_decref(js->last_result);
@@ -203,6 +247,19 @@ size_t run_state_job_stats(run_state *rs, run_job_stats *out, size_t max)
     }
     pthread_mutex_unlock(&rs->mu);
     return n;
+}
+
+run_step_stats *run_state_step_stats(run_state *rs, size_t *n)
+{
+    run_step_stats *out = NULL;
+    pthread_mutex_lock(&rs->mu);
+    *n = rs->n_steps;
+    if (rs->n_steps) {
+        out = xcalloc(rs->n_steps, sizeof *out);
+        memcpy(out, rs->steps, rs->n_steps * sizeof *out);
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return out;
 }
 
 void run_state_stop(run_state *rs)

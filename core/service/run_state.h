@@ -23,7 +23,7 @@ enum { RS_SUCCESS, RS_PARTIAL, RS_FAILED, RS_SKIPPED, RS_N_STATUS };
 extern const char *const rs_status_names[RS_N_STATUS];
 
 typedef struct run_stats {
-    uint64_t runs[RS_N_STATUS];           /* reconciler_runs_total{status} */
+    uint64_t runs[2][RS_N_STATUS];        /* reconciler_runs_total{status,dry_run}: [dry][status] */
     uint64_t duration[RS_N_BUCKETS + 1];  /* per bucket, not cumulative */
     double duration_sum;
     uint64_t chunk_retries; /* chunks retried after a deadlock or certification conflict */
@@ -37,6 +37,15 @@ typedef struct run_job_stats {
     run_stats stats;
     json_t *last_result; /* the job's last run that ran, or NULL */
 } run_job_stats;
+
+/* A step's counts in one job, by the step's status and dry run (reconciler_step_runs_total). */
+enum { RS_STEP_OK, RS_STEP_FAILED, RS_STEP_SKIPPED, RS_STEP_INTERRUPTED, RS_N_STEP_STATUS };
+/* The step's "status" for each of the above (runner.c's names). */
+extern const char *const rs_step_status_names[RS_N_STEP_STATUS];
+typedef struct run_step_stats {
+    char job[65], step[65];
+    uint64_t runs[2][RS_N_STEP_STATUS]; /* [dry][status] */
+} run_step_stats;
 
 typedef struct run_state {
     pthread_mutex_t mu;
@@ -52,6 +61,8 @@ typedef struct run_state {
     run_stats stats;
     run_job_stats jobs[RS_MAX_JOBS]; /* by the result's "job"; a job past the end shares the last */
     size_t n_jobs;
+    run_step_stats *steps; /* every (job, step) seen in a result, in the order first seen */
+    size_t n_steps, cap_steps;
     history *h;            /* where a POST records the run it queues (not owned) */
     int wake_fd;           /* a byte written here wakes the main thread */
 } run_state;
@@ -96,6 +107,10 @@ void run_state_know_job(run_state *rs, const char *job);
  * make tsan reported /v1/service/state's dump racing with it).
  */
 size_t run_state_job_stats(run_state *rs, run_job_stats *out, size_t max);
+
+/* Every (job, step) pair's counts, in the order first seen: a copy the caller frees, *n
+ * set (NULL when none). */
+run_step_stats *run_state_step_stats(run_state *rs, size_t *n);
 
 /* The service is stopping: POSTs answer 503 from now on. */
 void run_state_stop(run_state *rs);

@@ -291,46 +291,11 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     return rc;
 }
 
-/* The keys that are bound at start; a reload keeps their running values. */
-static void keep_bound(const config *old, config *nc)
+/* A bound key the reloaded file changed (config_keep_bound puts the running value back). */
+static void bound_changed(void *user, const char *key)
 {
-    struct { const char *key; char *const *o; char **n; } bound[] = {
-        { "database.url", &old->db_url, &nc->db_url },
-        { "database.password_env", &old->db_password_env, &nc->db_password_env },
-        { "database.password_file", &old->db_password_file, &nc->db_password_file },
-        { "database.time_zone", &old->db_time_zone, &nc->db_time_zone },
-        { "history.path", &old->history_path, &nc->history_path },
-        { "http.listen", &old->http_listen, &nc->http_listen },
-        { "http.token_env", &old->http_token_env, &nc->http_token_env },
-        /* The exporter starts with the service (tracing.link is read per request). */
-        { "tracing.endpoint", &old->tracing_endpoint, &nc->tracing_endpoint },
-        { "tracing.headers_env", &old->tracing_headers_env, &nc->tracing_headers_env },
-        { "tracing.service_name", &old->tracing_service_name, &nc->tracing_service_name },
-    };
-    for (size_t i = 0; i < sizeof bound / sizeof bound[0]; i++) {
-        const char *o = *bound[i].o ? *bound[i].o : "", *n = *bound[i].n ? *bound[i].n : "";
-        if (strcmp(o, n) == 0)
-            continue;
-        log_warn("reload: %s changed; it takes effect when reconciler restarts", bound[i].key);
-        free(*bound[i].n);
-        *bound[i].n = *bound[i].o ? xstrdup(*bound[i].o) : NULL;
-        if (bound[i].o == &old->db_url) { /* messages about it cite where it was read */
-            nc->db_url_line = old->db_url_line;
-            nc->db_url_col = old->db_url_col;
-        }
-    }
-    if (nc->http_max_connections != old->http_max_connections) {
-        log_warn("reload: http.max_connections changed; it takes effect when reconciler "
-                 "restarts");
-        nc->http_max_connections = old->http_max_connections;
-    }
-    if (nc->tracing_enabled != old->tracing_enabled) {
-        log_warn("reload: tracing.enabled changed; it takes effect when reconciler restarts");
-        nc->tracing_enabled = old->tracing_enabled;
-    }
-    nc->db_connect_timeout_ms = old->db_connect_timeout_ms;
-    nc->db_read_timeout_ms = old->db_read_timeout_ms;
-    nc->db_write_timeout_ms = old->db_write_timeout_ms;
+    (void)user;
+    log_warn("reload: %s changed; it takes effect when reconciler restarts", key);
 }
 
 /*
@@ -368,7 +333,10 @@ static void reload(service *s)
         config_free(nc);
         return;
     }
-    keep_bound(s->boot->cfg, nc);
+    /* The whole file is accepted: from here on it changes what it says. Until here nothing
+     * of it was applied, its log settings neither (a refused file left them as they were). */
+    config_log_apply(nc);
+    config_keep_bound(nc, s->boot->cfg, bound_changed, NULL);
     for (size_t i = 0; i < s->n_jobs; i++) {
         const cfg_job *j = cfg_job_find(nc, s->ctls[i].name);
         if (!j) {
@@ -644,8 +612,10 @@ static void *job_main(void *arg)
         if (paused_slot && (util_mono_ms() - pause_polled >= PAUSE_POLL_MS ||
                             (next >= 0 && util_wall_ms() >= due))) {
             pause_polled = util_mono_ms();
-            if (after_pause(jt, j, paused_slot))
+            if (after_pause(jt, j, paused_slot)) {
                 paused_slot = 0;
+                jobctl_set_paused(jt->ctl, 0);
+            }
         }
         if (first) {
             phase = j->legacy && j->every_ms ? started % j->every_ms : 0;
@@ -701,10 +671,17 @@ static void *job_main(void *arg)
                 continue;
             }
         }
+        /* While this slot runs, the job's next run (the API, /metrics) is the slot after it,
+         * not one that has passed: an alert on an overdue next run must not fire for a long
+         * run. The loop sets it again, with its jitter, once the run is over. */
+        int64_t after = schedule_next_slot(j, phase, last);
+        jobctl_set_next(jt->ctl, after >= 0 ? after : 0);
+        publish_next(s);
         ran_from = util_wall_ms();
         if (run_slot(jt, j, last, trigger)) {
             paused_slot = last;
             pause_polled = util_mono_ms();
+            jobctl_set_paused(jt->ctl, 1);
         } else {
             paused_slot = 0;
             ran_until = util_wall_ms();

@@ -7,6 +7,8 @@ Starts the real service twice on real SQLite databases under BUILD/browser/
 chromium-driver and Selenium:
 
   instance A (no token): the last run's status and the runs table are shown,
+  the runs filtered by status, trigger and a range of days (and "Clear"), an old
+  run dated with its year,
   a run's detail opens with its steps and result JSON, "Dry run" makes a new
   run appear, the page fits a phone's width, and the browser reports no
   Content-Security-Policy violation; a screenshot is saved. A refused reload
@@ -315,6 +317,62 @@ def test_console(driver, svc, shot):
     driver.set_window_size(1440, 1500)
 
 
+def set_field(driver, field_id, value):
+    """Set a filter's select or date field as a person would, and tell the page."""
+    driver.execute_script("var e = document.getElementById(arguments[0]); e.value = arguments[1];"
+                          "e.dispatchEvent(new Event('change'));", field_id, value)
+
+
+def test_filters(driver, svc):
+    """Instance A: the runs list filtered by status, trigger and a range of days (the
+    history API's own arguments), "Clear" undoing them; a run from another year shows
+    its date and year."""
+    driver.get(svc.url("/"))
+    _, every, _ = svc.call("GET", "/v1/reconciliation/history?limit=15")
+    all_ids = [r["runId"] for r in every["runs"]]
+    wait(driver, "the runs table", lambda d: row_ids(d) == all_ids)
+    _, part, _ = svc.call("GET", "/v1/reconciliation/history?limit=15&status=partial")
+    want = [r["runId"] for r in part["runs"]]
+    check(want, "the set-up made a partial run")
+    set_field(driver, "f-status", "partial")
+    wait(driver, f"only the partial runs {want}", lambda d: row_ids(d) == want)
+    check(text(driver, "#page-info").endswith(f"of {part['total']}"),
+          "the count is the filter's: " + text(driver, "#page-info"))
+    set_field(driver, "f-status", "success")
+    set_field(driver, "f-trigger", "startup")
+    _, boot, _ = svc.call("GET", "/v1/reconciliation/history?limit=15&status=success"
+                          "&trigger=startup")
+    want = [r["runId"] for r in boot["runs"]]
+    check(want, "the startup run succeeded")
+    wait(driver, f"the successful startup runs {want}", lambda d: row_ids(d) == want)
+    # Days from tomorrow: nothing, and the page says it is the filters.
+    tomorrow = time.strftime("%Y-%m-%d", time.localtime(time.time() + 86400))
+    set_field(driver, "f-since", tomorrow)
+    wait(driver, "no run from tomorrow on", lambda d: row_ids(d) == []
+         and d.find_element(By.ID, "runs-empty").is_displayed()
+         and "match" in text(d, "#runs-empty"))
+    driver.find_element(By.ID, "f-clear").click()
+    wait(driver, "every run again after Clear", lambda d: row_ids(d) == all_ids)
+    check(driver.execute_script("return document.getElementById('f-status').value") == "",
+          "Clear empties the status")
+
+    # A run of another year: its date and year in the table, and found by its day.
+    with sqlite3.connect(os.path.join(svc.folder, "history.db")) as c:
+        c.execute("INSERT INTO runs (id, started_at, finished_at, trigger, dry_run, status, "
+                  "duration_ms) VALUES (9000, '2025-06-01T12:00:00.000Z', "
+                  "'2025-06-01T12:00:00.040Z', 'manual', 0, 'success', 40)")
+    wait(driver, "the old run at the top", lambda d: row_ids(d)[:1] == [9000])
+    started = text(driver, '#runs-table tr[data-run-id="9000"] .c-started')
+    check("2025" in started, "an old run shows its year: " + started)
+    set_field(driver, "f-since", "2025-06-01")
+    set_field(driver, "f-until", "2025-06-01")
+    wait(driver, "only the run of 1 June 2025", lambda d: row_ids(d) == [9000])
+    driver.find_element(By.ID, "f-clear").click()
+    wait(driver, "every run after Clear", lambda d: row_ids(d)[:1] == [9000])
+    logged = csp_violations(driver)
+    check(not logged, "the browser logged: %s" % logged)
+
+
 def test_reload_banner(driver, svc):
     """Instance A: a refused reload shows a banner with its error until a good file is
     taken; #/runs/ID opens that run (the link alerts carry with http.public_url)."""
@@ -425,6 +483,7 @@ def main():
                 a.seed("ALTER TABLE orders_away RENAME TO orders;")
         driver = browser()
         test_console(driver, a, args.screenshot)
+        test_filters(driver, a)
         test_reload_banner(driver, a)
         test_token(driver, b, tok)
     except Failed as e:

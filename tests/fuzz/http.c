@@ -144,6 +144,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_ASSERT(v >= 0, "before %lld", (long long)v);
         else
             check_reply(400, "%s", why);
+        static const char *const times[] = { "since", "until" };
+        for (size_t i = 0; i < 2; i++) {
+            const char *t = arg_of(keys, vals, n_args, times[i]);
+            if (api_arg_time(times[i], t, why, sizeof why) == 0)
+                FZ_ASSERT(!t || !*t || (strlen(t) >= 10 && t[4] == '-'), "%s '%s'", times[i], t);
+            else
+                check_reply(400, "%s", why);
+        }
+        if (api_arg_choice("status", arg_of(keys, vals, n_args, "status"), "a|b", why,
+                           sizeof why) != 0)
+            check_reply(400, "%s", why);
     } else if (strcmp(m.hit->path, "/v1/reconciliation/run") == 0) {
         if (api_arg_dry_run(arg_of(keys, vals, n_args, "dryRun"), &dry, why, sizeof why) == 0)
             FZ_ASSERT(dry == 0 || dry == 1, "dryRun %d", dry);

@@ -90,7 +90,10 @@
     var now = new Date();
     var hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     if (d.toDateString() === now.toDateString()) return hm;
-    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + hm;
+    /* Older than today: its date, and its year when it is not this one. */
+    var day = { month: "short", day: "numeric" };
+    if (d.getFullYear() !== now.getFullYear()) day.year = "numeric";
+    return d.toLocaleDateString([], day) + " " + hm;
   }
 
   function fmtNum(n) {
@@ -595,10 +598,38 @@
 
   /* ---- the refresh loop ---- */
 
+  /* The runs list's filters as the history's arguments: the days are the browser's own,
+     from the start of "from" to the end of "to", sent as UTC times. */
+  function dayStart(value, plus) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
+    return m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + plus).toISOString() : "";
+  }
+
+  function filterArgs() {
+    var f = {
+      job: $("jobs-filter") ? $("jobs-filter").value : "",
+      status: $("f-status") ? $("f-status").value : "",
+      trigger: $("f-trigger") ? $("f-trigger").value : "",
+      since: dayStart($("f-since") && $("f-since").value, 0),
+      until: dayStart($("f-until") && $("f-until").value, 1)
+    };
+    return Object.keys(f).filter(function (k) { return f[k]; }).map(function (k) {
+      return "&" + k + "=" + encodeURIComponent(f[k]);
+    }).join("");
+  }
+
   function historyPath(limit, before) {
-    var job = $("jobs-filter") ? $("jobs-filter").value : "";
     return "/v1/reconciliation/history?limit=" + limit + (before ? "&before=" + before : "") +
-      (job ? "&job=" + encodeURIComponent(job) : "");
+      filterArgs();
+  }
+
+  /* A filter changed: back to the newest page of what it lets through. */
+  function filtersChanged() {
+    view.before = null;
+    view.stack = [];
+    $("runs-empty").textContent = filterArgs() ? "No runs match these filters."
+                                               : "No runs recorded yet.";
+    refresh();
   }
 
   function refresh() {
@@ -666,11 +697,13 @@
     $("btn-dry").addEventListener("click", function () { postRun(true); });
     $("detail-close").addEventListener("click", closeDetail);
     $("notice").addEventListener("click", function () { this.className = "notice hidden"; });
-    $("jobs-filter").addEventListener("change", function () {
-      view.before = null;
-      view.stack = [];
-      refresh();
+    $("jobs-filter").addEventListener("change", filtersChanged);
+    ["f-status", "f-trigger", "f-since", "f-until"].forEach(function (id) {
+      $(id).addEventListener("change", filtersChanged);
     });
+    $("runs-filters").addEventListener("submit", function (e) { e.preventDefault(); });
+    /* After the form has put every field back (reset fires before it does). */
+    $("runs-filters").addEventListener("reset", function () { setTimeout(filtersChanged, 0); });
     $("page-older").addEventListener("click", function () {
       if (view.nextBefore === null) return;
       view.stack.push(view.before);
