@@ -589,9 +589,9 @@ typedef struct rc_api {
      * declare_changes - declare what the statements of the next
      *   db_chunked / db_chunked_by call change: decls[i] belongs to its
      *   stmts[i] (n may be below its nstmts; a decl whose table is NULL
-     *   declares nothing). That call consumes the declaration. The core
-     *   keeps a copy: decls and the strings it points to need only live
-     *   during this call (a declaration on the caller's stack is fine). The rows a
+     *   declares nothing). The core copies decls and every string it
+     *   points to before returning, so they may live on the caller's stack
+     *   or be reused at once. That call consumes the declaration. The rows a
      *   statement without one changes are counted in the step's
      *   unrecordedChanges (every write of a plugin built for 1.5 and below).
      * RETURNS RC_OK, or RC_ERROR when a declaration is malformed (why in

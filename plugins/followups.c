@@ -185,6 +185,9 @@ static int run(rc_ctx *ctx, void *state)
     if (rc_count(ctx, q->candidates, p_cand, 5, &candidates) != RC_OK)
         return RC_ERROR;
     rc_result_int(ctx, "cooldownsCleared", cleared);
+    /* A dry run records nothing: each ended cooldown would get one change record. */
+    if (api->dry_run(ctx))
+        rc_result_int(ctx, "wouldRecordChanges", cleared);
     rc_result_int(ctx, "followUpCandidates", candidates);
     if (report_unjudged(ctx, q->unjudged_cooldown, "cooldown_until") != RC_OK ||
         report_unjudged(ctx, q->unjudged_activity, "last_activity") != RC_OK)

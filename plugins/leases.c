@@ -48,6 +48,8 @@ typedef struct lease_sql {
     const char *count_unjudged; /* SQLite: rows whose time is not canonical; NULL on MySQL */
     /* The WHERE clauses of clear, requeue and fail, for their change declarations (ABI 1.6). */
     const char *clear_where, *requeue_where, *fail_where;
+    /* Dry run: jobs in 'processing' with no lease (with the expired ones: every row changed). */
+    const char *count_orphan;
 } lease_sql;
 
 /*
@@ -73,7 +75,8 @@ typedef struct lease_sql {
         "updated_at = ? WHERE " REQUEUE_WHERE,                                             \
         "UPDATE processing_jobs SET status = 'failed', last_error = ?, locked_by = NULL, " \
         "updated_at = ? WHERE " FAIL_WHERE,                                                \
-        UNJUDGED, CLEAR_WHERE(OK), REQUEUE_WHERE, FAIL_WHERE                               \
+        UNJUDGED, CLEAR_WHERE(OK), REQUEUE_WHERE, FAIL_WHERE,                              \
+        "SELECT COUNT(*) FROM processing_jobs WHERE " ORPHAN                                \
     }
 
 static const lease_sql mysql_sql = LEASE_SQL("", NULL);
@@ -209,19 +212,25 @@ static int report_unjudged(rc_ctx *ctx, const lease_sql *q)
     return rc_result_int(ctx, "skippedTimes.processing_jobs.locked_until", n);
 }
 
-/* Dry run: the same numbers from COUNT(*)s, nothing written. */
+/*
+ * Dry run: the same numbers from COUNT(*)s, nothing written; and the change
+ * records a real run would write: one per expired lease and one per
+ * 'processing' job with none (each such row changes; the two are disjoint).
+ */
 static int count_only(rc_ctx *ctx, const lease_sql *q, const char *t, int64_t max_attempts)
 {
-    int64_t leases, requeue, fail;
+    int64_t leases, requeue, fail, orphans;
     rc_value p1[] = { rc_text(t) };
     rc_value p2[] = { rc_text(t), rc_int(max_attempts) };
     if (rc_count(ctx, q->count_expired, p1, 1, &leases) ||
         rc_count(ctx, q->count_requeue, p2, 2, &requeue) ||
-        rc_count(ctx, q->count_fail, p2, 2, &fail))
+        rc_count(ctx, q->count_fail, p2, 2, &fail) ||
+        rc_count(ctx, q->count_orphan, NULL, 0, &orphans))
         return RC_ERROR;
     rc_result_int(ctx, "leasesRepaired", leases);
     rc_result_int(ctx, "jobsRequeued", requeue);
     rc_result_int(ctx, "jobsFailed", fail);
+    rc_result_int(ctx, "wouldRecordChanges", leases + orphans);
     return report_unjudged(ctx, q);
 }
 

@@ -954,6 +954,12 @@ static int run_write(rc_ctx *ctx, step *s)
     if (api->dry_run(ctx)) {
         if (rc_count(ctx, s->count, s->find_p, s->find_n, &n) != RC_OK)
             return RC_ERROR;
+        /*
+         * At most one change record per matched row (a row the set leaves
+         * as it was gets none); none when set names no plain column.
+         */
+        if (api->result_int(ctx, "wouldRecordChanges", s->ncols ? n : 0) != RC_OK)
+            return RC_ERROR;
         return api->result_int(ctx, result, n);
     }
     if (api->db_query(ctx, s->min_key, NULL, 0, min_key_row, &first) != RC_OK)

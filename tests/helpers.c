@@ -345,3 +345,14 @@ uint64_t th_checksum(db *d, const char *table)
     cr_assert_eq(db_query(d, sql, NULL, 0, checksum_row, &h), 0, "%s", db_errmsg(d));
     return h;
 }
+
+config *th_config_text(const char *name, const char *text)
+{
+    char err[2048];
+    config *c = NULL;
+    char *path = th_path(th_tmpdir(), name);
+    th_write(path, text);
+    cr_assert_eq(config_load(path, &c, err, sizeof err), 0, "%s\n--- for:\n%s", err, text);
+    free(path);
+    return c;
+}

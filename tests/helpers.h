@@ -99,4 +99,7 @@ run_status rig_run(rig *r, const char *reference_time, int dry_run, json_t **res
 /* A checksum of every row of table (ordered by its first column). */
 uint64_t th_checksum(db *d, const char *table);
 
+/* text written to th_tmpdir()/name and loaded; when it does not load, the test fails with why. */
+config *th_config_text(const char *name, const char *text);
+
 #endif

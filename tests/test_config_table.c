@@ -15,17 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static config *load_text(const char *name, const char *text)
-{
-    char err[2048];
-    config *c = NULL;
-    char *path = th_path(th_tmpdir(), name);
-    th_write(path, text);
-    cr_assert_eq(config_load(path, &c, err, sizeof err), 0, "%s\n--- for:\n%s", err, text);
-    free(path);
-    return c;
-}
-
 /* Two files that differ in every bound and worker key, and in reloadable ones. */
 static const char running_text[] =
     "database:\n  url: \"sqlite:a.db\"\n  password_env: A_PW\n  password_file: a.pw\n"
@@ -67,7 +56,8 @@ static void note_changed(void *user, const char *key)
 /* A reload keeps every bound key's running value and names each it kept; the rest is new. */
 Test(config_table, reload_keeps_bound_keys_and_names_them)
 {
-    config *run = load_text("run.yaml", running_text), *next = load_text("next.yaml", next_text);
+    config *run = th_config_text("run.yaml", running_text);
+    config *next = th_config_text("next.yaml", next_text);
     seen s = { "", 0 };
     config_keep_bound(next, run, note_changed, &s);
     cr_assert_str_eq(s.keys, "database.url,database.password_env,database.password_file,"
@@ -92,7 +82,7 @@ Test(config_table, reload_keeps_bound_keys_and_names_them)
     cr_assert_eq(next->n_steps, 2);
 
     /* The other side: the same file again changes nothing and names nothing. */
-    config *again = load_text("again.yaml", running_text);
+    config *again = th_config_text("again.yaml", running_text);
     seen none = { "", 0 };
     config_keep_bound(again, run, note_changed, &none);
     cr_assert_eq(none.n, 0, "%s", none.keys);
@@ -104,7 +94,8 @@ Test(config_table, reload_keeps_bound_keys_and_names_them)
 /* A worker takes the supervisor's worker keys over its text's, and nothing else. */
 Test(config_table, worker_keys_travel_by_name)
 {
-    config *sup = load_text("sup.yaml", running_text), *wrk = load_text("wrk.yaml", next_text);
+    config *sup = th_config_text("sup.yaml", running_text);
+    config *wrk = th_config_text("wrk.yaml", next_text);
     char err[512] = "";
     json_t *keys = config_keys_json(sup, CFG_WORKER);
     /* Through text, as over the pipe. */
@@ -142,7 +133,8 @@ Test(config_table, worker_keys_travel_by_name)
 /* A key missing or of another type is refused with its name; the config is left as it was. */
 Test(config_table, worker_keys_refuse_by_name)
 {
-    config *sup = load_text("sup.yaml", running_text), *wrk = load_text("wrk.yaml", next_text);
+    config *sup = th_config_text("sup.yaml", running_text);
+    config *wrk = th_config_text("wrk.yaml", next_text);
     char err[512];
     static const struct {
         const char *key, *value_json, *want;

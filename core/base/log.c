@@ -20,10 +20,16 @@ static const char *const level_names[] = { "error", "warn", "info", "debug" };
 /* The run's trace on the thread that makes it (trace/context.h: 32 and 16 hex digits). */
 static _Thread_local char t_trace_id[33], t_span_id[17];
 static _Thread_local int64_t t_run_id;
+static _Thread_local char t_job[128];
 
 void log_set_run(int64_t run_id)
 {
     t_run_id = run_id;
+}
+
+void log_set_job(const char *job)
+{
+    snprintf(t_job, sizeof t_job, "%s", job ? job : "");
 }
 
 void log_set_trace(const char *trace_id, const char *span_id)
@@ -69,6 +75,8 @@ static void emit(rc_log_level level, const char *step, const json_t *fields, con
                                  "msg", msg));
         if (t_run_id)
             json_object_set_new(o, "run_id", jx(json_integer(t_run_id)));
+        if (t_job[0])
+            json_object_set_new(o, "job", jx_text(t_job));
         if (step)
             json_object_set_new(o, "step", jx_text(step));
         if (fields) {

@@ -33,6 +33,12 @@ void log_set_trace(const char *trace_id, const char *span_id);
 void log_set_run(int64_t run_id);
 
 /*
+ * The job this thread's lines belong to: JSON lines then carry "job" (NULL:
+ * none). Per thread, like the run; set and cleared with it.
+ */
+void log_set_job(const char *job);
+
+/*
  * A line with fields: JSON lines carry each field of `fields` (an object:
  * "status", "duration_ms", "rows_changed" ...) beside "msg"; text lines are
  * the message alone. fields may be NULL; it is not consumed.

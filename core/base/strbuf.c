@@ -55,6 +55,14 @@ void sb_putc(strbuf *b, char c)
     b->s[b->len] = '\0';
 }
 
+void sb_addn(strbuf *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
 char *sb_take(strbuf *b)
 {
     char *s = b->s ? b->s : xstrdup("");

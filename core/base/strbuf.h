@@ -21,5 +21,7 @@ void sb_free(strbuf *b);
 
 /* Append one character. */
 void sb_putc(strbuf *b, char c);
+/* Append n bytes of s (no formatting: for text built in hot loops). */
+void sb_addn(strbuf *b, const char *s, size_t n);
 
 #endif

@@ -48,6 +48,26 @@ void cli_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (json_logs()) {
+        log_vmsg(RC_LOG_INFO, NULL, fmt, ap);
+    } else {
+        fputs("reconciler: note: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
+
+void cli_json_logs_asked(const cli_common *c)
+{
+    if (c->log_format && strcmp(c->log_format, "json") == 0)
+        log_setup(RC_LOG_INFO, LOG_JSON);
+}
+
 void cli_say(const char *msg)
 {
     if (json_logs())
@@ -144,7 +164,7 @@ int cli_load_config(const cli_common *c, int need_db, config **out)
     /* --log-format json: a log pipeline reads this line too (the file's own format is
      * unknown when the file is what failed). */
     if (c->log_format && strcmp(c->log_format, "json") == 0) {
-        log_setup(RC_LOG_INFO, LOG_JSON);
+        cli_json_logs_asked(c);
         log_error("%s", err);
     } else if (strncmp(err, "unknown log", 11) == 0 || strstr(err, "database.url is not set")) {
         cli_error("%s", err);

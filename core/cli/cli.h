@@ -79,6 +79,11 @@ int cli_connect(const config *cfg, db **out);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "reconciler: warning: " + message (a JSON log line with --log-format json). */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "reconciler: note: " + message (a JSON log line, level info, with --log-format json). */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* --log-format json given: JSON lines from here on, before (or without) the file's log.*
+ * keys, for a command going on when the file is what failed to load. */
+void cli_json_logs_asked(const cli_common *c);
 /* A message that names its own FILE:LINE:COL, as it is (a JSON log line likewise). */
 void cli_say(const char *msg);
 

@@ -445,29 +445,34 @@ static void env_read(env_names *e, const char *unit, const char *env_file)
         fclose(f);
 }
 
-static void check_var(doctor *dr, const env_names *e, const char *key, const char *var,
-                      const char *where, int *named)
+/* What check_var needs for each variable the file names. */
+typedef struct var_check {
+    doctor *dr;
+    const env_names *e;
+    const char *where;
+} var_check;
+
+static void check_var(void *user, const char *key, const char *var)
 {
+    const var_check *vc = user;
     char fix[512];
-    if (!var)
-        return;
-    ++*named;
-    if (env_has(e, var)) {
-        say(dr, CK_OK, "variables", NULL, "%s: %s is set for the service", key, var);
+    if (env_has(vc->e, var)) {
+        say(vc->dr, CK_OK, "variables", NULL, "%s: %s is set for the service", key, var);
         return;
     }
-    snprintf(fix, sizeof fix, "add %s=... to %s", var, where);
-    say(dr, CK_WARN, "variables", fix, "%s names %s, which the unit does not set (neither "
+    snprintf(fix, sizeof fix, "add %.128s=... to %.256s", var, vc->where);
+    say(vc->dr, CK_WARN, "variables", fix, "%s names %s, which the unit does not set (neither "
         "Environment= nor its EnvironmentFile=)", key, var);
 }
 
-/* The variables the file names, against the service's environment as the unit sets it. */
+/*
+ * The variables the file names (the key table's CFG_ENVNAME keys), against
+ * the service's environment as the unit sets it.
+ */
 static void check_environment(doctor *dr, const config *cfg, const char *unit,
                               const char *env_file)
 {
     env_names e = { 0 };
-    char key[96];
-    int named = 0;
     if (!unit) {
         say(dr, CK_SKIP, "variables", NULL, "no unit: the service's environment is not "
             "known here (validate checks this shell's)");
@@ -475,20 +480,8 @@ static void check_environment(doctor *dr, const config *cfg, const char *unit,
     }
     env_read(&e, unit, env_file);
     /* Where to add one: the unit's environment file, else an Environment= of the unit. */
-    const char *where = env_file ? env_file : unit;
-    check_var(dr, &e, "database.password_env", cfg->db_password_env, where, &named);
-    check_var(dr, &e, "http.token_env", cfg->http_token_env, where, &named);
-    check_var(dr, &e, "tracing.headers_env", cfg->tracing_headers_env, where, &named);
-    for (size_t i = 0; i < cfg->n_notify; i++) {
-        snprintf(key, sizeof key, "notify[%zu].secret_env", i);
-        check_var(dr, &e, key, cfg->notify[i].secret_env, where, &named);
-        for (size_t k = 0; k < cfg->notify[i].n_headers; k++) {
-            snprintf(key, sizeof key, "notify[%zu].headers.%.40s", i,
-                     cfg->notify[i].headers[k].name);
-            check_var(dr, &e, key, cfg->notify[i].headers[k].env, where, &named);
-        }
-    }
-    if (!named)
+    var_check vc = { dr, &e, env_file ? env_file : unit };
+    if (config_each_env_name(cfg, check_var, &vc) == 0)
         say(dr, CK_OK, "variables", NULL, "the pipeline file names no variable");
     for (size_t i = 0; i < e.n; i++)
         free(e.v[i]);

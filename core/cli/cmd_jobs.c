@@ -124,8 +124,15 @@ int cmd_jobs(int argc, char **argv)
                "LAST", "PAUSED");
         size_t i;
         json_t *j;
-        json_array_foreach(list, i, j)
+        const char *why = NULL;
+        json_array_foreach(list, i, j) {
             print_job(j);
+            if (!why)
+                why = json_string_value(json_object_get(json_object_get(j, "paused"), "error"));
+        }
+        /* "?" says little: why once (before migrate: "run `reconciler migrate`"), not per job. */
+        if (why)
+            cli_warn("jobs: the paused state is not known (\"?\"): %s", why);
     }
     json_decref(list);
     db_close(d);

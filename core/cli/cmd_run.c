@@ -4,9 +4,9 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
-#include "base/strbuf.h"
 #include "base/util.h"
 #include "db/connect.h"
+#include "db/migrate.h"
 #include "engine/runlock.h"
 #include "engine/history.h"
 #include "engine/run.h"
@@ -35,31 +35,34 @@ static void on_stop_signal(int sig)
     stop_request();
 }
 
-/* A step's figures, flattened ("jobs.byStatus.failed=2"): the non-zero ones, to scan. */
-static void figures(strbuf *b, const char *prefix, const json_t *obj)
-{
-    const char *k;
-    json_t *v;
-    char key[256];
-    json_object_foreach((json_t *)obj, k, v) {
-        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
-        if (json_is_object(v))
-            figures(b, key, v);
-        else if (json_is_integer(v) && json_integer_value(v) != 0)
-            sb_printf(b, "%s%s=%lld", b->len ? " " : "", key, (long long)json_integer_value(v));
-        else if (json_is_real(v) && json_real_value(v) != 0)
-            sb_printf(b, "%s%s=%.15g", b->len ? " " : "", key, json_real_value(v));
-        else if (json_is_true(v))
-            sb_printf(b, "%s%s=true", b->len ? " " : "", key);
-    }
-}
-
 /*
  * One summary line, then a table of the steps (columns sized to the names),
  * their non-zero figures, and the errors. A dry run says "would change".
  * Durations read as people say them ("2m", not "120000 ms"); --json has the
  * numbers.
  */
+/*
+ * A dry run records nothing: say what a real run would record, and which
+ * steps did not say (a plugin that does not report wouldRecordChanges).
+ */
+static void print_would_record(const json_t *r)
+{
+    json_int_t n = json_integer_value(json_object_get(r, "wouldRecordChanges"));
+    json_t *s;
+    size_t i;
+    strbuf quiet = STRBUF_INIT;
+    json_array_foreach(json_object_get(r, "steps"), i, s) {
+        json_t *w = json_object_get(s, "wouldRecordChanges");
+        if (json_is_null(w) && strcmp(json_string_value(json_object_get(s, "status")), "ok") == 0)
+            sb_printf(&quiet, "%s%s", quiet.s ? ", " : "",
+                      json_string_value(json_object_get(s, "name")));
+    }
+    printf("  nothing recorded (dry run); a real run would record %lld change record%s%s%s%s\n",
+           (long long)n, n == 1 ? "" : "s", quiet.s ? " (steps that do not say: " : "",
+           quiet.s ? quiet.s : "", quiet.s ? ")" : "");
+    sb_free(&quiet);
+}
+
 void cli_print_result(const json_t *r)
 {
     int dry = json_is_true(json_object_get(r, "dryRun"));
@@ -86,12 +89,12 @@ void cli_print_result(const json_t *r)
            json_string_value(json_object_get(r, "status")), took, counts[0], counts[1],
            counts[2], counts[3] ? ", some interrupted" : "",
            dry ? "would change" : "changed", rows, rows == 1 ? "" : "s");
+    if (dry)
+        print_would_record(r);
     printf("  %-*s  %-*s  %8s  %12s  %s\n", (int)wname, "step", (int)wstatus, "status", "time",
            dry ? "would change" : "rows changed", "figures");
     json_array_foreach(steps, i, s) {
-        strbuf fb = STRBUF_INIT;
-        figures(&fb, "", json_object_get(s, "results"));
-        char *f = sb_take(&fb);
+        char *f = runner_figures_text(json_object_get(s, "results"));
         cli_duration(json_integer_value(json_object_get(s, "durationMs")), took, sizeof took);
         printf("  %-*s  %-*s  %8s  %12lld  %s\n", (int)wname,
                json_string_value(json_object_get(s, "name")), (int)wstatus,
@@ -442,9 +445,8 @@ static const char validate_help[] =
     "Check the pipeline file, load every step's plugin and check its options,\n"
     "and what can be checked without the database: database.password_file\n"
     "exists and can be read (an error; a warning when others can read it too),\n"
-    "and every variable database.password_env, http.token_env, notify[].secret_env,\n"
-    "notify[].headers and tracing.headers_env name is set here (a warning: the\n"
-    "service's environment may differ).\n"
+    "and every variable the file names (the keys listed after the keys below)\n"
+    "is set here (a warning: the service's environment may differ).\n"
     "Without --db nothing connects to the database. With --db (the file's\n"
     "database.url) or --db URL, it also connects and has the database compile\n"
     "every step's statements (plugins with a prepare() callback, such as sql),\n"
@@ -455,14 +457,20 @@ static const char validate_help[] =
     CLI_COMMON_HELP
     "\nThe keys a pipeline file may hold:\n";
 
+typedef struct unset_check {
+    const config *cfg;
+    int *warnings;
+} unset_check;
+
 /* A variable a key names, unset where validate runs: a warning (the service's may differ). */
-static void warn_unset(const config *cfg, const char *key, const char *var, int *warnings)
+static void warn_unset(void *user, const char *key, const char *var)
 {
-    if (!var || getenv(var))
+    const unset_check *uc = user;
+    if (getenv(var))
         return;
     cli_warn("%s: %s names the variable %s, which is not set here (set it where the service "
-             "runs: its unit's EnvironmentFile=)", cfg->path, key, var);
-    ++*warnings;
+             "runs: its unit's EnvironmentFile=)", uc->cfg->path, key, var);
+    ++*uc->warnings;
 }
 
 /*
@@ -506,7 +514,6 @@ static void service_user_can_read(const config *cfg, const struct stat *st, int 
  */
 static int check_secrets(const config *cfg, int *warnings)
 {
-    char key[96];
     if (cfg->db_password_file) {
         struct stat st;
         if (stat(cfg->db_password_file, &st) != 0 || access(cfg->db_password_file, R_OK) != 0) {
@@ -522,19 +529,31 @@ static int check_secrets(const config *cfg, int *warnings)
             ++*warnings;
         }
     }
-    warn_unset(cfg, "database.password_env", cfg->db_password_env, warnings);
-    warn_unset(cfg, "http.token_env", cfg->http_token_env, warnings);
-    warn_unset(cfg, "tracing.headers_env", cfg->tracing_headers_env, warnings);
-    for (size_t i = 0; i < cfg->n_notify; i++) {
-        snprintf(key, sizeof key, "notify[%zu].secret_env", i);
-        warn_unset(cfg, key, cfg->notify[i].secret_env, warnings);
-        for (size_t k = 0; k < cfg->notify[i].n_headers; k++) {
-            snprintf(key, sizeof key, "notify[%zu].headers.%.40s", i,
-                     cfg->notify[i].headers[k].name);
-            warn_unset(cfg, key, cfg->notify[i].headers[k].env, warnings);
-        }
-    }
+    /* Every variable the file names: the key table's CFG_ENVNAME keys. */
+    unset_check uc = { cfg, warnings };
+    config_each_env_name(cfg, warn_unset, &uc);
     return EXIT_OK;
+}
+
+/*
+ * validate --db: a database without this version's migrations passes the
+ * statements' check (the built-in steps prepare none) yet would not run: a
+ * warning says what to do, as run --once would ("run `reconciler migrate`").
+ * 1 when it warned.
+ */
+static int warn_pending_migrations(const config *cfg)
+{
+    db *d = NULL;
+    char err[512];
+    if (connect_open(cfg, NULL, &d, err, sizeof err) != EXIT_OK)
+        return 0; /* the statements' check reached it: a second try that fails adds nothing */
+    int pending = migrate_status(d, NULL, NULL, err, sizeof err);
+    db_close(d);
+    if (pending <= 0)
+        return 0;
+    cli_warn("the database lacks %d migration%s of this version: run `reconciler migrate` "
+             "before its first run", pending, pending == 1 ? "" : "s");
+    return 1;
 }
 
 int cmd_validate(int argc, char **argv)
@@ -596,6 +615,8 @@ int cmd_validate(int argc, char **argv)
             cli_say(err);
         goto out;
     }
+    if (check_db)
+        warnings += warn_pending_migrations(cfg);
     printf("%s: ok%s, %zu step%s:", cfg->path, check_db ? " (statements prepared)" : "", p->n,
            p->n == 1 ? "" : "s");
     for (size_t i = 0; i < p->n; i++)

@@ -86,6 +86,9 @@ static int find_service(const cli_common *common, client *c)
         config_free(cfg);
         return EXIT_OK;
     }
+    /* The file's own log.format is unknown when the file is what failed: --log-format
+     * json still makes every line that follows JSON (a log pipeline loses none). */
+    cli_json_logs_asked(common);
     const char *path = common->config_path ? common->config_path : getenv("RECONCILER_CONFIG");
     if (!path || !*path)
         path = rc_default_config;
@@ -99,8 +102,7 @@ static int find_service(const cli_common *common, client *c)
     scan_http_key(text, "token_env", token_env, sizeof token_env);
     free(text);
     client_init(listen, token_env, c);
-    fprintf(stderr, "reconciler: note: %s does not load (%s); asking the service on %s\n",
-            path, err, c->base);
+    cli_note("%s does not load (%s); asking the service on %s", path, err, c->base);
     return EXIT_OK;
 }
 
@@ -192,9 +194,10 @@ static const char *str(const json_t *o, const char *key)
 typedef struct svc_opts {
     int dry_run, wait, as_json;
     int64_t timeout_ms; /* 0: no bound */
+    const char *job;    /* trigger --job: that job's run; NULL: POST /v1/reconciliation/run */
 } svc_opts;
 
-enum { OPT_DRY = 2000, OPT_WAIT, OPT_JSON, OPT_TIMEOUT };
+enum { OPT_DRY = 2000, OPT_WAIT, OPT_JSON, OPT_TIMEOUT, OPT_JOB };
 
 static int parse(int argc, char **argv, const char *help, int allow, svc_opts *o, client *c)
 {
@@ -203,6 +206,7 @@ static int parse(int argc, char **argv, const char *help, int allow, svc_opts *o
         { "wait", no_argument, NULL, OPT_WAIT },
         { "json", no_argument, NULL, OPT_JSON },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "job", required_argument, NULL, OPT_JOB },
         CLI_COMMON_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
@@ -221,8 +225,11 @@ static int parse(int argc, char **argv, const char *help, int allow, svc_opts *o
             return -1;
         }
         if ((ch == OPT_DRY && (allow & 1)) || (ch == OPT_WAIT && (allow & 2)) ||
-            (ch == OPT_JSON && (allow & 4)) || (ch == OPT_TIMEOUT && (allow & 8))) {
-            if (ch == OPT_DRY)
+            (ch == OPT_JSON && (allow & 4)) || (ch == OPT_TIMEOUT && (allow & 8)) ||
+            (ch == OPT_JOB && (allow & 16))) {
+            if (ch == OPT_JOB)
+                o->job = optarg;
+            else if (ch == OPT_DRY)
                 o->dry_run = 1;
             else if (ch == OPT_WAIT)
                 o->wait = 1;
@@ -329,7 +336,8 @@ out:
 static const char status_help[] =
     "Usage: reconciler status [-c FILE] [--json]\n"
     "What the running service is doing: running or idle, the next scheduled run,\n"
-    "the last run, the run lock, the pipeline file's last reload, the database.\n"
+    "the last run, the run lock, the pipeline file's last reload, the database,\n"
+    "and a line per job (schedule, next run, last run, paused or disabled).\n"
     "The service is found through http.listen of the file and the token in the\n"
     "variable http.token_env names.\n\n"
     "      --json           print GET /v1/service/state as it is\n"
@@ -361,6 +369,58 @@ static void when(const char *iso, char *out, size_t n)
     }
     cli_duration(t > now ? t - now : now - t, span, sizeof span);
     snprintf(out, n, "%s (%s%s%s)", iso, t > now ? "in " : "", span, t > now ? "" : " ago");
+}
+
+/*
+ * The jobs (GET /v1/jobs), a line each: schedule, next run, last run, and
+ * paused or disabled. Nothing when the service does not answer it: the lines
+ * above stand on their own.
+ */
+static void print_jobs(const client *c)
+{
+    char err[512], next[96], last[160];
+    long status = 0;
+    json_t *body = NULL, *j;
+    size_t i, w = 4;
+    if (call(c, "GET", "/v1/jobs", &status, &body, err, sizeof err) != 0 || status != 200) {
+        json_decref(body);
+        return;
+    }
+    json_array_foreach(json_object_get(body, "jobs"), i, j)
+        w = strlen(str(j, "job")) > w ? strlen(str(j, "job")) : w;
+    json_array_foreach(json_object_get(body, "jobs"), i, j) {
+        json_t *s = json_object_get(j, "schedule"), *lr = json_object_get(j, "lastRun");
+        json_t *p = json_object_get(j, "paused");
+        char sched[128];
+        if (!json_is_object(s))
+            snprintf(sched, sizeof sched, "on start / on demand");
+        else if (json_is_string(json_object_get(s, "cron")))
+            snprintf(sched, sizeof sched, "cron %s (%s)", str(s, "cron"), str(s, "timeZone"));
+        else
+            snprintf(sched, sizeof sched, "every %s", str(s, "every"));
+        when(json_string_value(json_object_get(j, "nextRunAt")), next, sizeof next);
+        if (json_is_object(lr)) {
+            char at[96];
+            when(str(lr, "startedAt"), at, sizeof at);
+            snprintf(last, sizeof last, "%lld %s (%s) at %s",
+                     (long long)json_integer_value(json_object_get(lr, "runId")),
+                     str(lr, "status"), str(lr, "trigger"), at);
+        } else {
+            snprintf(last, sizeof last, "none yet");
+        }
+        char state[384];
+        if (!json_is_true(json_object_get(j, "enabled")))
+            snprintf(state, sizeof state, "disabled");
+        else if (json_is_true(json_object_get(p, "paused")))
+            snprintf(state, sizeof state, "paused by %s%s%s", str(p, "by"),
+                     json_is_string(json_object_get(p, "reason")) ? ": " : "", str(p, "reason"));
+        else
+            snprintf(state, sizeof state, "%s",
+                     json_is_true(json_object_get(j, "running")) ? "running" : "active");
+        printf("%s %-*s  %s; next run %s; last run %s; %s\n", i ? "          " : "jobs:     ",
+               (int)w, str(j, "job"), sched, next, last, state);
+    }
+    json_decref(body);
 }
 
 int cmd_status(int argc, char **argv)
@@ -446,6 +506,7 @@ int cmd_status(int argc, char **argv)
         printf("database:  up (%.2f ms)\n", json_number_value(json_object_get(d, "latencyMs")));
     else
         printf("database:  DOWN: %s\n", str(d, "error"));
+    print_jobs(&c);
 out:
     json_decref(st);
     return rc;
@@ -454,11 +515,13 @@ out:
 /* ------------------------------------------------------------------ trigger */
 
 static const char trigger_help[] =
-    "Usage: reconciler trigger [--dry-run] [--wait [--json] [--timeout S]] [-c FILE]\n"
-    "Have the running service make a manual run now (POST /v1/reconciliation/run),\n"
-    "through its run lock and history like its scheduled runs. The service is\n"
-    "found through http.listen of the file and the token in the variable\n"
-    "http.token_env names.\n\n"
+    "Usage: reconciler trigger [--job J] [--dry-run] [--wait [--json] [--timeout S]]\n"
+    "                          [-c FILE]\n"
+    "Have the running service make a manual run now (POST /v1/reconciliation/run,\n"
+    "or POST /v1/jobs/J/run), through its run lock and history like its scheduled\n"
+    "runs. The service is found through http.listen of the file and the token in\n"
+    "the variable http.token_env names.\n\n"
+    "      --job J          a run of the job J (a jobs file); default: the first job\n"
     "      --dry-run        a dry run: report what would change; write nothing\n"
     "      --wait           wait for the run's end and print its result\n"
     "      --json           with --wait: print only the result JSON on stdout\n"
@@ -467,8 +530,9 @@ static const char trigger_help[] =
     CLI_COMMON_HELP
     "\nExit codes: without --wait, 0 the run was queued; with --wait, those of\n"
     "`run --once` (0 every step ok, 1 a step failed, 3 the database, 4 another\n"
-    "instance held the run lock); 6 the service could not be reached, already\n"
-    "has a run going on or queued, or gave no result in time.\n";
+    "instance held the run lock); 2 no such job; 6 the service could not be\n"
+    "reached, already has a run going on or queued (or the job is paused or\n"
+    "disabled), or gave no result in time.\n";
 
 /* The exit code `run --once` would have given for result r. */
 static int exit_of(const json_t *r)
@@ -484,6 +548,91 @@ static int exit_of(const json_t *r)
     return EXIT_STEP_FAILED;
 }
 
+/* The newest run of job in the history with an id above after and trigger manual, or 0. */
+static int64_t newest_manual(const client *c, const char *job_q, int64_t after)
+{
+    char path[256], err[512];
+    long status = 0;
+    json_t *page = NULL, *run;
+    int64_t id = 0;
+    size_t i;
+    snprintf(path, sizeof path, "/v1/reconciliation/history?job=%s&limit=20", job_q);
+    if (call(c, "GET", path, &status, &page, err, sizeof err) == 0 && status == 200)
+        json_array_foreach(json_object_get(page, "runs"), i, run) {
+            int64_t rid = json_integer_value(json_object_get(run, "runId"));
+            if (rid > after && strcmp(str(run, "trigger"), "manual") == 0 && (!id || rid < id))
+                id = rid;
+        }
+    json_decref(page);
+    return id;
+}
+
+/*
+ * POST /v1/jobs/J/run: queued (EXIT_OK) or why not. The API answers no run id
+ * (the job's thread makes the run, and its history row, when it takes the
+ * request): with --wait it is the first manual run of the job newer than the
+ * newest before the request, found in the job's history (*run_id).
+ */
+static int queue_job_run(const client *c, const svc_opts *o, int64_t *run_id)
+{
+    char path[256], err[2048];
+    long status = 0;
+    json_t *body = NULL;
+    int rc = EXIT_SERVICE;
+    char *q = curl_easy_escape(NULL, o->job, 0);
+    if (!q)
+        return rc;
+    int64_t before = 0;
+    if (o->wait) {
+        /* The job's newest run before the request, whatever its trigger. */
+        char hp[256];
+        long hs = 0;
+        json_t *page = NULL;
+        snprintf(hp, sizeof hp, "/v1/reconciliation/history?job=%s&limit=1", q);
+        if (call(c, "GET", hp, &hs, &page, err, sizeof err) == 0 && hs == 200)
+            before = json_integer_value(json_object_get(json_array_get(
+                json_object_get(page, "runs"), 0), "runId"));
+        json_decref(page);
+    }
+    snprintf(path, sizeof path, "/v1/jobs/%s/run%s", q, o->dry_run ? "?dryRun=true" : "");
+    if (call(c, "POST", path, &status, &body, err, sizeof err) != 0) {
+        cli_error("%s", err);
+        goto out;
+    }
+    if (status == 404) {
+        cli_error("the service has no job '%s' (`reconciler status` lists its jobs)", o->job);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (status != 202) {
+        cli_error("job %s: %s%s%s%s", o->job, str(body, "error"),
+                  json_is_string(json_object_get(body, "pausedBy")) ? " (paused by " : "",
+                  str(body, "pausedBy"),
+                  json_is_string(json_object_get(body, "pausedBy")) ? ")" : "");
+        goto out;
+    }
+    rc = EXIT_OK;
+    if (!o->wait) {
+        printf("job %s: a run is queued%s; `reconciler status` shows it\n", o->job,
+               o->dry_run ? " (dry run)" : "");
+        goto out;
+    }
+    int64_t end = o->timeout_ms ? util_mono_ms() + o->timeout_ms : INT64_MAX;
+    while (!(*run_id = newest_manual(c, q, before))) {
+        if (util_mono_ms() >= end) {
+            cli_error("job %s: the run queued did not start within %lld s",
+                      o->job, (long long)(o->timeout_ms / 1000));
+            rc = EXIT_SERVICE;
+            goto out;
+        }
+        pause_ms(200);
+    }
+out:
+    curl_free(q);
+    json_decref(body);
+    return rc;
+}
+
 int cmd_trigger(int argc, char **argv)
 {
     svc_opts o;
@@ -491,12 +640,22 @@ int cmd_trigger(int argc, char **argv)
     char err[2048], path[96];
     long status = 0;
     json_t *body = NULL;
-    int rc = parse(argc, argv, trigger_help, 1 | 2 | 4 | 8, &o, &c);
+    int rc = parse(argc, argv, trigger_help, 1 | 2 | 4 | 8 | 16, &o, &c);
     if (rc != EXIT_OK)
         return rc < 0 ? EXIT_OK : rc;
     if (o.as_json && !o.wait) {
         cli_error("trigger: --json goes with --wait");
         return EXIT_USAGE;
+    }
+    int64_t id = 0;
+    if (o.job) {
+        rc = queue_job_run(&c, &o, &id);
+        if (rc != EXIT_OK || !o.wait)
+            return rc;
+        if (isatty(2))
+            fprintf(stderr, "job %s: run %lld started%s; waiting for its end\n", o.job,
+                    (long long)id, o.dry_run ? " (dry run)" : "");
+        goto wait;
     }
     rc = EXIT_SERVICE;
     if (call(&c, "POST", o.dry_run ? "/v1/reconciliation/run?dryRun=true"
@@ -515,7 +674,7 @@ int cmd_trigger(int argc, char **argv)
         cli_error("the service answered %ld: %s", status, str(body, "error"));
         goto out;
     }
-    int64_t id = json_integer_value(json_object_get(body, "runId"));
+    id = json_integer_value(json_object_get(body, "runId"));
     if (!o.wait) {
         printf("run %lld queued%s; `reconciler history --run %lld` shows it when it ends\n",
                (long long)id, o.dry_run ? " (dry run)" : "", (long long)id);
@@ -525,6 +684,8 @@ int cmd_trigger(int argc, char **argv)
     if (isatty(2))
         fprintf(stderr, "run %lld queued%s; waiting for its end\n", (long long)id,
                 o.dry_run ? " (dry run)" : "");
+wait:
+    rc = EXIT_SERVICE;
     snprintf(path, sizeof path, "/v1/reconciliation/runs/%lld", (long long)id);
     int64_t end = o.timeout_ms ? util_mono_ms() + o.timeout_ms : INT64_MAX;
     for (;;) {

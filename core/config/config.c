@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c - see config.h. */
 #include "config/config.h"
+#include "config/config_impl.h"
 #include "config/options.h"
 #include "config/figure_defaults.h"
 #include "config/webhook_url.h"
@@ -24,52 +25,6 @@
 /* Zone names as the tz database spells them ("America/Argentina/Buenos_Aires"). */
 #define TIME_ZONE_NAME_MAX 64
 
-enum {
-    K_REQUIRED = 1 << 0, /* absence is an error (positioned at the parent mapping) */
-    K_PATH = 1 << 1,     /* a non-empty string resolved against the file's folder */
-    K_INDEX = 1 << 2,    /* one of choices, kept as its index in an int-sized field */
-    K_NO_ECHO = 1 << 3,  /* messages never quote the value: a secret may stand there by mistake */
-};
-
-typedef struct loader loader;
-typedef struct cfg_key cfg_key;
-
-/* For a value that is not one scalar. node is NULL when applying the default. */
-typedef int (*cfg_setter)(loader *ld, const cfg_key *k, yt_node *node, void *base);
-/* A rule for a string's text: NULL when text follows it, else what it must be. */
-typedef const char *(*cfg_check)(const char *text);
-
-/* One key the file may hold. */
-struct cfg_key {
-    const char *path;      /* "database.url": the part before the dot is a section */
-    rc_opt_type type;      /* how the scalar parses (0 for setter-only keys) */
-    const char *def;       /* default as it would stand in the file; NULL: none */
-    const char *desc;      /* one line, for config_help */
-    size_t off;            /* the field, in config (or cfg_step for step keys) */
-    unsigned flags;
-    const char *choices;   /* "a|b|c": the value must be one of these */
-    /* Ints and durations (ms): the value must be in min..max; help prints the
-     * range. Every one needs a max (none would refuse all but 0, the default
-     * too), so that no number the file gives overflows what is computed from it. */
-    int64_t min, max;
-    cfg_check check;       /* strings: a rule beyond the type */
-    cfg_setter set;        /* replaces the scalar handling */
-    const char *type_text; /* the type for help when opt_type_name does not say it */
-    /* Top-level keys: CFG_BOUND and CFG_WORKER (config.h), what a key's value does after
-     * start. Only keys with a plain scalar field (a type, no setter) may have them: the
-     * generic copy, comparison and hand-off below work by type (config_table_check). */
-    unsigned scope;
-    /* Where the value stood in the file (two int fields: line, col), for messages that come
-     * later; 0 when the key keeps no position. Copied along with a bound or worker key. */
-    size_t at_line, at_col;
-};
-
-typedef struct key_table {
-    const cfg_key *keys;
-    size_t n;
-    const char *where; /* " in a step": how messages name a map of this table; "" at top */
-} key_table;
-
 struct loader {
     config *cfg;
     char *err;
@@ -86,6 +41,7 @@ static int set_job_notify(loader *ld, const cfg_key *k, yt_node *node, void *bas
 static int set_hook_url(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_on(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *base);
+static size_t each_header_env(const void *base, const char *key, config_name_fn fn, void *user);
 static int set_figure_plugins(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_figure_map(loader *ld, const cfg_key *k, yt_node *node, void *base);
 static int set_memory_limit(loader *ld, const cfg_key *k, yt_node *node, void *base);
@@ -115,10 +71,11 @@ static const cfg_key top_keys[] = {
     { "database.url", RC_OPT_STRING, NULL,
       "the bot's database: mysql://USER@HOST[:PORT]/DB, mysql://USER@/DB?socket=PATH or "
       "sqlite:PATH; needed unless --db is given", C(db_url),
-      .scope = CFG_BOUND | CFG_WORKER, .at_line = C(db_url_line), .at_col = C(db_url_col) },
+      .scope = CFG_BOUND | CFG_WORKER, .at_line = C(db_url_line), .at_col = C(db_url_col),
+      .holds = CFG_SECRET, .redact = CFG_REDACT_DSN },
     { "database.password_env", RC_OPT_STRING, NULL,
-      "name of an environment variable holding the password", C(db_password_env),
-      .scope = CFG_BOUND | CFG_WORKER },
+      "name of an environment variable holding the password", C(db_password_env), K_NO_ECHO,
+      .check = check_env_name, .scope = CFG_BOUND | CFG_WORKER, .holds = CFG_ENVNAME },
     { "database.password_file", RC_OPT_STRING, NULL,
       "file holding the password (one trailing newline dropped); wins over password_env",
       C(db_password_file), K_PATH,
@@ -180,7 +137,7 @@ static const cfg_key top_keys[] = {
       .scope = CFG_BOUND },
     { "http.token_env", RC_OPT_STRING, NULL,
       "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env),
-      .scope = CFG_BOUND },
+      K_NO_ECHO, .check = check_env_name, .scope = CFG_BOUND, .holds = CFG_ENVNAME },
     { "http.max_connections", RC_OPT_INT, "256",
       "service mode: most connections the API serves at once, a thread each (the console, "
       "dashboards, scrapers); at most half of them, and at least 8, from one client address "
@@ -220,11 +177,11 @@ static const cfg_key top_keys[] = {
       "the OTLP/HTTP traces URL, used as given (http://HOST:4318/v1/traces); beats "
       "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT",
       C(tracing_endpoint), K_NO_ECHO, .check = check_trace_url, .type_text = "url",
-      .scope = CFG_BOUND },
+      .scope = CFG_BOUND, .holds = CFG_SECRET, .redact = CFG_REDACT_URL },
     { "tracing.headers_env", RC_OPT_STRING, NULL,
       "variable holding the export's headers as k=v,k2=v2 (values URL-encoded, secret); "
-      "beats OTEL_EXPORTER_OTLP_HEADERS", C(tracing_headers_env), .check = check_env_name,
-      .scope = CFG_BOUND },
+      "beats OTEL_EXPORTER_OTLP_HEADERS", C(tracing_headers_env), K_NO_ECHO,
+      .check = check_env_name, .scope = CFG_BOUND, .holds = CFG_ENVNAME },
     { "tracing.service_name", RC_OPT_STRING, NULL,
       "the traces' service.name; beats OTEL_SERVICE_NAME (default reconciler)",
       C(tracing_service_name),
@@ -320,8 +277,9 @@ static const char *const event_names[CFG_N_EVENTS] = {
 
 /* The keys of one webhook target (a mapping in the "notify" list). */
 static const cfg_key notify_keys[] = {
-    { "url", 0, NULL, "where to POST: http:// or https://; a secret (only scheme://host/ is "
-      "ever shown)", 0, K_REQUIRED, .set = set_hook_url, .type_text = "url" },
+    { "url", RC_OPT_STRING, NULL, "where to POST: http:// or https://; a secret (only "
+      "scheme://host/ is ever shown)", 0, K_REQUIRED, .set = set_hook_url, .type_text = "url",
+      .holds = CFG_SECRET, .redact = CFG_REDACT_URL },
     { "name", RC_OPT_STRING, NULL, "the target in logs, history and metrics; default: its "
       "position in the list, from 1", N(name), .check = check_name },
     { "on", 0, "[failed, partial, recovered]", "the events sent: " EVENT_CHOICES, 0,
@@ -329,7 +287,8 @@ static const cfg_key notify_keys[] = {
     { "format", RC_OPT_STRING, "json", "the body: the run's summary as JSON, or a Slack or "
       "Discord message", N(format), K_INDEX, .choices = "json|slack|discord" },
     { "secret_env", RC_OPT_STRING, NULL, "variable holding the HMAC-SHA256 key: each body is "
-      "signed in X-Reconciler-Signature", N(secret_env), K_NO_ECHO, .check = check_env_name },
+      "signed in X-Reconciler-Signature", N(secret_env), K_NO_ECHO, .check = check_env_name,
+      .holds = CFG_ENVNAME },
     { "timeout", RC_OPT_DURATION, "5s", "give up an attempt after this long",
       N(timeout_ms), .min = 100, .max = 60 * SECOND_MS },
     { "retries", RC_OPT_INT, "2", "attempts after a failed first one (no answer, 5xx, 408, 429)",
@@ -337,7 +296,8 @@ static const cfg_key notify_keys[] = {
     { "backoff", RC_OPT_DURATION, "1s", "wait before the first retry, doubled for each next one",
       N(backoff_ms), .min = 100, .max = 60 * SECOND_MS },
     { "headers", 0, NULL, "more headers, each NAME: VARIABLE, the value read from that "
-      "environment variable", 0, .set = set_hook_headers, .type_text = "mapping" },
+      "environment variable", 0, .set = set_hook_headers, .type_text = "mapping",
+      .holds = CFG_ENVNAME, .each_env = each_header_env },
 };
 
 #define N_TOP (sizeof top_keys / sizeof top_keys[0])
@@ -1469,6 +1429,18 @@ static int set_hook_headers(loader *ld, const cfg_key *k, yt_node *node, void *b
     return 0;
 }
 
+/* notify[].headers: each header's variable, named "notify[0].headers.NAME". */
+static size_t each_header_env(const void *base, const char *key, config_name_fn fn, void *user)
+{
+    const cfg_notify *n = base;
+    char name[192];
+    for (size_t i = 0; i < n->n_headers; i++) {
+        snprintf(name, sizeof name, "%.96s.%.64s", key, n->headers[i].name);
+        fn(user, name, n->headers[i].env);
+    }
+    return n->n_headers;
+}
+
 static int load_notify(loader *ld, yt_node *node, cfg_notify *n, size_t index)
 {
     n->line = node->line;
@@ -1772,6 +1744,93 @@ json_t *config_keys_json(const config *c, unsigned scope)
                                              *(const int *)((const char *)c + k->at_col))));
     }
     return jx(json_pack("{s:o, s:o}", "values", values, "at", at));
+}
+
+void config_json_name(const char *part, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (!outlen)
+        return;
+    for (size_t i = 0; i < len && part[i] && o + 1 < outlen; i++) {
+        if (part[i] == '_' && i + 1 < len && part[i + 1] >= 'a' && part[i + 1] <= 'z')
+            out[o++] = (char)(part[++i] - 'a' + 'A');
+        else
+            out[o++] = part[i];
+    }
+    out[o] = '\0';
+}
+
+/*
+ * A key's value as the API shows it: a choice by its name; null for an unset
+ * tri-state bool (-1) and for a number below its range, the mark of "unset"
+ * where the key has no default (steps[].max_changes).
+ */
+static json_t *api_value(const cfg_key *k, const void *base)
+{
+    const void *x = (const char *)base + k->off;
+    if (k->flags & K_INDEX) {
+        const char *p = k->choices;
+        for (int i = *(const int *)x; i > 0 && *p; i--)
+            p += strcspn(p, "|") + (p[strcspn(p, "|")] == '|');
+        return jx(json_stringn(p, strcspn(p, "|")));
+    }
+    switch (k->type) {
+    case RC_OPT_STRING: return jx_text(*(char *const *)x);
+    case RC_OPT_INT:
+    case RC_OPT_DURATION:
+        return *(const int64_t *)x < k->min ? jx(json_null())
+                                            : jx(json_integer(*(const int64_t *)x));
+    case RC_OPT_BOOL:
+        return *(const int *)x < 0 ? jx(json_null()) : jx(json_boolean(*(const int *)x));
+    case RC_OPT_DOUBLE: return jx(json_real(*(const double *)x));
+    }
+    return jx(json_null());
+}
+
+/* The plain keys of table t in the struct at base, sections as nested objects. */
+static json_t *api_json(const key_table *t, const void *base)
+{
+    json_t *out = jx(json_object());
+    char section[64], name[72];
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        json_t *into = out;
+        const char *leaf = k->path;
+        size_t slen = section_len(k->path);
+        /* What a setter builds, the caller shows. (A plain key may have offset 0: a step's
+         * name is its struct's first field.) */
+        if (!k->type || k->set)
+            continue;
+        if (is_section(k)) {
+            config_json_name(k->path, slen, section, sizeof section);
+            into = json_object_get(out, section);
+            if (!into) {
+                into = jx(json_object());
+                json_object_set_new(out, section, into);
+            }
+            leaf += slen + 1;
+        }
+        config_json_name(leaf, strlen(leaf), name, sizeof name - 2);
+        if (k->type == RC_OPT_DURATION)
+            strcat(name, "Ms");
+        json_object_set_new(into, name, api_value(k, base));
+    }
+    return out;
+}
+
+json_t *config_api_json(const config *c)
+{
+    return api_json(&top_table, c);
+}
+
+json_t *config_api_step_json(const cfg_step *s)
+{
+    return api_json(&step_table, s);
+}
+
+json_t *config_api_notify_json(const cfg_notify *n)
+{
+    return api_json(&notify_table, n);
 }
 
 static size_t n_choices(const char *choices)
@@ -2102,32 +2161,156 @@ void config_doc(FILE *f, doc_format fmt)
     each_key(f, fmt == DOC_MARKDOWN ? doc_key_markdown : doc_key);
 }
 
+/* help: the keys that name a variable holding a secret, on one line. */
+static void help_env_names(FILE *f)
+{
+    const char *sep = "Keys naming a variable that holds a secret (validate and doctor check "
+                      "that it is set): ";
+    for (size_t t = 0; t < sizeof shown_tables / sizeof shown_tables[0]; t++)
+        for (size_t i = 0; i < shown_tables[t].table->n; i++) {
+            const cfg_key *k = &shown_tables[t].table->keys[i];
+            if (!(k->holds & CFG_ENVNAME))
+                continue;
+            fprintf(f, "%s%s%s", sep, shown_tables[t].prefix, k->path);
+            sep = ", ";
+        }
+    fputs(".\n", f);
+}
+
 void config_help(FILE *f)
 {
     fprintf(f, "  %-26s %-22s %-15s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
     each_key(f, help_key);
+    help_env_names(f);
     fprintf(f, "Durations: 500ms, 30s, 5m, 6h, 1d, or combined (1h30m); a bare number is "
                "seconds.\nRelative paths resolve against the folder of the pipeline file.\n");
+}
+
+/* Whether k's value is text in a char * field or built by a setter from one scalar. */
+static int is_text(const cfg_key *k)
+{
+    return k->type == RC_OPT_STRING && !(k->flags & K_INDEX) && !k->choices;
+}
+
+int config_table_check_keys(const key_table *t, const char *prefix, int top, char *err,
+                            size_t errlen)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        if (k->scope && (!top || k->set || !k->type || !k->off)) {
+            snprintf(err, errlen, "key '%s%s' has a scope but %s", prefix, k->path,
+                     !top ? "is not a top-level key"
+                          : "no plain field (a type, an offset, no setter)");
+            return -1;
+        }
+        if ((k->at_line == 0) != (k->at_col == 0)) {
+            snprintf(err, errlen, "key '%s%s' keeps half a position", prefix, k->path);
+            return -1;
+        }
+        /* config_each_env_name reads the field as a string, or asks each_env. */
+        if ((k->holds & CFG_ENVNAME) && !k->each_env && (!is_text(k) || k->set)) {
+            snprintf(err, errlen, "key '%s%s' is CFG_ENVNAME but neither a plain string field "
+                     "nor has each_env to list what its setter built", prefix, k->path);
+            return -1;
+        }
+        if (k->each_env && !(k->holds & CFG_ENVNAME)) {
+            snprintf(err, errlen, "key '%s%s' has each_env but is not CFG_ENVNAME", prefix,
+                     k->path);
+            return -1;
+        }
+        /* The redaction works on text: a number or a choice is no secret, a list is many. */
+        if ((k->holds & CFG_SECRET) && !is_text(k)) {
+            snprintf(err, errlen, "key '%s%s' is CFG_SECRET but its value is not text "
+                     "(a string type, not a choice)", prefix, k->path);
+            return -1;
+        }
+        if (k->redact && !(k->holds & CFG_SECRET)) {
+            snprintf(err, errlen, "key '%s%s' has a redaction but is not CFG_SECRET", prefix,
+                     k->path);
+            return -1;
+        }
+        if ((k->holds & CFG_ENVNAME) && (k->holds & CFG_SECRET)) {
+            snprintf(err, errlen, "key '%s%s' is both CFG_ENVNAME and CFG_SECRET: a variable's "
+                     "name is shown, a secret is not", prefix, k->path);
+            return -1;
+        }
+        /* The secret itself written in by mistake is refused, and never quoted. */
+        if ((k->holds & CFG_ENVNAME) && !k->each_env &&
+            (k->check != check_env_name || !(k->flags & K_NO_ECHO))) {
+            snprintf(err, errlen, "key '%s%s' is CFG_ENVNAME but does not check its value as a "
+                     "variable's name without quoting it (.check = check_env_name, K_NO_ECHO)",
+                     prefix, k->path);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int config_table_check(char *err, size_t errlen)
 {
     for (size_t t = 0; t < sizeof shown_tables / sizeof shown_tables[0]; t++)
+        if (config_table_check_keys(shown_tables[t].table, shown_tables[t].prefix,
+                                    shown_tables[t].table == &top_table, err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+const key_table *config_top_table(void)
+{
+    return &top_table;
+}
+
+/* The variables one struct of table t names, its keys shown as prefix + path. */
+static size_t each_env_in(const key_table *t, const void *base, const char *prefix,
+                          config_name_fn fn, void *user)
+{
+    char key[192];
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const cfg_key *k = &t->keys[i];
+        if (!(k->holds & CFG_ENVNAME))
+            continue;
+        snprintf(key, sizeof key, "%.96s%.64s", prefix, k->path);
+        if (k->each_env) {
+            n += k->each_env(base, key, fn, user);
+            continue;
+        }
+        const char *var = *(char *const *)((const char *)base + k->off);
+        if (var) {
+            fn(user, key, var);
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t config_each_env_name(const config *c, config_name_fn fn, void *user)
+{
+    char prefix[96];
+    size_t n = each_env_in(&top_table, c, "", fn, user);
+    for (size_t i = 0; i < c->n_steps; i++) {
+        snprintf(prefix, sizeof prefix, "steps[%zu].", i);
+        n += each_env_in(&step_table, &c->steps[i], prefix, fn, user);
+    }
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        snprintf(prefix, sizeof prefix, "jobs.%.64s.", c->jobs[i].name);
+        n += each_env_in(&job_table, &c->jobs[i], prefix, fn, user);
+    }
+    for (size_t i = 0; i < c->n_notify; i++) {
+        snprintf(prefix, sizeof prefix, "notify[%zu].", i);
+        n += each_env_in(&notify_table, &c->notify[i], prefix, fn, user);
+    }
+    return n;
+}
+
+void config_each_secret(void (*fn)(void *user, const char *prefix, const char *path,
+                                   cfg_redact redact),
+                        void *user)
+{
+    for (size_t t = 0; t < sizeof shown_tables / sizeof shown_tables[0]; t++)
         for (size_t i = 0; i < shown_tables[t].table->n; i++) {
             const cfg_key *k = &shown_tables[t].table->keys[i];
-            int top = shown_tables[t].table == &top_table;
-            if (!k->scope)
-                continue;
-            if (!top || k->set || !k->type || !k->off) {
-                snprintf(err, errlen, "key '%s%s' has a scope but %s", shown_tables[t].prefix,
-                         k->path, !top ? "is not a top-level key"
-                                       : "no plain field (a type, an offset, no setter)");
-                return -1;
-            }
-            if ((k->at_line == 0) != (k->at_col == 0)) {
-                snprintf(err, errlen, "key '%s' keeps half a position", k->path);
-                return -1;
-            }
+            if (k->holds & CFG_SECRET)
+                fn(user, shown_tables[t].prefix, k->path, k->redact);
         }
-    return 0;
 }

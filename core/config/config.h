@@ -231,6 +231,41 @@ typedef struct config {
                                 (the bound ones, or --db), not from the text */
 
 /*
+ * What a key's value is, beyond its type; the key table says it per key, in
+ * any table (cfg_key.holds), and these functions find every key it says it
+ * for, so that a new secret or variable needs no list edited elsewhere.
+ */
+#define CFG_ENVNAME (1u << 2) /* names an environment variable that holds a secret:
+                                 validate and doctor check that it is set */
+#define CFG_SECRET (1u << 3)  /* the value holds a secret: GET /v1/service/config shows it
+                                 redacted, as the key's cfg_redact says */
+
+/* How a CFG_SECRET key's value is shown. */
+typedef enum cfg_redact {
+    CFG_REDACT_ALL = 0, /* not at all: "***" */
+    CFG_REDACT_DSN,     /* a database URL with its password and query values as "***" */
+    CFG_REDACT_URL,     /* a URL as scheme://host[:port]/ only (webhook_url_redact) */
+} cfg_redact;
+
+/*
+ * Every variable c names through a CFG_ENVNAME key, in table order (the top
+ * level, then each step, job and notify target): fn(user, KEY, VARIABLE),
+ * KEY as messages name it ("database.password_env", "notify[0].secret_env",
+ * "notify[0].headers.X-Token"). Unset keys are skipped. Returns how many.
+ */
+typedef void (*config_name_fn)(void *user, const char *key, const char *var);
+size_t config_each_env_name(const config *c, config_name_fn fn, void *user);
+
+/*
+ * Every CFG_SECRET key of every table: fn(user, prefix, path, redact), the
+ * key shown as prefix + path ("", "database.url"; "notify[].", "url";
+ * "steps[].", "jobs.NAME.").
+ */
+void config_each_secret(void (*fn)(void *user, const char *prefix, const char *path,
+                                   cfg_redact redact),
+                        void *user);
+
+/*
  * Copy the value of every top-level key with a scope bit of scope (and its
  * position in the file, where it keeps one) from src into dst.
  */
@@ -257,9 +292,29 @@ int config_keys_take(config *c, const struct json_t *keys, unsigned scope, char 
                      size_t errlen);
 
 /*
+ * The API's view of the top-level keys that have a plain field (GET
+ * /v1/service/config's "pipeline"): {"database":{"url":...,
+ * "connectTimeoutMs":10000,...},...}, each key under its JSON name (new
+ * reference). What a setter builds (plugin_dir, steps, notify, ...) is the
+ * caller's to add. Values as they are: the caller redacts CFG_SECRET keys.
+ */
+struct json_t *config_api_json(const config *c);
+/* The same for one step's and one notify target's keys (steps[], notify[]). */
+struct json_t *config_api_step_json(const cfg_step *s);
+struct json_t *config_api_notify_json(const cfg_notify *n);
+
+/*
+ * A key's part ("password_env") as its JSON name ("passwordEnv"): camelCase;
+ * config_api_json appends "Ms" to a duration's name. len bytes of part.
+ */
+void config_json_name(const char *part, size_t len, char *out, size_t outlen);
+
+/*
  * The key table's own rules, beyond what the compiler checks: a key with a
  * scope has a plain field (a type, no setter), and only top-level keys have
- * one. 0, or -1 with err naming the key (the test suite runs it).
+ * one; a CFG_ENVNAME key is a string field or lists what its setter built; a
+ * CFG_SECRET key is text. 0, or -1 with err naming the key (the test suite
+ * runs it; config_table_check_keys in config_impl.h checks one table).
  */
 int config_table_check(char *err, size_t errlen);
 

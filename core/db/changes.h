@@ -21,11 +21,11 @@ typedef struct changes_meta {
     int64_t pending;             /* records written in the chunk still open */
     int64_t missed;              /* rows changed whose before-values were not read */
     /*
-     * The open chunk's changed rows, "table\x1fkey" -> {column: [before,
-     * after]}: a row two statements change is one record (the first before,
-     * the last after). Owned; NULL until a row changes.
+     * The open chunk's changed rows (changes.c): a row two statements
+     * change is one record (the first before, the last after). Owned; NULL
+     * until a row changes.
      */
-    json_t *rows;
+    struct change_set *rows;
 } changes_meta;
 
 /* The rows one statement is about to change, read before it runs (opaque). */
@@ -64,6 +64,22 @@ int changes_after(db *d, const rc_change_decl *decl, change_rows *rows, changes_
  * differ in the end, counted in m->pending, and empty m->rows. 0, or -1.
  */
 int changes_flush(db *d, changes_meta *m);
+
+/*
+ * SQLite: can stmt run as "stmt RETURNING key, columns" (an UPDATE ending
+ * with " WHERE " and its declared where)? Then changes_returning reads the
+ * after-values in the statement's own pass instead of changes_after.
+ */
+int changes_returning_ok(db *d, const rc_change_decl *decl, const char *stmt);
+
+/*
+ * Run stmt (in the chunk's transaction) with RETURNING, note in m->rows
+ * each row of rows it changed, *affected its row count. Frees rows. 0, or
+ * -1 (db_errmsg).
+ */
+int changes_returning(db *d, const rc_change_decl *decl, const char *stmt,
+                      const rc_value *params, size_t n, change_rows *rows, changes_meta *m,
+                      int64_t *affected);
 
 /* Forget the open chunk's rows (it rolled back). */
 void changes_discard(changes_meta *m);

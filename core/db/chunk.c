@@ -197,6 +197,16 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
             goto rollback;
         }
         /*
+         * SQLite: the after-values come back from the statement itself
+         * (RETURNING), not from a second read of the rows.
+         */
+        if (rows && changes_returning_ok(d, decl, stmts[i].sql)) {
+            free(captured);
+            if (changes_returning(d, decl, stmts[i].sql, params, n, rows, cm, &counts[i]) != 0)
+                goto rollback;
+            continue;
+        }
+        /*
          * MySQL: the statement notes the keys it matched, so that a row the
          * before-read saw but another writer took first gets no record.
          */

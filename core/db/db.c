@@ -769,6 +769,49 @@ int db_exec(db *d, const char *sql, const rc_value *params, size_t n, int64_t *a
     return 0;
 }
 
+int db_query_core(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn,
+                  void *user)
+{
+    db_clear_error(d);
+    if (bad_args(d, sql, params, n) || !fn)
+        return -1;
+    return d->drv->query(d, sql, params, n, fn, user) == 0 ? 0 : -1;
+}
+
+typedef struct counted_rows {
+    rc_row_fn fn;
+    void *user;
+    int64_t n;
+} counted_rows;
+
+static int count_row(void *user, const rc_value *cols, size_t n)
+{
+    counted_rows *c = user;
+    c->n++;
+    return c->fn(c->user, cols, n);
+}
+
+int db_exec_rows(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn,
+                 void *user, int64_t *affected)
+{
+    counted_rows c = { fn, user, 0 };
+    db_clear_error(d);
+    *affected = 0;
+    if (bad_args(d, sql, params, n) || !fn)
+        return -1;
+    if (d->guard != DB_GUARD_OFF && exec_refused(d, sql) != 0)
+        return -1;
+    /* The chunk's transaction is open: its fence covers the write. */
+    if (d->guard == DB_GUARD_WRITE_TX && !d->in_tx) {
+        db_set_error(d, DB_OWN_ERROR, "db_exec_rows outside a transaction during a run");
+        return -1;
+    }
+    if (d->drv->query(d, sql, params, n, count_row, &c) != 0)
+        return -1;
+    *affected = c.n;
+    return 0;
+}
+
 /* "ROLLBACK TO" undoes a write hidden in a query inside a read-write transaction. */
 #define QUERY_SAVEPOINT "rc_query"
 

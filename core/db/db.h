@@ -82,6 +82,24 @@ const char *db_driver_name(const db *d); /* "mysql" or "sqlite" */
 /* See rc_api.db_exec / db_query in reconciler.h. Return 0 or -1. */
 int db_exec(db *d, const char *sql, const rc_value *params, size_t n, int64_t *affected);
 int db_query(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn, void *user);
+
+/*
+ * The core's own read (change records' before- and after-reads): as
+ * db_query, without the guard's care for a plugin's SQL (on MySQL a
+ * savepoint and a rollback to it around every query in a read-write
+ * transaction: two round trips more each time). Never for plugin SQL.
+ */
+int db_query_core(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn,
+                  void *user);
+
+/*
+ * The core's own write that returns rows (SQLite's UPDATE ... RETURNING,
+ * for change records): refused as db_exec refuses a statement, and only
+ * inside an open transaction while the session is guarded; each row goes
+ * to fn, and *affected is the number of rows. 0 or -1.
+ */
+int db_exec_rows(db *d, const char *sql, const rc_value *params, size_t n, rc_row_fn fn,
+                 void *user, int64_t *affected);
 /*
  * Compile sql on the server (or in SQLite) without running it: 0, or -1
  * with the error (syntax, unknown table or column). The statement stays in

@@ -8,6 +8,7 @@
  * (it gets a clear error instead of "Commands out of sync").
  */
 #include "db/db_impl.h"
+#include "base/log.h"
 #include "base/util.h"
 
 #include <poll.h>
@@ -133,9 +134,10 @@ static void watch_thread(void)
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    /* Through the logger, so that --log-format json keeps every line JSON. */
     if (util_thread_start(&t, &a, watch_main, NULL) != 0)
-        fprintf(stderr, "reconciler: cannot start the database stop watcher; a stop waits "
-                "for the database's timeouts\n");
+        log_warn("cannot start the database stop watcher; a stop waits for the database's "
+                 "timeouts");
     pthread_attr_destroy(&a);
 }
 

@@ -46,7 +46,7 @@ typedef struct step_run {
     int record_changes;     /* steps[].record_changes, and not a dry run */
     int64_t run_id;         /* the run's history id (0: none), for the records */
     const char *job;        /* the job's name for the records ("" when none) */
-    rc_change_decl *decls;       /* declare_changes()'s copy (owned), for the next chunked call */
+    rc_change_decl *decls;       /* declare_changes()'s copy, for the next chunked call */
     size_t ndecls;
     int64_t changes_recorded;    /* records written with committed chunks */
     int64_t unrecorded;          /* rows changed that no record describes */
@@ -59,17 +59,17 @@ typedef struct step_run {
 #define HOST_NO_CAP (-1)
 
 /*
+ * Drop a declaration that no chunked call consumed (the plugin declared
+ * and returned): called once its run() has returned.
+ */
+void host_forget_decls(step_run *sr);
+
+/*
  * Bind ctx to sr. ctx and sr must outlive the plugin's calls. It also makes
  * sr's zone the one format_time() writes in on this thread (format_time has
  * no ctx to ask: the table entry is ABI 1.0).
  */
 void host_ctx_init(rc_ctx *ctx, step_run *sr);
-
-/*
- * Free a declaration (declare_changes) that no chunked call consumed: the
- * plugin's calls on sr are over (after run() and fini(), or a hook).
- */
-void host_forget_changes(step_run *sr);
 
 /*
  * Must the step stop at its next chunk? The worker was asked to stop (by its

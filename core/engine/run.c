@@ -226,6 +226,7 @@ static int not_run(run_env *env, const run_spec *spec, int64_t run_id, const cha
         log_error("%s", history_error(env->h));
     log_set_trace(NULL, NULL);
     log_set_run(0);
+    log_set_job(NULL);
     return code;
 }
 
@@ -398,7 +399,8 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
                       (long long)run_id);
         }
     }
-    log_set_run(run_id); /* this thread's JSON lines are the run's */
+    log_set_run(run_id); /* this thread's JSON lines are the run's, and its job's */
+    log_set_job(spec->job ? spec->job->name : NULL);
     if (spec->started)
         spec->started(spec->user, run_id);
     if (spec->trace) {
@@ -490,6 +492,7 @@ int run_execute(run_env *env, const run_spec *spec, json_t **result)
     free(summary);
     log_set_trace(NULL, NULL);
     log_set_run(0);
+    log_set_job(NULL);
     if (*env->d && db_lost(*env->d)) {
         /* Reconnect before the next run rather than fail it too. */
         db_close(*env->d);

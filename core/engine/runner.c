@@ -4,6 +4,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/stop.h"
+#include "base/strbuf.h"
 #include "base/util.h"
 #include "engine/host.h"
 #include "engine/plugin.h"
@@ -45,9 +46,9 @@ static int run_step(step_run *sr)
 
     host_ctx_init(&ctx, sr);
     if (d->init && d->init(&ctx, &state) != RC_OK) {
-        host_forget_changes(sr);
         if (!sr->error)
             sr->error = xstrdup("init failed");
+        host_forget_decls(sr);
         free(sr->result_refused);
         sr->result_refused = NULL;
         return STEP_FAILED;
@@ -55,7 +56,7 @@ static int run_step(step_run *sr)
     rc = d->run(&ctx, state);
     if (d->fini)
         d->fini(state);
-    host_forget_changes(sr);
+    host_forget_decls(sr);
     char *refused = sr->result_refused;
     sr->result_refused = NULL;
     if (host_misused(sr)) {
@@ -97,7 +98,6 @@ static int hook_step(const char *file, const pipeline_step *ps, int (*hook)(rc_c
     host_ctx_init(&ctx, &sr);
     plugin_observe(ps->plugin, d ? "prepare()" : "check()", ps->cfg->name);
     int rc = hook(&ctx);
-    host_forget_changes(&sr);
     int bad = rc != RC_OK || host_misused(&sr);
     if (bad) {
         const char *why = sr.error ? sr.error
@@ -192,6 +192,20 @@ void runner_set_change_owner(int64_t run_id, const char *job)
     snprintf(owner_job, sizeof owner_job, "%s", job ? job : "");
 }
 
+/*
+ * A dry run records nothing: the step says what a real run would record as
+ * its result wouldRecordChanges (docs/plugins.md), which becomes the step's
+ * own field rather than one of its figures. -1: the step did not say.
+ */
+static int64_t would_record(const pipeline_step *ps, json_t *results)
+{
+    json_t *v = json_object_get(results, WOULD_RECORD_KEY);
+    int64_t n = json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+    if (v)
+        json_object_del(results, WOULD_RECORD_KEY);
+    return ps->cfg->record_changes || n < 0 ? n : 0;
+}
+
 void runner_step(const pipeline_step *ps, const char *file, db *d, const db_clock *clock,
                  int dry_run, step_outcome *out)
 {
@@ -251,6 +265,7 @@ void runner_step(const pipeline_step *ps, const char *file, db *d, const db_cloc
     out->retries = sr.retries;
     out->changes_recorded = sr.changes_recorded;
     out->unrecorded_changes = sr.unrecorded;
+    out->would_record = dry_run ? would_record(ps, sr.results) : 0;
     /* A transaction the plugin left open is not committed by the next one's
      * start (MySQL would, unfenced): it is rolled back here. */
     if (db_in_transaction(d)) {
@@ -370,8 +385,15 @@ void run_result_step(run_result *rr, const pipeline_step *ps, step_outcome *o)
     if (o->retries)
         log_info("step %s: %lld chunk(s) retried after a deadlock or certification conflict",
                  ps->cfg->name, (long long)o->retries);
-    json_array_append_new(rr->steps, step_json(ps, o,
-                                               o->results ? o->results : jx(json_object())));
+    json_t *sj = step_json(ps, o, o->results ? o->results : jx(json_object()));
+    /* Only a dry run says what it would record; null: the step did not say. */
+    if (rr->req.dry_run) {
+        json_object_set_new(sj, "wouldRecordChanges", o->would_record >= 0
+                            ? jx(json_integer(o->would_record)) : json_null());
+        if (o->would_record > 0)
+            rr->would_record += o->would_record;
+    }
+    json_array_append_new(rr->steps, sj);
     o->results = NULL;
     step_outcome_clear(o);
 }
@@ -399,6 +421,8 @@ json_t *run_result_finish(run_result *rr, const char *interrupted, run_status *s
                              "errors", rr->errors, "uptime", (json_int_t)util_uptime_s()));
     if (interrupted)
         json_object_set_new(r, "interrupted", jx(json_true()));
+    if (rr->req.dry_run)
+        json_object_set_new(r, "wouldRecordChanges", jx(json_integer(rr->would_record)));
     rr->steps = rr->results = rr->errors = NULL;
     *status = st;
     return r;
@@ -435,6 +459,31 @@ json_t *runner_not_run(const char *trigger, int dry_run, int64_t run_id, const c
                         "rowsChanged", 0, "results",
                         "steps", "errors", jx_text(reason),
                         "uptime", (json_int_t)util_uptime_s()));
+}
+
+static void figures_into(strbuf *b, const char *prefix, const json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    char key[256];
+    json_object_foreach((json_t *)obj, k, v) {
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+        if (json_is_object(v))
+            figures_into(b, key, v);
+        else if (json_is_integer(v) && json_integer_value(v) != 0)
+            sb_printf(b, "%s%s=%lld", b->len ? " " : "", key, (long long)json_integer_value(v));
+        else if (json_is_real(v) && json_real_value(v) != 0)
+            sb_printf(b, "%s%s=%.15g", b->len ? " " : "", key, json_real_value(v));
+        else if (json_is_true(v))
+            sb_printf(b, "%s%s=true", b->len ? " " : "", key);
+    }
+}
+
+char *runner_figures_text(const json_t *results)
+{
+    strbuf b = STRBUF_INIT;
+    figures_into(&b, "", results);
+    return sb_take(&b);
 }
 
 char *runner_summary(const json_t *r)

@@ -34,6 +34,12 @@ typedef struct step_outcome {
     int64_t retries;  /* chunks retried after a deadlock or certification conflict */
     int64_t changes_recorded;   /* change records written with its committed chunks */
     int64_t unrecorded_changes; /* rows changed that no record describes */
+    /*
+     * A dry run: the change records a real run would write, as the step
+     * reported them (its result wouldRecordChanges, taken out of results);
+     * 0 when steps[].record_changes is false; -1 when the step did not say.
+     */
+    int64_t would_record;
     trace_chunks *chunks;       /* tracing: its chunks (owned, bounded), or NULL */
 } step_outcome;
 
@@ -42,6 +48,9 @@ typedef struct step_outcome {
  * (0: none) and job name (copied; NULL is ""). A worker sets it from its
  * assignment before its first step.
  */
+/* The result key a step's dry run reports its would-be change records under. */
+#define WOULD_RECORD_KEY "wouldRecordChanges"
+
 void runner_set_change_owner(int64_t run_id, const char *job);
 void step_outcome_clear(step_outcome *o);
 
@@ -109,6 +118,7 @@ typedef struct run_result {
     int clock_ok;
     size_t n_ok, n_failed;
     int64_t rows_changed; /* every step's, for the result's rowsChanged */
+    int64_t would_record; /* a dry run: every step's would_record that said one */
     int64_t started, mono0;
 } run_result;
 
@@ -138,5 +148,13 @@ const char *runner_log_category(const char *trigger);
 
 /* The one-line summary used in logs and processing_job_logs (malloc'd). */
 char *runner_summary(const json_t *result);
+
+/*
+ * A step's figures (its "results"), flattened and space-separated for a
+ * person to scan ("leasesRepaired=5 jobs.byStatus.failed=2"): the non-zero
+ * numbers and the true flags. The terminal summary and chat alerts print it.
+ * malloc'd; "" when there is none.
+ */
+char *runner_figures_text(const json_t *results);
 
 #endif

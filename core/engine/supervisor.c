@@ -601,6 +601,7 @@ static void outcome_of(json_t *reply, step_outcome *o)
     o->retries = proto_int(&r, "retries", 0);
     o->changes_recorded = proto_int(&r, "changesRecorded", 0);
     o->unrecorded_changes = proto_int(&r, "unrecordedChanges", 0);
+    o->would_record = proto_int(&r, "wouldRecordChanges", 1); /* a dry run's only */
     int st = r.err[0] ? -1 : step_status_parse(status);
     o->status = st < 0 ? STEP_FAILED : st;
     o->results = res ? json_incref(res) : jx(json_object());

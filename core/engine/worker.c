@@ -99,6 +99,7 @@ static json_t *step_reply(json_int_t index, step_outcome *o)
                              "error", jx_text(o->error)));
     json_object_set_new(r, "changesRecorded", jx(json_integer(o->changes_recorded)));
     json_object_set_new(r, "unrecordedChanges", jx(json_integer(o->unrecorded_changes)));
+    json_object_set_new(r, "wouldRecordChanges", jx(json_integer(o->would_record)));
     /* tracing: its chunks, for their spans (at most 100 and a sum: a reply of a few kB). */
     if (o->chunks && trace_chunks_count(o->chunks))
         json_object_set_new(r, "chunks", trace_chunks_json(o->chunks));
@@ -412,6 +413,9 @@ int worker_main(void)
         goto out;
     }
     runner_set_change_owner(run_id, job);
+    /* The worker's JSON lines carry the run and job, as the supervisor's do. */
+    log_set_run(run_id);
+    log_set_job(job);
     if ((rc = load_assignment_config(assignment, &cfg, err, sizeof err)) != EXIT_OK ||
         (rc = run_prepare(cfg, strcmp(mode, "probe") == 0 ? RUN_PROBES_QUIET : 0, &p, err,
                           sizeof err)) != EXIT_OK ||

@@ -883,6 +883,14 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
         return;
     }
     job_pause p;
+    int dry = 0;
+    char why[API_WHY_MAX];
+    if (strcmp(action, "run") == 0 &&
+        api_arg_dry_run(http_query(req, "dryRun"), &dry, why, sizeof why) != 0) {
+        http_reply_error(resp, 400, "%s", why);
+        db_close(d);
+        return;
+    }
     if (strcmp(action, "run") != 0) {
         int pause = strcmp(action, "pause") == 0;
         const char *reason = pause ? http_query(req, "reason") : NULL;
@@ -917,7 +925,7 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
         else if (!enabled || !c)
             http_reply_error(resp, 409, "job '%s' is disabled (enabled: false), or new since "
                              "the service started", name);
-        else if ((got = jobctl_request(c, &running_id)) < 0)
+        else if ((got = jobctl_request(c, dry, &running_id)) < 0)
             http_reply_error(resp, 503, "reconciler is stopping");
         else if (got == 0)
             http_reply_json(resp, 409, jx(json_pack("{s:s, s:i, s:s, s:o}", "error",
@@ -927,9 +935,10 @@ static void h_job_post(void *user, const http_request *req, http_response *resp)
                                                         ? jx(json_integer(running_id))
                                                         : json_null())));
         else {
-            log_info("job %s: manual run queued", name);
-            http_reply_json(resp, 202, jx(json_pack("{s:s, s:s, s:s}", "job", name, "status",
-                                                    "queued", "trigger", "manual")));
+            log_info("job %s: manual run queued%s", name, dry ? " (dry run)" : "");
+            http_reply_json(resp, 202, jx(json_pack("{s:s, s:s, s:s, s:b}", "job", name,
+                                                    "status", "queued", "trigger", "manual",
+                                                    "dryRun", dry)));
         }
     }
     db_close(d);

@@ -33,7 +33,7 @@ jobctl *jobctl_find(jobctl *jobs, size_t n, const char *name)
     return NULL;
 }
 
-int jobctl_request(jobctl *j, int64_t *running_id)
+int jobctl_request(jobctl *j, int dry_run, int64_t *running_id)
 {
     int rc;
     pthread_mutex_lock(&j->mu);
@@ -44,6 +44,7 @@ int jobctl_request(jobctl *j, int64_t *running_id)
         rc = 0;
     else {
         j->requested = 1;
+        j->requested_dry = dry_run;
         pthread_cond_broadcast(&j->cv);
         rc = 1;
     }
@@ -72,11 +73,12 @@ int jobctl_take_manual(jobctl *j, int64_t *run_id, int *dry_run)
     return got;
 }
 
-int jobctl_take_request(jobctl *j)
+int jobctl_take_request(jobctl *j, int *dry_run)
 {
     pthread_mutex_lock(&j->mu);
     int got = j->requested;
-    j->requested = 0;
+    *dry_run = got && j->requested_dry;
+    j->requested = j->requested_dry = 0;
     /* It counts as running from now: a second request gets 409 at once. */
     if (got) {
         j->running = 1;

@@ -17,6 +17,7 @@ typedef struct jobctl {
     pthread_mutex_t mu;
     pthread_cond_t cv;    /* wakes the job's thread: a request, the stop (CLOCK_MONOTONIC) */
     int requested;        /* a run-now request waits for the job's thread */
+    int requested_dry;    /* ... for a dry run */
     int running;          /* a run of the job goes on */
     int64_t running_id;   /* its history id once known */
     int64_t next_ms;      /* wall ms the next scheduled run is due at; 0: none */
@@ -36,18 +37,19 @@ void jobctl_destroy(jobctl *j);
 jobctl *jobctl_find(jobctl *jobs, size_t n, const char *name);
 
 /*
- * HTTP thread: ask for a run now. 1 queued; 0 one is already queued or
- * running (*running_id: its id, 0 when not known yet); -1 stopping.
+ * HTTP thread: ask for a run now (a dry run: dry_run 1). 1 queued; 0 one is
+ * already queued or running (*running_id: its id, 0 when not known yet);
+ * -1 stopping.
  */
-int jobctl_request(jobctl *j, int64_t *running_id);
+int jobctl_request(jobctl *j, int dry_run, int64_t *running_id);
 
 /* Main thread: hand the queued run run_id over to the job's thread. */
 void jobctl_hand_manual(jobctl *j, int64_t run_id, int dry_run);
 /* The job's thread: take a handed-over run (1) or not (0). */
 int jobctl_take_manual(jobctl *j, int64_t *run_id, int *dry_run);
 
-/* The job's thread: take a waiting request (1) or not (0). */
-int jobctl_take_request(jobctl *j);
+/* The job's thread: take a waiting request (1, *dry_run: whether a dry run) or not (0). */
+int jobctl_take_request(jobctl *j, int *dry_run);
 
 /*
  * The job's thread: wait until the wall clock reads due_ms, a request comes

@@ -63,83 +63,93 @@ static json_t *yaml_json(const yt_node *n)
     return out;
 }
 
-static json_t *str_or_null(const char *s)
+/*
+ * The secrets: every key the key table flags CFG_SECRET is found in the
+ * pipeline's JSON by its name there (each part of its path by
+ * config_json_name: "database.url" is database.url, "notify[].url" each
+ * notify[i].url) and replaced by its redacted form. The JSON is built from
+ * the values as they are, so that flagging a key in the table is all it
+ * takes to hide it.
+ */
+static void redact_member(json_t *obj, const char *path, cfg_redact how)
 {
-    return s ? jx_text(s) : json_null();
+    char name[128], shown[2048];
+    size_t len = strcspn(path, ".");
+    config_json_name(path, len, name, sizeof name);
+    json_t *v = json_object_get(obj, name);
+    if (path[len] == '.') {
+        if (json_is_object(v))
+            redact_member(v, path + len + 1, how);
+        return;
+    }
+    if (!json_is_string(v))
+        return;
+    if (how == CFG_REDACT_DSN)
+        db_url_redact(json_string_value(v), shown, sizeof shown);
+    else if (how == CFG_REDACT_URL)
+        webhook_url_redact(json_string_value(v), shown, sizeof shown);
+    else
+        snprintf(shown, sizeof shown, "***");
+    json_object_set_new(obj, name, jx_text(shown));
+}
+
+/* prefix: "" (the top), "notify[]." (each item of a list), "jobs.NAME." (each value of a map). */
+static void redact_key(void *user, const char *prefix, const char *path, cfg_redact how)
+{
+    json_t *root = user, *v, *item;
+    char name[128];
+    size_t i;
+    const char *key;
+    if (!*prefix) {
+        redact_member(root, path, how);
+        return;
+    }
+    config_json_name(prefix, strcspn(prefix, ".["), name, sizeof name);
+    v = json_object_get(root, name);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item)
+            if (json_is_object(item))
+                redact_member(item, path, how);
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, key, item)
+            if (json_is_object(item))
+                redact_member(item, path, how);
+    }
 }
 
 json_t *reload_state_pipeline_json(const config *c)
 {
-    char url[2048];
     json_t *steps = jx(json_array()), *notify = jx(json_array()), *dirs = jx(json_array());
     for (size_t i = 0; i < c->n_plugin_dirs; i++)
         json_array_append_new(dirs, jx_text(c->plugin_dirs[i]));
+    /* Each step's and target's plain keys from the table; what their setters build, here. */
     for (size_t i = 0; i < c->n_steps; i++) {
-        const cfg_step *s = &c->steps[i];
-        json_array_append_new(steps, jx(json_pack(
-            "{s:o, s:o, s:b, s:s, s:I, s:o, s:o}", "name", jx_text(s->name),
-            "plugin", jx_text(s->plugin), "enabled", s->enabled,
-            "onError", s->on_error == CFG_ON_ERROR_ABORT ? "abort" : "continue",
-            "timeoutMs", (json_int_t)s->timeout_ms,
-            "maxChanges", s->max_changes == CFG_NO_MAX_CHANGES ? json_null()
-                                                               : jx(json_integer(s->max_changes)),
-            "options", yaml_json(s->options))));
+        json_t *s = config_api_step_json(&c->steps[i]);
+        json_object_set_new(s, "options", yaml_json(c->steps[i].options));
+        json_object_set_new(s, "memoryLimit", jx(json_integer(c->steps[i].memory_limit)));
+        json_array_append_new(steps, s);
     }
     for (size_t i = 0; i < c->n_notify; i++) {
         const cfg_notify *n = &c->notify[i];
         json_t *on = jx(json_array()), *headers = jx(json_object());
+        json_t *t = config_api_notify_json(n);
         for (unsigned bit = 1; bit < (1u << CFG_N_EVENTS); bit <<= 1)
             if (n->on & bit)
                 json_array_append_new(on, jx_text(cfg_event_name(bit)));
         for (size_t k = 0; k < n->n_headers; k++) /* names and variables only, never values */
             json_object_set_new(headers, n->headers[k].name, jx_text(n->headers[k].env));
-        webhook_url_redact(n->url, url, sizeof url);
-        json_array_append_new(notify, jx(json_pack(
-            "{s:o, s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:o}", "name", jx_text(n->name),
-            "url", jx_text(url), "on", on,
-            "format", n->format == CFG_HOOK_SLACK ? "slack"
-                      : n->format == CFG_HOOK_DISCORD ? "discord" : "json",
-            "secretEnv", str_or_null(n->secret_env), "timeoutMs", (json_int_t)n->timeout_ms,
-            "retries", (json_int_t)n->retries, "backoffMs", (json_int_t)n->backoff_ms,
-            "headersEnv", headers)));
+        json_object_set_new(t, "url", jx_text(n->url));
+        json_object_set_new(t, "on", on);
+        json_object_set_new(t, "headersEnv", headers);
+        json_array_append_new(notify, t);
     }
-    char trace_url[2048] = "";
-    if (c->tracing_endpoint)
-        webhook_url_redact(c->tracing_endpoint, trace_url, sizeof trace_url);
-    if (c->db_url)
-        db_url_redact(c->db_url, url, sizeof url);
-    return jx(json_pack(
-        "{s:{s:o, s:o, s:o, s:o, s:I, s:I, s:I},"
-        " s:{s:o, s:I}, s:o,"
-        " s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I},"
-        " s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o,"
-        " s:{s:o, s:o, s:o, s:o, s:o}}",
-        "database", "url", c->db_url ? jx_text(url) : json_null(),
-        "passwordEnv", str_or_null(c->db_password_env),
-        "passwordFile", str_or_null(c->db_password_file),
-        "timeZone", str_or_null(c->db_time_zone),
-        "connectTimeoutMs", (json_int_t)c->db_connect_timeout_ms,
-        "readTimeoutMs", (json_int_t)c->db_read_timeout_ms,
-        "writeTimeoutMs", (json_int_t)c->db_write_timeout_ms,
-        "history", "path", str_or_null(c->history_path),
-        "keepRuns", (json_int_t)c->history_keep_runs,
-        "pluginDir", dirs,
-        "schedule", "onStartup", c->schedule_on_startup,
-        "intervalMs", (json_int_t)c->schedule_interval_ms,
-        "jitterMs", (json_int_t)c->schedule_jitter_ms,
-        "lockWaitMs", (json_int_t)c->schedule_lock_wait_ms,
-        "lockTtlMs", (json_int_t)c->schedule_lock_ttl_ms,
-        "maxRunTimeMs", (json_int_t)c->schedule_max_run_time_ms,
-        "maxClockSkewMs", (json_int_t)c->schedule_max_clock_skew_ms,
-        "http", "listen", str_or_null(c->http_listen), "tokenEnv", str_or_null(c->http_token_env),
-        "log", "level", str_or_null(c->log_level), "format", str_or_null(c->log_format),
-        "steps", steps, "notify", notify,
-        "tracing", "enabled", c->tracing_enabled < 0 ? json_null()
-                                                     : jx(json_boolean(c->tracing_enabled)),
-        "endpoint", c->tracing_endpoint ? jx_text(trace_url) : json_null(),
-        "headersEnv", str_or_null(c->tracing_headers_env),
-        "serviceName", str_or_null(c->tracing_service_name),
-        "link", str_or_null(c->tracing_link)));
+    /* Every top-level key with a plain field comes from the table; what setters build, here. */
+    json_t *pipeline = config_api_json(c);
+    json_object_set_new(pipeline, "pluginDir", dirs);
+    json_object_set_new(pipeline, "steps", steps);
+    json_object_set_new(pipeline, "notify", notify);
+    config_each_secret(redact_key, pipeline);
+    return pipeline;
 }
 
 void reload_state_loaded(reload_state *rs, const config *cfg, int is_reload)

@@ -592,10 +592,12 @@ static void *job_main(void *arg)
             thread_run(jt, jt->ctl->name, &jr);
             continue;
         }
-        if (j && j->enabled && jobctl_take_request(jt->ctl)) {
-            /* POST /v1/jobs/{job}/run: the API refused it while paused. */
-            job_run jr = { .trigger = "manual", .wait_ms = j->lock_wait_ms, .rl = jt->rl,
-                           .d = &jt->d, .ctl = jt->ctl };
+        int request_dry = 0;
+        if (j && j->enabled && jobctl_take_request(jt->ctl, &request_dry)) {
+            /* POST /v1/jobs/{job}/run[?dryRun=true]: the API refused it while paused. */
+            job_run jr = { .trigger = "manual", .dry_run = request_dry,
+                           .wait_ms = j->lock_wait_ms, .rl = jt->rl, .d = &jt->d,
+                           .ctl = jt->ctl };
             char name[65];
             snprintf(name, sizeof name, "%s", j->name);
             snapshot_release(snap);

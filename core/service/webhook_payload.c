@@ -130,6 +130,25 @@ static void what_changed(strbuf *b, const json_t *r)
     }
 }
 
+/*
+ * Each step's figures, a line each ("leases: leasesRepaired=5 jobsRequeued=2"),
+ * the steps without any left out. Last in the message: a message cut to the
+ * chat's limit loses figures (in the JSON body and the run's page), never
+ * the errors or the link.
+ */
+static void step_figures(strbuf *b, const json_t *r)
+{
+    size_t i, shown = 0;
+    json_t *s;
+    json_array_foreach(json_object_get(r, "steps"), i, s) {
+        char *f = runner_figures_text(json_object_get(s, "results"));
+        if (*f)
+            sb_printf(b, "%s\n%s: %s", shown++ ? "" : "\nfigures:",
+                      json_string_value(json_object_get(s, "name")), f);
+        free(f);
+    }
+}
+
 static char *chat_text(const json_t *r, const char *event, const char *link, const char *note,
                        size_t max, int slack)
 {
@@ -150,6 +169,7 @@ static char *chat_text(const json_t *r, const char *event, const char *link, con
     }
     if (link)
         sb_printf(&b, "\n%s", link);
+    step_figures(&b, r);
     free(summary);
     char *text = sb_take(&b);
     if (slack) {

@@ -11,7 +11,9 @@ chromium-driver and Selenium:
   run dated with its year,
   a run's detail opens with its steps and result JSON, "Dry run" makes a new
   run appear, the page fits a phone's width, and the browser reports no
-  Content-Security-Policy violation; a screenshot is saved. A refused reload
+  Content-Security-Policy violation; a screenshot is saved. A run's detail
+  lists its change records a page at a time, a dry run's says what it would
+  record, and the search box finds every change record of one row. A refused reload
   shows a banner until a good file is taken; #/runs/ID opens that run.
 
   instance B (http.token_env, one slow step): the page itself loads without
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from selenium import webdriver
@@ -317,6 +320,84 @@ def test_console(driver, svc, shot):
     driver.set_window_size(1440, 1500)
 
 
+def change_ids(driver, box):
+    return driver.execute_script("return Array.from(document.querySelectorAll(arguments[0] + "
+                                 "' li.change'), e => Number(e.dataset.changeId));", box)
+
+
+def api_change_ids(svc, query, n):
+    """The ids of the first n change records query matches, newest first, from the API."""
+    ids, before = [], None
+    while len(ids) < n:
+        st, body, _ = svc.call("GET", f"/v1/changes?{query}&limit=1000" +
+                               (f"&before={before}" if before else ""))
+        check(st == 200, f"/v1/changes?{query} answered {st}")
+        ids += [c["id"] for c in body["changes"]]
+        before = body["nextBefore"]
+        if before is None:
+            break
+    return ids[:n]
+
+
+def test_changes(driver, svc):
+    """Instance A: a run's detail lists its change records, a page at a time; the
+    search box finds every change record of one row (issue 22)."""
+    # The run that changed the most rows: more than one page of records.
+    _, hist, _ = svc.call("GET", "/v1/reconciliation/history?limit=100")
+    real = [r for r in hist["runs"] if not r["dryRun"] and r["status"] == "success"]
+    counts = {r["runId"]: len(api_change_ids(svc, f"run={r['runId']}", 1000)) for r in real}
+    big = max(counts, key=counts.get)
+    check(counts[big] > 20, f"a run with more than a page of change records: {counts}")
+    want = api_change_ids(svc, f"run={big}", 40)
+    driver.get(svc.url(f"/#/runs/{big}"))
+    wait(driver, f"run {big}'s first page of change records",
+         lambda d: change_ids(d, "#run-changes") == want[:20])
+    first = text(driver, "#run-changes li.change")
+    check("processing_jobs" in first or "user_sessions" in first,
+          "a record names its table and key: " + first)
+    check("→" in first, "a record shows before → after: " + first)
+    driver.find_element(By.CSS_SELECTOR, "#run-changes .changes-more").click()
+    wait(driver, f"run {big}'s second page of change records",
+         lambda d: change_ids(d, "#run-changes") == want[:40])
+    # A dry run records nothing, and its detail says what it would have recorded.
+    dry = [r["runId"] for r in hist["runs"] if r["dryRun"] and r["status"] == "success"]
+    check(dry, "the history has a dry run")
+    driver.get(svc.url(f"/#/runs/{dry[0]}"))
+    wait(driver, f"dry run {dry[0]}'s detail says what it would record",
+         lambda d: text(d, "#detail-title") == f"Run #{dry[0]}"
+         and "a real run would record" in text(d, "#run-changes"))
+
+    # One row's history: the key changed most often, every record of it, newest first.
+    st, body, _ = svc.call("GET", "/v1/changes?table=user_sessions&limit=1000")
+    check(st == 200 and body["changes"], "user_sessions has change records")
+    keys = {}
+    for c in body["changes"]:
+        keys[c["key"]] = keys.get(c["key"], 0) + 1
+    key = max(keys, key=keys.get)
+    check(keys[key] >= 2, f"a session changed by more than one run: {keys}")
+    want = api_change_ids(svc, "table=user_sessions&key=" + urllib.parse.quote(key, safe=""),
+                          1000)
+    for css, value in (("#changes-table", "user_sessions"), ("#changes-key", key)):
+        box = driver.find_element(By.CSS_SELECTOR, css)
+        box.clear()
+        box.send_keys(value)
+    driver.find_element(By.CSS_SELECTOR, "#changes-form button[type=submit]").click()
+    wait(driver, f"every change record of user_sessions {key}",
+         lambda d: change_ids(d, "#changes-body") == want[:20])
+    shown = text(driver, "#changes-body li.change")
+    check(f"user_sessions {key}" in shown and "run #" in shown,
+          "a found record names its row and run: " + shown)
+    # A row that never changed: said plainly.
+    box = driver.find_element(By.CSS_SELECTOR, "#changes-key")
+    box.clear()
+    box.send_keys("no-such-row")
+    driver.find_element(By.CSS_SELECTOR, "#changes-form button[type=submit]").click()
+    wait(driver, "no records for a row that never changed",
+         lambda d: "No change records." in text(d, "#changes-body"))
+    logged = csp_violations(driver)
+    check(not logged, "the browser logged: %s" % logged)
+
+
 def set_field(driver, field_id, value):
     """Set a filter's select or date field as a person would, and tell the page."""
     driver.execute_script("var e = document.getElementById(arguments[0]); e.value = arguments[1];"
@@ -484,6 +565,7 @@ def main():
         driver = browser()
         test_console(driver, a, args.screenshot)
         test_filters(driver, a)
+        test_changes(driver, a)
         test_reload_banner(driver, a)
         test_token(driver, b, tok)
     except Failed as e:

@@ -15,10 +15,13 @@ $(BUILD)/obj/gen/console_files.o: $(BUILD)/gen/console_files.c core/service/cons
 
 # make test: load the page in headless Chromium, read the state, open a run,
 # press "Dry run", and check the token prompt; a screenshot goes to $(BUILD)/.
+# Then the runs as an operator reads them: a link per run, dates before today,
+# every step's figures (a third-party step's too), each run's notifications.
 TEST_STAGES += browser
 _test-browser: _all
 	@/usr/bin/python3 tests/browser/console_test.py --build $(BUILD) \
 	    --screenshot $(BUILD)/console.png
+	@/usr/bin/python3 tests/browser/console_runs_test.py --build $(BUILD)
 
 # make screenshot: the same test, and the console's picture in docs/http-api.md refreshed from it.
 PUBLIC += screenshot

@@ -228,7 +228,12 @@
       tr.dataset.runId = r.runId;
       tr.tabIndex = 0;
       if (r.runId === view.selected) tr.className = "selected";
-      tr.appendChild(el("td", "mono", r.runId));
+      /* #/runs/ID: the run's own address, to open or pass on (alerts carry it too). */
+      var tdId = el("td", "mono");
+      var link = el("a", "run-link", String(r.runId));
+      link.href = "#/runs/" + r.runId;
+      tdId.appendChild(link);
+      tr.appendChild(tdId);
       var tdS = el("td");
       tdS.appendChild(badge(r.status));
       tr.appendChild(tdS);
@@ -394,12 +399,120 @@
       if (s.error) box.appendChild(el("div", "step-error", s.error));
       body.appendChild(box);
     });
+    drawNotifications(body, run.notifications);
+    if (run.status !== "running") body.appendChild(runChanges(run, run.runId || brief.runId));
     if (run.status !== "running") {
       var d = el("details", "json");
       d.appendChild(el("summary", null, "Result JSON"));
       d.appendChild(el("pre", "json-text", JSON.stringify(run, null, 2)));
       body.appendChild(d);
     }
+  }
+
+  /* What each notify target was told about the run, and how it went (delivered, failed,
+   * dropped); written when the delivery ends, so a run just finished may show none yet. */
+  function drawNotifications(body, notes) {
+    if (!notes || !notes.length) return;
+    var box = el("div", "notes");
+    box.appendChild(el("div", "sub-h", "Notifications"));
+    notes.forEach(function (n) {
+      var row = el("div", "note step-head");
+      row.appendChild(el("span", "name", n.target));
+      row.appendChild(el("span", "muted", n.event));
+      row.appendChild(el("span", "badge n-" + n.status, n.status));
+      row.appendChild(el("span", "right", (n.httpCode ? "HTTP " + n.httpCode + " · " : "") +
+        n.attempts + (n.attempts === 1 ? " attempt" : " attempts")));
+      box.appendChild(row);
+      if (n.error) box.appendChild(el("div", "step-error", n.error));
+    });
+    body.appendChild(box);
+  }
+
+  /* ---- change records: a run's list, one row's history (GET /v1/changes, keyset pages) ---- */
+
+  var CHANGES_PAGE = 20;
+
+  function changeValue(v) {
+    return v === null || v === undefined ? "NULL" : typeof v === "string" ? v : JSON.stringify(v);
+  }
+
+  /* One record: which row, and each column as before → after (as text, never markup). */
+  function changeItem(c, withRun) {
+    var li = el("li", "change");
+    li.dataset.changeId = c.id;
+    var head = el("div", "step-head");
+    head.appendChild(el("span", "name mono", c.table + " " + c.key));
+    head.appendChild(el("span", "right", (withRun ? "run #" + c.runId + " · " : "") + c.step +
+                                         " · " + c.at));
+    li.appendChild(head);
+    var cols = el("div", "kv");
+    Object.keys(c.changes || {}).forEach(function (col) {
+      var pair = c.changes[col] || [];
+      var span = el("span", null, col + " ");
+      span.appendChild(el("b", null, changeValue(pair[0]) + " → " + changeValue(pair[1])));
+      cols.appendChild(span);
+    });
+    li.appendChild(cols);
+    return li;
+  }
+
+  /* Into box: the records the query matches, newest first, a page at a time ("Older"). */
+  function listChanges(box, query, withRun) {
+    clear(box);
+    var list = el("ul", "changes"), status = el("p", "muted", "Loading…");
+    var more = el("button", "btn small changes-more hidden", "Older changes");
+    var next = null;
+    more.type = "button";
+    box.appendChild(list);
+    box.appendChild(status);
+    box.appendChild(more);
+    function page(before) {
+      more.disabled = true;
+      api("GET", "/v1/changes?" + query + "&limit=" + CHANGES_PAGE +
+                 (before ? "&before=" + before : "")).then(function (r) {
+        if (r.status !== 200) {
+          status.textContent = "Not available (" + r.status + "): " + (r.body.error || "");
+          return;
+        }
+        (r.body.changes || []).forEach(function (c) { list.appendChild(changeItem(c, withRun)); });
+        var n = list.childNodes.length;
+        next = r.body.nextBefore;
+        status.textContent = n ? n + " change record" + (n === 1 ? "" : "s") +
+          (next !== null ? " shown; older ones below" : "") : "No change records.";
+        more.classList.toggle("hidden", next === null);
+        more.disabled = false;
+      }, function (e) {
+        if (e instanceof NeedToken) askToken(!!token());
+        else status.textContent = "Cannot reach the service.";
+      });
+    }
+    more.addEventListener("click", function () { if (next !== null) page(next); });
+    page(null);
+  }
+
+  /* A run's detail lists what it changed; a dry run says what it would have recorded. */
+  function runChanges(run, id) {
+    var box = el("div", "run-changes");
+    box.id = "run-changes";
+    box.appendChild(el("div", "sub-h", "Changes"));
+    if (run.dryRun) {
+      box.appendChild(el("p", "muted", "A dry run records nothing" +
+        (typeof run.wouldRecordChanges === "number" ? "; a real run would record " +
+         fmtNum(run.wouldRecordChanges) + " change records." : ".")));
+      return box;
+    }
+    var inner = el("div");
+    box.appendChild(inner);
+    listChanges(inner, "run=" + id, false);
+    return box;
+  }
+
+  function searchChanges(e) {
+    e.preventDefault();
+    var t = $("changes-table").value.trim(), k = $("changes-key").value.trim();
+    if (!t || !k) return;
+    listChanges($("changes-body"), "table=" + encodeURIComponent(t) + "&key=" +
+                encodeURIComponent(k), true);
   }
 
   function openRun(id) {
@@ -696,6 +809,7 @@
     $("btn-run").addEventListener("click", function () { postRun(false); });
     $("btn-dry").addEventListener("click", function () { postRun(true); });
     $("detail-close").addEventListener("click", closeDetail);
+    $("changes-form").addEventListener("submit", searchChanges);
     $("notice").addEventListener("click", function () { this.className = "notice hidden"; });
     $("jobs-filter").addEventListener("change", filtersChanged);
     ["f-status", "f-trigger", "f-since", "f-until"].forEach(function (id) {
