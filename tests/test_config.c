@@ -751,7 +751,7 @@ static const char *const every_key[] = {
     "database.time_zone", "history.path", "history.keep_runs", "plugin_dir", "schedule.on_startup",
     "schedule.interval", "schedule.jitter", "schedule.lock_wait", "schedule.max_run_time",
     "schedule.lock_ttl", "schedule.max_clock_skew", "http.listen",
-    "http.token_env", "http.figures_refresh", "http.figures_wait",
+    "http.token_env", "http.max_connections", "http.figures_refresh", "http.figures_wait",
     "http.figure_plugins", "http.dashboard_figures", "http.queue_figures", "log.level", "log.format", "steps", "steps[].plugin", "steps[].name",
     "steps[].options", "steps[].on_error", "steps[].enabled", "steps[].timeout",
     "steps[].max_changes", "steps[].memory_limit",
@@ -788,8 +788,8 @@ Test(config, help_lists_every_key)
         numbers++;
         cr_expect(strstr(line, " (at most ") || strstr(line, " (from "), "no range: %s", line);
     }
-    cr_assert_eq(numbers, 25, "keep_runs, changes_keep, three timeouts, interval, jitter, lock_wait, "
-                 "max_run_time, lock_ttl, max_clock_skew, figures_refresh, figures_wait, "
+    cr_assert_eq(numbers, 26, "keep_runs, changes_keep, three timeouts, interval, jitter, lock_wait, "
+                 "max_run_time, lock_ttl, max_clock_skew, max_connections, figures_refresh, figures_wait, "
                  "steps[].timeout, steps[].max_changes, notify[].timeout, retries, backoff, "
                  "jobs.NAME. every, jitter, missed_within, lock_ttl, max_run_time, lock_wait, "
                  "keep_runs");

@@ -684,7 +684,11 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
         cr_assert_eq(db_exec(t->conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
                              NULL), 0, "%s", db_errmsg(t->conn));
     cr_assert_eq(db_exec(t->conn, fill, NULL, 0, NULL), 0, "%s", db_errmsg(t->conn));
-    svc *s = fx_svc("schedule:\n  lock_ttl: 3s\n", "", steps);
+    /* The lease is renewed beside the chunks (on SQLite after each one's commit): under make
+     * tsan a chunk of 500 takes seconds, so the lease gets the deadlines' margin (th_ms). */
+    char sched[64];
+    snprintf(sched, sizeof sched, "schedule:\n  lock_ttl: %ds\n", th_ms(3000) / 1000);
+    svc *s = fx_svc(sched, "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
     s->pid = spawn(s, NULL, out);
     /* Kill it once some chunks are in, before all are. */
@@ -1176,7 +1180,7 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     int64_t t0 = mono_ms();
     kill(s->pid, SIGHUP);
     th_wait_log(s->errlog, "1 step in force", 1, 5000);
-    int64_t reload_ms = mono_ms() - t0;
+    int64_t reload_ms = mono_ms() - t0, reload_wall = wall_ms();
     cr_assert_lt(reload_ms, PROMPT_MS, "the reload took %lld ms while the dashboard hung",
                  (long long)reload_ms);
     cr_assert_eq(th_file_contains(s->errlog, "keeping the running pipeline"), 0);
@@ -1202,10 +1206,21 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     }
     cr_assert_not(answered_within(fd, 0), "the dashboard answered through the table lock");
     cr_assert_geq(th_count(t->conn, waiting), 1, "the dashboard no longer waits in the database");
-    /* The runs since the reload use the new pipeline. */
+    /* The runs since the reload use the new pipeline: the last to finish may have started
+     * before it (make tsan: slower runs), so wait for one that started after it. */
     int st;
-    json_t *last = get_json(s, "/v1/reconciliation/status", &st);
-    cr_assert_eq(st, 200);
+    json_t *last;
+    int64_t until = mono_ms() + th_ms(10000);
+    for (;;) {
+        last = get_json(s, "/v1/reconciliation/status", &st);
+        const char *at = json_string_value(json_object_get(last, "timestamp")); /* its start */
+        if (st == 200 && at && iso_ms(at) >= reload_wall)
+            break;
+        cr_assert_lt(mono_ms(), until, "no run that started after the reload finished: %s",
+                     json_dumps(last, 0));
+        json_decref(last);
+        sleep_ms(100);
+    }
     cr_assert_eq(result_number(json_array_get(json_object_get(last, "steps"), 0), "fixture",
                                "value"), 2, "the reloaded pipeline is not in force");
     json_decref(last);

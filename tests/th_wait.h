@@ -13,6 +13,18 @@
 #include <stdint.h>
 #include <criterion/criterion.h>
 
+/*
+ * A deadline of ms milliseconds as this run allows it: ms times
+ * TH_TIME_SCALE from the environment (a whole number from 1 to 20; unset or
+ * anything else: 1). `make tsan` sets it (the service under ThreadSanitizer
+ * is several times slower), as may a loaded machine. Only deadlines scale
+ * (TH_WAIT, th_wait_log, wait_for, get_fresh, svc_wait_exit and each test's
+ * Criterion .timeout, scaled before the first test starts); pacing and the
+ * time a scenario needs to pass do not.
+ */
+int th_ms(int ms);
+int th_time_scale(void);
+
 /* The monotonic clock in milliseconds. */
 int64_t mono_ms(void);
 /* Let ms milliseconds pass: pacing, never synchronisation. */
@@ -26,10 +38,11 @@ void sleep_ms(int ms);
  */
 #define TH_WAIT(cond, ms, ...)                                                    \
     do {                                                                          \
-        int64_t th_wait_end_ = mono_ms() + (ms);                                  \
+        int th_wait_ms_ = th_ms(ms);                                              \
+        int64_t th_wait_end_ = mono_ms() + th_wait_ms_;                           \
         while (!(cond)) {                                                         \
             if (mono_ms() >= th_wait_end_) {                                      \
-                cr_log_error("not within %d ms: %s", (int)(ms), #cond);          \
+                cr_log_error("not within %d ms: %s", th_wait_ms_, #cond);         \
                 cr_assert_fail("" __VA_ARGS__);                                   \
             }                                                                     \
             sleep_ms(TH_WAIT_POLL_MS);                                            \

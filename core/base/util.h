@@ -3,6 +3,7 @@
 #ifndef RC_UTIL_H
 #define RC_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,5 +49,17 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Wipe and free a secret (a password, a token); accepts NULL. */
 void util_free_secret(char *s);
+
+/*
+ * pthread_create with SIGINT, SIGTERM, SIGHUP and SIGPIPE blocked in the new
+ * thread (the caller's mask is left as it was): the process's signals are
+ * handled on the thread that installed the handlers (the service's main
+ * thread), never on a helper thread, where a handler would race with the
+ * main thread over what it touches (the wake pipe, which the main thread
+ * closes at the end). Every thread of the core starts through it; the HTTP
+ * server's (libmicrohttpd's) do the same around MHD_start_daemon. Returns
+ * pthread_create's code. Child processes set their own mask (posix_spawn).
+ */
+int util_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 
 #endif

@@ -138,6 +138,12 @@ static const cfg_key top_keys[] = {
     { "http.token_env", RC_OPT_STRING, NULL,
       "service mode: variable holding the API's bearer token; unset: no token", C(http_token_env),
       K_NO_ECHO, .check = check_env_name, .scope = CFG_BOUND, .holds = CFG_ENVNAME },
+    { "http.max_connections", RC_OPT_INT, "256",
+      "service mode: most connections the API serves at once, a thread each (the console, "
+      "dashboards, scrapers); at most half of them, and at least 8, from one client address "
+      "(a reverse proxy is one). Needs about 2 file descriptors each: a "
+      "lower RLIMIT_NOFILE is raised up to its hard limit, or warned about",
+      C(http_max_connections), .min = 8, .max = 4096, .scope = CFG_BOUND },
     { "http.public_url", RC_OPT_STRING, NULL,
       "the console's address as people reach it (https://ops.example/reconciler): webhook "
       "links point at its page of the run; unset: the run's JSON on http.listen",

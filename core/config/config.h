@@ -182,6 +182,7 @@ typedef struct config {
     char *http_listen;     /* default 127.0.0.1:3006 */
     char *http_token_env;  /* default NULL */
     char *http_public_url; /* the console as people reach it, for links in alerts; NULL */
+    int64_t http_max_connections;    /* default 256, 8 to 4096: the API's connection cap */
     int64_t http_figures_refresh_ms; /* default 15s, 1s to 1h: the figures' refresh interval */
     int64_t http_figures_wait_ms;    /* default 5s, at most 60s: ?fresh=1's longest wait */
     char **http_figure_plugins;      /* plugins refreshed for their figures (default: built in) */

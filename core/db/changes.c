@@ -245,6 +245,62 @@ int changes_check(const rc_change_decl *decl, size_t nparams, char *err, size_t 
     return 0;
 }
 
+/* Room for a copy of s and its NUL, or 0 for NULL. */
+static size_t str_room(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Copy s to *at (advanced past it); NULL stays NULL. */
+static const char *str_put(char **at, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *to = memcpy(*at, s, n);
+    *at += n;
+    return to;
+}
+
+rc_change_decl *changes_copy(const rc_change_decl *decls, size_t n)
+{
+    if (!n || !decls)
+        return NULL;
+    /* Layout: the array, then every column list, then the characters (no padding needed). */
+    size_t ptrs = 0, chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rc_change_decl *d = &decls[i];
+        if (!d->table)
+            continue; /* declares nothing: its other fields are not read */
+        chars += str_room(d->table) + str_room(d->key_column) + str_room(d->where);
+        if (d->columns) {
+            ptrs += d->ncolumns;
+            for (size_t c = 0; c < d->ncolumns; c++)
+                chars += str_room(d->columns[c]);
+        }
+    }
+    rc_change_decl *out = xmalloc(n * sizeof *out + ptrs * sizeof(char *) + chars);
+    const char **cols = (const char **)(out + n);
+    char *at = (char *)(cols + ptrs);
+    for (size_t i = 0; i < n; i++) {
+        const rc_change_decl *d = &decls[i];
+        memset(&out[i], 0, sizeof out[i]);
+        if (!d->table)
+            continue;
+        out[i] = *d;
+        out[i].table = str_put(&at, d->table);
+        out[i].key_column = str_put(&at, d->key_column);
+        out[i].where = str_put(&at, d->where);
+        if (d->columns) {
+            for (size_t c = 0; c < d->ncolumns; c++)
+                cols[c] = str_put(&at, d->columns[c]);
+            out[i].columns = cols;
+            cols += d->ncolumns;
+        }
+    }
+    return out;
+}
+
 static json_t *value_json(const rc_value *v)
 {
     json_t *j = NULL;

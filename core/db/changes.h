@@ -35,6 +35,15 @@ typedef struct change_rows change_rows;
 int changes_check(const rc_change_decl *decl, size_t nparams, char *err, size_t errlen);
 
 /*
+ * A deep copy of decls[0..n) (the array, each string and column list) in one
+ * block, freed with free(): the core keeps a declaration until the chunked
+ * call that consumes it, while the plugin's own may live on its stack only
+ * for the declare_changes call. An entry whose table is NULL is copied as
+ * all zero. NULL when n is 0.
+ */
+rc_change_decl *changes_copy(const rc_change_decl *decls, size_t n);
+
+/*
  * In the chunk's open transaction, before the statement: read the key and
  * the declared columns of the rows its WHERE matches (params are the
  * statement's, bounds included), locking them on MySQL (FOR UPDATE; SQLite's

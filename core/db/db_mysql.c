@@ -135,7 +135,7 @@ static void watch_thread(void)
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     /* Through the logger, so that --log-format json keeps every line JSON. */
-    if (pthread_create(&t, &a, watch_main, NULL) != 0)
+    if (util_thread_start(&t, &a, watch_main, NULL) != 0)
         log_warn("cannot start the database stop watcher; a stop waits for the database's "
                  "timeouts");
     pthread_attr_destroy(&a);

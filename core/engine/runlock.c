@@ -338,7 +338,7 @@ runlock *runlock_open_named(const config *cfg, const char *name, int64_t ttl_ms)
     rl->ttl_ms = rl->next_ttl_ms = ttl_ms;
     atomic_store(&rl->max_skew_ms, cfg->schedule_max_clock_skew_ms);
     lock_holder_id(rl->holder, sizeof rl->holder);
-    if (pthread_create(&rl->heartbeat, NULL, heartbeat_main, rl) != 0) {
+    if (util_thread_start(&rl->heartbeat, NULL, heartbeat_main, rl) != 0) {
         /* Without a heartbeat a lease would run out under a long run. */
         log_error("cannot start the run lock's heartbeat thread");
         abort();
@@ -436,7 +436,7 @@ void runlock_close(runlock *rl)
     if (!rl)
         return;
     db_library_hold();
-    if (pthread_create(&t, NULL, close_main, rl) != 0) {
+    if (util_thread_start(&t, NULL, close_main, rl) != 0) {
         db_library_release();
         close_now(rl);
         return;

@@ -389,7 +389,7 @@ int supervise_bounded(db **d, const char *sql, const rc_value *params, size_t n,
      * the client library until it has closed it (db/library.h).
      */
     db_library_hold();
-    if (pthread_create(&t, NULL, bounded_main, b) != 0) {
+    if (util_thread_start(&t, NULL, bounded_main, b) != 0) {
         db_library_release();
         bounded_free(b);
         return -1;

@@ -1013,6 +1013,8 @@ int api_start(const api_deps *deps, http_server **out, char *err, size_t errlen)
         .listen = deps->listen,
         .token = deps->token,
         .user = (void *)deps,
+        /* http.max_connections (the key table's bounds); the HTTP layer's own default without a file. */
+        .connection_limit = deps->boot ? (unsigned)deps->boot->http_max_connections : 0,
     };
     hc.routes = api_routes(&hc.n_routes);
     return http_start(&hc, out, err, errlen);

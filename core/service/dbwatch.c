@@ -137,7 +137,7 @@ dbwatch *dbwatch_start(const config *cfg)
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
     db_library_hold(); /* the thread may be left mid-ping by dbwatch_stop */
-    if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+    if (util_thread_start(&w->thread, NULL, watch_main, w) != 0) {
         log_error("cannot start the database watch thread");
         abort();
     }

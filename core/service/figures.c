@@ -197,7 +197,7 @@ figures *figures_start(snapshots *snaps, history *h, int run_first)
             f->as_of_ms = 0;
     }
     f->next_due = util_mono_ms(); /* at once */
-    if (pthread_create(&f->th, NULL, refresher, f) == 0) {
+    if (util_thread_start(&f->th, NULL, refresher, f) == 0) {
         f->running = 1;
     } else {
         f->stale = 1;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -757,6 +758,44 @@ const char *http_start_reason(const char *msg)
     return *reason ? reason : msg;
 }
 
+/* Descriptors besides the connections': the listening socket, MHD's ITC, the
+ * databases' connections, the history files, the workers' pipes, the log. */
+#define HTTP_FD_RESERVE 64
+
+/*
+ * Up to conns connections may be open (MHD's hard limit), a descriptor each:
+ * a soft RLIMIT_NOFILE below that and the reserve is raised as far as the
+ * hard limit allows (raising one's own soft limit needs no privilege), and
+ * what is still short is said, since past it accept() fails and clients wait
+ * or are refused without a word in the log.
+ */
+static void fd_budget(unsigned limit, unsigned conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    rlim_t need = (rlim_t)conns + HTTP_FD_RESERVE, was = rl.rlim_cur;
+    if (rl.rlim_cur >= need)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    if (want > rl.rlim_cur) {
+        struct rlimit up = { want, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+            rl.rlim_cur = want;
+            log_info("http: open files limit raised from %llu to %llu for %u connections",
+                     (unsigned long long)was, (unsigned long long)want, limit);
+        }
+    }
+    if (rl.rlim_cur < need)
+        log_warn("http: %u connections (http.max_connections) may need %llu file descriptors "
+                 "(up to %u connections open, and %d for the rest), but the open files limit "
+                 "is %llu (hard limit %llu: ulimit -n, systemd LimitNOFILE=); past it new "
+                 "connections wait or are refused. Raise the limit or lower "
+                 "http.max_connections", limit, (unsigned long long)need, conns,
+                 HTTP_FD_RESERVE, (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)rl.rlim_max);
+}
+
 int http_start(const http_config *cfg, http_server **out, char *err, size_t errlen)
 {
     const char *listen = cfg->listen ? cfg->listen : "";
@@ -793,6 +832,7 @@ int http_start(const http_config *cfg, http_server **out, char *err, size_t errl
      * routes and for closed connections that MHD has not reaped yet. No
      * per-IP limit in MHD: conn_make_room does it without locking anyone out. */
     unsigned hard = s->limit > UINT_MAX / 2 ? UINT_MAX : 2 * s->limit;
+    fd_budget(s->limit, hard);
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : 10;
     /* MHD_USE_ITC: a finished connection is reaped (NOTIFY_CLOSED) at once,
      * not at the next accept, so that it stops counting against the caps. */

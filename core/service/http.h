@@ -94,7 +94,7 @@ typedef struct http_config {
     const http_route *routes;  /* not copied: must outlive the server */
     size_t n_routes;
     void *user;                /* passed to every handler */
-    unsigned connection_limit; /* 0 = 32 */
+    unsigned connection_limit; /* 0 = 32; the service passes http.max_connections (256) */
     unsigned timeout_s;        /* per-connection idle timeout; 0 = 10 */
     unsigned request_deadline_s; /* a request's headers and body must all be in this long
                                     after the connection's start, or after the end of its
@@ -116,6 +116,11 @@ typedef struct http_config {
  * a route that is not open gets 503 (with Retry-After: 1, and the connection
  * closed) while it is over a cap; open routes are always answered, so
  * /healthz stays reachable when slow clients hold every slot.
+ *
+ * Up to twice limit connections may be open (room for the open routes and
+ * for connections not reaped yet), a descriptor each: a soft RLIMIT_NOFILE
+ * below that plus 64 is raised as far as the hard limit allows, and a
+ * warning says what is still short.
  *
  * A request body is read and discarded; one over 64 KiB gets 413. A path
  * (a prefix route's tail) or a query argument that is not valid UTF-8 gets

@@ -243,7 +243,7 @@ size_t run_state_job_stats(run_state *rs, run_job_stats *out, size_t max)
     for (size_t i = 0; i < n; i++) {
         out[i] = rs->jobs[i];
         if (out[i].last_result)
-            json_incref(out[i].last_result);
+            out[i].last_result = jx(json_deep_copy(out[i].last_result));
     }
     pthread_mutex_unlock(&rs->mu);
     return n;
@@ -280,17 +280,19 @@ json_t *run_state_last(run_state *rs, int *running)
 
 json_t *run_state_last_brief(run_state *rs)
 {
+    static const char *const keys[] = { "runId", "status", "trigger", "dryRun", "timestamp",
+                                        "durationMs" };
     json_t *brief = json_null();
     pthread_mutex_lock(&rs->mu);
     json_t *r = rs->last_result;
-    if (r)
-        brief = jx(json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}",
-                             "runId", json_object_get(r, "runId"),
-                             "status", json_object_get(r, "status"),
-                             "trigger", json_object_get(r, "trigger"),
-                             "dryRun", json_object_get(r, "dryRun"),
-                             "timestamp", json_object_get(r, "timestamp"),
-                             "durationMs", json_object_get(r, "durationMs")));
+    if (r) {
+        /* Copies, not references into r (see run_state_job_stats in run_state.h). */
+        brief = jx(json_object());
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+            json_t *v = json_object_get(r, keys[i]);
+            json_object_set_new(brief, keys[i], v ? jx(json_deep_copy(v)) : json_null());
+        }
+    }
     pthread_mutex_unlock(&rs->mu);
     return brief;
 }
@@ -299,7 +301,7 @@ void run_state_stats(run_state *rs, run_stats *out, json_t **last)
 {
     pthread_mutex_lock(&rs->mu);
     *out = rs->stats;
-    *last = rs->last_result ? json_incref(rs->last_result) : NULL;
+    *last = rs->last_result ? jx(json_deep_copy(rs->last_result)) : NULL;
     pthread_mutex_unlock(&rs->mu);
 }
 

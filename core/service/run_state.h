@@ -96,8 +96,16 @@ void run_state_finish(run_state *rs, json_t *result);
 void run_state_record(run_state *rs, json_t *result);
 /* Count job from the start (its metrics read 0 until it runs). */
 void run_state_know_job(run_state *rs, const char *job);
-/* Each job's counters and last result, in the order first seen: n filled (at most max);
- * each last (may be NULL) a reference the caller decrefs. */
+/*
+ * Each job's counters and last result, in the order first seen: n filled (at
+ * most max); each last_result (may be NULL) a copy the caller decrefs.
+ *
+ * Every result handed out is a deep copy made under the mutex, never a
+ * shared reference: the job thread that records the next run frees the old
+ * one, and jansson's reference counts do not order that free after another
+ * thread's last read (their decrement is release, not acquire-release:
+ * make tsan reported /v1/service/state's dump racing with it).
+ */
 size_t run_state_job_stats(run_state *rs, run_job_stats *out, size_t max);
 
 /* Every (job, step) pair's counts, in the order first seen: a copy the caller frees, *n
@@ -111,7 +119,7 @@ void run_state_stop(run_state *rs);
 json_t *run_state_last(run_state *rs, int *running);
 /* The last result in brief ({runId, status, trigger, dryRun, timestamp, durationMs}) or null. */
 json_t *run_state_last_brief(run_state *rs);
-/* The counters, and a reference to the last result (may be NULL; caller decrefs). */
+/* The counters, and a copy of the last result (may be NULL; caller decrefs). */
 void run_state_stats(run_state *rs, run_stats *out, json_t **last);
 /*
  * Main thread: the next scheduled run is due at wall_ms (Unix ms; the

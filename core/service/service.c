@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,14 @@
  * is for a missed slot (schedule.missed decides). */
 #define SLOT_GRACE_MS 2000
 
-static int g_wake_fd = -1;              /* the signal handlers write here */
-static volatile sig_atomic_t g_reload;  /* written by the SIGHUP handler */
+/*
+ * Written by the signal handlers (on the main thread only: every other thread
+ * starts with the signals blocked, util_thread_start) and by the API's reload
+ * (an HTTP thread), read by the main loop: atomics, lock-free and so
+ * async-signal-safe.
+ */
+static atomic_int g_wake_fd = -1; /* the signal handlers write here */
+static atomic_int g_reload;
 
 typedef struct service service;
 
@@ -92,9 +99,10 @@ struct service {
 
 static void wake(void)
 {
-    if (g_wake_fd >= 0) {
+    int fd = atomic_load(&g_wake_fd);
+    if (fd >= 0) {
         int saved = errno;
-        (void)!write(g_wake_fd, "w", 1);
+        (void)!write(fd, "w", 1);
         errno = saved;
     }
 }
@@ -109,7 +117,7 @@ static void on_stop(int sig)
 static void on_hup(int sig)
 {
     (void)sig;
-    g_reload = 1;
+    atomic_store(&g_reload, 1);
     wake();
 }
 
@@ -304,7 +312,7 @@ static int build(config *cfg, pipeline **out, char *err, size_t errlen)
 /* The API's POST /v1/service/reload: the same as a SIGHUP. */
 static void request_reload(void)
 {
-    g_reload = 1;
+    atomic_store(&g_reload, 1);
     wake();
 }
 
@@ -693,8 +701,7 @@ static int main_loop(service *s)
     while (!stop_requested()) {
         int64_t id;
         int dry;
-        if (g_reload) {
-            g_reload = 0;
+        if (atomic_exchange(&g_reload, 0)) {
             reload(s);
             continue;
         }
@@ -731,7 +738,7 @@ static void start_jobs(service *s)
 {
     for (size_t i = 0; i < s->n_jobs; i++) {
         job_thread *jt = &s->jobs[i];
-        if (pthread_create(&jt->th, NULL, job_main, jt) != 0)
+        if (util_thread_start(&jt->th, NULL, job_main, jt) != 0)
             log_error("job %s: cannot start its thread: it does not run", jt->ctl->name);
         else
             jt->started = 1;
@@ -802,7 +809,8 @@ int service_run(config *cfg, service_loader load, void *load_user)
         goto out;
     }
     s.wake_r = wake_fds[0];
-    s.rs.wake_fd = g_wake_fd = wake_fds[1];
+    s.rs.wake_fd = wake_fds[1];
+    atomic_store(&g_wake_fd, wake_fds[1]);
     install_signals();
 
     if (history_open(cfg->history_path, cfg->history_keep_runs, HISTORY_BUSY_DEFAULT_MS, &s.h,
@@ -893,7 +901,7 @@ out:
     history_close(s.fig_hist);
     snapshot_release(s.boot);
     snapshots_destroy(&s.snaps);
-    g_wake_fd = -1;
+    atomic_store(&g_wake_fd, -1);
     if (wake_fds[0] >= 0) {
         close(wake_fds[0]);
         close(wake_fds[1]);

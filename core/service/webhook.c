@@ -421,7 +421,7 @@ static lane *lane_for(webhook *w, const char *target)
     lane *l = xcalloc(1, sizeof *l);
     l->w = w;
     l->target = xstrdup(target);
-    int rc = pthread_create(&l->thread, NULL, lane_thread, l);
+    int rc = util_thread_start(&l->thread, NULL, lane_thread, l);
     if (rc != 0) {
         log_error("notify: cannot start a delivery thread for target %s: %s", target,
                   strerror(rc));

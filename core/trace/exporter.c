@@ -356,7 +356,7 @@ trace_exporter *trace_exporter_start(const trace_settings *s)
         util_free_secret(line);
     }
     e->multi = curl_multi_init();
-    int rc = e->multi ? pthread_create(&e->thread, NULL, exporter_main, e) : -1;
+    int rc = e->multi ? util_thread_start(&e->thread, NULL, exporter_main, e) : -1;
     if (rc != 0) {
         log_error("tracing: cannot start the exporter thread: %s; no trace will be sent",
                   rc > 0 ? strerror(rc) : "libcurl");
