@@ -207,31 +207,6 @@ DB_TEST(changes, abi_1_5_plugin_writes_are_unrecorded_changes)
     rig_down(&r);
 }
 
-/*
- * The core keeps its own copy of a declaration: a plugin that declares from
- * memory it then reuses (a helper's stack frame, a buffer) still gets
- * records that name the table it declared. ASan found the chunk loop
- * reading the built-in followups step's dead frame.
- */
-DB_TEST(changes, declaration_is_the_cores_own_copy)
-{
-    rig r;
-    rig_up(&r, kind, "tests/plugins", "  - plugin: scratchdecl\n");
-    db *d = r.t.conn;
-    for (int i = 0; i < 5; i++)
-        job(d, "pending", 0, "w", T_MINUS_1H);
-    json_t *res = NULL;
-    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    json_t *s = step0(res);
-    cr_assert_eq(json_integer_value(json_object_get(s, "rowsChanged")), 5);
-    cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 5);
-    cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 0);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes WHERE "
-                             "table_name = 'processing_jobs'"), 5);
-    json_decref(res);
-    rig_down(&r);
-}
-
 /* The sql step declares its update: set's columns, before and after, per row. */
 DB_TEST(changes, sql_step_records_its_update)
 {

@@ -505,47 +505,9 @@ static void chunk_seen(void *arg, int64_t start_ns, int64_t end_ns, int64_t rows
         trace_chunks_add(sr->chunks, &ch);
 }
 
-static void decls_free(rc_change_decl *d, size_t n)
-{
-    for (size_t i = 0; d && i < n; i++) {
-        free((char *)d[i].table);
-        free((char *)d[i].key_column);
-        free((char *)d[i].where);
-        for (size_t c = 0; d[i].columns && c < d[i].ncolumns; c++)
-            free((char *)d[i].columns[c]);
-        free((char **)d[i].columns);
-    }
-    free(d);
-}
-
-/*
- * The core's own copy of a declaration. A plugin may well build it on the
- * stack of a helper that returns before the chunked call (the built-in
- * followups step did: ASan saw the chunk loop read a dead frame), so
- * nothing of the plugin's memory is kept past the call that hands it over.
- */
-static rc_change_decl *decls_copy(const rc_change_decl *src, size_t n)
-{
-    rc_change_decl *d = xcalloc(n ? n : 1, sizeof *d);
-    for (size_t i = 0; i < n; i++) {
-        d[i].where_param = src[i].where_param;
-        if (!src[i].table)
-            continue; /* declares nothing: only the table's NULL counts */
-        d[i].table = xstrdup(src[i].table);
-        d[i].key_column = xstrdup(src[i].key_column);
-        d[i].where = xstrdup(src[i].where);
-        d[i].ncolumns = src[i].ncolumns;
-        char **cols = xcalloc(d[i].ncolumns ? d[i].ncolumns : 1, sizeof *cols);
-        for (size_t c = 0; c < d[i].ncolumns; c++)
-            cols[c] = xstrdup(src[i].columns[c]);
-        d[i].columns = (const char *const *)cols;
-    }
-    return d;
-}
-
 void host_forget_decls(step_run *sr)
 {
-    decls_free(sr->decls, sr->ndecls);
+    free(sr->decls);
     sr->decls = NULL;
     sr->ndecls = 0;
 }
@@ -601,7 +563,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
             sr->unrecorded += stmts[i].affected - was[i];
     }
     free(was);
-    decls_free(decls, ndecls);
+    free(decls);
     sr->changes_recorded += cm.written;
     sr->unrecorded += cm.missed; /* rows changed whose before-values were never read */
     if (after > before)
@@ -653,7 +615,8 @@ static int h_declare_changes(rc_ctx *ctx, const rc_change_decl *decls, size_t n)
             return RC_ERROR;
         }
     }
-    sr->decls = decls_copy(decls, n);
+    /* The core's own copy (changes_copy): a plugin may build it on a helper's stack. */
+    sr->decls = changes_copy(decls, n);
     sr->ndecls = n;
     return RC_OK;
 }
