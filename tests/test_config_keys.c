@@ -165,24 +165,6 @@ static void *field(const cfg_key *k, config *c)
     return (char *)c + k->off;
 }
 
-static int same(const cfg_key *k, config *a, config *b)
-{
-    const void *x = field(k, a), *y = field(k, b);
-    if (k->flags & K_INDEX)
-        return *(const int *)x == *(const int *)y;
-    switch (k->type) {
-    case RC_OPT_STRING: {
-        const char *s = *(char *const *)x, *t = *(char *const *)y;
-        return strcmp(s ? s : "", t ? t : "") == 0;
-    }
-    case RC_OPT_INT:
-    case RC_OPT_DURATION: return *(const int64_t *)x == *(const int64_t *)y;
-    case RC_OPT_BOOL: return *(const int *)x == *(const int *)y;
-    case RC_OPT_DOUBLE: return *(const double *)x == *(const double *)y;
-    }
-    return 1;
-}
-
 /* Give every plain key of c another value than it had (and another position). */
 static void change_every_key(config *c)
 {
@@ -261,12 +243,13 @@ Test(config_keys, every_key_is_bound_or_reloadable_as_the_table_says)
         if (k->scope & CFG_BOUND) {
             bound++;
             cr_assert(was_named, "bound key %s not named: %s", k->path, n.keys);
-            cr_assert(same(k, next, run), "bound key %s took the new value", k->path);
+            cr_assert(config_key_same(k, next, run), "bound key %s took the new value", k->path);
             cr_assert(same_position(k, next, run), "bound key %s: position not kept", k->path);
         } else {
             reloadable++;
             cr_assert_not(was_named, "reloadable key %s named: %s", k->path, n.keys);
-            cr_assert_not(same(k, next, run), "reloadable key %s kept the old value", k->path);
+            cr_assert_not(config_key_same(k, next, run), "reloadable key %s kept the old value",
+                          k->path);
         }
     }
     /* Both kinds exist, so that neither branch above is vacuous. */
@@ -302,12 +285,13 @@ Test(config_keys, every_worker_key_and_only_those_reach_the_worker)
         if (k->scope & CFG_WORKER) {
             workers++;
             cr_assert(sent, "worker key %s not sent: %s", k->path, line);
-            cr_assert(same(k, wrk, sup), "worker key %s did not reach the worker", k->path);
+            cr_assert(config_key_same(k, wrk, sup), "worker key %s did not reach the worker",
+                      k->path);
             cr_assert(same_position(k, wrk, sup), "worker key %s: position lost", k->path);
         } else {
             others++;
             cr_assert_not(sent, "%s sent to workers: %s", k->path, line);
-            cr_assert_not(same(k, wrk, sup), "%s reached the worker", k->path);
+            cr_assert_not(config_key_same(k, wrk, sup), "%s reached the worker", k->path);
         }
     }
     cr_assert_gt(workers, 0);

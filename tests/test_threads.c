@@ -71,7 +71,7 @@ Test(threads, every_thread_of_the_core_starts_through_util_thread_start)
                         g_direct);
     char *http = th_read("core/service/http.c");
     cr_assert_not_null(http);
-    cr_assert_not_null(strstr(http, "pthread_sigmask(SIG_BLOCK"),
+    cr_assert_not_null(strstr(http, "util_block_signals("),
                        "http.c starts its threads with the signals blocked");
     free(http);
 }

@@ -4,6 +4,7 @@
 #define RC_UTIL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,5 +62,12 @@ void util_free_secret(char *s);
  * pthread_create's code. Child processes set their own mask (posix_spawn).
  */
 int util_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+/*
+ * Block INT, TERM, HUP and PIPE on the calling thread, the mask it had in
+ * *old (restore with pthread_sigmask(SIG_SETMASK, old, NULL)): threads
+ * created meanwhile, by us or by a library, inherit the blocked mask.
+ */
+void util_block_signals(sigset_t *old);
 
 #endif

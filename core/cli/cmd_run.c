@@ -137,13 +137,9 @@ static int reload_config(void *user, config **out, char *err, size_t errlen)
 /* tracing: the pipeline's tracing: keys over the OTEL_* variables (trace/settings.h). */
 static trace_exporter *start_tracing(const config *cfg)
 {
-    trace_settings s;
     trace_overrides o = { cfg->tracing_enabled, cfg->tracing_endpoint, cfg->tracing_headers_env,
                           cfg->tracing_service_name };
-    trace_settings_load(&o, &s);
-    trace_exporter *e = trace_exporter_start(&s);
-    trace_settings_free(&s);
-    return e;
+    return trace_exporter_open(&o, NULL);
 }
 
 /* tracing: the run's spans to the exporter, unless the caller's trace is not sampled. */

@@ -1648,7 +1648,7 @@ static void *field_of(const cfg_key *k, const config *c)
     return (char *)c + k->off;
 }
 
-static int same_value(const cfg_key *k, const config *a, const config *b)
+int config_key_same(const cfg_key *k, const config *a, const config *b)
 {
     const void *x = field_of(k, a), *y = field_of(k, b);
     if (k->flags & K_INDEX)
@@ -1707,7 +1707,7 @@ void config_keep_bound(config *next, const config *running,
 {
     for (size_t i = 0; i < N_TOP; i++) {
         const cfg_key *k = &top_keys[i];
-        if (!(k->scope & CFG_BOUND) || same_value(k, next, running))
+        if (!(k->scope & CFG_BOUND) || config_key_same(k, next, running))
             continue;
         if (changed)
             changed(user, k->path);

@@ -85,4 +85,10 @@ int config_table_check_keys(const key_table *t, const char *prefix, int top, cha
 /* The top-level table, for tests that walk every key. */
 const key_table *config_top_table(void);
 
+/*
+ * Whether a and b hold the same value of k, a key with a scope (compared by
+ * its type alone; an unset string and an empty one are the same setting).
+ */
+int config_key_same(const cfg_key *k, const config *a, const config *b);
+
 #endif

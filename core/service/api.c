@@ -202,20 +202,29 @@ static const char *nonempty(const char *s)
 }
 
 /*
- * tracing.link: a run that has a trace (traceId) gets traceUrl, the link with {traceId}
+ * tracing.link: each run that has a trace (traceId) gets traceUrl, the link with {traceId}
  * replaced, for the console. The file in force decides (a reload may set or change it).
  */
-static void add_trace_url(const api_deps *a, json_t *run)
+static void add_trace_url(const char *link, json_t *run)
 {
     const char *tid = json_string_value(json_object_get(run, "traceId"));
-    if (!tid || !trace_id_valid(tid, TRACE_ID_HEX))
-        return;
-    snapshot *snap = snapshots_hold(a->snaps);
-    char *url = trace_link(snap->cfg->tracing_link, tid);
-    snapshot_release(snap);
+    char *url = tid && trace_id_valid(tid, TRACE_ID_HEX) ? trace_link(link, tid) : NULL;
     if (url)
         json_object_set_new(run, "traceUrl", jx_text(url));
     free(url);
+}
+
+/* add_trace_url on each run, with the link of the file in force (held once). */
+static void add_trace_urls(const api_deps *a, json_t *runs, json_t *one)
+{
+    snapshot *snap = snapshots_hold(a->snaps);
+    size_t i;
+    json_t *run;
+    json_array_foreach(runs, i, run)
+        add_trace_url(snap->cfg->tracing_link, run);
+    if (one)
+        add_trace_url(snap->cfg->tracing_link, one);
+    snapshot_release(snap);
 }
 
 /*
@@ -249,10 +258,8 @@ static void h_history(void *user, const http_request *req, http_response *resp)
         http_reply_error(resp, 503, "%s", history_error(a->h));
         return;
     }
-    size_t n = json_array_size(runs), i;
-    json_t *run;
-    json_array_foreach(runs, i, run)
-        add_trace_url(a, run);
+    size_t n = json_array_size(runs);
+    add_trace_urls(a, runs, NULL);
     json_t *last = n ? json_object_get(json_array_get(runs, n - 1), "runId") : NULL;
     /* A full page may be followed by more; an id of 1 has nothing older. */
     int more = (int64_t)n == limit && json_integer_value(last) > 1;
@@ -393,10 +400,10 @@ static void h_run_get(void *user, const http_request *req, http_response *resp)
     }
     json_t *r = NULL;
     int found = history_get(a->h, id, &r);
-    if (found > 0)
-        add_trace_url(a, r);
-    if (found > 0)
+    if (found > 0) {
+        add_trace_urls(a, NULL, r);
         http_reply_json(resp, 200, r);
+    }
     else if (found == 0)
         http_reply_error(resp, 404, "no finished run %lld in the history", (long long)id);
     else /* the store failed: not a 404, which would say the run does not exist */

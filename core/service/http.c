@@ -848,13 +848,8 @@ int http_start(const http_config *cfg, http_server **out, char *err, size_t errl
 
     /* MHD's threads and the reaper inherit this mask: the process's signals stay with
      * the caller's threads. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
+    sigset_t old;
+    util_block_signals(&old);
     atomic_store(&s->starting, 1);
     /* The logger comes first, or MHD prints the messages of earlier options itself. */
     s->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,

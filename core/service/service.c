@@ -167,15 +167,9 @@ static int connect_with_backoff(service *s)
  */
 static trace_exporter *service_tracing(const config *cfg)
 {
-    trace_settings ts;
     trace_overrides o = { cfg->tracing_enabled, cfg->tracing_endpoint, cfg->tracing_headers_env,
                           cfg->tracing_service_name };
-    trace_settings_load(&o, &ts);
-    trace_exporter *e = trace_exporter_start(&ts);
-    if (e)
-        log_info("service: tracing: each run's trace is sent to %s", ts.shown);
-    trace_settings_free(&ts);
-    return e;
+    return trace_exporter_open(&o, "service");
 }
 
 /*

@@ -440,3 +440,14 @@ void trace_exporter_stop(trace_exporter *e, int64_t deadline_ms, trace_export_st
     pthread_join(e->thread, NULL);
     exporter_free(e);
 }
+
+trace_exporter *trace_exporter_open(const trace_overrides *o, const char *who)
+{
+    trace_settings s;
+    trace_settings_load(o, &s);
+    trace_exporter *e = trace_exporter_start(&s);
+    if (e && who)
+        log_info("%s: tracing: each run's trace is sent to %s", who, s.shown);
+    trace_settings_free(&s);
+    return e;
+}

@@ -44,6 +44,13 @@ typedef struct trace_exporter trace_exporter;
 trace_exporter *trace_exporter_start(const trace_settings *s);
 
 /*
+ * The settings from o over the OTEL_* variables (trace_settings_load), and
+ * the exporter started with them. who non-NULL: an info line names where
+ * the traces go (the endpoint as shown, never its headers).
+ */
+trace_exporter *trace_exporter_open(const trace_overrides *o, const char *who);
+
+/*
  * Queue b's spans (b is left empty whatever happens). 0 queued; -1 dropped
  * and counted (e is NULL, the queue cannot take them all, or e is stopping).
  * Never blocks on the network.
