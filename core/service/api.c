@@ -217,6 +217,8 @@ static void add_trace_url(const char *link, json_t *run)
 /* add_trace_url on each run, with the link of the file in force (held once). */
 static void add_trace_urls(const api_deps *a, json_t *runs, json_t *one)
 {
+    if (!a->snaps)
+        return; /* an API without a pipeline (a history reader): no file, no link */
     snapshot *snap = snapshots_hold(a->snaps);
     size_t i;
     json_t *run;
