@@ -230,6 +230,50 @@ static int64_t wall_ms(void)
 }
 
 /*
+ * Stop instances s[0..n-1] (one job, reconcile, on every one) between runs,
+ * so that the stop cuts no run short (an interrupted run is never a
+ * success): pause the job through instance 1 (a row every instance reads at
+ * its next slot), wait until each instance has logged a slot skipped for the
+ * pause (its job thread then runs nothing more, and a run that was going on
+ * when the pause came has finished), then SIGTERM each and wait for exit 0.
+ * The paused slots are in the histories as skipped runs.
+ */
+static void stop_between_runs(svc *s, int n)
+{
+    th_response r;
+    cr_assert_eq(th_http(s[0].port, "POST", "/v1/jobs/reconcile/pause?reason=test-stop", NULL,
+                         NULL, &r), 0, "pause: no answer");
+    cr_assert_eq(r.status, 200, "pause: %d %s", r.status, r.body ? r.body : "");
+    th_response_free(&r);
+    for (int i = 0; i < n; i++)
+        th_wait_log(s[i].errlog, "skipped: the job is paused", 1, 60000);
+    for (int i = 0; i < n; i++)
+        kill(s[i].pid, SIGTERM);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(svc_wait_exit(&s[i], 5000), 0, "instance %d: its log:\n%s", i + 1,
+                     th_read(s[i].errlog));
+}
+
+/* Has one of s[0..n-1] finished a run (not skipped) that started at wall time t or later? */
+static int ran_since(svc *s, int n, int64_t t)
+{
+    int found = 0;
+    for (int i = 0; i < n && !found; i++) {
+        json_t *runs = history_of(&s[i]), *run;
+        size_t j;
+        json_array_foreach(runs, j, run) {
+            const char *status = json_string_value(json_object_get(run, "status"));
+            const char *at = json_string_value(json_object_get(run, "startedAt"));
+            if (status && at && strcmp(status, "skipped") != 0 &&
+                strcmp(status, "running") != 0 && iso_ms(at) >= t)
+                found = 1;
+        }
+        json_decref(runs);
+    }
+    return found;
+}
+
+/*
  * Three instances, each on its own node, 1 s interval, 22 s: no two runs
  * overlap (the history stores' start and finish, on one host's clock), about
  * one run per interval in all, and every node holds the same log rows.
@@ -248,13 +292,9 @@ Test(galera, three_instances_three_nodes, .timeout = 90)
     for (int i = 0; i < NODES; i++)
         svc_start(&s[i], NULL);
     int64_t t0 = mono_ms();
-    sleep_ms(22000);
-    for (int i = 0; i < NODES; i++)
-        kill(s[i].pid, SIGTERM);
-    for (int i = 0; i < NODES; i++)
-        cr_assert_eq(svc_wait_exit(&s[i], 5000), 0, "instance %d: its log:\n%s", i + 1,
-                     th_read(s[i].errlog));
+    sleep_ms(22000); /* the scenario: 22 s of ticks */
     double secs = (double)(mono_ms() - t0) / 1000.0;
+    stop_between_runs(s, NODES);
 
     span_ms r[200];
     size_t skipped, ok, ran = runs_of(s, NODES, r, 200, &skipped, &ok);
@@ -331,7 +371,9 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
                   "  - plugin: leases\n    options: { batch_size: 25 }\n");
     for (int i = 0; i < NODES; i++)
         svc_start(&s[i], NULL);
-    sleep_ms(1500);
+    /* Some repairs before the workers start (checked at the end). */
+    TH_WAIT(th_count(n[0].conn, "SELECT COUNT(*) FROM processing_jobs WHERE id % 7 < 6 "
+                     "AND status = 'retry'") > 0, 60000, "no run repaired a job; log 1:\n%s", th_read(s[0].errlog));
 
     /* ids % 7: 0..2 renewed on nodes 1..3, 3..5 finished on nodes 1..3, 6 left alone. */
     char *renewed[NODES], *finished[NODES];
@@ -355,11 +397,10 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
     }
     wait_workers(pids, 2 * NODES);
     int64_t w1 = wall_ms();
-    sleep_ms(2500); /* one more run after the workers: the jobs nobody took */
-    for (int i = 0; i < NODES; i++)
-        kill(s[i].pid, SIGTERM);
-    for (int i = 0; i < NODES; i++)
-        cr_assert_eq(svc_wait_exit(&s[i], 5000), 0, "instance %d", i + 1);
+    /* One more run after the workers: the jobs nobody took. */
+    TH_WAIT(ran_since(s, NODES, w1), 60000, "no run after the workers; log 1:\n%s",
+            th_read(s[0].errlog));
+    stop_between_runs(s, NODES);
 
     span_ms r[200];
     size_t skipped, ok, ran = runs_of(s, NODES, r, 200, &skipped, &ok);
@@ -609,9 +650,7 @@ Test(galera, node_killed_mid_run, .timeout = 120)
                      th_read(b.errlog));
         sleep_ms(200);
     }
-    sleep_ms(500);
-    kill(b.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&b, 5000), 0);
+    stop_between_runs(&b, 1);
 
     span_ms r[2][200];
     size_t skipped[2], ok[2], ran[2];
