@@ -19,19 +19,11 @@
 /* Two jobs: hourly (scheduled, not on start) and fails (on demand, one failing step). */
 static void setup(svc *s, th_db *t)
 {
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    svc_setup(s, t, 1, "", "", "  - plugin: fixture\n");
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\njobs:\n"
-                           "  hourly:\n    schedule: { every: 1h }\n    steps:\n"
-                           "      - plugin: fixture\n        name: tidy\n"
-                           "  fails:\n    on_startup: false\n    steps:\n"
-                           "      - plugin: fixture\n        options: { fail: true }\n",
-                           t->url, s->hist, plugins, fixtures, s->port), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
+    svc_setup_jobs(s, t, 1, "",
+                   "  hourly:\n    schedule: { every: 1h }\n    steps:\n"
+                   "      - plugin: fixture\n        name: tidy\n"
+                   "  fails:\n    on_startup: false\n    steps:\n"
+                   "      - plugin: fixture\n        options: { fail: true }\n");
 }
 
 static int cli(svc *s, const char *const *more, char **out, char **err)

@@ -30,6 +30,14 @@ typedef struct svc {
 /* Write instance n's pipeline file (see th_svc.c). */
 void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *http_extra,
                const char *steps);
+/*
+ * s's pipeline file (again) as one of named jobs: svc_setup's database,
+ * history, plugin folders and port, then top (top-level YAML lines, may be
+ * "") and a jobs: mapping whose body is jobs. Also for a reload's new file.
+ */
+void svc_write_jobs(svc *s, const char *top, const char *jobs);
+/* Instance n's pipeline file of named jobs: svc_setup, then svc_write_jobs. */
+void svc_setup_jobs(svc *s, th_db *t, int n, const char *top, const char *jobs);
 char *abs_build(const char *sub);
 char *password_env(const svc *s);
 pid_t spawn(svc *s, const char *const *env, const char *out_path);

@@ -70,17 +70,9 @@ static void jobs_cluster_db(const char *name, th_db n[NODES])
 /* Instance i's pipeline file: one job, tick, on a 2-second seconds cron. */
 static void tick_setup(svc *s, th_db *t, int i)
 {
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    svc_setup(s, t, i, "", "", "  - plugin: leases\n");
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\njobs:\n"
-                           "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
-                           "      - plugin: fixture\n        options: { pause: 100ms }\n",
-                           t->url, s->hist, plugins, fixtures, s->port), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
+    svc_setup_jobs(s, t, i, "",
+                   "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
+                   "      - plugin: fixture\n        options: { pause: 100ms }\n");
 }
 
 Test(galera, jobs_one_run_per_slot_on_three_nodes, .timeout = 120)
