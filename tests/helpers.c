@@ -208,6 +208,18 @@ int64_t th_count(db *d, const char *sql)
     return v;
 }
 
+int64_t th_job(db *d, const char *status, int attempts, const char *locked_by,
+               const char *locked_until)
+{
+    rc_value p[] = { rc_text(status), rc_int(attempts),
+                     locked_by ? rc_text(locked_by) : rc_null(),
+                     locked_until ? rc_text(locked_until) : rc_null() };
+    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
+                         "locked_until) VALUES ('test', ?, ?, ?, ?)", p, 4, NULL), 0, "%s",
+                 db_errmsg(d));
+    return th_count(d, "SELECT MAX(id) FROM processing_jobs");
+}
+
 static char *slurp_fd(int fd)
 {
     size_t cap = 4096, len = 0;
@@ -313,7 +325,8 @@ run_status rig_run_said(rig *r, const char *reference_time, int dry_run, json_t 
     /* The step workers inherit this process's stderr: for the run, a file. */
     char *path = th_path(th_tmpdir(), "rig-stderr");
     fflush(stderr);
-    int was = fcntl(2, F_DUPFD_CLOEXEC, 3), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    int was = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     cr_assert(was >= 0 && fd >= 0, "%s: %s", path, strerror(errno));
     cr_assert_eq(dup2(fd, 2), 2);
     close(fd);

@@ -65,6 +65,10 @@ void th_db_migrate(th_db *t);
 /* One scalar from a query as int64 (fails the test on error). */
 int64_t th_count(db *d, const char *sql);
 
+/* A processing_jobs row (job_type 'test') with these columns (NULL: SQL NULL); its id. */
+int64_t th_job(db *d, const char *status, int attempts, const char *locked_by,
+               const char *locked_until);
+
 /*
  * Run BUILD/reconciler with args (NULL-terminated), extra environment
  * "K=V" strings (NULL-terminated, may be NULL). Captures stdout and stderr

@@ -373,7 +373,8 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
         svc_start(&s[i], NULL);
     /* Some repairs before the workers start (checked at the end). */
     TH_WAIT(th_count(n[0].conn, "SELECT COUNT(*) FROM processing_jobs WHERE id % 7 < 6 "
-                     "AND status = 'retry'") > 0, 60000, "no run repaired a job; log 1:\n%s", th_read(s[0].errlog));
+                     "AND status = 'retry'") > 0, 60000,
+            "no run repaired a job; log 1:\n%s", th_read(s[0].errlog));
 
     /* ids % 7: 0..2 renewed on nodes 1..3, 3..5 finished on nodes 1..3, 6 left alone. */
     char *renewed[NODES], *finished[NODES];
