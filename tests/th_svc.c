@@ -129,6 +129,23 @@ int run_once(svc *s, int as_json, char **out, char **err)
     return rc;
 }
 
+int svc_cli(svc *s, const char *const *args, char **out, char **err)
+{
+    const char *all[16] = { NULL };
+    size_t n = 0;
+    for (; args[n]; n++) {
+        cr_assert_lt(n, 13, "svc_cli: too many arguments");
+        all[n] = args[n];
+    }
+    all[n++] = "-c";
+    all[n++] = s->yaml;
+    char *pw = password_env(s);
+    const char *const env[] = { pw, NULL };
+    int rc = th_run_cli(all, env, out, err);
+    free(pw);
+    return rc;
+}
+
 /* Wait up to ms for it to exit; its exit code, 128+signal, or -1 if it is still running. */
 int svc_wait_exit(svc *s, int ms)
 {

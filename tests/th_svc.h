@@ -43,6 +43,9 @@ char *password_env(const svc *s);
 pid_t spawn(svc *s, const char *const *env, const char *out_path);
 void svc_start(svc *s, const char *const *env);
 int run_once(svc *s, int as_json, char **out, char **err);
+/* `reconciler ARGS... -c FILE` (args NULL-terminated, at most 13), the database password
+ * from the environment: exit code, stdout and stderr as th_run_cli. */
+int svc_cli(svc *s, const char *const *args, char **out, char **err);
 int svc_wait_exit(svc *s, int ms);
 void svc_kill(svc *s);
 void svc_free(svc *s);

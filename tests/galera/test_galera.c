@@ -14,6 +14,7 @@
 #include "th_svc.h"
 #include "th_race.h"
 #include "db/lock.h"
+#include "th_galera.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -22,91 +23,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#define NODES 3
-
-static const char *env_of(const char *name)
-{
-    const char *v = getenv(name);
-    cr_assert(v && *v, "%s is not set: run these tests through `make test-galera`, which "
-              "starts the cluster (tests/galera/cluster)", name);
-    return v;
-}
-
-static int node_port(int i)
-{
-    char name[32];
-    snprintf(name, sizeof name, "GALERA_PORT%d", i + 1);
-    return atoi(env_of(name));
-}
-
-static pid_t node_pid(int i)
-{
-    char name[32];
-    snprintf(name, sizeof name, "GALERA_PID%d", i + 1);
-    return (pid_t)atol(env_of(name));
-}
-
-static db *open_url(const char *url, const char *password)
-{
-    char err[512];
-    db_url u;
-    db *d = NULL;
-    db_options o = { .password = password };
-    cr_assert_eq(db_url_parse(url, NULL, &u, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_open(&u, &o, &d, err, sizeof err), DB_OK, "%s: %s", url, err);
-    db_url_free(&u);
-    return d;
-}
-
-/*
- * A fresh database `name`, migrated through node 1; n[i] points at node i.
- * Test connections read with wsrep_sync_wait = 1, so that a check on one
- * node sees every write the cluster committed before it (causal reads).
- */
-static void cluster_db(const char *name, th_db n[NODES])
-{
-    const char *user = env_of("GALERA_USER"), *pw = env_of("GALERA_PASSWORD");
-    char *url = NULL, sql[160];
-    cr_assert_neq(asprintf(&url, "mysql://%s@127.0.0.1:%d/mysql", user, node_port(0)), -1);
-    db *admin = open_url(url, pw);
-    free(url);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS `%s`", name);
-    cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
-    snprintf(sql, sizeof sql, "CREATE DATABASE `%s`", name);
-    cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
-    db_close(admin);
-    for (int i = 0; i < NODES; i++) {
-        memset(&n[i], 0, sizeof n[i]);
-        n[i].kind = DB_MYSQL;
-        n[i].password = pw;
-        cr_assert_neq(asprintf(&n[i].url, "mysql://%s@127.0.0.1:%d/%s", user, node_port(i),
-                               name), -1);
-        /* DDL replicates in total order but is applied a moment later elsewhere. */
-        for (int tries = 0; !n[i].conn; tries++) {
-            char err[512];
-            db_url u;
-            db_options o = { .password = pw };
-            cr_assert_eq(db_url_parse(n[i].url, NULL, &u, err, sizeof err), 0, "%s", err);
-            if (db_open(&u, &o, &n[i].conn, err, sizeof err) != DB_OK) {
-                n[i].conn = NULL;
-                cr_assert_lt(tries, 50, "node %d: %s", i + 1, err);
-                sleep_ms(100);
-            }
-            db_url_free(&u);
-        }
-        cr_assert_eq(db_exec(n[i].conn, "SET SESSION wsrep_sync_wait = 1", NULL, 0, NULL), 0,
-                     "%s", db_errmsg(n[i].conn));
-    }
-    th_db_migrate(&n[0]);
-}
-
-static void cluster_db_free(th_db n[NODES])
-{
-    for (int i = 0; i < NODES; i++)
-        if (n[i].url)
-            th_db_destroy(&n[i]);
-}
 
 /*
  * jobs rows with ids 1..jobs (explicit: Galera's auto-increment control
@@ -282,7 +198,7 @@ Test(galera, three_instances_three_nodes, .timeout = 90)
 {
     th_db n[NODES];
     svc s[NODES];
-    cluster_db("g_instances", n);
+    galera_db("g_instances", n);
     seed_expired(n[0].conn, 200);
     const char *steps = "  - plugin: leases\n  - plugin: fixture\n    options:\n      pause: 150ms\n"
                         "  - plugin: metrics\n";
@@ -332,7 +248,7 @@ Test(galera, three_instances_three_nodes, .timeout = 90)
                 secs);
     for (int i = 0; i < NODES; i++)
         svc_free(&s[i]);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /* Every id listed in path matches sql on d (one row); how many ids. */
@@ -364,7 +280,7 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
     enum { JOBS = 3000, MOD = 7 };
     th_db n[NODES];
     svc s[NODES];
-    cluster_db("g_race", n);
+    galera_db("g_race", n);
     seed_expired(n[0].conn, JOBS);
     for (int i = 0; i < NODES; i++)
         svc_setup(&s[i], &n[i], i + 1, "schedule:\n  interval: 1s\n  jitter: 100ms\n", "",
@@ -438,7 +354,7 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
                 (long long)won_finish);
     for (int i = 0; i < NODES; i++)
         svc_free(&s[i]);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /*
@@ -453,7 +369,7 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
 
 static void conflict_rig(th_db n[NODES], svc *s, const char *name)
 {
-    cluster_db(name, n);
+    galera_db(name, n);
     seed_expired(n[0].conn, 200);
     cr_assert_eq(db_exec(n[0].conn, "CREATE TRIGGER slow_lease_clear BEFORE UPDATE ON "
                          "processing_jobs FOR EACH ROW SET @slept = IF(NEW.id = 50 AND "
@@ -547,7 +463,7 @@ Test(galera, certification_conflict_is_retried_and_counted, .timeout = 90)
     free(log);
     free(out);
     svc_free(&s);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /*
@@ -578,7 +494,7 @@ Test(galera, certification_conflicts_retry_is_bounded, .timeout = 90)
     free(log);
     free(out);
     svc_free(&s);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /* A running `run --once` process's pid holds the lock (the holder id names it). */
@@ -604,7 +520,7 @@ Test(galera, node_killed_mid_run, .timeout = 120)
     enum { JOBS = 20000 };
     th_db n[NODES];
     svc a, b;
-    cluster_db("g_kill", n);
+    galera_db("g_kill", n);
     seed_expired(n[0].conn, JOBS);
     svc_setup(&a, &n[2], 1, "schedule:\n  lock_ttl: 3s\n", "",
               "  - plugin: leases\n    options: { batch_size: 10 }\n");
@@ -628,7 +544,7 @@ Test(galera, node_killed_mid_run, .timeout = 120)
         sleep_ms(50);
     }
     int64_t killed_at = wall_ms();
-    cr_assert_eq(kill(node_pid(2), SIGKILL), 0);
+    cr_assert_eq(kill(galera_node_pid(2), SIGKILL), 0);
     int64_t left = th_count(n[0].conn, "SELECT COUNT(*) FROM processing_jobs "
                             "WHERE locked_until IS NOT NULL");
     cr_assert_gt(left, 0, "the run ended before the kill: make it longer");
@@ -684,5 +600,5 @@ Test(galera, node_killed_mid_run, .timeout = 120)
     svc_free(&a);
     svc_free(&b);
     n[2].conn = (db_close(n[2].conn), NULL);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
