@@ -336,7 +336,6 @@ run_status rig_run_said(rig *r, const char *reference_time, int dry_run, json_t 
     close(was);
     *said = th_read(path);
     cr_assert_not_null(*said, "%s", path);
-    fputs(*said, stderr); /* still shown where the test's output goes */
     free(path);
     const char *st = json_string_value(json_object_get(*res, "status"));
     cr_assert_not_null(st);
@@ -348,6 +347,7 @@ run_status rig_run(rig *r, const char *reference_time, int dry_run, json_t **res
 {
     char *said = NULL;
     run_status st = rig_run_said(r, reference_time, dry_run, res, &said);
+    fputs(said, stderr); /* still shown where the test's output goes */
     /* The supervisor only logs a worker's exit status after its last step (it changes no
      * outcome): a leak in the worker's code would pass unseen but for this. */
     cr_assert_null(strstr(said, "LeakSanitizer"), "a step worker leaked (make asan):\n%s", said);

@@ -104,7 +104,7 @@ void rig_down(rig *r);
  */
 run_status rig_run(rig *r, const char *reference_time, int dry_run, json_t **res);
 /* The same without that check; *said (malloc'd) is all the run and its workers wrote to
- * stderr (also passed on to the test's stderr). */
+ * stderr, which is not passed on (rig_run passes it on to the test's stderr). */
 run_status rig_run_said(rig *r, const char *reference_time, int dry_run, json_t **res,
                         char **said);
 
