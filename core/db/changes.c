@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* changes.c - see changes.h. */
 #include "db/changes.h"
+#include "db/changes_impl.h"
 #include "base/json.h"
 #include "base/strbuf.h"
 #include "base/text.h"
@@ -25,13 +26,6 @@
  * per chunk, were a third of what records cost.)
  */
 
-/* A value read from a row, owned (text copied): what the record says of it. */
-typedef struct cval {
-    rc_value_type type; /* RC_NULL, RC_INT, RC_DOUBLE or RC_TEXT */
-    int64_t i;
-    double d;
-    char *s;
-} cval;
 
 static void cval_set(cval *c, const rc_value *v)
 {
@@ -117,12 +111,6 @@ static void cval_json(strbuf *sb, const cval *c)
     sb_putc(sb, '"');
 }
 
-/* An open-addressing map from text (not owned) to a row number. */
-typedef struct strmap {
-    size_t cap, n;
-    const char **keys;
-    size_t *vals;
-} strmap;
 
 static uint64_t hash_text(const char *s)
 {
@@ -179,14 +167,6 @@ static void strmap_free(strmap *m)
 
 static int text_row(void *user, const rc_value *cols, size_t n);
 
-struct change_rows {
-    size_t n, cap, ncols;
-    rc_value *key;        /* as read (text pointing into keytext) */
-    char **keytext;       /* the key as text: the record's row_key */
-    cval *before;         /* ncols values per row */
-    unsigned char *live;  /* 0: the statement did not change the row after all */
-    strmap index;         /* keytext -> row number */
-};
 
 /* One column of a record: its first before, its last after. */
 typedef struct rec_col {
@@ -318,7 +298,7 @@ static json_t *value_json(const rc_value *v)
     }
 }
 
-static char *key_text(const rc_value *v)
+char *changes_key_text(const rc_value *v)
 {
     switch (v->type) {
     case RC_INT:
@@ -362,7 +342,7 @@ static int before_row(void *user, const rc_value *cols, size_t n)
         r->before = xrealloc(r->before, r->cap * b->ncols * sizeof *r->before);
         r->live = xrealloc(r->live, r->cap);
     }
-    r->keytext[r->n] = key_text(&cols[0]);
+    r->keytext[r->n] = changes_key_text(&cols[0]);
     r->key[r->n] = cols[0];
     if (cols[0].type == RC_TEXT)
         r->key[r->n].s = r->keytext[r->n];
@@ -417,7 +397,7 @@ static int after_row(void *user, const rc_value *cols, size_t n)
     else if (cols[0].type == RC_INT)
         snprintf(buf, sizeof buf, "%lld", (long long)cols[0].i), k = buf;
     else
-        k = owned = key_text(&cols[0]);
+        k = owned = changes_key_text(&cols[0]);
     size_t *at = strmap_get(&a->r->index, k);
     free(owned);
     if (!at)
@@ -479,7 +459,7 @@ static rec *record_of(changes_meta *m, const char *table, const char *key)
  * latest; after NULL: the row is gone (each column's after is null). The
  * values are moved out of rows and after.
  */
-static void note_row(changes_meta *m, const rc_change_decl *decl, change_rows *rows, size_t i,
+void changes_note_row(changes_meta *m, const rc_change_decl *decl, change_rows *rows, size_t i,
                      cval *after)
 {
     rec *r = record_of(m, decl->table, rows->keytext[i]);
@@ -579,7 +559,7 @@ int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_met
     /* A row the statement deleted is not read back: each of its values is null after. */
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         if (r->live[i])
-            note_row(m, decl, r, i, a.got[i] ? a.after : NULL);
+            changes_note_row(m, decl, r, i, a.got[i] ? a.after : NULL);
     after_free(&a);
     free(p);
     change_rows_free(r);
@@ -587,7 +567,7 @@ int changes_after(db *d, const rc_change_decl *decl, change_rows *r, changes_met
 }
 
 /* Does stmt end with " WHERE " and decl's where (then a clause may follow it)? */
-static int ends_with_where(const rc_change_decl *decl, const char *stmt)
+int changes_ends_with_where(const rc_change_decl *decl, const char *stmt)
 {
     size_t ls = strlen(stmt), lw = strlen(decl->where), lk = strlen(" WHERE ");
     return ls >= lw + lk && strcmp(stmt + ls - lw, decl->where) == 0 &&
@@ -598,7 +578,7 @@ int changes_returning_ok(db *d, const rc_change_decl *decl, const char *stmt)
 {
     /* RETURNING came with SQLite 3.35.0; an older library reads the rows again. */
     return db_get_kind(d) == DB_SQLITE && sqlite3_libversion_number() >= 3035000 &&
-           strncasecmp(stmt, "UPDATE ", 7) == 0 && ends_with_where(decl, stmt);
+           strncasecmp(stmt, "UPDATE ", 7) == 0 && changes_ends_with_where(decl, stmt);
 }
 
 int changes_returning(db *d, const rc_change_decl *decl, const char *stmt,
@@ -616,7 +596,7 @@ int changes_returning(db *d, const rc_change_decl *decl, const char *stmt,
     /* Only the rows it returned changed (a row it did not is left as it was). */
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         if (r->live[i] && a.got[i])
-            note_row(m, decl, r, i, a.after);
+            changes_note_row(m, decl, r, i, a.after);
     after_free(&a);
     change_rows_free(r);
     return rc;
@@ -693,7 +673,9 @@ void changes_discard(changes_meta *m)
 char *changes_capture_sql(db *d, const rc_change_decl *decl, const char *stmt)
 {
     size_t ls = strlen(stmt), lw = strlen(decl->where), lk = strlen(" WHERE ");
-    if (db_get_kind(d) != DB_MYSQL || !ends_with_where(decl, stmt))
+    /* (A DELETE has no SET clause to note in: its rows are read, and gone after.) */
+    if (db_get_kind(d) != DB_MYSQL || strncasecmp(stmt, "UPDATE ", 7) != 0 ||
+        !changes_ends_with_where(decl, stmt))
         return NULL;
     /*
      * No placeholder is added: the statement's parameters keep their places.
@@ -709,7 +691,7 @@ char *changes_capture_sql(db *d, const rc_change_decl *decl, const char *stmt)
                      stmt + ls - lw - lk);
 }
 
-static int ignore_row(void *user, const rc_value *cols, size_t n)
+int changes_ignore_row(void *user, const rc_value *cols, size_t n)
 {
     (void)user;
     (void)cols;
@@ -717,9 +699,16 @@ static int ignore_row(void *user, const rc_value *cols, size_t n)
     return 0;
 }
 
+void changes_meta_done(changes_meta *m)
+{
+    changes_discard(m);
+    free(m->plans);
+    m->plans = NULL;
+}
+
 int changes_capture_reset(db *d)
 {
-    return db_query_core(d, "SELECT @rc_changed := NULL", NULL, 0, ignore_row, NULL);
+    return db_query_core(d, "SELECT @rc_changed := NULL", NULL, 0, changes_ignore_row, NULL);
 }
 
 static int text_row(void *user, const rc_value *cols, size_t n)

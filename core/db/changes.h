@@ -26,7 +26,16 @@ typedef struct changes_meta {
      * until a row changes.
      */
     struct change_set *rows;
+    /*
+     * MySQL: per declaration, whether and how its statement notes its own
+     * rows (changes_noted); looked up once per chunked call. Owned, freed by
+     * changes_meta_done.
+     */
+    struct capture_plan *plans;
 } changes_meta;
+
+/* Free what the chunked call's meta gathered (the plans; the open chunk's rows). */
+void changes_meta_done(changes_meta *m);
 
 /* The rows one statement is about to change, read before it runs (opaque). */
 typedef struct change_rows change_rows;
@@ -94,6 +103,21 @@ void change_rows_free(change_rows *rows);
  * statement does not end with " WHERE " and its declared where.
  */
 char *changes_capture_sql(db *d, const rc_change_decl *decl, const char *stmt);
+
+/*
+ * MySQL: run stmt (an UPDATE of decl's table ending with " WHERE " and its
+ * where) so that it notes each row it matches, its key and its declared
+ * columns' values before and after, in session variables, and note in
+ * m->rows every row whose values changed: no read of the rows before or
+ * after, and the before-values are those under the statement's own row
+ * locks. rows_hint is the chunk's row count (the find's). Returns 1 when it
+ * ran stmt (*affected set), 0 when stmt cannot be run so (the caller reads
+ * the rows instead: changes_before, changes_capture_sql), -1 on a database
+ * error (db_errmsg). Rows it matched whose note was lost go to m->missed.
+ */
+int changes_noted(db *d, size_t i, const rc_change_decl *decl, const char *stmt,
+                  const rc_value *params, size_t n, int64_t rows_hint, changes_meta *m,
+                  int64_t *affected);
 
 /* Clear @rc_changed before a captured statement: 0, or -1 (db_errmsg). */
 int changes_capture_reset(db *d);

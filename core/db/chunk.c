@@ -190,6 +190,13 @@ static int apply_chunk(db *d, const rc_chunk_key *key, const bound *lo, const bo
             memcpy(params, stmts[i].params, stmts[i].n * sizeof *params);
         size_t n = bind_bound(params, stmts[i].n, key, lo);
         n = bind_bound(params, n, key, hi);
+        /* MySQL: the statement notes its rows' values before and after itself. */
+        int noted = decl ? changes_noted(d, i, decl, stmts[i].sql, params, n, hi->rows, cm,
+                                         &counts[i]) : 0;
+        if (noted < 0)
+            goto rollback;
+        if (noted)
+            continue;
         /* The rows' values before, read (and on MySQL locked) in this transaction. */
         char *captured = decl ? changes_capture_sql(d, decl, stmts[i].sql) : NULL;
         if (decl && changes_before(d, decl, params, n, &rows) != 0) {

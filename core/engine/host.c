@@ -563,6 +563,7 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
             sr->unrecorded += stmts[i].affected - was[i];
     }
     free(was);
+    changes_meta_done(&cm);
     free(decls);
     sr->changes_recorded += cm.written;
     sr->unrecorded += cm.missed; /* rows changed whose before-values were never read */
