@@ -160,7 +160,8 @@ $(BUILD)/libcore.a: $(CORE_OBJ)
 # counts as new (a pattern rule would make it an intermediate file, which
 # make does not remake for its own sake).
 DEPFILES = $(patsubst %.c,$(BUILD)/obj/%.d,$(CORE_SRC) core/cli/main.c tools/scenario_check.c \
-               $(TEST_SRC) tests/galera/test_galera.c tests/galera/test_galera_jobs.c)
+               $(TEST_SRC) tests/galera/test_galera.c tests/galera/test_galera_jobs.c \
+               tests/galera/th_galera.c)
 $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<

@@ -65,6 +65,10 @@ void th_db_migrate(th_db *t);
 /* One scalar from a query as int64 (fails the test on error). */
 int64_t th_count(db *d, const char *sql);
 
+/* A processing_jobs row (job_type 'test') with these columns (NULL: SQL NULL); its id. */
+int64_t th_job(db *d, const char *status, int attempts, const char *locked_by,
+               const char *locked_until);
+
 /*
  * Run BUILD/reconciler with args (NULL-terminated), extra environment
  * "K=V" strings (NULL-terminated, may be NULL). Captures stdout and stderr
@@ -93,8 +97,16 @@ typedef struct rig {
 void rig_up(rig *r, db_kind kind, const char *plugdir, const char *steps_yaml);
 void rig_down(rig *r);
 
-/* Run r once; returns the status, *res the result (caller decrefs). */
+/*
+ * Run r once; returns the status, *res the result (caller decrefs). Fails the
+ * test when a step worker's LeakSanitizer report (make asan) is among what the
+ * run wrote to stderr.
+ */
 run_status rig_run(rig *r, const char *reference_time, int dry_run, json_t **res);
+/* The same without that check; *said (malloc'd) is all the run and its workers wrote to
+ * stderr, which is not passed on (rig_run passes it on to the test's stderr). */
+run_status rig_run_said(rig *r, const char *reference_time, int dry_run, json_t **res,
+                        char **said);
 
 /* A checksum of every row of table (ordered by its first column). */
 uint64_t th_checksum(db *d, const char *table);

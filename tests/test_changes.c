@@ -10,18 +10,6 @@
 #define T_MINUS_1H "2030-06-15 11:00:00"
 #define T_PLUS_1H "2030-06-15 13:00:00"
 
-static int64_t job(db *d, const char *status, int attempts, const char *locked_by,
-                   const char *locked_until)
-{
-    rc_value p[] = { rc_text(status), rc_int(attempts),
-                     locked_by ? rc_text(locked_by) : rc_null(),
-                     locked_until ? rc_text(locked_until) : rc_null() };
-    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
-                         "locked_until) VALUES ('test', ?, ?, ?, ?)", p, 4, NULL), 0, "%s",
-                 db_errmsg(d));
-    return th_count(d, "SELECT MAX(id) FROM processing_jobs");
-}
-
 typedef struct record {
     char step[64], table[64], key[32];
     json_t *changes;
@@ -99,12 +87,12 @@ DB_TEST(changes, leases_records_each_changed_row_once)
     rig r;
     rig_up(&r, kind, "plugins", "  - plugin: leases\n");
     db *d = r.t.conn;
-    int64_t requeue = job(d, "processing", 0, "w1", T_MINUS_1H);
-    int64_t fail = job(d, "processing", 3, "w1", T_MINUS_1H);
-    int64_t orphan = job(d, "processing", 1, "w2", NULL);
-    int64_t stale = job(d, "completed", 1, "w5", T_MINUS_1H);
-    int64_t live = job(d, "processing", 0, "w3", T_PLUS_1H);
-    int64_t idle = job(d, "completed", 1, NULL, NULL);
+    int64_t requeue = th_job(d, "processing", 0, "w1", T_MINUS_1H);
+    int64_t fail = th_job(d, "processing", 3, "w1", T_MINUS_1H);
+    int64_t orphan = th_job(d, "processing", 1, "w2", NULL);
+    int64_t stale = th_job(d, "completed", 1, "w5", T_MINUS_1H);
+    int64_t live = th_job(d, "processing", 0, "w3", T_PLUS_1H);
+    int64_t idle = th_job(d, "completed", 1, NULL, NULL);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     json_t *s = step0(res);
@@ -144,7 +132,7 @@ DB_TEST(changes, dry_run_records_nothing)
     rig r;
     rig_up(&r, kind, "plugins", "  - plugin: leases\n");
     db *d = r.t.conn;
-    job(d, "processing", 0, "w1", T_MINUS_1H);
+    th_job(d, "processing", 0, "w1", T_MINUS_1H);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
@@ -158,7 +146,7 @@ DB_TEST(changes, record_changes_false_records_nothing)
     rig r;
     rig_up(&r, kind, "plugins", "  - plugin: leases\n    record_changes: false\n");
     db *d = r.t.conn;
-    job(d, "processing", 0, "w1", T_MINUS_1H);
+    th_job(d, "processing", 0, "w1", T_MINUS_1H);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 1);
@@ -175,7 +163,7 @@ DB_TEST(changes, many_chunks_one_record_per_row)
     rig_up(&r, kind, "plugins", "  - plugin: leases\n    options:\n      batch_size: 7\n");
     db *d = r.t.conn;
     for (int i = 0; i < 100; i++)
-        job(d, "processing", i % 5, "w", i % 2 ? T_MINUS_1H : NULL);
+        th_job(d, "processing", i % 5, "w", i % 2 ? T_MINUS_1H : NULL);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     int64_t changed = th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status <> "
@@ -195,7 +183,7 @@ DB_TEST(changes, abi_1_5_plugin_writes_are_unrecorded_changes)
     rig_up(&r, kind, "tests/plugins", "  - plugin: old15\n");
     db *d = r.t.conn;
     for (int i = 0; i < 5; i++)
-        job(d, "pending", 0, "w", T_MINUS_1H);
+        th_job(d, "pending", 0, "w", T_MINUS_1H);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     json_t *s = step0(res);
@@ -217,10 +205,10 @@ DB_TEST(changes, sql_step_records_its_update)
            "      where: \"status = 'pending'\"\n      result: parked\n"
            "      batch_size: 2\n");
     db *d = r.t.conn;
-    int64_t a = job(d, "pending", 1, NULL, NULL);
-    int64_t b = job(d, "pending", 2, NULL, NULL);
-    job(d, "completed", 0, NULL, NULL);
-    int64_t c = job(d, "pending", 0, NULL, NULL);
+    int64_t a = th_job(d, "pending", 1, NULL, NULL);
+    int64_t b = th_job(d, "pending", 2, NULL, NULL);
+    th_job(d, "completed", 0, NULL, NULL);
+    int64_t c = th_job(d, "pending", 0, NULL, NULL);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), 3);
@@ -261,9 +249,9 @@ DB_TEST(changes, cli_filters_and_pages)
     rig r;
     rig_up(&r, kind, "plugins", "  - plugin: leases\n");
     db *d = r.t.conn;
-    int64_t a = job(d, "processing", 0, "w1", T_MINUS_1H);
+    int64_t a = th_job(d, "processing", 0, "w1", T_MINUS_1H);
     for (int i = 0; i < 4; i++)
-        job(d, "processing", 0, "w1", T_MINUS_1H);
+        th_job(d, "processing", 0, "w1", T_MINUS_1H);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     int64_t run = json_integer_value(json_object_get(res, "runId"));
@@ -321,8 +309,8 @@ DB_TEST(changes, without_the_table_changes_are_counted)
     db *d = r.t.conn;
     cr_assert_eq(db_exec(d, "DROP TABLE reconciler_changes", NULL, 0, NULL), 0, "%s",
                  db_errmsg(d));
-    job(d, "processing", 0, "w1", T_MINUS_1H);
-    job(d, "processing", 0, "w1", T_MINUS_1H);
+    th_job(d, "processing", 0, "w1", T_MINUS_1H);
+    th_job(d, "processing", 0, "w1", T_MINUS_1H);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 2);

@@ -36,17 +36,8 @@ static void thaw_server(void)
 /* A private server with a migrated database "bot"; t->conn stays open for checks. */
 static void private_db(th_server *srv, th_db *t)
 {
-    char err[512];
-    db_url u;
-    memset(t, 0, sizeof *t);
-    t->kind = DB_MYSQL;
-    th_server_start(srv, NULL);
+    th_server_private_db(srv, t);
     g_server = srv->pid;
-    t->url = th_server_db(srv, "bot");
-    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_open(&u, NULL, &t->conn, err, sizeof err), DB_OK, "%s", err);
-    db_url_free(&u);
-    th_db_migrate(t);
 }
 
 /* A fresh connection for checks (after a restart the old one is gone). */

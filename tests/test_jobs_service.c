@@ -16,20 +16,6 @@
 
 #define QUICK "        options: { pause: 100ms }\n"
 
-/* Instance n's pipeline file with top (top-level keys) and jobs (the jobs: mapping's body). */
-static void jobs_setup(svc *s, th_db *t, int n, const char *top, const char *jobs)
-{
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    svc_setup(s, t, n, "", "", "  - plugin: leases\n");
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\n%sjobs:\n%s",
-                           t->url, s->hist, plugins, fixtures, s->port, top, jobs), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
-}
-
 static int64_t wall_now_ms(void)
 {
     struct timeval tv;
@@ -90,7 +76,7 @@ DB_TEST(jobs_service, two_jobs_at_once_never_one_with_itself, .timeout = 60)
     svc s;
     span runs[200];
     migrated(kind, &t);
-    jobs_setup(&s, &t, 1, "",
+    svc_setup_jobs(&s, &t, 1, "",
                "  a:\n    schedule: { cron: \"* * * * * *\" }\n    steps:\n"
                "      - plugin: fixture\n        options: { pause: 1500ms }\n"
                "  b:\n    schedule: { cron: \"* * * * * *\" }\n    steps:\n"
@@ -137,7 +123,7 @@ Test(jobs_service, three_instances_one_run_per_slot, .timeout = 90)
     span runs[300];
     migrated(DB_MYSQL, &t);
     for (int i = 0; i < 3; i++)
-        jobs_setup(&s[i], &t, i + 1, "",
+        svc_setup_jobs(&s[i], &t, i + 1, "",
                    "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
                    "      - plugin: fixture\n" QUICK);
     for (int i = 0; i < 3; i++)
@@ -193,7 +179,7 @@ static void stop_across_slots(db_kind kind, const char *missed)
     migrated(kind, &t);
     snprintf(jobs, sizeof jobs, "  tick:\n    schedule: { cron: \"*/2 * * * * *\", missed: %s }\n"
              "    steps:\n      - plugin: fixture\n" QUICK, missed);
-    jobs_setup(&s, &t, 1, "", jobs);
+    svc_setup_jobs(&s, &t, 1, "", jobs);
     svc_start(&s, NULL);
     wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = 'success'", 1,
                15000, &s);
@@ -273,7 +259,7 @@ Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
     char *body = NULL, sql[256];
     migrated(DB_MYSQL, &t);
     for (int i = 0; i < 3; i++)
-        jobs_setup(&s[i], &t, i + 1, "",
+        svc_setup_jobs(&s[i], &t, i + 1, "",
                    "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
                    "      - plugin: fixture\n" QUICK);
     for (int i = 0; i < 3; i++)
@@ -345,7 +331,7 @@ DB_TEST(jobs_service, run_once_runs_startup_jobs_in_order)
     th_db t;
     svc s;
     migrated(kind, &t);
-    jobs_setup(&s, &t, 1, "",
+    svc_setup_jobs(&s, &t, 1, "",
                "  first:\n    steps:\n      - plugin: fixture\n        options: { value: 1 }\n"
                "  scheduled:\n    schedule: { every: 1h }\n    steps:\n"
                "      - plugin: fixture\n        options: { value: 2 }\n"
@@ -414,7 +400,7 @@ DB_TEST(jobs_service, jobs_command_lists_the_jobs)
     th_db t;
     svc s;
     migrated(kind, &t);
-    jobs_setup(&s, &t, 1, "",
+    svc_setup_jobs(&s, &t, 1, "",
                "  follow:\n    schedule: { cron: \"0 9 * * MON-FRI\", time_zone: Asia/Kolkata }\n"
                "    steps:\n      - plugin: fixture\n"
                "  grid:\n    schedule: { every: 5m }\n    steps:\n      - plugin: fixture\n");

@@ -14,20 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-/* s's pipeline file with only jobs (the jobs: mapping's body). */
-static void jobs_setup(svc *s, th_db *t, const char *jobs)
-{
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    svc_setup(s, t, 1, "", "", "  - plugin: fixture\n");
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\njobs:\n%s",
-                           t->url, s->hist, plugins, fixtures, s->port, jobs), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
-}
-
 /* /metrics' body (malloc'd). */
 static char *metrics(svc *s)
 {
@@ -75,7 +61,7 @@ Test(metrics_more, dry_run_label_and_step_runs, .timeout = 60)
     th_db t;
     svc s;
     migrated(DB_SQLITE, &t);
-    jobs_setup(&s, &t, JOB_WORK);
+    svc_setup_jobs(&s, &t, 1, "", JOB_WORK);
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/healthz", 200, 10000));
 
@@ -126,7 +112,7 @@ Test(metrics_more, next_run_gauge, .timeout = 60)
     svc s;
     th_response r;
     migrated(DB_SQLITE, &t);
-    jobs_setup(&s, &t, JOB_WORK "  idle:\n    on_startup: false\n    steps:\n"
+    svc_setup_jobs(&s, &t, 1, "", JOB_WORK "  idle:\n    on_startup: false\n    steps:\n"
                                 "      - plugin: fixture\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/healthz", 200, 10000));
@@ -186,7 +172,7 @@ Test(metrics_more, next_run_during_a_run_is_ahead, .timeout = 60)
     th_db t;
     svc s;
     migrated(DB_SQLITE, &t);
-    jobs_setup(&s, &t, "  work:\n    schedule: { every: 5s }\n    steps:\n"
+    svc_setup_jobs(&s, &t, 1, "", "  work:\n    schedule: { every: 5s }\n    steps:\n"
                        "      - plugin: fixture\n        options: { pause: 3s }\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/healthz", 200, 10000));

@@ -35,12 +35,7 @@ static char *get_body(svc *s, const char *path)
 static int cli(svc *s, const char *cmd, const char *arg, const char *arg2, char **out,
                char **err)
 {
-    char *pw = password_env(s);
-    const char *const env[] = { pw, NULL };
-    const char *const args[] = { cmd, "-c", s->yaml, arg, arg2, NULL };
-    int rc = th_run_cli(args, env, out, err);
-    free(pw);
-    return rc;
+    return svc_cli(s, (const char *const[]){ cmd, arg, arg2, NULL }, out, err);
 }
 
 /*

@@ -1250,16 +1250,7 @@ static void thaw_server(void)
 /* A private MariaDB server with a migrated database "bot" on it. */
 static void private_db(th_server *srv, th_db *t)
 {
-    char err[1024];
-    memset(t, 0, sizeof *t);
-    t->kind = DB_MYSQL;
-    th_server_start(srv, NULL);
-    t->url = th_server_db(srv, "bot");
-    db_url u;
-    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_open(&u, NULL, &t->conn, err, sizeof err), DB_OK, "%s", err);
-    db_url_free(&u);
-    th_db_migrate(t);
+    th_server_private_db(srv, t);
     db_close(t->conn);
     t->conn = NULL;
 }

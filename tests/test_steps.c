@@ -20,18 +20,6 @@ static const char *const ALL_STEPS =
     "  - plugin: orders\n"
     "  - plugin: metrics\n";
 
-static int64_t job(db *d, const char *status, int attempts, const char *locked_by,
-                   const char *locked_until)
-{
-    rc_value p[] = { rc_text(status), rc_int(attempts),
-                     locked_by ? rc_text(locked_by) : rc_null(),
-                     locked_until ? rc_text(locked_until) : rc_null() };
-    cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
-                         "locked_until) VALUES ('test', ?, ?, ?, ?)", p, 4, NULL), 0, "%s",
-                 db_errmsg(d));
-    return th_count(d, "SELECT MAX(id) FROM processing_jobs");
-}
-
 typedef struct job_state {
     char status[16];
     int64_t attempts;
@@ -67,18 +55,18 @@ static void check_leases(db_kind kind, const char *step_yaml)
     rig r;
     rig_up(&r, kind, "plugins", step_yaml);
     db *d = r.t.conn;
-    int64_t a = job(d, "processing", 0, "w1", T_MINUS_1H);   /* expired: retry */
-    int64_t b = job(d, "processing", 2, "w1", T_MINUS_1S);   /* max-1: retry */
-    int64_t c = job(d, "processing", 3, "w1", T_MINUS_1H);   /* = max: failed */
-    int64_t e = job(d, "processing", 1, "w2", NULL);         /* no lease: orphan, retry */
-    int64_t eq = job(d, "processing", 0, "w3", T);           /* locked_until = T: live */
-    int64_t g = job(d, "pending", 1, "w4", T_MINUS_1S);      /* stale lease on pending */
-    int64_t h = job(d, "completed", 1, "w5", T_MINUS_1H);    /* stale lease on completed */
-    int64_t i = job(d, "completed", 1, NULL, NULL);          /* nothing to do */
+    int64_t a = th_job(d, "processing", 0, "w1", T_MINUS_1H);   /* expired: retry */
+    int64_t b = th_job(d, "processing", 2, "w1", T_MINUS_1S);   /* max-1: retry */
+    int64_t c = th_job(d, "processing", 3, "w1", T_MINUS_1H);   /* = max: failed */
+    int64_t e = th_job(d, "processing", 1, "w2", NULL);         /* no lease: orphan, retry */
+    int64_t eq = th_job(d, "processing", 0, "w3", T);           /* locked_until = T: live */
+    int64_t g = th_job(d, "pending", 1, "w4", T_MINUS_1S);      /* stale lease on pending */
+    int64_t h = th_job(d, "completed", 1, "w5", T_MINUS_1H);    /* stale lease on completed */
+    int64_t i = th_job(d, "completed", 1, NULL, NULL);          /* nothing to do */
     const char *statuses[] = { "pending", "processing", "retry", "completed", "failed" };
     int64_t live[5];
     for (int k = 0; k < 5; k++)
-        live[k] = job(d, statuses[k], 4, "live", T_PLUS_1H);
+        live[k] = th_job(d, statuses[k], 4, "live", T_PLUS_1H);
 
     json_t *res;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
@@ -151,8 +139,8 @@ DB_TEST(leases, options_change_the_rules)
     rig_up(&r, kind, "plugins",
            "  - plugin: leases\n    options: { max_attempts: 1, error_message: \"gone\" }\n");
     db *d = r.t.conn;
-    int64_t a = job(d, "processing", 0, "w", T_MINUS_1H);
-    int64_t b = job(d, "processing", 1, "w", T_MINUS_1H);
+    int64_t a = th_job(d, "processing", 0, "w", T_MINUS_1H);
+    int64_t b = th_job(d, "processing", 1, "w", T_MINUS_1H);
     json_t *res;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     cr_assert_eq(th_figure(res, "jobsRequeued"), 1);
@@ -285,9 +273,9 @@ DB_TEST(orders_metrics, counts_revenue_and_durations)
     order(d, "completed", "1234.56");
     order(d, "failed", "99.99");
     order(d, "cancelled", "5.00");
-    job(d, "pending", 0, NULL, NULL);
-    job(d, "retry", 1, NULL, NULL);
-    job(d, "failed", 3, NULL, NULL);
+    th_job(d, "pending", 0, NULL, NULL);
+    th_job(d, "retry", 1, NULL, NULL);
+    th_job(d, "failed", 3, NULL, NULL);
     cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, started_at, finished_at) "
                          "VALUES ('t', 'completed', '2030-01-01 00:00:00', '2030-01-01 00:00:10'), "
                          "('t', 'completed', '2030-01-01 00:00:00', '2030-01-01 00:00:20'), "
@@ -334,7 +322,7 @@ DB_TEST(pipeline, job_log_row_dry_run_and_failing_step)
     rig r;
     rig_up(&r, kind, "plugins", ALL_STEPS);
     db *d = r.t.conn;
-    job(d, "processing", 0, "w", T_MINUS_1H);
+    th_job(d, "processing", 0, "w", T_MINUS_1H);
     session(d, "u1", "ACTIVE", 3, T_MINUS_1H, T_MINUS_1H);
     order(d, "pending", "1.00");
 
@@ -426,10 +414,10 @@ Test(steps_sqlite, noncanonical_times_are_left_alone)
     db *d = r.t.conn;
     int64_t t_unix;
     cr_assert_eq(db_parse_time(T, &t_unix), 0);
-    int64_t canonical = job(d, "processing", 1, "w", T_MINUS_1H);
-    int64_t fraction = job(d, "processing", 1, "w", "2030-06-15 11:00:00.250");
-    int64_t iso = job(d, "processing", 1, "w", "2030-06-15T11:00:00Z");
-    int64_t iso_live = job(d, "processing", 1, "w", "2030-06-15T13:00:00");
+    int64_t canonical = th_job(d, "processing", 1, "w", T_MINUS_1H);
+    int64_t fraction = th_job(d, "processing", 1, "w", "2030-06-15 11:00:00.250");
+    int64_t iso = th_job(d, "processing", 1, "w", "2030-06-15T11:00:00Z");
+    int64_t iso_live = th_job(d, "processing", 1, "w", "2030-06-15T13:00:00");
     rc_value p[] = { rc_int(t_unix + 3600) }; /* a live lease, as an epoch */
     cr_assert_eq(db_exec(d, "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
                          "locked_until) VALUES ('epoch', 'processing', 1, 'w-epoch', ?)", p, 1,

@@ -33,17 +33,8 @@ static void thaw(void)
 /* A private server with a migrated database "bot". */
 static void private_db(th_server *srv, th_db *t)
 {
-    char err[1024];
-    memset(t, 0, sizeof *t);
-    t->kind = DB_MYSQL;
-    th_server_start(srv, NULL);
+    th_server_private_db(srv, t);
     g_frozen = srv->pid;
-    t->url = th_server_db(srv, "bot");
-    db_url u;
-    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_open(&u, NULL, &t->conn, err, sizeof err), DB_OK, "%s", err);
-    db_url_free(&u);
-    th_db_migrate(t);
     db_close(t->conn);
     t->conn = NULL;
 }
@@ -123,6 +114,7 @@ Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, .fini = thaw)
     cr_assert_neq(status, -1, "still running 10 s after SIGTERM:\n%s", th_read(s.errlog));
     kill(srv.pid, SIGCONT);
     svc_free(&s);
+    th_db_destroy(&t);
     th_server_destroy(&srv);
     g_frozen = 0;
 }
@@ -154,6 +146,7 @@ Test(stopdb, run_once_frozen_sigterm, .timeout = 90, .fini = thaw)
     kill(srv.pid, SIGCONT);
     free(out);
     svc_free(&s);
+    th_db_destroy(&t);
     th_server_destroy(&srv);
     g_frozen = 0;
 }

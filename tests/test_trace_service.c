@@ -25,25 +25,20 @@
 #define SECRET "SVC-SECRET-7781"
 #define LINK "https://tracing.example/trace/"
 
-/* s's pipeline file (again): top-level keys top, then the jobs: mapping's body jobs. */
-static void rewrite_jobs(svc *s, th_db *t, const char *top, const char *jobs)
+/* s's pipeline file (again), its log lines JSON: top-level keys top, then the jobs: body jobs. */
+static void rewrite_jobs(svc *s, const char *top, const char *jobs)
 {
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\nlog:\n"
-                           "  format: json\n%sjobs:\n%s",
-                           t->url, s->hist, plugins, fixtures, s->port, top, jobs), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
+    char *all = NULL;
+    cr_assert_neq(asprintf(&all, "log:\n  format: json\n%s", top), -1);
+    svc_write_jobs(s, all, jobs);
+    free(all);
 }
 
 /* A new instance's pipeline file (svc_setup's paths and port) with top and jobs. */
 static void write_jobs(svc *s, th_db *t, const char *top, const char *jobs)
 {
     svc_setup(s, t, 1, "", "", "  - plugin: fixture\n");
-    rewrite_jobs(s, t, top, jobs);
+    rewrite_jobs(s, top, jobs);
 }
 
 static json_t *attr(json_t *span, const char *key)
@@ -472,7 +467,7 @@ Test(trace_service, a_reload_keeps_the_exporter_and_follows_the_link, .timeout =
     cr_assert(th_otlp_wait(&rx, 1, 30000), "no export; log:\n%s", th_read(s.errlog));
     snprintf(top, sizeof top, "tracing:\n  endpoint: http://u:RELOAD-TOKEN-5150@127.0.0.1:%d"
              "/v1/traces\n  link: \"" LINK "{traceId}\"\n", other.port);
-    rewrite_jobs(&s, &t, top, jobs);
+    rewrite_jobs(&s, top, jobs);
     kill(s.pid, SIGHUP);
     for (int64_t end = mono_ms() + 15000;
          !th_file_contains(s.errlog, "reload: tracing.endpoint changed"); sleep_ms(50))

@@ -19,34 +19,11 @@
 /* Two jobs: hourly (scheduled, not on start) and fails (on demand, one failing step). */
 static void setup(svc *s, th_db *t)
 {
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    svc_setup(s, t, 1, "", "", "  - plugin: fixture\n");
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\njobs:\n"
-                           "  hourly:\n    schedule: { every: 1h }\n    steps:\n"
-                           "      - plugin: fixture\n        name: tidy\n"
-                           "  fails:\n    on_startup: false\n    steps:\n"
-                           "      - plugin: fixture\n        options: { fail: true }\n",
-                           t->url, s->hist, plugins, fixtures, s->port), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
-}
-
-static int cli(svc *s, const char *const *more, char **out, char **err)
-{
-    const char *args[16] = { NULL };
-    size_t n = 0;
-    for (; more[n]; n++)
-        args[n] = more[n];
-    args[n++] = "-c";
-    args[n++] = s->yaml;
-    char *pw = password_env(s);
-    const char *const env[] = { pw, NULL };
-    int rc = th_run_cli(args, env, out, err);
-    free(pw);
-    return rc;
+    svc_setup_jobs(s, t, 1, "",
+                   "  hourly:\n    schedule: { every: 1h }\n    steps:\n"
+                   "      - plugin: fixture\n        name: tidy\n"
+                   "  fails:\n    on_startup: false\n    steps:\n"
+                   "      - plugin: fixture\n        options: { fail: true }\n");
 }
 
 DB_TEST(trigger_job, a_jobs_run_through_the_service, .timeout = 90)
@@ -60,7 +37,7 @@ DB_TEST(trigger_job, a_jobs_run_through_the_service, .timeout = 90)
     json_decref(wait_for(&s, "/healthz", 200, 10000));
 
     /* A job's run, waited for: its result, job and trigger; exit 0. */
-    int rc = cli(&s, (const char *const[]){ "trigger", "--job", "hourly", "--wait", "--json",
+    int rc = svc_cli(&s, (const char *const[]){ "trigger", "--job", "hourly", "--wait", "--json",
                                             NULL }, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     json_t *r = json_loads(out, 0, NULL);
@@ -74,7 +51,7 @@ DB_TEST(trigger_job, a_jobs_run_through_the_service, .timeout = 90)
     free(err);
 
     /* A dry run of the job, printed for a person. */
-    rc = cli(&s, (const char *const[]){ "trigger", "--job", "hourly", "--dry-run", "--wait",
+    rc = svc_cli(&s, (const char *const[]){ "trigger", "--job", "hourly", "--dry-run", "--wait",
                                         NULL }, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(out, "dry run"), "%s", out);
@@ -89,14 +66,14 @@ DB_TEST(trigger_job, a_jobs_run_through_the_service, .timeout = 90)
     json_decref(page);
 
     /* A failing job's run exits 1, as run --once would. */
-    rc = cli(&s, (const char *const[]){ "trigger", "--job", "fails", "--wait", NULL }, &out,
+    rc = svc_cli(&s, (const char *const[]){ "trigger", "--job", "fails", "--wait", NULL }, &out,
              &err);
     cr_assert_eq(rc, 1, "exit %d: %s%s", rc, out, err);
     free(out);
     free(err);
 
     /* No such job: 2, named. Without --wait: queued, exit 0. */
-    rc = cli(&s, (const char *const[]){ "trigger", "--job", "nope", NULL }, &out, &err);
+    rc = svc_cli(&s, (const char *const[]){ "trigger", "--job", "nope", NULL }, &out, &err);
     cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(err, "no job 'nope'"), "%s", err);
     free(out);
@@ -110,7 +87,7 @@ DB_TEST(trigger_job, a_jobs_run_through_the_service, .timeout = 90)
     th_response_free(&resp);
 
     /* status: a line per job, its schedule, next run and last run. */
-    rc = cli(&s, (const char *const[]){ "status", NULL }, &out, &err);
+    rc = svc_cli(&s, (const char *const[]){ "status", NULL }, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(out, "jobs:      hourly  every 1h; next run "), "%s", out);
     cr_assert_not_null(strstr(out, "(in "), "%s", out);
@@ -121,16 +98,16 @@ DB_TEST(trigger_job, a_jobs_run_through_the_service, .timeout = 90)
     free(err);
 
     /* A paused job is refused, saying who paused it. */
-    rc = cli(&s, (const char *const[]){ "pause", "fails", NULL }, &out, &err);
+    rc = svc_cli(&s, (const char *const[]){ "pause", "fails", NULL }, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     free(out);
     free(err);
-    rc = cli(&s, (const char *const[]){ "trigger", "--job", "fails", NULL }, &out, &err);
+    rc = svc_cli(&s, (const char *const[]){ "trigger", "--job", "fails", NULL }, &out, &err);
     cr_assert_eq(rc, 6, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(err, "paused"), "%s", err);
     free(out);
     free(err);
-    rc = cli(&s, (const char *const[]){ "status", NULL }, &out, &err);
+    rc = svc_cli(&s, (const char *const[]){ "status", NULL }, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(out, "; paused by "), "%s", out);
     free(out);

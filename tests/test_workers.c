@@ -256,16 +256,8 @@ static void thaw(void)
 /* A migrated database on a private server, which a test may freeze. */
 static void private_db(th_server *srv, th_db *t)
 {
-    char err[512];
-    db_url u;
-    th_server_start(srv, NULL);
+    th_server_private_db(srv, t);
     atexit(thaw);
-    t->kind = DB_MYSQL;
-    t->url = th_server_db(srv, "bot");
-    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0);
-    cr_assert_eq(db_open(&u, NULL, &t->conn, err, sizeof err), DB_OK, "%s", err);
-    db_url_free(&u);
-    th_db_migrate(t);
 }
 
 /* Wait until s's step sleeps in the database, then freeze the server. */

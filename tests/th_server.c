@@ -143,3 +143,17 @@ char *th_server_db(th_server *s, const char *name)
     cr_assert_neq(asprintf(&url, "mysql://root@/%s?socket=%s", name, s->sock), -1);
     return url;
 }
+
+void th_server_private_db(th_server *s, th_db *t)
+{
+    char err[1024];
+    db_url u;
+    memset(t, 0, sizeof *t);
+    t->kind = DB_MYSQL;
+    th_server_start(s, NULL);
+    t->url = th_server_db(s, "bot");
+    cr_assert_eq(db_url_parse(t->url, NULL, &u, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_open(&u, NULL, &t->conn, err, sizeof err), DB_OK, "%s", err);
+    db_url_free(&u);
+    th_db_migrate(t);
+}

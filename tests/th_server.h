@@ -36,5 +36,11 @@ void th_server_destroy(th_server *s);
  * "mysql://root@/NAME?socket=SOCK". root has no password on a private server.
  */
 char *th_server_db(th_server *s, const char *name);
+/*
+ * Start s (no extra options) with a migrated database "bot" on it, described
+ * by t (th_db_destroy frees it); t->conn stays open for the test's checks.
+ */
+struct th_db;
+void th_server_private_db(th_server *s, struct th_db *t);
 
 #endif

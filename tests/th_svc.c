@@ -51,6 +51,24 @@ void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *http_extr
     free(fixtures);
 }
 
+void svc_write_jobs(svc *s, const char *top, const char *jobs)
+{
+    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
+    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
+                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\n%sjobs:\n%s",
+                           s->t->url, s->hist, plugins, fixtures, s->port, top, jobs), -1);
+    th_write(s->yaml, text);
+    free(text);
+    free(plugins);
+    free(fixtures);
+}
+
+void svc_setup_jobs(svc *s, th_db *t, int n, const char *top, const char *jobs)
+{
+    svc_setup(s, t, n, "", "", "  - plugin: fixture\n");
+    svc_write_jobs(s, top, jobs);
+}
+
 /* "RECONCILER_DB_PASSWORD=..." for s's database (malloc'd), or NULL when it has none. */
 char *password_env(const svc *s)
 {
@@ -107,6 +125,23 @@ int run_once(svc *s, int as_json, char **out, char **err)
     const char *const env[] = { pw, NULL };
     const char *const args[] = { "run", "--once", "-c", s->yaml, as_json ? "--json" : NULL, NULL };
     int rc = th_run_cli(args, env, out, err);
+    free(pw);
+    return rc;
+}
+
+int svc_cli(svc *s, const char *const *args, char **out, char **err)
+{
+    const char *all[16] = { NULL };
+    size_t n = 0;
+    for (; args[n]; n++) {
+        cr_assert_lt(n, 13, "svc_cli: too many arguments");
+        all[n] = args[n];
+    }
+    all[n++] = "-c";
+    all[n++] = s->yaml;
+    char *pw = password_env(s);
+    const char *const env[] = { pw, NULL };
+    int rc = th_run_cli(all, env, out, err);
     free(pw);
     return rc;
 }

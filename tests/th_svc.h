@@ -30,11 +30,22 @@ typedef struct svc {
 /* Write instance n's pipeline file (see th_svc.c). */
 void svc_setup(svc *s, th_db *t, int n, const char *extra, const char *http_extra,
                const char *steps);
+/*
+ * s's pipeline file (again) as one of named jobs: svc_setup's database,
+ * history, plugin folders and port, then top (top-level YAML lines, may be
+ * "") and a jobs: mapping whose body is jobs. Also for a reload's new file.
+ */
+void svc_write_jobs(svc *s, const char *top, const char *jobs);
+/* Instance n's pipeline file of named jobs: svc_setup, then svc_write_jobs. */
+void svc_setup_jobs(svc *s, th_db *t, int n, const char *top, const char *jobs);
 char *abs_build(const char *sub);
 char *password_env(const svc *s);
 pid_t spawn(svc *s, const char *const *env, const char *out_path);
 void svc_start(svc *s, const char *const *env);
 int run_once(svc *s, int as_json, char **out, char **err);
+/* `reconciler ARGS... -c FILE` (args NULL-terminated, at most 13), the database password
+ * from the environment: exit code, stdout and stderr as th_run_cli. */
+int svc_cli(svc *s, const char *const *args, char **out, char **err);
 int svc_wait_exit(svc *s, int ms);
 void svc_kill(svc *s);
 void svc_free(svc *s);

@@ -14,6 +14,7 @@
 #include "th_svc.h"
 #include "th_race.h"
 #include "db/lock.h"
+#include "th_galera.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -22,91 +23,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#define NODES 3
-
-static const char *env_of(const char *name)
-{
-    const char *v = getenv(name);
-    cr_assert(v && *v, "%s is not set: run these tests through `make test-galera`, which "
-              "starts the cluster (tests/galera/cluster)", name);
-    return v;
-}
-
-static int node_port(int i)
-{
-    char name[32];
-    snprintf(name, sizeof name, "GALERA_PORT%d", i + 1);
-    return atoi(env_of(name));
-}
-
-static pid_t node_pid(int i)
-{
-    char name[32];
-    snprintf(name, sizeof name, "GALERA_PID%d", i + 1);
-    return (pid_t)atol(env_of(name));
-}
-
-static db *open_url(const char *url, const char *password)
-{
-    char err[512];
-    db_url u;
-    db *d = NULL;
-    db_options o = { .password = password };
-    cr_assert_eq(db_url_parse(url, NULL, &u, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_open(&u, &o, &d, err, sizeof err), DB_OK, "%s: %s", url, err);
-    db_url_free(&u);
-    return d;
-}
-
-/*
- * A fresh database `name`, migrated through node 1; n[i] points at node i.
- * Test connections read with wsrep_sync_wait = 1, so that a check on one
- * node sees every write the cluster committed before it (causal reads).
- */
-static void cluster_db(const char *name, th_db n[NODES])
-{
-    const char *user = env_of("GALERA_USER"), *pw = env_of("GALERA_PASSWORD");
-    char *url = NULL, sql[160];
-    cr_assert_neq(asprintf(&url, "mysql://%s@127.0.0.1:%d/mysql", user, node_port(0)), -1);
-    db *admin = open_url(url, pw);
-    free(url);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS `%s`", name);
-    cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
-    snprintf(sql, sizeof sql, "CREATE DATABASE `%s`", name);
-    cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
-    db_close(admin);
-    for (int i = 0; i < NODES; i++) {
-        memset(&n[i], 0, sizeof n[i]);
-        n[i].kind = DB_MYSQL;
-        n[i].password = pw;
-        cr_assert_neq(asprintf(&n[i].url, "mysql://%s@127.0.0.1:%d/%s", user, node_port(i),
-                               name), -1);
-        /* DDL replicates in total order but is applied a moment later elsewhere. */
-        for (int tries = 0; !n[i].conn; tries++) {
-            char err[512];
-            db_url u;
-            db_options o = { .password = pw };
-            cr_assert_eq(db_url_parse(n[i].url, NULL, &u, err, sizeof err), 0, "%s", err);
-            if (db_open(&u, &o, &n[i].conn, err, sizeof err) != DB_OK) {
-                n[i].conn = NULL;
-                cr_assert_lt(tries, 50, "node %d: %s", i + 1, err);
-                sleep_ms(100);
-            }
-            db_url_free(&u);
-        }
-        cr_assert_eq(db_exec(n[i].conn, "SET SESSION wsrep_sync_wait = 1", NULL, 0, NULL), 0,
-                     "%s", db_errmsg(n[i].conn));
-    }
-    th_db_migrate(&n[0]);
-}
-
-static void cluster_db_free(th_db n[NODES])
-{
-    for (int i = 0; i < NODES; i++)
-        if (n[i].url)
-            th_db_destroy(&n[i]);
-}
 
 /*
  * jobs rows with ids 1..jobs (explicit: Galera's auto-increment control
@@ -182,7 +98,8 @@ typedef struct span_ms {
 /*
  * The runs that ran (not skipped) in the history stores of s[0..n-1]:
  * their wall-clock spans (one host: the clocks agree). Fails on a run
- * still recorded as running. Returns how many; *skipped counts the rest.
+ * still recorded as running. Returns how many; *skipped counts the rest
+ * but the slots skipped for the pause that stopped the instances.
  */
 static size_t runs_of(svc *s, int n, span_ms *out, size_t cap, size_t *skipped, size_t *ok)
 {
@@ -196,7 +113,10 @@ static size_t runs_of(svc *s, int n, span_ms *out, size_t cap, size_t *skipped, 
             cr_assert_not_null(status);
             cr_assert_str_neq(status, "running", "instance %d left a run open", i + 1);
             if (strcmp(status, "skipped") == 0) {
-                (*skipped)++;
+                /* The pause that stops the instances (stop_between_runs) skips no tick. */
+                json_t *errors = json_object_get(run, "errors");
+                const char *why = json_string_value(json_array_get(errors, 0));
+                *skipped += !why || !strstr(why, "the job is paused");
                 continue;
             }
             if (strcmp(status, "success") == 0)
@@ -230,6 +150,50 @@ static int64_t wall_ms(void)
 }
 
 /*
+ * Stop instances s[0..n-1] (one job, reconcile, on every one) between runs,
+ * so that the stop cuts no run short (an interrupted run is never a
+ * success): pause the job through instance 1 (a row every instance reads at
+ * its next slot), wait until each instance has logged a slot skipped for the
+ * pause (its job thread then runs nothing more, and a run that was going on
+ * when the pause came has finished), then SIGTERM each and wait for exit 0.
+ * The paused slots are in the histories as skipped runs.
+ */
+static void stop_between_runs(svc *s, int n)
+{
+    th_response r;
+    cr_assert_eq(th_http(s[0].port, "POST", "/v1/jobs/reconcile/pause?reason=test-stop", NULL,
+                         NULL, &r), 0, "pause: no answer");
+    cr_assert_eq(r.status, 200, "pause: %d %s", r.status, r.body ? r.body : "");
+    th_response_free(&r);
+    for (int i = 0; i < n; i++)
+        th_wait_log(s[i].errlog, "skipped: the job is paused", 1, 60000);
+    for (int i = 0; i < n; i++)
+        kill(s[i].pid, SIGTERM);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(svc_wait_exit(&s[i], 5000), 0, "instance %d: its log:\n%s", i + 1,
+                     th_read(s[i].errlog));
+}
+
+/* Has one of s[0..n-1] finished a run (not skipped) that started at wall time t or later? */
+static int ran_since(svc *s, int n, int64_t t)
+{
+    int found = 0;
+    for (int i = 0; i < n && !found; i++) {
+        json_t *runs = history_of(&s[i]), *run;
+        size_t j;
+        json_array_foreach(runs, j, run) {
+            const char *status = json_string_value(json_object_get(run, "status"));
+            const char *at = json_string_value(json_object_get(run, "startedAt"));
+            if (status && at && strcmp(status, "skipped") != 0 &&
+                strcmp(status, "running") != 0 && iso_ms(at) >= t)
+                found = 1;
+        }
+        json_decref(runs);
+    }
+    return found;
+}
+
+/*
  * Three instances, each on its own node, 1 s interval, 22 s: no two runs
  * overlap (the history stores' start and finish, on one host's clock), about
  * one run per interval in all, and every node holds the same log rows.
@@ -238,7 +202,7 @@ Test(galera, three_instances_three_nodes, .timeout = 90)
 {
     th_db n[NODES];
     svc s[NODES];
-    cluster_db("g_instances", n);
+    galera_db("g_instances", n);
     seed_expired(n[0].conn, 200);
     const char *steps = "  - plugin: leases\n  - plugin: fixture\n    options:\n      pause: 150ms\n"
                         "  - plugin: metrics\n";
@@ -248,13 +212,9 @@ Test(galera, three_instances_three_nodes, .timeout = 90)
     for (int i = 0; i < NODES; i++)
         svc_start(&s[i], NULL);
     int64_t t0 = mono_ms();
-    sleep_ms(22000);
-    for (int i = 0; i < NODES; i++)
-        kill(s[i].pid, SIGTERM);
-    for (int i = 0; i < NODES; i++)
-        cr_assert_eq(svc_wait_exit(&s[i], 5000), 0, "instance %d: its log:\n%s", i + 1,
-                     th_read(s[i].errlog));
+    sleep_ms(22000); /* the scenario: 22 s of ticks */
     double secs = (double)(mono_ms() - t0) / 1000.0;
+    stop_between_runs(s, NODES);
 
     span_ms r[200];
     size_t skipped, ok, ran = runs_of(s, NODES, r, 200, &skipped, &ok);
@@ -292,7 +252,7 @@ Test(galera, three_instances_three_nodes, .timeout = 90)
                 secs);
     for (int i = 0; i < NODES; i++)
         svc_free(&s[i]);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /* Every id listed in path matches sql on d (one row); how many ids. */
@@ -324,14 +284,17 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
     enum { JOBS = 3000, MOD = 7 };
     th_db n[NODES];
     svc s[NODES];
-    cluster_db("g_race", n);
+    galera_db("g_race", n);
     seed_expired(n[0].conn, JOBS);
     for (int i = 0; i < NODES; i++)
         svc_setup(&s[i], &n[i], i + 1, "schedule:\n  interval: 1s\n  jitter: 100ms\n", "",
                   "  - plugin: leases\n    options: { batch_size: 25 }\n");
     for (int i = 0; i < NODES; i++)
         svc_start(&s[i], NULL);
-    sleep_ms(1500);
+    /* Some repairs before the workers start (checked at the end). */
+    TH_WAIT(th_count(n[0].conn, "SELECT COUNT(*) FROM processing_jobs WHERE id % 7 < 6 "
+                     "AND status = 'retry'") > 0, 60000,
+            "no run repaired a job; log 1:\n%s", th_read(s[0].errlog));
 
     /* ids % 7: 0..2 renewed on nodes 1..3, 3..5 finished on nodes 1..3, 6 left alone. */
     char *renewed[NODES], *finished[NODES];
@@ -355,11 +318,10 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
     }
     wait_workers(pids, 2 * NODES);
     int64_t w1 = wall_ms();
-    sleep_ms(2500); /* one more run after the workers: the jobs nobody took */
-    for (int i = 0; i < NODES; i++)
-        kill(s[i].pid, SIGTERM);
-    for (int i = 0; i < NODES; i++)
-        cr_assert_eq(svc_wait_exit(&s[i], 5000), 0, "instance %d", i + 1);
+    /* One more run after the workers: the jobs nobody took. */
+    TH_WAIT(ran_since(s, NODES, w1), 60000, "no run after the workers; log 1:\n%s",
+            th_read(s[0].errlog));
+    stop_between_runs(s, NODES);
 
     span_ms r[200];
     size_t skipped, ok, ran = runs_of(s, NODES, r, 200, &skipped, &ok);
@@ -396,7 +358,7 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
                 (long long)won_finish);
     for (int i = 0; i < NODES; i++)
         svc_free(&s[i]);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /*
@@ -411,7 +373,7 @@ Test(galera, workers_race_runs_on_three_nodes, .timeout = 120)
 
 static void conflict_rig(th_db n[NODES], svc *s, const char *name)
 {
-    cluster_db(name, n);
+    galera_db(name, n);
     seed_expired(n[0].conn, 200);
     cr_assert_eq(db_exec(n[0].conn, "CREATE TRIGGER slow_lease_clear BEFORE UPDATE ON "
                          "processing_jobs FOR EACH ROW SET @slept = IF(NEW.id = 50 AND "
@@ -505,7 +467,7 @@ Test(galera, certification_conflict_is_retried_and_counted, .timeout = 90)
     free(log);
     free(out);
     svc_free(&s);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /*
@@ -536,7 +498,7 @@ Test(galera, certification_conflicts_retry_is_bounded, .timeout = 90)
     free(log);
     free(out);
     svc_free(&s);
-    cluster_db_free(n);
+    galera_db_free(n);
 }
 
 /* A running `run --once` process's pid holds the lock (the holder id names it). */
@@ -562,7 +524,7 @@ Test(galera, node_killed_mid_run, .timeout = 120)
     enum { JOBS = 20000 };
     th_db n[NODES];
     svc a, b;
-    cluster_db("g_kill", n);
+    galera_db("g_kill", n);
     seed_expired(n[0].conn, JOBS);
     svc_setup(&a, &n[2], 1, "schedule:\n  lock_ttl: 3s\n", "",
               "  - plugin: leases\n    options: { batch_size: 10 }\n");
@@ -586,7 +548,7 @@ Test(galera, node_killed_mid_run, .timeout = 120)
         sleep_ms(50);
     }
     int64_t killed_at = wall_ms();
-    cr_assert_eq(kill(node_pid(2), SIGKILL), 0);
+    cr_assert_eq(kill(galera_node_pid(2), SIGKILL), 0);
     int64_t left = th_count(n[0].conn, "SELECT COUNT(*) FROM processing_jobs "
                             "WHERE locked_until IS NOT NULL");
     cr_assert_gt(left, 0, "the run ended before the kill: make it longer");
@@ -609,9 +571,7 @@ Test(galera, node_killed_mid_run, .timeout = 120)
                      th_read(b.errlog));
         sleep_ms(200);
     }
-    sleep_ms(500);
-    kill(b.pid, SIGTERM);
-    cr_assert_eq(svc_wait_exit(&b, 5000), 0);
+    stop_between_runs(&b, 1);
 
     span_ms r[2][200];
     size_t skipped[2], ok[2], ran[2];
@@ -644,5 +604,5 @@ Test(galera, node_killed_mid_run, .timeout = 120)
     svc_free(&a);
     svc_free(&b);
     n[2].conn = (db_close(n[2].conn), NULL);
-    cluster_db_free(n);
+    galera_db_free(n);
 }

@@ -7,87 +7,26 @@
 #include "helpers.h"
 #include "th_svc.h"
 #include "engine/history.h"
+#include "th_galera.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NODES 3
-
-static const char *env_of(const char *name)
-{
-    const char *v = getenv(name);
-    cr_assert(v && *v, "%s is not set: run these tests through `make test-galera`", name);
-    return v;
-}
-
-/* A fresh database name; n[i] on node i (causal reads), migrated through node 1. */
-static void jobs_cluster_db(const char *name, th_db n[NODES])
-{
-    const char *user = env_of("GALERA_USER"), *pw = env_of("GALERA_PASSWORD");
-    char sql[160], err[512], port[32];
-    for (int i = 0; i < NODES; i++) {
-        snprintf(port, sizeof port, "GALERA_PORT%d", i + 1);
-        memset(&n[i], 0, sizeof n[i]);
-        n[i].kind = DB_MYSQL;
-        n[i].password = pw;
-        cr_assert_neq(asprintf(&n[i].url, "mysql://%s@127.0.0.1:%s/%s", user, env_of(port),
-                               i == 0 ? "mysql" : name), -1);
-    }
-    db_url u;
-    db_options o = { .password = pw };
-    cr_assert_eq(db_url_parse(n[0].url, NULL, &u, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_open(&u, &o, &n[0].conn, err, sizeof err), DB_OK, "%s", err);
-    db_url_free(&u);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS `%s`", name);
-    cr_assert_eq(db_exec(n[0].conn, sql, NULL, 0, NULL), 0, "%s", db_errmsg(n[0].conn));
-    snprintf(sql, sizeof sql, "CREATE DATABASE `%s`", name);
-    cr_assert_eq(db_exec(n[0].conn, sql, NULL, 0, NULL), 0, "%s", db_errmsg(n[0].conn));
-    db_close(n[0].conn);
-    n[0].conn = NULL;
-    free(n[0].url);
-    snprintf(port, sizeof port, "GALERA_PORT1");
-    cr_assert_neq(asprintf(&n[0].url, "mysql://%s@127.0.0.1:%s/%s", user, env_of(port), name),
-                  -1);
-    for (int i = 0; i < NODES; i++) {
-        /* DDL replicates in total order but is applied a moment later elsewhere. */
-        for (int tries = 0; !n[i].conn; tries++) {
-            cr_assert_eq(db_url_parse(n[i].url, NULL, &u, err, sizeof err), 0, "%s", err);
-            if (db_open(&u, &o, &n[i].conn, err, sizeof err) != DB_OK) {
-                n[i].conn = NULL;
-                cr_assert_lt(tries, 50, "node %d: %s", i + 1, err);
-                sleep_ms(100);
-            }
-            db_url_free(&u);
-        }
-        cr_assert_eq(db_exec(n[i].conn, "SET SESSION wsrep_sync_wait = 1", NULL, 0, NULL), 0,
-                     "%s", db_errmsg(n[i].conn));
-    }
-    th_db_migrate(&n[0]);
-}
-
 /* Instance i's pipeline file: one job, tick, on a 2-second seconds cron. */
 static void tick_setup(svc *s, th_db *t, int i)
 {
-    char *plugins = abs_build("plugins"), *fixtures = abs_build("tests/plugins"), *text = NULL;
-    svc_setup(s, t, i, "", "", "  - plugin: leases\n");
-    cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\nhistory:\n  path: %s\n"
-                           "plugin_dir: [%s, %s]\nhttp:\n  listen: 127.0.0.1:%d\njobs:\n"
-                           "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
-                           "      - plugin: fixture\n        options: { pause: 100ms }\n",
-                           t->url, s->hist, plugins, fixtures, s->port), -1);
-    th_write(s->yaml, text);
-    free(text);
-    free(plugins);
-    free(fixtures);
+    svc_setup_jobs(s, t, i, "",
+                   "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
+                   "      - plugin: fixture\n        options: { pause: 100ms }\n");
 }
 
 Test(galera, jobs_one_run_per_slot_on_three_nodes, .timeout = 120)
 {
     th_db n[NODES];
     svc s[NODES];
-    jobs_cluster_db("g_jobs", n);
+    galera_db("g_jobs", n);
     for (int i = 0; i < NODES; i++)
         tick_setup(&s[i], &n[i], i + 1);
     for (int i = 0; i < NODES; i++)

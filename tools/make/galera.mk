@@ -9,12 +9,14 @@ TEST_STAGES += galera
 PUBLIC += test-galera
 
 GALERA_OBJ = $(BUILD)/obj/tests/galera/test_galera.o $(BUILD)/obj/tests/galera/test_galera_jobs.o \
+             $(BUILD)/obj/tests/galera/th_galera.o \
              $(BUILD)/obj/tests/helpers.o \
              $(BUILD)/obj/tests/th_svc.o $(BUILD)/obj/tests/th_http.o \
              $(BUILD)/obj/tests/th_wait.o $(BUILD)/obj/tests/th_race.o
 
 # The suite includes the shared test helpers' headers as the unit tests do.
-$(BUILD)/obj/tests/galera/test_galera.o $(BUILD)/obj/tests/galera/test_galera_jobs.o: CPPFLAGS += -Itests
+$(BUILD)/obj/tests/galera/test_galera.o $(BUILD)/obj/tests/galera/test_galera_jobs.o \
+$(BUILD)/obj/tests/galera/th_galera.o: CPPFLAGS += -Itests
 
 $(BUILD)/tests/galera: $(GALERA_OBJ) $(BUILD)/libcore.a
 	@mkdir -p $(@D)
