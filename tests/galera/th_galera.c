@@ -42,6 +42,24 @@ static db *open_url(const char *url, const char *password)
 }
 
 /*
+ * DDL through node 1, retried while the cluster cannot take it yet: after
+ * the fencing loop froze node 1 (tests/faults/fence-loop), the node rejoins
+ * and resyncs for a moment, and DDL then waits out its lock (1205) or finds
+ * no primary component (1047). Waits on the DDL succeeding, up to a minute.
+ */
+static void ddl(db *admin, const char *sql)
+{
+    for (int tries = 0;; tries++) {
+        if (db_exec(admin, sql, NULL, 0, NULL) == 0)
+            return;
+        int code = db_errcode(admin);
+        cr_assert((code == 1205 || code == 1047 || code == 1213) && tries < 300,
+                  "%s: %s", sql, db_errmsg(admin));
+        sleep_ms(200);
+    }
+}
+
+/*
  * A fresh database `name`, migrated through node 1; n[i] points at node i.
  * Test connections read with wsrep_sync_wait = 1, so that a check on one
  * node sees every write the cluster committed before it (causal reads).
@@ -54,9 +72,9 @@ void galera_db(const char *name, th_db n[NODES])
     db *admin = open_url(url, pw);
     free(url);
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS `%s`", name);
-    cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
+    ddl(admin, sql);
     snprintf(sql, sizeof sql, "CREATE DATABASE `%s`", name);
-    cr_assert_eq(db_exec(admin, sql, NULL, 0, NULL), 0, "%s", db_errmsg(admin));
+    ddl(admin, sql);
     db_close(admin);
     for (int i = 0; i < NODES; i++) {
         memset(&n[i], 0, sizeof n[i]);
