@@ -77,9 +77,21 @@ static void conn_fail(db *d)
     my_fail(d, mysql_errno(MY(d)->conn), mysql_error(MY(d)->conn));
 }
 
+/*
+ * A statement's failure. Some leave their code on the connection rather
+ * than on the statement: a step once failed with "mysql: " and code 0 (not
+ * retryable) right after a certification-conflict retry on Galera. Take the
+ * connection's error then, and say so when neither has one.
+ */
 static void stmt_fail(db *d, MYSQL_STMT *st)
 {
-    my_fail(d, mysql_stmt_errno(st), mysql_stmt_error(st));
+    if (mysql_stmt_errno(st))
+        my_fail(d, mysql_stmt_errno(st), mysql_stmt_error(st));
+    else if (mysql_errno(MY(d)->conn))
+        conn_fail(d);
+    else
+        my_fail(d, CR_UNKNOWN_ERROR, "the client library reported a failure without an "
+                "error code");
 }
 
 /* Refuse to use a connection that is still streaming a result. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* history.c - see history.h. */
 #include "engine/history.h"
+#include "engine/page_memo.h"
 #include "db/db.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/strbuf.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -49,6 +51,7 @@ struct history {
     int has_jobs; /* runs has the job and scheduled_for columns */
     int counted; /* the file keeps its runs' count (run_count): pages need no COUNT(*) */
     int wal_pending; /* a write failed: the WAL is to be checkpointed and truncated */
+    page_memo *pages; /* the last pages read, while the store is unchanged (page_memo.h) */
 };
 
 static _Thread_local char tl_err[512];
@@ -395,6 +398,7 @@ int history_open_read(const char *path, history **out, char *err, size_t errlen)
     db_options o = { .read_only = 1 };
     *out = NULL;
     pthread_mutex_init(&h->mu, NULL);
+    h->pages = page_memo_new();
     h->ids = ids_new();
     h->path = xstrdup(path);
     h->read_only = 1;
@@ -418,6 +422,7 @@ int history_open(const char *path, int64_t keep_runs, int busy_ms, history **out
     *out = NULL;
 
     pthread_mutex_init(&h->mu, NULL);
+    h->pages = page_memo_new();
     h->ids = ids_new();
     h->path = xstrdup(path);
     h->keep_runs = keep_runs > 0 ? keep_runs : 1000;
@@ -466,6 +471,7 @@ void history_close(history *h)
     if (!h)
         return;
     db_close(h->conn);
+    page_memo_free(h->pages);
     ids_release(h->ids);
     pthread_mutex_destroy(&h->mu);
     free(h->path);
@@ -1034,14 +1040,59 @@ json_t *history_page_job(history *h, const char *job, int64_t limit, int64_t bef
     return history_page_filter(h, &f, limit, before_id, total);
 }
 
+/* A page's identity: its limit, its before and each filter (absent and empty differ). */
+static char *page_key(const history_filter *f, int64_t limit, int64_t before_id)
+{
+    const char *v[] = { f->job, f->status, f->trigger, f->since, f->until };
+    strbuf sb = STRBUF_INIT;
+    sb_printf(&sb, "%lld %lld", (long long)limit, (long long)before_id);
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        sb_printf(&sb, "\x1f%c%s", v[i] ? '=' : '-', v[i] ? v[i] : "");
+    return sb_take(&sb);
+}
+
+static int stamp_row(void *user, const rc_value *c, size_t n)
+{
+    page_stamp *s = user;
+    if (n < 2 || c[0].type != RC_INT || c[1].type != RC_INT)
+        return 1;
+    s->own_changes = c[0].i;
+    s->data_version = c[1].i;
+    return 0;
+}
+
+/* What the store looks like now (page_stamp): 0, or -1 (then no memo is used). */
+static int store_stamp(history *h, page_stamp *out)
+{
+    out->own_changes = out->data_version = -1;
+    if (db_query(h->conn, "SELECT total_changes(), (SELECT data_version FROM "
+                 "pragma_data_version)", NULL, 0, stamp_row, out) != 0)
+        return -1;
+    return out->data_version >= 0 ? 0 : -1;
+}
+
 json_t *history_page_filter(history *h, const history_filter *filter, int64_t limit,
                             int64_t before_id, int64_t *total)
 {
     static const history_filter none = { 0 };
     const history_filter *f = filter ? filter : &none;
     pthread_mutex_lock(&h->mu);
+    /*
+     * The same page of an unchanged store is answered from the memo. The
+     * stamp is read first: a write that lands while the page is read makes
+     * the next stamp differ, never a stale page look current.
+     */
+    page_stamp stamp;
+    char *key = page_key(f, limit, before_id);
+    int stamped = store_stamp(h, &stamp) == 0;
+    json_t *runs = NULL;
+    if (stamped && page_memo_get(h->pages, key, &stamp, &runs, total)) {
+        pthread_mutex_unlock(&h->mu);
+        free(key);
+        return runs;
+    }
     int64_t counted = -1;
-    json_t *runs = locked_list(h, f, limit, before_id, 1, &counted);
+    runs = locked_list(h, f, limit, before_id, 1, &counted);
     *total = counted;
     /* An empty page has no row to carry the count, and a filtered page counts its own. */
     char sql[600], where[400];
@@ -1058,7 +1109,10 @@ json_t *history_page_filter(history *h, const history_filter *filter, int64_t li
         json_decref(runs);
         runs = NULL;
     }
+    if (runs && stamped)
+        page_memo_put(h->pages, key, &stamp, runs, *total);
     pthread_mutex_unlock(&h->mu);
+    free(key);
     return runs;
 }
 
