@@ -24,11 +24,14 @@ $(BUILD)/tests/galera: $(GALERA_OBJ) $(BUILD)/libcore.a
 
 # One test at a time (they share the cluster; --verbose prints the figures
 # each measured), then the fencing loop (tests/faults/fence-loop: node 1
-# frozen past the lease three times), node_killed_mid_run last: it leaves
+# frozen past the lease twice, each time once the cluster has it back), node_killed_mid_run last: it leaves
 # two nodes.
 _test-galera: _all $(BUILD)/tests/galera
 	@RECONCILER_BUILD=$(BUILD) RECONCILER_WORKER=$(CURDIR)/$(BUILD)/reconciler \
 	    tests/galera/cluster $(BUILD) sh -c '\
 	    $(BUILD)/tests/galera --jobs 1 --verbose --filter "galera/[!n]*" && \
-	    tests/faults/fence-loop $(BUILD) 3 && \
-	    $(BUILD)/tests/galera --jobs 1 --verbose --filter "galera/node_killed_mid_run"'
+	    tests/faults/fence-loop $(BUILD) 2'
+	@# A cluster of its own: the fencing loop may leave one without a primary component.
+	@RECONCILER_BUILD=$(BUILD) RECONCILER_WORKER=$(CURDIR)/$(BUILD)/reconciler \
+	    tests/galera/cluster $(BUILD) $(BUILD)/tests/galera --jobs 1 --verbose \
+	    --filter "galera/node_killed_mid_run"
