@@ -670,20 +670,10 @@ DB_TEST(service, lost_lock_stops_the_run, .timeout = 40, SVC_FIXTURE)
 DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
 {
     th_db *t = fx_db(kind);
-    const char *fill = kind == DB_MYSQL
-        ? "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
-          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
-          "SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' FROM n"
-        : "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
-          "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
-          "SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' FROM n";
     /* SQLite is quick: chunks of 2 keep the run long enough to be killed in the middle. */
     const char *steps = kind == DB_MYSQL ? "  - plugin: leases\n    options: { batch_size: 10 }\n"
                                          : "  - plugin: leases\n    options: { batch_size: 2 }\n";
-    if (kind == DB_MYSQL) /* MariaDB stops a recursive CTE at 1000 rows by default */
-        cr_assert_eq(db_exec(t->conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
-                             NULL), 0, "%s", db_errmsg(t->conn));
-    cr_assert_eq(db_exec(t->conn, fill, NULL, 0, NULL), 0, "%s", db_errmsg(t->conn));
+    th_dead_leases(t, 20000);
     /* The lease is renewed beside the chunks (on SQLite after each one's commit): under make
      * tsan a chunk of 500 takes seconds, so the lease gets the deadlines' margin (th_ms). */
     char sched[64];
@@ -692,15 +682,10 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
     char *out = th_path(th_tmpdir(), "once.json");
     s->pid = spawn(s, NULL, out);
     /* Kill it once some chunks are in, before all are. */
-    int64_t end = mono_ms() + 20000, done = 0;
-    while ((done = th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"))
-           < 500) {
-        cr_assert_lt(mono_ms(), end, "no progress: %s", th_read(s->errlog));
-        sleep_ms(5);
-    }
-    kill(s->pid, SIGKILL);
-    cr_assert_eq(svc_wait_exit(s, 5000), 128 + SIGKILL);
-    done = th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
+    svc_kill_at(s, t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'", 500,
+                20000);
+    int64_t done =
+        th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
     cr_assert_lt(done, 20000, "the run finished before the kill: make it longer");
     cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs "
                           "WHERE status = 'processing' AND locked_until IS NULL"), 0,
@@ -713,15 +698,7 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
      * chunks of 2 (one commit and fsync each) took most of the minute on a busy
      * machine.
      */
-    char *yaml = th_read(s->yaml);
-    char *at = strstr(yaml, "batch_size: ");
-    cr_assert(at, "%s", yaml);
-    FILE *f = fopen(s->yaml, "w");
-    cr_assert(f);
-    fprintf(f, "%.*sbatch_size: 500%s", (int)(at - yaml), yaml,
-            strchr(at, ' ') + strspn(strchr(at, ' '), " 0123456789"));
-    fclose(f);
-    free(yaml);
+    svc_set_batch_size(s, 500);
     char *o = NULL, *e = NULL;
     int rc = run_once(s, 1, &o, &e);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, e);

@@ -13,218 +13,28 @@
 #include "service/webhook.h"
 #include "service/webhook_payload.h"
 #include "th_http.h"
+#include "th_otlp.h"
 #include "th_svc.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------ the receiver */
-
-#define RX_MAX 32
-
-typedef struct rx_req {
-    char *head; /* request line and headers */
-    char *body;
-} rx_req;
-
-typedef struct receiver {
-    int fd, port;
-    volatile int stop;
-    int status;   /* the answer's status */
-    int hang_ms;  /* > 0: read the request, then answer nothing for this long */
-    pthread_t th;
-    pthread_t conns[RX_MAX];
-    int n_conns;
-    pthread_mutex_t mu;
-    rx_req reqs[RX_MAX];
-    int n;
-} receiver;
-
-typedef struct rx_conn {
-    receiver *rx;
-    int fd;
-} rx_conn;
-
-/* Read one request (headers, then Content-Length bytes) within 5 s; 0 or -1. */
-static int read_request(int fd, char **head, char **body)
-{
-    size_t cap = 1 << 16, len = 0;
-    char *buf = calloc(1, cap + 1), *end = NULL;
-    long want = -1;
-    while (buf) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 5000) <= 0)
-            break;
-        ssize_t got = read(fd, buf + len, cap - len);
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        buf[len] = '\0';
-        if (!end && (end = strstr(buf, "\r\n\r\n"))) {
-            const char *cl = strcasestr(buf, "\r\nContent-Length:");
-            want = cl ? strtol(cl + 17, NULL, 10) : 0;
-        }
-        if (end && (long)(len - (size_t)(end + 4 - buf)) >= want) {
-            *head = strndup(buf, (size_t)(end - buf));
-            *body = strndup(end + 4, (size_t)want);
-            free(buf);
-            return 0;
-        }
-    }
-    free(buf);
-    return -1;
-}
-
-static void *rx_serve(void *arg)
-{
-    rx_conn *c = arg;
-    receiver *rx = c->rx;
-    char *head = NULL, *body = NULL;
-    if (read_request(c->fd, &head, &body) == 0) {
-        pthread_mutex_lock(&rx->mu);
-        if (rx->n < RX_MAX) {
-            rx->reqs[rx->n].head = head;
-            rx->reqs[rx->n++].body = body;
-            head = body = NULL;
-        }
-        pthread_mutex_unlock(&rx->mu);
-        free(head);
-        free(body);
-        if (rx->hang_ms) {
-            for (int waited = 0; waited < rx->hang_ms && !rx->stop; waited += 20)
-                usleep(20000);
-        } else {
-            char resp[160];
-            int n = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n"
-                             "Connection: close\r\n\r\nok", rx->status);
-            (void)!write(c->fd, resp, (size_t)n);
-        }
-    }
-    close(c->fd);
-    free(c);
-    return NULL;
-}
-
-static void *rx_accept(void *arg)
-{
-    receiver *rx = arg;
-    while (!rx->stop) {
-        struct pollfd p = { .fd = rx->fd, .events = POLLIN };
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int fd = accept(rx->fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        rx_conn *c = malloc(sizeof *c);
-        c->rx = rx;
-        c->fd = fd;
-        if (rx->n_conns < RX_MAX && pthread_create(&rx->conns[rx->n_conns], NULL, rx_serve, c) == 0)
-            rx->n_conns++;
-        else {
-            close(fd);
-            free(c);
-        }
-    }
-    return NULL;
-}
-
-/* A receiver on a free loopback port (bound to port 0) answering status. */
-static void rx_start(receiver *rx, int status, int hang_ms)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
-    socklen_t alen = sizeof a;
-    int one = 1;
-    memset(rx, 0, sizeof *rx);
-    rx->status = status;
-    rx->hang_ms = hang_ms;
-    pthread_mutex_init(&rx->mu, NULL);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rx->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(rx->fd, 0);
-    setsockopt(rx->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    cr_assert_eq(bind(rx->fd, (struct sockaddr *)&a, sizeof a), 0, "%s", strerror(errno));
-    cr_assert_eq(listen(rx->fd, 16), 0);
-    cr_assert_eq(getsockname(rx->fd, (struct sockaddr *)&a, &alen), 0);
-    rx->port = ntohs(a.sin_port);
-    cr_assert_eq(pthread_create(&rx->th, NULL, rx_accept, rx), 0);
-}
-
-static void rx_stop(receiver *rx)
-{
-    rx->stop = 1;
-    pthread_join(rx->th, NULL);
-    for (int i = 0; i < rx->n_conns; i++)
-        pthread_join(rx->conns[i], NULL);
-    close(rx->fd);
-    for (int i = 0; i < rx->n; i++) {
-        free(rx->reqs[i].head);
-        free(rx->reqs[i].body);
-    }
-    pthread_mutex_destroy(&rx->mu);
-}
-
-static int rx_count(receiver *rx)
-{
-    pthread_mutex_lock(&rx->mu);
-    int n = rx->n;
-    pthread_mutex_unlock(&rx->mu);
-    return n;
-}
-
-/* Wait up to ms for n requests; the count. */
-static int rx_wait(receiver *rx, int n, int ms)
-{
-    int64_t end = mono_ms() + ms;
-    while (rx_count(rx) < n && mono_ms() < end)
-        sleep_ms(20);
-    return rx_count(rx);
-}
-
-/* Request i's header value (malloc'd), or NULL. */
-static char *rx_header(receiver *rx, int i, const char *name)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\r\n%s:", name);
-    pthread_mutex_lock(&rx->mu);
-    const char *p = strcasestr(rx->reqs[i].head, pat);
-    char *v = NULL;
-    if (p) {
-        p += strlen(pat);
-        p += strspn(p, " ");
-        v = strndup(p, strcspn(p, "\r\n"));
-    }
-    pthread_mutex_unlock(&rx->mu);
-    return v;
-}
-
-static json_t *rx_body(receiver *rx, int i)
-{
-    json_error_t e;
-    pthread_mutex_lock(&rx->mu);
-    json_t *j = json_loads(rx->reqs[i].body, 0, &e);
-    cr_assert_not_null(j, "body %d is not JSON (%s): %s", i, e.text, rx->reqs[i].body);
-    pthread_mutex_unlock(&rx->mu);
-    return j;
-}
+/* ------------------------------------------------------------ the receiver (th_otlp) */
 
 /* A receiver would verify this way: t=<unix>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>, recent. */
-static void check_signature(receiver *rx, int i, const char *key)
+static void check_signature(th_otlp *rx, int i, const char *key)
 {
-    char *sig = rx_header(rx, i, "X-Reconciler-Signature");
+    char *sig = th_otlp_header(rx, i, "X-Reconciler-Signature");
     long long t;
     char hex[65], *msg = NULL, want[65];
     unsigned char mac[EVP_MAX_MD_SIZE];
@@ -233,7 +43,7 @@ static void check_signature(receiver *rx, int i, const char *key)
     cr_assert_eq(sscanf(sig, "t=%lld,v1=%64[0-9a-f]", &t, hex), 2, "signature '%s'", sig);
     cr_assert_lt(llabs(t - (long long)time(NULL)), 60, "signature time %lld is not now", t);
     pthread_mutex_lock(&rx->mu);
-    cr_assert_neq(asprintf(&msg, "%lld.%s", t, rx->reqs[i].body), -1);
+    cr_assert_neq(asprintf(&msg, "%lld.%s", t, rx->bodies[i]), -1);
     pthread_mutex_unlock(&rx->mu);
     cr_assert_not_null(HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)msg,
                             strlen(msg), mac, &len));
@@ -379,10 +189,10 @@ Test(webhook, once_failed_signed_json, .timeout = 30)
 {
     th_db t;
     svc s;
-    receiver rx;
+    th_otlp rx = { 0 };
     char notify[1024], *out = NULL, *err = NULL;
     migrated(DB_SQLITE, &t);
-    rx_start(&rx, 200, 0);
+    th_otlp_start(&rx, 200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - url: http://hookuser:URLPASS@127.0.0.1:%d/hooks/PATHSECRET?token=QUERYSECRET\n"
              "    name: ops\n    secret_env: HOOK_KEY\n    headers: { Authorization: HOOK_AUTH }\n",
@@ -394,19 +204,20 @@ Test(webhook, once_failed_signed_json, .timeout = 30)
     cr_assert_eq(rc, 1, "a failed run exits 1 with or without webhooks: %d\n%s", rc, err);
     json_t *result = parse_text(out);
     int64_t id = json_integer_value(json_object_get(result, "runId"));
-    cr_assert_eq(rx_count(&rx), 1, "one POST: %d\n%s", rx_count(&rx), err);
+    cr_assert_eq(th_otlp_count(&rx), 1, "one POST: %d\n%s", th_otlp_count(&rx), err);
 
     pthread_mutex_lock(&rx.mu);
-    cr_assert(strncmp(rx.reqs[0].head, "POST /hooks/PATHSECRET?token=QUERYSECRET ", 41) == 0,
-              "%s", rx.reqs[0].head);
+    cr_assert(strncmp(rx.heads[0], "POST /hooks/PATHSECRET?token=QUERYSECRET ", 41) == 0,
+              "%s", rx.heads[0]);
     pthread_mutex_unlock(&rx.mu);
     check_signature(&rx, 0, "KEYSECRET");
-    char *auth = rx_header(&rx, 0, "Authorization"), *event = rx_header(&rx, 0, "X-Reconciler-Event");
-    char *ctype = rx_header(&rx, 0, "Content-Type");
+    char *auth = th_otlp_header(&rx, 0, "Authorization");
+    char *event = th_otlp_header(&rx, 0, "X-Reconciler-Event");
+    char *ctype = th_otlp_header(&rx, 0, "Content-Type");
     cr_assert_str_eq(auth, "Bearer TOKENSECRET");
     cr_assert_str_eq(event, "failed");
     cr_assert_str_eq(ctype, "application/json");
-    json_t *body = rx_body(&rx, 0);
+    json_t *body = th_otlp_body(&rx, 0);
     cr_assert_str_eq(json_string_value(json_object_get(body, "event")), "failed");
     cr_assert_eq(json_integer_value(json_object_get(body, "runId")), id);
     cr_assert_str_eq(json_string_value(json_object_get(body, "status")), "failed");
@@ -442,7 +253,7 @@ Test(webhook, once_failed_signed_json, .timeout = 30)
     json_decref(result);
     free(out);
     free(err);
-    rx_stop(&rx);
+    th_otlp_stop(&rx);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -456,11 +267,11 @@ Test(webhook, once_recovered_fires_once, .timeout = 40)
 {
     th_db t;
     svc s;
-    receiver def, all;
+    th_otlp def = { 0 }, all = { 0 };
     char notify[1024], *out = NULL, *err = NULL;
     migrated(DB_SQLITE, &t);
-    rx_start(&def, 200, 0);
-    rx_start(&all, 200, 0);
+    th_otlp_start(&def, 200, 0);
+    th_otlp_start(&all, 200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - url: http://127.0.0.1:%d/\n    name: pager\n"
              "  - url: http://127.0.0.1:%d/\n    name: log\n    on: success\n",
@@ -480,14 +291,14 @@ Test(webhook, once_recovered_fires_once, .timeout = 40)
         free(out);
         free(err);
     }
-    cr_assert_eq(rx_count(&def), 2, "pager: %d requests", rx_count(&def));
-    json_t *b0 = rx_body(&def, 0), *b1 = rx_body(&def, 1);
+    cr_assert_eq(th_otlp_count(&def), 2, "pager: %d requests", th_otlp_count(&def));
+    json_t *b0 = th_otlp_body(&def, 0), *b1 = th_otlp_body(&def, 1);
     cr_assert_str_eq(json_string_value(json_object_get(b0, "event")), "failed");
     cr_assert_str_eq(json_string_value(json_object_get(b1, "event")), "recovered");
     cr_assert_str_eq(json_string_value(json_object_get(b1, "status")), "success");
-    cr_assert_eq(rx_count(&all), 2, "log: %d requests", rx_count(&all));
+    cr_assert_eq(th_otlp_count(&all), 2, "log: %d requests", th_otlp_count(&all));
     for (int i = 0; i < 2; i++) {
-        json_t *b = rx_body(&all, i);
+        json_t *b = th_otlp_body(&all, i);
         cr_assert_str_eq(json_string_value(json_object_get(b, "event")), "success");
         json_decref(b);
     }
@@ -502,8 +313,8 @@ Test(webhook, once_recovered_fires_once, .timeout = 40)
     json_decref(r2);
     json_decref(r3);
     json_decref(r4);
-    rx_stop(&def);
-    rx_stop(&all);
+    th_otlp_stop(&def);
+    th_otlp_stop(&all);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -517,12 +328,12 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
 {
     th_db t;
     svc s;
-    receiver e500, e404, hang;
+    th_otlp e500 = { 0 }, e404 = { 0 }, hang = { 0 };
     char notify[2048], *out = NULL, *err = NULL;
     migrated(DB_SQLITE, &t);
-    rx_start(&e500, 500, 0);
-    rx_start(&e404, 404, 0);
-    rx_start(&hang, 200, 4000);
+    th_otlp_start(&e500, 500, 0);
+    th_otlp_start(&e404, 404, 0);
+    th_otlp_start(&hang, 200, 4000);
     int dead = closed_port();
     snprintf(notify, sizeof notify,
              "notify:\n"
@@ -543,9 +354,11 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
     cr_assert_lt(json_integer_value(json_object_get(result, "durationMs")), 1900, "%s", out);
     /* Bounded: within run --once's 10 s budget, with room for a loaded machine. */
     cr_assert_lt(took, WEBHOOK_ONCE_BUDGET_MS + 5000, "run --once took %lld ms", (long long)took);
-    cr_assert_eq(rx_count(&e500), 3, "500: first try + 2 retries, got %d", rx_count(&e500));
-    cr_assert_eq(rx_count(&e404), 1, "404 is not retried, got %d", rx_count(&e404));
-    cr_assert_eq(rx_wait(&hang, 2, 2000), 2, "hang: first try + 1 retry, got %d", rx_count(&hang));
+    cr_assert_eq(th_otlp_count(&e500), 3, "500: first try + 2 retries, got %d",
+                 th_otlp_count(&e500));
+    cr_assert_eq(th_otlp_count(&e404), 1, "404 is not retried, got %d", th_otlp_count(&e404));
+    cr_assert_eq(th_otlp_wait(&hang, 2, 2000), 2, "hang: first try + 1 retry, got %d",
+                 th_otlp_count(&hang));
 
     json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
     json_t *notes = json_object_get(run, "notifications");
@@ -561,9 +374,9 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
     json_decref(result);
     free(out);
     free(err);
-    rx_stop(&e500);
-    rx_stop(&e404);
-    rx_stop(&hang);
+    th_otlp_stop(&e500);
+    th_otlp_stop(&e404);
+    th_otlp_stop(&hang);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -577,10 +390,10 @@ Test(webhook, once_bounded_total_time, .timeout = 40)
 {
     th_db t;
     svc s;
-    receiver hang;
+    th_otlp hang = { 0 };
     char notify[512], *out = NULL, *err = NULL;
     migrated(DB_SQLITE, &t);
-    rx_start(&hang, 200, 60000);
+    th_otlp_start(&hang, 200, 60000);
     snprintf(notify, sizeof notify, "notify:\n  - url: http://127.0.0.1:%d/\n    name: stuck\n"
              "    timeout: 5s\n    retries: 10\n    backoff: 100ms\n", hang.port);
     svc_setup(&s, &t, 1, notify, "", FAILING);
@@ -602,7 +415,7 @@ Test(webhook, once_bounded_total_time, .timeout = 40)
     json_decref(result);
     free(out);
     free(err);
-    rx_stop(&hang);
+    th_otlp_stop(&hang);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -612,16 +425,16 @@ Test(webhook, once_sigterm_while_delivering, .timeout = 30)
 {
     th_db t;
     svc s;
-    receiver hang;
+    th_otlp hang = { 0 };
     char notify[512], *outp;
     migrated(DB_SQLITE, &t);
-    rx_start(&hang, 200, 20000);
+    th_otlp_start(&hang, 200, 20000);
     snprintf(notify, sizeof notify, "notify:\n  - url: http://127.0.0.1:%d/\n    name: slow\n"
              "    timeout: 30s\n", hang.port);
     svc_setup(&s, &t, 1, notify, "", FAILING);
     outp = th_path(th_tmpdir(), "once.json");
     s.pid = spawn(&s, NULL, outp);
-    cr_assert_eq(rx_wait(&hang, 1, 10000), 1, "no delivery:\n%s", th_read(s.errlog));
+    cr_assert_eq(th_otlp_wait(&hang, 1, 10000), 1, "no delivery:\n%s", th_read(s.errlog));
     int64_t t0 = mono_ms();
     kill(s.pid, SIGTERM);
     int rc = svc_wait_exit(&s, 5000);
@@ -635,7 +448,7 @@ Test(webhook, once_sigterm_while_delivering, .timeout = 30)
     json_decref(result);
     free(out);
     free(outp);
-    rx_stop(&hang);
+    th_otlp_stop(&hang);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -645,17 +458,17 @@ Test(webhook, once_missing_variable_sends_nothing, .timeout = 30)
 {
     th_db t;
     svc s;
-    receiver rx;
+    th_otlp rx = { 0 };
     char notify[512], *out = NULL, *err = NULL;
     migrated(DB_SQLITE, &t);
-    rx_start(&rx, 200, 0);
+    th_otlp_start(&rx, 200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - { url: \"http://127.0.0.1:%d/\", name: signed, secret_env: NO_SUCH_KEY }\n"
              "  - { url: \"http://127.0.0.1:%d/\", name: bearer, headers: { Authorization: NO_SUCH_AUTH } }\n",
              rx.port, rx.port);
     svc_setup(&s, &t, 1, notify, "", FAILING);
     cr_assert_eq(once(&s, no_env, &out, &err), 1, "%s", err);
-    cr_assert_eq(rx_count(&rx), 0, "sent without its secret");
+    cr_assert_eq(th_otlp_count(&rx), 0, "sent without its secret");
     json_t *result = parse_text(out);
     json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
     check_note(run, "signed", "failed", "failed", 0, 0);
@@ -666,7 +479,7 @@ Test(webhook, once_missing_variable_sends_nothing, .timeout = 30)
     json_decref(result);
     free(out);
     free(err);
-    rx_stop(&rx);
+    th_otlp_stop(&rx);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -678,21 +491,21 @@ Test(webhook, chat_formats, .timeout = 30)
 {
     th_db t;
     svc s;
-    receiver slack, discord;
+    th_otlp slack = { 0 }, discord = { 0 };
     char notify[1024], *out = NULL, *err = NULL;
     migrated(DB_SQLITE, &t);
-    rx_start(&slack, 200, 0);
-    rx_start(&discord, 200, 0);
+    th_otlp_start(&slack, 200, 0);
+    th_otlp_start(&discord, 200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - { url: \"http://127.0.0.1:%d/\", format: slack }\n"
              "  - { url: \"http://127.0.0.1:%d/\", format: discord }\n", slack.port, discord.port);
     /* A 5,000-byte error with multi-byte characters: Discord's body must be cut, cleanly. */
     svc_setup(&s, &t, 1, notify, "", "  - plugin: fixture\n    options: { fail_text: long }\n");
     cr_assert_eq(once(&s, no_env, &out, &err), 1, "%s", err);
-    cr_assert_eq(rx_count(&slack), 1);
-    cr_assert_eq(rx_count(&discord), 1);
+    cr_assert_eq(th_otlp_count(&slack), 1);
+    cr_assert_eq(th_otlp_count(&discord), 1);
 
-    json_t *sb = rx_body(&slack, 0), *dc = rx_body(&discord, 0);
+    json_t *sb = th_otlp_body(&slack, 0), *dc = th_otlp_body(&discord, 0);
     const char *text = json_string_value(json_object_get(sb, "text"));
     cr_assert_not_null(text, "%s", json_dumps(sb, 0));
     cr_assert(strstr(text, "a run failed") && strstr(text, "fixture"), "%s", text);
@@ -708,8 +521,8 @@ Test(webhook, chat_formats, .timeout = 30)
     json_decref(dc);
     free(out);
     free(err);
-    rx_stop(&slack);
-    rx_stop(&discord);
+    th_otlp_stop(&slack);
+    th_otlp_stop(&discord);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -843,11 +656,11 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
 {
     th_db t;
     svc s;
-    receiver ok, hang;
+    th_otlp ok = { 0 }, hang = { 0 };
     char notify[1024];
     migrated(DB_SQLITE, &t);
-    rx_start(&ok, 200, 0);
-    rx_start(&hang, 200, 30000);
+    th_otlp_start(&ok, 200, 0);
+    th_otlp_start(&hang, 200, 30000);
     snprintf(notify, sizeof notify,
              "schedule:\n  interval: 1h\nnotify:\n"
              "  - url: http://127.0.0.1:%d/svc/PATHSECRET?k=QUERYSECRET\n    name: ops\n"
@@ -859,9 +672,9 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
     svc_start(&s, env);
 
     /* Startup run 1 failed: told, signed, with a link to it. */
-    cr_assert_eq(rx_wait(&ok, 1, 10000), 1, "no alert:\n%s", th_read(s.errlog));
+    cr_assert_eq(th_otlp_wait(&ok, 1, 10000), 1, "no alert:\n%s", th_read(s.errlog));
     check_signature(&ok, 0, "svc-key");
-    json_t *b = rx_body(&ok, 0);
+    json_t *b = th_otlp_body(&ok, 0);
     char link[128];
     snprintf(link, sizeof link, "http://127.0.0.1:%d/v1/reconciliation/runs/1", s.port);
     cr_assert_str_eq(json_string_value(json_object_get(b, "link")), link);
@@ -870,7 +683,7 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
     json_t *run = wait_notes(&s, 1, 1, 5000);
     check_note(run, "ops", "failed", "delivered", 200, 1);
     json_decref(run);
-    cr_assert_eq(rx_wait(&hang, 1, 5000), 1, "the slow target got nothing");
+    cr_assert_eq(th_otlp_wait(&hang, 1, 5000), 1, "the slow target got nothing");
 
     /* Mended; two manual runs go through while "slow" still hangs on run 1's alert. */
     mend(s.yaml);
@@ -885,10 +698,10 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
         cr_assert_lt(mono_ms() - t0, 8000);
         json_decref(r);
     }
-    cr_assert_eq(rx_wait(&ok, 2, 5000), 2);
+    cr_assert_eq(th_otlp_wait(&ok, 2, 5000), 2);
     sleep_ms(300);
-    cr_assert_eq(rx_count(&ok), 2, "recovered fired more than once");
-    b = rx_body(&ok, 1);
+    cr_assert_eq(th_otlp_count(&ok), 2, "recovered fired more than once");
+    b = th_otlp_body(&ok, 1);
     cr_assert_str_eq(json_string_value(json_object_get(b, "event")), "recovered");
     cr_assert_eq(json_integer_value(json_object_get(b, "runId")), 2);
     json_decref(b);
@@ -920,8 +733,8 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
     }
     json_decref(r1);
     json_decref(r3);
-    rx_stop(&ok);
-    rx_stop(&hang);
+    th_otlp_stop(&ok);
+    th_otlp_stop(&hang);
     svc_free(&s);
     th_db_destroy(&t);
 }
@@ -934,14 +747,14 @@ Test(webhook, service_skipped_too_long, .timeout = 40)
 {
     th_db t;
     svc s;
-    receiver rx;
+    th_otlp rx = { 0 };
     char notify[512];
     migrated(DB_SQLITE, &t);
     cr_assert_eq(db_exec(t.conn, "INSERT INTO reconciler_locks (name, holder, locked_at, "
                          "lock_until) VALUES ('reconciler', 'elsewhere:1:stuck', "
                          "strftime('%Y-%m-%d %H:%M:%f', 'now'), '2999-01-01 00:00:00.000')",
                          NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
-    rx_start(&rx, 200, 0);
+    th_otlp_start(&rx, 200, 0);
     snprintf(notify, sizeof notify,
              "schedule:\n  on_startup: false\n  interval: 1s\n  jitter: 0s\n"
              "notify:\n  - url: http://127.0.0.1:%d/\n    name: watch\n"
@@ -949,11 +762,11 @@ Test(webhook, service_skipped_too_long, .timeout = 40)
     svc_setup(&s, &t, 1, notify, "", GOOD);
     int64_t t0 = mono_ms();
     svc_start(&s, NULL);
-    cr_assert_eq(rx_wait(&rx, 1, 12000), 1, "not told:\n%s", th_read(s.errlog));
+    cr_assert_eq(th_otlp_wait(&rx, 1, 12000), 1, "not told:\n%s", th_read(s.errlog));
     cr_assert_geq(mono_ms() - t0, 2500, "told before 3 intervals");
     sleep_ms(2500);
-    cr_assert_eq(rx_count(&rx), 1, "told more than once");
-    json_t *b = rx_body(&rx, 0);
+    cr_assert_eq(th_otlp_count(&rx), 1, "told more than once");
+    json_t *b = th_otlp_body(&rx, 0);
     cr_assert_str_eq(json_string_value(json_object_get(b, "event")), "skipped_too_long");
     cr_assert_str_eq(json_string_value(json_object_get(b, "status")), "skipped");
     cr_assert(strstr(json_string_value(json_object_get(b, "note")), "elsewhere:1:stuck"), "%s",
@@ -963,7 +776,7 @@ Test(webhook, service_skipped_too_long, .timeout = 40)
     json_decref(run);
     json_decref(b);
     svc_term(&s);
-    rx_stop(&rx);
+    th_otlp_stop(&rx);
     svc_free(&s);
     th_db_destroy(&t);
 }

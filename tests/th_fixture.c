@@ -7,6 +7,8 @@
 static th_db g_db;
 static svc g_svc;
 static int g_have_db, g_have_svc;
+static th_otlp g_rx[FX_OTLP_MAX];
+static int g_n_rx;
 
 th_db *fx_db(db_kind kind)
 {
@@ -25,10 +27,32 @@ svc *fx_svc(const char *extra, const char *http_extra, const char *steps)
     return &g_svc;
 }
 
+svc *fx_svc_jobs(const char *top, const char *jobs)
+{
+    cr_assert(g_have_db, "fx_svc_jobs before fx_db");
+    cr_assert_not(g_have_svc, "fx_svc_jobs twice in one test");
+    svc_setup_jobs(&g_svc, &g_db, 1, top, jobs);
+    g_have_svc = 1;
+    return &g_svc;
+}
+
+th_otlp *fx_otlp(int status, int hang_ms)
+{
+    cr_assert_lt(g_n_rx, FX_OTLP_MAX, "more than %d receivers", FX_OTLP_MAX);
+    th_otlp *rx = &g_rx[g_n_rx];
+    memset(rx, 0, sizeof *rx);
+    th_otlp_start(rx, status, hang_ms);
+    g_n_rx++;
+    return rx;
+}
+
 void fx_fini(void)
 {
     if (g_have_svc)
         svc_free(&g_svc); /* kills it first if it still runs */
+    /* After the service: nothing sends to them any more. A test may have stopped one. */
+    while (g_n_rx > 0)
+        th_otlp_stop(&g_rx[--g_n_rx]);
     if (g_have_db)
         th_db_destroy(&g_db);
     g_have_svc = g_have_db = 0;
