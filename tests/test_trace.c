@@ -11,6 +11,7 @@
  * is ever written anywhere.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_otlp.h"
 #include "th_svc.h"
 #include "base/log.h"
@@ -1243,41 +1244,39 @@ static int once_json(svc *s, const char *const *env, char **out, char **err, int
     return rc;
 }
 
-Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60)
+Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 }, hook = { 0 };
     char endpoint[128], extra[256], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&rx, 200, 0);
-    th_otlp_start(&hook, 200, 0); /* a webhook receiver too: it keeps bodies */
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
+    th_otlp *hook = fx_otlp(200, 0); /* a webhook receiver too: it keeps bodies */
     snprintf(extra, sizeof extra, "tracing:\n  service_name: once-test\n"
-             "notify:\n  - url: http://127.0.0.1:%d/hook\n    on: [partial]\n", hook.port);
-    svc_setup(&s, &t, 1, extra, "", TWO_STEPS);
-    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", rx.port);
+             "notify:\n  - url: http://127.0.0.1:%d/hook\n    on: [partial]\n", hook->port);
+    svc *s = fx_svc(extra, "", TWO_STEPS);
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
+             rx->port);
     const char *const env[] = { endpoint, "TRACEPARENT=" TRACEPARENT_OK,
                                 "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20ONCE-SECRET-4411",
                                 NULL };
-    int rc = once_json(&s, env, &out, &err, NULL);
+    int rc = once_json(s, env, &out, &err, NULL);
     cr_assert_eq(rc, 1, "a failed step exits 1, traced or not: %d\n%s", rc, err);
     json_t *result = json_loads(out, 0, NULL);
     cr_assert_not_null(result, "%s", out);
     cr_assert_str_eq(json_string_value(json_object_get(result, "traceId")), TP_TRACE,
                      "the result names the caller's trace");
-    cr_assert_eq(th_otlp_count(&rx), 1, "one request before exit: %s", err);
-    cr_assert_eq(th_otlp_count(&hook), 1, "%s", err);
-    json_t *hb = th_otlp_body(&hook, 0);
+    cr_assert_eq(th_otlp_count(rx), 1, "one request before exit: %s", err);
+    cr_assert_eq(th_otlp_count(hook), 1, "%s", err);
+    json_t *hb = th_otlp_body(hook, 0);
     cr_assert_str_eq(json_string_value(json_object_get(hb, "traceId")), TP_TRACE,
                      "the webhook body names the trace");
     json_decref(hb);
-    th_otlp_stop(&hook);
-    char *auth = th_otlp_header(&rx, 0, "Authorization");
+    th_otlp_stop(hook);
+    char *auth = th_otlp_header(rx, 0, "Authorization");
     cr_assert_str_eq(auth, "Bearer ONCE-SECRET-4411");
     free(auth);
 
     json_t *resource;
-    json_t *spans = th_otlp_spans(&rx, &resource);
+    json_t *spans = th_otlp_spans(rx, &resource);
     cr_assert_eq(json_array_size(spans), 3, "the run and its two steps");
     th_otlp_check_tree(spans, TP_TRACE, TP_SPAN);
     json_t *root = th_otlp_find(spans, TRACE_SPAN_RUN);
@@ -1321,38 +1320,32 @@ Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60)
     cr_assert_gt(with_root, 0, "no line carries the run's span");
     cr_assert_gt(with_step, 0, "no line carries the failed step's span");
     cr_assert_null(strstr(out, "ONCE-SECRET"));
-    cr_assert_eq(th_file_contains(s.hist, "ONCE-SECRET"), 0, "a header value in the history");
-    cr_assert_eq(th_file_contains(s.hist, TP_TRACE), 1, "the history keeps the traceId");
+    cr_assert_eq(th_file_contains(s->hist, "ONCE-SECRET"), 0, "a header value in the history");
+    cr_assert_eq(th_file_contains(s->hist, TP_TRACE), 1, "the history keeps the traceId");
     json_decref(resource);
     json_decref(spans);
     json_decref(result);
     free(out);
     free(err);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
-Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60)
+Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 };
     char endpoint[128], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&rx, 200, 0);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
-    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&rx));
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n");
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(rx));
     /* A bad TRACEPARENT costs nothing but a warning: the run gets a trace of its own. */
     const char *const env[] = { endpoint, "TRACEPARENT=00-" TP_TRACE "-0000000000000000-01", NULL };
-    int rc = once_json(&s, env, &out, &err, NULL);
+    int rc = once_json(s, env, &out, &err, NULL);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(err, "TRACEPARENT is not a W3C traceparent (the parent id is all zeros)"),
               "%s", err);
     json_t *result = json_loads(out, 0, NULL);
     const char *tid = json_string_value(json_object_get(result, "traceId"));
     cr_assert(tid && is_hex(tid, 32) && strcmp(tid, TP_TRACE) != 0, "%s", out);
-    json_t *spans = th_otlp_spans(&rx, NULL);
+    json_t *spans = th_otlp_spans(rx, NULL);
     th_otlp_check_tree(spans, tid, NULL);
     cr_assert_eq(json_array_size(spans), 2);
     cr_assert_str_eq(str_attr(th_otlp_find(spans, TRACE_SPAN_RUN), "reconciler.status"), "success");
@@ -1360,9 +1353,6 @@ Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60)
     json_decref(result);
     free(out);
     free(err);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -1370,30 +1360,27 @@ Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60)
  * code and result are the same as without tracing, and run --once exits
  * within the flush bound (the hanging one would hold it 20 s).
  */
-Test(trace, run_once_whatever_the_receiver_does, .timeout = 90)
+Test(trace, run_once_whatever_the_receiver_does, .timeout = 90, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp hang = { 0 }, e500 = { 0 };
     char url[3][160], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&hang, 200, 20000);
-    th_otlp_start(&e500, 500, 0);
-    svc_setup(&s, &t, 1, "", "", TWO_STEPS);
-    snprintf(url[0], sizeof url[0], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&hang));
-    snprintf(url[1], sizeof url[1], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&e500));
+    fx_db(DB_SQLITE);
+    th_otlp *hang = fx_otlp(200, 20000);
+    th_otlp *e500 = fx_otlp(500, 0);
+    svc *s = fx_svc("", "", TWO_STEPS);
+    snprintf(url[0], sizeof url[0], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(hang));
+    snprintf(url[1], sizeof url[1], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(e500));
     snprintf(url[2], sizeof url[2], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:%d/v1/traces",
              th_free_port());
     const char *const none[] = { NULL };
     int64_t base_ms;
-    int base = once_json(&s, none, &out, &err, &base_ms);
+    int base = once_json(s, none, &out, &err, &base_ms);
     cr_assert_eq(base, 1, "%s", err);
     free(out);
     free(err);
     for (int i = 0; i < 3; i++) {
         const char *const env[] = { url[i], NULL };
         int64_t ms;
-        int rc = once_json(&s, env, &out, &err, &ms);
+        int rc = once_json(s, env, &out, &err, &ms);
         cr_assert_eq(rc, base, "receiver %d changed the exit code: %d\n%s", i, rc, err);
         json_t *r = json_loads(out, 0, NULL);
         cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "partial");
@@ -1406,10 +1393,6 @@ Test(trace, run_once_whatever_the_receiver_does, .timeout = 90)
         free(out);
         free(err);
     }
-    cr_assert_eq(th_otlp_count(&hang), 1);
-    cr_assert_eq(th_otlp_count(&e500), 1, "500 is not retried");
-    th_otlp_stop(&hang);
-    th_otlp_stop(&e500);
-    svc_free(&s);
-    th_db_destroy(&t);
+    cr_assert_eq(th_otlp_count(hang), 1);
+    cr_assert_eq(th_otlp_count(e500), 1, "500 is not retried");
 }

@@ -18,6 +18,14 @@ th_db *fx_db(db_kind kind)
     return &g_db;
 }
 
+th_db *fx_db_empty(db_kind kind)
+{
+    cr_assert_not(g_have_db, "fx_db_empty twice in one test");
+    th_db_create(kind, &g_db);
+    g_have_db = 1;
+    return &g_db;
+}
+
 svc *fx_svc(const char *extra, const char *http_extra, const char *steps)
 {
     cr_assert(g_have_db, "fx_svc before fx_db");

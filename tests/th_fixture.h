@@ -17,6 +17,8 @@
 
 /* A fresh migrated database of kind, owned by the fixture. */
 th_db *fx_db(db_kind kind);
+/* The same, empty: not migrated (what `migrate` is for). */
+th_db *fx_db_empty(db_kind kind);
 /* The service's pipeline file on fx_db's database (as svc_setup, instance 1); not started. */
 svc *fx_svc(const char *extra, const char *http_extra, const char *steps);
 /* The pipeline file of named jobs on fx_db's database (as svc_setup_jobs); not started. */
