@@ -9,6 +9,7 @@ static svc g_svc;
 static int g_have_db, g_have_svc;
 static th_otlp g_rx[FX_OTLP_MAX];
 static int g_n_rx;
+static th_pipe g_pipe;
 
 th_db *fx_db(db_kind kind)
 {
@@ -54,6 +55,14 @@ th_otlp *fx_otlp(int status, int hang_ms)
     return rx;
 }
 
+th_pipe *fx_pipe(db_kind kind, const char *dir1, const char *dir2, const char *extra,
+                 const char *steps)
+{
+    th_pipe_down(&g_pipe);
+    th_pipe_up(&g_pipe, kind, dir1, dir2, extra, steps);
+    return &g_pipe;
+}
+
 void fx_fini(void)
 {
     if (g_have_svc)
@@ -63,5 +72,6 @@ void fx_fini(void)
         th_otlp_stop(&g_rx[--g_n_rx]);
     if (g_have_db)
         th_db_destroy(&g_db);
+    th_pipe_down(&g_pipe);
     g_have_svc = g_have_db = 0;
 }

@@ -13,6 +13,7 @@
 #define RC_TH_FIXTURE_H
 
 #include "th_otlp.h"
+#include "th_pipe.h"
 #include "th_svc.h"
 
 /* A fresh migrated database of kind, owned by the fixture. */
@@ -26,8 +27,12 @@ svc *fx_svc_jobs(const char *top, const char *jobs);
 /* A loopback receiver (th_otlp_start) the fixture stops; at most FX_OTLP_MAX per test. */
 #define FX_OTLP_MAX 4
 th_otlp *fx_otlp(int status, int hang_ms);
+/* A pipeline run by the binary (th_pipe_up) the fixture lets go; again: the previous one is
+ * let go first (a test of several set-ups, one after the other). */
+th_pipe *fx_pipe(db_kind kind, const char *dir1, const char *dir2, const char *extra,
+                 const char *steps);
 /* The fixture's fini: the service killed and freed, the receivers stopped, the database
- * closed. */
+ * closed, the pipeline let go. */
 void fx_fini(void);
 
 #define SVC_FIXTURE .fini = fx_fini
