@@ -192,23 +192,47 @@ static void exec_ok(th_db *t, const char *sql)
     cr_assert_eq(db_exec(t->conn, sql, NULL, 0, NULL), 0, "%s: %s", sql, db_errmsg(t->conn));
 }
 
+/* A migrated MariaDB database and a user of its own with a password and no grants yet. */
+typedef struct doc_user {
+    th_db t;
+    char dbname[64], user[48];
+    char *url; /* "mysql://USER@/DB?socket=S": the user's way in */
+} doc_user;
+
+static void user_up(doc_user *u, const char *prefix, const char *password)
+{
+    char sql[256];
+    const char *sock;
+    th_db_create(DB_MYSQL, &u->t);
+    th_db_migrate(&u->t);
+    url_parts(&u->t, u->dbname, sizeof u->dbname, &sock);
+    snprintf(u->user, sizeof u->user, "%s_%ld", prefix, (long)getpid());
+    snprintf(sql, sizeof sql, "DROP USER IF EXISTS '%s'@'localhost'", u->user);
+    exec_ok(&u->t, sql);
+    snprintf(sql, sizeof sql, "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'", u->user,
+             password);
+    exec_ok(&u->t, sql);
+    cr_assert_neq(asprintf(&u->url, "mysql://%s@/%s?socket=%s", u->user, u->dbname, sock), -1);
+}
+
+static void user_down(doc_user *u)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP USER '%s'@'localhost'", u->user);
+    exec_ok(&u->t, sql);
+    free(u->url);
+    th_db_destroy(&u->t);
+}
+
 /*
  * A MariaDB user that lacks INSERT on processing_job_logs and UPDATE on the table a step
  * writes: FAIL naming each; given them, every check passes.
  */
 Test(doctor, missing_grants_fail_by_name, .timeout = 90)
 {
-    th_db t;
-    char *hist, *out = NULL, *err = NULL, dbname[64], user[48], sql[512], *url = NULL;
-    const char *sock;
-    th_db_create(DB_MYSQL, &t);
-    th_db_migrate(&t);
-    url_parts(&t, dbname, sizeof dbname, &sock);
-    snprintf(user, sizeof user, "doc_%ld", (long)getpid());
-    snprintf(sql, sizeof sql, "DROP USER IF EXISTS '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    snprintf(sql, sizeof sql, "CREATE USER '%s'@'localhost' IDENTIFIED BY 'doc-pw-1'", user);
-    exec_ok(&t, sql);
+    doc_user u;
+    char *hist, *out = NULL, *err = NULL, sql[512];
+    user_up(&u, "doc", "doc-pw-1");
     /* Everything the core needs but INSERT on processing_job_logs; only SELECT on the
      * table the sql step updates. */
     static const char *const grants[] = {
@@ -222,12 +246,11 @@ Test(doctor, missing_grants_fail_by_name, .timeout = 90)
     };
     for (size_t i = 0; i < sizeof grants / sizeof grants[0]; i++) {
         char what[256];
-        snprintf(what, sizeof what, grants[i], dbname);
-        snprintf(sql, sizeof sql, "GRANT %s TO '%s'@'localhost'", what, user);
-        exec_ok(&t, sql);
+        snprintf(what, sizeof what, grants[i], u.dbname);
+        snprintf(sql, sizeof sql, "GRANT %s TO '%s'@'localhost'", what, u.user);
+        exec_ok(&u.t, sql);
     }
-    cr_assert_neq(asprintf(&url, "mysql://%s@/%s?socket=%s", user, dbname, sock), -1);
-    char *yaml = pipeline_file(url, "grants", SQL_STEP, &hist);
+    char *yaml = pipeline_file(u.url, "grants", SQL_STEP, &hist);
 
     int rc = doctor(yaml, me(), "doc-pw-1", 0, &out, &err);
     cr_assert_eq(rc, 1, "exit %d:\n%s%s", rc, out, err);
@@ -244,57 +267,45 @@ Test(doctor, missing_grants_fail_by_name, .timeout = 90)
 
     /* The other side: given them, the checks pass. */
     snprintf(sql, sizeof sql, "GRANT INSERT ON `%s`.processing_job_logs TO '%s'@'localhost'",
-             dbname, user);
-    exec_ok(&t, sql);
+             u.dbname, u.user);
+    exec_ok(&u.t, sql);
     snprintf(sql, sizeof sql, "GRANT UPDATE ON `%s`.processing_jobs TO '%s'@'localhost'",
-             dbname, user);
-    exec_ok(&t, sql);
+             u.dbname, u.user);
+    exec_ok(&u.t, sql);
     rc = doctor(yaml, me(), "doc-pw-1", 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "ok", "grants", NULL), "%s", out);
     cr_assert_not_null(line_of(out, "ok", "statements", NULL), "%s", out);
     free(out);
     free(err);
-    snprintf(sql, sizeof sql, "DROP USER '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    free(url);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
+    user_down(&u);
 }
 
 /* A table the steps' recorded changes name needs SELECT and UPDATE too, a database-wide
  * grant covers every table, and a wildcard database name matches by LIKE. */
 Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
 {
-    th_db t;
-    char *hist, *out = NULL, *err = NULL, dbname[64], user[48], sql[512], *url = NULL;
-    const char *sock;
-    th_db_create(DB_MYSQL, &t);
-    th_db_migrate(&t);
-    url_parts(&t, dbname, sizeof dbname, &sock);
-    snprintf(user, sizeof user, "doc2_%ld", (long)getpid());
-    snprintf(sql, sizeof sql, "DROP USER IF EXISTS '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    snprintf(sql, sizeof sql, "CREATE USER '%s'@'localhost' IDENTIFIED BY 'doc-pw-2'", user);
-    exec_ok(&t, sql);
-    exec_ok(&t, "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, "
+    doc_user u;
+    char *hist, *out = NULL, *err = NULL, sql[512];
+    user_up(&u, "doc2", "doc-pw-2");
+    exec_ok(&u.t, "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, "
                 "changes, at) VALUES (1, 'reconcile', 'leases', 'user_sessions', '1', '{}', "
                 "NOW(3))");
     /* rt\_... : the underscores escaped, as a careful operator writes them. */
     char pattern[80];
     size_t k = 0;
-    for (const char *c = dbname; *c && k + 2 < sizeof pattern; c++) {
+    for (const char *c = u.dbname; *c && k + 2 < sizeof pattern; c++) {
         if (*c == '_')
             pattern[k++] = '\\';
         pattern[k++] = *c;
     }
     pattern[k] = '\0';
     snprintf(sql, sizeof sql, "GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO "
-             "'%s'@'localhost'", pattern, user);
-    exec_ok(&t, sql);
-    cr_assert_neq(asprintf(&url, "mysql://%s@/%s?socket=%s", user, dbname, sock), -1);
-    char *yaml = pipeline_file(url, "dbwide", NULL, &hist);
+             "'%s'@'localhost'", pattern, u.user);
+    exec_ok(&u.t, sql);
+    char *yaml = pipeline_file(u.url, "dbwide", NULL, &hist);
     int rc = doctor(yaml, me(), "doc-pw-2", 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "ok", "grants", NULL), "%s", out);
@@ -304,32 +315,29 @@ Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
     /* Without UPDATE on user_sessions (a table-level REVOKE cannot cut a database grant:
      * grant the database's tables one by one instead). */
     snprintf(sql, sizeof sql, "REVOKE SELECT, INSERT, UPDATE, DELETE ON `%s`.* FROM "
-             "'%s'@'localhost'", pattern, user);
-    exec_ok(&t, sql);
+             "'%s'@'localhost'", pattern, u.user);
+    exec_ok(&u.t, sql);
     static const char *const tables[] = { "reconciler_locks", "reconciler_job_slots",
                                           "reconciler_job_pauses", "reconciler_changes",
                                           "schema_migrations", "processing_job_logs",
                                           "processing_jobs" };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         snprintf(sql, sizeof sql, "GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.`%s` TO "
-                 "'%s'@'localhost'", dbname, tables[i], user);
-        exec_ok(&t, sql);
+                 "'%s'@'localhost'", u.dbname, tables[i], u.user);
+        exec_ok(&u.t, sql);
     }
     snprintf(sql, sizeof sql, "GRANT SELECT ON `%s`.user_sessions TO '%s'@'localhost'",
-             dbname, user);
-    exec_ok(&t, sql);
+             u.dbname, u.user);
+    exec_ok(&u.t, sql);
     rc = doctor(yaml, me(), "doc-pw-2", 0, &out, &err);
     cr_assert_eq(rc, 1, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "FAIL", "grants",
                                "table user_sessions lacks UPDATE for step leases"), "%s", out);
     free(out);
     free(err);
-    snprintf(sql, sizeof sql, "DROP USER '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    free(url);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
+    user_down(&u);
 }
 
 /*
