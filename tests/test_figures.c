@@ -108,18 +108,7 @@ static int64_t state_int(svc *s, const char *key)
     return v;
 }
 
-static int send_get(int port, const char *path)
-{
-    char req[256];
-    int fd = th_connect(port);
-    cr_assert_geq(fd, 0, "cannot connect to port %d", port);
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Connection: close\r\n\r\n", path);
-    cr_assert_eq(write(fd, req, (size_t)n), n);
-    return fd;
-}
-
-/* The whole answer to send_get within ms (the server closes after it); malloc'd. */
+/* The whole answer to th_send_get within ms (the server closes after it); malloc'd. */
 static char *read_answer(int fd, int ms)
 {
     size_t cap = 65536, have = 0;
@@ -171,8 +160,8 @@ Test(figures, single_flight, .timeout = 60, TALLY_FIXTURE)
     }
     int fds[N_CLIENTS];
     for (int i = 0; i < N_CLIENTS; i++)
-        fds[i] = send_get(s->port, i % 2 ? "/api/admin/dashboard?fresh=1"
-                                          : "/v1/processing/queue?fresh=1");
+        fds[i] = th_send_get(s->port, i % 2 ? "/api/admin/dashboard?fresh=1"
+                                             : "/v1/processing/queue?fresh=1");
     int64_t end = mono_ms() + 10000;
     while (state_int(s, "waiting") < N_CLIENTS) {
         cr_assert_lt(mono_ms(), end, "not all %d requests wait", N_CLIENTS);

@@ -1062,18 +1062,6 @@ static void edit_pipeline(svc *s, const char *from, const char *to)
     free(text);
 }
 
-/* A GET sent on a raw connection, to be answered later (or never). */
-static int send_get(int port, const char *path)
-{
-    char req[256];
-    int fd = th_connect(port);
-    cr_assert_geq(fd, 0, "cannot connect to port %d", port);
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Connection: close\r\n\r\n", path);
-    cr_assert_eq(write(fd, req, (size_t)n), n);
-    return fd;
-}
-
 /* 1 when fd has something to read (an answer, or the end) within ms. */
 static int answered_within(int fd, int ms)
 {
@@ -1081,7 +1069,7 @@ static int answered_within(int fd, int ms)
     return poll(&p, 1, ms) > 0;
 }
 
-/* Read the whole answer to send_get (the server closes after it) within ms: its status. */
+/* Read the whole answer to th_send_get (the server closes after it) within ms: its status. */
 static int read_answer(int fd, int ms)
 {
     char buf[65536];
@@ -1140,7 +1128,7 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     db *locker = session(t);
     exec_ok(locker, "LOCK TABLES user_sessions WRITE");
     int64_t hang_wall = wall_ms();
-    int fd = send_get(s->port, "/api/admin/dashboard?fresh=1");
+    int fd = th_send_get(s->port, "/api/admin/dashboard?fresh=1");
     /* Blocked in the database: its query waits for the table lock. */
     static const char waiting[] = "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
                                   "WHERE DB = DATABASE() AND STATE LIKE 'Waiting for table%'";
