@@ -318,37 +318,24 @@ static char *own_plugin_dir(void)
     return dir;
 }
 
-static int validate_in(const char *dir, char **err)
-{
-    char *yaml = th_path(th_tmpdir(), "own.yaml"), *text = NULL;
-    cr_assert_neq(asprintf(&text, "database: { url: \"sqlite:x.db\" }\nplugin_dir: %s\n"
-                           "steps:\n  - plugin: fixture\n", dir), -1);
-    th_write(yaml, text);
-    const char *args[] = { "validate", "-c", yaml, NULL };
-    int rc = th_run_cli(args, NULL, NULL, err);
-    free(text);
-    free(yaml);
-    return rc;
-}
-
 /* StrictModes: a plugin or its folder writable by group or others is refused, naming both. */
 Test(hostile, plugin_writable_by_others_is_refused, .timeout = 30)
 {
     char *dir = own_plugin_dir(), *so = th_path(dir, "fixture.so"), *err = NULL, want[600];
-    cr_assert_eq(validate_in(dir, &err), 0, "0755 file in a 0755 folder: %s", err);
+    cr_assert_eq(th_validate("own.yaml", dir, "  - plugin: fixture\n", &err), 0, "0755 file in a 0755 folder: %s", err);
     free(err);
     cr_assert_eq(chmod(so, 0775), 0);
-    cr_assert_eq(validate_in(dir, &err), 2);
+    cr_assert_eq(th_validate("own.yaml", dir, "  - plugin: fixture\n", &err), 2);
     snprintf(want, sizeof want, "%s: writable by group or others (mode 0775)", so);
     cr_assert(strstr(err, want), "%s", err);
     free(err);
     cr_assert_eq(chmod(so, 0757), 0);
-    cr_assert_eq(validate_in(dir, &err), 2);
+    cr_assert_eq(th_validate("own.yaml", dir, "  - plugin: fixture\n", &err), 2);
     cr_assert(strstr(err, "(mode 0757)"), "%s", err);
     free(err);
     cr_assert_eq(chmod(so, 0755), 0);
     cr_assert_eq(chmod(dir, 0777), 0);
-    cr_assert_eq(validate_in(dir, &err), 2);
+    cr_assert_eq(th_validate("own.yaml", dir, "  - plugin: fixture\n", &err), 2);
     snprintf(want, sizeof want, "its folder %s is writable by group or others (mode 0777)", dir);
     cr_assert(strstr(err, want), "%s", err);
     free(err);
@@ -388,30 +375,26 @@ static int children_of(pid_t pid)
  * The next step's worker is started while a step runs; when that step then
  * aborts the run, the spare goes with the run: the service keeps no worker.
  */
-Test(hostile, no_worker_outlives_its_run, .timeout = 60)
+Test(hostile, no_worker_outlives_its_run, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
+    fx_db(DB_SQLITE);
     /* No figures: their refresh right after the run is a worker of its own. */
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "  figure_plugins: []\n",
-              "  - plugin: misbehave\n    options: { how: segv }\n    on_error: abort\n"
-              "  - plugin: fixture\n");
-    svc_start(&s, (const char *[]){ AS_PLAIN, NULL });
+    svc *s = fx_svc("schedule:\n  interval: 1h\n", "  figure_plugins: []\n",
+                    "  - plugin: misbehave\n    options: { how: segv }\n    on_error: abort\n"
+                    "  - plugin: fixture\n");
+    svc_start(s, (const char *[]){ AS_PLAIN, NULL });
     int64_t end = mono_ms() + 20000;
     char *log = NULL;
     for (;;) {
         free(log);
-        log = th_read(s.errlog);
+        log = th_read(s->errlog);
         if (log && strstr(log, "reconciliation run 1 (job reconcile, startup): failed"))
             break;
         cr_assert_lt(mono_ms(), end, "no run:\n%s", log);
         sleep_ms(50);
     }
     cr_assert(strstr(log, "step fixture") == NULL || strstr(log, "skipped") != NULL, "%s", log);
-    cr_assert_eq(children_of(s.pid), 0, "a worker outlived its run:\n%s", log);
-    svc_term(&s);
+    cr_assert_eq(children_of(s->pid), 0, "a worker outlived its run:\n%s", log);
+    svc_term(s);
     free(log);
-    svc_free(&s);
-    th_db_destroy(&t);
 }

@@ -108,6 +108,26 @@ DB_TEST(jobs_service, two_jobs_at_once_never_one_with_itself, .timeout = 60, SVC
     svc_term(s);
 }
 
+/* A migrated MariaDB database t and three instances s on it, job tick every 2 s, started. */
+static void three_instances(th_db *t, svc s[3])
+{
+    migrated(DB_MYSQL, t);
+    for (int i = 0; i < 3; i++)
+        svc_setup_jobs(&s[i], t, i + 1, "",
+                       "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
+                       "      - plugin: fixture\n" QUICK);
+    for (int i = 0; i < 3; i++)
+        svc_start(&s[i], NULL);
+}
+
+/* The three instances (killed if they still run) and the database let go. */
+static void three_down(th_db *t, svc s[3])
+{
+    for (int i = 0; i < 3; i++)
+        svc_free(&s[i]);
+    th_db_destroy(t);
+}
+
 /*
  * Three instances on one MariaDB, a job on a 2-second seconds cron, for about 20 s:
  * every slot in the table was run once, by one instance, none overlapping, none
@@ -118,13 +138,7 @@ Test(jobs_service, three_instances_one_run_per_slot, .timeout = 90)
     th_db t;
     svc s[3];
     span runs[300];
-    migrated(DB_MYSQL, &t);
-    for (int i = 0; i < 3; i++)
-        svc_setup_jobs(&s[i], &t, i + 1, "",
-                   "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
-                   "      - plugin: fixture\n" QUICK);
-    for (int i = 0; i < 3; i++)
-        svc_start(&s[i], NULL);
+    three_instances(&t, s);
     /* The experiment is 20 s of slots; it ends on a fact: ten slots were run. */
     wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = 'success'",
                10, 40000, &s[0]);
@@ -150,9 +164,7 @@ Test(jobs_service, three_instances_one_run_per_slot, .timeout = 90)
     int64_t last = th_count(t.conn, "SELECT MAX(scheduled_for) FROM reconciler_job_slots");
     cr_assert_eq((last - first) / 2 + 1, slots, "slots %lld..%lld: %lld rows", (long long)first,
                  (long long)last, (long long)slots);
-    for (int i = 0; i < 3; i++)
-        svc_free(&s[i]);
-    th_db_destroy(&t);
+    three_down(&t, s);
 }
 
 static size_t count_trigger(const span *runs, size_t n, const char *trigger)
@@ -254,13 +266,7 @@ Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
     th_db t;
     svc s[3];
     char *body = NULL, sql[256];
-    migrated(DB_MYSQL, &t);
-    for (int i = 0; i < 3; i++)
-        svc_setup_jobs(&s[i], &t, i + 1, "",
-                   "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
-                   "      - plugin: fixture\n" QUICK);
-    for (int i = 0; i < 3; i++)
-        svc_start(&s[i], NULL);
+    three_instances(&t, s);
     wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = 'success'", 1,
                15000, &s[0]);
     cli(&s[0], "pause", "tick", "incident drill");
@@ -317,9 +323,7 @@ Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
         svc_term(&s[i]);
     cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE kind = "
                                   "'catch_up'"), 1, "one catch-up for the pause, no more");
-    for (int i = 0; i < 3; i++)
-        svc_free(&s[i]);
-    th_db_destroy(&t);
+    three_down(&t, s);
 }
 
 /* run --once runs the on_startup jobs in file order; --job one; the legacy lock row. */

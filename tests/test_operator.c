@@ -42,13 +42,20 @@ static uid_t owner_of(const char *path)
     return st.st_uid;
 }
 
-/* The fixture's pipeline, its history store FOLDER/history.db (FOLDER not created here). */
-static svc *setup_in_folder(const char *folder)
+/*
+ * The fixture's pipeline on SQLite, its history store FOLDER/history.db where FOLDER is
+ * TMP/name, absolute (*folder, malloc'd; not created here).
+ */
+static svc *store_in(const char *name, char **folder)
 {
+    char abs[PATH_MAX];
+    fx_db(DB_SQLITE);
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    *folder = th_path(abs, name);
     svc *s = fx_svc("", "", FIXTURE_STEP);
     char *text = th_read(s->yaml), *p = strstr(text, s->hist), *edited = NULL;
     cr_assert_not_null(p);
-    char *hist = th_path(folder, "history.db");
+    char *hist = th_path(*folder, "history.db");
     cr_assert_neq(asprintf(&edited, "%.*s%s%s", (int)(p - text), text, hist,
                            p + strlen(s->hist)), -1);
     th_write(s->yaml, edited);
@@ -62,11 +69,8 @@ static svc *setup_in_folder(const char *folder)
 /* Every file reconciler creates is its own: the store 0600, its folder 0700. */
 Test(operator, history_store_is_private, .timeout = 30, SVC_FIXTURE)
 {
-    char abs[PATH_MAX], *out = NULL, *err = NULL;
-    fx_db(DB_SQLITE);
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    char *folder = th_path(abs, "state");
-    svc *s = setup_in_folder(folder);
+    char *folder, *out = NULL, *err = NULL;
+    svc *s = store_in("state", &folder);
     int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_eq(mode_of(folder), 0700, "folder mode %04o", mode_of(folder));
@@ -84,17 +88,14 @@ Test(operator, history_store_is_private, .timeout = 30, SVC_FIXTURE)
 /* Root's first `run --once` in the service's folder leaves the store to the service's user. */
 Test(operator, root_creates_the_store_for_the_folder_owner, .timeout = 30, SVC_FIXTURE)
 {
-    char abs[PATH_MAX], *out = NULL, *err = NULL;
+    char *folder, *out = NULL, *err = NULL;
     if (geteuid() != 0)
         cr_skip_test("needs root");
     struct passwd *nobody = getpwnam("nobody");
     cr_assert_not_null(nobody);
-    fx_db(DB_SQLITE);
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    char *folder = th_path(abs, "svcstate");
+    svc *s = store_in("svcstate", &folder);
     cr_assert_eq(mkdir(folder, 0700), 0);
     cr_assert_eq(chown(folder, nobody->pw_uid, nobody->pw_gid), 0);
-    svc *s = setup_in_folder(folder);
     int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_eq(owner_of(s->hist), nobody->pw_uid, "the store belongs to uid %u",
@@ -112,15 +113,12 @@ Test(operator, root_creates_the_store_for_the_folder_owner, .timeout = 30, SVC_F
  */
 Test(operator, store_of_another_user_names_owner_and_fix, .timeout = 30, SVC_FIXTURE)
 {
-    char abs[PATH_MAX], *out = NULL, *err = NULL;
+    char *folder, *out = NULL, *err = NULL;
     if (geteuid() != 0)
         cr_skip_test("needs root");
-    th_db *t = fx_db(DB_SQLITE);
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    char *folder = th_path(abs, "rootstate");
+    svc *s = store_in("rootstate", &folder);
     cr_assert_eq(mkdir(folder, 0755), 0);
-    svc *s = setup_in_folder(folder);
-    cr_assert_eq(chmod(t->url + strlen("sqlite:"), 0666), 0);
+    cr_assert_eq(chmod(s->t->url + strlen("sqlite:"), 0666), 0);
     int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     free(out);

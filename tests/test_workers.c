@@ -221,6 +221,22 @@ static void freeze_under_the_step(th_server *srv, th_db *t, svc *s)
     kill(srv->pid, SIGSTOP);
 }
 
+/*
+ * SIGTERM s while srv is frozen, then thaw srv: s's exit code (the test fails when it
+ * still runs 5 s later); *took the ms from the signal to the exit.
+ */
+static int term_while_frozen(th_server *srv, svc *s, int64_t *took)
+{
+    int64_t t0 = mono_ms();
+    kill(s->pid, SIGTERM);
+    int rc = svc_wait_exit(s, 5000);
+    *took = mono_ms() - t0;
+    kill(srv->pid, SIGCONT);
+    g_stopped = 0;
+    cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s->errlog));
+    return rc;
+}
+
 Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
 {
     th_server srv;
@@ -232,13 +248,8 @@ Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
     s.pid = spawn(&s, NULL, out);
     freeze_under_the_step(&srv, &t, &s);
     sleep_ms(300);
-    int64_t t0 = mono_ms();
-    kill(s.pid, SIGTERM);
-    int rc = svc_wait_exit(&s, 5000);
-    int64_t took = mono_ms() - t0;
-    kill(srv.pid, SIGCONT);
-    g_stopped = 0;
-    cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s.errlog));
+    int64_t took;
+    int rc = term_while_frozen(&srv, &s, &took);
     cr_assert_lt(took, 5000);
     cr_assert_eq(rc, 1, "exit %d:\n%s", rc, th_read(s.errlog));
     db_close(t.conn);
@@ -268,29 +279,25 @@ Test(workers, leaking_plugin_runs, .timeout = 30, SVC_FIXTURE)
 }
 
 /* In the service: a crashing step every run; the schedule and the API go on. */
-Test(workers, service_keeps_its_schedule_beside_a_crashing_step, .timeout = 40)
+Test(workers, service_keeps_its_schedule_beside_a_crashing_step, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1s\n  jitter: 0s\n", "",
-              "  - plugin: misbehave\n    options: { how: segv }\n  - plugin: fixture\n");
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  interval: 1s\n  jitter: 0s\n", "",
+                    "  - plugin: misbehave\n    options: { how: segv }\n  - plugin: fixture\n");
     const char *env[] = { AS_PLAIN, NULL };
-    svc_start(&s, env);
-    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 10000));
+    svc_start(s, env);
+    json_decref(wait_for(s, "/v1/reconciliation/status", 200, 10000));
     sleep_ms(2500);
-    json_decref(wait_for(&s, "/healthz", 200, 1000));
-    json_t *runs = history_of(&s);
+    json_decref(wait_for(s, "/healthz", 200, 1000));
+    json_t *runs = history_of(s);
     size_t n = json_array_size(runs), partial = 0;
     for (size_t i = 0; i < n; i++)
         partial += strcmp(th_str(json_array_get(runs, i), "status"), "partial") == 0;
-    cr_assert_geq(partial, 3, "%zu partial runs of %zu:\n%s", partial, n, th_read(s.errlog));
+    cr_assert_geq(partial, 3, "%zu partial runs of %zu:\n%s", partial, n, th_read(s->errlog));
     json_decref(runs);
     int64_t t0 = mono_ms();
-    svc_term(&s);
+    svc_term(s);
     cr_assert_lt(mono_ms() - t0, 5000);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A probe that crashes: the dashboard answers 503 naming it, the API stays up. */
@@ -331,17 +338,10 @@ Test(workers, crashing_probe_costs_its_request_only, .timeout = 30)
 
 /* ------------------------------------------------------- the contract */
 
+/* validate of v.yaml with steps of tests/plugins. */
 static int validate(const char *steps, char **err)
 {
-    char *text = NULL, *yaml = th_path(th_tmpdir(), "v.yaml");
-    cr_assert_neq(asprintf(&text, "database: { url: \"sqlite:x.db\" }\nplugin_dir: %s\n"
-                           "steps:\n%s", th_build_path("tests/plugins"), steps), -1);
-    th_write(yaml, text);
-    const char *args[] = { "validate", "-c", yaml, NULL };
-    int rc = th_run_cli(args, NULL, NULL, err);
-    free(text);
-    free(yaml);
-    return rc;
+    return th_validate("v.yaml", th_build_path("tests/plugins"), steps, err);
 }
 
 /* check() refuses at the value's FILE:LINE:COL (exit 2), both sides of its bound. */
@@ -362,21 +362,17 @@ Test(workers, check_callback_refuses_in_validate)
 }
 
 /* A bad option stops a run before any step writes. */
-Test(workers, check_callback_stops_a_run_before_any_step, .timeout = 30)
+Test(workers, check_callback_stops_a_run_before_any_step, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    options: { write: true }\n"
-              "  - plugin: checked\n    options: { days: -1 }\n");
+    th_db *t = fx_db(DB_SQLITE);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n    options: { write: true }\n"
+                    "  - plugin: checked\n    options: { days: -1 }\n");
     char *err = NULL;
-    cr_assert_eq(run_once(&s, 1, NULL, &err), 2, "%s", err);
+    cr_assert_eq(run_once(s, 1, NULL, &err), 2, "%s", err);
     cr_assert(strstr(err, "option 'days' must be from 0 to 100, got -1"), "%s", err);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 0,
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_job_logs"), 0,
                  "the first step wrote before the second was checked");
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A 1.0 plugin (no check, a shorter descriptor) loads and runs. */
@@ -434,13 +430,8 @@ Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 6
     svc_start(&s, NULL);
     freeze_under_the_step(&srv, &t, &s);
     sleep_ms(1500); /* the heartbeat and the database watch meet the frozen server too */
-    int64_t t0 = mono_ms();
-    kill(s.pid, SIGTERM);
-    int rc = svc_wait_exit(&s, 5000);
-    int64_t took = mono_ms() - t0;
-    kill(srv.pid, SIGCONT);
-    g_stopped = 0;
-    cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s.errlog));
+    int64_t took;
+    int rc = term_while_frozen(&srv, &s, &took);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, th_read(s.errlog));
     cr_assert_lt(took, 5000);
     db_close(t.conn);

@@ -76,6 +76,19 @@ void th_pipe_assert_history(th_pipe *p, const char *status)
     free(out);
 }
 
+int th_validate(const char *name, const char *dir, const char *steps, char **err)
+{
+    char *yaml = th_path(th_tmpdir(), name), *text = NULL;
+    cr_assert_neq(asprintf(&text, "database: { url: \"sqlite:x.db\" }\nplugin_dir: %s\n"
+                           "steps:\n%s", dir, steps), -1);
+    th_write(yaml, text);
+    const char *args[] = { "validate", "-c", yaml, NULL };
+    int rc = th_run_cli(args, NULL, NULL, err);
+    free(text);
+    free(yaml);
+    return rc;
+}
+
 json_t *th_step(json_t *res, size_t i)
 {
     return json_array_get(json_object_get(res, "steps"), i);

@@ -42,6 +42,12 @@ int th_pipe_once(th_pipe *p);
 /* The last run (p->res) is in the history store with this status (`history --run`). */
 void th_pipe_assert_history(th_pipe *p, const char *status);
 
+/*
+ * `validate -c TMP/name` of a file of a SQLite database that is not there, plugin_dir dir
+ * and the steps (lines under "steps:"): exit code; *err its stderr (malloc'd).
+ */
+int th_validate(const char *name, const char *dir, const char *steps, char **err);
+
 /* Step i of a run's result (borrowed), or NULL. */
 json_t *th_step(json_t *res, size_t i);
 /* Member k of o as a string, or NULL. */
