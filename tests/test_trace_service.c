@@ -43,6 +43,19 @@ static svc *write_jobs(const char *top, const char *jobs)
     return s;
 }
 
+/* The fixture's service with job tick every second, its traces to rx, started. */
+static svc *tick_traced_to(const th_otlp *rx)
+{
+    char endpoint[160];
+    svc *s = write_jobs("", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
+                            "      - plugin: fixture\n");
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
+             th_otlp_url(rx));
+    const char *const env[] = { endpoint, NULL };
+    svc_start(s, env);
+    return s;
+}
+
 static json_t *attr(json_t *span, const char *key)
 {
     json_t *v = th_otlp_attr(span, key);
@@ -329,15 +342,9 @@ Test(trace_service, a_hanging_or_failing_receiver_costs_the_service_nothing, .ti
      SVC_FIXTURE)
 {
     for (int hang = 1; hang >= 0; hang--) {
-        char endpoint[160];
         th_db *t = fx_db(DB_SQLITE);
         th_otlp *rx = fx_otlp(hang ? 200 : 500, hang ? 20000 : 0);
-        svc *s = write_jobs("", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
-                            "      - plugin: fixture\n");
-        snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
-                 th_otlp_url(rx));
-        const char *const env[] = { endpoint, NULL };
-        svc_start(s, env);
+        svc *s = tick_traced_to(rx);
         /* The receiver has the first trace (and holds or refuses it) ... */
         cr_assert(th_otlp_wait(rx, 1, 30000), "no export request; log:\n%s",
                   th_read(s->errlog));
@@ -476,15 +483,9 @@ Test(trace_service, a_reload_keeps_the_exporter_and_follows_the_link, .timeout =
 /* A slot skipped while the job is paused is a trace of one span: status skipped, no steps. */
 Test(trace_service, a_paused_slot_is_a_skipped_trace, .timeout = 90, SVC_FIXTURE)
 {
-    char endpoint[160];
     fx_db(DB_SQLITE);
     th_otlp *rx = fx_otlp(200, 0);
-    svc *s = write_jobs("", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
-                        "      - plugin: fixture\n");
-    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
-             th_otlp_url(rx));
-    const char *const env[] = { endpoint, NULL };
-    svc_start(s, env);
+    svc *s = tick_traced_to(rx);
     json_t *st = wait_for(s, "/v1/service/state", 200, 15000);
     json_decref(st);
     th_response pr;
