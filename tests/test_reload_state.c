@@ -264,37 +264,33 @@ static void all_json_lines(const char *err, const char *needle)
  * found, a run that could not happen, a validate warning all come as JSON
  * lines, none as plain text.
  */
-Test(reload_state, command_errors_are_json_lines, .timeout = 30)
+Test(reload_state, command_errors_are_json_lines, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    th_db_create(DB_SQLITE, &t); /* not migrated: the run cannot happen */
-    svc_setup(&s, &t, 1, "", "  token_env: OPJ_UNSET_TOKEN\n", ONE_STEP);
-    const char *const run[] = { "run", "--once", "--log-format", "json", "-c", s.yaml, NULL };
+    fx_db_empty(DB_SQLITE);
+    svc *s = fx_svc("", "  token_env: OPJ_UNSET_TOKEN\n", ONE_STEP);
+    const char *const run[] = { "run", "--once", "--log-format", "json", "-c", s->yaml, NULL };
     int rc = th_run_cli(run, NULL, &out, &err);
     cr_assert_eq(rc, 3, "exit %d: %s", rc, err);
     all_json_lines(err, "run `reconciler migrate` first");
     free(out);
     free(err);
-    const char *const val[] = { "validate", "--log-format", "json", "-c", s.yaml, NULL };
+    const char *const val[] = { "validate", "--log-format", "json", "-c", s->yaml, NULL };
     rc = th_run_cli(val, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     all_json_lines(err, "OPJ_UNSET_TOKEN");
     free(out);
     free(err);
 
-    char *text = th_read(s.yaml), *p = strstr(text, "plugin: fixture");
+    char *text = th_read(s->yaml), *p = strstr(text, "plugin: fixture");
     memcpy(p, "plugin: nosuchx", 15);
-    th_write(s.yaml, text);
+    th_write(s->yaml, text);
     free(text);
     rc = th_run_cli(run, NULL, &out, &err);
     cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
     all_json_lines(err, "nosuchx");
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* `trigger --wait` exits as `run --once` would: 4 when another instance held the lock. */
