@@ -7,6 +7,7 @@
  * while a user with them passes (exit 0).
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "base/strbuf.h"
 
 #include <errno.h>
@@ -80,13 +81,11 @@ static const char *me(void)
 }
 
 /* A store readable by every user is a warning (exit 0); at 0600 it is not. */
-Test(doctor, store_mode_0644_warns, .timeout = 60)
+Test(doctor, store_mode_0644_warns, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
-    char *yaml = pipeline_file(t.url, "mode", NULL, &hist);
+    th_db *t = fx_db(DB_SQLITE);
+    char *yaml = pipeline_file(t->url, "mode", NULL, &hist);
     th_write(hist, "");
     cr_assert_eq(chmod(hist, 0644), 0);
 
@@ -119,19 +118,16 @@ Test(doctor, store_mode_0644_warns, .timeout = 60)
     free(err);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 /* A store another user owns: FAIL naming the owner, and the chown that fixes it (exit 1). */
-Test(doctor, store_of_another_user_fails, .timeout = 60)
+Test(doctor, store_of_another_user_fails, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL;
     cr_assert_not_null(getpwnam("nobody"), "the test needs the user nobody");
     cr_assert_neq(geteuid(), getpwnam("nobody")->pw_uid);
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
-    char *yaml = pipeline_file(t.url, "owner", NULL, &hist);
+    th_db *t = fx_db(DB_SQLITE);
+    char *yaml = pipeline_file(t->url, "owner", NULL, &hist);
     th_write(hist, "");
     cr_assert_eq(chmod(hist, 0600), 0);
     int rc = doctor(yaml, "nobody", NULL, 0, &out, &err);
@@ -144,24 +140,22 @@ Test(doctor, store_of_another_user_fails, .timeout = 60)
     free(err);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 /* Pending migrations fail (exit 1) and name `reconciler migrate`; applied, they pass. */
-DB_TEST(doctor, pending_migrations_fail, .timeout = 60)
+DB_TEST(doctor, pending_migrations_fail, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL;
-    th_db_create(kind, &t);
-    char *yaml = pipeline_file(t.url, kind == DB_MYSQL ? "mig_m" : "mig_s", NULL, &hist);
-    int rc = doctor(yaml, me(), t.password, 0, &out, &err);
+    th_db *t = fx_db_empty(kind);
+    char *yaml = pipeline_file(t->url, kind == DB_MYSQL ? "mig_m" : "mig_s", NULL, &hist);
+    int rc = doctor(yaml, me(), t->password, 0, &out, &err);
     cr_assert_eq(rc, 1, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "FAIL", "migrations", "pending: 001_"), "%s", out);
     cr_assert_not_null(strstr(out, "fix: reconciler migrate -c "), "%s", out);
     free(out);
     free(err);
-    th_db_migrate(&t);
-    rc = doctor(yaml, me(), t.password, 0, &out, &err);
+    th_db_migrate(t);
+    rc = doctor(yaml, me(), t->password, 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "ok", "migrations", "all applied"), "%s", out);
     cr_assert_null(strstr(out, "FAIL"), "%s", out);
@@ -169,7 +163,6 @@ DB_TEST(doctor, pending_migrations_fail, .timeout = 60)
     free(err);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 #define SQL_STEP                                                                   \
@@ -345,13 +338,11 @@ Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
  * stripped of its sandboxing does not (warn); its EnvironmentFile= readable by others
  * warns, and its User= is the user checked. Skipped (a "skip" line) without systemd-analyze.
  */
-Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
+Test(doctor, unit_exposure_and_environment_file, .timeout = 90, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL, abs[4096], *text = NULL;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
-    char *yaml = pipeline_file(t.url, "unit", NULL, &hist);
+    th_db *t = fx_db(DB_SQLITE);
+    char *yaml = pipeline_file(t->url, "unit", NULL, &hist);
     cr_assert_not_null(realpath(th_tmpdir(), abs));
     char *env = th_path(abs, "unit.env"), *unit = th_path(abs, "reconciler.service");
     th_write(env, "RECONCILER_API_TOKEN=x\n");
@@ -410,7 +401,6 @@ Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
     free(unit);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 /*
@@ -418,12 +408,10 @@ Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
  * Environment= and EnvironmentFile=, not in this shell: set there, ok; missing, a warning
  * naming the key, the variable and the file to add it to. Values are never printed.
  */
-Test(doctor, variables_of_the_service_environment, .timeout = 60)
+Test(doctor, variables_of_the_service_environment, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *out = NULL, *err = NULL, abs[4096], *text = NULL;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
+    th_db *t = fx_db(DB_SQLITE);
     cr_assert_not_null(realpath(th_tmpdir(), abs));
     char *env = th_path(abs, "vars.env"), *unit = th_path(abs, "vars.service");
     char *yaml = th_path(abs, "vars.yaml"), *hist = NULL, *plugins = strdup(th_build_path("plugins"));
@@ -431,7 +419,7 @@ Test(doctor, variables_of_the_service_environment, .timeout = 60)
                            "plugin_dir: [%s]\nhttp:\n  listen: 127.0.0.1:1\n"
                            "  token_env: DOC_API_TOKEN\nnotify:\n"
                            "  - url: https://hooks.example/x\n    secret_env: DOC_HOOK_KEY\n"
-                           "steps:\n  - plugin: leases\n", t.url, abs, plugins), -1);
+                           "steps:\n  - plugin: leases\n", t->url, abs, plugins), -1);
     th_write(yaml, text);
     free(text);
     th_write(env, "# the service's secrets\nDOC_API_TOKEN=tok-s3cr3t-value\n");
@@ -475,5 +463,4 @@ Test(doctor, variables_of_the_service_environment, .timeout = 60)
     free(env);
     free(unit);
     free(yaml);
-    th_db_destroy(&t);
 }
