@@ -20,25 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The private server a test may freeze or kill: thawed and killed whatever happens. */
-static pid_t g_server;
-
-static void thaw_server(void)
-{
-    if (g_server > 0) {
-        kill(g_server, SIGCONT);
-        kill(g_server, SIGKILL);
-    }
-}
-
 #define JOBS 20000
-
-/* A private server with a migrated database "bot"; t->conn stays open for checks. */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    g_server = srv->pid;
-}
 
 /* A fresh connection for checks (after a restart the old one is gone). */
 static void reconnect(th_db *t)
@@ -91,10 +73,12 @@ static void wait_mid_run(th_db *t, svc *s)
     cr_assert_lt(n, JOBS, "the run was over before the fault (batch too large?)");
 }
 
-/* s's pipeline: read_timeout 3 s, lock_ttl 6 s, leases in chunks of 20. */
-static void write_pipeline(svc *s, th_db *t, const char *schedule)
+/* Instance n's pipeline (svc_setup's paths and port): read_timeout 3 s, lock_ttl 6 s,
+ * leases in chunks of 20, more schedule: lines. */
+static void write_pipeline(svc *s, th_db *t, int n, const char *schedule)
 {
     char *text = NULL;
+    svc_setup(s, t, n, "", "", "");
     cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\n  read_timeout: 3s\n"
                            "  write_timeout: 3s\n  connect_timeout: 2s\nhistory:\n  path: %s\n"
                            "plugin_dir: %s\nhttp:\n  listen: 127.0.0.1:%d\n"
@@ -143,14 +127,13 @@ static json_t *faulted_run(svc *s, th_db *t, th_server *srv, int sig, int *rc, i
  * converges.
  */
 Test(faults_db, run_once_survives_a_frozen_and_a_killed_server, .timeout = 150,
-     .fini = thaw_server)
+     SERVER_FIXTURE)
 {
     th_server srv;
     th_db t;
     svc s;
-    private_db(&srv, &t);
-    svc_setup(&s, &t, 1, "", "", "");
-    write_pipeline(&s, &t, "");
+    th_server_private_db(&srv, &t);
+    write_pipeline(&s, &t, 1, "");
 
     static const struct { int sig; const char *name; } faults[] = {
         { SIGSTOP, "frozen" }, { SIGKILL, "killed" } };
@@ -176,7 +159,6 @@ Test(faults_db, run_once_survives_a_frozen_and_a_killed_server, .timeout = 150,
             kill(srv.pid, SIGCONT);
         } else {
             th_server_restart(&srv);
-            g_server = srv.pid;
             reconnect(&t);
         }
         no_half_chunk(&t);
@@ -191,7 +173,6 @@ Test(faults_db, run_once_survives_a_frozen_and_a_killed_server, .timeout = 150,
     db_close(t.conn);
     free(t.url);
     th_server_destroy(&srv);
-    g_server = 0;
 }
 
 /* Wait for a run of trigger that finished after run id after, with status; returns its id. */
@@ -236,14 +217,13 @@ static int64_t last_id(svc *s)
  * (logged) and its next run succeeds; no chunk half-applied.
  */
 Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
-     .fini = thaw_server)
+     SERVER_FIXTURE)
 {
     th_server srv;
     th_db t;
     svc s;
-    private_db(&srv, &t);
-    svc_setup(&s, &t, 1, "", "", "");
-    write_pipeline(&s, &t, "  interval: 2s\n  jitter: 0s\n");
+    th_server_private_db(&srv, &t);
+    write_pipeline(&s, &t, 1, "  interval: 2s\n  jitter: 0s\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/readyz", 200, 20000));
 
@@ -262,7 +242,6 @@ Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
     json_decref(wait_for(&s, "/readyz", 503, 5000));
     sleep_ms(3000);
     th_server_restart(&srv);
-    g_server = srv.pid;
     reconnect(&t);
     wait_run_after(&s, last_id(&s), "scheduled", "success", 30000);
     json_decref(wait_for(&s, "/readyz", 200, 10000));
@@ -282,7 +261,6 @@ Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
     cr_assert_eq(th_file_contains(s.errlog, "retrying in"), 1,
                  "no reconnection with backoff in the log:\n%s", th_read(s.errlog));
     th_server_restart(&srv);
-    g_server = srv.pid;
     reconnect(&t);
     no_half_chunk(&t);
     wait_run_after(&s, id, "scheduled", "success", 30000);
@@ -293,7 +271,6 @@ Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
     db_close(t.conn);
     free(t.url);
     th_server_destroy(&srv);
-    g_server = 0;
 }
 
 /*
@@ -302,16 +279,15 @@ Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
  * scheduled run (the release meets the hung server): exit 0 within 5 s.
  * (A hang under a running step: tests/test_workers.c.)
  */
-Test(faults_db, sigterm_with_a_hung_database_while_idle, .timeout = 90, .fini = thaw_server)
+Test(faults_db, sigterm_with_a_hung_database_while_idle, .timeout = 90, SERVER_FIXTURE)
 {
     th_server srv;
     th_db t;
-    private_db(&srv, &t);
+    th_server_private_db(&srv, &t);
     static const char *const schedules[] = { "  interval: 1h\n", "  interval: 3s\n  jitter: 0s\n" };
     for (size_t i = 0; i < 2; i++) {
         svc s;
-        svc_setup(&s, &t, (int)i + 1, "", "", "");
-        write_pipeline(&s, &t, schedules[i]);
+        write_pipeline(&s, &t, (int)i + 1, schedules[i]);
         svc_start(&s, NULL);
         json_decref(wait_for(&s, "/readyz", 200, 20000));
         if (i == 1) /* a scheduled run: its lock is held for an interval after it */
@@ -333,5 +309,4 @@ Test(faults_db, sigterm_with_a_hung_database_while_idle, .timeout = 90, .fini = 
     db_close(t.conn);
     free(t.url);
     th_server_destroy(&srv);
-    g_server = 0;
 }

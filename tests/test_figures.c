@@ -53,18 +53,28 @@ static void tally_fini(void)
 }
 #define TALLY_FIXTURE .fini = tally_fini
 
+/* The tally's gate: none, shut (a refresh waits at it until it is opened), open. */
+enum { NO_GATE, GATE_SHUT, GATE_OPEN };
+
 /*
- * The fixture's service (after fx_db) with the tally step; no run unless asked, refreshes
- * only when due or asked.
+ * The fixture's service on SQLite with the tally step, started and answering; no run unless
+ * asked, refreshes only when due or asked. *f: the tally's files.
  */
-static svc *tally_service(const tally_files *f, int use_gate)
+static svc *tally_service(int gate, tally_files **f)
 {
     char steps[1024];
+    *f = tally_paths();
     snprintf(steps, sizeof steps,
              "  - plugin: tally\n    options:\n      count_file: %s\n      gate: \"%s\"\n"
-             "      fail_file: %s\n", f->count, use_gate ? f->gate : "", f->fail);
-    return fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n",
-                  "  figures_refresh: 1h\n  figures_wait: 60s\n", steps);
+             "      fail_file: %s\n", (*f)->count, gate == NO_GATE ? "" : (*f)->gate, (*f)->fail);
+    if (gate == GATE_OPEN)
+        th_write((*f)->gate, "open\n");
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n",
+                    "  figures_refresh: 1h\n  figures_wait: 60s\n", steps);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
+    return s;
 }
 
 /* Probe runs of the tally plugin so far (lines of its count file). */
@@ -143,11 +153,8 @@ static const char *text_of(json_t *j, const char *key)
 #define N_CLIENTS 8
 Test(figures, single_flight, .timeout = 60, TALLY_FIXTURE)
 {
-    tally_files *f = tally_paths();
-    fx_db(DB_SQLITE);
-    svc *s = tally_service(f, 1);
-    svc_start(s, NULL);
-    json_decref(wait_for(s, "/healthz", 200, 10000));
+    tally_files *f;
+    svc *s = tally_service(GATE_SHUT, &f);
     wait_probe_runs(s, f, 1, 15000); /* the first refresh, held at the gate */
 
     /* Plain requests answer at once (no figures yet: 503) and start nothing. */
@@ -197,11 +204,9 @@ Test(figures, single_flight, .timeout = 60, TALLY_FIXTURE)
 /* ?fresh= takes 1, true, 0 or false; anything else is a 400 naming it. */
 Test(figures, fresh_argument, .timeout = 30, TALLY_FIXTURE)
 {
-    tally_files *f = tally_paths();
-    th_db *t = fx_db(DB_SQLITE);
-    svc *s = tally_service(f, 0);
-    svc_start(s, NULL);
-    json_decref(wait_for(s, "/healthz", 200, 10000));
+    tally_files *f;
+    svc *s = tally_service(NO_GATE, &f);
+    th_db *t = s->t;
     json_t *j = get_fresh(s, "/v1/processing/queue", 15000);
     cr_assert(json_is_false(json_object_get(j, "stale")));
     json_decref(j);
@@ -230,11 +235,8 @@ Test(figures, fresh_argument, .timeout = 30, TALLY_FIXTURE)
  */
 Test(figures, failed_refresh_keeps_the_snapshot_stale, .timeout = 60, TALLY_FIXTURE)
 {
-    tally_files *f = tally_paths();
-    fx_db(DB_SQLITE);
-    svc *s = tally_service(f, 0);
-    svc_start(s, NULL);
-    json_decref(wait_for(s, "/healthz", 200, 10000));
+    tally_files *f;
+    svc *s = tally_service(NO_GATE, &f);
     json_t *good = get_fresh(s, "/api/admin/dashboard", 15000);
     char *as_of = strdup(text_of(good, "asOf"));
     json_decref(good);
@@ -275,12 +277,8 @@ Test(figures, failed_refresh_keeps_the_snapshot_stale, .timeout = 60, TALLY_FIXT
  */
 Test(figures, snapshot_survives_a_restart, .timeout = 60, TALLY_FIXTURE)
 {
-    tally_files *f = tally_paths();
-    fx_db(DB_SQLITE);
-    svc *s = tally_service(f, 1);
-    th_write(f->gate, "open\n");
-    svc_start(s, NULL);
-    json_decref(wait_for(s, "/healthz", 200, 10000));
+    tally_files *f;
+    svc *s = tally_service(GATE_OPEN, &f);
     json_t *j = get_fresh(s, "/api/admin/dashboard", 15000);
     char *as_of = strdup(text_of(j, "asOf"));
     json_decref(j);
@@ -311,11 +309,8 @@ Test(figures, snapshot_survives_a_restart, .timeout = 60, TALLY_FIXTURE)
 /* A third-party plugin's declared figures are on /metrics with their names and help. */
 Test(figures, third_party_figures_on_metrics, .timeout = 30, TALLY_FIXTURE)
 {
-    tally_files *f = tally_paths();
-    fx_db(DB_SQLITE);
-    svc *s = tally_service(f, 0);
-    svc_start(s, NULL);
-    json_decref(wait_for(s, "/healthz", 200, 10000));
+    tally_files *f;
+    svc *s = tally_service(NO_GATE, &f);
     json_decref(get_fresh(s, "/api/admin/dashboard", 15000));
     th_response r;
     cr_assert_eq(th_http(s->port, "GET", "/metrics", NULL, NULL, &r), 0);
@@ -364,11 +359,8 @@ static void assert_members(json_t *o, const char *want)
  */
 Test(figures, built_in_mappings_keep_the_json, .timeout = 30, TALLY_FIXTURE)
 {
-    tally_files *f = tally_paths();
-    fx_db(DB_SQLITE);
-    svc *s = tally_service(f, 0);
-    svc_start(s, NULL);
-    json_decref(wait_for(s, "/healthz", 200, 10000));
+    tally_files *f;
+    svc *s = tally_service(NO_GATE, &f);
     json_t *d = get_fresh(s, "/api/admin/dashboard", 15000);
     assert_members(d, "orders,jobs,followUps,database,lastRun,referenceTime,generatedAt,asOf,"
                       "ageMs,fresh,stale,lastError");

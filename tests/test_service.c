@@ -1201,17 +1201,6 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     db_close(locker);
 }
 
-/* The private server a test may freeze: thawed and killed whatever happens to the test. */
-static pid_t g_frozen_server;
-
-static void thaw_server(void)
-{
-    if (g_frozen_server > 0) {
-        kill(g_frozen_server, SIGCONT);
-        kill(g_frozen_server, SIGKILL);
-    }
-}
-
 /* A private MariaDB server with a migrated database "bot" on it. */
 static void private_db(th_server *srv, th_db *t)
 {
@@ -1226,13 +1215,12 @@ static void private_db(th_server *srv, th_db *t)
  * /readyz turns 503 ("does not answer") within about 2 s, a POST names the
  * running run, and after SIGCONT the service recovers and stops on SIGTERM.
  */
-Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = thaw_server)
+Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SERVER_FIXTURE)
 {
     th_server srv;
     th_db t;
     svc s;
     private_db(&srv, &t);
-    g_frozen_server = srv.pid;
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\nlog:\n  level: debug\n", "",
               "  - plugin: fixture\n    options:\n      pause: 0s\n");
     svc_start(&s, NULL);
@@ -1337,7 +1325,6 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
     svc_free(&s);
     free(t.url);
     th_server_destroy(&srv);
-    g_frozen_server = 0;
 }
 
 /*

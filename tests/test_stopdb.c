@@ -20,21 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static pid_t g_frozen;
-
-static void thaw(void)
-{
-    if (g_frozen > 0) {
-        kill(g_frozen, SIGCONT);
-        kill(g_frozen, SIGKILL);
-    }
-}
-
 /* A private server with a migrated database "bot". */
 static void private_db(th_server *srv, th_db *t)
 {
     th_server_private_db(srv, t);
-    g_frozen = srv->pid;
     db_close(t->conn);
     t->conn = NULL;
 }
@@ -85,7 +74,7 @@ static int64_t term_and_time(svc *s, int *status)
  * An idle service gets a POST while its server is frozen: the run pings its
  * connection, then connects again; a SIGTERM then must end it soon.
  */
-Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, .fini = thaw)
+Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, SERVER_FIXTURE)
 {
     th_server srv;
     th_db t;
@@ -116,11 +105,10 @@ Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, .fini = thaw)
     svc_free(&s);
     th_db_destroy(&t);
     th_server_destroy(&srv);
-    g_frozen = 0;
 }
 
 /* `run --once` against a frozen server: SIGTERM ends it soon, not as a crash. */
-Test(stopdb, run_once_frozen_sigterm, .timeout = 90, .fini = thaw)
+Test(stopdb, run_once_frozen_sigterm, .timeout = 90, SERVER_FIXTURE)
 {
     th_server srv;
     th_db t;
@@ -148,7 +136,6 @@ Test(stopdb, run_once_frozen_sigterm, .timeout = 90, .fini = thaw)
     svc_free(&s);
     th_db_destroy(&t);
     th_server_destroy(&srv);
-    g_frozen = 0;
 }
 
 /* SQLite: a wait for another writer's lock ends at a stop (the busy handler asks). */

@@ -190,24 +190,6 @@ Test(workers, sigterm_during_a_deaf_step_exits_within_5s, .timeout = 40, SVC_FIX
     free(s.errlog);
 }
 
-/*
- * SIGTERM while the database hangs (SIGSTOP) under a step blocked in it: the
- * process still exits within 5 s (today's read_timeout was 300 s).
- */
-static pid_t g_stopped;
-static void thaw(void)
-{
-    if (g_stopped > 0)
-        kill(g_stopped, SIGCONT);
-}
-
-/* A migrated database on a private server, which a test may freeze. */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    atexit(thaw);
-}
-
 /* Wait until s's step sleeps in the database, then freeze the server. */
 static void freeze_under_the_step(th_server *srv, th_db *t, svc *s)
 {
@@ -217,7 +199,6 @@ static void freeze_under_the_step(th_server *srv, th_db *t, svc *s)
                      th_read(s->errlog));
         sleep_ms(50);
     }
-    g_stopped = srv->pid;
     kill(srv->pid, SIGSTOP);
 }
 
@@ -232,16 +213,19 @@ static int term_while_frozen(th_server *srv, svc *s, int64_t *took)
     int rc = svc_wait_exit(s, 5000);
     *took = mono_ms() - t0;
     kill(srv->pid, SIGCONT);
-    g_stopped = 0;
     cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s->errlog));
     return rc;
 }
 
-Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
+/*
+ * SIGTERM while the database hangs (SIGSTOP) under a step blocked in it: the
+ * process still exits within 5 s (today's read_timeout was 300 s).
+ */
+Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60, SERVER_FIXTURE)
 {
     th_server srv;
     th_db t = { 0 };
-    private_db(&srv, &t);
+    th_server_private_db(&srv, &t);
     svc s;
     svc_setup(&s, &t, 1, "", "", "  - plugin: misbehave\n    options: { how: sleep_db }\n");
     char *out = th_path(th_tmpdir(), "once.json");
@@ -419,11 +403,12 @@ Test(workers, dry_run_refusal_sets_db_error, .timeout = 30)
 }
 
 /* The service too: SIGTERM in the middle of a run while the database is frozen. */
-Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
+Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 60,
+     SERVER_FIXTURE)
 {
     th_server srv;
     th_db t = { 0 };
-    private_db(&srv, &t);
+    th_server_private_db(&srv, &t);
     svc s;
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
               "  - plugin: misbehave\n    options: { how: sleep_db }\n");
