@@ -1201,14 +1201,6 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     db_close(locker);
 }
 
-/* A private MariaDB server with a migrated database "bot" on it. */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    db_close(t->conn);
-    t->conn = NULL;
-}
-
 /*
  * The database stops answering (SIGSTOP) in the middle of a run that holds
  * the lock: every endpoint that does not query it answers within 1 s,
@@ -1220,7 +1212,7 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SERVER_FIXT
     th_server srv;
     th_db t;
     svc s;
-    private_db(&srv, &t);
+    th_server_private_url(&srv, &t);
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\nlog:\n  level: debug\n", "",
               "  - plugin: fixture\n    options:\n      pause: 0s\n");
     svc_start(&s, NULL);

@@ -20,14 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A private server with a migrated database "bot". */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    db_close(t->conn);
-    t->conn = NULL;
-}
-
 /* Does pid hold a socket (its first connection attempt has begun)? */
 static int has_socket(pid_t pid)
 {
@@ -79,7 +71,7 @@ Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, SERVER_FIXTUR
     th_server srv;
     th_db t;
     svc s;
-    private_db(&srv, &t);
+    th_server_private_url(&srv, &t);
     svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "",
               "  - plugin: fixture\n    options:\n      pause: 0s\n");
     svc_start(&s, NULL);
@@ -113,7 +105,7 @@ Test(stopdb, run_once_frozen_sigterm, .timeout = 90, SERVER_FIXTURE)
     th_server srv;
     th_db t;
     svc s;
-    private_db(&srv, &t);
+    th_server_private_url(&srv, &t);
     svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    options:\n      pause: 0s\n");
     cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
     char *out = th_path(th_tmpdir(), "once.json");

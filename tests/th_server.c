@@ -173,6 +173,13 @@ void th_server_private_db(th_server *s, th_db *t)
     th_db_migrate(t);
 }
 
+void th_server_private_url(th_server *s, th_db *t)
+{
+    th_server_private_db(s, t);
+    db_close(t->conn);
+    t->conn = NULL;
+}
+
 void th_server_fini(void)
 {
     for (int i = 0; i < MAX_SERVERS; i++) {
