@@ -145,6 +145,15 @@ static json_t *parse_text(const char *text)
     return j;
 }
 
+/* The history row of the run that out (a `run --once --json` result) reports (new ref). */
+static json_t *run_of(svc *s, const char *out)
+{
+    json_t *result = parse_text(out);
+    json_t *run = history_run(s, json_integer_value(json_object_get(result, "runId")));
+    json_decref(result);
+    return run;
+}
+
 /* ------------------------------------------------------------ events */
 
 Test(webhook, events_of_a_run)
@@ -381,15 +390,13 @@ Test(webhook, once_bounded_total_time, .timeout = 40, SVC_FIXTURE)
     /* It tried until its budget, and no longer (11 attempts of 5 s would be a minute). */
     cr_assert_geq(took, WEBHOOK_ONCE_BUDGET_MS - 1000, "gave up after %lld ms", (long long)took);
     cr_assert_lt(took, WEBHOOK_ONCE_BUDGET_MS + 8000, "run --once took %lld ms", (long long)took);
-    json_t *result = parse_text(out);
-    json_t *run = history_run(s, json_integer_value(json_object_get(result, "runId")));
+    json_t *run = run_of(s, out);
     json_t *n = note_of(run, "stuck");
     cr_assert_str_eq(json_string_value(json_object_get(n, "status")), "failed");
     cr_assert_eq(json_integer_value(json_object_get(n, "attempts")), 2, "%s", json_dumps(n, 0));
     cr_assert(strstr(json_string_value(json_object_get(n, "error")), "out of time"), "%s",
               json_dumps(n, 0));
     json_decref(run);
-    json_decref(result);
     free(out);
     free(err);
 }
@@ -412,11 +419,9 @@ Test(webhook, once_sigterm_while_delivering, .timeout = 30, SVC_FIXTURE)
     cr_assert_eq(rc, 1, "the failed run's exit code, got %d:\n%s", rc, th_read(s->errlog));
     cr_assert_lt(mono_ms() - t0, 4000);
     char *out = th_read(outp);
-    json_t *result = parse_text(out);
-    json_t *run = history_run(s, json_integer_value(json_object_get(result, "runId")));
+    json_t *run = run_of(s, out);
     check_note(run, "slow", "failed", "failed", 0, 1);
     json_decref(run);
-    json_decref(result);
     free(out);
     free(outp);
 }
@@ -434,14 +439,12 @@ Test(webhook, once_missing_variable_sends_nothing, .timeout = 30, SVC_FIXTURE)
     svc *s = fx_svc(notify, "", FAILING);
     cr_assert_eq(once(s, no_env, &out, &err), 1, "%s", err);
     cr_assert_eq(th_otlp_count(rx), 0, "sent without its secret");
-    json_t *result = parse_text(out);
-    json_t *run = history_run(s, json_integer_value(json_object_get(result, "runId")));
+    json_t *run = run_of(s, out);
     check_note(run, "signed", "failed", "failed", 0, 0);
     check_note(run, "bearer", "failed", "failed", 0, 0);
     cr_assert(strstr(json_string_value(json_object_get(note_of(run, "signed"), "error")),
                      "NO_SUCH_KEY"), "%s", json_dumps(run, 0));
     json_decref(run);
-    json_decref(result);
     free(out);
     free(err);
 }
