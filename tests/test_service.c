@@ -1207,13 +1207,12 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
  * /readyz turns 503 ("does not answer") within about 2 s, a POST names the
  * running run, and after SIGCONT the service recovers and stops on SIGTERM.
  */
-Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SERVER_FIXTURE)
+Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t;
     svc s;
-    th_server_private_url(&srv, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\nlog:\n  level: debug\n", "",
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 0);
+    svc_setup(&s, t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\nlog:\n  level: debug\n", "",
               "  - plugin: fixture\n    options:\n      pause: 0s\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/readyz", 200, 15000));
@@ -1241,7 +1240,7 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SERVER_FIXT
     /* Its step has begun (the startup run's was the first). */
     th_wait_log(s.errlog, "step fixture (fixture): start", 2, 5000);
 
-    cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+    cr_assert_eq(kill(srv->pid, SIGSTOP), 0);
     int64_t stopped = mono_ms(), unready_after = -1;
     slowest worst = { 0, "" };
     size_t rounds = 0;
@@ -1298,7 +1297,7 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SERVER_FIXT
     /* SIGTERM comes after SIGCONT: the run's own connection (its
      * processing_job_logs row, after the deadline stopped it) waits out
      * database.read_timeout on a stopped server, and so would the exit. */
-    cr_assert_eq(kill(srv.pid, SIGCONT), 0);
+    cr_assert_eq(kill(srv->pid, SIGCONT), 0);
 
     /* It recovers: the run is recorded, and it is ready again. */
     j = wait_run(&s, id, 15000);
@@ -1315,8 +1314,6 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SERVER_FIXT
                 (long long)frozen_for, (long long)worst.ms, worst.what, (long long)unready_after);
     svc_term(&s);
     svc_free(&s);
-    free(t.url);
-    th_server_destroy(&srv);
 }
 
 /*

@@ -221,26 +221,22 @@ static int term_while_frozen(th_server *srv, svc *s, int64_t *took)
  * SIGTERM while the database hangs (SIGSTOP) under a step blocked in it: the
  * process still exits within 5 s (today's read_timeout was 300 s).
  */
-Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60, SERVER_FIXTURE)
+Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60, SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t = { 0 };
-    th_server_private_db(&srv, &t);
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 1);
     svc s;
-    svc_setup(&s, &t, 1, "", "", "  - plugin: misbehave\n    options: { how: sleep_db }\n");
+    svc_setup(&s, t, 1, "", "", "  - plugin: misbehave\n    options: { how: sleep_db }\n");
     char *out = th_path(th_tmpdir(), "once.json");
     s.pid = spawn(&s, NULL, out);
-    freeze_under_the_step(&srv, &t, &s);
+    freeze_under_the_step(srv, t, &s);
     sleep_ms(300);
     int64_t took;
-    int rc = term_while_frozen(&srv, &s, &took);
+    int rc = term_while_frozen(srv, &s, &took);
     cr_assert_lt(took, 5000);
     cr_assert_eq(rc, 1, "exit %d:\n%s", rc, th_read(s.errlog));
-    db_close(t.conn);
-    free(t.url);
     free(out);
     svc_free(&s);
-    th_server_destroy(&srv);
 }
 
 /*
@@ -404,23 +400,19 @@ Test(workers, dry_run_refusal_sets_db_error, .timeout = 30)
 
 /* The service too: SIGTERM in the middle of a run while the database is frozen. */
 Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 60,
-     SERVER_FIXTURE)
+     SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t = { 0 };
-    th_server_private_db(&srv, &t);
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 1);
     svc s;
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
+    svc_setup(&s, t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
               "  - plugin: misbehave\n    options: { how: sleep_db }\n");
     svc_start(&s, NULL);
-    freeze_under_the_step(&srv, &t, &s);
+    freeze_under_the_step(srv, t, &s);
     sleep_ms(1500); /* the heartbeat and the database watch meet the frozen server too */
     int64_t took;
-    int rc = term_while_frozen(&srv, &s, &took);
+    int rc = term_while_frozen(srv, &s, &took);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, th_read(s.errlog));
     cr_assert_lt(took, 5000);
-    db_close(t.conn);
-    free(t.url);
     svc_free(&s);
-    th_server_destroy(&srv);
 }

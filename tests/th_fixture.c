@@ -2,11 +2,13 @@
 /* th_fixture.c - see th_fixture.h. */
 #include "th_fixture.h"
 
+#include <signal.h>
 #include <string.h>
 
 static th_db g_db;
 static svc g_svc;
 static int g_have_db, g_have_svc;
+static th_server g_srv; /* fx_db_private's, when g_srv.dir */
 static th_otlp g_rx[FX_OTLP_MAX];
 static int g_n_rx;
 static th_pipe g_pipe;
@@ -24,6 +26,18 @@ th_db *fx_db_empty(db_kind kind)
     cr_assert_not(g_have_db, "fx_db_empty twice in one test");
     th_db_create(kind, &g_db);
     g_have_db = 1;
+    return &g_db;
+}
+
+th_db *fx_db_private(th_server **srv, int with_conn)
+{
+    cr_assert_not(g_have_db, "fx_db_private twice in one test");
+    if (with_conn)
+        th_server_private_db(&g_srv, &g_db);
+    else
+        th_server_private_url(&g_srv, &g_db);
+    g_have_db = 1;
+    *srv = &g_srv;
     return &g_db;
 }
 
@@ -70,8 +84,15 @@ void fx_fini(void)
     /* After the service: nothing sends to them any more. A test may have stopped one. */
     while (g_n_rx > 0)
         th_otlp_stop(&g_rx[--g_n_rx]);
-    if (g_have_db)
+    if (g_have_db && g_srv.dir) {
+        /* A private server: thawed before its connection is closed, then removed. */
+        if (g_srv.pid)
+            kill(g_srv.pid, SIGCONT);
         th_db_destroy(&g_db);
+        th_server_destroy(&g_srv);
+    } else if (g_have_db) {
+        th_db_destroy(&g_db);
+    }
     th_pipe_down(&g_pipe);
     g_have_svc = g_have_db = 0;
 }

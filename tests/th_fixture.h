@@ -14,12 +14,20 @@
 
 #include "th_otlp.h"
 #include "th_pipe.h"
+#include "th_server.h"
 #include "th_svc.h"
 
 /* A fresh migrated database of kind, owned by the fixture. */
 th_db *fx_db(db_kind kind);
 /* The same, empty: not migrated (what `migrate` is for). */
 th_db *fx_db_empty(db_kind kind);
+/*
+ * Instead of fx_db: a private server (th_server.h) with a migrated database "bot" on it,
+ * with the test's connection (with_conn) or not (t->conn NULL: nothing of the test's own
+ * waits on a server it freezes). *srv: the server, to freeze, kill or restart; the fini
+ * thaws it and removes it.
+ */
+th_db *fx_db_private(th_server **srv, int with_conn);
 /* The service's pipeline file on fx_db's database (as svc_setup, instance 1); not started. */
 svc *fx_svc(const char *extra, const char *http_extra, const char *steps);
 /* The pipeline file of named jobs on fx_db's database (as svc_setup_jobs); not started. */
@@ -32,7 +40,7 @@ th_otlp *fx_otlp(int status, int hang_ms);
 th_pipe *fx_pipe(db_kind kind, const char *dir1, const char *dir2, const char *extra,
                  const char *steps);
 /* The fixture's fini: the service killed and freed, the receivers stopped, the database
- * closed, the pipeline let go. */
+ * closed (a private server removed), the pipeline let go. */
 void fx_fini(void);
 
 #define SVC_FIXTURE .fini = fx_fini

@@ -15,19 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The servers this process runs (their mariadbd), for th_server_fini. */
-#define MAX_SERVERS 8
-static pid_t g_running[MAX_SERVERS];
-
-static void track(pid_t pid, pid_t was)
-{
-    for (int i = 0; i < MAX_SERVERS; i++)
-        if (g_running[i] == was) {
-            g_running[i] = pid;
-            return;
-        }
-}
-
 /* mariadbd refuses to run as root unless told so; the test may be root. */
 static const char *user_opt(void)
 {
@@ -74,7 +61,6 @@ static void launch(th_server *s)
         _exit(127);
     }
     s->pid = pid;
-    track(pid, 0);
     for (int i = 0; i < 200 && !pinged(s); i++) {
         int st;
         cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "mariadbd exited at start; see %s/err.log",
@@ -125,7 +111,6 @@ void th_server_stop(th_server *s)
         }
         sleep_ms(50);
     }
-    track(0, s->pid);
     s->pid = 0;
 }
 
@@ -178,18 +163,4 @@ void th_server_private_url(th_server *s, th_db *t)
     th_server_private_db(s, t);
     db_close(t->conn);
     t->conn = NULL;
-}
-
-void th_server_fini(void)
-{
-    for (int i = 0; i < MAX_SERVERS; i++) {
-        pid_t pid = g_running[i];
-        /* Only a child still running (not reaped, so not a pid the system gave again). */
-        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
-            kill(pid, SIGCONT);
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-        g_running[i] = 0;
-    }
 }

@@ -28,13 +28,6 @@ void th_server_start(th_server *s, const char *const *extra);
 void th_server_stop(th_server *s);
 /* Stop and start again on the same data and options, as a restart would. */
 void th_server_restart(th_server *s);
-/*
- * A test's .fini (SERVER_FIXTURE): every server this process still runs, frozen or not,
- * thawed and killed, whatever happened to the test.
- */
-void th_server_fini(void);
-#define SERVER_FIXTURE .fini = th_server_fini
-
 /* Stop it and remove its folder. */
 void th_server_destroy(th_server *s);
 
