@@ -81,14 +81,6 @@ static int kinds_row(void *user, const rc_value *c, size_t n)
     return 0;
 }
 
-static int int_row(void *user, const rc_value *cols, size_t n)
-{
-    int64_t *out = user;
-    if (n >= 1 && cols[0].type == RC_INT)
-        *out = cols[0].i;
-    return 0;
-}
-
 /* Look up whether decl's statements can note their rows, once per chunked call. */
 static const struct capture_plan *plan_of(db *d, size_t i, const rc_change_decl *decl,
                                           changes_meta *m)
@@ -102,7 +94,7 @@ static const struct capture_plan *plan_of(db *d, size_t i, const rc_change_decl 
     /* SIMULTANEOUS_ASSIGNMENT makes every assignment see the old row: no after-values. */
     int64_t simultaneous = 1;
     if (db_query_core(d, "SELECT @@sql_mode LIKE '%SIMULTANEOUS_ASSIGNMENT%'", NULL, 0,
-                      int_row, &simultaneous) != 0 || simultaneous)
+                      rc__count_row, &simultaneous) != 0 || simultaneous)
         return p;
     kinds_ctx k = { decl, p->kind };
     rc_value t = rc_text(decl->table);

@@ -164,14 +164,6 @@ static int64_t host_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int int_row(void *user, const rc_value *c, size_t n)
-{
-    int64_t *out = user;
-    if (n >= 1)
-        *out = c[0].type == RC_INT ? c[0].i : c[0].type == RC_DOUBLE ? (int64_t)c[0].d : 0;
-    return 1;
-}
-
 int lock_clock_skew(db *d, int64_t *skew_ms, int64_t *uncertainty_ms, char *err, size_t errlen)
 {
     *skew_ms = *uncertainty_ms = 0;
@@ -180,7 +172,7 @@ int lock_clock_skew(db *d, int64_t *skew_ms, int64_t *uncertainty_ms, char *err,
     /* UTC arithmetic only: no session time zone (and no DST fold) on the way. */
     int64_t db_ms = 0, t0 = host_ms();
     if (db_query(d, "SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', "
-                    "UTC_TIMESTAMP(6)) DIV 1000", NULL, 0, int_row, &db_ms) != 0)
+                    "UTC_TIMESTAMP(6)) DIV 1000", NULL, 0, rc__count_row, &db_ms) != 0)
         return fail(d, "read the database clock", err, errlen);
     int64_t t1 = host_ms();
     *skew_ms = db_ms - (t0 + t1) / 2;

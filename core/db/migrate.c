@@ -28,20 +28,12 @@ static const char sqlite_table[] =
     " name TEXT NOT NULL,"
     " applied_at TEXT NOT NULL)";
 
-static int count_row(void *user, const rc_value *cols, size_t n)
-{
-    int64_t *out = user;
-    if (n >= 1 && cols[0].type == RC_INT)
-        *out = cols[0].i;
-    return 1;
-}
-
 /* 1 when version is recorded, 0 when not, -1 on error. */
 static int is_applied(db *d, int version)
 {
     rc_value p[] = { rc_int(version) };
     int64_t n = 0;
-    if (db_query(d, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", p, 1, count_row,
+    if (db_query(d, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", p, 1, rc__count_row,
                  &n) != 0)
         return -1;
     return n > 0;
@@ -153,7 +145,7 @@ int migrate_status(db *d, void (*each)(void *user, const migration *m, const cha
                           "DATABASE() AND table_name = 'schema_migrations'"
                         : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = "
                           "'schema_migrations'",
-                 NULL, 0, count_row, &exists) != 0 ||
+                 NULL, 0, rc__count_row, &exists) != 0 ||
         (exists && db_query(d, kind == DB_MYSQL
                                    ? "SELECT version, CAST(applied_at AS CHAR) FROM "
                                      "schema_migrations ORDER BY version"

@@ -82,12 +82,6 @@ static int64_t margin_for(int64_t ttl_ms)
     return m < 1000 ? 1000 : m;
 }
 
-static int int_row(void *user, const rc_value *c, size_t n)
-{
-    *(int64_t *)user = n >= 1 && c[0].type == RC_INT ? c[0].i : 0;
-    return 1;
-}
-
 /*
  * Called with rl->mu held. 0 with rl->conn, or -1 with err. A read-only
  * server (an asynchronous replica: read_only = ON) is refused here, once
@@ -104,7 +98,7 @@ static int ensure_conn(runlock *rl, char *err, size_t errlen)
         return -1;
     int64_t ro = 0;
     if (db_get_kind(rl->conn) == DB_MYSQL &&
-        db_query(rl->conn, "SELECT @@global.read_only", NULL, 0, int_row, &ro) == 0 && ro) {
+        db_query(rl->conn, "SELECT @@global.read_only", NULL, 0, rc__count_row, &ro) == 0 && ro) {
         snprintf(err, errlen, "the database server is read-only (read_only = ON): an "
                  "asynchronous replica cannot hold the run lock or take the repairs; point "
                  "database.url at the primary (or at any node of a Galera cluster)");

@@ -43,7 +43,9 @@ struct figures {
     int refreshing, waiting;
     int wanted;              /* a request or a run asks for one as soon as the budget allows */
     int sqlite;              /* the bot's database is SQLite: no refresh beside a run */
-    int run_going;           /* a run is going (figures_run_begins .. figures_kick) */
+    int runs_going;          /* runs going (figures_run_begins .. figures_run_ends) */
+    int startup_pending;     /* runs_going counts the startup run before it begins */
+    int64_t runs_since;      /* mono ms since which a run has been going */
     int last_ok;             /* the last finished refresh succeeded */
     int fails;               /* refreshes failed in a row */
     int64_t next_due;        /* mono ms of the next scheduled refresh */
@@ -108,11 +110,29 @@ static void *refresher(void *arg)
     figures *f = arg;
     pthread_mutex_lock(&f->mu);
     while (!f->stopping) {
-        if (f->run_going && f->sqlite) {
-            pthread_cond_wait(&f->wake, &f->mu);
-            continue;
-        }
         int64_t now = util_mono_ms();
+        /*
+         * No refresh beside this service's run: its scans would take the
+         * cores and the locks the repair needs, and figures taken half-way
+         * through a repair describe neither the state before nor after it
+         * (the run's end asks for a refresh). On SQLite (one writer; a long
+         * read holds it off) that holds however long the run; elsewhere for
+         * at most two periods, as long as figures count as fresh, so that a
+         * long run leaves them no older than that (their age says so).
+         */
+        if (f->runs_going > 0) {
+            int64_t until = f->runs_since + 2 * f->period_ms;
+            if (f->sqlite) {
+                pthread_cond_wait(&f->wake, &f->mu);
+                continue;
+            }
+            if (now < until) {
+                struct timespec ts;
+                deadline_in(&ts, until - now);
+                pthread_cond_timedwait(&f->wake, &f->mu, &ts);
+                continue;
+            }
+        }
         int64_t due = f->wanted ? max64(f->earliest, 0) : max64(f->next_due, f->earliest);
         if (now < due) {
             struct timespec ts;
@@ -187,7 +207,8 @@ figures *figures_start(snapshots *snaps, history *h, int run_first)
     f->period_ms = snap->cfg->http_figures_refresh_ms;
     /* database.url is bound at start: a reload cannot change the driver. */
     f->sqlite = snap->cfg->db_url && strncasecmp(snap->cfg->db_url, "sqlite:", 7) == 0;
-    f->run_going = run_first;
+    f->runs_going = f->startup_pending = run_first ? 1 : 0;
+    f->runs_since = util_mono_ms();
     snapshot_release(snap);
     if (h) {
         f->probes = history_figures_load(h, &f->as_of_ms, f->reference_time,
@@ -238,7 +259,22 @@ void figures_run_begins(figures *f)
     if (!f)
         return;
     pthread_mutex_lock(&f->mu);
-    f->run_going = 1;
+    if (f->startup_pending)
+        f->startup_pending = 0; /* counted since figures_start */
+    else if (f->runs_going++ == 0)
+        f->runs_since = util_mono_ms();
+    pthread_mutex_unlock(&f->mu);
+}
+
+void figures_run_ends(figures *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    if (f->runs_going > 0 && --f->runs_going == 0)
+        f->startup_pending = 0;
+    f->wanted = 1;
+    pthread_cond_signal(&f->wake);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -247,7 +283,6 @@ void figures_kick(figures *f)
     if (!f)
         return;
     pthread_mutex_lock(&f->mu);
-    f->run_going = 0;
     f->wanted = 1;
     pthread_cond_signal(&f->wake);
     pthread_mutex_unlock(&f->mu);

@@ -40,12 +40,15 @@ void figures_halt(figures *f);
 /* Stop the thread (a refresh under way is cut short with the process's stop flag) and free. Accepts NULL. */
 void figures_stop(figures *f);
 /*
- * A run starts. On SQLite (one writer at a time, and a long read holds the
- * writer off) no refresh starts until the run ends; on MySQL they go on
- * beside it. Accepts NULL.
+ * A run starts: no refresh starts until every run going has ended (a
+ * refresh under way finishes). On SQLite (one writer at a time, and a long
+ * read holds the writer off) however long they take; on MySQL for at most
+ * two refresh periods from the first run's start. Accepts NULL.
  */
 void figures_run_begins(figures *f);
 /* A run ended: refresh as soon as the budget allows. Accepts NULL. */
+void figures_run_ends(figures *f);
+/* The pipeline changed (a reload): refresh as soon as the budget allows. Accepts NULL. */
 void figures_kick(figures *f);
 
 /* What a request answers from: a copy, the caller's to free (figures_view_free). */

@@ -281,7 +281,7 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
         run_state_finish(&s->rs, r);
     }
     /* The run changed the tables: the figures follow at once (within their budget). */
-    figures_kick(s->fig);
+    figures_run_ends(s->fig);
     return rc;
 }
 
