@@ -80,12 +80,7 @@ static svc *tally_service(int gate, tally_files **f)
 /* Probe runs of the tally plugin so far (lines of its count file). */
 static int probe_runs(const tally_files *f)
 {
-    char *text = th_read(f->count);
-    int n = 0;
-    for (const char *p = text; p && (p = strstr(p, "probe\n")) != NULL; p++)
-        n++;
-    free(text);
-    return n;
+    return th_log_count(f->count, "probe\n");
 }
 
 static void wait_probe_runs(svc *s, const tally_files *f, int want, int ms)
