@@ -8,6 +8,7 @@
  * real binary, both drivers.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_svc.h"
 
 #include <stdio.h>
@@ -22,25 +23,34 @@ static int count_of(const char *hay, const char *needle)
     return n;
 }
 
-DB_TEST(before_migrate, jobs_warns_once, .timeout = 60)
+/* `migrate` of s's file, which must succeed. */
+static void migrate(svc *s, const char *const *env)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    th_db_create(kind, &t); /* no migration applied */
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
+    const char *const args[] = { "migrate", "-c", s->yaml, NULL };
+    int rc = th_run_cli(args, env, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    free(out);
+    free(err);
+}
+
+DB_TEST(before_migrate, jobs_warns_once, .timeout = 60, SVC_FIXTURE)
+{
+    char *out = NULL, *err = NULL;
+    fx_db_empty(kind);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n");
     /* Two jobs: still one warning. */
-    char *text = th_read(s.yaml), *steps = strstr(text, "\nsteps:\n"), *yaml = NULL;
+    char *text = th_read(s->yaml), *steps = strstr(text, "\nsteps:\n"), *yaml = NULL;
     cr_assert_not_null(steps);
     *steps = '\0';
     cr_assert_neq(asprintf(&yaml, "%s\njobs:\n  a:\n    steps:\n      - plugin: fixture\n"
                            "  b:\n    steps:\n      - plugin: fixture\n", text), -1);
-    th_write(s.yaml, yaml);
+    th_write(s->yaml, yaml);
     free(yaml);
     free(text);
-    char *pw = password_env(&s);
+    char *pw = password_env(s);
     const char *const env[] = { pw, NULL };
-    const char *const args[] = { "jobs", "-c", s.yaml, NULL };
+    const char *const args[] = { "jobs", "-c", s->yaml, NULL };
 
     int rc = th_run_cli(args, env, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
@@ -50,11 +60,7 @@ DB_TEST(before_migrate, jobs_warns_once, .timeout = 60)
     free(out);
     free(err);
 
-    const char *const mig[] = { "migrate", "-c", s.yaml, NULL };
-    rc = th_run_cli(mig, env, &out, &err);
-    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    free(out);
-    free(err);
+    migrate(s, env);
     rc = th_run_cli(args, env, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_null(strstr(err, "warning"), "%s", err);
@@ -62,20 +68,16 @@ DB_TEST(before_migrate, jobs_warns_once, .timeout = 60)
     free(out);
     free(err);
     free(pw);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
-DB_TEST(before_migrate, validate_db_warns, .timeout = 60)
+DB_TEST(before_migrate, validate_db_warns, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    th_db_create(kind, &t); /* no migration applied */
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
-    char *pw = password_env(&s);
+    fx_db_empty(kind);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n");
+    char *pw = password_env(s);
     const char *const env[] = { pw, NULL };
-    const char *const args[] = { "validate", "--db", "-c", s.yaml, NULL };
+    const char *const args[] = { "validate", "--db", "-c", s->yaml, NULL };
 
     int rc = th_run_cli(args, env, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
@@ -85,11 +87,7 @@ DB_TEST(before_migrate, validate_db_warns, .timeout = 60)
     free(out);
     free(err);
 
-    const char *const mig[] = { "migrate", "-c", s.yaml, NULL };
-    rc = th_run_cli(mig, env, &out, &err);
-    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    free(out);
-    free(err);
+    migrate(s, env);
     rc = th_run_cli(args, env, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_null(strstr(err, "warning"), "%s", err);
@@ -97,6 +95,4 @@ DB_TEST(before_migrate, validate_db_warns, .timeout = 60)
     free(out);
     free(err);
     free(pw);
-    svc_free(&s);
-    th_db_destroy(&t);
 }

@@ -70,28 +70,8 @@ Test(changes_race, before_values_are_what_the_write_replaced, .timeout = 120)
                          "i < 2000) SELECT 'race', 'processing', 'dead', NOW() - INTERVAL 1 "
                          "SECOND FROM n", NULL, 0, NULL), 0, "%s", db_errmsg(d));
     char *renewed = th_path(th_tmpdir(), "renewed"), *completed = th_path(th_tmpdir(), "completed");
-    th_racer ra = { .sql = "UPDATE processing_jobs SET locked_until = NOW() + INTERVAL 1 HOUR, "
-                           "locked_by = 'renewer' WHERE id = ? AND status = 'processing'",
-                    .jobs = JOBS, .mod = 4, .share = 1, .retries = 50, .won = renewed };
-    th_racer rb = { .sql = "UPDATE processing_jobs SET status = 'completed', locked_by = NULL, "
-                           "locked_until = NULL, finished_at = NOW() WHERE id = ? "
-                           "AND status = 'processing'",
-                    .jobs = JOBS, .mod = 4, .share = 2, .retries = 50,
-                    .won = completed };
-    pid_t a = th_racer_start(&r.t, &ra), b = th_racer_start(&r.t, &rb);
-    int live = 2, st;
-    while (live > 0) {
-        json_t *res;
-        rig_run(&r, NULL, 0, &res);
-        cr_assert_str_eq(json_string_value(json_object_get(res, "status")), "success");
-        json_decref(res);
-        while (live > 0 && waitpid(-1, &st, WNOHANG) > 0) {
-            cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a worker failed");
-            live--;
-        }
-    }
-    (void)a;
-    (void)b;
+    th_lease_racers(&r.t, JOBS, renewed, completed);
+    th_run_beside_racers(&r);
     json_t *res;
     rig_run(&r, NULL, 0, &res); /* the last expired leases the workers left */
     json_decref(res);

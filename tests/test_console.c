@@ -6,6 +6,7 @@
  * browser by tests/browser/console_test.py.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_http.h"
 #include "th_svc.h"
 
@@ -54,16 +55,14 @@ static json_t *get_ok(svc *s, const char *path, const char *hdrs, int want)
  * The page and its files need no token, carry a strict CSP, nosniff and a
  * revalidating cache with an ETag; the API behind them still needs the token.
  */
-Test(console, page_open_api_closed, .timeout = 30)
+Test(console, page_open_api_closed, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     th_response r;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", TOKEN_ENV,
-              REAL_STEPS);
-    svc_start(&s, token_env);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n", TOKEN_ENV,
+                    REAL_STEPS);
+    svc_start(s, token_env);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
 
     static const struct { const char *path; const char *type; } files[] = {
         { "/", "text/html; charset=utf-8" },
@@ -72,7 +71,7 @@ Test(console, page_open_api_closed, .timeout = 30)
         { "/ui/app.css", "text/css; charset=utf-8" },
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        get(&s, files[i].path, NULL, &r);
+        get(s, files[i].path, NULL, &r);
         cr_assert_eq(r.status, 200, "GET %s without a token: %d", files[i].path, r.status);
         assert_header(&r, "Content-Type", files[i].type);
         assert_header_has(&r, "Content-Security-Policy", "default-src 'none'");
@@ -92,18 +91,18 @@ Test(console, page_open_api_closed, .timeout = 30)
         cr_assert_not_null(etag);
         th_response_free(&r);
         snprintf(hdr, sizeof hdr, "If-None-Match: %s\r\n", etag);
-        get(&s, files[i].path, hdr, &r);
+        get(s, files[i].path, hdr, &r);
         cr_assert_eq(r.status, 304, "%s with its ETag: %d", files[i].path, r.status);
         cr_assert(!r.body || !r.body[0], "a 304 with a body");
         th_response_free(&r);
-        get(&s, files[i].path, "If-None-Match: \"0000000000000000\"\r\n", &r);
+        get(s, files[i].path, "If-None-Match: \"0000000000000000\"\r\n", &r);
         cr_assert_eq(r.status, 200);
         th_response_free(&r);
         free(etag);
     }
 
     /* The page has no inline script or style, which the CSP would block. */
-    get(&s, "/", NULL, &r);
+    get(s, "/", NULL, &r);
     cr_assert_not_null(strstr(r.body, "<script src=\"/ui/app.js\""));
     cr_assert_not_null(strstr(r.body, "<link rel=\"stylesheet\" href=\"/ui/app.css\">"));
     cr_assert_null(strstr(r.body, "<style"), "inline <style> in the page");
@@ -120,11 +119,11 @@ Test(console, page_open_api_closed, .timeout = 30)
     static const char *const missing[] = { "/ui/index.html", "/ui/app.jsx", "/ui/../Makefile",
                                            "/index.html" };
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
-        get(&s, missing[i], AUTH, &r);
+        get(s, missing[i], AUTH, &r);
         cr_assert_eq(r.status, 404, "GET %s: %d", missing[i], r.status);
         th_response_free(&r);
     }
-    cr_assert_eq(th_http(s.port, "POST", "/", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "POST", "/", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 405);
     th_response_free(&r);
 
@@ -132,18 +131,16 @@ Test(console, page_open_api_closed, .timeout = 30)
     static const char *const closed[] = { "/v1/service/state", "/v1/reconciliation/history",
                                           "/v1/reconciliation/history?limit=5&before=3" };
     for (size_t i = 0; i < sizeof closed / sizeof closed[0]; i++) {
-        get(&s, closed[i], NULL, &r);
+        get(s, closed[i], NULL, &r);
         cr_assert_eq(r.status, 401, "GET %s without a token: %d", closed[i], r.status);
         assert_header(&r, "X-Content-Type-Options", "nosniff");
         assert_header(&r, "Cache-Control", "no-store");
         th_response_free(&r);
-        get(&s, closed[i], AUTH, &r);
+        get(s, closed[i], AUTH, &r);
         cr_assert_eq(r.status, 200, "GET %s with the token: %d", closed[i], r.status);
         th_response_free(&r);
     }
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }
 
 static int64_t wall_ms(void)
@@ -157,21 +154,19 @@ static int64_t wall_ms(void)
  * /v1/service/state: the last run, the next scheduled one, the run lock
  * (held only while a real run goes on), the database watch.
  */
-DB_TEST(console, service_state, .timeout = 40)
+DB_TEST(console, service_state, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  jitter: 0s\n", "",
-              "  - plugin: fixture\n    options: { pause: 2s }\n");
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    fx_db(kind);
+    svc *s = fx_svc("schedule:\n  interval: 1h\n  jitter: 0s\n", "",
+                    "  - plugin: fixture\n    options: { pause: 2s }\n");
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
 
     /* After the startup run: no run now, the next one an interval away. */
     json_t *j = NULL;
     for (int64_t end = mono_ms() + 15000; mono_ms() < end; sleep_ms(100)) {
         json_decref(j);
-        j = get_ok(&s, "/v1/service/state", NULL, 200);
+        j = get_ok(s, "/v1/service/state", NULL, 200);
         if (json_is_object(json_object_get(j, "lastRun")) && !json_is_true(json_object_get(j, "running")))
             break;
     }
@@ -200,10 +195,10 @@ DB_TEST(console, service_state, .timeout = 40)
     json_decref(j);
 
     /* A manual run (2 s): running, with its id, and the lock held by this instance. */
-    cr_assert_eq(post_run(&s, "", 202), 2);
+    cr_assert_eq(post_run(s, "", 202), 2);
     int held = 0;
     for (int64_t end = mono_ms() + 5000; mono_ms() < end && !held; sleep_ms(50)) {
-        j = get_ok(&s, "/v1/service/state", NULL, 200);
+        j = get_ok(s, "/v1/service/state", NULL, 200);
         held = json_is_true(json_object_get(json_object_get(j, "lock"), "held"));
         if (held) {
             cr_assert(json_is_true(json_object_get(j, "running")));
@@ -212,15 +207,13 @@ DB_TEST(console, service_state, .timeout = 40)
         json_decref(j);
     }
     cr_assert(held, "the lock never showed as held during a real run");
-    json_decref(wait_run(&s, 2, 10000));
-    j = get_ok(&s, "/v1/service/state", NULL, 200);
+    json_decref(wait_run(s, 2, 10000));
+    j = get_ok(s, "/v1/service/state", NULL, 200);
     cr_assert(json_is_false(json_object_get(json_object_get(j, "lock"), "held")));
     cr_assert(json_is_false(json_object_get(j, "running")));
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "lastRun"), "runId")), 2);
     json_decref(j);
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }
 
 static json_t *page(svc *s, const char *query, size_t n_want)
@@ -251,28 +244,26 @@ static int64_t next_before(json_t *pg)
  * run's rowsChanged as the core counted its writes: the fixture's write is
  * one row in a real run; a dry run writes nothing.
  */
-DB_TEST(console, history_paging_and_rows_changed, .timeout = 40)
+DB_TEST(console, history_paging_and_rows_changed, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "",
-              "  - plugin: fixture\n    options: { write: true }\n"
-              "    on_error: continue\n");
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    fx_db(kind);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n", "",
+                    "  - plugin: fixture\n    options: { write: true }\n"
+                    "    on_error: continue\n");
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
     for (int i = 1; i <= 5; i++) {
-        cr_assert_eq(post_run(&s, i == 3 ? "?dryRun=true" : "", 202), i);
-        json_decref(wait_run(&s, i, 10000));
+        cr_assert_eq(post_run(s, i == 3 ? "?dryRun=true" : "", 202), i);
+        json_decref(wait_run(s, i, 10000));
     }
 
-    json_t *pg = page(&s, "?limit=2", 2);
+    json_t *pg = page(s, "?limit=2", 2);
     cr_assert_eq(run_at(pg, 0), 5);
     cr_assert_eq(run_at(pg, 1), 4);
     cr_assert_eq(json_integer_value(json_object_get(pg, "total")), 5);
     cr_assert_eq(next_before(pg), 4);
     json_decref(pg);
-    pg = page(&s, "?limit=2&before=4", 2);
+    pg = page(s, "?limit=2&before=4", 2);
     cr_assert_eq(run_at(pg, 0), 3);
     cr_assert_eq(run_at(pg, 1), 2);
     cr_assert_eq(next_before(pg), 2);
@@ -284,25 +275,25 @@ DB_TEST(console, history_paging_and_rows_changed, .timeout = 40)
     cr_assert(json_is_integer(json_object_get(real, "rowsChanged")));
     cr_assert_eq(json_integer_value(json_object_get(real, "rowsChanged")), 1);
     json_decref(pg);
-    pg = page(&s, "?limit=2&before=2", 1);
+    pg = page(s, "?limit=2&before=2", 1);
     cr_assert_eq(run_at(pg, 0), 1);
     cr_assert_eq(next_before(pg), 0, "the last page has no next one");
     json_decref(pg);
     /* A page exactly as long as what is left: run 1 is the last, no next page. */
-    pg = page(&s, "?limit=5", 5);
+    pg = page(s, "?limit=5", 5);
     cr_assert_eq(next_before(pg), 0);
     json_decref(pg);
-    pg = page(&s, "?limit=4", 4);
+    pg = page(s, "?limit=4", 4);
     cr_assert_eq(next_before(pg), 2);
     json_decref(pg);
-    pg = page(&s, "?before=1", 0);
+    pg = page(s, "?before=1", 0);
     cr_assert_eq(json_integer_value(json_object_get(pg, "total")), 5);
     json_decref(pg);
-    pg = page(&s, "?before=6", 5);
+    pg = page(s, "?before=6", 5);
     json_decref(pg);
 
     /* The full result says it too, run and step. */
-    json_t *r = wait_run(&s, 5, 1000);
+    json_t *r = wait_run(s, 5, 1000);
     cr_assert_eq(json_integer_value(json_object_get(r, "rowsChanged")), 1);
     json_t *step = json_array_get(json_object_get(r, "steps"), 0);
     cr_assert_eq(json_integer_value(json_object_get(step, "rowsChanged")), 1);
@@ -313,11 +304,9 @@ DB_TEST(console, history_paging_and_rows_changed, .timeout = 40)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, "/v1/reconciliation/history%s", bad[i]);
-        json_t *e = get_ok(&s, path, NULL, 400);
+        json_t *e = get_ok(s, path, NULL, 400);
         cr_assert_not_null(strstr(json_string_value(json_object_get(e, "error")), "before"));
         json_decref(e);
     }
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }

@@ -7,6 +7,7 @@
  * while a user with them passes (exit 0).
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "base/strbuf.h"
 
 #include <errno.h>
@@ -80,13 +81,11 @@ static const char *me(void)
 }
 
 /* A store readable by every user is a warning (exit 0); at 0600 it is not. */
-Test(doctor, store_mode_0644_warns, .timeout = 60)
+Test(doctor, store_mode_0644_warns, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
-    char *yaml = pipeline_file(t.url, "mode", NULL, &hist);
+    th_db *t = fx_db(DB_SQLITE);
+    char *yaml = pipeline_file(t->url, "mode", NULL, &hist);
     th_write(hist, "");
     cr_assert_eq(chmod(hist, 0644), 0);
 
@@ -119,19 +118,16 @@ Test(doctor, store_mode_0644_warns, .timeout = 60)
     free(err);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 /* A store another user owns: FAIL naming the owner, and the chown that fixes it (exit 1). */
-Test(doctor, store_of_another_user_fails, .timeout = 60)
+Test(doctor, store_of_another_user_fails, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL;
     cr_assert_not_null(getpwnam("nobody"), "the test needs the user nobody");
     cr_assert_neq(geteuid(), getpwnam("nobody")->pw_uid);
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
-    char *yaml = pipeline_file(t.url, "owner", NULL, &hist);
+    th_db *t = fx_db(DB_SQLITE);
+    char *yaml = pipeline_file(t->url, "owner", NULL, &hist);
     th_write(hist, "");
     cr_assert_eq(chmod(hist, 0600), 0);
     int rc = doctor(yaml, "nobody", NULL, 0, &out, &err);
@@ -144,24 +140,22 @@ Test(doctor, store_of_another_user_fails, .timeout = 60)
     free(err);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 /* Pending migrations fail (exit 1) and name `reconciler migrate`; applied, they pass. */
-DB_TEST(doctor, pending_migrations_fail, .timeout = 60)
+DB_TEST(doctor, pending_migrations_fail, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL;
-    th_db_create(kind, &t);
-    char *yaml = pipeline_file(t.url, kind == DB_MYSQL ? "mig_m" : "mig_s", NULL, &hist);
-    int rc = doctor(yaml, me(), t.password, 0, &out, &err);
+    th_db *t = fx_db_empty(kind);
+    char *yaml = pipeline_file(t->url, kind == DB_MYSQL ? "mig_m" : "mig_s", NULL, &hist);
+    int rc = doctor(yaml, me(), t->password, 0, &out, &err);
     cr_assert_eq(rc, 1, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "FAIL", "migrations", "pending: 001_"), "%s", out);
     cr_assert_not_null(strstr(out, "fix: reconciler migrate -c "), "%s", out);
     free(out);
     free(err);
-    th_db_migrate(&t);
-    rc = doctor(yaml, me(), t.password, 0, &out, &err);
+    th_db_migrate(t);
+    rc = doctor(yaml, me(), t->password, 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "ok", "migrations", "all applied"), "%s", out);
     cr_assert_null(strstr(out, "FAIL"), "%s", out);
@@ -169,7 +163,6 @@ DB_TEST(doctor, pending_migrations_fail, .timeout = 60)
     free(err);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 #define SQL_STEP                                                                   \
@@ -192,23 +185,47 @@ static void exec_ok(th_db *t, const char *sql)
     cr_assert_eq(db_exec(t->conn, sql, NULL, 0, NULL), 0, "%s: %s", sql, db_errmsg(t->conn));
 }
 
+/* A migrated MariaDB database and a user of its own with a password and no grants yet. */
+typedef struct doc_user {
+    th_db t;
+    char dbname[64], user[48];
+    char *url; /* "mysql://USER@/DB?socket=S": the user's way in */
+} doc_user;
+
+static void user_up(doc_user *u, const char *prefix, const char *password)
+{
+    char sql[256];
+    const char *sock;
+    th_db_create(DB_MYSQL, &u->t);
+    th_db_migrate(&u->t);
+    url_parts(&u->t, u->dbname, sizeof u->dbname, &sock);
+    snprintf(u->user, sizeof u->user, "%s_%ld", prefix, (long)getpid());
+    snprintf(sql, sizeof sql, "DROP USER IF EXISTS '%s'@'localhost'", u->user);
+    exec_ok(&u->t, sql);
+    snprintf(sql, sizeof sql, "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'", u->user,
+             password);
+    exec_ok(&u->t, sql);
+    cr_assert_neq(asprintf(&u->url, "mysql://%s@/%s?socket=%s", u->user, u->dbname, sock), -1);
+}
+
+static void user_down(doc_user *u)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP USER '%s'@'localhost'", u->user);
+    exec_ok(&u->t, sql);
+    free(u->url);
+    th_db_destroy(&u->t);
+}
+
 /*
  * A MariaDB user that lacks INSERT on processing_job_logs and UPDATE on the table a step
  * writes: FAIL naming each; given them, every check passes.
  */
 Test(doctor, missing_grants_fail_by_name, .timeout = 90)
 {
-    th_db t;
-    char *hist, *out = NULL, *err = NULL, dbname[64], user[48], sql[512], *url = NULL;
-    const char *sock;
-    th_db_create(DB_MYSQL, &t);
-    th_db_migrate(&t);
-    url_parts(&t, dbname, sizeof dbname, &sock);
-    snprintf(user, sizeof user, "doc_%ld", (long)getpid());
-    snprintf(sql, sizeof sql, "DROP USER IF EXISTS '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    snprintf(sql, sizeof sql, "CREATE USER '%s'@'localhost' IDENTIFIED BY 'doc-pw-1'", user);
-    exec_ok(&t, sql);
+    doc_user u;
+    char *hist, *out = NULL, *err = NULL, sql[512];
+    user_up(&u, "doc", "doc-pw-1");
     /* Everything the core needs but INSERT on processing_job_logs; only SELECT on the
      * table the sql step updates. */
     static const char *const grants[] = {
@@ -222,12 +239,11 @@ Test(doctor, missing_grants_fail_by_name, .timeout = 90)
     };
     for (size_t i = 0; i < sizeof grants / sizeof grants[0]; i++) {
         char what[256];
-        snprintf(what, sizeof what, grants[i], dbname);
-        snprintf(sql, sizeof sql, "GRANT %s TO '%s'@'localhost'", what, user);
-        exec_ok(&t, sql);
+        snprintf(what, sizeof what, grants[i], u.dbname);
+        snprintf(sql, sizeof sql, "GRANT %s TO '%s'@'localhost'", what, u.user);
+        exec_ok(&u.t, sql);
     }
-    cr_assert_neq(asprintf(&url, "mysql://%s@/%s?socket=%s", user, dbname, sock), -1);
-    char *yaml = pipeline_file(url, "grants", SQL_STEP, &hist);
+    char *yaml = pipeline_file(u.url, "grants", SQL_STEP, &hist);
 
     int rc = doctor(yaml, me(), "doc-pw-1", 0, &out, &err);
     cr_assert_eq(rc, 1, "exit %d:\n%s%s", rc, out, err);
@@ -244,57 +260,45 @@ Test(doctor, missing_grants_fail_by_name, .timeout = 90)
 
     /* The other side: given them, the checks pass. */
     snprintf(sql, sizeof sql, "GRANT INSERT ON `%s`.processing_job_logs TO '%s'@'localhost'",
-             dbname, user);
-    exec_ok(&t, sql);
+             u.dbname, u.user);
+    exec_ok(&u.t, sql);
     snprintf(sql, sizeof sql, "GRANT UPDATE ON `%s`.processing_jobs TO '%s'@'localhost'",
-             dbname, user);
-    exec_ok(&t, sql);
+             u.dbname, u.user);
+    exec_ok(&u.t, sql);
     rc = doctor(yaml, me(), "doc-pw-1", 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "ok", "grants", NULL), "%s", out);
     cr_assert_not_null(line_of(out, "ok", "statements", NULL), "%s", out);
     free(out);
     free(err);
-    snprintf(sql, sizeof sql, "DROP USER '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    free(url);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
+    user_down(&u);
 }
 
 /* A table the steps' recorded changes name needs SELECT and UPDATE too, a database-wide
  * grant covers every table, and a wildcard database name matches by LIKE. */
 Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
 {
-    th_db t;
-    char *hist, *out = NULL, *err = NULL, dbname[64], user[48], sql[512], *url = NULL;
-    const char *sock;
-    th_db_create(DB_MYSQL, &t);
-    th_db_migrate(&t);
-    url_parts(&t, dbname, sizeof dbname, &sock);
-    snprintf(user, sizeof user, "doc2_%ld", (long)getpid());
-    snprintf(sql, sizeof sql, "DROP USER IF EXISTS '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    snprintf(sql, sizeof sql, "CREATE USER '%s'@'localhost' IDENTIFIED BY 'doc-pw-2'", user);
-    exec_ok(&t, sql);
-    exec_ok(&t, "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, "
+    doc_user u;
+    char *hist, *out = NULL, *err = NULL, sql[512];
+    user_up(&u, "doc2", "doc-pw-2");
+    exec_ok(&u.t, "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, "
                 "changes, at) VALUES (1, 'reconcile', 'leases', 'user_sessions', '1', '{}', "
                 "NOW(3))");
     /* rt\_... : the underscores escaped, as a careful operator writes them. */
     char pattern[80];
     size_t k = 0;
-    for (const char *c = dbname; *c && k + 2 < sizeof pattern; c++) {
+    for (const char *c = u.dbname; *c && k + 2 < sizeof pattern; c++) {
         if (*c == '_')
             pattern[k++] = '\\';
         pattern[k++] = *c;
     }
     pattern[k] = '\0';
     snprintf(sql, sizeof sql, "GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO "
-             "'%s'@'localhost'", pattern, user);
-    exec_ok(&t, sql);
-    cr_assert_neq(asprintf(&url, "mysql://%s@/%s?socket=%s", user, dbname, sock), -1);
-    char *yaml = pipeline_file(url, "dbwide", NULL, &hist);
+             "'%s'@'localhost'", pattern, u.user);
+    exec_ok(&u.t, sql);
+    char *yaml = pipeline_file(u.url, "dbwide", NULL, &hist);
     int rc = doctor(yaml, me(), "doc-pw-2", 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "ok", "grants", NULL), "%s", out);
@@ -304,32 +308,29 @@ Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
     /* Without UPDATE on user_sessions (a table-level REVOKE cannot cut a database grant:
      * grant the database's tables one by one instead). */
     snprintf(sql, sizeof sql, "REVOKE SELECT, INSERT, UPDATE, DELETE ON `%s`.* FROM "
-             "'%s'@'localhost'", pattern, user);
-    exec_ok(&t, sql);
+             "'%s'@'localhost'", pattern, u.user);
+    exec_ok(&u.t, sql);
     static const char *const tables[] = { "reconciler_locks", "reconciler_job_slots",
                                           "reconciler_job_pauses", "reconciler_changes",
                                           "schema_migrations", "processing_job_logs",
                                           "processing_jobs" };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         snprintf(sql, sizeof sql, "GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.`%s` TO "
-                 "'%s'@'localhost'", dbname, tables[i], user);
-        exec_ok(&t, sql);
+                 "'%s'@'localhost'", u.dbname, tables[i], u.user);
+        exec_ok(&u.t, sql);
     }
     snprintf(sql, sizeof sql, "GRANT SELECT ON `%s`.user_sessions TO '%s'@'localhost'",
-             dbname, user);
-    exec_ok(&t, sql);
+             u.dbname, u.user);
+    exec_ok(&u.t, sql);
     rc = doctor(yaml, me(), "doc-pw-2", 0, &out, &err);
     cr_assert_eq(rc, 1, "exit %d:\n%s%s", rc, out, err);
     cr_assert_not_null(line_of(out, "FAIL", "grants",
                                "table user_sessions lacks UPDATE for step leases"), "%s", out);
     free(out);
     free(err);
-    snprintf(sql, sizeof sql, "DROP USER '%s'@'localhost'", user);
-    exec_ok(&t, sql);
-    free(url);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
+    user_down(&u);
 }
 
 /*
@@ -337,13 +338,11 @@ Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
  * stripped of its sandboxing does not (warn); its EnvironmentFile= readable by others
  * warns, and its User= is the user checked. Skipped (a "skip" line) without systemd-analyze.
  */
-Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
+Test(doctor, unit_exposure_and_environment_file, .timeout = 90, SVC_FIXTURE)
 {
-    th_db t;
     char *hist, *out = NULL, *err = NULL, abs[4096], *text = NULL;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
-    char *yaml = pipeline_file(t.url, "unit", NULL, &hist);
+    th_db *t = fx_db(DB_SQLITE);
+    char *yaml = pipeline_file(t->url, "unit", NULL, &hist);
     cr_assert_not_null(realpath(th_tmpdir(), abs));
     char *env = th_path(abs, "unit.env"), *unit = th_path(abs, "reconciler.service");
     th_write(env, "RECONCILER_API_TOKEN=x\n");
@@ -402,7 +401,6 @@ Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
     free(unit);
     free(yaml);
     free(hist);
-    th_db_destroy(&t);
 }
 
 /*
@@ -410,12 +408,10 @@ Test(doctor, unit_exposure_and_environment_file, .timeout = 90)
  * Environment= and EnvironmentFile=, not in this shell: set there, ok; missing, a warning
  * naming the key, the variable and the file to add it to. Values are never printed.
  */
-Test(doctor, variables_of_the_service_environment, .timeout = 60)
+Test(doctor, variables_of_the_service_environment, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
     char *out = NULL, *err = NULL, abs[4096], *text = NULL;
-    th_db_create(DB_SQLITE, &t);
-    th_db_migrate(&t);
+    th_db *t = fx_db(DB_SQLITE);
     cr_assert_not_null(realpath(th_tmpdir(), abs));
     char *env = th_path(abs, "vars.env"), *unit = th_path(abs, "vars.service");
     char *yaml = th_path(abs, "vars.yaml"), *hist = NULL, *plugins = strdup(th_build_path("plugins"));
@@ -423,7 +419,7 @@ Test(doctor, variables_of_the_service_environment, .timeout = 60)
                            "plugin_dir: [%s]\nhttp:\n  listen: 127.0.0.1:1\n"
                            "  token_env: DOC_API_TOKEN\nnotify:\n"
                            "  - url: https://hooks.example/x\n    secret_env: DOC_HOOK_KEY\n"
-                           "steps:\n  - plugin: leases\n", t.url, abs, plugins), -1);
+                           "steps:\n  - plugin: leases\n", t->url, abs, plugins), -1);
     th_write(yaml, text);
     free(text);
     th_write(env, "# the service's secrets\nDOC_API_TOKEN=tok-s3cr3t-value\n");
@@ -467,5 +463,4 @@ Test(doctor, variables_of_the_service_environment, .timeout = 60)
     free(env);
     free(unit);
     free(yaml);
-    th_db_destroy(&t);
 }

@@ -6,6 +6,7 @@
  */
 #include "helpers.h"
 #include "cli/cli.h"
+#include "th_fixture.h"
 #include "th_svc.h"
 
 #include <sqlite3.h>
@@ -31,27 +32,25 @@ Test(durations, each_unit_from_its_boundary)
 }
 
 /* A run that took two minutes is "2m" in `history`, never "120000 ms". */
-Test(durations, history_prints_two_minutes_as_2m, .timeout = 30)
+Test(durations, history_prints_two_minutes_as_2m, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
-    int rc = run_once(&s, 0, &out, &err);
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n");
+    int rc = run_once(s, 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     free(out);
     free(err);
 
     /* The run as if it had taken two minutes (its step 1m 30s). */
     sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open(s.hist, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(s->hist, &h), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(h, "UPDATE runs SET duration_ms = 120000; "
                                  "UPDATE run_steps SET duration_ms = 90000;", NULL, NULL, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(h));
     sqlite3_close(h);
 
-    const char *const hist[] = { "history", "-c", s.yaml, NULL };
+    const char *const hist[] = { "history", "-c", s->yaml, NULL };
     rc = th_run_cli(hist, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(out, " 2m "), "%s", out);
@@ -59,6 +58,4 @@ Test(durations, history_prints_two_minutes_as_2m, .timeout = 30)
     cr_assert_null(strstr(out, " ms"), "%s", out);
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }

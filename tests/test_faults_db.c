@@ -11,6 +11,7 @@
  * run succeeds; SIGTERM with a hung database still exits within 5 s.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_server.h"
 #include "th_svc.h"
 
@@ -20,25 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The private server a test may freeze or kill: thawed and killed whatever happens. */
-static pid_t g_server;
-
-static void thaw_server(void)
-{
-    if (g_server > 0) {
-        kill(g_server, SIGCONT);
-        kill(g_server, SIGKILL);
-    }
-}
-
 #define JOBS 20000
-
-/* A private server with a migrated database "bot"; t->conn stays open for checks. */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    g_server = srv->pid;
-}
 
 /* A fresh connection for checks (after a restart the old one is gone). */
 static void reconnect(th_db *t)
@@ -91,10 +74,12 @@ static void wait_mid_run(th_db *t, svc *s)
     cr_assert_lt(n, JOBS, "the run was over before the fault (batch too large?)");
 }
 
-/* s's pipeline: read_timeout 3 s, lock_ttl 6 s, leases in chunks of 20. */
-static void write_pipeline(svc *s, th_db *t, const char *schedule)
+/* Instance n's pipeline (svc_setup's paths and port): read_timeout 3 s, lock_ttl 6 s,
+ * leases in chunks of 20, more schedule: lines. */
+static void write_pipeline(svc *s, th_db *t, int n, const char *schedule)
 {
     char *text = NULL;
+    svc_setup(s, t, n, "", "", "");
     cr_assert_neq(asprintf(&text, "database:\n  url: \"%s\"\n  read_timeout: 3s\n"
                            "  write_timeout: 3s\n  connect_timeout: 2s\nhistory:\n  path: %s\n"
                            "plugin_dir: %s\nhttp:\n  listen: 127.0.0.1:%d\n"
@@ -143,22 +128,20 @@ static json_t *faulted_run(svc *s, th_db *t, th_server *srv, int sig, int *rc, i
  * converges.
  */
 Test(faults_db, run_once_survives_a_frozen_and_a_killed_server, .timeout = 150,
-     .fini = thaw_server)
+     SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t;
     svc s;
-    private_db(&srv, &t);
-    svc_setup(&s, &t, 1, "", "", "");
-    write_pipeline(&s, &t, "");
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 1);
+    write_pipeline(&s, t, 1, "");
 
     static const struct { int sig; const char *name; } faults[] = {
         { SIGSTOP, "frozen" }, { SIGKILL, "killed" } };
     for (size_t f = 0; f < 2; f++) {
-        break_leases(&t);
+        break_leases(t);
         int rc;
         int64_t took;
-        json_t *r = faulted_run(&s, &t, &srv, faults[f].sig, &rc, &took);
+        json_t *r = faulted_run(&s, t, srv, faults[f].sig, &rc, &took);
         char *text = json_dumps(r, 0);
         cr_assert_eq(rc, 3, "%s server: run --once exit %d: %s\n%s", faults[f].name, rc, text,
                      th_read(s.errlog));
@@ -173,25 +156,20 @@ Test(faults_db, run_once_survives_a_frozen_and_a_killed_server, .timeout = 150,
         json_decref(r);
 
         if (faults[f].sig == SIGSTOP) {
-            kill(srv.pid, SIGCONT);
+            kill(srv->pid, SIGCONT);
         } else {
-            th_server_restart(&srv);
-            g_server = srv.pid;
-            reconnect(&t);
+            th_server_restart(srv);
+            reconnect(t);
         }
-        no_half_chunk(&t);
+        no_half_chunk(t);
         char *out = NULL, *e = NULL;
         rc = run_once(&s, 1, &out, &e);
         cr_assert_eq(rc, 0, "after the %s server came back: exit %d: %s", faults[f].name, rc, e);
-        cr_assert_eq(requeued(&t), JOBS, "the next run did not converge");
+        cr_assert_eq(requeued(t), JOBS, "the next run did not converge");
         free(out);
         free(e);
     }
     svc_free(&s);
-    db_close(t.conn);
-    free(t.url);
-    th_server_destroy(&srv);
-    g_server = 0;
 }
 
 /* Wait for a run of trigger that finished after run id after, with status; returns its id. */
@@ -236,42 +214,39 @@ static int64_t last_id(svc *s)
  * (logged) and its next run succeeds; no chunk half-applied.
  */
 Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
-     .fini = thaw_server)
+     SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t;
     svc s;
-    private_db(&srv, &t);
-    svc_setup(&s, &t, 1, "", "", "");
-    write_pipeline(&s, &t, "  interval: 2s\n  jitter: 0s\n");
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 1);
+    write_pipeline(&s, t, 1, "  interval: 2s\n  jitter: 0s\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/readyz", 200, 20000));
 
     /* Frozen while idle, 8 s: past read_timeout, lock_ttl and the watch's 1 s. */
     int64_t before = last_id(&s);
-    cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+    cr_assert_eq(kill(srv->pid, SIGSTOP), 0);
     json_decref(wait_for(&s, "/readyz", 503, 5000));
     sleep_ms(8000);
-    cr_assert_eq(kill(srv.pid, SIGCONT), 0);
+    cr_assert_eq(kill(srv->pid, SIGCONT), 0);
     wait_run_after(&s, last_id(&s), "scheduled", "success", 30000);
     json_decref(wait_for(&s, "/readyz", 200, 10000));
     cr_assert_gt(last_id(&s), before);
 
     /* Killed while idle, restarted 3 s later. */
-    cr_assert_eq(kill(srv.pid, SIGKILL), 0);
+    cr_assert_eq(kill(srv->pid, SIGKILL), 0);
     json_decref(wait_for(&s, "/readyz", 503, 5000));
     sleep_ms(3000);
-    th_server_restart(&srv);
-    g_server = srv.pid;
-    reconnect(&t);
+    th_server_restart(srv);
+    reconnect(t);
     wait_run_after(&s, last_id(&s), "scheduled", "success", 30000);
     json_decref(wait_for(&s, "/readyz", 200, 10000));
 
     /* Killed in the middle of a run (a manual one over broken leases), restarted 3 s later. */
-    break_leases(&t);
+    break_leases(t);
     int64_t id = post_run(&s, "", 202);
-    wait_mid_run(&t, &s);
-    cr_assert_eq(kill(srv.pid, SIGKILL), 0);
+    wait_mid_run(t, &s);
+    cr_assert_eq(kill(srv->pid, SIGKILL), 0);
     json_t *r = wait_run(&s, id, 30000);
     char *text = json_dumps(r, 0);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "failed", "%s", text);
@@ -281,19 +256,14 @@ Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
     sleep_ms(3000);
     cr_assert_eq(th_file_contains(s.errlog, "retrying in"), 1,
                  "no reconnection with backoff in the log:\n%s", th_read(s.errlog));
-    th_server_restart(&srv);
-    g_server = srv.pid;
-    reconnect(&t);
-    no_half_chunk(&t);
+    th_server_restart(srv);
+    reconnect(t);
+    no_half_chunk(t);
     wait_run_after(&s, id, "scheduled", "success", 30000);
-    cr_assert_eq(requeued(&t), JOBS, "the next run did not converge");
+    cr_assert_eq(requeued(t), JOBS, "the next run did not converge");
     json_decref(wait_for(&s, "/readyz", 200, 10000));
     svc_term(&s);
     svc_free(&s);
-    db_close(t.conn);
-    free(t.url);
-    th_server_destroy(&srv);
-    g_server = 0;
 }
 
 /*
@@ -302,27 +272,25 @@ Test(faults_db, service_survives_a_frozen_and_a_killed_server, .timeout = 180,
  * scheduled run (the release meets the hung server): exit 0 within 5 s.
  * (A hang under a running step: tests/test_workers.c.)
  */
-Test(faults_db, sigterm_with_a_hung_database_while_idle, .timeout = 90, .fini = thaw_server)
+Test(faults_db, sigterm_with_a_hung_database_while_idle, .timeout = 90, SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t;
-    private_db(&srv, &t);
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 1);
     static const char *const schedules[] = { "  interval: 1h\n", "  interval: 3s\n  jitter: 0s\n" };
     for (size_t i = 0; i < 2; i++) {
         svc s;
-        svc_setup(&s, &t, (int)i + 1, "", "", "");
-        write_pipeline(&s, &t, schedules[i]);
+        write_pipeline(&s, t, (int)i + 1, schedules[i]);
         svc_start(&s, NULL);
         json_decref(wait_for(&s, "/readyz", 200, 20000));
         if (i == 1) /* a scheduled run: its lock is held for an interval after it */
             wait_run_after(&s, last_id(&s), "scheduled", "success", 15000);
-        cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+        cr_assert_eq(kill(srv->pid, SIGSTOP), 0);
         sleep_ms(1500); /* the watch's ping is blocked by now */
         int64_t t0 = mono_ms();
         kill(s.pid, SIGTERM);
         int rc = svc_wait_exit(&s, 5000);
         int64_t took = mono_ms() - t0;
-        kill(srv.pid, SIGCONT);
+        kill(srv->pid, SIGCONT);
         cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s.errlog));
         cr_assert_eq(rc, 0, "exit %d:\n%s", rc, th_read(s.errlog));
         cr_log_info("faults_db: SIGTERM with a hung database, idle%s: exit after %lld ms",
@@ -330,8 +298,4 @@ Test(faults_db, sigterm_with_a_hung_database_while_idle, .timeout = 90, .fini = 
         svc_free(&s);
         sleep_ms(6500); /* the lease a hung release left behind ends (lock_ttl 6 s) */
     }
-    db_close(t.conn);
-    free(t.url);
-    th_server_destroy(&srv);
-    g_server = 0;
 }

@@ -7,6 +7,7 @@
  * values refused with 400 naming what is allowed. The real service over
  * loopback, on a history store written beforehand.
  */
+#include "th_fixture.h"
 #include "th_svc.h"
 #include "engine/history.h"
 #include "service/api.h"
@@ -87,56 +88,52 @@ static void refused(svc *s, const char *query, const char *needle)
     th_response_free(&r);
 }
 
-Test(history_filter, status_trigger_job_and_time_range, .timeout = 60)
+Test(history_filter, status_trigger_job_and_time_range, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "",
-              "  - plugin: fixture\n");
-    write_runs(s.hist);
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n", "",
+                    "  - plugin: fixture\n");
+    write_runs(s->hist);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
 
-    expect(&s, "limit=10", "5,4,3,2,1", 5);
-    expect(&s, "status=success", "4,1", 2);
-    expect(&s, "status=skipped", "5", 1);
-    expect(&s, "trigger=scheduled", "3,1", 2);
-    expect(&s, "trigger=scheduled&job=b", "3", 1);
-    expect(&s, "job=a&status=failed", "2", 1);
-    expect(&s, "status=running", "", 0);
+    expect(s, "limit=10", "5,4,3,2,1", 5);
+    expect(s, "status=success", "4,1", 2);
+    expect(s, "status=skipped", "5", 1);
+    expect(s, "trigger=scheduled", "3,1", 2);
+    expect(s, "trigger=scheduled&job=b", "3", 1);
+    expect(s, "job=a&status=failed", "2", 1);
+    expect(s, "status=running", "", 0);
     /* A form's empty fields filter nothing. */
-    expect(&s, "status=&trigger=&job=&since=&until=", "5,4,3,2,1", 5);
+    expect(s, "status=&trigger=&job=&since=&until=", "5,4,3,2,1", 5);
 
     /* Days: since is inclusive, until exclusive. */
-    expect(&s, "since=2026-01-02&until=2026-01-04", "3,2", 2);
+    expect(s, "since=2026-01-02&until=2026-01-04", "3,2", 2);
     /* Each bound on both sides of run 2's start (2026-01-02T10:00:00.000Z). */
-    expect(&s, "since=2026-01-02T10:00:00.000Z", "5,4,3,2", 4);
-    expect(&s, "since=2026-01-02T10:00:00.001Z", "5,4,3", 3);
-    expect(&s, "until=2026-01-02T10:00:00.000Z", "1", 1);
-    expect(&s, "until=2026-01-02T10:00:00.001Z", "2,1", 2);
-    expect(&s, "since=2026-01-02T09:59:59Z&until=2026-01-02T10:00:01Z", "2", 1);
-    expect(&s, "status=success&since=2026-01-02", "4", 1);
+    expect(s, "since=2026-01-02T10:00:00.000Z", "5,4,3,2", 4);
+    expect(s, "since=2026-01-02T10:00:00.001Z", "5,4,3", 3);
+    expect(s, "until=2026-01-02T10:00:00.000Z", "1", 1);
+    expect(s, "until=2026-01-02T10:00:00.001Z", "2,1", 2);
+    expect(s, "since=2026-01-02T09:59:59Z&until=2026-01-02T10:00:01Z", "2", 1);
+    expect(s, "status=success&since=2026-01-02", "4", 1);
 
     /* Pages of a filtered list: nextBefore, and the total of the filter, on each. */
     char ids[64];
     int64_t total, next;
-    page(&s, "status=success&limit=1", ids, sizeof ids, &total, &next);
+    page(s, "status=success&limit=1", ids, sizeof ids, &total, &next);
     cr_assert_str_eq(ids, "4");
     cr_assert_eq(total, 2);
     cr_assert_eq(next, 4);
-    page(&s, "status=success&limit=1&before=4", ids, sizeof ids, &total, &next);
+    page(s, "status=success&limit=1&before=4", ids, sizeof ids, &total, &next);
     cr_assert_str_eq(ids, "1");
     cr_assert_eq(total, 2);
 
-    refused(&s, "status=bogus", "status must be one of success|partial|failed");
-    refused(&s, "trigger=cron", "trigger must be one of startup|scheduled|catch_up|manual");
-    refused(&s, "since=yesterday", "since must be a UTC time");
-    refused(&s, "until=2026-01-02T10:00", "until must be a UTC time");
-    refused(&s, "until=2026-01-02T10:00:00+01:00", "until must be a UTC time");
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    refused(s, "status=bogus", "status must be one of success|partial|failed");
+    refused(s, "trigger=cron", "trigger must be one of startup|scheduled|catch_up|manual");
+    refused(s, "since=yesterday", "since must be a UTC time");
+    refused(s, "until=2026-01-02T10:00", "until must be a UTC time");
+    refused(s, "until=2026-01-02T10:00:00+01:00", "until must be a UTC time");
+    svc_term(s);
 }
 
 /* The filters' argument parsers alone: absent and empty filter nothing; each form of a
@@ -169,15 +166,13 @@ Test(history_filter, argument_parsers)
 
 /* `reconciler history` takes the same filters, with the same checks, and its --json is the
  * API's page of them. */
-Test(history_filter, cli_history_filters, .timeout = 60)
+Test(history_filter, cli_history_filters, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
-    write_runs(s.hist);
-    const char *const a1[] = { "history", "-c", s.yaml, "--status", "success", "--since",
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n");
+    write_runs(s->hist);
+    const char *const a1[] = { "history", "-c", s->yaml, "--status", "success", "--since",
                                "2026-01-02", "--json", NULL };
     int rc = th_run_cli(a1, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
@@ -191,7 +186,7 @@ Test(history_filter, cli_history_filters, .timeout = 60)
     free(out);
     free(err);
 
-    const char *const a2[] = { "history", "-c", s.yaml, "--trigger", "scheduled", "--job", "b",
+    const char *const a2[] = { "history", "-c", s->yaml, "--trigger", "scheduled", "--job", "b",
                                NULL };
     rc = th_run_cli(a2, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
@@ -200,12 +195,10 @@ Test(history_filter, cli_history_filters, .timeout = 60)
     free(out);
     free(err);
 
-    const char *const a3[] = { "history", "-c", s.yaml, "--status", "done", NULL };
+    const char *const a3[] = { "history", "-c", s->yaml, "--status", "done", NULL };
     rc = th_run_cli(a3, NULL, &out, &err);
     cr_assert_eq(rc, 2, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(err, "--status must be one of success|partial"), "%s", err);
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }

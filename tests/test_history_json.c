@@ -6,6 +6,7 @@
  * both pages of it. The real binary, its service over loopback, SQLite.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_http.h"
 #include "th_svc.h"
 
@@ -39,19 +40,17 @@ static void same(json_t *api, json_t *cli)
     free(c);
 }
 
-Test(history_json, the_cli_page_is_the_apis, .timeout = 60)
+Test(history_json, the_cli_page_is_the_apis, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, QUIET, "", "  - plugin: fixture\n");
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc(QUIET, "", "  - plugin: fixture\n");
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
     for (int i = 0; i < 3; i++)
-        json_decref(wait_run(&s, post_run(&s, i == 1 ? "?dryRun=true" : "", 202), 10000));
+        json_decref(wait_run(s, post_run(s, i == 1 ? "?dryRun=true" : "", 202), 10000));
 
-    json_t *api = wait_for(&s, "/v1/reconciliation/history?limit=2", 200, 5000);
-    json_t *cli = cli_page(&s, "2", NULL);
+    json_t *api = wait_for(s, "/v1/reconciliation/history?limit=2", 200, 5000);
+    json_t *cli = cli_page(s, "2", NULL);
     cr_assert_eq(json_object_size(cli), 3, "runs, total, nextBefore only");
     cr_assert_eq(json_integer_value(json_object_get(cli, "total")), 3);
     cr_assert(json_is_integer(json_object_get(cli, "nextBefore")));
@@ -63,14 +62,12 @@ Test(history_json, the_cli_page_is_the_apis, .timeout = 60)
     snprintf(path, sizeof path, "/v1/reconciliation/history?limit=2&before=%s", before);
     json_decref(api);
     json_decref(cli);
-    api = wait_for(&s, path, 200, 5000);
-    cli = cli_page(&s, "2", before);
+    api = wait_for(s, path, 200, 5000);
+    cli = cli_page(s, "2", before);
     cr_assert(json_is_null(json_object_get(cli, "nextBefore")), "the last page");
     cr_assert_eq(json_array_size(json_object_get(cli, "runs")), 1);
     same(api, cli);
     json_decref(api);
     json_decref(cli);
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }

@@ -5,6 +5,7 @@
  * three instances, missed slots caught up once (none with skip), pause obeyed by every
  * instance and across restarts, run-now on a paused job refused with 409.
  */
+#include "th_fixture.h"
 #include "th_svc.h"
 #include "engine/history.h"
 
@@ -70,24 +71,22 @@ static int overlap(const span *a, const span *b)
 }
 
 /* Two jobs run side by side; neither ever overlaps itself. */
-DB_TEST(jobs_service, two_jobs_at_once_never_one_with_itself, .timeout = 60)
+DB_TEST(jobs_service, two_jobs_at_once_never_one_with_itself, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     span runs[200];
-    migrated(kind, &t);
-    svc_setup_jobs(&s, &t, 1, "",
+    th_db *t = fx_db(kind);
+    svc *s = fx_svc_jobs("",
                "  a:\n    schedule: { cron: \"* * * * * *\" }\n    steps:\n"
                "      - plugin: fixture\n        options: { pause: 1500ms }\n"
                "  b:\n    schedule: { cron: \"* * * * * *\" }\n    steps:\n"
                "      - plugin: fixture\n        options: { pause: 1500ms }\n");
-    svc_start(&s, NULL);
-    wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE job = 'a' AND status "
-               "= 'success'", 3, 20000, &s);
-    wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE job = 'b' AND status "
-               "= 'success'", 3, 20000, &s);
-    svc_term(&s);
-    size_t n = runs_of(&s, runs, 0, 200), together = 0;
+    svc_start(s, NULL);
+    wait_count(t->conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE job = 'a' AND status "
+               "= 'success'", 3, 20000, s);
+    wait_count(t->conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE job = 'b' AND status "
+               "= 'success'", 3, 20000, s);
+    svc_term(s);
+    size_t n = runs_of(s, runs, 0, 200), together = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t k = i + 1; k < n; k++) {
             int same = strcmp(runs[i].job, runs[k].job) == 0;
@@ -98,17 +97,35 @@ DB_TEST(jobs_service, two_jobs_at_once_never_one_with_itself, .timeout = 60)
         }
     cr_assert_gt(together, 0, "a and b never ran at the same time");
     /* The history filters by job. */
-    svc_start(&s, NULL);
-    json_t *page = wait_for(&s, "/v1/reconciliation/history?job=b&limit=1000", 200, 10000);
+    svc_start(s, NULL);
+    json_t *page = wait_for(s, "/v1/reconciliation/history?job=b&limit=1000", 200, 10000);
     size_t i;
     json_t *run;
     cr_assert_gt(json_array_size(json_object_get(page, "runs")), 2);
     json_array_foreach(json_object_get(page, "runs"), i, run)
         cr_assert_str_eq(json_string_value(json_object_get(run, "job")), "b");
     json_decref(page);
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
+}
+
+/* A migrated MariaDB database t and three instances s on it, job tick every 2 s, started. */
+static void three_instances(th_db *t, svc s[3])
+{
+    migrated(DB_MYSQL, t);
+    for (int i = 0; i < 3; i++)
+        svc_setup_jobs(&s[i], t, i + 1, "",
+                       "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
+                       "      - plugin: fixture\n" QUICK);
+    for (int i = 0; i < 3; i++)
+        svc_start(&s[i], NULL);
+}
+
+/* The three instances (killed if they still run) and the database let go. */
+static void three_down(th_db *t, svc s[3])
+{
+    for (int i = 0; i < 3; i++)
+        svc_free(&s[i]);
+    th_db_destroy(t);
 }
 
 /*
@@ -121,13 +138,7 @@ Test(jobs_service, three_instances_one_run_per_slot, .timeout = 90)
     th_db t;
     svc s[3];
     span runs[300];
-    migrated(DB_MYSQL, &t);
-    for (int i = 0; i < 3; i++)
-        svc_setup_jobs(&s[i], &t, i + 1, "",
-                   "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
-                   "      - plugin: fixture\n" QUICK);
-    for (int i = 0; i < 3; i++)
-        svc_start(&s[i], NULL);
+    three_instances(&t, s);
     /* The experiment is 20 s of slots; it ends on a fact: ten slots were run. */
     wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = 'success'",
                10, 40000, &s[0]);
@@ -153,9 +164,7 @@ Test(jobs_service, three_instances_one_run_per_slot, .timeout = 90)
     int64_t last = th_count(t.conn, "SELECT MAX(scheduled_for) FROM reconciler_job_slots");
     cr_assert_eq((last - first) / 2 + 1, slots, "slots %lld..%lld: %lld rows", (long long)first,
                  (long long)last, (long long)slots);
-    for (int i = 0; i < 3; i++)
-        svc_free(&s[i]);
-    th_db_destroy(&t);
+    three_down(&t, s);
 }
 
 static size_t count_trigger(const span *runs, size_t n, const char *trigger)
@@ -257,13 +266,7 @@ Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
     th_db t;
     svc s[3];
     char *body = NULL, sql[256];
-    migrated(DB_MYSQL, &t);
-    for (int i = 0; i < 3; i++)
-        svc_setup_jobs(&s[i], &t, i + 1, "",
-                   "  tick:\n    schedule: { cron: \"*/2 * * * * *\" }\n    steps:\n"
-                   "      - plugin: fixture\n" QUICK);
-    for (int i = 0; i < 3; i++)
-        svc_start(&s[i], NULL);
+    three_instances(&t, s);
     wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = 'success'", 1,
                15000, &s[0]);
     cli(&s[0], "pause", "tick", "incident drill");
@@ -320,25 +323,21 @@ Test(jobs_service, pause_obeyed_by_every_instance, .timeout = 90)
         svc_term(&s[i]);
     cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE kind = "
                                   "'catch_up'"), 1, "one catch-up for the pause, no more");
-    for (int i = 0; i < 3; i++)
-        svc_free(&s[i]);
-    th_db_destroy(&t);
+    three_down(&t, s);
 }
 
 /* run --once runs the on_startup jobs in file order; --job one; the legacy lock row. */
-DB_TEST(jobs_service, run_once_runs_startup_jobs_in_order)
+DB_TEST(jobs_service, run_once_runs_startup_jobs_in_order, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
-    svc_setup_jobs(&s, &t, 1, "",
+    th_db *t = fx_db(kind);
+    svc *s = fx_svc_jobs("",
                "  first:\n    steps:\n      - plugin: fixture\n        options: { value: 1 }\n"
                "  scheduled:\n    schedule: { every: 1h }\n    steps:\n"
                "      - plugin: fixture\n        options: { value: 2 }\n"
                "  third:\n    steps:\n      - plugin: fixture\n        options: { value: 3 }\n");
-    char *out = NULL, *err = NULL, *pw = password_env(&s);
+    char *out = NULL, *err = NULL, *pw = password_env(s);
     const char *const env[] = { pw, NULL };
-    const char *const args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
+    const char *const args[] = { "run", "--once", "--json", "-c", s->yaml, NULL };
     cr_assert_eq(th_run_cli(args, env, &out, &err), 0, "%s", err);
     json_t *list = json_loads(out, 0, NULL);
     cr_assert(json_is_array(list), "%s", out);
@@ -348,7 +347,7 @@ DB_TEST(jobs_service, run_once_runs_startup_jobs_in_order)
     json_decref(list);
     free(out);
     free(err);
-    const char *const one[] = { "run", "--once", "--json", "--job", "scheduled", "-c", s.yaml,
+    const char *const one[] = { "run", "--once", "--json", "--job", "scheduled", "-c", s->yaml,
                                 NULL };
     cr_assert_eq(th_run_cli(one, env, &out, &err), 0, "%s", err);
     json_t *r = json_loads(out, 0, NULL);
@@ -357,65 +356,57 @@ DB_TEST(jobs_service, run_once_runs_startup_jobs_in_order)
     json_decref(r);
     free(out);
     free(err);
-    const char *const bad[] = { "run", "--once", "--job", "nope", "-c", s.yaml, NULL };
+    const char *const bad[] = { "run", "--once", "--job", "nope", "-c", s->yaml, NULL };
     cr_assert_eq(th_run_cli(bad, env, &out, &err), 2);
     cr_assert(strstr(err, "no job 'nope'"), "%s", err);
     free(out);
     free(err);
     /* Each job took its own lock row. */
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_locks WHERE name IN "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM reconciler_locks WHERE name IN "
                           "('first', 'scheduled', 'third')"), 3);
     free(pw);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
  * The legacy file keeps its lock row "reconciler" and says job reconcile; run --once runs
  * it whatever schedule.on_startup says (that key was always the service's only).
  */
-DB_TEST(jobs_service, legacy_file_keeps_its_lock_row)
+DB_TEST(jobs_service, legacy_file_keeps_its_lock_row, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n", "", "  - plugin: fixture\n");
+    th_db *t = fx_db(kind);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n", "", "  - plugin: fixture\n");
     char *out = NULL, *err = NULL;
-    cr_assert_eq(run_once(&s, 1, &out, &err), 0, "%s", err);
+    cr_assert_eq(run_once(s, 1, &out, &err), 0, "%s", err);
     json_t *r = json_loads(out, 0, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(r, "job")), "reconcile", "%s", out);
     json_decref(r);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_locks WHERE name = "
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM reconciler_locks WHERE name = "
                           "'reconciler'"), 1);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_locks"), 1);
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM reconciler_locks"), 1);
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* `reconciler jobs --json`: each job with its schedule, zone, next fire times and pause. */
-DB_TEST(jobs_service, jobs_command_lists_the_jobs)
+DB_TEST(jobs_service, jobs_command_lists_the_jobs, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
-    svc_setup_jobs(&s, &t, 1, "",
+    fx_db(kind);
+    svc *s = fx_svc_jobs("",
                "  follow:\n    schedule: { cron: \"0 9 * * MON-FRI\", time_zone: Asia/Kolkata }\n"
                "    steps:\n      - plugin: fixture\n"
                "  grid:\n    schedule: { every: 5m }\n    steps:\n      - plugin: fixture\n");
-    char *pw = password_env(&s), *out = NULL, *err = NULL;
+    char *pw = password_env(s), *out = NULL, *err = NULL;
     const char *const env[] = { pw, NULL };
-    const char *const pause[] = { "pause", "grid", "--reason", "why not", "-c", s.yaml, NULL };
+    const char *const pause[] = { "pause", "grid", "--reason", "why not", "-c", s->yaml, NULL };
     cr_assert_eq(th_run_cli(pause, env, &out, &err), 0, "%s", err);
     free(out);
     free(err);
-    const char *const nope[] = { "pause", "nope", "-c", s.yaml, NULL };
+    const char *const nope[] = { "pause", "nope", "-c", s->yaml, NULL };
     cr_assert_eq(th_run_cli(nope, env, &out, &err), 2);
     cr_assert(strstr(err, "no job 'nope'; its jobs: follow, grid"), "%s", err);
     free(out);
     free(err);
-    const char *const args[] = { "jobs", "--json", "-c", s.yaml, NULL };
+    const char *const args[] = { "jobs", "--json", "-c", s->yaml, NULL };
     cr_assert_eq(th_run_cli(args, env, &out, &err), 0, "%s", err);
     json_t *list = json_loads(out, 0, NULL);
     cr_assert_eq(json_array_size(list), 2, "%s", out);
@@ -431,6 +422,4 @@ DB_TEST(jobs_service, jobs_command_lists_the_jobs)
     free(out);
     free(err);
     free(pw);
-    svc_free(&s);
-    th_db_destroy(&t);
 }

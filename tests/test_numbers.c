@@ -7,6 +7,7 @@
  */
 #include "helpers.h"
 #include "base/json.h"
+#include "th_fixture.h"
 #include "th_svc.h"
 
 #include <float.h>
@@ -115,32 +116,30 @@ static void overwrite_result(svc *s, int64_t id, const char *text)
  * version wrote (15 digits, which overflow), and then not JSON at all: the
  * run is still shown, marked "salvaged".
  */
-DB_TEST(numbers, largest_double_is_stored_and_read_back, .timeout = 40)
+DB_TEST(numbers, largest_double_is_stored_and_read_back, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(kind, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  on_startup: false\n  interval: 1h\n", "",
-              "  - plugin: fixture\n    options:\n      ratio: 1.7976931348623157e308\n");
+    fx_db(kind);
+    svc *s = fx_svc("schedule:\n  on_startup: false\n  interval: 1h\n", "",
+                    "  - plugin: fixture\n    options:\n      ratio: 1.7976931348623157e308\n");
     char *out = NULL, *err = NULL;
-    cr_assert_eq(run_once(&s, 1, &out, &err), 0, "%s", err);
+    cr_assert_eq(run_once(s, 1, &out, &err), 0, "%s", err);
     free(out);
     free(err);
-    json_t *runs = history_of(&s);
+    json_t *runs = history_of(s);
     int64_t id = json_integer_value(json_object_get(json_array_get(runs, 0), "runId"));
     json_decref(runs);
     cr_assert_gt(id, 0);
 
     int rc;
-    json_t *run = history_run(&s, id, &rc);
+    json_t *run = history_run(s, id, &rc);
     cr_assert_eq(rc, 0);
     cr_assert_eq(ratio_of(run), DBL_MAX);
     cr_assert_null(json_object_get(run, "salvaged"));
     json_decref(run);
 
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
-    run = wait_run(&s, id, 5000);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
+    run = wait_run(s, id, 5000);
     cr_assert_eq(ratio_of(run), DBL_MAX);
     json_decref(run);
 
@@ -149,9 +148,9 @@ DB_TEST(numbers, largest_double_is_stored_and_read_back, .timeout = 40)
     cr_assert_neq(asprintf(&text, "{\"runId\": %lld, \"status\": \"success\", \"results\": "
                            "{\"fixture\": {\"ratio\": 1.79769313486232e+308, \"value\": 7}}}",
                            (long long)id), -1);
-    overwrite_result(&s, id, text);
+    overwrite_result(s, id, text);
     free(text);
-    run = history_run(&s, id, &rc);
+    run = history_run(s, id, &rc);
     cr_assert_eq(rc, 0, "history --run %lld refused the run", (long long)id);
     json_t *fixture = json_object_get(json_object_get(run, "results"), "fixture");
     cr_assert_str_eq(json_string_value(json_object_get(fixture, "ratio")),
@@ -160,29 +159,27 @@ DB_TEST(numbers, largest_double_is_stored_and_read_back, .timeout = 40)
     cr_assert_not_null(strstr(json_string_value(json_object_get(run, "salvaged")),
                               "out of range"));
     json_decref(run);
-    run = wait_run(&s, id, 5000);
+    run = wait_run(s, id, 5000);
     cr_assert_not_null(json_object_get(run, "salvaged"));
     json_decref(run);
 
     /* Not JSON at all: the run's own columns, still under its id. */
-    overwrite_result(&s, id, "{\"runId\": 1, \"results\": {\"x\": ");
-    run = history_run(&s, id, &rc);
+    overwrite_result(s, id, "{\"runId\": 1, \"results\": {\"x\": ");
+    run = history_run(s, id, &rc);
     cr_assert_eq(rc, 0);
     cr_assert_eq(json_integer_value(json_object_get(run, "runId")), id);
     cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "success");
     cr_assert_not_null(strstr(json_string_value(json_object_get(run, "salvaged")), "not readable"));
     json_decref(run);
-    run = wait_run(&s, id, 5000);
+    run = wait_run(s, id, 5000);
     cr_assert_eq(json_integer_value(json_object_get(run, "runId")), id);
     json_decref(run);
     /* The list still reads too. */
     int st;
-    json_t *list = get_json(&s, "/v1/reconciliation/history", &st);
+    json_t *list = get_json(s, "/v1/reconciliation/history", &st);
     cr_assert_eq(st, 200, "%s", json_dumps(list, 0));
     cr_assert_eq(json_array_size(json_object_get(list, "runs")), 1);
     json_decref(list);
 
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }

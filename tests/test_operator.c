@@ -8,6 +8,7 @@
 #include "helpers.h"
 #include "db/lock.h"
 #include "service/webhook_payload.h"
+#include "th_fixture.h"
 #include "th_http.h"
 #include "th_otlp.h"
 #include "th_svc.h"
@@ -41,13 +42,20 @@ static uid_t owner_of(const char *path)
     return st.st_uid;
 }
 
-/* A pipeline whose history store is FOLDER/history.db (FOLDER not created here). */
-static void setup_in_folder(svc *s, th_db *t, const char *folder)
+/*
+ * The fixture's pipeline on SQLite, its history store FOLDER/history.db where FOLDER is
+ * TMP/name, absolute (*folder, malloc'd; not created here).
+ */
+static svc *store_in(const char *name, char **folder)
 {
-    svc_setup(s, t, 1, "", "", FIXTURE_STEP);
+    char abs[PATH_MAX];
+    fx_db(DB_SQLITE);
+    cr_assert_not_null(realpath(th_tmpdir(), abs));
+    *folder = th_path(abs, name);
+    svc *s = fx_svc("", "", FIXTURE_STEP);
     char *text = th_read(s->yaml), *p = strstr(text, s->hist), *edited = NULL;
     cr_assert_not_null(p);
-    char *hist = th_path(folder, "history.db");
+    char *hist = th_path(*folder, "history.db");
     cr_assert_neq(asprintf(&edited, "%.*s%s%s", (int)(p - text), text, hist,
                            p + strlen(s->hist)), -1);
     th_write(s->yaml, edited);
@@ -55,60 +63,47 @@ static void setup_in_folder(svc *s, th_db *t, const char *folder)
     s->hist = hist;
     free(edited);
     free(text);
+    return s;
 }
 
 /* Every file reconciler creates is its own: the store 0600, its folder 0700. */
-Test(operator, history_store_is_private, .timeout = 30)
+Test(operator, history_store_is_private, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    char abs[PATH_MAX], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    char *folder = th_path(abs, "state");
-    setup_in_folder(&s, &t, folder);
-    int rc = run_once(&s, 1, &out, &err);
+    char *folder, *out = NULL, *err = NULL;
+    svc *s = store_in("state", &folder);
+    int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_eq(mode_of(folder), 0700, "folder mode %04o", mode_of(folder));
-    cr_assert_eq(mode_of(s.hist), 0600, "store mode %04o", mode_of(s.hist));
+    cr_assert_eq(mode_of(s->hist), 0600, "store mode %04o", mode_of(s->hist));
     char *wal = NULL;
-    cr_assert_neq(asprintf(&wal, "%s-wal", s.hist), -1);
+    cr_assert_neq(asprintf(&wal, "%s-wal", s->hist), -1);
     if (access(wal, F_OK) == 0)
         cr_assert_eq(mode_of(wal), 0600, "wal mode %04o", mode_of(wal));
     free(wal);
     free(out);
     free(err);
     free(folder);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* Root's first `run --once` in the service's folder leaves the store to the service's user. */
-Test(operator, root_creates_the_store_for_the_folder_owner, .timeout = 30)
+Test(operator, root_creates_the_store_for_the_folder_owner, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    char abs[PATH_MAX], *out = NULL, *err = NULL;
+    char *folder, *out = NULL, *err = NULL;
     if (geteuid() != 0)
         cr_skip_test("needs root");
     struct passwd *nobody = getpwnam("nobody");
     cr_assert_not_null(nobody);
-    migrated(DB_SQLITE, &t);
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    char *folder = th_path(abs, "svcstate");
+    svc *s = store_in("svcstate", &folder);
     cr_assert_eq(mkdir(folder, 0700), 0);
     cr_assert_eq(chown(folder, nobody->pw_uid, nobody->pw_gid), 0);
-    setup_in_folder(&s, &t, folder);
-    int rc = run_once(&s, 1, &out, &err);
+    int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    cr_assert_eq(owner_of(s.hist), nobody->pw_uid, "the store belongs to uid %u",
-                 (unsigned)owner_of(s.hist));
-    cr_assert_eq(mode_of(s.hist), 0600);
+    cr_assert_eq(owner_of(s->hist), nobody->pw_uid, "the store belongs to uid %u",
+                 (unsigned)owner_of(s->hist));
+    cr_assert_eq(mode_of(s->hist), 0600);
     free(out);
     free(err);
     free(folder);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -116,20 +111,15 @@ Test(operator, root_creates_the_store_for_the_folder_owner, .timeout = 30)
  * packaged service after a root `run --once` of an older version): exit 5,
  * naming the owner and the chown that fixes it.
  */
-Test(operator, store_of_another_user_names_owner_and_fix, .timeout = 30)
+Test(operator, store_of_another_user_names_owner_and_fix, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    char abs[PATH_MAX], *out = NULL, *err = NULL;
+    char *folder, *out = NULL, *err = NULL;
     if (geteuid() != 0)
         cr_skip_test("needs root");
-    migrated(DB_SQLITE, &t);
-    cr_assert_not_null(realpath(th_tmpdir(), abs));
-    char *folder = th_path(abs, "rootstate");
+    svc *s = store_in("rootstate", &folder);
     cr_assert_eq(mkdir(folder, 0755), 0);
-    setup_in_folder(&s, &t, folder);
-    cr_assert_eq(chmod(t.url + strlen("sqlite:"), 0666), 0);
-    int rc = run_once(&s, 1, &out, &err);
+    cr_assert_eq(chmod(s->t->url + strlen("sqlite:"), 0666), 0);
+    int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     free(out);
     free(err);
@@ -137,11 +127,11 @@ Test(operator, store_of_another_user_names_owner_and_fix, .timeout = 30)
     /* The same run as nobody (setpriv): the bot's database is writable, the store is not. */
     char *bin = th_path(th_build(), "reconciler");
     const char *const args[] = { "--reuid=nobody", "--regid=nogroup", "--clear-groups", bin,
-                                 "run", "--once", "-c", s.yaml, NULL };
+                                 "run", "--once", "-c", s->yaml, NULL };
     rc = th_run_prog("/usr/bin/setpriv", args, NULL, &out, &err);
     cr_assert_eq(rc, 5, "exit %d: %s", rc, err);
     char want[PATH_MAX + 64];
-    snprintf(want, sizeof want, "`chown nobody:nogroup %s`", s.hist);
+    snprintf(want, sizeof want, "`chown nobody:nogroup %s`", s->hist);
     cr_assert_not_null(strstr(err, "belongs to root"), "%s", err);
     cr_assert_not_null(strstr(err, "runs as nobody"), "%s", err);
     cr_assert_not_null(strstr(err, want), "%s", err);
@@ -150,8 +140,6 @@ Test(operator, store_of_another_user_names_owner_and_fix, .timeout = 30)
     free(out);
     free(err);
     free(folder);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A scheduled run every 3 s (no jitter, no startup run): the lock is held after each. */
@@ -179,17 +167,15 @@ static void wait_scheduled_run(svc *s)
  * host all say so. Before the fix the state said held:false and `run --once`
  * waited schedule.lock_wait in silence, then blamed "another instance".
  */
-DB_TEST(operator, lock_held_after_scheduled_run_is_reported, .timeout = 60)
+DB_TEST(operator, lock_held_after_scheduled_run_is_reported, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    migrated(kind, &t);
-    svc_setup(&s, &t, 1, HOLDING_SCHEDULE, "", REAL_STEPS);
-    svc_start(&s, NULL);
-    wait_scheduled_run(&s);
+    fx_db(kind);
+    svc *s = fx_svc(HOLDING_SCHEDULE, "", REAL_STEPS);
+    svc_start(s, NULL);
+    wait_scheduled_run(s);
 
-    json_t *st = wait_for(&s, "/v1/service/state", 200, 5000);
+    json_t *st = wait_for(s, "/v1/service/state", 200, 5000);
     json_t *lock = json_object_get(st, "lock");
     cr_assert(json_is_true(json_object_get(lock, "held")), "%s", json_dumps(st, 0));
     cr_assert(json_is_string(json_object_get(lock, "until")), "%s", json_dumps(st, 0));
@@ -199,44 +185,40 @@ DB_TEST(operator, lock_held_after_scheduled_run_is_reported, .timeout = 60)
     json_decref(st);
 
     th_response r;
-    cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(th_http(s->port, "GET", "/metrics", NULL, NULL, &r), 0);
     cr_assert_not_null(strstr(r.body, "\nreconciler_lock_held 1\n"), "%s", r.body);
     cr_assert_null(strstr(r.body, "\nreconciler_lock_held_until_timestamp_seconds 0\n"), "%s",
                    r.body);
     th_response_free(&r);
 
     /* The default lock_wait is 60 s: an answer within the test's timeout is the fix. */
-    int rc = run_once(&s, 0, &out, &err);
+    int rc = run_once(s, 0, &out, &err);
     cr_assert_eq(rc, 4, "exit %d: %s", rc, err);
     char want[128];
     snprintf(want, sizeof want, "the service on this host (pid %ld) holds the run lock until",
-             (long)s.pid);
+             (long)s->pid);
     cr_assert_not_null(strstr(err, want), "%s", err);
     cr_assert_not_null(strstr(err, "reconciler trigger"), "%s", err);
     free(out);
     free(err);
-    svc_term(&s);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }
 
 /*
  * `run --once` that gave up waiting for another host's lock is recorded as
  * that wait (its duration, the holder, the outcome), not as a 0 ms run.
  */
-DB_TEST(operator, abandoned_wait_is_recorded_as_a_wait, .timeout = 30)
+DB_TEST(operator, abandoned_wait_is_recorded_as_a_wait, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char why[512], *out = NULL, *err = NULL;
-    migrated(kind, &t);
-    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+    th_db *t = fx_db(kind);
+    cr_assert_eq(lock_try(t->conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
                           sizeof why), 1, "%s", why);
-    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
-    int rc = run_once(&s, 1, &out, &err);
+    svc *s = fx_svc("schedule:\n  lock_wait: 1s\n", "", REAL_STEPS);
+    int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 4, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(err, "otherhost:7:feed0007"), "%s", err);
-    json_t *runs = history_of(&s);
+    json_t *runs = history_of(s);
     json_t *run = json_array_get(runs, 0);
     cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "skipped");
     json_t *res = json_loads(out, 0, NULL);
@@ -252,8 +234,6 @@ DB_TEST(operator, abandoned_wait_is_recorded_as_a_wait, .timeout = 30)
     json_decref(runs);
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* `validate -c FILE [more]`: exit code, stdout, stderr. */
@@ -373,21 +353,19 @@ Test(validate_checks, db_without_url_uses_the_files, .timeout = 30)
  * naming the holder (stderr is a pseudo-terminal here); the result still
  * goes to stdout as before.
  */
-Test(operator, lock_wait_shows_progress_on_a_terminal, .timeout = 30)
+Test(operator, lock_wait_shows_progress_on_a_terminal, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char why[512];
-    migrated(DB_SQLITE, &t);
-    cr_assert_eq(lock_try(t.conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
+    th_db *t = fx_db(DB_SQLITE);
+    cr_assert_eq(lock_try(t->conn, LOCK_NAME, "otherhost:7:feed0007", 3600000, NULL, why,
                           sizeof why), 1, "%s", why);
-    svc_setup(&s, &t, 1, "schedule:\n  lock_wait: 2s\n", "", FIXTURE_STEP);
+    svc *s = fx_svc("schedule:\n  lock_wait: 2s\n", "", FIXTURE_STEP);
     char *bin = th_path(th_build(), "reconciler");
     int master = -1;
     pid_t pid = forkpty(&master, NULL, NULL, NULL);
     cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
     if (pid == 0) {
-        execl(bin, bin, "run", "--once", "-c", s.yaml, (char *)NULL);
+        execl(bin, bin, "run", "--once", "-c", s->yaml, (char *)NULL);
         _exit(127);
     }
     char buf[8192];
@@ -409,8 +387,6 @@ Test(operator, lock_wait_shows_progress_on_a_terminal, .timeout = 30)
     cr_assert_not_null(strstr(buf, "of 2s"), "%s", buf);
     close(master);
     free(bin);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* Everything `cmd` wrote to a pseudo-terminal (stdout and stderr), and its exit code. */
@@ -457,15 +433,13 @@ static int count_of(const char *hay, const char *needle)
  * repeating it), a table of steps, "would change" for a dry run; `history`
  * shows rows changed and the first error of a failed run.
  */
-Test(operator, terminal_summary_once_and_history_columns, .timeout = 30)
+Test(operator, terminal_summary_once_and_history_columns, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char buf[16384], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    name: first_step\n"
-              "  - plugin: fixture\n    name: broken\n    options:\n      fail: true\n");
-    const char *const dry[] = { "run", "--once", "--dry-run", "-c", s.yaml, NULL };
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n    name: first_step\n"
+                    "  - plugin: fixture\n    name: broken\n    options:\n      fail: true\n");
+    const char *const dry[] = { "run", "--once", "--dry-run", "-c", s->yaml, NULL };
     int rc = on_terminal(dry, buf, sizeof buf);
     cr_assert_eq(rc, 1, "exit %d: %s", rc, buf);
     cr_assert_eq(count_of(buf, "reconciliation run 1 "), 1, "the summary twice: %s", buf);
@@ -474,11 +448,11 @@ Test(operator, terminal_summary_once_and_history_columns, .timeout = 30)
     cr_assert_null(strstr(buf, " info "), "info log lines on a terminal: %s", buf);
     cr_assert_not_null(strstr(buf, "error in broken: "), "%s", buf);
 
-    rc = run_once(&s, 0, &out, &err);
+    rc = run_once(s, 0, &out, &err);
     cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
     free(out);
     free(err);
-    const char *const hist[] = { "history", "-c", s.yaml, NULL };
+    const char *const hist[] = { "history", "-c", s->yaml, NULL };
     rc = th_run_cli(hist, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(out, "rows changed"), "%s", out);
@@ -487,8 +461,6 @@ Test(operator, terminal_summary_once_and_history_columns, .timeout = 30)
     cr_assert_not_null(strstr(out, "broken=failed"), "%s", out);
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -496,17 +468,15 @@ Test(operator, terminal_summary_once_and_history_columns, .timeout = 30)
  * not an SQL error per step; `migrate --status` lists what is pending and
  * `--dry-run` prints it, both changing nothing. On both drivers.
  */
-DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
+DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    th_db_create(kind, &t);
-    svc_setup(&s, &t, 1, "", "", REAL_STEPS);
-    char *pw = password_env(&s);
+    th_db *t = fx_db_empty(kind);
+    svc *s = fx_svc("", "", REAL_STEPS);
+    char *pw = password_env(s);
     const char *const env[] = { pw, NULL };
 
-    int rc = run_once(&s, 0, &out, &err);
+    int rc = run_once(s, 0, &out, &err);
     cr_assert_eq(rc, 3, "exit %d: %s", rc, err);
     cr_assert_eq(count_of(err, "run `reconciler migrate`"), 2, "one log line, one message: %s",
                  err);
@@ -515,7 +485,7 @@ DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
     free(out);
     free(err);
 
-    const char *const st[] = { "migrate", "--status", "-c", s.yaml, NULL };
+    const char *const st[] = { "migrate", "--status", "-c", s->yaml, NULL };
     rc = th_run_cli(st, env, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(out, "001_bot_tables.sql"), "%s", out);
@@ -523,7 +493,7 @@ DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
     cr_assert_null(strstr(out, "applied "), "%s", out);
     free(out);
     free(err);
-    const char *const dry[] = { "migrate", "--dry-run", "-c", s.yaml, NULL };
+    const char *const dry[] = { "migrate", "--dry-run", "-c", s->yaml, NULL };
     rc = th_run_cli(dry, env, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_not_null(strstr(out, "-- 001_bot_tables.sql (would run)"), "%s", out);
@@ -531,13 +501,13 @@ DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
     free(out);
     free(err);
     /* Nothing was created by either. */
-    cr_assert_eq(th_count(t.conn, kind == DB_MYSQL
+    cr_assert_eq(th_count(t->conn, kind == DB_MYSQL
                                       ? "SELECT COUNT(*) FROM information_schema.tables WHERE "
                                         "table_schema = DATABASE()"
                                       : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"),
                  0);
 
-    const char *const mig[] = { "migrate", "-c", s.yaml, NULL };
+    const char *const mig[] = { "migrate", "-c", s->yaml, NULL };
     rc = th_run_cli(mig, env, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     free(out);
@@ -548,24 +518,20 @@ DB_TEST(operator, migrate_status_dry_run_and_the_hint, .timeout = 30)
     cr_assert_not_null(strstr(out, "applied "), "%s", out);
     free(out);
     free(err);
-    rc = run_once(&s, 0, &out, &err);
+    rc = run_once(s, 0, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     free(out);
     free(err);
     free(pw);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* --log-format json: a run's lines carry fields, not only prose. */
-Test(operator, json_log_lines_carry_fields, .timeout = 30)
+Test(operator, json_log_lines_carry_fields, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     char *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    name: first_step\n");
-    const char *const args[] = { "run", "--once", "--log-format", "json", "-c", s.yaml, NULL };
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n    name: first_step\n");
+    const char *const args[] = { "run", "--once", "--log-format", "json", "-c", s->yaml, NULL };
     int rc = th_run_cli(args, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     int step_lines = 0, run_lines = 0;
@@ -593,26 +559,22 @@ Test(operator, json_log_lines_carry_fields, .timeout = 30)
     cr_assert_eq(run_lines, 1, "%d run lines", run_lines);
     free(out);
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
  * http.public_url: an alert links to the run's page in the console
  * (PUBLIC_URL/#/runs/ID), for run --once too; a bad value is refused.
  */
-Test(operator, public_url_makes_alert_links_to_the_console, .timeout = 30)
+Test(operator, public_url_makes_alert_links_to_the_console, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
     th_otlp rx = { 0 }; /* no script: every answer is 200 */
     char extra[512], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
+    fx_db(DB_SQLITE);
     th_otlp_start(&rx, 200, 0);
     snprintf(extra, sizeof extra, "notify:\n  - url: http://127.0.0.1:%d/hook\n", rx.port);
-    svc_setup(&s, &t, 1, extra, "  public_url: https://ops.example/reconciler/\n",
-              "  - plugin: fixture\n    options:\n      fail: true\n");
-    int rc = run_once(&s, 1, &out, &err);
+    svc *s = fx_svc(extra, "  public_url: https://ops.example/reconciler/\n",
+                    "  - plugin: fixture\n    options:\n      fail: true\n");
+    int rc = run_once(s, 1, &out, &err);
     cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
     cr_assert_geq(th_otlp_wait(&rx, 1, 10000), 1, "no alert: %s", err);
     json_t *b = th_otlp_body(&rx, 0);
@@ -624,7 +586,7 @@ Test(operator, public_url_makes_alert_links_to_the_console, .timeout = 30)
     th_otlp_stop(&rx);
 
     char *bad = th_path(th_tmpdir(), "bad.yaml");
-    char *text = th_read(s.yaml), *p = strstr(text, "https://ops.example");
+    char *text = th_read(s->yaml), *p = strstr(text, "https://ops.example");
     cr_assert_not_null(p);
     memcpy(p, "ftp://", 6);
     th_write(bad, text);
@@ -636,8 +598,6 @@ Test(operator, public_url_makes_alert_links_to_the_console, .timeout = 30)
     free(err);
     free(text);
     free(bad);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A success alert says what was repaired: rows changed in all and per step, and the figures. */

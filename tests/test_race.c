@@ -21,20 +21,6 @@
 #define JOBS 3000
 #define ROUNDS 4
 
-/*
- * A worker racing the reconciler: for each id of its share (id % 4), shuffled,
- * run sql. InnoDB may pick the worker's one-row UPDATE as a deadlock victim
- * against a chunk (the chunk holds more rows, so the worker loses the pick);
- * every InnoDB client retries that, and so does this one. What the test
- * judges is the rows each side won, not who had to retry.
- */
-static pid_t spawn(const th_db *t, const char *sql, int share, const char *path)
-{
-    th_racer r = { .sql = sql, .jobs = JOBS, .mod = 4, .share = share, .retries = 50,
-                   .won = path };
-    return th_racer_start(t, &r);
-}
-
 static int64_t count_where(db *d, const char *sql, int64_t id)
 {
     rc_value p[] = { rc_int(id) };
@@ -62,24 +48,8 @@ Test(race, workers_never_lose_to_the_reconciler, .timeout = 120)
         cr_assert_eq(db_exec(d, "UPDATE processing_jobs SET status = 'processing', "
                              "locked_by = 'dead', locked_until = NOW() - INTERVAL 1 SECOND, "
                              "last_error = NULL", NULL, 0, NULL), 0, "%s", db_errmsg(d));
-        pid_t a = spawn(&r.t, "UPDATE processing_jobs SET locked_until = NOW() + INTERVAL 1 HOUR, "
-                              "locked_by = 'renewer' WHERE id = ? AND status = 'processing'",
-                        1, renewed);
-        pid_t b = spawn(&r.t, "UPDATE processing_jobs SET status = 'completed', locked_by = NULL, "
-                              "locked_until = NULL, finished_at = NOW() WHERE id = ? "
-                              "AND status = 'processing'", 2, completed);
-        int live = 2, st;
-        while (live > 0) {
-            json_t *res;
-            rig_run(&r, NULL, 0, &res);
-            cr_assert_str_eq(json_string_value(json_object_get(res, "status")), "success");
-            json_decref(res);
-            runs++;
-            while (live > 0 && waitpid(-1, &st, WNOHANG) > 0) {
-                cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a worker failed");
-                live--;
-            }
-        }
+        th_lease_racers(&r.t, JOBS, renewed, completed);
+        runs += th_run_beside_racers(&r);
 
         FILE *f = fopen(renewed, "r");
         int id;
@@ -101,7 +71,6 @@ Test(race, workers_never_lose_to_the_reconciler, .timeout = 120)
                          "round %d: completed job %d was touched", round, id);
         }
         fclose(f);
-        (void)a; (void)b;
     }
     /* The race was real: both sides won some rows. */
     cr_assert_gt(total_renewed, 0);

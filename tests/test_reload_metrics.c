@@ -9,6 +9,7 @@
  */
 #include "helpers.h"
 #include "reconciler.h"
+#include "th_fixture.h"
 #include "th_http.h"
 #include "th_svc.h"
 
@@ -56,20 +57,18 @@ static int reload(svc *s)
     return rc;
 }
 
-Test(reload_metrics, success_timestamp_follows_the_pipeline_in_force, .timeout = 60)
+Test(reload_metrics, success_timestamp_follows_the_pipeline_in_force, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, QUIET, "", "  - plugin: fixture\n    options:\n      value: 1\n");
-    char *good = th_read(s.yaml);
-    svc_start(&s, NULL);
-    json_decref(wait_for(&s, "/healthz", 200, 10000));
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc(QUIET, "", "  - plugin: fixture\n    options:\n      value: 1\n");
+    char *good = th_read(s->yaml);
+    svc_start(s, NULL);
+    json_decref(wait_for(s, "/healthz", 200, 10000));
 
     /* At start: the start's load. */
     const char *ts = "reconciler_config_last_reload_success_timestamp_seconds";
-    double at_start = metric(&s, ts);
-    int64_t start_ms = last_success_ms(&s);
+    double at_start = metric(s, ts);
+    int64_t start_ms = last_success_ms(s);
     cr_assert_gt(at_start, 1e9, "%f", at_start);
     cr_assert_float_eq(at_start, start_ms / 1000.0, 0.0015, "%f vs %lld", at_start,
                        (long long)start_ms);
@@ -77,19 +76,19 @@ Test(reload_metrics, success_timestamp_follows_the_pipeline_in_force, .timeout =
     /* Refused: unchanged, and ..._successful 0. */
     char *broken = strdup(good);
     memcpy(strstr(broken, "value: 1"), "value: [", 8);
-    th_write(s.yaml, broken);
+    th_write(s->yaml, broken);
     free(broken);
-    cr_assert_eq(reload(&s), 2);
-    cr_assert_eq(metric(&s, "reconciler_config_last_reload_successful"), 0.0);
-    cr_assert_eq(metric(&s, ts), at_start);
+    cr_assert_eq(reload(s), 2);
+    cr_assert_eq(metric(s, "reconciler_config_last_reload_successful"), 0.0);
+    cr_assert_eq(metric(s, ts), at_start);
 
     /* Taken: moved to the new load, and ..._successful 1. */
     strstr(good, "value: 1")[7] = '2';
-    th_write(s.yaml, good);
-    cr_assert_eq(reload(&s), 0);
-    cr_assert_eq(metric(&s, "reconciler_config_last_reload_successful"), 1.0);
-    double after = metric(&s, ts);
-    int64_t after_ms = last_success_ms(&s);
+    th_write(s->yaml, good);
+    cr_assert_eq(reload(s), 0);
+    cr_assert_eq(metric(s, "reconciler_config_last_reload_successful"), 1.0);
+    double after = metric(s, ts);
+    int64_t after_ms = last_success_ms(s);
     cr_assert_gt(after_ms, start_ms);
     cr_assert_float_eq(after, after_ms / 1000.0, 0.0015, "%f vs %lld", after,
                        (long long)after_ms);
@@ -101,11 +100,9 @@ Test(reload_metrics, success_timestamp_follows_the_pipeline_in_force, .timeout =
     cr_assert_eq(sscanf(out, "reconciler %63s", version), 1, "%s", out);
     snprintf(want, sizeof want, "reconciler_build_info{version=\"%s\",abi=\"%d.%d\"}",
              version, RC_ABI_MAJOR, RC_ABI_MINOR);
-    cr_assert_eq(metric(&s, want), 1.0);
+    cr_assert_eq(metric(s, want), 1.0);
     free(out);
     free(err);
-    svc_term(&s);
+    svc_term(s);
     free(good);
-    svc_free(&s);
-    th_db_destroy(&t);
 }

@@ -670,20 +670,10 @@ DB_TEST(service, lost_lock_stops_the_run, .timeout = 40, SVC_FIXTURE)
 DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
 {
     th_db *t = fx_db(kind);
-    const char *fill = kind == DB_MYSQL
-        ? "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
-          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
-          "SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' FROM n"
-        : "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
-          "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, locked_until) "
-          "SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' FROM n";
     /* SQLite is quick: chunks of 2 keep the run long enough to be killed in the middle. */
     const char *steps = kind == DB_MYSQL ? "  - plugin: leases\n    options: { batch_size: 10 }\n"
                                          : "  - plugin: leases\n    options: { batch_size: 2 }\n";
-    if (kind == DB_MYSQL) /* MariaDB stops a recursive CTE at 1000 rows by default */
-        cr_assert_eq(db_exec(t->conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
-                             NULL), 0, "%s", db_errmsg(t->conn));
-    cr_assert_eq(db_exec(t->conn, fill, NULL, 0, NULL), 0, "%s", db_errmsg(t->conn));
+    th_dead_leases(t, 20000);
     /* The lease is renewed beside the chunks (on SQLite after each one's commit): under make
      * tsan a chunk of 500 takes seconds, so the lease gets the deadlines' margin (th_ms). */
     char sched[64];
@@ -692,15 +682,10 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
     char *out = th_path(th_tmpdir(), "once.json");
     s->pid = spawn(s, NULL, out);
     /* Kill it once some chunks are in, before all are. */
-    int64_t end = mono_ms() + 20000, done = 0;
-    while ((done = th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"))
-           < 500) {
-        cr_assert_lt(mono_ms(), end, "no progress: %s", th_read(s->errlog));
-        sleep_ms(5);
-    }
-    kill(s->pid, SIGKILL);
-    cr_assert_eq(svc_wait_exit(s, 5000), 128 + SIGKILL);
-    done = th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
+    svc_kill_at(s, t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'", 500,
+                20000);
+    int64_t done =
+        th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
     cr_assert_lt(done, 20000, "the run finished before the kill: make it longer");
     cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs "
                           "WHERE status = 'processing' AND locked_until IS NULL"), 0,
@@ -713,15 +698,7 @@ DB_TEST(service, killed_mid_run_leaves_whole_chunks, .timeout = 60, SVC_FIXTURE)
      * chunks of 2 (one commit and fsync each) took most of the minute on a busy
      * machine.
      */
-    char *yaml = th_read(s->yaml);
-    char *at = strstr(yaml, "batch_size: ");
-    cr_assert(at, "%s", yaml);
-    FILE *f = fopen(s->yaml, "w");
-    cr_assert(f);
-    fprintf(f, "%.*sbatch_size: 500%s", (int)(at - yaml), yaml,
-            strchr(at, ' ') + strspn(strchr(at, ' '), " 0123456789"));
-    fclose(f);
-    free(yaml);
+    svc_set_batch_size(s, 500);
     char *o = NULL, *e = NULL;
     int rc = run_once(s, 1, &o, &e);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, e);
@@ -1085,18 +1062,6 @@ static void edit_pipeline(svc *s, const char *from, const char *to)
     free(text);
 }
 
-/* A GET sent on a raw connection, to be answered later (or never). */
-static int send_get(int port, const char *path)
-{
-    char req[256];
-    int fd = th_connect(port);
-    cr_assert_geq(fd, 0, "cannot connect to port %d", port);
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Connection: close\r\n\r\n", path);
-    cr_assert_eq(write(fd, req, (size_t)n), n);
-    return fd;
-}
-
 /* 1 when fd has something to read (an answer, or the end) within ms. */
 static int answered_within(int fd, int ms)
 {
@@ -1104,7 +1069,7 @@ static int answered_within(int fd, int ms)
     return poll(&p, 1, ms) > 0;
 }
 
-/* Read the whole answer to send_get (the server closes after it) within ms: its status. */
+/* Read the whole answer to th_send_get (the server closes after it) within ms: its status. */
 static int read_answer(int fd, int ms)
 {
     char buf[65536];
@@ -1163,7 +1128,7 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     db *locker = session(t);
     exec_ok(locker, "LOCK TABLES user_sessions WRITE");
     int64_t hang_wall = wall_ms();
-    int fd = send_get(s->port, "/api/admin/dashboard?fresh=1");
+    int fd = th_send_get(s->port, "/api/admin/dashboard?fresh=1");
     /* Blocked in the database: its query waits for the table lock. */
     static const char waiting[] = "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
                                   "WHERE DB = DATABASE() AND STATE LIKE 'Waiting for table%'";
@@ -1236,39 +1201,18 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     db_close(locker);
 }
 
-/* The private server a test may freeze: thawed and killed whatever happens to the test. */
-static pid_t g_frozen_server;
-
-static void thaw_server(void)
-{
-    if (g_frozen_server > 0) {
-        kill(g_frozen_server, SIGCONT);
-        kill(g_frozen_server, SIGKILL);
-    }
-}
-
-/* A private MariaDB server with a migrated database "bot" on it. */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    db_close(t->conn);
-    t->conn = NULL;
-}
-
 /*
  * The database stops answering (SIGSTOP) in the middle of a run that holds
  * the lock: every endpoint that does not query it answers within 1 s,
  * /readyz turns 503 ("does not answer") within about 2 s, a POST names the
  * running run, and after SIGCONT the service recovers and stops on SIGTERM.
  */
-Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = thaw_server)
+Test(service, frozen_database_every_endpoint_answers, .timeout = 60, SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t;
     svc s;
-    private_db(&srv, &t);
-    g_frozen_server = srv.pid;
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\nlog:\n  level: debug\n", "",
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 0);
+    svc_setup(&s, t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\nlog:\n  level: debug\n", "",
               "  - plugin: fixture\n    options:\n      pause: 0s\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/readyz", 200, 15000));
@@ -1296,7 +1240,7 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
     /* Its step has begun (the startup run's was the first). */
     th_wait_log(s.errlog, "step fixture (fixture): start", 2, 5000);
 
-    cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+    cr_assert_eq(kill(srv->pid, SIGSTOP), 0);
     int64_t stopped = mono_ms(), unready_after = -1;
     slowest worst = { 0, "" };
     size_t rounds = 0;
@@ -1353,7 +1297,7 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
     /* SIGTERM comes after SIGCONT: the run's own connection (its
      * processing_job_logs row, after the deadline stopped it) waits out
      * database.read_timeout on a stopped server, and so would the exit. */
-    cr_assert_eq(kill(srv.pid, SIGCONT), 0);
+    cr_assert_eq(kill(srv->pid, SIGCONT), 0);
 
     /* It recovers: the run is recorded, and it is ready again. */
     j = wait_run(&s, id, 15000);
@@ -1370,9 +1314,6 @@ Test(service, frozen_database_every_endpoint_answers, .timeout = 60, .fini = tha
                 (long long)frozen_for, (long long)worst.ms, worst.what, (long long)unready_after);
     svc_term(&s);
     svc_free(&s);
-    free(t.url);
-    th_server_destroy(&srv);
-    g_frozen_server = 0;
 }
 
 /*

@@ -9,6 +9,7 @@
  * itself is printed (--verbose).
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_server.h"
 #include "th_svc.h"
 #include "base/stop.h"
@@ -19,25 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static pid_t g_frozen;
-
-static void thaw(void)
-{
-    if (g_frozen > 0) {
-        kill(g_frozen, SIGCONT);
-        kill(g_frozen, SIGKILL);
-    }
-}
-
-/* A private server with a migrated database "bot". */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    g_frozen = srv->pid;
-    db_close(t->conn);
-    t->conn = NULL;
-}
 
 /* Does pid hold a socket (its first connection attempt has begun)? */
 static int has_socket(pid_t pid)
@@ -85,17 +67,16 @@ static int64_t term_and_time(svc *s, int *status)
  * An idle service gets a POST while its server is frozen: the run pings its
  * connection, then connects again; a SIGTERM then must end it soon.
  */
-Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, .fini = thaw)
+Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t;
     svc s;
-    private_db(&srv, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n", "",
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 0);
+    svc_setup(&s, t, 1, "schedule:\n  interval: 1h\n", "",
               "  - plugin: fixture\n    options:\n      pause: 0s\n");
     svc_start(&s, NULL);
     json_decref(wait_for(&s, "/readyz", 200, 15000));
-    cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+    cr_assert_eq(kill(srv->pid, SIGSTOP), 0);
     int64_t id = post_run(&s, "", 202);
     /* The run was taken up, and the service saw its database stop answering
      * (/readyz 503): its run now waits on the frozen server. */
@@ -112,22 +93,18 @@ Test(stopdb, idle_service_post_then_sigterm_frozen, .timeout = 90, .fini = thaw)
     cr_log_info("idle service, POST, frozen server: exited %lld ms after SIGTERM (status %d)",
                 (long long)ms, status);
     cr_assert_neq(status, -1, "still running 10 s after SIGTERM:\n%s", th_read(s.errlog));
-    kill(srv.pid, SIGCONT);
+    kill(srv->pid, SIGCONT);
     svc_free(&s);
-    th_db_destroy(&t);
-    th_server_destroy(&srv);
-    g_frozen = 0;
 }
 
 /* `run --once` against a frozen server: SIGTERM ends it soon, not as a crash. */
-Test(stopdb, run_once_frozen_sigterm, .timeout = 90, .fini = thaw)
+Test(stopdb, run_once_frozen_sigterm, .timeout = 90, SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t;
     svc s;
-    private_db(&srv, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    options:\n      pause: 0s\n");
-    cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 0);
+    svc_setup(&s, t, 1, "", "", "  - plugin: fixture\n    options:\n      pause: 0s\n");
+    cr_assert_eq(kill(srv->pid, SIGSTOP), 0);
     char *out = th_path(th_tmpdir(), "once.json");
     s.pid = spawn(&s, NULL, out);
     int64_t end = mono_ms() + 10000;
@@ -143,12 +120,9 @@ Test(stopdb, run_once_frozen_sigterm, .timeout = 90, .fini = thaw)
     cr_assert_neq(status, -1, "still running 10 s after SIGTERM:\n%s", th_read(s.errlog));
     cr_assert_lt(status, 128, "killed by a signal (%d), not an orderly exit:\n%s", status,
                  th_read(s.errlog));
-    kill(srv.pid, SIGCONT);
+    kill(srv->pid, SIGCONT);
     free(out);
     svc_free(&s);
-    th_db_destroy(&t);
-    th_server_destroy(&srv);
-    g_frozen = 0;
 }
 
 /* SQLite: a wait for another writer's lock ends at a stop (the busy handler asks). */

@@ -11,6 +11,7 @@
  * is ever written anywhere.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_otlp.h"
 #include "th_svc.h"
 #include "base/log.h"
@@ -772,20 +773,61 @@ Test(trace, link_template)
 
 /* ------------------------------------------------------------ the exporter */
 
-Test(trace, the_exporter_sends_a_runs_trace, .timeout = 30)
+/*
+ * The exporter tests' receiver and settings, let go by EXPORTER_FIXTURE's fini whatever
+ * happens to the test. A script or Retry-After the test puts in g_rx before fx_rx is kept.
+ */
+static th_otlp g_rx;
+static trace_settings g_set;
+static int g_have_rx, g_have_set;
+
+/* g_rx started, answering status (hanging hang_ms). */
+static th_otlp *fx_rx(int status, int hang_ms)
 {
-    th_otlp rx = { 0 };
-    trace_settings s;
+    th_otlp_start(&g_rx, status, hang_ms);
+    g_have_rx = 1;
+    return &g_rx;
+}
+
+/* The test settings (test_settings) for rx. */
+static trace_settings *fx_settings(const th_otlp *rx)
+{
+    test_settings(&g_set, th_otlp_url(rx));
+    g_have_set = 1;
+    return &g_set;
+}
+
+/* The settings from the environment alone. */
+static trace_settings *fx_settings_env(void)
+{
+    trace_settings_load(NULL, &g_set);
+    g_have_set = 1;
+    return &g_set;
+}
+
+static void exporter_fini(void)
+{
+    if (g_have_set)
+        trace_settings_free(&g_set);
+    if (g_have_rx)
+        th_otlp_stop(&g_rx);
+    memset(&g_rx, 0, sizeof g_rx);
+    g_have_rx = g_have_set = 0;
+}
+#define EXPORTER_FIXTURE .fini = exporter_fini
+
+Test(trace, the_exporter_sends_a_runs_trace, .timeout = 30, EXPORTER_FIXTURE)
+{
     trace_context parent;
     const char *why;
-    th_otlp_start(&rx, 200, 0);
+    th_otlp *rx = fx_rx(200, 0);
     clear_env();
-    setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", th_otlp_url(&rx), 1);
+    setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", th_otlp_url(rx), 1);
     setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc,x-tenant=t1", 1);
     setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test", 1);
     setenv("OTEL_SERVICE_NAME", "bot-reconciler", 1);
-    trace_settings_load(NULL, &s);
-    trace_exporter *e = trace_exporter_start(&s);
+    trace_settings *s = fx_settings_env();
+    trace_exporter *e = trace_exporter_start(s);
     cr_assert_not_null(e);
     cr_assert_eq(trace_context_parse(TRACEPARENT_OK, &parent, &why), 0);
     trace_run *r = sample_run(&parent, 5);
@@ -798,16 +840,16 @@ Test(trace, the_exporter_sends_a_runs_trace, .timeout = 30)
     trace_exporter_stop(e, util_mono_ms() + 5000, &st);
     cr_assert_eq(st.sent, n);
     cr_assert_eq(st.requests, 1);
-    cr_assert_eq(th_otlp_count(&rx), 1);
+    cr_assert_eq(th_otlp_count(rx), 1);
 
-    char *ct = th_otlp_header(&rx, 0, "Content-Type"), *auth = th_otlp_header(&rx, 0, "Authorization");
-    char *tenant = th_otlp_header(&rx, 0, "x-tenant");
+    char *ct = th_otlp_header(rx, 0, "Content-Type"), *auth = th_otlp_header(rx, 0, "Authorization");
+    char *tenant = th_otlp_header(rx, 0, "x-tenant");
     cr_assert_str_eq(ct, "application/json");
     cr_assert_str_eq(auth, "Bearer abc");
     cr_assert_str_eq(tenant, "t1");
-    cr_assert(strncmp(rx.heads[0], "POST /v1/traces HTTP/1.1", 24) == 0, "%s", rx.heads[0]);
+    cr_assert(strncmp(rx->heads[0], "POST /v1/traces HTTP/1.1", 24) == 0, "%s", rx->heads[0]);
     json_t *resource;
-    json_t *spans = th_otlp_spans(&rx, &resource);
+    json_t *spans = th_otlp_spans(rx, &resource);
     cr_assert_eq(json_array_size(spans), n);
     th_otlp_check_tree(spans, TP_TRACE, TP_SPAN);
     json_t *sn = json_array_get(resource, 0);
@@ -831,18 +873,14 @@ Test(trace, the_exporter_sends_a_runs_trace, .timeout = 30)
     json_decref(resource);
     json_decref(spans);
     trace_run_free(r);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
-Test(trace, big_batches_are_split_into_requests, .timeout = 30)
+Test(trace, big_batches_are_split_into_requests, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { 0 };
-    trace_settings s;
-    th_otlp_start(&rx, 200, 0);
-    test_settings(&s, th_otlp_url(&rx));
-    s.batch_max_spans = 512;
-    trace_exporter *e = trace_exporter_start(&s);
+    th_otlp *rx = fx_rx(200, 0);
+    trace_settings *s = fx_settings(rx);
+    s->batch_max_spans = 512;
+    trace_exporter *e = trace_exporter_start(s);
     trace_batch b = { 0 };
     char trace_id[TRACE_ID_HEX + 1];
     trace_new_trace_id(trace_id);
@@ -852,12 +890,10 @@ Test(trace, big_batches_are_split_into_requests, .timeout = 30)
     trace_export_stats st;
     trace_exporter_stop(e, util_mono_ms() + 10000, &st);
     cr_assert_eq(st.sent, 1300);
-    cr_assert_eq(th_otlp_count(&rx), 3, "512 + 512 + 276");
-    json_t *spans = th_otlp_spans(&rx, NULL);
+    cr_assert_eq(th_otlp_count(rx), 3, "512 + 512 + 276");
+    json_t *spans = th_otlp_spans(rx, NULL);
     cr_assert_eq(json_array_size(spans), 1300);
     json_decref(spans);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
 /* Enqueue one small batch; how long it took (ms). */
@@ -873,17 +909,15 @@ static int64_t enqueue_one(trace_exporter *e, int *rc)
     return util_mono_ms() - t0;
 }
 
-Test(trace, a_hanging_receiver_costs_the_caller_nothing, .timeout = 30)
+Test(trace, a_hanging_receiver_costs_the_caller_nothing, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { 0 };
-    trace_settings s;
     int rc;
-    th_otlp_start(&rx, 200, 20000); /* reads the request, answers nothing for 20 s */
-    test_settings(&s, th_otlp_url(&rx));
-    trace_exporter *e = trace_exporter_start(&s);
+    th_otlp *rx = fx_rx(200, 20000); /* reads the request, answers nothing for 20 s */
+    trace_settings *s = fx_settings(rx);
+    trace_exporter *e = trace_exporter_start(s);
     int64_t took = enqueue_one(e, &rc);
     cr_assert_eq(rc, 0);
-    cr_assert_eq(th_otlp_wait(&rx, 1, 5000), 1, "the request went out");
+    cr_assert_eq(th_otlp_wait(rx, 1, 5000), 1, "the request went out");
     /* The exporter is stuck in its transfer: more runs' spans still queue at once. */
     for (int i = 0; i < 5; i++) {
         int64_t t = enqueue_one(e, &rc);
@@ -900,137 +934,114 @@ Test(trace, a_hanging_receiver_costs_the_caller_nothing, .timeout = 30)
     cr_assert_eq(st.sent, 0);
     cr_assert_eq(st.failed + st.dropped, 18, "every span is accounted for: %llu failed, %llu dropped",
                  (unsigned long long)st.failed, (unsigned long long)st.dropped);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
-Test(trace, a_500_is_not_retried_and_costs_nothing, .timeout = 30)
+Test(trace, a_500_is_not_retried_and_costs_nothing, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { 0 };
-    trace_settings s;
     int rc;
-    th_otlp_start(&rx, 500, 0);
-    test_settings(&s, th_otlp_url(&rx));
-    trace_exporter *e = trace_exporter_start(&s);
+    th_otlp *rx = fx_rx(500, 0);
+    trace_settings *s = fx_settings(rx);
+    trace_exporter *e = trace_exporter_start(s);
     enqueue_one(e, &rc);
     cr_assert_eq(rc, 0);
     trace_export_stats st;
     int64_t t0 = util_mono_ms();
     trace_exporter_stop(e, util_mono_ms() + 2000, &st);
     cr_assert_lt(util_mono_ms() - t0, 2000 + TRACE_STOP_GRACE_MS);
-    cr_assert_eq(th_otlp_count(&rx), 1, "500 is not retried");
+    cr_assert_eq(th_otlp_count(rx), 1, "500 is not retried");
     cr_assert_eq(st.failed, 3);
     cr_assert_eq(st.retries, 0);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
-Test(trace, retries_on_429_502_503_504_and_on_nothing_else, .timeout = 60)
+Test(trace, retries_on_429_502_503_504_and_on_nothing_else, .timeout = 60, EXPORTER_FIXTURE)
 {
     static const int retried[] = { 429, 502, 503, 504 };
     static const int final[] = { 400, 401, 403, 404, 408, 413, 500, 501 };
     for (size_t i = 0; i < sizeof retried / sizeof retried[0]; i++) {
-        th_otlp rx = { .script = { retried[i], retried[i] } };
-        trace_settings s;
+        g_rx = (th_otlp){ .script = { retried[i], retried[i] } };
         int rc;
-        th_otlp_start(&rx, 200, 0);
-        test_settings(&s, th_otlp_url(&rx));
-        trace_exporter *e = trace_exporter_start(&s);
+        th_otlp *rx = fx_rx(200, 0);
+        trace_settings *s = fx_settings(rx);
+        trace_exporter *e = trace_exporter_start(s);
         enqueue_one(e, &rc);
         trace_export_stats st;
         trace_exporter_stop(e, util_mono_ms() + 10000, &st);
-        cr_assert_eq(th_otlp_count(&rx), 3, "%d: two retries, then 200", retried[i]);
+        cr_assert_eq(th_otlp_count(rx), 3, "%d: two retries, then 200", retried[i]);
         cr_assert_eq(st.sent, 3, "%d", retried[i]);
         cr_assert_eq(st.retries, 2, "%d", retried[i]);
-        trace_settings_free(&s);
-        th_otlp_stop(&rx);
+        exporter_fini(); /* the next round: a fresh receiver */
     }
     for (size_t i = 0; i < sizeof final / sizeof final[0]; i++) {
-        th_otlp rx = { .script = { final[i] } };
-        trace_settings s;
+        g_rx = (th_otlp){ .script = { final[i] } };
         int rc;
-        th_otlp_start(&rx, 200, 0);
-        test_settings(&s, th_otlp_url(&rx));
-        trace_exporter *e = trace_exporter_start(&s);
+        th_otlp *rx = fx_rx(200, 0);
+        trace_settings *s = fx_settings(rx);
+        trace_exporter *e = trace_exporter_start(s);
         enqueue_one(e, &rc);
         trace_export_stats st;
         trace_exporter_stop(e, util_mono_ms() + 10000, &st);
-        cr_assert_eq(th_otlp_count(&rx), 1, "%d was retried", final[i]);
+        cr_assert_eq(th_otlp_count(rx), 1, "%d was retried", final[i]);
         cr_assert_eq(st.failed, 3, "%d", final[i]);
-        trace_settings_free(&s);
-        th_otlp_stop(&rx);
+        exporter_fini(); /* the next round: a fresh receiver */
     }
 }
 
-Test(trace, retries_stop_at_max_attempts, .timeout = 30)
+Test(trace, retries_stop_at_max_attempts, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { 0 };
-    trace_settings s;
     int rc;
-    th_otlp_start(&rx, 503, 0);
-    test_settings(&s, th_otlp_url(&rx));
-    s.max_attempts = 3;
-    trace_exporter *e = trace_exporter_start(&s);
+    th_otlp *rx = fx_rx(503, 0);
+    trace_settings *s = fx_settings(rx);
+    s->max_attempts = 3;
+    trace_exporter *e = trace_exporter_start(s);
     enqueue_one(e, &rc);
     trace_export_stats st;
     trace_exporter_stop(e, util_mono_ms() + 10000, &st);
-    cr_assert_eq(th_otlp_count(&rx), 3);
+    cr_assert_eq(th_otlp_count(rx), 3);
     cr_assert_eq(st.requests, 3);
     cr_assert_eq(st.failed, 3);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
-Test(trace, retry_after_is_honoured, .timeout = 30)
+Test(trace, retry_after_is_honoured, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { .script = { 429 }, .retry_after = "1" };
-    trace_settings s;
+    g_rx = (th_otlp){ .script = { 429 }, .retry_after = "1" };
     int rc;
-    th_otlp_start(&rx, 200, 0);
-    test_settings(&s, th_otlp_url(&rx)); /* backoff 20 ms: only Retry-After makes it wait 1 s */
-    trace_exporter *e = trace_exporter_start(&s);
+    th_otlp *rx = fx_rx(200, 0);
+    trace_settings *s = fx_settings(rx); /* backoff 20 ms: only Retry-After makes it wait 1 s */
+    trace_exporter *e = trace_exporter_start(s);
     enqueue_one(e, &rc);
-    cr_assert_eq(th_otlp_wait(&rx, 2, 10000), 2);
-    long long gap = rx.at_ms[1] - rx.at_ms[0];
+    cr_assert_eq(th_otlp_wait(rx, 2, 10000), 2);
+    long long gap = rx->at_ms[1] - rx->at_ms[0];
     cr_assert_geq(gap, 900, "retried after %lld ms, not after Retry-After: 1", gap);
     trace_exporter_stop(e, util_mono_ms() + 5000, NULL);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
-Test(trace, stopping_cuts_a_long_backoff_short, .timeout = 30)
+Test(trace, stopping_cuts_a_long_backoff_short, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { 0 };
-    trace_settings s;
     int rc;
-    th_otlp_start(&rx, 503, 0);
-    test_settings(&s, th_otlp_url(&rx));
-    s.backoff_ms = 60000;
-    trace_exporter *e = trace_exporter_start(&s);
+    th_otlp *rx = fx_rx(503, 0);
+    trace_settings *s = fx_settings(rx);
+    s->backoff_ms = 60000;
+    trace_exporter *e = trace_exporter_start(s);
     enqueue_one(e, &rc);
-    cr_assert_eq(th_otlp_wait(&rx, 1, 5000), 1);
+    cr_assert_eq(th_otlp_wait(rx, 1, 5000), 1);
     int64_t t0 = util_mono_ms();
     trace_export_stats st;
     trace_exporter_stop(e, util_mono_ms() + 500, &st);
     cr_assert_lt(util_mono_ms() - t0, 500 + TRACE_STOP_GRACE_MS + 500);
     cr_assert_eq(st.failed, 3);
-    cr_assert_eq(th_otlp_count(&rx), 1);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
+    cr_assert_eq(th_otlp_count(rx), 1);
 }
 
-Test(trace, a_full_queue_drops_whole_batches_and_counts, .timeout = 30)
+Test(trace, a_full_queue_drops_whole_batches_and_counts, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { 0 };
-    trace_settings s;
     int rc;
-    th_otlp_start(&rx, 200, 20000);
-    test_settings(&s, th_otlp_url(&rx));
-    s.queue_max_spans = 10;
-    trace_exporter *e = trace_exporter_start(&s);
+    th_otlp *rx = fx_rx(200, 20000);
+    trace_settings *s = fx_settings(rx);
+    s->queue_max_spans = 10;
+    trace_exporter *e = trace_exporter_start(s);
     enqueue_one(e, &rc);   /* 3 spans: taken by the thread, which hangs on the receiver */
     cr_assert_eq(rc, 0);
-    cr_assert_eq(th_otlp_wait(&rx, 1, 5000), 1);
+    cr_assert_eq(th_otlp_wait(rx, 1, 5000), 1);
     enqueue_one(e, &rc);   /* 3 queued */
     cr_assert_eq(rc, 0);
     enqueue_one(e, &rc);   /* 6 */
@@ -1053,8 +1064,6 @@ Test(trace, a_full_queue_drops_whole_batches_and_counts, .timeout = 30)
     cr_assert_eq(st.queued, 10);
     trace_exporter_stop(e, util_mono_ms() + 300, &st);
     cr_assert_eq(st.dropped, 3 + 10, "what was left queued is dropped at the deadline");
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
 Test(trace, enqueue_without_an_exporter_drops)
@@ -1066,32 +1075,31 @@ Test(trace, enqueue_without_an_exporter_drops)
     trace_exporter_stop(NULL, 0, NULL);
 }
 
-Test(trace, secrets_appear_nowhere, .timeout = 30)
+Test(trace, secrets_appear_nowhere, .timeout = 30, EXPORTER_FIXTURE)
 {
-    th_otlp rx = { .script = { 503, 500 } };
-    trace_settings s;
+    g_rx = (th_otlp){ .script = { 503, 500 } };
     char path[512], url[256];
     int rc;
     snprintf(path, sizeof path, "%s/all-stderr.txt", th_tmpdir());
-    th_otlp_start(&rx, 200, 0);
+    th_otlp *rx = fx_rx(200, 0);
     clear_env();
     snprintf(url, sizeof url, "http://user:EPASS-7f3a@127.0.0.1:%d/v1/traces?token=EQUERY-91c2",
-             rx.port);
+             rx->port);
     setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url, 1);
     setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20HSECRET-5d1e,"
            "x-broken=HSECRET2-%0Aab,x bad=HSECRET3-77", 1);
     log_setup(RC_LOG_DEBUG, LOG_JSON);
     int saved = capture_begin(path);
-    trace_settings_load(NULL, &s);
-    s.backoff_ms = 20;
-    trace_exporter *e = trace_exporter_start(&s);
+    trace_settings *s = fx_settings_env();
+    s->backoff_ms = 20;
+    trace_exporter *e = trace_exporter_start(s);
     enqueue_one(e, &rc);
     trace_export_stats st;
     trace_exporter_stop(e, util_mono_ms() + 5000, &st);
     char *all = capture_end(saved, path);
     /* It did go, with its header: the test would see a secret if one leaked. */
-    cr_assert_eq(th_otlp_count(&rx), 2, "503 retried, 500 not");
-    char *auth = th_otlp_header(&rx, 0, "Authorization");
+    cr_assert_eq(th_otlp_count(rx), 2, "503 retried, 500 not");
+    char *auth = th_otlp_header(rx, 0, "Authorization");
     cr_assert_str_eq(auth, "Bearer HSECRET-5d1e");
     free(auth);
     cr_assert(strstr(all, "http://127.0.0.1:"), "the endpoint is shown redacted: %s", all);
@@ -1101,14 +1109,12 @@ Test(trace, secrets_appear_nowhere, .timeout = 30)
     for (size_t i = 0; secrets[i]; i++) {
         cr_assert_null(strstr(all, secrets[i]), "%s in stderr:\n%s", secrets[i], all);
         /* Nor in any span (the bodies) or anywhere but that one header. */
-        pthread_mutex_lock(&rx.mu);
-        for (int r = 0; r < rx.n; r++)
-            cr_assert_null(strstr(rx.bodies[r], secrets[i]), "%s in a body", secrets[i]);
-        pthread_mutex_unlock(&rx.mu);
+        pthread_mutex_lock(&rx->mu);
+        for (int r = 0; r < rx->n; r++)
+            cr_assert_null(strstr(rx->bodies[r], secrets[i]), "%s in a body", secrets[i]);
+        pthread_mutex_unlock(&rx->mu);
     }
     free(all);
-    trace_settings_free(&s);
-    th_otlp_stop(&rx);
 }
 
 /* ------------------------------------------------------------ log lines */
@@ -1243,41 +1249,39 @@ static int once_json(svc *s, const char *const *env, char **out, char **err, int
     return rc;
 }
 
-Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60)
+Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 }, hook = { 0 };
     char endpoint[128], extra[256], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&rx, 200, 0);
-    th_otlp_start(&hook, 200, 0); /* a webhook receiver too: it keeps bodies */
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
+    th_otlp *hook = fx_otlp(200, 0); /* a webhook receiver too: it keeps bodies */
     snprintf(extra, sizeof extra, "tracing:\n  service_name: once-test\n"
-             "notify:\n  - url: http://127.0.0.1:%d/hook\n    on: [partial]\n", hook.port);
-    svc_setup(&s, &t, 1, extra, "", TWO_STEPS);
-    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", rx.port);
+             "notify:\n  - url: http://127.0.0.1:%d/hook\n    on: [partial]\n", hook->port);
+    svc *s = fx_svc(extra, "", TWO_STEPS);
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
+             rx->port);
     const char *const env[] = { endpoint, "TRACEPARENT=" TRACEPARENT_OK,
                                 "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20ONCE-SECRET-4411",
                                 NULL };
-    int rc = once_json(&s, env, &out, &err, NULL);
+    int rc = once_json(s, env, &out, &err, NULL);
     cr_assert_eq(rc, 1, "a failed step exits 1, traced or not: %d\n%s", rc, err);
     json_t *result = json_loads(out, 0, NULL);
     cr_assert_not_null(result, "%s", out);
     cr_assert_str_eq(json_string_value(json_object_get(result, "traceId")), TP_TRACE,
                      "the result names the caller's trace");
-    cr_assert_eq(th_otlp_count(&rx), 1, "one request before exit: %s", err);
-    cr_assert_eq(th_otlp_count(&hook), 1, "%s", err);
-    json_t *hb = th_otlp_body(&hook, 0);
+    cr_assert_eq(th_otlp_count(rx), 1, "one request before exit: %s", err);
+    cr_assert_eq(th_otlp_count(hook), 1, "%s", err);
+    json_t *hb = th_otlp_body(hook, 0);
     cr_assert_str_eq(json_string_value(json_object_get(hb, "traceId")), TP_TRACE,
                      "the webhook body names the trace");
     json_decref(hb);
-    th_otlp_stop(&hook);
-    char *auth = th_otlp_header(&rx, 0, "Authorization");
+    th_otlp_stop(hook);
+    char *auth = th_otlp_header(rx, 0, "Authorization");
     cr_assert_str_eq(auth, "Bearer ONCE-SECRET-4411");
     free(auth);
 
     json_t *resource;
-    json_t *spans = th_otlp_spans(&rx, &resource);
+    json_t *spans = th_otlp_spans(rx, &resource);
     cr_assert_eq(json_array_size(spans), 3, "the run and its two steps");
     th_otlp_check_tree(spans, TP_TRACE, TP_SPAN);
     json_t *root = th_otlp_find(spans, TRACE_SPAN_RUN);
@@ -1321,38 +1325,32 @@ Test(trace, run_once_is_one_trace_under_traceparent, .timeout = 60)
     cr_assert_gt(with_root, 0, "no line carries the run's span");
     cr_assert_gt(with_step, 0, "no line carries the failed step's span");
     cr_assert_null(strstr(out, "ONCE-SECRET"));
-    cr_assert_eq(th_file_contains(s.hist, "ONCE-SECRET"), 0, "a header value in the history");
-    cr_assert_eq(th_file_contains(s.hist, TP_TRACE), 1, "the history keeps the traceId");
+    cr_assert_eq(th_file_contains(s->hist, "ONCE-SECRET"), 0, "a header value in the history");
+    cr_assert_eq(th_file_contains(s->hist, TP_TRACE), 1, "the history keeps the traceId");
     json_decref(resource);
     json_decref(spans);
     json_decref(result);
     free(out);
     free(err);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
-Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60)
+Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 };
     char endpoint[128], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&rx, 200, 0);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n");
-    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&rx));
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n");
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(rx));
     /* A bad TRACEPARENT costs nothing but a warning: the run gets a trace of its own. */
     const char *const env[] = { endpoint, "TRACEPARENT=00-" TP_TRACE "-0000000000000000-01", NULL };
-    int rc = once_json(&s, env, &out, &err, NULL);
+    int rc = once_json(s, env, &out, &err, NULL);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(strstr(err, "TRACEPARENT is not a W3C traceparent (the parent id is all zeros)"),
               "%s", err);
     json_t *result = json_loads(out, 0, NULL);
     const char *tid = json_string_value(json_object_get(result, "traceId"));
     cr_assert(tid && is_hex(tid, 32) && strcmp(tid, TP_TRACE) != 0, "%s", out);
-    json_t *spans = th_otlp_spans(&rx, NULL);
+    json_t *spans = th_otlp_spans(rx, NULL);
     th_otlp_check_tree(spans, tid, NULL);
     cr_assert_eq(json_array_size(spans), 2);
     cr_assert_str_eq(str_attr(th_otlp_find(spans, TRACE_SPAN_RUN), "reconciler.status"), "success");
@@ -1360,9 +1358,6 @@ Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60)
     json_decref(result);
     free(out);
     free(err);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -1370,30 +1365,27 @@ Test(trace, run_once_without_traceparent_starts_its_own_trace, .timeout = 60)
  * code and result are the same as without tracing, and run --once exits
  * within the flush bound (the hanging one would hold it 20 s).
  */
-Test(trace, run_once_whatever_the_receiver_does, .timeout = 90)
+Test(trace, run_once_whatever_the_receiver_does, .timeout = 90, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp hang = { 0 }, e500 = { 0 };
     char url[3][160], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&hang, 200, 20000);
-    th_otlp_start(&e500, 500, 0);
-    svc_setup(&s, &t, 1, "", "", TWO_STEPS);
-    snprintf(url[0], sizeof url[0], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&hang));
-    snprintf(url[1], sizeof url[1], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(&e500));
+    fx_db(DB_SQLITE);
+    th_otlp *hang = fx_otlp(200, 20000);
+    th_otlp *e500 = fx_otlp(500, 0);
+    svc *s = fx_svc("", "", TWO_STEPS);
+    snprintf(url[0], sizeof url[0], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(hang));
+    snprintf(url[1], sizeof url[1], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s", th_otlp_url(e500));
     snprintf(url[2], sizeof url[2], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:%d/v1/traces",
              th_free_port());
     const char *const none[] = { NULL };
     int64_t base_ms;
-    int base = once_json(&s, none, &out, &err, &base_ms);
+    int base = once_json(s, none, &out, &err, &base_ms);
     cr_assert_eq(base, 1, "%s", err);
     free(out);
     free(err);
     for (int i = 0; i < 3; i++) {
         const char *const env[] = { url[i], NULL };
         int64_t ms;
-        int rc = once_json(&s, env, &out, &err, &ms);
+        int rc = once_json(s, env, &out, &err, &ms);
         cr_assert_eq(rc, base, "receiver %d changed the exit code: %d\n%s", i, rc, err);
         json_t *r = json_loads(out, 0, NULL);
         cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "partial");
@@ -1406,10 +1398,6 @@ Test(trace, run_once_whatever_the_receiver_does, .timeout = 90)
         free(out);
         free(err);
     }
-    cr_assert_eq(th_otlp_count(&hang), 1);
-    cr_assert_eq(th_otlp_count(&e500), 1, "500 is not retried");
-    th_otlp_stop(&hang);
-    th_otlp_stop(&e500);
-    svc_free(&s);
-    th_db_destroy(&t);
+    cr_assert_eq(th_otlp_count(hang), 1);
+    cr_assert_eq(th_otlp_count(e500), 1, "500 is not retried");
 }

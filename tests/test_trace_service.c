@@ -12,6 +12,7 @@
  * nothing: its runs go on and succeed, and SIGTERM still ends it in time.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_otlp.h"
 #include "th_svc.h"
 #include "trace/run_trace.h"
@@ -34,11 +35,25 @@ static void rewrite_jobs(svc *s, const char *top, const char *jobs)
     free(all);
 }
 
-/* A new instance's pipeline file (svc_setup's paths and port) with top and jobs. */
-static void write_jobs(svc *s, th_db *t, const char *top, const char *jobs)
+/* The fixture's service (fx_svc's paths and port) with top and jobs; after fx_db. */
+static svc *write_jobs(const char *top, const char *jobs)
 {
-    svc_setup(s, t, 1, "", "", "  - plugin: fixture\n");
+    svc *s = fx_svc("", "", "  - plugin: fixture\n");
     rewrite_jobs(s, top, jobs);
+    return s;
+}
+
+/* The fixture's service with job tick every second, its traces to rx, started. */
+static svc *tick_traced_to(const th_otlp *rx)
+{
+    char endpoint[160];
+    svc *s = write_jobs("", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
+                            "      - plugin: fixture\n");
+    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
+             th_otlp_url(rx));
+    const char *const env[] = { endpoint, NULL };
+    svc_start(s, env);
+    return s;
 }
 
 static json_t *attr(json_t *span, const char *key)
@@ -112,40 +127,37 @@ static void session(db *d, const char *id)
                  db_errmsg(d));
 }
 
-Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
+Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 }, hook = { 0 };
     char endpoint[128], headers[128], top[512], tid[33];
-    migrated(DB_MYSQL, &t);
+    th_db *t = fx_db(DB_MYSQL);
     for (int i = 0; i < 3; i++) {
         char id[16];
         snprintf(id, sizeof id, "u%d", i);
-        session(t.conn, id);
+        session(t->conn, id);
     }
-    th_otlp_start(&rx, 200, 0);
-    th_otlp_start(&hook, 200, 0); /* a webhook receiver too: it keeps bodies */
+    th_otlp *rx = fx_otlp(200, 0);
+    th_otlp *hook = fx_otlp(200, 0); /* a webhook receiver too: it keeps bodies */
     snprintf(top, sizeof top, "tracing:\n  link: \"" LINK "{traceId}\"\n"
-             "notify:\n  - url: http://127.0.0.1:%d/hook\n    on: [success]\n", hook.port);
+             "notify:\n  - url: http://127.0.0.1:%d/hook\n    on: [success]\n", hook->port);
     /* lock_ttl 3 s: renewed every second while the fixture's pause holds the run. */
-    write_jobs(&s, &t, top,
-               "  tick:\n    schedule: { every: 1s }\n    lock_ttl: 3s\n    steps:\n"
-               "      - plugin: sql\n        name: stale\n        options:\n"
-               "          table: user_sessions\n          key: user_id\n"
-               "          where: \"contact_status = 'ACTIVE'\"\n"
-               "          set: \"contact_status = 'STALE'\"\n          batch_size: 1\n"
-               "          result: staleContacts\n"
-               "      - plugin: fixture\n        options: { pause: 1500ms }\n"
-               "  boot:\n    steps:\n      - plugin: fixture\n");
+    svc *s = write_jobs(top,
+                        "  tick:\n    schedule: { every: 1s }\n    lock_ttl: 3s\n    steps:\n"
+                        "      - plugin: sql\n        name: stale\n        options:\n"
+                        "          table: user_sessions\n          key: user_id\n"
+                        "          where: \"contact_status = 'ACTIVE'\"\n"
+                        "          set: \"contact_status = 'STALE'\"\n          batch_size: 1\n"
+                        "          result: staleContacts\n"
+                        "      - plugin: fixture\n        options: { pause: 1500ms }\n"
+                        "  boot:\n    steps:\n      - plugin: fixture\n");
     snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
-             rx.port);
+             rx->port);
     snprintf(headers, sizeof headers, "OTEL_EXPORTER_OTLP_HEADERS=x-api-key=" SECRET);
     const char *const env[] = { endpoint, headers, NULL };
-    svc_start(&s, env);
+    svc_start(s, env);
 
     json_t *all = NULL;
-    wait_root(&rx, "scheduled", 3, 60000, tid, &all, &s);
+    wait_root(rx, "scheduled", 3, 60000, tid, &all, s);
     json_t *spans = of_trace(all, tid);
     th_otlp_check_tree(spans, tid, NULL); /* every span's parent is in the trace */
 
@@ -194,16 +206,16 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     cr_assert_eq(int_attr(pause, "reconciler.chunks"), 0);
 
     /* Nothing secret in any span: no header value, no database password. */
-    for (int k = 0; k < th_otlp_count(&rx); k++) {
-        json_t *b = th_otlp_body(&rx, k);
+    for (int k = 0; k < th_otlp_count(rx); k++) {
+        json_t *b = th_otlp_body(rx, k);
         char *text = json_dumps(b, 0);
         cr_assert_null(strstr(text, SECRET), "a header value in a span");
-        if (t.password && *t.password)
-            cr_assert_null(strstr(text, t.password), "the database password in a span");
+        if (t->password && *t->password)
+            cr_assert_null(strstr(text, t->password), "the database password in a span");
         free(text);
         json_decref(b);
     }
-    char *key = th_otlp_header(&rx, 0, "x-api-key");
+    char *key = th_otlp_header(rx, 0, "x-api-key");
     cr_assert_str_eq(key, SECRET, "the header is sent");
     free(key);
 
@@ -211,11 +223,11 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     char path[96], url[128];
     snprintf(url, sizeof url, LINK "%s", tid);
     snprintf(path, sizeof path, "/v1/reconciliation/runs/%lld", run_id);
-    json_t *run = wait_for(&s, path, 200, 10000);
+    json_t *run = wait_for(s, path, 200, 10000);
     cr_assert_str_eq(json_string_value(json_object_get(run, "traceId")), tid);
     cr_assert_str_eq(json_string_value(json_object_get(run, "traceUrl")), url);
     json_decref(run);
-    json_t *page = wait_for(&s, "/v1/reconciliation/history?job=tick&limit=1000", 200, 10000);
+    json_t *page = wait_for(s, "/v1/reconciliation/history?job=tick&limit=1000", 200, 10000);
     int listed = 0;
     json_array_foreach(json_object_get(page, "runs"), i, sp)
         if (json_integer_value(json_object_get(sp, "runId")) == run_id) {
@@ -229,8 +241,8 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     /* The webhook body of that run names its trace. */
     int told = 0;
     for (int64_t end = mono_ms() + 10000; !told; sleep_ms(50)) {
-        for (int k = 0; k < th_otlp_count(&hook) && !told; k++) {
-            json_t *b = th_otlp_body(&hook, k);
+        for (int k = 0; k < th_otlp_count(hook) && !told; k++) {
+            json_t *b = th_otlp_body(hook, k);
             if (json_integer_value(json_object_get(b, "runId")) == run_id) {
                 cr_assert_str_eq(json_string_value(json_object_get(b, "traceId")), tid,
                                  "%s", json_dumps(b, 0));
@@ -245,7 +257,7 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     int counted = 0;
     for (int64_t end = mono_ms() + 10000; !counted; sleep_ms(50)) {
         th_response m;
-        cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &m), 0);
+        cr_assert_eq(th_http(s->port, "GET", "/metrics", NULL, NULL, &m), 0);
         cr_assert(strstr(m.body, "reconciler_trace_spans_total{result=\"dropped\"} 0\n"), "%s",
                   m.body);
         counted = strstr(m.body, "reconciler_trace_spans_total{result=\"exported\"} ") &&
@@ -257,7 +269,7 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     /* The startup run (job boot) and a run-now of tick are traces too. */
     json_t *more = NULL;
     char other[33];
-    wait_root(&rx, "startup", 0, 30000, other, &more, &s);
+    wait_root(rx, "startup", 0, 30000, other, &more, s);
     json_t *boot = of_trace(more, other);
     cr_assert_str_eq(str_attr(th_otlp_find(boot, TRACE_SPAN_RUN), "reconciler.job"), "boot");
     cr_assert_null(th_otlp_attr(th_otlp_find(boot, TRACE_SPAN_RUN), "reconciler.scheduled_for"));
@@ -266,10 +278,10 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     /* A run-now of boot (no schedule: never running when asked, where tick, every second
      * for 1.5 s, may leave no gap to ask in when runs are slow, as under make tsan). */
     th_response pr;
-    cr_assert_eq(th_http(s.port, "POST", "/v1/jobs/boot/run", NULL, NULL, &pr), 0);
+    cr_assert_eq(th_http(s->port, "POST", "/v1/jobs/boot/run", NULL, NULL, &pr), 0);
     cr_assert_lt(pr.status, 300, "%d %s", pr.status, pr.body);
     th_response_free(&pr);
-    wait_root(&rx, "manual", 0, 30000, other, &more, &s);
+    wait_root(rx, "manual", 0, 30000, other, &more, s);
     json_t *manual = of_trace(more, other);
     th_otlp_check_tree(manual, other, NULL);
     cr_assert_str_eq(str_attr(th_otlp_find(manual, TRACE_SPAN_RUN), "reconciler.job"), "boot");
@@ -279,8 +291,8 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     json_decref(more);
 
     /* The run's JSON log lines carry its trace; none carries a secret. */
-    svc_term(&s);
-    char *log = th_read(s.errlog), *save = NULL;
+    svc_term(s);
+    char *log = th_read(s->errlog), *save = NULL;
     int traced = 0;
     cr_assert_null(strstr(log, SECRET), "a header value in the log");
     for (char *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -297,10 +309,6 @@ Test(trace_service, a_scheduled_run_is_one_whole_trace, .timeout = 120)
     free(log);
     json_decref(spans);
     json_decref(all);
-    th_otlp_stop(&hook);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* Wait up to ms for sql's count to reach want. */
@@ -330,49 +338,39 @@ static double metric(svc *s, const char *name)
  * runs go on and succeed one after the other (the exporter never holds a run up), the
  * state endpoint answers, and SIGTERM still ends it with 0 within 5 s.
  */
-Test(trace_service, a_hanging_or_failing_receiver_costs_the_service_nothing, .timeout = 120)
+Test(trace_service, a_hanging_or_failing_receiver_costs_the_service_nothing, .timeout = 120,
+     SVC_FIXTURE)
 {
     for (int hang = 1; hang >= 0; hang--) {
-        th_db t;
-        svc s;
-        th_otlp rx = { 0 };
-        char endpoint[160];
-        migrated(DB_SQLITE, &t);
-        th_otlp_start(&rx, hang ? 200 : 500, hang ? 20000 : 0);
-        write_jobs(&s, &t, "", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
-                               "      - plugin: fixture\n");
-        snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
-                 th_otlp_url(&rx));
-        const char *const env[] = { endpoint, NULL };
-        svc_start(&s, env);
+        th_db *t = fx_db(DB_SQLITE);
+        th_otlp *rx = fx_otlp(hang ? 200 : 500, hang ? 20000 : 0);
+        svc *s = tick_traced_to(rx);
         /* The receiver has the first trace (and holds or refuses it) ... */
-        cr_assert(th_otlp_wait(&rx, 1, 30000), "no export request; log:\n%s",
-                  th_read(s.errlog));
+        cr_assert(th_otlp_wait(rx, 1, 30000), "no export request; log:\n%s",
+                  th_read(s->errlog));
         /* ... while runs go on: three more scheduled runs after it, every one a success. */
-        wait_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = "
-                   "'success'", 4, 30000, &s);
-        cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE "
+        wait_count(t->conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE status = "
+                   "'success'", 4, 30000, s);
+        cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM reconciler_job_slots WHERE "
                               "status NOT IN ('success', 'claimed')"), 0,
-                     "a run that did not succeed; log:\n%s", th_read(s.errlog));
+                     "a run that did not succeed; log:\n%s", th_read(s->errlog));
         if (!hang) {
             /* Refused, not retried (500), counted as failed; the hanging one is still in flight. */
             for (int64_t end = mono_ms() + 10000;
-                 metric(&s, "reconciler_trace_spans_total{result=\"failed\"} ") <= 0;
+                 metric(s, "reconciler_trace_spans_total{result=\"failed\"} ") <= 0;
                  sleep_ms(50))
                 cr_assert_lt(mono_ms(), end, "no failed spans counted");
-            cr_assert_eq(th_otlp_count(&rx) > 0, 1);
+            cr_assert_eq(th_otlp_count(rx) > 0, 1);
         }
         int status = 0;
-        json_t *st = get_json(&s, "/v1/service/state", &status);
+        json_t *st = get_json(s, "/v1/service/state", &status);
         cr_assert_eq(status, 200);
         json_decref(st);
-        svc_term(&s); /* exit 0 within 5 s, the hanging receiver notwithstanding */
-        char *log = th_read(s.errlog);
+        svc_term(s); /* exit 0 within 5 s, the hanging receiver notwithstanding */
+        char *log = th_read(s->errlog);
         cr_assert_null(strstr(log, "\"level\":\"error\""), "%s", log);
         free(log);
-        th_otlp_stop(&rx);
-        svc_free(&s);
-        th_db_destroy(&t);
+        fx_fini(); /* the next round's set-up is a fresh one */
     }
 }
 
@@ -381,38 +379,35 @@ Test(trace_service, a_hanging_or_failing_receiver_costs_the_service_nothing, .ti
  * (batch_size 1) is the step, 100 chunk spans and a summary of the other 5, whose rows
  * add up to the step's.
  */
-Test(trace_service, past_100_chunks_the_rest_is_one_summary_span, .timeout = 120)
+Test(trace_service, past_100_chunks_the_rest_is_one_summary_span, .timeout = 120, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 };
     char endpoint[160], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    cr_assert_eq(db_exec(t.conn, "BEGIN", NULL, 0, NULL), 0);
+    th_db *t = fx_db(DB_SQLITE);
+    cr_assert_eq(db_exec(t->conn, "BEGIN", NULL, 0, NULL), 0);
     for (int i = 0; i < 105; i++) {
         char id[16];
         snprintf(id, sizeof id, "u%03d", i);
-        session(t.conn, id);
+        session(t->conn, id);
     }
-    cr_assert_eq(db_exec(t.conn, "COMMIT", NULL, 0, NULL), 0);
-    th_otlp_start(&rx, 200, 0);
-    write_jobs(&s, &t, "", "  many:\n    steps:\n"
-               "      - plugin: sql\n        name: stale\n        options:\n"
-               "          table: user_sessions\n          key: user_id\n"
-               "          where: \"contact_status = 'ACTIVE'\"\n"
-               "          set: \"contact_status = 'STALE'\"\n          batch_size: 1\n"
-               "          result: staleContacts\n");
+    cr_assert_eq(db_exec(t->conn, "COMMIT", NULL, 0, NULL), 0);
+    th_otlp *rx = fx_otlp(200, 0);
+    svc *s = write_jobs("", "  many:\n    steps:\n"
+                        "      - plugin: sql\n        name: stale\n        options:\n"
+                        "          table: user_sessions\n          key: user_id\n"
+                        "          where: \"contact_status = 'ACTIVE'\"\n"
+                        "          set: \"contact_status = 'STALE'\"\n          batch_size: 1\n"
+                        "          result: staleContacts\n");
     snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
-             th_otlp_url(&rx));
+             th_otlp_url(rx));
     const char *const env[] = { endpoint, NULL };
-    const char *const args[] = { "run", "--once", "--json", "-c", s.yaml, NULL };
+    const char *const args[] = { "run", "--once", "--json", "-c", s->yaml, NULL };
     int rc = th_run_cli(args, env, &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     json_t *result = json_loads(out, 0, NULL);
     const char *tid = json_string_value(json_object_get(result, "traceId"));
     cr_assert_not_null(tid, "%s", out);
     cr_assert_eq(json_integer_value(json_object_get(result, "rowsChanged")), 105, "%s", out);
-    json_t *spans = th_otlp_spans(&rx, NULL);
+    json_t *spans = th_otlp_spans(rx, NULL);
     th_otlp_check_tree(spans, tid, NULL);
     /* The run, the step, 100 chunks, one summary. */
     cr_assert_eq(json_array_size(spans), 1 + 1 + 100 + 1, "%zu spans", json_array_size(spans));
@@ -440,9 +435,6 @@ Test(trace_service, past_100_chunks_the_rest_is_one_summary_span, .timeout = 120
     json_decref(result);
     free(out);
     free(err);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -450,35 +442,32 @@ Test(trace_service, past_100_chunks_the_rest_is_one_summary_span, .timeout = 120
  * about (by key, never quoting the URL, which may hold a token) and the traces keep going
  * where they went; tracing.link, read per request, follows the file at once.
  */
-Test(trace_service, a_reload_keeps_the_exporter_and_follows_the_link, .timeout = 120)
+Test(trace_service, a_reload_keeps_the_exporter_and_follows_the_link, .timeout = 120, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 }, other = { 0 };
     char top[512];
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&rx, 200, 0);
-    th_otlp_start(&other, 200, 0);
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
+    th_otlp *other = fx_otlp(200, 0);
     const char *jobs = "  tick:\n    schedule: { every: 1s }\n    steps:\n"
                        "      - plugin: fixture\n";
-    snprintf(top, sizeof top, "tracing:\n  endpoint: %s\n", th_otlp_url(&rx));
-    write_jobs(&s, &t, top, jobs);
-    svc_start(&s, NULL);
-    cr_assert(th_otlp_wait(&rx, 1, 30000), "no export; log:\n%s", th_read(s.errlog));
+    snprintf(top, sizeof top, "tracing:\n  endpoint: %s\n", th_otlp_url(rx));
+    svc *s = write_jobs(top, jobs);
+    svc_start(s, NULL);
+    cr_assert(th_otlp_wait(rx, 1, 30000), "no export; log:\n%s", th_read(s->errlog));
     snprintf(top, sizeof top, "tracing:\n  endpoint: http://u:RELOAD-TOKEN-5150@127.0.0.1:%d"
-             "/v1/traces\n  link: \"" LINK "{traceId}\"\n", other.port);
-    rewrite_jobs(&s, top, jobs);
-    kill(s.pid, SIGHUP);
+             "/v1/traces\n  link: \"" LINK "{traceId}\"\n", other->port);
+    rewrite_jobs(s, top, jobs);
+    kill(s->pid, SIGHUP);
     for (int64_t end = mono_ms() + 15000;
-         !th_file_contains(s.errlog, "reload: tracing.endpoint changed"); sleep_ms(50))
-        cr_assert_lt(mono_ms(), end, "no warning; log:\n%s", th_read(s.errlog));
-    int before = th_otlp_count(&rx);
-    cr_assert_gt(th_otlp_wait(&rx, before + 2, 30000), before + 1,
+         !th_file_contains(s->errlog, "reload: tracing.endpoint changed"); sleep_ms(50))
+        cr_assert_lt(mono_ms(), end, "no warning; log:\n%s", th_read(s->errlog));
+    int before = th_otlp_count(rx);
+    cr_assert_gt(th_otlp_wait(rx, before + 2, 30000), before + 1,
                  "the traces stopped after the reload");
-    cr_assert_eq(th_otlp_count(&other), 0, "the reload moved the exporter");
+    cr_assert_eq(th_otlp_count(other), 0, "the reload moved the exporter");
     /* The link follows the file in force: the newest run's detail has it. */
     for (int64_t end = mono_ms() + 15000;; sleep_ms(100)) {
-        json_t *page = wait_for(&s, "/v1/reconciliation/history?limit=1", 200, 10000);
+        json_t *page = wait_for(s, "/v1/reconciliation/history?limit=1", 200, 10000);
         json_t *run = json_array_get(json_object_get(page, "runs"), 0);
         const char *url = json_string_value(json_object_get(run, "traceUrl"));
         int ok = url && strncmp(url, LINK, strlen(LINK)) == 0;
@@ -487,37 +476,24 @@ Test(trace_service, a_reload_keeps_the_exporter_and_follows_the_link, .timeout =
             break;
         cr_assert_lt(mono_ms(), end, "no traceUrl after the reload");
     }
-    svc_term(&s);
-    cr_assert_eq(th_file_contains(s.errlog, "RELOAD-TOKEN"), 0, "the endpoint's token logged");
-    th_otlp_stop(&other);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
+    cr_assert_eq(th_file_contains(s->errlog, "RELOAD-TOKEN"), 0, "the endpoint's token logged");
 }
 
 /* A slot skipped while the job is paused is a trace of one span: status skipped, no steps. */
-Test(trace_service, a_paused_slot_is_a_skipped_trace, .timeout = 90)
+Test(trace_service, a_paused_slot_is_a_skipped_trace, .timeout = 90, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    th_otlp rx = { 0 };
-    char endpoint[160];
-    migrated(DB_SQLITE, &t);
-    th_otlp_start(&rx, 200, 0);
-    write_jobs(&s, &t, "", "  tick:\n    schedule: { every: 1s }\n    steps:\n"
-                           "      - plugin: fixture\n");
-    snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%s",
-             th_otlp_url(&rx));
-    const char *const env[] = { endpoint, NULL };
-    svc_start(&s, env);
-    json_t *st = wait_for(&s, "/v1/service/state", 200, 15000);
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
+    svc *s = tick_traced_to(rx);
+    json_t *st = wait_for(s, "/v1/service/state", 200, 15000);
     json_decref(st);
     th_response pr;
-    cr_assert_eq(th_http(s.port, "POST", "/v1/jobs/tick/pause", NULL, NULL, &pr), 0);
+    cr_assert_eq(th_http(s->port, "POST", "/v1/jobs/tick/pause", NULL, NULL, &pr), 0);
     cr_assert_lt(pr.status, 300, "%d %s", pr.status, pr.body);
     th_response_free(&pr);
     for (int64_t end = mono_ms() + 30000, found = 0; !found; sleep_ms(50)) {
-        json_t *all = th_otlp_count(&rx) ? th_otlp_spans(&rx, NULL) : json_array(), *sp;
+        json_t *all = th_otlp_count(rx) ? th_otlp_spans(rx, NULL) : json_array(), *sp;
         size_t i;
         json_array_foreach(all, i, sp) {
             json_t *status = th_otlp_attr(sp, "reconciler.status");
@@ -535,10 +511,7 @@ Test(trace_service, a_paused_slot_is_a_skipped_trace, .timeout = 90)
             found = 1;
         }
         json_decref(all);
-        cr_assert(found || mono_ms() < end, "no skipped trace; log:\n%s", th_read(s.errlog));
+        cr_assert(found || mono_ms() < end, "no skipped trace; log:\n%s", th_read(s->errlog));
     }
-    svc_term(&s);
-    th_otlp_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }

@@ -12,219 +12,30 @@
 #include "helpers.h"
 #include "service/webhook.h"
 #include "service/webhook_payload.h"
+#include "th_fixture.h"
 #include "th_http.h"
+#include "th_otlp.h"
 #include "th_svc.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------ the receiver */
-
-#define RX_MAX 32
-
-typedef struct rx_req {
-    char *head; /* request line and headers */
-    char *body;
-} rx_req;
-
-typedef struct receiver {
-    int fd, port;
-    volatile int stop;
-    int status;   /* the answer's status */
-    int hang_ms;  /* > 0: read the request, then answer nothing for this long */
-    pthread_t th;
-    pthread_t conns[RX_MAX];
-    int n_conns;
-    pthread_mutex_t mu;
-    rx_req reqs[RX_MAX];
-    int n;
-} receiver;
-
-typedef struct rx_conn {
-    receiver *rx;
-    int fd;
-} rx_conn;
-
-/* Read one request (headers, then Content-Length bytes) within 5 s; 0 or -1. */
-static int read_request(int fd, char **head, char **body)
-{
-    size_t cap = 1 << 16, len = 0;
-    char *buf = calloc(1, cap + 1), *end = NULL;
-    long want = -1;
-    while (buf) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 5000) <= 0)
-            break;
-        ssize_t got = read(fd, buf + len, cap - len);
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        buf[len] = '\0';
-        if (!end && (end = strstr(buf, "\r\n\r\n"))) {
-            const char *cl = strcasestr(buf, "\r\nContent-Length:");
-            want = cl ? strtol(cl + 17, NULL, 10) : 0;
-        }
-        if (end && (long)(len - (size_t)(end + 4 - buf)) >= want) {
-            *head = strndup(buf, (size_t)(end - buf));
-            *body = strndup(end + 4, (size_t)want);
-            free(buf);
-            return 0;
-        }
-    }
-    free(buf);
-    return -1;
-}
-
-static void *rx_serve(void *arg)
-{
-    rx_conn *c = arg;
-    receiver *rx = c->rx;
-    char *head = NULL, *body = NULL;
-    if (read_request(c->fd, &head, &body) == 0) {
-        pthread_mutex_lock(&rx->mu);
-        if (rx->n < RX_MAX) {
-            rx->reqs[rx->n].head = head;
-            rx->reqs[rx->n++].body = body;
-            head = body = NULL;
-        }
-        pthread_mutex_unlock(&rx->mu);
-        free(head);
-        free(body);
-        if (rx->hang_ms) {
-            for (int waited = 0; waited < rx->hang_ms && !rx->stop; waited += 20)
-                usleep(20000);
-        } else {
-            char resp[160];
-            int n = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n"
-                             "Connection: close\r\n\r\nok", rx->status);
-            (void)!write(c->fd, resp, (size_t)n);
-        }
-    }
-    close(c->fd);
-    free(c);
-    return NULL;
-}
-
-static void *rx_accept(void *arg)
-{
-    receiver *rx = arg;
-    while (!rx->stop) {
-        struct pollfd p = { .fd = rx->fd, .events = POLLIN };
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int fd = accept(rx->fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        rx_conn *c = malloc(sizeof *c);
-        c->rx = rx;
-        c->fd = fd;
-        if (rx->n_conns < RX_MAX && pthread_create(&rx->conns[rx->n_conns], NULL, rx_serve, c) == 0)
-            rx->n_conns++;
-        else {
-            close(fd);
-            free(c);
-        }
-    }
-    return NULL;
-}
-
-/* A receiver on a free loopback port (bound to port 0) answering status. */
-static void rx_start(receiver *rx, int status, int hang_ms)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
-    socklen_t alen = sizeof a;
-    int one = 1;
-    memset(rx, 0, sizeof *rx);
-    rx->status = status;
-    rx->hang_ms = hang_ms;
-    pthread_mutex_init(&rx->mu, NULL);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rx->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(rx->fd, 0);
-    setsockopt(rx->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    cr_assert_eq(bind(rx->fd, (struct sockaddr *)&a, sizeof a), 0, "%s", strerror(errno));
-    cr_assert_eq(listen(rx->fd, 16), 0);
-    cr_assert_eq(getsockname(rx->fd, (struct sockaddr *)&a, &alen), 0);
-    rx->port = ntohs(a.sin_port);
-    cr_assert_eq(pthread_create(&rx->th, NULL, rx_accept, rx), 0);
-}
-
-static void rx_stop(receiver *rx)
-{
-    rx->stop = 1;
-    pthread_join(rx->th, NULL);
-    for (int i = 0; i < rx->n_conns; i++)
-        pthread_join(rx->conns[i], NULL);
-    close(rx->fd);
-    for (int i = 0; i < rx->n; i++) {
-        free(rx->reqs[i].head);
-        free(rx->reqs[i].body);
-    }
-    pthread_mutex_destroy(&rx->mu);
-}
-
-static int rx_count(receiver *rx)
-{
-    pthread_mutex_lock(&rx->mu);
-    int n = rx->n;
-    pthread_mutex_unlock(&rx->mu);
-    return n;
-}
-
-/* Wait up to ms for n requests; the count. */
-static int rx_wait(receiver *rx, int n, int ms)
-{
-    int64_t end = mono_ms() + ms;
-    while (rx_count(rx) < n && mono_ms() < end)
-        sleep_ms(20);
-    return rx_count(rx);
-}
-
-/* Request i's header value (malloc'd), or NULL. */
-static char *rx_header(receiver *rx, int i, const char *name)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\r\n%s:", name);
-    pthread_mutex_lock(&rx->mu);
-    const char *p = strcasestr(rx->reqs[i].head, pat);
-    char *v = NULL;
-    if (p) {
-        p += strlen(pat);
-        p += strspn(p, " ");
-        v = strndup(p, strcspn(p, "\r\n"));
-    }
-    pthread_mutex_unlock(&rx->mu);
-    return v;
-}
-
-static json_t *rx_body(receiver *rx, int i)
-{
-    json_error_t e;
-    pthread_mutex_lock(&rx->mu);
-    json_t *j = json_loads(rx->reqs[i].body, 0, &e);
-    cr_assert_not_null(j, "body %d is not JSON (%s): %s", i, e.text, rx->reqs[i].body);
-    pthread_mutex_unlock(&rx->mu);
-    return j;
-}
+/* ------------------------------------------------------------ the receiver (th_otlp) */
 
 /* A receiver would verify this way: t=<unix>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>, recent. */
-static void check_signature(receiver *rx, int i, const char *key)
+static void check_signature(th_otlp *rx, int i, const char *key)
 {
-    char *sig = rx_header(rx, i, "X-Reconciler-Signature");
+    char *sig = th_otlp_header(rx, i, "X-Reconciler-Signature");
     long long t;
     char hex[65], *msg = NULL, want[65];
     unsigned char mac[EVP_MAX_MD_SIZE];
@@ -233,7 +44,7 @@ static void check_signature(receiver *rx, int i, const char *key)
     cr_assert_eq(sscanf(sig, "t=%lld,v1=%64[0-9a-f]", &t, hex), 2, "signature '%s'", sig);
     cr_assert_lt(llabs(t - (long long)time(NULL)), 60, "signature time %lld is not now", t);
     pthread_mutex_lock(&rx->mu);
-    cr_assert_neq(asprintf(&msg, "%lld.%s", t, rx->reqs[i].body), -1);
+    cr_assert_neq(asprintf(&msg, "%lld.%s", t, rx->bodies[i]), -1);
     pthread_mutex_unlock(&rx->mu);
     cr_assert_not_null(HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)msg,
                             strlen(msg), mac, &len));
@@ -334,6 +145,15 @@ static json_t *parse_text(const char *text)
     return j;
 }
 
+/* The history row of the run that out (a `run --once --json` result) reports (new ref). */
+static json_t *run_of(svc *s, const char *out)
+{
+    json_t *result = parse_text(out);
+    json_t *run = history_run(s, json_integer_value(json_object_get(result, "runId")));
+    json_decref(result);
+    return run;
+}
+
 /* ------------------------------------------------------------ events */
 
 Test(webhook, events_of_a_run)
@@ -375,38 +195,36 @@ Test(webhook, events_of_a_run)
  * secret_env, with the header from the environment; the exit code is the
  * run's (1); history records the delivery; no secret in the log or history.
  */
-Test(webhook, once_failed_signed_json, .timeout = 30)
+Test(webhook, once_failed_signed_json, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver rx;
     char notify[1024], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    rx_start(&rx, 200, 0);
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - url: http://hookuser:URLPASS@127.0.0.1:%d/hooks/PATHSECRET?token=QUERYSECRET\n"
              "    name: ops\n    secret_env: HOOK_KEY\n    headers: { Authorization: HOOK_AUTH }\n",
-             rx.port);
-    svc_setup(&s, &t, 1, notify, "", FAILING);
+             rx->port);
+    svc *s = fx_svc(notify, "", FAILING);
     const char *const env[] = { "HOOK_KEY=KEYSECRET", "HOOK_AUTH=Bearer TOKENSECRET", NULL };
 
-    int rc = once(&s, env, &out, &err);
+    int rc = once(s, env, &out, &err);
     cr_assert_eq(rc, 1, "a failed run exits 1 with or without webhooks: %d\n%s", rc, err);
     json_t *result = parse_text(out);
     int64_t id = json_integer_value(json_object_get(result, "runId"));
-    cr_assert_eq(rx_count(&rx), 1, "one POST: %d\n%s", rx_count(&rx), err);
+    cr_assert_eq(th_otlp_count(rx), 1, "one POST: %d\n%s", th_otlp_count(rx), err);
 
-    pthread_mutex_lock(&rx.mu);
-    cr_assert(strncmp(rx.reqs[0].head, "POST /hooks/PATHSECRET?token=QUERYSECRET ", 41) == 0,
-              "%s", rx.reqs[0].head);
-    pthread_mutex_unlock(&rx.mu);
-    check_signature(&rx, 0, "KEYSECRET");
-    char *auth = rx_header(&rx, 0, "Authorization"), *event = rx_header(&rx, 0, "X-Reconciler-Event");
-    char *ctype = rx_header(&rx, 0, "Content-Type");
+    pthread_mutex_lock(&rx->mu);
+    cr_assert(strncmp(rx->heads[0], "POST /hooks/PATHSECRET?token=QUERYSECRET ", 41) == 0,
+              "%s", rx->heads[0]);
+    pthread_mutex_unlock(&rx->mu);
+    check_signature(rx, 0, "KEYSECRET");
+    char *auth = th_otlp_header(rx, 0, "Authorization");
+    char *event = th_otlp_header(rx, 0, "X-Reconciler-Event");
+    char *ctype = th_otlp_header(rx, 0, "Content-Type");
     cr_assert_str_eq(auth, "Bearer TOKENSECRET");
     cr_assert_str_eq(event, "failed");
     cr_assert_str_eq(ctype, "application/json");
-    json_t *body = rx_body(&rx, 0);
+    json_t *body = th_otlp_body(rx, 0);
     cr_assert_str_eq(json_string_value(json_object_get(body, "event")), "failed");
     cr_assert_eq(json_integer_value(json_object_get(body, "runId")), id);
     cr_assert_str_eq(json_string_value(json_object_get(body, "status")), "failed");
@@ -418,20 +236,20 @@ Test(webhook, once_failed_signed_json, .timeout = 30)
                          json_object_get(body, "steps"), 0), "status")), "failed");
     cr_assert(json_is_null(json_object_get(body, "link")), "run --once has no API to link to");
 
-    json_t *run = history_run(&s, id);
+    json_t *run = history_run(s, id);
     check_note(run, "ops", "failed", "delivered", 200, 1);
     cr_assert_eq(json_array_size(json_object_get(run, "notifications")), 1);
 
     /* The log names the target by scheme://host:port/ only. */
     char shown[64];
-    snprintf(shown, sizeof shown, "http://127.0.0.1:%d/", rx.port);
+    snprintf(shown, sizeof shown, "http://127.0.0.1:%d/", rx->port);
     cr_assert(strstr(err, shown), "%s", err);
     static const char *const secrets[] = { "URLPASS", "PATHSECRET", "QUERYSECRET", "KEYSECRET",
                                            "TOKENSECRET", "hookuser" };
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
         cr_assert_null(strstr(err, secrets[i]), "%s in the log:\n%s", secrets[i], err);
         cr_assert_null(strstr(out, secrets[i]), "%s on stdout", secrets[i]);
-        cr_assert_eq(th_file_contains(s.hist, secrets[i]), 0, "%s in the history file",
+        cr_assert_eq(th_file_contains(s->hist, secrets[i]), 0, "%s in the history file",
                      secrets[i]);
     }
     free(auth);
@@ -442,9 +260,6 @@ Test(webhook, once_failed_signed_json, .timeout = 30)
     json_decref(result);
     free(out);
     free(err);
-    rx_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -452,47 +267,44 @@ Test(webhook, once_failed_signed_json, .timeout = 30)
  * once, then nothing; a target on [success] hears both good runs as
  * "success". A dry run in between changes nothing.
  */
-Test(webhook, once_recovered_fires_once, .timeout = 40)
+Test(webhook, once_recovered_fires_once, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver def, all;
     char notify[1024], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    rx_start(&def, 200, 0);
-    rx_start(&all, 200, 0);
+    fx_db(DB_SQLITE);
+    th_otlp *def = fx_otlp(200, 0);
+    th_otlp *all = fx_otlp(200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - url: http://127.0.0.1:%d/\n    name: pager\n"
              "  - url: http://127.0.0.1:%d/\n    name: log\n    on: success\n",
-             def.port, all.port);
-    svc_setup(&s, &t, 1, notify, "", FAILING);
+             def->port, all->port);
+    svc *s = fx_svc(notify, "", FAILING);
 
-    cr_assert_eq(once(&s, no_env, &out, &err), 1, "%s", err);
+    cr_assert_eq(once(s, no_env, &out, &err), 1, "%s", err);
     free(out);
     free(err);
-    mend(s.yaml);
-    const char *const dry[] = { "run", "--once", "--dry-run", "-c", s.yaml, NULL };
+    mend(s->yaml);
+    const char *const dry[] = { "run", "--once", "--dry-run", "-c", s->yaml, NULL };
     cr_assert_eq(th_run_cli(dry, NULL, &out, &err), 0, "%s", err);
     free(out);
     free(err);
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(once(&s, no_env, &out, &err), 0, "%s", err);
+        cr_assert_eq(once(s, no_env, &out, &err), 0, "%s", err);
         free(out);
         free(err);
     }
-    cr_assert_eq(rx_count(&def), 2, "pager: %d requests", rx_count(&def));
-    json_t *b0 = rx_body(&def, 0), *b1 = rx_body(&def, 1);
+    cr_assert_eq(th_otlp_count(def), 2, "pager: %d requests", th_otlp_count(def));
+    json_t *b0 = th_otlp_body(def, 0), *b1 = th_otlp_body(def, 1);
     cr_assert_str_eq(json_string_value(json_object_get(b0, "event")), "failed");
     cr_assert_str_eq(json_string_value(json_object_get(b1, "event")), "recovered");
     cr_assert_str_eq(json_string_value(json_object_get(b1, "status")), "success");
-    cr_assert_eq(rx_count(&all), 2, "log: %d requests", rx_count(&all));
+    cr_assert_eq(th_otlp_count(all), 2, "log: %d requests", th_otlp_count(all));
     for (int i = 0; i < 2; i++) {
-        json_t *b = rx_body(&all, i);
+        json_t *b = th_otlp_body(all, i);
         cr_assert_str_eq(json_string_value(json_object_get(b, "event")), "success");
         json_decref(b);
     }
     /* History: run 1 failed (pager), 2 dry (none), 3 recovered + success, 4 success. */
-    json_t *r3 = history_run(&s, 3), *r4 = history_run(&s, 4), *r2 = history_run(&s, 2);
+    json_t *r3 = history_run(s, 3), *r4 = history_run(s, 4), *r2 = history_run(s, 2);
     cr_assert_eq(json_array_size(json_object_get(r2, "notifications")), 0);
     cr_assert_eq(json_array_size(json_object_get(r3, "notifications")), 2, "%s", json_dumps(r3, 0));
     cr_assert_eq(json_array_size(json_object_get(r4, "notifications")), 1, "%s", json_dumps(r4, 0));
@@ -502,10 +314,6 @@ Test(webhook, once_recovered_fires_once, .timeout = 40)
     json_decref(r2);
     json_decref(r3);
     json_decref(r4);
-    rx_stop(&def);
-    rx_stop(&all);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -513,16 +321,13 @@ Test(webhook, once_recovered_fires_once, .timeout = 40)
  * past the timeout, or are not there: the run succeeds and exits 0 all the
  * same, its own duration unaffected, and history records each outcome.
  */
-Test(webhook, once_receivers_that_fail, .timeout = 40)
+Test(webhook, once_receivers_that_fail, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver e500, e404, hang;
     char notify[2048], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    rx_start(&e500, 500, 0);
-    rx_start(&e404, 404, 0);
-    rx_start(&hang, 200, 4000);
+    fx_db(DB_SQLITE);
+    th_otlp *e500 = fx_otlp(500, 0);
+    th_otlp *e404 = fx_otlp(404, 0);
+    th_otlp *hang = fx_otlp(200, 4000);
     int dead = closed_port();
     snprintf(notify, sizeof notify,
              "notify:\n"
@@ -530,11 +335,11 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
              "  - { url: \"http://127.0.0.1:%d/\", name: e404, on: success, retries: 2, backoff: 100ms }\n"
              "  - { url: \"http://127.0.0.1:%d/\", name: hang, on: success, retries: 1, backoff: 100ms, timeout: 1s }\n"
              "  - { url: \"http://127.0.0.1:%d/\", name: dead, on: success, retries: 1, backoff: 100ms }\n",
-             e500.port, e404.port, hang.port, dead);
-    svc_setup(&s, &t, 1, notify, "", GOOD);
+             e500->port, e404->port, hang->port, dead);
+    svc *s = fx_svc(notify, "", GOOD);
 
     int64_t t0 = mono_ms();
-    int rc = once(&s, no_env, &out, &err);
+    int rc = once(s, no_env, &out, &err);
     int64_t took = mono_ms() - t0;
     cr_assert_eq(rc, 0, "a good run exits 0 whatever its receivers do: %d\n%s", rc, err);
     json_t *result = parse_text(out);
@@ -543,11 +348,13 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
     cr_assert_lt(json_integer_value(json_object_get(result, "durationMs")), 1900, "%s", out);
     /* Bounded: within run --once's 10 s budget, with room for a loaded machine. */
     cr_assert_lt(took, WEBHOOK_ONCE_BUDGET_MS + 5000, "run --once took %lld ms", (long long)took);
-    cr_assert_eq(rx_count(&e500), 3, "500: first try + 2 retries, got %d", rx_count(&e500));
-    cr_assert_eq(rx_count(&e404), 1, "404 is not retried, got %d", rx_count(&e404));
-    cr_assert_eq(rx_wait(&hang, 2, 2000), 2, "hang: first try + 1 retry, got %d", rx_count(&hang));
+    cr_assert_eq(th_otlp_count(e500), 3, "500: first try + 2 retries, got %d",
+                 th_otlp_count(e500));
+    cr_assert_eq(th_otlp_count(e404), 1, "404 is not retried, got %d", th_otlp_count(e404));
+    cr_assert_eq(th_otlp_wait(hang, 2, 2000), 2, "hang: first try + 1 retry, got %d",
+                 th_otlp_count(hang));
 
-    json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
+    json_t *run = history_run(s, json_integer_value(json_object_get(result, "runId")));
     json_t *notes = json_object_get(run, "notifications");
     cr_assert_eq(json_array_size(notes), 4, "%s", json_dumps(run, 0));
     check_note(run, "e500", "success", "failed", 500, 3);
@@ -561,11 +368,6 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
     json_decref(result);
     free(out);
     free(err);
-    rx_stop(&e500);
-    rx_stop(&e404);
-    rx_stop(&hang);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
@@ -573,126 +375,100 @@ Test(webhook, once_receivers_that_fail, .timeout = 40)
  * `run --once` gives up at its budget (10 s), records why, and exits with
  * the run's code.
  */
-Test(webhook, once_bounded_total_time, .timeout = 40)
+Test(webhook, once_bounded_total_time, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver hang;
     char notify[512], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    rx_start(&hang, 200, 60000);
+    fx_db(DB_SQLITE);
+    th_otlp *hang = fx_otlp(200, 60000);
     snprintf(notify, sizeof notify, "notify:\n  - url: http://127.0.0.1:%d/\n    name: stuck\n"
-             "    timeout: 5s\n    retries: 10\n    backoff: 100ms\n", hang.port);
-    svc_setup(&s, &t, 1, notify, "", FAILING);
+             "    timeout: 5s\n    retries: 10\n    backoff: 100ms\n", hang->port);
+    svc *s = fx_svc(notify, "", FAILING);
     int64_t t0 = mono_ms();
-    int rc = once(&s, no_env, &out, &err);
+    int rc = once(s, no_env, &out, &err);
     int64_t took = mono_ms() - t0;
     cr_assert_eq(rc, 1, "the failed run's exit code, got %d:\n%s", rc, err);
     /* It tried until its budget, and no longer (11 attempts of 5 s would be a minute). */
     cr_assert_geq(took, WEBHOOK_ONCE_BUDGET_MS - 1000, "gave up after %lld ms", (long long)took);
     cr_assert_lt(took, WEBHOOK_ONCE_BUDGET_MS + 8000, "run --once took %lld ms", (long long)took);
-    json_t *result = parse_text(out);
-    json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
+    json_t *run = run_of(s, out);
     json_t *n = note_of(run, "stuck");
     cr_assert_str_eq(json_string_value(json_object_get(n, "status")), "failed");
     cr_assert_eq(json_integer_value(json_object_get(n, "attempts")), 2, "%s", json_dumps(n, 0));
     cr_assert(strstr(json_string_value(json_object_get(n, "error")), "out of time"), "%s",
               json_dumps(n, 0));
     json_decref(run);
-    json_decref(result);
     free(out);
     free(err);
-    rx_stop(&hang);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* SIGTERM while a receiver hangs: run --once stops delivering at once, with the run's exit code. */
-Test(webhook, once_sigterm_while_delivering, .timeout = 30)
+Test(webhook, once_sigterm_while_delivering, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver hang;
     char notify[512], *outp;
-    migrated(DB_SQLITE, &t);
-    rx_start(&hang, 200, 20000);
+    fx_db(DB_SQLITE);
+    th_otlp *hang = fx_otlp(200, 20000);
     snprintf(notify, sizeof notify, "notify:\n  - url: http://127.0.0.1:%d/\n    name: slow\n"
-             "    timeout: 30s\n", hang.port);
-    svc_setup(&s, &t, 1, notify, "", FAILING);
+             "    timeout: 30s\n", hang->port);
+    svc *s = fx_svc(notify, "", FAILING);
     outp = th_path(th_tmpdir(), "once.json");
-    s.pid = spawn(&s, NULL, outp);
-    cr_assert_eq(rx_wait(&hang, 1, 10000), 1, "no delivery:\n%s", th_read(s.errlog));
+    s->pid = spawn(s, NULL, outp);
+    cr_assert_eq(th_otlp_wait(hang, 1, 10000), 1, "no delivery:\n%s", th_read(s->errlog));
     int64_t t0 = mono_ms();
-    kill(s.pid, SIGTERM);
-    int rc = svc_wait_exit(&s, 5000);
-    cr_assert_eq(rc, 1, "the failed run's exit code, got %d:\n%s", rc, th_read(s.errlog));
+    kill(s->pid, SIGTERM);
+    int rc = svc_wait_exit(s, 5000);
+    cr_assert_eq(rc, 1, "the failed run's exit code, got %d:\n%s", rc, th_read(s->errlog));
     cr_assert_lt(mono_ms() - t0, 4000);
     char *out = th_read(outp);
-    json_t *result = parse_text(out);
-    json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
+    json_t *run = run_of(s, out);
     check_note(run, "slow", "failed", "failed", 0, 1);
     json_decref(run);
-    json_decref(result);
     free(out);
     free(outp);
-    rx_stop(&hang);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A secret_env or header variable that is not set: nothing is sent (never unsigned), recorded. */
-Test(webhook, once_missing_variable_sends_nothing, .timeout = 30)
+Test(webhook, once_missing_variable_sends_nothing, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver rx;
     char notify[512], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    rx_start(&rx, 200, 0);
+    fx_db(DB_SQLITE);
+    th_otlp *rx = fx_otlp(200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - { url: \"http://127.0.0.1:%d/\", name: signed, secret_env: NO_SUCH_KEY }\n"
              "  - { url: \"http://127.0.0.1:%d/\", name: bearer, headers: { Authorization: NO_SUCH_AUTH } }\n",
-             rx.port, rx.port);
-    svc_setup(&s, &t, 1, notify, "", FAILING);
-    cr_assert_eq(once(&s, no_env, &out, &err), 1, "%s", err);
-    cr_assert_eq(rx_count(&rx), 0, "sent without its secret");
-    json_t *result = parse_text(out);
-    json_t *run = history_run(&s, json_integer_value(json_object_get(result, "runId")));
+             rx->port, rx->port);
+    svc *s = fx_svc(notify, "", FAILING);
+    cr_assert_eq(once(s, no_env, &out, &err), 1, "%s", err);
+    cr_assert_eq(th_otlp_count(rx), 0, "sent without its secret");
+    json_t *run = run_of(s, out);
     check_note(run, "signed", "failed", "failed", 0, 0);
     check_note(run, "bearer", "failed", "failed", 0, 0);
     cr_assert(strstr(json_string_value(json_object_get(note_of(run, "signed"), "error")),
                      "NO_SUCH_KEY"), "%s", json_dumps(run, 0));
     json_decref(run);
-    json_decref(result);
     free(out);
     free(err);
-    rx_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* ------------------------------------------------------------ formats */
 
 /* Slack and Discord bodies; Discord's is at most 2,000 characters and pings nobody. */
-Test(webhook, chat_formats, .timeout = 30)
+Test(webhook, chat_formats, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver slack, discord;
     char notify[1024], *out = NULL, *err = NULL;
-    migrated(DB_SQLITE, &t);
-    rx_start(&slack, 200, 0);
-    rx_start(&discord, 200, 0);
+    fx_db(DB_SQLITE);
+    th_otlp *slack = fx_otlp(200, 0);
+    th_otlp *discord = fx_otlp(200, 0);
     snprintf(notify, sizeof notify,
              "notify:\n  - { url: \"http://127.0.0.1:%d/\", format: slack }\n"
-             "  - { url: \"http://127.0.0.1:%d/\", format: discord }\n", slack.port, discord.port);
+             "  - { url: \"http://127.0.0.1:%d/\", format: discord }\n", slack->port,
+             discord->port);
     /* A 5,000-byte error with multi-byte characters: Discord's body must be cut, cleanly. */
-    svc_setup(&s, &t, 1, notify, "", "  - plugin: fixture\n    options: { fail_text: long }\n");
-    cr_assert_eq(once(&s, no_env, &out, &err), 1, "%s", err);
-    cr_assert_eq(rx_count(&slack), 1);
-    cr_assert_eq(rx_count(&discord), 1);
+    svc *s = fx_svc(notify, "", "  - plugin: fixture\n    options: { fail_text: long }\n");
+    cr_assert_eq(once(s, no_env, &out, &err), 1, "%s", err);
+    cr_assert_eq(th_otlp_count(slack), 1);
+    cr_assert_eq(th_otlp_count(discord), 1);
 
-    json_t *sb = rx_body(&slack, 0), *dc = rx_body(&discord, 0);
+    json_t *sb = th_otlp_body(slack, 0), *dc = th_otlp_body(discord, 0);
     const char *text = json_string_value(json_object_get(sb, "text"));
     cr_assert_not_null(text, "%s", json_dumps(sb, 0));
     cr_assert(strstr(text, "a run failed") && strstr(text, "fixture"), "%s", text);
@@ -708,10 +484,6 @@ Test(webhook, chat_formats, .timeout = 30)
     json_decref(dc);
     free(out);
     free(err);
-    rx_stop(&slack);
-    rx_stop(&discord);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* Slack would read "<!channel>" in an error as a ping of everyone: escaped, as Slack asks. */
@@ -839,65 +611,62 @@ static void wait_log_line(svc *s, const char *needle, int ms)
  * is mended, the API's run JSON and /metrics show the deliveries, and
  * SIGTERM still exits 0 within 5 s while a delivery hangs.
  */
-Test(webhook, service_delivers_from_its_thread, .timeout = 60)
+Test(webhook, service_delivers_from_its_thread, .timeout = 60, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver ok, hang;
     char notify[1024];
-    migrated(DB_SQLITE, &t);
-    rx_start(&ok, 200, 0);
-    rx_start(&hang, 200, 30000);
+    fx_db(DB_SQLITE);
+    th_otlp *ok = fx_otlp(200, 0);
+    th_otlp *hang = fx_otlp(200, 30000);
     snprintf(notify, sizeof notify,
              "schedule:\n  interval: 1h\nnotify:\n"
              "  - url: http://127.0.0.1:%d/svc/PATHSECRET?k=QUERYSECRET\n    name: ops\n"
              "    secret_env: HOOK_KEY\n"
              "  - url: http://127.0.0.1:%d/\n    name: slow\n    on: [failed, success]\n"
-             "    timeout: 20s\n    retries: 0\n", ok.port, hang.port);
-    svc_setup(&s, &t, 1, notify, "", FAILING);
+             "    timeout: 20s\n    retries: 0\n", ok->port, hang->port);
+    svc *s = fx_svc(notify, "", FAILING);
     const char *const env[] = { "HOOK_KEY=svc-key", NULL };
-    svc_start(&s, env);
+    svc_start(s, env);
 
     /* Startup run 1 failed: told, signed, with a link to it. */
-    cr_assert_eq(rx_wait(&ok, 1, 10000), 1, "no alert:\n%s", th_read(s.errlog));
-    check_signature(&ok, 0, "svc-key");
-    json_t *b = rx_body(&ok, 0);
+    cr_assert_eq(th_otlp_wait(ok, 1, 10000), 1, "no alert:\n%s", th_read(s->errlog));
+    check_signature(ok, 0, "svc-key");
+    json_t *b = th_otlp_body(ok, 0);
     char link[128];
-    snprintf(link, sizeof link, "http://127.0.0.1:%d/v1/reconciliation/runs/1", s.port);
+    snprintf(link, sizeof link, "http://127.0.0.1:%d/v1/reconciliation/runs/1", s->port);
     cr_assert_str_eq(json_string_value(json_object_get(b, "link")), link);
     cr_assert_str_eq(json_string_value(json_object_get(b, "event")), "failed");
     json_decref(b);
-    json_t *run = wait_notes(&s, 1, 1, 5000);
+    json_t *run = wait_notes(s, 1, 1, 5000);
     check_note(run, "ops", "failed", "delivered", 200, 1);
     json_decref(run);
-    cr_assert_eq(rx_wait(&hang, 1, 5000), 1, "the slow target got nothing");
+    cr_assert_eq(th_otlp_wait(hang, 1, 5000), 1, "the slow target got nothing");
 
     /* Mended; two manual runs go through while "slow" still hangs on run 1's alert. */
-    mend(s.yaml);
-    kill(s.pid, SIGHUP);
-    wait_log_line(&s, "1 step in force", 5000);
+    mend(s->yaml);
+    kill(s->pid, SIGHUP);
+    wait_log_line(s, "1 step in force", 5000);
     for (int i = 0; i < 2; i++) {
         int64_t t0 = mono_ms();
-        int64_t id = post_run(&s, "", 202);
-        json_t *r = wait_run(&s, id, 10000);
+        int64_t id = post_run(s, "", 202);
+        json_t *r = wait_run(s, id, 10000);
         cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "success");
         /* The hanging receiver (20 s) did not hold the run up. */
         cr_assert_lt(mono_ms() - t0, 8000);
         json_decref(r);
     }
-    cr_assert_eq(rx_wait(&ok, 2, 5000), 2);
+    cr_assert_eq(th_otlp_wait(ok, 2, 5000), 2);
     sleep_ms(300);
-    cr_assert_eq(rx_count(&ok), 2, "recovered fired more than once");
-    b = rx_body(&ok, 1);
+    cr_assert_eq(th_otlp_count(ok), 2, "recovered fired more than once");
+    b = th_otlp_body(ok, 1);
     cr_assert_str_eq(json_string_value(json_object_get(b, "event")), "recovered");
     cr_assert_eq(json_integer_value(json_object_get(b, "runId")), 2);
     json_decref(b);
-    run = wait_notes(&s, 2, 1, 5000);
+    run = wait_notes(s, 2, 1, 5000);
     check_note(run, "ops", "recovered", "delivered", 200, 1);
     json_decref(run);
 
     th_response m;
-    cr_assert_eq(th_http(s.port, "GET", "/metrics", NULL, NULL, &m), 0);
+    cr_assert_eq(th_http(s->port, "GET", "/metrics", NULL, NULL, &m), 0);
     cr_assert(strstr(m.body, "# TYPE reconciler_notifications_total counter"), "%s", m.body);
     cr_assert(strstr(m.body, "reconciler_notifications_total{target=\"ops\",result=\"delivered\"} 2"),
               "%s", m.body);
@@ -906,64 +675,54 @@ Test(webhook, service_delivers_from_its_thread, .timeout = 60)
     th_response_free(&m);
 
     /* Exit 0 within 5 s though "slow" still hangs; what it had left is recorded. */
-    svc_term(&s);
-    json_t *r1 = history_run(&s, 1);
+    svc_term(s);
+    json_t *r1 = history_run(s, 1);
     json_t *notes = json_object_get(r1, "notifications");
     cr_assert_eq(json_array_size(notes), 2, "%s", json_dumps(r1, 0));
     check_note(r1, "slow", "failed", "failed", 0, 1);
-    json_t *r3 = history_run(&s, 3);
+    json_t *r3 = history_run(s, 3);
     check_note(r3, "slow", "success", "dropped", 0, 0);
     static const char *const secrets[] = { "svc-key", "PATHSECRET", "QUERYSECRET" };
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
-        cr_assert_eq(th_file_contains(s.errlog, secrets[i]), 0, "%s in the log", secrets[i]);
-        cr_assert_eq(th_file_contains(s.hist, secrets[i]), 0, "%s in the history", secrets[i]);
+        cr_assert_eq(th_file_contains(s->errlog, secrets[i]), 0, "%s in the log", secrets[i]);
+        cr_assert_eq(th_file_contains(s->hist, secrets[i]), 0, "%s in the history", secrets[i]);
     }
     json_decref(r1);
     json_decref(r3);
-    rx_stop(&ok);
-    rx_stop(&hang);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /*
  * skipped_too_long: another holder keeps the run lock; after 3 intervals of
  * skipped scheduled runs the target is told once, on a skipped run's record.
  */
-Test(webhook, service_skipped_too_long, .timeout = 40)
+Test(webhook, service_skipped_too_long, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    receiver rx;
     char notify[512];
-    migrated(DB_SQLITE, &t);
-    cr_assert_eq(db_exec(t.conn, "INSERT INTO reconciler_locks (name, holder, locked_at, "
+    th_db *t = fx_db(DB_SQLITE);
+    cr_assert_eq(db_exec(t->conn, "INSERT INTO reconciler_locks (name, holder, locked_at, "
                          "lock_until) VALUES ('reconciler', 'elsewhere:1:stuck', "
                          "strftime('%Y-%m-%d %H:%M:%f', 'now'), '2999-01-01 00:00:00.000')",
-                         NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
-    rx_start(&rx, 200, 0);
+                         NULL, 0, NULL), 0, "%s", db_errmsg(t->conn));
+    th_otlp *rx = fx_otlp(200, 0);
     snprintf(notify, sizeof notify,
              "schedule:\n  on_startup: false\n  interval: 1s\n  jitter: 0s\n"
              "notify:\n  - url: http://127.0.0.1:%d/\n    name: watch\n"
-             "    on: [skipped_too_long, failed]\n", rx.port);
-    svc_setup(&s, &t, 1, notify, "", GOOD);
+             "    on: [skipped_too_long, failed]\n", rx->port);
+    svc *s = fx_svc(notify, "", GOOD);
     int64_t t0 = mono_ms();
-    svc_start(&s, NULL);
-    cr_assert_eq(rx_wait(&rx, 1, 12000), 1, "not told:\n%s", th_read(s.errlog));
+    svc_start(s, NULL);
+    cr_assert_eq(th_otlp_wait(rx, 1, 12000), 1, "not told:\n%s", th_read(s->errlog));
     cr_assert_geq(mono_ms() - t0, 2500, "told before 3 intervals");
     sleep_ms(2500);
-    cr_assert_eq(rx_count(&rx), 1, "told more than once");
-    json_t *b = rx_body(&rx, 0);
+    cr_assert_eq(th_otlp_count(rx), 1, "told more than once");
+    json_t *b = th_otlp_body(rx, 0);
     cr_assert_str_eq(json_string_value(json_object_get(b, "event")), "skipped_too_long");
     cr_assert_str_eq(json_string_value(json_object_get(b, "status")), "skipped");
     cr_assert(strstr(json_string_value(json_object_get(b, "note")), "elsewhere:1:stuck"), "%s",
               json_dumps(b, 0));
-    json_t *run = wait_notes(&s, json_integer_value(json_object_get(b, "runId")), 1, 5000);
+    json_t *run = wait_notes(s, json_integer_value(json_object_get(b, "runId")), 1, 5000);
     check_note(run, "watch", "skipped_too_long", "delivered", 200, 1);
     json_decref(run);
     json_decref(b);
-    svc_term(&s);
-    rx_stop(&rx);
-    svc_free(&s);
-    th_db_destroy(&t);
+    svc_term(s);
 }

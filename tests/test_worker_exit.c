@@ -6,59 +6,33 @@
  * check that lets workers/leaking_plugin_runs fail.
  */
 #include "helpers.h"
+#include "th_fixture.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* `run --once --json` of r: the result (parsed); *err its stderr; the exit code in *rc. */
-static json_t *run_once_json(rig *r, int *rc, char **err)
+Test(worker_exit, unclean_exit_after_the_last_reply_is_said, .timeout = 30, SVC_FIXTURE)
 {
-    char *out = NULL;
-    const char *args[] = { "run", "--once", "--json", "-c", r->yaml, NULL };
-    *rc = th_run_cli(args, NULL, &out, err);
-    json_t *res = json_loads(out, 0, NULL);
-    cr_assert_not_null(res, "no result JSON (exit %d): %s\n%s", *rc, out, *err);
-    free(out);
-    return res;
-}
-
-static const char *step_status(json_t *res, size_t i)
-{
-    return json_string_value(json_object_get(json_array_get(json_object_get(res, "steps"), i),
-                                             "status"));
-}
-
-Test(worker_exit, unclean_exit_after_the_last_reply_is_said, .timeout = 30)
-{
-    rig r;
-    int rc;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins",
-           "  - plugin: misbehave\n    options: { how: exit3_at_end }\n  - plugin: fixture\n");
-    json_t *res = run_once_json(&r, &rc, &err);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_str_eq(step_status(res, 0), "ok");
-    cr_assert_str_eq(step_status(res, 1), "ok");
-    cr_assert(strstr(err, "step worker") && strstr(err, "exited with status 3 after its last step"),
-              "nothing said of the worker's exit 3:\n%s", err);
-    json_decref(res);
-    free(err);
-    rig_down(&r);
+    th_pipe *r = fx_pipe(DB_SQLITE, "tests/plugins", NULL, "",
+                         "  - plugin: misbehave\n    options: { how: exit3_at_end }\n"
+                         "  - plugin: fixture\n");
+    int rc = th_pipe_once(r);
+    cr_assert_eq(rc, 0, "%s", r->err);
+    cr_assert_str_eq(th_str(th_step(r->res, 0), "status"), "ok");
+    cr_assert_str_eq(th_str(th_step(r->res, 1), "status"), "ok");
+    cr_assert(strstr(r->err, "step worker") &&
+              strstr(r->err, "exited with status 3 after its last step"),
+              "nothing said of the worker's exit 3:\n%s", r->err);
 }
 
 /* The other side: a worker that ends cleanly is not mentioned. */
-Test(worker_exit, clean_exit_is_not_mentioned, .timeout = 30)
+Test(worker_exit, clean_exit_is_not_mentioned, .timeout = 30, SVC_FIXTURE)
 {
-    rig r;
-    int rc;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins",
-           "  - plugin: misbehave\n    options: { how: none }\n  - plugin: fixture\n");
-    json_t *res = run_once_json(&r, &rc, &err);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_null(strstr(err, "after its last step"), "%s", err);
-    json_decref(res);
-    free(err);
-    rig_down(&r);
+    th_pipe *r = fx_pipe(DB_SQLITE, "tests/plugins", NULL, "",
+                         "  - plugin: misbehave\n    options: { how: none }\n"
+                         "  - plugin: fixture\n");
+    int rc = th_pipe_once(r);
+    cr_assert_eq(rc, 0, "%s", r->err);
+    cr_assert_null(strstr(r->err, "after its last step"), "%s", r->err);
 }

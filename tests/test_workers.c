@@ -9,6 +9,7 @@
  * undeclared options, db_error in a dry run).
  */
 #include "helpers.h"
+#include "th_fixture.h"
 #include "th_server.h"
 #include "th_svc.h"
 
@@ -29,43 +30,18 @@
  */
 #define AS_PLAIN "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0"
 
-/* `run --once --json -c r's file`: exit code, result (parsed), stderr. */
-static int once(rig *r, json_t **res, char **err)
+/* The fixture's pipeline run by the binary, its steps' plugins from tests/plugins. */
+static th_pipe *pipe_of(db_kind kind, const char *steps)
 {
-    char *out = NULL, *pw = NULL;
-    if (r->t.password)
-        cr_assert_neq(asprintf(&pw, "RECONCILER_DB_PASSWORD=%s", r->t.password), -1);
-    const char *args[] = { "run", "--once", "--json", "-c", r->yaml, NULL };
-    const char *env[] = { AS_PLAIN, pw, NULL };
-    int rc = th_run_cli(args, env, &out, err);
-    *res = json_loads(out, 0, NULL);
-    cr_assert_not_null(*res, "no result JSON (exit %d): %s\n%s", rc, out, err ? *err : "");
-    free(out);
-    free(pw);
-    return rc;
+    th_pipe *p = fx_pipe(kind, "tests/plugins", NULL, "", steps);
+    p->env = AS_PLAIN;
+    return p;
 }
 
-static json_t *step_of(json_t *res, size_t i)
+/* The last run was recorded: history (by the CLI) and processing_job_logs. */
+static void assert_recorded(th_pipe *r, const char *status)
 {
-    return json_array_get(json_object_get(res, "steps"), i);
-}
-
-static const char *field(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-/* The run was recorded: history (by the CLI) and processing_job_logs. */
-static void assert_recorded(rig *r, json_t *res, const char *status)
-{
-    char *out = NULL, arg[32];
-    snprintf(arg, sizeof arg, "%lld", (long long)json_integer_value(json_object_get(res, "runId")));
-    const char *args[] = { "history", "--run", arg, "-c", r->yaml, NULL };
-    cr_assert_eq(th_run_cli(args, NULL, &out, NULL), 0, "no history row for run %s", arg);
-    json_t *h = json_loads(out, 0, NULL);
-    cr_assert_str_eq(field(h, "status"), status, "%s", out);
-    json_decref(h);
-    free(out);
+    th_pipe_assert_history(r, status);
     cr_assert_eq(th_count(r->t.conn, "SELECT COUNT(*) FROM processing_job_logs WHERE job_id = 0 "
                           "AND category = 'startup_reconciliation'"), 1);
 }
@@ -77,39 +53,31 @@ static void assert_recorded(rig *r, json_t *res, const char *status)
  */
 static void dies(db_kind kind, const char *how, const char *in, const char *want)
 {
-    rig r;
     char steps[256];
-    json_t *res = NULL;
-    char *err = NULL;
     snprintf(steps, sizeof steps, "  - plugin: misbehave\n    options: { how: %s, in: %s }\n"
              "  - plugin: fixture\n", how, in);
-    rig_up(&r, kind, "tests/plugins", steps);
-    int rc = once(&r, &res, &err);
-    cr_assert_eq(rc, 1, "%s in %s: exit %d\n%s", how, in, rc, err);
-    json_t *s0 = step_of(res, 0), *s1 = step_of(res, 1);
-    cr_assert_str_eq(field(s0, "status"), "failed");
-    cr_assert_str_eq(field(s0, "error"), want, "%s in %s", how, in);
-    cr_assert_str_eq(field(s1, "status"), "ok", "the next step ran in a fresh worker");
-    cr_assert_str_eq(field(res, "status"), "partial");
-    assert_recorded(&r, res, "partial");
+    th_pipe *r = pipe_of(kind, steps);
+    int rc = th_pipe_once(r);
+    cr_assert_eq(rc, 1, "%s in %s: exit %d\n%s", how, in, rc, r->err);
+    json_t *s0 = th_step(r->res, 0), *s1 = th_step(r->res, 1);
+    cr_assert_str_eq(th_str(s0, "status"), "failed");
+    cr_assert_str_eq(th_str(s0, "error"), want, "%s in %s", how, in);
+    cr_assert_str_eq(th_str(s1, "status"), "ok", "the next step ran in a fresh worker");
+    cr_assert_str_eq(th_str(r->res, "status"), "partial");
+    assert_recorded(r, "partial");
     /* The lock is free at once: a second run does not wait for a lease. */
-    json_decref(res);
-    free(err);
     int64_t t0 = mono_ms();
-    cr_assert_eq(once(&r, &res, &err), 1);
+    cr_assert_eq(th_pipe_once(r), 1);
     cr_assert_lt(mono_ms() - t0, 5000, "the second run waited for the lock");
-    json_decref(res);
-    free(err);
-    rig_down(&r);
 }
 
-DB_TEST(workers, segfault_costs_only_its_step, .timeout = 60)
+DB_TEST(workers, segfault_costs_only_its_step, .timeout = 60, SVC_FIXTURE)
 {
     dies(kind, "segv", "run", "crashed: signal 11 (Segmentation fault)");
     dies(kind, "segv", "init", "crashed: signal 11 (Segmentation fault)");
 }
 
-Test(workers, abort_and_exit_cost_only_their_step, .timeout = 60)
+Test(workers, abort_and_exit_cost_only_their_step, .timeout = 60, SVC_FIXTURE)
 {
     dies(DB_SQLITE, "abort", "run", "crashed: signal 6 (Aborted)");
     dies(DB_SQLITE, "exit0", "run", "exited with status 0 before reporting");
@@ -117,41 +85,30 @@ Test(workers, abort_and_exit_cost_only_their_step, .timeout = 60)
 }
 
 /* on_error: abort after a crash skips the rest. */
-Test(workers, crash_with_on_error_abort_skips_the_rest, .timeout = 30)
+Test(workers, crash_with_on_error_abort_skips_the_rest, .timeout = 30, SVC_FIXTURE)
 {
-    rig r;
-    json_t *res = NULL;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins",
-           "  - plugin: misbehave\n    options: { how: segv }\n    on_error: abort\n"
-           "  - plugin: fixture\n");
-    cr_assert_eq(once(&r, &res, &err), 1, "%s", err);
-    cr_assert_str_eq(field(step_of(res, 1), "status"), "skipped");
-    cr_assert_str_eq(field(res, "status"), "failed");
-    json_decref(res);
-    free(err);
-    rig_down(&r);
+    th_pipe *r = pipe_of(DB_SQLITE,
+                         "  - plugin: misbehave\n    options: { how: segv }\n    on_error: abort\n"
+                         "  - plugin: fixture\n");
+    cr_assert_eq(th_pipe_once(r), 1, "%s", r->err);
+    cr_assert_str_eq(th_str(th_step(r->res, 1), "status"), "skipped");
+    cr_assert_str_eq(th_str(r->res, "status"), "failed");
 }
 
 /* A step spinning in C, deaf to interrupted(): killed after its timeout. */
-Test(workers, spinning_step_is_killed_after_its_timeout, .timeout = 30)
+Test(workers, spinning_step_is_killed_after_its_timeout, .timeout = 30, SVC_FIXTURE)
 {
-    rig r;
-    json_t *res = NULL;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins",
-           "  - plugin: misbehave\n    options: { how: spin }\n    timeout: 1s\n"
-           "  - plugin: fixture\n");
+    th_pipe *r = pipe_of(DB_SQLITE,
+                         "  - plugin: misbehave\n    options: { how: spin }\n    timeout: 1s\n"
+                         "  - plugin: fixture\n");
     int64_t t0 = mono_ms();
-    cr_assert_eq(once(&r, &res, &err), 1, "%s", err);
+    cr_assert_eq(th_pipe_once(r), 1, "%s", r->err);
     int64_t took = mono_ms() - t0;
-    cr_assert_str_eq(field(step_of(res, 0), "error"), "killed after timeout 1s (steps[].timeout)");
-    cr_assert_str_eq(field(step_of(res, 1), "status"), "ok");
+    cr_assert_str_eq(th_str(th_step(r->res, 0), "error"),
+                     "killed after timeout 1s (steps[].timeout)");
+    cr_assert_str_eq(th_str(th_step(r->res, 1), "status"), "ok");
     cr_assert_lt(took, 6000, "took %lld ms", (long long)took);
-    assert_recorded(&r, res, "partial");
-    json_decref(res);
-    free(err);
-    rig_down(&r);
+    assert_recorded(r, "partial");
 }
 
 /* The processlist's queries of our test database other than our own (0 = none). */
@@ -168,56 +125,49 @@ static int64_t others_running(db *d, const char *like)
  * session holds): the worker is killed, and so is its statement on the
  * server, so nothing keeps running or holding locks after it.
  */
-Test(workers, step_blocked_in_the_database_is_killed_there_too, .timeout = 60)
+Test(workers, step_blocked_in_the_database_is_killed_there_too, .timeout = 60, SVC_FIXTURE)
 {
-    rig r;
-    json_t *res = NULL;
-    char *err = NULL;
-    rig_up(&r, DB_MYSQL, "tests/plugins",
-           "  - plugin: misbehave\n    options: { how: sleep_db }\n    timeout: 1s\n");
-    cr_assert_eq(once(&r, &res, &err), 1, "%s", err);
-    cr_assert_str_eq(field(step_of(res, 0), "error"), "killed after timeout 1s (steps[].timeout)");
+    th_pipe *r = pipe_of(DB_MYSQL, "  - plugin: misbehave\n    options: { how: sleep_db }\n"
+                         "    timeout: 1s\n");
+    cr_assert_eq(th_pipe_once(r), 1, "%s", r->err);
+    cr_assert_str_eq(th_str(th_step(r->res, 0), "error"),
+                     "killed after timeout 1s (steps[].timeout)");
     /* The server ends the killed statement at once; a SLEEP left alone would go on 20 s. */
-    TH_WAIT(others_running(r.t.conn, "SELECT SLEEP(20)%") == 0, 5000, "the SLEEP goes on");
-    json_decref(res);
-    free(err);
+    TH_WAIT(others_running(r->t.conn, "SELECT SLEEP(20)%") == 0, 5000, "the SLEEP goes on");
 
     /* A row lock held by another session: the UPDATE waits, is killed, and lets go. */
-    cr_assert_eq(db_exec(r.t.conn, "INSERT INTO processing_jobs (id, job_type) VALUES (1, 'x')",
-                         NULL, 0, NULL), 0, "%s", db_errmsg(r.t.conn));
+    cr_assert_eq(db_exec(r->t.conn, "INSERT INTO processing_jobs (id, job_type) VALUES (1, 'x')",
+                         NULL, 0, NULL), 0, "%s", db_errmsg(r->t.conn));
     db_url u;
     db *holder = NULL;
     char e2[512];
-    cr_assert_eq(db_url_parse(r.t.url, NULL, &u, e2, sizeof e2), 0);
-    db_options o = { .password = r.t.password };
+    cr_assert_eq(db_url_parse(r->t.url, NULL, &u, e2, sizeof e2), 0);
+    db_options o = { .password = r->t.password };
     cr_assert_eq(db_open(&u, &o, &holder, e2, sizeof e2), DB_OK, "%s", e2);
     db_url_free(&u);
     cr_assert_eq(db_begin(holder), 0);
     cr_assert_eq(db_exec(holder, "UPDATE processing_jobs SET attempts = 9 WHERE id = 1", NULL, 0,
                          NULL), 0);
-    char *text = th_read(r.yaml), *at = strstr(text, "how: sleep_db");
+    char *text = th_read(r->yaml), *at = strstr(text, "how: sleep_db");
     cr_assert_not_null(at);
     memcpy(at, "how: rowlock", 12);
     memmove(at + 12, at + 13, strlen(at + 13) + 1);
-    th_write(r.yaml, text);
+    th_write(r->yaml, text);
     free(text);
-    cr_assert_eq(once(&r, &res, &err), 1, "%s", err);
-    cr_assert_str_eq(field(step_of(res, 0), "error"), "killed after timeout 1s (steps[].timeout)");
-    TH_WAIT(others_running(r.t.conn, "UPDATE processing_jobs SET attempts%") == 0, 5000,
+    cr_assert_eq(th_pipe_once(r), 1, "%s", r->err);
+    cr_assert_str_eq(th_str(th_step(r->res, 0), "error"),
+                     "killed after timeout 1s (steps[].timeout)");
+    TH_WAIT(others_running(r->t.conn, "UPDATE processing_jobs SET attempts%") == 0, 5000,
             "the killed worker's UPDATE still waits on the server");
     db_rollback(holder);
     db_close(holder);
-    json_decref(res);
-    free(err);
-    rig_down(&r);
 }
 
 /* SIGTERM while a step spins in C: out within 5 s, interrupted, recorded, lock free. */
-Test(workers, sigterm_during_a_deaf_step_exits_within_5s, .timeout = 40)
+Test(workers, sigterm_during_a_deaf_step_exits_within_5s, .timeout = 40, SVC_FIXTURE)
 {
-    rig r;
-    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: misbehave\n    options: { how: spin }\n");
-    svc s = { .t = &r.t, .yaml = r.yaml, .errlog = th_path(th_tmpdir(), "once.err") };
+    th_pipe *r = pipe_of(DB_SQLITE, "  - plugin: misbehave\n    options: { how: spin }\n");
+    svc s = { .t = &r->t, .yaml = r->yaml, .errlog = th_path(th_tmpdir(), "once.err") };
     char *out = th_path(th_tmpdir(), "once.json");
     s.pid = spawn(&s, NULL, out);
     sleep_ms(1000);
@@ -228,36 +178,16 @@ Test(workers, sigterm_during_a_deaf_step_exits_within_5s, .timeout = 40)
     cr_assert_eq(rc, 1, "exit %d", rc);
     cr_assert_lt(mono_ms() - t0, 5000);
     char *text = th_read(out);
-    json_t *res = json_loads(text, 0, NULL);
+    json_t *res = r->res = json_loads(text, 0, NULL); /* the pipe's last result */
     cr_assert_not_null(res, "%s", text);
     cr_assert(json_is_true(json_object_get(res, "interrupted")), "%s", text);
-    cr_assert_str_neq(field(step_of(res, 0), "status"), "ok");
-    assert_recorded(&r, res, "failed");
-    cr_assert_eq(th_count(r.t.conn, "SELECT COUNT(*) FROM reconciler_locks WHERE lock_until > "
+    cr_assert_str_neq(th_str(th_step(res, 0), "status"), "ok");
+    assert_recorded(r, "failed");
+    cr_assert_eq(th_count(r->t.conn, "SELECT COUNT(*) FROM reconciler_locks WHERE lock_until > "
                           "strftime('%Y-%m-%d %H:%M:%f', 'now')"), 0, "the lock is still held");
-    json_decref(res);
     free(text);
     free(out);
     free(s.errlog);
-    rig_down(&r);
-}
-
-/*
- * SIGTERM while the database hangs (SIGSTOP) under a step blocked in it: the
- * process still exits within 5 s (today's read_timeout was 300 s).
- */
-static pid_t g_stopped;
-static void thaw(void)
-{
-    if (g_stopped > 0)
-        kill(g_stopped, SIGCONT);
-}
-
-/* A migrated database on a private server, which a test may freeze. */
-static void private_db(th_server *srv, th_db *t)
-{
-    th_server_private_db(srv, t);
-    atexit(thaw);
 }
 
 /* Wait until s's step sleeps in the database, then freeze the server. */
@@ -269,35 +199,44 @@ static void freeze_under_the_step(th_server *srv, th_db *t, svc *s)
                      th_read(s->errlog));
         sleep_ms(50);
     }
-    g_stopped = srv->pid;
     kill(srv->pid, SIGSTOP);
 }
 
-Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
+/*
+ * SIGTERM s while srv is frozen, then thaw srv: s's exit code (the test fails when it
+ * still runs 5 s later); *took the ms from the signal to the exit.
+ */
+static int term_while_frozen(th_server *srv, svc *s, int64_t *took)
 {
-    th_server srv;
-    th_db t = { 0 };
-    private_db(&srv, &t);
+    int64_t t0 = mono_ms();
+    kill(s->pid, SIGTERM);
+    int rc = svc_wait_exit(s, 5000);
+    *took = mono_ms() - t0;
+    kill(srv->pid, SIGCONT);
+    cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s->errlog));
+    return rc;
+}
+
+/*
+ * SIGTERM while the database hangs (SIGSTOP) under a step blocked in it: the
+ * process still exits within 5 s (today's read_timeout was 300 s).
+ */
+Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60, SVC_FIXTURE)
+{
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 1);
     svc s;
-    svc_setup(&s, &t, 1, "", "", "  - plugin: misbehave\n    options: { how: sleep_db }\n");
+    svc_setup(&s, t, 1, "", "", "  - plugin: misbehave\n    options: { how: sleep_db }\n");
     char *out = th_path(th_tmpdir(), "once.json");
     s.pid = spawn(&s, NULL, out);
-    freeze_under_the_step(&srv, &t, &s);
+    freeze_under_the_step(srv, t, &s);
     sleep_ms(300);
-    int64_t t0 = mono_ms();
-    kill(s.pid, SIGTERM);
-    int rc = svc_wait_exit(&s, 5000);
-    int64_t took = mono_ms() - t0;
-    kill(srv.pid, SIGCONT);
-    g_stopped = 0;
-    cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s.errlog));
+    int64_t took;
+    int rc = term_while_frozen(srv, &s, &took);
     cr_assert_lt(took, 5000);
     cr_assert_eq(rc, 1, "exit %d:\n%s", rc, th_read(s.errlog));
-    db_close(t.conn);
-    free(t.url);
     free(out);
     svc_free(&s);
-    th_server_destroy(&srv);
 }
 
 /*
@@ -309,45 +248,36 @@ Test(workers, sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
  * own with __lsan_ignore_object; a suppression cannot name an unloaded
  * plugin), so a leak in the worker's own code fails here.
  */
-Test(workers, leaking_plugin_runs, .timeout = 30)
+Test(workers, leaking_plugin_runs, .timeout = 30, SVC_FIXTURE)
 {
-    rig r;
-    json_t *res = NULL;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: misbehave\n    options: { how: leak }\n");
-    cr_assert_eq(once(&r, &res, &err), 0, "%s", err);
-    cr_assert_str_eq(field(step_of(res, 0), "status"), "ok");
-    cr_assert_null(strstr(err, "after its last step"), "the worker did not end cleanly:\n%s", err);
-    cr_assert_null(strstr(err, "LeakSanitizer"), "%s", err);
-    json_decref(res);
-    free(err);
-    rig_down(&r);
+    th_pipe *r = pipe_of(DB_SQLITE, "  - plugin: misbehave\n    options: { how: leak }\n");
+    cr_assert_eq(th_pipe_once(r), 0, "%s", r->err);
+    cr_assert_str_eq(th_str(th_step(r->res, 0), "status"), "ok");
+    cr_assert_null(strstr(r->err, "after its last step"), "the worker did not end cleanly:\n%s",
+                   r->err);
+    cr_assert_null(strstr(r->err, "LeakSanitizer"), "%s", r->err);
 }
 
 /* In the service: a crashing step every run; the schedule and the API go on. */
-Test(workers, service_keeps_its_schedule_beside_a_crashing_step, .timeout = 40)
+Test(workers, service_keeps_its_schedule_beside_a_crashing_step, .timeout = 40, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1s\n  jitter: 0s\n", "",
-              "  - plugin: misbehave\n    options: { how: segv }\n  - plugin: fixture\n");
+    fx_db(DB_SQLITE);
+    svc *s = fx_svc("schedule:\n  interval: 1s\n  jitter: 0s\n", "",
+                    "  - plugin: misbehave\n    options: { how: segv }\n  - plugin: fixture\n");
     const char *env[] = { AS_PLAIN, NULL };
-    svc_start(&s, env);
-    json_decref(wait_for(&s, "/v1/reconciliation/status", 200, 10000));
+    svc_start(s, env);
+    json_decref(wait_for(s, "/v1/reconciliation/status", 200, 10000));
     sleep_ms(2500);
-    json_decref(wait_for(&s, "/healthz", 200, 1000));
-    json_t *runs = history_of(&s);
+    json_decref(wait_for(s, "/healthz", 200, 1000));
+    json_t *runs = history_of(s);
     size_t n = json_array_size(runs), partial = 0;
     for (size_t i = 0; i < n; i++)
-        partial += strcmp(field(json_array_get(runs, i), "status"), "partial") == 0;
-    cr_assert_geq(partial, 3, "%zu partial runs of %zu:\n%s", partial, n, th_read(s.errlog));
+        partial += strcmp(th_str(json_array_get(runs, i), "status"), "partial") == 0;
+    cr_assert_geq(partial, 3, "%zu partial runs of %zu:\n%s", partial, n, th_read(s->errlog));
     json_decref(runs);
     int64_t t0 = mono_ms();
-    svc_term(&s);
+    svc_term(s);
     cr_assert_lt(mono_ms() - t0, 5000);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A probe that crashes: the dashboard answers 503 naming it, the API stays up. */
@@ -371,7 +301,7 @@ Test(workers, crashing_probe_costs_its_request_only, .timeout = 30)
     int st;
     json_t *j = get_json(&s, "/api/admin/dashboard?fresh=1", &st);
     cr_assert_eq(st, 503);
-    const char *e = field(j, "error");
+    const char *e = th_str(j, "error");
     cr_assert(e && strstr(e, "metrics") && strstr(e, "crashed: signal 11"), "%s", e);
     json_decref(j);
     json_decref(wait_for(&s, "/healthz", 200, 1000));
@@ -388,17 +318,10 @@ Test(workers, crashing_probe_costs_its_request_only, .timeout = 30)
 
 /* ------------------------------------------------------- the contract */
 
+/* validate of v.yaml with steps of tests/plugins. */
 static int validate(const char *steps, char **err)
 {
-    char *text = NULL, *yaml = th_path(th_tmpdir(), "v.yaml");
-    cr_assert_neq(asprintf(&text, "database: { url: \"sqlite:x.db\" }\nplugin_dir: %s\n"
-                           "steps:\n%s", th_build_path("tests/plugins"), steps), -1);
-    th_write(yaml, text);
-    const char *args[] = { "validate", "-c", yaml, NULL };
-    int rc = th_run_cli(args, NULL, NULL, err);
-    free(text);
-    free(yaml);
-    return rc;
+    return th_validate("v.yaml", th_build_path("tests/plugins"), steps, err);
 }
 
 /* check() refuses at the value's FILE:LINE:COL (exit 2), both sides of its bound. */
@@ -419,67 +342,45 @@ Test(workers, check_callback_refuses_in_validate)
 }
 
 /* A bad option stops a run before any step writes. */
-Test(workers, check_callback_stops_a_run_before_any_step, .timeout = 30)
+Test(workers, check_callback_stops_a_run_before_any_step, .timeout = 30, SVC_FIXTURE)
 {
-    th_db t;
-    svc s;
-    migrated(DB_SQLITE, &t);
-    svc_setup(&s, &t, 1, "", "", "  - plugin: fixture\n    options: { write: true }\n"
-              "  - plugin: checked\n    options: { days: -1 }\n");
+    th_db *t = fx_db(DB_SQLITE);
+    svc *s = fx_svc("", "", "  - plugin: fixture\n    options: { write: true }\n"
+                    "  - plugin: checked\n    options: { days: -1 }\n");
     char *err = NULL;
-    cr_assert_eq(run_once(&s, 1, NULL, &err), 2, "%s", err);
+    cr_assert_eq(run_once(s, 1, NULL, &err), 2, "%s", err);
     cr_assert(strstr(err, "option 'days' must be from 0 to 100, got -1"), "%s", err);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM processing_job_logs"), 0,
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM processing_job_logs"), 0,
                  "the first step wrote before the second was checked");
     free(err);
-    svc_free(&s);
-    th_db_destroy(&t);
 }
 
 /* A 1.0 plugin (no check, a shorter descriptor) loads and runs. */
-Test(workers, abi_1_0_plugin_still_runs, .timeout = 30)
+Test(workers, abi_1_0_plugin_still_runs, .timeout = 30, SVC_FIXTURE)
 {
-    rig r;
-    json_t *res = NULL;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: old10\n");
-    cr_assert_eq(once(&r, &res, &err), 0, "%s", err);
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(res,
+    th_pipe *r = pipe_of(DB_SQLITE, "  - plugin: old10\n");
+    cr_assert_eq(th_pipe_once(r), 0, "%s", r->err);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(r->res,
                  "results"), "old10"), "ran")), 1);
-    json_decref(res);
-    free(err);
-    rig_down(&r);
 }
 
 /* A plugin built for the next minor that needs only ours loads and runs (ABI 1.4). */
-Test(workers, newer_minor_plugin_that_needs_ours_runs, .timeout = 30)
+Test(workers, newer_minor_plugin_that_needs_ours_runs, .timeout = 30, SVC_FIXTURE)
 {
-    rig r;
-    json_t *res = NULL;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: newminor_fits\n");
-    cr_assert_eq(once(&r, &res, &err), 0, "%s", err);
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(res,
+    th_pipe *r = pipe_of(DB_SQLITE, "  - plugin: newminor_fits\n");
+    cr_assert_eq(th_pipe_once(r), 0, "%s", r->err);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(r->res,
                  "results"), "newminor_fits"), "ran")), 1);
-    json_decref(res);
-    free(err);
-    rig_down(&r);
 }
 
 /* Asking for an undeclared option fails the step loudly, even when run() says ok. */
-Test(workers, undeclared_option_fails_the_step, .timeout = 30)
+Test(workers, undeclared_option_fails_the_step, .timeout = 30, SVC_FIXTURE)
 {
-    rig r;
-    json_t *res = NULL;
-    char *err = NULL;
-    rig_up(&r, DB_SQLITE, "tests/plugins", "  - plugin: checked\n    options: { misuse: true }\n");
-    cr_assert_eq(once(&r, &res, &err), 1, "%s", err);
-    cr_assert_str_eq(field(step_of(res, 0), "error"),
+    th_pipe *r = pipe_of(DB_SQLITE, "  - plugin: checked\n    options: { misuse: true }\n");
+    cr_assert_eq(th_pipe_once(r), 1, "%s", r->err);
+    cr_assert_str_eq(th_str(th_step(r->res, 0), "error"),
                      "plugin bug: it asked for option 'no_such_option' as int, which its options "
                      "table does not declare");
-    json_decref(res);
-    free(err);
-    rig_down(&r);
 }
 
 /* In a dry run a refused write says why through db_error(). */
@@ -490,36 +391,28 @@ Test(workers, dry_run_refusal_sets_db_error, .timeout = 30)
     rig_up(&r, DB_SQLITE, "tests/plugins",
            "  - plugin: fixture\n    options: { write: true, report_db_error: true }\n");
     cr_assert_eq(rig_run(&r, NULL, 1, &res), RUN_FAILED);
-    json_t *fx = json_object_get(json_object_get(step_of(res, 0), "results"), "fixture");
-    cr_assert_str_eq(field(fx, "dbError"), "db_exec refused in a dry run: count with db_query "
+    json_t *fx = json_object_get(json_object_get(th_step(res, 0), "results"), "fixture");
+    cr_assert_str_eq(th_str(fx, "dbError"), "db_exec refused in a dry run: count with db_query "
                      "instead");
     json_decref(res);
     rig_down(&r);
 }
 
 /* The service too: SIGTERM in the middle of a run while the database is frozen. */
-Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 60)
+Test(workers, service_sigterm_with_a_hung_database_exits_within_5s, .timeout = 60,
+     SVC_FIXTURE)
 {
-    th_server srv;
-    th_db t = { 0 };
-    private_db(&srv, &t);
+    th_server *srv;
+    th_db *t = fx_db_private(&srv, 1);
     svc s;
-    svc_setup(&s, &t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
+    svc_setup(&s, t, 1, "schedule:\n  interval: 1h\n  lock_ttl: 6s\n", "",
               "  - plugin: misbehave\n    options: { how: sleep_db }\n");
     svc_start(&s, NULL);
-    freeze_under_the_step(&srv, &t, &s);
+    freeze_under_the_step(srv, t, &s);
     sleep_ms(1500); /* the heartbeat and the database watch meet the frozen server too */
-    int64_t t0 = mono_ms();
-    kill(s.pid, SIGTERM);
-    int rc = svc_wait_exit(&s, 5000);
-    int64_t took = mono_ms() - t0;
-    kill(srv.pid, SIGCONT);
-    g_stopped = 0;
-    cr_assert_neq(rc, -1, "still running 5 s after SIGTERM:\n%s", th_read(s.errlog));
+    int64_t took;
+    int rc = term_while_frozen(srv, &s, &took);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, th_read(s.errlog));
     cr_assert_lt(took, 5000);
-    db_close(t.conn);
-    free(t.url);
     svc_free(&s);
-    th_server_destroy(&srv);
 }

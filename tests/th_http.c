@@ -47,6 +47,17 @@ int th_connect(int port)
     return th_connect_from(port, NULL);
 }
 
+int th_send_get(int port, const char *path)
+{
+    char req[256];
+    int fd = th_connect(port);
+    cr_assert_geq(fd, 0, "cannot connect to port %d", port);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Connection: close\r\n\r\n", path);
+    cr_assert_eq(write(fd, req, (size_t)n), n);
+    return fd;
+}
+
 /* Status line, headers and body from a whole response in buf (len bytes); 0 or -1. */
 static int parse_response(const char *buf, th_response *out)
 {

@@ -29,6 +29,10 @@ int th_connect(int port);
 /* The same from local address src (any of 127.0.0.0/8, e.g. "127.0.0.2"): another client. */
 int th_connect_from(int port, const char *src);
 
+/* A GET of path sent on a connection of its own, to be answered later (or never): the
+ * socket, which the caller reads and closes. Fails the test when it cannot connect. */
+int th_send_get(int port, const char *path);
+
 /*
  * Send request (raw bytes, NUL-terminated) on the open connection fd and
  * read one response, its body as long as its Content-Length says; fd stays

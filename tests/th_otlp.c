@@ -150,6 +150,8 @@ void th_otlp_start(th_otlp *rx, int status, int hang_ms)
 
 void th_otlp_stop(th_otlp *rx)
 {
+    if (rx->fd < 0) /* stopped already */
+        return;
     rx->stop = 1;
     pthread_join(rx->th, NULL);
     for (int i = 0; i < rx->n_conns; i++)
@@ -160,6 +162,7 @@ void th_otlp_stop(th_otlp *rx)
         free(rx->bodies[i]);
     }
     rx->n = 0;
+    rx->fd = -1;
     pthread_mutex_destroy(&rx->mu);
 }
 

@@ -6,6 +6,8 @@
  * then a default; optionally a Retry-After; or it hangs without answering).
  * No collector is packaged in Debian 12: this is the real HTTP a collector
  * would see, and the checks a collector's OTLP/JSON decoder would make.
+ * It is also the webhook tests' receiver (test_webhook.c): any POST whole,
+ * whatever its path.
  */
 #ifndef RC_TH_OTLP_H
 #define RC_TH_OTLP_H
@@ -34,7 +36,7 @@ typedef struct th_otlp {
 
 /* Start a receiver on a free 127.0.0.1 port answering status (hang_ms > 0: hanging). */
 void th_otlp_start(th_otlp *rx, int status, int hang_ms);
-/* Stop it (hanging connections are let go) and free what it kept. */
+/* Stop it (hanging connections are let go) and free what it kept; again: nothing. */
 void th_otlp_stop(th_otlp *rx);
 /* "http://127.0.0.1:PORT/v1/traces" (static buffer, overwritten by the next call). */
 const char *th_otlp_url(const th_otlp *rx);

@@ -31,6 +31,18 @@ pid_t th_racer_start(const th_db *t, const th_racer *r);
 /* Wait for it: fails the test unless it exited 0. */
 void th_racer_wait(pid_t pid, const char *what);
 
+/*
+ * The race tests' two workers beside the leases step (test_race.c, test_changes_race.c):
+ * on ids 1..jobs with id % 4 == 1 one renews the expired lease, with id % 4 == 2 the other
+ * completes the job; the ids each won are written to renewed and completed.
+ */
+void th_lease_racers(const th_db *t, int jobs, const char *renewed, const char *completed);
+/*
+ * Run r once after the other while the racers run, each run a success; the test fails
+ * when a racer does. The number of runs.
+ */
+int64_t th_run_beside_racers(rig *r);
+
 /* results.<dotted path> of a run's result as an integer (fails the test when missing). */
 int64_t th_figure(json_t *res, const char *path);
 

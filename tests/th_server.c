@@ -157,3 +157,10 @@ void th_server_private_db(th_server *s, th_db *t)
     db_url_free(&u);
     th_db_migrate(t);
 }
+
+void th_server_private_url(th_server *s, th_db *t)
+{
+    th_server_private_db(s, t);
+    db_close(t->conn);
+    t->conn = NULL;
+}

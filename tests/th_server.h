@@ -42,5 +42,8 @@ char *th_server_db(th_server *s, const char *name);
  */
 struct th_db;
 void th_server_private_db(th_server *s, struct th_db *t);
+/* The same, without the test's connection (t->conn NULL): nothing of the test's own then
+ * waits on a server the test freezes. */
+void th_server_private_url(th_server *s, struct th_db *t);
 
 #endif

@@ -299,3 +299,45 @@ json_t *get_fresh(svc *s, const char *path, int ms)
         json_decref(j);
     }
 }
+
+void th_dead_leases(th_db *t, int n)
+{
+    char sql[512];
+    /* The CTE's place differs: MariaDB wants it after INSERT's column list, SQLite before. */
+    const char *cte =
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)";
+    const char *ins = "INSERT INTO processing_jobs (job_type, status, attempts, locked_by, "
+                      "locked_until)";
+    char with[128];
+    snprintf(with, sizeof with, cte, n);
+    snprintf(sql, sizeof sql, "%s %s SELECT 'k', 'processing', 1, 'dead', '2020-01-01 00:00:00' "
+             "FROM n", t->kind == DB_MYSQL ? ins : with, t->kind == DB_MYSQL ? with : ins);
+    if (t->kind == DB_MYSQL) /* MariaDB stops a recursive CTE at 1000 rows by default */
+        cr_assert_eq(db_exec(t->conn, "SET SESSION max_recursive_iterations = 100000", NULL, 0,
+                             NULL), 0, "%s", db_errmsg(t->conn));
+    cr_assert_eq(db_exec(t->conn, sql, NULL, 0, NULL), 0, "%s", db_errmsg(t->conn));
+}
+
+void svc_kill_at(svc *s, db *conn, const char *count_sql, int64_t n, int ms)
+{
+    int64_t end = mono_ms() + ms;
+    while (th_count(conn, count_sql) < n) {
+        cr_assert_lt(mono_ms(), end, "no progress: %s", th_read(s->errlog));
+        sleep_ms(5);
+    }
+    kill(s->pid, SIGKILL);
+    cr_assert_eq(svc_wait_exit(s, 5000), 128 + SIGKILL);
+}
+
+void svc_set_batch_size(svc *s, int n)
+{
+    char *yaml = th_read(s->yaml);
+    char *at = yaml ? strstr(yaml, "batch_size: ") : NULL;
+    cr_assert(at, "no batch_size in %s", yaml);
+    FILE *f = fopen(s->yaml, "w");
+    cr_assert(f);
+    fprintf(f, "%.*sbatch_size: %d%s", (int)(at - yaml), yaml, n,
+            strchr(at, ' ') + strspn(strchr(at, ' '), " 0123456789"));
+    fclose(f);
+    free(yaml);
+}

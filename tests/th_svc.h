@@ -60,4 +60,13 @@ json_t *wait_run(svc *s, int64_t id, int ms);
 json_t *history_of(svc *s);
 int64_t iso_ms(const char *iso);
 
+/* A run killed in its middle, and the run after it (test_service.c, test_changes_kill.c). */
+/* n processing_jobs rows 'processing' under a lease of 'dead' long expired (2020). */
+void th_dead_leases(th_db *t, int n);
+/* Once the scalar count_sql on conn is at least n (within ms), SIGKILL s (started with
+ * spawn) and see it die of that. */
+void svc_kill_at(svc *s, db *conn, const char *count_sql, int64_t n, int ms);
+/* s's pipeline file with its first step's batch_size set to n (a next run in bigger chunks). */
+void svc_set_batch_size(svc *s, int n);
+
 #endif
