@@ -1062,6 +1062,18 @@ static void edit_pipeline(svc *s, const char *from, const char *to)
     free(text);
 }
 
+/* A number (or flag) of /v1/service/state's figures object. */
+static int64_t figures_field(svc *s, const char *key)
+{
+    int st;
+    json_t *j = get_json(s, "/v1/service/state", &st);
+    cr_assert_eq(st, 200);
+    json_t *v = json_object_get(json_object_get(j, "figures"), key);
+    int64_t n = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
+    json_decref(j);
+    return n;
+}
+
 /* 1 when fd has something to read (an answer, or the end) within ms. */
 static int answered_within(int fd, int ms)
 {
@@ -1125,6 +1137,18 @@ Test(service, busy_dashboard_holds_up_nothing, .timeout = 40, SVC_FIXTURE)
     svc_start(s, NULL);
     json_decref(wait_for(s, "/v1/reconciliation/status", 200, 15000));
 
+    /*
+     * Right after a refresh ends no other starts for 19 times its duration
+     * (the figures' budget): lock and ask then, so that the refresh that
+     * hangs is the one the request waits for, and not one already under
+     * way (after which the request would wait for the next, well past the
+     * budget of a refresh that hung).
+     */
+    int64_t r0 = figures_field(s, "refreshes"), until_refresh = mono_ms() + 15000;
+    while (figures_field(s, "refreshes") <= r0 || figures_field(s, "refreshing")) {
+        cr_assert_lt(mono_ms(), until_refresh, "no refresh ended within 15 s");
+        sleep_ms(5);
+    }
     db *locker = session(t);
     exec_ok(locker, "LOCK TABLES user_sessions WRITE");
     int64_t hang_wall = wall_ms();
