@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # make tsan: the tests whose code runs on several threads (the service, the
-# HTTP server, webhook delivery, trace export, a stop with a hung database)
+# HTTP server, webhook delivery, trace export, the figures' refresher, a stop
+# with a hung database)
 # with the service under ThreadSanitizer (docs/tests.md, "make tsan"). Not a
 # stage of `make test`.
 #
@@ -32,7 +33,7 @@ TSAN_FLAGS   = -fsanitize=thread -fno-omit-frame-pointer
 # apart) and startup_then_interval_runs_* (runs 0.7 to 1.4 s apart at a 1 s
 # interval). Their threads (the heartbeat, the schedule) run instrumented in
 # the other tests.
-TSAN_FILTER ?= @(service|http|http_edge|http_conns|webhook|trace|trace_service|shutdown_hung)/!(heartbeat_keeps_a_long_run_locked_*|overrun_skips_covered_ticks|startup_then_interval_runs_*)
+TSAN_FILTER ?= @(service|http|http_edge|http_conns|webhook|trace|trace_service|shutdown_hung|figures|figures_run)/!(heartbeat_keeps_a_long_run_locked_*|overrun_skips_covered_ticks|startup_then_interval_runs_*)
 TSAN_JOBS   ?= 2
 # The tests' deadlines (th_wait.h: TH_WAIT, wait_for, svc_term's 5 s, each
 # Criterion .timeout) times this: the instrumented service starts and runs
