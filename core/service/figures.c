@@ -266,26 +266,27 @@ void figures_run_begins(figures *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-void figures_run_ends(figures *f)
+/* Ask for a refresh as soon as the budget allows (a run ended; the pipeline changed). */
+static void want_refresh(figures *f, int run_ended)
 {
     if (!f)
         return;
     pthread_mutex_lock(&f->mu);
-    if (f->runs_going > 0 && --f->runs_going == 0)
-        f->startup_pending = 0;
+    if (run_ended && f->runs_going > 0)
+        f->runs_going--;
     f->wanted = 1;
     pthread_cond_signal(&f->wake);
     pthread_mutex_unlock(&f->mu);
 }
 
+void figures_run_ends(figures *f)
+{
+    want_refresh(f, 1);
+}
+
 void figures_kick(figures *f)
 {
-    if (!f)
-        return;
-    pthread_mutex_lock(&f->mu);
-    f->wanted = 1;
-    pthread_cond_signal(&f->wake);
-    pthread_mutex_unlock(&f->mu);
+    want_refresh(f, 0);
 }
 
 void figures_read(figures *f, int64_t wait_ms, figures_view *v)
