@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* test_changes.c - change records (reconciler_changes): one per changed row,
+/* test_changes.c - change records (reconciler_change_rows): one per changed row,
  * written with the change, on both drivers, through real runs. */
 #include "helpers.h"
+#include "db/changes.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +39,7 @@ static int record_row(void *user, const rc_value *c, size_t n)
 static void read_records(db *d, records *rs)
 {
     rs->n = 0;
-    cr_assert_eq(db_query(d, "SELECT step, table_name, row_key, changes FROM reconciler_changes "
+    cr_assert_eq(db_query(d, "SELECT step, table_name, row_key, changes FROM reconciler_change_rows "
                           "ORDER BY id", NULL, 0, record_row, rs), 0, "%s", db_errmsg(d));
 }
 
@@ -122,7 +124,7 @@ DB_TEST(changes, leases_records_each_changed_row_once)
 
     /* Nothing left to do: the second run changes nothing and records nothing. */
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 4);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 4);
     json_decref(res);
     rig_down(&r);
 }
@@ -135,7 +137,7 @@ DB_TEST(changes, dry_run_records_nothing)
     th_job(d, "processing", 0, "w1", T_MINUS_1H);
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 1, &res), RUN_SUCCESS);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 0);
     cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), 0);
     json_decref(res);
     rig_down(&r);
@@ -150,7 +152,7 @@ DB_TEST(changes, record_changes_false_records_nothing)
     json_t *res = NULL;
     cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'"), 1);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 0);
     cr_assert_eq(json_integer_value(json_object_get(step0(res), "unrecordedChanges")), 0);
     json_decref(res);
     rig_down(&r);
@@ -169,9 +171,72 @@ DB_TEST(changes, many_chunks_one_record_per_row)
     int64_t changed = th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status <> "
                                   "'processing'");
     cr_assert_eq(changed, 100);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), changed);
-    cr_assert_eq(th_count(d, "SELECT COUNT(DISTINCT row_key) FROM reconciler_changes"), changed);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), changed);
+    cr_assert_eq(th_count(d, "SELECT COUNT(DISTINCT row_key) FROM reconciler_change_rows"), changed);
     cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), changed);
+    json_decref(res);
+    rig_down(&r);
+}
+
+/*
+ * One chunk of 1203 changed rows: three sets (500, 500, 203), a key row for
+ * each record, and the list pages across the sets' edges by keyset: every
+ * record once, ids falling, 7 at a time; one row's history is its own record.
+ */
+DB_TEST(changes, a_large_chunk_is_sets_and_pages_across_them)
+{
+    rig r;
+    rig_up(&r, kind, "plugins", "  - plugin: leases\n    options:\n      batch_size: 5000\n");
+    db *d = r.t.conn;
+    for (int i = 0; i < 1203; i++) /* orphans: each is requeued */
+        th_job(d, "processing", 0, "w", NULL);
+    json_t *res = NULL;
+    cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+    cr_assert_eq(json_integer_value(json_object_get(step0(res), "changesRecorded")), 1203);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_sets"), 3);
+    cr_assert_eq(th_count(d, "SELECT MAX(nrecords) FROM reconciler_change_sets"), 500);
+    cr_assert_eq(th_count(d, "SELECT SUM(nrecords) FROM reconciler_change_sets"), 1203);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_keys"), 1203);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows v JOIN "
+                             "reconciler_change_keys k ON k.table_name = v.table_name AND "
+                             "k.row_key = v.row_key AND k.set_id = (v.id - v.id % 65536) / 65536"), 1203);
+
+    unsigned char *seen = calloc(1204, 1);
+    changes_filter f = { .limit = 7 };
+    int64_t last = INT64_MAX, n = 0;
+    for (;;) {
+        json_t *l = changes_list(d, &f);
+        cr_assert_not_null(l, "%s", db_errmsg(d));
+        size_t k = json_array_size(l);
+        for (size_t i = 0; i < k; i++) {
+            json_t *c = json_array_get(l, i);
+            int64_t id = json_integer_value(json_object_get(c, "id"));
+            long key = atol(json_string_value(json_object_get(c, "key")));
+            cr_assert_lt(id, last, "ids fall");
+            cr_assert(key >= 1 && key <= 1203 && !seen[key], "key %ld", key);
+            seen[key] = 1;
+            last = id;
+            n++;
+        }
+        json_decref(l);
+        if (k < 7)
+            break;
+        f.before = last;
+    }
+    cr_assert_eq(n, 1203);
+    free(seen);
+
+    /* One row's, at each set's edge and inside one. */
+    static const char *const keys[] = { "1", "500", "501", "1000", "1001", "1203", "777" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        changes_filter g = { .table = "processing_jobs", .key = keys[i], .limit = 10 };
+        json_t *l = changes_list(d, &g);
+        cr_assert_not_null(l, "%s", db_errmsg(d));
+        cr_assert_eq(json_array_size(l), 1, "key %s", keys[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "key")),
+                         keys[i]);
+        json_decref(l);
+    }
     json_decref(res);
     rig_down(&r);
 }
@@ -190,7 +255,7 @@ DB_TEST(changes, abi_1_5_plugin_writes_are_unrecorded_changes)
     cr_assert_eq(json_integer_value(json_object_get(s, "rowsChanged")), 5);
     cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 5);
     cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 0);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 0);
     json_decref(res);
     rig_down(&r);
 }
@@ -257,8 +322,8 @@ DB_TEST(changes, cli_filters_and_pages)
     int64_t run = json_integer_value(json_object_get(res, "runId"));
     json_decref(res);
     cr_assert_gt(run, 0);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes WHERE run_id = "
-                             "(SELECT MAX(run_id) FROM reconciler_changes)"), 5);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows WHERE run_id = "
+                             "(SELECT MAX(run_id) FROM reconciler_change_rows)"), 5);
 
     char key[32], runs[32], before[32];
     snprintf(key, sizeof key, "%lld", (long long)a);
@@ -301,13 +366,13 @@ DB_TEST(changes, cli_filters_and_pages)
     rig_down(&r);
 }
 
-/* A database not migrated to 008: the step still runs; its changes are counted, not lost. */
+/* A database not migrated to 009: the step still runs; its changes are counted, not lost. */
 DB_TEST(changes, without_the_table_changes_are_counted)
 {
     rig r;
     rig_up(&r, kind, "plugins", "  - plugin: leases\n");
     db *d = r.t.conn;
-    cr_assert_eq(db_exec(d, "DROP TABLE reconciler_changes", NULL, 0, NULL), 0, "%s",
+    cr_assert_eq(db_exec(d, "DROP TABLE reconciler_change_sets", NULL, 0, NULL), 0, "%s",
                  db_errmsg(d));
     th_job(d, "processing", 0, "w1", T_MINUS_1H);
     th_job(d, "processing", 0, "w1", T_MINUS_1H);
@@ -324,7 +389,6 @@ DB_TEST(changes, without_the_table_changes_are_counted)
     rig_down(&r);
 }
 
-#include "db/changes.h"
 
 /* Pruning deletes the records older than the bound, oldest first, at most limit at a time. */
 DB_TEST(changes, prune_deletes_old_records_in_chunks)
@@ -332,11 +396,14 @@ DB_TEST(changes, prune_deletes_old_records_in_chunks)
     th_db t;
     th_db_create(kind, &t);
     th_db_migrate(&t);
+    /* One record a set, as migration 009 leaves the records of 008. */
     const char *ins = kind == DB_MYSQL
-        ? "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, changes, at) "
-          "VALUES (1, '', 's', 't', ?, '{}', NOW(3) - INTERVAL ? HOUR)"
-        : "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, changes, at) "
-          "VALUES (1, '', 's', 't', ?, '{}', strftime('%Y-%m-%d %H:%M:%f', 'now', ?))";
+        ? "INSERT INTO reconciler_change_sets (run_id, job, step, table_name, nrecords, records, "
+          "at) VALUES (1, '', 's', 't', 1, JSON_ARRAY(JSON_ARRAY(?, JSON_OBJECT())), "
+          "NOW(3) - INTERVAL ? HOUR)"
+        : "INSERT INTO reconciler_change_sets (run_id, job, step, table_name, nrecords, records, "
+          "at) VALUES (1, '', 's', 't', 1, json_array(json_array(?, json_object())), "
+          "strftime('%Y-%m-%d %H:%M:%f', 'now', ?))";
     for (int i = 0; i < 10; i++) {
         char key[16], ago[32];
         snprintf(key, sizeof key, "%d", i);
@@ -348,9 +415,9 @@ DB_TEST(changes, prune_deletes_old_records_in_chunks)
     cr_assert_eq(changes_prune(t.conn, 86400, 3), 3);
     cr_assert_eq(changes_prune(t.conn, 86400, 3), 2);
     cr_assert_eq(changes_prune(t.conn, 86400, 3), 0);
-    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_changes"), 5);
+    cr_assert_eq(th_count(t.conn, "SELECT COUNT(*) FROM reconciler_change_rows"), 5);
     cr_assert_eq(th_count(t.conn, "SELECT MIN(CAST(row_key AS INTEGER)) FROM "
-                                   "reconciler_changes"), 5);
+                                   "reconciler_change_rows"), 5);
     th_db_destroy(&t);
 }
 

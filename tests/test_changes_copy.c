@@ -30,9 +30,9 @@ DB_TEST(changes_copy, a_declaration_overwritten_after_the_call_is_recorded_as_de
     json_t *s = json_array_get(json_object_get(res, "steps"), 0);
     cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), 5);
     cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 0);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes WHERE table_name = "
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows WHERE table_name = "
                              "'processing_jobs' AND step = 'scribble'"), 5);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes WHERE changes LIKE "
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows WHERE changes LIKE "
                              "'%locked_by%' AND changes LIKE '%locked_until%'"), 5);
     json_decref(res);
     rig_down(&r);

@@ -65,7 +65,7 @@ DB_TEST(changes_dry, would_record_what_the_real_run_records)
     fill(d);
     json_t *dry = NULL, *real = NULL;
     cr_assert_eq(rig_run(&r, T, 1, &dry), RUN_SUCCESS);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 0, "a dry run recorded");
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 0, "a dry run recorded");
     const json_int_t want[] = { 3, 2, 2 };
     for (size_t i = 0; i < 3; i++) {
         cr_assert_eq(field(step(dry, i), "wouldRecordChanges"), want[i], "step %zu", i);
@@ -84,7 +84,7 @@ DB_TEST(changes_dry, would_record_what_the_real_run_records)
         cr_assert_null(json_object_get(step(real, i), "wouldRecordChanges"));
     }
     cr_assert_null(json_object_get(real, "wouldRecordChanges"));
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 7);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 7);
 
     /* Now nothing is left to change: nothing would be recorded. */
     json_decref(dry);
@@ -121,7 +121,7 @@ DB_TEST(changes_dry, summary_says_what_it_would_record)
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert(strstr(out, "nothing recorded (dry run); a real run would record 7 change records"),
               "%s", out);
-    cr_assert_eq(th_count(r.t.conn, "SELECT COUNT(*) FROM reconciler_changes"), 0);
+    cr_assert_eq(th_count(r.t.conn, "SELECT COUNT(*) FROM reconciler_change_rows"), 0);
     free(out);
     free(err);
     rig_down(&r);

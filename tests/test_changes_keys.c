@@ -50,11 +50,11 @@ DB_TEST(changes_keys, awkward_text_keys_each_get_their_record)
     cr_assert_eq(json_integer_value(json_object_get(s, "changesRecorded")), (json_int_t)NKEYS,
                  "%lld records", (long long)json_integer_value(json_object_get(s, "changesRecorded")));
     cr_assert_eq(json_integer_value(json_object_get(s, "unrecordedChanges")), 0);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), (int64_t)NKEYS);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), (int64_t)NKEYS);
     for (size_t i = 0; i < NKEYS; i++) {
         int64_t n = 0;
         rc_value p[] = { rc_text(keys[i]) };
-        cr_assert_eq(db_query(d, "SELECT COUNT(*) FROM reconciler_changes WHERE table_name = "
+        cr_assert_eq(db_query(d, "SELECT COUNT(*) FROM reconciler_change_rows WHERE table_name = "
                               "'user_sessions' AND row_key = ? AND changes = "
                               "'{\"follow_up_attempts\":[1,9]}'", p, 1, count_row, &n), 0,
                      "%s", db_errmsg(d));
@@ -74,8 +74,8 @@ static int text_row(void *user, const rc_value *cols, size_t n)
 static json_t *only_record(db *d)
 {
     char *text = NULL;
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_changes"), 1);
-    cr_assert_eq(db_query(d, "SELECT changes FROM reconciler_changes", NULL, 0, text_row, &text),
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 1);
+    cr_assert_eq(db_query(d, "SELECT changes FROM reconciler_change_rows", NULL, 0, text_row, &text),
                  0, "%s", db_errmsg(d));
     cr_assert_not_null(text);
     json_error_t e;

@@ -17,7 +17,7 @@
 /* Records minus requeued rows, read in one statement (one snapshot). */
 static int64_t records_minus_rows(db *d)
 {
-    return th_count(d, "SELECT (SELECT COUNT(*) FROM reconciler_changes) - "
+    return th_count(d, "SELECT (SELECT COUNT(*) FROM reconciler_change_rows) - "
                        "(SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry')");
 }
 
@@ -30,12 +30,12 @@ DB_TEST(changes_kill, killed_run_leaves_one_record_per_changed_row, .timeout = 9
     svc *s = fx_svc("schedule:\n  lock_ttl: 3s\n", "", steps);
     char *out = th_path(th_tmpdir(), "once.json");
     s->pid = spawn(s, NULL, out);
-    svc_kill_at(s, t->conn, "SELECT COUNT(*) FROM reconciler_changes", 300, 30000);
+    svc_kill_at(s, t->conn, "SELECT COUNT(*) FROM reconciler_change_rows", 300, 30000);
     int64_t done = th_count(t->conn, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
     cr_assert_lt(done, JOBS, "the run finished before the kill: make it longer");
     cr_assert_eq(records_minus_rows(t->conn), 0, "records and changed rows differ after the kill");
-    cr_assert_eq(th_count(t->conn, "SELECT COUNT(DISTINCT row_key) FROM reconciler_changes"),
-                 th_count(t->conn, "SELECT COUNT(*) FROM reconciler_changes"));
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(DISTINCT row_key) FROM reconciler_change_rows"),
+                 th_count(t->conn, "SELECT COUNT(*) FROM reconciler_change_rows"));
 
     /* The next run (after the dead run's lease) finishes, one record per row still. */
     svc_set_batch_size(s, 500);

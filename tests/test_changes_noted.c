@@ -63,7 +63,7 @@ static char *records_of(db *d, const char *table)
 {
     char *out = NULL;
     rc_value p[] = { rc_text(table) };
-    cr_assert_eq(db_query(d, "SELECT row_key, changes FROM reconciler_changes WHERE "
+    cr_assert_eq(db_query(d, "SELECT row_key, changes FROM reconciler_change_rows WHERE "
                           "table_name = ? ORDER BY row_key", p, 1, text_rows, &out), 0,
                  "%s", db_errmsg(d));
     return out ? out : strdup("");

@@ -51,7 +51,7 @@ static void no_record_for(db *d, const char *path)
         char key[32];
         snprintf(key, sizeof key, "%d", id);
         p[0] = rc_text(key);
-        cr_assert_eq(db_query(d, "SELECT COUNT(*) FROM reconciler_changes WHERE "
+        cr_assert_eq(db_query(d, "SELECT COUNT(*) FROM reconciler_change_rows WHERE "
                               "table_name = 'processing_jobs' AND row_key = ?", p, 1,
                               rc__count_row, &v), 0);
         cr_assert_eq(v, 0, "job %d, won by a worker, has a record", id);
@@ -77,14 +77,14 @@ Test(changes_race, before_values_are_what_the_write_replaced, .timeout = 120)
     json_decref(res);
 
     check k = { 0 };
-    cr_assert_eq(db_query(d, "SELECT row_key, changes FROM reconciler_changes ORDER BY id", NULL,
+    cr_assert_eq(db_query(d, "SELECT row_key, changes FROM reconciler_change_rows ORDER BY id", NULL,
                           0, record_row, &k), 0, "%s", db_errmsg(d));
     cr_assert_eq(k.bad, 0, "%lld records with wrong values, first %s", (long long)k.bad, k.why);
     int64_t requeued = th_count(d, "SELECT COUNT(*) FROM processing_jobs WHERE status = 'retry'");
     cr_assert_gt(requeued, 0);
     cr_assert_eq(k.n, requeued, "records %lld, requeued rows %lld", (long long)k.n,
                  (long long)requeued);
-    cr_assert_eq(th_count(d, "SELECT COUNT(DISTINCT row_key) FROM reconciler_changes"), k.n);
+    cr_assert_eq(th_count(d, "SELECT COUNT(DISTINCT row_key) FROM reconciler_change_rows"), k.n);
     no_record_for(d, renewed);
     no_record_for(d, completed);
     free(renewed);

@@ -232,7 +232,8 @@ Test(doctor, missing_grants_fail_by_name, .timeout = 90)
         "SELECT, INSERT, UPDATE ON `%s`.reconciler_locks",
         "SELECT, INSERT, UPDATE, DELETE ON `%s`.reconciler_job_slots",
         "SELECT, INSERT, UPDATE ON `%s`.reconciler_job_pauses",
-        "SELECT, INSERT, DELETE ON `%s`.reconciler_changes",
+        "SELECT, INSERT, DELETE ON `%s`.reconciler_change_sets",
+        "SELECT, INSERT, DELETE ON `%s`.reconciler_change_keys",
         "SELECT ON `%s`.schema_migrations",
         "SELECT ON `%s`.processing_job_logs",
         "SELECT ON `%s`.processing_jobs",
@@ -283,9 +284,9 @@ Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
     doc_user u;
     char *hist, *out = NULL, *err = NULL, sql[512];
     user_up(&u, "doc2", "doc-pw-2");
-    exec_ok(&u.t, "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, "
-                "changes, at) VALUES (1, 'reconcile', 'leases', 'user_sessions', '1', '{}', "
-                "NOW(3))");
+    exec_ok(&u.t, "INSERT INTO reconciler_change_sets (run_id, job, step, table_name, nrecords, "
+                "records, at) VALUES (1, 'reconcile', 'leases', 'user_sessions', 1, "
+                "'[[\"1\",{}]]', NOW(3))");
     /* rt\_... : the underscores escaped, as a careful operator writes them. */
     char pattern[80];
     size_t k = 0;
@@ -311,7 +312,8 @@ Test(doctor, recorded_changes_and_database_grants, .timeout = 90)
              "'%s'@'localhost'", pattern, u.user);
     exec_ok(&u.t, sql);
     static const char *const tables[] = { "reconciler_locks", "reconciler_job_slots",
-                                          "reconciler_job_pauses", "reconciler_changes",
+                                          "reconciler_job_pauses", "reconciler_change_sets",
+                                          "reconciler_change_keys",
                                           "schema_migrations", "processing_job_logs",
                                           "processing_jobs" };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {

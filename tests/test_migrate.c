@@ -7,7 +7,7 @@
 
 static const char *const tables[] = {
     "processing_jobs", "user_sessions", "orders", "processing_job_logs", "reconciler_locks",
-    "schema_migrations",
+    "schema_migrations", "reconciler_change_sets", "reconciler_change_keys",
 };
 
 static int migrations_for(db_kind kind)
@@ -48,7 +48,7 @@ DB_TEST(migrate, applies_once_then_nothing)
     th_db_create(kind, &t);
     int want = migrations_for(kind);
     /* MySQL has 003 (lock times to the millisecond); SQLite's text times need none. */
-    cr_assert_eq(want, kind == DB_MYSQL ? 8 : 7);
+    cr_assert_eq(want, kind == DB_MYSQL ? 9 : 8);
 
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         cr_assert_eq(db_table_exists(t.conn, tables[i]), 0, "%s before", tables[i]);
@@ -70,16 +70,18 @@ DB_TEST(migrate, applies_once_then_nothing)
         cr_assert_eq(a.version[2], 3);
         cr_assert_str_eq(a.name[2], "003_lock_millis.sql");
     }
-    cr_assert_eq(a.version[want - 5], 4);
-    cr_assert_str_eq(a.name[want - 5], "004_dashboard_indexes.sql");
-    cr_assert_eq(a.version[want - 4], 5);
-    cr_assert_str_eq(a.name[want - 4], "005_lock_fence.sql");
-    cr_assert_eq(a.version[want - 3], 6);
-    cr_assert_str_eq(a.name[want - 3], "006_drop_dashboard_indexes.sql");
-    cr_assert_eq(a.version[want - 2], 7);
-    cr_assert_str_eq(a.name[want - 2], "007_job_slots.sql");
-    cr_assert_eq(a.version[want - 1], 8);
-    cr_assert_str_eq(a.name[want - 1], "008_change_records.sql");
+    cr_assert_eq(a.version[want - 6], 4);
+    cr_assert_str_eq(a.name[want - 6], "004_dashboard_indexes.sql");
+    cr_assert_eq(a.version[want - 5], 5);
+    cr_assert_str_eq(a.name[want - 5], "005_lock_fence.sql");
+    cr_assert_eq(a.version[want - 4], 6);
+    cr_assert_str_eq(a.name[want - 4], "006_drop_dashboard_indexes.sql");
+    cr_assert_eq(a.version[want - 3], 7);
+    cr_assert_str_eq(a.name[want - 3], "007_job_slots.sql");
+    cr_assert_eq(a.version[want - 2], 8);
+    cr_assert_str_eq(a.name[want - 2], "008_change_records.sql");
+    cr_assert_eq(a.version[want - 1], 9);
+    cr_assert_str_eq(a.name[want - 1], "009_change_sets.sql");
 
     /* A fresh connection agrees that nothing is left to do. */
     db_close(t.conn);

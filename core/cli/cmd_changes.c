@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_changes.c - `reconciler changes`: the change records (reconciler_changes). */
+/* cmd_changes.c - `reconciler changes`: the change records (reconciler_change_sets, migration 009). */
 #include "cli/cli.h"
 #include "db/changes.h"
 #include "base/json.h"
@@ -123,7 +123,7 @@ int cmd_changes(int argc, char **argv)
     if ((rc = cli_connect(cfg, &d)) != EXIT_OK)
         goto out;
     if (!(list = changes_list(d, &f))) {
-        cli_error("changes: %s (has `reconciler migrate` created reconciler_changes?)",
+        cli_error("changes: %s (has `reconciler migrate` created reconciler_change_sets?)",
                   db_errmsg(d));
         rc = EXIT_DATABASE;
         goto out;

@@ -671,9 +671,12 @@ static void core_needs(needs *ns, const config *cfg)
     need_add(ns, "reconciler_job_pauses", P_SELECT | P_INSERT | P_UPDATE, "pause and resume");
     need_add(ns, "processing_job_logs", P_INSERT, "each run's log row");
     need_add(ns, "schema_migrations", P_SELECT, "the migrations' check");
-    if (records)
-        need_add(ns, "reconciler_changes", P_SELECT | P_INSERT | P_DELETE,
+    if (records) {
+        need_add(ns, "reconciler_change_sets", P_SELECT | P_INSERT | P_DELETE,
                  "change records and their pruning");
+        need_add(ns, "reconciler_change_keys", P_SELECT | P_INSERT | P_DELETE,
+                 "change records and their pruning");
+    }
 }
 
 static void privs_text(unsigned privs, char *out, size_t n)
@@ -697,9 +700,9 @@ static void check_grants_mysql(doctor *dr, const config *cfg, db *d, const db_ur
         return;
     }
     core_needs(&ns, cfg);
-    /* The tables the steps' declared changes were recorded for (migration 008); a database
+    /* The tables the steps' declared changes were recorded for (migration 009); a database
      * without that table yet has none to tell. */
-    (void)db_query(d, "SELECT DISTINCT step, table_name FROM reconciler_changes", NULL, 0,
+    (void)db_query(d, "SELECT DISTINCT step, table_name FROM reconciler_change_sets", NULL, 0,
                    change_row, &ns);
     size_t missing = 0;
     for (size_t i = 0; i < ns.n; i++) {

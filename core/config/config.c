@@ -101,7 +101,7 @@ static const cfg_key top_keys[] = {
     { "history.keep_runs", RC_OPT_INT, "1000", "how many runs the history keeps",
       C(history_keep_runs), .min = 1, .max = 1000000 },
     { "history.changes_keep", RC_OPT_DURATION, "30d",
-      "how long change records (reconciler_changes) are kept; the service deletes older ones "
+      "how long change records (reconciler_change_sets) are kept; the service deletes older ones "
       "in small chunks after its runs", C(history_changes_keep_ms), .min = HOUR_MS,
       .max = 3650 * DAY_MS },
     /* The default is absolute (base/paths.h): the installed plugin folder,
@@ -220,7 +220,7 @@ static const cfg_key step_keys[] = {
       "and fails it (the step is rehearsed first, its writes rolled back); unset: no cap",
       S(max_changes), .min = 0, .max = CFG_MAX_CHANGES_MAX },
     { "record_changes", RC_OPT_BOOL, "true",
-      "write a change record (reconciler_changes) for every row the step's chunked writes "
+      "write a change record (reconciler_change_sets) for every row the step's chunked writes "
       "change, in the same transaction; false: none", S(record_changes) },
     { "memory_limit", 0, "1GiB",
       "the address space the step's worker may use (RLIMIT_AS), from 64MiB to 1TiB, in "

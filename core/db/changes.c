@@ -17,8 +17,11 @@
 
 /* Keys read back per query, and records per INSERT: well under every driver's parameter cap. */
 #define AFTER_KEYS 500
-/* SQLite binds up to 32766 parameters (3.32+), MySQL 65535: 500 records of 6 a statement. */
-#define INSERT_ROWS 500
+/*
+ * Records per set row (migration 009), well below CHANGES_ID_SPAN: its key
+ * rows bind 2 parameters each (SQLite binds up to 32766, MySQL 65535).
+ */
+#define SET_RECORDS 500
 
 /*
  * The chunk's rows are plain C, not JSON objects: a record is built as text
@@ -486,49 +489,77 @@ void changes_note_row(changes_meta *m, const rc_change_decl *decl, change_rows *
     }
 }
 
-/* Insert the records of set (those whose text is not NULL) in batches. */
-static int insert_records(db *d, const changes_meta *m, const struct change_set *set,
-                          char **text)
+/*
+ * Write the records of set whose text is not NULL: one set row (the JSON
+ * array of [key, changes]) per table and at most SET_RECORDS records, and
+ * a key row for each (migration 009). Two statements a set whatever its
+ * size: per-record rows and their indexes were most of what records cost.
+ */
+static int insert_sets(db *d, const changes_meta *m, const struct change_set *set,
+                       char **text)
 {
     /*
      * SQLite: the time read once and bound (strftime at every row was a
      * tenth of the insert); 'now' is the same for the whole statement anyway.
      */
     int lite = db_get_kind(d) == DB_SQLITE;
-    const char *one = lite ? "(?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, NOW(3))";
-    size_t lone = strlen(one);
     char *now = NULL;
     if (lite && db_query_core(d, "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')", NULL, 0, text_row,
-                         &now) != 0)
+                              &now) != 0)
         return -1;
-    rc_value *p = xcalloc(INSERT_ROWS * 7, sizeof *p);
+    const char *ins = lite
+        ? "INSERT INTO reconciler_change_sets (run_id, job, step, table_name, nrecords, records, "
+          "at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        : "INSERT INTO reconciler_change_sets (run_id, job, step, table_name, nrecords, records, "
+          "at) VALUES (?, ?, ?, ?, ?, ?, NOW(3))";
+    /* The set's id, taken by the key rows from the insert just before them. */
+    const char *one = lite ? "(?, ?, last_insert_rowid())" : "(?, ?, LAST_INSERT_ID())";
+    unsigned char *done = xcalloc(set->n ? set->n : 1, 1);
+    rc_value *p = xcalloc(2 * SET_RECORDS, sizeof *p);
+    strbuf recs = STRBUF_INIT, keys = STRBUF_INIT;
     int rc = 0;
-    size_t at = 0;
-    while (rc == 0 && at < set->n) {
+    /* The records of one table in the order they came, SET_RECORDS at a time. */
+    for (size_t first = 0; rc == 0 && first < set->n; first++) {
+        if (done[first] || !text[first])
+            continue;
+        const char *table = set->recs[first].table;
         size_t k = 0, np = 0;
-        strbuf sb = STRBUF_INIT;
-        sb_printf(&sb, "INSERT INTO reconciler_changes (run_id, job, step, table_name, row_key, "
-                  "changes, at) VALUES ");
-        for (; at < set->n && k < INSERT_ROWS; at++) {
-            if (!text[at])
+        recs.len = 0;
+        keys.len = 0;
+        sb_putc(&recs, '[');
+        sb_printf(&keys, "INSERT INTO reconciler_change_keys (table_name, row_key, set_id) "
+                  "VALUES ");
+        for (size_t at = first; at < set->n && k < SET_RECORDS; at++) {
+            const rec *r = &set->recs[at];
+            if (done[at] || !text[at] || strcmp(r->table, table) != 0)
                 continue;
-            if (k++)
-                sb_addn(&sb, ", ", 2);
-            sb_addn(&sb, one, lone);
-            p[np++] = rc_int(m->run_id);
-            p[np++] = rc_text(m->job ? m->job : "");
-            p[np++] = rc_text(m->step ? m->step : "");
-            p[np++] = rc_text(set->recs[at].table);
-            p[np++] = rc_text(set->recs[at].key);
-            p[np++] = rc_text(text[at]);
-            if (lite)
-                p[np++] = rc_text(now ? now : "");
+            done[at] = 1;
+            if (k++) {
+                sb_putc(&recs, ',');
+                sb_addn(&keys, ", ", 2);
+            }
+            sb_putc(&recs, '[');
+            cval key = { RC_TEXT, 0, 0, r->key };
+            cval_json(&recs, &key);
+            sb_putc(&recs, ',');
+            sb_addn(&recs, text[at], strlen(text[at]));
+            sb_putc(&recs, ']');
+            sb_addn(&keys, one, strlen(one));
+            p[np++] = rc_text(table);
+            p[np++] = rc_text(r->key);
         }
-        if (k)
-            rc = db_exec(d, sb.s, p, np, NULL);
-        sb_free(&sb);
+        sb_putc(&recs, ']');
+        rc_value s[] = { rc_int(m->run_id), rc_text(m->job ? m->job : ""),
+                         rc_text(m->step ? m->step : ""), rc_text(table), rc_int((int64_t)k),
+                         rc_text(recs.s), rc_text(now ? now : "") };
+        rc = db_exec(d, ins, s, lite ? 7 : 6, NULL);
+        if (rc == 0)
+            rc = db_exec(d, keys.s, p, np, NULL);
     }
+    sb_free(&recs);
+    sb_free(&keys);
     free(p);
+    free(done);
     free(now);
     return rc;
 }
@@ -638,7 +669,7 @@ int changes_flush(db *d, changes_meta *m)
     }
     sb_free(&sb);
     if (written) {
-        rc = insert_records(d, m, set, text);
+        rc = insert_sets(d, m, set, text);
         if (rc == 0)
             m->pending += (int64_t)written;
     }
@@ -781,76 +812,210 @@ void change_rows_free(change_rows *r)
     free(r);
 }
 
+/* The sets a prune takes: id, table, records (the keys' source). */
+typedef struct prune_ctx {
+    int64_t limit, records;
+    size_t n, cap;
+    int64_t *id;
+    char **table, **json;
+} prune_ctx;
+
+static int prune_row(void *user, const rc_value *c, size_t n)
+{
+    prune_ctx *x = user;
+    if (n < 4 || c[0].type != RC_INT || c[1].type != RC_TEXT || c[3].type != RC_TEXT)
+        return 1;
+    /* Whole sets, at least one, and no more than limit records past the first. */
+    int64_t k = c[2].type == RC_INT ? c[2].i : 1;
+    if (x->n > 0 && x->records + k > x->limit)
+        return 1;
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 16;
+        x->id = xrealloc(x->id, x->cap * sizeof *x->id);
+        x->table = xrealloc(x->table, x->cap * sizeof *x->table);
+        x->json = xrealloc(x->json, x->cap * sizeof *x->json);
+    }
+    x->id[x->n] = c[0].i;
+    x->table[x->n] = xstrdup(c[1].s);
+    x->json[x->n] = xstrdup(c[3].s);
+    x->n++;
+    x->records += k;
+    return 0;
+}
+
+/* Delete set i's key rows and the set itself: 0, or -1. */
+static int prune_set(db *d, const prune_ctx *x, size_t i)
+{
+    json_t *recs = json_loads(x->json[i], 0, NULL);
+    size_t nk = json_array_size(recs), np = 0;
+    rc_value *p = xcalloc(nk + 2, sizeof *p);
+    strbuf sb = STRBUF_INIT;
+    int rc = 0;
+    p[np++] = rc_text(x->table[i]);
+    p[np++] = rc_int(x->id[i]);
+    sb_printf(&sb, "DELETE FROM reconciler_change_keys WHERE table_name = ? AND set_id = ? AND "
+              "row_key IN (''");
+    for (size_t k = 0; k < nk; k++) {
+        const char *key = json_string_value(json_array_get(json_array_get(recs, k), 0));
+        if (key) {
+            sb_addn(&sb, ", ?", 3);
+            p[np++] = rc_text(key);
+        }
+    }
+    sb_putc(&sb, ')');
+    if (np > 2)
+        rc = db_exec(d, sb.s, p, np, NULL);
+    rc_value id = rc_int(x->id[i]);
+    if (rc == 0)
+        rc = db_exec(d, "DELETE FROM reconciler_change_sets WHERE id = ?", &id, 1, NULL);
+    sb_free(&sb);
+    free(p);
+    json_decref(recs);
+    return rc;
+}
+
 int64_t changes_prune(db *d, int64_t keep_s, int64_t limit)
 {
     char ago[48];
+    int lite = db_get_kind(d) == DB_SQLITE;
     rc_value p[] = { rc_int(keep_s), rc_int(limit) };
-    int64_t n = 0;
+    prune_ctx x = { limit, 0, 0, 0, NULL, NULL, NULL };
+    int64_t out = -1;
     snprintf(ago, sizeof ago, "-%lld seconds", (long long)keep_s);
-    /* The oldest ids first: the delete walks the primary key, one small chunk at a time. */
-    if (db_get_kind(d) == DB_MYSQL)
-        return db_exec(d, "DELETE FROM reconciler_changes WHERE at < NOW(3) - INTERVAL ? SECOND "
-                       "ORDER BY id LIMIT ?", p, 2, &n) != 0 ? -1 : n;
-    p[0] = rc_text(ago);
-    return db_exec(d, "DELETE FROM reconciler_changes WHERE id IN (SELECT id FROM "
-                   "reconciler_changes WHERE at < strftime('%Y-%m-%d %H:%M:%f', 'now', ?) "
-                   "ORDER BY id LIMIT ?)", p, 2, &n) != 0 ? -1 : n;
+    if (lite)
+        p[0] = rc_text(ago);
+    /*
+     * The oldest sets first (the primary key's order), whole, in one short
+     * transaction with their key rows: a set is never left without its keys.
+     */
+    if (db_begin(d) != 0)
+        return -1;
+    int rc = db_query(d, lite ? "SELECT id, table_name, nrecords, records FROM "
+                                "reconciler_change_sets WHERE at < strftime('%Y-%m-%d %H:%M:%f', "
+                                "'now', ?) ORDER BY id LIMIT ?"
+                              : "SELECT id, table_name, nrecords, records FROM "
+                                "reconciler_change_sets WHERE at < NOW(3) - INTERVAL ? SECOND "
+                                "ORDER BY id LIMIT ? FOR UPDATE",
+                      p, 2, prune_row, &x);
+    for (size_t i = 0; rc == 0 && i < x.n; i++)
+        rc = prune_set(d, &x, i);
+    if (rc == 0 && db_commit(d) == 0)
+        out = x.records;
+    else if (db_in_transaction(d))
+        (void)db_rollback(d);
+    for (size_t i = 0; i < x.n; i++) {
+        free(x.table[i]);
+        free(x.json[i]);
+    }
+    free(x.id);
+    free(x.table);
+    free(x.json);
+    return out;
 }
 
+/* A list's sets as they are read, and the filter they are read for. */
+typedef struct list_ctx {
+    const changes_filter *f;
+    json_t *out;
+    int64_t limit, last_set;
+    size_t sets;
+} list_ctx;
+
+/* One set: its records newest first, those the filter takes, until the list is full. */
 static int list_row(void *user, const rc_value *c, size_t n)
 {
-    json_t *out = user;
-    if (n < 8)
+    list_ctx *x = user;
+    if (n < 7 || c[0].type != RC_INT)
         return 1;
-    json_t *ch = c[6].type == RC_TEXT ? json_loads(c[6].s, 0, NULL) : NULL;
-    json_array_append_new(out, jx(json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
-                                            "id", (json_int_t)c[0].i, "runId",
-                                            (json_int_t)c[1].i, "job", value_json(&c[2]),
-                                            "step", value_json(&c[3]), "table",
-                                            value_json(&c[4]), "key", value_json(&c[5]),
-                                            "changes", ch ? ch : json_object(), "at",
-                                            value_json(&c[7]))));
+    x->sets++;
+    x->last_set = c[0].i;
+    json_t *recs = c[5].type == RC_TEXT ? json_loads(c[5].s, 0, NULL) : NULL;
+    for (size_t k = json_array_size(recs); k-- > 0 &&
+         (int64_t)json_array_size(x->out) < x->limit;) {
+        json_t *r = json_array_get(recs, k);
+        const char *key = json_string_value(json_array_get(r, 0));
+        int64_t id = c[0].i * CHANGES_ID_SPAN + (int64_t)k + 1;
+        if (!key || (x->f->before > 0 && id >= x->f->before) ||
+            (x->f->key && strcmp(key, x->f->key) != 0))
+            continue;
+        json_t *ch = json_array_get(r, 1);
+        ch = json_is_object(ch) ? json_incref(ch) : jx(json_object());
+        json_array_append_new(x->out, jx(json_pack("{s:I, s:I, s:o, s:o, s:o, s:s, s:o, s:o}",
+                                                   "id", (json_int_t)id, "runId",
+                                                   (json_int_t)c[1].i, "job", value_json(&c[2]),
+                                                   "step", value_json(&c[3]), "table",
+                                                   value_json(&c[4]), "key", key, "changes", ch,
+                                                   "at", value_json(&c[6]))));
+    }
+    json_decref(recs);
     return 0;
 }
 
 json_t *changes_list(db *d, const changes_filter *f)
 {
-    strbuf sb = STRBUF_INIT;
-    rc_value p[8];
-    size_t n = 0;
-    sb_printf(&sb, "SELECT id, run_id, job, step, table_name, row_key, changes, %s FROM "
-              "reconciler_changes WHERE 1 = 1",
-              db_get_kind(d) == DB_MYSQL ? "DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f')" : "at");
-    if (f->run_id) {
-        sb_printf(&sb, " AND run_id = ?");
-        p[n++] = rc_int(f->run_id);
-    }
+    list_ctx x = { f, jx(json_array()), 0, 0, 0 };
+    x.limit = f->limit < 1 ? 1 : f->limit > CHANGES_LIST_MAX ? CHANGES_LIST_MAX : f->limit;
+    /* The set holding the record just below before, and those older. */
+    int64_t upto = f->before > 0 ? (f->before - 1) / CHANGES_ID_SPAN : 0;
+    int rc = 0;
+    if (f->before > 0 && upto < 1)
+        return x.out;
+    /*
+     * Sets newest first, a page of them at a time (each holds at least one
+     * record the filter takes, but the first may hold only records at or
+     * past before), until the list is full or no set is left.
+     */
+    for (;;) {
+        strbuf sb = STRBUF_INIT;
+        rc_value p[9];
+        size_t n = 0;
+        sb_printf(&sb, "SELECT s.id, s.run_id, s.job, s.step, s.table_name, s.records, %s FROM ",
+                  db_get_kind(d) == DB_MYSQL ? "DATE_FORMAT(s.at, '%Y-%m-%d %H:%i:%s.%f')"
+                                             : "s.at");
+        if (f->key && f->table) {
+            /* One row's sets through its key rows, in set order. */
+            sb_printf(&sb, "reconciler_change_keys k JOIN reconciler_change_sets s ON s.id = "
+                      "k.set_id WHERE k.table_name = ? AND k.row_key = ?");
+            p[n++] = rc_text(f->table);
+            p[n++] = rc_text(f->key);
+        } else {
+            sb_printf(&sb, "reconciler_change_sets s WHERE 1 = 1");
+        }
+        if (f->run_id) {
+            sb_printf(&sb, " AND s.run_id = ?");
+            p[n++] = rc_int(f->run_id);
+        }
 #define TEXT_FILTER(field, col)                                                          \
     if (f->field) {                                                                      \
         sb_printf(&sb, " AND " col " = ?");                                              \
         p[n++] = rc_text(f->field);                                                      \
     }
-    TEXT_FILTER(table, "table_name")
-    TEXT_FILTER(key, "row_key")
-    TEXT_FILTER(step, "step")
-    TEXT_FILTER(job, "job")
+        TEXT_FILTER(table, "s.table_name")
+        TEXT_FILTER(step, "s.step")
+        TEXT_FILTER(job, "s.job")
 #undef TEXT_FILTER
-    if (f->since) {
-        sb_printf(&sb, " AND at >= ?");
-        p[n++] = rc_text(f->since);
+        if (f->since) {
+            sb_printf(&sb, " AND s.at >= ?");
+            p[n++] = rc_text(f->since);
+        }
+        if (upto > 0) {
+            sb_printf(&sb, f->key && f->table ? " AND k.set_id <= ?" : " AND s.id <= ?");
+            p[n++] = rc_int(upto);
+        }
+        sb_printf(&sb, f->key && f->table ? " ORDER BY k.set_id DESC LIMIT ?"
+                                          : " ORDER BY s.id DESC LIMIT ?");
+        p[n++] = rc_int(x.limit);
+        x.sets = 0;
+        rc = db_query(d, sb.s, p, n, list_row, &x);
+        sb_free(&sb);
+        if (rc != 0 || (int64_t)json_array_size(x.out) >= x.limit ||
+            (int64_t)x.sets < x.limit || x.last_set <= 1)
+            break;
+        upto = x.last_set - 1;
     }
-    if (f->before > 0) {
-        sb_printf(&sb, " AND id < ?");
-        p[n++] = rc_int(f->before);
-    }
-    sb_printf(&sb, " ORDER BY id DESC LIMIT ?");
-    p[n++] = rc_int(f->limit < 1 ? 1 : f->limit > CHANGES_LIST_MAX ? CHANGES_LIST_MAX : f->limit);
-    json_t *out = jx(json_array());
-    int rc = db_query(d, sb.s, p, n, list_row, out);
-    sb_free(&sb);
     if (rc != 0) {
-        json_decref(out);
+        json_decref(x.out);
         return NULL;
     }
-    return out;
+    return x.out;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * changes.h - change records: one row of reconciler_changes for every row a
- * chunked statement changes, written in the chunk's own transaction
- * (docs/internals.md "Change records"; migration 008).
+ * changes.h - change records: one for every row a chunked statement
+ * changes, written in the chunk's own transaction, as sets of up to 500 in
+ * reconciler_change_sets with a key row each in reconciler_change_keys
+ * (docs/internals.md "Change records"; migrations 008 and 009).
  */
 #ifndef RC_CHANGES_H
 #define RC_CHANGES_H
@@ -130,8 +131,10 @@ int changes_capture_reset(db *d);
 int changes_capture_keep(db *d, change_rows *rows, int64_t *missed);
 
 /*
- * Delete up to limit records older than keep_s seconds (the database's
- * clock), oldest first: the rows deleted, or -1 (db_errmsg).
+ * Delete the oldest sets of records older than keep_s seconds (the
+ * database's clock), whole, with their key rows, in one transaction: at
+ * least one set, and no more than limit records past the first set. The
+ * records deleted (0: none is old enough), or -1 (db_errmsg).
  */
 int64_t changes_prune(db *d, int64_t keep_s, int64_t limit);
 #define CHANGES_PRUNE_CHUNK 1000
@@ -147,6 +150,8 @@ typedef struct changes_filter {
     int64_t limit;      /* 1..CHANGES_LIST_MAX */
 } changes_filter;
 #define CHANGES_LIST_MAX 1000
+/* A record's id: its set's id times CHANGES_ID_SPAN plus its place in the set (from 1). */
+#define CHANGES_ID_SPAN 65536
 
 /*
  * The matching records, newest first, as a JSON array of {id, runId, job,

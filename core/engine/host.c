@@ -541,10 +541,10 @@ static int chunked(rc_ctx *ctx, const char *call, const char *find_sql,
     changes_meta cm = { decls, ndecls, sr->run_id, sr->job ? sr->job : "", sr->ps->cfg->name,
                         0, 0 };
     int recording = sr->record_changes && !sr->rehearsal;
-    /* A database `migrate` has not brought to 008 yet: the writes go on, counted, not recorded. */
-    if (recording && db_table_exists(sr->d, "reconciler_changes") != 1) {
+    /* A database `migrate` has not brought to 009 yet: the writes go on, counted, not recorded. */
+    if (recording && db_table_exists(sr->d, "reconciler_change_sets") != 1) {
         if (!sr->warned_no_table)
-            log_warn("step %s: no table reconciler_changes (run `reconciler migrate`): its "
+            log_warn("step %s: no table reconciler_change_sets (run `reconciler migrate`): its "
                      "changes are counted in unrecordedChanges, not recorded", sr->ps->cfg->name);
         sr->warned_no_table = 1;
         recording = 0;

@@ -50,7 +50,7 @@ typedef struct step_run {
     size_t ndecls;
     int64_t changes_recorded;    /* records written with committed chunks */
     int64_t unrecorded;          /* rows changed that no record describes */
-    int warned_no_table;         /* said once that reconciler_changes is missing */
+    int warned_no_table;         /* said once that reconciler_change_sets is missing */
 
     trace_chunks *chunks;        /* tracing: the chunks of its chunked calls (bounded), or NULL */
 } step_run;

@@ -231,15 +231,16 @@ static void job_started(void *user, int64_t run_id)
  */
 /*
  * After a run: delete change records older than history.changes_keep, in
- * chunks of 1000 rows (short transactions beside the bot's own), at most 20
- * chunks a run; the next run goes on where this one stopped.
+ * chunks of about 1000 records (whole sets; short transactions beside the
+ * bot's own), at most 20 chunks a run; the next run goes on where this one
+ * stopped.
  */
 static void changes_prune_old(db *d, int64_t keep_s)
 {
-    int64_t n = CHANGES_PRUNE_CHUNK;
-    if (db_table_exists(d, "reconciler_changes") != 1)
-        return; /* not migrated to 008 yet: the run said so */
-    for (int i = 0; i < 20 && n == CHANGES_PRUNE_CHUNK; i++) {
+    int64_t n = 1;
+    if (db_table_exists(d, "reconciler_change_sets") != 1)
+        return; /* not migrated to 009 yet: the run said so */
+    for (int i = 0; i < 20 && n > 0; i++) {
         if ((n = changes_prune(d, keep_s, CHANGES_PRUNE_CHUNK)) < 0)
             log_warn("service: pruning change records: %s", db_errmsg(d));
     }
