@@ -21,19 +21,22 @@
     "CREATE TABLE " name " (id BIGINT UNSIGNED PRIMARY KEY, n_int INT NULL, "                 \
     "n_big BIGINT UNSIGNED NULL, n_dbl DOUBLE NULL, n_dec DECIMAL(12,3) NULL, "                \
     "s_txt VARCHAR(64) NULL, s_long LONGTEXT NULL, t_dt DATETIME(3) NULL, t_date DATE NULL, " \
-    "s_enum ENUM('a','b') NULL, flag INT NOT NULL DEFAULT 0) DEFAULT CHARSET=utf8mb4"
+    "s_enum ENUM('a','b') NULL, s_lat VARCHAR(32) CHARACTER SET latin1 NULL, "               \
+    "t_time TIME NULL, flag INT NOT NULL DEFAULT 0) DEFAULT CHARSET=utf8mb4"
 
 #define KINDS_ROWS(name)                                                                   \
     "INSERT INTO " name " (id, n_int, n_big, n_dbl, n_dec, s_txt, s_long, t_dt, t_date, "      \
-    "s_enum) VALUES "                                                                        \
+    "s_enum, s_lat, t_time) VALUES "                                                         \
     "(1, -5, 18446744073709551000, 0.1 + 0.2, 12.345, 'ü:日本-', NULL, "                       \
-    "'2030-01-02 03:04:05.678', '2030-01-02', 'a'), "                                          \
-    "(2, NULL, NULL, NULL, NULL, NULL, 'x', NULL, NULL, NULL), "                               \
-    "(3, 0, 0, 1e30, -0.001, '', '-', '2030-12-31 23:59:59.000', '1999-01-01', 'b'), "       \
-    "(4, 2147483646, 9223372036854775807, -2.5, 0, '5:abc', '\"quoted\"\\\\ and\\ttab', "     \
-    "'2030-01-01 00:00:00.001', NULL, 'a'), "                                                  \
-    "(5, 7, 1, 3, 1, 'same', 'same', '2030-01-01 00:00:00.000', '2030-01-01', 'b'), "         \
-    "(6, 1, 2, 3, 4, '6', '6', '2030-06-06 06:06:06.600', '2030-06-06', 'a')"
+    "'2030-01-02 03:04:05.678', '2030-01-02', 'a', 'é,', '-01:02:03'), "                      \
+    "(2, NULL, NULL, NULL, NULL, NULL, 'x', NULL, NULL, NULL, NULL, NULL), "                   \
+    "(3, 0, 0, 1e30, -0.001, '', '-', '2030-12-31 23:59:59.000', '1999-01-01', 'b', '', "    \
+    "'00:00:00'), "                                                                            \
+    "(4, 2147483646, 9223372036854775807, -2.5, 0, '5:abc,', '\"quoted\"\\\\ and\\ttab', "    \
+    "'2030-01-01 00:00:00.001', NULL, 'a', '-', '838:59:59'), "                               \
+    "(5, 7, 1, 3, 1, 'same', 'same', '2030-01-01 00:00:00.000', '2030-01-01', 'b', 'x', "    \
+    "'12:00:00'), "                                                                            \
+    "(6, 1, 2, 3, 4, '6', ',6,', '2030-06-06 06:06:06.600', '2030-06-06', 'a', ',', NULL)"
 
 /* Flips each value between NULL and a value, or changes it; and marks the row done. */
 #define KINDS_UPDATE(name)                                                                 \
@@ -41,11 +44,14 @@
     "n_dbl = n_dbl * 2, n_dec = IF(n_dec IS NULL, 9.5, NULL), "                                \
     "s_txt = CONCAT(COALESCE(s_txt, 'was null'), ':ß-'), s_long = IF(s_long IS NULL, "         \
     "'set', NULL), t_dt = '2031-02-03 04:05:06.789', t_date = IF(t_date IS NULL, "             \
-    "'2031-01-01', NULL), s_enum = IF(s_enum = 'a', 'b', 'a'), flag = 1 WHERE " KINDS_WHERE
+    "'2031-01-01', NULL), s_enum = IF(s_enum = 'a', 'b', 'a'), "                              \
+    "s_lat = IF(s_lat IS NULL, 'ü,', IF(s_lat = 'x', NULL, CONCAT(s_lat, ',é'))), "             \
+    "t_time = IF(t_time IS NULL, '-00:00:01', NULL), flag = 1 WHERE " KINDS_WHERE
 #define KINDS_WHERE "flag = 0 AND id > ? AND id <= ?"
 
 static const char *const kinds_cols[] = { "n_int", "n_big", "n_dbl", "n_dec", "s_txt",
-                                          "s_long", "t_dt", "t_date", "s_enum" };
+                                          "s_long", "t_dt", "t_date", "s_enum", "s_lat",
+                                          "t_time" };
 
 static int text_rows(void *user, const rc_value *cols, size_t n)
 {
@@ -132,6 +138,10 @@ Test(changes_noted, every_column_kind_reads_back_as_the_read_path_gives)
     cr_assert(strstr(a, "4={\"n_int\":[2147483646,2147483647],\"n_big\":[9223372036854775807,"
                      "1.8446744073709552e+19]"), "%s", a);
     cr_assert(strstr(a, "\"s_txt\":[\"ü:日本-\",\"ü:日本-:ß-\"]"), "%s", a);
+    /* Commas in text of either character set; a negative TIME, and one set from NULL. */
+    cr_assert(strstr(a, "\"s_lat\":[\"é,\",\"é,,é\"],\"t_time\":[\"-01:02:03\",null]"), "%s", a);
+    cr_assert(strstr(a, "\"s_lat\":[\",\",\",,é\"]"), "%s", a);
+    cr_assert(strstr(a, "\"t_time\":[null,\"-00:00:01\"]"), "%s", a);
     free(a);
     free(b);
     th_db_destroy(&t);

@@ -13,11 +13,12 @@
 
 /*
  * MySQL: the statement notes its own rows (changes_noted). Its first SET
- * assignment (`key` = `key`, evaluated before the statement's own ones:
- * MySQL and MariaDB assign left to right) puts the row's key and values in
+ * assignment (the first declared column set to itself, evaluated before
+ * the statement's own ones: MySQL and MariaDB assign left to right, and
+ * take a column assigned twice) puts the row's key and values in
  * @rc_b; its last one, after the statement's, the new values in @rc_a and
- * appends both to one of S strings, @rc_s0 .. @rc_s<S-1>, in turn. A value
- * is "-" for NULL or "BYTES:text" (its utf8mb4 text). S strings, not one:
+ * appends both to one of S strings, @rc_s0 .. @rc_s<S-1>, in turn (each
+ * value as note_form says). S strings, not one:
  * the server copies a user variable's whole value at every append, so one
  * string would cost the square of the chunk's rows (a 5000-row chunk of
  * 150-byte notes took half a second); with about 64 rows in each, the
@@ -31,14 +32,24 @@
 
 typedef enum { NOTE_NONE = 0, NOTE_TEXT, NOTE_INT, NOTE_DOUBLE } note_kind;
 
+/*
+ * How a value is written in a note (see note_value): numbers and times as
+ * "text," ("," alone for NULL: their text is never empty and holds no
+ * comma), utf8mb4 text as "BYTES:text" ("-" for NULL), text of another
+ * character set the same after a CONVERT to utf8mb4. (Every value
+ * converted and length-prefixed cost the leases step a tenth of its time.)
+ */
+typedef enum { FORM_BARE = 0, FORM_TEXT, FORM_CONV } note_form;
+
 struct capture_plan {
     int state; /* 0: not looked up yet; 1: the statement notes its rows; -1: it cannot */
     unsigned char kind[1 + RC_CHANGE_COLUMNS_MAX]; /* the key's, then each column's */
+    unsigned char form[1 + RC_CHANGE_COLUMNS_MAX]; /* the same, note_form */
 };
 
 typedef struct kinds_ctx {
     const rc_change_decl *decl;
-    unsigned char *kind;
+    unsigned char *kind, *form;
 } kinds_ctx;
 
 /*
@@ -66,6 +77,14 @@ static note_kind kind_of_type(const char *type, const char *charset)
     return NOTE_NONE;
 }
 
+/* A type's note_form: text has a character set, numbers and times none. */
+static note_form form_of(note_kind kind, const char *charset)
+{
+    if (kind != NOTE_TEXT || !*charset)
+        return FORM_BARE;
+    return strcasecmp(charset, "utf8mb4") == 0 ? FORM_TEXT : FORM_CONV;
+}
+
 static int kinds_row(void *user, const rc_value *c, size_t n)
 {
     kinds_ctx *k = user;
@@ -73,11 +92,16 @@ static int kinds_row(void *user, const rc_value *c, size_t n)
         return 0;
     const char *cs = c[2].type == RC_TEXT ? c[2].s : "";
     note_kind kind = kind_of_type(c[1].s, cs);
-    if (strcasecmp(c[0].s, k->decl->key_column) == 0)
+    unsigned char form = (unsigned char)form_of(kind, cs);
+    if (strcasecmp(c[0].s, k->decl->key_column) == 0) {
         k->kind[0] = (unsigned char)(kind == NOTE_DOUBLE ? NOTE_NONE : kind);
+        k->form[0] = form;
+    }
     for (size_t i = 0; i < k->decl->ncolumns; i++)
-        if (strcasecmp(c[0].s, k->decl->columns[i]) == 0)
+        if (strcasecmp(c[0].s, k->decl->columns[i]) == 0) {
             k->kind[1 + i] = (unsigned char)kind;
+            k->form[1 + i] = form;
+        }
     return 0;
 }
 
@@ -96,7 +120,7 @@ static const struct capture_plan *plan_of(db *d, size_t i, const rc_change_decl 
     if (db_query_core(d, "SELECT @@sql_mode LIKE '%SIMULTANEOUS_ASSIGNMENT%'", NULL, 0,
                       rc__count_row, &simultaneous) != 0 || simultaneous)
         return p;
-    kinds_ctx k = { decl, p->kind };
+    kinds_ctx k = { decl, p->kind, p->form };
     rc_value t = rc_text(decl->table);
     if (db_query_core(d, "SELECT COLUMN_NAME, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, '') FROM information_schema.COLUMNS "
                       "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", &t, 1, kinds_row,
@@ -134,41 +158,55 @@ static size_t update_head(const rc_change_decl *decl, const char *stmt)
     return (size_t)(p + 4 - stmt);
 }
 
-/* "BYTES:text" of column col, or "-" for NULL: one note value. */
-static void note_value(strbuf *sb, const char *col)
+/* One note value of column col, written as form says (note_form). */
+static void note_value(strbuf *sb, const char *col, note_form form)
 {
-    sb_printf(sb, "IF(`%s` IS NULL, '-', CONCAT(LENGTH(CONVERT(`%s` USING utf8mb4)), ':', "
-              "CONVERT(`%s` USING utf8mb4)))", col, col, col);
+    if (form == FORM_BARE)
+        sb_printf(sb, "COALESCE(`%s`, ''), ','", col);
+    else if (form == FORM_TEXT)
+        sb_printf(sb, "IF(`%s` IS NULL, '-', CONCAT(LENGTH(`%s`), ':', `%s`))", col, col, col);
+    else
+        sb_printf(sb, "IF(`%s` IS NULL, '-', CONCAT(LENGTH(CONVERT(`%s` USING utf8mb4)), ':', "
+                  "CONVERT(`%s` USING utf8mb4)))", col, col, col);
 }
 
-static void note_values(strbuf *sb, const rc_change_decl *decl, int with_key)
+static void note_values(strbuf *sb, const rc_change_decl *decl, const struct capture_plan *plan,
+                        int with_key)
 {
     sb_printf(sb, "CONCAT(");
     if (with_key) {
-        note_value(sb, decl->key_column);
+        note_value(sb, decl->key_column, (note_form)plan->form[0]);
         sb_putc(sb, ',');
     }
     for (size_t c = 0; c < decl->ncolumns; c++) {
         if (c)
             sb_putc(sb, ',');
-        note_value(sb, decl->columns[c]);
+        note_value(sb, decl->columns[c], (note_form)plan->form[1 + c]);
     }
     sb_putc(sb, ')');
 }
 
 /* stmt with the two noting assignments (see NOTE_ROWS_PER_STRING), nstr strings. */
-static char *noted_sql(const rc_change_decl *decl, const char *stmt, size_t head, size_t nstr)
+static char *noted_sql(const rc_change_decl *decl, const struct capture_plan *plan,
+                       const char *stmt, size_t head, size_t nstr)
 {
-    const char *k = decl->key_column;
+    /*
+     * The noting assignments set the first declared column to itself, a
+     * column the statement sets anyway: assigning the key (as before) made
+     * MariaDB buffer every matched row's id first and read each again when
+     * the statement walks the primary key ("Using buffer": the followups
+     * step's UPDATEs took half again their time).
+     */
+    const char *k = decl->columns[0];
     size_t ls = strlen(stmt), lw = strlen(decl->where), lk = strlen(" WHERE ");
     strbuf sb = STRBUF_INIT;
     sb_addn(&sb, stmt, head);
     sb_printf(&sb, "`%s` = IF((@rc_b := ", k);
-    note_values(&sb, decl, 1);
+    note_values(&sb, decl, plan, 1);
     sb_printf(&sb, ") IS NULL, `%s`, `%s`), ", k, k);
     sb_addn(&sb, stmt + head, ls - lw - lk - head);
     sb_printf(&sb, ", `%s` = IF((@rc_a := ", k);
-    note_values(&sb, decl, 0);
+    note_values(&sb, decl, plan, 0);
     sb_printf(&sb, ") IS NULL OR ELT((@rc_n := @rc_n + 1) %% %zu + 1", nstr);
     for (size_t s = 0; s < nstr; s++)
         sb_printf(&sb, ", @rc_s%zu := CONCAT(COALESCE(@rc_s%zu, ''), @rc_b, @rc_a)", s, s);
@@ -186,21 +224,35 @@ typedef struct notes_ctx {
     int bad;
 } notes_ctx;
 
-/* One "-" or "BYTES:text" at *p (advanced): into v as kind; 0, or -1 when malformed. */
-static int note_parse(const char **p, const char *end, note_kind kind, cval *v)
+/* One note value at *p (advanced; note_form): into v as kind; 0, or -1 when malformed. */
+static int note_parse(const char **p, const char *end, note_kind kind, note_form form, cval *v)
 {
+    char *text;
     memset(v, 0, sizeof *v);
-    if (*p < end && **p == '-') {
-        (*p)++;
-        v->type = RC_NULL;
-        return 0;
+    if (form == FORM_BARE) {
+        const char *comma = memchr(*p, ',', (size_t)(end - *p));
+        if (!comma)
+            return -1;
+        size_t len = (size_t)(comma - *p);
+        text = len ? xstrndup(*p, len) : NULL;
+        *p = comma + 1;
+        if (!text) {
+            v->type = RC_NULL;
+            return 0;
+        }
+    } else {
+        if (*p < end && **p == '-') {
+            (*p)++;
+            v->type = RC_NULL;
+            return 0;
+        }
+        char *colon;
+        unsigned long long len = strtoull(*p, &colon, 10);
+        if (colon == *p || colon >= end || *colon != ':' || len > (size_t)(end - colon - 1))
+            return -1;
+        text = xstrndup(colon + 1, (size_t)len);
+        *p = colon + 1 + len;
     }
-    char *colon;
-    unsigned long long len = strtoull(*p, &colon, 10);
-    if (colon == *p || colon >= end || *colon != ':' || len > (size_t)(end - colon - 1))
-        return -1;
-    char *text = xstrndup(colon + 1, (size_t)len);
-    *p = colon + 1 + len;
     if (kind == NOTE_INT) {
         /* A BIGINT UNSIGNED above INT64_MAX is a double, as a read of it gives (db_mysql.c). */
         unsigned long long u = text[0] == '-' ? 0 : strtoull(text, NULL, 10);
@@ -245,7 +297,8 @@ static int notes_row(void *user, const rc_value *cols, size_t n)
                 x->after = xrealloc(x->after, r->cap * nc * sizeof *x->after);
             }
             cval key;
-            if (note_parse(&p, end, (note_kind)x->plan->kind[0], &key) != 0) {
+            if (note_parse(&p, end, (note_kind)x->plan->kind[0], (note_form)x->plan->form[0],
+                           &key) != 0) {
                 x->bad = 1;
                 return 1;
             }
@@ -261,7 +314,8 @@ static int notes_row(void *user, const rc_value *cols, size_t n)
             r->n++;
             for (size_t c = 0; c < 2 * nc; c++) {
                 cval *v = c < nc ? &r->before[i * nc + c] : &x->after[i * nc + c - nc];
-                if (note_parse(&p, end, (note_kind)x->plan->kind[1 + c % nc], v) != 0) {
+                if (note_parse(&p, end, (note_kind)x->plan->kind[1 + c % nc],
+                               (note_form)x->plan->form[1 + c % nc], v) != 0) {
                     x->bad = 1;
                     return 1;
                 }
@@ -285,7 +339,7 @@ int changes_noted(db *d, size_t i, const rc_change_decl *decl, const char *stmt,
     size_t nstr = 1;
     while (nstr < NOTE_STRINGS_MAX && (int64_t)(nstr * NOTE_ROWS_PER_STRING) < rows_hint)
         nstr *= 2;
-    char *sql = noted_sql(decl, stmt, head, nstr);
+    char *sql = noted_sql(decl, plan, stmt, head, nstr);
     strbuf reset = STRBUF_INIT, read = STRBUF_INIT;
     sb_printf(&reset, "SELECT @rc_n := 0");
     sb_printf(&read, "SELECT @rc_n");
