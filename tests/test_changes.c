@@ -196,10 +196,9 @@ DB_TEST(changes, a_large_chunk_is_sets_and_pages_across_them)
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_sets"), 3);
     cr_assert_eq(th_count(d, "SELECT MAX(nrecords) FROM reconciler_change_sets"), 500);
     cr_assert_eq(th_count(d, "SELECT SUM(nrecords) FROM reconciler_change_sets"), 1203);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_keys"), 1203);
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows v JOIN "
-                             "reconciler_change_keys k ON k.table_name = v.table_name AND "
-                             "k.row_key = v.row_key AND k.set_id = (v.id - v.id % 65536) / 65536"), 1203);
+    /* The run writes the sets only; their key rows come after it. */
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_keys"), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_sets WHERE keyed = 0"), 3);
 
     unsigned char *seen = calloc(1204, 1);
     changes_filter f = { .limit = 7 };
@@ -226,18 +225,88 @@ DB_TEST(changes, a_large_chunk_is_sets_and_pages_across_them)
     cr_assert_eq(n, 1203);
     free(seen);
 
-    /* One row's, at each set's edge and inside one. */
+    /* One row's, at each set's edge and inside one: before the sets are keyed and after. */
     static const char *const keys[] = { "1", "500", "501", "1000", "1001", "1203", "777" };
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        changes_filter g = { .table = "processing_jobs", .key = keys[i], .limit = 10 };
-        json_t *l = changes_list(d, &g);
+    for (int keyed = 0; keyed < 2; keyed++) {
+        if (keyed) {
+            cr_assert_eq(changes_key_sets(d, 2), 2, "%s", db_errmsg(d));
+            cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_keys"), 1000);
+            cr_assert_eq(changes_key_sets(d, 100), 1, "%s", db_errmsg(d));
+            cr_assert_eq(changes_key_sets(d, 100), 0, "%s", db_errmsg(d));
+        }
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+            changes_filter g = { .table = "processing_jobs", .key = keys[i], .limit = 10 };
+            json_t *l = changes_list(d, &g);
+            cr_assert_not_null(l, "%s", db_errmsg(d));
+            cr_assert_eq(json_array_size(l), 1, "key %s", keys[i]);
+            cr_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "key")),
+                             keys[i]);
+            json_decref(l);
+        }
+    }
+    /* Keyed: a key row for every record, each naming the record's own set. */
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_keys"), 1203);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_sets WHERE keyed = 0"), 0);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows v JOIN "
+                             "reconciler_change_keys k ON k.table_name = v.table_name AND "
+                             "k.row_key = v.row_key AND k.set_id = (v.id - v.id % 65536) / 65536"), 1203);
+    json_decref(res);
+    rig_down(&r);
+}
+
+/*
+ * One row's history over three runs: the first two runs' sets keyed, the
+ * third's not yet. Its records come newest first from both, one page at a
+ * time down to the first (a page of 1: each page's edge falls between the
+ * two sources), and whole in one page.
+ */
+DB_TEST(changes, one_row_pages_across_keyed_and_unkeyed_sets)
+{
+    rig r;
+    rig_up(&r, kind, "plugins",
+           "  - plugin: sql\n    name: bump\n    options:\n      table: user_sessions\n"
+           "      key: user_id\n      set: \"follow_up_attempts = follow_up_attempts + 1\"\n"
+           "      where: \"follow_up_attempts < 100\"\n      result: bumped\n"
+           "      batch_size: 2\n");
+    db *d = r.t.conn;
+    for (int i = 0; i < 5; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "INSERT INTO user_sessions (user_id, follow_up_attempts, "
+                 "last_activity) VALUES ('u%d', 0, '2030-01-01 00:00:00')", i);
+        cr_assert_eq(db_exec(d, sql, NULL, 0, NULL), 0, "%s", db_errmsg(d));
+    }
+    for (int run = 0; run < 3; run++) {
+        json_t *res = NULL;
+        cr_assert_eq(rig_run(&r, T, 0, &res), RUN_SUCCESS);
+        json_decref(res);
+        if (run == 1)
+            cr_assert_eq(changes_key_sets(d, 1000), 6, "%s", db_errmsg(d));
+    }
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_sets WHERE keyed = 0"), 3);
+    changes_filter f = { .table = "user_sessions", .key = "u2", .limit = 1 };
+    int64_t want = 3; /* follow_up_attempts went 0 -> 1 -> 2 -> 3 */
+    for (;;) {
+        json_t *l = changes_list(d, &f);
         cr_assert_not_null(l, "%s", db_errmsg(d));
-        cr_assert_eq(json_array_size(l), 1, "key %s", keys[i]);
-        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "key")),
-                         keys[i]);
+        if (json_array_size(l) == 0) {
+            json_decref(l);
+            break;
+        }
+        json_t *c = json_array_get(l, 0);
+        json_t *v = json_object_get(json_object_get(c, "changes"), "follow_up_attempts");
+        cr_assert_str_eq(json_string_value(json_object_get(c, "key")), "u2");
+        cr_assert_eq(json_integer_value(json_array_get(v, 1)), want, "page for %lld",
+                     (long long)want);
+        cr_assert_eq(json_integer_value(json_array_get(v, 0)), want - 1);
+        want--;
+        f.before = json_integer_value(json_object_get(c, "id"));
         json_decref(l);
     }
-    json_decref(res);
+    cr_assert_eq(want, 0, "records missed down to %lld", (long long)want);
+    changes_filter all = { .table = "user_sessions", .key = "u2", .limit = 10 };
+    json_t *l = changes_list(d, &all);
+    cr_assert_eq(json_array_size(l), 3);
+    json_decref(l);
     rig_down(&r);
 }
 

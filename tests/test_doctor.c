@@ -232,7 +232,7 @@ Test(doctor, missing_grants_fail_by_name, .timeout = 90)
         "SELECT, INSERT, UPDATE ON `%s`.reconciler_locks",
         "SELECT, INSERT, UPDATE, DELETE ON `%s`.reconciler_job_slots",
         "SELECT, INSERT, UPDATE ON `%s`.reconciler_job_pauses",
-        "SELECT, INSERT, DELETE ON `%s`.reconciler_change_sets",
+        "SELECT, INSERT, UPDATE, DELETE ON `%s`.reconciler_change_sets",
         "SELECT, INSERT, DELETE ON `%s`.reconciler_change_keys",
         "SELECT ON `%s`.schema_migrations",
         "SELECT ON `%s`.processing_job_logs",

@@ -55,7 +55,7 @@ static void assert_moved(th_db *t)
 {
     db *d = t->conn;
     cr_assert_eq(db_table_exists(d, "reconciler_changes"), 0, "the old table is gone");
-    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_sets"), 3);
+    cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_sets WHERE keyed = 1"), 3);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_keys"), 3);
     cr_assert_eq(th_count(d, "SELECT COUNT(*) FROM reconciler_change_rows"), 3);
     cr_assert_eq(th_count(d, "SELECT MAX(id) FROM reconciler_change_rows"),
@@ -123,11 +123,13 @@ Test(migrate_009, runs_again_over_itself_mysql)
                          "AUTO_INCREMENT PRIMARY KEY, run_id BIGINT NOT NULL, job VARCHAR(128) "
                          "NOT NULL, step VARCHAR(128) NOT NULL, table_name VARCHAR(64) NOT NULL, "
                          "nrecords INT NOT NULL, records MEDIUMTEXT NOT NULL, at DATETIME(3) NOT "
-                         "NULL, KEY idx_reconciler_change_sets_run (run_id, id)) "
+                         "NULL, keyed TINYINT NOT NULL DEFAULT 0, KEY "
+                         "idx_reconciler_change_sets_run (run_id, id), KEY "
+                         "idx_reconciler_change_sets_keyed (keyed, id)) "
                          "DEFAULT CHARSET=utf8mb4", NULL, 0, NULL), 0, "%s", db_errmsg(t.conn));
     cr_assert_eq(db_exec(t.conn, "INSERT INTO reconciler_change_sets SELECT id, run_id, job, step, "
                          "table_name, 1, JSON_ARRAY(JSON_ARRAY(row_key, JSON_EXTRACT(changes, "
-                         "'$'))), at FROM reconciler_changes", NULL, 0, NULL), 0, "%s",
+                         "'$'))), at, 1 FROM reconciler_changes", NULL, 0, NULL), 0, "%s",
                  db_errmsg(t.conn));
     cr_assert_eq(db_exec_script(t.conn, m->sql), 0, "%s", db_errmsg(t.conn));
     assert_moved(&t);

@@ -672,10 +672,10 @@ static void core_needs(needs *ns, const config *cfg)
     need_add(ns, "processing_job_logs", P_INSERT, "each run's log row");
     need_add(ns, "schema_migrations", P_SELECT, "the migrations' check");
     if (records) {
-        need_add(ns, "reconciler_change_sets", P_SELECT | P_INSERT | P_DELETE,
-                 "change records and their pruning");
+        need_add(ns, "reconciler_change_sets", P_SELECT | P_INSERT | P_UPDATE | P_DELETE,
+                 "change records, their keying and pruning");
         need_add(ns, "reconciler_change_keys", P_SELECT | P_INSERT | P_DELETE,
-                 "change records and their pruning");
+                 "change records' keying and pruning");
     }
 }
 

@@ -18,10 +18,12 @@
 /* Keys read back per query, and records per INSERT: well under every driver's parameter cap. */
 #define AFTER_KEYS 500
 /*
- * Records per set row (migration 009), well below CHANGES_ID_SPAN: its key
- * rows bind 2 parameters each (SQLite binds up to 32766, MySQL 65535).
+ * Records per set row (migration 009), well below CHANGES_ID_SPAN; the
+ * prune binds one parameter per key (SQLite binds up to 32766, MySQL 65535).
  */
 #define SET_RECORDS 500
+/* Sets keyed a transaction (changes_key_sets): up to 10,000 key rows. */
+#define KEY_SETS_A_TX 20
 
 /*
  * The chunk's rows are plain C, not JSON objects: a record is built as text
@@ -491,9 +493,10 @@ void changes_note_row(changes_meta *m, const rc_change_decl *decl, change_rows *
 
 /*
  * Write the records of set whose text is not NULL: one set row (the JSON
- * array of [key, changes]) per table and at most SET_RECORDS records, and
- * a key row for each (migration 009). Two statements a set whatever its
- * size: per-record rows and their indexes were most of what records cost.
+ * array of [key, changes]) per table and at most SET_RECORDS records, one
+ * statement a set whatever its size. Its key rows come later
+ * (changes_key_sets): a row per record and its index were most of what
+ * records cost a run.
  */
 static int insert_sets(db *d, const changes_meta *m, const struct change_set *set,
                        char **text)
@@ -512,53 +515,38 @@ static int insert_sets(db *d, const changes_meta *m, const struct change_set *se
           "at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         : "INSERT INTO reconciler_change_sets (run_id, job, step, table_name, nrecords, records, "
           "at) VALUES (?, ?, ?, ?, ?, ?, NOW(3))";
-    /* The set's id, taken by the key rows from the insert just before them. */
-    const char *one = lite ? "(?, ?, last_insert_rowid())" : "(?, ?, LAST_INSERT_ID())";
     unsigned char *done = xcalloc(set->n ? set->n : 1, 1);
-    rc_value *p = xcalloc(2 * SET_RECORDS, sizeof *p);
-    strbuf recs = STRBUF_INIT, keys = STRBUF_INIT;
+    strbuf recs = STRBUF_INIT;
     int rc = 0;
     /* The records of one table in the order they came, SET_RECORDS at a time. */
     for (size_t first = 0; rc == 0 && first < set->n; first++) {
         if (done[first] || !text[first])
             continue;
         const char *table = set->recs[first].table;
-        size_t k = 0, np = 0;
+        size_t k = 0;
         recs.len = 0;
-        keys.len = 0;
         sb_putc(&recs, '[');
-        sb_printf(&keys, "INSERT INTO reconciler_change_keys (table_name, row_key, set_id) "
-                  "VALUES ");
         for (size_t at = first; at < set->n && k < SET_RECORDS; at++) {
             const rec *r = &set->recs[at];
             if (done[at] || !text[at] || strcmp(r->table, table) != 0)
                 continue;
             done[at] = 1;
-            if (k++) {
+            if (k++)
                 sb_putc(&recs, ',');
-                sb_addn(&keys, ", ", 2);
-            }
             sb_putc(&recs, '[');
             cval key = { RC_TEXT, 0, 0, r->key };
             cval_json(&recs, &key);
             sb_putc(&recs, ',');
             sb_addn(&recs, text[at], strlen(text[at]));
             sb_putc(&recs, ']');
-            sb_addn(&keys, one, strlen(one));
-            p[np++] = rc_text(table);
-            p[np++] = rc_text(r->key);
         }
         sb_putc(&recs, ']');
-        rc_value s[] = { rc_int(m->run_id), rc_text(m->job ? m->job : ""),
+        rc_value v[] = { rc_int(m->run_id), rc_text(m->job ? m->job : ""),
                          rc_text(m->step ? m->step : ""), rc_text(table), rc_int((int64_t)k),
                          rc_text(recs.s), rc_text(now ? now : "") };
-        rc = db_exec(d, ins, s, lite ? 7 : 6, NULL);
-        if (rc == 0)
-            rc = db_exec(d, keys.s, p, np, NULL);
+        rc = db_exec(d, ins, v, lite ? 7 : 6, NULL);
     }
     sb_free(&recs);
-    sb_free(&keys);
-    free(p);
     free(done);
     free(now);
     return rc;
@@ -812,66 +800,155 @@ void change_rows_free(change_rows *r)
     free(r);
 }
 
-/* The sets a prune takes: id, table, records (the keys' source). */
-typedef struct prune_ctx {
-    int64_t limit, records;
-    size_t n, cap;
-    int64_t *id;
-    char **table, **json;
-} prune_ctx;
+/* Sets read whole: what the keyer, the prune and the list take from reconciler_change_sets. */
+typedef struct set_row {
+    int64_t id, run_id, nrecords;
+    char *job, *step, *table, *records, *at;
+} set_row;
 
-static int prune_row(void *user, const rc_value *c, size_t n)
+typedef struct set_rows {
+    size_t n, cap;
+    set_row *v;
+    int64_t limit, records; /* the prune's: whole sets up to limit records past the first */
+} set_rows;
+
+static char *text_or_empty(const rc_value *v)
 {
-    prune_ctx *x = user;
-    if (n < 4 || c[0].type != RC_INT || c[1].type != RC_TEXT || c[3].type != RC_TEXT)
+    return xstrdup(v->type == RC_TEXT && v->s ? v->s : "");
+}
+
+/* Row "id, run_id, job, step, table_name, nrecords, records, at" into a set_rows. */
+static int set_row_read(void *user, const rc_value *c, size_t n)
+{
+    set_rows *x = user;
+    if (n < 8 || c[0].type != RC_INT)
         return 1;
-    /* Whole sets, at least one, and no more than limit records past the first. */
-    int64_t k = c[2].type == RC_INT ? c[2].i : 1;
-    if (x->n > 0 && x->records + k > x->limit)
-        return 1;
+    int64_t k = c[5].type == RC_INT ? c[5].i : 1;
+    if (x->limit > 0 && x->n > 0 && x->records + k > x->limit)
+        return 1; /* (the prune's bound: the rows after are not read) */
     if (x->n == x->cap) {
         x->cap = x->cap ? 2 * x->cap : 16;
-        x->id = xrealloc(x->id, x->cap * sizeof *x->id);
-        x->table = xrealloc(x->table, x->cap * sizeof *x->table);
-        x->json = xrealloc(x->json, x->cap * sizeof *x->json);
+        x->v = xrealloc(x->v, x->cap * sizeof *x->v);
     }
-    x->id[x->n] = c[0].i;
-    x->table[x->n] = xstrdup(c[1].s);
-    x->json[x->n] = xstrdup(c[3].s);
-    x->n++;
+    set_row *r = &x->v[x->n++];
+    r->id = c[0].i;
+    r->run_id = c[1].type == RC_INT ? c[1].i : 0;
+    r->nrecords = k;
+    r->job = text_or_empty(&c[2]);
+    r->step = text_or_empty(&c[3]);
+    r->table = text_or_empty(&c[4]);
+    r->records = text_or_empty(&c[6]);
+    r->at = text_or_empty(&c[7]);
     x->records += k;
     return 0;
 }
 
-/* Delete set i's key rows and the set itself: 0, or -1. */
-static int prune_set(db *d, const prune_ctx *x, size_t i)
+static void set_rows_free(set_rows *x)
 {
-    json_t *recs = json_loads(x->json[i], 0, NULL);
+    for (size_t i = 0; i < x->n; i++) {
+        set_row *r = &x->v[i];
+        free(r->job);
+        free(r->step);
+        free(r->table);
+        free(r->records);
+        free(r->at);
+    }
+    free(x->v);
+    memset(x, 0, sizeof *x);
+}
+
+#define SET_COLUMNS(at) "s.id, s.run_id, s.job, s.step, s.table_name, s.nrecords, s.records, " at
+#define SET_AT_MYSQL "DATE_FORMAT(s.at, '%Y-%m-%d %H:%i:%s.%f')"
+
+/* Delete the key rows of set r (the prune): one statement for the set's keys. 0, or -1. */
+static int set_keys_delete(db *d, const set_row *r)
+{
+    json_t *recs = json_loads(r->records, 0, NULL);
     size_t nk = json_array_size(recs), np = 0;
     rc_value *p = xcalloc(nk + 2, sizeof *p);
     strbuf sb = STRBUF_INIT;
-    int rc = 0;
-    p[np++] = rc_text(x->table[i]);
-    p[np++] = rc_int(x->id[i]);
     sb_printf(&sb, "DELETE FROM reconciler_change_keys WHERE table_name = ? AND set_id = ? AND "
-              "row_key IN (''");
-    for (size_t k = 0; k < nk; k++) {
-        const char *key = json_string_value(json_array_get(json_array_get(recs, k), 0));
-        if (key) {
-            sb_addn(&sb, ", ?", 3);
-            p[np++] = rc_text(key);
-        }
+              "row_key IN (");
+    p[np++] = rc_text(r->table);
+    p[np++] = rc_int(r->id);
+    for (size_t i = 0; i < nk; i++) {
+        const char *key = json_string_value(json_array_get(json_array_get(recs, i), 0));
+        if (!key)
+            continue;
+        sb_addn(&sb, np > 2 ? ", ?" : "?", np > 2 ? 3 : 1);
+        p[np++] = rc_text(key);
     }
     sb_putc(&sb, ')');
-    if (np > 2)
-        rc = db_exec(d, sb.s, p, np, NULL);
-    rc_value id = rc_int(x->id[i]);
-    if (rc == 0)
-        rc = db_exec(d, "DELETE FROM reconciler_change_sets WHERE id = ?", &id, 1, NULL);
+    int rc = np > 2 ? db_exec(d, sb.s, p, np, NULL) : 0;
     sb_free(&sb);
     free(p);
     json_decref(recs);
     return rc;
+}
+
+static int id_row(void *user, const rc_value *c, size_t n)
+{
+    strbuf *ids = user;
+    if (n >= 1 && c[0].type == RC_INT)
+        sb_printf(ids, ", %lld", (long long)c[0].i);
+    return 0;
+}
+
+int64_t changes_key_sets(db *d, int64_t max_sets)
+{
+    int lite = db_get_kind(d) == DB_SQLITE;
+    int64_t total = 0;
+    /*
+     * The server expands the sets' JSON itself (JSON_TABLE, json_each):
+     * the records never travel to the keyer and back.
+     */
+    const char *expand = lite
+        ? "INSERT OR IGNORE INTO reconciler_change_keys (table_name, row_key, set_id) SELECT "
+          "s.table_name, json_extract(r.value, '$[0]'), s.id FROM reconciler_change_sets s, "
+          "json_each(s.records) r WHERE s.id IN (%s)"
+        : "INSERT IGNORE INTO reconciler_change_keys (table_name, row_key, set_id) SELECT "
+          "s.table_name, r.row_key, s.id FROM reconciler_change_sets s, JSON_TABLE(s.records, "
+          "'$[*]' COLUMNS (row_key VARCHAR(191) CHARACTER SET utf8mb4 PATH '$[0]')) r WHERE "
+          "s.id IN (%s)";
+    while (total < max_sets) {
+        int64_t want = max_sets - total < KEY_SETS_A_TX ? max_sets - total : KEY_SETS_A_TX;
+        rc_value lim = rc_int(want);
+        strbuf ids = STRBUF_INIT;
+        char *sql = NULL;
+        sb_printf(&ids, "0");
+        if (db_begin(d) != 0)
+            return -1;
+        /* SKIP LOCKED: two keyers (two instances) take different sets. */
+        int rc = db_query(d, lite ? "SELECT id FROM reconciler_change_sets WHERE keyed = 0 "
+                                    "ORDER BY id LIMIT ?"
+                                  : "SELECT id FROM reconciler_change_sets WHERE keyed = 0 "
+                                    "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+                          &lim, 1, id_row, &ids);
+        int64_t got = 0;
+        for (const char *c = ids.s; *c; c++)
+            got += *c == ',';
+        if (rc == 0 && got) {
+            sql = xasprintf(expand, ids.s);
+            rc = db_exec(d, sql, NULL, 0, NULL);
+            free(sql);
+        }
+        if (rc == 0 && got) {
+            sql = xasprintf("UPDATE reconciler_change_sets SET keyed = 1 WHERE id IN (%s)", ids.s);
+            rc = db_exec(d, sql, NULL, 0, NULL);
+            free(sql);
+        }
+        if (rc == 0)
+            rc = db_commit(d);
+        else if (db_in_transaction(d))
+            (void)db_rollback(d);
+        sb_free(&ids);
+        if (rc != 0)
+            return -1;
+        total += got;
+        if (got < want)
+            break;
+    }
+    return total;
 }
 
 int64_t changes_prune(db *d, int64_t keep_s, int64_t limit)
@@ -879,143 +956,171 @@ int64_t changes_prune(db *d, int64_t keep_s, int64_t limit)
     char ago[48];
     int lite = db_get_kind(d) == DB_SQLITE;
     rc_value p[] = { rc_int(keep_s), rc_int(limit) };
-    prune_ctx x = { limit, 0, 0, 0, NULL, NULL, NULL };
+    set_rows x = { 0 };
+    x.limit = limit;
     int64_t out = -1;
     snprintf(ago, sizeof ago, "-%lld seconds", (long long)keep_s);
     if (lite)
         p[0] = rc_text(ago);
     /*
      * The oldest sets first (the primary key's order), whole, in one short
-     * transaction with their key rows: a set is never left without its keys.
+     * transaction with their key rows: a key row never outlives its set.
      */
     if (db_begin(d) != 0)
         return -1;
-    int rc = db_query(d, lite ? "SELECT id, table_name, nrecords, records FROM "
-                                "reconciler_change_sets WHERE at < strftime('%Y-%m-%d %H:%M:%f', "
-                                "'now', ?) ORDER BY id LIMIT ?"
-                              : "SELECT id, table_name, nrecords, records FROM "
-                                "reconciler_change_sets WHERE at < NOW(3) - INTERVAL ? SECOND "
-                                "ORDER BY id LIMIT ? FOR UPDATE",
-                      p, 2, prune_row, &x);
-    for (size_t i = 0; rc == 0 && i < x.n; i++)
-        rc = prune_set(d, &x, i);
+    int rc = db_query(d, lite ? "SELECT " SET_COLUMNS("s.at") " FROM reconciler_change_sets s "
+                                "WHERE s.at < strftime('%Y-%m-%d %H:%M:%f', 'now', ?) ORDER BY "
+                                "s.id LIMIT ?"
+                              : "SELECT " SET_COLUMNS(SET_AT_MYSQL) " FROM reconciler_change_sets "
+                                "s WHERE s.at < NOW(3) - INTERVAL ? SECOND ORDER BY s.id LIMIT ? "
+                                "FOR UPDATE",
+                      p, 2, set_row_read, &x);
+    for (size_t i = 0; rc == 0 && i < x.n; i++) {
+        rc_value id = rc_int(x.v[i].id);
+        rc = set_keys_delete(d, &x.v[i]);
+        if (rc == 0)
+            rc = db_exec(d, "DELETE FROM reconciler_change_sets WHERE id = ?", &id, 1, NULL);
+    }
     if (rc == 0 && db_commit(d) == 0)
         out = x.records;
     else if (db_in_transaction(d))
         (void)db_rollback(d);
-    for (size_t i = 0; i < x.n; i++) {
-        free(x.table[i]);
-        free(x.json[i]);
-    }
-    free(x.id);
-    free(x.table);
-    free(x.json);
+    set_rows_free(&x);
     return out;
 }
 
-/* A list's sets as they are read, and the filter they are read for. */
-typedef struct list_ctx {
-    const changes_filter *f;
-    json_t *out;
-    int64_t limit, last_set;
-    size_t sets;
-} list_ctx;
-
-/* One set: its records newest first, those the filter takes, until the list is full. */
-static int list_row(void *user, const rc_value *c, size_t n)
+/* Append set r's records (newest first) that f takes to out, until it holds limit. */
+static void list_set(const set_row *r, const changes_filter *f, int64_t limit, json_t *out)
 {
-    list_ctx *x = user;
-    if (n < 7 || c[0].type != RC_INT)
-        return 1;
-    x->sets++;
-    x->last_set = c[0].i;
-    json_t *recs = c[5].type == RC_TEXT ? json_loads(c[5].s, 0, NULL) : NULL;
-    for (size_t k = json_array_size(recs); k-- > 0 &&
-         (int64_t)json_array_size(x->out) < x->limit;) {
-        json_t *r = json_array_get(recs, k);
-        const char *key = json_string_value(json_array_get(r, 0));
-        int64_t id = c[0].i * CHANGES_ID_SPAN + (int64_t)k + 1;
-        if (!key || (x->f->before > 0 && id >= x->f->before) ||
-            (x->f->key && strcmp(key, x->f->key) != 0))
+    json_t *recs = json_loads(r->records, 0, NULL);
+    rc_value job = rc_text(r->job), step = rc_text(r->step), table = rc_text(r->table),
+             at = rc_text(r->at);
+    for (size_t k = json_array_size(recs); k-- > 0 && (int64_t)json_array_size(out) < limit;) {
+        json_t *one = json_array_get(recs, k);
+        const char *key = json_string_value(json_array_get(one, 0));
+        int64_t id = r->id * CHANGES_ID_SPAN + (int64_t)k + 1;
+        if (!key || (f->before > 0 && id >= f->before) || (f->key && strcmp(key, f->key) != 0))
             continue;
-        json_t *ch = json_array_get(r, 1);
+        json_t *ch = json_array_get(one, 1);
         ch = json_is_object(ch) ? json_incref(ch) : jx(json_object());
-        json_array_append_new(x->out, jx(json_pack("{s:I, s:I, s:o, s:o, s:o, s:s, s:o, s:o}",
-                                                   "id", (json_int_t)id, "runId",
-                                                   (json_int_t)c[1].i, "job", value_json(&c[2]),
-                                                   "step", value_json(&c[3]), "table",
-                                                   value_json(&c[4]), "key", key, "changes", ch,
-                                                   "at", value_json(&c[6]))));
+        json_array_append_new(out, jx(json_pack("{s:I, s:I, s:o, s:o, s:o, s:s, s:o, s:o}", "id",
+                                                (json_int_t)id, "runId", (json_int_t)r->run_id,
+                                                "job", value_json(&job), "step",
+                                                value_json(&step), "table", value_json(&table),
+                                                "key", key, "changes", ch, "at",
+                                                value_json(&at))));
     }
     json_decref(recs);
-    return 0;
 }
 
-json_t *changes_list(db *d, const changes_filter *f)
+/* Sets newest first whose id is at most upto (0: any), filtered as f says, limit of them. */
+static int list_sets(db *d, const changes_filter *f, int keyed_path, int64_t upto, int64_t limit,
+                     set_rows *out)
 {
-    list_ctx x = { f, jx(json_array()), 0, 0, 0 };
-    x.limit = f->limit < 1 ? 1 : f->limit > CHANGES_LIST_MAX ? CHANGES_LIST_MAX : f->limit;
-    /* The set holding the record just below before, and those older. */
-    int64_t upto = f->before > 0 ? (f->before - 1) / CHANGES_ID_SPAN : 0;
-    int rc = 0;
-    if (f->before > 0 && upto < 1)
-        return x.out;
-    /*
-     * Sets newest first, a page of them at a time (each holds at least one
-     * record the filter takes, but the first may hold only records at or
-     * past before), until the list is full or no set is left.
-     */
-    for (;;) {
-        strbuf sb = STRBUF_INIT;
-        rc_value p[9];
-        size_t n = 0;
-        sb_printf(&sb, "SELECT s.id, s.run_id, s.job, s.step, s.table_name, s.records, %s FROM ",
-                  db_get_kind(d) == DB_MYSQL ? "DATE_FORMAT(s.at, '%Y-%m-%d %H:%i:%s.%f')"
-                                             : "s.at");
-        if (f->key && f->table) {
-            /* One row's sets through its key rows, in set order. */
-            sb_printf(&sb, "reconciler_change_keys k JOIN reconciler_change_sets s ON s.id = "
-                      "k.set_id WHERE k.table_name = ? AND k.row_key = ?");
-            p[n++] = rc_text(f->table);
-            p[n++] = rc_text(f->key);
-        } else {
-            sb_printf(&sb, "reconciler_change_sets s WHERE 1 = 1");
-        }
-        if (f->run_id) {
-            sb_printf(&sb, " AND s.run_id = ?");
-            p[n++] = rc_int(f->run_id);
-        }
+    strbuf sb = STRBUF_INIT;
+    rc_value p[9];
+    size_t n = 0;
+    sb_printf(&sb, "SELECT " SET_COLUMNS("%s") " FROM ",
+              db_get_kind(d) == DB_MYSQL ? SET_AT_MYSQL : "s.at");
+    if (keyed_path) {
+        /* One row's keyed sets through its key rows, in set order. */
+        sb_printf(&sb, "reconciler_change_keys k JOIN reconciler_change_sets s ON s.id = "
+                  "k.set_id WHERE k.table_name = ? AND k.row_key = ?");
+        p[n++] = rc_text(f->table);
+        p[n++] = rc_text(f->key);
+    } else {
+        sb_printf(&sb, "reconciler_change_sets s WHERE %s",
+                  f->key && f->table ? "s.keyed = 0" : "1 = 1");
+    }
+    if (f->run_id) {
+        sb_printf(&sb, " AND s.run_id = ?");
+        p[n++] = rc_int(f->run_id);
+    }
 #define TEXT_FILTER(field, col)                                                          \
     if (f->field) {                                                                      \
         sb_printf(&sb, " AND " col " = ?");                                              \
         p[n++] = rc_text(f->field);                                                      \
     }
-        TEXT_FILTER(table, "s.table_name")
-        TEXT_FILTER(step, "s.step")
-        TEXT_FILTER(job, "s.job")
+    TEXT_FILTER(table, "s.table_name")
+    TEXT_FILTER(step, "s.step")
+    TEXT_FILTER(job, "s.job")
 #undef TEXT_FILTER
-        if (f->since) {
-            sb_printf(&sb, " AND s.at >= ?");
-            p[n++] = rc_text(f->since);
-        }
-        if (upto > 0) {
-            sb_printf(&sb, f->key && f->table ? " AND k.set_id <= ?" : " AND s.id <= ?");
-            p[n++] = rc_int(upto);
-        }
-        sb_printf(&sb, f->key && f->table ? " ORDER BY k.set_id DESC LIMIT ?"
-                                          : " ORDER BY s.id DESC LIMIT ?");
-        p[n++] = rc_int(x.limit);
-        x.sets = 0;
-        rc = db_query(d, sb.s, p, n, list_row, &x);
-        sb_free(&sb);
-        if (rc != 0 || (int64_t)json_array_size(x.out) >= x.limit ||
-            (int64_t)x.sets < x.limit || x.last_set <= 1)
+    if (f->since) {
+        sb_printf(&sb, " AND s.at >= ?");
+        p[n++] = rc_text(f->since);
+    }
+    if (upto > 0) {
+        sb_printf(&sb, keyed_path ? " AND k.set_id <= ?" : " AND s.id <= ?");
+        p[n++] = rc_int(upto);
+    }
+    sb_printf(&sb, keyed_path ? " ORDER BY k.set_id DESC LIMIT ?" : " ORDER BY s.id DESC LIMIT ?");
+    p[n++] = rc_int(limit);
+    int rc = db_query(d, sb.s, p, n, set_row_read, out);
+    sb_free(&sb);
+    return rc;
+}
+
+static int set_newer(const void *a, const void *b)
+{
+    const set_row *x = a, *y = b;
+    return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+json_t *changes_list(db *d, const changes_filter *f)
+{
+    json_t *out = jx(json_array());
+    int64_t limit = f->limit < 1 ? 1 : f->limit > CHANGES_LIST_MAX ? CHANGES_LIST_MAX : f->limit;
+    /* The set holding the record just below before, and those older. */
+    int64_t upto = f->before > 0 ? (f->before - 1) / CHANGES_ID_SPAN : 0;
+    int by_row = f->key && f->table, rc = 0;
+    if (f->before > 0 && upto < 1)
+        return out;
+    /*
+     * Sets newest first, a page of them at a time, until the list is full
+     * or no set is left. One row's history reads two sources, its keyed
+     * sets (through the key rows) and the sets not keyed yet, merged by id:
+     * a page is sure only down to the last id of a source that filled its
+     * page (past it, that source may hold more).
+     */
+    for (;;) {
+        set_rows a = { 0 }, b = { 0 };
+        rc = list_sets(d, f, 0, upto, limit, &a);
+        if (rc == 0 && by_row)
+            rc = list_sets(d, f, 1, upto, limit, &b);
+        if (rc != 0) {
+            set_rows_free(&a);
+            set_rows_free(&b);
             break;
-        upto = x.last_set - 1;
+        }
+        int64_t floor = 0; /* the lowest id this page is sure of */
+        if ((int64_t)a.n == limit)
+            floor = a.v[a.n - 1].id;
+        if ((int64_t)b.n == limit && b.v[b.n - 1].id > floor)
+            floor = b.v[b.n - 1].id;
+        /* Both sources in one list, newest first, a set in both (keyed meanwhile) once. */
+        for (size_t i = 0; i < b.n; i++) {
+            if (a.n == a.cap) {
+                a.cap = a.cap ? 2 * a.cap : 16;
+                a.v = xrealloc(a.v, a.cap * sizeof *a.v);
+            }
+            a.v[a.n++] = b.v[i];
+        }
+        b.n = 0;
+        qsort(a.v, a.n, sizeof *a.v, set_newer);
+        for (size_t i = 0; i < a.n && (int64_t)json_array_size(out) < limit; i++)
+            if (a.v[i].id >= floor && (i == 0 || a.v[i].id != a.v[i - 1].id))
+                list_set(&a.v[i], f, limit, out);
+        set_rows_free(&a);
+        set_rows_free(&b);
+        if ((int64_t)json_array_size(out) >= limit || floor == 0)
+            break;
+        upto = floor - 1; /* every set down to floor was read */
+        if (upto < 1)
+            break;
     }
     if (rc != 0) {
-        json_decref(x.out);
+        json_decref(out);
         return NULL;
     }
-    return x.out;
+    return out;
 }

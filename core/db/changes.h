@@ -2,8 +2,9 @@
 /*
  * changes.h - change records: one for every row a chunked statement
  * changes, written in the chunk's own transaction, as sets of up to 500 in
- * reconciler_change_sets with a key row each in reconciler_change_keys
- * (docs/internals.md "Change records"; migrations 008 and 009).
+ * reconciler_change_sets, and a key row each in reconciler_change_keys
+ * written after the run (docs/internals.md "Change records"; migrations
+ * 008 and 009).
  */
 #ifndef RC_CHANGES_H
 #define RC_CHANGES_H
@@ -129,6 +130,16 @@ int changes_capture_reset(db *d);
  * before-values are unknown: counted, not recorded). 0, or -1.
  */
 int changes_capture_keep(db *d, change_rows *rows, int64_t *missed);
+
+/*
+ * Write the key rows (reconciler_change_keys) of up to max_sets sets not
+ * keyed yet, oldest first, about 20 sets a transaction, and mark them
+ * keyed: the sets keyed, or -1 (db_errmsg). A run writes only the sets;
+ * this index of them comes after it (the service after each run, `reconciler
+ * changes` before a lookup by row), and a row's history reads the sets not
+ * keyed yet as well, so a record is found either way.
+ */
+int64_t changes_key_sets(db *d, int64_t max_sets);
 
 /*
  * Delete the oldest sets of records older than keep_s seconds (the

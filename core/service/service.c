@@ -230,16 +230,21 @@ static void job_started(void *user, int64_t run_id)
  * reload meanwhile takes effect from the next one). Returns run_execute's exit code.
  */
 /*
- * After a run: delete change records older than history.changes_keep, in
- * chunks of about 1000 records (whole sets; short transactions beside the
- * bot's own), at most 20 chunks a run; the next run goes on where this one
- * stopped.
+ * After a run, once it is recorded as finished: write the key rows of the
+ * change record sets not keyed yet (this run's, and any a killed run or
+ * `run --once` left; at most 5000 sets, about 2.5M records), then delete
+ * change records older than history.changes_keep, in chunks of about 1000
+ * records (whole sets; short transactions beside the bot's own), at most
+ * 20 chunks a run; the next run goes on where this one stopped.
  */
-static void changes_prune_old(db *d, int64_t keep_s)
+#define KEY_SETS_AFTER_RUN 5000
+static void changes_after_run(db *d, int64_t keep_s)
 {
     int64_t n = 1;
     if (db_table_exists(d, "reconciler_change_sets") != 1)
         return; /* not migrated to 009 yet: the run said so */
+    if (changes_key_sets(d, KEY_SETS_AFTER_RUN) < 0)
+        log_warn("service: keying change records: %s", db_errmsg(d));
     for (int i = 0; i < 20 && n > 0; i++) {
         if ((n = changes_prune(d, keep_s, CHANGES_PRUNE_CHUNK)) < 0)
             log_warn("service: pruning change records: %s", db_errmsg(d));
@@ -270,8 +275,7 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
     export_trace(s, spec.trace);
-    if (!jr->dry_run && *jr->d)
-        changes_prune_old(*jr->d, snap->cfg->history_changes_keep_ms / 1000);
+    int64_t keep_s = snap->cfg->history_changes_keep_ms / 1000;
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
     snapshot_release(snap);
@@ -283,6 +287,8 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     }
     /* The run changed the tables: the figures follow at once (within their budget). */
     figures_run_ends(s->fig);
+    if (!jr->dry_run && *jr->d)
+        changes_after_run(*jr->d, keep_s);
     return rc;
 }
 

@@ -1,15 +1,16 @@
 -- SPDX-License-Identifier: MIT
 -- 009: change records stored one row per chunk, table and step
--- (docs/internals.md "Change records"). A row per changed row cost a run
--- with records half again its time (issue 22); a set row per chunk costs a
--- tenth of that, and the narrow key rows keep a row's history one index
--- lookup away.
+-- (docs/internals.md "Change records"). A row per changed row, with its two
+-- indexes, cost a run with records half again its time (issue 22).
 --   reconciler_change_sets: records = [[key, {"column": [before, after]}],
 --     ...] as JSON text, nrecords of them, written in the chunk's own
 --     transaction; (run_id, id) serves a run's list. A record's id is
---     set id * 65536 + its place in the set (from 1).
---   reconciler_change_keys: (table, key, set) for every record, in the
---     same transaction: one row's history, newest set first.
+--     set id * 65536 + its place in the set (from 1). keyed = 1 once the
+--     set's key rows are written.
+--   reconciler_change_keys: (table, key, set) for every record of a keyed
+--     set: one row's history, newest set first. Written after the run, not
+--     in it (the service after its runs, `reconciler changes` before a
+--     lookup): a row's history reads the sets not keyed yet as well.
 --   reconciler_change_rows: a view with one row per record, in the shape of
 --     008's reconciler_changes, for reading by hand.
 -- Re-runnable (migrate.c): the old table is made if a run before dropped
@@ -24,7 +25,9 @@ CREATE TABLE IF NOT EXISTS reconciler_change_sets (
   nrecords INT NOT NULL,
   records MEDIUMTEXT NOT NULL,
   at DATETIME(3) NOT NULL,
-  KEY idx_reconciler_change_sets_run (run_id, id)
+  keyed TINYINT NOT NULL DEFAULT 0,
+  KEY idx_reconciler_change_sets_run (run_id, id),
+  KEY idx_reconciler_change_sets_keyed (keyed, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE IF NOT EXISTS reconciler_change_keys (
@@ -45,9 +48,10 @@ CREATE TABLE IF NOT EXISTS reconciler_changes (
   at DATETIME(3) NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
-INSERT IGNORE INTO reconciler_change_sets (id, run_id, job, step, table_name, nrecords, records, at)
+INSERT IGNORE INTO reconciler_change_sets (id, run_id, job, step, table_name, nrecords, records, at,
+                                          keyed)
   SELECT id, run_id, job, step, table_name, 1,
-         JSON_ARRAY(JSON_ARRAY(row_key, JSON_EXTRACT(changes, '$'))), at
+         JSON_ARRAY(JSON_ARRAY(row_key, JSON_EXTRACT(changes, '$'))), at, 1
   FROM reconciler_changes;
 
 INSERT IGNORE INTO reconciler_change_keys (table_name, row_key, set_id)

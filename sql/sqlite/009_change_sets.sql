@@ -10,9 +10,11 @@ CREATE TABLE IF NOT EXISTS reconciler_change_sets (
   table_name TEXT NOT NULL,
   nrecords INTEGER NOT NULL,
   records TEXT NOT NULL,
-  at TEXT NOT NULL
+  at TEXT NOT NULL,
+  keyed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS idx_reconciler_change_sets_run ON reconciler_change_sets (run_id, id);
+CREATE INDEX IF NOT EXISTS idx_reconciler_change_sets_keyed ON reconciler_change_sets (keyed, id);
 
 CREATE TABLE IF NOT EXISTS reconciler_change_keys (
   table_name TEXT NOT NULL,
@@ -21,8 +23,9 @@ CREATE TABLE IF NOT EXISTS reconciler_change_keys (
   PRIMARY KEY (table_name, row_key, set_id)
 ) WITHOUT ROWID;
 
-INSERT OR IGNORE INTO reconciler_change_sets (id, run_id, job, step, table_name, nrecords, records, at)
-  SELECT id, run_id, job, step, table_name, 1, json_array(json_array(row_key, json(changes))), at
+INSERT OR IGNORE INTO reconciler_change_sets (id, run_id, job, step, table_name, nrecords, records, at,
+                                             keyed)
+  SELECT id, run_id, job, step, table_name, 1, json_array(json_array(row_key, json(changes))), at, 1
   FROM reconciler_changes;
 
 INSERT OR IGNORE INTO reconciler_change_keys (table_name, row_key, set_id)
