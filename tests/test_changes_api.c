@@ -28,6 +28,14 @@ DB_TEST(changes_api, pages_and_one_row, .timeout = 40, SVC_FIXTURE)
     json_t *run = wait_run(s, id, 10000);
     cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "success");
     json_decref(run);
+    /* The service keys the run's sets once the run is over: a key row for each record. */
+    int64_t until = mono_ms() + th_ms(10000);
+    while (th_count(t->conn, "SELECT COUNT(*) FROM reconciler_change_keys") < 5 &&
+           mono_ms() < until)
+        sleep_ms(20);
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM reconciler_change_keys"), 5);
+    cr_assert_eq(th_count(t->conn, "SELECT COUNT(*) FROM reconciler_change_sets WHERE keyed = 0"),
+                 0);
 
     char path[128];
     snprintf(path, sizeof path, "/v1/changes?run=%lld&limit=3", (long long)id);

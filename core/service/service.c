@@ -68,6 +68,7 @@ typedef struct job_thread {
     pthread_t th;
     int started;
     int64_t backoff_ms; /* > 0: the database was lost; reconnect before the next run */
+    int upkeep;         /* 1: key and prune the change records when next idle (job_upkeep) */
 } job_thread;
 
 struct service {
@@ -230,9 +231,11 @@ static void job_started(void *user, int64_t run_id)
  * reload meanwhile takes effect from the next one). Returns run_execute's exit code.
  */
 /*
- * After a run, once it is recorded as finished: write the key rows of the
- * change record sets not keyed yet (this run's, and any a killed run or
- * `run --once` left; at most 5000 sets, about 2.5M records), then delete
+ * The change records' upkeep, in a job's thread once it is idle after a
+ * real run (and once when the thread starts, for the startup runs): not in
+ * the run, whose end (READY, /v1/service/state) it would hold up. Write
+ * the key rows of the sets not keyed yet (any run's, a killed run's or
+ * `run --once`'s; at most 5000 sets, about 2.5M records), then delete
  * change records older than history.changes_keep, in chunks of about 1000
  * records (whole sets; short transactions beside the bot's own), at most
  * 20 chunks a run; the next run goes on where this one stopped.
@@ -243,12 +246,33 @@ static void changes_after_run(db *d, int64_t keep_s)
     int64_t n = 1;
     if (db_table_exists(d, "reconciler_change_sets") != 1)
         return; /* not migrated to 009 yet: the run said so */
-    if (changes_key_sets(d, KEY_SETS_AFTER_RUN) < 0)
-        log_warn("service: keying change records: %s", db_errmsg(d));
+    /* 100 sets at a time, so that a stop waits for one batch at most. */
+    for (int64_t done = 0, k = 1; done < KEY_SETS_AFTER_RUN && k > 0 && !stop_requested();
+         done += k) {
+        if ((k = changes_key_sets(d, 100)) < 0)
+            log_warn("service: keying change records: %s", db_errmsg(d));
+        else if (k < 100)
+            break;
+    }
     for (int i = 0; i < 20 && n > 0; i++) {
         if ((n = changes_prune(d, keep_s, CHANGES_PRUNE_CHUNK)) < 0)
             log_warn("service: pruning change records: %s", db_errmsg(d));
     }
+}
+
+/* The upkeep if it is due and the thread has its connection: 1 when it ran (snap released). */
+static int job_upkeep(job_thread *jt, snapshot *snap)
+{
+    char err[1024];
+    if (!jt->upkeep)
+        return 0;
+    jt->upkeep = 0; /* (a database out of reach: the next run's upkeep tries again) */
+    if (!jt->d && run_connect(jt->s->boot->cfg, &jt->d, err, sizeof err) != EXIT_OK)
+        return 0;
+    int64_t keep_s = snap->cfg->history_changes_keep_ms / 1000;
+    snapshot_release(snap);
+    changes_after_run(jt->d, keep_s);
+    return 1;
 }
 
 static int do_job_run(service *s, const char *job, const job_run *jr)
@@ -275,7 +299,6 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     figures_run_begins(s->fig);
     int rc = run_execute(&env, &spec, &r);
     export_trace(s, spec.trace);
-    int64_t keep_s = snap->cfg->history_changes_keep_ms / 1000;
     /* Queued only: the delivery thread sends, so no receiver can hold up the schedule. */
     webhook_after_run(s->wh, snap->cfg, r, snap->cfg->http_listen);
     snapshot_release(snap);
@@ -287,8 +310,6 @@ static int do_job_run(service *s, const char *job, const job_run *jr)
     }
     /* The run changed the tables: the figures follow at once (within their budget). */
     figures_run_ends(s->fig);
-    if (!jr->dry_run && *jr->d)
-        changes_after_run(*jr->d, keep_s);
     return rc;
 }
 
@@ -409,6 +430,8 @@ static int64_t pick_job_jitter(const cfg_job *j)
 static int thread_run(job_thread *jt, const char *job, const job_run *jr)
 {
     int rc = do_job_run(jt->s, job, jr);
+    if (!jr->dry_run)
+        jt->upkeep = 1;
     if (!jt->d && !jt->backoff_ms)
         jt->backoff_ms = 1000;
     return rc;
@@ -606,6 +629,8 @@ static void *job_main(void *arg)
             continue;
         }
         if (!j || !j->enabled || !cfg_job_scheduled(j)) {
+            if (job_upkeep(jt, snap))
+                continue;
             snapshot_release(snap);
             jobctl_set_next(jt->ctl, 0);
             jobctl_wait(jt->ctl, util_wall_ms() + 1000);
@@ -635,6 +660,8 @@ static void *job_main(void *arg)
         }
         int64_t now = util_wall_ms();
         if (next < 0 || now < due) {
+            if (job_upkeep(jt, snap))
+                continue; /* (it took time: the clock is read again) */
             snapshot_release(snap);
             jobctl_wait(jt->ctl, next < 0 ? now + 1000 : due);
             continue;
@@ -739,6 +766,7 @@ static void start_jobs(service *s)
 {
     for (size_t i = 0; i < s->n_jobs; i++) {
         job_thread *jt = &s->jobs[i];
+        jt->upkeep = 1; /* the startup runs' records, and those before */
         if (util_thread_start(&jt->th, NULL, job_main, jt) != 0)
             log_error("job %s: cannot start its thread: it does not run", jt->ctl->name);
         else
