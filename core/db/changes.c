@@ -800,7 +800,7 @@ void change_rows_free(change_rows *r)
     free(r);
 }
 
-/* Sets read whole: what the keyer, the prune and the list take from reconciler_change_sets. */
+/* Sets read whole: what the prune and the list take from reconciler_change_sets. */
 typedef struct set_row {
     int64_t id, run_id, nrecords;
     char *job, *step, *table, *records, *at;
@@ -1106,7 +1106,8 @@ json_t *changes_list(db *d, const changes_filter *f)
             a.v[a.n++] = b.v[i];
         }
         b.n = 0;
-        qsort(a.v, a.n, sizeof *a.v, set_newer);
+        if (a.n > 1) /* (a.v is NULL when no set came: qsort must not see it) */
+            qsort(a.v, a.n, sizeof *a.v, set_newer);
         for (size_t i = 0; i < a.n && (int64_t)json_array_size(out) < limit; i++)
             if (a.v[i].id >= floor && (i == 0 || a.v[i].id != a.v[i - 1].id))
                 list_set(&a.v[i], f, limit, out);
