@@ -70,18 +70,15 @@ DB_TEST(migrate, applies_once_then_nothing)
         cr_assert_eq(a.version[2], 3);
         cr_assert_str_eq(a.name[2], "003_lock_millis.sql");
     }
-    cr_assert_eq(a.version[want - 6], 4);
-    cr_assert_str_eq(a.name[want - 6], "004_dashboard_indexes.sql");
-    cr_assert_eq(a.version[want - 5], 5);
-    cr_assert_str_eq(a.name[want - 5], "005_lock_fence.sql");
-    cr_assert_eq(a.version[want - 4], 6);
-    cr_assert_str_eq(a.name[want - 4], "006_drop_dashboard_indexes.sql");
-    cr_assert_eq(a.version[want - 3], 7);
-    cr_assert_str_eq(a.name[want - 3], "007_job_slots.sql");
-    cr_assert_eq(a.version[want - 2], 8);
-    cr_assert_str_eq(a.name[want - 2], "008_change_records.sql");
-    cr_assert_eq(a.version[want - 1], 9);
-    cr_assert_str_eq(a.name[want - 1], "009_change_sets.sql");
+    /* 004 on: the last six, on both drivers. */
+    static const char *const tail[] = { "004_dashboard_indexes.sql", "005_lock_fence.sql",
+                                        "006_drop_dashboard_indexes.sql", "007_job_slots.sql",
+                                        "008_change_records.sql", "009_change_sets.sql" };
+    int ntail = (int)(sizeof tail / sizeof *tail);
+    for (int i = 0; i < ntail; i++) {
+        cr_assert_eq(a.version[want - ntail + i], 4 + i);
+        cr_assert_str_eq(a.name[want - ntail + i], tail[i]);
+    }
 
     /* A fresh connection agrees that nothing is left to do. */
     db_close(t.conn);

@@ -802,7 +802,7 @@ void change_rows_free(change_rows *r)
 
 /* Sets read whole: what the prune and the list take from reconciler_change_sets. */
 typedef struct set_row {
-    int64_t id, run_id, nrecords;
+    int64_t id, run_id;
     char *job, *step, *table, *records, *at;
 } set_row;
 
@@ -833,7 +833,6 @@ static int set_row_read(void *user, const rc_value *c, size_t n)
     set_row *r = &x->v[x->n++];
     r->id = c[0].i;
     r->run_id = c[1].type == RC_INT ? c[1].i : 0;
-    r->nrecords = k;
     r->job = text_or_empty(&c[2]);
     r->step = text_or_empty(&c[3]);
     r->table = text_or_empty(&c[4]);
@@ -886,11 +885,19 @@ static int set_keys_delete(db *d, const set_row *r)
     return rc;
 }
 
+/* The ids a keyer took: "0, id, id, ..." for an IN list, and how many. */
+typedef struct id_list {
+    strbuf sb;
+    int64_t n;
+} id_list;
+
 static int id_row(void *user, const rc_value *c, size_t n)
 {
-    strbuf *ids = user;
-    if (n >= 1 && c[0].type == RC_INT)
-        sb_printf(ids, ", %lld", (long long)c[0].i);
+    id_list *ids = user;
+    if (n >= 1 && c[0].type == RC_INT) {
+        sb_printf(&ids->sb, ", %lld", (long long)c[0].i);
+        ids->n++;
+    }
     return 0;
 }
 
@@ -913,27 +920,27 @@ int64_t changes_key_sets(db *d, int64_t max_sets)
     while (total < max_sets) {
         int64_t want = max_sets - total < KEY_SETS_A_TX ? max_sets - total : KEY_SETS_A_TX;
         rc_value lim = rc_int(want);
-        strbuf ids = STRBUF_INIT;
+        id_list ids = { STRBUF_INIT, 0 };
         char *sql = NULL;
-        sb_printf(&ids, "0");
-        if (db_begin(d) != 0)
+        sb_printf(&ids.sb, "0");
+        if (db_begin(d) != 0) {
+            sb_free(&ids.sb);
             return -1;
+        }
         /* SKIP LOCKED: two keyers (two instances) take different sets. */
         int rc = db_query(d, lite ? "SELECT id FROM reconciler_change_sets WHERE keyed = 0 "
                                     "ORDER BY id LIMIT ?"
                                   : "SELECT id FROM reconciler_change_sets WHERE keyed = 0 "
                                     "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
                           &lim, 1, id_row, &ids);
-        int64_t got = 0;
-        for (const char *c = ids.s; *c; c++)
-            got += *c == ',';
-        if (rc == 0 && got) {
-            sql = xasprintf(expand, ids.s);
+        if (rc == 0 && ids.n) {
+            sql = xasprintf(expand, ids.sb.s);
             rc = db_exec(d, sql, NULL, 0, NULL);
             free(sql);
         }
-        if (rc == 0 && got) {
-            sql = xasprintf("UPDATE reconciler_change_sets SET keyed = 1 WHERE id IN (%s)", ids.s);
+        if (rc == 0 && ids.n) {
+            sql = xasprintf("UPDATE reconciler_change_sets SET keyed = 1 WHERE id IN (%s)",
+                            ids.sb.s);
             rc = db_exec(d, sql, NULL, 0, NULL);
             free(sql);
         }
@@ -941,11 +948,11 @@ int64_t changes_key_sets(db *d, int64_t max_sets)
             rc = db_commit(d);
         else if (db_in_transaction(d))
             (void)db_rollback(d);
-        sb_free(&ids);
+        sb_free(&ids.sb);
         if (rc != 0)
             return -1;
-        total += got;
-        if (got < want)
+        total += ids.n;
+        if (ids.n < want)
             break;
     }
     return total;
